@@ -1,0 +1,154 @@
+import { CONFIG_CHANNEL } from '@switchyard/core';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, seedTenant, type Harness } from './testing/harness.js';
+
+let h: Harness;
+let owner: string;
+
+beforeAll(async () => {
+  h = await createHarness();
+  ({ token: owner } = await seedTenant(h));
+});
+afterAll(async () => h.close());
+
+describe('tenants', () => {
+  it('only admins create tenants; slugs are unique', async () => {
+    const r = await h.call('POST', '/api/v1/tenants', { slug: 'beta', name: 'Beta' }, owner);
+    expect(r.statusCode).toBe(403);
+    expect(r.json()).toMatchObject({ statusCode: 403, code: 'SY_FORBIDDEN', error: 'Forbidden' });
+    expect(r.json().requestId).toBe(r.headers['x-request-id']);
+    const dup = await h.call('POST', '/api/v1/tenants', { slug: 'acme', name: 'Again' });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.json().code).toBe('SY_TENANT_EXISTS');
+  });
+
+  it('applies the default upstream policy to new tenants', async () => {
+    const r = await h.call('POST', '/api/v1/tenants', { slug: 'gamma', name: 'Gamma' });
+    expect(r.statusCode).toBe(201);
+    expect(r.json().upstreamPolicy).toEqual({ hostSuffixes: ['gamma.svc.cluster.local'], cidrs: [] });
+  });
+
+  it('hides other tenants behind 404', async () => {
+    expect((await h.call('GET', '/api/v1/tenants/gamma', undefined, owner)).statusCode).toBe(404);
+    expect((await h.call('GET', '/api/v1/tenants/acme', undefined, owner)).statusCode).toBe(200);
+  });
+
+  it('refuses missing and invalid tokens with 401', async () => {
+    const none = await h.call('GET', '/api/v1/tenants/acme', undefined, null);
+    expect(none.statusCode).toBe(401);
+    expect(none.json().code).toBe('SY_UNAUTHENTICATED');
+    const bad = await h.call('GET', '/api/v1/tenants/acme', undefined, 'sy_aaaaaaaaaa_' + 'x'.repeat(43));
+    expect(bad.statusCode).toBe(401);
+  });
+});
+
+describe('databases', () => {
+  it('validates bodies strictly and names the field', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ name: 'db1', engine: 'postgres', upstream: { host: 'a.acme.svc.cluster.local', port: '5432' } }, 'body.upstream.port'],
+      [{ name: 'DB_1', engine: 'postgres', upstream: { host: 'a.acme.svc.cluster.local', port: 5432 } }, 'body.name'],
+      [{ name: 'db1', engine: 'mysql', upstream: { host: 'a.acme.svc.cluster.local', port: 5432 } }, 'body.engine'],
+      [{ name: 'db1', engine: 'postgres', upstream: { host: 'a.acme.svc.cluster.local', port: 5432 }, extra: 1 }, 'body.extra'],
+      [{ name: 'x'.repeat(500), engine: 'postgres', upstream: { host: 'a.acme.svc.cluster.local', port: 5432 } }, 'body.name'],
+      [{ engine: 'postgres', upstream: { host: 'a.acme.svc.cluster.local', port: 5432 } }, 'body.name'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await h.call('POST', '/api/v1/tenants/acme/databases', body, owner);
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+      expect(r.json().code).toBe('SY_VALIDATION');
+      expect(r.json().details.map((d: { field: string }) => d.field)).toContain(field);
+    }
+  });
+
+  it('refuses upstreams outside the tenant policy', async () => {
+    for (const host of ['pg.other.svc.cluster.local', '169.254.169.254', '10.0.0.1']) {
+      const r = await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'bad', engine: 'postgres', upstream: { host, port: 5432 } }, owner);
+      expect(r.statusCode, host).toBe(422);
+      expect(r.json().code).toBe('SY_UPSTREAM_NOT_ALLOWED');
+    }
+    const ctl = new URL(h.db.url);
+    const r = await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'ctl', engine: 'postgres', upstream: { host: ctl.hostname, port: Number(ctl.port) } }, owner);
+    expect(r.statusCode).toBe(422);
+    expect(r.json().message).toContain('control database');
+  });
+
+  it('creates, lists and deletes', async () => {
+    const c = await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'cache', engine: 'redis', upstream: { host: 'redis.acme.svc.cluster.local', port: 6379 } }, owner);
+    expect(c.statusCode).toBe(201);
+    expect(c.json().externalAccess).toMatchObject({ enabled: false, hostname: 'cache.acme.db.example.com', listener: 'tls', port: 16443 });
+    const dup = await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'cache', engine: 'redis', upstream: { host: 'redis.acme.svc.cluster.local', port: 6379 } }, owner);
+    expect(dup.json().code).toBe('SY_DATABASE_EXISTS');
+    const list = await h.call('GET', '/api/v1/tenants/acme/databases', undefined, owner);
+    expect(list.json().items.map((d: { name: string }) => d.name)).toContain('cache');
+    expect((await h.call('DELETE', '/api/v1/tenants/acme/databases/cache', undefined, owner)).statusCode).toBe(204);
+    expect((await h.call('GET', '/api/v1/tenants/acme/databases/cache', undefined, owner)).statusCode).toBe(404);
+  });
+});
+
+describe('external access', () => {
+  it('enables a route, bumps the version and notifies only on commit', async () => {
+    await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, owner);
+    const listener = new pg.Client({ connectionString: h.db.url });
+    await listener.connect();
+    await listener.query(`LISTEN ${CONFIG_CHANNEL}`);
+    const notified = new Promise<string>((resolve) => listener.once('notification', (n) => resolve(n.payload)));
+    const r = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true, tlsMode: 'passthrough' }, owner);
+    expect(r.statusCode).toBe(200);
+    const body = r.json();
+    expect(body).toMatchObject({ enabled: true, hostname: 'orders.acme.db.example.com', listener: 'postgres', port: 15432, tlsMode: 'passthrough' });
+    expect(body.connection.psql).toContain('host=orders.acme.db.example.com port=15432');
+    expect(body.propagation).toMatchObject({ version: body.version, state: 'no-proxies' });
+    expect(await notified).toBe(String(body.version));
+    await listener.end();
+
+    const again = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true }, owner);
+    expect(again.json().version).toBe(body.version);
+
+    const off = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: false }, owner);
+    expect(off.json()).toMatchObject({ enabled: false, version: body.version + 1 });
+
+    const audit = await h.app.prisma.auditEvent.findMany({ where: { targetType: 'route' }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => a.action)).toEqual(['route.enable', 'route.disable']);
+  });
+
+  it('refuses terminate without a certificate and unknown listeners', async () => {
+    const t = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true, tlsMode: 'terminate' }, owner);
+    expect(t.statusCode).toBe(422);
+    expect(t.json().code).toBe('SY_CERTIFICATE_REQUIRED');
+    const l = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true, listener: 'nope' }, owner);
+    expect(l.statusCode).toBe(400);
+    expect(l.json().details[0].field).toBe('body.listener');
+    const c = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true, sourceCidrs: ['10.0.0.1/8'] }, owner);
+    expect(c.statusCode).toBe(400);
+    expect(c.json().details[0].field).toBe('body.sourceCidrs.0');
+  });
+
+  it('keeps the audit table append-only', async () => {
+    await expect(h.app.prisma.$executeRaw`UPDATE audit_events SET action = 'x'`).rejects.toThrow(/append-only/);
+    await expect(h.app.prisma.$executeRaw`DELETE FROM audit_events`).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('api shape', () => {
+  it('serves OpenAPI at /docs/json', async () => {
+    const r = await h.app.inject({ method: 'GET', url: '/docs/json' });
+    expect(r.statusCode).toBe(200);
+    const doc = r.json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/api/v1/tenants/{tenant}/databases/{database}/external-access');
+  });
+
+  it('answers unknown routes and bad JSON in the error shape', async () => {
+    const nf = await h.call('GET', '/api/v1/nope');
+    expect(nf.json()).toMatchObject({ statusCode: 404, code: 'SY_NOT_FOUND' });
+    const bad = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/tenants',
+      headers: { authorization: `Bearer ${'test-admin-token-0123456789abcdef0123456789'}`, 'content-type': 'application/json' },
+      payload: '{"slug": ',
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('SY_BAD_REQUEST');
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * Builds the API as a Fastify instance without listening (tests use `app.inject()`).
+ * Routes declare schemas and call one service method; services own permissions and
+ * transactions; the error handler turns every failure into the one error shape.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { createPrisma, type PrismaClient } from '@switchyard/db';
+import { Ajv } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import { Type } from 'typebox';
+import type { ApiConfig } from './config.js';
+import { ErrorResponse } from './lib/schemas.js';
+import { databasesRoutes } from './modules/databases/databases.routes.js';
+import { DatabasesService } from './modules/databases/databases.service.js';
+import { externalAccessRoutes } from './modules/external-access/external-access.routes.js';
+import { ExternalAccessService } from './modules/external-access/external-access.service.js';
+import { PropagationTracker } from './modules/proxies/propagation.js';
+import { proxiesRoutes } from './modules/proxies/proxies.routes.js';
+import { tenantsRoutes } from './modules/tenants/tenants.routes.js';
+import { TenantsService } from './modules/tenants/tenants.service.js';
+import { tokensRoutes } from './modules/tokens/tokens.routes.js';
+import { TokensService } from './modules/tokens/tokens.service.js';
+import { authPlugin } from './plugins/auth.js';
+import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { SOFTWARE_VERSION } from './version.js';
+
+export interface Services {
+  tenants: TenantsService;
+  databases: DatabasesService;
+  externalAccess: ExternalAccessService;
+  tokens: TokensService;
+  propagation: PropagationTracker;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    prisma: PrismaClient;
+    services: Services;
+  }
+}
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface BuildOptions {
+  config: ApiConfig;
+  /** Fastify logger options; false in tests. */
+  logger?: boolean | Record<string, unknown>;
+  prisma?: PrismaClient;
+}
+
+const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+
+/** Incoming X-Request-Id is kept when it looks like an id, so traces join across services. */
+function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const h = req.headers['x-request-id'];
+  return typeof h === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(h) ? h : randomUUID();
+}
+
+export async function buildApp(opts: BuildOptions): Promise<App> {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    genReqId: requestId,
+    bodyLimit: 256 * 1024,
+    trustProxy: false,
+    // Bodies must have the declared types: no coercion of "5432" into 5432 and no silently
+    // dropped unknown fields. Query strings and params are strings on the wire, so they are
+    // coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, strict: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const strictAjv = addFormats(new Ajv({ removeAdditional: false, coerceTypes: false, allErrors: true, strict: false, useDefaults: true }));
+  const coercingAjv = addFormats(new Ajv({ removeAdditional: false, coerceTypes: 'array', allErrors: true, strict: false, useDefaults: true }));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  const prisma = opts.prisma ?? createPrisma(config.databaseUrl);
+  const ownsPrisma = !opts.prisma;
+  app.decorate('prisma', prisma);
+
+  const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, app.log);
+  const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes });
+  const externalAccess = new ExternalAccessService({
+    prisma,
+    tenants,
+    propagation,
+    baseDomain: config.baseDomain,
+    listeners: config.listeners,
+    propagationTimeoutMs: config.propagationTimeoutMs,
+  });
+  const databases = new DatabasesService({ prisma, tenants, access: externalAccess, controlDatabase: config.controlDatabase });
+  const tokens = new TokensService(prisma, tenants);
+  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation });
+  propagation.start();
+  app.addHook('onClose', async () => {
+    await propagation.stop();
+    if (ownsPrisma) await prisma.$disconnect();
+  });
+
+  app.addSchema(ErrorResponse);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Switchyard API',
+        version: SOFTWARE_VERSION,
+        description:
+          'Expose tenant databases on shared ports, routed by TLS SNI. Authenticate with `Authorization: Bearer <token>`. ' +
+          'Errors share one shape with a stable `code` (see docs/api-errors.md).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}` },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  // The dashboard (a single-page app) is served from the same origin as the API.
+  const serveSpa = Boolean(config.webDistDir && existsSync(config.webDistDir));
+  if (serveSpa) await app.register(fastifyStatic, { root: config.webDistDir!, prefix: '/', wildcard: false });
+  await app.register(errorHandlerPlugin, { serveSpa });
+  await app.register(authPlugin, { prisma, adminToken: config.adminToken });
+
+  app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true }, config: { public: true } }, async (_req, reply) => {
+    try {
+      await prisma.$queryRaw`SELECT 1`;
+      return { ready: true };
+    } catch {
+      return reply.status(503).send({ ready: false });
+    }
+  });
+  app.get('/api/v1/meta', {
+    config: { public: true },
+    schema: {
+      tags: ['meta'],
+      summary: 'Public facts clients need: base domain and shared ports',
+      security: [],
+      response: {
+        200: Type.Object({
+          version: Type.String(),
+          baseDomain: Type.String(),
+          listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
+        }),
+      },
+    },
+  }, async () => ({
+    version: SOFTWARE_VERSION,
+    baseDomain: config.baseDomain,
+    listeners: config.listeners.map((l) => ({ name: l.name, protocol: l.protocol, port: l.publicPort })),
+  }));
+
+  await app.register(tenantsRoutes);
+  await app.register(databasesRoutes);
+  await app.register(externalAccessRoutes);
+  await app.register(tokensRoutes);
+  await app.register(proxiesRoutes);
+
+  return app;
+}

@@ -1,0 +1,79 @@
+/**
+ * The API's whole configuration, validated once at boot. Nothing else reads process.env.
+ */
+import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { z } from 'zod';
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
+  API_HOST: z.string().default('0.0.0.0'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
+  /** Domain under which route hostnames are minted: <database>.<tenant>.<base domain>. */
+  SWITCHYARD_BASE_DOMAIN: z
+    .string()
+    .toLowerCase()
+    .refine((v) => isValidHostname(v), 'must be a DNS name such as db.example.com')
+    .default('db.switchyard.localhost'),
+  /** Host name clients dial when a route hostname has no DNS record of its own. */
+  SWITCHYARD_PUBLIC_ADDRESS: z.string().optional(),
+  SWITCHYARD_LISTENERS: z.string().default(DEFAULT_LISTENERS_TEXT),
+  /**
+   * Bootstrap platform-admin bearer token. Optional: admins can also use database tokens with
+   * the platform-admin role. Must be long enough not to be guessable.
+   */
+  SWITCHYARD_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * Upstream suffixes a new tenant may use unless the admin sets its policy; `{tenant}` is
+   * replaced by the tenant slug. Comma-separated.
+   */
+  SWITCHYARD_DEFAULT_UPSTREAM_SUFFIXES: z.string().default('{tenant}.svc.cluster.local'),
+  /** Upper bound for `?wait=true` on route changes. */
+  PROPAGATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** A proxy counts as live when its last heartbeat is this recent. */
+  PROXY_LIVENESS_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
+  /** Folder with the built dashboard (apps/web/dist); served at / when present. */
+  WEB_DIST_DIR: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface ApiConfig {
+  databaseUrl: string;
+  host: string;
+  port: number;
+  baseDomain: string;
+  publicAddress: string | null;
+  listeners: ListenerSpec[];
+  adminToken: string | null;
+  defaultUpstreamSuffixes: string[];
+  propagationTimeoutMs: number;
+  proxyLivenessMs: number;
+  webDistDir: string | null;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** host:port of the control database, which no route may point at. */
+  controlDatabase: { host: string; port: number };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid API configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const db = new URL(e.DATABASE_URL);
+  return {
+    databaseUrl: e.DATABASE_URL,
+    host: e.API_HOST,
+    port: e.API_PORT,
+    baseDomain: e.SWITCHYARD_BASE_DOMAIN,
+    publicAddress: e.SWITCHYARD_PUBLIC_ADDRESS ?? null,
+    listeners: parseListeners(e.SWITCHYARD_LISTENERS),
+    adminToken: e.SWITCHYARD_ADMIN_TOKEN ?? null,
+    defaultUpstreamSuffixes: e.SWITCHYARD_DEFAULT_UPSTREAM_SUFFIXES.split(',').map((s) => s.trim()).filter(Boolean),
+    propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS,
+    proxyLivenessMs: e.PROXY_LIVENESS_MS,
+    webDistDir: e.WEB_DIST_DIR ?? null,
+    logLevel: e.LOG_LEVEL,
+    controlDatabase: { host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
+  };
+}

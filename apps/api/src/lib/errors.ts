@@ -1,0 +1,68 @@
+/**
+ * The API's error catalogue. Every error response has one shape:
+ *   { statusCode, code, error, message, requestId, details? }
+ * `code` is stable (clients switch on it; docs/api-errors.md lists them all); `message` is
+ * for humans and may change.
+ */
+import { STATUS_CODES } from 'node:http';
+
+export const ERRORS = {
+  SY_VALIDATION: { status: 400, message: 'The request is invalid' },
+  SY_BAD_REQUEST: { status: 400, message: 'The request cannot be processed' },
+  SY_UNAUTHENTICATED: { status: 401, message: 'Authentication required: send Authorization: Bearer <token>' },
+  SY_FORBIDDEN: { status: 403, message: 'Your role does not allow this action' },
+  SY_NOT_FOUND: { status: 404, message: 'Not found' },
+  SY_TENANT_NOT_FOUND: { status: 404, message: 'Tenant not found' },
+  SY_DATABASE_NOT_FOUND: { status: 404, message: 'Database not found' },
+  SY_TOKEN_NOT_FOUND: { status: 404, message: 'API token not found' },
+  SY_TENANT_EXISTS: { status: 409, message: 'A tenant with this slug already exists' },
+  SY_DATABASE_EXISTS: { status: 409, message: 'A database with this name already exists in the tenant' },
+  SY_HOSTNAME_TAKEN: { status: 409, message: 'This hostname is already used by another route' },
+  SY_CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
+  SY_PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large' },
+  SY_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send JSON with Content-Type: application/json' },
+  SY_UPSTREAM_NOT_ALLOWED: { status: 422, message: 'The upstream is not allowed for this tenant' },
+  SY_HOSTNAME_NOT_ALLOWED: { status: 422, message: 'The hostname is not allowed for this tenant' },
+  SY_LISTENER_MISMATCH: { status: 422, message: 'The listener cannot serve this engine' },
+  SY_CERTIFICATE_REQUIRED: { status: 422, message: 'TLS termination needs a certificate attached to the route' },
+  SY_RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  SY_INTERNAL: { status: 500, message: 'Internal server error' },
+  SY_UNAVAILABLE: { status: 503, message: 'Service temporarily unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorDetail {
+  /** JSON pointer-ish location, e.g. `body.upstream.port`. */
+  field?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+export class AppError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.statusCode = ERRORS[code].status;
+  }
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  requestId: string;
+  details?: ErrorDetail[];
+}
+
+export function errorBody(code: ErrorCode, message: string, requestId: string, details?: ErrorDetail[]): ErrorBody {
+  const statusCode = ERRORS[code].status;
+  const body: ErrorBody = { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId };
+  if (details && details.length > 0) body.details = details;
+  return body;
+}

@@ -1,0 +1,59 @@
+import { DISABLE_BEHAVIORS, TLS_MODES } from '@switchyard/core';
+import { Type, type Static } from 'typebox';
+
+export const Propagation = Type.Object(
+  {
+    version: Type.Integer({ description: 'Config version that carries this change' }),
+    state: Type.Union([Type.Literal('applied'), Type.Literal('pending'), Type.Literal('timeout'), Type.Literal('no-proxies')], {
+      description: 'applied: every live proxy serves this version; pending: not yet (no wait requested); timeout: waited, some did not; no-proxies: none is live',
+    }),
+    proxies: Type.Array(
+      Type.Object({ id: Type.String(), appliedVersion: Type.Integer(), applied: Type.Boolean() }),
+    ),
+  },
+  { $id: 'Propagation' },
+);
+export type Propagation = Static<typeof Propagation>;
+
+export const ExternalAccessResponse = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    hostname: Type.String({ description: 'SNI host name clients connect to', examples: ['orders.acme.db.example.com'] }),
+    listener: Type.String({ description: 'Shared port the route is served on' }),
+    port: Type.Integer({ description: 'Public port of that listener' }),
+    tlsMode: Type.Enum(TLS_MODES),
+    disableBehavior: Type.Enum(DISABLE_BEHAVIORS),
+    sourceCidrs: Type.Array(Type.String()),
+    maxConnections: Type.Union([Type.Integer(), Type.Null()]),
+    connection: Type.Record(Type.String(), Type.String(), {
+      description: 'Ready-to-paste connection strings; `primary` is the usual one',
+    }),
+    version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
+    propagation: Type.Optional(Propagation),
+  },
+  { $id: 'ExternalAccess' },
+);
+export type ExternalAccessResponse = Static<typeof ExternalAccessResponse>;
+
+export const PutExternalAccessBody = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    tlsMode: Type.Optional(Type.Enum(TLS_MODES, { description: 'passthrough (default): TLS ends at the database' })),
+    hostname: Type.Optional(Type.String({ minLength: 3, maxLength: 253, description: 'Custom hostname under a domain allowed for the tenant' })),
+    listener: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+    sourceCidrs: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
+    maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+    disableBehavior: Type.Optional(Type.Enum(DISABLE_BEHAVIORS, { description: 'What disabling does to open connections' })),
+  },
+  { additionalProperties: false, examples: [{ enabled: true, tlsMode: 'passthrough' }] },
+);
+export type PutExternalAccessBody = Static<typeof PutExternalAccessBody>;
+
+export const WaitQuery = Type.Object(
+  {
+    wait: Type.Optional(Type.Boolean({ description: 'Wait until every live proxy applied the change (bounded)' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+  },
+  { additionalProperties: false },
+);
+export type WaitQuery = Static<typeof WaitQuery>;

@@ -1,0 +1,224 @@
+/**
+ * External access = the database's route on a shared port. Every change commits the route,
+ * a config-version bump, the audit event and the NOTIFY in one transaction; the response
+ * then says whether the proxies have applied it (waiting, bounded, when asked to).
+ */
+import {
+  connectionStrings,
+  defaultRouteHostname,
+  isUnderDomain,
+  isValidHostname,
+  listenerProtocolFor,
+  normalizeHostname,
+  parseCidr,
+  type DisableBehavior,
+  type Engine,
+  type ListenerSpec,
+  type TlsMode,
+} from '@switchyard/core';
+import { Prisma, recordRouteChange, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
+import type { Actor } from '../../lib/access.js';
+import { AppError, type ErrorDetail } from '../../lib/errors.js';
+import { diff, recordAudit } from '../audit/audit.service.js';
+import type { PropagationTracker } from '../proxies/propagation.js';
+import type { TenantsService } from '../tenants/tenants.service.js';
+import type { ExternalAccessResponse, PutExternalAccessBody } from './external-access.schemas.js';
+
+export interface ExternalAccessDeps {
+  prisma: PrismaClient;
+  tenants: Pick<TenantsService, 'resolve'>;
+  propagation: Pick<PropagationTracker, 'status' | 'waitFor'>;
+  baseDomain: string;
+  listeners: ListenerSpec[];
+  propagationTimeoutMs: number;
+}
+
+type RouteState = {
+  enabled: boolean;
+  hostname: string;
+  listener: string;
+  tlsMode: TlsMode;
+  disableBehavior: DisableBehavior;
+  sourceCidrs: string[];
+  maxConnections: number | null;
+};
+
+export class ExternalAccessService {
+  constructor(private readonly deps: ExternalAccessDeps) {}
+
+  /** The listener a new route of this engine goes to: the first with a matching protocol. */
+  defaultListener(engine: Engine): ListenerSpec {
+    const protocol = listenerProtocolFor(engine);
+    const l = this.deps.listeners.find((x) => x.protocol === protocol);
+    if (!l) throw new AppError('SY_LISTENER_MISMATCH', `No ${protocol} listener is configured for ${engine} databases`);
+    return l;
+  }
+
+  describe(tenant: Tenant, db: Database, route: Route | null): ExternalAccessResponse {
+    const state = route ? stateOf(route) : this.defaults(tenant, db);
+    const listener = this.deps.listeners.find((l) => l.name === state.listener);
+    const port = listener?.publicPort ?? 0;
+    return {
+      ...state,
+      port,
+      connection: connectionStrings(db.engine as Engine, state.hostname, port),
+      version: route ? Number(route.version) : null,
+    };
+  }
+
+  private defaults(tenant: Tenant, db: Database): RouteState {
+    return {
+      enabled: false,
+      hostname: defaultRouteHostname(db.name, tenant.slug, this.deps.baseDomain),
+      listener: this.defaultListener(db.engine as Engine).name,
+      tlsMode: 'passthrough',
+      disableBehavior: 'drain',
+      sourceCidrs: [],
+      maxConnections: null,
+    };
+  }
+
+  async get(actor: Actor, tenantSlug: string, dbName: string): Promise<ExternalAccessResponse> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
+    const db = await this.findDatabase(tenant, dbName);
+    const out = this.describe(tenant, db, db.route);
+    if (db.route) out.propagation = await this.deps.propagation.status(Number(db.route.version));
+    return out;
+  }
+
+  async put(
+    actor: Actor,
+    tenantSlug: string,
+    dbName: string,
+    body: PutExternalAccessBody,
+    opts: { wait: boolean; timeoutMs?: number },
+  ): Promise<ExternalAccessResponse> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
+    const db = await this.findDatabase(tenant, dbName);
+    const current = db.route ? stateOf(db.route) : this.defaults(tenant, db);
+    const next = this.validate(tenant, db, current, body);
+    const changed = JSON.stringify(next) !== JSON.stringify(current) || !db.route;
+    let route = db.route;
+    let version = route ? Number(route.version) : 0;
+    if (changed) {
+      try {
+        ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
+          const data = { ...next };
+          const r = db.route
+            ? await tx.route.update({ where: { id: db.route.id }, data })
+            : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id } });
+          const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
+          await recordAudit(tx, actor, {
+            tenantId: tenant.id,
+            action: routeAction(db.route !== null, current.enabled, next.enabled),
+            targetType: 'route',
+            targetId: r.id,
+            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, next) },
+          });
+          return { route: { ...r, version: BigInt(v) }, version: v };
+        }));
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          throw new AppError('SY_HOSTNAME_TAKEN', `The hostname ${next.hostname} is already used by another route`, [
+            { field: 'body.hostname', message: 'is already taken' },
+          ]);
+        }
+        throw err;
+      }
+    }
+    const out = this.describe(tenant, db, route);
+    const timeout = Math.min(opts.timeoutMs ?? this.deps.propagationTimeoutMs, this.deps.propagationTimeoutMs);
+    out.propagation = opts.wait ? await this.deps.propagation.waitFor(version, timeout) : await this.deps.propagation.status(version);
+    return out;
+  }
+
+  private async findDatabase(tenant: Tenant, name: string) {
+    const db = await this.deps.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name } }, include: { route: true } });
+    if (!db) throw new AppError('SY_DATABASE_NOT_FOUND');
+    return db;
+  }
+
+  private validate(tenant: Tenant, db: Database, current: RouteState, body: PutExternalAccessBody): RouteState {
+    const details: ErrorDetail[] = [];
+    const engine = db.engine as Engine;
+    const defaultHost = defaultRouteHostname(db.name, tenant.slug, this.deps.baseDomain);
+    let hostname = current.hostname;
+    if (body.hostname !== undefined) {
+      const h = normalizeHostname(body.hostname);
+      if (!h || !isValidHostname(h)) {
+        details.push({ field: 'body.hostname', message: `"${body.hostname}" is not a valid host name` });
+      } else if (h !== defaultHost) {
+        if (isUnderDomain(h, this.deps.baseDomain)) {
+          throw new AppError('SY_HOSTNAME_NOT_ALLOWED', `Under ${this.deps.baseDomain} only the default hostname ${defaultHost} is available`, [
+            { field: 'body.hostname', message: 'is reserved' },
+          ]);
+        }
+        if (!tenant.allowedCustomDomains.some((d) => h.endsWith(`.${d}`))) {
+          throw new AppError(
+            'SY_HOSTNAME_NOT_ALLOWED',
+            tenant.allowedCustomDomains.length
+              ? `${h} is not under the tenant’s allowed domains (${tenant.allowedCustomDomains.join(', ')})`
+              : 'The tenant has no custom domains; ask a platform admin to allow one',
+            [{ field: 'body.hostname', message: 'is not under an allowed domain' }],
+          );
+        }
+      }
+      if (h) hostname = h;
+    }
+    let listener = current.listener;
+    if (body.listener !== undefined) {
+      const spec = this.deps.listeners.find((l) => l.name === body.listener);
+      if (!spec) {
+        details.push({ field: 'body.listener', message: `unknown listener; known: ${this.deps.listeners.map((l) => l.name).join(', ')}` });
+      } else if (spec.protocol !== listenerProtocolFor(engine) && !(engine === 'postgres' && spec.protocol === 'tls')) {
+        throw new AppError('SY_LISTENER_MISMATCH', `Listener ${spec.name} (${spec.protocol}) cannot serve ${engine} databases`, [
+          { field: 'body.listener', message: 'does not match the engine' },
+        ]);
+      } else {
+        listener = spec.name;
+      }
+    }
+    let sourceCidrs = current.sourceCidrs;
+    if (body.sourceCidrs !== undefined) {
+      sourceCidrs = body.sourceCidrs.map((c, i) => {
+        const parsed = parseCidr(c.trim());
+        if (!parsed) details.push({ field: `body.sourceCidrs.${i}`, message: `"${c}" is not a CIDR with zero host bits` });
+        return parsed?.text ?? c;
+      });
+    }
+    if (details.length > 0) throw new AppError('SY_VALIDATION', `${details[0]!.field} ${details[0]!.message}`, details);
+    const tlsMode = body.tlsMode ?? current.tlsMode;
+    if (tlsMode === 'terminate') {
+      throw new AppError('SY_CERTIFICATE_REQUIRED', 'TLS termination needs a certificate attached to the route; use passthrough', [
+        { field: 'body.tlsMode', message: 'terminate needs a certificate' },
+      ]);
+    }
+    return {
+      enabled: body.enabled,
+      hostname,
+      listener,
+      tlsMode,
+      disableBehavior: body.disableBehavior ?? current.disableBehavior,
+      sourceCidrs,
+      maxConnections: body.maxConnections === undefined ? current.maxConnections : body.maxConnections,
+    };
+  }
+}
+
+function routeAction(existed: boolean, wasEnabled: boolean, enabled: boolean): string {
+  if (!existed) return enabled ? 'route.enable' : 'route.create';
+  if (wasEnabled === enabled) return 'route.update';
+  return enabled ? 'route.enable' : 'route.disable';
+}
+
+function stateOf(r: Route): RouteState {
+  return {
+    enabled: r.enabled,
+    hostname: r.hostname,
+    listener: r.listener,
+    tlsMode: r.tlsMode as TlsMode,
+    disableBehavior: r.disableBehavior as DisableBehavior,
+    sourceCidrs: r.sourceCidrs,
+    maxConnections: r.maxConnections,
+  };
+}

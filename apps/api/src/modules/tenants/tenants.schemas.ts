@@ -1,0 +1,56 @@
+import { Type, type Static } from 'typebox';
+import { Slug, Timestamp } from '../../lib/schemas.js';
+
+const HostSuffix = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  description: 'DNS suffix; upstream hosts must be strict subdomains of it. A leading "*." is accepted.',
+  examples: ['acme.svc.cluster.local'],
+});
+const CidrText = Type.String({ minLength: 2, maxLength: 49, description: 'IPv4 or IPv6 CIDR', examples: ['10.42.0.0/16'] });
+
+export const UpstreamPolicy = Type.Object(
+  {
+    hostSuffixes: Type.Array(HostSuffix, { maxItems: 50 }),
+    cidrs: Type.Array(CidrText, { maxItems: 50 }),
+  },
+  { additionalProperties: false, description: 'Where this tenant’s databases may point. Anything else is refused.' },
+);
+
+export const CreateTenantBody = Type.Object(
+  {
+    slug: Slug('Lower-case DNS label; becomes part of route hostnames'),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    upstreamPolicy: Type.Optional(UpstreamPolicy),
+    allowedCustomDomains: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 253 }), { maxItems: 20 })),
+    maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+  },
+  { additionalProperties: false, examples: [{ slug: 'acme', name: 'Acme Corp' }] },
+);
+export type CreateTenantBody = Static<typeof CreateTenantBody>;
+
+export const UpdateTenantBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    upstreamPolicy: Type.Optional(UpstreamPolicy),
+    allowedCustomDomains: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 253 }), { maxItems: 20 })),
+    maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateTenantBody = Static<typeof UpdateTenantBody>;
+
+export const TenantResponse = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    slug: Type.String(),
+    name: Type.String(),
+    upstreamPolicy: UpstreamPolicy,
+    allowedCustomDomains: Type.Array(Type.String()),
+    maxConnections: Type.Union([Type.Integer(), Type.Null()]),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Tenant' },
+);
+export type TenantResponse = Static<typeof TenantResponse>;

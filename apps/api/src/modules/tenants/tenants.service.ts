@@ -1,0 +1,146 @@
+/**
+ * Tenants: created and governed by platform admins; readable by their members.
+ */
+import { isValidHostname, normalizeHostname, parseCidr } from '@switchyard/core';
+import { Prisma, recordRouteChange, type PrismaClient, type Tenant } from '@switchyard/db';
+import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } from '../../lib/access.js';
+import { AppError, type ErrorDetail } from '../../lib/errors.js';
+import { diff, recordAudit } from '../audit/audit.service.js';
+import type { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
+
+export function toTenantResponse(t: Tenant): TenantResponse {
+  return {
+    id: t.id,
+    slug: t.slug,
+    name: t.name,
+    upstreamPolicy: { hostSuffixes: t.allowedUpstreamSuffixes, cidrs: t.allowedUpstreamCidrs },
+    allowedCustomDomains: t.allowedCustomDomains,
+    maxConnections: t.maxConnections,
+    createdAt: t.createdAt.toISOString(),
+    updatedAt: t.updatedAt.toISOString(),
+  };
+}
+
+/** Normalises and validates policy lists; throws SY_VALIDATION naming each bad entry. */
+export function normalizePolicy(input: { hostSuffixes?: string[]; cidrs?: string[]; customDomains?: string[] }): {
+  hostSuffixes?: string[];
+  cidrs?: string[];
+  customDomains?: string[];
+} {
+  const details: ErrorDetail[] = [];
+  const hosts = (list: string[] | undefined, field: string) =>
+    list?.map((raw, i) => {
+      const h = normalizeHostname(raw.replace(/^\*?\./, ''));
+      // Single-label suffixes ("local", "com") would allow far too much.
+      if (!h || !isValidHostname(h)) details.push({ field: `${field}.${i}`, message: `"${raw}" is not a DNS suffix with at least two labels` });
+      return h ?? raw;
+    });
+  const hostSuffixes = hosts(input.hostSuffixes, 'body.upstreamPolicy.hostSuffixes');
+  const customDomains = hosts(input.customDomains, 'body.allowedCustomDomains');
+  const cidrs = input.cidrs?.map((raw, i) => {
+    const c = parseCidr(raw);
+    if (!c) details.push({ field: `body.upstreamPolicy.cidrs.${i}`, message: `"${raw}" is not a CIDR with zero host bits` });
+    return c?.text ?? raw;
+  });
+  if (details.length > 0) throw new AppError('SY_VALIDATION', `${details[0]!.field} ${details[0]!.message}`, details);
+  return { hostSuffixes, cidrs, customDomains };
+}
+
+export class TenantsService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly defaults: { upstreamSuffixes: string[] },
+  ) {}
+
+  /** Finds a tenant the actor may act on with at least `min`; 404 otherwise. */
+  async resolve(actor: Actor, slug: string, min: TenantRole): Promise<Tenant> {
+    const tenant = await this.prisma.tenant.findUnique({ where: { slug } });
+    if (!tenant) throw new AppError('SY_TENANT_NOT_FOUND');
+    requireTenantRole(actor, tenant.id, min);
+    return tenant;
+  }
+
+  async create(actor: Actor, body: CreateTenantBody): Promise<TenantResponse> {
+    requirePlatformAdmin(actor);
+    const suffixes = body.upstreamPolicy?.hostSuffixes ?? this.defaults.upstreamSuffixes.map((s) => s.replaceAll('{tenant}', body.slug));
+    const policy = normalizePolicy({ hostSuffixes: suffixes, cidrs: body.upstreamPolicy?.cidrs ?? [], customDomains: body.allowedCustomDomains ?? [] });
+    try {
+      const tenant = await this.prisma.$transaction(async (tx) => {
+        const t = await tx.tenant.create({
+          data: {
+            slug: body.slug,
+            name: body.name,
+            allowedUpstreamSuffixes: policy.hostSuffixes!,
+            allowedUpstreamCidrs: policy.cidrs!,
+            allowedCustomDomains: policy.customDomains!,
+            maxConnections: body.maxConnections ?? null,
+          },
+        });
+        await recordAudit(tx, actor, { tenantId: t.id, action: 'tenant.create', targetType: 'tenant', targetId: t.id, changes: diff(null, toTenantResponse(t)) });
+        return t;
+      });
+      return toTenantResponse(tenant);
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AppError('SY_TENANT_EXISTS');
+      throw err;
+    }
+  }
+
+  async list(actor: Actor): Promise<TenantResponse[]> {
+    const where = actor.principal.isPlatformAdmin ? {} : { id: { in: [...actor.principal.tenantRoles.keys()] } };
+    const rows = await this.prisma.tenant.findMany({ where, orderBy: { slug: 'asc' } });
+    return rows.map(toTenantResponse);
+  }
+
+  async get(actor: Actor, slug: string): Promise<TenantResponse> {
+    return toTenantResponse(await this.resolve(actor, slug, 'member'));
+  }
+
+  async update(actor: Actor, slug: string, body: UpdateTenantBody): Promise<TenantResponse> {
+    requirePlatformAdmin(actor);
+    const before = await this.resolve(actor, slug, 'owner');
+    const policy = normalizePolicy({
+      hostSuffixes: body.upstreamPolicy?.hostSuffixes,
+      cidrs: body.upstreamPolicy?.cidrs,
+      customDomains: body.allowedCustomDomains,
+    });
+    const updated = await this.prisma.$transaction(async (tx) => {
+      const t = await tx.tenant.update({
+        where: { id: before.id },
+        data: {
+          name: body.name,
+          allowedUpstreamSuffixes: policy.hostSuffixes,
+          allowedUpstreamCidrs: policy.cidrs,
+          allowedCustomDomains: policy.customDomains,
+          maxConnections: body.maxConnections,
+        },
+      });
+      await recordAudit(tx, actor, {
+        tenantId: t.id,
+        action: 'tenant.update',
+        targetType: 'tenant',
+        targetId: t.id,
+        changes: diff(toTenantResponse(before), toTenantResponse(t)),
+      });
+      return t;
+    });
+    return toTenantResponse(updated);
+  }
+
+  /** Deletes a tenant; its routes leave every proxy through the change log first. */
+  async delete(actor: Actor, slug: string): Promise<{ version: number | null }> {
+    requirePlatformAdmin(actor);
+    const tenant = await this.resolve(actor, slug, 'owner');
+    return this.prisma.$transaction(async (tx) => {
+      const routes = await tx.route.findMany({ where: { tenantId: tenant.id } });
+      let version: number | null = null;
+      for (const r of routes) {
+        await tx.route.delete({ where: { id: r.id } });
+        version = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'delete' });
+      }
+      await tx.tenant.delete({ where: { id: tenant.id } });
+      await recordAudit(tx, actor, { tenantId: null, action: 'tenant.delete', targetType: 'tenant', targetId: tenant.id, changes: { slug: { from: slug, to: null } } });
+      return { version };
+    });
+  }
+}

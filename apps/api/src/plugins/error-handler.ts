@@ -1,0 +1,78 @@
+/**
+ * Maps every failure to the one error shape. Domain errors (AppError) keep their code;
+ * schema validation names the offending field; Prisma's unique and not-found errors become
+ * 409 and 404; anything else is logged with the request id and masked as SY_INTERNAL.
+ */
+import { Prisma } from '@switchyard/db';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError, errorBody, type ErrorCode, type ErrorDetail } from '../lib/errors.js';
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+function validationDetails(context: string, errors: AjvError[]): ErrorDetail[] {
+  return errors.map((e) => {
+    let path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    if (e.keyword === 'required') path = [path, e.params.missingProperty].filter(Boolean).join('.');
+    if (e.keyword === 'additionalProperties') path = [path, e.params.additionalProperty].filter(Boolean).join('.');
+    const field = path ? `${context}.${path}` : context;
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'additionalProperties') message = 'is not a known field';
+    if (e.keyword === 'required') message = 'is required';
+    return { field, message };
+  });
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'SY_PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'SY_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SY_BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'SY_BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'SY_BAD_REQUEST',
+};
+
+export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: FastifyInstance, opts) => {
+  app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+    const rid = request.id;
+    if (err instanceof AppError) {
+      return reply.status(err.statusCode).send(errorBody(err.code, err.message, rid, err.details));
+    }
+    if (err.validation) {
+      const details = validationDetails(err.validationContext ?? 'body', err.validation);
+      const first = details[0]!;
+      return reply.status(400).send(errorBody('SY_VALIDATION', `${first.field} ${first.message}`, rid, details));
+    }
+    if (err.code && FASTIFY_CODES[err.code]) {
+      const code = FASTIFY_CODES[err.code]!;
+      const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.name === 'SyntaxError' ? 'The request body is not valid JSON' : err.message;
+      return reply.status(err.statusCode ?? 400).send(errorBody(code, message, rid));
+    }
+    if (err instanceof SyntaxError && err.statusCode === 400) {
+      return reply.status(400).send(errorBody('SY_BAD_REQUEST', 'The request body is not valid JSON', rid));
+    }
+    if (err instanceof Prisma.PrismaClientKnownRequestError) {
+      if (err.code === 'P2002') return reply.status(409).send(errorBody('SY_CONFLICT', 'A resource with these unique fields already exists', rid));
+      if (err.code === 'P2025') return reply.status(404).send(errorBody('SY_NOT_FOUND', 'Not found', rid));
+    }
+    if (err.statusCode === 429) return reply.status(429).send(errorBody('SY_RATE_LIMITED', err.message, rid));
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send(errorBody('SY_BAD_REQUEST', err.message, rid));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(errorBody('SY_INTERNAL', 'Internal server error', rid));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    // Deep links into the dashboard (e.g. /tenants/acme) get its index.html.
+    if (opts.serveSpa && request.method === 'GET' && !path.startsWith('/api/') && !path.startsWith('/docs')) {
+      return reply.type('text/html').sendFile('index.html');
+    }
+    reply.status(404).send(errorBody('SY_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`, request.id));
+  });
+});

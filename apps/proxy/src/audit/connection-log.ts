@@ -1,0 +1,155 @@
+/**
+ * Writes one ConnectionEvent per finished connection, in batches, off the hot path.
+ *
+ * The queue is bounded: while the control database is unreachable events wait (and are
+ * retried in order); once the queue is full, new events are dropped and counted. Drops are
+ * exported as a metric, logged, and reported in the heartbeat, so the loss is visible.
+ */
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { ProxyMetrics } from '../metrics.js';
+
+export interface ConnectionEventInput {
+  listener: string;
+  routeId: string | null;
+  tenantId: string | null;
+  databaseId: string | null;
+  clientAddress: string;
+  clientPort: number;
+  sni: string | null;
+  alpn: string | null;
+  tlsVersion: string | null;
+  mode: string | null;
+  startedAt: number;
+  endedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+  outcome: string;
+  reason: string;
+}
+
+export interface ConnectionLogOptions {
+  proxyId: string;
+  queueMax: number;
+  batchSize: number;
+  flushMs: number;
+}
+
+const INSERT_SQL = `
+  INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address,
+    client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason)
+  SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
+    $16::text[], $17::text[])`;
+
+export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput] }> {
+  private queue: ConnectionEventInput[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private failing = false;
+  private _dropped = 0;
+  private _written = 0;
+
+  constructor(
+    private readonly pool: Pick<pg.Pool, 'query'>,
+    private readonly opts: ConnectionLogOptions,
+    private readonly metrics: ProxyMetrics,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get dropped(): number {
+    return this._dropped;
+  }
+  get written(): number {
+    return this._written;
+  }
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
+    this.timer.unref();
+  }
+
+  record(ev: ConnectionEventInput): void {
+    this.emit('record', ev);
+    if (this.queue.length >= this.opts.queueMax) {
+      this._dropped++;
+      this.metrics.auditDropped.inc();
+      if (this._dropped === 1 || this._dropped % 1000 === 0) {
+        this.log.warn({ dropped: this._dropped, queueMax: this.opts.queueMax }, 'connection audit queue full: dropping events');
+      }
+      return;
+    }
+    this.queue.push(ev);
+    this.metrics.auditQueued.set(this.queue.length);
+    if (this.queue.length >= this.opts.batchSize && !this.failing) void this.flush();
+  }
+
+  /** Writes queued events; resolves when the queue is empty or the database failed. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.opts.batchSize);
+      try {
+        await this.pool.query(INSERT_SQL, toColumns(this.opts.proxyId, batch));
+      } catch (err) {
+        if (!this.failing) this.log.warn({ err: (err as Error).message, pending: this.queue.length }, 'connection audit write failed; will retry');
+        this.failing = true;
+        return;
+      }
+      if (this.failing) this.log.info({ pending: this.queue.length }, 'connection audit writes resumed');
+      this.failing = false;
+      this.queue.splice(0, batch.length);
+      this._written += batch.length;
+      this.metrics.auditWritten.inc(batch.length);
+      this.metrics.auditQueued.set(this.queue.length);
+    }
+  }
+
+  /** Final flush on shutdown, bounded by `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    const deadline = Date.now() + timeoutMs;
+    while (this.queue.length > 0 && Date.now() < deadline) {
+      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      if (this.failing) break;
+    }
+    if (this.queue.length > 0) {
+      this.log.error({ lost: this.queue.length, dropped: this._dropped }, 'connection events not written at shutdown');
+    }
+  }
+}
+
+function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
+  const col = <T>(f: (e: ConnectionEventInput) => T) => batch.map(f);
+  return [
+    proxyId,
+    col((e) => e.listener),
+    col((e) => e.routeId),
+    col((e) => e.tenantId),
+    col((e) => e.databaseId),
+    col((e) => e.clientAddress),
+    col((e) => e.clientPort),
+    col((e) => e.sni),
+    col((e) => e.alpn),
+    col((e) => e.tlsVersion),
+    col((e) => e.mode),
+    col((e) => new Date(e.startedAt).toISOString()),
+    col((e) => new Date(e.endedAt).toISOString()),
+    col((e) => e.bytesIn),
+    col((e) => e.bytesOut),
+    col((e) => e.outcome),
+    col((e) => e.reason),
+  ];
+}

@@ -1,0 +1,67 @@
+/**
+ * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
+ */
+import { hostname } from 'node:os';
+import { DEFAULT_LISTENERS_TEXT, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
+import { z } from 'zod';
+
+const ms = (def: number) => z.coerce.number().int().min(1).max(24 * 3600 * 1000).default(def);
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
+  SWITCHYARD_LISTENERS: z.string().default(DEFAULT_LISTENERS_TEXT),
+  PROXY_ID: z.string().min(1).max(200).optional(),
+  PROXY_ADMIN_HOST: z.string().default('0.0.0.0'),
+  PROXY_ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(9480),
+  /** Whole handshake (first byte to upstream established). Slow or silent clients are cut here. */
+  PROXY_HANDSHAKE_TIMEOUT_MS: ms(10_000),
+  PROXY_CONNECT_TIMEOUT_MS: ms(5_000),
+  PROXY_MAX_HELLO_BYTES: z.coerce.number().int().min(512).max(65536).default(DEFAULT_MAX_CLIENT_HELLO_BYTES),
+  PROXY_HEARTBEAT_INTERVAL_MS: ms(5_000),
+  /** Safety net for lost notifications: compare versions this often even without NOTIFY. */
+  PROXY_RESYNC_INTERVAL_MS: ms(30_000),
+  PROXY_DRAIN_TIMEOUT_MS: ms(30_000),
+  PROXY_AUDIT_QUEUE_MAX: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+  PROXY_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  PROXY_AUDIT_FLUSH_MS: ms(1_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface ProxyConfig {
+  databaseUrl: string;
+  listeners: ListenerSpec[];
+  proxyId: string;
+  admin: { host: string; port: number };
+  handshakeTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxHelloBytes: number;
+  heartbeatIntervalMs: number;
+  resyncIntervalMs: number;
+  drainTimeoutMs: number;
+  audit: { queueMax: number; batchSize: number; flushMs: number };
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid proxy configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    listeners: parseListeners(e.SWITCHYARD_LISTENERS),
+    proxyId: e.PROXY_ID ?? `${hostname()}-${process.pid}`,
+    admin: { host: e.PROXY_ADMIN_HOST, port: e.PROXY_ADMIN_PORT },
+    handshakeTimeoutMs: e.PROXY_HANDSHAKE_TIMEOUT_MS,
+    connectTimeoutMs: e.PROXY_CONNECT_TIMEOUT_MS,
+    maxHelloBytes: e.PROXY_MAX_HELLO_BYTES,
+    heartbeatIntervalMs: e.PROXY_HEARTBEAT_INTERVAL_MS,
+    resyncIntervalMs: e.PROXY_RESYNC_INTERVAL_MS,
+    drainTimeoutMs: e.PROXY_DRAIN_TIMEOUT_MS,
+    audit: { queueMax: e.PROXY_AUDIT_QUEUE_MAX, batchSize: e.PROXY_AUDIT_BATCH_SIZE, flushMs: e.PROXY_AUDIT_FLUSH_MS },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Tells the control plane this proxy is alive and which config version it serves. The row
+ * is written every interval and immediately after each route table swap; each write also
+ * NOTIFYs the API, which is how `?wait=true` learns that a change has propagated.
+ */
+import { hostname } from 'node:os';
+import { PROXY_APPLIED_CHANNEL, type ListenerSpec } from '@switchyard/core';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface HeartbeatState {
+  appliedVersion: number;
+  stats: Record<string, number>;
+}
+
+export interface HeartbeatOptions {
+  proxyId: string;
+  intervalMs: number;
+  listeners: ListenerSpec[];
+  softwareVersion: string;
+}
+
+const UPSERT_SQL = `
+  WITH up AS (
+    INSERT INTO proxy_instances (id, hostname, pid, version, applied_version, listeners, stats, started_at, heartbeat_at, applied_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), now())
+    ON CONFLICT (id) DO UPDATE SET
+      hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, version = EXCLUDED.version,
+      listeners = EXCLUDED.listeners, stats = EXCLUDED.stats, heartbeat_at = now(),
+      applied_at = CASE WHEN proxy_instances.applied_version IS DISTINCT FROM EXCLUDED.applied_version
+                        THEN now() ELSE proxy_instances.applied_at END,
+      applied_version = EXCLUDED.applied_version
+    RETURNING id)
+  SELECT pg_notify($9, $1 || ':' || $5::text) FROM up`;
+
+export class Heartbeat {
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private again = false;
+  private readonly startedAt = new Date();
+  private failing = false;
+
+  constructor(
+    private readonly pool: Pick<pg.Pool, 'query'>,
+    private readonly opts: HeartbeatOptions,
+    private readonly state: () => HeartbeatState,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.beat();
+    this.timer = setInterval(() => void this.beat(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes now (coalescing with a write in flight). */
+  beat(): Promise<void> {
+    if (this.inFlight) {
+      this.again = true;
+      return this.inFlight;
+    }
+    this.inFlight = this.write().finally(() => {
+      this.inFlight = null;
+      if (this.again) {
+        this.again = false;
+        void this.beat();
+      }
+    });
+    return this.inFlight;
+  }
+
+  private async write(): Promise<void> {
+    const s = this.state();
+    try {
+      await this.pool.query(UPSERT_SQL, [
+        this.opts.proxyId,
+        hostname(),
+        process.pid,
+        this.opts.softwareVersion,
+        s.appliedVersion,
+        JSON.stringify(this.opts.listeners.map((l) => ({ name: l.name, protocol: l.protocol, port: l.port }))),
+        JSON.stringify(s.stats),
+        this.startedAt,
+        PROXY_APPLIED_CHANNEL,
+      ]);
+      if (this.failing) this.log.info('heartbeat resumed');
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      this.failing = true;
+    }
+  }
+
+  /** Removes this proxy from the live set, so nobody waits for it after it stopped. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.inFlight;
+    await this.pool.query('DELETE FROM proxy_instances WHERE id = $1', [this.opts.proxyId]).catch(() => {});
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Why a connection ended, as stable codes. Each code has a kind (a metric label: who is
+ * at fault) and, for refusals, the message a client is shown — safe to show to anyone:
+ * it names what to do, never internal addresses or stack traces.
+ */
+import { SqlState, TlsAlert } from '@switchyard/wire';
+
+export type ErrorKind = 'client' | 'upstream' | 'config' | 'policy' | 'ratelimit' | 'internal' | 'shutdown';
+
+export interface Refusal {
+  kind: ErrorKind;
+  /** TLS alert sent when the client is waiting for a ServerHello. */
+  alert: number;
+  sqlstate: string;
+  message: string;
+  hint?: string;
+}
+
+const TLS_HINT =
+  'Connect with TLS and the database host name, e.g. psql "host=<database>.<tenant>.<domain> sslmode=require" (libpq 14+ sends SNI).';
+
+export const REFUSALS = {
+  handshake_timeout: {
+    kind: 'client',
+    alert: TlsAlert.handshakeFailure,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: TLS handshake not completed in time',
+  },
+  hello_invalid: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: malformed TLS ClientHello',
+  },
+  not_tls: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: expected a TLS ClientHello',
+  },
+  tls_required: {
+    kind: 'client',
+    alert: TlsAlert.handshakeFailure,
+    sqlstate: SqlState.invalidAuthorization,
+    message: 'Switchyard requires TLS with SNI: this port routes connections by the TLS server name',
+    hint: TLS_HINT,
+  },
+  protocol_violation: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: invalid PostgreSQL startup packet',
+  },
+  data_after_ssl_request: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: received unencrypted data after SSL request',
+  },
+  cancel_unsupported: {
+    kind: 'client',
+    alert: TlsAlert.handshakeFailure,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: plaintext cancel requests are not routed',
+  },
+  no_sni: {
+    kind: 'client',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.invalidAuthorization,
+    message: 'Switchyard: the TLS ClientHello carries no server name (SNI)',
+    hint: TLS_HINT,
+  },
+  unknown_host: {
+    kind: 'config',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.unknownDatabase,
+    message: 'Switchyard: no database is exposed under this host name',
+  },
+  route_disabled: {
+    kind: 'config',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: external access to this database is disabled',
+  },
+  source_not_allowed: {
+    kind: 'policy',
+    alert: TlsAlert.accessDenied,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: your address is not allowed to reach this database',
+  },
+  route_connection_limit: {
+    kind: 'ratelimit',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.tooManyConnections,
+    message: 'Switchyard: too many connections to this database',
+  },
+  not_ready: {
+    kind: 'internal',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.cannotConnectNow,
+    message: 'Switchyard: the proxy has not loaded its routes yet; retry shortly',
+  },
+  upstream_unreachable: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the database server is not reachable',
+  },
+  upstream_tls_refused: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the database server does not accept TLS',
+  },
+  upstream_protocol_error: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the database server answered unexpectedly',
+  },
+  shutting_down: {
+    kind: 'shutdown',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.adminShutdown,
+    message: 'Switchyard: the proxy is shutting down; retry',
+  },
+} as const satisfies Record<string, Refusal>;
+
+export type RefusalCode = keyof typeof REFUSALS;
+
+/** Reasons an established (piped) connection ends. */
+export type CloseReason =
+  | 'client_closed'
+  | 'upstream_closed'
+  | 'client_error'
+  | 'upstream_error'
+  | 'route_disabled_closed'
+  | 'proxy_shutdown'
+  /** The client disconnected before it was routed (port scanners, LB TCP health checks). */
+  | 'client_left_during_handshake';
+
+/** ok: proxied; rejected: refused (client, policy, config); error: upstream or internal failure; aborted: client left early. */
+export type ConnectionOutcome = 'ok' | 'rejected' | 'error' | 'aborted';
+
+export type ConnectionReason = RefusalCode | CloseReason;

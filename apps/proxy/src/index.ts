@@ -1,0 +1,2 @@
+export { startProxy, type RunningProxy } from './proxy.js';
+export { loadConfig, type ProxyConfig } from './config.js';

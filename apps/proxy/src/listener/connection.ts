@@ -1,0 +1,284 @@
+/**
+ * One client connection, from accept to close:
+ *   accept → deadline → sniff (pure state machine) → match (in-memory table) → policy →
+ *   dial upstream → replay the buffered hello → copy both ways.
+ * Nothing here awaits the control database. A refused connection is told why in the
+ * language it is speaking at that moment (PostgreSQL ErrorResponse or TLS alert) and closed.
+ */
+import { isIPv4, type Socket } from 'node:net';
+import { anyCidrContains, parseIp } from '@switchyard/core';
+import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
+import type { ConnectionEventInput } from '../audit/connection-log.js';
+import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
+import { DialError, dialUpstream } from '../pipe/dial.js';
+import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
+import { PostgresSniffer, TlsSniffer, type SniffResult } from '../sniff/sniffer.js';
+import type { ListenerContext } from './context.js';
+
+/** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
+const REMEMBERED: ReadonlySet<RefusalCode> = new Set(['unknown_host', 'route_disabled', 'source_not_allowed', 'no_sni', 'route_connection_limit']);
+
+/** Grace period for a refused client to read our error before we drop the socket. */
+const REFUSAL_LINGER_MS = 1000;
+
+export function handleConnection(socket: Socket, ctx: ListenerContext): void {
+  new ClientConnection(socket, ctx).start();
+}
+
+class ClientConnection {
+  private readonly startedAt = Date.now();
+  private readonly clientAddress: string;
+  private readonly clientPort: number;
+  private readonly sniffer;
+  private deadline: NodeJS.Timeout | null = null;
+  private finished = false;
+  private sni: string | null = null;
+  private alpn: string | null = null;
+  private route: RouteEntry | null = null;
+  private upstream: Socket | null = null;
+  private readonly abort = new AbortController();
+  private closeReason: CloseReason | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ListenerContext,
+  ) {
+    const raw = socket.remoteAddress ?? '';
+    // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; audit the address people know.
+    this.clientAddress = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw || 'unknown';
+    this.clientPort = socket.remotePort ?? 0;
+    const max = ctx.config.maxHelloBytes;
+    this.sniffer = ctx.spec.protocol === 'postgres' ? new PostgresSniffer(max) : new TlsSniffer(max);
+  }
+
+  start(): void {
+    const s = this.socket;
+    this.ctx.onConnectionStart(this);
+    s.setNoDelay(true);
+    this.ctx.metrics.connectionsOpen.inc({ listener: this.ctx.spec.name });
+    this.deadline = setTimeout(() => this.refuse('handshake_timeout', 'tls'), this.ctx.config.handshakeTimeoutMs);
+    s.on('data', this.onData);
+    s.on('error', this.onSniffError);
+    s.once('close', this.onSniffClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    let r: SniffResult;
+    try {
+      r = this.sniffer.feed(chunk);
+    } catch (err) {
+      this.ctx.log.error({ err }, 'sniffer threw');
+      this.refuse('hello_invalid', 'none');
+      return;
+    }
+    switch (r.type) {
+      case 'need-more':
+        return;
+      case 'reply':
+        this.socket.write(r.bytes);
+        return;
+      case 'refuse':
+        if (r.detail) this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: r.detail });
+        this.refuse(r.code, r.speak);
+        return;
+      case 'hello':
+        this.socket.removeListener('data', this.onData);
+        this.socket.pause();
+        this.sni = r.hello.serverName;
+        this.alpn = r.hello.alpn[0] ?? null;
+        this.routeHello(r.bytes);
+        return;
+    }
+  };
+
+  private readonly onSniffError = (): void => {
+    // ECONNRESET and friends while sniffing: the close handler records it.
+  };
+
+  private readonly onSniffClose = (): void => {
+    if (this.finished) return;
+    this.abort.abort();
+    this.finish('aborted', 'client_left_during_handshake');
+  };
+
+  private routeHello(helloBytes: Buffer): void {
+    const table = this.ctx.getTable();
+    if (!table) return this.refuse('not_ready', 'tls');
+    const host = normalizeServerName(this.sni);
+    if (host === null) return this.refuse('no_sni', 'tls');
+    const route = table.match(this.ctx.spec.name, host);
+    if (!route) return this.refuse('unknown_host', 'tls');
+    this.route = route;
+    if (!route.enabled) return this.refuse('route_disabled', 'tls');
+    if (route.allowedSources.length > 0) {
+      const ip = parseIp(this.clientAddress);
+      if (!ip || !anyCidrContains(route.allowedSources, ip)) return this.refuse('source_not_allowed', 'tls');
+    }
+    if (route.maxConnections !== null && this.ctx.registry.count(route.id) >= route.maxConnections) {
+      return this.refuse('route_connection_limit', 'tls');
+    }
+    this.ctx.registry.add(route.id, this);
+    const endpoint = route.endpoints[0]!;
+    dialUpstream({
+      endpoint,
+      timeoutMs: this.ctx.config.connectTimeoutMs,
+      postgresStartTls: route.engine === 'postgres',
+      replay: helloBytes,
+      signal: this.abort.signal,
+    }).then(
+      (up) => this.pipe(up),
+      (err: unknown) => {
+        const code = err instanceof DialError ? err.code : 'upstream_unreachable';
+        this.ctx.log.warn({ route: route.hostname, endpoint: `${endpoint.host}:${endpoint.port}`, err: (err as Error).message }, 'upstream dial failed');
+        this.refuse(code, 'tls');
+      },
+    );
+  }
+
+  private pipe(up: Socket): void {
+    if (this.finished || this.socket.destroyed) {
+      up.destroy();
+      return;
+    }
+    this.clearDeadline();
+    this.upstream = up;
+    const client = this.socket;
+    client.removeListener('error', this.onSniffError);
+    client.removeListener('close', this.onSniffClose);
+    // Long-lived database sessions sit idle for hours; keepalive finds peers that vanished
+    // behind a NAT without ever timing out a healthy idle session.
+    client.setKeepAlive(true, 60_000);
+    up.setKeepAlive(true, 60_000);
+    let closed = 0;
+    const onClosed = () => {
+      if (++closed === 2) this.finish('ok', this.closeReason ?? 'client_closed');
+    };
+    client.once('end', () => {
+      this.closeReason ??= 'client_closed';
+    });
+    up.once('end', () => {
+      this.closeReason ??= 'upstream_closed';
+    });
+    client.on('error', () => {
+      this.closeReason ??= 'client_error';
+      up.destroy();
+    });
+    up.on('error', () => {
+      this.closeReason ??= 'upstream_error';
+      client.destroy();
+    });
+    client.once('close', () => {
+      // A peer that closed without half-close semantics: do not leave the other side hanging.
+      if (!up.destroyed && up.writableEnded === false) up.end();
+      onClosed();
+    });
+    up.once('close', () => {
+      if (!client.destroyed && client.writableEnded === false) client.end();
+      onClosed();
+    });
+    client.pipe(up);
+    up.pipe(client);
+    this.ctx.metrics.connectionsRouted.inc({ listener: this.ctx.spec.name });
+  }
+
+  /** Called when the route is disabled with `close` or the proxy stops. */
+  closeForRoute(): void {
+    this.closeReason = 'route_disabled_closed';
+    this.destroyBoth();
+  }
+
+  closeForShutdown(): void {
+    this.closeReason ??= 'proxy_shutdown';
+    this.destroyBoth();
+  }
+
+  private destroyBoth(): void {
+    this.upstream?.destroy();
+    this.socket.destroy();
+  }
+
+  private refuse(code: RefusalCode, speak: 'postgres' | 'tls' | 'none'): void {
+    if (this.finished) return;
+    const refusal = REFUSALS[code];
+    const s = this.socket;
+    s.removeListener('data', this.onData);
+    if (speak === 'tls' && REMEMBERED.has(code)) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
+    if (!s.destroyed && s.writable) {
+      if (speak === 'postgres') {
+        s.end(buildErrorResponse(this.explain(code)));
+      } else if (speak === 'tls') {
+        s.end(buildTlsAlert(refusal.alert));
+      } else {
+        s.end();
+      }
+      setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
+    } else {
+      s.destroy();
+    }
+    this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+  }
+
+  /**
+   * The ErrorResponse for a plaintext client. When it is libpq falling back from a TLS
+   * attempt we refused moments ago, explain that refusal rather than "TLS required".
+   */
+  private explain(code: RefusalCode): PgError {
+    const refusal = REFUSALS[code];
+    const hint = 'hint' in refusal ? refusal.hint : undefined;
+    if (code === 'tls_required') {
+      const earlier = this.ctx.recentRefusals.take(this.clientAddress);
+      if (earlier) {
+        const r = REFUSALS[earlier.code];
+        return {
+          sqlstate: r.sqlstate,
+          message: r.message,
+          detail: earlier.hostname ? `Host name: ${earlier.hostname}. The TLS attempt was refused for this reason; the plaintext retry cannot be routed.` : undefined,
+          hint: 'hint' in r ? r.hint : undefined,
+        };
+      }
+    }
+    return { sqlstate: refusal.sqlstate, message: refusal.message, hint };
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  private finish(outcome: ConnectionOutcome, reason: ConnectionReason): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearDeadline();
+    this.abort.abort();
+    if (this.route) this.ctx.registry.remove(this.route.id, this);
+    const listener = this.ctx.spec.name;
+    this.ctx.metrics.connectionsOpen.dec({ listener });
+    this.ctx.metrics.connectionsClosed.inc({ listener, outcome, reason });
+    const event: ConnectionEventInput = {
+      listener,
+      routeId: this.route?.id ?? null,
+      tenantId: this.route?.tenantId ?? null,
+      databaseId: this.route?.databaseId ?? null,
+      clientAddress: this.clientAddress,
+      clientPort: this.clientPort,
+      sni: this.sni,
+      alpn: this.alpn,
+      tlsVersion: null,
+      mode: this.route?.tlsMode ?? null,
+      startedAt: this.startedAt,
+      endedAt: Date.now(),
+      bytesIn: this.socket.bytesRead,
+      bytesOut: this.socket.bytesWritten,
+      outcome,
+      reason,
+    };
+    if (outcome === 'ok') {
+      // Byte counters are final only once both sockets closed, which is when we get here.
+      this.ctx.metrics.bytes.inc({ listener, direction: 'in' }, event.bytesIn);
+      this.ctx.metrics.bytes.inc({ listener, direction: 'out' }, event.bytesOut);
+    }
+    this.ctx.onConnectionDone(this, event);
+  }
+}
+
+export type { ClientConnection };

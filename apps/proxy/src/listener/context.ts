@@ -1,0 +1,23 @@
+import type { ListenerSpec } from '@switchyard/core';
+import type { Logger } from 'pino';
+import type { ConnectionEventInput } from '../audit/connection-log.js';
+import type { ProxyConfig } from '../config.js';
+import type { ProxyMetrics } from '../metrics.js';
+import type { RouteTable } from '../router/route-table.js';
+import type { RecentRefusals } from './recent-refusals.js';
+import type { Closable, ConnectionRegistry } from './registry.js';
+
+export type LiveConnection = Closable & { closeForShutdown(): void };
+
+/** What a connection handler may use. All of it is in memory: no database on the hot path. */
+export interface ListenerContext {
+  spec: ListenerSpec;
+  config: ProxyConfig;
+  getTable(): RouteTable | null;
+  registry: ConnectionRegistry;
+  recentRefusals: RecentRefusals;
+  metrics: ProxyMetrics;
+  log: Logger;
+  onConnectionStart(conn: LiveConnection): void;
+  onConnectionDone(conn: LiveConnection, event: ConnectionEventInput): void;
+}

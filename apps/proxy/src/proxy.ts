@@ -1,0 +1,170 @@
+/**
+ * Assembles a proxy: listeners, route sync, heartbeat, connection audit, admin endpoint.
+ * `main.ts` runs it as a process; tests run it in-process on port 0.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import { createAdminServer } from './admin/admin-server.js';
+import { ConnectionLog, type ConnectionEventInput } from './audit/connection-log.js';
+import type { ProxyConfig } from './config.js';
+import { Heartbeat } from './control/heartbeat.js';
+import type { ListenerContext } from './listener/context.js';
+import { ProxyListener } from './listener/listener.js';
+import { RecentRefusals } from './listener/recent-refusals.js';
+import { ConnectionRegistry } from './listener/registry.js';
+import { createMetrics } from './metrics.js';
+import { RouteSync, type TableChange } from './routesync/route-sync.js';
+import type { RouteTable } from './router/route-table.js';
+import { SOFTWARE_VERSION } from './version.js';
+
+export interface RunningProxy {
+  /** Bound ports by listener name (useful with port 0). */
+  ports: Record<string, number>;
+  adminPort: number;
+  table(): RouteTable | null;
+  /** Resolves once a table with at least this version is in use. */
+  waitForVersion(version: number): Promise<void>;
+  stop(): Promise<void>;
+  connectionLog: ConnectionLog;
+  registry: ConnectionRegistry;
+}
+
+type Live = { closeForShutdown(): void; closeForRoute(): void };
+
+export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningProxy> {
+  const metrics = createMetrics();
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: 3,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: `switchyard-proxy ${config.proxyId}`,
+  });
+  pool.on('error', (err) => log.warn({ err: err.message }, 'control database pool error'));
+  const registry = new ConnectionRegistry();
+  const recentRefusals = new RecentRefusals();
+  const open = new Set<Live>();
+  const connectionLog = new ConnectionLog(pool, { proxyId: config.proxyId, ...config.audit }, metrics, log);
+  let table: RouteTable | null = null;
+  let draining = false;
+  const versionWaiters: Array<{ version: number; resolve: () => void }> = [];
+
+  const heartbeat = new Heartbeat(
+    pool,
+    { proxyId: config.proxyId, intervalMs: config.heartbeatIntervalMs, listeners: config.listeners, softwareVersion: SOFTWARE_VERSION },
+    () => ({
+      appliedVersion: table?.version ?? 0,
+      stats: {
+        openConnections: open.size,
+        routedConnections: registry.size,
+        routes: table?.size ?? 0,
+        auditPending: connectionLog.pending,
+        auditDropped: connectionLog.dropped,
+      },
+    }),
+    log,
+  );
+  let heartbeatStarted = false;
+
+  const onChange = (change: TableChange) => {
+    table = change.table;
+    // Routes now disabled or gone whose owners chose `close`: end their open connections.
+    for (const id of change.changedIds) {
+      const before = change.previous?.get(id);
+      const after = change.table.get(id);
+      const closeBehavior = (after ?? before)?.disableBehavior === 'close';
+      if (closeBehavior && (!after || !after.enabled) && registry.count(id) > 0) {
+        const n = registry.closeRoute(id);
+        log.info({ routeId: id, closed: n }, 'route disabled with close: ended its connections');
+      }
+    }
+    for (let i = versionWaiters.length - 1; i >= 0; i--) {
+      if (versionWaiters[i]!.version <= change.table.version) versionWaiters.splice(i, 1)[0]!.resolve();
+    }
+    if (!heartbeatStarted) {
+      heartbeatStarted = true;
+      heartbeat.start();
+    } else {
+      void heartbeat.beat();
+    }
+  };
+
+  const sync = new RouteSync({
+    connectionString: config.databaseUrl,
+    pool,
+    resyncIntervalMs: config.resyncIntervalMs,
+    log,
+    metrics,
+    onChange,
+    applicationName: `switchyard-proxy ${config.proxyId}`,
+  });
+
+  const listeners = config.listeners.map((spec) => {
+    const ctx: ListenerContext = {
+      spec,
+      config,
+      getTable: () => table,
+      registry,
+      recentRefusals,
+      metrics,
+      log: log.child({ listener: spec.name }),
+      onConnectionStart: (conn) => {
+        open.add(conn);
+      },
+      onConnectionDone: (conn, event: ConnectionEventInput) => {
+        open.delete(conn);
+        connectionLog.record(event);
+        if (open.size === 0) onIdle?.();
+      },
+    };
+    return new ProxyListener(ctx);
+  });
+  let onIdle: (() => void) | null = null;
+
+  const admin: Server = createAdminServer(metrics.registry, {
+    ready: () => table !== null && !draining,
+    status: () => ({ version: table?.version ?? null, routes: table?.size ?? 0, draining, controlDb: sync.listening }),
+  });
+
+  sync.start();
+  connectionLog.start();
+  const ports: Record<string, number> = {};
+  for (const l of listeners) ports[l.name] = await l.listen();
+  const adminPort = await new Promise<number>((resolve, reject) => {
+    admin.once('error', reject);
+    admin.listen(config.admin.port, config.admin.host, () => resolve((admin.address() as AddressInfo).port));
+  });
+  log.info({ ports, adminPort, proxyId: config.proxyId }, 'proxy listening');
+
+  return {
+    ports,
+    adminPort,
+    table: () => table,
+    registry,
+    connectionLog,
+    waitForVersion: (version) =>
+      table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
+    stop: async () => {
+      draining = true;
+      await Promise.all(listeners.map((l) => l.close()));
+      if (open.size > 0) {
+        log.info({ open: open.size, timeoutMs: config.drainTimeoutMs }, 'draining connections');
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          onIdle = resolve;
+          timer = setTimeout(resolve, config.drainTimeoutMs);
+        });
+        clearTimeout(timer);
+        if (open.size > 0) log.warn({ open: open.size }, 'drain deadline reached; closing remaining connections');
+        for (const c of [...open]) c.closeForShutdown();
+      }
+      await sync.stop();
+      await connectionLog.stop(5000);
+      await heartbeat.stop();
+      await pool.end().catch(() => {});
+      await new Promise<void>((r) => admin.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The route table the hot path reads: immutable from the reader's point of view, built and
+ * derived off the hot path, swapped in with one assignment. A connection keeps the
+ * `RouteEntry` it matched for its whole life, so later changes never touch it.
+ *
+ * Deltas must stay cheap with 100,000 routes, so a table is a large shared *base* plus a
+ * small *overlay* of changes since the base was built (null = deleted). Deriving a table
+ * copies only the overlay; once the overlay grows past a fraction of the base it is folded
+ * into a new base (amortised O(1) per changed route). Neither base nor overlay maps are ever
+ * mutated after the table that owns them is published.
+ */
+import { isIpLiteral, normalizeHostname, parseCidr, type Cidr, type RouteRecord } from '@switchyard/core';
+
+export interface RouteEntry extends RouteRecord {
+  /** Parsed `sourceCidrs`; empty means any source. */
+  readonly allowedSources: readonly Cidr[];
+}
+
+const NO_CIDRS: readonly Cidr[] = Object.freeze([]);
+
+export function compileRoute(record: RouteRecord): RouteEntry {
+  const allowedSources = record.sourceCidrs.length === 0 ? NO_CIDRS : record.sourceCidrs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
+  return { ...record, allowedSources };
+}
+
+/** Normalises an SNI value for lookup; IP literals and empty names count as no name. */
+export function normalizeServerName(serverName: string | null): string | null {
+  if (serverName === null) return null;
+  const h = normalizeHostname(serverName);
+  if (h === null || isIpLiteral(h)) return null;
+  return h;
+}
+
+type Layer<K, V> = { base: ReadonlyMap<K, V>; overlay: ReadonlyMap<K, V | null> };
+
+function get<K, V>(layer: Layer<K, V>, key: K): V | undefined {
+  const o = layer.overlay.get(key);
+  if (o !== undefined) return o ?? undefined;
+  return layer.base.get(key);
+}
+
+/** Host index of one listener. */
+type HostLayer = Layer<string, RouteEntry>;
+
+const EMPTY_OVERLAY: ReadonlyMap<never, never> = new Map();
+
+export class RouteTable {
+  private constructor(
+    readonly version: number,
+    private readonly hosts: ReadonlyMap<string, HostLayer>,
+    private readonly ids: Layer<string, RouteEntry>,
+    readonly size: number,
+  ) {}
+
+  static empty(): RouteTable {
+    return RouteTable.build(0, []);
+  }
+
+  static build(version: number, records: Iterable<RouteRecord>): RouteTable {
+    const byListener = new Map<string, Map<string, RouteEntry>>();
+    const byId = new Map<string, RouteEntry>();
+    for (const r of records) {
+      const e = compileRoute(r);
+      let m = byListener.get(e.listener);
+      if (!m) byListener.set(e.listener, (m = new Map()));
+      m.set(e.hostname, e);
+      byId.set(e.id, e);
+    }
+    const hosts = new Map<string, HostLayer>();
+    for (const [l, m] of byListener) hosts.set(l, { base: m, overlay: EMPTY_OVERLAY });
+    return new RouteTable(version, hosts, { base: byId, overlay: EMPTY_OVERLAY }, byId.size);
+  }
+
+  /** Exact match of a normalised host name on a listener. */
+  match(listener: string, hostname: string): RouteEntry | undefined {
+    const layer = this.hosts.get(listener);
+    return layer ? get(layer, hostname) : undefined;
+  }
+
+  get(routeId: string): RouteEntry | undefined {
+    return get(this.ids, routeId);
+  }
+
+  *routes(): IterableIterator<RouteEntry> {
+    for (const e of this.ids.overlay.values()) if (e) yield e;
+    for (const [id, e] of this.ids.base) if (!this.ids.overlay.has(id)) yield e;
+  }
+
+  /**
+   * A new table with `upserts` replacing routes of the same id (a route whose hostname or
+   * listener changed is re-keyed) and `deletes` removed. This table is left untouched.
+   */
+  withChanges(version: number, upserts: readonly RouteRecord[], deletes: readonly string[]): RouteTable {
+    const idOverlay = new Map(this.ids.overlay);
+    const hostOverlays = new Map<string, Map<string, RouteEntry | null>>();
+    const hostOverlay = (listener: string) => {
+      let m = hostOverlays.get(listener);
+      if (!m) hostOverlays.set(listener, (m = new Map(this.hosts.get(listener)?.overlay ?? EMPTY_OVERLAY)));
+      return m;
+    };
+    let size = this.size;
+    const current = (id: string) => {
+      const o = idOverlay.get(id);
+      return o !== undefined ? (o ?? undefined) : this.ids.base.get(id);
+    };
+    const drop = (id: string) => {
+      const old = current(id);
+      if (!old) return;
+      idOverlay.set(id, null);
+      size--;
+      const hosts = hostOverlay(old.listener);
+      const layer = this.hosts.get(old.listener);
+      const holder = hosts.has(old.hostname) ? hosts.get(old.hostname) : layer?.base.get(old.hostname);
+      // Only remove the name if it still points at this route (another may have taken it).
+      if (holder?.id === id) hosts.set(old.hostname, null);
+    };
+    for (const id of deletes) drop(id);
+    for (const r of upserts) {
+      drop(r.id);
+      const e = compileRoute(r);
+      idOverlay.set(e.id, e);
+      hostOverlay(e.listener).set(e.hostname, e);
+      size++;
+    }
+    const hosts = new Map(this.hosts);
+    for (const [l, overlay] of hostOverlays) {
+      const base = this.hosts.get(l)?.base ?? EMPTY_OVERLAY;
+      hosts.set(l, overlay.size > Math.max(256, base.size / 16) ? fold(base, overlay) : { base, overlay });
+    }
+    const ids = idOverlay.size > Math.max(256, this.ids.base.size / 16) ? fold(this.ids.base, idOverlay) : { base: this.ids.base, overlay: idOverlay };
+    return new RouteTable(version, hosts, ids, size);
+  }
+}
+
+/** Merges an overlay into a fresh base map (the old base stays intact for older tables). */
+function fold<K, V>(base: ReadonlyMap<K, V>, overlay: ReadonlyMap<K, V | null>): Layer<K, V> {
+  const merged = new Map(base);
+  for (const [k, v] of overlay) {
+    if (v === null) merged.delete(k);
+    else merged.set(k, v);
+  }
+  return { base: merged, overlay: EMPTY_OVERLAY };
+}

@@ -1,0 +1,212 @@
+/**
+ * Keeps the proxy's route table in step with the control database, entirely off the hot
+ * path:
+ *  - at start (and after every reconnect of the LISTEN connection, when notifications may
+ *    have been missed) it loads a full snapshot in one REPEATABLE READ transaction;
+ *  - on each NOTIFY it reads the change log after the version it holds, and, if the log is
+ *    gap-free, reloads just the changed routes (same transaction, same snapshot) and derives
+ *    a new table; if the log has a gap (pruned history), it loads a full snapshot instead;
+ *  - a periodic check catches anything a lost notification would hide;
+ *  - on any database error it keeps the table it has and retries with backoff.
+ * Loads are serialised and coalesced: notifications arriving during a load are folded into
+ * the next one.
+ */
+import { CONFIG_CHANNEL, ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteRecord, type RouteSnapshotRow } from '@switchyard/core';
+import { NotificationListener } from '@switchyard/db';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { ProxyMetrics } from '../metrics.js';
+import { RouteTable } from '../router/route-table.js';
+
+export interface TableChange {
+  kind: 'full' | 'delta';
+  table: RouteTable;
+  previous: RouteTable | null;
+  /** Route ids whose entry changed or disappeared (all ids for a full load). */
+  changedIds: readonly string[];
+  /** Commit time of the newest applied change, when known. */
+  committedAt: Date | null;
+}
+
+export interface RouteSyncOptions {
+  connectionString: string;
+  pool: pg.Pool;
+  resyncIntervalMs: number;
+  log: Logger;
+  metrics: ProxyMetrics;
+  onChange: (change: TableChange) => void;
+  applicationName?: string;
+}
+
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5000;
+
+export class RouteSync {
+  private table: RouteTable | null = null;
+  private readonly listener: NotificationListener;
+  private dirty = false;
+  private needFull = true;
+  private running: Promise<void> | null = null;
+  private backoff = MIN_BACKOFF_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private everConnected = false;
+
+  constructor(private readonly opts: RouteSyncOptions) {
+    this.listener = new NotificationListener({
+      connectionString: opts.connectionString,
+      channels: [CONFIG_CHANNEL],
+      applicationName: opts.applicationName ?? 'switchyard-proxy-routesync',
+      onNotification: (_ch, payload) => this.onNotification(payload),
+      onConnected: () => {
+        opts.metrics.controlDbUp.set(1);
+        if (this.everConnected) {
+          opts.log.info('control database reconnected; resyncing routes fully');
+          this.needFull = true;
+        }
+        this.everConnected = true;
+        this.schedule();
+      },
+      onDisconnected: (err) => {
+        opts.metrics.controlDbUp.set(0);
+        opts.log.warn({ err: err.message }, 'control database connection lost; serving the last route table');
+      },
+    });
+  }
+
+  get current(): RouteTable | null {
+    return this.table;
+  }
+
+  get listening(): boolean {
+    return this.listener.connected;
+  }
+
+  start(): void {
+    this.listener.start();
+    this.schedule();
+    this.pollTimer = setInterval(() => this.schedule(), this.opts.resyncIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await this.listener.stop();
+    await this.running;
+  }
+
+  private onNotification(payload: string): void {
+    const v = Number(payload);
+    if (this.table && Number.isFinite(v) && v <= this.table.version) return;
+    this.schedule();
+  }
+
+  /** Requests a sync; coalesces with one in flight. */
+  schedule(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    this.running ??= this.loop().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      const kind = this.needFull || !this.table ? 'full' : 'delta';
+      try {
+        if (kind === 'full') await this.loadFull();
+        else await this.loadDelta();
+        this.opts.metrics.syncs.inc({ kind, result: 'ok' });
+        this.backoff = MIN_BACKOFF_MS;
+      } catch (err) {
+        this.opts.metrics.syncs.inc({ kind, result: 'error' });
+        this.opts.log.warn({ err: (err as Error).message, retryInMs: this.backoff }, 'route sync failed; keeping the current table');
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.schedule(), this.backoff);
+        this.retryTimer.unref();
+        this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+        return;
+      }
+    }
+  }
+
+  private async withSnapshot<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.opts.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async loadFull(): Promise<void> {
+    const started = performance.now();
+    const { version, records, committedAt } = await this.withSnapshot(async (c) => {
+      const v = await c.query<{ version: number; updated_at: Date }>('SELECT version::float8 AS version, updated_at FROM config_state WHERE id = 1');
+      const rows = await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null]);
+      return { version: v.rows[0]?.version ?? 0, records: rows.rows.map(routeFromRow), committedAt: v.rows[0]?.updated_at ?? null };
+    });
+    const previous = this.table;
+    const table = RouteTable.build(version, records);
+    this.needFull = false;
+    this.swap({ kind: 'full', table, previous, changedIds: allIds(previous, records), committedAt });
+    this.opts.log.info({ version, routes: table.size, ms: Math.round(performance.now() - started) }, 'route table loaded');
+  }
+
+  private async loadDelta(): Promise<void> {
+    const have = this.table!.version;
+    const result = await this.withSnapshot(async (c) => {
+      const v = await c.query<{ version: number }>('SELECT version::float8 AS version FROM config_state WHERE id = 1');
+      const latest = v.rows[0]?.version ?? 0;
+      if (latest <= have) return { latest, gap: false, records: [] as RouteRecord[], ids: [] as string[], committedAt: null };
+      const changes = await c.query<{ version: number; route_id: string; created_at: Date }>(
+        'SELECT version::float8 AS version, route_id, created_at FROM config_changes WHERE version > $1 ORDER BY version',
+        [have],
+      );
+      const rows = changes.rows;
+      const gap = rows.length !== latest - have || rows[0]?.version !== have + 1;
+      if (gap) return { latest, gap, records: [], ids: [], committedAt: null };
+      const ids = [...new Set(rows.map((r) => r.route_id))];
+      const routes = await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [ids]);
+      return { latest, gap, records: routes.rows.map(routeFromRow), ids, committedAt: rows[rows.length - 1]!.created_at };
+    });
+    if (result.latest <= have) return;
+    if (result.gap) {
+      this.opts.log.info({ have, latest: result.latest }, 'change log has a gap; loading a full snapshot');
+      this.needFull = true;
+      this.dirty = true;
+      return;
+    }
+    const present = new Set(result.records.map((r) => r.id));
+    const deletes = result.ids.filter((id) => !present.has(id));
+    const previous = this.table!;
+    const table = previous.withChanges(result.latest, result.records, deletes);
+    this.swap({ kind: 'delta', table, previous, changedIds: result.ids, committedAt: result.committedAt });
+  }
+
+  private swap(change: TableChange): void {
+    this.table = change.table;
+    this.opts.metrics.tableVersion.set(change.table.version);
+    this.opts.metrics.tableRoutes.set(change.table.size);
+    if (change.kind === 'delta' && change.committedAt) {
+      this.opts.metrics.applyLag.observe(Math.max(0, Date.now() - change.committedAt.getTime()) / 1000);
+    }
+    this.opts.onChange(change);
+  }
+}
+
+function allIds(previous: RouteTable | null, records: RouteRecord[]): string[] {
+  const ids = new Set(records.map((r) => r.id));
+  if (previous) for (const r of previous.routes()) ids.add(r.id);
+  return [...ids];
+}

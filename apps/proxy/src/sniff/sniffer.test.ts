@@ -1,0 +1,100 @@
+import { buildClientHello, buildGssEncRequest, buildSslRequest, buildStartupMessage, buildCancelRequest } from '@switchyard/wire';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PostgresSniffer, TlsSniffer, type SniffResult } from './sniffer.js';
+
+/** Feeds `bytes` in the given chunk sizes and returns every non-need-more result. */
+function run(sniffer: { feed(c: Uint8Array): SniffResult }, bytes: Buffer, cuts: number[] = []): SniffResult[] {
+  const out: SniffResult[] = [];
+  let p = 0;
+  for (const c of [...cuts, bytes.length]) {
+    if (c <= p) continue;
+    const r = sniffer.feed(bytes.subarray(p, c));
+    if (r.type !== 'need-more') out.push(r);
+    p = c;
+    if (r.type === 'refuse' || r.type === 'hello') break;
+  }
+  return out;
+}
+
+describe('TlsSniffer', () => {
+  it('returns the hello and every byte for replay, at every split offset', () => {
+    const hello = buildClientHello({ serverName: 'r1.acme.db.example.com', keyShareBytes: 1200, recordSize: 700 });
+    for (let cut = 1; cut < hello.length; cut++) {
+      const [r] = run(new TlsSniffer(16384), hello, [cut]);
+      expect(r?.type).toBe('hello');
+      if (r?.type === 'hello') {
+        expect(r.hello.serverName).toBe('r1.acme.db.example.com');
+        expect(r.bytes.equals(hello)).toBe(true);
+      }
+    }
+  });
+
+  it('refuses non-TLS bytes without answering in TLS', () => {
+    expect(run(new TlsSniffer(16384), Buffer.from('GET / HTTP/1.1\r\n'))).toEqual([
+      { type: 'refuse', code: 'not_tls', speak: 'none', detail: 'not-tls' },
+    ]);
+  });
+
+  it('refuses oversized hellos with an alert', () => {
+    const [r] = run(new TlsSniffer(1024), buildClientHello({ keyShareBytes: 2000 }));
+    expect(r).toMatchObject({ type: 'refuse', code: 'hello_invalid', speak: 'tls', detail: 'hello-too-large' });
+  });
+});
+
+describe('PostgresSniffer', () => {
+  const hello = buildClientHello({ serverName: 'db1.acme.db.example.com', alpn: ['postgresql'] });
+
+  it('answers SSLRequest with S, then reads the hello (every split offset)', () => {
+    const ssl = buildSslRequest();
+    for (let cut = 1; cut < hello.length; cut++) {
+      const s = new PostgresSniffer(16384);
+      expect(run(s, ssl, [3])).toEqual([{ type: 'reply', bytes: Buffer.from('S') }]);
+      const [r] = run(s, hello, [cut]);
+      expect(r).toMatchObject({ type: 'hello', viaSslRequest: true });
+      if (r?.type === 'hello') expect(r.bytes.equals(hello)).toBe(true);
+    }
+  });
+
+  it('refuses GSSENC with N once, then continues with SSLRequest', () => {
+    const s = new PostgresSniffer(16384);
+    expect(run(s, buildGssEncRequest())).toEqual([{ type: 'reply', bytes: Buffer.from('N') }]);
+    expect(run(s, buildSslRequest())).toEqual([{ type: 'reply', bytes: Buffer.from('S') }]);
+    expect(run(s, hello)[0]?.type).toBe('hello');
+    const twice = new PostgresSniffer(16384);
+    run(twice, buildGssEncRequest());
+    expect(run(twice, buildGssEncRequest())[0]).toMatchObject({ type: 'refuse', code: 'protocol_violation' });
+  });
+
+  it('accepts direct TLS (sslnegotiation=direct)', () => {
+    const [r] = run(new PostgresSniffer(16384), hello, [1]);
+    expect(r).toMatchObject({ type: 'hello', viaSslRequest: false });
+    if (r?.type === 'hello') expect(r.hello.alpn).toEqual(['postgresql']);
+  });
+
+  it('refuses bytes pipelined after the SSLRequest (CVE-2021-23222)', () => {
+    const [r] = run(new PostgresSniffer(16384), Buffer.concat([buildSslRequest(), hello]));
+    expect(r).toMatchObject({ type: 'refuse', code: 'data_after_ssl_request', speak: 'postgres' });
+  });
+
+  it('tells plaintext clients to use TLS with a PostgreSQL error', () => {
+    const [r] = run(new PostgresSniffer(16384), buildStartupMessage({ user: 'u', database: 'd' }));
+    expect(r).toMatchObject({ type: 'refuse', code: 'tls_required', speak: 'postgres' });
+  });
+
+  it('drops plaintext cancel requests quietly', () => {
+    const [r] = run(new PostgresSniffer(16384), buildCancelRequest(1, Buffer.alloc(4)));
+    expect(r).toMatchObject({ type: 'refuse', code: 'cancel_unsupported', speak: 'none' });
+  });
+
+  it('never throws on random bytes, whatever the chunking', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(600), { maxLength: 5 }), (bytes, cuts) => {
+        const b = Buffer.from(bytes);
+        const results = run(new PostgresSniffer(4096), b, [...cuts].sort((x, y) => x - y));
+        for (const r of results) expect(['reply', 'hello', 'refuse']).toContain(r.type);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

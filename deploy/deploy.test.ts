@@ -1,0 +1,46 @@
+/**
+ * Static checks of the Kubernetes manifests (no cluster here): every resource listed by the
+ * kustomization parses, and the proxy's container ports, Service and probes agree with the
+ * listener definition both apps read.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseListeners } from '@switchyard/core';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+const base = join(import.meta.dirname, 'base');
+const load = (file: string) => parseAllDocuments(readFileSync(join(base, file), 'utf8')).map((d) => d.toJS() as Record<string, any>);
+const kustomization = load('kustomization.yaml')[0]!;
+const docs = (kustomization.resources as string[]).flatMap(load);
+const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata?.name === name);
+
+describe('deploy/base', () => {
+  it('parses every resource', () => {
+    expect(docs.length).toBeGreaterThan(8);
+    for (const d of docs) expect(d.apiVersion && d.kind && d.metadata?.name, JSON.stringify(d).slice(0, 80)).toBeTruthy();
+  });
+
+  it('exposes every proxy listener on the container, the Service and the network policy', () => {
+    const cm = find('ConfigMap', 'switchyard-config')!;
+    const listeners = parseListeners(cm.data.SWITCHYARD_LISTENERS);
+    const container = find('Deployment', 'switchyard-proxy')!.spec.template.spec.containers[0];
+    const svc = find('Service', 'switchyard-proxy')!;
+    const np = find('NetworkPolicy', 'switchyard-proxy')!;
+    for (const l of listeners) {
+      const cp = container.ports.find((p: { containerPort: number }) => p.containerPort === l.port);
+      expect(cp, l.name).toBeDefined();
+      expect(svc.spec.ports.find((p: { targetPort: string; port: number }) => p.targetPort === cp.name)?.port, l.name).toBe(l.publicPort);
+      expect(np.spec.ingress[0].ports.map((p: { port: number }) => p.port)).toContain(l.port);
+    }
+  });
+
+  it('runs every workload as non-root with probes', () => {
+    for (const name of ['switchyard-api', 'switchyard-proxy']) {
+      const spec = find('Deployment', name)!.spec.template.spec;
+      expect(spec.securityContext.runAsNonRoot).toBe(true);
+      expect(spec.containers[0].readinessProbe).toBeDefined();
+      expect(spec.containers[0].livenessProbe).toBeDefined();
+    }
+  });
+});

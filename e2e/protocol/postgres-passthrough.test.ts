@@ -1,0 +1,104 @@
+/**
+ * Real psql → Switchyard proxy (postgres listener, passthrough) → real PostgreSQL 18 with TLS,
+ * with access toggled through the real API.
+ */
+import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
+import { libpq, run, start } from '../support/tools.js';
+import { startTlsPostgres, type TlsPostgres } from '../support/upstreams.js';
+
+const host = `orders.acme.${BASE_DOMAIN}`;
+let db: TestDatabase;
+let upstream: TlsPostgres;
+let proxy: ProxyProcess;
+let api: ApiServer;
+let token: string;
+
+const access = (database: string, body: unknown) => api.call('PUT', `/api/v1/tenants/acme/databases/${database}/external-access?wait=true`, body, token);
+const psql = (conn: string, sql: string) => run('psql', ['-X', '-A', '-t', '-c', sql, conn], { env: { PGPASSWORD: 'postgres' } });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  upstream = await startTlsPostgres([host, `other.acme.${BASE_DOMAIN}`]);
+  proxy = await startProxyProcess(db.url);
+  api = await startApi(db.url, proxy.ports);
+  token = await seedTenant(api);
+  for (const name of ['orders', 'other']) {
+    const r = await api.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: upstream.port } }, token);
+    expect(r.status).toBe(201);
+  }
+});
+
+afterAll(async () => {
+  await api?.close();
+  await proxy?.stop();
+  await upstream?.cleanup();
+  await db?.drop();
+});
+
+describe('psql through the postgres listener (passthrough)', () => {
+  it('connects after access is enabled through the API, verifying the server end to end', async () => {
+    const r = await access('orders', { enabled: true, tlsMode: 'passthrough' });
+    expect(r.status).toBe(200);
+    expect(r.body.propagation.state).toBe('applied');
+    for (const sslmode of ['require', 'verify-ca', 'verify-full']) {
+      const out = await psql(libpq(host, proxy.ports.postgres, { sslmode, sslrootcert: upstream.caFile }), "select 'ok:' || ssl::text from pg_stat_ssl where pid = pg_backend_pid()");
+      expect(out.stderr, sslmode).toBe('');
+      expect(out.stdout.trim(), sslmode).toBe('ok:true');
+    }
+  });
+
+  it('works with the connection string the API returned', async () => {
+    const r = await api.call('GET', '/api/v1/tenants/acme/databases/orders/external-access', undefined, token);
+    const psqlLine: string = r.body.connection.psql;
+    expect(psqlLine).toContain(`host=${host}`);
+    const conn = psqlLine.match(/"(.*)"/)![1]!.replace('DBNAME', 'postgres').replace('USER', 'postgres');
+    const out = await psql(`${conn} hostaddr=127.0.0.1`, 'select 42');
+    expect(out.stdout.trim()).toBe('42');
+  });
+
+  it('refuses a new psql after access is disabled, with a readable message', async () => {
+    const r = await access('orders', { enabled: false });
+    expect(r.body.propagation.state).toBe('applied');
+    const strict = await psql(libpq(host, proxy.ports.postgres, { sslmode: 'require' }), 'select 1');
+    expect(strict.code).not.toBe(0);
+    expect(strict.stderr).toMatch(/unrecognized name/);
+    // libpq's default sslmode=prefer retries in plaintext; that retry explains the refusal.
+    const prefer = await psql(libpq(host, proxy.ports.postgres), 'select 1');
+    expect(prefer.code).not.toBe(0);
+    expect(prefer.stderr).toContain('external access to this database is disabled');
+    expect(prefer.stderr).toContain(host);
+  });
+
+  it('tells a client without TLS how to connect', async () => {
+    const out = await psql(libpq(host, proxy.ports.postgres, { sslmode: 'disable' }), 'select 1');
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain('requires TLS with SNI');
+    expect(out.stderr).toContain('HINT:');
+  });
+
+  it('keeps a running pg_sleep session alive through 100 enable/disable cycles of another route', async () => {
+    await access('orders', { enabled: true });
+    // The session's query outlasts the cycles; it must finish normally afterwards.
+    const session = start('psql', ['-X', '-A', '-t', '-c', "select pg_sleep(10), 'survived'", libpq(host, proxy.ports.postgres, { sslmode: 'require' })], {
+      PGPASSWORD: 'postgres',
+    });
+    // Prove the session is established and inside its query before churning.
+    const probe = async () => (await psql(libpq(host, proxy.ports.postgres, { sslmode: 'require' }), "select count(*) from pg_stat_activity where query like 'select pg_sleep(10)%'")).stdout.trim();
+    while ((await probe()) !== '1') {
+      expect(session.child.exitCode).toBeNull();
+    }
+    for (let i = 0; i < 100; i++) {
+      const on = await access('other', { enabled: true });
+      expect(on.status).toBe(200);
+      const off = await access('other', { enabled: false });
+      expect(off.body.propagation.state).toBe('applied');
+    }
+    expect(session.child.exitCode, 'the session must still be running after the cycles').toBeNull();
+    const result = await session.done;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe('|survived');
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * Real client programs (psql, redis-cli, openssl). A missing tool fails the test with the
+ * package to install — never a skip.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+const PACKAGES: Record<string, string> = {
+  psql: 'postgresql-client',
+  'redis-cli': 'redis-tools',
+  'redis-server': 'redis-server',
+  openssl: 'openssl',
+  curl: 'curl',
+};
+
+export function requireTool(name: string): string {
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const path = r.stdout.trim();
+  if (r.status !== 0 || !path) throw new Error(`${name} is not installed; install the Debian package ${PACKAGES[name] ?? name} (.ci/run does)`);
+  return path;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(requireTool(cmd), args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Starts a long-running client and returns it with a promise of its result. */
+export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<RunResult> } {
+  const child = spawn(requireTool(cmd), args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<RunResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+/** libpq connection string that sends SNI for `host` but dials 127.0.0.1 (no DNS needed). */
+export function libpq(host: string, port: number, extra: Record<string, string> = {}): string {
+  const params = { host, hostaddr: '127.0.0.1', port: String(port), user: 'postgres', dbname: 'postgres', connect_timeout: '10', ...extra };
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}

@@ -1,0 +1,38 @@
+/**
+ * Local stack settings. Everything has a default so `npm start` needs no setup; every
+ * default can be overridden from the environment.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  SWITCHYARD_DATA_DIR: z.string().default('.switchyard'),
+  SWITCHYARD_CONTROL_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54320),
+  SWITCHYARD_DEMO_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54321),
+  API_PORT: z.coerce.number().int().min(1).max(65535).default(8480),
+  PROXY_ADMIN_PORT: z.coerce.number().int().min(1).max(65535).default(9480),
+  SWITCHYARD_LISTENERS: z.string().default('postgres=postgres@0.0.0.0:15432,tls=tls@0.0.0.0:16443'),
+  SWITCHYARD_BASE_DOMAIN: z.string().default('db.switchyard.localhost'),
+  SWITCHYARD_DEMO: z.enum(['0', '1']).default('1'),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+export type DevConfig = ReturnType<typeof loadDevConfig>;
+
+export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env) {
+  const e = EnvSchema.parse(env);
+  return {
+    root,
+    databaseUrl: e.DATABASE_URL ?? null,
+    dataDir: resolve(root, e.SWITCHYARD_DATA_DIR),
+    controlPgPort: e.SWITCHYARD_CONTROL_PG_PORT,
+    demoPgPort: e.SWITCHYARD_DEMO_PG_PORT,
+    apiPort: e.API_PORT,
+    proxyAdminPort: e.PROXY_ADMIN_PORT,
+    listeners: e.SWITCHYARD_LISTENERS,
+    baseDomain: e.SWITCHYARD_BASE_DOMAIN,
+    demo: e.SWITCHYARD_DEMO === '1',
+    logLevel: e.LOG_LEVEL,
+  };
+}

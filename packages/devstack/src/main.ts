@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole product on one machine.
+ *   1. control database: DATABASE_URL, or an embedded PostgreSQL under .switchyard/
+ *   2. migrations
+ *   3. a demo upstream: a second embedded PostgreSQL with TLS (certificate from a local CA)
+ *   4. the API (+ dashboard) and the proxy, as child processes
+ *   5. a demo tenant, token and database, created through the API
+ * and prints how to toggle access with curl and connect with psql through the proxy.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseListeners } from '@switchyard/core';
+import { migrate, startEmbeddedPostgres, type RunningPostgres } from '@switchyard/db';
+import pg from 'pg';
+import { loadDevConfig } from './config.js';
+import { issueDevCertificate, loadOrCreateDevCa } from './local-pki.js';
+import { startProcess, waitForHttp, type ManagedProcess } from './supervisor.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+const devMode = process.argv.includes('--dev');
+const cfg = loadDevConfig(root);
+const say = (s = '') => process.stdout.write(`${s}\n`);
+
+mkdirSync(cfg.dataDir, { recursive: true, mode: 0o755 });
+const databases: RunningPostgres[] = [];
+const processes: ManagedProcess[] = [];
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('\nstopping Switchyard…');
+    await Promise.all(processes.map((p) => p.stop()));
+    for (const d of databases.reverse()) await d.stop().catch(() => {});
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+function secrets(): { adminToken: string } {
+  const path = join(cfg.dataDir, 'secrets.json');
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as { adminToken: string };
+  const s = { adminToken: `sy_admin_${randomBytes(32).toString('base64url')}` };
+  writeFileSync(path, JSON.stringify(s, null, 2), { mode: 0o600 });
+  return s;
+}
+
+async function controlDatabase(): Promise<string> {
+  if (cfg.databaseUrl) return cfg.databaseUrl;
+  say(`starting embedded PostgreSQL for the control database on 127.0.0.1:${cfg.controlPgPort}`);
+  const server = await startEmbeddedPostgres({ dataDir: join(cfg.dataDir, 'control-pg'), port: cfg.controlPgPort, persistent: true });
+  databases.push(server);
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'switchyard'");
+  if (exists.rowCount === 0) await admin.query('CREATE DATABASE switchyard');
+  await admin.end();
+  return server.url.replace(/\/postgres$/, '/switchyard');
+}
+
+async function demoUpstream(hostname: string): Promise<RunningPostgres> {
+  const ca = loadOrCreateDevCa(cfg.dataDir);
+  say(`starting the demo PostgreSQL (TLS on) on 127.0.0.1:${cfg.demoPgPort}`);
+  const leaf = issueDevCertificate(ca, [hostname, 'localhost', '127.0.0.1']);
+  const server = await startEmbeddedPostgres({
+    dataDir: join(cfg.dataDir, 'demo-pg'),
+    port: cfg.demoPgPort,
+    persistent: true,
+    tls: { certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem },
+  });
+  databases.push(server);
+  return server;
+}
+
+async function api<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const r = await fetch(`http://127.0.0.1:${cfg.apiPort}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: (await r.json().catch(() => null)) as T };
+}
+
+async function seedDemo(adminToken: string): Promise<string> {
+  const t = await api('GET', '/api/v1/tenants/demo', adminToken);
+  if (t.status === 404) {
+    const c = await api('POST', '/api/v1/tenants', adminToken, {
+      slug: 'demo',
+      name: 'Demo tenant',
+      upstreamPolicy: { hostSuffixes: ['demo.svc.cluster.local'], cidrs: ['127.0.0.1/32'] },
+    });
+    if (c.status !== 201) throw new Error(`creating the demo tenant failed: ${JSON.stringify(c.body)}`);
+  }
+  const tokenPath = join(cfg.dataDir, 'demo-token');
+  let token = existsSync(tokenPath) ? readFileSync(tokenPath, 'utf8').trim() : '';
+  if (!token || (await api('GET', '/api/v1/tenants/demo', token)).status !== 200) {
+    const c = await api<{ token: string }>('POST', '/api/v1/tenants/demo/tokens', adminToken, { name: 'demo (npm start)', role: 'owner' });
+    if (c.status !== 201) throw new Error(`creating the demo token failed: ${JSON.stringify(c.body)}`);
+    token = c.body.token;
+    writeFileSync(tokenPath, `${token}\n`, { mode: 0o600 });
+  }
+  const d = await api('GET', '/api/v1/tenants/demo/databases/orders', token);
+  if (d.status === 404) {
+    const c = await api('POST', '/api/v1/tenants/demo/databases', token, {
+      name: 'orders',
+      engine: 'postgres',
+      upstream: { host: '127.0.0.1', port: cfg.demoPgPort },
+    });
+    if (c.status !== 201) throw new Error(`creating the demo database failed: ${JSON.stringify(c.body)}`);
+  }
+  return token;
+}
+
+function launch(name: 'api' | 'proxy', env: NodeJS.ProcessEnv): ManagedProcess {
+  const entry = name === 'api' ? 'apps/api/%s/server.%s' : 'apps/proxy/%s/main.%s';
+  const args = devMode
+    ? ['--conditions=switchyard-source', '--import', 'tsx', join(root, entry.replace('%s', 'src').replace('%s', 'ts'))]
+    : [join(root, entry.replace('%s', 'dist').replace('%s', 'js'))];
+  const p = startProcess(name, args, env, (code) => {
+    if (!stopping) {
+      say(`${name} exited with code ${code}; stopping`);
+      void shutdown(1);
+    }
+  });
+  processes.push(p);
+  return p;
+}
+
+try {
+  const { adminToken } = secrets();
+  const databaseUrl = await controlDatabase();
+  const m = await migrate(databaseUrl);
+  if (m.applied.length) say(`applied migrations: ${m.applied.join(', ')}`);
+  const demoHost = `orders.demo.${cfg.baseDomain}`;
+  if (cfg.demo) await demoUpstream(demoHost);
+
+  const common = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    SWITCHYARD_LISTENERS: cfg.listeners,
+    SWITCHYARD_BASE_DOMAIN: cfg.baseDomain,
+    LOG_LEVEL: cfg.logLevel,
+  };
+  const apiProc = launch('api', {
+    ...common,
+    API_PORT: String(cfg.apiPort),
+    API_HOST: '127.0.0.1',
+    SWITCHYARD_ADMIN_TOKEN: adminToken,
+    WEB_DIST_DIR: join(root, 'apps/web/dist'),
+  });
+  const proxyProc = launch('proxy', { ...common, PROXY_ADMIN_PORT: String(cfg.proxyAdminPort), PROXY_ID: 'local-proxy' });
+  await waitForHttp(`http://127.0.0.1:${cfg.apiPort}/readyz`, 60_000, () => apiProc.child.exitCode === null);
+  await waitForHttp(`http://127.0.0.1:${cfg.proxyAdminPort}/readyz`, 60_000, () => proxyProc.child.exitCode === null);
+
+  const listeners = parseListeners(cfg.listeners);
+  const pgPort = listeners.find((l) => l.protocol === 'postgres')?.publicPort ?? 15432;
+  const base = `http://127.0.0.1:${cfg.apiPort}`;
+  say('');
+  say('Switchyard is running.');
+  say(`  Dashboard + API  ${base}   (OpenAPI: ${base}/docs)`);
+  say(`  Proxy listeners  ${listeners.map((l) => `${l.name} :${l.port} (${l.protocol})`).join(', ')}`);
+  say(`  Proxy admin      http://127.0.0.1:${cfg.proxyAdminPort}/readyz  /metrics`);
+  say(`  Control database ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say(`  Admin token      stored in ${relative(process.cwd(), join(cfg.dataDir, 'secrets.json'))}`);
+  if (cfg.demo) {
+    const token = await seedDemo(adminToken);
+    const ca = relative(process.cwd(), join(cfg.dataDir, 'pki', 'ca.pem')) || 'ca.pem';
+    say('');
+    say('Demo: tenant "demo", database "orders" (a PostgreSQL with TLS on 127.0.0.1:' + cfg.demoPgPort + ').');
+    say(`  export TOKEN=${token}`);
+    say('');
+    say('  # enable external access (waits until the proxy applied it):');
+    say(`  curl -sS -X PUT '${base}/api/v1/tenants/demo/databases/orders/external-access?wait=true' \\`);
+    say(`    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`);
+    say(`    -d '{"enabled": true, "tlsMode": "passthrough"}'`);
+    say('');
+    say('  # connect through the proxy (SNI routes it; hostaddr skips DNS; password: postgres):');
+    say(`  PGPASSWORD=postgres psql "host=${demoHost} hostaddr=127.0.0.1 port=${pgPort} user=postgres dbname=postgres sslmode=verify-full sslrootcert=${ca}"`);
+    say('');
+    say('  # disable it again: the same curl with {"enabled": false}; new connections are then refused.');
+  }
+  say('');
+  say('Press Ctrl-C to stop.');
+} catch (err) {
+  say(`start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  await shutdown(1);
+}

@@ -1,0 +1,5 @@
+export * from './upstreams.js';
+export * from './clients.js';
+export * from './certs.js';
+export * from './control-db.js';
+export { getFreePort, createTestDatabase, type TestDatabase } from '@switchyard/db/testing';

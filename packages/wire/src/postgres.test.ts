@@ -1,0 +1,89 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  buildCancelRequest,
+  buildErrorResponse,
+  buildGssEncRequest,
+  buildSslRequest,
+  buildStartupMessage,
+  parseBackendMessage,
+  parseErrorFields,
+  parseStartupPacket,
+  PG_PROTOCOL_3_2,
+  SqlState,
+} from './postgres.js';
+
+describe('parseStartupPacket', () => {
+  it('recognises SSLRequest and GSSENCRequest', () => {
+    expect(parseStartupPacket(buildSslRequest())).toEqual({ status: 'ok', value: { kind: 'ssl-request' }, consumed: 8 });
+    expect(parseStartupPacket(buildGssEncRequest())).toEqual({ status: 'ok', value: { kind: 'gssenc-request' }, consumed: 8 });
+  });
+
+  it('parses a StartupMessage with parameters (3.0 and 3.2)', () => {
+    for (const version of [196608, PG_PROTOCOL_3_2]) {
+      const msg = buildStartupMessage({ user: 'alice', database: 'app', options: '-c search_path=x' }, version);
+      const r = parseStartupPacket(msg);
+      expect(r).toMatchObject({ status: 'ok', consumed: msg.length });
+      if (r.status === 'ok' && r.value.kind === 'startup') {
+        expect(r.value.protocolVersion).toBe(version);
+        expect({ ...r.value.parameters }).toEqual({ user: 'alice', database: 'app', options: '-c search_path=x' });
+      }
+    }
+  });
+
+  it('parses CancelRequest with 4-byte and 32-byte keys', () => {
+    for (const key of [Buffer.from([1, 2, 3, 4]), Buffer.alloc(32, 5)]) {
+      const r = parseStartupPacket(buildCancelRequest(4242, key));
+      expect(r).toMatchObject({ status: 'ok', value: { kind: 'cancel-request', processId: 4242 } });
+      if (r.status === 'ok' && r.value.kind === 'cancel-request') expect(r.value.secretKey.equals(key)).toBe(true);
+    }
+  });
+
+  it('needs more at every split offset', () => {
+    for (const msg of [buildSslRequest(), buildStartupMessage({ user: 'u' }), buildCancelRequest(1, Buffer.alloc(4))]) {
+      for (let cut = 0; cut < msg.length; cut++) expect(parseStartupPacket(msg.subarray(0, cut)).status).toBe('need-more');
+    }
+  });
+
+  it('fails fast on impossible lengths', () => {
+    expect(parseStartupPacket(Buffer.from([0, 0, 0, 4]))).toMatchObject({ code: 'bad-length' });
+    expect(parseStartupPacket(Buffer.from([0x7f, 0, 0, 0]))).toMatchObject({ code: 'too-long' });
+    expect(parseStartupPacket(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toMatchObject({ code: 'bad-length' });
+    const longSsl = Buffer.from([0, 0, 0, 12, 0x04, 0xd2, 0x16, 0x2f]);
+    expect(parseStartupPacket(longSsl)).toMatchObject({ code: 'bad-length' });
+  });
+
+  it('refuses protocol 2 and unknown codes', () => {
+    const v2 = Buffer.alloc(12);
+    v2.writeInt32BE(12, 0);
+    v2.writeInt32BE(2 << 16, 4);
+    expect(parseStartupPacket(v2)).toMatchObject({ code: 'unsupported-protocol' });
+  });
+
+  it('refuses parameters without terminators', () => {
+    const msg = buildStartupMessage({ user: 'u' });
+    const broken = Buffer.from(msg);
+    broken[broken.length - 1] = 0x41;
+    expect(parseStartupPacket(broken)).toMatchObject({ code: 'malformed' });
+  });
+
+  it('never throws on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        expect(['need-more', 'ok', 'error']).toContain(parseStartupPacket(bytes).status);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('buildErrorResponse', () => {
+  it('round-trips through the backend message parser', () => {
+    const bytes = buildErrorResponse({ sqlstate: SqlState.rejectedConnection, message: 'nope', detail: 'd', hint: 'h' });
+    const r = parseBackendMessage(bytes);
+    expect(r.status).toBe('ok');
+    if (r.status !== 'ok') return;
+    expect(r.value.type).toBe('E');
+    expect(parseErrorFields(r.value.body)).toEqual({ S: 'FATAL', V: 'FATAL', C: '08004', M: 'nope', D: 'd', H: 'h' });
+  });
+});
