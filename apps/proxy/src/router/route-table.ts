@@ -42,7 +42,7 @@ function get<K, V>(layer: Layer<K, V>, key: K): V | undefined {
 /** Host index of one listener. */
 type HostLayer = Layer<string, RouteEntry>;
 
-const EMPTY_OVERLAY: ReadonlyMap<never, never> = new Map();
+const EMPTY_OVERLAY: ReadonlyMap<never, never> = new Map<never, never>();
 
 export class RouteTable {
   private constructor(
