@@ -130,6 +130,30 @@ describe('external access', () => {
   });
 });
 
+describe('proxies', () => {
+  it('lists live proxies with the version each applied, and reports propagation from them', async () => {
+    const current = (await h.call('GET', '/api/v1/proxies')).json().currentVersion as number;
+    await h.app.prisma.proxyInstance.createMany({
+      data: [
+        { id: 'p-up', hostname: 'a', pid: 1, version: 't', appliedVersion: current, startedAt: new Date(), heartbeatAt: new Date() },
+        { id: 'p-behind', hostname: 'b', pid: 2, version: 't', appliedVersion: current - 1, startedAt: new Date(), heartbeatAt: new Date() },
+        { id: 'p-dead', hostname: 'c', pid: 3, version: 't', appliedVersion: 0, startedAt: new Date(0), heartbeatAt: new Date(0) },
+      ],
+    });
+    const r = await h.call('GET', '/api/v1/proxies', undefined, owner);
+    expect(r.statusCode).toBe(200);
+    expect(r.json().items.map((p: { id: string; upToDate: boolean }) => [p.id, p.upToDate])).toEqual([
+      ['p-behind', false],
+      ['p-up', true],
+    ]);
+    const wait = await h.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=true&timeoutMs=300', { enabled: true }, owner);
+    expect(wait.json().propagation).toMatchObject({ state: 'timeout' });
+    expect(wait.json().propagation.proxies.filter((p: { applied: boolean }) => !p.applied).map((p: { id: string }) => p.id)).toEqual(['p-behind', 'p-up']);
+    await h.app.prisma.proxyInstance.deleteMany({});
+    expect((await h.call('GET', '/api/v1/proxies', undefined, null)).statusCode).toBe(401);
+  });
+});
+
 describe('api shape', () => {
   it('serves OpenAPI at /docs/json', async () => {
     const r = await h.app.inject({ method: 'GET', url: '/docs/json' });

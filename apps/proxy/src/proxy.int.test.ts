@@ -1,3 +1,4 @@
+import { recordRouteChange } from '@switchyard/db';
 import { buildStartupMessage, parseBackendMessage, parseErrorFields } from '@switchyard/wire';
 import {
   ControlDb,
@@ -173,6 +174,38 @@ describe('route changes', () => {
     const first = await startTls({ port: proxy.ports.tls!, servername: 'p1.acme.db.example.com' });
     expect((await tlsFailure({ port: proxy.ports.tls!, servername: 'p1.acme.db.example.com' })).message).toMatch(/internal error/i);
     first.destroy();
+  });
+});
+
+describe('route sync', () => {
+  const fullSyncs = async () =>
+    (await proxy.metrics.syncs.get()).values.find((v) => v.labels.kind === 'full' && v.labels.result === 'ok')?.value ?? 0;
+
+  it('loads a full snapshot when the change log has a gap', async () => {
+    const before = await fullSyncs();
+    const gap = await control.putRoute({ database: 'g1', engine: 'redis', upstream: { host: '127.0.0.1', port: tlsUp.port }, hostname: 'g1.acme.db.example.com', listener: 'tls' });
+    await proxy.waitForVersion(gap.version);
+    // Two committed changes whose first log row is gone (as after pruning).
+    const v = await control.prisma.$transaction(async (tx) => {
+      const r = await tx.route.update({ where: { id: gap.routeId }, data: { hostname: 'g2.acme.db.example.com' } });
+      const first = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
+      await tx.route.update({ where: { id: gap.routeId }, data: { enabled: false } });
+      const second = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
+      await tx.$executeRaw`DELETE FROM config_changes WHERE version = ${first}`;
+      return second;
+    });
+    await proxy.waitForVersion(v);
+    expect(await fullSyncs()).toBe(before + 1);
+    expect(proxy.table()!.match('tls', 'g1.acme.db.example.com')).toBeUndefined();
+    expect(proxy.table()!.match('tls', 'g2.acme.db.example.com')?.enabled).toBe(false);
+  });
+
+  it('applies deltas without a full load', async () => {
+    const before = await fullSyncs();
+    const r = await control.putRoute({ database: 'g3', engine: 'redis', upstream: { host: '127.0.0.1', port: tlsUp.port }, hostname: 'g3.acme.db.example.com', listener: 'tls' });
+    await proxy.waitForVersion(r.version);
+    expect(await fullSyncs()).toBe(before);
+    expect(proxy.table()!.match('tls', 'g3.acme.db.example.com')?.version).toBe(r.version);
   });
 });
 

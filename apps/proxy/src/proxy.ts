@@ -14,7 +14,7 @@ import type { ListenerContext } from './listener/context.js';
 import { ProxyListener } from './listener/listener.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type ProxyMetrics } from './metrics.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
 import { SOFTWARE_VERSION } from './version.js';
@@ -29,6 +29,7 @@ export interface RunningProxy {
   stop(): Promise<void>;
   connectionLog: ConnectionLog;
   registry: ConnectionRegistry;
+  metrics: ProxyMetrics;
 }
 
 type Live = { closeForShutdown(): void; closeForRoute(): void };
@@ -144,6 +145,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     table: () => table,
     registry,
     connectionLog,
+    metrics,
     waitForVersion: (version) =>
       table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
     stop: async () => {

@@ -59,10 +59,13 @@ export class PropagationTracker {
     for (const wake of w) wake();
   }
 
-  /** Live proxies (recent heartbeat), cached per notification generation. */
-  liveProxies(): Promise<ProxyRow[]> {
-    // Also expire the cache by time: liveness itself changes without notifications.
-    if (!this.cached || this.cached.generation !== this.generation || Date.now() - this.cached.at > 1000) {
+  /**
+   * Live proxies (recent heartbeat). `shared` lets concurrent waiters reuse one query per
+   * notification generation (bounded to 1 s, as liveness also changes without notifications);
+   * everything else reads fresh.
+   */
+  liveProxies(shared = false): Promise<ProxyRow[]> {
+    if (!shared || !this.cached || this.cached.generation !== this.generation || Date.now() - this.cached.at > 1000) {
       const rows = this.prisma.proxyInstance
         .findMany({ where: { heartbeatAt: { gt: new Date(Date.now() - this.livenessMs) } }, orderBy: { id: 'asc' } })
         .then((list) => list.map((p) => ({ ...p, appliedVersion: Number(p.appliedVersion) })));
@@ -74,8 +77,8 @@ export class PropagationTracker {
     return this.cached.rows;
   }
 
-  async status(version: number): Promise<Propagation> {
-    const proxies = await this.liveProxies();
+  async status(version: number, shared = false): Promise<Propagation> {
+    const proxies = await this.liveProxies(shared);
     const list = proxies.map((p) => ({ id: p.id, appliedVersion: p.appliedVersion, applied: p.appliedVersion >= version }));
     const state = list.length === 0 ? 'no-proxies' : list.every((p) => p.applied) ? 'applied' : 'pending';
     return { version, state, proxies: list };
@@ -84,8 +87,8 @@ export class PropagationTracker {
   /** Waits until every live proxy applied `version`, or `timeoutMs` passed. */
   async waitFor(version: number, timeoutMs: number): Promise<Propagation> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await this.status(version);
+    for (let round = 0; ; round++) {
+      const s = await this.status(version, round > 0);
       if (s.state !== 'pending') return s;
       const left = deadline - Date.now();
       if (left <= 0) return { ...s, state: 'timeout' };
