@@ -6,11 +6,13 @@
  * language it is speaking at that moment (PostgreSQL ErrorResponse or TLS alert) and closed.
  */
 import { isIPv4, type Socket } from 'node:net';
-import { anyCidrContains, parseIp } from '@switchyard/core';
+import { parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
 import { DialError, dialUpstream } from '../pipe/dial.js';
+import { pipeBoth } from '../pipe/pipe.js';
+import { admit } from '../policy/admission.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import { PostgresSniffer, TlsSniffer, type SniffResult } from '../sniff/sniffer.js';
 import type { ListenerContext } from './context.js';
@@ -109,14 +111,8 @@ class ClientConnection {
     const route = table.match(this.ctx.spec.name, host);
     if (!route) return this.refuse('unknown_host', 'tls');
     this.route = route;
-    if (!route.enabled) return this.refuse('route_disabled', 'tls');
-    if (route.allowedSources.length > 0) {
-      const ip = parseIp(this.clientAddress);
-      if (!ip || !anyCidrContains(route.allowedSources, ip)) return this.refuse('source_not_allowed', 'tls');
-    }
-    if (route.maxConnections !== null && this.ctx.registry.count(route.id) >= route.maxConnections) {
-      return this.refuse('route_connection_limit', 'tls');
-    }
+    const refusal = admit(route, parseIp(this.clientAddress), this.ctx.registry);
+    if (refusal) return this.refuse(refusal, 'tls');
     this.ctx.registry.add(route.id, this);
     const endpoint = route.endpoints[0]!;
     dialUpstream({
@@ -145,39 +141,7 @@ class ClientConnection {
     const client = this.socket;
     client.removeListener('error', this.onSniffError);
     client.removeListener('close', this.onSniffClose);
-    // Long-lived database sessions sit idle for hours; keepalive finds peers that vanished
-    // behind a NAT without ever timing out a healthy idle session.
-    client.setKeepAlive(true, 60_000);
-    up.setKeepAlive(true, 60_000);
-    let closed = 0;
-    const onClosed = () => {
-      if (++closed === 2) this.finish('ok', this.closeReason ?? 'client_closed');
-    };
-    client.once('end', () => {
-      this.closeReason ??= 'client_closed';
-    });
-    up.once('end', () => {
-      this.closeReason ??= 'upstream_closed';
-    });
-    client.on('error', () => {
-      this.closeReason ??= 'client_error';
-      up.destroy();
-    });
-    up.on('error', () => {
-      this.closeReason ??= 'upstream_error';
-      client.destroy();
-    });
-    client.once('close', () => {
-      // A peer that closed without half-close semantics: do not leave the other side hanging.
-      if (!up.destroyed && up.writableEnded === false) up.end();
-      onClosed();
-    });
-    up.once('close', () => {
-      if (!client.destroyed && client.writableEnded === false) client.end();
-      onClosed();
-    });
-    client.pipe(up);
-    up.pipe(client);
+    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd));
     this.ctx.metrics.connectionsRouted.inc({ listener: this.ctx.spec.name });
   }
 
