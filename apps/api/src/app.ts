@@ -17,6 +17,9 @@ import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ErrorResponse } from './lib/schemas.js';
 import { databasesRoutes } from './modules/databases/databases.routes.js';
+import { eventsRoutes } from './modules/events/events.routes.js';
+import { EventsService } from './modules/events/events.service.js';
+import { EventRetention } from './modules/events/retention.js';
 import { DatabasesService } from './modules/databases/databases.service.js';
 import { externalAccessRoutes } from './modules/external-access/external-access.routes.js';
 import { ExternalAccessService } from './modules/external-access/external-access.service.js';
@@ -36,6 +39,7 @@ export interface Services {
   externalAccess: ExternalAccessService;
   tokens: TokensService;
   propagation: PropagationTracker;
+  events: EventsService;
 }
 
 declare module 'fastify' {
@@ -99,9 +103,13 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   });
   const databases = new DatabasesService({ prisma, tenants, access: externalAccess, controlDatabase: config.controlDatabase });
   const tokens = new TokensService(prisma, tenants);
-  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation });
+  const events = new EventsService(prisma, tenants);
+  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation, events });
   propagation.start();
+  const retention = new EventRetention(prisma, config.connectionEventsRetentionDays, app.log);
+  retention.start();
   app.addHook('onClose', async () => {
+    await retention.stop();
     await propagation.stop();
     if (ownsPrisma) await prisma.$disconnect();
   });
@@ -164,6 +172,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(externalAccessRoutes);
   await app.register(tokensRoutes);
   await app.register(proxiesRoutes);
+  await app.register(eventsRoutes);
 
   return app;
 }

@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   PROPAGATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** A proxy counts as live when its last heartbeat is this recent. */
   PROXY_LIVENESS_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
+  /** Connection events older than this are deleted (hourly, in batches). */
+  CONNECTION_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   /** Folder with the built dashboard (apps/web/dist); served at / when present. */
   WEB_DIST_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -48,6 +50,7 @@ export interface ApiConfig {
   propagationTimeoutMs: number;
   proxyLivenessMs: number;
   webDistDir: string | null;
+  connectionEventsRetentionDays: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** host:port of the control database, which no route may point at. */
   controlDatabase: { host: string; port: number };
@@ -73,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS,
     proxyLivenessMs: e.PROXY_LIVENESS_MS,
     webDistDir: e.WEB_DIST_DIR ?? null,
+    connectionEventsRetentionDays: e.CONNECTION_EVENTS_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,
     controlDatabase: { host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
   };

@@ -15,7 +15,8 @@ export interface ConnectionEventInput {
   routeId: string | null;
   tenantId: string | null;
   databaseId: string | null;
-  clientAddress: string;
+  /** null when the socket had no remote address. */
+  clientAddress: string | null;
   clientPort: number;
   sni: string | null;
   alpn: string | null;
@@ -39,7 +40,7 @@ export interface ConnectionLogOptions {
 const INSERT_SQL = `
   INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address,
     client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason)
-  SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::int[], $8::text[],
+  SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::inet[], $7::int[], $8::text[],
     $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
     $16::text[], $17::text[])`;
 

@@ -47,7 +47,7 @@ class ClientConnection {
   ) {
     const raw = socket.remoteAddress ?? '';
     // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; audit the address people know.
-    this.clientAddress = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw || 'unknown';
+    this.clientAddress = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw;
     this.clientPort = socket.remotePort ?? 0;
     const max = ctx.config.maxHelloBytes;
     this.sniffer = ctx.spec.protocol === 'postgres' ? new PostgresSniffer(max) : new TlsSniffer(max);
@@ -223,7 +223,7 @@ class ClientConnection {
       routeId: this.route?.id ?? null,
       tenantId: this.route?.tenantId ?? null,
       databaseId: this.route?.databaseId ?? null,
-      clientAddress: this.clientAddress,
+      clientAddress: this.clientAddress || null,
       clientPort: this.clientPort,
       sni: this.sni,
       alpn: this.alpn,

@@ -1,0 +1,190 @@
+import { Type, type Static } from 'typebox';
+import { Slug, Timestamp } from '../../lib/schemas.js';
+
+const Cursor = Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from a previous page (`nextCursor`)' });
+const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv streams every matching row as text/csv' }));
+const TimeRange = {
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive start; default: 24 h before `to`' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive end; default: now' })),
+};
+
+export const OUTCOMES = ['ok', 'rejected', 'error', 'aborted'] as const;
+
+export const ConnectionEventsQuery = Type.Object(
+  {
+    ...TimeRange,
+    database: Type.Optional(Slug('Database name')),
+    clientAddress: Type.Optional(Type.String({ minLength: 2, maxLength: 49, description: 'An IP address or a CIDR' })),
+    outcome: Type.Optional(Type.Enum(OUTCOMES)),
+    reason: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', description: 'Close/refusal reason code (docs/proxy.md)' })),
+    sni: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Cursor),
+    format: Format,
+  },
+  { additionalProperties: false },
+);
+export type ConnectionEventsQuery = Static<typeof ConnectionEventsQuery>;
+
+export const PlatformConnectionEventsQuery = Type.Object(
+  { ...ConnectionEventsQuery.properties, tenant: Type.Optional(Slug('Tenant slug; omit for all tenants and unrouted connections')) },
+  { additionalProperties: false },
+);
+export type PlatformConnectionEventsQuery = Static<typeof PlatformConnectionEventsQuery>;
+
+export const ConnectionEvent = Type.Object(
+  {
+    id: Type.String({ description: 'Event id (a 64-bit integer as a string)' }),
+    proxyId: Type.String(),
+    listener: Type.String(),
+    tenant: Type.Union([Type.String(), Type.Null()]),
+    database: Type.Union([Type.String(), Type.Null()]),
+    routeId: Type.Union([Type.String(), Type.Null()]),
+    clientAddress: Type.String(),
+    clientPort: Type.Integer(),
+    sni: Type.Union([Type.String(), Type.Null()]),
+    alpn: Type.Union([Type.String(), Type.Null()]),
+    tlsVersion: Type.Union([Type.String(), Type.Null()]),
+    mode: Type.Union([Type.String(), Type.Null()]),
+    startedAt: Timestamp,
+    endedAt: Timestamp,
+    durationMs: Type.Integer(),
+    bytesIn: Type.Integer({ description: 'Bytes from the client' }),
+    bytesOut: Type.Integer({ description: 'Bytes to the client' }),
+    outcome: Type.Enum(OUTCOMES),
+    reason: Type.String(),
+  },
+  {
+    $id: 'ConnectionEvent',
+    examples: [
+      {
+        id: '1042',
+        proxyId: 'switchyard-proxy-7d9f-abcde',
+        listener: 'postgres',
+        tenant: 'acme',
+        database: 'orders',
+        routeId: '3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11',
+        clientAddress: '203.0.113.7',
+        clientPort: 53122,
+        sni: 'orders.acme.db.example.com',
+        alpn: 'postgresql',
+        tlsVersion: null,
+        mode: 'passthrough',
+        startedAt: '2026-11-22T10:00:00.000Z',
+        endedAt: '2026-11-22T10:05:00.000Z',
+        durationMs: 300000,
+        bytesIn: 18211,
+        bytesOut: 991203,
+        outcome: 'ok',
+        reason: 'client_closed',
+      },
+    ],
+  },
+);
+
+export const ConnectionEventsPage = Type.Object({
+  items: Type.Array(ConnectionEvent),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+});
+
+export const INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '6h': 21600, '1d': 86400 } as const;
+
+export const StatsQuery = Type.Object(
+  {
+    ...TimeRange,
+    interval: Type.Optional(Type.Enum(Object.keys(INTERVALS) as Array<keyof typeof INTERVALS>, { default: '1h' })),
+    database: Type.Optional(Slug('Database name')),
+  },
+  { additionalProperties: false },
+);
+export type StatsQuery = Static<typeof StatsQuery>;
+
+export const StatsResponse = Type.Object(
+  {
+    from: Timestamp,
+    to: Timestamp,
+    interval: Type.String(),
+    buckets: Type.Array(
+      Type.Object({
+        start: Timestamp,
+        connections: Type.Integer(),
+        ok: Type.Integer(),
+        failures: Type.Integer(),
+        bytesIn: Type.Integer(),
+        bytesOut: Type.Integer(),
+        failuresByReason: Type.Record(Type.String(), Type.Integer()),
+      }),
+    ),
+  },
+  {
+    examples: [
+      {
+        from: '2026-11-22T00:00:00.000Z',
+        to: '2026-11-22T02:00:00.000Z',
+        interval: '1h',
+        buckets: [
+          { start: '2026-11-22T00:00:00.000Z', connections: 120, ok: 117, failures: 3, bytesIn: 80123, bytesOut: 9912034, failuresByReason: { source_not_allowed: 3 } },
+          { start: '2026-11-22T01:00:00.000Z', connections: 0, ok: 0, failures: 0, bytesIn: 0, bytesOut: 0, failuresByReason: {} },
+        ],
+      },
+    ],
+  },
+);
+export type StatsResponse = Static<typeof StatsResponse>;
+
+export const AuditEventsQuery = Type.Object(
+  {
+    ...TimeRange,
+    action: Type.Optional(Type.String({ pattern: '^[a-z_.-]{1,64}$', examples: ['route.enable'] })),
+    targetType: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$' })),
+    actorId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    limit: Type.Optional(Limit),
+    cursor: Type.Optional(Cursor),
+    format: Format,
+  },
+  { additionalProperties: false },
+);
+export type AuditEventsQuery = Static<typeof AuditEventsQuery>;
+
+export const PlatformAuditEventsQuery = Type.Object(
+  { ...AuditEventsQuery.properties, tenant: Type.Optional(Slug('Tenant slug; omit for all')) },
+  { additionalProperties: false },
+);
+export type PlatformAuditEventsQuery = Static<typeof PlatformAuditEventsQuery>;
+
+export const AuditEvent = Type.Object(
+  {
+    id: Type.String(),
+    at: Timestamp,
+    actorType: Type.String(),
+    actorId: Type.Union([Type.String(), Type.Null()]),
+    tenant: Type.Union([Type.String(), Type.Null()]),
+    action: Type.String(),
+    targetType: Type.String(),
+    targetId: Type.Union([Type.String(), Type.Null()]),
+    changes: Type.Unknown(),
+    clientAddress: Type.Union([Type.String(), Type.Null()]),
+    requestId: Type.Union([Type.String(), Type.Null()]),
+  },
+  {
+    $id: 'AuditEvent',
+    examples: [
+      {
+        id: '77',
+        at: '2026-11-22T10:00:00.000Z',
+        actorType: 'token',
+        actorId: '5f6c…',
+        tenant: 'acme',
+        action: 'route.enable',
+        targetType: 'route',
+        targetId: '3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11',
+        changes: { enabled: { from: false, to: true } },
+        clientAddress: '198.51.100.4',
+        requestId: 'b7e1…',
+      },
+    ],
+  },
+);
+
+export const AuditEventsPage = Type.Object({ items: Type.Array(AuditEvent), nextCursor: Type.Union([Type.String(), Type.Null()]) });

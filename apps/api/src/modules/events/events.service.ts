@@ -1,0 +1,321 @@
+/**
+ * Read side of the audit trail and of the proxies' connection events: filters, keyset
+ * pagination, per-interval aggregates for charts, and CSV export. Queries always carry a
+ * bounded time range and (for tenants) the tenant id, so they run on the
+ * (tenant_id, started_at, id) index; aggregates are index-only scans (see docs/audit.md).
+ */
+import { Readable } from 'node:stream';
+import { parseCidr } from '@switchyard/core';
+import { Prisma, type PrismaClient, type Tenant } from '@switchyard/db';
+import { requirePlatformAdmin, type Actor } from '../../lib/access.js';
+import { AppError } from '../../lib/errors.js';
+import type { TenantsService } from '../tenants/tenants.service.js';
+import {
+  INTERVALS,
+  type AuditEventsQuery,
+  type ConnectionEventsQuery,
+  type PlatformAuditEventsQuery,
+  type PlatformConnectionEventsQuery,
+  type StatsQuery,
+  type StatsResponse,
+} from './events.schemas.js';
+
+/** Longest time range one query may cover. */
+export const MAX_RANGE_DAYS = 93;
+/** Most buckets one stats query may return. */
+export const MAX_BUCKETS = 2000;
+const DAY_MS = 86_400_000;
+const CSV_PAGE = 5000;
+
+interface Range {
+  from: Date;
+  to: Date;
+}
+
+function invalid(field: string, message: string): AppError {
+  return new AppError('SY_VALIDATION', `${field} ${message}`, [{ field, message }]);
+}
+
+export function parseRange(q: { from?: string; to?: string }, defaultSpanMs = DAY_MS): Range {
+  const to = q.to ? new Date(q.to) : new Date();
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - defaultSpanMs);
+  if (from.getTime() >= to.getTime()) throw invalid('querystring.from', 'must be before `to`');
+  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) throw invalid('querystring.from', `range must not exceed ${MAX_RANGE_DAYS} days`);
+  return { from, to };
+}
+
+/** Opaque keyset cursor: the sort key of the last row returned. */
+export function encodeCursor(at: Date, id: bigint): string {
+  return Buffer.from(`${at.getTime()}:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { at: Date; id: bigint } {
+  const m = /^(\d{1,15}):(\d{1,20})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw invalid('querystring.cursor', 'is not a cursor returned by this API');
+  return { at: new Date(Number(m[1])), id: BigInt(m[2]!) };
+}
+
+/** Neutralises spreadsheet formulas and quotes per RFC 4180. */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  let s = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v as number);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+interface ConnRow {
+  id: bigint;
+  proxy_id: string;
+  listener: string;
+  tenant_slug: string | null;
+  database_name: string | null;
+  route_id: string | null;
+  client_address: string | null;
+  client_port: number;
+  sni: string | null;
+  alpn: string | null;
+  tls_version: string | null;
+  mode: string | null;
+  started_at: Date;
+  ended_at: Date;
+  bytes_in: bigint;
+  bytes_out: bigint;
+  outcome: string;
+  reason: string;
+}
+
+function connView(r: ConnRow) {
+  return {
+    id: r.id.toString(),
+    proxyId: r.proxy_id,
+    listener: r.listener,
+    tenant: r.tenant_slug,
+    database: r.database_name,
+    routeId: r.route_id,
+    clientAddress: r.client_address ?? '',
+    clientPort: r.client_port,
+    sni: r.sni,
+    alpn: r.alpn,
+    tlsVersion: r.tls_version,
+    mode: r.mode,
+    startedAt: r.started_at.toISOString(),
+    endedAt: r.ended_at.toISOString(),
+    durationMs: r.ended_at.getTime() - r.started_at.getTime(),
+    bytesIn: Number(r.bytes_in),
+    bytesOut: Number(r.bytes_out),
+    outcome: r.outcome as 'ok' | 'rejected' | 'error' | 'aborted',
+    reason: r.reason,
+  };
+}
+
+const CONN_COLUMNS = [
+  'id', 'startedAt', 'endedAt', 'durationMs', 'tenant', 'database', 'listener', 'sni', 'clientAddress', 'clientPort',
+  'outcome', 'reason', 'bytesIn', 'bytesOut', 'mode', 'alpn', 'tlsVersion', 'proxyId', 'routeId',
+] as const;
+
+interface AuditRow {
+  id: bigint;
+  at: Date;
+  actor_type: string;
+  actor_id: string | null;
+  tenant_slug: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  changes: unknown;
+  client_address: string | null;
+  request_id: string | null;
+}
+
+function auditView(r: AuditRow) {
+  return {
+    id: r.id.toString(),
+    at: r.at.toISOString(),
+    actorType: r.actor_type,
+    actorId: r.actor_id,
+    tenant: r.tenant_slug,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    changes: r.changes ?? null,
+    clientAddress: r.client_address,
+    requestId: r.request_id,
+  };
+}
+
+const AUDIT_COLUMNS = ['id', 'at', 'actorType', 'actorId', 'tenant', 'action', 'targetType', 'targetId', 'changes', 'clientAddress', 'requestId'] as const;
+
+export type Page<T> = { items: T[]; nextCursor: string | null };
+export type CsvExport = { csv: Readable; filename: string };
+
+export class EventsService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly tenants: Pick<TenantsService, 'resolve'>,
+  ) {}
+
+  private async databaseId(tenant: Tenant, name: string | undefined): Promise<string | null> {
+    if (!name) return null;
+    const db = await this.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name } }, select: { id: true } });
+    if (!db) throw new AppError('SY_DATABASE_NOT_FOUND');
+    return db.id;
+  }
+
+  private connectionFilters(tenantId: string | null | undefined, databaseId: string | null, q: ConnectionEventsQuery, range: Range): Prisma.Sql[] {
+    const where: Prisma.Sql[] = [Prisma.sql`e.started_at >= ${range.from}`, Prisma.sql`e.started_at < ${range.to}`];
+    if (tenantId) where.push(Prisma.sql`e.tenant_id = ${tenantId}::uuid`);
+    if (databaseId) where.push(Prisma.sql`e.database_id = ${databaseId}::uuid`);
+    if (q.outcome) where.push(Prisma.sql`e.outcome = ${q.outcome}`);
+    if (q.reason) where.push(Prisma.sql`e.reason = ${q.reason}`);
+    if (q.sni) where.push(Prisma.sql`e.sni = ${q.sni.toLowerCase()}`);
+    if (q.clientAddress) {
+      const cidr = parseCidr(q.clientAddress);
+      if (!cidr) throw invalid('querystring.clientAddress', 'is not an IP address or a CIDR with zero host bits');
+      where.push(Prisma.sql`e.client_address <<= ${cidr.text}::inet`);
+    }
+    return where;
+  }
+
+  private async connectionPage(where: Prisma.Sql[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof connView>>> {
+    const conds = [...where];
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      conds.push(Prisma.sql`(e.started_at, e.id) < (${c.at}, ${c.id})`);
+    }
+    const rows = await this.prisma.$queryRaw<ConnRow[]>`
+      SELECT e.id, e.proxy_id, e.listener, t.slug AS tenant_slug, d.name AS database_name, e.route_id::text AS route_id,
+             host(e.client_address) AS client_address, e.client_port, e.sni, e.alpn, e.tls_version, e.mode,
+             e.started_at, e.ended_at, e.bytes_in, e.bytes_out, e.outcome, e.reason
+        FROM connection_events e
+        LEFT JOIN tenants t ON t.id = e.tenant_id
+        LEFT JOIN databases d ON d.id = e.database_id
+       WHERE ${Prisma.join(conds, ' AND ')}
+       ORDER BY e.started_at DESC, e.id DESC
+       LIMIT ${limit + 1}`;
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return { items: page.map(connView), nextCursor: more && last ? encodeCursor(last.started_at, last.id) : null };
+  }
+
+  private csv<T extends Record<string, unknown>>(columns: readonly string[], fetch: (cursor?: string) => Promise<Page<T>>, filename: string): CsvExport {
+    async function* lines() {
+      yield `${columns.join(',')}\r\n`;
+      let cursor: string | undefined;
+      do {
+        const page = await fetch(cursor);
+        let chunk = '';
+        for (const item of page.items) chunk += `${columns.map((c) => csvField(item[c])).join(',')}\r\n`;
+        if (chunk) yield chunk;
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    return { csv: Readable.from(lines()), filename };
+  }
+
+  async connections(actor: Actor, tenantSlug: string, q: ConnectionEventsQuery): Promise<Page<ReturnType<typeof connView>> | CsvExport> {
+    const tenant = await this.tenants.resolve(actor, tenantSlug, 'member');
+    const range = parseRange(q);
+    const where = this.connectionFilters(tenant.id, await this.databaseId(tenant, q.database), q, range);
+    if (q.format === 'csv') return this.csv(CONN_COLUMNS, (c) => this.connectionPage(where, CSV_PAGE, c), `connections-${tenant.slug}.csv`);
+    return this.connectionPage(where, q.limit ?? 100, q.cursor);
+  }
+
+  async platformConnections(actor: Actor, q: PlatformConnectionEventsQuery): Promise<Page<ReturnType<typeof connView>> | CsvExport> {
+    requirePlatformAdmin(actor);
+    const tenant = q.tenant ? await this.tenants.resolve(actor, q.tenant, 'member') : null;
+    const range = parseRange(q);
+    const where = this.connectionFilters(tenant?.id, tenant ? await this.databaseId(tenant, q.database) : null, q, range);
+    if (q.format === 'csv') return this.csv(CONN_COLUMNS, (c) => this.connectionPage(where, CSV_PAGE, c), 'connections.csv');
+    return this.connectionPage(where, q.limit ?? 100, q.cursor);
+  }
+
+  async stats(actor: Actor, tenantSlug: string, q: StatsQuery): Promise<StatsResponse> {
+    const tenant = await this.tenants.resolve(actor, tenantSlug, 'member');
+    const interval = q.interval ?? '1h';
+    const seconds = INTERVALS[interval];
+    const range = parseRange(q);
+    // Align to whole intervals (UTC epoch) so buckets are stable between calls.
+    const step = seconds * 1000;
+    const from = new Date(Math.floor(range.from.getTime() / step) * step);
+    const buckets = Math.ceil((range.to.getTime() - from.getTime()) / step);
+    if (buckets > MAX_BUCKETS) throw invalid('querystring.interval', `gives ${buckets} buckets for this range; at most ${MAX_BUCKETS}`);
+    const databaseId = await this.databaseId(tenant, q.database);
+    const where = [Prisma.sql`e.tenant_id = ${tenant.id}::uuid`, Prisma.sql`e.started_at >= ${from}`, Prisma.sql`e.started_at < ${range.to}`];
+    if (databaseId) where.push(Prisma.sql`e.database_id = ${databaseId}::uuid`);
+    const bin = Prisma.sql`date_bin(make_interval(secs => ${seconds}), e.started_at, TIMESTAMPTZ '1970-01-01')`;
+    const rows = await this.prisma.$queryRaw<Array<{ bucket: Date; reason: string | null; n: bigint; ok: bigint; bytes_in: bigint; bytes_out: bigint }>>`
+      SELECT ${bin} AS bucket,
+             CASE WHEN e.outcome = 'ok' THEN NULL ELSE e.reason END AS reason,
+             count(*) AS n,
+             count(*) FILTER (WHERE e.outcome = 'ok') AS ok,
+             coalesce(sum(e.bytes_in), 0)::int8 AS bytes_in,
+             coalesce(sum(e.bytes_out), 0)::int8 AS bytes_out
+        FROM connection_events e
+       WHERE ${Prisma.join(where, ' AND ')}
+       GROUP BY 1, 2`;
+    const byStart = new Map<number, StatsResponse['buckets'][number]>();
+    for (let i = 0; i < buckets; i++) {
+      const start = from.getTime() + i * step;
+      byStart.set(start, { start: new Date(start).toISOString(), connections: 0, ok: 0, failures: 0, bytesIn: 0, bytesOut: 0, failuresByReason: {} });
+    }
+    for (const r of rows) {
+      const b = byStart.get(r.bucket.getTime());
+      if (!b) continue;
+      const n = Number(r.n);
+      b.connections += n;
+      b.ok += Number(r.ok);
+      b.bytesIn += Number(r.bytes_in);
+      b.bytesOut += Number(r.bytes_out);
+      if (r.reason !== null) {
+        b.failures += n;
+        b.failuresByReason[r.reason] = (b.failuresByReason[r.reason] ?? 0) + n;
+      }
+    }
+    return { from: from.toISOString(), to: range.to.toISOString(), interval, buckets: [...byStart.values()] };
+  }
+
+  private async auditPage(where: Prisma.Sql[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof auditView>>> {
+    const conds = [...where];
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      conds.push(Prisma.sql`(a.at, a.id) < (${c.at}, ${c.id})`);
+    }
+    const rows = await this.prisma.$queryRaw<AuditRow[]>`
+      SELECT a.id, a.at, a.actor_type, a.actor_id, t.slug AS tenant_slug, a.action, a.target_type, a.target_id,
+             a.changes, a.client_address, a.request_id
+        FROM audit_events a
+        LEFT JOIN tenants t ON t.id = a.tenant_id
+       WHERE ${Prisma.join(conds, ' AND ')}
+       ORDER BY a.at DESC, a.id DESC
+       LIMIT ${limit + 1}`;
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return { items: page.map(auditView), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+  }
+
+  private auditFilters(tenantId: string | null, q: AuditEventsQuery, range: Range): Prisma.Sql[] {
+    const where = [Prisma.sql`a.at >= ${range.from}`, Prisma.sql`a.at < ${range.to}`];
+    if (tenantId) where.push(Prisma.sql`a.tenant_id = ${tenantId}::uuid`);
+    if (q.action) where.push(Prisma.sql`a.action = ${q.action}`);
+    if (q.targetType) where.push(Prisma.sql`a.target_type = ${q.targetType}`);
+    if (q.actorId) where.push(Prisma.sql`a.actor_id = ${q.actorId}`);
+    return where;
+  }
+
+  async audit(actor: Actor, tenantSlug: string, q: AuditEventsQuery): Promise<Page<ReturnType<typeof auditView>> | CsvExport> {
+    const tenant = await this.tenants.resolve(actor, tenantSlug, 'admin');
+    const where = this.auditFilters(tenant.id, q, parseRange(q, 30 * DAY_MS));
+    if (q.format === 'csv') return this.csv(AUDIT_COLUMNS, (c) => this.auditPage(where, CSV_PAGE, c), `audit-${tenant.slug}.csv`);
+    return this.auditPage(where, q.limit ?? 100, q.cursor);
+  }
+
+  async platformAudit(actor: Actor, q: PlatformAuditEventsQuery): Promise<Page<ReturnType<typeof auditView>> | CsvExport> {
+    requirePlatformAdmin(actor);
+    const tenant = q.tenant ? await this.tenants.resolve(actor, q.tenant, 'member') : null;
+    const where = this.auditFilters(tenant?.id ?? null, q, parseRange(q, 30 * DAY_MS));
+    if (q.format === 'csv') return this.csv(AUDIT_COLUMNS, (c) => this.auditPage(where, CSV_PAGE, c), 'audit.csv');
+    return this.auditPage(where, q.limit ?? 100, q.cursor);
+  }
+}
