@@ -58,7 +58,11 @@ export function decodeCursor(cursor: string): { at: Date; id: bigint } {
 /** Neutralises spreadsheet formulas and quotes per RFC 4180. */
 export function csvField(v: unknown): string {
   if (v === null || v === undefined) return '';
-  let s = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  let s: string;
+  if (typeof v === 'string') s = v;
+  else if (v instanceof Date) s = v.toISOString();
+  else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') s = String(v);
+  else s = JSON.stringify(v);
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
