@@ -154,6 +154,7 @@ describe('helpers', () => {
     expect(csvField('=cmd()')).toBe("'=cmd()");
     expect(csvField('a,"b"')).toBe('"a,""b"""');
     expect(csvField(null)).toBe('');
+    expect(csvField(-5)).toBe('-5');
   });
 });
 

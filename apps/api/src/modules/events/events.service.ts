@@ -63,7 +63,8 @@ export function csvField(v: unknown): string {
   else if (v instanceof Date) s = v.toISOString();
   else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') s = String(v);
   else s = JSON.stringify(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  // Only text can smuggle a formula; numbers such as -5 stay numbers.
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
