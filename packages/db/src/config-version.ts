@@ -1,9 +1,13 @@
 /**
- * The write side of route propagation. Every route change runs `recordRouteChange` inside
- * the transaction that changes the route: it bumps the global config version (the row lock
- * on config_state serialises writers, so versions are gap-free and commit in order), logs
- * the change, stamps the route, and queues a NOTIFY that PostgreSQL delivers only if and
- * when the transaction commits.
+ * The write side of route propagation. Every route change calls `recordRouteChange` inside
+ * the transaction that changes the route, as that transaction's **last statement**: it bumps
+ * the global config version, logs the change, stamps the route and queues a NOTIFY that
+ * PostgreSQL delivers only if and when the transaction commits.
+ *
+ * The row lock taken on config_state serialises writers, so versions are gap-free and commit
+ * in version order — what lets proxies apply deltas strictly in order. The lock is held from
+ * this statement until COMMIT, so it is one statement (one round trip) and callers do all
+ * other work (route rows, audit events) before it.
  */
 import { CONFIG_CHANNEL } from '@switchyard/core';
 import type { TxClient } from './prisma.js';
@@ -19,19 +23,19 @@ export interface RouteChange {
 
 export async function recordRouteChange(tx: TxClient, change: RouteChange): Promise<number> {
   const rows = await tx.$queryRaw<Array<{ version: bigint }>>`
-    UPDATE config_state SET version = version + 1, updated_at = now() WHERE id = 1 RETURNING version`;
-  const version = rows[0]!.version;
-  await tx.$executeRaw`
-    INSERT INTO config_changes (version, route_id, hostname, op, created_at)
-    VALUES (${version}, ${change.routeId}::uuid, ${change.hostname}, ${change.op}, clock_timestamp())`;
-  if (change.op === 'upsert') {
-    await tx.$executeRaw`UPDATE routes SET version = ${version} WHERE id = ${change.routeId}::uuid`;
-  }
-  if (version % 100n === 0n) {
-    await tx.$executeRaw`DELETE FROM config_changes WHERE version <= ${version - BigInt(CONFIG_CHANGE_RETENTION)}`;
-  }
-  await tx.$executeRaw`SELECT pg_notify(${CONFIG_CHANNEL}, ${version.toString()})`;
-  return Number(version);
+    WITH v AS (
+      UPDATE config_state SET version = version + 1, updated_at = clock_timestamp() WHERE id = 1 RETURNING version
+    ), logged AS (
+      INSERT INTO config_changes (version, route_id, hostname, op, created_at)
+      SELECT version, ${change.routeId}::uuid, ${change.hostname}, ${change.op}, clock_timestamp() FROM v
+    ), stamped AS (
+      UPDATE routes SET version = (SELECT version FROM v) WHERE id = ${change.routeId}::uuid AND ${change.op} = 'upsert'
+    ), pruned AS (
+      DELETE FROM config_changes
+       WHERE (SELECT version FROM v) % 100 = 0 AND version <= (SELECT version FROM v) - ${CONFIG_CHANGE_RETENTION}
+    )
+    SELECT version, pg_notify(${CONFIG_CHANNEL}, version::text)::text AS notified FROM v`;
+  return Number(rows[0]!.version);
 }
 
 export async function currentConfigVersion(tx: Pick<TxClient, '$queryRaw'>): Promise<number> {

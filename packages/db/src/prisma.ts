@@ -27,7 +27,11 @@ export interface PrismaOptions {
 
 export function createPrisma(connectionString: string, options: PrismaOptions = {}): PrismaClient {
   const adapter = new PrismaPg({ connectionString, max: options.max ?? 10 });
-  return new PrismaClient({ adapter });
+  // Route changes serialise on the config_state row, so under bursts (hundreds of
+  // concurrent enables) transactions queue for a pool connection longer than Prisma's 2 s
+  // default; waiting is better than failing. A request that still cannot get a connection
+  // gets 503 (see the API's error handler).
+  return new PrismaClient({ adapter, transactionOptions: { maxWait: 10_000, timeout: 15_000 } });
 }
 
 /** The interactive-transaction client type, for services that take `tx`. */

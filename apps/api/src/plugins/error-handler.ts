@@ -58,6 +58,11 @@ export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: Fastify
     if (err instanceof Prisma.PrismaClientKnownRequestError) {
       if (err.code === 'P2002') return reply.status(409).send(errorBody('SY_CONFLICT', 'A resource with these unique fields already exists', rid));
       if (err.code === 'P2025') return reply.status(404).send(errorBody('SY_NOT_FOUND', 'Not found', rid));
+      // P2028: a transaction could not start in time (pool exhausted under load).
+      if (err.code === 'P2028' || err.code === 'P2024') {
+        request.log.warn({ err }, 'database busy');
+        return reply.status(503).header('retry-after', '1').send(errorBody('SY_UNAVAILABLE', 'The control database is busy; retry shortly', rid));
+      }
     }
     if (err.statusCode === 429) return reply.status(429).send(errorBody('SY_RATE_LIMITED', err.message, rid));
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
