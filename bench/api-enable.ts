@@ -33,7 +33,6 @@ try {
       method,
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
-      // @ts-expect-error undici option accepted by Node's fetch
       dispatcher,
     });
     const json = (await r.json()) as any;

@@ -52,8 +52,8 @@ export function runTs(entry: string, env: NodeJS.ProcessEnv, cpus?: string): Chi
   const args = ['--conditions=switchyard-source', '--import', 'tsx', join(root, entry)];
   const child = cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...args], { env: { ...process.env, ...env } }) : spawn(process.execPath, args, { env: { ...process.env, ...env } });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return {
     child,
     output: () => out,
@@ -61,11 +61,11 @@ export function runTs(entry: string, env: NodeJS.ProcessEnv, cpus?: string): Chi
       new Promise((resolve, reject) => {
         const check = () => {
           if (out.includes(text)) {
-            child.stdout!.off('data', check);
+            child.stdout.off('data', check);
             resolve();
           }
         };
-        child.stdout!.on('data', check);
+        child.stdout.on('data', check);
         child.once('exit', (code) => reject(new Error(`${entry} exited (${code}) before "${text}":\n${out}`)));
         check();
       }),
