@@ -18,7 +18,7 @@
  * https://neon.com/docs/connect/connection-errors#the-endpoint-id-is-not-specified.
  */
 import { PG_MAX_CANCEL_KEY_LENGTH } from './postgres.js';
-import { fail, ok, type ParseResult } from './result.js';
+import { fail } from './result.js';
 
 export interface EndpointOption {
   /** The endpoint named in `options`, or null when none is. */
@@ -34,8 +34,10 @@ const ENDPOINT_SWITCH = /^(?:--)?endpoint=(.*)$/s;
  * a libpq `options` value. Backslash escapes are honoured when splitting and kept verbatim in
  * the remainder. Two different endpoints are an error.
  */
-export function extractEndpointOption(options: string | undefined): ParseResult<EndpointOption, 'conflicting-endpoints'> {
-  if (options === undefined || options === '') return ok({ endpoint: null, rest: options ? options : null }, 0);
+export function extractEndpointOption(
+  options: string | undefined,
+): { status: 'ok'; value: EndpointOption } | { status: 'error'; code: 'conflicting-endpoints'; message: string } {
+  if (options === undefined || options === '') return { status: 'ok', value: { endpoint: null, rest: null } };
   const kept: string[] = [];
   let endpoint: string | null = null;
   for (const raw of splitOptions(options)) {
@@ -50,7 +52,7 @@ export function extractEndpointOption(options: string | undefined): ParseResult<
     }
     endpoint = value;
   }
-  return ok({ endpoint, rest: kept.length > 0 ? kept.join(' ') : null }, 0);
+  return { status: 'ok', value: { endpoint, rest: kept.length > 0 ? kept.join(' ') : null } };
 }
 
 /** Splits on unescaped whitespace, keeping escapes in the pieces. */
