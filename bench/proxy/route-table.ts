@@ -23,24 +23,32 @@ function nsPerOp(iterations: number, fn: (i: number) => void): number {
   return ((performance.now() - t) * 1e6) / iterations;
 }
 
+/**
+ * Routes as the snapshot query returns them, through the same `routeFromRow` the proxy
+ * uses (columns added later default there, so this keeps compiling as the model grows).
+ */
 export function syntheticRoutes(n: number): RouteRecord[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
-    hostname: `db${i}.t${i % 500}.filler.switchyard.test`,
-    listener: "tls",
-    tlsMode: "passthrough",
-    enabled: true,
-    disableBehavior: "drain",
-    sourceCidrs: [],
-    maxConnections: null,
-    version: i,
-    tenantId: `t${i % 500}`,
-    tenantSlug: `t${i % 500}`,
-    databaseId: `d${i}`,
-    databaseName: `db${i}`,
-    engine: "tls",
-    endpoints: [{ host: "10.0.0.1", port: 5432 }],
-  }));
+  return Array.from({ length: n }, (_, i) =>
+    routeFromRow({
+      id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+      hostname: `db${i}.t${i % 500}.filler.switchyard.test`,
+      listener: 'tls',
+      tls_mode: 'passthrough',
+      enabled: true,
+      disable_behavior: 'drain',
+      source_cidrs: [],
+      max_connections: null,
+      version: i,
+      tenant_id: `t${i % 500}`,
+      tenant_slug: `t${i % 500}`,
+      database_id: `d${i}`,
+      database_name: `db${i}`,
+      engine: 'tls',
+      upstream_host: '10.0.0.1',
+      upstream_port: 5432,
+      endpoints: null,
+    } as RouteSnapshotRow),
+  );
 }
 
 export interface TableSize {
