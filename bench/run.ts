@@ -36,6 +36,9 @@ function routes(n: number): RouteRecord[] {
     databaseName: `db${i}`,
     engine: 'postgres',
     endpoints: [{ host: '10.0.0.1', port: 5432 }],
+    certificate: null,
+    upstreamTls: true,
+    upstreamCa: null,
   }));
 }
 

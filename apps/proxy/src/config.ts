@@ -1,8 +1,10 @@
 /**
  * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_LISTENERS_TEXT, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
 
@@ -26,6 +28,10 @@ const EnvSchema = z.object({
   PROXY_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   PROXY_AUDIT_FLUSH_MS: ms(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Keyring that opens certificate private keys (terminate mode); same value as the API's. */
+  SWITCHYARD_KEYS: z.string().optional(),
+  SWITCHYARD_KEYS_FILE: z.string().optional(),
+  SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
 });
 
 export interface ProxyConfig {
@@ -41,6 +47,8 @@ export interface ProxyConfig {
   drainTimeoutMs: number;
   audit: { queueMax: number; batchSize: number; flushMs: number };
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Null: terminate-mode routes are refused (passthrough needs no keys). */
+  keyring: Keyring | null;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
@@ -50,6 +58,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     throw new Error(`invalid proxy configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  let keyring: Keyring | null;
+  try {
+    keyring = keyringFromConfig({
+      keys: e.SWITCHYARD_KEYS,
+      fileText: e.SWITCHYARD_KEYS_FILE ? readFileSync(e.SWITCHYARD_KEYS_FILE, 'utf8') : null,
+      activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID,
+    });
+  } catch (err) {
+    throw new Error(`invalid proxy configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     listeners: parseListeners(e.SWITCHYARD_LISTENERS),
@@ -63,5 +81,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     drainTimeoutMs: e.PROXY_DRAIN_TIMEOUT_MS,
     audit: { queueMax: e.PROXY_AUDIT_QUEUE_MAX, batchSize: e.PROXY_AUDIT_BATCH_SIZE, flushMs: e.PROXY_AUDIT_FLUSH_MS },
     logLevel: e.LOG_LEVEL,
+    keyring,
   };
 }

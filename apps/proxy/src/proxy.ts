@@ -17,6 +17,7 @@ import { ConnectionRegistry } from './listener/registry.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
+import { SecureContextStore } from './tls/context-store.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface RunningProxy {
@@ -69,7 +70,10 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   );
   let heartbeatStarted = false;
 
+  const tlsContexts = new SecureContextStore(config.keyring, log.child({ component: 'tls' }));
   const onChange = (change: TableChange) => {
+    // Certificates are loaded before the table is published, so no connection sees one without the other.
+    tlsContexts.apply(change);
     table = change.table;
     // Routes now disabled or gone whose owners chose `close`: end their open connections.
     for (const id of change.changedIds) {
@@ -109,6 +113,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
       getTable: () => table,
       registry,
       recentRefusals,
+      tlsContexts,
       metrics,
       log: log.child({ listener: spec.name }),
       onConnectionStart: (conn) => {

@@ -6,6 +6,7 @@
  * language it is speaking at that moment (PostgreSQL ErrorResponse or TLS alert) and closed.
  */
 import { isIPv4, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
@@ -15,10 +16,19 @@ import { pipeBoth } from '../pipe/pipe.js';
 import { admit } from '../policy/admission.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import { PostgresSniffer, TlsSniffer, type SniffResult } from '../sniff/sniffer.js';
+import { terminate } from '../tls/terminate.js';
 import type { ListenerContext } from './context.js';
 
 /** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
-const REMEMBERED: ReadonlySet<RefusalCode> = new Set(['unknown_host', 'route_disabled', 'source_not_allowed', 'no_sni', 'route_connection_limit']);
+const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
+  'unknown_host',
+  'route_disabled',
+  'source_not_allowed',
+  'no_sni',
+  'route_connection_limit',
+  'certificate_unavailable',
+  'certificate_expired',
+]);
 
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
@@ -38,6 +48,10 @@ class ClientConnection {
   private alpn: string | null = null;
   private route: RouteEntry | null = null;
   private upstream: Socket | null = null;
+  /** Terminate mode: the server TLS socket over the client socket, and its outcome. */
+  private tls: TLSSocket | null = null;
+  private tlsSecured = false;
+  private tlsVersion: string | null = null;
   private readonly abort = new AbortController();
   private closeReason: CloseReason | null = null;
 
@@ -92,7 +106,7 @@ class ClientConnection {
         this.socket.pause();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
-        this.routeHello(r.bytes);
+        this.routeHello(r.bytes, r.hello.alpn);
         return;
     }
   };
@@ -123,7 +137,7 @@ class ClientConnection {
     this.finish('aborted', 'client_left_during_handshake');
   };
 
-  private routeHello(helloBytes: Buffer): void {
+  private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {
     const table = this.ctx.getTable();
     if (!table) return this.refuse('not_ready', 'tls');
     const host = normalizeServerName(this.sni);
@@ -135,6 +149,7 @@ class ClientConnection {
     if (refusal) return this.refuse(refusal, 'tls');
     this.ctx.registry.add(route.id, this);
     const endpoint = route.endpoints[0]!;
+    if (route.tlsMode === 'terminate') return this.terminate(route, endpoint, helloBytes, clientAlpn);
     dialUpstream({
       endpoint,
       timeoutMs: this.ctx.config.connectTimeoutMs,
@@ -151,16 +166,47 @@ class ClientConnection {
     );
   }
 
-  private pipe(up: Socket): void {
-    if (this.finished || this.socket.destroyed) {
+  /** Terminate mode (tls/terminate.ts): the certificate was prebuilt off the hot path. */
+  private terminate(route: RouteEntry, endpoint: RouteEntry['endpoints'][number], helloBytes: Buffer, clientAlpn: readonly string[]): void {
+    const entry = this.ctx.tlsContexts?.get(route.id);
+    if (!entry || !entry.ok) return this.refuse('certificate_unavailable', 'tls');
+    if (Date.now() >= entry.notAfter) return this.refuse('certificate_expired', 'tls');
+    terminate({
+      socket: this.socket,
+      helloBytes,
+      clientAlpn,
+      postgres: route.engine === 'postgres',
+      context: entry.context,
+      endpoint,
+      upstreamTls: route.upstreamTls,
+      upstreamCa: route.upstreamCa,
+      dial: (postgresStartTls) =>
+        dialUpstream({ endpoint, timeoutMs: this.ctx.config.connectTimeoutMs, postgresStartTls, replay: Buffer.alloc(0), signal: this.abort.signal }),
+      signal: this.abort.signal,
+      onTlsSocket: (tls) => {
+        this.tls = tls;
+        tls.once('secure', () => (this.tlsSecured = true));
+        tls.once('close', this.onSniffClose);
+      },
+      refuse: (code) => this.refuse(code, 'none'),
+      established: (client, up, info) => {
+        this.tlsVersion = info.tlsVersion;
+        this.alpn = info.alpn ?? this.alpn;
+        client.removeListener('close', this.onSniffClose);
+        this.pipe(up, client);
+      },
+    });
+  }
+
+  private pipe(up: Socket, client: Socket = this.socket): void {
+    if (this.finished || client.destroyed) {
       up.destroy();
       return;
     }
     this.clearDeadline();
     this.upstream = up;
-    const client = this.socket;
-    client.removeListener('error', this.onSniffError);
-    client.removeListener('close', this.onSniffClose);
+    this.socket.removeListener('error', this.onSniffError);
+    this.socket.removeListener('close', this.onSniffClose);
     pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd));
     this.ctx.metrics.connectionsRouted.inc({ listener: this.ctx.spec.name });
   }
@@ -178,12 +224,14 @@ class ClientConnection {
 
   private destroyBoth(): void {
     this.upstream?.destroy();
+    this.tls?.destroy();
     this.socket.destroy();
   }
 
   private refuse(code: RefusalCode, speak: 'postgres' | 'tls' | 'none'): void {
     if (this.finished) return;
     const refusal = REFUSALS[code];
+    if (this.tls) return this.refuseInTls(code);
     const s = this.socket;
     s.removeListener('data', this.onData);
     s.removeListener('end', this.onSniffEnd);
@@ -199,6 +247,23 @@ class ClientConnection {
       setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
     } else {
       s.destroy();
+    }
+    this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+  }
+
+  /**
+   * Terminate mode, once our TLS socket owns the connection: a PostgreSQL client past the
+   * handshake reads an ErrorResponse inside TLS; otherwise OpenSSL has already sent its alert
+   * (or the handshake is cut), so the socket is just closed.
+   */
+  private refuseInTls(code: RefusalCode): void {
+    const tls = this.tls!;
+    const refusal = REFUSALS[code];
+    if (this.tlsSecured && this.route?.engine === 'postgres' && !tls.destroyed && tls.writable) {
+      tls.end(buildErrorResponse(this.explain(code)));
+      setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
+    } else {
+      tls.destroy();
     }
     this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
   }
@@ -248,7 +313,7 @@ class ClientConnection {
       clientPort: this.clientPort,
       sni: this.sni,
       alpn: this.alpn,
-      tlsVersion: null,
+      tlsVersion: this.tlsVersion,
       mode: this.route?.tlsMode ?? null,
       startedAt: this.startedAt,
       endedAt: Date.now(),
