@@ -25,6 +25,7 @@ import {
   PG_PROTOCOL_3_0,
   PG_PROTOCOL_3_2,
 } from './postgres.js';
+import { BackendKeyRewriter, buildBackendKeyData, buildBackendMessage, buildReadyForQuery, extractEndpointOption, type BackendKey } from './postgres-session.js';
 import type { ParseResult } from './result.js';
 import { buildClientHello, frameRecords } from './tls-builders.js';
 import { ClientHelloAssembler, parseClientHello, TLS_RECORD_HEADER_LENGTH, type ClientHello } from './tls-client-hello.js';
@@ -107,6 +108,7 @@ describe('ClientHello parser under hostile input', () => {
         const later = parseClientHello(Buffer.concat([bytes, more]));
         if (first.status === 'need-more') return;
         expect(later.status).toBe(first.status);
+        if (first.status === 'error') expect(later).toEqual(first);
         if (first.status === 'ok' && later.status === 'ok') {
           expect(later.consumed).toBe(first.consumed);
           expect(later.value).toEqual(first.value);
@@ -273,6 +275,75 @@ describe('backend message and error field parsers under hostile input', () => {
             expect(typeof parseErrorFields(r.value.body)).toBe('object');
           }
           expect(typeof parseErrorFields(bytes)).toBe('object');
+        },
+      ),
+      3000,
+    );
+  });
+});
+
+describe('startup-phase session parsers (terminate mode) under hostile input', () => {
+  it('extractEndpointOption never throws, and what it leaves names no endpoint (idempotent)', () => {
+    fuzz(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 200 }), fc.array(fc.constantFrom('endpoint=a', '--endpoint=b', '\\ ', ' ', '-c', 'x=1', '\\', 'endpoint='), { maxLength: 8 }).map((p) => p.join(''))),
+        (options) => {
+          const r = extractEndpointOption(options);
+          expect(['ok', 'error']).toContain(r.status);
+          if (r.status === 'ok' && r.value.rest !== null) expect(extractEndpointOption(r.value.rest)).toEqual({ status: 'ok', value: { endpoint: null, rest: r.value.rest } });
+        },
+      ),
+      3000,
+    );
+  });
+
+  /** A server's startup flight: auth ok, parameters, BackendKeyData (4..256-byte key), ReadyForQuery, then session bytes. */
+  const flight = fc
+    .tuple(
+      fc.array(fc.tuple(fc.constantFrom('R', 'S', 'N', 'v'), fc.uint8Array({ maxLength: 80 })), { maxLength: 6 }),
+      fc.integer(),
+      fc.uint8Array({ minLength: 4, maxLength: 256 }),
+      fc.uint8Array({ maxLength: 100 }),
+    )
+    .map(([msgs, pid, key, after]) => ({
+      bytes: Buffer.concat([...msgs.map(([t, b]) => buildBackendMessage(t, b)), buildBackendKeyData({ processId: pid, secretKey: Buffer.from(key) }), buildReadyForQuery(), after]),
+      key: { processId: pid, secretKey: Buffer.from(key) },
+    }));
+
+  it('BackendKeyRewriter passes every byte through unchanged when the minted key is the original, at any chunking', () => {
+    fuzz(
+      fc.property(flight, fc.array(fc.nat(), { maxLength: 10 }), ({ bytes, key }, cuts) => {
+        const seen: BackendKey[] = [];
+        const rw = new BackendKeyRewriter((k) => (seen.push(k), k));
+        const out: Buffer[] = [];
+        for (const chunk of chunksOf(bytes, cuts)) {
+          const r = rw.feed(Buffer.from(chunk));
+          expect(r.status).toBe('ok');
+          if (r.status === 'ok') out.push(...r.out);
+        }
+        expect(rw.done).toBe(true);
+        expect(Buffer.concat(out).equals(bytes)).toBe(true);
+        expect(seen).toEqual([key]);
+      }),
+      1500,
+    );
+  });
+
+  it('BackendKeyRewriter never throws on random or mutated server bytes', () => {
+    fuzz(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b)),
+          fc.tuple(flight, fc.array(editArb, { minLength: 1, maxLength: 6 })).map(([f, edits]) => mutate(f.bytes, edits)),
+        ),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (bytes, cuts) => {
+          const rw = new BackendKeyRewriter((k) => ({ processId: 1, secretKey: Buffer.alloc(k.secretKey.length, 9) }));
+          for (const chunk of chunksOf(bytes, cuts)) {
+            const r = rw.feed(Buffer.from(chunk));
+            expect(['ok', 'error']).toContain(r.status);
+            if (r.status === 'error') break;
+          }
         },
       ),
       3000,

@@ -119,7 +119,10 @@ export class ClientHelloAssembler {
       const type = buf[offset]!;
       if (type !== TLS_CONTENT_TYPE_HANDSHAKE) {
         if (offset === 0) {
-          return (type & 0x80) !== 0 && buf.length >= 3 && buf[2] === 1
+          // An SSLv2-compatible hello is told apart by its third byte (msg_type 1); wait for
+          // it so the decision never changes as bytes arrive.
+          if ((type & 0x80) !== 0 && buf.length < 3) return NEED_MORE;
+          return (type & 0x80) !== 0 && buf[2] === 1
             ? fail('sslv2-hello', 'SSL 2.0-compatible ClientHello is not supported')
             : fail('not-tls', 'first byte is not a TLS handshake record');
         }
