@@ -17,7 +17,6 @@ import { ControlDb, createTestDatabase, type TestDatabase } from '@switchyard/te
 import {
   buildCancelRequest,
   buildClientHello,
-  buildClientHelloMessage,
   buildGssEncRequest,
   buildSslRequest,
   buildStartupMessage,
@@ -281,7 +280,7 @@ describe('garbage on every listener', () => {
       try {
         k.expect(bytes);
       } catch (err) {
-        throw new Error(`${k.listener}: ${k.name}: ${(err as Error).message}`);
+        throw new Error(`${k.listener}: ${k.name}: ${(err as Error).message}`, { cause: err });
       }
     }
 
