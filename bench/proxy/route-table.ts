@@ -25,8 +25,8 @@ function nsPerOp(iterations: number, fn: (i: number) => void): number {
  * uses (columns added later default there, so this keeps compiling as the model grows).
  */
 export function syntheticRoutes(n: number): RouteRecord[] {
-  return Array.from({ length: n }, (_, i) =>
-    routeFromRow({
+  return Array.from({ length: n }, (_, i) => {
+    const row: Partial<RouteSnapshotRow> = {
       id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
       hostname: `db${i}.t${i % 500}.filler.switchyard.test`,
       listener: 'tls',
@@ -44,8 +44,9 @@ export function syntheticRoutes(n: number): RouteRecord[] {
       upstream_host: '10.0.0.1',
       upstream_port: 5432,
       endpoints: null,
-    } as RouteSnapshotRow),
-  );
+    };
+    return routeFromRow(row as RouteSnapshotRow);
+  });
 }
 
 export interface TableSize {
