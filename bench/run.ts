@@ -32,6 +32,7 @@ function routes(n: number): RouteRecord[] {
     version: i,
     tenantId: `t${i % 500}`,
     tenantSlug: `tenant${i % 500}`,
+    tenantMaxConnections: null,
     databaseId: `d${i}`,
     databaseName: `db${i}`,
     engine: 'postgres',

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
+import type { ConnectionLimits } from '../policy/limits.js';
+import type { ClientRateLimiter } from '../policy/rate-limit.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { RecentRefusals } from './recent-refusals.js';
 import type { Closable, ConnectionRegistry } from './registry.js';
@@ -15,6 +17,12 @@ export interface ListenerContext {
   config: ProxyConfig;
   getTable(): RouteTable | null;
   registry: ConnectionRegistry;
+  /** Route and tenant connection caps (in-process counts, or the primary's in cluster mode). */
+  limits: ConnectionLimits;
+  /** New-connection rate per client address; null when off. */
+  rateLimiter: ClientRateLimiter | null;
+  /** Idle timeout of proxied connections on this listener; 0 = none. */
+  idleTimeoutMs: number;
   recentRefusals: RecentRefusals;
   metrics: ProxyMetrics;
   log: Logger;
