@@ -1,8 +1,10 @@
 /**
  * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_LISTENERS_TEXT, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
 
@@ -63,6 +65,10 @@ const EnvSchema = z.object({
   PROXY_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   PROXY_AUDIT_FLUSH_MS: ms(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Keyring that opens certificate private keys (terminate mode); same value as the API's. */
+  SWITCHYARD_KEYS: z.string().optional(),
+  SWITCHYARD_KEYS_FILE: z.string().optional(),
+  SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
 });
 
 export interface ProxyConfig {
@@ -84,6 +90,8 @@ export interface ProxyConfig {
   audit: { queueMax: number; batchSize: number; flushMs: number };
   metrics: { routeLabel: 'id' | 'hostname' | 'off'; routeLabelMax: number };
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Null: terminate-mode routes are refused (passthrough needs no keys). */
+  keyring: Keyring | null;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
@@ -100,6 +108,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     idleOverrides = parseIdleOverrides(e.PROXY_IDLE_TIMEOUTS);
   } catch (err) {
     throw new Error(`invalid proxy configuration:\n  ${(err as Error).message}`, { cause: err });
+  }
+  let keyring: Keyring | null;
+  try {
+    keyring = keyringFromConfig({
+      keys: e.SWITCHYARD_KEYS,
+      fileText: e.SWITCHYARD_KEYS_FILE ? readFileSync(e.SWITCHYARD_KEYS_FILE, 'utf8') : null,
+      activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID,
+    });
+  } catch (err) {
+    throw new Error(`invalid proxy configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
   }
   return {
     databaseUrl: e.DATABASE_URL,
@@ -121,5 +139,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     metrics: { routeLabel: e.PROXY_METRICS_ROUTE_LABEL, routeLabelMax: e.PROXY_METRICS_ROUTE_MAX },
     audit: { queueMax: e.PROXY_AUDIT_QUEUE_MAX, batchSize: e.PROXY_AUDIT_BATCH_SIZE, flushMs: e.PROXY_AUDIT_FLUSH_MS },
     logLevel: e.LOG_LEVEL,
+    keyring,
   };
 }

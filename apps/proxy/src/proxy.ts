@@ -19,6 +19,7 @@ import { ConnectionCounts } from './policy/limits.js';
 import { ClientRateLimiter } from './policy/rate-limit.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
+import { SecureContextStore } from './tls/context-store.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface RunningProxy {
@@ -74,7 +75,10 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   );
   let heartbeatStarted = false;
 
+  const tlsContexts = new SecureContextStore(config.keyring, log.child({ component: 'tls' }));
   const onChange = (change: TableChange) => {
+    // Certificates are loaded before the table is published, so no connection sees one without the other.
+    tlsContexts.apply(change);
     table = change.table;
     // Routes now disabled or gone whose owners chose `close`: end their open connections.
     for (const id of change.changedIds) {
@@ -117,6 +121,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
       rateLimiter,
       idleTimeoutMs: config.idleTimeoutMs.byListener[spec.name] ?? config.idleTimeoutMs.default,
       recentRefusals,
+      tlsContexts,
       metrics,
       log: log.child({ listener: spec.name }),
       onConnectionStart: (conn) => {

@@ -2,3 +2,4 @@ export * from './result.js';
 export * from './tls-client-hello.js';
 export * from './tls-builders.js';
 export * from './postgres.js';
+export * from './postgres-session.js';

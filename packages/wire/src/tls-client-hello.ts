@@ -264,11 +264,13 @@ function parseSupportedVersions(b: Uint8Array): number[] | null {
 /** TLS alert descriptions (RFC 8446 §6) the proxy sends before closing a hello it refuses. */
 export const TlsAlert = {
   handshakeFailure: 40,
+  certificateExpired: 45,
   accessDenied: 49,
   decodeError: 50,
   protocolVersion: 70,
   internalError: 80,
   unrecognizedName: 112,
+  noApplicationProtocol: 120,
 } as const;
 
 /**

@@ -6,6 +6,7 @@
  * language it is speaking at that moment (PostgreSQL ErrorResponse or TLS alert) and closed.
  */
 import { isIPv4, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
@@ -17,6 +18,7 @@ import { slotKey, type SlotKey } from '../policy/limits.js';
 import { rateKey } from '../policy/rate-limit.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import { PostgresSniffer, TlsSniffer, type SniffResult } from '../sniff/sniffer.js';
+import { terminate } from '../tls/terminate.js';
 import type { ListenerContext } from './context.js';
 
 /** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
@@ -28,6 +30,8 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'route_connection_limit',
   'tenant_connection_limit',
   'client_rate_limited',
+  'certificate_unavailable',
+  'certificate_expired',
 ]);
 
 /** Grace period for a refused client to read our error before we drop the socket. */
@@ -48,6 +52,10 @@ class ClientConnection {
   private alpn: string | null = null;
   private route: RouteEntry | null = null;
   private upstream: Socket | null = null;
+  /** Terminate mode: the server TLS socket over the client socket, and its outcome. */
+  private tls: TLSSocket | null = null;
+  private tlsSecured = false;
+  private tlsVersion: string | null = null;
   private readonly abort = new AbortController();
   private closeReason: CloseReason | null = null;
   /** The connection-cap slot this connection holds (returned in `finish`). */
@@ -103,7 +111,7 @@ class ClientConnection {
         this.socket.pause();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
-        this.routeHello(r.bytes);
+        this.routeHello(r.bytes, r.hello.alpn);
         return;
     }
   };
@@ -118,7 +126,7 @@ class ClientConnection {
     this.finish('aborted', 'client_left_during_handshake');
   };
 
-  private routeHello(helloBytes: Buffer): void {
+  private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {
     const table = this.ctx.getTable();
     if (!table) return this.refuse('not_ready', 'tls');
     const client = parseIp(this.clientAddress);
@@ -133,23 +141,24 @@ class ClientConnection {
     if (refusal) return this.refuse(refusal, 'tls');
     const key = slotKey(route);
     const capped = this.ctx.limits.acquire(key);
-    if (capped === null) return this.admitted(route, key, helloBytes);
+    if (capped === null) return this.admitted(route, key, helloBytes, clientAlpn);
     if (typeof capped === 'string') return this.refuse(capped, 'tls');
     // Cluster mode, capped route: the primary holds the counts.
     capped.then(
       (r) => {
         if (r !== null) return this.refuse(r, 'tls');
         if (this.finished) return this.ctx.limits.release(key);
-        this.admitted(route, key, helloBytes);
+        this.admitted(route, key, helloBytes, clientAlpn);
       },
       () => this.refuse('not_ready', 'tls'),
     );
   }
 
-  private admitted(route: RouteEntry, key: SlotKey, helloBytes: Buffer): void {
+  private admitted(route: RouteEntry, key: SlotKey, helloBytes: Buffer, clientAlpn: readonly string[]): void {
     this.slot = key;
     this.ctx.registry.add(route.id, this);
     const endpoint = route.endpoints[0]!;
+    if (route.tlsMode === 'terminate') return this.terminate(route, endpoint, helloBytes, clientAlpn);
     dialUpstream({
       endpoint,
       timeoutMs: this.ctx.config.connectTimeoutMs,
@@ -166,16 +175,47 @@ class ClientConnection {
     );
   }
 
-  private pipe(up: Socket): void {
-    if (this.finished || this.socket.destroyed) {
+  /** Terminate mode (tls/terminate.ts): the certificate was prebuilt off the hot path. */
+  private terminate(route: RouteEntry, endpoint: RouteEntry['endpoints'][number], helloBytes: Buffer, clientAlpn: readonly string[]): void {
+    const entry = this.ctx.tlsContexts?.get(route.id);
+    if (!entry || !entry.ok) return this.refuse('certificate_unavailable', 'tls');
+    if (Date.now() >= entry.notAfter) return this.refuse('certificate_expired', 'tls');
+    terminate({
+      socket: this.socket,
+      helloBytes,
+      clientAlpn,
+      postgres: route.engine === 'postgres',
+      context: entry.context,
+      endpoint,
+      upstreamTls: route.upstreamTls,
+      upstreamCa: route.upstreamCa,
+      dial: (postgresStartTls) =>
+        dialUpstream({ endpoint, timeoutMs: this.ctx.config.connectTimeoutMs, postgresStartTls, replay: Buffer.alloc(0), signal: this.abort.signal }),
+      signal: this.abort.signal,
+      onTlsSocket: (tls) => {
+        this.tls = tls;
+        tls.once('secure', () => (this.tlsSecured = true));
+        tls.once('close', this.onSniffClose);
+      },
+      refuse: (code) => this.refuse(code, 'none'),
+      established: (client, up, info) => {
+        this.tlsVersion = info.tlsVersion;
+        this.alpn = info.alpn ?? this.alpn;
+        client.removeListener('close', this.onSniffClose);
+        this.pipe(up, client);
+      },
+    });
+  }
+
+  private pipe(up: Socket, client: Socket = this.socket): void {
+    if (this.finished || client.destroyed) {
       up.destroy();
       return;
     }
     this.clearDeadline();
     this.upstream = up;
-    const client = this.socket;
-    client.removeListener('error', this.onSniffError);
-    client.removeListener('close', this.onSniffClose);
+    this.socket.removeListener('error', this.onSniffError);
+    this.socket.removeListener('close', this.onSniffClose);
     pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd));
     if (this.ctx.idleTimeoutMs > 0) {
       // Every byte either way passes through the client socket (read or written), so its
@@ -202,12 +242,14 @@ class ClientConnection {
 
   private destroyBoth(): void {
     this.upstream?.destroy();
+    this.tls?.destroy();
     this.socket.destroy();
   }
 
   private refuse(code: RefusalCode, speak: 'postgres' | 'tls' | 'none'): void {
     if (this.finished) return;
     const refusal = REFUSALS[code];
+    if (this.tls) return this.refuseInTls(code);
     const s = this.socket;
     s.removeListener('data', this.onData);
     if (speak === 'tls' && REMEMBERED.has(code)) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
@@ -222,6 +264,23 @@ class ClientConnection {
       setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
     } else {
       s.destroy();
+    }
+    this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+  }
+
+  /**
+   * Terminate mode, once our TLS socket owns the connection: a PostgreSQL client past the
+   * handshake reads an ErrorResponse inside TLS; otherwise OpenSSL has already sent its alert
+   * (or the handshake is cut), so the socket is just closed.
+   */
+  private refuseInTls(code: RefusalCode): void {
+    const tls = this.tls!;
+    const refusal = REFUSALS[code];
+    if (this.tlsSecured && this.route?.engine === 'postgres' && !tls.destroyed && tls.writable) {
+      tls.end(buildErrorResponse(this.explain(code)));
+      setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
+    } else {
+      tls.destroy();
     }
     this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
   }
@@ -275,7 +334,7 @@ class ClientConnection {
       clientPort: this.clientPort,
       sni: this.sni,
       alpn: this.alpn,
-      tlsVersion: null,
+      tlsVersion: this.tlsVersion,
       mode: this.route?.tlsMode ?? null,
       startedAt: this.startedAt,
       endedAt: Date.now(),

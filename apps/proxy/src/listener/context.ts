@@ -6,6 +6,7 @@ import type { ProxyMetrics } from '../metrics.js';
 import type { ConnectionLimits } from '../policy/limits.js';
 import type { ClientRateLimiter } from '../policy/rate-limit.js';
 import type { RouteTable } from '../router/route-table.js';
+import type { SecureContextStore } from '../tls/context-store.js';
 import type { RecentRefusals } from './recent-refusals.js';
 import type { Closable, ConnectionRegistry } from './registry.js';
 
@@ -24,6 +25,8 @@ export interface ListenerContext {
   /** Idle timeout of proxied connections on this listener; 0 = none. */
   idleTimeoutMs: number;
   recentRefusals: RecentRefusals;
+  /** Prebuilt TLS contexts of terminate-mode routes (absent: terminate routes are refused). */
+  tlsContexts?: Pick<SecureContextStore, 'get'>;
   metrics: ProxyMetrics;
   log: Logger;
   onConnectionStart(conn: LiveConnection): void;
