@@ -3,7 +3,7 @@
  * and the route table (build from a snapshot, lookup cost against table size, one-route
  * delta). Run in the benchmark process itself; single-threaded CPU work.
  */
-import { routeFromRow, type RouteRecord, type RouteSnapshotRow } from "@switchyard/core";
+import { routeFromRow, type RouteRecord } from "@switchyard/core";
 import { buildClientHello, parseClientHello } from "@switchyard/wire";
 import {
   normalizeServerName,
