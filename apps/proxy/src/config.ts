@@ -2,7 +2,7 @@
  * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
  */
 import { hostname } from 'node:os';
-import { DEFAULT_LISTENERS_TEXT, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
 
@@ -26,6 +26,16 @@ const EnvSchema = z.object({
   PROXY_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   PROXY_AUDIT_FLUSH_MS: ms(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Ports the API may assign as dedicated ports; the proxy binds only these. */
+  SWITCHYARD_DEDICATED_PORTS: z.string().default(''),
+  /** Address dedicated-port listeners bind. */
+  PROXY_DEDICATED_HOST: z.string().default('0.0.0.0'),
+  /** Local addresses routes may use as their egress source (comma-separated IPs). */
+  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: z.string().default(''),
+  /** Let upstreams resolve to loopback (development and tests only). */
+  PROXY_ALLOW_LOOPBACK_UPSTREAMS: z.enum(['true', 'false']).default('false'),
+  /** Extra CIDRs no upstream may be reached in (e.g. the control database's network). */
+  PROXY_UPSTREAM_DENY_CIDRS: z.string().default(''),
 });
 
 export interface ProxyConfig {
@@ -41,6 +51,15 @@ export interface ProxyConfig {
   drainTimeoutMs: number;
   audit: { queueMax: number; batchSize: number; flushMs: number };
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  dedicatedPorts: ReadonlySet<number>;
+  dedicatedHost: string;
+  egressSourceAddresses: ReadonlySet<string>;
+  allowLoopbackUpstreams: boolean;
+  upstreamDenyCidrs: Cidr[];
+}
+
+function list(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
@@ -50,6 +69,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     throw new Error(`invalid proxy configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const problems: string[] = [];
+  let dedicated: number[] = [];
+  try {
+    dedicated = parsePortPool(e.SWITCHYARD_DEDICATED_PORTS);
+  } catch (err) {
+    problems.push(`  SWITCHYARD_DEDICATED_PORTS: ${(err as Error).message}`);
+  }
+  const egress = list(e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES);
+  for (const a of egress) if (!parseIp(a)) problems.push(`  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "${a}" is not an IP address`);
+  const deny = list(e.PROXY_UPSTREAM_DENY_CIDRS).map((c) => {
+    const cidr = parseCidr(c);
+    if (!cidr) problems.push(`  PROXY_UPSTREAM_DENY_CIDRS: "${c}" is not a CIDR`);
+    return cidr;
+  });
+  if (problems.length) throw new Error(`invalid proxy configuration:\n${problems.join('\n')}`);
   return {
     databaseUrl: e.DATABASE_URL,
     listeners: parseListeners(e.SWITCHYARD_LISTENERS),
@@ -63,5 +97,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     drainTimeoutMs: e.PROXY_DRAIN_TIMEOUT_MS,
     audit: { queueMax: e.PROXY_AUDIT_QUEUE_MAX, batchSize: e.PROXY_AUDIT_BATCH_SIZE, flushMs: e.PROXY_AUDIT_FLUSH_MS },
     logLevel: e.LOG_LEVEL,
+    dedicatedPorts: new Set(dedicated),
+    dedicatedHost: e.PROXY_DEDICATED_HOST,
+    egressSourceAddresses: new Set(egress),
+    allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
+    upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
   };
 }

@@ -81,6 +81,18 @@ export function createMetrics() {
       help: 'Connection events dropped because the queue was full (control database unreachable for long)',
       registers: [registry],
     }),
+    healthChecks: new Counter({
+      name: 'switchyard_proxy_health_checks_total',
+      help: 'Active upstream health checks by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    endpointTransitions: new Counter({
+      name: 'switchyard_proxy_endpoint_transitions_total',
+      help: 'Upstream endpoints marked down or up again by health checks',
+      labelNames: ['to'],
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -12,11 +12,15 @@ import type { ProxyConfig } from './config.js';
 import { Heartbeat } from './control/heartbeat.js';
 import type { ListenerContext } from './listener/context.js';
 import { ProxyListener } from './listener/listener.js';
+import { DedicatedPorts } from './listener/dedicated-ports.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
+import { Upstreams } from './upstream/connector.js';
+import { UpstreamGuard } from './upstream/guard.js';
+import { HealthMonitor } from './upstream/health.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface RunningProxy {
@@ -30,6 +34,8 @@ export interface RunningProxy {
   connectionLog: ConnectionLog;
   registry: ConnectionRegistry;
   metrics: ProxyMetrics;
+  upstreams: Upstreams;
+  dedicated: DedicatedPorts;
 }
 
 type Live = { closeForShutdown(): void; closeForRoute(): void };
@@ -51,6 +57,12 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   let table: RouteTable | null = null;
   let draining = false;
   const versionWaiters: Array<{ version: number; resolve: () => void }> = [];
+  const guard = new UpstreamGuard({ allowLoopback: config.allowLoopbackUpstreams, denyCidrs: config.upstreamDenyCidrs });
+  const health = new HealthMonitor(guard, log, {
+    onTransition: (_key, up) => metrics.endpointTransitions.inc({ to: up ? 'up' : 'down' }),
+    onCheck: (ok) => metrics.healthChecks.inc({ result: ok ? 'ok' : 'failed' }),
+  });
+  const upstreams = new Upstreams({ guard, health, egressSources: config.egressSourceAddresses });
 
   const heartbeat = new Heartbeat(
     pool,
@@ -71,6 +83,17 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
 
   const onChange = (change: TableChange) => {
     table = change.table;
+    // Off the hot path: health checks and dedicated ports follow the routes that changed.
+    for (const id of change.changedIds) {
+      const r = change.table.get(id);
+      if (!r) upstreams.balancer.forget(id);
+      const check = r?.enabled ? r.healthCheck : null;
+      health.setRoute(
+        id,
+        check && r ? r.endpoints.map((endpoint) => ({ endpoint, check, postgres: r.engine === 'postgres', sourceAddress: r.sourceAddress ?? null })) : [],
+      );
+    }
+    dedicated.sync(change.table, change.changedIds, change.previous);
     // Routes now disabled or gone whose owners chose `close`: end their open connections.
     for (const id of change.changedIds) {
       const before = change.previous?.get(id);
@@ -102,9 +125,11 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     applicationName: `switchyard-proxy ${config.proxyId}`,
   });
 
-  const listeners = config.listeners.map((spec) => {
+  const contextFor = (spec: ListenerContext['spec'], dedicatedPort?: number): ListenerContext => {
     const ctx: ListenerContext = {
       spec,
+      upstreams,
+      dedicatedPort,
       config,
       getTable: () => table,
       registry,
@@ -120,8 +145,14 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
         if (open.size === 0) onIdle?.();
       },
     };
-    return new ProxyListener(ctx);
-  });
+    return ctx;
+  };
+  const listeners = config.listeners.map((spec) => new ProxyListener(contextFor(spec)));
+  const dedicated = new DedicatedPorts(
+    config.dedicatedPorts,
+    (port) => contextFor({ name: 'dedicated', protocol: 'tls', host: config.dedicatedHost, port, publicPort: port, proxyProtocolFrom: [] }, port),
+    log.child({ listener: 'dedicated' }),
+  );
   let onIdle: (() => void) | null = null;
 
   const admin: Server = createAdminServer(metrics.registry, {
@@ -146,11 +177,14 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     registry,
     connectionLog,
     metrics,
+    upstreams,
+    dedicated,
     waitForVersion: (version) =>
       table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
     stop: async () => {
       draining = true;
-      await Promise.all(listeners.map((l) => l.close()));
+      await Promise.all([...listeners.map((l) => l.close()), dedicated.stop()]);
+      health.stop();
       if (open.size > 0) {
         log.info({ open: open.size, timeoutMs: config.drainTimeoutMs }, 'draining connections');
         let timer: NodeJS.Timeout | undefined;

@@ -36,6 +36,10 @@ export function connectionStrings(engine: Engine, hostname: string, port: number
         server: `https://${hostname}:${port}`,
         kubectl: `kubectl --server=https://${hostname}:${port} get --raw /version`,
       };
+    case 'http': {
+      const url = `http://${hostname}${port === 80 ? '' : `:${port}`}/`;
+      return { primary: url, url, curl: `curl ${url}` };
+    }
     case 'tls':
       return {
         primary: `${hostname}:${port}`,

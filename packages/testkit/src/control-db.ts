@@ -2,7 +2,7 @@
  * Writes routes straight into a control database the way the API does (route row +
  * recordRouteChange in one transaction), for proxy tests that do not need the API.
  */
-import { createPrisma, recordRouteChange, type PrismaClient } from '@switchyard/db';
+import { createPrisma, Prisma, recordRouteChange, type PrismaClient } from '@switchyard/db';
 import type { Engine } from '@switchyard/core';
 
 export interface RouteSpec {
@@ -16,6 +16,14 @@ export interface RouteSpec {
   disableBehavior?: 'drain' | 'close';
   sourceCidrs?: string[];
   maxConnections?: number | null;
+  /** Every endpoint (default: just `upstream`). */
+  endpoints?: Array<{ host: string; port: number }>;
+  balance?: 'round-robin' | 'least-connections' | 'source-hash';
+  healthCheck?: { type: 'tcp' | 'tls'; intervalMs: number; timeoutMs: number; rise: number; fall: number } | null;
+  proxyProtocol?: 'v1' | 'v2' | null;
+  dedicatedPort?: number | null;
+  destination?: string | null;
+  sourceAddress?: string | null;
 }
 
 export class ControlDb {
@@ -28,10 +36,17 @@ export class ControlDb {
     return this.prisma.$transaction(async (tx) => {
       const slug = spec.tenant ?? 'acme';
       const tenant = await tx.tenant.upsert({ where: { slug }, update: {}, create: { slug, name: slug } });
+      const upstream = {
+        upstreamHost: spec.upstream.host,
+        upstreamPort: spec.upstream.port,
+        endpoints: spec.endpoints ?? [spec.upstream],
+        balancePolicy: spec.balance ?? 'round-robin',
+        healthCheck: spec.healthCheck ?? Prisma.DbNull,
+      };
       const db = await tx.database.upsert({
         where: { tenantId_name: { tenantId: tenant.id, name: spec.database } },
-        update: { upstreamHost: spec.upstream.host, upstreamPort: spec.upstream.port, endpoints: [spec.upstream] },
-        create: { tenantId: tenant.id, name: spec.database, engine: spec.engine, upstreamHost: spec.upstream.host, upstreamPort: spec.upstream.port, endpoints: [spec.upstream] },
+        update: upstream,
+        create: { tenantId: tenant.id, name: spec.database, engine: spec.engine, ...upstream },
       });
       const data = {
         hostname: spec.hostname,
@@ -41,6 +56,10 @@ export class ControlDb {
         disableBehavior: spec.disableBehavior ?? 'drain',
         sourceCidrs: spec.sourceCidrs ?? [],
         maxConnections: spec.maxConnections ?? null,
+        proxyProtocol: spec.proxyProtocol ?? null,
+        dedicatedPort: spec.dedicatedPort ?? null,
+        destination: spec.destination ?? null,
+        sourceAddress: spec.sourceAddress ?? null,
       };
       const route = await tx.route.upsert({ where: { databaseId: db.id }, update: data, create: { ...data, databaseId: db.id, tenantId: tenant.id } });
       const version = await recordRouteChange(tx, { routeId: route.id, hostname: route.hostname, op: 'upsert' });

@@ -62,6 +62,14 @@ function isTchar(c: number): boolean {
   );
 }
 
+function hasControlOrSpace(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 export function parseHttpRequestHead(input: Uint8Array, opts: HttpParseOptions = {}): ParseResult<HttpRequestHead, HttpParseError> {
   const max = opts.maxHeadBytes ?? DEFAULT_MAX_HTTP_HEAD_BYTES;
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
@@ -86,7 +94,7 @@ export function parseHttpRequestHead(input: Uint8Array, opts: HttpParseOptions =
   if (parts.length !== 3) return fail('malformed', 'the request line must be "method target HTTP/1.x"');
   const [method, target, proto] = parts as [string, string, string];
   if (!TCHAR.test(method)) return fail('malformed', 'invalid method');
-  if (target.length === 0 || /[\x00-\x20\x7f]/.test(target)) return fail('malformed', 'invalid request target');
+  if (target.length === 0 || hasControlOrSpace(target)) return fail('malformed', 'invalid request target');
   if (proto === 'HTTP/2.0' && method === 'PRI') return fail('bad-version', 'HTTP/2 prior knowledge is not supported on this port');
   if (proto !== 'HTTP/1.1' && proto !== 'HTTP/1.0') return fail('bad-version', `unsupported protocol "${proto.slice(0, 16)}"`);
   if (lines.length - 1 > MAX_HTTP_HEADER_FIELDS) return fail('too-large', `more than ${MAX_HTTP_HEADER_FIELDS} header fields`);

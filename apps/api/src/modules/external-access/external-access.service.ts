@@ -9,6 +9,7 @@ import {
   isUnderDomain,
   isValidHostname,
   listenerProtocolFor,
+  listenerServes,
   normalizeHostname,
   parseCidr,
   type DisableBehavior,
@@ -170,7 +171,7 @@ export class ExternalAccessService {
       const spec = this.deps.listeners.find((l) => l.name === body.listener);
       if (!spec) {
         details.push({ field: 'body.listener', message: `unknown listener; known: ${this.deps.listeners.map((l) => l.name).join(', ')}` });
-      } else if (spec.protocol !== listenerProtocolFor(engine) && !(engine === 'postgres' && spec.protocol === 'tls')) {
+      } else if (!listenerServes(spec.protocol, engine) || spec.protocol === 'destination') {
         throw new AppError('SY_LISTENER_MISMATCH', `Listener ${spec.name} (${spec.protocol}) cannot serve ${engine} databases`, [
           { field: 'body.listener', message: 'does not match the engine' },
         ]);
