@@ -12,6 +12,8 @@ export const root = join(fileURLToPath(import.meta.url), '..', '..');
 
 export interface ScratchDb {
   url: string;
+  /** Data folder of the embedded server (null when DATABASE_URL was used). */
+  dataDir: string | null;
   close(): Promise<void>;
 }
 
@@ -19,11 +21,13 @@ export interface ScratchDb {
 export async function scratchDatabase(name: string): Promise<ScratchDb> {
   let serverUrl = process.env.DATABASE_URL;
   let stop = async () => {};
+  let dataDir: string | null = null;
   if (!serverUrl) {
     const dir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
     chmodSync(dir, 0o755);
     const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port: await getFreePort(), settings: { max_connections: '300' } });
     serverUrl = server.url;
+    dataDir = server.dataDir;
     stop = async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -37,7 +41,7 @@ export async function scratchDatabase(name: string): Promise<ScratchDb> {
   const u = new URL(serverUrl);
   u.pathname = `/${name}`;
   await migrate(u.toString());
-  return { url: u.toString(), close: stop };
+  return { url: u.toString(), dataDir, close: stop };
 }
 
 export interface Child {

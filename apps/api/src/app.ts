@@ -16,6 +16,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDef
 import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ErrorResponse } from './lib/schemas.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import { SessionStore } from './modules/auth/sessions.js';
 import { databasesRoutes } from './modules/databases/databases.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
@@ -40,6 +43,8 @@ export interface Services {
   tokens: TokensService;
   propagation: PropagationTracker;
   events: EventsService;
+  auth: AuthService;
+  sessions: SessionStore;
 }
 
 declare module 'fastify' {
@@ -104,7 +109,12 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const databases = new DatabasesService({ prisma, tenants, access: externalAccess, controlDatabase: config.controlDatabase });
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
-  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation, events });
+  const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
+  const auth = new AuthService(prisma, sessions, config.loginRateLimit);
+  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation, events, auth, sessions });
+  // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
+  const secureCookies = (req: { protocol: string }) =>
+    config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
   propagation.start();
   const retention = new EventRetention(prisma, config.connectionEventsRetentionDays, app.log);
   retention.start();
@@ -122,11 +132,17 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
         title: 'Switchyard API',
         version: SOFTWARE_VERSION,
         description:
-          'Expose tenant databases on shared ports, routed by TLS SNI. Authenticate with `Authorization: Bearer <token>`. ' +
+          'Expose tenant databases on shared ports, routed by TLS SNI. Automation authenticates with `Authorization: Bearer <token>`; ' +
+          'the dashboard signs in (`POST /api/v1/auth/login`) and sends the session cookie plus `X-CSRF-Token` on changes. ' +
           'Errors share one shape with a stable `code` (see docs/api-errors.md).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'sy_session', description: '`__Host-sy_session` over TLS; changes also need `X-CSRF-Token`.' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}` },
   });
@@ -136,7 +152,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const serveSpa = Boolean(config.webDistDir && existsSync(config.webDistDir));
   if (serveSpa) await app.register(fastifyStatic, { root: config.webDistDir!, prefix: '/', wildcard: false });
   await app.register(errorHandlerPlugin, { serveSpa });
-  await app.register(authPlugin, { prisma, adminToken: config.adminToken });
+  await app.register(authPlugin, { prisma, adminToken: config.adminToken, sessions, secureCookies });
 
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true }, config: { public: true } }, async (_req, reply) => {
@@ -167,6 +183,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     listeners: config.listeners.map((l) => ({ name: l.name, protocol: l.protocol, port: l.publicPort })),
   }));
 
+  await app.register(authRoutes, { secureCookies });
   await app.register(tenantsRoutes);
   await app.register(databasesRoutes);
   await app.register(externalAccessRoutes);

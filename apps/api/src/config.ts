@@ -35,6 +35,20 @@ const EnvSchema = z.object({
   CONNECTION_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   /** Folder with the built dashboard (apps/web/dist); served at / when present. */
   WEB_DIST_DIR: z.string().optional(),
+  /** Absolute lifetime of a dashboard session, from login. */
+  SESSION_TTL_MINUTES: z.coerce.number().int().min(5).max(43_200).default(720),
+  /** A session unused for this long ends (checked per request, refreshed at most once a minute). */
+  SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(43_200).default(60),
+  /**
+   * Secure flag of the session cookie: `auto` sets it when the request came over TLS (the API
+   * itself serving https); set `true` behind a TLS-terminating load balancer.
+   */
+  COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  /** Failed logins per account within the window before further attempts are refused. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Login attempts per client address within the window. */
+  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
+  LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -52,6 +66,16 @@ export interface ApiConfig {
   webDistDir: string | null;
   connectionEventsRetentionDays: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  sessions: {
+    ttlMs: number;
+    idleMs: number;
+    cookieSecure: 'auto' | 'always' | 'never';
+  };
+  loginRateLimit: {
+    maxFailuresPerAccount: number;
+    maxAttemptsPerAddress: number;
+    windowMs: number;
+  };
   /** host:port of the control database, which no route may point at. */
   controlDatabase: { host: string; port: number };
 }
@@ -78,6 +102,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     webDistDir: e.WEB_DIST_DIR ?? null,
     connectionEventsRetentionDays: e.CONNECTION_EVENTS_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,
+    sessions: {
+      ttlMs: e.SESSION_TTL_MINUTES * 60_000,
+      idleMs: e.SESSION_IDLE_MINUTES * 60_000,
+      cookieSecure: e.COOKIE_SECURE === 'auto' ? 'auto' : e.COOKIE_SECURE === 'true' ? 'always' : 'never',
+    },
+    loginRateLimit: {
+      maxFailuresPerAccount: e.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxAttemptsPerAddress: e.LOGIN_MAX_ATTEMPTS_PER_ADDRESS,
+      windowMs: e.LOGIN_RATE_WINDOW_SECONDS * 1000,
+    },
     controlDatabase: { host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
+import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
 
@@ -36,6 +38,10 @@ const EnvSchema = z.object({
   PROXY_ALLOW_LOOPBACK_UPSTREAMS: z.enum(['true', 'false']).default('false'),
   /** Extra CIDRs no upstream may be reached in (e.g. the control database's network). */
   PROXY_UPSTREAM_DENY_CIDRS: z.string().default(''),
+  /** Keyring that opens certificate private keys (terminate mode); same value as the API's. */
+  SWITCHYARD_KEYS: z.string().optional(),
+  SWITCHYARD_KEYS_FILE: z.string().optional(),
+  SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
 });
 
 export interface ProxyConfig {
@@ -56,6 +62,8 @@ export interface ProxyConfig {
   egressSourceAddresses: ReadonlySet<string>;
   allowLoopbackUpstreams: boolean;
   upstreamDenyCidrs: Cidr[];
+  /** Null: terminate-mode routes are refused (passthrough needs no keys). */
+  keyring: Keyring | null;
 }
 
 function list(text: string): string[] {
@@ -84,6 +92,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     return cidr;
   });
   if (problems.length) throw new Error(`invalid proxy configuration:\n${problems.join('\n')}`);
+  let keyring: Keyring | null;
+  try {
+    keyring = keyringFromConfig({
+      keys: e.SWITCHYARD_KEYS,
+      fileText: e.SWITCHYARD_KEYS_FILE ? readFileSync(e.SWITCHYARD_KEYS_FILE, 'utf8') : null,
+      activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID,
+    });
+  } catch (err) {
+    throw new Error(`invalid proxy configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     listeners: parseListeners(e.SWITCHYARD_LISTENERS),
@@ -102,5 +120,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     egressSourceAddresses: new Set(egress),
     allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
     upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
+    keyring,
   };
 }

@@ -185,6 +185,37 @@ export const REFUSALS = {
     sqlstate: SqlState.unableToConnect,
     message: 'Switchyard: the route’s egress source address is not available on this proxy',
   },
+  // TLS termination (apps/proxy/src/tls/). A certificate problem refuses only its own host name.
+  certificate_unavailable: {
+    kind: 'config',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.cannotConnectNow,
+    message: 'Switchyard: the TLS certificate of this host name cannot be used; its owner must replace it',
+  },
+  certificate_expired: {
+    kind: 'config',
+    alert: TlsAlert.certificateExpired,
+    sqlstate: SqlState.cannotConnectNow,
+    message: 'Switchyard: the TLS certificate of this host name has expired; its owner must replace it',
+  },
+  tls_handshake_failed: {
+    kind: 'client',
+    alert: TlsAlert.handshakeFailure,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: TLS handshake failed (protocol version, cipher or ALPN not acceptable)',
+  },
+  upstream_tls_failed: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: TLS to the database server failed',
+  },
+  upstream_certificate_invalid: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: "Switchyard: the database server's certificate failed verification against the route's upstream CA",
+  },
   shutting_down: {
     kind: 'shutdown',
     alert: TlsAlert.internalError,

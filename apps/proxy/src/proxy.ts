@@ -21,6 +21,7 @@ import type { RouteTable } from './router/route-table.js';
 import { Upstreams } from './upstream/connector.js';
 import { UpstreamGuard } from './upstream/guard.js';
 import { HealthMonitor } from './upstream/health.js';
+import { SecureContextStore } from './tls/context-store.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface RunningProxy {
@@ -81,7 +82,10 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   );
   let heartbeatStarted = false;
 
+  const tlsContexts = new SecureContextStore(config.keyring, log.child({ component: 'tls' }));
   const onChange = (change: TableChange) => {
+    // Certificates are loaded before the table is published, so no connection sees one without the other.
+    tlsContexts.apply(change);
     table = change.table;
     // Off the hot path: health checks and dedicated ports follow the routes that changed.
     for (const id of change.changedIds) {
@@ -134,6 +138,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
       getTable: () => table,
       registry,
       recentRefusals,
+      tlsContexts,
       metrics,
       log: log.child({ listener: spec.name }),
       onConnectionStart: (conn) => {

@@ -16,6 +16,18 @@ export interface Endpoint {
   port: number;
 }
 
+/** What a terminating proxy needs of a route's certificate (built into a SecureContext). */
+export interface RouteCertificate {
+  id: string;
+  /** PEM chain, leaf first. */
+  certPem: string;
+  /** Keyring ciphertext of the PEM private key (AAD = certificate id); never logged. */
+  keyCiphertext: string | null;
+  fingerprint: string;
+  /** Epoch milliseconds. */
+  notAfter: number;
+}
+
 export interface RouteRecord {
   id: string;
   hostname: string;
@@ -46,6 +58,12 @@ export interface RouteRecord {
   destination?: string | null;
   /** Local address upstream connections are made from (egress with a static source IP). */
   sourceAddress?: string | null;
+  /** Terminate mode: the certificate presented to clients (null in passthrough). */
+  certificate: RouteCertificate | null;
+  /** Terminate mode: TLS (true) or plaintext (false) towards the upstream. */
+  upstreamTls: boolean;
+  /** Terminate mode: PEM CA the upstream certificate must chain to; null = not verified. */
+  upstreamCa: string | null;
 }
 
 /**
@@ -58,10 +76,13 @@ export const ROUTE_SNAPSHOT_SQL = `
          t.id AS tenant_id, t.slug AS tenant_slug,
          d.id AS database_id, d.name AS database_name, d.engine,
          d.upstream_host, d.upstream_port, d.endpoints, d.balance_policy, d.health_check,
-         r.proxy_protocol, r.dedicated_port, r.destination, r.source_address
+         r.proxy_protocol, r.dedicated_port, r.destination, r.source_address,
+         r.upstream_tls, r.upstream_ca, c.id AS certificate_id, c.cert_pem, c.key_ciphertext,
+         c.fingerprint AS certificate_fingerprint, c.not_after AS certificate_not_after
     FROM routes r
     JOIN databases d ON d.id = r.database_id
     JOIN tenants t ON t.id = r.tenant_id
+    LEFT JOIN certificates c ON c.id = r.certificate_id AND r.tls_mode = 'terminate'
    WHERE $1::uuid[] IS NULL OR r.id = ANY($1::uuid[])`;
 
 export interface RouteSnapshotRow {
@@ -88,6 +109,13 @@ export interface RouteSnapshotRow {
   dedicated_port: number | null;
   destination?: string | null;
   source_address: string | null;
+  upstream_tls?: boolean;
+  upstream_ca?: string | null;
+  certificate_id?: string | null;
+  cert_pem?: string | null;
+  key_ciphertext?: string | null;
+  certificate_fingerprint?: string | null;
+  certificate_not_after?: Date | null;
 }
 
 export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
@@ -114,6 +142,18 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
     dedicatedPort: row.dedicated_port ?? null,
     destination: row.destination ?? null,
     sourceAddress: row.source_address ?? null,
+    certificate:
+      row.certificate_id && row.cert_pem
+        ? {
+            id: row.certificate_id,
+            certPem: row.cert_pem,
+            keyCiphertext: row.key_ciphertext ?? null,
+            fingerprint: row.certificate_fingerprint ?? '',
+            notAfter: row.certificate_not_after ? new Date(row.certificate_not_after).getTime() : 0,
+          }
+        : null,
+    upstreamTls: row.upstream_tls ?? true,
+    upstreamCa: row.upstream_ca ?? null,
   };
 }
 

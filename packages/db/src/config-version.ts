@@ -42,3 +42,35 @@ export async function currentConfigVersion(tx: Pick<TxClient, '$queryRaw'>): Pro
   const rows = await tx.$queryRaw<Array<{ version: bigint }>>`SELECT version FROM config_state WHERE id = 1`;
   return Number(rows[0]?.version ?? 0n);
 }
+
+/**
+ * Several route changes in one statement (e.g. a certificate replaced under several routes):
+ * one version per change, consecutive, with the same guarantees as `recordRouteChange` —
+ * and, like it, the transaction's **last statement**. Returns the last version.
+ */
+export async function recordRouteChanges(tx: TxClient, changes: readonly RouteChange[]): Promise<number> {
+  if (changes.length === 0) return currentConfigVersion(tx);
+  if (changes.length === 1) return recordRouteChange(tx, changes[0]!);
+  const n = changes.length;
+  const ids = changes.map((c) => c.routeId);
+  const hosts = changes.map((c) => c.hostname);
+  const ops = changes.map((c) => c.op);
+  const rows = await tx.$queryRaw<Array<{ version: bigint }>>`
+    WITH v AS (
+      UPDATE config_state SET version = version + ${n}::int, updated_at = clock_timestamp() WHERE id = 1 RETURNING version
+    ), c AS (
+      SELECT (SELECT version FROM v) - ${n}::int + u.ord AS version, u.route_id, u.hostname, u.op
+        FROM unnest(${ids}::uuid[], ${hosts}::text[], ${ops}::text[]) WITH ORDINALITY AS u(route_id, hostname, op, ord)
+    ), logged AS (
+      INSERT INTO config_changes (version, route_id, hostname, op, created_at)
+      SELECT version, route_id, hostname, op, clock_timestamp() FROM c
+    ), stamped AS (
+      UPDATE routes r SET version = c.version FROM c WHERE r.id = c.route_id AND c.op = 'upsert'
+    ), pruned AS (
+      DELETE FROM config_changes
+       WHERE (SELECT version FROM v) / 100 > ((SELECT version FROM v) - ${n}::int) / 100
+         AND version <= (SELECT version FROM v) - ${CONFIG_CHANGE_RETENTION}
+    )
+    SELECT version, pg_notify(${CONFIG_CHANNEL}, version::text)::text AS notified FROM v`;
+  return Number(rows[0]!.version);
+}

@@ -18,12 +18,17 @@ export interface CaOptions {
   commonName: string;
   organization?: string;
   validDays?: number;
+  /** Sign with this CA instead of self-signing (an intermediate CA). */
+  issuer?: KeyAndCert;
 }
 
 export interface LeafOptions {
   /** DNS names (and IP literals) for subjectAltName; the first becomes the CN. */
   hostnames: string[];
   validDays?: number;
+  /** Explicit validity window (tests of expired / not-yet-valid certificates). */
+  notBefore?: Date;
+  notAfter?: Date;
   /** Add clientAuth to the extended key usage (for mutual TLS clients). */
   clientAuth?: boolean;
 }
@@ -64,13 +69,15 @@ export function createCertificateAuthority(opts: CaOptions): KeyAndCert {
   validity(cert, opts.validDays ?? 3650);
   const subject = [{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: opts.organization ?? 'Switchyard' }];
   cert.setSubject(subject);
-  cert.setIssuer(subject);
+  const parent = opts.issuer ? forge.pki.certificateFromPem(opts.issuer.certPem) : null;
+  cert.setIssuer(parent ? parent.subject.attributes : subject);
   cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: 0 },
+    // A root may sign one level of intermediates; an intermediate signs only leaves.
+    { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: parent ? 0 : 1 },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(forgeKey, forge.md.sha256.create());
+  cert.sign(opts.issuer ? forge.pki.privateKeyFromPem(opts.issuer.keyPem) : forgeKey, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
@@ -81,6 +88,8 @@ function leaf(opts: LeafOptions, issuer: { cert: forge.pki.Certificate; key: for
   cert.publicKey = publicKey;
   cert.serialNumber = serial();
   validity(cert, opts.validDays ?? 397);
+  if (opts.notBefore) cert.validity.notBefore = opts.notBefore;
+  if (opts.notAfter) cert.validity.notAfter = opts.notAfter;
   const subject = [{ name: 'commonName', value: opts.hostnames[0]!.slice(0, 64) }];
   cert.setSubject(subject);
   cert.setIssuer(issuer ? issuer.cert.subject.attributes : subject);

@@ -1,1 +1,3 @@
 export * from './certificates.js';
+export * from './keyring.js';
+export * from './validate.js';

@@ -1,4 +1,4 @@
-import { createCertificateAuthority, issueCertificate, type KeyAndCert } from '@switchyard/pki';
+import { createCertificateAuthority, issueCertificate, Keyring, type KeyAndCert } from '@switchyard/pki';
 
 let ca: KeyAndCert | null = null;
 
@@ -10,4 +10,11 @@ export function testCa(): KeyAndCert {
 
 export function testCert(hostnames: string[]): KeyAndCert {
   return issueCertificate(testCa(), { hostnames });
+}
+
+/** A fixed test keyring text (SWITCHYARD_KEYS) shared by tests' API, proxy and ControlDb. */
+export const TEST_KEYS = 'test-1:' + Buffer.alloc(32, 0x5a).toString('base64');
+
+export function testKeyring(): Keyring {
+  return Keyring.parse(TEST_KEYS);
 }

@@ -4,3 +4,4 @@ export * from './tls-builders.js';
 export * from './postgres.js';
 export * from './proxy-protocol.js';
 export * from './http.js';
+export * from './postgres-session.js';

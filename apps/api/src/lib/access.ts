@@ -26,6 +26,22 @@ export interface Actor {
   principal: Principal;
   requestId: string;
   clientAddress: string;
+  /** Set when the caller authenticated with the session cookie (never for bearer tokens). */
+  session?: ActorSession;
+}
+
+export interface ActorSession {
+  /** SHA-256 of the cookie (the sessions row id). */
+  id: string;
+  /** The CSRF token for this session (derived from the cookie; returned by login and /auth/me). */
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+/** The signed-in user's id; SY_FORBIDDEN for token callers, which have no user. */
+export function requireUser(actor: Actor): string {
+  if (actor.principal.actorType !== 'user') throw new AppError('SY_FORBIDDEN', 'Only a signed-in user can do this (not an API token)');
+  return actor.principal.actorId;
 }
 
 export function requirePlatformAdmin(actor: Actor): void {

@@ -9,14 +9,21 @@ import { STATUS_CODES } from 'node:http';
 export const ERRORS = {
   SY_VALIDATION: { status: 400, message: 'The request is invalid' },
   SY_BAD_REQUEST: { status: 400, message: 'The request cannot be processed' },
-  SY_UNAUTHENTICATED: { status: 401, message: 'Authentication required: send Authorization: Bearer <token>' },
+  SY_UNAUTHENTICATED: { status: 401, message: 'Authentication required: sign in, or send Authorization: Bearer <token>' },
+  SY_INVALID_CREDENTIALS: { status: 401, message: 'The email address or password is wrong' },
   SY_FORBIDDEN: { status: 403, message: 'Your role does not allow this action' },
+  SY_CSRF_FAILED: { status: 403, message: 'Missing or wrong X-CSRF-Token header for a cookie-authenticated change' },
   SY_NOT_FOUND: { status: 404, message: 'Not found' },
   SY_TENANT_NOT_FOUND: { status: 404, message: 'Tenant not found' },
   SY_DATABASE_NOT_FOUND: { status: 404, message: 'Database not found' },
   SY_TOKEN_NOT_FOUND: { status: 404, message: 'API token not found' },
+  SY_USER_NOT_FOUND: { status: 404, message: 'User not found' },
+  SY_MEMBER_NOT_FOUND: { status: 404, message: 'The user is not a member of this tenant' },
   SY_TENANT_EXISTS: { status: 409, message: 'A tenant with this slug already exists' },
   SY_DATABASE_EXISTS: { status: 409, message: 'A database with this name already exists in the tenant' },
+  SY_USER_EXISTS: { status: 409, message: 'A user with this email address already exists' },
+  SY_MEMBER_EXISTS: { status: 409, message: 'The user is already a member of this tenant' },
+  SY_LAST_OWNER: { status: 409, message: 'A tenant must keep at least one owner' },
   SY_HOSTNAME_TAKEN: { status: 409, message: 'This hostname is already used by another route' },
   SY_CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
   SY_PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large' },
@@ -45,6 +52,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message?: string,
     readonly details?: ErrorDetail[],
+    /** Extra response headers, e.g. Retry-After for SY_RATE_LIMITED. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message ?? ERRORS[code].message);
     this.statusCode = ERRORS[code].status;

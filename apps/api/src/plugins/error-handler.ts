@@ -40,6 +40,7 @@ export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: Fastify
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
     const rid = request.id;
     if (err instanceof AppError) {
+      if (err.headers) reply.headers(err.headers);
       return reply.status(err.statusCode).send(errorBody(err.code, err.message, rid, err.details));
     }
     if (err.validation) {

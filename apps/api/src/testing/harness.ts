@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '@switchyard/db/testing';
 import type { LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../app.js';
 import { loadConfig, type ApiConfig } from '../config.js';
+import { hashPassword } from '../lib/passwords.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
 
@@ -58,4 +59,64 @@ export async function seedTenant(h: Harness, slug = 'acme'): Promise<{ token: st
   const tok = await h.call('POST', `/api/v1/tenants/${slug}/tokens`, { name: 'owner', role: 'owner' });
   if (tok.statusCode !== 201) throw new Error(`token: ${tok.body}`);
   return { token: tok.json().token };
+}
+
+export type Reply = LightMyRequestResponse & { json: () => any };
+
+/** A signed-in browser: sends the session cookie, and X-CSRF-Token on changes unless told not to. */
+export interface SessionClient {
+  cookie: string;
+  csrfToken: string;
+  userId: string;
+  call(method: string, url: string, body?: unknown, opts?: { csrf?: string | null; headers?: Record<string, string> }): Promise<Reply>;
+}
+
+/** Creates a user directly in the database (fast path for tests that are not about users). */
+export async function createUser(
+  h: Harness,
+  email: string,
+  password: string,
+  opts: { isPlatformAdmin?: boolean; name?: string; memberships?: Array<{ tenant: string; role: 'owner' | 'admin' | 'member' }> } = {},
+): Promise<{ id: string }> {
+  const user = await h.app.prisma.user.create({
+    data: { email, name: opts.name ?? email.split('@')[0]!, passwordHash: await hashPassword(password), isPlatformAdmin: opts.isPlatformAdmin ?? false },
+  });
+  for (const m of opts.memberships ?? []) {
+    const t = await h.app.prisma.tenant.findUniqueOrThrow({ where: { slug: m.tenant } });
+    await h.app.prisma.membership.create({ data: { userId: user.id, tenantId: t.id, role: m.role } });
+  }
+  return { id: user.id };
+}
+
+/** Reads the session cookie (name=value) from a login reply. */
+export function sessionCookieFrom(res: LightMyRequestResponse): string {
+  const raw = res.headers['set-cookie'];
+  const first = (Array.isArray(raw) ? raw[0] : raw) ?? '';
+  return first.split(';')[0]!;
+}
+
+let loginAddress = 0;
+
+/**
+ * Signs in through the API. Each call comes from its own loopback address so tests that are
+ * not about throttling never meet the per-address login limit.
+ */
+export async function login(h: Harness, email: string, password: string, headers: Record<string, string> = {}): Promise<SessionClient> {
+  loginAddress += 1;
+  const remoteAddress = `127.1.${(loginAddress >> 8) & 255}.${loginAddress & 255}`;
+  const res = await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password }, headers, remoteAddress });
+  if (res.statusCode !== 200) throw new Error(`login ${email}: ${res.statusCode} ${res.body}`);
+  const cookie = sessionCookieFrom(res);
+  const { csrfToken, user } = res.json();
+  return {
+    cookie,
+    csrfToken,
+    userId: user.id,
+    call: async (method, url, body, opts = {}) => {
+      const hs: Record<string, string> = { cookie, ...headers, ...opts.headers };
+      const csrf = opts.csrf === undefined ? csrfToken : opts.csrf;
+      if (csrf !== null && !['GET', 'HEAD'].includes(method)) hs['x-csrf-token'] = csrf;
+      return h.app.inject({ method: method as never, url, payload: body as never, headers: hs });
+    },
+  };
 }

@@ -6,6 +6,7 @@
  * language it is speaking at that moment (PostgreSQL ErrorResponse or TLS alert) and closed.
  */
 import { isIPv4, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { destinationKey, parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
@@ -15,14 +16,24 @@ import { pipeBoth } from '../pipe/pipe.js';
 import { admit } from '../policy/admission.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import type { AnySniffResult } from '../sniff/http-sniffer.js';
+import { terminate } from '../tls/terminate.js';
 import { endpointKey } from '../upstream/balancer.js';
+import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
 import { httpRefusal } from './http-refusals.js';
 import { createPrelude, createSniffer, findRoute, isRaw } from './kinds.js';
 import type { ProxyPrelude } from './proxy-prelude.js';
 
 /** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
-const REMEMBERED: ReadonlySet<RefusalCode> = new Set(['unknown_host', 'route_disabled', 'source_not_allowed', 'no_sni', 'route_connection_limit']);
+const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
+  'unknown_host',
+  'route_disabled',
+  'source_not_allowed',
+  'no_sni',
+  'route_connection_limit',
+  'certificate_unavailable',
+  'certificate_expired',
+]);
 
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
@@ -52,6 +63,10 @@ class ClientConnection {
   private alpn: string | null = null;
   private route: RouteEntry | null = null;
   private upstream: Socket | null = null;
+  /** Terminate mode: the server TLS socket over the client socket, and its outcome. */
+  private tls: TLSSocket | null = null;
+  private tlsSecured = false;
+  private tlsVersion: string | null = null;
   private readonly abort = new AbortController();
   private closeReason: CloseReason | null = null;
 
@@ -75,8 +90,11 @@ class ClientConnection {
     this.ctx.onConnectionStart(this);
     s.setNoDelay(true);
     this.ctx.metrics.connectionsOpen.inc({ listener: this.ctx.spec.name });
-    this.deadline = setTimeout(() => this.refuse('handshake_timeout', 'tls'), this.ctx.config.handshakeTimeoutMs);
+    // Answer in the language the client is waiting for when the deadline strikes: a libpq
+    // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
+    this.deadline = setTimeout(() => this.refuse('handshake_timeout', this.sniffer?.speaks() ?? 'none'), this.ctx.config.handshakeTimeoutMs);
     s.on('error', this.onSniffError);
+    s.once('end', this.onSniffEnd);
     s.once('close', this.onSniffClose);
     // Dedicated ports forward bytes unread: route at once (server-first protocols included).
     if (!this.sniffer && !this.prelude) return this.routeRaw(Buffer.alloc(0));
@@ -113,6 +131,7 @@ class ClientConnection {
   /** Dedicated ports and destination listeners: no sniffing; `bytes` are replayed as they are. */
   private routeRaw(bytes: Buffer): void {
     this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onSniffEnd);
     this.socket.pause();
     this.routeHello(bytes);
   }
@@ -138,13 +157,15 @@ class ClientConnection {
         return;
       case 'hello':
         this.socket.removeListener('data', this.onData);
+        this.socket.removeListener('end', this.onSniffEnd);
         this.socket.pause();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
-        this.routeHello(r.bytes);
+        this.routeHello(r.bytes, r.hello.alpn);
         return;
       case 'request':
         this.socket.removeListener('data', this.onData);
+        this.socket.removeListener('end', this.onSniffEnd);
         this.socket.pause();
         this.sni = r.host;
         this.routeHello(r.bytes);
@@ -156,13 +177,29 @@ class ClientConnection {
     // ECONNRESET and friends while sniffing: the close handler records it.
   };
 
+  /**
+   * The client half-closed (FIN) before a decision. Sockets allow half-open connections (for
+   * the pipe), so without this a truncated hello would wait for the handshake deadline.
+   * Truncated message: say so in the client's language; nothing buffered: it just left.
+   */
+  private readonly onSniffEnd = (): void => {
+    if (this.finished) return;
+    if (this.sniffer?.pending() && !this.prelude) {
+      const speak = this.sniffer.speaks();
+      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'truncated' });
+      this.refuse(speak === 'tls' ? 'hello_invalid' : speak === 'http' ? 'http_invalid' : 'protocol_violation', speak);
+      return;
+    }
+    this.socket.destroy();
+  };
+
   private readonly onSniffClose = (): void => {
     if (this.finished) return;
     this.abort.abort();
     this.finish('aborted', 'client_left_during_handshake');
   };
 
-  private routeHello(helloBytes: Buffer): void {
+  private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {
     const table = this.ctx.getTable();
     if (!table) return this.refuse('not_ready', 'tls');
     const found = findRoute(table, this.ctx, this.sni, this.destination);
@@ -172,46 +209,81 @@ class ClientConnection {
     const refusal = admit(route, parseIp(this.clientAddress), this.ctx.registry);
     if (refusal) return this.refuse(refusal, 'tls');
     this.ctx.registry.add(route.id, this);
-    this.connectUpstream(route, helloBytes);
+    const endpoint = route.endpoints[0]!;
+    if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, endpoint, helloBytes, clientAlpn);
+    this.connectUpstream(route, helloBytes, isRaw(this.ctx)).then(
+      (up) => this.pipe(up),
+      (err: unknown) => {
+        const code = err instanceof DialError ? err.code : 'upstream_unreachable';
+        this.ctx.log.warn({ route: route.hostname, err: (err as Error).message }, 'upstream dial failed');
+        this.refuse(code, 'tls');
+      },
+    );
   }
 
-  /** Balanced, health-aware dial with fail-over (upstream/connector.ts). */
-  private connectUpstream(route: RouteEntry, replay: Buffer): void {
-    this.ctx.upstreams
+  /**
+   * Balanced, health-aware dial with fail-over before any client byte is forwarded
+   * (upstream/connector.ts). `raw`: no PostgreSQL SSLRequest step.
+   */
+  private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean): Promise<Socket> {
+    return this.ctx.upstreams
       .connect({
         route,
         client: { address: this.clientAddress, port: this.clientPort },
         local: { address: this.localAddress, port: this.localPort },
         replay,
-        raw: isRaw(this.ctx),
+        raw,
         timeoutMs: this.ctx.config.connectTimeoutMs,
         signal: this.abort.signal,
       })
-      .then(
-        (c) => {
-          this.upstreamKey = endpointKey(c.endpoint);
-          this.releaseUpstream = c.release;
-          if (this.finished) c.release();
-          this.pipe(c.socket);
-        },
-        (err: unknown) => {
-          const code = err instanceof DialError ? err.code : 'upstream_unreachable';
-          this.ctx.log.warn({ route: route.hostname, err: (err as Error).message }, 'upstream dial failed');
-          this.refuse(code, 'tls');
-        },
-      );
+      .then((c: Connected) => {
+        this.upstreamKey = endpointKey(c.endpoint);
+        this.releaseUpstream = c.release;
+        if (this.finished) c.release();
+        return c.socket;
+      });
   }
 
-  private pipe(up: Socket): void {
-    if (this.finished || this.socket.destroyed) {
+  /** Terminate mode (tls/terminate.ts): the certificate was prebuilt off the hot path. */
+  private terminate(route: RouteEntry, endpoint: RouteEntry['endpoints'][number], helloBytes: Buffer, clientAlpn: readonly string[]): void {
+    const entry = this.ctx.tlsContexts?.get(route.id);
+    if (!entry || !entry.ok) return this.refuse('certificate_unavailable', 'tls');
+    if (Date.now() >= entry.notAfter) return this.refuse('certificate_expired', 'tls');
+    terminate({
+      socket: this.socket,
+      helloBytes,
+      clientAlpn,
+      postgres: route.engine === 'postgres',
+      context: entry.context,
+      endpoint,
+      upstreamTls: route.upstreamTls,
+      upstreamCa: route.upstreamCa,
+      dial: (postgresStartTls) => this.connectUpstream(route, Buffer.alloc(0), !postgresStartTls),
+      signal: this.abort.signal,
+      onTlsSocket: (tls) => {
+        this.tls = tls;
+        tls.once('secure', () => (this.tlsSecured = true));
+        tls.once('close', this.onSniffClose);
+      },
+      refuse: (code) => this.refuse(code, 'none'),
+      established: (client, up, info) => {
+        this.tlsVersion = info.tlsVersion;
+        this.alpn = info.alpn ?? this.alpn;
+        client.removeListener('close', this.onSniffClose);
+        this.pipe(up, client);
+      },
+    });
+  }
+
+  private pipe(up: Socket, client: Socket = this.socket): void {
+    if (this.finished || client.destroyed) {
       up.destroy();
       return;
     }
     this.clearDeadline();
     this.upstream = up;
-    const client = this.socket;
-    client.removeListener('error', this.onSniffError);
-    client.removeListener('close', this.onSniffClose);
+    this.socket.removeListener('error', this.onSniffError);
+    this.socket.removeListener('close', this.onSniffClose);
     pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd));
     this.ctx.metrics.connectionsRouted.inc({ listener: this.ctx.spec.name });
   }
@@ -229,16 +301,19 @@ class ClientConnection {
 
   private destroyBoth(): void {
     this.upstream?.destroy();
+    this.tls?.destroy();
     this.socket.destroy();
   }
 
   private refuse(code: RefusalCode, requested: 'postgres' | 'tls' | 'none' | 'http'): void {
     if (this.finished) return;
     const refusal = REFUSALS[code];
+    if (this.tls) return this.refuseInTls(code);
     // Plain-HTTP clients read an HTTP response; raw forwards (dedicated, destination) just close.
     const speak = isRaw(this.ctx) ? 'none' : this.ctx.spec.protocol === 'http' && requested !== 'none' ? 'http' : requested;
     const s = this.socket;
     s.removeListener('data', this.onData);
+    s.removeListener('end', this.onSniffEnd);
     if (speak === 'tls' && REMEMBERED.has(code)) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
     if (!s.destroyed && s.writable) {
       if (speak === 'postgres') {
@@ -253,6 +328,23 @@ class ClientConnection {
       setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
     } else {
       s.destroy();
+    }
+    this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+  }
+
+  /**
+   * Terminate mode, once our TLS socket owns the connection: a PostgreSQL client past the
+   * handshake reads an ErrorResponse inside TLS; otherwise OpenSSL has already sent its alert
+   * (or the handshake is cut), so the socket is just closed.
+   */
+  private refuseInTls(code: RefusalCode): void {
+    const tls = this.tls!;
+    const refusal = REFUSALS[code];
+    if (this.tlsSecured && this.route?.engine === 'postgres' && !tls.destroyed && tls.writable) {
+      tls.end(buildErrorResponse(this.explain(code)));
+      setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
+    } else {
+      tls.destroy();
     }
     this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
   }
@@ -303,7 +395,7 @@ class ClientConnection {
       clientPort: this.clientPort,
       sni: this.sni,
       alpn: this.alpn,
-      tlsVersion: null,
+      tlsVersion: this.tlsVersion,
       mode: this.route?.tlsMode ?? null,
       startedAt: this.startedAt,
       endedAt: Date.now(),

@@ -5,6 +5,7 @@ import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { Upstreams } from '../upstream/connector.js';
+import type { SecureContextStore } from '../tls/context-store.js';
 import type { RecentRefusals } from './recent-refusals.js';
 import type { Closable, ConnectionRegistry } from './registry.js';
 
@@ -17,6 +18,8 @@ export interface ListenerContext {
   getTable(): RouteTable | null;
   registry: ConnectionRegistry;
   recentRefusals: RecentRefusals;
+  /** Prebuilt TLS contexts of terminate-mode routes (absent: terminate routes are refused). */
+  tlsContexts?: Pick<SecureContextStore, 'get'>;
   metrics: ProxyMetrics;
   log: Logger;
   onConnectionStart(conn: LiveConnection): void;

@@ -16,6 +16,10 @@ export const HTTP_MAX_HEAD_BYTES = 16 * 1024;
 
 export interface KindSniffer {
   feed(chunk: Uint8Array): AnySniffResult;
+  /** What a client waiting at this point expects to read if refused. */
+  speaks(): 'postgres' | 'tls' | 'http';
+  /** True while part of a message is buffered. */
+  pending(): boolean;
 }
 
 export function createSniffer(ctx: ListenerContext): KindSniffer | null {

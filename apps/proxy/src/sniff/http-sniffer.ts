@@ -24,6 +24,14 @@ export class HttpSniffer {
 
   constructor(private readonly maxHeadBytes: number) {}
 
+  speaks(): 'http' {
+    return 'http';
+  }
+
+  pending(): boolean {
+    return this.acc.length > 0;
+  }
+
   feed(chunk: Uint8Array): HttpSniffResult {
     const searchFrom = this.acc.length;
     this.acc.append(chunk);

@@ -18,6 +18,9 @@ export function route(over: Partial<RouteRecord> = {}): RouteRecord {
     databaseName: 'db1',
     engine: 'postgres',
     endpoints: [{ host: '127.0.0.1', port: 5432 }],
+    certificate: null,
+    upstreamTls: true,
+    upstreamCa: null,
     ...over,
   };
 }

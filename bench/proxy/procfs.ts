@@ -1,0 +1,79 @@
+/**
+ * What a process tree costs, read from /proc: CPU time (utime + stime of every process in
+ * the tree, all threads included) and resident memory. Used around measurement windows, so
+ * the figures are the proxy's own and not the load generator's.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second for utime/stime (`getconf CLK_TCK`; 100 on Linux everywhere). */
+const CLK_TCK = 100;
+
+function statFields(pid: number): string[] | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** The pid and all its living descendants. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (!f) continue;
+    const ppid = Number(f[1]); // field 4 of stat; f[0] is field 3 (state)
+    let list = children.get(ppid);
+    if (!list) children.set(ppid, (list = []));
+    list.push(Number(name));
+  }
+  const out: number[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) stack.push(c);
+  }
+  return out;
+}
+
+/** CPU microseconds (user + system) used so far by the tree under `root`. */
+export function treeCpuMicros(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    const f = statFields(pid);
+    if (f) ticks += Number(f[11]) + Number(f[12]); // utime, stime = fields 14, 15
+  }
+  return (ticks * 1e6) / CLK_TCK;
+}
+
+/** Resident set size in bytes of the tree under `root`. */
+export function treeRssBytes(root: number): number {
+  let kb = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb * 1024;
+}
+
+/** Moves every thread of every process in the tree to `cpus` (a taskset list, e.g. "1"). */
+export function pinTree(root: number, cpus: string): void {
+  for (const pid of processTree(root)) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], {
+        stdio: 'ignore',
+      });
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
