@@ -39,6 +39,8 @@ export interface RouteRecord {
   maxConnections: number | null;
   version: number;
   tenantId: string;
+  /** The tenant's cap on concurrent connections across all its routes (null: none). */
+  tenantMaxConnections: number | null;
   tenantSlug: string;
   databaseId: string;
   databaseName: string;
@@ -73,7 +75,7 @@ export interface RouteRecord {
 export const ROUTE_SNAPSHOT_SQL = `
   SELECT r.id, r.hostname, r.listener, r.tls_mode, r.enabled, r.disable_behavior,
          r.source_cidrs, r.max_connections, r.version::float8 AS version,
-         t.id AS tenant_id, t.slug AS tenant_slug,
+         t.id AS tenant_id, t.slug AS tenant_slug, t.max_connections AS tenant_max_connections,
          d.id AS database_id, d.name AS database_name, d.engine,
          d.upstream_host, d.upstream_port, d.endpoints, d.balance_policy, d.health_check,
          r.proxy_protocol, r.dedicated_port, r.destination, r.source_address,
@@ -97,6 +99,7 @@ export interface RouteSnapshotRow {
   version: number;
   tenant_id: string;
   tenant_slug: string;
+  tenant_max_connections: number | null;
   database_id: string;
   database_name: string;
   engine: string;
@@ -132,6 +135,7 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
     version: Number(row.version),
     tenantId: row.tenant_id,
     tenantSlug: row.tenant_slug,
+    tenantMaxConnections: row.tenant_max_connections ?? null,
     databaseId: row.database_id,
     databaseName: row.database_name,
     engine: row.engine as Engine,
