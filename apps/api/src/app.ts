@@ -19,6 +19,8 @@ import { ErrorResponse } from './lib/schemas.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { SessionStore } from './modules/auth/sessions.js';
+import { certificatesRoutes } from './modules/certificates/certificates.routes.js';
+import { CertificatesService } from './modules/certificates/certificates.service.js';
 import { databasesRoutes } from './modules/databases/databases.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
@@ -38,6 +40,7 @@ import { SOFTWARE_VERSION } from './version.js';
 
 export interface Services {
   tenants: TenantsService;
+  certificates: CertificatesService;
   databases: DatabasesService;
   externalAccess: ExternalAccessService;
   tokens: TokensService;
@@ -53,6 +56,23 @@ declare module 'fastify' {
     services: Services;
   }
 }
+
+/**
+ * Never logged: credentials, and private keys wherever they could appear (request bodies are
+ * not logged by default; this holds if someone logs one).
+ */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'req.body.privateKeyPem',
+  'body.privateKeyPem',
+  '*.privateKeyPem',
+  '*.keyPem',
+  '*.keyCiphertext',
+  'keyring',
+  '*.keyring',
+];
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -74,7 +94,7 @@ function requestId(req: { headers: Record<string, string | string[] | undefined>
 export async function buildApp(opts: BuildOptions): Promise<App> {
   const { config } = opts;
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    logger: opts.logger ?? { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } },
     genReqId: requestId,
     bodyLimit: 256 * 1024,
     trustProxy: false,
@@ -98,9 +118,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, app.log);
   const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes });
+  const certificates = new CertificatesService({
+    prisma,
+    tenants,
+    keyring: config.keyring,
+    baseDomain: config.baseDomain,
+    propagation,
+    propagationTimeoutMs: config.propagationTimeoutMs,
+  });
   const externalAccess = new ExternalAccessService({
     prisma,
     tenants,
+    certificates,
     propagation,
     baseDomain: config.baseDomain,
     listeners: config.listeners,
@@ -111,7 +140,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const events = new EventsService(prisma, tenants);
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
-  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation, events, auth, sessions });
+  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -188,6 +217,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(databasesRoutes);
   await app.register(externalAccessRoutes);
   await app.register(tokensRoutes);
+  await app.register(certificatesRoutes);
   await app.register(proxiesRoutes);
   await app.register(eventsRoutes);
 
