@@ -193,10 +193,11 @@ class ClientConnection {
    */
   private readonly onSniffEnd = (): void => {
     if (this.finished) return;
-    if (this.sniffer?.pending() && !this.prelude) {
-      const speak = this.sniffer.speaks();
-      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'truncated' });
-      this.refuse(speak === 'tls' ? 'hello_invalid' : speak === 'http' ? 'http_invalid' : 'protocol_violation', speak);
+    // Prelude still waiting (a PROXY header cut short) or no sniffer: the client just left.
+    const r = this.prelude ? null : (this.sniffer?.endOfInput() ?? null);
+    if (r?.type === 'refuse') {
+      if (r.detail) this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: r.detail });
+      this.refuse(r.code, r.speak);
       return;
     }
     this.socket.destroy();

@@ -18,8 +18,8 @@ export interface KindSniffer {
   feed(chunk: Uint8Array): AnySniffResult;
   /** What a client waiting at this point expects to read if refused. */
   speaks(): 'postgres' | 'tls' | 'http';
-  /** True while part of a message is buffered. */
-  pending(): boolean;
+  /** The client half-closed: the refusal for a truncated message, or null (it just left). */
+  endOfInput(): AnySniffResult | null;
 }
 
 export function createSniffer(ctx: ListenerContext): KindSniffer | null {

@@ -28,8 +28,9 @@ export class HttpSniffer {
     return 'http';
   }
 
-  pending(): boolean {
-    return this.acc.length > 0;
+  endOfInput(): HttpSniffResult | null {
+    if (this.acc.length === 0) return null;
+    return { type: 'refuse', code: 'http_invalid', speak: 'http', detail: 'truncated' };
   }
 
   feed(chunk: Uint8Array): HttpSniffResult {
