@@ -8,52 +8,46 @@
  * handshake. Ports come from the parent (BENCH_PORTS=echo,bulkTls,bulkPlain) so they stay
  * the same across runs and match the routes in the control database.
  */
-import { execFileSync } from "node:child_process";
-import { constants } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import {
-  createServer as createTcpServer,
-  type Server,
-  type Socket,
-} from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createServer as createTlsServer } from "node:tls";
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 
-const [echoPort, bulkTlsPort, bulkPlainPort] = (process.env.BENCH_PORTS ?? "")
-  .split(",")
-  .map(Number) as [number, number, number];
+const [echoPort, bulkTlsPort, bulkPlainPort] = (process.env.BENCH_PORTS ?? '').split(',').map(Number) as [number, number, number];
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 function selfSigned(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), "sy-bench-cert-"));
+  const dir = mkdtempSync(join(tmpdir(), 'sy-bench-cert-'));
   try {
     execFileSync(
-      "openssl",
+      'openssl',
       [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=bench.switchyard.test",
-        "-addext",
-        "subjectAltName=DNS:*.bench.switchyard.test",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=bench.switchyard.test',
+        '-addext',
+        'subjectAltName=DNS:*.bench.switchyard.test',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
       ],
-      { stdio: "ignore" },
+      { stdio: 'ignore' },
     );
     return {
-      key: readFileSync(join(dir, "key.pem")),
-      cert: readFileSync(join(dir, "cert.pem")),
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -65,13 +59,13 @@ function stream(s: Socket): void {
   const pump = () => {
     while (!s.destroyed && s.write(CHUNK));
   };
-  s.on("drain", pump);
+  s.on('drain', pump);
   pump();
 }
 
 function onceFirstData(s: Socket, fn: () => void): void {
-  s.once("data", () => {
-    s.on("data", () => {}); // keep reading (and discarding) whatever else arrives
+  s.once('data', () => {
+    s.on('data', () => {}); // keep reading (and discarding) whatever else arrives
     fn();
   });
 }
@@ -84,14 +78,14 @@ const tlsOptions = {
 const sockets = new Set<Socket>();
 const track = (s: Socket) => {
   sockets.add(s);
-  s.on("error", () => {});
-  s.once("close", () => sockets.delete(s));
+  s.on('error', () => {});
+  s.once('close', () => sockets.delete(s));
 };
 
 const echo = createTlsServer(tlsOptions, (s) => {
   track(s);
   s.setNoDelay(true);
-  s.on("data", (d: Buffer) => s.write(d));
+  s.on('data', (d: Buffer) => s.write(d));
 });
 const bulkTls = createTlsServer(tlsOptions, (s) => {
   track(s);
@@ -101,8 +95,7 @@ const bulkPlain = createTcpServer((s) => {
   track(s);
   onceFirstData(s, () => stream(s));
 });
-for (const server of [echo, bulkTls, bulkPlain] as Server[])
-  server.on("tlsClientError", () => {});
+for (const server of [echo, bulkTls, bulkPlain] as Server[]) server.on('tlsClientError', () => {});
 
 await Promise.all(
   (
@@ -114,16 +107,14 @@ await Promise.all(
   ).map(
     ([server, port]) =>
       new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host: "127.0.0.1", port, backlog: 4096 }, () =>
-          resolve(),
-        );
+        server.once('error', reject);
+        server.listen({ host: '127.0.0.1', port, backlog: 4096 }, () => resolve());
       }),
   ),
 );
-process.send?.({ type: "ready" });
-process.on("message", (m: { type: string }) => {
-  if (m.type === "count") process.send?.({ type: "count", open: sockets.size });
+process.send?.({ type: 'ready' });
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'count') process.send?.({ type: 'count', open: sockets.size });
 });
 // The parent holds the IPC channel; when it goes, so do we.
-process.on("disconnect", () => process.exit(0));
+process.on('disconnect', () => process.exit(0));

@@ -8,14 +8,14 @@
  * Measurement windows (after a warm-up) are timed here, and the proxy's CPU time is read
  * from /proc at the window edges, so both sides of the ratio cover the same interval.
  */
-import { connect as tcpConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { buildClientHello } from "@switchyard/wire";
-import { summary } from "../lib.js";
-import { treeCpuMicros } from "./procfs.js";
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { buildClientHello } from '@switchyard/wire';
+import { summary } from '../lib.js';
+import { treeCpuMicros } from './procfs.js';
 
 export interface ConnsCommand {
-  cmd: "conns";
+  cmd: 'conns';
   port: number;
   servername: string;
   concurrency: number;
@@ -35,8 +35,8 @@ export interface ConnsResult {
   firstError: string | null;
 }
 export interface BulkCommand {
-  cmd: "bulk";
-  kind: "tls" | "plain";
+  cmd: 'bulk';
+  kind: 'tls' | 'plain';
   port: number;
   servername: string;
   streams: number;
@@ -52,14 +52,13 @@ export interface BulkResult {
   cpuUsPerMiB: number | null;
 }
 export interface IdleOpenCommand {
-  cmd: "idle-open";
+  cmd: 'idle-open';
   port: number;
   servername: string;
   count: number;
   concurrency: number;
 }
-export type Command =
-  ConnsCommand | BulkCommand | IdleOpenCommand | { cmd: "idle-close" };
+export type Command = ConnsCommand | BulkCommand | IdleOpenCommand | { cmd: 'idle-close' };
 
 const PAYLOAD = Buffer.alloc(32, 0x78);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,7 +66,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function tlsOptions(port: number, servername: string) {
   // No `session`: Node never resumes unless handed one, so every handshake is full.
   return {
-    host: "127.0.0.1",
+    host: '127.0.0.1',
     port,
     servername,
     rejectUnauthorized: false,
@@ -76,18 +75,14 @@ function tlsOptions(port: number, servername: string) {
 }
 
 /** One connection: full handshake, 32-byte echo, orderly close. Resolves with the echo latency. */
-function oneConnection(
-  port: number,
-  servername: string,
-  held?: TLSSocket[],
-): Promise<number> {
+function oneConnection(port: number, servername: string, held?: TLSSocket[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let latency = 0;
     let got = 0;
     const s = tlsConnect(tlsOptions(port, servername));
-    s.once("secureConnect", () => s.write(PAYLOAD));
-    s.on("data", (d: Buffer) => {
+    s.once('secureConnect', () => s.write(PAYLOAD));
+    s.on('data', (d: Buffer) => {
       got += d.length;
       if (got >= PAYLOAD.length && latency === 0) {
         latency = performance.now() - t0;
@@ -99,12 +94,8 @@ function oneConnection(
         }
       }
     });
-    s.once("error", (err: Error) => reject(err));
-    s.once("close", () =>
-      latency > 0
-        ? resolve(latency)
-        : reject(new Error("closed before the echo")),
-    );
+    s.once('error', (err: Error) => reject(err));
+    s.once('close', () => (latency > 0 ? resolve(latency) : reject(new Error('closed before the echo'))));
   });
 }
 
@@ -165,26 +156,26 @@ async function bulk(c: BulkCommand): Promise<BulkResult> {
           const count = (d: Buffer) => {
             bytes += d.length;
           };
-          if (c.kind === "tls") {
+          if (c.kind === 'tls') {
             const s = tlsConnect(tlsOptions(c.port, c.servername));
             sockets.push(s);
-            s.once("error", reject);
-            s.once("secureConnect", () => {
-              s.write("go");
-              s.on("data", count);
+            s.once('error', reject);
+            s.once('secureConnect', () => {
+              s.write('go');
+              s.on('data', count);
               resolve();
             });
           } else {
             const s = tcpConnect({
-              host: "127.0.0.1",
+              host: '127.0.0.1',
               port: c.port,
               noDelay: true,
             });
             sockets.push(s);
-            s.once("error", reject);
-            s.once("connect", () => {
+            s.once('error', reject);
+            s.once('connect', () => {
               s.write(buildClientHello({ serverName: c.servername }));
-              s.on("data", count);
+              s.on('data', count);
               resolve();
             });
           }
@@ -211,9 +202,7 @@ async function bulk(c: BulkCommand): Promise<BulkResult> {
 
 const held: TLSSocket[] = [];
 
-async function idleOpen(
-  c: IdleOpenCommand,
-): Promise<{ opened: number; errors: number; firstError: string | null }> {
+async function idleOpen(c: IdleOpenCommand): Promise<{ opened: number; errors: number; firstError: string | null }> {
   let next = 0;
   let errors = 0;
   let firstError: string | null = null;
@@ -238,8 +227,8 @@ async function idleClose(): Promise<{ closed: number }> {
     held.splice(0).map(
       (s) =>
         new Promise<void>((resolve) => {
-          s.once("close", () => resolve());
-          s.on("error", () => {});
+          s.once('close', () => resolve());
+          s.on('error', () => {});
           s.end();
           setTimeout(() => s.destroy(), 2000).unref();
         }),
@@ -250,23 +239,22 @@ async function idleClose(): Promise<{ closed: number }> {
 
 async function execute(c: Command): Promise<unknown> {
   switch (c.cmd) {
-    case "conns":
+    case 'conns':
       return conns(c);
-    case "bulk":
+    case 'bulk':
       return bulk(c);
-    case "idle-open":
+    case 'idle-open':
       return idleOpen(c);
-    case "idle-close":
+    case 'idle-close':
       return idleClose();
   }
 }
 
-process.on("message", (m: { id: number; command: Command }) => {
+process.on('message', (m: { id: number; command: Command }) => {
   execute(m.command).then(
     (result) => process.send?.({ id: m.id, result }),
-    (err: unknown) =>
-      process.send?.({ id: m.id, error: (err as Error).stack ?? String(err) }),
+    (err: unknown) => process.send?.({ id: m.id, error: (err as Error).stack ?? String(err) }),
   );
 });
-process.on("disconnect", () => process.exit(0));
-process.send?.({ type: "ready" });
+process.on('disconnect', () => process.exit(0));
+process.send?.({ type: 'ready' });

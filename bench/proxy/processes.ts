@@ -4,17 +4,13 @@
  * `apps/proxy` process against the control database) and HAProxy (Debian's binary, with a
  * configuration generated from the same routes).
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import {
-  ROUTE_SNAPSHOT_SQL,
-  routeFromRow,
-  type RouteSnapshotRow,
-} from "@switchyard/core";
-import pg from "pg";
-import { root } from "../lib.js";
-import type { Command } from "./loadgen.js";
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
+import pg from 'pg';
+import { root } from '../lib.js';
+import type { Command } from './loadgen.js';
 
 export interface Proc {
   name: string;
@@ -25,15 +21,9 @@ export interface Proc {
 }
 
 function track(name: string, child: ChildProcess): Proc {
-  let out = "";
-  child.stdout?.on(
-    "data",
-    (d: Buffer) => (out = (out + d.toString()).slice(-200_000)),
-  );
-  child.stderr?.on(
-    "data",
-    (d: Buffer) => (out = (out + d.toString()).slice(-200_000)),
-  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   return {
     name,
     child,
@@ -41,38 +31,23 @@ function track(name: string, child: ChildProcess): Proc {
     output: () => out,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null)
-          return resolve();
-        const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        child.once("exit", () => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
           clearTimeout(kill);
           resolve();
         });
-        child.kill("SIGTERM");
+        child.kill('SIGTERM');
       }),
   };
 }
 
 /** `taskset -c cpus node --import tsx <entry>` — taskset execs, so the pid is node's. */
-export function spawnTs(
-  name: string,
-  entry: string,
-  env: NodeJS.ProcessEnv,
-  cpus: string,
-  ipc = false,
-): Proc {
-  const args = [
-    "-c",
-    cpus,
-    process.execPath,
-    "--conditions=switchyard-source",
-    "--import",
-    "tsx",
-    join(root, entry),
-  ];
-  const child = spawn("taskset", args, {
+export function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string, ipc = false): Proc {
+  const args = ['-c', cpus, process.execPath, '--conditions=switchyard-source', '--import', 'tsx', join(root, entry)];
+  const child = spawn('taskset', args, {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe", ...(ipc ? (["ipc"] as const) : [])],
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
   });
   return track(name, child);
 }
@@ -81,46 +56,30 @@ export interface IpcProc extends Proc {
   request<T>(command: Command): Promise<T>;
 }
 
-export async function startIpcChild(
-  name: string,
-  entry: string,
-  env: NodeJS.ProcessEnv,
-  cpus: string,
-): Promise<IpcProc> {
+export async function startIpcChild(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string): Promise<IpcProc> {
   const p = spawnTs(name, entry, env, cpus, true);
   let nextId = 1;
-  const pending = new Map<
-    number,
-    { resolve(v: unknown): void; reject(e: Error): void }
-  >();
-  p.child.on(
-    "message",
-    (m: { id?: number; result?: unknown; error?: string }) => {
-      if (m.id === undefined) return;
-      const w = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.error) w?.reject(new Error(`${name}: ${m.error}`));
-      else w?.resolve(m.result);
-    },
-  );
-  p.child.once("exit", (code) => {
-    for (const w of pending.values())
-      w.reject(new Error(`${name} exited (${code}):\n${p.output()}`));
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  p.child.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
+    if (m.id === undefined) return;
+    const w = pending.get(m.id);
+    pending.delete(m.id);
+    if (m.error) w?.reject(new Error(`${name}: ${m.error}`));
+    else w?.resolve(m.result);
+  });
+  p.child.once('exit', (code) => {
+    for (const w of pending.values()) w.reject(new Error(`${name} exited (${code}):\n${p.output()}`));
     pending.clear();
   });
   await new Promise<void>((resolve, reject) => {
     const onMsg = (m: { type?: string }) => {
-      if (m.type === "ready") {
-        p.child.off("message", onMsg);
+      if (m.type === 'ready') {
+        p.child.off('message', onMsg);
         resolve();
       }
     };
-    p.child.on("message", onMsg);
-    p.child.once("exit", (code) =>
-      reject(
-        new Error(`${name} exited (${code}) before ready:\n${p.output()}`),
-      ),
-    );
+    p.child.on('message', onMsg);
+    p.child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before ready:\n${p.output()}`)));
   });
   return {
     ...p,
@@ -133,11 +92,7 @@ export async function startIpcChild(
   };
 }
 
-export async function waitHttpOk(
-  url: string,
-  proc: Proc,
-  timeoutMs = 120_000,
-): Promise<void> {
+export async function waitHttpOk(url: string, proc: Proc, timeoutMs = 120_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const ok = await fetch(url).then(
@@ -145,8 +100,7 @@ export async function waitHttpOk(
       () => false,
     );
     if (ok) return;
-    if (proc.child.exitCode !== null)
-      throw new Error(`${proc.name} exited:\n${proc.output()}`);
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
@@ -174,41 +128,32 @@ export interface StartedSwitchyard extends Proc {
 /** tsx keeps an esbuild service child; it is idle after start-up and not a proxy worker. */
 function isNode(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "esbuild";
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'esbuild';
   } catch {
     return false;
   }
 }
 
-export async function startSwitchyard(
-  o: SwitchyardOptions,
-  processTree: (pid: number) => number[],
-): Promise<StartedSwitchyard> {
+export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: number) => number[]): Promise<StartedSwitchyard> {
   const t0 = performance.now();
   const p = spawnTs(
     o.proxyId,
-    "apps/proxy/src/main.ts",
+    'apps/proxy/src/main.ts',
     {
       DATABASE_URL: o.databaseUrl,
       SWITCHYARD_LISTENERS: `tls=tls@127.0.0.1:${o.tlsPort}`,
-      PROXY_ADMIN_HOST: "127.0.0.1",
+      PROXY_ADMIN_HOST: '127.0.0.1',
       PROXY_ADMIN_PORT: String(o.adminPort),
       PROXY_ID: o.proxyId,
       // One worker per core where the proxy supports it (ignored otherwise).
       PROXY_WORKERS: String(o.workers),
-      LOG_LEVEL: "info",
+      LOG_LEVEL: 'info',
     },
     o.cpus,
   );
   await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p);
   const readyMs = performance.now() - t0;
-  const loads = [
-    ...p
-      .output()
-      .matchAll(
-        /"ms":(\d+)[^\n]*"msg":"route table loaded"|"msg":"route table loaded"[^\n]*"ms":(\d+)/g,
-      ),
-  ].map((m) => Number(m[1] ?? m[2]));
+  const loads = [...p.output().matchAll(/"ms":(\d+)[^\n]*"msg":"route table loaded"|"msg":"route table loaded"[^\n]*"ms":(\d+)/g)].map((m) => Number(m[1] ?? m[2]));
   return {
     ...p,
     adminPort: o.adminPort,
@@ -233,85 +178,72 @@ export interface HaproxyOptions {
  * `tcp-request inspect-delay` + `req_ssl_sni` recipe. A map lookup (ebtree) rather than one
  * ACL per route, which is how one would run HAProxy with 100,000 names.
  */
-export async function startHaproxy(
-  o: HaproxyOptions,
-): Promise<Proc & { routes: number; version: string }> {
+export async function startHaproxy(o: HaproxyOptions): Promise<Proc & { routes: number; version: string }> {
   const client = new pg.Client({ connectionString: o.databaseUrl });
   await client.connect();
-  const rows = (
-    await client.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null])
-  ).rows.map(routeFromRow);
+  const rows = (await client.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null])).rows.map(routeFromRow);
   await client.end();
   const backends = new Map<string, string>();
   const map: string[] = [];
   for (const r of rows) {
-    if (!r.enabled || r.listener !== "tls") continue;
+    if (!r.enabled || r.listener !== 'tls') continue;
     const ep = r.endpoints[0]!;
     const key = `${ep.host}:${ep.port}`;
     let name = backends.get(key);
     if (!name) backends.set(key, (name = `be_${backends.size}`));
     map.push(`${r.hostname} ${name}`);
   }
-  const mapFile = join(o.dir, "routes.map");
-  writeFileSync(mapFile, map.join("\n") + "\n");
+  const mapFile = join(o.dir, 'routes.map');
+  writeFileSync(mapFile, map.join('\n') + '\n');
   const cfg = [
-    "global",
+    'global',
     `  maxconn ${o.maxconn}`,
     `  nbthread ${o.threads}`,
-    "",
-    "defaults",
-    "  mode tcp",
-    "  timeout connect 5s",
-    "  timeout client 1h",
-    "  timeout server 1h",
-    "",
-    "frontend fe_tls",
+    '',
+    'defaults',
+    '  mode tcp',
+    '  timeout connect 5s',
+    '  timeout client 1h',
+    '  timeout server 1h',
+    '',
+    'frontend fe_tls',
     `  bind 127.0.0.1:${o.port}`,
     `  maxconn ${o.maxconn}`,
-    "  tcp-request inspect-delay 10s",
-    "  tcp-request content accept if { req_ssl_hello_type 1 }",
-    "  tcp-request content reject",
+    '  tcp-request inspect-delay 10s',
+    '  tcp-request content accept if { req_ssl_hello_type 1 }',
+    '  tcp-request content reject',
     `  use_backend %[req_ssl_sni,lower,map(${mapFile},be_none)]`,
-    "  default_backend be_none",
-    "",
-    "backend be_none",
-    "  tcp-request content reject",
-    ...[...backends].flatMap(([ep, name]) => [
-      "",
-      `backend ${name}`,
-      `  server s ${ep}`,
-    ]),
-    "",
-  ].join("\n");
-  const cfgFile = join(o.dir, "haproxy.cfg");
+    '  default_backend be_none',
+    '',
+    'backend be_none',
+    '  tcp-request content reject',
+    ...[...backends].flatMap(([ep, name]) => ['', `backend ${name}`, `  server s ${ep}`]),
+    '',
+  ].join('\n');
+  const cfgFile = join(o.dir, 'haproxy.cfg');
   writeFileSync(cfgFile, cfg);
-  execFileSync("haproxy", ["-c", "-q", "-f", cfgFile]);
-  const version = execFileSync("haproxy", ["-v"])
+  execFileSync('haproxy', ['-c', '-q', '-f', cfgFile]);
+  const version = execFileSync('haproxy', ['-v'])
     .toString()
-    .split("\n")[0]!
-    .replace(/^HAProxy version /, "")
-    .split(" ")[0]!;
-  const child = spawn(
-    "taskset",
-    ["-c", o.cpus, "haproxy", "-db", "-f", cfgFile],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const p = track("haproxy", child);
+    .split('\n')[0]!
+    .replace(/^HAProxy version /, '')
+    .split(' ')[0]!;
+  const child = spawn('taskset', ['-c', o.cpus, 'haproxy', '-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = track('haproxy', child);
   // Ready once it accepts connections.
-  const net = await import("node:net");
+  const net = await import('node:net');
   const until = Date.now() + 30_000;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port: o.port });
-      s.once("connect", () => {
+      const s = net.connect({ host: '127.0.0.1', port: o.port });
+      s.once('connect', () => {
         s.destroy();
         resolve(true);
       });
-      s.once("error", () => resolve(false));
+      s.once('error', () => resolve(false));
     });
     if (ok) break;
-    if (child.exitCode !== null || Date.now() > until)
-      throw new Error(`haproxy did not start:\n${p.output()}`);
+    if (child.exitCode !== null || Date.now() > until) throw new Error(`haproxy did not start:\n${p.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return { ...p, routes: map.length, version };

@@ -3,17 +3,17 @@
  * the tree, all threads included) and resident memory. Used around measurement windows, so
  * the figures are the proxy's own and not the load generator's.
  */
-import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second for utime/stime (`getconf CLK_TCK`; 100 on Linux everywhere). */
 const CLK_TCK = 100;
 
 function statFields(pid: number): string[] | null {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces and parentheses: fields start after the last ')'.
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
@@ -22,7 +22,7 @@ function statFields(pid: number): string[] | null {
 /** The pid and all its living descendants. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const name of readdirSync("/proc")) {
+  for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const f = statFields(Number(name));
     if (!f) continue;
@@ -56,9 +56,7 @@ export function treeRssBytes(root: number): number {
   let kb = 0;
   for (const pid of processTree(root)) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(
-        readFileSync(`/proc/${pid}/status`, "utf8"),
-      );
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch {
       // exited meanwhile
@@ -71,8 +69,8 @@ export function treeRssBytes(root: number): number {
 export function pinTree(root: number, cpus: string): void {
   for (const pid of processTree(root)) {
     try {
-      execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], {
-        stdio: "ignore",
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], {
+        stdio: 'ignore',
       });
     } catch {
       // exited meanwhile

@@ -7,19 +7,14 @@
  * proxy serves it. Both instants are read on the same clock over the same path, so the
  * difference is commit → applied (plus the proxy's one heartbeat write: conservative).
  */
-import { CONFIG_CHANNEL, PROXY_APPLIED_CHANNEL } from "@switchyard/core";
-import { getFreePort } from "@switchyard/db/testing";
-import pg from "pg";
-import { summary } from "../lib.js";
-import {
-  spawnTs,
-  startSwitchyard,
-  waitHttpOk,
-  type Proc,
-} from "./processes.js";
-import { processTree } from "./procfs.js";
+import { CONFIG_CHANNEL, PROXY_APPLIED_CHANNEL } from '@switchyard/core';
+import { getFreePort } from '@switchyard/db/testing';
+import pg from 'pg';
+import { summary } from '../lib.js';
+import { spawnTs, startSwitchyard, waitHttpOk, type Proc } from './processes.js';
+import { processTree } from './procfs.js';
 
-const ADMIN = "bench-admin-token-0123456789abcdef0123456789abcdef";
+const ADMIN = 'bench-admin-token-0123456789abcdef0123456789abcdef';
 
 export interface PropagationResult {
   changes: number;
@@ -49,15 +44,15 @@ export async function propagationBench(o: {
   const listen = new pg.Client({ connectionString: o.databaseUrl });
   try {
     const api = spawnTs(
-      "api",
-      "apps/api/src/server.ts",
+      'api',
+      'apps/api/src/server.ts',
       {
         DATABASE_URL: o.databaseUrl,
-        API_HOST: "127.0.0.1",
+        API_HOST: '127.0.0.1',
         API_PORT: String(apiPort),
         SWITCHYARD_ADMIN_TOKEN: ADMIN,
         SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${await getFreePort()},tls=tls@127.0.0.1:${await getFreePort()}`,
-        LOG_LEVEL: "warn",
+        LOG_LEVEL: 'warn',
       },
       o.loadCpus,
     );
@@ -68,29 +63,26 @@ export async function propagationBench(o: {
         method,
         headers: {
           authorization: `Bearer ${ADMIN}`,
-          "content-type": "application/json",
+          'content-type': 'application/json',
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const json = (await r.json()) as any;
-      if (r.status >= 300)
-        throw new Error(
-          `${method} ${path}: ${r.status} ${JSON.stringify(json)}`,
-        );
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
       return json;
     };
     const t = o.tenant;
-    await call("POST", "/api/v1/tenants", {
+    await call('POST', '/api/v1/tenants', {
       slug: t,
-      name: "Propagation",
+      name: 'Propagation',
       upstreamPolicy: { hostSuffixes: [`${t}.svc.cluster.local`], cidrs: [] },
     });
-    await call("POST", `/api/v1/tenants/${t}/databases`, {
-      name: "p0",
-      engine: "postgres",
+    await call('POST', `/api/v1/tenants/${t}/databases`, {
+      name: 'p0',
+      engine: 'postgres',
       upstream: { host: `pg0.${t}.svc.cluster.local`, port: 5432 },
     });
-    await call("PUT", `/api/v1/tenants/${t}/databases/p0/external-access`, {
+    await call('PUT', `/api/v1/tenants/${t}/databases/p0/external-access`, {
       enabled: true,
     });
 
@@ -113,19 +105,15 @@ export async function propagationBench(o: {
     const ids = proxies.map((p) => p.name);
 
     const committed = new Map<number, number>();
-    const applied = new Map<string, Array<[number, number]>>(
-      ids.map((id) => [id, []]),
-    );
+    const applied = new Map<string, Array<[number, number]>>(ids.map((id) => [id, []]));
     let wake: (() => void) | null = null;
-    listen.on("notification", (n) => {
+    listen.on('notification', (n) => {
       const now = performance.now();
       if (n.channel === CONFIG_CHANNEL) {
         committed.set(Number(n.payload), now);
       } else if (n.channel === PROXY_APPLIED_CHANNEL) {
-        const i = n.payload!.lastIndexOf(":");
-        applied
-          .get(n.payload!.slice(0, i))
-          ?.push([Number(n.payload!.slice(i + 1)), now]);
+        const i = n.payload!.lastIndexOf(':');
+        applied.get(n.payload!.slice(0, i))?.push([Number(n.payload!.slice(i + 1)), now]);
       }
       wake?.();
     });
@@ -133,25 +121,15 @@ export async function propagationBench(o: {
     await listen.query(`LISTEN ${CONFIG_CHANNEL}`);
     await listen.query(`LISTEN ${PROXY_APPLIED_CHANNEL}`);
 
-    const appliedAt = (id: string, v: number) =>
-      applied.get(id)!.find(([av]) => av >= v)?.[1];
+    const appliedAt = (id: string, v: number) => applied.get(id)!.find(([av]) => av >= v)?.[1];
     const lags = new Map<string, number[]>(ids.map((id) => [id, []]));
     const worst: number[] = [];
     let timeouts = 0;
     for (let k = 0; k < o.changes; k++) {
-      const r = await call(
-        "PUT",
-        `/api/v1/tenants/${t}/databases/p0/external-access`,
-        { enabled: k % 2 === 1 },
-      );
+      const r = await call('PUT', `/api/v1/tenants/${t}/databases/p0/external-access`, { enabled: k % 2 === 1 });
       const v = Number(r.version);
       const deadline = performance.now() + 5000;
-      while (
-        !(
-          committed.has(v) && ids.every((id) => appliedAt(id, v) !== undefined)
-        ) &&
-        performance.now() < deadline
-      ) {
+      while (!(committed.has(v) && ids.every((id) => appliedAt(id, v) !== undefined)) && performance.now() < deadline) {
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, 50);
@@ -177,18 +155,9 @@ export async function propagationBench(o: {
       const s = summary(lags.get(p.name)!);
       let selfReportedMeanMs: number | null = null;
       try {
-        const text = await (
-          await fetch(`http://127.0.0.1:${p.adminPort}/metrics`)
-        ).text();
-        const count = Number(
-          /switchyard_proxy_config_apply_seconds_count (\d+)/.exec(text)?.[1] ??
-            0,
-        );
-        const sum = Number(
-          /switchyard_proxy_config_apply_seconds_sum ([\d.e+-]+)/.exec(
-            text,
-          )?.[1] ?? 0,
-        );
+        const text = await (await fetch(`http://127.0.0.1:${p.adminPort}/metrics`)).text();
+        const count = Number(/switchyard_proxy_config_apply_seconds_count (\d+)/.exec(text)?.[1] ?? 0);
+        const sum = Number(/switchyard_proxy_config_apply_seconds_sum ([\d.e+-]+)/.exec(text)?.[1] ?? 0);
         if (count > 0) selfReportedMeanMs = (sum / count) * 1000;
       } catch {
         // metrics are a cross-check only

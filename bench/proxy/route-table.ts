@@ -3,12 +3,9 @@
  * and the route table (build from a snapshot, lookup cost against table size, one-route
  * delta). Run in the benchmark process itself; single-threaded CPU work.
  */
-import type { RouteRecord } from "@switchyard/core";
-import { buildClientHello, parseClientHello } from "@switchyard/wire";
-import {
-  normalizeServerName,
-  RouteTable,
-} from "../../apps/proxy/src/router/route-table.js";
+import { routeFromRow, type RouteRecord, type RouteSnapshotRow } from '@switchyard/core';
+import { buildClientHello, parseClientHello } from '@switchyard/wire';
+import { normalizeServerName, RouteTable } from '../../apps/proxy/src/router/route-table.js';
 
 function time<T>(fn: () => T): { ms: number; value: T } {
   const t = performance.now();
@@ -28,8 +25,8 @@ function nsPerOp(iterations: number, fn: (i: number) => void): number {
  * uses (columns added later default there, so this keeps compiling as the model grows).
  */
 export function syntheticRoutes(n: number): RouteRecord[] {
-  return Array.from({ length: n }, (_, i) =>
-    routeFromRow({
+  return Array.from({ length: n }, (_, i) => {
+    const row: Partial<RouteSnapshotRow> = {
       id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
       hostname: `db${i}.t${i % 500}.filler.switchyard.test`,
       listener: 'tls',
@@ -47,8 +44,9 @@ export function syntheticRoutes(n: number): RouteRecord[] {
       upstream_host: '10.0.0.1',
       upstream_port: 5432,
       endpoints: null,
-    } as RouteSnapshotRow),
-  );
+    };
+    return routeFromRow(row as RouteSnapshotRow);
+  });
 }
 
 export interface TableSize {
@@ -66,17 +64,16 @@ export interface MicroResult {
 
 export function microBench(sizes: number[], lookups: number): MicroResult {
   const classic = buildClientHello({
-    serverName: "db1.acme.db.example.com",
-    alpn: ["postgresql"],
+    serverName: 'db1.acme.db.example.com',
+    alpn: ['postgresql'],
   });
   const pq = buildClientHello({
-    serverName: "db1.acme.db.example.com",
+    serverName: 'db1.acme.db.example.com',
     keyShareBytes: 1248,
     recordSize: 500,
   });
   const parse = (hello: Buffer) => () => {
-    if (parseClientHello(hello).status !== "ok")
-      throw new Error("parse failed");
+    if (parseClientHello(hello).status !== 'ok') throw new Error('parse failed');
   };
   const helloParseNs = {
     classic: nsPerOp(lookups / 5, parse(classic)),
@@ -87,23 +84,16 @@ export function microBench(sizes: number[], lookups: number): MicroResult {
   for (const n of sizes) {
     const records = syntheticRoutes(n);
     // Build several times and keep the median: the first build also pays for JIT.
-    const builds = Array.from({ length: 3 }, () =>
-      time(() => RouteTable.build(n, records)),
-    );
+    const builds = Array.from({ length: 3 }, () => time(() => RouteTable.build(n, records)));
     const table = builds[builds.length - 1]!.value;
     const buildMs = builds.map((b) => b.ms).sort((a, b) => a - b)[1]!;
     // Fresh strings, as each connection's SNI is: no cached hash from the build.
-    const names = records.map((r) =>
-      Buffer.from(r.hostname.toUpperCase()).toString("latin1"),
-    );
+    const names = records.map((r) => Buffer.from(r.hostname.toUpperCase()).toString('latin1'));
     const step = 7919; // prime: visits every name in a scattered order
     const lookupNs = nsPerOp(lookups, (i) => {
-      if (!table.match("tls", normalizeServerName(names[(i * step) % n]!)!))
-        throw new Error("miss");
+      if (!table.match('tls', normalizeServerName(names[(i * step) % n]!)!)) throw new Error('miss');
     });
-    const delta = time(() =>
-      table.withChanges(n + 1, [{ ...records[0]!, enabled: false }], []),
-    );
+    const delta = time(() => table.withChanges(n + 1, [{ ...records[0]!, enabled: false }], []));
     out.push({ routes: n, buildMs, lookupNs, deltaMs: delta.ms });
   }
   return { helloParseNs, sizes: out };

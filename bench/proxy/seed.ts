@@ -4,26 +4,21 @@
  * closed port, plus the benchmark's own routes pointing at the backends. Proxies load them
  * with the same snapshot query as always; HAProxy's map is generated from that query too.
  */
-import pg from "pg";
+import pg from 'pg';
 
 export const HOSTS = {
-  echo: "echo.bench.switchyard.test",
-  bulkTls: "bulk-tls.bench.switchyard.test",
-  bulkPlain: "bulk-plain.bench.switchyard.test",
+  echo: 'echo.bench.switchyard.test',
+  bulkTls: 'bulk-tls.bench.switchyard.test',
+  bulkPlain: 'bulk-plain.bench.switchyard.test',
 } as const;
 
-export const fillerHost = (i: number) =>
-  `db${i}.t${i % 500}.filler.switchyard.test`;
+export const fillerHost = (i: number) => `db${i}.t${i % 500}.filler.switchyard.test`;
 
-export async function seedRoutes(
-  url: string,
-  filler: number,
-  ports: { echo: number; bulkTls: number; bulkPlain: number },
-): Promise<void> {
+export async function seedRoutes(url: string, filler: number, ports: { echo: number; bulkTls: number; bulkPlain: number }): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    await c.query("BEGIN");
+    await c.query('BEGIN');
     await c.query(`INSERT INTO tenants (id, slug, name, updated_at)
                    SELECT gen_random_uuid(), 'filler' || g, 'Filler ' || g, now() FROM generate_series(0, 499) g`);
     await c.query(
@@ -36,12 +31,8 @@ export async function seedRoutes(
                    SELECT gen_random_uuid(), d.id, d.tenant_id, d.name || '.t' || substr(t.slug, 7) || '.filler.switchyard.test',
                           'tls', 'passthrough', true, now()
                      FROM databases d JOIN tenants t ON t.id = d.tenant_id WHERE t.slug LIKE 'filler%'`);
-    const tenant = await c.query<{ id: string }>(
-      `INSERT INTO tenants (id, slug, name, updated_at) VALUES (gen_random_uuid(), 'benchtargets', 'Bench', now()) RETURNING id`,
-    );
-    for (const [key, host] of Object.entries(HOSTS) as Array<
-      [keyof typeof HOSTS, string]
-    >) {
+    const tenant = await c.query<{ id: string }>(`INSERT INTO tenants (id, slug, name, updated_at) VALUES (gen_random_uuid(), 'benchtargets', 'Bench', now()) RETURNING id`);
+    for (const [key, host] of Object.entries(HOSTS) as Array<[keyof typeof HOSTS, string]>) {
       const db = await c.query<{ id: string }>(
         `INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, endpoints, updated_at)
          VALUES (gen_random_uuid(), $1, $2, 'tls', '127.0.0.1', $3, '[]', now()) RETURNING id`,
@@ -53,8 +44,8 @@ export async function seedRoutes(
         [db.rows[0]!.id, tenant.rows[0]!.id, host],
       );
     }
-    await c.query("COMMIT");
-    await c.query("ANALYZE tenants, databases, routes");
+    await c.query('COMMIT');
+    await c.query('ANALYZE tenants, databases, routes');
   } finally {
     await c.end();
   }

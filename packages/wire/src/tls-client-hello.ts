@@ -71,71 +71,115 @@ export function looksLikeTls(firstByte: number): boolean {
   return firstByte === TLS_CONTENT_TYPE_HANDSHAKE;
 }
 
+/**
+ * Parses the bytes received so far. Pure: the same bytes always give the same result. A
+ * caller that re-parses a growing buffer on every TCP segment should use
+ * `ClientHelloAssembler`, which resumes where it stopped instead of re-walking every record.
+ */
 export function parseClientHello(buf: Uint8Array, limits: ClientHelloLimits = {}): Result {
-  const maxHello = limits.maxHelloBytes ?? DEFAULT_MAX_CLIENT_HELLO_BYTES;
-  // Phase 1: walk record headers until the whole handshake message is present.
-  const fragments: Array<[number, number]> = [];
-  let offset = 0;
-  let collected = 0;
-  let helloLength = -1; // handshake body length once the 4-byte header is known
-  const headerBytes: number[] = []; // first 4 bytes of the handshake message, possibly across records
-  for (;;) {
-    const avail = buf.length - offset;
-    if (avail < 1) return NEED_MORE;
-    const type = buf[offset]!;
-    if (type !== TLS_CONTENT_TYPE_HANDSHAKE) {
-      if (offset === 0) {
-        return (type & 0x80) !== 0 && buf.length >= 3 && buf[2] === 1
-          ? fail('sslv2-hello', 'SSL 2.0-compatible ClientHello is not supported')
-          : fail('not-tls', 'first byte is not a TLS handshake record');
-      }
-      return fail('unexpected-record', `record type ${type} interleaved with the ClientHello`);
-    }
-    if (avail >= 2 && buf[offset + 1] !== 3) return fail('bad-record-version', 'record version major is not 3');
-    if (avail < TLS_RECORD_HEADER_LENGTH) return NEED_MORE;
-    const len = (buf[offset + 3]! << 8) | buf[offset + 4]!;
-    if (len === 0) return fail('empty-record', 'zero-length handshake record');
-    if (len > TLS_MAX_RECORD_PAYLOAD) return fail('record-too-large', `record length ${len} exceeds 2^14`);
-    const start = offset + TLS_RECORD_HEADER_LENGTH;
-    const availableInRecord = Math.min(len, buf.length - start);
-    // Look at the handshake header as soon as its bytes arrive, to fail fast.
-    for (let i = 0; i < availableInRecord && headerBytes.length < 4; i++) headerBytes.push(buf[start + i]!);
-    if (headerBytes.length >= 1 && headerBytes[0] !== TLS_HANDSHAKE_CLIENT_HELLO) {
-      return fail('not-client-hello', `handshake type ${headerBytes[0]} is not ClientHello`);
-    }
-    if (headerBytes.length === 4 && helloLength < 0) {
-      helloLength = (headerBytes[1]! << 16) | (headerBytes[2]! << 8) | headerBytes[3]!;
-      if (helloLength + 4 > maxHello) {
-        return fail('hello-too-large', `ClientHello of ${helloLength + 4} bytes exceeds the ${maxHello}-byte limit`);
-      }
-    }
-    if (availableInRecord < len) return NEED_MORE;
-    fragments.push([start, start + len]);
-    collected += len;
-    offset = start + len;
-    if (helloLength >= 0 && collected >= helloLength + 4) break;
+  return new ClientHelloAssembler(limits).feed(buf);
+}
+
+/**
+ * Incremental form of `parseClientHello` for one connection. `feed` is given every byte
+ * received so far (each call's buffer extends the previous one); completed records are
+ * never walked again, so a client that sends a hello of many one-byte records one byte per
+ * segment costs linear work, not quadratic. Once the result is `ok` or `error` it is final.
+ */
+export class ClientHelloAssembler {
+  private readonly maxHello: number;
+  /** Start of the first record not yet complete. */
+  private offset = 0;
+  /** Handshake bytes in complete records. */
+  private collected = 0;
+  /** Handshake body length once the 4-byte header is known (from complete records). */
+  private helloLength = -1;
+  /** First 4 bytes of the handshake message from complete records (possibly several). */
+  private headerBytes: number[] = [];
+  private readonly fragments: Array<[number, number]> = [];
+  private final: Result | null = null;
+
+  constructor(limits: ClientHelloLimits = {}) {
+    this.maxHello = limits.maxHelloBytes ?? DEFAULT_MAX_CLIENT_HELLO_BYTES;
   }
 
-  // Phase 2: the message (possibly reassembled from several records).
-  let msg: Uint8Array;
-  if (fragments.length === 1) {
-    const [s, e] = fragments[0]!;
-    msg = buf.subarray(s, e);
-  } else {
-    msg = new Uint8Array(collected);
-    let p = 0;
-    for (const [s, e] of fragments) {
-      msg.set(buf.subarray(s, e), p);
-      p += e - s;
-    }
+  feed(buf: Uint8Array): Result {
+    if (this.final) return this.final;
+    const r = this.walk(buf);
+    if (r.status !== 'need-more') this.final = r;
+    return r;
   }
-  // Bytes after the hello inside its last record would be another handshake message, which a
-  // client must not send before the server's reply.
-  if (collected !== helloLength + 4) return fail('malformed', 'extra handshake data after ClientHello');
-  const parsed = parseClientHelloBody(msg.subarray(4, 4 + helloLength));
-  if (typeof parsed === 'string') return fail(parsed, describe(parsed));
-  parsed.records = fragments.length;
-  return ok(parsed, offset);
+
+  private walk(buf: Uint8Array): Result {
+    // Phase 1: walk record headers until the whole handshake message is present.
+    for (;;) {
+      const offset = this.offset;
+      const avail = buf.length - offset;
+      if (avail < 1) return NEED_MORE;
+      const type = buf[offset]!;
+      if (type !== TLS_CONTENT_TYPE_HANDSHAKE) {
+        if (offset === 0) {
+          // An SSLv2-compatible hello is told apart by its third byte (msg_type 1); wait for
+          // it so the decision never changes as bytes arrive.
+          if ((type & 0x80) !== 0 && buf.length < 3) return NEED_MORE;
+          return (type & 0x80) !== 0 && buf[2] === 1
+            ? fail('sslv2-hello', 'SSL 2.0-compatible ClientHello is not supported')
+            : fail('not-tls', 'first byte is not a TLS handshake record');
+        }
+        return fail('unexpected-record', `record type ${type} interleaved with the ClientHello`);
+      }
+      if (avail >= 2 && buf[offset + 1] !== 3) return fail('bad-record-version', 'record version major is not 3');
+      if (avail < TLS_RECORD_HEADER_LENGTH) return NEED_MORE;
+      const len = (buf[offset + 3]! << 8) | buf[offset + 4]!;
+      if (len === 0) return fail('empty-record', 'zero-length handshake record');
+      if (len > TLS_MAX_RECORD_PAYLOAD) return fail('record-too-large', `record length ${len} exceeds 2^14`);
+      const start = offset + TLS_RECORD_HEADER_LENGTH;
+      const availableInRecord = Math.min(len, buf.length - start);
+      // Look at the handshake header as soon as its bytes arrive, to fail fast. Work on a
+      // copy: nothing is committed until the record is complete.
+      const headerBytes = this.headerBytes.slice();
+      for (let i = 0; i < availableInRecord && headerBytes.length < 4; i++) headerBytes.push(buf[start + i]!);
+      if (headerBytes.length >= 1 && headerBytes[0] !== TLS_HANDSHAKE_CLIENT_HELLO) {
+        return fail('not-client-hello', `handshake type ${headerBytes[0]} is not ClientHello`);
+      }
+      let helloLength = this.helloLength;
+      if (headerBytes.length === 4 && helloLength < 0) {
+        helloLength = (headerBytes[1]! << 16) | (headerBytes[2]! << 8) | headerBytes[3]!;
+        if (helloLength + 4 > this.maxHello) {
+          return fail('hello-too-large', `ClientHello of ${helloLength + 4} bytes exceeds the ${this.maxHello}-byte limit`);
+        }
+      }
+      if (availableInRecord < len) return NEED_MORE;
+      this.headerBytes = headerBytes;
+      this.helloLength = helloLength;
+      this.fragments.push([start, start + len]);
+      this.collected += len;
+      this.offset = start + len;
+      if (helloLength >= 0 && this.collected >= helloLength + 4) break;
+    }
+
+    // Phase 2: the message (possibly reassembled from several records).
+    const { fragments, collected, helloLength } = this;
+    let msg: Uint8Array;
+    if (fragments.length === 1) {
+      const [s, e] = fragments[0]!;
+      msg = buf.subarray(s, e);
+    } else {
+      msg = new Uint8Array(collected);
+      let p = 0;
+      for (const [s, e] of fragments) {
+        msg.set(buf.subarray(s, e), p);
+        p += e - s;
+      }
+    }
+    // Bytes after the hello inside its last record would be another handshake message, which a
+    // client must not send before the server's reply.
+    if (collected !== helloLength + 4) return fail('malformed', 'extra handshake data after ClientHello');
+    const parsed = parseClientHelloBody(msg.subarray(4, 4 + helloLength));
+    if (typeof parsed === 'string') return fail(parsed, describe(parsed));
+    parsed.records = fragments.length;
+    return ok(parsed, this.offset);
+  }
 }
 
 function describe(code: ClientHelloError): string {

@@ -72,9 +72,12 @@ class ClientConnection {
     this.ctx.onConnectionStart(this);
     s.setNoDelay(true);
     this.ctx.metrics.connectionsOpen.inc({ listener: this.ctx.spec.name });
-    this.deadline = setTimeout(() => this.refuse('handshake_timeout', 'tls'), this.ctx.config.handshakeTimeoutMs);
+    // Answer in the language the client is waiting for when the deadline strikes: a libpq
+    // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
+    this.deadline = setTimeout(() => this.refuse('handshake_timeout', this.sniffer.speaks()), this.ctx.config.handshakeTimeoutMs);
     s.on('data', this.onData);
     s.on('error', this.onSniffError);
+    s.once('end', this.onSniffEnd);
     s.once('close', this.onSniffClose);
   }
 
@@ -99,6 +102,7 @@ class ClientConnection {
         return;
       case 'hello':
         this.socket.removeListener('data', this.onData);
+        this.socket.removeListener('end', this.onSniffEnd);
         this.socket.pause();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
@@ -109,6 +113,22 @@ class ClientConnection {
 
   private readonly onSniffError = (): void => {
     // ECONNRESET and friends while sniffing: the close handler records it.
+  };
+
+  /**
+   * The client half-closed (FIN) before a decision. Sockets allow half-open connections (for
+   * the pipe), so without this a truncated hello would wait for the handshake deadline.
+   * Truncated message: say so in the client's language; nothing buffered: it just left.
+   */
+  private readonly onSniffEnd = (): void => {
+    if (this.finished) return;
+    if (this.sniffer.pending()) {
+      const speak = this.sniffer.speaks();
+      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'truncated' });
+      this.refuse(speak === 'tls' ? 'hello_invalid' : 'protocol_violation', speak);
+      return;
+    }
+    this.socket.destroy();
   };
 
   private readonly onSniffClose = (): void => {
@@ -214,6 +234,7 @@ class ClientConnection {
     if (this.tls) return this.refuseInTls(code);
     const s = this.socket;
     s.removeListener('data', this.onData);
+    s.removeListener('end', this.onSniffEnd);
     if (speak === 'tls' && REMEMBERED.has(code)) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
     if (!s.destroyed && s.writable) {
       if (speak === 'postgres') {

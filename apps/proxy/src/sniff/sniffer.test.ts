@@ -66,6 +66,41 @@ describe('PostgresSniffer', () => {
     expect(run(twice, buildGssEncRequest())[0]).toMatchObject({ type: 'refuse', code: 'protocol_violation' });
   });
 
+  it('refuses a second SSLRequest, a GSSENCRequest or a StartupMessage after S with a PostgreSQL error', () => {
+    for (const [second, detail] of [
+      [buildSslRequest(), 'repeated-ssl-request'],
+      [buildGssEncRequest(), 'gssenc-request-after-ssl'],
+      [buildStartupMessage({ user: 'u' }), 'startup-without-tls'],
+      [buildCancelRequest(1, Buffer.alloc(4)), 'cancel-request-after-ssl'],
+    ] as const) {
+      for (let cut = 1; cut < second.length; cut++) {
+        const s = new PostgresSniffer(16384);
+        expect(run(s, buildSslRequest())).toEqual([{ type: 'reply', bytes: Buffer.from('S') }]);
+        expect(s.speaks()).toBe('tls');
+        expect(run(s, second, [cut])).toEqual([{ type: 'refuse', code: 'protocol_violation', speak: 'postgres', detail }]);
+      }
+    }
+  });
+
+  it('answers garbage after S in TLS, since the client believes it is speaking TLS', () => {
+    const s = new PostgresSniffer(16384);
+    run(s, buildSslRequest());
+    expect(run(s, Buffer.from('GET / HTTP/1.1\r\n'))).toEqual([{ type: 'refuse', code: 'not_tls', speak: 'tls', detail: 'not-tls' }]);
+  });
+
+  it('says what a client waits for when the deadline strikes', () => {
+    const s = new PostgresSniffer(16384);
+    expect(s.speaks()).toBe('postgres');
+    run(s, buildSslRequest().subarray(0, 5));
+    expect(s.speaks()).toBe('postgres');
+    run(s, buildSslRequest().subarray(5));
+    expect(s.speaks()).toBe('tls');
+    const direct = new PostgresSniffer(16384);
+    run(direct, hello.subarray(0, 3));
+    expect(direct.speaks()).toBe('tls');
+    expect(new TlsSniffer(16384).speaks()).toBe('tls');
+  });
+
   it('accepts direct TLS (sslnegotiation=direct)', () => {
     const [r] = run(new PostgresSniffer(16384), hello, [1]);
     expect(r).toMatchObject({ type: 'hello', viaSslRequest: false });

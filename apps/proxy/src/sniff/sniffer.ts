@@ -4,7 +4,7 @@
  * what they return. This keeps every byte-level edge case testable without I/O.
  */
 import {
-  parseClientHello,
+  ClientHelloAssembler,
   parseStartupPacket,
   PG_SSL_ACCEPT,
   PG_SSL_REFUSE,
@@ -28,6 +28,14 @@ export type SniffResult =
 
 export interface Sniffer {
   feed(chunk: Uint8Array): SniffResult;
+  /**
+   * What the client is waiting for at this moment, for refusals that come from outside the
+   * byte stream (the handshake deadline): a PostgreSQL client still in the plaintext startup
+   * phase reads an ErrorResponse, one that sent (or was told to send) a ClientHello a TLS alert.
+   */
+  speaks(): 'postgres' | 'tls';
+  /** True while part of a message is buffered (a client that half-closes now truncated it). */
+  pending(): boolean;
 }
 
 const NEED_MORE: SniffResult = { type: 'need-more' };
@@ -37,12 +45,21 @@ const RECORD_OVERHEAD_ALLOWANCE = 4096;
 
 class HelloReader {
   private readonly acc = new ByteAccumulator();
-  constructor(private readonly maxHelloBytes: number) {}
+  isEmpty(): boolean {
+    return this.acc.length === 0;
+  }
+  // Resumes at the first incomplete record: a hello trickled in one-byte records, one byte
+  // per segment, costs linear work (re-parsing from the start was quadratic: ~1 s of CPU
+  // for one such 20 KB client).
+  private readonly assembler: ClientHelloAssembler;
+  constructor(private readonly maxHelloBytes: number) {
+    this.assembler = new ClientHelloAssembler({ maxHelloBytes });
+  }
 
   feed(chunk: Uint8Array, viaSslRequest: boolean): SniffResult {
     this.acc.append(chunk);
     const view = this.acc.view();
-    const r = parseClientHello(view, { maxHelloBytes: this.maxHelloBytes });
+    const r = this.assembler.feed(view);
     if (r.status === 'ok') return { type: 'hello', hello: r.value, bytes: this.acc.take(), viaSslRequest };
     if (r.status === 'error') {
       const looksTls = view[0] === TLS_CONTENT_TYPE_HANDSHAKE;
@@ -70,6 +87,12 @@ export class TlsSniffer implements Sniffer {
   feed(chunk: Uint8Array): SniffResult {
     return this.reader.feed(chunk, false);
   }
+  speaks(): 'tls' {
+    return 'tls';
+  }
+  pending(): boolean {
+    return !this.reader.isEmpty();
+  }
 }
 
 /**
@@ -79,7 +102,7 @@ export class TlsSniffer implements Sniffer {
  * A plaintext StartupMessage is refused with an ErrorResponse explaining the fix.
  */
 export class PostgresSniffer implements Sniffer {
-  private state: 'startup' | 'hello' = 'startup';
+  private state: 'startup' | 'hello' | 'renegotiation' = 'startup';
   private viaSslRequest = false;
   private gssRefused = false;
   private readonly startup = new ByteAccumulator(64);
@@ -89,8 +112,24 @@ export class PostgresSniffer implements Sniffer {
     this.reader = new HelloReader(maxHelloBytes);
   }
 
+  speaks(): 'postgres' | 'tls' {
+    return this.state === 'startup' || this.state === 'renegotiation' ? 'postgres' : 'tls';
+  }
+
+  pending(): boolean {
+    return this.state === 'hello' ? !this.reader.isEmpty() : this.startup.length > 0;
+  }
+
   feed(chunk: Uint8Array): SniffResult {
-    if (this.state === 'hello') return this.reader.feed(chunk, this.viaSslRequest);
+    if (this.state === 'hello') {
+      // After our 'S' a client must start TLS. One that sends another startup packet
+      // instead (a second SSLRequest, a GSSENCRequest, a StartupMessage) is still speaking
+      // PostgreSQL in plaintext: refuse it with an ErrorResponse it can read, as the protocol
+      // allows each negotiation at most once. A startup packet's length word starts with 0x00.
+      if (this.viaSslRequest && this.reader.isEmpty() && chunk.length > 0 && chunk[0] === 0) this.state = 'renegotiation';
+      else return this.reader.feed(chunk, this.viaSslRequest);
+    }
+    if (this.state === 'renegotiation') return this.renegotiation(chunk);
     this.startup.append(chunk);
     const view = this.startup.view();
     // A startup packet's length word starts with 0x00 (lengths are ≤ 10000), so 0x16 can
@@ -113,7 +152,7 @@ export class PostgresSniffer implements Sniffer {
         this.viaSslRequest = true;
         return { type: 'reply', bytes: PG_SSL_ACCEPT };
       case 'gssenc-request':
-        if (this.gssRefused) return { type: 'refuse', code: 'protocol_violation', speak: 'postgres', detail: 'repeated GSSENCRequest' };
+        if (this.gssRefused) return { type: 'refuse', code: 'protocol_violation', speak: 'postgres', detail: 'repeated-gssenc-request' };
         if (extra) return { type: 'refuse', code: 'data_after_ssl_request', speak: 'postgres' };
         this.gssRefused = true;
         this.startup.reset();
@@ -123,5 +162,23 @@ export class PostgresSniffer implements Sniffer {
       case 'startup':
         return { type: 'refuse', code: 'tls_required', speak: 'postgres' };
     }
+  }
+
+  /** Plaintext after our 'S': read the startup packet to say precisely what was wrong. */
+  private renegotiation(chunk: Uint8Array): SniffResult {
+    this.startup.append(chunk);
+    const r = parseStartupPacket(this.startup.view());
+    if (r.status === 'need-more') return NEED_MORE;
+    const detail =
+      r.status === 'error'
+        ? r.code
+        : r.value.kind === 'ssl-request'
+          ? 'repeated-ssl-request'
+          : r.value.kind === 'gssenc-request'
+            ? 'gssenc-request-after-ssl'
+            : r.value.kind === 'cancel-request'
+              ? 'cancel-request-after-ssl'
+              : 'startup-without-tls';
+    return { type: 'refuse', code: 'protocol_violation', speak: 'postgres', detail };
   }
 }
