@@ -53,7 +53,9 @@ describe('psql through the postgres listener (passthrough)', () => {
     const r = await api.call('GET', '/api/v1/tenants/acme/databases/orders/external-access', undefined, token);
     const psqlLine: string = r.body.connection.psql;
     expect(psqlLine).toContain(`host=${host}`);
-    const conn = psqlLine.match(/"(.*)"/)![1]!.replace('DBNAME', 'postgres').replace('USER', 'postgres');
+    expect(psqlLine).toContain('sslmode=verify-full sslrootcert=DATABASE_CA.pem');
+    // Passthrough: the database's own CA verifies the server end to end.
+    const conn = psqlLine.match(/"(.*)"/)![1]!.replace('DBNAME', 'postgres').replace('USER', 'postgres').replace('DATABASE_CA.pem', upstream.caFile);
     const out = await psql(`${conn} hostaddr=127.0.0.1`, 'select 42');
     expect(out.stdout.trim()).toBe('42');
   });

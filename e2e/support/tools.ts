@@ -60,3 +60,53 @@ export function libpq(host: string, port: number, extra: Record<string, string> 
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
 }
+
+export interface PsqlSession {
+  /** Runs one statement; resolves with its output, rejects if psql exits first. */
+  query(sql: string): Promise<string>;
+  /** Resolves when psql exits (on its own, or after `quit`). */
+  exited: Promise<RunResult>;
+  quit(): Promise<RunResult>;
+}
+
+/**
+ * A long-lived psql session fed through stdin, one statement at a time: what an
+ * application's open connection looks like to the proxy. Each statement is followed by an
+ * `\echo` marker so its output can be awaited without timing guesses.
+ */
+export function psqlSession(conn: string, env: NodeJS.ProcessEnv = { PGPASSWORD: 'postgres' }): PsqlSession {
+  const child = spawn(requireTool('psql'), ['-X', '-A', '-t', '-q', conn], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let waiter: (() => void) | null = null;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    waiter?.();
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<RunResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  let seq = 0;
+  return {
+    exited,
+    query: (sql) => {
+      const marker = `--done-${++seq}--`;
+      const from = stdout.length;
+      child.stdin.write(`${sql};\n\\echo ${marker}\n`);
+      return new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const at = stdout.indexOf(marker, from);
+          if (at < 0) return;
+          waiter = null;
+          resolve(stdout.slice(from, at).trim());
+        };
+        waiter = check;
+        check();
+        void exited.then((r) => reject(new Error(`psql exited (${r.code}) before "${sql}" finished: ${r.stderr}`)));
+      });
+    },
+    quit: () => {
+      child.stdin.end('\\q\n');
+      return exited;
+    },
+  };
+}

@@ -23,6 +23,8 @@ import { membersRoutes } from './modules/members/members.routes.js';
 import { MembersService } from './modules/members/members.service.js';
 import { usersRoutes } from './modules/users/users.routes.js';
 import { UsersService } from './modules/users/users.service.js';
+import { certificatesRoutes } from './modules/certificates/certificates.routes.js';
+import { CertificatesService } from './modules/certificates/certificates.service.js';
 import { databasesRoutes } from './modules/databases/databases.routes.js';
 import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
@@ -42,6 +44,7 @@ import { SOFTWARE_VERSION } from './version.js';
 
 export interface Services {
   tenants: TenantsService;
+  certificates: CertificatesService;
   databases: DatabasesService;
   externalAccess: ExternalAccessService;
   tokens: TokensService;
@@ -59,6 +62,23 @@ declare module 'fastify' {
     services: Services;
   }
 }
+
+/**
+ * Never logged: credentials, and private keys wherever they could appear (request bodies are
+ * not logged by default; this holds if someone logs one).
+ */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'req.body.privateKeyPem',
+  'body.privateKeyPem',
+  '*.privateKeyPem',
+  '*.keyPem',
+  '*.keyCiphertext',
+  'keyring',
+  '*.keyring',
+];
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -80,7 +100,7 @@ function requestId(req: { headers: Record<string, string | string[] | undefined>
 export async function buildApp(opts: BuildOptions): Promise<App> {
   const { config } = opts;
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    logger: opts.logger ?? { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } },
     genReqId: requestId,
     bodyLimit: 256 * 1024,
     trustProxy: false,
@@ -104,9 +124,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, app.log);
   const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes });
+  const certificates = new CertificatesService({
+    prisma,
+    tenants,
+    keyring: config.keyring,
+    baseDomain: config.baseDomain,
+    propagation,
+    propagationTimeoutMs: config.propagationTimeoutMs,
+  });
   const externalAccess = new ExternalAccessService({
     prisma,
     tenants,
+    certificates,
     propagation,
     baseDomain: config.baseDomain,
     listeners: config.listeners,
@@ -119,7 +148,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
   const users = new UsersService(prisma);
   const members = new MembersService(prisma, tenants);
-  app.decorate('services', { tenants, databases, externalAccess, tokens, propagation, events, auth, sessions, users, members });
+  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -198,6 +227,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(databasesRoutes);
   await app.register(externalAccessRoutes);
   await app.register(tokensRoutes);
+  await app.register(certificatesRoutes);
   await app.register(proxiesRoutes);
   await app.register(eventsRoutes);
 

@@ -1,7 +1,9 @@
 /**
  * The API's whole configuration, validated once at boot. Nothing else reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { z } from 'zod';
 
 const EnvSchema = z.object({
@@ -50,6 +52,13 @@ const EnvSchema = z.object({
   LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().optional(),
+  /** Keyring encrypting certificate private keys at rest (`id:base64key,…`); never logged. */
+  SWITCHYARD_KEYS: z.string().optional(),
+  /** A mounted file (Kubernetes Secret) with more `id:base64key` lines. */
+  SWITCHYARD_KEYS_FILE: z.string().optional(),
+  /** Key that encrypts; defaults to the last key listed. */
+  SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
 });
 
 export interface ApiConfig {
@@ -76,6 +85,8 @@ export interface ApiConfig {
     maxAttemptsPerAddress: number;
     windowMs: number;
   };
+  /** Encrypts certificate keys at rest. Null (development only): certificates cannot be created. */
+  keyring: Keyring | null;
   /** host:port of the control database, which no route may point at. */
   controlDatabase: { host: string; port: number };
 }
@@ -88,6 +99,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   const e = parsed.data;
   const db = new URL(e.DATABASE_URL);
+  let keyring: Keyring | null;
+  try {
+    keyring = keyringFromConfig({
+      keys: e.SWITCHYARD_KEYS,
+      fileText: e.SWITCHYARD_KEYS_FILE ? readFileSync(e.SWITCHYARD_KEYS_FILE, 'utf8') : null,
+      activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID,
+    });
+  } catch (err) {
+    throw new Error(`invalid API configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
+  }
+  if (!keyring && e.NODE_ENV === 'production') {
+    throw new Error(
+      'invalid API configuration:\n  SWITCHYARD_KEYS: production needs a keyring to encrypt private keys at rest; set SWITCHYARD_KEYS or SWITCHYARD_KEYS_FILE (id:base64key, openssl rand -base64 32)',
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     host: e.API_HOST,
@@ -112,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       maxAttemptsPerAddress: e.LOGIN_MAX_ATTEMPTS_PER_ADDRESS,
       windowMs: e.LOGIN_RATE_WINDOW_SECONDS * 1000,
     },
+    keyring,
     controlDatabase: { host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
   };
 }

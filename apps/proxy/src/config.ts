@@ -9,6 +9,30 @@ import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
 
 const ms = (def: number) => z.coerce.number().int().min(1).max(24 * 3600 * 1000).default(def);
+/** Like `ms`, but 0 means off. */
+const msOrOff = (def: number) => z.coerce.number().int().min(0).max(7 * 24 * 3600 * 1000).default(def);
+
+/** `20/s`, `600/m` or a bare number (per second); `0` or `off` disables. */
+const RATE = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|second|m|min|minute))?\s*$/i;
+function parseRate(text: string): number | null {
+  if (/^\s*(off|0)?\s*$/i.test(text)) return null;
+  const m = RATE.exec(text);
+  if (!m) throw new Error(`PROXY_CLIENT_RATE: expected e.g. 20/s or 600/m, got "${text}"`);
+  const n = Number(m[1]);
+  const perSec = m[2] && m[2].toLowerCase().startsWith('m') ? n / 60 : n;
+  return perSec > 0 ? perSec : null;
+}
+
+/** `name=ms,name=ms`: per-listener idle timeouts overriding PROXY_IDLE_TIMEOUT_MS. */
+function parseIdleOverrides(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9_-]+)\s*=\s*(\d+)$/i.exec(part);
+    if (!m) throw new Error(`PROXY_IDLE_TIMEOUTS: expected listener=milliseconds, got "${part}"`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
@@ -24,6 +48,19 @@ const EnvSchema = z.object({
   /** Safety net for lost notifications: compare versions this often even without NOTIFY. */
   PROXY_RESYNC_INTERVAL_MS: ms(30_000),
   PROXY_DRAIN_TIMEOUT_MS: ms(30_000),
+  /** On SIGTERM: how long to keep accepting after readiness turned false (load balancer catch-up). */
+  PROXY_ACCEPT_GRACE_MS: msOrOff(0),
+  /** Close a proxied connection after this long without a byte either way. 0 = off (default: database sessions idle for hours legitimately). */
+  PROXY_IDLE_TIMEOUT_MS: msOrOff(0),
+  PROXY_IDLE_TIMEOUTS: z.string().default(''),
+  /** New connections per client address (token bucket), e.g. `20/s`; off by default. */
+  PROXY_CLIENT_RATE: z.string().default('off'),
+  PROXY_CLIENT_BURST: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  PROXY_CLIENT_RATE_TRACKED: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+  /** Per-route metric series: labelled by route id (default), host name, or not at all. */
+  PROXY_METRICS_ROUTE_LABEL: z.enum(['id', 'hostname', 'off']).default('id'),
+  /** Most distinct route label values per process; the rest are counted as route="_other". */
+  PROXY_METRICS_ROUTE_MAX: z.coerce.number().int().min(1).max(100_000).default(1000),
   PROXY_AUDIT_QUEUE_MAX: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
   PROXY_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   PROXY_AUDIT_FLUSH_MS: ms(1_000),
@@ -45,7 +82,13 @@ export interface ProxyConfig {
   heartbeatIntervalMs: number;
   resyncIntervalMs: number;
   drainTimeoutMs: number;
+  acceptGraceMs: number;
+  /** Idle timeout per listener name in ms; 0 or absent = off. */
+  idleTimeoutMs: { default: number; byListener: Record<string, number> };
+  /** New-connection rate limit per client address; null = off. */
+  clientRate: { ratePerSec: number; burst: number; maxTracked: number } | null;
   audit: { queueMax: number; batchSize: number; flushMs: number };
+  metrics: { routeLabel: 'id' | 'hostname' | 'off'; routeLabelMax: number };
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   /** Null: terminate-mode routes are refused (passthrough needs no keys). */
   keyring: Keyring | null;
@@ -58,6 +101,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     throw new Error(`invalid proxy configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  let ratePerSec: number | null;
+  let idleOverrides: Record<string, number>;
+  try {
+    ratePerSec = parseRate(e.PROXY_CLIENT_RATE);
+    idleOverrides = parseIdleOverrides(e.PROXY_IDLE_TIMEOUTS);
+  } catch (err) {
+    throw new Error(`invalid proxy configuration:\n  ${(err as Error).message}`, { cause: err });
+  }
   let keyring: Keyring | null;
   try {
     keyring = keyringFromConfig({
@@ -79,6 +130,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     heartbeatIntervalMs: e.PROXY_HEARTBEAT_INTERVAL_MS,
     resyncIntervalMs: e.PROXY_RESYNC_INTERVAL_MS,
     drainTimeoutMs: e.PROXY_DRAIN_TIMEOUT_MS,
+    acceptGraceMs: e.PROXY_ACCEPT_GRACE_MS,
+    idleTimeoutMs: { default: e.PROXY_IDLE_TIMEOUT_MS, byListener: idleOverrides },
+    clientRate:
+      ratePerSec === null
+        ? null
+        : { ratePerSec, burst: e.PROXY_CLIENT_BURST ?? Math.max(10, Math.ceil(ratePerSec)), maxTracked: e.PROXY_CLIENT_RATE_TRACKED },
+    metrics: { routeLabel: e.PROXY_METRICS_ROUTE_LABEL, routeLabelMax: e.PROXY_METRICS_ROUTE_MAX },
     audit: { queueMax: e.PROXY_AUDIT_QUEUE_MAX, batchSize: e.PROXY_AUDIT_BATCH_SIZE, flushMs: e.PROXY_AUDIT_FLUSH_MS },
     logLevel: e.LOG_LEVEL,
     keyring,

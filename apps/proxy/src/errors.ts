@@ -94,6 +94,20 @@ export const REFUSALS = {
     sqlstate: SqlState.tooManyConnections,
     message: 'Switchyard: too many connections to this database',
   },
+  tenant_connection_limit: {
+    kind: 'ratelimit',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.tooManyConnections,
+    message: "Switchyard: too many connections to this tenant's databases",
+    hint: 'The tenant has reached its limit of concurrent connections across all its databases; close idle connections (or use a pooler) and retry.',
+  },
+  client_rate_limited: {
+    kind: 'ratelimit',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.tooManyConnections,
+    message: 'Switchyard: too many new connections from your address',
+    hint: 'Open connections less often (reuse connections or use a pool) and retry in a moment.',
+  },
   not_ready: {
     kind: 'internal',
     alert: TlsAlert.internalError,
@@ -167,6 +181,8 @@ export type CloseReason =
   | 'upstream_error'
   | 'route_disabled_closed'
   | 'proxy_shutdown'
+  /** Neither side sent a byte for the listener's idle timeout (off unless configured). */
+  | 'idle_timeout'
   /** The client disconnected before it was routed (port scanners, LB TCP health checks). */
   | 'client_left_during_handshake';
 

@@ -15,6 +15,8 @@ import { ProxyListener } from './listener/listener.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
+import { ConnectionCounts } from './policy/limits.js';
+import { ClientRateLimiter } from './policy/rate-limit.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
 import { SecureContextStore } from './tls/context-store.js';
@@ -36,7 +38,7 @@ export interface RunningProxy {
 type Live = { closeForShutdown(): void; closeForRoute(): void };
 
 export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningProxy> {
-  const metrics = createMetrics();
+  const metrics = createMetrics(config.metrics);
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max: 3,
@@ -46,6 +48,8 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'control database pool error'));
   const registry = new ConnectionRegistry();
+  const limits = new ConnectionCounts();
+  const rateLimiter = config.clientRate ? new ClientRateLimiter(config.clientRate) : null;
   const recentRefusals = new RecentRefusals();
   const open = new Set<Live>();
   const connectionLog = new ConnectionLog(pool, { proxyId: config.proxyId, ...config.audit }, metrics, log);
@@ -64,6 +68,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
         routes: table?.size ?? 0,
         auditPending: connectionLog.pending,
         auditDropped: connectionLog.dropped,
+        auditWritten: connectionLog.written,
       },
     }),
     log,
@@ -112,6 +117,9 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
       config,
       getTable: () => table,
       registry,
+      limits,
+      rateLimiter,
+      idleTimeoutMs: config.idleTimeoutMs.byListener[spec.name] ?? config.idleTimeoutMs.default,
       recentRefusals,
       tlsContexts,
       metrics,
@@ -144,6 +152,45 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   });
   log.info({ ports, adminPort, proxyId: config.proxyId }, 'proxy listening');
 
+  /**
+   * Readiness turns false first (a load balancer polling /readyz stops sending), then, after
+   * PROXY_ACCEPT_GRACE_MS, the listeners stop accepting; open connections drain until they
+   * end or PROXY_DRAIN_TIMEOUT_MS passes (then they are closed); queued connection events
+   * are flushed; the heartbeat row is removed.
+   */
+  let stopping: Promise<void> | null = null;
+  const shutdown = async () => {
+    draining = true;
+    log.info({ open: open.size, graceMs: config.acceptGraceMs }, 'readiness off; draining');
+    if (config.acceptGraceMs > 0) await new Promise((r) => setTimeout(r, config.acceptGraceMs));
+    await Promise.all(listeners.map((l) => l.close()));
+    log.info({ open: open.size }, 'listeners closed');
+    const idle = (ms: number) => {
+      if (open.size === 0) return Promise.resolve();
+      let timer: NodeJS.Timeout | undefined;
+      return new Promise<void>((resolve) => {
+        onIdle = resolve;
+        timer = setTimeout(resolve, ms);
+      }).finally(() => clearTimeout(timer));
+    };
+    if (open.size > 0) {
+      log.info({ open: open.size, timeoutMs: config.drainTimeoutMs }, 'draining connections');
+      await idle(config.drainTimeoutMs);
+      if (open.size > 0) {
+        log.warn({ open: open.size }, 'drain deadline reached; closing remaining connections');
+        for (const c of [...open]) c.closeForShutdown();
+        // Their close events record their connection events; wait for them (briefly).
+        await idle(2000);
+      }
+    }
+    await sync.stop();
+    await connectionLog.stop(5000);
+    await heartbeat.stop();
+    await pool.end().catch(() => {});
+    await new Promise<void>((r) => admin.close(() => r()));
+    log.info({ eventsWritten: connectionLog.written, eventsDropped: connectionLog.dropped }, 'proxy stopped');
+  };
+
   return {
     ports,
     adminPort,
@@ -153,25 +200,6 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     metrics,
     waitForVersion: (version) =>
       table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
-    stop: async () => {
-      draining = true;
-      await Promise.all(listeners.map((l) => l.close()));
-      if (open.size > 0) {
-        log.info({ open: open.size, timeoutMs: config.drainTimeoutMs }, 'draining connections');
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          onIdle = resolve;
-          timer = setTimeout(resolve, config.drainTimeoutMs);
-        });
-        clearTimeout(timer);
-        if (open.size > 0) log.warn({ open: open.size }, 'drain deadline reached; closing remaining connections');
-        for (const c of [...open]) c.closeForShutdown();
-      }
-      await sync.stop();
-      await connectionLog.stop(5000);
-      await heartbeat.stop();
-      await pool.end().catch(() => {});
-      await new Promise<void>((r) => admin.close(() => r()));
-    },
+    stop: () => (stopping ??= shutdown()),
   };
 }

@@ -38,6 +38,8 @@ export interface RouteRecord {
   maxConnections: number | null;
   version: number;
   tenantId: string;
+  /** The tenant's cap on concurrent connections across all its routes (null: none). */
+  tenantMaxConnections: number | null;
   tenantSlug: string;
   databaseId: string;
   databaseName: string;
@@ -58,7 +60,7 @@ export interface RouteRecord {
 export const ROUTE_SNAPSHOT_SQL = `
   SELECT r.id, r.hostname, r.listener, r.tls_mode, r.enabled, r.disable_behavior,
          r.source_cidrs, r.max_connections, r.version::float8 AS version,
-         t.id AS tenant_id, t.slug AS tenant_slug,
+         t.id AS tenant_id, t.slug AS tenant_slug, t.max_connections AS tenant_max_connections,
          d.id AS database_id, d.name AS database_name, d.engine,
          d.upstream_host, d.upstream_port, d.endpoints,
          r.upstream_tls, r.upstream_ca, c.id AS certificate_id, c.cert_pem, c.key_ciphertext,
@@ -81,6 +83,7 @@ export interface RouteSnapshotRow {
   version: number;
   tenant_id: string;
   tenant_slug: string;
+  tenant_max_connections: number | null;
   database_id: string;
   database_name: string;
   engine: string;
@@ -110,6 +113,7 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
     version: Number(row.version),
     tenantId: row.tenant_id,
     tenantSlug: row.tenant_slug,
+    tenantMaxConnections: row.tenant_max_connections ?? null,
     databaseId: row.database_id,
     databaseName: row.database_name,
     engine: row.engine as Engine,

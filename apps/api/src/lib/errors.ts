@@ -32,9 +32,22 @@ export const ERRORS = {
   SY_HOSTNAME_NOT_ALLOWED: { status: 422, message: 'The hostname is not allowed for this tenant' },
   SY_LISTENER_MISMATCH: { status: 422, message: 'The listener cannot serve this engine' },
   SY_CERTIFICATE_REQUIRED: { status: 422, message: 'TLS termination needs a certificate attached to the route' },
+  SY_CERTIFICATE_NOT_FOUND: { status: 404, message: 'Certificate not found' },
+  SY_CERTIFICATE_EXISTS: { status: 409, message: 'A certificate with this name already exists in the tenant' },
+  SY_CERTIFICATE_IN_USE: { status: 409, message: 'The certificate is attached to routes' },
+  SY_CERTIFICATE_PEM_INVALID: { status: 422, message: 'The certificate PEM cannot be parsed' },
+  SY_CERTIFICATE_KEY_INVALID: { status: 422, message: 'The private key PEM cannot be parsed' },
+  SY_CERTIFICATE_KEY_UNSUPPORTED: { status: 422, message: 'The private key type or size is not supported' },
+  SY_CERTIFICATE_KEY_MISMATCH: { status: 422, message: 'The private key does not belong to the certificate' },
+  SY_CERTIFICATE_CHAIN_ORDER: { status: 422, message: 'The chain is not ordered leaf first, then each issuer' },
+  SY_CERTIFICATE_EXPIRED: { status: 422, message: 'The certificate has expired' },
+  SY_CERTIFICATE_NOT_YET_VALID: { status: 422, message: 'The certificate is not valid yet' },
+  SY_CERTIFICATE_HOSTNAME_MISMATCH: { status: 422, message: 'The certificate does not cover the host name' },
+  SY_UPSTREAM_CA_INVALID: { status: 422, message: 'The upstream CA is not a PEM certificate' },
   SY_RATE_LIMITED: { status: 429, message: 'Too many requests' },
   SY_INTERNAL: { status: 500, message: 'Internal server error' },
   SY_UNAVAILABLE: { status: 503, message: 'Service temporarily unavailable' },
+  SY_KEYRING_UNAVAILABLE: { status: 503, message: 'No keyring is configured; private keys cannot be stored' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

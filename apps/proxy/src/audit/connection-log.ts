@@ -2,8 +2,11 @@
  * Writes one ConnectionEvent per finished connection, in batches, off the hot path.
  *
  * The queue is bounded: while the control database is unreachable events wait (and are
- * retried in order); once the queue is full, new events are dropped and counted. Drops are
- * exported as a metric, logged, and reported in the heartbeat, so the loss is visible.
+ * retried in order); once the queue is full, new events are dropped and counted. Nothing is
+ * lost silently: drops are exported as a metric, reported in the heartbeat, and logged —
+ * when dropping starts, every 1,000 drops, and once writes resume, with the outage's total.
+ * On shutdown the queue is flushed (bounded); whatever still cannot be written is counted
+ * as dropped and logged with its count.
  */
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
@@ -50,6 +53,8 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
   private flushing: Promise<void> | null = null;
   private failing = false;
   private _dropped = 0;
+  /** Drops since writes last succeeded (for the summary when they resume). */
+  private droppedInOutage = 0;
   private _written = 0;
 
   constructor(
@@ -80,6 +85,7 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
     this.emit('record', ev);
     if (this.queue.length >= this.opts.queueMax) {
       this._dropped++;
+      this.droppedInOutage++;
       this.metrics.auditDropped.inc();
       if (this._dropped === 1 || this._dropped % 1000 === 0) {
         this.log.warn({ dropped: this._dropped, queueMax: this.opts.queueMax }, 'connection audit queue full: dropping events');
@@ -109,8 +115,12 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
         this.failing = true;
         return;
       }
-      if (this.failing) this.log.info({ pending: this.queue.length }, 'connection audit writes resumed');
+      if (this.failing || this.droppedInOutage > 0) {
+        const msg = this.droppedInOutage > 0 ? 'connection audit writes resumed; events were dropped meanwhile' : 'connection audit writes resumed';
+        this.log[this.droppedInOutage > 0 ? 'warn' : 'info']({ pending: this.queue.length, droppedDuringOutage: this.droppedInOutage, droppedTotal: this._dropped }, msg);
+      }
       this.failing = false;
+      this.droppedInOutage = 0;
       this.queue.splice(0, batch.length);
       this._written += batch.length;
       this.metrics.auditWritten.inc(batch.length);
@@ -127,7 +137,14 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
       if (this.failing) break;
     }
     if (this.queue.length > 0) {
-      this.log.error({ lost: this.queue.length, dropped: this._dropped }, 'connection events not written at shutdown');
+      const lost = this.queue.length;
+      this.queue = [];
+      this._dropped += lost;
+      this.metrics.auditDropped.inc(lost);
+      this.metrics.auditQueued.set(0);
+      this.log.error({ lost, droppedTotal: this._dropped, written: this._written }, 'connection events not written at shutdown (counted as dropped)');
+    } else {
+      this.log.info({ written: this._written, droppedTotal: this._dropped }, 'connection events flushed');
     }
   }
 }

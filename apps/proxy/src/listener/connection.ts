@@ -14,6 +14,8 @@ import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReas
 import { DialError, dialUpstream } from '../pipe/dial.js';
 import { pipeBoth } from '../pipe/pipe.js';
 import { admit } from '../policy/admission.js';
+import { slotKey, type SlotKey } from '../policy/limits.js';
+import { rateKey } from '../policy/rate-limit.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import { PostgresSniffer, TlsSniffer, type SniffResult } from '../sniff/sniffer.js';
 import { terminate } from '../tls/terminate.js';
@@ -26,6 +28,8 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'source_not_allowed',
   'no_sni',
   'route_connection_limit',
+  'tenant_connection_limit',
+  'client_rate_limited',
   'certificate_unavailable',
   'certificate_expired',
 ]);
@@ -54,6 +58,8 @@ class ClientConnection {
   private tlsVersion: string | null = null;
   private readonly abort = new AbortController();
   private closeReason: CloseReason | null = null;
+  /** The connection-cap slot this connection holds (returned in `finish`). */
+  private slot: SlotKey | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -74,7 +80,10 @@ class ClientConnection {
     this.ctx.metrics.connectionsOpen.inc({ listener: this.ctx.spec.name });
     // Answer in the language the client is waiting for when the deadline strikes: a libpq
     // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
-    this.deadline = setTimeout(() => this.refuse('handshake_timeout', this.sniffer.speaks()), this.ctx.config.handshakeTimeoutMs);
+    this.deadline = setTimeout(() => {
+      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
+      this.refuse('handshake_timeout', this.sniffer.speaks());
+    }, this.ctx.config.handshakeTimeoutMs);
     s.on('data', this.onData);
     s.on('error', this.onSniffError);
     s.once('end', this.onSniffEnd);
@@ -140,13 +149,33 @@ class ClientConnection {
   private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {
     const table = this.ctx.getTable();
     if (!table) return this.refuse('not_ready', 'tls');
+    const client = parseIp(this.clientAddress);
+    // Every attempt that got this far counts against the client's new-connection rate.
+    if (this.ctx.rateLimiter && client && !this.ctx.rateLimiter.take(rateKey(client))) return this.refuse('client_rate_limited', 'tls');
     const host = normalizeServerName(this.sni);
     if (host === null) return this.refuse('no_sni', 'tls');
     const route = table.match(this.ctx.spec.name, host);
     if (!route) return this.refuse('unknown_host', 'tls');
     this.route = route;
-    const refusal = admit(route, parseIp(this.clientAddress), this.ctx.registry);
+    const refusal = admit(route, client);
     if (refusal) return this.refuse(refusal, 'tls');
+    const key = slotKey(route);
+    const capped = this.ctx.limits.acquire(key);
+    if (capped === null) return this.admitted(route, key, helloBytes, clientAlpn);
+    if (typeof capped === 'string') return this.refuse(capped, 'tls');
+    // Cluster mode, capped route: the primary holds the counts.
+    capped.then(
+      (r) => {
+        if (r !== null) return this.refuse(r, 'tls');
+        if (this.finished) return this.ctx.limits.release(key);
+        this.admitted(route, key, helloBytes, clientAlpn);
+      },
+      () => this.refuse('not_ready', 'tls'),
+    );
+  }
+
+  private admitted(route: RouteEntry, key: SlotKey, helloBytes: Buffer, clientAlpn: readonly string[]): void {
+    this.slot = key;
     this.ctx.registry.add(route.id, this);
     const endpoint = route.endpoints[0]!;
     if (route.tlsMode === 'terminate') return this.terminate(route, endpoint, helloBytes, clientAlpn);
@@ -208,6 +237,15 @@ class ClientConnection {
     this.socket.removeListener('error', this.onSniffError);
     this.socket.removeListener('close', this.onSniffClose);
     pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd));
+    if (this.ctx.idleTimeoutMs > 0) {
+      // Every byte either way passes through the client socket (read or written), so its
+      // inactivity timer is the connection's. Off by default: idle database sessions and
+      // long queries are legitimate.
+      client.setTimeout(this.ctx.idleTimeoutMs, () => {
+        this.closeReason ??= 'idle_timeout';
+        this.destroyBoth();
+      });
+    }
     this.ctx.metrics.connectionsRouted.inc({ listener: this.ctx.spec.name });
   }
 
@@ -301,9 +339,13 @@ class ClientConnection {
     this.clearDeadline();
     this.abort.abort();
     if (this.route) this.ctx.registry.remove(this.route.id, this);
+    if (this.slot) this.ctx.limits.release(this.slot);
+    this.slot = null;
     const listener = this.ctx.spec.name;
     this.ctx.metrics.connectionsOpen.dec({ listener });
     this.ctx.metrics.connectionsClosed.inc({ listener, outcome, reason });
+    const routeLabel = this.ctx.metrics.routeLabels.label(this.route);
+    if (routeLabel !== null) this.ctx.metrics.routeConnections.inc({ route: routeLabel, outcome });
     const event: ConnectionEventInput = {
       listener,
       routeId: this.route?.id ?? null,
@@ -326,6 +368,10 @@ class ClientConnection {
       // Byte counters are final only once both sockets closed, which is when we get here.
       this.ctx.metrics.bytes.inc({ listener, direction: 'in' }, event.bytesIn);
       this.ctx.metrics.bytes.inc({ listener, direction: 'out' }, event.bytesOut);
+      if (routeLabel !== null) {
+        this.ctx.metrics.routeBytes.inc({ route: routeLabel, direction: 'in' }, event.bytesIn);
+        this.ctx.metrics.routeBytes.inc({ route: routeLabel, direction: 'out' }, event.bytesOut);
+      }
     }
     this.ctx.onConnectionDone(this, event);
   }

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
+import type { ConnectionLimits } from '../policy/limits.js';
+import type { ClientRateLimiter } from '../policy/rate-limit.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { SecureContextStore } from '../tls/context-store.js';
 import type { RecentRefusals } from './recent-refusals.js';
@@ -16,6 +18,12 @@ export interface ListenerContext {
   config: ProxyConfig;
   getTable(): RouteTable | null;
   registry: ConnectionRegistry;
+  /** Route and tenant connection caps (in-process counts, or the primary's in cluster mode). */
+  limits: ConnectionLimits;
+  /** New-connection rate per client address; null when off. */
+  rateLimiter: ClientRateLimiter | null;
+  /** Idle timeout of proxied connections on this listener; 0 = none. */
+  idleTimeoutMs: number;
   recentRefusals: RecentRefusals;
   /** Prebuilt TLS contexts of terminate-mode routes (absent: terminate routes are refused). */
   tlsContexts?: Pick<SecureContextStore, 'get'>;

@@ -27,8 +27,14 @@ export class ProxyListener {
     });
   }
 
-  /** Stops accepting; open connections are left alone. */
+  /**
+   * Stops accepting; open connections are left alone. Resolves once the listening socket is
+   * closed — not when the last connection ends, which is what `server.close`'s callback
+   * waits for (draining has its own deadline in `proxy.ts`).
+   */
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    if (!this.server.listening) return Promise.resolve();
+    this.server.close();
+    return Promise.resolve();
   }
 }

@@ -4,26 +4,23 @@ import { compileRoute } from '../router/route-table.js';
 import { route } from '../testing/routes.js';
 import { admit } from './admission.js';
 
-const none = { count: () => 0 };
-
 describe('admit', () => {
   it('refuses disabled routes first', () => {
-    expect(admit(compileRoute(route({ enabled: false })), parseIp('10.0.0.1'), none)).toBe('route_disabled');
+    expect(admit(compileRoute(route({ enabled: false, sourceCidrs: ['10.0.0.0/8'] })), parseIp('11.0.0.1'))).toBe('route_disabled');
   });
 
   it('matches IPv4, IPv6 and IPv4-mapped clients against source CIDRs', () => {
     const r = compileRoute(route({ sourceCidrs: ['10.0.0.0/8', '2001:db8::/32'] }));
-    expect(admit(r, parseIp('10.1.2.3'), none)).toBeNull();
-    expect(admit(r, parseIp('::ffff:10.1.2.3'), none)).toBeNull();
-    expect(admit(r, parseIp('2001:db8::5'), none)).toBeNull();
-    expect(admit(r, parseIp('11.0.0.1'), none)).toBe('source_not_allowed');
-    expect(admit(r, parseIp('2001:db9::1'), none)).toBe('source_not_allowed');
-    expect(admit(r, null, none)).toBe('source_not_allowed');
+    expect(admit(r, parseIp('10.1.2.3'))).toBeNull();
+    expect(admit(r, parseIp('::ffff:10.1.2.3'))).toBeNull();
+    expect(admit(r, parseIp('2001:db8::5'))).toBeNull();
+    expect(admit(r, parseIp('11.0.0.1'))).toBe('source_not_allowed');
+    expect(admit(r, parseIp('2001:db9::1'))).toBe('source_not_allowed');
+    expect(admit(r, null)).toBe('source_not_allowed');
   });
 
-  it('enforces the per-route connection limit', () => {
-    const r = compileRoute(route({ maxConnections: 2 }));
-    expect(admit(r, null, { count: () => 1 })).toBeNull();
-    expect(admit(r, null, { count: () => 2 })).toBe('route_connection_limit');
+  it('admits any source when the allowlist is empty', () => {
+    expect(admit(compileRoute(route()), parseIp('192.0.2.1'))).toBeNull();
+    expect(admit(compileRoute(route()), null)).toBeNull();
   });
 });

@@ -14,6 +14,7 @@ export function route(over: Partial<RouteRecord> = {}): RouteRecord {
     version: 1,
     tenantId: 't',
     tenantSlug: 'acme',
+    tenantMaxConnections: null,
     databaseId: 'd',
     databaseName: 'db1',
     engine: 'postgres',

@@ -3,7 +3,7 @@
  * write; changing or deleting a database with a route propagates to the proxies.
  */
 import type { Engine } from '@switchyard/core';
-import { Prisma, recordRouteChange, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
+import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
 import type { Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
@@ -22,14 +22,14 @@ export interface DatabasesDeps {
 export class DatabasesService {
   constructor(private readonly deps: DatabasesDeps) {}
 
-  private view(tenant: Tenant, db: Database & { route: Route | null }): DatabaseResponse {
+  private async view(tenant: Tenant, db: Database & { route: (Route & { certificate: Certificate | null }) | null }): Promise<DatabaseResponse> {
     return {
       id: db.id,
       tenant: tenant.slug,
       name: db.name,
       engine: db.engine as Engine,
       upstream: { host: db.upstreamHost, port: db.upstreamPort },
-      externalAccess: this.deps.access.describe(tenant, db, db.route),
+      externalAccess: await this.deps.access.describe(tenant, db, db.route),
       createdAt: db.createdAt.toISOString(),
       updatedAt: db.updatedAt.toISOString(),
     };
@@ -77,12 +77,12 @@ export class DatabasesService {
 
   async list(actor: Actor, tenantSlug: string): Promise<DatabaseResponse[]> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
-    const rows = await this.deps.prisma.database.findMany({ where: { tenantId: tenant.id }, include: { route: true }, orderBy: { name: 'asc' } });
-    return rows.map((d) => this.view(tenant, d));
+    const rows = await this.deps.prisma.database.findMany({ where: { tenantId: tenant.id }, include: { route: { include: { certificate: true } } }, orderBy: { name: 'asc' } });
+    return Promise.all(rows.map((d) => this.view(tenant, d)));
   }
 
   private async find(tenant: Tenant, name: string) {
-    const db = await this.deps.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name } }, include: { route: true } });
+    const db = await this.deps.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name } }, include: { route: { include: { certificate: true } } } });
     if (!db) throw new AppError('SY_DATABASE_NOT_FOUND');
     return db;
   }
@@ -100,7 +100,7 @@ export class DatabasesService {
       const d = await tx.database.update({
         where: { id: before.id },
         data: { upstreamHost: host, upstreamPort: body.upstream.port, endpoints: [{ host, port: body.upstream.port }] },
-        include: { route: true },
+        include: { route: { include: { certificate: true } } },
       });
       if (d.route) {
         const v = await recordRouteChange(tx, { routeId: d.route.id, hostname: d.route.hostname, op: 'upsert' });

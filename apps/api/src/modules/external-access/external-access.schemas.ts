@@ -28,6 +28,34 @@ export const ExternalAccessResponse = Type.Object(
     connection: Type.Record(Type.String(), Type.String(), {
       description: 'Ready-to-paste connection strings; `primary` is the usual one',
     }),
+    certificate: Type.Union(
+      [
+        Type.Object({
+          id: Type.String({ format: 'uuid' }),
+          name: Type.String(),
+          kind: Type.String(),
+          fingerprint: Type.String(),
+          notAfter: Type.String({ format: 'date-time' }),
+          expiresInDays: Type.Integer(),
+          auto: Type.Boolean(),
+        }),
+        Type.Null(),
+      ],
+      { description: 'Terminate mode: the certificate the proxy presents' },
+    ),
+    ca: Type.Union(
+      [
+        Type.Object({
+          fileName: Type.String({ description: 'File name the connection strings refer to' }),
+          url: Type.Union([Type.String(), Type.Null()], { description: 'Download URL (platform CA)' }),
+          pem: Type.String({ description: 'The PEM to save under fileName' }),
+        }),
+        Type.Null(),
+      ],
+      { description: 'What clients verify the certificate with, when it is not publicly trusted (terminate mode)' },
+    ),
+    upstreamTls: Type.Boolean({ description: 'Terminate mode: TLS (true) or plaintext to the upstream' }),
+    upstreamCa: Type.Union([Type.String(), Type.Null()], { description: 'Terminate mode: PEM CA the upstream certificate must chain to; null = not verified' }),
     version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
     propagation: Type.Optional(Propagation),
   },
@@ -44,8 +72,24 @@ export const PutExternalAccessBody = Type.Object(
     sourceCidrs: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
     disableBehavior: Type.Optional(Type.Enum(DISABLE_BEHAVIORS, { description: 'What disabling does to open connections' })),
+    certificateId: Type.Optional(
+      Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+        description: 'Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA.',
+      }),
+    ),
+    upstreamTls: Type.Optional(Type.Boolean({ description: 'Terminate mode: TLS to the upstream (default true); PostgreSQL uses SSLRequest first' })),
+    upstreamCa: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 65536 }), Type.Null()], { description: 'Terminate mode: PEM CA to verify the upstream certificate (and its host name) with' }),
+    ),
   },
-  { additionalProperties: false, examples: [{ enabled: true, tlsMode: 'passthrough' }] },
+  {
+    additionalProperties: false,
+    examples: [
+      { enabled: true, tlsMode: 'passthrough' },
+      { enabled: true, tlsMode: 'terminate' },
+      { enabled: true, tlsMode: 'terminate', certificateId: '7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11', upstreamTls: false },
+    ],
+  },
 );
 export type PutExternalAccessBody = Static<typeof PutExternalAccessBody>;
 

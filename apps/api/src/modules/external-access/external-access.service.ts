@@ -16,10 +16,13 @@ import {
   type ListenerSpec,
   type TlsMode,
 } from '@switchyard/core';
-import { Prisma, recordRouteChange, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
+import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
+import { splitPemChain } from '@switchyard/pki';
+import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
+import { CA_FILE_NAME, CA_PEM_PATH, coversHostname, isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import type { ExternalAccessResponse, PutExternalAccessBody } from './external-access.schemas.js';
@@ -31,6 +34,7 @@ export interface ExternalAccessDeps {
   baseDomain: string;
   listeners: ListenerSpec[];
   propagationTimeoutMs: number;
+  certificates: Pick<CertificatesService, 'findForTenant' | 'mintForRoute' | 'caPem'>;
 }
 
 type RouteState = {
@@ -41,7 +45,12 @@ type RouteState = {
   disableBehavior: DisableBehavior;
   sourceCidrs: string[];
   maxConnections: number | null;
+  certificateId: string | null;
+  upstreamTls: boolean;
+  upstreamCa: string | null;
 };
+
+type RouteWithCert = Route & { certificate: Certificate | null };
 
 export class ExternalAccessService {
   constructor(private readonly deps: ExternalAccessDeps) {}
@@ -54,16 +63,40 @@ export class ExternalAccessService {
     return l;
   }
 
-  describe(tenant: Tenant, db: Database, route: Route | null): ExternalAccessResponse {
-    const state = route ? stateOf(route) : this.defaults(tenant, db);
+  async describe(tenant: Tenant, db: Database, route: RouteWithCert | null): Promise<ExternalAccessResponse> {
+    const { certificateId: _c, ...state } = route ? stateOf(route) : this.defaults(tenant, db);
     const listener = this.deps.listeners.find((l) => l.name === state.listener);
     const port = listener?.publicPort ?? 0;
+    const cert = state.tlsMode === 'terminate' ? (route?.certificate ?? null) : null;
+    const ca = cert ? await this.caFor(cert, state.hostname) : null;
     return {
       ...state,
       port,
-      connection: connectionStrings(db.engine as Engine, state.hostname, port),
+      connection: connectionStrings(db.engine as Engine, state.hostname, port, { tlsMode: state.tlsMode, caFile: ca?.fileName ?? null, caPem: ca?.pem ?? null }),
+      certificate: cert
+        ? {
+            id: cert.id,
+            name: cert.name,
+            kind: cert.kind,
+            fingerprint: cert.fingerprint,
+            notAfter: cert.notAfter.toISOString(),
+            expiresInDays: Math.floor((cert.notAfter.getTime() - Date.now()) / 86_400_000),
+            auto: cert.auto,
+          }
+        : null,
+      ca,
       version: route ? Number(route.version) : null,
     };
+  }
+
+  /** What clients verify a terminate-mode certificate with (null when publicly trusted). */
+  private async caFor(cert: Certificate, hostname: string): Promise<ExternalAccessResponse['ca']> {
+    if (cert.kind === 'issued') return { fileName: CA_FILE_NAME, url: CA_PEM_PATH, pem: await this.deps.certificates.caPem() };
+    if (cert.kind === 'self-signed') return { fileName: `${hostname}.pem`, url: null, pem: cert.certPem };
+    if (isPubliclyTrusted(cert.certPem)) return null;
+    // An uploaded chain from a private CA: its last certificate is as close to the root as we have.
+    const chain = splitPemChain(cert.certPem);
+    return { fileName: `${hostname}-ca.pem`, url: null, pem: chain[chain.length - 1]! };
   }
 
   private defaults(tenant: Tenant, db: Database): RouteState {
@@ -75,13 +108,16 @@ export class ExternalAccessService {
       disableBehavior: 'drain',
       sourceCidrs: [],
       maxConnections: null,
+      certificateId: null,
+      upstreamTls: true,
+      upstreamCa: null,
     };
   }
 
   async get(actor: Actor, tenantSlug: string, dbName: string): Promise<ExternalAccessResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
     const db = await this.findDatabase(tenant, dbName);
-    const out = this.describe(tenant, db, db.route);
+    const out = await this.describe(tenant, db, db.route);
     if (db.route) out.propagation = await this.deps.propagation.status(Number(db.route.version));
     return out;
   }
@@ -97,23 +133,50 @@ export class ExternalAccessService {
     const db = await this.findDatabase(tenant, dbName);
     const current = db.route ? stateOf(db.route) : this.defaults(tenant, db);
     const next = this.validate(tenant, db, current, body);
+    // Terminate mode: the attached certificate must cover the hostname; without one (or with
+    // an automatic one that no longer covers it) the platform CA issues one, minted here,
+    // outside the transaction.
+    let cert: Certificate | null = db.route?.certificate ?? null;
+    let mint: Prisma.CertificateUncheckedCreateInput | null = null;
+    if (body.certificateId !== undefined && body.certificateId !== current.certificateId) {
+      cert = body.certificateId === null ? null : await this.attachable(tenant, body.certificateId);
+      next.certificateId = cert?.id ?? null;
+    }
+    if (next.tlsMode === 'terminate') {
+      if (cert && !coversHostname(cert, next.hostname)) {
+        if (!cert.auto || body.certificateId) {
+          throw new AppError('SY_CERTIFICATE_HOSTNAME_MISMATCH', `Certificate ${cert.name} does not cover ${next.hostname}`, [
+            { field: body.certificateId ? 'body.certificateId' : 'body.hostname', message: `is not covered by certificate ${cert.name} (${cert.hostnames.join(', ')})` },
+          ]);
+        }
+        cert = null;
+      }
+      if (!cert) {
+        mint = { ...(await this.mintFor(next.hostname)), tenantId: tenant.id };
+        next.certificateId = mint.id!;
+      }
+    }
+    const previousAuto = db.route?.certificate?.auto && db.route.certificate.id !== next.certificateId ? db.route.certificate.id : null;
     const changed = JSON.stringify(next) !== JSON.stringify(current) || !db.route;
-    let route = db.route;
+    let route: RouteWithCert | null = db.route;
     let version = route ? Number(route.version) : 0;
     if (changed) {
       try {
         ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
+          if (mint) await tx.certificate.create({ data: mint });
           const data = { ...next };
           const r = db.route
-            ? await tx.route.update({ where: { id: db.route.id }, data })
-            : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id } });
+            ? await tx.route.update({ where: { id: db.route.id }, data, include: { certificate: true } })
+            : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
+          // An automatic certificate belongs to its route: it goes when the route stops using it.
+          if (previousAuto) await tx.certificate.deleteMany({ where: { id: previousAuto, routes: { none: {} } } });
           const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
           await recordAudit(tx, actor, {
             tenantId: tenant.id,
             action: routeAction(db.route !== null, current.enabled, next.enabled),
             targetType: 'route',
             targetId: r.id,
-            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, next) },
+            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, next), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
           });
           return { route: { ...r, version: BigInt(v) }, version: v };
         }));
@@ -126,14 +189,17 @@ export class ExternalAccessService {
         throw err;
       }
     }
-    const out = this.describe(tenant, db, route);
+    const out = await this.describe(tenant, db, route);
     const timeout = Math.min(opts.timeoutMs ?? this.deps.propagationTimeoutMs, this.deps.propagationTimeoutMs);
     out.propagation = opts.wait ? await this.deps.propagation.waitFor(version, timeout) : await this.deps.propagation.status(version);
     return out;
   }
 
   private async findDatabase(tenant: Tenant, name: string) {
-    const db = await this.deps.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name } }, include: { route: true } });
+    const db = await this.deps.prisma.database.findUnique({
+      where: { tenantId_name: { tenantId: tenant.id, name } },
+      include: { route: { include: { certificate: true } } },
+    });
     if (!db) throw new AppError('SY_DATABASE_NOT_FOUND');
     return db;
   }
@@ -188,10 +254,12 @@ export class ExternalAccessService {
     }
     if (details.length > 0) throw new AppError('SY_VALIDATION', `${details[0]!.field} ${details[0]!.message}`, details);
     const tlsMode = body.tlsMode ?? current.tlsMode;
-    if (tlsMode === 'terminate') {
-      throw new AppError('SY_CERTIFICATE_REQUIRED', 'TLS termination needs a certificate attached to the route; use passthrough', [
-        { field: 'body.tlsMode', message: 'terminate needs a certificate' },
-      ]);
+    let upstreamCa = current.upstreamCa;
+    if (body.upstreamCa !== undefined) {
+      if (body.upstreamCa !== null && !isPemCertificates(body.upstreamCa)) {
+        throw new AppError('SY_UPSTREAM_CA_INVALID', 'upstreamCa must hold one or more PEM certificates', [{ field: 'body.upstreamCa', message: 'is not a PEM certificate' }]);
+      }
+      upstreamCa = body.upstreamCa;
     }
     return {
       enabled: body.enabled,
@@ -201,7 +269,45 @@ export class ExternalAccessService {
       disableBehavior: body.disableBehavior ?? current.disableBehavior,
       sourceCidrs,
       maxConnections: body.maxConnections === undefined ? current.maxConnections : body.maxConnections,
+      certificateId: current.certificateId,
+      upstreamTls: body.upstreamTls ?? current.upstreamTls,
+      upstreamCa,
     };
+  }
+
+  private async mintFor(hostname: string): Promise<Prisma.CertificateUncheckedCreateInput> {
+    try {
+      return await this.deps.certificates.mintForRoute(hostname);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'SY_KEYRING_UNAVAILABLE') {
+        throw new AppError('SY_CERTIFICATE_REQUIRED', 'TLS termination needs a certificate, and none can be issued: the API has no keyring (SWITCHYARD_KEYS); use passthrough', [
+          { field: 'body.tlsMode', message: 'terminate needs a certificate' },
+        ]);
+      }
+      throw err;
+    }
+  }
+
+  private async attachable(tenant: Tenant, id: string): Promise<Certificate> {
+    try {
+      return await this.deps.certificates.findForTenant(tenant, id);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'SY_CERTIFICATE_NOT_FOUND') {
+        throw new AppError('SY_CERTIFICATE_NOT_FOUND', 'No certificate with this id in the tenant', [{ field: 'body.certificateId', message: 'is not a certificate of this tenant' }]);
+      }
+      throw err;
+    }
+  }
+}
+
+function isPemCertificates(pem: string): boolean {
+  const certs = splitPemChain(pem);
+  if (certs.length === 0) return false;
+  try {
+    for (const c of certs) new X509Certificate(c);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -220,5 +326,8 @@ function stateOf(r: Route): RouteState {
     disableBehavior: r.disableBehavior as DisableBehavior,
     sourceCidrs: r.sourceCidrs,
     maxConnections: r.maxConnections,
+    certificateId: r.certificateId,
+    upstreamTls: r.upstreamTls,
+    upstreamCa: r.upstreamCa,
   };
 }

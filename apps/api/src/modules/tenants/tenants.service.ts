@@ -122,6 +122,12 @@ export class TenantsService {
         targetId: t.id,
         changes: diff(toTenantResponse(before), toTenantResponse(t)),
       });
+      // The tenant-wide connection cap travels with each route in the proxies' snapshot, so a
+      // change to it is a change of every route of the tenant (same transaction, same NOTIFY).
+      if (t.maxConnections !== before.maxConnections) {
+        const routes = await tx.route.findMany({ where: { tenantId: t.id }, select: { id: true, hostname: true } });
+        for (const r of routes) await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
+      }
       return t;
     });
     return toTenantResponse(updated);

@@ -1,0 +1,90 @@
+import { Type, type Static } from 'typebox';
+import { Slug, Timestamp } from '../../lib/schemas.js';
+
+const Pem = (description: string, maxLength: number) => Type.String({ minLength: 1, maxLength, description });
+const HostnameList = Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+  minItems: 1,
+  maxItems: 20,
+  description: 'Host names for subjectAltName (route host names; `*.` wildcards allowed), under the tenant’s domains',
+});
+
+export const CertificateKind = Type.Union([
+  Type.Literal('platform-ca'),
+  Type.Literal('issued'),
+  Type.Literal('self-signed'),
+  Type.Literal('uploaded'),
+]);
+
+export const CertificateResponse = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    kind: CertificateKind,
+    hostnames: Type.Array(Type.String()),
+    subject: Type.String(),
+    issuer: Type.String(),
+    fingerprint: Type.String({ description: 'SHA-256, colon-separated hex' }),
+    keyType: Type.Union([Type.String(), Type.Null()]),
+    notBefore: Timestamp,
+    notAfter: Timestamp,
+    expiresInDays: Type.Integer({ description: 'Whole days until notAfter (negative once expired)' }),
+    auto: Type.Boolean({ description: 'Issued automatically for a route switched to terminate' }),
+    publiclyTrusted: Type.Boolean({ description: 'False: clients need the CA (or this certificate) to verify it' }),
+    caUrl: Type.Union([Type.String(), Type.Null()], { description: 'Where clients download the CA that verifies this certificate' }),
+    routes: Type.Array(Type.Object({ id: Type.String(), hostname: Type.String(), tlsMode: Type.String() })),
+    certificatePem: Type.String({ description: 'The chain, leaf first (public). The private key is never returned.' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Certificate' },
+);
+export type CertificateResponse = Static<typeof CertificateResponse>;
+
+export const IssueCertificateBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$' }),
+    type: Type.Union([Type.Literal('platform-ca'), Type.Literal('self-signed')], {
+      description: 'platform-ca: signed by the platform CA (clients verify with /api/v1/pki/ca.pem); self-signed: clients pin this certificate',
+    }),
+    hostnames: HostnameList,
+    validDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 825 })),
+  },
+  { additionalProperties: false, examples: [{ name: 'orders', type: 'platform-ca', hostnames: ['orders.acme.db.example.com'], validDays: 397 }] },
+);
+export type IssueCertificateBody = Static<typeof IssueCertificateBody>;
+
+export const UploadCertificateBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$' }),
+    certificatePem: Pem('PEM chain: the leaf first, then each intermediate', 65536),
+    privateKeyPem: Pem('PEM private key of the leaf (unencrypted; stored encrypted). Never returned.', 16384),
+    hostnames: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 20, description: 'Host names the certificate must cover' })),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ name: 'orders-public', certificatePem: '-----BEGIN CERTIFICATE-----\n…', privateKeyPem: '-----BEGIN PRIVATE KEY-----\n…' }],
+  },
+);
+export type UploadCertificateBody = Static<typeof UploadCertificateBody>;
+
+export const ReplaceCertificateBody = Type.Object(
+  {
+    certificatePem: Type.Optional(Pem('New PEM chain (uploaded certificates)', 65536)),
+    privateKeyPem: Type.Optional(Pem('New PEM private key (uploaded certificates)', 16384)),
+    validDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 825, description: 'Re-issue (issued and self-signed certificates) with this validity' })),
+  },
+  {
+    additionalProperties: false,
+    description: 'Uploaded certificates: send certificatePem and privateKeyPem. Issued or self-signed: send {} (or validDays) to re-issue with a new key.',
+    examples: [{}, { validDays: 90 }],
+  },
+);
+export type ReplaceCertificateBody = Static<typeof ReplaceCertificateBody>;
+
+export const CertificateParams = Type.Object(
+  {
+    tenant: Slug('Tenant slug'),
+    certificateId: Type.String({ format: 'uuid' }),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+const base = { DATABASE_URL: 'postgres://u@127.0.0.1:1/db' };
+
+describe('loadConfig: policies', () => {
+  it('has no rate limit and no idle timeout by default', () => {
+    const c = loadConfig(base);
+    expect(c.clientRate).toBeNull();
+    expect(c.idleTimeoutMs).toEqual({ default: 0, byListener: {} });
+    expect(c.acceptGraceMs).toBe(0);
+  });
+
+  it('parses rates per second and per minute, with a default burst', () => {
+    expect(loadConfig({ ...base, PROXY_CLIENT_RATE: '20/s' }).clientRate).toEqual({ ratePerSec: 20, burst: 20, maxTracked: 100_000 });
+    expect(loadConfig({ ...base, PROXY_CLIENT_RATE: '120/m', PROXY_CLIENT_BURST: '4' }).clientRate).toEqual({ ratePerSec: 2, burst: 4, maxTracked: 100_000 });
+    expect(loadConfig({ ...base, PROXY_CLIENT_RATE: '3' }).clientRate?.burst).toBe(10);
+    expect(loadConfig({ ...base, PROXY_CLIENT_RATE: 'off' }).clientRate).toBeNull();
+    expect(() => loadConfig({ ...base, PROXY_CLIENT_RATE: 'fast' })).toThrow(/PROXY_CLIENT_RATE/);
+  });
+
+  it('parses per-listener idle timeouts', () => {
+    const c = loadConfig({ ...base, PROXY_IDLE_TIMEOUT_MS: '3600000', PROXY_IDLE_TIMEOUTS: 'tls=600000, http=0' });
+    expect(c.idleTimeoutMs).toEqual({ default: 3_600_000, byListener: { tls: 600_000, http: 0 } });
+    expect(() => loadConfig({ ...base, PROXY_IDLE_TIMEOUTS: 'tls' })).toThrow(/PROXY_IDLE_TIMEOUTS/);
+  });
+});
