@@ -131,10 +131,10 @@ class ClientConnection {
    */
   private readonly onSniffEnd = (): void => {
     if (this.finished) return;
-    if (this.sniffer.pending()) {
-      const speak = this.sniffer.speaks();
-      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'truncated' });
-      this.refuse(speak === 'tls' ? 'hello_invalid' : 'protocol_violation', speak);
+    const r = this.sniffer.endOfInput();
+    if (r?.type === 'refuse') {
+      if (r.detail) this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: r.detail });
+      this.refuse(r.code, r.speak);
       return;
     }
     this.socket.destroy();
