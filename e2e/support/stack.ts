@@ -89,6 +89,7 @@ export async function startApi(databaseUrl: string, listenerPorts: { postgres: n
     SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${listenerPorts.postgres},tls=tls@127.0.0.1:${listenerPorts.tls}`,
     PROXY_LIVENESS_MS: '5000',
     LOG_LEVEL: 'silent',
+    SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
     ...env,
   });
   const app = await buildApp({ config, logger: false });

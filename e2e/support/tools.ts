@@ -110,3 +110,13 @@ export function psqlSession(conn: string, env: NodeJS.ProcessEnv = { PGPASSWORD:
     },
   };
 }
+
+/**
+ * Fails with the fix when this process may open fewer than `needed` files: tests that hold
+ * a thousand sockets (twice: client and proxy side) need a raised `ulimit -n`.
+ */
+export function requireOpenFiles(needed: number): void {
+  const r = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  const limit = r.stdout.trim() === 'unlimited' ? Infinity : Number(r.stdout.trim());
+  if (!(limit >= needed)) throw new Error(`this test needs ${needed} open files but ulimit -n is ${r.stdout.trim()}; raise it (e.g. ulimit -n 65536)`);
+}

@@ -19,6 +19,10 @@ import { ErrorResponse } from './lib/schemas.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { SessionStore } from './modules/auth/sessions.js';
+import { membersRoutes } from './modules/members/members.routes.js';
+import { MembersService } from './modules/members/members.service.js';
+import { usersRoutes } from './modules/users/users.routes.js';
+import { UsersService } from './modules/users/users.service.js';
 import { certificatesRoutes } from './modules/certificates/certificates.routes.js';
 import { CertificatesService } from './modules/certificates/certificates.service.js';
 import { databasesRoutes } from './modules/databases/databases.routes.js';
@@ -48,6 +52,8 @@ export interface Services {
   events: EventsService;
   auth: AuthService;
   sessions: SessionStore;
+  users: UsersService;
+  members: MembersService;
 }
 
 declare module 'fastify' {
@@ -134,13 +140,24 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     baseDomain: config.baseDomain,
     listeners: config.listeners,
     propagationTimeoutMs: config.propagationTimeoutMs,
+    dedicatedPorts: config.dedicatedPorts,
+    egressSourceAddresses: config.egressSourceAddresses,
+    publicAddress: config.publicAddress,
   });
-  const databases = new DatabasesService({ prisma, tenants, access: externalAccess, controlDatabase: config.controlDatabase });
+  const databases = new DatabasesService({
+    prisma,
+    tenants,
+    access: externalAccess,
+    controlDatabase: config.controlDatabase,
+    allowLoopbackUpstreams: config.allowLoopbackUpstreams,
+  });
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
-  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions });
+  const users = new UsersService(prisma);
+  const members = new MembersService(prisma, tenants);
+  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -213,7 +230,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   }));
 
   await app.register(authRoutes, { secureCookies });
+  await app.register(usersRoutes);
   await app.register(tenantsRoutes);
+  await app.register(membersRoutes);
   await app.register(databasesRoutes);
   await app.register(externalAccessRoutes);
   await app.register(tokensRoutes);

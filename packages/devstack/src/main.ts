@@ -5,7 +5,8 @@
  *   2. migrations
  *   3. a demo upstream: a second embedded PostgreSQL with TLS (certificate from a local CA)
  *   4. the API (+ dashboard) and the proxy, as child processes
- *   5. a demo tenant, token and database, created through the API
+ *   5. a platform admin user, a demo tenant with its owner user, token and database, created
+ *      through the API (passwords kept in .switchyard/secrets.json)
  * and prints how to toggle access with curl and connect with psql through the proxy.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,11 +43,27 @@ async function shutdown(code: number): Promise<never> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-function secrets(): { adminToken: string } {
+interface Secrets {
+  adminToken: string;
+  /** Password of ADMIN_EMAIL (platform admin). */
+  adminPassword: string;
+  /** Password of DEMO_EMAIL (owner of the demo tenant). */
+  demoPassword: string;
+}
+
+const ADMIN_EMAIL = 'admin@switchyard.localhost';
+const DEMO_EMAIL = 'demo@switchyard.localhost';
+
+/** Generated once and kept (0600) in the data dir; fields missing from older files are added. */
+function secrets(): Secrets {
   const path = join(cfg.dataDir, 'secrets.json');
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as { adminToken: string };
-  const s = { adminToken: `sy_admin_${randomBytes(32).toString('base64url')}` };
-  writeFileSync(path, JSON.stringify(s, null, 2), { mode: 0o600 });
+  const old = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Partial<Secrets>) : {};
+  const s: Secrets = {
+    adminToken: old.adminToken ?? `sy_admin_${randomBytes(32).toString('base64url')}`,
+    adminPassword: old.adminPassword ?? randomBytes(15).toString('base64url'),
+    demoPassword: old.demoPassword ?? randomBytes(15).toString('base64url'),
+  };
+  if (JSON.stringify(old) !== JSON.stringify(s)) writeFileSync(path, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
 }
 
@@ -86,7 +103,23 @@ async function api<T>(method: string, path: string, token: string, body?: unknow
   return { status: r.status, body: (await r.json().catch(() => null)) as T };
 }
 
-async function seedDemo(adminToken: string): Promise<string> {
+/** Creates the user if missing, or sets the password kept in secrets.json; returns its id. */
+async function ensureUser(adminToken: string, email: string, name: string, password: string, isPlatformAdmin: boolean): Promise<string> {
+  const list = await api<{ items: Array<{ id: string; email: string }> }>('GET', '/api/v1/users', adminToken);
+  if (list.status !== 200) throw new Error(`listing users failed: ${JSON.stringify(list.body)}`);
+  const existing = list.body.items.find((u) => u.email === email);
+  if (existing) {
+    // Keep the printed password true even if someone changed it in the dashboard.
+    const r = await api('PATCH', `/api/v1/users/${existing.id}`, adminToken, { password, disabled: false });
+    if (r.status !== 200) throw new Error(`resetting ${email} failed: ${JSON.stringify(r.body)}`);
+    return existing.id;
+  }
+  const c = await api<{ id: string }>('POST', '/api/v1/users', adminToken, { email, name, password, isPlatformAdmin });
+  if (c.status !== 201) throw new Error(`creating ${email} failed: ${JSON.stringify(c.body)}`);
+  return c.body.id;
+}
+
+async function seedDemo(adminToken: string, demoPassword: string): Promise<string> {
   const t = await api('GET', '/api/v1/tenants/demo', adminToken);
   if (t.status === 404) {
     const c = await api('POST', '/api/v1/tenants', adminToken, {
@@ -95,6 +128,12 @@ async function seedDemo(adminToken: string): Promise<string> {
       upstreamPolicy: { hostSuffixes: ['demo.svc.cluster.local'], cidrs: ['127.0.0.1/32'] },
     });
     if (c.status !== 201) throw new Error(`creating the demo tenant failed: ${JSON.stringify(c.body)}`);
+  }
+  const demoUser = await ensureUser(adminToken, DEMO_EMAIL, 'Demo owner', demoPassword, false);
+  const members = await api<{ items: Array<{ userId: string }> }>('GET', '/api/v1/tenants/demo/members', adminToken);
+  if (!members.body.items.some((m) => m.userId === demoUser)) {
+    const c = await api('POST', '/api/v1/tenants/demo/members', adminToken, { email: DEMO_EMAIL, role: 'owner' });
+    if (c.status !== 201) throw new Error(`adding the demo owner failed: ${JSON.stringify(c.body)}`);
   }
   const tokenPath = join(cfg.dataDir, 'demo-token');
   let token = existsSync(tokenPath) ? readFileSync(tokenPath, 'utf8').trim() : '';
@@ -132,7 +171,7 @@ function launch(name: 'api' | 'proxy', env: NodeJS.ProcessEnv): ManagedProcess {
 }
 
 try {
-  const { adminToken } = secrets();
+  const { adminToken, adminPassword, demoPassword } = secrets();
   const databaseUrl = await controlDatabase();
   const m = await migrate(databaseUrl);
   if (m.applied.length) say(`applied migrations: ${m.applied.join(', ')}`);
@@ -151,6 +190,8 @@ try {
     API_PORT: String(cfg.apiPort),
     API_HOST: '127.0.0.1',
     SWITCHYARD_ADMIN_TOKEN: adminToken,
+    // The demo database runs on this machine, so its upstream is a loopback address.
+    SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
     WEB_DIST_DIR: join(root, 'apps/web/dist'),
   });
   const proxyProc = launch('proxy', { ...common, PROXY_ADMIN_PORT: String(cfg.proxyAdminPort), PROXY_ID: 'local-proxy' });
@@ -166,9 +207,12 @@ try {
   say(`  Proxy listeners  ${listeners.map((l) => `${l.name} :${l.port} (${l.protocol})`).join(', ')}`);
   say(`  Proxy admin      http://127.0.0.1:${cfg.proxyAdminPort}/readyz  /metrics`);
   say(`  Control database ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  await ensureUser(adminToken, ADMIN_EMAIL, 'Platform admin', adminPassword, true);
   say(`  Admin token      stored in ${relative(process.cwd(), join(cfg.dataDir, 'secrets.json'))}`);
+  say(`  Sign in          ${ADMIN_EMAIL} / ${adminPassword}   (platform admin)`);
   if (cfg.demo) {
-    const token = await seedDemo(adminToken);
+    const token = await seedDemo(adminToken, demoPassword);
+    say(`                   ${DEMO_EMAIL} / ${demoPassword}   (owner of tenant "demo")`);
     const ca = relative(process.cwd(), join(cfg.dataDir, 'pki', 'ca.pem')) || 'ca.pem';
     say('');
     say('Demo: tenant "demo", database "orders" (a PostgreSQL with TLS on 127.0.0.1:' + cfg.demoPgPort + ').');

@@ -88,6 +88,24 @@ describe('PostgresSniffer', () => {
     expect(run(s, Buffer.from('GET / HTTP/1.1\r\n'))).toEqual([{ type: 'refuse', code: 'not_tls', speak: 'tls', detail: 'not-tls' }]);
   });
 
+  it('refuses what a half-closing client truncated, in its language, and nothing when nothing is pending', () => {
+    const pgPartial = new PostgresSniffer(16384);
+    expect(pgPartial.endOfInput()).toBeNull();
+    run(pgPartial, buildStartupMessage({ user: 'u' }).subarray(0, 6));
+    expect(pgPartial.endOfInput()).toMatchObject({ type: 'refuse', code: 'protocol_violation', speak: 'postgres' });
+    const afterS = new PostgresSniffer(16384);
+    run(afterS, buildSslRequest());
+    expect(afterS.endOfInput()).toBeNull();
+    run(afterS, hello.subarray(0, 20));
+    expect(afterS.endOfInput()).toMatchObject({ type: 'refuse', code: 'hello_invalid', speak: 'tls' });
+    const tls = new TlsSniffer(16384);
+    run(tls, Buffer.from([0x80]));
+    expect(tls.endOfInput()).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none' });
+    const tls2 = new TlsSniffer(16384);
+    run(tls2, hello.subarray(0, 3));
+    expect(tls2.endOfInput()).toMatchObject({ type: 'refuse', code: 'hello_invalid', speak: 'tls' });
+  });
+
   it('says what a client waits for when the deadline strikes', () => {
     const s = new PostgresSniffer(16384);
     expect(s.speaks()).toBe('postgres');

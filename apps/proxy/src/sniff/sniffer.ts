@@ -34,8 +34,11 @@ export interface Sniffer {
    * phase reads an ErrorResponse, one that sent (or was told to send) a ClientHello a TLS alert.
    */
   speaks(): 'postgres' | 'tls';
-  /** True while part of a message is buffered (a client that half-closes now truncated it). */
-  pending(): boolean;
+  /**
+   * The client half-closed (FIN). Returns the refusal for the message it truncated, or null
+   * when nothing is pending (it simply left).
+   */
+  endOfInput(): SniffResult | null;
 }
 
 const NEED_MORE: SniffResult = { type: 'need-more' };
@@ -47,6 +50,14 @@ class HelloReader {
   private readonly acc = new ByteAccumulator();
   isEmpty(): boolean {
     return this.acc.length === 0;
+  }
+  /** The refusal for bytes cut short by the client's FIN (null when none are buffered). */
+  truncated(viaSslRequest: boolean): SniffResult | null {
+    if (this.acc.length === 0) return null;
+    const looksTls = this.acc.view()[0] === TLS_CONTENT_TYPE_HANDSHAKE;
+    return looksTls || viaSslRequest
+      ? { type: 'refuse', code: 'hello_invalid', speak: 'tls', detail: 'truncated' }
+      : { type: 'refuse', code: 'not_tls', speak: 'none', detail: 'truncated' };
   }
   // Resumes at the first incomplete record: a hello trickled in one-byte records, one byte
   // per segment, costs linear work (re-parsing from the start was quadratic: ~1 s of CPU
@@ -90,8 +101,8 @@ export class TlsSniffer implements Sniffer {
   speaks(): 'tls' {
     return 'tls';
   }
-  pending(): boolean {
-    return !this.reader.isEmpty();
+  endOfInput(): SniffResult | null {
+    return this.reader.truncated(false);
   }
 }
 
@@ -116,8 +127,10 @@ export class PostgresSniffer implements Sniffer {
     return this.state === 'startup' || this.state === 'renegotiation' ? 'postgres' : 'tls';
   }
 
-  pending(): boolean {
-    return this.state === 'hello' ? !this.reader.isEmpty() : this.startup.length > 0;
+  endOfInput(): SniffResult | null {
+    if (this.state === 'hello') return this.reader.truncated(this.viaSslRequest);
+    if (this.startup.length === 0) return null;
+    return { type: 'refuse', code: 'protocol_violation', speak: 'postgres', detail: 'truncated' };
   }
 
   feed(chunk: Uint8Array): SniffResult {

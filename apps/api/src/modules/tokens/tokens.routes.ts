@@ -2,9 +2,10 @@ import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
 import { errorResponses, Slug, TenantParams } from '../../lib/schemas.js';
-import { CreatedTokenResponse, CreateTokenBody, TokenResponse } from './tokens.schemas.js';
+import { CreatedTokenResponse, CreatePlatformTokenBody, CreateTokenBody, TokenResponse } from './tokens.schemas.js';
 
 const TokenParams = Type.Object({ tenant: Slug('Tenant slug'), tokenId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const PlatformTokenParams = Type.Object({ tokenId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
 
 export async function tokensRoutes(app: App): Promise<void> {
   const svc = app.services.tokens;
@@ -14,6 +15,7 @@ export async function tokensRoutes(app: App): Promise<void> {
     schema: {
       tags,
       summary: 'Create an API token (tenant admin); the secret is returned once',
+      description: 'The role cannot exceed the caller’s own role in the tenant. Only SHA-256 of the token is stored.',
       params: TenantParams,
       body: CreateTokenBody,
       response: { 201: CreatedTokenResponse, ...errorResponses(403, 404) },
@@ -25,9 +27,30 @@ export async function tokensRoutes(app: App): Promise<void> {
   }, async (req) => ({ items: await svc.list(actorOf(req), req.params.tenant) }));
 
   app.delete('/api/v1/tenants/:tenant/tokens/:tokenId', {
-    schema: { tags, summary: 'Revoke an API token; it stops working immediately', params: TokenParams, response: { 204: Type.Null(), ...errorResponses(403, 404) } },
+    schema: { tags, summary: 'Revoke an API token; it stops working immediately (not above your own role)', params: TokenParams, response: { 204: Type.Null(), ...errorResponses(403, 404) } },
   }, async (req, reply) => {
     await svc.revoke(actorOf(req), req.params.tenant, req.params.tokenId);
+    return reply.status(204).send(null);
+  });
+
+  app.post('/api/v1/platform/tokens', {
+    schema: {
+      tags,
+      summary: 'Create a platform token for automation (platform admin); the secret is returned once',
+      description: 'A platform token acts as a platform admin: give it to provisioning automation, not to tenants.',
+      body: CreatePlatformTokenBody,
+      response: { 201: CreatedTokenResponse, ...errorResponses(403) },
+    },
+  }, async (req, reply) => reply.status(201).send(await svc.createPlatform(actorOf(req), req.body)));
+
+  app.get('/api/v1/platform/tokens', {
+    schema: { tags, summary: 'List platform tokens (platform admin)', response: { 200: Type.Object({ items: Type.Array(TokenResponse) }), ...errorResponses(403) } },
+  }, async (req) => ({ items: await svc.listPlatform(actorOf(req)) }));
+
+  app.delete('/api/v1/platform/tokens/:tokenId', {
+    schema: { tags, summary: 'Revoke a platform token; it stops working immediately (platform admin)', params: PlatformTokenParams, response: { 204: Type.Null(), ...errorResponses(403, 404) } },
+  }, async (req, reply) => {
+    await svc.revokePlatform(actorOf(req), req.params.tokenId);
     return reply.status(204).send(null);
   });
 }

@@ -9,9 +9,18 @@ export const CreateTokenBody = Type.Object(
     role: TokenRole,
     expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'Omit for a token that does not expire' })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ name: 'ci-pipeline', role: 'admin', expiresAt: '2027-06-30T00:00:00Z' }] },
 );
 export type CreateTokenBody = Static<typeof CreateTokenBody>;
+
+export const CreatePlatformTokenBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, examples: ['terraform'] }),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'Omit for a token that does not expire' })),
+  },
+  { additionalProperties: false, examples: [{ name: 'terraform', expiresAt: '2027-06-30T00:00:00Z' }] },
+);
+export type CreatePlatformTokenBody = Static<typeof CreatePlatformTokenBody>;
 
 export const TokenResponse = Type.Object(
   {
@@ -30,5 +39,19 @@ export const TokenResponse = Type.Object(
 export const CreatedTokenResponse = Type.Object({
   ...TokenResponse.properties,
   token: Type.String({ description: 'The secret token. Shown once; store it now.' }),
+}, {
+  examples: [
+    {
+      id: '9b2f8c1e-3d4a-4e5f-8a6b-7c8d9e0f1a2b',
+      name: 'ci-pipeline',
+      prefix: 'k3n8q2xw7p',
+      role: 'admin',
+      createdAt: '2026-11-22T08:00:00.000Z',
+      lastUsedAt: null,
+      expiresAt: '2027-06-30T00:00:00.000Z',
+      revokedAt: null,
+      token: 'sy_k3n8q2xw7p_' + 'A'.repeat(43),
+    },
+  ],
 });
 export type TokenResponse = Static<typeof TokenResponse>;
