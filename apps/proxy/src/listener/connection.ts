@@ -58,6 +58,8 @@ class ClientConnection {
   private destination: string | null = null;
   private readonly sniffer;
   private prelude: ProxyPrelude | null;
+  /** The client opened with a ClientHello on a PostgreSQL-style listener (no SSLRequest). */
+  private directTls = false;
   /** The endpoint reached (`host:port`) and its least-connections slot. */
   private upstreamKey: string | null = null;
   private releaseUpstream: (() => void) | null = null;
@@ -170,6 +172,7 @@ class ClientConnection {
         this.socket.pause();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
+        this.directTls = this.ctx.spec.protocol !== 'tls' && !r.viaSslRequest;
         this.routeHello(r.bytes, r.hello.alpn);
         return;
       case 'request':
@@ -219,6 +222,12 @@ class ClientConnection {
     if (typeof found === 'string') return this.refuse(found, 'tls');
     const route = found;
     this.route = route;
+    // PostgreSQL 17+ refuses direct TLS without ALPN "postgresql" (protection against
+    // cross-protocol attacks). In passthrough the proxy reaches the server through
+    // SSLRequest, so the server cannot see that the client skipped it: enforce it here.
+    if (this.directTls && route.engine === 'postgres' && route.tlsMode === 'passthrough' && !clientAlpn.includes('postgresql')) {
+      return this.refuse('alpn_required', 'tls');
+    }
     const refusal = admit(route, client);
     if (refusal) return this.refuse(refusal, 'tls');
     const key = slotKey(route);
