@@ -7,7 +7,7 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { destinationKey, parseIp } from '@switchyard/core';
+import { destinationKey, formatIp, parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
@@ -133,7 +133,8 @@ class ClientConnection {
       this.localAddress = h.destination.address;
       this.localPort = h.destination.port;
       const ip = parseIp(h.destination.address);
-      if (ip) this.destination = destinationKey(h.destination.address, ip.family, h.destination.port);
+      // Canonical like the route's `destination` (IPv4-mapped IPv6 counts as IPv4).
+      if (ip) this.destination = destinationKey(formatIp(ip), ip.family, h.destination.port);
     }
     if (!this.sniffer) return this.routeRaw(r.rest);
     if (r.rest.length > 0) this.sniff(r.rest);
