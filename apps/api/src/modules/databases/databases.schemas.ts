@@ -26,7 +26,10 @@ export const CreateDatabaseBody = Type.Object(
 );
 export type CreateDatabaseBody = Static<typeof CreateDatabaseBody>;
 
-export const UpdateDatabaseBody = Type.Object({ upstream: Upstream }, { additionalProperties: false });
+export const UpdateDatabaseBody = Type.Object(
+  { upstream: Upstream },
+  { additionalProperties: false, examples: [{ upstream: { host: 'pg-primary.acme.svc.cluster.local', port: 5432 } }] },
+);
 export type UpdateDatabaseBody = Static<typeof UpdateDatabaseBody>;
 
 export const DatabaseResponse = Type.Object(
