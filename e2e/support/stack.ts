@@ -81,7 +81,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApi(databaseUrl: string, listenerPorts: { postgres: number; tls: number }): Promise<ApiServer> {
+export async function startApi(databaseUrl: string, listenerPorts: { postgres: number; tls: number }, env: Record<string, string> = {}): Promise<ApiServer> {
   const config = loadApiConfig({
     DATABASE_URL: databaseUrl,
     SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -89,6 +89,8 @@ export async function startApi(databaseUrl: string, listenerPorts: { postgres: n
     SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${listenerPorts.postgres},tls=tls@127.0.0.1:${listenerPorts.tls}`,
     PROXY_LIVENESS_MS: '5000',
     LOG_LEVEL: 'silent',
+    SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
+    ...env,
   });
   const app = await buildApp({ config, logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });

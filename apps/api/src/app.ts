@@ -140,8 +140,17 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     baseDomain: config.baseDomain,
     listeners: config.listeners,
     propagationTimeoutMs: config.propagationTimeoutMs,
+    dedicatedPorts: config.dedicatedPorts,
+    egressSourceAddresses: config.egressSourceAddresses,
+    publicAddress: config.publicAddress,
   });
-  const databases = new DatabasesService({ prisma, tenants, access: externalAccess, controlDatabase: config.controlDatabase });
+  const databases = new DatabasesService({
+    prisma,
+    tenants,
+    access: externalAccess,
+    controlDatabase: config.controlDatabase,
+    allowLoopbackUpstreams: config.allowLoopbackUpstreams,
+  });
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);

@@ -2,7 +2,7 @@
  * The API's whole configuration, validated once at boot. Nothing else reads process.env.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseListeners, parseIp, parsePortPool, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { z } from 'zod';
 
@@ -52,6 +52,12 @@ const EnvSchema = z.object({
   LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Pool of dedicated ports (`20000-20099`) for routes whose clients cannot send SNI; empty: none. */
+  SWITCHYARD_DEDICATED_PORTS: z.string().default(''),
+  /** Local addresses the proxies can use as a route's egress source (comma-separated IPs). */
+  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: z.string().default(''),
+  /** Let databases point at loopback addresses (development and tests only). */
+  SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: z.enum(['true', 'false']).default('false'),
   NODE_ENV: z.string().optional(),
   /** Keyring encrypting certificate private keys at rest (`id:base64key,…`); never logged. */
   SWITCHYARD_KEYS: z.string().optional(),
@@ -89,6 +95,10 @@ export interface ApiConfig {
   keyring: Keyring | null;
   /** host:port of the control database, which no route may point at. */
   controlDatabase: { host: string; port: number };
+  /** Ports the API may assign as dedicated ports, ascending. */
+  dedicatedPorts: number[];
+  egressSourceAddresses: string[];
+  allowLoopbackUpstreams: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
@@ -99,6 +109,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   const e = parsed.data;
   const db = new URL(e.DATABASE_URL);
+  let dedicatedPorts: number[];
+  try {
+    dedicatedPorts = parsePortPool(e.SWITCHYARD_DEDICATED_PORTS);
+  } catch (err) {
+    throw new Error(`invalid API configuration:\n  SWITCHYARD_DEDICATED_PORTS: ${(err as Error).message}`, { cause: err });
+  }
+  const egressSourceAddresses = e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES.split(',').map((s) => s.trim()).filter(Boolean);
+  const badEgress = egressSourceAddresses.find((a) => !parseIp(a));
+  if (badEgress) throw new Error(`invalid API configuration:\n  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "${badEgress}" is not an IP address`);
   let keyring: Keyring | null;
   try {
     keyring = keyringFromConfig({
@@ -140,5 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     },
     keyring,
     controlDatabase: { host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
+    dedicatedPorts,
+    egressSourceAddresses,
+    allowLoopbackUpstreams: e.SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS === 'true',
   };
 }

@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DEFAULT_LISTENERS_TEXT, parseListeners, type ListenerSpec } from '@switchyard/core';
+import { DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
@@ -65,6 +65,16 @@ const EnvSchema = z.object({
   PROXY_AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   PROXY_AUDIT_FLUSH_MS: ms(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Ports the API may assign as dedicated ports; the proxy binds only these. */
+  SWITCHYARD_DEDICATED_PORTS: z.string().default(''),
+  /** Address dedicated-port listeners bind. */
+  PROXY_DEDICATED_HOST: z.string().default('0.0.0.0'),
+  /** Local addresses routes may use as their egress source (comma-separated IPs). */
+  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: z.string().default(''),
+  /** Let upstreams resolve to loopback (development and tests only). */
+  PROXY_ALLOW_LOOPBACK_UPSTREAMS: z.enum(['true', 'false']).default('false'),
+  /** Extra CIDRs no upstream may be reached in (e.g. the control database's network). */
+  PROXY_UPSTREAM_DENY_CIDRS: z.string().default(''),
   /** Keyring that opens certificate private keys (terminate mode); same value as the API's. */
   SWITCHYARD_KEYS: z.string().optional(),
   SWITCHYARD_KEYS_FILE: z.string().optional(),
@@ -90,8 +100,17 @@ export interface ProxyConfig {
   audit: { queueMax: number; batchSize: number; flushMs: number };
   metrics: { routeLabel: 'id' | 'hostname' | 'off'; routeLabelMax: number };
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  dedicatedPorts: ReadonlySet<number>;
+  dedicatedHost: string;
+  egressSourceAddresses: ReadonlySet<string>;
+  allowLoopbackUpstreams: boolean;
+  upstreamDenyCidrs: Cidr[];
   /** Null: terminate-mode routes are refused (passthrough needs no keys). */
   keyring: Keyring | null;
+}
+
+function list(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
@@ -101,6 +120,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     throw new Error(`invalid proxy configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const problems: string[] = [];
+  let dedicated: number[] = [];
+  try {
+    dedicated = parsePortPool(e.SWITCHYARD_DEDICATED_PORTS);
+  } catch (err) {
+    problems.push(`  SWITCHYARD_DEDICATED_PORTS: ${(err as Error).message}`);
+  }
+  const egress = list(e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES);
+  for (const a of egress) if (!parseIp(a)) problems.push(`  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "${a}" is not an IP address`);
+  const deny = list(e.PROXY_UPSTREAM_DENY_CIDRS).map((c) => {
+    const cidr = parseCidr(c);
+    if (!cidr) problems.push(`  PROXY_UPSTREAM_DENY_CIDRS: "${c}" is not a CIDR`);
+    return cidr;
+  });
+  if (problems.length) throw new Error(`invalid proxy configuration:\n${problems.join('\n')}`);
   let ratePerSec: number | null;
   let idleOverrides: Record<string, number>;
   try {
@@ -139,6 +173,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     metrics: { routeLabel: e.PROXY_METRICS_ROUTE_LABEL, routeLabelMax: e.PROXY_METRICS_ROUTE_MAX },
     audit: { queueMax: e.PROXY_AUDIT_QUEUE_MAX, batchSize: e.PROXY_AUDIT_BATCH_SIZE, flushMs: e.PROXY_AUDIT_FLUSH_MS },
     logLevel: e.LOG_LEVEL,
+    dedicatedPorts: new Set(dedicated),
+    dedicatedHost: e.PROXY_DEDICATED_HOST,
+    egressSourceAddresses: new Set(egress),
+    allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
+    upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
     keyring,
   };
 }

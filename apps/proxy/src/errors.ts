@@ -132,6 +132,73 @@ export const REFUSALS = {
     sqlstate: SqlState.unableToConnect,
     message: 'Switchyard: the database server answered unexpectedly',
   },
+  // Routing and upstreams (docs/proxy.md "Routing"): PROXY protocol, HTTP, destinations, endpoints.
+  proxy_header_invalid: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: malformed PROXY protocol header',
+  },
+  proxy_header_untrusted: {
+    kind: 'policy',
+    alert: TlsAlert.accessDenied,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: PROXY protocol headers are accepted only from trusted load balancers',
+  },
+  proxy_header_required: {
+    kind: 'client',
+    alert: TlsAlert.handshakeFailure,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: this port routes by the PROXY protocol header, which was missing',
+  },
+  unknown_destination: {
+    kind: 'config',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.unknownDatabase,
+    message: 'Switchyard: no route serves this destination address',
+  },
+  http_invalid: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: malformed HTTP request',
+  },
+  http_head_too_large: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: HTTP request head too large',
+  },
+  http_version_unsupported: {
+    kind: 'client',
+    alert: TlsAlert.protocolVersion,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: only HTTP/1.0 and HTTP/1.1 are routed on this port',
+  },
+  no_host: {
+    kind: 'client',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.invalidAuthorization,
+    message: 'Switchyard: the request carries no Host header',
+  },
+  misdirected: {
+    kind: 'config',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.unknownDatabase,
+    message: 'Switchyard: this host name is served on another port',
+  },
+  upstream_forbidden: {
+    kind: 'config',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the database server resolves to an address routes may not reach',
+  },
+  egress_source_unavailable: {
+    kind: 'config',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the route’s egress source address is not available on this proxy',
+  },
   // TLS termination (apps/proxy/src/tls/). A certificate problem refuses only its own host name.
   certificate_unavailable: {
     kind: 'config',

@@ -130,6 +130,18 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
       help: 'Connection events dropped: queue full while the control database was unreachable, or unwritten at shutdown',
       registers: [registry],
     }),
+    healthChecks: new Counter({
+      name: 'switchyard_proxy_health_checks_total',
+      help: 'Active upstream health checks by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    endpointTransitions: new Counter({
+      name: 'switchyard_proxy_endpoint_transitions_total',
+      help: 'Upstream endpoints marked down or up again by health checks',
+      labelNames: ['to'],
+      registers: [registry],
+    }),
   };
   return m;
 }

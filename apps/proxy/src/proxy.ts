@@ -12,6 +12,7 @@ import type { ProxyConfig } from './config.js';
 import { Heartbeat } from './control/heartbeat.js';
 import type { ListenerContext } from './listener/context.js';
 import { ProxyListener } from './listener/listener.js';
+import { DedicatedPorts } from './listener/dedicated-ports.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
@@ -19,6 +20,9 @@ import { ConnectionCounts } from './policy/limits.js';
 import { ClientRateLimiter } from './policy/rate-limit.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
+import { Upstreams } from './upstream/connector.js';
+import { UpstreamGuard } from './upstream/guard.js';
+import { HealthMonitor } from './upstream/health.js';
 import { SecureContextStore } from './tls/context-store.js';
 import { SOFTWARE_VERSION } from './version.js';
 
@@ -33,6 +37,8 @@ export interface RunningProxy {
   connectionLog: ConnectionLog;
   registry: ConnectionRegistry;
   metrics: ProxyMetrics;
+  upstreams: Upstreams;
+  dedicated: DedicatedPorts;
 }
 
 type Live = { closeForShutdown(): void; closeForRoute(): void };
@@ -56,6 +62,12 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   let table: RouteTable | null = null;
   let draining = false;
   const versionWaiters: Array<{ version: number; resolve: () => void }> = [];
+  const guard = new UpstreamGuard({ allowLoopback: config.allowLoopbackUpstreams, denyCidrs: config.upstreamDenyCidrs });
+  const health = new HealthMonitor(guard, log, {
+    onTransition: (_key, up) => metrics.endpointTransitions.inc({ to: up ? 'up' : 'down' }),
+    onCheck: (ok) => metrics.healthChecks.inc({ result: ok ? 'ok' : 'failed' }),
+  });
+  const upstreams = new Upstreams({ guard, health, egressSources: config.egressSourceAddresses });
 
   const heartbeat = new Heartbeat(
     pool,
@@ -80,6 +92,17 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     // Certificates are loaded before the table is published, so no connection sees one without the other.
     tlsContexts.apply(change);
     table = change.table;
+    // Off the hot path: health checks and dedicated ports follow the routes that changed.
+    for (const id of change.changedIds) {
+      const r = change.table.get(id);
+      if (!r) upstreams.balancer.forget(id);
+      const check = r?.enabled ? r.healthCheck : null;
+      health.setRoute(
+        id,
+        check && r ? r.endpoints.map((endpoint) => ({ endpoint, check, postgres: r.engine === 'postgres', sourceAddress: r.sourceAddress ?? null })) : [],
+      );
+    }
+    dedicated.sync(change.table, change.changedIds, change.previous);
     // Routes now disabled or gone whose owners chose `close`: end their open connections.
     for (const id of change.changedIds) {
       const before = change.previous?.get(id);
@@ -111,9 +134,11 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     applicationName: `switchyard-proxy ${config.proxyId}`,
   });
 
-  const listeners = config.listeners.map((spec) => {
+  const contextFor = (spec: ListenerContext['spec'], dedicatedPort?: number): ListenerContext => {
     const ctx: ListenerContext = {
       spec,
+      upstreams,
+      dedicatedPort,
       config,
       getTable: () => table,
       registry,
@@ -133,8 +158,14 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
         if (open.size === 0) onIdle?.();
       },
     };
-    return new ProxyListener(ctx);
-  });
+    return ctx;
+  };
+  const listeners = config.listeners.map((spec) => new ProxyListener(contextFor(spec)));
+  const dedicated = new DedicatedPorts(
+    config.dedicatedPorts,
+    (port) => contextFor({ name: 'dedicated', protocol: 'tls', host: config.dedicatedHost, port, publicPort: port, proxyProtocolFrom: [] }, port),
+    log.child({ listener: 'dedicated' }),
+  );
   let onIdle: (() => void) | null = null;
 
   const admin: Server = createAdminServer(metrics.registry, {
@@ -163,7 +194,8 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     draining = true;
     log.info({ open: open.size, graceMs: config.acceptGraceMs }, 'readiness off; draining');
     if (config.acceptGraceMs > 0) await new Promise((r) => setTimeout(r, config.acceptGraceMs));
-    await Promise.all(listeners.map((l) => l.close()));
+    await Promise.all([...listeners.map((l) => l.close()), dedicated.stop()]);
+    health.stop();
     log.info({ open: open.size }, 'listeners closed');
     const idle = (ms: number) => {
       if (open.size === 0) return Promise.resolve();
@@ -198,6 +230,8 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     registry,
     connectionLog,
     metrics,
+    upstreams,
+    dedicated,
     waitForVersion: (version) =>
       table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
     stop: () => (stopping ??= shutdown()),

@@ -94,6 +94,10 @@ export function connectionStrings(engine: Engine, hostname: string, port: number
         kubeconfig,
       };
     }
+    case 'http': {
+      const url = `http://${hostname}${port === 80 ? '' : `:${port}`}/`;
+      return { primary: url, url, curl: `curl ${url}` };
+    }
     case 'tls':
       return {
         primary: `${hostname}:${port}`,

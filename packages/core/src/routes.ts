@@ -3,7 +3,8 @@
  * database and tenant. The API writes routes; the proxy loads them through
  * `ROUTE_SNAPSHOT_SQL` and the change log, and never writes them.
  */
-import type { DisableBehavior, Engine, TlsMode } from './engines.js';
+import { formatIp, parseIp } from './cidr.js';
+import { BALANCE_POLICIES, type BalancePolicy, type DisableBehavior, type Engine, type HealthCheck, type TlsMode, type UpstreamProxyProtocol } from './engines.js';
 
 /** NOTIFY channel carrying the new config version after each committed route change. */
 export const CONFIG_CHANNEL = 'switchyard_config';
@@ -45,6 +46,20 @@ export interface RouteRecord {
   databaseName: string;
   engine: Engine;
   endpoints: Endpoint[];
+  // Routing and upstream options: optional so records built by hand (tests, benchmarks) can
+  // leave them out; absent means the default (round-robin, no checks, no PROXY header…).
+  /** How connections spread over `endpoints`. */
+  balance?: BalancePolicy;
+  /** Active health checks of the endpoints; null: none (every endpoint counts as up). */
+  healthCheck?: HealthCheck | null;
+  /** PROXY protocol header sent to the upstream before any other byte; null: none. */
+  proxyProtocol?: UpstreamProxyProtocol | null;
+  /** Port of the route's own listener (clients without SNI); null: shared ports only. */
+  dedicatedPort?: number | null;
+  /** `address:port` a `destination` listener routes to this route (from the PROXY header). */
+  destination?: string | null;
+  /** Local address upstream connections are made from (egress with a static source IP). */
+  sourceAddress?: string | null;
   /** Terminate mode: the certificate presented to clients (null in passthrough). */
   certificate: RouteCertificate | null;
   /** Terminate mode: TLS (true) or plaintext (false) towards the upstream. */
@@ -62,7 +77,8 @@ export const ROUTE_SNAPSHOT_SQL = `
          r.source_cidrs, r.max_connections, r.version::float8 AS version,
          t.id AS tenant_id, t.slug AS tenant_slug, t.max_connections AS tenant_max_connections,
          d.id AS database_id, d.name AS database_name, d.engine,
-         d.upstream_host, d.upstream_port, d.endpoints,
+         d.upstream_host, d.upstream_port, d.endpoints, d.balance_policy, d.health_check,
+         r.proxy_protocol, r.dedicated_port, r.destination, r.source_address,
          r.upstream_tls, r.upstream_ca, c.id AS certificate_id, c.cert_pem, c.key_ciphertext,
          c.fingerprint AS certificate_fingerprint, c.not_after AS certificate_not_after
     FROM routes r
@@ -90,6 +106,12 @@ export interface RouteSnapshotRow {
   upstream_host: string;
   upstream_port: number;
   endpoints: Endpoint[] | null;
+  balance_policy: string | null;
+  health_check: HealthCheck | null;
+  proxy_protocol: string | null;
+  dedicated_port: number | null;
+  destination?: string | null;
+  source_address: string | null;
   upstream_tls?: boolean;
   upstream_ca?: string | null;
   certificate_id?: string | null;
@@ -118,6 +140,12 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
     databaseName: row.database_name,
     engine: row.engine as Engine,
     endpoints,
+    balance: (BALANCE_POLICIES as readonly string[]).includes(row.balance_policy ?? '') ? (row.balance_policy as BalancePolicy) : 'round-robin',
+    healthCheck: row.health_check ?? null,
+    proxyProtocol: row.proxy_protocol === 'v1' || row.proxy_protocol === 'v2' ? row.proxy_protocol : null,
+    dedicatedPort: row.dedicated_port ?? null,
+    destination: row.destination ?? null,
+    sourceAddress: row.source_address ?? null,
     certificate:
       row.certificate_id && row.cert_pem
         ? {
@@ -131,4 +159,23 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
     upstreamTls: row.upstream_tls ?? true,
     upstreamCa: row.upstream_ca ?? null,
   };
+}
+
+/**
+ * `10.1.2.3:443` / `[fd00::1]:443` → canonical `address:port` (IPv4-mapped IPv6 as IPv4),
+ * the key a `destination` listener matches the PROXY header's destination against.
+ * Null when not an IP literal with a port.
+ */
+export function canonicalDestination(text: string): string | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  const ip = parseIp(m[1] ?? m[2]!);
+  if (!ip) return null;
+  return destinationKey(formatIp(ip), ip.family, port);
+}
+
+export function destinationKey(address: string, family: 4 | 6, port: number): string {
+  return family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }

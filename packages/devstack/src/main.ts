@@ -190,6 +190,8 @@ try {
     API_PORT: String(cfg.apiPort),
     API_HOST: '127.0.0.1',
     SWITCHYARD_ADMIN_TOKEN: adminToken,
+    // The demo database runs on this machine, so its upstream is a loopback address.
+    SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
     WEB_DIST_DIR: join(root, 'apps/web/dist'),
   });
   const proxyProc = launch('proxy', { ...common, PROXY_ADMIN_PORT: String(cfg.proxyAdminPort), PROXY_ID: 'local-proxy' });

@@ -3,7 +3,7 @@
  * recordRouteChange in one transaction), for proxy tests that do not need the API.
  */
 import { randomUUID } from 'node:crypto';
-import { createPrisma, recordRouteChange, recordRouteChanges, type PrismaClient, type TxClient } from '@switchyard/db';
+import { createPrisma, Prisma, recordRouteChange, recordRouteChanges, type PrismaClient, type TxClient } from '@switchyard/db';
 import type { Engine } from '@switchyard/core';
 import { certificateInfo, type KeyAndCert, type Keyring } from '@switchyard/pki';
 import { testKeyring } from './certs.js';
@@ -19,6 +19,14 @@ export interface RouteSpec {
   disableBehavior?: 'drain' | 'close';
   sourceCidrs?: string[];
   maxConnections?: number | null;
+  /** Every endpoint (default: just `upstream`). */
+  endpoints?: Array<{ host: string; port: number }>;
+  balance?: 'round-robin' | 'least-connections' | 'source-hash';
+  healthCheck?: { type: 'tcp' | 'tls'; intervalMs: number; timeoutMs: number; rise: number; fall: number } | null;
+  proxyProtocol?: 'v1' | 'v2' | null;
+  dedicatedPort?: number | null;
+  destination?: string | null;
+  sourceAddress?: string | null;
   tlsMode?: 'passthrough' | 'terminate';
   /** Terminate mode: the certificate to present (stored with its key sealed by the keyring). */
   certificate?: KeyAndCert;
@@ -76,10 +84,17 @@ export class ControlDb {
     return this.prisma.$transaction(async (tx) => {
       const slug = spec.tenant ?? 'acme';
       const tenant = await tx.tenant.upsert({ where: { slug }, update: {}, create: { slug, name: slug } });
+      const upstream = {
+        upstreamHost: spec.upstream.host,
+        upstreamPort: spec.upstream.port,
+        endpoints: spec.endpoints ?? [spec.upstream],
+        balancePolicy: spec.balance ?? 'round-robin',
+        healthCheck: spec.healthCheck ?? Prisma.DbNull,
+      };
       const db = await tx.database.upsert({
         where: { tenantId_name: { tenantId: tenant.id, name: spec.database } },
-        update: { upstreamHost: spec.upstream.host, upstreamPort: spec.upstream.port, endpoints: [spec.upstream] },
-        create: { tenantId: tenant.id, name: spec.database, engine: spec.engine, upstreamHost: spec.upstream.host, upstreamPort: spec.upstream.port, endpoints: [spec.upstream] },
+        update: upstream,
+        create: { tenantId: tenant.id, name: spec.database, engine: spec.engine, ...upstream },
       });
       const certificateId = spec.certificate ? await this.storeCertificate(tx, tenant.id, spec.certificate, spec.keyCiphertext) : null;
       const data = {
@@ -93,6 +108,10 @@ export class ControlDb {
         disableBehavior: spec.disableBehavior ?? 'drain',
         sourceCidrs: spec.sourceCidrs ?? [],
         maxConnections: spec.maxConnections ?? null,
+        proxyProtocol: spec.proxyProtocol ?? null,
+        dedicatedPort: spec.dedicatedPort ?? null,
+        destination: spec.destination ?? null,
+        sourceAddress: spec.sourceAddress ?? null,
       };
       const route = await tx.route.upsert({ where: { databaseId: db.id }, update: data, create: { ...data, databaseId: db.id, tenantId: tenant.id } });
       const version = await recordRouteChange(tx, { routeId: route.id, hostname: route.hostname, op: 'upsert' });

@@ -27,6 +27,8 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
     SWITCHYARD_BASE_DOMAIN: 'db.example.com',
     PROPAGATION_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
+    // Test upstreams live on loopback (the tenant policy still has to allow them).
+    SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
     ...env,
   });
   const app = await buildApp({ config, logger: false });

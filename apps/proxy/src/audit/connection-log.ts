@@ -31,6 +31,8 @@ export interface ConnectionEventInput {
   bytesOut: number;
   outcome: string;
   reason: string;
+  /** The endpoint the connection went to (`host:port`), when one was reached. */
+  upstream?: string | null;
 }
 
 export interface ConnectionLogOptions {
@@ -42,10 +44,10 @@ export interface ConnectionLogOptions {
 
 const INSERT_SQL = `
   INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address,
-    client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason)
+    client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream)
   SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::inet[], $7::int[], $8::text[],
     $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
-    $16::text[], $17::text[])`;
+    $16::text[], $17::text[], $18::text[])`;
 
 export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput] }> {
   private queue: ConnectionEventInput[] = [];
@@ -169,5 +171,6 @@ function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
     col((e) => e.bytesOut),
     col((e) => e.outcome),
     col((e) => e.reason),
+    col((e) => e.upstream ?? null),
   ];
 }

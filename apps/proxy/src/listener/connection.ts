@@ -7,19 +7,24 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { parseIp } from '@switchyard/core';
+import { destinationKey, parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
-import { DialError, dialUpstream } from '../pipe/dial.js';
+import { DialError } from '../pipe/dial.js';
 import { pipeBoth } from '../pipe/pipe.js';
 import { admit } from '../policy/admission.js';
 import { slotKey, type SlotKey } from '../policy/limits.js';
 import { rateKey } from '../policy/rate-limit.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
-import { PostgresSniffer, TlsSniffer, type SniffResult } from '../sniff/sniffer.js';
+import type { AnySniffResult } from '../sniff/http-sniffer.js';
 import { terminate } from '../tls/terminate.js';
+import { endpointKey } from '../upstream/balancer.js';
+import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
+import { httpRefusal } from './http-refusals.js';
+import { createPrelude, createSniffer, findRoute, isRaw } from './kinds.js';
+import type { ProxyPrelude } from './proxy-prelude.js';
 
 /** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
 const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
@@ -43,9 +48,19 @@ export function handleConnection(socket: Socket, ctx: ListenerContext): void {
 
 class ClientConnection {
   private readonly startedAt = Date.now();
-  private readonly clientAddress: string;
-  private readonly clientPort: number;
+  /** The client as audited: the socket's peer, or the PROXY header's source when trusted. */
+  private clientAddress: string;
+  private clientPort: number;
+  /** What the client dialled (the PROXY header's destination when present). */
+  private localAddress: string;
+  private localPort: number;
+  /** `destination` listeners: canonical address:port from the PROXY header. */
+  private destination: string | null = null;
   private readonly sniffer;
+  private prelude: ProxyPrelude | null;
+  /** The endpoint reached (`host:port`) and its least-connections slot. */
+  private upstreamKey: string | null = null;
+  private releaseUpstream: (() => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private finished = false;
   private sni: string | null = null;
@@ -69,8 +84,11 @@ class ClientConnection {
     // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; audit the address people know.
     this.clientAddress = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw;
     this.clientPort = socket.remotePort ?? 0;
-    const max = ctx.config.maxHelloBytes;
-    this.sniffer = ctx.spec.protocol === 'postgres' ? new PostgresSniffer(max) : new TlsSniffer(max);
+    const local = socket.localAddress ?? '';
+    this.localAddress = local.startsWith('::ffff:') && isIPv4(local.slice(7)) ? local.slice(7) : local;
+    this.localPort = socket.localPort ?? 0;
+    this.sniffer = createSniffer(ctx);
+    this.prelude = createPrelude(ctx, parseIp(this.clientAddress));
   }
 
   start(): void {
@@ -82,18 +100,55 @@ class ClientConnection {
     // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
     this.deadline = setTimeout(() => {
       this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
-      this.refuse('handshake_timeout', this.sniffer.speaks());
+      this.refuse('handshake_timeout', this.sniffer?.speaks() ?? 'none');
     }, this.ctx.config.handshakeTimeoutMs);
-    s.on('data', this.onData);
     s.on('error', this.onSniffError);
     s.once('end', this.onSniffEnd);
     s.once('close', this.onSniffClose);
+    // Dedicated ports forward bytes unread: route at once (server-first protocols included).
+    if (!this.sniffer && !this.prelude) return this.routeRaw(Buffer.alloc(0));
+    s.on('data', this.onData);
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    let r: SniffResult;
+    if (this.prelude) return this.feedPrelude(chunk);
+    this.sniff(chunk);
+  };
+
+  /** PROXY protocol header first (listener option `proxy-protocol`). */
+  private feedPrelude(chunk: Buffer): void {
+    const r = this.prelude!.feed(chunk);
+    if (r.type === 'need-more') return;
+    if (r.type === 'refuse') {
+      if (r.detail) this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: `proxy-${r.detail}` });
+      return this.refuse(r.code, 'none');
+    }
+    this.prelude = null;
+    const h = r.header;
+    if (h?.command === 'proxy' && h.source && h.destination) {
+      this.clientAddress = h.source.address;
+      this.clientPort = h.source.port;
+      this.localAddress = h.destination.address;
+      this.localPort = h.destination.port;
+      const ip = parseIp(h.destination.address);
+      if (ip) this.destination = destinationKey(h.destination.address, ip.family, h.destination.port);
+    }
+    if (!this.sniffer) return this.routeRaw(r.rest);
+    if (r.rest.length > 0) this.sniff(r.rest);
+  }
+
+  /** Dedicated ports and destination listeners: no sniffing; `bytes` are replayed as they are. */
+  private routeRaw(bytes: Buffer): void {
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onSniffEnd);
+    this.socket.pause();
+    this.routeHello(bytes);
+  }
+
+  private sniff(chunk: Buffer): void {
+    let r: AnySniffResult;
     try {
-      r = this.sniffer.feed(chunk);
+      r = this.sniffer!.feed(chunk);
     } catch (err) {
       this.ctx.log.error({ err }, 'sniffer threw');
       this.refuse('hello_invalid', 'none');
@@ -117,8 +172,15 @@ class ClientConnection {
         this.alpn = r.hello.alpn[0] ?? null;
         this.routeHello(r.bytes, r.hello.alpn);
         return;
+      case 'request':
+        this.socket.removeListener('data', this.onData);
+        this.socket.removeListener('end', this.onSniffEnd);
+        this.socket.pause();
+        this.sni = r.host;
+        this.routeHello(r.bytes);
+        return;
     }
-  };
+  }
 
   private readonly onSniffError = (): void => {
     // ECONNRESET and friends while sniffing: the close handler records it.
@@ -131,7 +193,8 @@ class ClientConnection {
    */
   private readonly onSniffEnd = (): void => {
     if (this.finished) return;
-    const r = this.sniffer.endOfInput();
+    // Prelude still waiting (a PROXY header cut short) or no sniffer: the client just left.
+    const r = this.prelude ? null : (this.sniffer?.endOfInput() ?? null);
     if (r?.type === 'refuse') {
       if (r.detail) this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: r.detail });
       this.refuse(r.code, r.speak);
@@ -152,10 +215,9 @@ class ClientConnection {
     const client = parseIp(this.clientAddress);
     // Every attempt that got this far counts against the client's new-connection rate.
     if (this.ctx.rateLimiter && client && !this.ctx.rateLimiter.take(rateKey(client))) return this.refuse('client_rate_limited', 'tls');
-    const host = normalizeServerName(this.sni);
-    if (host === null) return this.refuse('no_sni', 'tls');
-    const route = table.match(this.ctx.spec.name, host);
-    if (!route) return this.refuse('unknown_host', 'tls');
+    const found = findRoute(table, this.ctx, this.sni, this.destination);
+    if (typeof found === 'string') return this.refuse(found, 'tls');
+    const route = found;
     this.route = route;
     const refusal = admit(route, client);
     if (refusal) return this.refuse(refusal, 'tls');
@@ -178,21 +240,38 @@ class ClientConnection {
     this.slot = key;
     this.ctx.registry.add(route.id, this);
     const endpoint = route.endpoints[0]!;
-    if (route.tlsMode === 'terminate') return this.terminate(route, endpoint, helloBytes, clientAlpn);
-    dialUpstream({
-      endpoint,
-      timeoutMs: this.ctx.config.connectTimeoutMs,
-      postgresStartTls: route.engine === 'postgres',
-      replay: helloBytes,
-      signal: this.abort.signal,
-    }).then(
+    if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, endpoint, helloBytes, clientAlpn);
+    this.connectUpstream(route, helloBytes, isRaw(this.ctx)).then(
       (up) => this.pipe(up),
       (err: unknown) => {
         const code = err instanceof DialError ? err.code : 'upstream_unreachable';
-        this.ctx.log.warn({ route: route.hostname, endpoint: `${endpoint.host}:${endpoint.port}`, err: (err as Error).message }, 'upstream dial failed');
+        this.ctx.log.warn({ route: route.hostname, err: (err as Error).message }, 'upstream dial failed');
         this.refuse(code, 'tls');
       },
     );
+  }
+
+  /**
+   * Balanced, health-aware dial with fail-over before any client byte is forwarded
+   * (upstream/connector.ts). `raw`: no PostgreSQL SSLRequest step.
+   */
+  private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean): Promise<Socket> {
+    return this.ctx.upstreams
+      .connect({
+        route,
+        client: { address: this.clientAddress, port: this.clientPort },
+        local: { address: this.localAddress, port: this.localPort },
+        replay,
+        raw,
+        timeoutMs: this.ctx.config.connectTimeoutMs,
+        signal: this.abort.signal,
+      })
+      .then((c: Connected) => {
+        this.upstreamKey = endpointKey(c.endpoint);
+        this.releaseUpstream = c.release;
+        if (this.finished) c.release();
+        return c.socket;
+      });
   }
 
   /** Terminate mode (tls/terminate.ts): the certificate was prebuilt off the hot path. */
@@ -209,8 +288,7 @@ class ClientConnection {
       endpoint,
       upstreamTls: route.upstreamTls,
       upstreamCa: route.upstreamCa,
-      dial: (postgresStartTls) =>
-        dialUpstream({ endpoint, timeoutMs: this.ctx.config.connectTimeoutMs, postgresStartTls, replay: Buffer.alloc(0), signal: this.abort.signal }),
+      dial: (postgresStartTls) => this.connectUpstream(route, Buffer.alloc(0), !postgresStartTls),
       signal: this.abort.signal,
       onTlsSocket: (tls) => {
         this.tls = tls;
@@ -266,10 +344,12 @@ class ClientConnection {
     this.socket.destroy();
   }
 
-  private refuse(code: RefusalCode, speak: 'postgres' | 'tls' | 'none'): void {
+  private refuse(code: RefusalCode, requested: 'postgres' | 'tls' | 'none' | 'http'): void {
     if (this.finished) return;
     const refusal = REFUSALS[code];
     if (this.tls) return this.refuseInTls(code);
+    // Plain-HTTP clients read an HTTP response; raw forwards (dedicated, destination) just close.
+    const speak = isRaw(this.ctx) ? 'none' : this.ctx.spec.protocol === 'http' && requested !== 'none' ? 'http' : requested;
     const s = this.socket;
     s.removeListener('data', this.onData);
     s.removeListener('end', this.onSniffEnd);
@@ -279,6 +359,8 @@ class ClientConnection {
         s.end(buildErrorResponse(this.explain(code)));
       } else if (speak === 'tls') {
         s.end(buildTlsAlert(refusal.alert));
+      } else if (speak === 'http') {
+        s.end(httpRefusal(code));
       } else {
         s.end();
       }
@@ -339,6 +421,7 @@ class ClientConnection {
     this.clearDeadline();
     this.abort.abort();
     if (this.route) this.ctx.registry.remove(this.route.id, this);
+    this.releaseUpstream?.();
     if (this.slot) this.ctx.limits.release(this.slot);
     this.slot = null;
     const listener = this.ctx.spec.name;
@@ -363,6 +446,7 @@ class ClientConnection {
       bytesOut: this.socket.bytesWritten,
       outcome,
       reason,
+      upstream: this.upstreamKey,
     };
     if (outcome === 'ok') {
       // Byte counters are final only once both sockets closed, which is when we get here.

@@ -6,6 +6,7 @@ import type { ProxyMetrics } from '../metrics.js';
 import type { ConnectionLimits } from '../policy/limits.js';
 import type { ClientRateLimiter } from '../policy/rate-limit.js';
 import type { RouteTable } from '../router/route-table.js';
+import type { Upstreams } from '../upstream/connector.js';
 import type { SecureContextStore } from '../tls/context-store.js';
 import type { RecentRefusals } from './recent-refusals.js';
 import type { Closable, ConnectionRegistry } from './registry.js';
@@ -31,4 +32,8 @@ export interface ListenerContext {
   log: Logger;
   onConnectionStart(conn: LiveConnection): void;
   onConnectionDone(conn: LiveConnection, event: ConnectionEventInput): void;
+  /** Endpoint choice, health and dial-time guard shared by every listener. */
+  upstreams: Upstreams;
+  /** Set on a route's dedicated-port listener: the port whose route every connection takes. */
+  dedicatedPort?: number;
 }

@@ -25,13 +25,25 @@ export interface DialOptions {
   /** Bytes to send once the upstream is ready (the buffered ClientHello). */
   replay: Buffer;
   signal?: AbortSignal;
+  /** Connect to this (already vetted) address instead of resolving `endpoint.host`. */
+  address?: string;
+  /** Local source address (egress with a static source IP). */
+  localAddress?: string;
+  /** Bytes sent before anything else, e.g. a PROXY protocol header. */
+  prefix?: Buffer;
 }
 
 const SSL_REQUEST = buildSslRequest();
 
 export function dialUpstream(opts: DialOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const up = connect({ host: opts.endpoint.host, port: opts.endpoint.port, allowHalfOpen: true, noDelay: true });
+    const up = connect({
+      host: opts.address ?? opts.endpoint.host,
+      port: opts.endpoint.port,
+      localAddress: opts.localAddress,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
     let settled = false;
     const finish = (err: DialError | null) => {
       if (settled) return;
@@ -55,6 +67,7 @@ export function dialUpstream(opts: DialOptions): Promise<Socket> {
     up.on('close', onClose);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     up.once('connect', () => {
+      if (opts.prefix && opts.prefix.length > 0) up.write(opts.prefix);
       if (!opts.postgresStartTls) {
         up.write(opts.replay);
         finish(null);

@@ -48,6 +48,74 @@ describe('RouteTable', () => {
   });
 });
 
+describe('RouteTable wildcards, destinations and dedicated ports', () => {
+  const exact = route({ id: 'exact', hostname: 'console.apps.hub.example.com', listener: 'tls' });
+  const wild = route({ id: 'wild', hostname: '*.apps.hub.example.com', listener: 'tls' });
+  const deeper = route({ id: 'deeper', hostname: '*.eu.apps.hub.example.com', listener: 'tls' });
+
+  it('prefers the exact name, then the most specific wildcard', () => {
+    const t = RouteTable.build(1, [exact, wild, deeper]);
+    expect(t.match('tls', 'console.apps.hub.example.com')?.id).toBe('exact');
+    expect(t.match('tls', 'grafana.apps.hub.example.com')?.id).toBe('wild');
+    expect(t.match('tls', 'a.b.apps.hub.example.com')?.id).toBe('wild');
+    expect(t.match('tls', 'x.eu.apps.hub.example.com')?.id).toBe('deeper');
+    // The wildcard covers names beneath it, never the bare domain.
+    expect(t.match('tls', 'apps.hub.example.com')).toBeUndefined();
+    expect(t.match('tls', 'hub.example.com')).toBeUndefined();
+    expect(t.match('postgres', 'grafana.apps.hub.example.com')).toBeUndefined();
+  });
+
+  it('matches wildcards case-insensitively and without the trailing dot once normalised', () => {
+    const t = RouteTable.build(1, [wild]);
+    expect(t.match('tls', normalizeServerName('Grafana.APPS.hub.example.com.')!)?.id).toBe('wild');
+    expect(normalizeServerName('10.1.2.3')).toBeNull();
+  });
+
+  it('removes and re-keys wildcards through deltas', () => {
+    const t1 = RouteTable.build(1, [exact, wild]);
+    const t2 = t1.withChanges(2, [], ['exact']);
+    expect(t2.match('tls', 'console.apps.hub.example.com')?.id).toBe('wild');
+    const t3 = t2.withChanges(3, [{ ...wild, hostname: '*.apps2.hub.example.com' }], []);
+    expect(t3.match('tls', 'grafana.apps.hub.example.com')).toBeUndefined();
+    expect(t3.match('tls', 'grafana.apps2.hub.example.com')?.id).toBe('wild');
+    expect(t1.match('tls', 'console.apps.hub.example.com')?.id).toBe('exact');
+  });
+
+  it('indexes destinations per listener and dedicated ports globally', () => {
+    const kube = route({ id: 'kube', hostname: 'api.shoot-a.example.com', listener: 'kube', destination: '10.1.2.3:443' });
+    const ded = route({ id: 'ded', hostname: 'old.acme.db.example.com', dedicatedPort: 20001 });
+    const t = RouteTable.build(1, [kube, ded]);
+    expect(t.matchDestination('kube', '10.1.2.3:443')?.id).toBe('kube');
+    expect(t.matchDestination('kube', '10.1.2.3:444')).toBeUndefined();
+    expect(t.matchDestination('tls', '10.1.2.3:443')).toBeUndefined();
+    expect(t.match('kube', 'api.shoot-a.example.com')?.id).toBe('kube');
+    expect(t.matchDedicated(20001)?.id).toBe('ded');
+    const t2 = t.withChanges(2, [{ ...ded, dedicatedPort: 20002 }, { ...kube, destination: '[fd00::3]:443' }], []);
+    expect(t2.matchDedicated(20001)).toBeUndefined();
+    expect(t2.matchDedicated(20002)?.id).toBe('ded');
+    expect(t2.matchDestination('kube', '10.1.2.3:443')).toBeUndefined();
+    expect(t2.matchDestination('kube', '[fd00::3]:443')?.id).toBe('kube');
+    expect(t.withChanges(3, [], ['ded']).matchDedicated(20001)).toBeUndefined();
+  });
+
+  it('looks up in a handful of map reads whatever the table size', () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => route({ id: `r${i}`, hostname: `h${i}.t${i % 50}.example.com`, listener: 'tls' }));
+    const t = RouteTable.build(1, [...many, wild]);
+    let reads = 0;
+    const proto = Map.prototype as { get: (key: unknown) => unknown };
+    const original = Object.getOwnPropertyDescriptor(Map.prototype, 'get')!;
+    proto.get = new Proxy(original.value as (key: unknown) => unknown, { apply: (target, self, args) => (reads++, Reflect.apply(target, self, args)) });
+    try {
+      t.match('tls', 'h19999.t49.example.com');
+      t.match('tls', 'x.y.apps.hub.example.com');
+      t.match('tls', 'missing.example.com');
+    } finally {
+      Object.defineProperty(Map.prototype, 'get', original);
+    }
+    expect(reads).toBeLessThan(40);
+  });
+});
+
 describe('RouteTable overlay', () => {
   it('stays correct across many deltas, folds and re-keys', () => {
     const n = 300;

@@ -39,10 +39,21 @@ function get<K, V>(layer: Layer<K, V>, key: K): V | undefined {
   return layer.base.get(key);
 }
 
-/** Host index of one listener. */
+/** Index of one listener: host names (exact and `*.` wildcards) and `@address:port` destinations. */
 type HostLayer = Layer<string, RouteEntry>;
 
 const EMPTY_OVERLAY: ReadonlyMap<never, never> = new Map<never, never>();
+
+/** Pseudo-listener indexing routes by dedicated port (keys are the port as text). */
+const DEDICATED = '#dedicated';
+
+/** Every (listener, key) under which a route is found. */
+function keysOf(e: RouteRecord): Array<[string, string]> {
+  const keys: Array<[string, string]> = [[e.listener, e.hostname]];
+  if (e.destination) keys.push([e.listener, `@${e.destination}`]);
+  if (e.dedicatedPort !== null && e.dedicatedPort !== undefined) keys.push([DEDICATED, String(e.dedicatedPort)]);
+  return keys;
+}
 
 export class RouteTable {
   private constructor(
@@ -61,9 +72,11 @@ export class RouteTable {
     const byId = new Map<string, RouteEntry>();
     for (const r of records) {
       const e = compileRoute(r);
-      let m = byListener.get(e.listener);
-      if (!m) byListener.set(e.listener, (m = new Map()));
-      m.set(e.hostname, e);
+      for (const [listener, key] of keysOf(e)) {
+        let m = byListener.get(listener);
+        if (!m) byListener.set(listener, (m = new Map()));
+        m.set(key, e);
+      }
       byId.set(e.id, e);
     }
     const hosts = new Map<string, HostLayer>();
@@ -71,10 +84,33 @@ export class RouteTable {
     return new RouteTable(version, hosts, { base: byId, overlay: EMPTY_OVERLAY }, byId.size);
   }
 
-  /** Exact match of a normalised host name on a listener. */
+  /**
+   * The route for a normalised host name on a listener: the exact name if one exists, else
+   * the most specific wildcard (`*.b.c.d`, then `*.c.d`, …). A handful of map lookups,
+   * whatever the table size.
+   */
   match(listener: string, hostname: string): RouteEntry | undefined {
     const layer = this.hosts.get(listener);
-    return layer ? get(layer, hostname) : undefined;
+    if (!layer) return undefined;
+    const exact = get(layer, hostname);
+    if (exact) return exact;
+    for (let dot = hostname.indexOf('.'); dot >= 0 && dot < hostname.length - 1; dot = hostname.indexOf('.', dot + 1)) {
+      const w = get(layer, `*${hostname.slice(dot)}`);
+      if (w) return w;
+    }
+    return undefined;
+  }
+
+  /** The route a `destination` listener serves for a canonical `address:port`. */
+  matchDestination(listener: string, destination: string): RouteEntry | undefined {
+    const layer = this.hosts.get(listener);
+    return layer ? get(layer, `@${destination}`) : undefined;
+  }
+
+  /** The route owning a dedicated port. */
+  matchDedicated(port: number): RouteEntry | undefined {
+    const layer = this.hosts.get(DEDICATED);
+    return layer ? get(layer, String(port)) : undefined;
   }
 
   get(routeId: string): RouteEntry | undefined {
@@ -108,18 +144,19 @@ export class RouteTable {
       if (!old) return;
       idOverlay.set(id, null);
       size--;
-      const hosts = hostOverlay(old.listener);
-      const layer = this.hosts.get(old.listener);
-      const holder = hosts.has(old.hostname) ? hosts.get(old.hostname) : layer?.base.get(old.hostname);
-      // Only remove the name if it still points at this route (another may have taken it).
-      if (holder?.id === id) hosts.set(old.hostname, null);
+      for (const [listener, key] of keysOf(old)) {
+        const keys = hostOverlay(listener);
+        const holder = keys.has(key) ? keys.get(key) : this.hosts.get(listener)?.base.get(key);
+        // Only remove the key if it still points at this route (another may have taken it).
+        if (holder?.id === id) keys.set(key, null);
+      }
     };
     for (const id of deletes) drop(id);
     for (const r of upserts) {
       drop(r.id);
       const e = compileRoute(r);
       idOverlay.set(e.id, e);
-      hostOverlay(e.listener).set(e.hostname, e);
+      for (const [listener, key] of keysOf(e)) hostOverlay(listener).set(key, e);
       size++;
     }
     const hosts = new Map(this.hosts);

@@ -1,4 +1,4 @@
-import { DEFAULT_UPSTREAM_PORT, ENGINES } from '@switchyard/core';
+import { BALANCE_POLICIES, DEFAULT_UPSTREAM_PORT, ENGINES } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
 import { Slug, Timestamp } from '../../lib/schemas.js';
 import { ExternalAccessResponse } from '../external-access/external-access.schemas.js';
@@ -13,22 +13,76 @@ export const Upstream = Type.Object(
   { additionalProperties: false },
 );
 
+/** At most this many endpoints per database. */
+export const MAX_ENDPOINTS = 16;
+
+export const Endpoints = Type.Array(Upstream, {
+  minItems: 1,
+  maxItems: MAX_ENDPOINTS,
+  description: 'Every endpoint connections may go to (replicas, pods); each must satisfy the tenant’s upstream policy',
+  examples: [[{ host: 'pg-0.pg.acme.svc.cluster.local', port: 5432 }, { host: 'pg-1.pg.acme.svc.cluster.local', port: 5432 }]],
+});
+
+export const BalancePolicy = Type.Enum(BALANCE_POLICIES, {
+  description: 'round-robin (default), least-connections (fewest open connections on this proxy) or source-hash (a client keeps its endpoint)',
+});
+
+export const HealthCheck = Type.Object(
+  {
+    type: Type.Enum(['tcp', 'tls'], { description: 'tcp: connect; tls: connect and complete a TLS handshake (after SSLRequest for PostgreSQL)' }),
+    intervalMs: Type.Integer({ minimum: 100, maximum: 3_600_000, description: 'Time between checks of one endpoint' }),
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000 }),
+    rise: Type.Integer({ minimum: 1, maximum: 100, description: 'Consecutive successes that mark an endpoint up again' }),
+    fall: Type.Integer({ minimum: 1, maximum: 100, description: 'Consecutive failures that mark an endpoint down' }),
+  },
+  { additionalProperties: false, examples: [{ type: 'tcp', intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3 }] },
+);
+
+const HealthCheckOrNull = Type.Union([HealthCheck, Type.Null()], { description: 'Active health checks run by every proxy; null: none' });
+
 export const CreateDatabaseBody = Type.Object(
   {
     name: Slug('Database name; becomes the first label of its hostname'),
     engine: Engine,
-    upstream: Upstream,
+    upstream: Type.Optional(Upstream),
+    endpoints: Type.Optional(Endpoints),
+    balance: Type.Optional(BalancePolicy),
+    healthCheck: Type.Optional(HealthCheckOrNull),
   },
   {
     additionalProperties: false,
-    examples: [{ name: 'orders', engine: 'postgres', upstream: { host: 'orders-rw.acme.svc.cluster.local', port: DEFAULT_UPSTREAM_PORT.postgres } }],
+    description: 'Give `upstream` (one endpoint) or `endpoints` (several), not both.',
+    examples: [
+      { name: 'orders', engine: 'postgres', upstream: { host: 'orders-rw.acme.svc.cluster.local', port: DEFAULT_UPSTREAM_PORT.postgres } },
+      {
+        name: 'cache',
+        engine: 'redis',
+        endpoints: [
+          { host: 'redis-0.redis.acme.svc.cluster.local', port: 6379 },
+          { host: 'redis-1.redis.acme.svc.cluster.local', port: 6379 },
+        ],
+        balance: 'least-connections',
+        healthCheck: { type: 'tls', intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3 },
+      },
+    ],
   },
 );
 export type CreateDatabaseBody = Static<typeof CreateDatabaseBody>;
 
 export const UpdateDatabaseBody = Type.Object(
-  { upstream: Upstream },
-  { additionalProperties: false, examples: [{ upstream: { host: 'pg-primary.acme.svc.cluster.local', port: 5432 } }] },
+  {
+    engine: Type.Optional(Engine),
+    upstream: Type.Optional(Upstream),
+    endpoints: Type.Optional(Endpoints),
+    balance: Type.Optional(BalancePolicy),
+    healthCheck: Type.Optional(HealthCheckOrNull),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'Changes only the fields given. `upstream` replaces every endpoint with one; `endpoints` replaces the list.',
+    examples: [{ endpoints: [{ host: 'pg-0.pg.acme.svc.cluster.local', port: 5432 }, { host: 'pg-1.pg.acme.svc.cluster.local', port: 5432 }], balance: 'round-robin' }],
+  },
 );
 export type UpdateDatabaseBody = Static<typeof UpdateDatabaseBody>;
 
@@ -38,7 +92,10 @@ export const DatabaseResponse = Type.Object(
     tenant: Type.String(),
     name: Type.String(),
     engine: Engine,
-    upstream: Upstream,
+    upstream: Type.Object({ host: Type.String(), port: Type.Integer() }, { description: 'The first endpoint' }),
+    endpoints: Type.Array(Type.Object({ host: Type.String(), port: Type.Integer() })),
+    balance: BalancePolicy,
+    healthCheck: Type.Union([HealthCheck, Type.Null()]),
     externalAccess: ExternalAccessResponse,
     createdAt: Timestamp,
     updatedAt: Timestamp,

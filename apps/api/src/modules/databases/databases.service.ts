@@ -2,7 +2,7 @@
  * Databases a tenant exposes. Upstreams are checked against the tenant's policy on every
  * write; changing or deleting a database with a route propagates to the proxies.
  */
-import type { Engine } from '@switchyard/core';
+import { listenerServes, type BalancePolicy, type Endpoint, type Engine, type HealthCheck } from '@switchyard/core';
 import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
 import type { Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
@@ -10,13 +10,22 @@ import { diff, recordAudit } from '../audit/audit.service.js';
 import type { ExternalAccessService } from '../external-access/external-access.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import type { CreateDatabaseBody, DatabaseResponse, UpdateDatabaseBody } from './databases.schemas.js';
-import { checkUpstream } from './upstream-policy.js';
+import { checkUpstream, type UpstreamPlatform } from './upstream-policy.js';
 
 export interface DatabasesDeps {
   prisma: PrismaClient;
   tenants: Pick<TenantsService, 'resolve'>;
-  access: Pick<ExternalAccessService, 'describe' | 'defaultListener'>;
+  access: Pick<ExternalAccessService, 'describe' | 'defaultListener' | 'listenerKind'>;
   controlDatabase: { host: string; port: number };
+  /** Loopback upstreams (development and tests only). */
+  allowLoopbackUpstreams?: boolean;
+}
+
+type Upstreams = { endpoints: Endpoint[]; balance: BalancePolicy; healthCheck: HealthCheck | null };
+
+function endpointsOf(db: Database): Endpoint[] {
+  const list = Array.isArray(db.endpoints) ? (db.endpoints as unknown as Endpoint[]) : [];
+  return list.length > 0 ? list : [{ host: db.upstreamHost, port: db.upstreamPort }];
 }
 
 export class DatabasesService {
@@ -29,23 +38,68 @@ export class DatabasesService {
       name: db.name,
       engine: db.engine as Engine,
       upstream: { host: db.upstreamHost, port: db.upstreamPort },
+      endpoints: endpointsOf(db),
+      balance: db.balancePolicy as BalancePolicy,
+      healthCheck: (db.healthCheck as HealthCheck | null) ?? null,
       externalAccess: await this.deps.access.describe(tenant, db, db.route),
       createdAt: db.createdAt.toISOString(),
       updatedAt: db.updatedAt.toISOString(),
     };
   }
 
-  private allowedUpstream(tenant: Tenant, upstream: { host: string; port: number }): string {
-    const v = checkUpstream(upstream.host, upstream.port, { hostSuffixes: tenant.allowedUpstreamSuffixes, cidrs: tenant.allowedUpstreamCidrs }, this.deps.controlDatabase);
-    if (!v.ok) {
-      throw new AppError('SY_UPSTREAM_NOT_ALLOWED', `Upstream refused: ${v.reason}`, [{ field: 'body.upstream.host', message: v.reason }]);
+  /**
+   * Every endpoint checked against the tenant's policy and the platform's rules (no open
+   * proxy); returns them normalised. `field` names the body field in errors.
+   */
+  private async allowedEndpoints(tenant: Tenant, endpoints: Endpoint[], field: 'body.upstream' | 'body.endpoints'): Promise<Endpoint[]> {
+    const others = await this.deps.prisma.tenant.findMany({
+      where: { id: { not: tenant.id } },
+      select: { slug: true, allowedUpstreamSuffixes: true, allowedUpstreamCidrs: true },
+    });
+    const platform: UpstreamPlatform = {
+      allowLoopback: this.deps.allowLoopbackUpstreams ?? false,
+      otherTenants: others.map((o) => ({ slug: o.slug, hostSuffixes: o.allowedUpstreamSuffixes, cidrs: o.allowedUpstreamCidrs })),
+    };
+    const policy = { hostSuffixes: tenant.allowedUpstreamSuffixes, cidrs: tenant.allowedUpstreamCidrs };
+    const out: Endpoint[] = [];
+    for (const [i, e] of endpoints.entries()) {
+      const v = checkUpstream(e.host, e.port, policy, this.deps.controlDatabase, platform);
+      const where = field === 'body.upstream' ? 'body.upstream.host' : `body.endpoints.${i}.host`;
+      if (!v.ok) throw new AppError('SY_UPSTREAM_NOT_ALLOWED', `Upstream refused: ${v.reason}`, [{ field: where, message: v.reason }]);
+      if (out.some((o) => o.host === v.host && o.port === e.port)) {
+        throw new AppError('SY_VALIDATION', `${where} repeats ${v.host}:${e.port}`, [{ field: where, message: 'is listed twice' }]);
+      }
+      out.push({ host: v.host, port: e.port });
     }
-    return v.host;
+    return out;
+  }
+
+  /** The endpoint list a create/update body asks for (exactly one of upstream / endpoints). */
+  private requested(body: { upstream?: Endpoint; endpoints?: Endpoint[] }, required: boolean): { list: Endpoint[]; field: 'body.upstream' | 'body.endpoints' } | null {
+    if (body.upstream && body.endpoints) {
+      throw new AppError('SY_VALIDATION', 'Give upstream or endpoints, not both', [{ field: 'body.endpoints', message: 'conflicts with body.upstream' }]);
+    }
+    if (body.endpoints) return { list: body.endpoints, field: 'body.endpoints' };
+    if (body.upstream) return { list: [body.upstream], field: 'body.upstream' };
+    if (required) throw new AppError('SY_VALIDATION', 'body.upstream is required (or body.endpoints)', [{ field: 'body.upstream', message: 'is required' }]);
+    return null;
+  }
+
+  private upstreamData(u: Upstreams) {
+    return {
+      upstreamHost: u.endpoints[0]!.host,
+      upstreamPort: u.endpoints[0]!.port,
+      endpoints: u.endpoints.map((e) => ({ host: e.host, port: e.port })),
+      balancePolicy: u.balance,
+      healthCheck: u.healthCheck ? { ...u.healthCheck } : Prisma.DbNull,
+    };
   }
 
   async create(actor: Actor, tenantSlug: string, body: CreateDatabaseBody): Promise<DatabaseResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
-    const host = this.allowedUpstream(tenant, body.upstream);
+    const req = this.requested(body, true)!;
+    const endpoints = await this.allowedEndpoints(tenant, req.list, req.field);
+    const upstreams: Upstreams = { endpoints, balance: body.balance ?? 'round-robin', healthCheck: body.healthCheck ?? null };
     this.deps.access.defaultListener(body.engine); // fails early if no listener serves the engine
     try {
       const db = await this.deps.prisma.$transaction(async (tx) => {
@@ -54,9 +108,7 @@ export class DatabasesService {
             tenantId: tenant.id,
             name: body.name,
             engine: body.engine,
-            upstreamHost: host,
-            upstreamPort: body.upstream.port,
-            endpoints: [{ host, port: body.upstream.port }],
+            ...this.upstreamData(upstreams),
           },
         });
         await recordAudit(tx, actor, {
@@ -64,7 +116,7 @@ export class DatabasesService {
           action: 'database.create',
           targetType: 'database',
           targetId: d.id,
-          changes: diff(null, { name: d.name, engine: d.engine, upstream: `${host}:${body.upstream.port}` }),
+          changes: diff(null, { name: d.name, engine: d.engine, ...summary(upstreams) }),
         });
         return d;
       });
@@ -95,24 +147,46 @@ export class DatabasesService {
   async update(actor: Actor, tenantSlug: string, name: string, body: UpdateDatabaseBody): Promise<DatabaseResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     const before = await this.find(tenant, name);
-    const host = this.allowedUpstream(tenant, body.upstream);
+    const current: Upstreams = {
+      endpoints: endpointsOf(before),
+      balance: before.balancePolicy as BalancePolicy,
+      healthCheck: (before.healthCheck as HealthCheck | null) ?? null,
+    };
+    const req = this.requested(body, false);
+    const next: Upstreams = {
+      endpoints: req ? await this.allowedEndpoints(tenant, req.list, req.field) : current.endpoints,
+      balance: body.balance ?? current.balance,
+      healthCheck: body.healthCheck === undefined ? current.healthCheck : body.healthCheck,
+    };
+    const engine = body.engine ?? (before.engine as Engine);
+    if (engine !== before.engine) {
+      // The route's listener must still be able to sniff the new engine's first bytes.
+      const kind = before.route ? this.deps.access.listenerKind(before.route.listener) : null;
+      if (before.route && (!kind || !listenerServes(kind, engine))) {
+        throw new AppError('SY_LISTENER_MISMATCH', `The route's listener ${before.route.listener} cannot serve ${engine} databases; disable and re-create external access`, [
+          { field: 'body.engine', message: 'does not match the route’s listener' },
+        ]);
+      }
+      if (!before.route) this.deps.access.defaultListener(engine);
+    }
     const updated = await this.deps.prisma.$transaction(async (tx) => {
       const d = await tx.database.update({
         where: { id: before.id },
-        data: { upstreamHost: host, upstreamPort: body.upstream.port, endpoints: [{ host, port: body.upstream.port }] },
+        data: { engine, ...this.upstreamData(next) },
         include: { route: { include: { certificate: true } } },
       });
-      if (d.route) {
-        const v = await recordRouteChange(tx, { routeId: d.route.id, hostname: d.route.hostname, op: 'upsert' });
-        d.route.version = BigInt(v);
-      }
       await recordAudit(tx, actor, {
         tenantId: tenant.id,
         action: 'database.update',
         targetType: 'database',
         targetId: d.id,
-        changes: diff({ upstream: `${before.upstreamHost}:${before.upstreamPort}` }, { upstream: `${host}:${body.upstream.port}` }),
+        changes: diff({ engine: before.engine, ...summary(current) }, { engine, ...summary(next) }),
       });
+      // Last statement: the version bump holds the config lock until COMMIT.
+      if (d.route) {
+        const v = await recordRouteChange(tx, { routeId: d.route.id, hostname: d.route.hostname, op: 'upsert' });
+        d.route.version = BigInt(v);
+      }
       return d;
     });
     return this.view(tenant, updated);
@@ -130,4 +204,13 @@ export class DatabasesService {
       await recordAudit(tx, actor, { tenantId: tenant.id, action: 'database.delete', targetType: 'database', targetId: db.id, changes: { name: { from: db.name, to: null } } });
     });
   }
+}
+
+/** What the audit trail records about a database's upstreams. */
+function summary(u: Upstreams): Record<string, unknown> {
+  return {
+    upstream: u.endpoints.map((e) => `${e.host}:${e.port}`).join(','),
+    balance: u.balance,
+    healthCheck: u.healthCheck ? `${u.healthCheck.type} every ${u.healthCheck.intervalMs} ms, rise ${u.healthCheck.rise}, fall ${u.healthCheck.fall}` : null,
+  };
 }

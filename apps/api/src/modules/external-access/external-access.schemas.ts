@@ -1,4 +1,4 @@
-import { DISABLE_BEHAVIORS, TLS_MODES } from '@switchyard/core';
+import { DISABLE_BEHAVIORS, TLS_MODES, UPSTREAM_PROXY_PROTOCOLS } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
 
 export const Propagation = Type.Object(
@@ -25,6 +25,10 @@ export const ExternalAccessResponse = Type.Object(
     disableBehavior: Type.Enum(DISABLE_BEHAVIORS),
     sourceCidrs: Type.Array(Type.String()),
     maxConnections: Type.Union([Type.Integer(), Type.Null()]),
+    dedicatedPort: Type.Union([Type.Integer(), Type.Null()], { description: 'The route’s own port, for clients that cannot send SNI (null: shared ports only)' }),
+    proxyProtocol: Type.Union([Type.Enum(UPSTREAM_PROXY_PROTOCOLS), Type.Null()], { description: 'PROXY protocol header sent to the upstream (null: none)' }),
+    destination: Type.Union([Type.String(), Type.Null()], { description: 'address:port a destination listener routes here (from the PROXY header)' }),
+    sourceAddress: Type.Union([Type.String(), Type.Null()], { description: 'Local address upstream connections leave from (static egress IP)' }),
     connection: Type.Record(Type.String(), Type.String(), {
       description: 'Ready-to-paste connection strings; `primary` is the usual one',
     }),
@@ -67,11 +71,27 @@ export const PutExternalAccessBody = Type.Object(
   {
     enabled: Type.Boolean(),
     tlsMode: Type.Optional(Type.Enum(TLS_MODES, { description: 'passthrough (default): TLS ends at the database' })),
-    hostname: Type.Optional(Type.String({ minLength: 3, maxLength: 253, description: 'Custom hostname under a domain allowed for the tenant' })),
+    hostname: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 253,
+        description: 'Custom hostname under a domain allowed for the tenant; `*.apps.example.com` routes every name beneath it (exact names win)',
+      }),
+    ),
     listener: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
     sourceCidrs: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
     disableBehavior: Type.Optional(Type.Enum(DISABLE_BEHAVIORS, { description: 'What disabling does to open connections' })),
+    dedicatedPort: Type.Optional(Type.Boolean({ description: 'true: assign a port from the platform’s pool (kept while true); false: release it' })),
+    proxyProtocol: Type.Optional(Type.Union([Type.Enum(UPSTREAM_PROXY_PROTOCOLS), Type.Null()], { description: 'Send a PROXY v1/v2 header to the upstream' })),
+    destination: Type.Optional(
+      Type.Union([Type.String({ minLength: 3, maxLength: 60, examples: ['10.1.2.3:443'] }), Type.Null()], {
+        description: 'For destination listeners: the address:port (e.g. a cluster IP) whose PROXY-header connections go to this route',
+      }),
+    ),
+    sourceAddress: Type.Optional(
+      Type.Union([Type.String({ minLength: 2, maxLength: 45 }), Type.Null()], { description: 'Egress source address, one of SWITCHYARD_EGRESS_SOURCE_ADDRESSES' }),
+    ),
     certificateId: Type.Optional(
       Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
         description: 'Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA.',
@@ -86,6 +106,8 @@ export const PutExternalAccessBody = Type.Object(
     additionalProperties: false,
     examples: [
       { enabled: true, tlsMode: 'passthrough' },
+      { enabled: true, dedicatedPort: true, sourceCidrs: ['203.0.113.0/24'] },
+      { enabled: true, listener: 'kube', destination: '10.1.2.3:443' },
       { enabled: true, tlsMode: 'terminate' },
       { enabled: true, tlsMode: 'terminate', certificateId: '7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11', upstreamTls: false },
     ],

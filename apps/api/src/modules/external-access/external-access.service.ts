@@ -4,17 +4,21 @@
  * then says whether the proxies have applied it (waiting, bounded, when asked to).
  */
 import {
+  canonicalDestination,
   connectionStrings,
   defaultRouteHostname,
   isUnderDomain,
   isValidHostname,
+  isValidWildcardHostname,
   listenerProtocolFor,
+  listenerServes,
   normalizeHostname,
   parseCidr,
   type DisableBehavior,
   type Engine,
   type ListenerSpec,
   type TlsMode,
+  type UpstreamProxyProtocol,
 } from '@switchyard/core';
 import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
 import { splitPemChain } from '@switchyard/pki';
@@ -35,6 +39,12 @@ export interface ExternalAccessDeps {
   listeners: ListenerSpec[];
   propagationTimeoutMs: number;
   certificates: Pick<CertificatesService, 'findForTenant' | 'mintForRoute' | 'caPem'>;
+  /** Pool for dedicated ports (`SWITCHYARD_DEDICATED_PORTS`), ascending; empty: none. */
+  dedicatedPorts?: number[];
+  /** Egress source addresses the proxies own (`SWITCHYARD_EGRESS_SOURCE_ADDRESSES`). */
+  egressSourceAddresses?: string[];
+  /** Address clients dial for dedicated ports when route hostnames have no DNS of their own. */
+  publicAddress?: string | null;
 }
 
 type RouteState = {
@@ -48,7 +58,15 @@ type RouteState = {
   certificateId: string | null;
   upstreamTls: boolean;
   upstreamCa: string | null;
+  /** The route's own port for clients without SNI (null: shared ports only). */
+  dedicatedPort: number | null;
+  proxyProtocol: UpstreamProxyProtocol | null;
+  destination: string | null;
+  sourceAddress: string | null;
 };
+
+/** What validation asks for: `assign` picks a free dedicated port inside the transaction. */
+type WantedState = Omit<RouteState, 'dedicatedPort'> & { dedicatedPort: number | null | 'assign' };
 
 type RouteWithCert = Route & { certificate: Certificate | null };
 
@@ -63,16 +81,26 @@ export class ExternalAccessService {
     return l;
   }
 
+  /** The kind (protocol) of a configured listener, or null when unknown. */
+  listenerKind(name: string): ListenerSpec['protocol'] | null {
+    return this.deps.listeners.find((l) => l.name === name)?.protocol ?? null;
+  }
+
   async describe(tenant: Tenant, db: Database, route: RouteWithCert | null): Promise<ExternalAccessResponse> {
     const { certificateId: _c, ...state } = route ? stateOf(route) : this.defaults(tenant, db);
     const listener = this.deps.listeners.find((l) => l.name === state.listener);
     const port = listener?.publicPort ?? 0;
     const cert = state.tlsMode === 'terminate' ? (route?.certificate ?? null) : null;
     const ca = cert ? await this.caFor(cert, state.hostname) : null;
+    const connection = connectionStrings(db.engine as Engine, state.hostname, port, { tlsMode: state.tlsMode, caFile: ca?.fileName ?? null, caPem: ca?.pem ?? null });
+    if (state.dedicatedPort !== null) {
+      // Clients without SNI dial the address and the route's own port; no host name needed.
+      connection.dedicated = dedicatedConnection(db.engine as Engine, this.deps.publicAddress ?? state.hostname, state.dedicatedPort);
+    }
     return {
       ...state,
       port,
-      connection: connectionStrings(db.engine as Engine, state.hostname, port, { tlsMode: state.tlsMode, caFile: ca?.fileName ?? null, caPem: ca?.pem ?? null }),
+      connection,
       certificate: cert
         ? {
             id: cert.id,
@@ -111,6 +139,10 @@ export class ExternalAccessService {
       certificateId: null,
       upstreamTls: true,
       upstreamCa: null,
+      dedicatedPort: null,
+      proxyProtocol: null,
+      destination: null,
+      sourceAddress: null,
     };
   }
 
@@ -164,7 +196,7 @@ export class ExternalAccessService {
       try {
         ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
           if (mint) await tx.certificate.create({ data: mint });
-          const data = { ...next };
+          const data: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
           const r = db.route
             ? await tx.route.update({ where: { id: db.route.id }, data, include: { certificate: true } })
             : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
@@ -176,12 +208,22 @@ export class ExternalAccessService {
             action: routeAction(db.route !== null, current.enabled, next.enabled),
             targetType: 'route',
             targetId: r.id,
-            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, next), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
+            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, data), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
           });
           return { route: { ...r, version: BigInt(v) }, version: v };
         }));
       } catch (err) {
         if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          // The violated index (driver adapters report it in meta; the message quotes the query).
+          const where = JSON.stringify(err.meta ?? {});
+          if (where.includes('dedicated_port')) {
+            throw new AppError('SY_CONFLICT', 'Another route took the same dedicated port at the same moment; retry', [{ field: 'body.dedicatedPort', message: 'retry' }]);
+          }
+          if (where.includes('destination')) {
+            throw new AppError('SY_DESTINATION_TAKEN', `The destination ${String(next.destination)} is already routed by another route`, [
+              { field: 'body.destination', message: 'is already taken' },
+            ]);
+          }
           throw new AppError('SY_HOSTNAME_TAKEN', `The hostname ${next.hostname} is already used by another route`, [
             { field: 'body.hostname', message: 'is already taken' },
           ]);
@@ -195,6 +237,16 @@ export class ExternalAccessService {
     return out;
   }
 
+  /** The lowest free port of the pool, read inside the route transaction. */
+  private async assignPort(tx: Pick<PrismaClient, 'route'>): Promise<number> {
+    const used = new Set(
+      (await tx.route.findMany({ where: { dedicatedPort: { not: null } }, select: { dedicatedPort: true } })).map((r) => r.dedicatedPort),
+    );
+    const free = (this.deps.dedicatedPorts ?? []).find((p) => !used.has(p));
+    if (free === undefined) throw new AppError('SY_DEDICATED_PORTS_EXHAUSTED', undefined, [{ field: 'body.dedicatedPort', message: 'no free port in the pool' }]);
+    return free;
+  }
+
   private async findDatabase(tenant: Tenant, name: string) {
     const db = await this.deps.prisma.database.findUnique({
       where: { tenantId_name: { tenantId: tenant.id, name } },
@@ -204,17 +256,19 @@ export class ExternalAccessService {
     return db;
   }
 
-  private validate(tenant: Tenant, db: Database, current: RouteState, body: PutExternalAccessBody): RouteState {
+  private validate(tenant: Tenant, db: Database, current: RouteState, body: PutExternalAccessBody): WantedState {
     const details: ErrorDetail[] = [];
     const engine = db.engine as Engine;
     const defaultHost = defaultRouteHostname(db.name, tenant.slug, this.deps.baseDomain);
     let hostname = current.hostname;
     if (body.hostname !== undefined) {
       const h = normalizeHostname(body.hostname);
-      if (!h || !isValidHostname(h)) {
-        details.push({ field: 'body.hostname', message: `"${body.hostname}" is not a valid host name` });
+      const wildcard = h?.startsWith('*.') ?? false;
+      if (!h || !(wildcard ? isValidWildcardHostname(h) : isValidHostname(h))) {
+        details.push({ field: 'body.hostname', message: `"${body.hostname}" is not a valid host name (a wildcard is one leading "*." label)` });
       } else if (h !== defaultHost) {
-        if (isUnderDomain(h, this.deps.baseDomain)) {
+        // A wildcard under the base domain would capture other tenants' unknown names.
+        if (isUnderDomain(wildcard ? h.slice(2) : h, this.deps.baseDomain)) {
           throw new AppError('SY_HOSTNAME_NOT_ALLOWED', `Under ${this.deps.baseDomain} only the default hostname ${defaultHost} is available`, [
             { field: 'body.hostname', message: 'is reserved' },
           ]);
@@ -236,7 +290,7 @@ export class ExternalAccessService {
       const spec = this.deps.listeners.find((l) => l.name === body.listener);
       if (!spec) {
         details.push({ field: 'body.listener', message: `unknown listener; known: ${this.deps.listeners.map((l) => l.name).join(', ')}` });
-      } else if (spec.protocol !== listenerProtocolFor(engine) && !(engine === 'postgres' && spec.protocol === 'tls')) {
+      } else if (!listenerServes(spec.protocol, engine)) {
         throw new AppError('SY_LISTENER_MISMATCH', `Listener ${spec.name} (${spec.protocol}) cannot serve ${engine} databases`, [
           { field: 'body.listener', message: 'does not match the engine' },
         ]);
@@ -252,7 +306,40 @@ export class ExternalAccessService {
         return parsed?.text ?? c;
       });
     }
+    const kind = this.listenerKind(listener);
+    let destination = body.destination === undefined ? current.destination : body.destination;
+    if (body.destination) {
+      destination = canonicalDestination(body.destination);
+      if (!destination) details.push({ field: 'body.destination', message: `"${body.destination}" is not an IP address with a port, e.g. 10.1.2.3:443` });
+    }
+    if (kind === 'destination' && !destination && !details.some((d) => d.field === 'body.destination')) {
+      details.push({ field: 'body.destination', message: `listener ${listener} routes by destination address; give one` });
+    } else if (kind !== 'destination' && destination) {
+      details.push({ field: 'body.destination', message: `only destination listeners route by destination address (${listener} is ${kind ?? 'unknown'})` });
+    }
+    const sourceAddress = body.sourceAddress === undefined ? current.sourceAddress : body.sourceAddress;
     if (details.length > 0) throw new AppError('SY_VALIDATION', `${details[0]!.field} ${details[0]!.message}`, details);
+    const egressSources = this.deps.egressSourceAddresses ?? [];
+    if (sourceAddress !== null && !egressSources.includes(sourceAddress)) {
+      throw new AppError(
+        'SY_EGRESS_SOURCE_NOT_ALLOWED',
+        egressSources.length ? `${sourceAddress} is not one of the egress source addresses (${egressSources.join(', ')})` : 'No egress source addresses are configured (SWITCHYARD_EGRESS_SOURCE_ADDRESSES)',
+        [{ field: 'body.sourceAddress', message: 'is not an egress source address' }],
+      );
+    }
+    if (kind === 'egress' && sourceAddress === null) {
+      throw new AppError('SY_EGRESS_SOURCE_NOT_ALLOWED', `Listener ${listener} is an egress listener: choose a sourceAddress (${egressSources.join(', ') || 'none configured'})`, [
+        { field: 'body.sourceAddress', message: 'is required on egress listeners' },
+      ]);
+    }
+    let dedicatedPort: WantedState['dedicatedPort'] = current.dedicatedPort;
+    if (body.dedicatedPort === false) dedicatedPort = null;
+    if (body.dedicatedPort === true && current.dedicatedPort === null) {
+      if ((this.deps.dedicatedPorts ?? []).length === 0) {
+        throw new AppError('SY_DEDICATED_PORTS_UNAVAILABLE', undefined, [{ field: 'body.dedicatedPort', message: 'no pool configured' }]);
+      }
+      dedicatedPort = 'assign';
+    }
     const tlsMode = body.tlsMode ?? current.tlsMode;
     let upstreamCa = current.upstreamCa;
     if (body.upstreamCa !== undefined) {
@@ -272,6 +359,10 @@ export class ExternalAccessService {
       certificateId: current.certificateId,
       upstreamTls: body.upstreamTls ?? current.upstreamTls,
       upstreamCa,
+      dedicatedPort,
+      proxyProtocol: body.proxyProtocol === undefined ? current.proxyProtocol : body.proxyProtocol,
+      destination,
+      sourceAddress,
     };
   }
 
@@ -329,5 +420,25 @@ function stateOf(r: Route): RouteState {
     certificateId: r.certificateId,
     upstreamTls: r.upstreamTls,
     upstreamCa: r.upstreamCa,
+    dedicatedPort: r.dedicatedPort,
+    proxyProtocol: (r.proxyProtocol as UpstreamProxyProtocol | null) ?? null,
+    destination: r.destination,
+    sourceAddress: r.sourceAddress,
   };
+}
+
+/** Connection strings for the route's dedicated port (no SNI needed, so an IP works too). */
+function dedicatedConnection(engine: Engine, address: string, port: number): string {
+  switch (engine) {
+    case 'postgres':
+      return `psql "host=${address} port=${port} dbname=DBNAME user=USER sslmode=require"`;
+    case 'redis':
+      return `redis-cli -h ${address} -p ${port} --tls`;
+    case 'mongodb':
+      return `mongosh "mongodb://USER@${address}:${port}/?tls=true&directConnection=true"`;
+    case 'http':
+      return `curl http://${address}:${port}/`;
+    default:
+      return `${address}:${port}`;
+  }
 }

@@ -1,0 +1,120 @@
+/**
+ * Connects a routed client to one of its route's endpoints: asks the balancer for an order,
+ * resolves each endpoint through the guard, dials it (from the route's egress source address
+ * when set; with a PROXY header first when the route asks for one) and moves on to the next
+ * endpoint when a dial fails — always before any client byte has been forwarded, so a retry
+ * is invisible to the client.
+ */
+import type { Socket } from 'node:net';
+import type { Endpoint } from '@switchyard/core';
+import { buildProxyV1, buildProxyV2 } from '@switchyard/wire';
+import { DialError, dialUpstream } from '../pipe/dial.js';
+import type { RouteEntry } from '../router/route-table.js';
+import { Balancer, endpointKey } from './balancer.js';
+import { GuardRefusal, type UpstreamGuard } from './guard.js';
+import type { HealthMonitor } from './health.js';
+
+export interface ConnectRequest {
+  route: RouteEntry;
+  /** Client address and port as audited (PROXY-aware). */
+  client: { address: string; port: number };
+  /** The address and port the client dialled (the PROXY header's destination when present). */
+  local: { address: string; port: number };
+  /** Bytes to replay after the upstream is ready. */
+  replay: Buffer;
+  /** Forward bytes unread: no PostgreSQL SSLRequest step even for PostgreSQL routes. */
+  raw: boolean;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+export interface Connected {
+  socket: Socket;
+  endpoint: Endpoint;
+  /** Call once when the connection ends (least-connections bookkeeping). */
+  release: () => void;
+}
+
+export interface UpstreamsOptions {
+  guard: UpstreamGuard;
+  health: HealthMonitor;
+  /** Local addresses routes may use as egress source (`SWITCHYARD_EGRESS_SOURCE_ADDRESSES`). */
+  egressSources: ReadonlySet<string>;
+}
+
+export class Upstreams {
+  readonly balancer: Balancer;
+  private readonly active = new Map<string, number>();
+
+  constructor(private readonly opts: UpstreamsOptions) {
+    this.balancer = new Balancer({ active: (k) => this.active.get(k) ?? 0, isUp: (k) => opts.health.isUp(k) });
+  }
+
+  get health(): HealthMonitor {
+    return this.opts.health;
+  }
+
+  async connect(req: ConnectRequest): Promise<Connected> {
+    const { route } = req;
+    if (route.sourceAddress && !this.opts.egressSources.has(route.sourceAddress)) {
+      throw new DialError('egress_source_unavailable', `source address ${route.sourceAddress} is not configured on this proxy`);
+    }
+    const prefix = proxyHeaderFor(route, req);
+    const order = route.endpoints.length > 1 ? this.balancer.order(route.id, route.balance ?? 'round-robin', route.endpoints, req.client.address) : [0];
+    let lastError: DialError | null = null;
+    let forbidden = 0;
+    for (const i of order) {
+      if (req.signal.aborted) break;
+      const endpoint = route.endpoints[i]!;
+      try {
+        const addrs = await this.opts.guard.resolve(endpoint.host);
+        const socket = await dialUpstream({
+          endpoint,
+          address: addrs[0]!.address,
+          localAddress: route.sourceAddress ?? undefined,
+          prefix,
+          timeoutMs: req.timeoutMs,
+          postgresStartTls: route.engine === 'postgres' && !req.raw,
+          replay: req.replay,
+          signal: req.signal,
+        });
+        const key = endpointKey(endpoint);
+        this.active.set(key, (this.active.get(key) ?? 0) + 1);
+        let released = false;
+        return {
+          socket,
+          endpoint,
+          release: () => {
+            if (released) return;
+            released = true;
+            const n = (this.active.get(key) ?? 1) - 1;
+            if (n <= 0) this.active.delete(key);
+            else this.active.set(key, n);
+          },
+        };
+      } catch (err) {
+        if (err instanceof GuardRefusal) {
+          forbidden++;
+          lastError = new DialError('upstream_forbidden', err.message);
+        } else if (err instanceof DialError) {
+          lastError = err;
+        } else {
+          lastError = new DialError('upstream_unreachable', (err as Error).message);
+        }
+      }
+    }
+    if (forbidden === order.length) throw lastError!;
+    throw lastError?.code === 'upstream_forbidden' ? new DialError('upstream_unreachable', lastError.message) : (lastError ?? new DialError('upstream_unreachable', 'client went away'));
+  }
+}
+
+/** The PROXY header announcing the client to the upstream, or undefined. */
+function proxyHeaderFor(route: RouteEntry, req: ConnectRequest): Buffer | undefined {
+  if (!route.proxyProtocol) return undefined;
+  const v6 = (a: string) => a.includes(':');
+  const spec =
+    req.client.address && req.local.address && v6(req.client.address) === v6(req.local.address)
+      ? { source: req.client, destination: req.local }
+      : null;
+  return route.proxyProtocol === 'v2' ? buildProxyV2(spec) : buildProxyV1(spec);
+}
