@@ -1,24 +1,30 @@
 /**
- * Garbage on every listener of the real proxy process: random bytes, HTTP on the TLS port,
+ * Garbage on every listener kind of the real proxy process (postgres, tls, http,
+ * destination, egress, and a tls listener accepting PROXY headers only from 10.0.0.0/8):
+ * random bytes, HTTP on the TLS port,
  * TLS on the postgres port without SSLRequest, SSLRequest twice, GSSENCRequest twice,
  * oversized hellos and startup packets, truncated records (with and without a FIN), silent
  * clients. Each connection must get the answer its client can read (a PostgreSQL
  * ErrorResponse while it speaks PostgreSQL, a TLS alert once it speaks TLS, nothing for
  * bytes that are neither) and be closed by the proxy; the proxy must not crash, and
  * connections already established (node-postgres to PostgreSQL 18, TLS to redis-server)
- * keep working throughout. All hostile connections run at once.
+ * keep working throughout. All hostile connections run at once. On listeners that forward
+ * bytes unread (destination) or where the peer is a load balancer (PROXY headers), there is
+ * no client language to answer in: the proxy closes.
  */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { FUZZ_SEED } from '@switchyard/testkit/fuzz';
-import { ControlDb, createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import { ControlDb, createTestDatabase, getFreePort, type TestDatabase } from '@switchyard/testkit';
 import {
   buildCancelRequest,
   buildClientHello,
   buildGssEncRequest,
   buildSslRequest,
+  buildProxyV1,
+  buildProxyV2,
   buildStartupMessage,
   frameRecords,
   TlsAlert,
@@ -43,6 +49,8 @@ let postgres: TlsPostgres;
 let redis: TlsRedis;
 let proxy: ProxyProcess;
 let api: ApiServer;
+/** Ports of the extra listener kinds, by listener name. */
+let extra: Record<'web' | 'kube' | 'egress' | 'pp', number>;
 let recorder: { server: Server; received: Buffer; got: (n: number) => Promise<Buffer>; sockets: Set<Socket> };
 
 function capturedPqHello(): Buffer {
@@ -84,7 +92,13 @@ beforeAll(async () => {
   postgres = await startTlsPostgres([pgHost]);
   redis = await startTlsRedis([redisHost]);
   recorder = await startRecorder();
-  proxy = await startProxyProcess(db.url, { PROXY_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS), PROXY_AUDIT_FLUSH_MS: '100' });
+  extra = { web: await getFreePort(), kube: await getFreePort(), egress: await getFreePort(), pp: await getFreePort() };
+  proxy = await startProxyProcess(db.url, { PROXY_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS), PROXY_AUDIT_FLUSH_MS: '100' }, [
+    `web=http@127.0.0.1:${extra.web}`,
+    `kube=destination@127.0.0.1:${extra.kube};proxy-protocol=127.0.0.0/8`,
+    `egress=egress@127.0.0.1:${extra.egress}`,
+    `pp=tls@127.0.0.1:${extra.pp};proxy-protocol=10.0.0.0/8`,
+  ]);
   api = await startApi(db.url, proxy.ports);
   const token = await seedTenant(api);
   for (const [name, engine, port] of [['orders', 'postgres', postgres.port], ['cache', 'redis', redis.port]] as const) {
@@ -138,7 +152,9 @@ async function redisSession(): Promise<{ tls: TLSSocket; ping(): Promise<string>
   };
 }
 
-type Listener = 'postgres' | 'tls';
+type Listener = 'postgres' | 'tls' | 'web' | 'kube' | 'egress' | 'pp';
+const LISTENERS: Listener[] = ['postgres', 'tls', 'web', 'kube', 'egress', 'pp'];
+const portOf = (l: Listener) => (l === 'postgres' || l === 'tls' ? proxy.ports[l] : extra[l]);
 interface Case {
   name: string;
   listener: Listener;
@@ -179,6 +195,12 @@ const afterPrefix = (prefix: Buffer, rest: (b: Buffer) => void) => (bytes: Buffe
   rest(bytes.subarray(prefix.length));
 };
 const exactly = (want: Buffer) => (bytes: Buffer) => expect(bytes).toEqual(want);
+const httpStatus = (status: number) => (bytes: Buffer) => {
+  const text = bytes.toString('latin1');
+  expect(text.startsWith(`HTTP/1.1 ${status} `), text.slice(0, 40)).toBe(true);
+  expect(text).toContain('Connection: close');
+};
+const nothing = exactly(Buffer.alloc(0));
 
 const hugeHello = buildClientHello({ serverName: pgHost, keyShareBytes: 20000 });
 const truncatedHello = buildClientHello({ serverName: pgHost }).subarray(0, 40);
@@ -228,6 +250,44 @@ const cases: Case[] = [
   { name: 'truncated record, then FIN', listener: 'tls', talk: sendAll(truncatedHello), expect: exactly(tlsAlert(TlsAlert.decodeError)), reason: 'hello_invalid' },
   { name: 'truncated record, then silence', listener: 'tls', talk: sendAll(truncatedHello, false), expect: exactly(tlsAlert(TlsAlert.handshakeFailure)), reason: 'handshake_timeout' },
   { name: 'silent client', listener: 'tls', talk: async (c) => c.closed, expect: exactly(tlsAlert(TlsAlert.handshakeFailure)), reason: 'handshake_timeout' },
+  // http listener: the client reads an HTTP response.
+  { name: 'binary garbage', listener: 'web', talk: sendAll(Buffer.from([0, 1, 2, 3, 0xff]), false), expect: httpStatus(400), reason: 'http_invalid' },
+  { name: 'a TLS hello on the HTTP port', listener: 'web', talk: sendAll(buildClientHello({ serverName: pgHost }), false), expect: httpStatus(400), reason: 'http_invalid' },
+  { name: 'an SSLRequest on the HTTP port', listener: 'web', talk: sendAll(buildSslRequest(), false), expect: httpStatus(400), reason: 'http_invalid' },
+  { name: 'HTTP/2 prior knowledge', listener: 'web', talk: sendAll('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', false), expect: httpStatus(505), reason: 'http_version_unsupported' },
+  { name: 'a head larger than 16 KiB', listener: 'web', talk: sendAll(`GET / HTTP/1.1\r\nHost: a.example.test\r\nX-Pad: ${'a'.repeat(17000)}\r\n\r\n`, false), expect: httpStatus(431), reason: 'http_head_too_large' },
+  { name: 'two Host fields', listener: 'web', talk: sendAll('GET / HTTP/1.1\r\nHost: a.example.test\r\nHost: b.example.test\r\n\r\n', false), expect: httpStatus(400), reason: 'http_invalid' },
+  { name: 'no Host', listener: 'web', talk: sendAll('GET / HTTP/1.1\r\nAccept: */*\r\n\r\n', false), expect: httpStatus(400), reason: 'no_host' },
+  { name: 'an unknown Host', listener: 'web', talk: sendAll('GET / HTTP/1.1\r\nHost: nope.acme.db.example.test\r\n\r\n', false), expect: httpStatus(404), reason: 'unknown_host' },
+  { name: 'bare LF line ends, then FIN', listener: 'web', talk: sendAll('GET / HTTP/1.1\nHost: a.example.test\n\n'), expect: httpStatus(400), reason: 'http_invalid' },
+  { name: 'a truncated head, then FIN', listener: 'web', talk: sendAll('GET / HTTP/1.1\r\nHo'), expect: httpStatus(400), reason: 'http_invalid' },
+  { name: 'silent client', listener: 'web', talk: async (c) => c.closed, expect: httpStatus(408), reason: 'handshake_timeout' },
+  // destination listener (PROXY headers trusted from loopback): bytes are forwarded unread, so
+  // there is nobody to answer but the balancer: close.
+  { name: 'bytes without a PROXY header', listener: 'kube', talk: sendAll(buildClientHello({ serverName: pgHost }), false), expect: nothing, reason: 'proxy_header_required' },
+  { name: 'a malformed v1 header', listener: 'kube', talk: sendAll('PROXY TCP4 10.0.0.1 10.0.0 1 2\r\n', false), expect: nothing, reason: 'proxy_header_invalid' },
+  { name: 'a v2 signature followed by garbage', listener: 'kube', talk: sendAll(Buffer.concat([buildProxyV2(null).subarray(0, 12), Buffer.from([0x99, 0x99, 0, 0])]), false), expect: nothing, reason: 'proxy_header_invalid' },
+  {
+    name: 'a header naming an unknown destination',
+    listener: 'kube',
+    talk: sendAll(buildProxyV2({ source: { address: '10.1.2.3', port: 40000 }, destination: { address: '10.96.0.1', port: 443 } }), false),
+    expect: nothing,
+    reason: 'unknown_destination',
+  },
+  { name: 'silent client', listener: 'kube', talk: async (c) => c.closed, expect: nothing, reason: 'handshake_timeout' },
+  // egress listener: speaks like the postgres listener.
+  { name: 'HTTP request', listener: 'egress', talk: sendAll(http), expect: pgError('08P01'), reason: 'protocol_violation' },
+  { name: 'SSLRequest twice', listener: 'egress', talk: steps([buildSslRequest(), buildSslRequest()], [1], false), expect: afterPrefix(S, pgError('08P01')), reason: 'protocol_violation' },
+  { name: 'oversized hello', listener: 'egress', talk: sendAll(hugeHello, false), expect: exactly(tlsAlert(TlsAlert.decodeError)), reason: 'hello_invalid' },
+  // tls listener that trusts PROXY headers only from 10.0.0.0/8; we connect from loopback.
+  {
+    name: 'a PROXY header from an untrusted address',
+    listener: 'pp',
+    talk: sendAll(buildProxyV1({ source: { address: '203.0.113.9', port: 1234 }, destination: { address: '10.0.0.1', port: 443 } }), false),
+    expect: nothing,
+    reason: 'proxy_header_untrusted',
+  },
+  { name: 'a hello without a header (untrusted source, passed to the sniffer)', listener: 'pp', talk: sendAll(buildClientHello({ serverName: 'nope.acme.db.example.test' }), false), expect: exactly(tlsAlert(TlsAlert.unrecognizedName)), reason: 'unknown_host' },
 ];
 
 /** Random byte strings (seeded: FC_SEED replays them), each sent and half-closed. */
@@ -235,16 +295,22 @@ function randomCases(): Case[] {
   const samples = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { seed: FUZZ_SEED, numRuns: 24 });
   return samples.map((bytes, i) => {
     const b = Buffer.from(bytes);
-    const listener: Listener = i % 2 === 0 ? 'postgres' : 'tls';
+    const listener: Listener = LISTENERS[i % LISTENERS.length]!;
     return {
       name: `random bytes #${i} (FC_SEED=${FUZZ_SEED})`,
       listener,
       talk: sendAll(b),
       expect: (got: Buffer) => {
-        if (b[0] === 22) {
+        if (listener === 'web') {
+          httpStatus(got.toString('latin1').startsWith('HTTP/1.1 431') ? 431 : 400)(got);
+        } else if (listener === 'kube' || (listener === 'pp' && b[0] !== 22)) {
+          // Unread forwarding or a balancer's header: nothing to say. (pp: bytes that are not a
+          // PROXY header reach the TLS sniffer, which answers only TLS.)
+          expect(got.length === 0 || got[0] === 21).toBe(true);
+        } else if (b[0] === 22) {
           // Looks like TLS: an alert or nothing, never a PostgreSQL message.
           if (got.length > 0) expect(got[0]).toBe(21);
-        } else if (listener === 'postgres') {
+        } else if (listener === 'postgres' || listener === 'egress') {
           pgError('08P01')(got);
         } else {
           expect(got).toEqual(Buffer.alloc(0));
@@ -266,7 +332,7 @@ describe('garbage on every listener', () => {
     const all = [...cases, ...randomCases()];
     const outcomes = await Promise.all(
       all.map(async (k) => {
-        const c = await RawClient.open(proxy.ports[k.listener]);
+        const c = await RawClient.open(portOf(k.listener));
         const bytes = await k.talk(c);
         return { k, bytes, byPeer: c.closedByPeer };
       }),
@@ -285,7 +351,7 @@ describe('garbage on every listener', () => {
     }
 
     const after = await Metrics.fetch(proxy.adminPort);
-    for (const listener of ['postgres', 'tls'] as const) {
+    for (const listener of LISTENERS) {
       const expectedReasons = new Map<string, number>();
       for (const k of cases) if (k.listener === listener && k.reason) expectedReasons.set(k.reason, (expectedReasons.get(k.reason) ?? 0) + 1);
       for (const [reason, n] of expectedReasons) {

@@ -104,6 +104,15 @@ describe('negotiation', () => {
     session.close();
   });
 
+  it('direct TLS without ALPN is refused with no_application_protocol, as PostgreSQL 17+ does (the server reached through SSLRequest could not tell)', async () => {
+    const before = await Metrics.fetch(proxy.adminPort);
+    const t = tlsConnect({ socket: await tcp(proxy.ports.postgres), servername: host, ca });
+    const [err] = (await once(t, 'error')) as [Error];
+    expect(err.message).toMatch(/no application protocol/i);
+    const after = await Metrics.fetch(proxy.adminPort);
+    expect(after.closed('postgres', 'alpn_required') - before.closed('postgres', 'alpn_required')).toBe(1);
+  });
+
   it('direct TLS offering only another ALPN protocol is refused by PostgreSQL itself (the hello reaches it untouched)', async () => {
     // PostgreSQL's ALPN callback answers a client that offers ALPN without "postgresql"
     // with a fatal no_application_protocol alert (RFC 7301 §3.2).

@@ -23,14 +23,18 @@ export interface ProxyProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startProxyProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<ProxyProcess> {
+/**
+ * `extraListeners`: more listener definitions appended to the default two, e.g.
+ * `web=http@127.0.0.1:<port>` (docs/proxy.md "Listener kinds").
+ */
+export async function startProxyProcess(databaseUrl: string, env: Record<string, string> = {}, extraListeners: string[] = []): Promise<ProxyProcess> {
   const ports = { postgres: await getFreePort(), tls: await getFreePort() };
   const adminPort = await getFreePort();
   const child = spawn(process.execPath, ['--conditions=switchyard-source', '--import', 'tsx', join(root, 'apps/proxy/src/main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
-      SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${ports.postgres},tls=tls@127.0.0.1:${ports.tls}`,
+      SWITCHYARD_LISTENERS: [`postgres=postgres@127.0.0.1:${ports.postgres}`, `tls=tls@127.0.0.1:${ports.tls}`, ...extraListeners].join(','),
       PROXY_ADMIN_HOST: '127.0.0.1',
       PROXY_ADMIN_PORT: String(adminPort),
       PROXY_HEARTBEAT_INTERVAL_MS: '1000',

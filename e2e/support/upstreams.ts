@@ -90,3 +90,28 @@ export async function startTlsRedis(hostnames: string[]): Promise<TlsRedis> {
     },
   };
 }
+
+/** redis-server without TLS (the upstream of a terminate-mode route). */
+export async function startPlainRedis(): Promise<{ port: number; stop(): Promise<void> }> {
+  const dir = tempDir('sy-e2e-redis-plain-');
+  const port = await getFreePort();
+  const child = spawn(requireTool('redis-server'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${log}`)));
+  });
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

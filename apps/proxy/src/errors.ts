@@ -206,6 +206,12 @@ export const REFUSALS = {
     sqlstate: SqlState.cannotConnectNow,
     message: 'Switchyard: the TLS certificate of this host name cannot be used; its owner must replace it',
   },
+  alpn_required: {
+    kind: 'client',
+    alert: TlsAlert.noApplicationProtocol,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: direct TLS to PostgreSQL requires ALPN "postgresql" (libpq 17+ sends it with sslnegotiation=direct)',
+  },
   certificate_expired: {
     kind: 'config',
     alert: TlsAlert.certificateExpired,

@@ -314,6 +314,15 @@ describe('destination listener (routing by the PROXY header destination)', () =>
     expect(await event).toMatchObject({ clientAddress: '10.244.1.9', upstream: `127.0.0.1:${tlsA.port}` });
   });
 
+  it('matches an IPv4-mapped IPv6 destination (a dual-stack forwarder) to the IPv4 route', async () => {
+    const sock = await rawConnect(proxy.ports.kube!, TRUSTED);
+    sock.write(buildProxyV2({ source: { address: 'fd00:10::9', port: 51001 }, destination: { address: '::ffff:10.1.2.3', port: 443 } }));
+    const tls = tlsConnect({ socket: sock, rejectUnauthorized: false });
+    await once(tls, 'secureConnect');
+    expect(await echo(tls, 'dual stack')).toBe('dual stack');
+    tls.destroy();
+  });
+
   it('refuses unknown destinations, missing headers and untrusted sources', async () => {
     const cases: Array<[string, Buffer, string]> = [
       [TRUSTED, buildProxyV1({ source: { address: '10.244.1.9', port: 1 }, destination: { address: '10.1.2.4', port: 443 } }), 'unknown_destination'],

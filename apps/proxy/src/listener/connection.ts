@@ -7,7 +7,7 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { destinationKey, parseIp } from '@switchyard/core';
+import { destinationKey, formatIp, parseIp } from '@switchyard/core';
 import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
@@ -58,6 +58,8 @@ class ClientConnection {
   private destination: string | null = null;
   private readonly sniffer;
   private prelude: ProxyPrelude | null;
+  /** The client opened with a ClientHello on a PostgreSQL-style listener (no SSLRequest). */
+  private directTls = false;
   /** The endpoint reached (`host:port`) and its least-connections slot. */
   private upstreamKey: string | null = null;
   private releaseUpstream: (() => void) | null = null;
@@ -131,7 +133,8 @@ class ClientConnection {
       this.localAddress = h.destination.address;
       this.localPort = h.destination.port;
       const ip = parseIp(h.destination.address);
-      if (ip) this.destination = destinationKey(h.destination.address, ip.family, h.destination.port);
+      // Canonical like the route's `destination` (IPv4-mapped IPv6 counts as IPv4).
+      if (ip) this.destination = destinationKey(formatIp(ip), ip.family, h.destination.port);
     }
     if (!this.sniffer) return this.routeRaw(r.rest);
     if (r.rest.length > 0) this.sniff(r.rest);
@@ -170,6 +173,7 @@ class ClientConnection {
         this.socket.pause();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
+        this.directTls = this.ctx.spec.protocol !== 'tls' && !r.viaSslRequest;
         this.routeHello(r.bytes, r.hello.alpn);
         return;
       case 'request':
@@ -219,6 +223,12 @@ class ClientConnection {
     if (typeof found === 'string') return this.refuse(found, 'tls');
     const route = found;
     this.route = route;
+    // PostgreSQL 17+ refuses direct TLS without ALPN "postgresql" (protection against
+    // cross-protocol attacks). In passthrough the proxy reaches the server through
+    // SSLRequest, so the server cannot see that the client skipped it: enforce it here.
+    if (this.directTls && route.engine === 'postgres' && route.tlsMode === 'passthrough' && !clientAlpn.includes('postgresql')) {
+      return this.refuse('alpn_required', 'tls');
+    }
     const refusal = admit(route, client);
     if (refusal) return this.refuse(refusal, 'tls');
     const key = slotKey(route);

@@ -116,7 +116,7 @@ describe('connection events', () => {
     expect(r.headers['content-type']).toContain('text/csv');
     expect(r.headers['content-disposition']).toContain('connections-acme.csv');
     const lines = r.body.trim().split('\r\n');
-    expect(lines[0]).toBe('id,startedAt,endedAt,durationMs,tenant,database,listener,sni,clientAddress,clientPort,outcome,reason,bytesIn,bytesOut,mode,alpn,tlsVersion,proxyId,routeId');
+    expect(lines[0]).toBe('id,startedAt,endedAt,durationMs,tenant,database,listener,sni,clientAddress,clientPort,outcome,reason,bytesIn,bytesOut,mode,alpn,tlsVersion,proxyId,routeId,upstream');
     expect(lines).toHaveLength(26);
   });
 

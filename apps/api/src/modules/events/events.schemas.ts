@@ -54,6 +54,7 @@ export const ConnectionEvent = Type.Object(
     bytesOut: Type.Integer({ description: 'Bytes to the client' }),
     outcome: Type.Enum(OUTCOMES),
     reason: Type.String(),
+    upstream: Type.Union([Type.String(), Type.Null()], { description: 'Endpoint (host:port) the connection was forwarded to; null when none was reached' }),
   },
   {
     $id: 'ConnectionEvent',
@@ -78,6 +79,7 @@ export const ConnectionEvent = Type.Object(
         bytesOut: 991203,
         outcome: 'ok',
         reason: 'client_closed',
+        upstream: 'orders-rw.acme.svc.cluster.local:5432',
       },
     ],
   },

@@ -87,6 +87,7 @@ interface ConnRow {
   bytes_out: bigint;
   outcome: string;
   reason: string;
+  upstream: string | null;
 }
 
 function connView(r: ConnRow) {
@@ -110,12 +111,13 @@ function connView(r: ConnRow) {
     bytesOut: Number(r.bytes_out),
     outcome: r.outcome as 'ok' | 'rejected' | 'error' | 'aborted',
     reason: r.reason,
+    upstream: r.upstream,
   };
 }
 
 const CONN_COLUMNS = [
   'id', 'startedAt', 'endedAt', 'durationMs', 'tenant', 'database', 'listener', 'sni', 'clientAddress', 'clientPort',
-  'outcome', 'reason', 'bytesIn', 'bytesOut', 'mode', 'alpn', 'tlsVersion', 'proxyId', 'routeId',
+  'outcome', 'reason', 'bytesIn', 'bytesOut', 'mode', 'alpn', 'tlsVersion', 'proxyId', 'routeId', 'upstream',
 ] as const;
 
 interface AuditRow {
@@ -190,7 +192,7 @@ export class EventsService {
     const rows = await this.prisma.$queryRaw<ConnRow[]>`
       SELECT e.id, e.proxy_id, e.listener, t.slug AS tenant_slug, d.name AS database_name, e.route_id::text AS route_id,
              host(e.client_address) AS client_address, e.client_port, e.sni, e.alpn, e.tls_version, e.mode,
-             e.started_at, e.ended_at, e.bytes_in, e.bytes_out, e.outcome, e.reason
+             e.started_at, e.ended_at, e.bytes_in, e.bytes_out, e.outcome, e.reason, e.upstream
         FROM connection_events e
         LEFT JOIN tenants t ON t.id = e.tenant_id
         LEFT JOIN databases d ON d.id = e.database_id
