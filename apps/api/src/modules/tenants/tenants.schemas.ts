@@ -36,7 +36,11 @@ export const UpdateTenantBody = Type.Object(
     allowedCustomDomains: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 253 }), { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
   },
-  { additionalProperties: false, minProperties: 1 },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ name: 'Acme Corporation', upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['10.42.0.0/16'] }, maxConnections: 500 }],
+  },
 );
 export type UpdateTenantBody = Static<typeof UpdateTenantBody>;
 

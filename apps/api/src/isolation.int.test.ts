@@ -1,0 +1,181 @@
+/**
+ * Tenant isolation, table-driven over the OpenAPI document: every documented endpoint is
+ * called
+ *   - without credentials (401, unless public),
+ *   - as the owner of ANOTHER tenant, by token and by session cookie (404/403, never data),
+ *   - as a read-only member of the tenant (403 for writes and admin reads; 2xx for reads,
+ *     which also proves the path parameters point at real resources).
+ * A new endpoint without an entry in TABLE fails this test: add one (and say which role it
+ * needs), so isolation is decided, not assumed.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, createUser, login, seedTenant, type Harness, type Reply, type SessionClient } from './testing/harness.js';
+import { fillPath, operations, type Operation } from './testing/openapi.js';
+
+type Entry =
+  /** No authentication at all. */
+  | { scope: 'public' }
+  /** About the caller only (their own session, their visible tenants): never another tenant's data. */
+  | { scope: 'self'; body?: unknown }
+  /** Platform admins only. */
+  | { scope: 'platform' }
+  /** Acts on {tenant}: needs at least `min` there; everybody else gets 404/403. */
+  | { scope: 'tenant'; min: 'member' | 'admin' | 'owner'; body?: unknown };
+
+const member = { scope: 'tenant', min: 'member' } as const;
+const admin = { scope: 'tenant', min: 'admin' } as const;
+const platform = { scope: 'platform' } as const;
+
+const TABLE: Record<string, Entry> = {
+  'GET /api/v1/meta': { scope: 'public' },
+  'POST /api/v1/auth/login': { scope: 'public' },
+  'POST /api/v1/auth/logout': { scope: 'self' },
+  'GET /api/v1/auth/me': { scope: 'self' },
+  'POST /api/v1/auth/password': { scope: 'self', body: { currentPassword: 'not the password', newPassword: 'irrelevant new passphrase' } },
+  'POST /api/v1/users': platform,
+  'GET /api/v1/users': platform,
+  'GET /api/v1/users/{userId}': platform,
+  'PATCH /api/v1/users/{userId}': platform,
+  'DELETE /api/v1/users/{userId}': platform,
+  'POST /api/v1/tenants': platform,
+  'GET /api/v1/tenants': { scope: 'self' },
+  'GET /api/v1/tenants/{tenant}': member,
+  'PATCH /api/v1/tenants/{tenant}': platform,
+  'DELETE /api/v1/tenants/{tenant}': platform,
+  'GET /api/v1/tenants/{tenant}/members': member,
+  'POST /api/v1/tenants/{tenant}/members': admin,
+  'PATCH /api/v1/tenants/{tenant}/members/{userId}': admin,
+  'DELETE /api/v1/tenants/{tenant}/members/{userId}': admin,
+  'POST /api/v1/tenants/{tenant}/databases': admin,
+  'GET /api/v1/tenants/{tenant}/databases': member,
+  'GET /api/v1/tenants/{tenant}/databases/{database}': member,
+  'PATCH /api/v1/tenants/{tenant}/databases/{database}': admin,
+  'DELETE /api/v1/tenants/{tenant}/databases/{database}': admin,
+  'GET /api/v1/tenants/{tenant}/databases/{database}/external-access': member,
+  'PUT /api/v1/tenants/{tenant}/databases/{database}/external-access': admin,
+  'POST /api/v1/tenants/{tenant}/tokens': admin,
+  'GET /api/v1/tenants/{tenant}/tokens': admin,
+  'DELETE /api/v1/tenants/{tenant}/tokens/{tokenId}': admin,
+  'POST /api/v1/platform/tokens': platform,
+  'GET /api/v1/platform/tokens': platform,
+  'DELETE /api/v1/platform/tokens/{tokenId}': platform,
+  'GET /api/v1/pki/ca.pem': { scope: 'public' },
+  'GET /api/v1/tenants/{tenant}/certificates': member,
+  'POST /api/v1/tenants/{tenant}/certificates': admin,
+  'POST /api/v1/tenants/{tenant}/certificates/upload': admin,
+  'GET /api/v1/tenants/{tenant}/certificates/{certificateId}': member,
+  'PUT /api/v1/tenants/{tenant}/certificates/{certificateId}': admin,
+  'DELETE /api/v1/tenants/{tenant}/certificates/{certificateId}': admin,
+  'GET /api/v1/proxies': { scope: 'self' },
+  'GET /api/v1/tenants/{tenant}/connection-events': member,
+  'GET /api/v1/tenants/{tenant}/connection-events/stats': member,
+  'GET /api/v1/tenants/{tenant}/audit-events': admin,
+  'GET /api/v1/connection-events': platform,
+  'GET /api/v1/audit-events': platform,
+};
+
+const PW = 'correct horse battery staple';
+let h: Harness;
+let ops: Operation[];
+let intruderToken: string;
+let intruder: SessionClient;
+let victimMember: SessionClient;
+const PARAMS: Record<string, string> = { tenant: 'victim', database: 'orders' };
+/** Strings only the victim tenant's data contains; no answer to an outsider may hold one. */
+const markers: string[] = [];
+
+beforeAll(async () => {
+  h = await createHarness({ SWITCHYARD_KEYS: `k1:${randomBytes(32).toString('base64')}` });
+  const { token: victimToken } = await seedTenant(h, 'victim');
+  ({ token: intruderToken } = await seedTenant(h, 'intruder'));
+  const owner = await createUser(h, 'victim-owner@example.com', PW, { memberships: [{ tenant: 'victim', role: 'owner' }] });
+  await createUser(h, 'victim-member@example.com', PW, { memberships: [{ tenant: 'victim', role: 'member' }] });
+  await createUser(h, 'intruder-owner@example.com', PW, { memberships: [{ tenant: 'intruder', role: 'owner' }] });
+  const db = await h.call('POST', '/api/v1/tenants/victim/databases', { name: 'orders', engine: 'postgres', upstream: { host: 'pg-secret.victim.svc.cluster.local', port: 5432 } }, victimToken);
+  expect(db.statusCode).toBe(201);
+  expect((await h.call('PUT', '/api/v1/tenants/victim/databases/orders/external-access', { enabled: true }, victimToken)).statusCode).toBe(200);
+  const cert = await h.call('POST', '/api/v1/tenants/victim/certificates', { name: 'victim-cert', type: 'self-signed', hostnames: ['orders.victim.db.example.com'] }, victimToken);
+  expect(cert.statusCode, cert.body).toBe(201);
+  const tokens = (await h.call('GET', '/api/v1/tenants/victim/tokens', undefined, victimToken)).json().items;
+  const tenant = (await h.call('GET', '/api/v1/tenants/victim')).json();
+  Object.assign(PARAMS, { tokenId: tokens[0].id, userId: owner.id, certificateId: cert.json().id });
+  markers.push(tenant.id, db.json().id, 'pg-secret.victim', 'victim-owner@', 'victim-member@', tokens[0].prefix, cert.json().id, cert.json().fingerprint ?? cert.json().id, 'victim Inc');
+  intruder = await login(h, 'intruder-owner@example.com', PW);
+  victimMember = await login(h, 'victim-member@example.com', PW);
+  ops = operations(h.app);
+});
+afterAll(async () => h.close());
+
+function request(op: Operation, entry: Entry): { url: string; body: unknown } {
+  const body = ('body' in entry && entry.body) || op.bodyExample;
+  if (op.body && body === undefined) throw new Error(`${op.key}: the request body schema has no example; add one (or a body to TABLE)`);
+  return { url: fillPath(op.path, PARAMS), body: op.body ? body : undefined };
+}
+
+function expectNoVictimData(res: Reply, who: string): void {
+  for (const m of markers) expect(res.body, `${who} saw victim data (${m})`).not.toContain(m);
+}
+
+describe('tenant isolation', () => {
+  it('every documented endpoint has an entry in TABLE, and every entry an endpoint', () => {
+    const keys = ops.map((o) => o.key);
+    expect(keys.filter((k) => !(k in TABLE)), 'endpoints without an isolation entry: add them to TABLE').toEqual([]);
+    expect(Object.keys(TABLE).filter((k) => !keys.includes(k)), 'TABLE entries without an endpoint').toEqual([]);
+  });
+
+  it('refuses unauthenticated callers with 401 (and a forged cookie too)', async () => {
+    for (const op of ops) {
+      const entry = TABLE[op.key]!;
+      if (entry.scope === 'public') {
+        expect(op.public, `${op.key} is public in TABLE but not in OpenAPI (security: [])`).toBe(true);
+        continue;
+      }
+      expect(op.public, `${op.key} is documented as public`).toBe(false);
+      const { url, body } = request(op, entry);
+      for (const headers of [{}, { cookie: 'sy_session=' + 'A'.repeat(43) }, { authorization: 'Bearer sy_aaaaaaaaaa_' + 'A'.repeat(43) }]) {
+        const r = await h.app.inject({ method: op.method as never, url, payload: body as never, headers });
+        expect(r.statusCode, `${op.key} ${JSON.stringify(headers)}`).toBe(401);
+        expect(r.json().code).toBe('SY_UNAUTHENTICATED');
+      }
+    }
+  });
+
+  it('gives the owner of another tenant 404 or 403 and never data (token and session)', async () => {
+    for (const op of ops) {
+      const entry = TABLE[op.key]!;
+      if (entry.scope === 'public') continue;
+      const { url, body } = request(op, entry);
+      // Self-scoped calls may end the session (logout): a fresh one each time.
+      const session = entry.scope === 'self' ? await login(h, 'intruder-owner@example.com', PW) : intruder;
+      const answers: Array<[string, Reply]> = [
+        ['token', await h.call(op.method, url, body, intruderToken)],
+        ['session', await session.call(op.method, url, body)],
+      ];
+      for (const [how, r] of answers) {
+        const who = `${op.key} as another tenant's owner (${how})`;
+        if (entry.scope === 'self') expect(r.statusCode, `${who}: ${r.body}`).toBeLessThan(500);
+        else if (entry.scope === 'platform') expect(r.statusCode, `${who}: ${r.body}`).toBe(403);
+        else expect([403, 404], `${who}: ${r.statusCode} ${r.body}`).toContain(r.statusCode);
+        expectNoVictimData(r, who);
+      }
+    }
+  });
+
+  it('lets a read-only member read the tenant but change nothing', async () => {
+    for (const op of ops) {
+      const entry = TABLE[op.key]!;
+      if (entry.scope !== 'tenant' && entry.scope !== 'platform') continue;
+      const { url, body } = request(op, entry);
+      const r = await victimMember.call(op.method, url, body);
+      const who = `${op.key} as a member`;
+      if (entry.scope === 'tenant' && entry.min === 'member') {
+        expect(op.method, `${op.key}: members are read-only, so only reads may need just "member"`).toBe('GET');
+        expect(r.statusCode, `${who}: ${r.body}`).toBe(200);
+      } else {
+        expect(r.statusCode, `${who}: ${r.body}`).toBe(403);
+        expect(r.json().code).toBe('SY_FORBIDDEN');
+      }
+    }
+  });
+});
