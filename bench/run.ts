@@ -7,6 +7,8 @@
  *   npm run bench                 # full suite, pinned then unpinned (~8 min on 2 cores)
  *   npm run bench -- --quick      # smoke run (~2 min): 1 repetition, short windows
  *   npm run bench -- --modes pinned --suites conns,bulk
+ *   npm run bench -- --modes pinned --suites bulk --bulk plain --reps 3
+ *   BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- …  # profile the proxy
  *
  * Pinned (needs ≥ 2 cores): the proxies get core 0, the load generator, backends, the
  * control database and this process the others, so the figures say what one proxy core
@@ -37,6 +39,7 @@ const { values: opt } = parseArgs({
     reps: { type: 'string' },
     routes: { type: 'string' },
     out: { type: 'string' },
+    bulk: { type: 'string' },
   },
 });
 const quick = opt.quick;
@@ -51,6 +54,7 @@ const P = {
   changes: quick ? 40 : 200,
   microLookups: quick ? 300_000 : 2_000_000,
 };
+const BULK_KINDS = (opt.bulk ?? 'tls,plain').split(',') as Array<'tls' | 'plain'>;
 const SUITES = new Set((opt.suites ?? 'conns,bulk,idle,routes,propagation').split(','));
 const cores = availableParallelism();
 const allCpus = `0-${cores - 1}`;
@@ -249,7 +253,9 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
         port: haPort,
         cpus: proxyCpus,
         threads: parallel,
-        maxconn: Math.max(2 * P.idleConnections, 2000),
+        // Room for the idle suite plus the concurrency runs; HAProxy needs ~2 fds per connection
+        // and refuses to start when that exceeds the hard limit (20,000 here).
+        maxconn: P.idleConnections + 1000,
       });
       procs.push(ha);
       r.haproxy = { threads: parallel, version: ha.version, routes: ha.routes };
@@ -299,7 +305,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       }
 
       if (SUITES.has('bulk')) {
-        for (const kind of ['tls', 'plain'] as const) {
+        for (const kind of BULK_KINDS) {
           for (let rep = 0; rep < P.reps; rep++) {
             for (const t of TARGETS) {
               const res = await loadgen.request<BulkResult>({

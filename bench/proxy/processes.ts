@@ -43,8 +43,8 @@ function track(name: string, child: ChildProcess): Proc {
 }
 
 /** `taskset -c cpus node --import tsx <entry>` — taskset execs, so the pid is node's. */
-export function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string, ipc = false): Proc {
-  const args = ['-c', cpus, process.execPath, '--conditions=switchyard-source', '--import', 'tsx', join(root, entry)];
+export function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string, ipc = false, nodeArgs: readonly string[] = []): Proc {
+  const args = ['-c', cpus, process.execPath, ...nodeArgs, '--conditions=switchyard-source', '--import', 'tsx', join(root, entry)];
   const child = spawn('taskset', args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
@@ -150,6 +150,9 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
       LOG_LEVEL: 'info',
     },
     o.cpus,
+    false,
+    // Profiling a run: BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+    (process.env.BENCH_SWITCHYARD_NODE_ARGS ?? '').split(' ').filter(Boolean),
   );
   await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p);
   const readyMs = performance.now() - t0;

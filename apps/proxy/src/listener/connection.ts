@@ -13,6 +13,7 @@ import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
 import { DialError } from '../pipe/dial.js';
 import { pipeBoth } from '../pipe/pipe.js';
+import { UpstreamReads } from '../pipe/upstream-reads.js';
 import { admit } from '../policy/admission.js';
 import { slotKey, type SlotKey } from '../policy/limits.js';
 import { rateKey } from '../policy/rate-limit.js';
@@ -251,8 +252,9 @@ class ClientConnection {
     this.ctx.registry.add(route.id, this);
     const endpoint = route.endpoints[0]!;
     if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, endpoint, helloBytes, clientAlpn);
-    this.connectUpstream(route, helloBytes, isRaw(this.ctx)).then(
-      (up) => this.pipe(up),
+    const reads = new UpstreamReads();
+    this.connectUpstream(route, helloBytes, isRaw(this.ctx), reads).then(
+      (up) => this.pipe(up, this.socket, reads),
       (err: unknown) => {
         const code = err instanceof DialError ? err.code : 'upstream_unreachable';
         this.ctx.log.warn({ route: route.hostname, err: (err as Error).message }, 'upstream dial failed');
@@ -265,7 +267,7 @@ class ClientConnection {
    * Balanced, health-aware dial with fail-over before any client byte is forwarded
    * (upstream/connector.ts). `raw`: no PostgreSQL SSLRequest step.
    */
-  private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean): Promise<Socket> {
+  private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean, reads?: UpstreamReads): Promise<Socket> {
     return this.ctx.upstreams
       .connect({
         route,
@@ -275,6 +277,7 @@ class ClientConnection {
         raw,
         timeoutMs: this.ctx.config.connectTimeoutMs,
         signal: this.abort.signal,
+        reads,
       })
       .then((c: Connected) => {
         this.upstreamKey = endpointKey(c.endpoint);
@@ -315,7 +318,7 @@ class ClientConnection {
     });
   }
 
-  private pipe(up: Socket, client: Socket = this.socket): void {
+  private pipe(up: Socket, client: Socket = this.socket, reads?: UpstreamReads): void {
     if (this.finished || client.destroyed) {
       up.destroy();
       return;
@@ -324,7 +327,7 @@ class ClientConnection {
     this.upstream = up;
     this.socket.removeListener('error', this.onSniffError);
     this.socket.removeListener('close', this.onSniffClose);
-    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd));
+    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), reads);
     if (this.ctx.idleTimeoutMs > 0) {
       // Every byte either way passes through the client socket (read or written), so its
       // inactivity timer is the connection's. Off by default: idle database sessions and

@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
 import { buildSslRequest } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
+import type { UpstreamReads } from './upstream-reads.js';
 
 export class DialError extends Error {
   constructor(
@@ -31,6 +32,8 @@ export interface DialOptions {
   localAddress?: string;
   /** Bytes sent before anything else, e.g. a PROXY protocol header. */
   prefix?: Buffer;
+  /** Passthrough: read into reusable buffers (pipe/upstream-reads.ts) instead of `data` events. */
+  reads?: UpstreamReads;
 }
 
 const SSL_REQUEST = buildSslRequest();
@@ -43,7 +46,9 @@ export function dialUpstream(opts: DialOptions): Promise<Socket> {
       localAddress: opts.localAddress,
       allowHalfOpen: true,
       noDelay: true,
+      ...(opts.reads ? { onread: opts.reads.onread } : {}),
     });
+    opts.reads?.bind(up);
     let settled = false;
     const finish = (err: DialError | null) => {
       if (settled) return;
@@ -74,8 +79,7 @@ export function dialUpstream(opts: DialOptions): Promise<Socket> {
         return;
       }
       up.write(SSL_REQUEST);
-      up.once('data', (chunk: Buffer) => {
-        up.pause();
+      const onReply = (chunk: Buffer) => {
         if (chunk.length !== 1) {
           // Bytes after 'S' would be unencrypted data injected ahead of TLS (CVE-2021-23214).
           finish(new DialError('upstream_protocol_error', `unexpected ${chunk.length}-byte reply to SSLRequest`));
@@ -87,7 +91,15 @@ export function dialUpstream(opts: DialOptions): Promise<Socket> {
         } else {
           finish(new DialError('upstream_protocol_error', `unexpected reply 0x${chunk[0]!.toString(16)} to SSLRequest`));
         }
-      });
+      };
+      if (opts.reads) {
+        opts.reads.nextChunk(onReply);
+      } else {
+        up.once('data', (chunk: Buffer) => {
+          up.pause();
+          onReply(chunk);
+        });
+      }
     });
   });
 }

@@ -6,10 +6,12 @@
  * TCP keepalive finds peers that vanished behind a NAT.
  */
 import type { Socket } from 'node:net';
+import type { UpstreamReads } from './upstream-reads.js';
 
 export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'upstream_error';
 
-export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void): void {
+/** `reads`: the upstream was dialled with reusable read buffers (passthrough). */
+export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, reads?: UpstreamReads): void {
   client.setKeepAlive(true, 60_000);
   upstream.setKeepAlive(true, 60_000);
   let first: PipeEnd | null = null;
@@ -37,5 +39,6 @@ export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: Pi
     onClosed();
   });
   client.pipe(upstream);
-  upstream.pipe(client);
+  if (reads) reads.attach(client);
+  else upstream.pipe(client);
 }

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
 import { buildProxyV1, buildProxyV2 } from '@switchyard/wire';
 import { DialError, dialUpstream } from '../pipe/dial.js';
+import type { UpstreamReads } from '../pipe/upstream-reads.js';
 import type { RouteEntry } from '../router/route-table.js';
 import { Balancer, endpointKey } from './balancer.js';
 import { GuardRefusal, type UpstreamGuard } from './guard.js';
@@ -26,6 +27,8 @@ export interface ConnectRequest {
   raw: boolean;
   timeoutMs: number;
   signal: AbortSignal;
+  /** Passthrough: the upstream reads into reusable buffers (pipe/upstream-reads.ts). */
+  reads?: UpstreamReads;
 }
 
 export interface Connected {
@@ -77,6 +80,7 @@ export class Upstreams {
           postgresStartTls: route.engine === 'postgres' && !req.raw,
           replay: req.replay,
           signal: req.signal,
+          reads: req.reads,
         });
         const key = endpointKey(endpoint);
         this.active.set(key, (this.active.get(key) ?? 0) + 1);
