@@ -24,7 +24,7 @@ import { endpointKey } from '../upstream/balancer.js';
 import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
 import { httpRefusal } from './http-refusals.js';
-import { createPrelude, createSniffer, findRoute, isRaw } from './kinds.js';
+import { createPrelude, createSniffer, findRoute, isRaw, type KindSniffer } from './kinds.js';
 import type { ProxyPrelude } from './proxy-prelude.js';
 
 /** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
@@ -43,6 +43,32 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
 
+/** The abort reason of a connection's dial and TLS steps (one object: no DOMException per connection). */
+const CLIENT_GONE = new Error('client went away');
+/** What a step started after the connection finished sees: already aborted. */
+const GONE_SIGNAL = AbortSignal.abort(CLIENT_GONE);
+
+/**
+ * The client socket's handlers while sniffing are shared by every connection (the socket finds
+ * its connection under a symbol) rather than closures per connection: less to allocate per
+ * accept and less for an idle connection to hold.
+ */
+const CONN = Symbol('switchyard.connection');
+type Owned = Socket & { [CONN]?: ClientConnection };
+
+function onClientData(this: Owned, chunk: Buffer): void {
+  this[CONN]!.onData(chunk);
+}
+function onClientEnd(this: Owned): void {
+  this[CONN]!.onSniffEnd();
+}
+function onClientClose(this: Owned): void {
+  this[CONN]!.onSniffClose();
+}
+function onClientError(): void {
+  // ECONNRESET and friends while sniffing: the close handler records it.
+}
+
 export function handleConnection(socket: Socket, ctx: ListenerContext): void {
   new ClientConnection(socket, ctx).start();
 }
@@ -57,7 +83,10 @@ class ClientConnection {
   private localPort: number;
   /** `destination` listeners: canonical address:port from the PROXY header. */
   private destination: string | null = null;
-  private readonly sniffer;
+  /** Dropped once the hello is read (an idle connection keeps no parser state). */
+  private sniffer: KindSniffer | null;
+  /** What the client expects to read if refused after the sniffer was dropped. */
+  private speaksAfterHello: 'postgres' | 'tls' | 'http' = 'tls';
   private prelude: ProxyPrelude | null;
   /** The client opened with a ClientHello on a PostgreSQL-style listener (no SSLRequest). */
   private directTls = false;
@@ -74,7 +103,8 @@ class ClientConnection {
   private tls: TLSSocket | null = null;
   private tlsSecured = false;
   private tlsVersion: string | null = null;
-  private readonly abort = new AbortController();
+  /** Cancels a dial or TLS step in flight; dropped once the pipe runs. */
+  private abort: AbortController | null = new AbortController();
   private closeReason: CloseReason | null = null;
   /** The connection-cap slot this connection holds (returned in `finish`). */
   private slot: SlotKey | null = null;
@@ -103,20 +133,34 @@ class ClientConnection {
     // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
     this.deadline = setTimeout(() => {
       this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
-      this.refuse('handshake_timeout', this.sniffer?.speaks() ?? 'none');
+      this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (this.isRawListener() ? 'none' : this.speaksAfterHello));
     }, this.ctx.config.handshakeTimeoutMs);
-    s.on('error', this.onSniffError);
-    s.once('end', this.onSniffEnd);
-    s.once('close', this.onSniffClose);
+    (s as Owned)[CONN] = this;
+    s.on('error', onClientError);
+    s.once('end', onClientEnd);
+    s.once('close', onClientClose);
     // Dedicated ports forward bytes unread: route at once (server-first protocols included).
     if (!this.sniffer && !this.prelude) return this.routeRaw(Buffer.alloc(0));
-    s.on('data', this.onData);
+    s.on('data', onClientData);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  private isRawListener(): boolean {
+    return isRaw(this.ctx);
+  }
+
+  onData(chunk: Buffer): void {
     if (this.prelude) return this.feedPrelude(chunk);
     this.sniff(chunk);
-  };
+  }
+
+  /** The hello is in: stop reading until the upstream is ready, and drop the parser. */
+  private handOver(): void {
+    this.socket.removeListener('data', onClientData);
+    this.socket.removeListener('end', onClientEnd);
+    this.socket.pause();
+    if (this.sniffer) this.speaksAfterHello = this.sniffer.speaks();
+    this.sniffer = null;
+  }
 
   /** PROXY protocol header first (listener option `proxy-protocol`). */
   private feedPrelude(chunk: Buffer): void {
@@ -143,9 +187,7 @@ class ClientConnection {
 
   /** Dedicated ports and destination listeners: no sniffing; `bytes` are replayed as they are. */
   private routeRaw(bytes: Buffer): void {
-    this.socket.removeListener('data', this.onData);
-    this.socket.removeListener('end', this.onSniffEnd);
-    this.socket.pause();
+    this.handOver();
     this.routeHello(bytes);
   }
 
@@ -169,34 +211,26 @@ class ClientConnection {
         this.refuse(r.code, r.speak);
         return;
       case 'hello':
-        this.socket.removeListener('data', this.onData);
-        this.socket.removeListener('end', this.onSniffEnd);
-        this.socket.pause();
+        this.handOver();
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
         this.directTls = this.ctx.spec.protocol !== 'tls' && !r.viaSslRequest;
         this.routeHello(r.bytes, r.hello.alpn);
         return;
       case 'request':
-        this.socket.removeListener('data', this.onData);
-        this.socket.removeListener('end', this.onSniffEnd);
-        this.socket.pause();
+        this.handOver();
         this.sni = r.host;
         this.routeHello(r.bytes);
         return;
     }
   }
 
-  private readonly onSniffError = (): void => {
-    // ECONNRESET and friends while sniffing: the close handler records it.
-  };
-
   /**
    * The client half-closed (FIN) before a decision. Sockets allow half-open connections (for
    * the pipe), so without this a truncated hello would wait for the handshake deadline.
    * Truncated message: say so in the client's language; nothing buffered: it just left.
    */
-  private readonly onSniffEnd = (): void => {
+  onSniffEnd(): void {
     if (this.finished) return;
     // Prelude still waiting (a PROXY header cut short) or no sniffer: the client just left.
     const r = this.prelude ? null : (this.sniffer?.endOfInput() ?? null);
@@ -206,13 +240,13 @@ class ClientConnection {
       return;
     }
     this.socket.destroy();
-  };
+  }
 
-  private readonly onSniffClose = (): void => {
+  onSniffClose(): void {
     if (this.finished) return;
-    this.abort.abort();
+    this.abort?.abort(CLIENT_GONE);
     this.finish('aborted', 'client_left_during_handshake');
-  };
+  }
 
   private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {
     const table = this.ctx.getTable();
@@ -276,7 +310,7 @@ class ClientConnection {
         replay,
         raw,
         timeoutMs: this.ctx.config.connectTimeoutMs,
-        signal: this.abort.signal,
+        signal: this.abort?.signal ?? GONE_SIGNAL,
         reads,
       })
       .then((c: Connected) => {
@@ -302,17 +336,18 @@ class ClientConnection {
       upstreamTls: route.upstreamTls,
       upstreamCa: route.upstreamCa,
       dial: (postgresStartTls) => this.connectUpstream(route, Buffer.alloc(0), !postgresStartTls),
-      signal: this.abort.signal,
+      signal: this.abort?.signal ?? GONE_SIGNAL,
       onTlsSocket: (tls) => {
         this.tls = tls;
         tls.once('secure', () => (this.tlsSecured = true));
-        tls.once('close', this.onSniffClose);
+        (tls as Owned)[CONN] = this;
+        tls.once('close', onClientClose);
       },
       refuse: (code) => this.refuse(code, 'none'),
       established: (client, up, info) => {
         this.tlsVersion = info.tlsVersion;
         this.alpn = info.alpn ?? this.alpn;
-        client.removeListener('close', this.onSniffClose);
+        client.removeListener('close', onClientClose);
         this.pipe(up, client);
       },
     });
@@ -325,9 +360,12 @@ class ClientConnection {
     }
     this.clearDeadline();
     this.upstream = up;
-    this.socket.removeListener('error', this.onSniffError);
-    this.socket.removeListener('close', this.onSniffClose);
+    this.abort = null;
     pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), reads);
+    // After the pipe's own listeners are on: an event type never loses its last listener, so
+    // the socket's listener table is not rebuilt (V8 dictionary mode) for every connection.
+    this.socket.removeListener('error', onClientError);
+    this.socket.removeListener('close', onClientClose);
     if (this.ctx.idleTimeoutMs > 0) {
       // Every byte either way passes through the client socket (read or written), so its
       // inactivity timer is the connection's. Off by default: idle database sessions and
@@ -364,8 +402,8 @@ class ClientConnection {
     // Plain-HTTP clients read an HTTP response; raw forwards (dedicated, destination) just close.
     const speak = isRaw(this.ctx) ? 'none' : this.ctx.spec.protocol === 'http' && requested !== 'none' ? 'http' : requested;
     const s = this.socket;
-    s.removeListener('data', this.onData);
-    s.removeListener('end', this.onSniffEnd);
+    s.removeListener('data', onClientData);
+    s.removeListener('end', onClientEnd);
     if (speak === 'tls' && REMEMBERED.has(code)) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
     if (!s.destroyed && s.writable) {
       if (speak === 'postgres') {
@@ -432,7 +470,8 @@ class ClientConnection {
     if (this.finished) return;
     this.finished = true;
     this.clearDeadline();
-    this.abort.abort();
+    this.abort?.abort(CLIENT_GONE);
+    this.abort = null;
     if (this.route) this.ctx.registry.remove(this.route.id, this);
     this.releaseUpstream?.();
     if (this.slot) this.ctx.limits.release(this.slot);

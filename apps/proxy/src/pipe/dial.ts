@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
 import { buildSslRequest } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
-import type { UpstreamReads } from './upstream-reads.js';
+import { UPSTREAM_ONREAD, type UpstreamReads } from './upstream-reads.js';
 
 export class DialError extends Error {
   constructor(
@@ -46,7 +46,7 @@ export function dialUpstream(opts: DialOptions): Promise<Socket> {
       localAddress: opts.localAddress,
       allowHalfOpen: true,
       noDelay: true,
-      ...(opts.reads ? { onread: opts.reads.onread } : {}),
+      ...(opts.reads ? { onread: UPSTREAM_ONREAD } : {}),
     });
     opts.reads?.bind(up);
     let settled = false;

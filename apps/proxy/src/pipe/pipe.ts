@@ -4,41 +4,89 @@
  * (both sockets are created with allowHalfOpen), so responses still in flight arrive.
  * No idle timeout: long queries and idle database sessions are never cut by the proxy;
  * TCP keepalive finds peers that vanished behind a NAT.
+ *
+ * What `Readable.pipe` does (write, pause on backpressure, resume on `drain`, end on end),
+ * with event handlers shared by every connection: each socket finds its pipe under a symbol,
+ * so an idle connection holds one small object here instead of ~20 closures (memory per
+ * idle connection is one of the benchmark's targets).
  */
 import type { Socket } from 'node:net';
 import type { UpstreamReads } from './upstream-reads.js';
 
 export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'upstream_error';
 
+const PIPE = Symbol('switchyard.pipe');
+type Piped = Socket & { [PIPE]?: Pipe };
+
+class Pipe {
+  first: PipeEnd | null = null;
+  closed = 0;
+  constructor(
+    readonly client: Socket,
+    readonly upstream: Socket,
+    readonly onDone: (firstEnd: PipeEnd) => void,
+    readonly reads: UpstreamReads | undefined,
+  ) {}
+
+  peer(s: Socket): Socket {
+    return s === this.client ? this.upstream : this.client;
+  }
+}
+
+function onData(this: Piped, chunk: Buffer): void {
+  const peer = this[PIPE]!.peer(this);
+  // A peer that is gone or ended takes no more bytes; the close handlers finish the rest.
+  if (peer.destroyed || peer.writableEnded) return;
+  if (!peer.write(chunk)) this.pause();
+}
+
+/** The peer flushed what it had queued: read again (upstream reads resume their socket). */
+function onDrain(this: Piped): void {
+  const peer = this[PIPE]!.peer(this);
+  if (!peer.destroyed) peer.resume();
+}
+
+function onEnd(this: Piped): void {
+  const p = this[PIPE]!;
+  p.first ??= this === p.client ? 'client_closed' : 'upstream_closed';
+  const peer = p.peer(this);
+  if (!peer.destroyed && !peer.writableEnded) peer.end();
+}
+
+function onError(this: Piped): void {
+  const p = this[PIPE]!;
+  p.first ??= this === p.client ? 'client_error' : 'upstream_error';
+  p.peer(this).destroy();
+}
+
+/** A peer that closed without a FIN (reset, destroy): do not leave the other side hanging. */
+function onClose(this: Piped): void {
+  const p = this[PIPE]!;
+  const peer = p.peer(this);
+  if (!peer.destroyed && !peer.writableEnded) peer.end();
+  if (this === p.upstream) p.reads?.release();
+  if (++p.closed === 2) p.onDone(p.first ?? 'client_closed');
+}
+
 /** `reads`: the upstream was dialled with reusable read buffers (passthrough). */
 export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, reads?: UpstreamReads): void {
   client.setKeepAlive(true, 60_000);
   upstream.setKeepAlive(true, 60_000);
-  let first: PipeEnd | null = null;
-  let closed = 0;
-  const onClosed = () => {
-    if (++closed === 2) onDone(first ?? 'client_closed');
-  };
-  client.once('end', () => (first ??= 'client_closed'));
-  upstream.once('end', () => (first ??= 'upstream_closed'));
-  client.on('error', () => {
-    first ??= 'client_error';
-    upstream.destroy();
-  });
-  upstream.on('error', () => {
-    first ??= 'upstream_error';
-    client.destroy();
-  });
-  // A peer that closed without a FIN (reset, destroy): do not leave the other side hanging.
-  client.once('close', () => {
-    if (!upstream.destroyed && !upstream.writableEnded) upstream.end();
-    onClosed();
-  });
-  upstream.once('close', () => {
-    if (!client.destroyed && !client.writableEnded) client.end();
-    onClosed();
-  });
-  client.pipe(upstream);
+  const p = new Pipe(client, upstream, onDone, reads);
+  (client as Piped)[PIPE] = p;
+  (upstream as Piped)[PIPE] = p;
+  for (const s of [client, upstream]) {
+    s.once('end', onEnd);
+    s.on('error', onError);
+    s.once('close', onClose);
+    s.on('drain', onDrain);
+  }
+  client.on('data', onData);
   if (reads) reads.attach(client);
-  else upstream.pipe(client);
+  else upstream.on('data', onData);
+  // Paused while routing; a FIN read before now was not emitted yet, or is forwarded here.
+  for (const s of [client, upstream]) {
+    if (s.readableEnded) onEnd.call(s);
+    else s.resume();
+  }
 }

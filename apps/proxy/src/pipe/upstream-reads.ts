@@ -9,13 +9,18 @@
  *    every upstream socket and are copied out, so an idle connection owns no read buffer;
  *  - once a read fills `SMALL_READ` bytes the socket gets a 64 KiB buffer of its own (from a
  *    small free list) and its reads are written to the client straight from it. When the
- *    client's kernel buffer is full the write stays pending and references that buffer, so
- *    the socket stops reading until the write completes (this is also the backpressure);
+ *    client's kernel buffer is full the write stays pending and references that buffer: if
+ *    the client is over its high-water mark the socket stops reading until the client's
+ *    `drain` (pipe.ts resumes it; the buffer is free again by then), otherwise the socket
+ *    moves on to another buffer and the pending one is left to the GC;
  *  - a short read hands the big buffer back and the socket returns to the shared one.
  *
  * Node keeps a raw pointer to the buffer a socket reads into until its next read, so a
  * buffer is only ever shared while no write can reference it: the shared one is always
  * copied from, and a big one belongs to exactly one socket at a time.
+ *
+ * Per connection this is one small object: the `onread` functions are shared by all sockets
+ * (the socket finds its state under a symbol), so an idle connection holds no closures here.
  */
 import type { Socket } from 'node:net';
 
@@ -42,68 +47,79 @@ export function freeBigBuffers(): number {
   return free.length;
 }
 
+const READS = Symbol('switchyard.upstreamReads');
+type ReadingSocket = Socket & { [READS]?: UpstreamReads };
+
+/**
+ * Node calls the `onread` callback as a method of the socket and, right after it, the buffer
+ * function without one; the callback leaves the socket's next buffer here for it. Set as the
+ * callback's last step, so a callback that threw hands out the shared buffer.
+ */
+let handoff: Buffer = shared;
+
+function nextBuffer(): Buffer {
+  const b = handoff;
+  handoff = shared;
+  return b;
+}
+
+function onUpstreamRead(this: ReadingSocket, n: number, buf: Buffer): boolean {
+  const reads = this[READS]!;
+  const more = reads.read(n, buf);
+  handoff = reads.buffer;
+  return more;
+}
+
+/** `net.connect({ onread: UPSTREAM_ONREAD })`, then `reads.bind(socket)` before it connects. */
+export const UPSTREAM_ONREAD = { buffer: nextBuffer, callback: onUpstreamRead } as const;
+
 export class UpstreamReads {
-  private socket: Socket | null = null;
+  private socket: ReadingSocket | null = null;
   /** What the socket reads into next: `shared` or a big buffer it owns. */
-  private buffer: Buffer = shared;
-  /** A big buffer that a pending write to the client still references. */
-  private lent: Buffer | null = null;
+  buffer: Buffer = shared;
   private sink: Socket | null = null;
   /** Bytes read before the client side was attached (copies). */
-  private held: Buffer[] = [];
+  private held: Buffer[] | null = null;
   /** Setup phase: the next chunk goes here instead of `held` (dial's SSLRequest reply). */
   private waiter: ((chunk: Buffer) => void) | null = null;
-  private paused = false;
-
-  /** `net.connect({ onread })` for the upstream socket. */
-  readonly onread = {
-    buffer: (): Buffer => this.buffer,
-    callback: (n: number, buf: Buffer): boolean => this.onRead(n, buf),
-  };
 
   /** The socket these reads belong to (a fail-over dial starts over with a new one). */
   bind(socket: Socket): void {
     this.socket = socket;
-    this.held = [];
+    (socket as ReadingSocket)[READS] = this;
+    this.held = null;
     this.waiter = null;
-    this.paused = false;
   }
 
   /** Setup phase: the next chunk the upstream sends, instead of a `data` event. */
   nextChunk(cb: (chunk: Buffer) => void): void {
-    const first = this.held.shift();
+    const first = this.held?.shift();
     if (first) return cb(first);
     this.waiter = cb;
-    this.resume();
+    this.socket?.resume();
   }
 
   /**
-   * Starts forwarding to the client: first what arrived before, then every read. The end
-   * of the upstream's stream is forwarded as `client.end()`, as `Readable.pipe` does.
+   * Starts forwarding to the client: first what arrived before, then every read. Resuming
+   * the socket, ending the client and backpressure (`drain`) are pipe.ts's.
    */
   attach(sink: Socket): void {
-    const socket = this.socket!;
     this.sink = sink;
-    for (const chunk of this.held.splice(0)) sink.write(chunk);
-    const forwardEnd = () => {
-      if (!sink.destroyed && !sink.writableEnded) sink.end();
-    };
-    if (socket.readableEnded) forwardEnd();
-    else socket.once('end', forwardEnd);
-    socket.once('close', () => {
-      // Closed: it will never read into its buffer again.
-      if (this.buffer !== shared && this.buffer !== this.lent) giveBack(this.buffer);
-      this.buffer = shared;
-    });
-    if (sink.writableLength > 0) {
-      this.paused = true;
-      sink.write(EMPTY, this.onWritten);
-    } else {
-      this.resume();
-    }
+    const held = this.held;
+    this.held = null;
+    if (held) for (const chunk of held) sink.write(chunk);
   }
 
-  private onRead(n: number, buf: Buffer): boolean {
+  /** The socket closed: it will never read into its buffer again. */
+  release(): void {
+    const buf = this.buffer;
+    this.buffer = shared;
+    // A write still pending may reference it: then the GC frees it after the write.
+    if (buf !== shared && (this.sink === null || this.sink.writableLength === 0)) giveBack(buf);
+  }
+
+  /** One read of `n` bytes into `buf`; false stops reading until the socket is resumed. */
+  read(n: number, buf: Buffer): boolean {
     const sink = this.sink;
     if (sink === null) {
       // Before the pipe: keep a copy and stop reading until someone wants it.
@@ -111,53 +127,27 @@ export class UpstreamReads {
       const waiter = this.waiter;
       this.waiter = null;
       if (waiter) waiter(chunk);
-      else this.held.push(chunk);
-      this.paused = true;
+      else (this.held ??= []).push(chunk);
       return false;
     }
-    if (sink.destroyed || sink.writableEnded) {
-      // The client is gone; pipe.ts ends or destroys this side.
-      this.paused = true;
-      return false;
-    }
+    if (sink.destroyed || sink.writableEnded) return false; // pipe.ts ends this side
+    let ok: boolean;
+    let pending = false;
     if (buf === shared) {
-      sink.write(Buffer.from(buf.subarray(0, n)), this.onWritten);
+      ok = sink.write(Buffer.from(buf.subarray(0, n)));
     } else {
-      sink.write(buf.subarray(0, n), this.onBigWritten);
-      if (sink.writableLength > 0) this.lent = buf;
+      ok = sink.write(buf.subarray(0, n));
+      pending = sink.writableLength > 0;
     }
     // Size the next read after this one: a full small read means a stream is flowing.
     if (n >= SMALL_READ) {
       if (this.buffer === shared) this.buffer = takeBig();
+      // Below the high-water mark the socket keeps reading, so it needs another buffer.
+      else if (pending && ok) this.buffer = takeBig();
     } else if (this.buffer !== shared) {
-      if (this.buffer !== this.lent) giveBack(this.buffer);
+      if (!pending) giveBack(this.buffer);
       this.buffer = shared;
     }
-    if (sink.writableLength > 0) {
-      this.paused = true;
-      return false;
-    }
-    return true;
-  }
-
-  private readonly onWritten = (err?: Error | null): void => {
-    if (!err) this.resume();
-  };
-
-  private readonly onBigWritten = (err?: Error | null): void => {
-    const lent = this.lent;
-    this.lent = null;
-    if (err) return; // never reuse memory a failed write might still touch; GC frees it
-    if (lent !== null && lent !== this.buffer) giveBack(lent);
-    this.resume();
-  };
-
-  private resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    const s = this.socket;
-    if (s && !s.destroyed) s.resume();
+    return ok;
   }
 }
-
-const EMPTY = Buffer.alloc(0);

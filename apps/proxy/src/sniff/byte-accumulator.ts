@@ -4,12 +4,11 @@
  * costs linear, not quadratic, work.
  */
 export class ByteAccumulator {
-  private buf: Buffer;
+  /** Allocated on the first append: most hellos arrive whole and are never accumulated. */
+  private buf: Buffer | null = null;
   private len = 0;
 
-  constructor(initial = 1024) {
-    this.buf = Buffer.allocUnsafe(initial);
-  }
+  constructor(private readonly initial = 1024) {}
 
   get length(): number {
     return this.len;
@@ -17,6 +16,7 @@ export class ByteAccumulator {
 
   append(chunk: Uint8Array): void {
     const need = this.len + chunk.length;
+    if (this.buf === null) this.buf = Buffer.allocUnsafe(Math.max(this.initial, need));
     if (need > this.buf.length) {
       let size = this.buf.length * 2;
       while (size < need) size *= 2;
@@ -30,7 +30,7 @@ export class ByteAccumulator {
 
   /** A view of the bytes so far; valid until the next append or reset. */
   view(): Buffer {
-    return this.buf.subarray(0, this.len);
+    return this.buf === null ? EMPTY : this.buf.subarray(0, this.len);
   }
 
   /** A copy that stays valid (the bytes replayed upstream). */
@@ -44,3 +44,5 @@ export class ByteAccumulator {
     this.len = 0;
   }
 }
+
+const EMPTY = Buffer.alloc(0);

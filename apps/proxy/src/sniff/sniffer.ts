@@ -67,11 +67,28 @@ class HelloReader {
     this.assembler = new ClientHelloAssembler({ maxHelloBytes });
   }
 
+  /**
+   * Usually the whole hello is in the first segment: it is parsed where it is and `chunk`
+   * itself becomes the replay bytes (no copy), so callers pass buffers they do not reuse.
+   */
   feed(chunk: Uint8Array, viaSslRequest: boolean): SniffResult {
-    this.acc.append(chunk);
-    const view = this.acc.view();
+    let view: Uint8Array;
+    if (this.acc.length === 0) {
+      view = chunk;
+    } else {
+      this.acc.append(chunk);
+      view = this.acc.view();
+    }
     const r = this.assembler.feed(view);
-    if (r.status === 'ok') return { type: 'hello', hello: r.value, bytes: this.acc.take(), viaSslRequest };
+    if (r.status === 'ok') {
+      const bytes = view === chunk ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : this.acc.take();
+      return { type: 'hello', hello: r.value, bytes, viaSslRequest };
+    }
+    if (view === chunk && r.status === 'need-more') {
+      // The assembler resumes at its offset into the same stream, now accumulated.
+      this.acc.append(chunk);
+      view = this.acc.view();
+    }
     if (r.status === 'error') {
       const looksTls = view[0] === TLS_CONTENT_TYPE_HANDSHAKE;
       return {
