@@ -16,7 +16,7 @@ describe('certificate serial numbers', () => {
 
   it('the cause of the rare "illegal padding": forge keeps a second leading zero byte, which OpenSSL refuses', () => {
     const { keyPem } = createSelfSigned({ hostnames: ['x.example'] });
-    const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+    const key = forge.pki.privateKeyFromPem(keyPem);
     const make = (serialHex: string) => {
       const c = forge.pki.createCertificate();
       c.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);

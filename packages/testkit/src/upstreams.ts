@@ -3,6 +3,7 @@
  * certificates from @switchyard/pki; "postgres-like" ones implement the SSLRequest step.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 
 export interface FakeUpstream {
@@ -84,7 +85,7 @@ export interface FakePgBackend {
  * secret for protocol 3.0, 32 bytes for 3.2, as PostgreSQL 18) and ReadyForQuery; after
  * that it echoes every byte. A CancelRequest is recorded and the connection closed.
  */
-export function createFakePgBackend(): FakePgBackend & { serve(stream: import('node:stream').Duplex): void } {
+export function createFakePgBackend(): FakePgBackend & { serve(stream: Duplex): void } {
   const packets: Buffer[] = [];
   const keys: FakePgBackend['keys'] = [];
   const cancelListeners: Array<(key: { processId: number; secretKey: Buffer }) => void> = [];
