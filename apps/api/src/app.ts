@@ -10,12 +10,11 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createPrisma, type PrismaClient } from '@switchyard/db';
-import { Ajv } from 'ajv';
-import addFormatsImport from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ErrorResponse } from './lib/schemas.js';
+import { buildValidator } from './lib/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { SessionStore } from './modules/auth/sessions.js';
@@ -89,8 +88,6 @@ export interface BuildOptions {
   prisma?: PrismaClient;
 }
 
-const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
-
 /** Incoming X-Request-Id is kept when it looks like an id, so traces join across services. */
 function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
   const h = req.headers['x-request-id'];
@@ -106,13 +103,11 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     trustProxy: false,
     // Bodies must have the declared types: no coercion of "5432" into 5432 and no silently
     // dropped unknown fields. Query strings and params are strings on the wire, so they are
-    // coerced.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, strict: false } },
+    // coerced. A factory (not setValidatorCompiler) so that this also holds in plugins that
+    // call addSchema (see lib/validation.ts).
+    // (Fastify types the factory as returning Ajv's compile; it is called with the route schema.)
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-
-  const strictAjv = addFormats(new Ajv({ removeAdditional: false, coerceTypes: false, allErrors: true, strict: false, useDefaults: true }));
-  const coercingAjv = addFormats(new Ajv({ removeAdditional: false, coerceTypes: 'array', allErrors: true, strict: false, useDefaults: true }));
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

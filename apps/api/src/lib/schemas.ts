@@ -40,3 +40,8 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
 }
 
 export const Timestamp = Type.String({ format: 'date-time' });
+
+/** Input schemas: every string has a length limit (bad-input.int.test.ts checks it). */
+export const UuidInput = (description?: string) => Type.String({ format: 'uuid', maxLength: 36, ...(description ? { description } : {}) });
+export const TimestampInput = (description?: string) =>
+  Type.String({ format: 'date-time', maxLength: 35, ...(description ? { description } : {}), examples: ['2026-11-22T08:00:00Z'] });

@@ -1,8 +1,9 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { Slug, Timestamp, UuidInput } from '../../lib/schemas.js';
 
 const Pem = (description: string, maxLength: number) => Type.String({ minLength: 1, maxLength, description });
-const HostnameList = Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+const Hostname = Type.String({ format: 'route-hostname', minLength: 1, maxLength: 253, examples: ['orders.acme.db.example.com'] });
+const HostnameList = Type.Array(Hostname, {
   minItems: 1,
   maxItems: 20,
   description: 'Host names for subjectAltName (route host names; `*.` wildcards allowed), under the tenant’s domains',
@@ -58,7 +59,7 @@ export const UploadCertificateBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$' }),
     certificatePem: Pem('PEM chain: the leaf first, then each intermediate', 65536),
     privateKeyPem: Pem('PEM private key of the leaf (unencrypted; stored encrypted). Never returned.', 16384),
-    hostnames: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 20, description: 'Host names the certificate must cover' })),
+    hostnames: Type.Optional(Type.Array(Hostname, { maxItems: 20, description: 'Host names the certificate must cover' })),
   },
   {
     additionalProperties: false,
@@ -84,7 +85,7 @@ export type ReplaceCertificateBody = Static<typeof ReplaceCertificateBody>;
 export const CertificateParams = Type.Object(
   {
     tenant: Slug('Tenant slug'),
-    certificateId: Type.String({ format: 'uuid' }),
+    certificateId: UuidInput('Certificate id'),
   },
   { additionalProperties: false },
 );

@@ -7,7 +7,7 @@ export const Engine = Type.Enum(ENGINES, { description: 'Database engine (decide
 
 export const Upstream = Type.Object(
   {
-    host: Type.String({ minLength: 1, maxLength: 253, description: 'Service DNS name or IP address inside the cluster', examples: ['pg-rw.acme.svc.cluster.local'] }),
+    host: Type.String({ format: 'upstream-host', minLength: 1, maxLength: 253, description: 'Service DNS name or IP address inside the cluster', examples: ['pg-rw.acme.svc.cluster.local'] }),
     port: Type.Integer({ minimum: 1, maximum: 65535, examples: [5432] }),
   },
   { additionalProperties: false },

@@ -1,12 +1,12 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { Slug, Timestamp, TimestampInput } from '../../lib/schemas.js';
 
 const Cursor = Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from a previous page (`nextCursor`)' });
 const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv streams every matching row as text/csv' }));
 const TimeRange = {
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive start; default: 24 h before `to`' })),
-  to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive end; default: now' })),
+  from: Type.Optional(TimestampInput('Inclusive start; default: 24 h before `to`')),
+  to: Type.Optional(TimestampInput('Exclusive end; default: now')),
 };
 
 export const OUTCOMES = ['ok', 'rejected', 'error', 'aborted'] as const;
@@ -15,9 +15,9 @@ export const ConnectionEventsQuery = Type.Object(
   {
     ...TimeRange,
     database: Type.Optional(Slug('Database name')),
-    clientAddress: Type.Optional(Type.String({ minLength: 2, maxLength: 49, description: 'An IP address or a CIDR' })),
+    clientAddress: Type.Optional(Type.String({ format: 'cidr', minLength: 2, maxLength: 49, description: 'An IP address or a CIDR' })),
     outcome: Type.Optional(Type.Enum(OUTCOMES)),
-    reason: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', description: 'Close/refusal reason code (docs/proxy.md)' })),
+    reason: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', maxLength: 64, description: 'Close/refusal reason code (docs/proxy.md)' })),
     sni: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
     limit: Type.Optional(Limit),
     cursor: Type.Optional(Cursor),
@@ -138,8 +138,8 @@ export type StatsResponse = Static<typeof StatsResponse>;
 export const AuditEventsQuery = Type.Object(
   {
     ...TimeRange,
-    action: Type.Optional(Type.String({ pattern: '^[a-z_.-]{1,64}$', examples: ['route.enable'] })),
-    targetType: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$' })),
+    action: Type.Optional(Type.String({ pattern: '^[a-z_.-]{1,64}$', maxLength: 64, examples: ['route.enable'] })),
+    targetType: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', maxLength: 64, examples: ['route'] })),
     actorId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     limit: Type.Optional(Limit),
     cursor: Type.Optional(Cursor),

@@ -1,5 +1,6 @@
 import { DISABLE_BEHAVIORS, TLS_MODES, UPSTREAM_PROXY_PROTOCOLS } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
+import { UuidInput } from '../../lib/schemas.js';
 
 export const Propagation = Type.Object(
   {
@@ -73,27 +74,28 @@ export const PutExternalAccessBody = Type.Object(
     tlsMode: Type.Optional(Type.Enum(TLS_MODES, { description: 'passthrough (default): TLS ends at the database' })),
     hostname: Type.Optional(
       Type.String({
+        format: 'route-hostname',
         minLength: 3,
         maxLength: 253,
         description: 'Custom hostname under a domain allowed for the tenant; `*.apps.example.com` routes every name beneath it (exact names win)',
       }),
     ),
     listener: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-    sourceCidrs: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
+    sourceCidrs: Type.Optional(Type.Array(Type.String({ format: 'cidr', minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
     disableBehavior: Type.Optional(Type.Enum(DISABLE_BEHAVIORS, { description: 'What disabling does to open connections' })),
     dedicatedPort: Type.Optional(Type.Boolean({ description: 'true: assign a port from the platform’s pool (kept while true); false: release it' })),
     proxyProtocol: Type.Optional(Type.Union([Type.Enum(UPSTREAM_PROXY_PROTOCOLS), Type.Null()], { description: 'Send a PROXY v1/v2 header to the upstream' })),
     destination: Type.Optional(
-      Type.Union([Type.String({ minLength: 3, maxLength: 60, examples: ['10.1.2.3:443'] }), Type.Null()], {
+      Type.Union([Type.String({ format: 'ip-port', minLength: 3, maxLength: 60, examples: ['10.1.2.3:443'] }), Type.Null()], {
         description: 'For destination listeners: the address:port (e.g. a cluster IP) whose PROXY-header connections go to this route',
       }),
     ),
     sourceAddress: Type.Optional(
-      Type.Union([Type.String({ minLength: 2, maxLength: 45 }), Type.Null()], { description: 'Egress source address, one of SWITCHYARD_EGRESS_SOURCE_ADDRESSES' }),
+      Type.Union([Type.String({ format: 'ip', minLength: 2, maxLength: 45 }), Type.Null()], { description: 'Egress source address, one of SWITCHYARD_EGRESS_SOURCE_ADDRESSES' }),
     ),
     certificateId: Type.Optional(
-      Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      Type.Union([UuidInput(), Type.Null()], {
         description: 'Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA.',
       }),
     ),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { Slug, Timestamp, UuidInput } from '../../lib/schemas.js';
 import { Email } from '../auth/auth.schemas.js';
 
 export const MemberRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], {
@@ -7,7 +7,7 @@ export const MemberRole = Type.Union([Type.Literal('owner'), Type.Literal('admin
 });
 
 export const MemberParams = Type.Object(
-  { tenant: Slug('Tenant slug'), userId: Type.String({ format: 'uuid', description: 'User id' }) },
+  { tenant: Slug('Tenant slug'), userId: UuidInput('User id') },
   { additionalProperties: false },
 );
 

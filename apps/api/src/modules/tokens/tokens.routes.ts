@@ -1,11 +1,11 @@
 import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
-import { errorResponses, Slug, TenantParams } from '../../lib/schemas.js';
+import { errorResponses, Slug, TenantParams, UuidInput } from '../../lib/schemas.js';
 import { CreatedTokenResponse, CreatePlatformTokenBody, CreateTokenBody, TokenResponse } from './tokens.schemas.js';
 
-const TokenParams = Type.Object({ tenant: Slug('Tenant slug'), tokenId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const PlatformTokenParams = Type.Object({ tokenId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const TokenParams = Type.Object({ tenant: Slug('Tenant slug'), tokenId: UuidInput('API token id') }, { additionalProperties: false });
+const PlatformTokenParams = Type.Object({ tokenId: UuidInput('Platform token id') }, { additionalProperties: false });
 
 export async function tokensRoutes(app: App): Promise<void> {
   const svc = app.services.tokens;

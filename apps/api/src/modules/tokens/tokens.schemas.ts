@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp } from '../../lib/schemas.js';
+import { Timestamp, TimestampInput } from '../../lib/schemas.js';
 
 export const TokenRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 
@@ -7,7 +7,7 @@ export const CreateTokenBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, examples: ['ci-pipeline'] }),
     role: TokenRole,
-    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'Omit for a token that does not expire' })),
+    expiresAt: Type.Optional(TimestampInput('Omit for a token that does not expire')),
   },
   { additionalProperties: false, examples: [{ name: 'ci-pipeline', role: 'admin', expiresAt: '2027-06-30T00:00:00Z' }] },
 );
@@ -16,7 +16,7 @@ export type CreateTokenBody = Static<typeof CreateTokenBody>;
 export const CreatePlatformTokenBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, examples: ['terraform'] }),
-    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'Omit for a token that does not expire' })),
+    expiresAt: Type.Optional(TimestampInput('Omit for a token that does not expire')),
   },
   { additionalProperties: false, examples: [{ name: 'terraform', expiresAt: '2027-06-30T00:00:00Z' }] },
 );

@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp } from '../../lib/schemas.js';
+import { Timestamp, UuidInput } from '../../lib/schemas.js';
 import { Email, NewPassword } from '../auth/auth.schemas.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200, examples: ['Ada Lovelace'] });
 
-export const UserParams = Type.Object({ userId: Type.String({ format: 'uuid', description: 'User id' }) }, { additionalProperties: false });
+export const UserParams = Type.Object({ userId: UuidInput('User id') }, { additionalProperties: false });
 
 export const CreateUserBody = Type.Object(
   {
