@@ -211,11 +211,25 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
       summary: 'Public facts clients need: base domain and shared ports',
       security: [],
       response: {
-        200: Type.Object({
-          version: Type.String(),
-          baseDomain: Type.String(),
-          listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
-        }),
+        200: Type.Object(
+          {
+            version: Type.String(),
+            baseDomain: Type.String(),
+            listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
+          },
+          {
+            examples: [
+              {
+                version: '0.1.0',
+                baseDomain: 'db.example.com',
+                listeners: [
+                  { name: 'postgres', protocol: 'postgres', port: 5432 },
+                  { name: 'tls', protocol: 'tls', port: 443 },
+                ],
+              },
+            ],
+          },
+        ),
       },
     },
   }, async () => ({

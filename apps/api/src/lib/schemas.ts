@@ -32,6 +32,14 @@ export const ErrorResponse = Type.Object(
   },
 );
 
+/** `{ items: [...] }` list responses, documented with one example item. */
+export function ListOf<T extends TSchema>(item: T, example: unknown) {
+  return Type.Object({ items: Type.Array(item) }, { examples: [{ items: [example] }] });
+}
+
+/** Abbreviated PEM for documentation examples. */
+export const EXAMPLE_PEM = '-----BEGIN CERTIFICATE-----\nMIIDgzCCAmugAwIBAgIQKfxp1GOHlYCz…\n-----END CERTIFICATE-----\n';
+
 /** Standard error responses for a route's OpenAPI description. */
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};

@@ -60,7 +60,7 @@ export function resolverFor(doc: { components?: { schemas?: Record<string, JsonS
     let s = schema;
     for (let hops = 0; typeof s.$ref === 'string'; hops++) {
       if (hops > 20) throw new Error(`$ref loop at ${String(schema.$ref)}`);
-      const name = /^#\/components\/schemas\/(.+)$/.exec(s.$ref as string)?.[1];
+      const name = /^#\/components\/schemas\/(.+)$/.exec(s.$ref)?.[1];
       const target = name ? doc.components?.schemas?.[name] : undefined;
       if (!target) throw new Error(`unresolvable $ref ${String(s.$ref)}`);
       s = target;

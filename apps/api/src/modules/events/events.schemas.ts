@@ -85,10 +85,13 @@ export const ConnectionEvent = Type.Object(
   },
 );
 
-export const ConnectionEventsPage = Type.Object({
-  items: Type.Array(ConnectionEvent),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
-});
+export const ConnectionEventsPage = Type.Object(
+  {
+    items: Type.Array(ConnectionEvent),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+  },
+  { examples: [{ items: (ConnectionEvent as { examples?: unknown[] }).examples, nextCursor: 'MTc2Mzc5NTYwMDAwMDoxMDQy' }] },
+);
 
 export const INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '6h': 21600, '1d': 86400 } as const;
 
@@ -189,4 +192,10 @@ export const AuditEvent = Type.Object(
   },
 );
 
-export const AuditEventsPage = Type.Object({ items: Type.Array(AuditEvent), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const AuditEventsPage = Type.Object(
+  {
+    items: Type.Array(AuditEvent),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+  },
+  { examples: [{ items: (AuditEvent as { examples?: unknown[] }).examples, nextCursor: null }] },
+);

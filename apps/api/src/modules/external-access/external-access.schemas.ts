@@ -12,9 +12,43 @@ export const Propagation = Type.Object(
       Type.Object({ id: Type.String(), appliedVersion: Type.Integer(), applied: Type.Boolean() }),
     ),
   },
-  { $id: 'Propagation' },
+  {
+    $id: 'Propagation',
+    examples: [{ version: 42, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 42, applied: true }] }],
+  },
 );
 export type Propagation = Static<typeof Propagation>;
+
+const host = 'orders.acme.db.example.com';
+/** Passthrough on the shared PostgreSQL port, applied by the one live proxy. */
+export const EXTERNAL_ACCESS_EXAMPLE = {
+  enabled: true,
+  hostname: host,
+  listener: 'postgres',
+  port: 5432,
+  tlsMode: 'passthrough',
+  disableBehavior: 'drain',
+  sourceCidrs: ['203.0.113.0/24'],
+  maxConnections: null,
+  dedicatedPort: null,
+  proxyProtocol: null,
+  destination: null,
+  sourceAddress: null,
+  connection: {
+    primary: `postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
+    uri: `postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
+    psql: `psql "host=${host} port=5432 dbname=DBNAME user=USER sslmode=verify-full sslrootcert=DATABASE_CA.pem"`,
+    jdbc: `jdbc:postgresql://${host}:5432/DBNAME?user=USER&ssl=true&sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
+    nodePostgres: `new pg.Client({ host: '${host}', port: 5432, user: 'USER', database: 'DBNAME', ssl: { servername: '${host}', ca: fs.readFileSync('DATABASE_CA.pem', 'utf8') } })`,
+    psqlRequire: `psql "host=${host} port=5432 dbname=DBNAME user=USER sslmode=require"`,
+  },
+  certificate: null,
+  ca: null,
+  upstreamTls: true,
+  upstreamCa: null,
+  version: 42,
+  propagation: { version: 42, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 42, applied: true }] },
+};
 
 export const ExternalAccessResponse = Type.Object(
   {
@@ -64,7 +98,7 @@ export const ExternalAccessResponse = Type.Object(
     version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
     propagation: Type.Optional(Propagation),
   },
-  { $id: 'ExternalAccess' },
+  { $id: 'ExternalAccess', examples: [EXTERNAL_ACCESS_EXAMPLE] },
 );
 export type ExternalAccessResponse = Static<typeof ExternalAccessResponse>;
 

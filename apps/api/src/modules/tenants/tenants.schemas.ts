@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { ListOf, Slug, Timestamp } from '../../lib/schemas.js';
 
 const HostSuffix = Type.String({
   format: 'dns-suffix',
@@ -53,6 +53,17 @@ export const UpdateTenantBody = Type.Object(
 );
 export type UpdateTenantBody = Static<typeof UpdateTenantBody>;
 
+export const TENANT_EXAMPLE = {
+  id: '0b8e4d1a-7a53-4a2e-9a57-2f7b0f1d9c11',
+  slug: 'acme',
+  name: 'Acme Corp',
+  upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['10.42.0.0/16'] },
+  allowedCustomDomains: ['db.acme.com'],
+  maxConnections: 500,
+  createdAt: '2026-11-22T08:00:00.000Z',
+  updatedAt: '2026-11-22T09:30:00.000Z',
+};
+
 export const TenantResponse = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -65,6 +76,8 @@ export const TenantResponse = Type.Object(
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
-  { $id: 'Tenant' },
+  { $id: 'Tenant', examples: [TENANT_EXAMPLE] },
 );
 export type TenantResponse = Static<typeof TenantResponse>;
+
+export const TenantList = ListOf(TenantResponse, TENANT_EXAMPLE);
