@@ -17,6 +17,7 @@ import { ErrorResponse } from './lib/schemas.js';
 import { buildValidator } from './lib/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
+import { SessionCleanup } from './modules/auth/session-cleanup.js';
 import { SessionStore } from './modules/auth/sessions.js';
 import { membersRoutes } from './modules/members/members.routes.js';
 import { MembersService } from './modules/members/members.service.js';
@@ -51,6 +52,7 @@ export interface Services {
   events: EventsService;
   auth: AuthService;
   sessions: SessionStore;
+  sessionCleanup: SessionCleanup;
   users: UsersService;
   members: MembersService;
 }
@@ -152,14 +154,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
   const users = new UsersService(prisma);
   const members = new MembersService(prisma, tenants);
-  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, users, members });
+  // Ended sessions are refused at once; this only deletes them, on a timer, off the request path.
+  const sessionCleanup = new SessionCleanup(prisma, config.sessions.idleMs, app.log);
+  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
   propagation.start();
   const retention = new EventRetention(prisma, config.connectionEventsRetentionDays, app.log);
   retention.start();
+  sessionCleanup.start();
   app.addHook('onClose', async () => {
+    await sessionCleanup.stop();
     await retention.stop();
     await propagation.stop();
     if (ownsPrisma) await prisma.$disconnect();
