@@ -1,8 +1,9 @@
 /**
  * Generates bad requests from an operation's documented schemas (body, query, path), for the
  * table-driven contract test: for every field a value of the wrong type, a string (or list)
- * one over its limit, a malformed value for formatted fields (host names, CIDRs, e-mail, ids,
- * times), and an unknown field in every object. Each case says which field the 400 must name.
+ * one over its limit, a number just out of range, a value off its pattern, a malformed value
+ * for formatted fields (host names, CIDRs, addresses, e-mail, ids, times), and an unknown
+ * field in every object. Each case says which field the 400 must name.
  *
  * Schemas come from the served OpenAPI document, where one schema object may be shared by
  * several places (and `$ref`s point into components): nothing here mutates a schema or an
@@ -163,7 +164,7 @@ function setAt(root: unknown, path: Path, value: unknown, schemaAt: (depth: numb
   return top;
 }
 
-/** One node of the body schema tree: its path, schema and (resolved, non-null) branches. */
+/** One node of the body schema tree: its path and (resolved) schema. */
 interface Node {
   path: Path;
   schema: JsonSchema;
@@ -202,6 +203,18 @@ function objectBranch(s: JsonSchema, resolve: Resolve): JsonSchema | undefined {
   return branches(s, resolve).find((b) => typeOf(b) === 'object');
 }
 
+function numberBranch(s: JsonSchema, resolve: Resolve): JsonSchema | undefined {
+  return branches(s, resolve).find((b) => typeOf(b) === 'integer' || typeOf(b) === 'number');
+}
+
+/** Numbers just outside the declared range. */
+function outOfRange(s: JsonSchema | undefined): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  if (s?.minimum !== undefined) out.push([`below its minimum ${s.minimum}`, s.minimum - 1]);
+  if (s?.maximum !== undefined) out.push([`above its maximum ${s.maximum}`, s.maximum + 1]);
+  return out;
+}
+
 function stringBranch(s: JsonSchema, resolve: Resolve): JsonSchema | undefined {
   return branches(s, resolve).find((b) => typeOf(b) === 'string' && !b.enum && b.const === undefined);
 }
@@ -232,6 +245,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
       cases.push({ ...base, body: structuredClone(base.body), what: `${field} ${what}`, field, within: field, query: { ...query, [p.name]: v } });
     const wrong = wrongTypeInQuery(p.schema, resolve);
     if (wrong !== null) add('of the wrong type', wrong);
+    for (const [what, n] of outOfRange(numberBranch(p.schema, resolve))) add(what, String(n));
     const s = stringBranch(p.schema, resolve);
     if (s?.maxLength !== undefined) add(`longer than ${s.maxLength}`, 'a'.repeat(s.maxLength + 1));
     if (s?.pattern) add('not matching its pattern', 'Not_A_Slug!');
@@ -256,6 +270,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
           body: setAt(structuredClone(base.body), path, value, (d) => node.chain[d] ?? node.schema, resolve),
         });
       at(`${field} of the wrong type`, wrongTypeInBody(node.schema, resolve));
+      for (const [what, n] of outOfRange(numberBranch(node.schema, resolve))) at(`${field} ${what}`, n);
       const s = stringBranch(node.schema, resolve);
       if (s?.maxLength !== undefined) at(`${field} longer than ${s.maxLength}`, 'a'.repeat(s.maxLength + 1));
       if (s?.pattern) at(`${field} not matching its pattern`, 'Not_A_Slug!');
