@@ -555,6 +555,9 @@ class ClientConnection {
     const tls = this.tls!;
     const refusal = REFUSALS[code];
     if (this.tlsSecured && this.pgInTls && !tls.destroyed && tls.writable) {
+      // libpq's sslmode=prefer (its default) retries in plaintext after an error inside TLS:
+      // explain the same reason then, not "TLS required".
+      this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni) ?? this.route?.hostname ?? null);
       tls.end(buildErrorResponse(this.explain(code)));
       setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
     } else {
