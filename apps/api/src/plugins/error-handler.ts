@@ -31,6 +31,7 @@ function simplifyUnions(errors: AjvError[]): AjvError[] {
   const unions = errors.filter((e) => e.keyword === 'anyOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
   for (const u of unions) {
     const branch = out.filter((e) => e.schemaPath.startsWith(`${u.schemaPath}/`));
+    if (branch.length === 0) continue;
     const telling = branch.filter((e) => e.instancePath !== u.instancePath || !TYPE_KEYWORDS.has(e.keyword));
     if (telling.length > 0) {
       out = out.filter((e) => e !== u && (!branch.includes(e) || telling.includes(e)));
