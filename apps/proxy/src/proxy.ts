@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.js';
@@ -16,6 +17,8 @@ import { DedicatedPorts } from './listener/dedicated-ports.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
+import { CancelRouter, deliverCancel, type SessionTarget } from './pg/cancel.js';
+import { CancelKeyStore } from './pg/cancel-keys.js';
 import { ConnectionCounts } from './policy/limits.js';
 import { ClientRateLimiter } from './policy/rate-limit.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
@@ -39,11 +42,23 @@ export interface RunningProxy {
   metrics: ProxyMetrics;
   upstreams: Upstreams;
   dedicated: DedicatedPorts;
+  /** Cancel keys of terminate-mode PostgreSQL sessions (pg/cancel.ts). */
+  cancels: CancelRouter;
+}
+
+export interface ProxyOptions {
+  /**
+   * Cluster mode: this worker's id (1–127), written into the top byte of every cancel key it
+   * mints. Single process: 0.
+   */
+  workerId?: number;
+  /** Cluster mode: hands a CancelRequest whose key another worker minted to that worker (pg/cancel.ts). */
+  forwardCancelToWorker?: (workerId: number, request: Buffer) => void;
 }
 
 type Live = { closeForShutdown(): void; closeForRoute(): void };
 
-export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningProxy> {
+export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel }), options: ProxyOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics(config.metrics);
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
@@ -68,6 +83,15 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     onCheck: (ok) => metrics.healthChecks.inc({ result: ok ? 'ok' : 'failed' }),
   });
   const upstreams = new Upstreams({ guard, health, egressSources: config.egressSourceAddresses });
+  const cancels = new CancelRouter({
+    store: new CancelKeyStore<SessionTarget>(options.workerId ?? 0),
+    deliver: (target, request) => deliverCancel(upstreams, target, request, config.connectTimeoutMs),
+    forwardCancelToWorker: options.forwardCancelToWorker ?? null,
+  });
+  // Presented to PostgreSQL clients that send no SNI (endpoint option); built once at boot.
+  const defaultTlsContext = config.defaultCertificate
+    ? createSecureContext({ cert: config.defaultCertificate.certPem, key: config.defaultCertificate.keyPem, minVersion: 'TLSv1.2' })
+    : null;
 
   const heartbeat = new Heartbeat(
     pool,
@@ -147,6 +171,8 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
       idleTimeoutMs: config.idleTimeoutMs.byListener[spec.name] ?? config.idleTimeoutMs.default,
       recentRefusals,
       tlsContexts,
+      defaultTlsContext,
+      cancels,
       metrics,
       log: log.child({ listener: spec.name }),
       onConnectionStart: (conn) => {
@@ -232,6 +258,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     metrics,
     upstreams,
     dedicated,
+    cancels,
     waitForVersion: (version) =>
       table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
     stop: () => (stopping ??= shutdown()),
