@@ -1,6 +1,7 @@
 import type { ListenerSpec } from '@switchyard/core';
 import type { Logger } from 'pino';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
+import type { CancelRelay } from '../cluster/cancel-relay.js';
 import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
 import type { ConnectionLimits } from '../policy/limits.js';
@@ -34,6 +35,11 @@ export interface ListenerContext {
   onConnectionDone(conn: LiveConnection, event: ConnectionEventInput): void;
   /** Endpoint choice, health and dial-time guard shared by every listener. */
   upstreams: Upstreams;
+  /**
+   * Cluster mode: relays a PostgreSQL CancelRequest to the worker that minted its key
+   * (`cluster/cancel-relay.ts`); absent in a single process.
+   */
+  cancelRelay?: CancelRelay;
   /** Set on a route's dedicated-port listener: the port whose route every connection takes. */
   dedicatedPort?: number;
 }
