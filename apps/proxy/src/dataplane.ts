@@ -34,6 +34,8 @@ export interface DataPlaneDeps {
   recordEvent(event: ConnectionEventInput): void;
   /** Called for every accepted connection (cluster: per-worker accounting). */
   onAccept?(): void;
+  /** Cluster workers: refusals remembered across workers (default: this process only). */
+  recentRefusals?: RecentRefusals;
   /** Cluster workers: the CancelRequest relay to other workers. */
   cancelRelay?: CancelRelay;
 }
@@ -46,7 +48,7 @@ export class DataPlane {
   readonly dedicated: DedicatedPorts;
   private readonly health: HealthMonitor;
   private readonly tlsContexts: SecureContextStore;
-  private readonly recentRefusals = new RecentRefusals();
+  private readonly recentRefusals: RecentRefusals;
   private readonly listeners: ProxyListener[];
   private readonly open = new Set<Live>();
   private current: RouteTable | null = null;
@@ -55,6 +57,7 @@ export class DataPlane {
 
   constructor(private readonly deps: DataPlaneDeps) {
     const { config, log, metrics } = deps;
+    this.recentRefusals = deps.recentRefusals ?? new RecentRefusals();
     const guard = new UpstreamGuard({ allowLoopback: config.allowLoopbackUpstreams, denyCidrs: config.upstreamDenyCidrs });
     this.health = new HealthMonitor(guard, log, {
       onTransition: (_key, up) => metrics.endpointTransitions.inc({ to: up ? 'up' : 'down' }),

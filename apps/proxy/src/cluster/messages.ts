@@ -11,7 +11,7 @@
  */
 import type { RouteRecord } from '@switchyard/core';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
-import type { RefusalCode } from '../errors.js';
+import { REFUSALS, type RefusalCode } from '../errors.js';
 import type { SlotKey } from '../policy/limits.js';
 import type { RouteEntry, RouteTable } from '../router/route-table.js';
 import type { TableChange } from '../routesync/route-sync.js';
@@ -28,6 +28,9 @@ export type ToWorker =
   | { sy: 1; t: 'metrics'; id: number }
   /** A CancelRequest another worker received for a key this worker minted (base64). */
   | { sy: 1; t: 'cancel'; bytes: string }
+  /** Another worker refused this client's TLS attempt (or used that memory up): `refusals.ts`. */
+  | { sy: 1; t: 'refusal'; address: string; code: RefusalCode; hostname: string | null }
+  | { sy: 1; t: 'refusal-taken'; address: string }
   | { sy: 1; t: 'stop-accepting' }
   | { sy: 1; t: 'drain'; timeoutMs: number };
 
@@ -45,6 +48,8 @@ export type FromWorker =
   | { sy: 1; t: 'stats'; open: number; routed: number }
   /** Relay a CancelRequest to the worker whose id is in the key's top byte. */
   | { sy: 1; t: 'cancel'; worker: number; bytes: string }
+  | { sy: 1; t: 'refusal'; address: string; code: RefusalCode; hostname: string | null }
+  | { sy: 1; t: 'refusal-taken'; address: string }
   | { sy: 1; t: 'accepting-stopped'; open: number }
   /** Drained and flushed: the worker exits next. */
   | { sy: 1; t: 'bye' };
@@ -187,6 +192,12 @@ export function isSlotKey(v: unknown): v is SlotKey {
   );
 }
 
+function isRefusal(m: Record<string, unknown>): boolean {
+  if (typeof m.address !== 'string') return false;
+  if (m.t === 'refusal-taken') return true;
+  return typeof m.code === 'string' && m.code in REFUSALS && (m.hostname === null || typeof m.hostname === 'string');
+}
+
 /** A worker's message, checked; null for anything that is not one (ignored by the primary). */
 export function decodeFromWorker(raw: unknown): FromWorker | null {
   if (!isObj(raw) || raw.sy !== 1 || typeof raw.t !== 'string') return null;
@@ -215,6 +226,9 @@ export function decodeFromWorker(raw: unknown): FromWorker | null {
       return isInt(m.worker) && typeof m.bytes === 'string' ? (m as FromWorker) : null;
     case 'accepting-stopped':
       return isInt(m.open) ? (m as FromWorker) : null;
+    case 'refusal':
+    case 'refusal-taken':
+      return isRefusal(m) ? (m as FromWorker) : null;
     default:
       return null;
   }
@@ -236,6 +250,9 @@ export function decodeToWorker(raw: unknown): ToWorker | null {
       return isInt(m.id) ? (m as ToWorker) : null;
     case 'cancel':
       return typeof m.bytes === 'string' ? (m as ToWorker) : null;
+    case 'refusal':
+    case 'refusal-taken':
+      return isRefusal(m) ? (m as ToWorker) : null;
     case 'stop-accepting':
       return m as ToWorker;
     case 'drain':

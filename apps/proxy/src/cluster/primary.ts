@@ -241,6 +241,12 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
         if (!target || !send(target, { t: 'cancel', bytes: msg.bytes })) log.debug({ from: slot.id, to: msg.worker }, 'cancel for a worker that is gone: dropped');
         return;
       }
+      case 'refusal':
+      case 'refusal-taken': {
+        const { sy: _sy, ...note } = msg;
+        for (const s of slots) if (s !== slot && s.synced) send(s, note);
+        return;
+      }
       case 'accepting-stopped':
         slot.open = msg.open;
         for (const f of slot.onStopped.splice(0)) f();

@@ -20,6 +20,7 @@ import type { TableChange } from '../routesync/route-sync.js';
 import { WorkerCancelRelay } from './cancel-relay.js';
 import { EventBatcher } from './event-batcher.js';
 import { decodeToWorker, SnapshotAssembler, type FromWorker, type ToWorker } from './messages.js';
+import { SharedRecentRefusals } from './refusals.js';
 import { IpcLimits } from './slots.js';
 
 /** Worker → primary stats cadence (open connections for the heartbeat and /readyz). */
@@ -52,6 +53,7 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
   const rateLimiter = config.clientRate ? new ClientRateLimiter(workerClientRate(config.clientRate, config.workers)) : null;
   const events = new EventBatcher(send, { maxBatch: EVENT_BATCH, maxPending: config.audit.queueMax, flushMs: EVENT_FLUSH_MS });
   const cancelRelay = new WorkerCancelRelay(workerId, send);
+  const recentRefusals = new SharedRecentRefusals(send);
   const workerLabel = { worker: String(workerId) };
   const plane = new DataPlane({
     config,
@@ -60,6 +62,7 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     limits,
     rateLimiter,
     cancelRelay,
+    recentRefusals,
     recordEvent: (ev) => events.record(ev),
     onAccept: () => metrics.workerConnections.inc(workerLabel),
   });
@@ -78,7 +81,7 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     listening ??= plane.listen().then(
       (ports) => {
         if (stopping) return;
-        log.info({ ports}, 'worker listening');
+        log.info({ ports }, 'worker listening');
         send({ t: 'listening', ports });
       },
       (err: Error) => {
@@ -97,7 +100,7 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     const ids = new Set(snap.records.map((r) => r.id));
     if (previous) for (const r of previous.routes()) ids.add(r.id);
     publish({ kind: 'full', table, previous, changedIds: [...ids], committedAt: snap.committedAt === null ? null : new Date(snap.committedAt) }, null);
-    log.info({ version: snap.version, routes: table.size, ms: Math.round(performance.now() - started)}, 'route table applied');
+    log.info({ version: snap.version, routes: table.size, ms: Math.round(performance.now() - started) }, 'route table applied');
   };
 
   const onDelta = (msg: Extract<ToWorker, { t: 'delta' }>) => {
@@ -123,7 +126,7 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     await plane.drain(timeoutMs);
     clearInterval(statsTimer);
     events.flush();
-    log.info({}, 'worker drained');
+    log.info('worker drained');
     if (!process.connected || !process.send) process.exit(0);
     // `bye` follows the last events on the same channel; exit once it is written.
     process.send({ sy: 1, t: 'bye' } satisfies FromWorker, undefined, undefined, () => process.exit(0));
@@ -144,6 +147,9 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
         return;
       case 'cancel':
         return cancelRelay.deliver(msg.bytes);
+      case 'refusal':
+      case 'refusal-taken':
+        return recentRefusals.applyNote(msg);
       case 'stop-accepting':
         void stopAccepting().then(() => send({ t: 'accepting-stopped', open: plane.openConnections }));
         return;
@@ -155,10 +161,10 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
   process.on('disconnect', () => {
     limits.failAll();
     if (stopping) return;
-    log.error({}, 'cluster primary is gone; draining and exiting');
+    log.error('cluster primary is gone; draining and exiting');
     void drainAndExit(config.drainTimeoutMs);
   });
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => log.debug({ signal: sig}, 'signal ignored: the primary stops workers'));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => log.debug({ signal: sig }, 'signal ignored: the primary stops workers'));
 
   send({ t: 'hello' });
 }
