@@ -62,17 +62,12 @@ export function recordOf(entry: RouteEntry): RouteRecord {
 
 /** The snapshot of `table` as messages of at most `chunk` routes (at least one message). */
 export function snapshotMessages(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): ToWorker[] {
-  const out: ToWorker[] = [];
-  let records: RouteRecord[] = [];
+  const parts: RouteRecord[][] = [[]];
   for (const e of table.routes()) {
-    records.push(recordOf(e));
-    if (records.length >= chunk) {
-      out.push({ sy: 1, t: 'snapshot', version: table.version, committedAt, part: out.length, last: false, records });
-      records = [];
-    }
+    if (parts[parts.length - 1]!.length >= chunk) parts.push([]);
+    parts[parts.length - 1]!.push(recordOf(e));
   }
-  out.push({ sy: 1, t: 'snapshot', version: table.version, committedAt, part: out.length, last: true, records });
-  return out;
+  return parts.map((records, part) => ({ sy: 1, t: 'snapshot', version: table.version, committedAt, part, last: part === parts.length - 1, records }));
 }
 
 /** The delta message for a table change derived by route sync (null for a full load). */
