@@ -43,4 +43,12 @@ describe('deploy/base', () => {
       expect(spec.containers[0].livenessProbe).toBeDefined();
     }
   });
+
+  it('runs one proxy worker per requested core', () => {
+    const container = find('Deployment', 'switchyard-proxy')!.spec.template.spec.containers[0];
+    const workers = container.env.find((e: { name: string }) => e.name === 'PROXY_WORKERS');
+    expect(workers.valueFrom.resourceFieldRef).toEqual({ containerName: container.name, resource: 'requests.cpu', divisor: '1' });
+    // Whole cores: a fractional request would round up to a worker without a core of its own.
+    expect(String(container.resources.requests.cpu)).toMatch(/^[1-9]\d*$/);
+  });
 });
