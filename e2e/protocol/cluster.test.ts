@@ -157,7 +157,7 @@ describe('cluster mode (PROXY_WORKERS=2)', () => {
     process.kill(victim.pid!, 'SIGKILL');
     const results = await Promise.allSettled([a.query('select 2'), b.query('select 2')]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-    const survivor = results[0]!.status === 'fulfilled' ? a : b;
+    const survivor = results[0].status === 'fulfilled' ? a : b;
     expect(results.find((r) => r.status === 'fulfilled')).toEqual({ status: 'fulfilled', value: '2' });
     const back = await until((s) => s.workers.every((w) => w.state === 'listening') && s.workers[0]!.pid !== victim.pid, 'worker 1 restarted');
     expect(back.ready).toBe(true);

@@ -50,15 +50,16 @@ describe('route table over IPC', () => {
       [2, 1, true],
     ]);
     const a = new SnapshotAssembler();
-    let done = null;
+    let done: ReturnType<SnapshotAssembler['feed']> = null;
     for (const m of msgs) {
       const decoded = decodeToWorker(wire(m));
       expect(decoded?.t).toBe('snapshot');
       done = a.feed(decoded as Extract<ToWorker, { t: 'snapshot' }>) ?? done;
     }
-    expect(done!.version).toBe(42);
-    expect(done!.committedAt).toBe(1234);
-    const rebuilt = RouteTable.build(done!.version, done!.records);
+    if (!done) throw new Error('snapshot not reassembled');
+    expect(done.version).toBe(42);
+    expect(done.committedAt).toBe(1234);
+    const rebuilt = RouteTable.build(done.version, done.records);
     expect(rebuilt.size).toBe(5);
     for (const r of table.routes()) expect(rebuilt.get(r.id)).toEqual(r);
     // CIDRs are compiled again on the worker's side.

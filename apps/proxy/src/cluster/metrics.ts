@@ -5,13 +5,11 @@
  * otherwise: the config version is the minimum any process serves, control_db_up the max).
  * A worker that does not answer in time is left out of that scrape.
  */
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-
-type MetricJson = MetricObjectWithValues<MetricValue<string>>;
+import { AggregatorRegistry } from 'prom-client';
 
 /** The merged Prometheus text of several registries' `getMetricsAsJSON()` output. */
 export function mergeMetrics(parts: unknown[][]): Promise<string> {
-  return AggregatorRegistry.aggregate(parts as MetricJson[][]).metrics();
+  return AggregatorRegistry.aggregate(parts).metrics();
 }
 
 /** Request/reply bookkeeping for metrics scrapes over IPC. */
