@@ -13,7 +13,7 @@ import type { RouteRecord } from '@switchyard/core';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type RefusalCode } from '../errors.js';
 import type { SlotKey } from '../policy/limits.js';
-import type { RouteEntry, RouteTable } from '../router/route-table.js';
+import { RouteTable, type RouteEntry } from '../router/route-table.js';
 import type { TableChange } from '../routesync/route-sync.js';
 
 /** Routes per snapshot message: keeps each message (and each JSON.parse) a few MB at most. */
@@ -60,14 +60,21 @@ export function recordOf(entry: RouteEntry): RouteRecord {
   return record;
 }
 
-/** The snapshot of `table` as messages of at most `chunk` routes (at least one message). */
-export function snapshotMessages(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): ToWorker[] {
-  const parts: RouteRecord[][] = [[]];
-  for (const e of table.routes()) {
-    if (parts[parts.length - 1]!.length >= chunk) parts.push([]);
-    parts[parts.length - 1]!.push(recordOf(e));
+/** The snapshot of `table` as messages of at most `chunk` routes (at least one message), lazily. */
+export function* snapshotMessages(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): Generator<Extract<ToWorker, { t: 'snapshot' }>> {
+  let part = 0;
+  let records: RouteRecord[] = [];
+  const it = table.routes();
+  let next = it.next();
+  while (!next.done) {
+    records.push(recordOf(next.value));
+    next = it.next();
+    if (records.length >= chunk || next.done) {
+      yield { sy: 1, t: 'snapshot', version: table.version, committedAt, part: part++, last: next.done === true, records };
+      records = [];
+    }
   }
-  return parts.map((records, part) => ({ sy: 1, t: 'snapshot', version: table.version, committedAt, part, last: part === parts.length - 1, records }));
+  if (part === 0) yield { sy: 1, t: 'snapshot', version: table.version, committedAt, part: 0, last: true, records };
 }
 
 /** The delta message for a table change derived by route sync (null for a full load). */
@@ -92,26 +99,29 @@ export function deltaMessage(change: TableChange): ToWorker | null {
 }
 
 /**
- * Reassembles a snapshot sent in parts. Parts arrive in order on one channel; a part out of
- * sequence (a new snapshot started before the last finished) restarts the assembly.
+ * Reassembles a snapshot sent in parts, compiling each part into the table as it arrives
+ * (the primary streams the parts, so this overlaps with its sending). Parts arrive in order
+ * on one channel; a part out of sequence (a new snapshot started before the last finished)
+ * restarts the assembly.
  */
 export class SnapshotAssembler {
-  private records: RouteRecord[] = [];
+  private builder: ReturnType<typeof RouteTable.builder> | null = null;
   private next = 0;
   private version: number | null = null;
 
-  feed(msg: Extract<ToWorker, { t: 'snapshot' }>): { version: number; committedAt: number | null; records: RouteRecord[] } | null {
+  feed(msg: Extract<ToWorker, { t: 'snapshot' }>): { version: number; committedAt: number | null; table: RouteTable } | null {
     if (msg.part === 0 || msg.part !== this.next || msg.version !== this.version) {
-      this.records = [];
+      this.builder = null;
       this.next = 0;
       this.version = msg.version;
       if (msg.part !== 0) return null;
+      this.builder = RouteTable.builder();
     }
-    for (const r of msg.records) this.records.push(r);
+    this.builder!.add(msg.records);
     this.next++;
     if (!msg.last) return null;
-    const done = { version: msg.version, committedAt: msg.committedAt, records: this.records };
-    this.records = [];
+    const done = { version: msg.version, committedAt: msg.committedAt, table: this.builder!.build(msg.version) };
+    this.builder = null;
     this.next = 0;
     this.version = null;
     return done;

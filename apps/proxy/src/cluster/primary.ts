@@ -61,6 +61,8 @@ interface Slot {
   startedAt: number;
   backoffMs: number;
   restartTimer: NodeJS.Timeout | null;
+  /** Table messages waiting to be sent, in order (`enqueue`). */
+  outbox: Promise<void>;
   /** Resolved on its next `accepting-stopped`, and on exit. */
   onStopped: Array<() => void>;
   onExit: Array<() => void>;
@@ -96,6 +98,7 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     startedAt: 0,
     backoffMs: MIN_RESTART_MS,
     restartTimer: null,
+    outbox: Promise.resolve(),
     onStopped: [],
     onExit: [],
   }));
@@ -161,16 +164,36 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     }
   };
 
-  const sendSnapshot = (slot: Slot, messages: Payload<ToWorker>[]) => {
-    for (const m of messages) if (!send(slot, m)) return;
+  /**
+   * Table messages to one worker, in order, through its outbox: a snapshot is streamed a part
+   * at a time (yielding between parts, so the primary keeps answering workers and the admin
+   * port, and the worker compiles each part while the next is serialised); a delta queued
+   * meanwhile follows the snapshot's last part. A restarted worker gets a fresh outbox.
+   */
+  const enqueue = (slot: Slot, produce: () => Iterable<Payload<ToWorker>>) => {
+    const worker = slot.worker;
+    slot.outbox = slot.outbox.then(async () => {
+      for (const m of produce()) {
+        if (slot.worker !== worker || !send(slot, m)) return;
+        if (m.t === 'snapshot' && !m.last) await new Promise((r) => setImmediate(r));
+      }
+    });
+  };
+  const sendSnapshot = (slot: Slot) => {
+    const t = table;
+    const at = committedAt;
+    if (t) enqueue(slot, () => snapshotMessages(t, at));
   };
 
   const onChange = (change: TableChange) => {
     table = change.table;
     if (change.committedAt) committedAt = change.committedAt.getTime();
     const delta = deltaMessage(change);
-    const messages = delta ? [delta] : snapshotMessages(change.table, committedAt);
-    for (const s of slots) if (s.synced) sendSnapshot(s, messages);
+    for (const s of slots) {
+      if (!s.synced) continue;
+      if (delta) enqueue(s, () => [delta]);
+      else sendSnapshot(s);
+    }
   };
 
   const sync = new RouteSync({
@@ -197,11 +220,11 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     switch (msg.t) {
       case 'hello':
         slot.synced = true;
-        if (table) sendSnapshot(slot, snapshotMessages(table, committedAt));
+        sendSnapshot(slot);
         return;
       case 'resync':
         log.info({ workerId: slot.id, have: msg.have }, 'worker asked for a snapshot');
-        if (table) sendSnapshot(slot, snapshotMessages(table, committedAt));
+        sendSnapshot(slot);
         return;
       case 'applied':
         slot.applied = msg.version;
@@ -259,7 +282,7 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
   const fork = (slot: Slot) => {
     slot.restartTimer = null;
     const worker = cluster.fork({ SWITCHYARD_WORKER_ID: String(slot.id), PROXY_WORKERS: String(config.workers) });
-    Object.assign(slot, { worker, state: 'starting', synced: false, applied: null, routes: 0, open: 0, routed: 0, startedAt: Date.now() });
+    Object.assign(slot, { worker, state: 'starting', synced: false, applied: null, routes: 0, open: 0, routed: 0, startedAt: Date.now(), outbox: Promise.resolve() });
     worker.on('message', (raw: unknown) => onMessage(slot, raw));
     worker.on('error', (err) => log.warn({ workerId: slot.id, err: err.message }, 'worker channel error'));
     worker.once('exit', (code, signal) => onExit(slot, worker, code, signal));

@@ -15,7 +15,6 @@ import type { ProxyConfig } from '../config.js';
 import { DataPlane } from '../dataplane.js';
 import { createMetrics } from '../metrics.js';
 import { ClientRateLimiter } from '../policy/rate-limit.js';
-import { RouteTable } from '../router/route-table.js';
 import type { TableChange } from '../routesync/route-sync.js';
 import { WorkerCancelRelay } from './cancel-relay.js';
 import { EventBatcher } from './event-batcher.js';
@@ -91,16 +90,19 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     );
   };
 
+  let snapshotStarted = 0;
   const onSnapshot = (msg: Extract<ToWorker, { t: 'snapshot' }>) => {
+    if (msg.part === 0) snapshotStarted = performance.now();
     const snap = assembler.feed(msg);
     if (!snap) return;
     const started = performance.now();
     const previous = plane.table;
-    const table = RouteTable.build(snap.version, snap.records);
-    const ids = new Set(snap.records.map((r) => r.id));
+    const { table } = snap;
+    const ids = new Set<string>();
+    for (const r of table.routes()) ids.add(r.id);
     if (previous) for (const r of previous.routes()) ids.add(r.id);
     publish({ kind: 'full', table, previous, changedIds: [...ids], committedAt: snap.committedAt === null ? null : new Date(snap.committedAt) }, null);
-    log.info({ version: snap.version, routes: table.size, ms: Math.round(performance.now() - started) }, 'route table applied');
+    log.info({ version: snap.version, routes: table.size, applyMs: Math.round(performance.now() - started), sinceFirstPartMs: Math.round(performance.now() - snapshotStarted) }, 'route table applied');
   };
 
   const onDelta = (msg: Extract<ToWorker, { t: 'delta' }>) => {
