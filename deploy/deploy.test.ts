@@ -51,4 +51,18 @@ describe('deploy/base', () => {
     // Whole cores: a fractional request would round up to a worker without a core of its own.
     expect(String(container.resources.requests.cpu)).toMatch(/^[1-9]\d*$/);
   });
+
+  it('mounts one keyring Secret into the API and the proxies (same keys on both sides)', () => {
+    expect(find('Secret', 'switchyard-keyring')?.stringData?.keys).toBeDefined();
+    for (const name of ['switchyard-api', 'switchyard-proxy']) {
+      const spec = find('Deployment', name)!.spec.template.spec;
+      const file = spec.containers[0].env.find((e: { name: string }) => e.name === 'SWITCHYARD_KEYS_FILE')?.value as string;
+      const volume = spec.volumes.find((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'switchyard-keyring');
+      const mount = spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume?.name);
+      expect(file, name).toBe(`${mount.mountPath}/keys`);
+      // Readable by the non-root user through its group, by nobody else.
+      expect(spec.securityContext.fsGroup, name).toBe(spec.securityContext.runAsUser);
+      expect(volume.secret.defaultMode, name).toBe(0o440);
+    }
+  });
 });

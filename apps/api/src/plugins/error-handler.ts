@@ -7,6 +7,7 @@ import { Prisma } from '@switchyard/db';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, errorBody, type ErrorCode, type ErrorDetail } from '../lib/errors.js';
+import { NETWORK_FORMATS } from '../lib/validation.js';
 
 interface AjvError {
   instancePath: string;
@@ -24,6 +25,9 @@ function validationDetails(context: string, errors: AjvError[]): ErrorDetail[] {
     let message = e.message ?? 'is invalid';
     if (e.keyword === 'additionalProperties') message = 'is not a known field';
     if (e.keyword === 'required') message = 'is required';
+    if (e.keyword === 'format' && typeof e.params.format === 'string' && NETWORK_FORMATS[e.params.format]) {
+      message = NETWORK_FORMATS[e.params.format]!.message;
+    }
     return { field, message };
   });
 }

@@ -92,7 +92,12 @@ export class ExternalAccessService {
     const port = listener?.publicPort ?? 0;
     const cert = state.tlsMode === 'terminate' ? (route?.certificate ?? null) : null;
     const ca = cert ? await this.caFor(cert, state.hostname) : null;
-    const connection = connectionStrings(db.engine as Engine, state.hostname, port, { tlsMode: state.tlsMode, caFile: ca?.fileName ?? null, caPem: ca?.pem ?? null });
+    const connection = connectionStrings(db.engine as Engine, state.hostname, port, {
+      tlsMode: state.tlsMode,
+      caFile: ca?.fileName ?? null,
+      caPem: ca?.pem ?? null,
+      upstreamTls: state.upstreamTls,
+    });
     if (state.dedicatedPort !== null) {
       // Clients without SNI dial the address and the route's own port; no host name needed.
       connection.dedicated = dedicatedConnection(db.engine as Engine, this.deps.publicAddress ?? state.hostname, state.dedicatedPort);
