@@ -87,6 +87,15 @@ const EnvSchema = z.object({
   PROXY_WORKERS: z.coerce.number().int().min(1).max(127).optional(),
   /** Set by the cluster primary on the workers it forks (1–127); never set it yourself. */
   SWITCHYARD_WORKER_ID: z.coerce.number().int().min(1).max(127).optional(),
+  /** Route host names are <database>.<tenant>.<base domain>; the endpoint option's short form is relative to it. */
+  SWITCHYARD_BASE_DOMAIN: z.string().toLowerCase().default('db.switchyard.localhost'),
+  /**
+   * Certificate (PEM chain, leaf first) and key presented to PostgreSQL clients that send no
+   * SNI, so they can name their database with the `endpoint` option (terminate-mode routes).
+   * Unset: such clients get a TLS unrecognized_name alert.
+   */
+  PROXY_DEFAULT_CERT_FILE: z.string().optional(),
+  PROXY_DEFAULT_KEY_FILE: z.string().optional(),
 });
 
 export interface ProxyConfig {
@@ -119,6 +128,9 @@ export interface ProxyConfig {
   workers: number;
   /** This process's worker id in cluster mode (1–127); 0 in a single process or the primary. */
   workerId: number;
+  baseDomain: string;
+  /** The certificate for PostgreSQL handshakes without SNI; null = refuse them (no_sni). */
+  defaultCertificate: { certPem: string; keyPem: string } | null;
 }
 
 function list(text: string): string[] {
@@ -165,8 +177,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
   } catch (err) {
     throw new Error(`invalid proxy configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
   }
+  if (Boolean(e.PROXY_DEFAULT_CERT_FILE) !== Boolean(e.PROXY_DEFAULT_KEY_FILE)) {
+    throw new Error('invalid proxy configuration:\n  PROXY_DEFAULT_CERT_FILE and PROXY_DEFAULT_KEY_FILE go together');
+  }
+  let defaultCertificate: ProxyConfig['defaultCertificate'] = null;
+  if (e.PROXY_DEFAULT_CERT_FILE && e.PROXY_DEFAULT_KEY_FILE) {
+    try {
+      defaultCertificate = { certPem: readFileSync(e.PROXY_DEFAULT_CERT_FILE, 'utf8'), keyPem: readFileSync(e.PROXY_DEFAULT_KEY_FILE, 'utf8') };
+    } catch (err) {
+      throw new Error(`invalid proxy configuration:\n  PROXY_DEFAULT_CERT_FILE/PROXY_DEFAULT_KEY_FILE: ${(err as Error).message}`, { cause: err });
+    }
+  }
   return {
     databaseUrl: e.DATABASE_URL,
+    baseDomain: e.SWITCHYARD_BASE_DOMAIN,
+    defaultCertificate,
     listeners: parseListeners(e.SWITCHYARD_LISTENERS),
     proxyId: e.PROXY_ID ?? `${hostname()}-${process.pid}`,
     admin: { host: e.PROXY_ADMIN_HOST, port: e.PROXY_ADMIN_PORT },

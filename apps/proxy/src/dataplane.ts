@@ -5,9 +5,9 @@
  * `proxy.ts` (one process) feeds it from route sync and writes events itself; a cluster
  * worker (`cluster/worker.ts`) feeds it from the primary over IPC.
  */
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ConnectionEventInput } from './audit/connection-log.js';
-import type { CancelRelay } from './cluster/cancel-relay.js';
 import type { ProxyConfig } from './config.js';
 import type { ListenerContext } from './listener/context.js';
 import { DedicatedPorts } from './listener/dedicated-ports.js';
@@ -15,6 +15,8 @@ import { ProxyListener } from './listener/listener.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
 import type { ProxyMetrics } from './metrics.js';
+import { CancelRouter, deliverCancel, type SessionTarget } from './pg/cancel.js';
+import { CancelKeyStore } from './pg/cancel-keys.js';
 import type { ConnectionLimits } from './policy/limits.js';
 import type { ClientRateLimiter } from './policy/rate-limit.js';
 import type { RouteTable } from './router/route-table.js';
@@ -36,8 +38,10 @@ export interface DataPlaneDeps {
   onAccept?(): void;
   /** Cluster workers: refusals remembered across workers (default: this process only). */
   recentRefusals?: RecentRefusals;
-  /** Cluster workers: the CancelRequest relay to other workers. */
-  cancelRelay?: CancelRelay;
+  /** Cluster workers: this worker's id (1–127), the top byte of the cancel keys it mints; 0 otherwise. */
+  workerId?: number;
+  /** Cluster workers: hands a CancelRequest for a key another worker minted to that worker. */
+  forwardCancelToWorker?: (workerId: number, request: Buffer) => void;
 }
 
 type Live = { closeForShutdown(): void; closeForRoute(): void };
@@ -46,6 +50,10 @@ export class DataPlane {
   readonly registry = new ConnectionRegistry();
   readonly upstreams: Upstreams;
   readonly dedicated: DedicatedPorts;
+  /** Cancel keys of terminate-mode PostgreSQL sessions (pg/cancel.ts). */
+  readonly cancels: CancelRouter;
+  /** Presented to PostgreSQL clients that send no SNI (endpoint option); built once at boot. */
+  private readonly defaultTlsContext: SecureContext | null;
   private readonly health: HealthMonitor;
   private readonly tlsContexts: SecureContextStore;
   private readonly recentRefusals: RecentRefusals;
@@ -65,6 +73,15 @@ export class DataPlane {
     });
     this.upstreams = new Upstreams({ guard, health: this.health, egressSources: config.egressSourceAddresses });
     this.tlsContexts = new SecureContextStore(config.keyring, log.child({ component: 'tls' }));
+    const upstreams = this.upstreams;
+    this.cancels = new CancelRouter({
+      store: new CancelKeyStore<SessionTarget>(deps.workerId ?? 0),
+      deliver: (target, request) => deliverCancel(upstreams, target, request, config.connectTimeoutMs),
+      forwardCancelToWorker: deps.forwardCancelToWorker ?? null,
+    });
+    this.defaultTlsContext = config.defaultCertificate
+      ? createSecureContext({ cert: config.defaultCertificate.certPem, key: config.defaultCertificate.keyPem, minVersion: 'TLSv1.2' })
+      : null;
     this.listeners = config.listeners.map((spec) => new ProxyListener(this.contextFor(spec)));
     this.dedicated = new DedicatedPorts(
       config.dedicatedPorts,
@@ -177,7 +194,8 @@ export class DataPlane {
       rateLimiter,
       idleTimeoutMs: config.idleTimeoutMs.byListener[spec.name] ?? config.idleTimeoutMs.default,
       recentRefusals: this.recentRefusals,
-      cancelRelay: this.deps.cancelRelay,
+      defaultTlsContext: this.defaultTlsContext,
+      cancels: this.cancels,
       tlsContexts: this.tlsContexts,
       metrics,
       log: log.child({ listener: spec.name }),

@@ -14,6 +14,7 @@ import { DataPlane } from './dataplane.js';
 import type { ConnectionRegistry } from './listener/registry.js';
 import type { DedicatedPorts } from './listener/dedicated-ports.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
+import type { CancelRouter } from './pg/cancel.js';
 import { ConnectionCounts } from './policy/limits.js';
 import { ClientRateLimiter } from './policy/rate-limit.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
@@ -34,9 +35,21 @@ export interface RunningProxy {
   metrics: ProxyMetrics;
   upstreams: Upstreams;
   dedicated: DedicatedPorts;
+  /** Cancel keys of terminate-mode PostgreSQL sessions (pg/cancel.ts). */
+  cancels: CancelRouter;
 }
 
-export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningProxy> {
+export interface ProxyOptions {
+  /**
+   * Cluster mode: this worker's id (1–127), written into the top byte of every cancel key it
+   * mints. Single process: 0.
+   */
+  workerId?: number;
+  /** Cluster mode: hands a CancelRequest whose key another worker minted to that worker (pg/cancel.ts). */
+  forwardCancelToWorker?: (workerId: number, request: Buffer) => void;
+}
+
+export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel }), options: ProxyOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics(config.metrics);
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
@@ -50,7 +63,16 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   const rateLimiter = config.clientRate ? new ClientRateLimiter(config.clientRate) : null;
   const connectionLog = new ConnectionLog(pool, { proxyId: config.proxyId, ...config.audit }, metrics, log);
   let draining = false;
-  const plane = new DataPlane({ config, log, metrics, limits, rateLimiter, recordEvent: (ev) => connectionLog.record(ev) });
+  const plane = new DataPlane({
+    config,
+    log,
+    metrics,
+    limits,
+    rateLimiter,
+    recordEvent: (ev) => connectionLog.record(ev),
+    workerId: options.workerId,
+    forwardCancelToWorker: options.forwardCancelToWorker,
+  });
 
   const heartbeat = new Heartbeat(
     pool,
@@ -132,6 +154,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     metrics,
     upstreams: plane.upstreams,
     dedicated: plane.dedicated,
+    cancels: plane.cancels,
     waitForVersion: (version) => plane.waitForVersion(version),
     stop: () => (stopping ??= shutdown()),
   };

@@ -1,13 +1,14 @@
 /**
- * CancelRequest relay between workers (terminate mode, `pg/cancel-keys.ts`).
+ * CancelRequest relay between workers (terminate mode, `pg/cancel.ts`, `pg/cancel-keys.ts`).
  *
  * A cancel arrives on a new connection, which round-robin scheduling may hand to any
  * worker, while the key it carries was minted by the worker that owns the session — whose
- * id is the top byte of the key's process id. The receiving worker calls
+ * id is the top byte of the key's process id. The receiving worker's `CancelRouter` calls
  * `forwardCancelToWorker(workerId, bytes)`; the primary relays the bytes to that worker,
- * which hands them to the handler registered with `onForwarded` (the same code path as a
- * cancel it received itself). Best effort, like PostgreSQL's own cancel: nothing is
- * answered, and a cancel for a worker that is gone is dropped.
+ * which hands them to the handler registered with `onForwarded` (its router's
+ * `handleCancelBytes`, the same path as a cancel it received itself). Best effort, like
+ * PostgreSQL's own cancel: nothing is answered, and a cancel for a worker that is gone is
+ * dropped.
  *
  * In a single process there is nobody to forward to: `forwardCancelToWorker` returns false.
  */

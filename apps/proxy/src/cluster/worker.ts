@@ -60,11 +60,14 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     metrics,
     limits,
     rateLimiter,
-    cancelRelay,
     recentRefusals,
+    workerId,
+    forwardCancelToWorker: (id, request) => void cancelRelay.forwardCancelToWorker(id, request),
     recordEvent: (ev) => events.record(ev),
     onAccept: () => metrics.workerConnections.inc(workerLabel),
   });
+  // Cancels other workers received for keys this worker minted (pg/cancel.ts).
+  cancelRelay.onForwarded((request) => void plane.cancels.handleCancelBytes(request));
   const assembler = new SnapshotAssembler();
   let listening: Promise<void> | null = null;
   let stopping = false;

@@ -4,12 +4,17 @@
  * (both sockets are created with allowHalfOpen), so responses still in flight arrive.
  * No idle timeout: long queries and idle database sessions are never cut by the proxy;
  * TCP keepalive finds peers that vanished behind a NAT.
+ *
+ * `rewriter` (terminate-mode PostgreSQL): the server's startup messages pass through it until
+ * its first ReadyForQuery, so the client receives the proxy-minted BackendKeyData; from then
+ * on the upstream is piped directly like everything else.
  */
 import type { Socket } from 'node:net';
+import type { BackendKeyRewriter } from '@switchyard/wire';
 
 export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'upstream_error';
 
-export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void): void {
+export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, rewriter?: BackendKeyRewriter): void {
   client.setKeepAlive(true, 60_000);
   upstream.setKeepAlive(true, 60_000);
   let first: PipeEnd | null = null;
@@ -37,5 +42,32 @@ export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: Pi
     onClosed();
   });
   client.pipe(upstream);
-  upstream.pipe(client);
+  if (!rewriter || rewriter.done) {
+    upstream.pipe(client);
+    return;
+  }
+  const onStartupData = (chunk: Buffer) => {
+    const r = rewriter.feed(chunk);
+    if (r.status === 'error') {
+      upstream.destroy(new Error(r.message));
+      return;
+    }
+    let flushed = true;
+    for (const b of r.out) if (b.length > 0) flushed = client.write(b) && flushed;
+    if (r.done) {
+      // Synchronous hand-over inside the 'data' handler: no chunk can fall between the two.
+      upstream.removeListener('data', onStartupData);
+      upstream.removeListener('end', onStartupEnd);
+      upstream.pipe(client);
+    } else if (!flushed) {
+      upstream.pause();
+      client.once('drain', () => upstream.resume());
+    }
+  };
+  // The server ended during startup (e.g. authentication failed after its ErrorResponse).
+  const onStartupEnd = () => {
+    if (!client.destroyed && !client.writableEnded) client.end();
+  };
+  upstream.on('data', onStartupData);
+  upstream.once('end', onStartupEnd);
 }
