@@ -125,6 +125,35 @@ describe('bad input answers 400 naming the field', () => {
   });
 });
 
+describe('errors inside unions', () => {
+  const details = async (method: string, url: string, body: unknown) => {
+    const r = await h.call(method, url, body);
+    expect(r.statusCode, r.body).toBe(400);
+    return r.json().details as Array<{ field: string; message: string }>;
+  };
+
+  it('say what the union accepts, once', async () => {
+    expect(await details('POST', '/api/v1/tenants/acme/tokens', { name: 'x', role: 'superuser' })).toEqual([
+      { field: 'body.role', message: 'must be one of "owner", "admin", "member"' },
+    ]);
+    expect(await details('PATCH', '/api/v1/tenants/acme', { maxConnections: '5' })).toEqual([{ field: 'body.maxConnections', message: 'must be integer or null' }]);
+    expect(await details('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true, proxyProtocol: 'v3' })).toEqual([
+      { field: 'body.proxyProtocol', message: 'must be one of "v1", "v2" or null' },
+    ]);
+  });
+
+  it('keep the error of the branch the value belongs to', async () => {
+    expect(await details('PATCH', '/api/v1/tenants/acme', { maxConnections: 0 })).toEqual([{ field: 'body.maxConnections', message: 'must be >= 1' }]);
+    const hc = { type: 'udp', intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3 };
+    expect(await details('PATCH', '/api/v1/tenants/acme/databases/orders', { healthCheck: hc })).toEqual([
+      { field: 'body.healthCheck.type', message: 'must be one of "tcp", "tls"' },
+    ]);
+    expect(await details('PATCH', '/api/v1/tenants/acme/databases/orders', { healthCheck: { ...hc, type: 'tcp', extra: 1 } })).toEqual([
+      { field: 'body.healthCheck.extra', message: 'is not a known field' },
+    ]);
+  });
+});
+
 describe('types are not coerced in bodies', () => {
   it('refuses a number where a password string belongs, even in a plugin that adds shared schemas', async () => {
     // Fastify rebuilds the validator of a plugin context that calls addSchema; it must still

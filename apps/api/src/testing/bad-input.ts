@@ -17,7 +17,10 @@ export interface BadCase {
   what: string;
   /** The field the error must name, e.g. `body.upstream.port`, `querystring.limit`. */
   field: string;
-  /** Every field named in `details` must lie within this one (the rest of the request is valid). */
+  /**
+   * Every field named in `details` must lie within this one: the rest of the request is valid,
+   * and errors stay on the field (a union such as `X | null` does not add its own).
+   */
   within: string;
   params: Record<string, string>;
   query: Record<string, string>;
@@ -170,31 +173,25 @@ interface Node {
   schema: JsonSchema;
   /** Schemas from the root down to this node (for building missing parents). */
   chain: JsonSchema[];
-  /**
-   * The outermost union (`anyOf`, e.g. `X | null`) at or above this node: a bad value inside
-   * it also fails the union's other branches, so errors may name the union's own path.
-   */
-  unionPath: Path | null;
 }
 
 function walk(root: JsonSchema, resolve: Resolve): Node[] {
   const out: Node[] = [];
-  const visit = (schema: JsonSchema, path: Path, chain: JsonSchema[], seen: Set<JsonSchema>, union: Path | null) => {
+  const visit = (schema: JsonSchema, path: Path, chain: JsonSchema[], seen: Set<JsonSchema>) => {
     const s = resolve(schema);
     // Shared schema objects are fine; a schema inside itself would never end.
     if (seen.has(s)) return;
     const inner = new Set(seen).add(s);
-    const unionPath = union ?? (s.anyOf ? path : null);
-    out.push({ path, schema: s, chain: [...chain, s], unionPath });
+    out.push({ path, schema: s, chain: [...chain, s] });
     for (const b of branches(s, resolve)) {
       if (typeOf(b) === 'object' && b.properties) {
-        for (const [name, p] of Object.entries(b.properties)) visit(p, [...path, name], [...chain, b], inner, unionPath);
+        for (const [name, p] of Object.entries(b.properties)) visit(p, [...path, name], [...chain, b], inner);
       } else if (typeOf(b) === 'array' && b.items) {
-        visit(b.items, [...path, 0], [...chain, b], inner, unionPath);
+        visit(b.items, [...path, 0], [...chain, b], inner);
       }
     }
   };
-  visit(root, [], [], new Set(), null);
+  visit(root, [], [], new Set());
   return out;
 }
 
@@ -260,8 +257,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
   if (op.body) {
     for (const node of walk(op.body, resolve)) {
       const field = fieldOf('body', node.path);
-      const scope = node.unionPath ? fieldOf('body', node.unionPath) : field;
-      const at = (what: string, value: unknown, target = field, path = node.path, within = scope) =>
+      const at = (what: string, value: unknown, target = field, path = node.path, within = field) =>
         cases.push({
           ...base,
           what,
