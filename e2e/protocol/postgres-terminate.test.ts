@@ -246,6 +246,46 @@ describe('cancel in terminate mode', () => {
   });
 });
 
+describe('cancel in cluster mode (PROXY_WORKERS=2)', () => {
+  let cluster: ProxyProcess;
+  beforeAll(async () => {
+    cluster = await startProxyProcess(db.url, { SWITCHYARD_KEYS: KEYS, PROXY_WORKERS: '2' });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('a plaintext cancel that lands on the other worker is relayed to the worker that minted the key', async () => {
+    const before = await Metrics.fetch(cluster.adminPort);
+    // Connections alternate between the two workers (SCHED_RR), so each session's cancel —
+    // the next connection — reaches the other worker; two rounds in case anything interleaves.
+    for (const round of [1, 2]) {
+      const s = cluster.ports.postgres;
+      const socket = await tcp(s);
+      socket.write(buildSslRequest());
+      const [b] = (await once(socket, 'data')) as [Buffer];
+      expect(b.toString()).toBe('S');
+      const t = tlsConnect({ socket, servername: host('orders'), ca: platformCa });
+      await once(t, 'secureConnect');
+      const session = await pgStartup(t, { ...login, protocolVersion: PG_PROTOCOL_3_2 });
+      const result = session.query(`select pg_sleep(30), 'cluster ${round}'`).then(
+        (rows) => rows,
+        (err: unknown) => err,
+      );
+      await sleeping(`select pg_sleep(30), 'cluster ${round}'%`);
+      const c = await RawClient.open(s);
+      c.send(buildCancelRequest(session.key.processId, session.key.secretKey));
+      expect(await c.closed).toEqual(Buffer.alloc(0));
+      const err = await result;
+      expect(err).toBeInstanceOf(PgError);
+      expect((err as PgError).fields.C).toBe('57014');
+      session.close();
+    }
+    const after = await Metrics.fetch(cluster.adminPort);
+    expect(after.closed('postgres', 'cancel_forwarded_to_worker') - before.closed('postgres', 'cancel_forwarded_to_worker')).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('clients without SNI in terminate mode (endpoint option)', () => {
   /** libpq without SNI: host is an IP, sslsni=0; verify-ca against the default certificate's CA. */
   const noSni = (extra: string) => `host=127.0.0.1 port=${proxy.ports.postgres} user=postgres dbname=postgres sslmode=verify-ca sslrootcert=${testCaFile} sslsni=0 connect_timeout=10 ${extra}`;
