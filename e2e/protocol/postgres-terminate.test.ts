@@ -5,6 +5,7 @@
  *    no SNI) cancels a running pg_sleep — the client holds a proxy-minted key that the proxy
  *    maps back to the backend; node-postgres' plaintext cancel; protocol 3.2 with 32-byte keys
  *    (raw frontend), in plaintext and over TLS with SNI; a plaintext upstream and a TLS one;
+ *    in cluster mode (PROXY_WORKERS=2) a cancel relayed to the worker that minted the key;
  *  - clients without SNI (psql sslsni=0 with host as an IP, node-postgres with an IP) routed
  *    by `options=endpoint=<database>.<tenant>` over the default certificate, and the refusals
  *    when the option is missing or disagrees with the SNI;
