@@ -163,6 +163,12 @@ interface Case {
   expect(bytes: Buffer): void;
   /** The close reason the proxy must record (metrics), when deterministic. */
   reason?: string;
+  /**
+   * Source address. The proxy explains a plaintext retry from an address by the TLS refusal
+   * it sent that address moments before (libpq's sslmode=prefer), so a case that must see
+   * the plain "TLS required" comes from an address no other case uses.
+   */
+  from?: string;
 }
 
 const S = Buffer.from('S');
@@ -211,7 +217,7 @@ const cases: Case[] = [
   // postgres listener: the client speaks PostgreSQL until it sends or is told to send TLS.
   { name: 'HTTP request', listener: 'postgres', talk: sendAll(http), expect: pgError('08P01'), reason: 'protocol_violation' },
   { name: 'startup packet longer than 10,000 bytes', listener: 'postgres', talk: sendAll(hugeStartup, false), expect: pgError('08P01'), reason: 'protocol_violation' },
-  { name: 'plaintext StartupMessage', listener: 'postgres', talk: sendAll(buildStartupMessage({ user: 'u' }), false), expect: pgError('28000', /requires TLS/), reason: 'tls_required' },
+  { name: 'plaintext StartupMessage', listener: 'postgres', talk: sendAll(buildStartupMessage({ user: 'u' }), false), expect: pgError('28000', /requires TLS/), reason: 'tls_required', from: '127.0.3.1' },
   { name: 'SSLRequest twice', listener: 'postgres', talk: steps([buildSslRequest(), buildSslRequest()], [1], false), expect: afterPrefix(S, pgError('08P01')), reason: 'protocol_violation' },
   { name: 'GSSENCRequest twice', listener: 'postgres', talk: steps([buildGssEncRequest(), buildGssEncRequest()], [1], false), expect: afterPrefix(N, pgError('08P01')), reason: 'protocol_violation' },
   {
@@ -332,7 +338,7 @@ describe('garbage on every listener', () => {
     const all = [...cases, ...randomCases()];
     const outcomes = await Promise.all(
       all.map(async (k) => {
-        const c = await RawClient.open(portOf(k.listener));
+        const c = await RawClient.open(portOf(k.listener), k.from);
         const bytes = await k.talk(c);
         return { k, bytes, byPeer: c.closedByPeer };
       }),

@@ -313,6 +313,12 @@ describe('refusals before handover reach psql as ErrorResponses inside TLS', () 
       const err = await connectError({ ssl: { servername: host(route), ca: platformCa } });
       expect(err.code).toBe(sqlstate);
       expect(err.message).toBe(`Switchyard: ${message}`);
+      // libpq's default sslmode=prefer retries in plaintext after the error inside TLS; the
+      // retry is told the same reason rather than "TLS required".
+      const prefer = await verbose(libpq(host(route), proxy.ports.postgres), 'select 1');
+      expect(prefer.code).not.toBe(0);
+      expect(prefer.stderr).not.toContain('requires TLS');
+      expect(prefer.stderr.split(`Switchyard: ${message}`).length - 1).toBeGreaterThanOrEqual(1);
     });
   }
 });

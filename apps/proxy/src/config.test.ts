@@ -25,3 +25,14 @@ describe('loadConfig: policies', () => {
     expect(() => loadConfig({ ...base, PROXY_IDLE_TIMEOUTS: 'tls' })).toThrow(/PROXY_IDLE_TIMEOUTS/);
   });
 });
+
+describe('loadConfig: PostgreSQL clients without SNI', () => {
+  it('has no default certificate unless both files are given, and names a missing file', () => {
+    const c = loadConfig(base);
+    expect(c.defaultCertificate).toBeNull();
+    expect(c.baseDomain).toBe('db.switchyard.localhost');
+    expect(loadConfig({ ...base, SWITCHYARD_BASE_DOMAIN: 'DB.Example.com' }).baseDomain).toBe('db.example.com');
+    expect(() => loadConfig({ ...base, PROXY_DEFAULT_CERT_FILE: '/nonexistent.crt' })).toThrow(/go together/);
+    expect(() => loadConfig({ ...base, PROXY_DEFAULT_CERT_FILE: '/nonexistent.crt', PROXY_DEFAULT_KEY_FILE: '/nonexistent.key' })).toThrow(/PROXY_DEFAULT_CERT_FILE.*ENOENT/);
+  });
+});

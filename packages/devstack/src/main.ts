@@ -200,7 +200,20 @@ try {
     SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
     WEB_DIST_DIR: join(root, 'apps/web/dist'),
   });
-  const proxyProc = launch('proxy', { ...common, PROXY_ADMIN_PORT: String(cfg.proxyAdminPort), PROXY_ID: 'local-proxy' });
+  // Presented to PostgreSQL clients without SNI (options=endpoint=…, docs/proxy.md): a
+  // wildcard for the base domain's tenants and the loopback address, from the dev CA.
+  const fallback = issueDevCertificate(loadOrCreateDevCa(cfg.dataDir), [`*.demo.${cfg.baseDomain}`, `*.${cfg.baseDomain}`, '127.0.0.1']);
+  const fallbackDir = join(cfg.dataDir, 'pki');
+  mkdirSync(fallbackDir, { recursive: true });
+  writeFileSync(join(fallbackDir, 'proxy-default.crt'), fallback.certPem);
+  writeFileSync(join(fallbackDir, 'proxy-default.key'), fallback.keyPem, { mode: 0o600 });
+  const proxyProc = launch('proxy', {
+    ...common,
+    PROXY_ADMIN_PORT: String(cfg.proxyAdminPort),
+    PROXY_ID: 'local-proxy',
+    PROXY_DEFAULT_CERT_FILE: process.env.PROXY_DEFAULT_CERT_FILE ?? join(fallbackDir, 'proxy-default.crt'),
+    PROXY_DEFAULT_KEY_FILE: process.env.PROXY_DEFAULT_KEY_FILE ?? join(fallbackDir, 'proxy-default.key'),
+  });
   await waitForHttp(`http://127.0.0.1:${cfg.apiPort}/readyz`, 60_000, () => apiProc.child.exitCode === null);
   await waitForHttp(`http://127.0.0.1:${cfg.proxyAdminPort}/readyz`, 60_000, () => proxyProc.child.exitCode === null);
 
@@ -239,6 +252,8 @@ try {
     say(`  curl -sS ${base}/api/v1/pki/ca.pem -o platform-ca.pem`);
     say(`  PGPASSWORD=postgres psql "host=${demoHost} hostaddr=127.0.0.1 port=${pgPort} user=postgres dbname=postgres sslmode=verify-full sslrootcert=platform-ca.pem channel_binding=disable"`);
     say('  # (channel binding binds to the TLS session the database sees, which is the proxy\'s: docs/proxy.md)');
+    say('  # terminate mode, a client without SNI names its database in the options (Neon convention):');
+    say(`  PGPASSWORD=postgres psql "host=127.0.0.1 port=${pgPort} sslsni=0 user=postgres dbname=postgres sslmode=verify-full sslrootcert=${ca} channel_binding=disable options=endpoint=orders.demo"`);
     say('');
     say('  # disable it again: the same curl with {"enabled": false}; new connections are then refused.');
   }

@@ -41,7 +41,8 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'certificate_expired',
 ]);
 
-const CANCEL_RESULT: Record<CancelOutcome, { outcome: ConnectionOutcome; reason: ConnectionReason }> = {
+const CANCEL_RESULT: Record<CancelOutcome | 'rate_limited', { outcome: ConnectionOutcome; reason: ConnectionReason }> = {
+  rate_limited: { outcome: 'rejected', reason: 'client_rate_limited' },
   forwarded: { outcome: 'ok', reason: 'cancel_forwarded' },
   forwarded_to_worker: { outcome: 'ok', reason: 'cancel_forwarded_to_worker' },
   unknown_key: { outcome: 'rejected', reason: 'cancel_unknown_key' },
@@ -450,7 +451,15 @@ class ClientConnection {
     this.clearDeadline();
     this.cancelling = true;
     const cancels = this.ctx.cancels;
-    const handled: Promise<CancelOutcome> = cancels ? cancels.handleCancel(processId, secretKey, routeId !== undefined ? { routeId } : {}) : Promise.resolve('unknown_key');
+    // Plaintext cancels skip routing, so they take their token here: guessing keys costs the
+    // same budget as opening connections. A refused one is closed like an unknown key.
+    const client = tls ? null : parseIp(this.clientAddress);
+    const limited = client !== null && this.ctx.rateLimiter !== null && !this.ctx.rateLimiter.take(rateKey(client));
+    const handled: Promise<CancelOutcome | 'rate_limited'> = limited
+      ? Promise.resolve('rate_limited')
+      : cancels
+        ? cancels.handleCancel(processId, secretKey, routeId !== undefined ? { routeId } : {})
+        : Promise.resolve('unknown_key');
     void handled.then((outcome) => {
       const s = tls ?? this.socket;
       if (!s.destroyed && s.writable) {
@@ -546,6 +555,9 @@ class ClientConnection {
     const tls = this.tls!;
     const refusal = REFUSALS[code];
     if (this.tlsSecured && this.pgInTls && !tls.destroyed && tls.writable) {
+      // libpq's sslmode=prefer (its default) retries in plaintext after an error inside TLS:
+      // explain the same reason then, not "TLS required".
+      this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni) ?? this.route?.hostname ?? null);
       tls.end(buildErrorResponse(this.explain(code)));
       setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
     } else {
