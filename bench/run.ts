@@ -249,7 +249,8 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
         port: haPort,
         cpus: proxyCpus,
         threads: parallel,
-        maxconn: Math.max(2 * P.idleConnections, 2000),
+        // HAProxy needs ~2 descriptors per maxconn; size it for the idle suite only when it runs (ulimit -n may be 20,000).
+        maxconn: Math.max(SUITES.has('idle') ? 2 * P.idleConnections : 0, 2000),
       });
       procs.push(ha);
       r.haproxy = { threads: parallel, version: ha.version, routes: ha.routes };

@@ -43,6 +43,15 @@ describe('deploy/base', () => {
       expect(spec.containers[0].livenessProbe).toBeDefined();
     }
   });
+
+  it('runs one proxy worker per requested core', () => {
+    const container = find('Deployment', 'switchyard-proxy')!.spec.template.spec.containers[0];
+    const workers = container.env.find((e: { name: string }) => e.name === 'PROXY_WORKERS');
+    expect(workers.valueFrom.resourceFieldRef).toEqual({ containerName: container.name, resource: 'requests.cpu', divisor: '1' });
+    // Whole cores: a fractional request would round up to a worker without a core of its own.
+    expect(String(container.resources.requests.cpu)).toMatch(/^[1-9]\d*$/);
+  });
+
   it('mounts one keyring Secret into the API and the proxies (same keys on both sides)', () => {
     expect(find('Secret', 'switchyard-keyring')?.stringData?.keys).toBeDefined();
     for (const name of ['switchyard-api', 'switchyard-proxy']) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { loadConfig } from './config.js';
 
 const base = { DATABASE_URL: 'postgres://u@127.0.0.1:1/db' };
@@ -23,6 +24,20 @@ describe('loadConfig: policies', () => {
     const c = loadConfig({ ...base, PROXY_IDLE_TIMEOUT_MS: '3600000', PROXY_IDLE_TIMEOUTS: 'tls=600000, http=0' });
     expect(c.idleTimeoutMs).toEqual({ default: 3_600_000, byListener: { tls: 600_000, http: 0 } });
     expect(() => loadConfig({ ...base, PROXY_IDLE_TIMEOUTS: 'tls' })).toThrow(/PROXY_IDLE_TIMEOUTS/);
+  });
+});
+
+describe('loadConfig: workers', () => {
+  it('runs one worker per core by default; 1 means a single process', () => {
+    expect(loadConfig(base).workers).toBe(Math.min(127, availableParallelism()));
+    expect(loadConfig({ ...base, PROXY_WORKERS: '1' }).workers).toBe(1);
+    expect(loadConfig({ ...base, PROXY_WORKERS: '4' }).workers).toBe(4);
+    expect(loadConfig(base).workerId).toBe(0);
+    expect(loadConfig({ ...base, SWITCHYARD_WORKER_ID: '3' }).workerId).toBe(3);
+  });
+
+  it('refuses counts that cannot be worker ids', () => {
+    for (const bad of ['0', '128', 'many']) expect(() => loadConfig({ ...base, PROXY_WORKERS: bad })).toThrow(/PROXY_WORKERS/);
   });
 });
 

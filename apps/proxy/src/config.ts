@@ -2,7 +2,7 @@
  * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
@@ -79,6 +79,14 @@ const EnvSchema = z.object({
   SWITCHYARD_KEYS: z.string().optional(),
   SWITCHYARD_KEYS_FILE: z.string().optional(),
   SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
+  /**
+   * Worker processes (node:cluster) sharing the listeners; default one per core. `1` runs
+   * today's single process with no cluster at all. At most 127 (worker ids fit the top byte
+   * of PostgreSQL cancel keys).
+   */
+  PROXY_WORKERS: z.coerce.number().int().min(1).max(127).optional(),
+  /** Set by the cluster primary on the workers it forks (1–127); never set it yourself. */
+  SWITCHYARD_WORKER_ID: z.coerce.number().int().min(1).max(127).optional(),
   /** Route host names are <database>.<tenant>.<base domain>; the endpoint option's short form is relative to it. */
   SWITCHYARD_BASE_DOMAIN: z.string().toLowerCase().default('db.switchyard.localhost'),
   /**
@@ -116,6 +124,10 @@ export interface ProxyConfig {
   upstreamDenyCidrs: Cidr[];
   /** Null: terminate-mode routes are refused (passthrough needs no keys). */
   keyring: Keyring | null;
+  /** Worker processes; 1 = single process, no cluster. */
+  workers: number;
+  /** This process's worker id in cluster mode (1–127); 0 in a single process or the primary. */
+  workerId: number;
   baseDomain: string;
   /** The certificate for PostgreSQL handshakes without SNI; null = refuse them (no_sni). */
   defaultCertificate: { certPem: string; keyPem: string } | null;
@@ -204,5 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
     upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
     keyring,
+    workers: e.PROXY_WORKERS ?? Math.min(127, Math.max(1, availableParallelism())),
+    workerId: e.SWITCHYARD_WORKER_ID ?? 0,
   };
 }
