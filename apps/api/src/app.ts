@@ -14,7 +14,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDef
 import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ErrorResponse } from './lib/schemas.js';
-import { buildValidator } from './lib/validation.js';
+import { createValidatorFactory } from './lib/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { SessionCleanup } from './modules/auth/session-cleanup.js';
@@ -108,7 +108,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     // coerced. A factory (not setValidatorCompiler) so that this also holds in plugins that
     // call addSchema (see lib/validation.ts).
     // (Fastify types the factory as returning Ajv's compile; it is called with the route schema.)
-    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
+    schemaController: { compilersFactory: { buildValidator: createValidatorFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onSend', async (req, reply) => {

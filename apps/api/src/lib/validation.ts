@@ -66,15 +66,26 @@ export function createAjv(coerce: boolean): Ajv {
 }
 
 /**
- * `compilersFactory.buildValidator`: Fastify calls it per context with that context's shared
- * schemas (`addSchema`); bodies get a strict Ajv, every other part a coercing one.
+ * `compilersFactory.buildValidator`: Fastify calls it with a context's shared schemas
+ * (`addSchema`) whenever that context's validator must be (re)built — for every route of a
+ * context that added schemas. Bodies get a strict Ajv, every other part a coercing one; the
+ * pair is built once per set of shared schemas (per app), like Fastify's own compiler pool.
  */
-export function buildValidator(externalSchemas: Record<string, unknown> = {}): FastifySchemaCompiler<unknown> {
-  const strict = createAjv(false);
-  const coercing = createAjv(true);
-  for (const schema of Object.values(externalSchemas)) {
-    strict.addSchema(schema as object);
-    coercing.addSchema(schema as object);
-  }
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+export function createValidatorFactory(): (externalSchemas?: Record<string, unknown>) => FastifySchemaCompiler<unknown> {
+  const pool = new Map<string, FastifySchemaCompiler<unknown>>();
+  return (externalSchemas = {}) => {
+    const key = JSON.stringify(externalSchemas);
+    let compiler = pool.get(key);
+    if (!compiler) {
+      const strict = createAjv(false);
+      const coercing = createAjv(true);
+      for (const schema of Object.values(externalSchemas)) {
+        strict.addSchema(schema as object);
+        coercing.addSchema(schema as object);
+      }
+      compiler = ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+      pool.set(key, compiler);
+    }
+    return compiler;
+  };
 }
