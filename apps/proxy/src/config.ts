@@ -85,6 +85,13 @@ const EnvSchema = z.object({
    * of PostgreSQL cancel keys).
    */
   PROXY_WORKERS: z.coerce.number().int().min(1).max(127).optional(),
+  /**
+   * How new connections reach workers: `rr` (node:cluster round-robin: the primary accepts
+   * and hands each connection to the next worker; even spread) or `none` (every worker
+   * accepts on the shared socket itself; no hand-off cost, but the kernel may spread
+   * connections unevenly).
+   */
+  PROXY_CLUSTER_SCHEDULING: z.enum(['rr', 'none']).default('rr'),
   /** Set by the cluster primary on the workers it forks (1–127); never set it yourself. */
   SWITCHYARD_WORKER_ID: z.coerce.number().int().min(1).max(127).optional(),
   /** Route host names are <database>.<tenant>.<base domain>; the endpoint option's short form is relative to it. */
@@ -128,6 +135,8 @@ export interface ProxyConfig {
   workers: number;
   /** This process's worker id in cluster mode (1–127); 0 in a single process or the primary. */
   workerId: number;
+  /** Cluster connection distribution (PROXY_CLUSTER_SCHEDULING). */
+  clusterScheduling: 'rr' | 'none';
   baseDomain: string;
   /** The certificate for PostgreSQL handshakes without SNI; null = refuse them (no_sni). */
   defaultCertificate: { certPem: string; keyPem: string } | null;
@@ -218,5 +227,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     keyring,
     workers: e.PROXY_WORKERS ?? Math.min(127, Math.max(1, availableParallelism())),
     workerId: e.SWITCHYARD_WORKER_ID ?? 0,
+    clusterScheduling: e.PROXY_CLUSTER_SCHEDULING,
   };
 }

@@ -337,7 +337,7 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     },
   );
 
-  cluster.schedulingPolicy = cluster.SCHED_RR;
+  cluster.schedulingPolicy = config.clusterScheduling === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   sync.start();
   connectionLog.start();
   const up = new Promise<void>((resolve, reject) => {
