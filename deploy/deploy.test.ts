@@ -43,4 +43,26 @@ describe('deploy/base', () => {
       expect(spec.containers[0].livenessProbe).toBeDefined();
     }
   });
+
+  it('runs one proxy worker per requested core', () => {
+    const container = find('Deployment', 'switchyard-proxy')!.spec.template.spec.containers[0];
+    const workers = container.env.find((e: { name: string }) => e.name === 'PROXY_WORKERS');
+    expect(workers.valueFrom.resourceFieldRef).toEqual({ containerName: container.name, resource: 'requests.cpu', divisor: '1' });
+    // Whole cores: a fractional request would round up to a worker without a core of its own.
+    expect(String(container.resources.requests.cpu)).toMatch(/^[1-9]\d*$/);
+  });
+
+  it('mounts one keyring Secret into the API and the proxies (same keys on both sides)', () => {
+    expect(find('Secret', 'switchyard-keyring')?.stringData?.keys).toBeDefined();
+    for (const name of ['switchyard-api', 'switchyard-proxy']) {
+      const spec = find('Deployment', name)!.spec.template.spec;
+      const file = spec.containers[0].env.find((e: { name: string }) => e.name === 'SWITCHYARD_KEYS_FILE')?.value as string;
+      const volume = spec.volumes.find((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'switchyard-keyring');
+      const mount = spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume?.name);
+      expect(file, name).toBe(`${mount.mountPath}/keys`);
+      // Readable by the non-root user through its group, by nobody else.
+      expect(spec.securityContext.fsGroup, name).toBe(spec.securityContext.runAsUser);
+      expect(volume.secret.defaultMode, name).toBe(0o440);
+    }
+  });
 });

@@ -163,6 +163,12 @@ interface Case {
   expect(bytes: Buffer): void;
   /** The close reason the proxy must record (metrics), when deterministic. */
   reason?: string;
+  /**
+   * Source address. The proxy explains a plaintext retry from an address by the TLS refusal
+   * it sent that address moments before (libpq's sslmode=prefer), so a case that must see
+   * the plain "TLS required" comes from an address no other case uses.
+   */
+  from?: string;
 }
 
 const S = Buffer.from('S');
@@ -211,7 +217,7 @@ const cases: Case[] = [
   // postgres listener: the client speaks PostgreSQL until it sends or is told to send TLS.
   { name: 'HTTP request', listener: 'postgres', talk: sendAll(http), expect: pgError('08P01'), reason: 'protocol_violation' },
   { name: 'startup packet longer than 10,000 bytes', listener: 'postgres', talk: sendAll(hugeStartup, false), expect: pgError('08P01'), reason: 'protocol_violation' },
-  { name: 'plaintext StartupMessage', listener: 'postgres', talk: sendAll(buildStartupMessage({ user: 'u' }), false), expect: pgError('28000', /requires TLS/), reason: 'tls_required' },
+  { name: 'plaintext StartupMessage', listener: 'postgres', talk: sendAll(buildStartupMessage({ user: 'u' }), false), expect: pgError('28000', /requires TLS/), reason: 'tls_required', from: '127.0.3.1' },
   { name: 'SSLRequest twice', listener: 'postgres', talk: steps([buildSslRequest(), buildSslRequest()], [1], false), expect: afterPrefix(S, pgError('08P01')), reason: 'protocol_violation' },
   { name: 'GSSENCRequest twice', listener: 'postgres', talk: steps([buildGssEncRequest(), buildGssEncRequest()], [1], false), expect: afterPrefix(N, pgError('08P01')), reason: 'protocol_violation' },
   {
@@ -237,7 +243,7 @@ const cases: Case[] = [
   { name: 'truncated startup packet, then FIN', listener: 'postgres', talk: sendAll(buildStartupMessage({ user: 'u' }).subarray(0, 10)), expect: pgError('08P01'), reason: 'protocol_violation' },
   { name: 'truncated startup packet, then silence', listener: 'postgres', talk: sendAll(buildStartupMessage({ user: 'u' }).subarray(0, 10), false), expect: pgError('08P01', /not completed in time/), reason: 'handshake_timeout' },
   { name: 'silent client', listener: 'postgres', talk: async (c) => c.closed, expect: pgError('08P01', /not completed in time/), reason: 'handshake_timeout' },
-  { name: 'plaintext CancelRequest', listener: 'postgres', talk: sendAll(buildCancelRequest(12345, Buffer.alloc(4, 7)), false), expect: exactly(Buffer.alloc(0)), reason: 'cancel_unsupported' },
+  { name: 'plaintext CancelRequest', listener: 'postgres', talk: sendAll(buildCancelRequest(12345, Buffer.alloc(4, 7)), false), expect: exactly(Buffer.alloc(0)), reason: 'cancel_unknown_key' },
   // tls listener: the client must open with a ClientHello.
   { name: 'HTTP request on the TLS port', listener: 'tls', talk: sendAll(http, false), expect: exactly(Buffer.alloc(0)), reason: 'not_tls' },
   { name: 'SSLRequest on the TLS port', listener: 'tls', talk: sendAll(buildSslRequest(), false), expect: exactly(Buffer.alloc(0)), reason: 'not_tls' },
@@ -332,7 +338,7 @@ describe('garbage on every listener', () => {
     const all = [...cases, ...randomCases()];
     const outcomes = await Promise.all(
       all.map(async (k) => {
-        const c = await RawClient.open(portOf(k.listener));
+        const c = await RawClient.open(portOf(k.listener), k.from);
         const bytes = await k.talk(c);
         return { k, bytes, byPeer: c.closedByPeer };
       }),

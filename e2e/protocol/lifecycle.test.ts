@@ -137,10 +137,11 @@ describe('tenant connection cap (set through the API)', () => {
   });
 });
 
-describe('SIGTERM', () => {
+// The same shutdown in a single process and in cluster mode (the primary orders its workers).
+describe.each(['1', '2'])('SIGTERM (PROXY_WORKERS=%s)', (workers) => {
   it('turns readiness off first, stops accepting, lets open sessions finish, flushes events, exits 0', async () => {
     // Events are flushed every minute here: what reaches the database came from the shutdown flush.
-    const p = await startProxyProcess(db.url, { PROXY_DRAIN_TIMEOUT_MS: '60000', PROXY_AUDIT_FLUSH_MS: '60000' });
+    const p = await startProxyProcess(db.url, { PROXY_DRAIN_TIMEOUT_MS: '60000', PROXY_AUDIT_FLUSH_MS: '60000', PROXY_WORKERS: workers });
     await caughtUp(p);
     const proxyId = `e2e-${p.adminPort}`;
     const s = psqlSession(conn('orders', p.ports.postgres));
@@ -168,7 +169,7 @@ describe('SIGTERM', () => {
   });
 
   it('closes sessions still open at the drain deadline, records why, and exits 0', async () => {
-    const p = await startProxyProcess(db.url, { PROXY_DRAIN_TIMEOUT_MS: '1500', PROXY_AUDIT_FLUSH_MS: '60000' });
+    const p = await startProxyProcess(db.url, { PROXY_DRAIN_TIMEOUT_MS: '1500', PROXY_AUDIT_FLUSH_MS: '60000', PROXY_WORKERS: workers });
     await caughtUp(p);
     const proxyId = `e2e-${p.adminPort}`;
     const s = psqlSession(conn('orders', p.ports.postgres));

@@ -195,7 +195,7 @@ describe('cancel', () => {
     expect(c.closedByPeer).toBe(true);
     expect(await result).toEqual([['', 'finished']]);
     const after = await Metrics.fetch(proxy.adminPort);
-    expect(after.closed('postgres', 'cancel_unsupported') - before.closed('postgres', 'cancel_unsupported')).toBe(1);
+    expect(after.closed('postgres', 'cancel_unknown_key') - before.closed('postgres', 'cancel_unknown_key')).toBe(1);
     session.close();
   });
 
@@ -218,6 +218,6 @@ describe('cancel', () => {
     watcher.close();
     expect(exists).toBe('1');
     const after = await Metrics.fetch(proxy.adminPort);
-    expect(after.closed('postgres', 'cancel_unsupported') - before.closed('postgres', 'cancel_unsupported')).toBe(1);
+    expect(after.closed('postgres', 'cancel_unknown_key') - before.closed('postgres', 'cancel_unknown_key')).toBe(1);
   });
 });

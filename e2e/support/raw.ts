@@ -39,9 +39,9 @@ export class RawClient {
     );
   }
 
-  static open(port: number): Promise<RawClient> {
+  static open(port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true, localAddress });
       s.once('connect', () => resolve(new RawClient(s)));
       s.once('error', reject);
     });

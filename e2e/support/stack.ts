@@ -26,6 +26,10 @@ export interface ProxyProcess {
 /**
  * `extraListeners`: more listener definitions appended to the default two, e.g.
  * `web=http@127.0.0.1:<port>` (docs/proxy.md "Listener kinds").
+ *
+ * One process (PROXY_WORKERS=1) unless the test says otherwise or E2E_PROXY_WORKERS is set:
+ * `E2E_PROXY_WORKERS=2 npx vitest run --project e2e` runs every end-to-end file against a
+ * cluster of two workers.
  */
 export async function startProxyProcess(databaseUrl: string, env: Record<string, string> = {}, extraListeners: string[] = []): Promise<ProxyProcess> {
   const ports = { postgres: await getFreePort(), tls: await getFreePort() };
@@ -40,6 +44,7 @@ export async function startProxyProcess(databaseUrl: string, env: Record<string,
       PROXY_HEARTBEAT_INTERVAL_MS: '1000',
       PROXY_ID: `e2e-${adminPort}`,
       LOG_LEVEL: 'info',
+      PROXY_WORKERS: process.env.E2E_PROXY_WORKERS ?? '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,10 +69,11 @@ export async function startProxyProcess(databaseUrl: string, env: Record<string,
       return code;
     },
   };
-  // The proxy logs "route table loaded" once it can serve; wait for that line.
+  // The proxy logs "route table loaded" once it has routes and "proxy listening" once its
+  // listeners are bound (in cluster mode: every worker's, each with the table); wait for both.
   await new Promise<void>((resolve, reject) => {
     const onData = () => {
-      if (out.includes('route table loaded')) {
+      if (out.includes('route table loaded') && out.includes('"msg":"proxy listening"')) {
         child.stdout.off('data', onData);
         resolve();
       }

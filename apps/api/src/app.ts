@@ -10,14 +10,14 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createPrisma, type PrismaClient } from '@switchyard/db';
-import { Ajv } from 'ajv';
-import addFormatsImport from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ErrorResponse } from './lib/schemas.js';
+import { createValidatorFactory } from './lib/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
+import { SessionCleanup } from './modules/auth/session-cleanup.js';
 import { SessionStore } from './modules/auth/sessions.js';
 import { membersRoutes } from './modules/members/members.routes.js';
 import { MembersService } from './modules/members/members.service.js';
@@ -52,6 +52,7 @@ export interface Services {
   events: EventsService;
   auth: AuthService;
   sessions: SessionStore;
+  sessionCleanup: SessionCleanup;
   users: UsersService;
   members: MembersService;
 }
@@ -89,8 +90,6 @@ export interface BuildOptions {
   prisma?: PrismaClient;
 }
 
-const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
-
 /** Incoming X-Request-Id is kept when it looks like an id, so traces join across services. */
 function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
   const h = req.headers['x-request-id'];
@@ -106,13 +105,11 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     trustProxy: false,
     // Bodies must have the declared types: no coercion of "5432" into 5432 and no silently
     // dropped unknown fields. Query strings and params are strings on the wire, so they are
-    // coerced.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, strict: false } },
+    // coerced. A factory (not setValidatorCompiler) so that this also holds in plugins that
+    // call addSchema (see lib/validation.ts).
+    // (Fastify types the factory as returning Ajv's compile; it is called with the route schema.)
+    schemaController: { compilersFactory: { buildValidator: createValidatorFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-
-  const strictAjv = addFormats(new Ajv({ removeAdditional: false, coerceTypes: false, allErrors: true, strict: false, useDefaults: true }));
-  const coercingAjv = addFormats(new Ajv({ removeAdditional: false, coerceTypes: 'array', allErrors: true, strict: false, useDefaults: true }));
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -157,14 +154,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
   const users = new UsersService(prisma);
   const members = new MembersService(prisma, tenants);
-  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, users, members });
+  // Ended sessions are refused at once; this only deletes them, on a timer, off the request path.
+  const sessionCleanup = new SessionCleanup(prisma, config.sessions.idleMs, app.log);
+  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
   propagation.start();
   const retention = new EventRetention(prisma, config.connectionEventsRetentionDays, app.log);
   retention.start();
+  sessionCleanup.start();
   app.addHook('onClose', async () => {
+    await sessionCleanup.stop();
     await retention.stop();
     await propagation.stop();
     if (ownsPrisma) await prisma.$disconnect();
@@ -216,11 +217,25 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
       summary: 'Public facts clients need: base domain and shared ports',
       security: [],
       response: {
-        200: Type.Object({
-          version: Type.String(),
-          baseDomain: Type.String(),
-          listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
-        }),
+        200: Type.Object(
+          {
+            version: Type.String(),
+            baseDomain: Type.String(),
+            listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
+          },
+          {
+            examples: [
+              {
+                version: '0.1.0',
+                baseDomain: 'db.example.com',
+                listeners: [
+                  { name: 'postgres', protocol: 'postgres', port: 5432 },
+                  { name: 'tls', protocol: 'tls', port: 443 },
+                ],
+              },
+            ],
+          },
+        ),
       },
     },
   }, async () => ({

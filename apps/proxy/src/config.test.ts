@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { loadConfig } from './config.js';
 
 const base = { DATABASE_URL: 'postgres://u@127.0.0.1:1/db' };
@@ -23,5 +24,33 @@ describe('loadConfig: policies', () => {
     const c = loadConfig({ ...base, PROXY_IDLE_TIMEOUT_MS: '3600000', PROXY_IDLE_TIMEOUTS: 'tls=600000, http=0' });
     expect(c.idleTimeoutMs).toEqual({ default: 3_600_000, byListener: { tls: 600_000, http: 0 } });
     expect(() => loadConfig({ ...base, PROXY_IDLE_TIMEOUTS: 'tls' })).toThrow(/PROXY_IDLE_TIMEOUTS/);
+  });
+});
+
+describe('loadConfig: workers', () => {
+  it('runs one worker per core by default; 1 means a single process', () => {
+    expect(loadConfig(base).workers).toBe(Math.min(127, availableParallelism()));
+    expect(loadConfig({ ...base, PROXY_WORKERS: '1' }).workers).toBe(1);
+    expect(loadConfig({ ...base, PROXY_WORKERS: '4' }).workers).toBe(4);
+    expect(loadConfig(base).workerId).toBe(0);
+    expect(loadConfig({ ...base, SWITCHYARD_WORKER_ID: '3' }).workerId).toBe(3);
+    expect(loadConfig(base).clusterScheduling).toBe('rr');
+    expect(loadConfig({ ...base, PROXY_CLUSTER_SCHEDULING: 'none' }).clusterScheduling).toBe('none');
+    expect(() => loadConfig({ ...base, PROXY_CLUSTER_SCHEDULING: 'random' })).toThrow(/PROXY_CLUSTER_SCHEDULING/);
+  });
+
+  it('refuses counts that cannot be worker ids', () => {
+    for (const bad of ['0', '128', 'many']) expect(() => loadConfig({ ...base, PROXY_WORKERS: bad })).toThrow(/PROXY_WORKERS/);
+  });
+});
+
+describe('loadConfig: PostgreSQL clients without SNI', () => {
+  it('has no default certificate unless both files are given, and names a missing file', () => {
+    const c = loadConfig(base);
+    expect(c.defaultCertificate).toBeNull();
+    expect(c.baseDomain).toBe('db.switchyard.localhost');
+    expect(loadConfig({ ...base, SWITCHYARD_BASE_DOMAIN: 'DB.Example.com' }).baseDomain).toBe('db.example.com');
+    expect(() => loadConfig({ ...base, PROXY_DEFAULT_CERT_FILE: '/nonexistent.crt' })).toThrow(/go together/);
+    expect(() => loadConfig({ ...base, PROXY_DEFAULT_CERT_FILE: '/nonexistent.crt', PROXY_DEFAULT_KEY_FILE: '/nonexistent.key' })).toThrow(/PROXY_DEFAULT_CERT_FILE.*ENOENT/);
   });
 });

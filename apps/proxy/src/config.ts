@@ -2,7 +2,7 @@
  * The proxy's whole configuration, validated once at boot. Nothing else reads process.env.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
@@ -79,6 +79,30 @@ const EnvSchema = z.object({
   SWITCHYARD_KEYS: z.string().optional(),
   SWITCHYARD_KEYS_FILE: z.string().optional(),
   SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
+  /**
+   * Worker processes (node:cluster) sharing the listeners; default one per core. `1` runs
+   * today's single process with no cluster at all. At most 127 (worker ids fit the top byte
+   * of PostgreSQL cancel keys).
+   */
+  PROXY_WORKERS: z.coerce.number().int().min(1).max(127).optional(),
+  /**
+   * How new connections reach workers: `rr` (node:cluster round-robin: the primary accepts
+   * and hands each connection to the next worker; even spread) or `none` (every worker
+   * accepts on the shared socket itself; no hand-off cost, but the kernel may spread
+   * connections unevenly).
+   */
+  PROXY_CLUSTER_SCHEDULING: z.enum(['rr', 'none']).default('rr'),
+  /** Set by the cluster primary on the workers it forks (1–127); never set it yourself. */
+  SWITCHYARD_WORKER_ID: z.coerce.number().int().min(1).max(127).optional(),
+  /** Route host names are <database>.<tenant>.<base domain>; the endpoint option's short form is relative to it. */
+  SWITCHYARD_BASE_DOMAIN: z.string().toLowerCase().default('db.switchyard.localhost'),
+  /**
+   * Certificate (PEM chain, leaf first) and key presented to PostgreSQL clients that send no
+   * SNI, so they can name their database with the `endpoint` option (terminate-mode routes).
+   * Unset: such clients get a TLS unrecognized_name alert.
+   */
+  PROXY_DEFAULT_CERT_FILE: z.string().optional(),
+  PROXY_DEFAULT_KEY_FILE: z.string().optional(),
 });
 
 export interface ProxyConfig {
@@ -107,6 +131,15 @@ export interface ProxyConfig {
   upstreamDenyCidrs: Cidr[];
   /** Null: terminate-mode routes are refused (passthrough needs no keys). */
   keyring: Keyring | null;
+  /** Worker processes; 1 = single process, no cluster. */
+  workers: number;
+  /** This process's worker id in cluster mode (1–127); 0 in a single process or the primary. */
+  workerId: number;
+  /** Cluster connection distribution (PROXY_CLUSTER_SCHEDULING). */
+  clusterScheduling: 'rr' | 'none';
+  baseDomain: string;
+  /** The certificate for PostgreSQL handshakes without SNI; null = refuse them (no_sni). */
+  defaultCertificate: { certPem: string; keyPem: string } | null;
 }
 
 function list(text: string): string[] {
@@ -153,8 +186,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
   } catch (err) {
     throw new Error(`invalid proxy configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
   }
+  if (Boolean(e.PROXY_DEFAULT_CERT_FILE) !== Boolean(e.PROXY_DEFAULT_KEY_FILE)) {
+    throw new Error('invalid proxy configuration:\n  PROXY_DEFAULT_CERT_FILE and PROXY_DEFAULT_KEY_FILE go together');
+  }
+  let defaultCertificate: ProxyConfig['defaultCertificate'] = null;
+  if (e.PROXY_DEFAULT_CERT_FILE && e.PROXY_DEFAULT_KEY_FILE) {
+    try {
+      defaultCertificate = { certPem: readFileSync(e.PROXY_DEFAULT_CERT_FILE, 'utf8'), keyPem: readFileSync(e.PROXY_DEFAULT_KEY_FILE, 'utf8') };
+    } catch (err) {
+      throw new Error(`invalid proxy configuration:\n  PROXY_DEFAULT_CERT_FILE/PROXY_DEFAULT_KEY_FILE: ${(err as Error).message}`, { cause: err });
+    }
+  }
   return {
     databaseUrl: e.DATABASE_URL,
+    baseDomain: e.SWITCHYARD_BASE_DOMAIN,
+    defaultCertificate,
     listeners: parseListeners(e.SWITCHYARD_LISTENERS),
     proxyId: e.PROXY_ID ?? `${hostname()}-${process.pid}`,
     admin: { host: e.PROXY_ADMIN_HOST, port: e.PROXY_ADMIN_PORT },
@@ -179,5 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
     upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
     keyring,
+    workers: e.PROXY_WORKERS ?? Math.min(127, Math.max(1, availableParallelism())),
+    workerId: e.SWITCHYARD_WORKER_ID ?? 0,
+    clusterScheduling: e.PROXY_CLUSTER_SCHEDULING,
   };
 }

@@ -25,6 +25,7 @@ export const REFUSALS = {
     alert: TlsAlert.handshakeFailure,
     sqlstate: SqlState.protocolViolation,
     message: 'Switchyard: TLS handshake not completed in time',
+    hint: 'The connection must be established within the proxy handshake deadline; retry, and check the network between client and proxy.',
   },
   hello_invalid: {
     kind: 'client',
@@ -57,11 +58,19 @@ export const REFUSALS = {
     sqlstate: SqlState.protocolViolation,
     message: 'Switchyard: received unencrypted data after SSL request',
   },
-  cancel_unsupported: {
+  // CancelRequests (pg/cancel.ts). Never answered, as PostgreSQL answers none: the client's
+  // connection is closed; the reason is for metrics and connection events only.
+  cancel_unknown_key: {
     kind: 'client',
     alert: TlsAlert.handshakeFailure,
     sqlstate: SqlState.protocolViolation,
-    message: 'Switchyard: plaintext cancel requests are not routed',
+    message: 'Switchyard: cancel request for a key this proxy did not issue (passthrough sessions cannot be cancelled in plaintext)',
+  },
+  cancel_upstream_failed: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the cancel request could not be delivered to the database server',
   },
   no_sni: {
     kind: 'client',
@@ -70,29 +79,62 @@ export const REFUSALS = {
     message: 'Switchyard: the TLS ClientHello carries no server name (SNI)',
     hint: TLS_HINT,
   },
+  // Clients without SNI in terminate mode (pg/endpoint.ts): the Neon `endpoint` option.
+  endpoint_required: {
+    kind: 'client',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: no database named: the client sent no TLS server name (SNI) and no endpoint option',
+    hint: 'Connect with the database host name and SNI (libpq 14+: host=<database>.<tenant>.<domain>, sslsni=1, the default), or name the database in the options: options=endpoint=<database>.<tenant> (URI: ?options=endpoint%3D<database>.<tenant>).',
+  },
+  endpoint_invalid: {
+    kind: 'client',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: the endpoint option must name <database>.<tenant> or the full host name, once',
+    hint: 'Use options=endpoint=<database>.<tenant>, e.g. options=endpoint=orders.acme.',
+  },
+  endpoint_mismatch: {
+    kind: 'client',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: the endpoint option names another database than the TLS server name (SNI)',
+    hint: 'Remove the endpoint option, or make it name the same database as the host name.',
+  },
+  endpoint_passthrough: {
+    kind: 'config',
+    alert: TlsAlert.unrecognizedName,
+    sqlstate: SqlState.rejectedConnection,
+    message: 'Switchyard: this database is exposed in TLS passthrough mode, which needs the host name in SNI; the endpoint option works only in terminate mode',
+    hint: 'Connect with the database host name and sslsni=1 (libpq 14+), or use its dedicated port.',
+  },
   unknown_host: {
     kind: 'config',
     alert: TlsAlert.unrecognizedName,
     sqlstate: SqlState.unknownDatabase,
     message: 'Switchyard: no database is exposed under this host name',
+    hint: 'Check the host name (or endpoint option) against the connection string the API gave, and that external access is enabled.',
   },
   route_disabled: {
     kind: 'config',
     alert: TlsAlert.unrecognizedName,
     sqlstate: SqlState.rejectedConnection,
     message: 'Switchyard: external access to this database is disabled',
+    hint: 'Its owner can enable it again (PUT …/external-access {"enabled": true}).',
   },
   source_not_allowed: {
     kind: 'policy',
     alert: TlsAlert.accessDenied,
     sqlstate: SqlState.rejectedConnection,
     message: 'Switchyard: your address is not allowed to reach this database',
+    hint: "Connect from an address in the database's source CIDR allowlist, or ask its owner to add yours.",
   },
   route_connection_limit: {
     kind: 'ratelimit',
     alert: TlsAlert.internalError,
     sqlstate: SqlState.tooManyConnections,
     message: 'Switchyard: too many connections to this database',
+    hint: 'The database has reached its limit of concurrent connections through the proxy; close idle connections (or use a pooler) and retry.',
   },
   tenant_connection_limit: {
     kind: 'ratelimit',
@@ -119,12 +161,14 @@ export const REFUSALS = {
     alert: TlsAlert.internalError,
     sqlstate: SqlState.unableToConnect,
     message: 'Switchyard: the database server is not reachable',
+    hint: 'The database may be down or restarting; retry shortly. If it persists, its owner should check the upstream address.',
   },
   upstream_tls_refused: {
     kind: 'upstream',
     alert: TlsAlert.internalError,
     sqlstate: SqlState.unableToConnect,
     message: 'Switchyard: the database server does not accept TLS',
+    hint: "The route is set to speak TLS to the database (upstreamTls) but the server refused SSLRequest; its owner should enable TLS on the server or set upstreamTls to false.",
   },
   upstream_protocol_error: {
     kind: 'upstream',
@@ -229,12 +273,14 @@ export const REFUSALS = {
     alert: TlsAlert.internalError,
     sqlstate: SqlState.unableToConnect,
     message: 'Switchyard: TLS to the database server failed',
+    hint: "The proxy could not complete TLS with the database server; its owner should check the server's TLS settings.",
   },
   upstream_certificate_invalid: {
     kind: 'upstream',
     alert: TlsAlert.internalError,
     sqlstate: SqlState.unableToConnect,
     message: "Switchyard: the database server's certificate failed verification against the route's upstream CA",
+    hint: "The route's owner should update upstreamCa, or the server's certificate (its names must include the upstream host).",
   },
   shutting_down: {
     kind: 'shutdown',
@@ -257,7 +303,11 @@ export type CloseReason =
   /** Neither side sent a byte for the listener's idle timeout (off unless configured). */
   | 'idle_timeout'
   /** The client disconnected before it was routed (port scanners, LB TCP health checks). */
-  | 'client_left_during_handshake';
+  | 'client_left_during_handshake'
+  /** A CancelRequest delivered to the backend that owns the key (terminate-mode sessions). */
+  | 'cancel_forwarded'
+  /** A CancelRequest handed to the worker that minted its key (cluster mode). */
+  | 'cancel_forwarded_to_worker';
 
 /** ok: proxied; rejected: refused (client, policy, config); error: upstream or internal failure; aborted: client left early. */
 export type ConnectionOutcome = 'ok' | 'rejected' | 'error' | 'aborted';

@@ -3,10 +3,18 @@
  * accepting, open connections drain up to PROXY_DRAIN_TIMEOUT_MS, events are flushed, exit 0.
  * The handlers are installed before anything starts, so a signal during startup is not the
  * default "die now": it stops the proxy as soon as it is up.
+ *
+ * PROXY_WORKERS=1 runs everything in this process. Above 1 (the default is one per core)
+ * this process becomes the cluster primary (`cluster/primary.ts`: control database, admin
+ * port, audit writer, caps) and forks that many workers, which run this same file and end
+ * up in `cluster/worker.ts` (listeners only).
  */
+import cluster from 'node:cluster';
 import pino from 'pino';
+import { startClusterPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { loadConfig } from './config.js';
-import { startProxy, type RunningProxy } from './proxy.js';
+import { startProxy } from './proxy.js';
 
 let config;
 try {
@@ -15,26 +23,36 @@ try {
   console.error((err as Error).message);
   process.exit(2);
 }
-const log = pino({ level: config.logLevel, base: { svc: 'proxy', proxyId: config.proxyId } });
 
-let proxy: RunningProxy | null = null;
-let stopSignal: NodeJS.Signals | null = null;
-const stop = (running: RunningProxy) =>
-  running.stop().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    if (stopSignal) return;
-    stopSignal = sig;
-    log.info({ signal: sig }, 'shutting down');
-    if (proxy) void stop(proxy);
-  });
+if (cluster.isWorker) {
+  const log = pino({ level: config.logLevel, base: { svc: 'proxy', proxyId: config.proxyId, worker: config.workerId } });
+  await runWorker(config, log);
+} else {
+  const log = pino({ level: config.logLevel, base: { svc: 'proxy', proxyId: config.proxyId } });
+  let proxy: { stop(): Promise<void> } | null = null;
+  let stopSignal: NodeJS.Signals | null = null;
+  const stop = (running: { stop(): Promise<void> }) =>
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (stopSignal) return;
+      stopSignal = sig;
+      log.info({ signal: sig }, 'shutting down');
+      if (proxy) void stop(proxy);
+    });
+  }
+
+  try {
+    proxy = config.workers > 1 ? await startClusterPrimary(config, log) : await startProxy(config, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'proxy failed to start');
+    process.exit(1);
+  }
+  if (stopSignal) void stop(proxy);
 }
-
-proxy = await startProxy(config, log);
-if (stopSignal) void stop(proxy);

@@ -5,8 +5,10 @@
  * 100,000 routes cannot blow up the scrape. Full per-route history is in the connection
  * events in the control database.
  *
- * In cluster mode each worker fills its own registry and the primary merges them
- * (`cluster/metrics.ts`); `aggregator` says how a metric combines across processes.
+ * In cluster mode each worker fills its own registry and the primary merges them with its
+ * own (`cluster/metrics.ts`); `aggregator` says how a metric combines across processes
+ * (default: sum). The primary owns route sync and the audit writer, so those series come
+ * from it; connection series come from the workers.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -134,6 +136,22 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
       name: 'switchyard_proxy_health_checks_total',
       help: 'Active upstream health checks by result',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    workerConnections: new Counter({
+      name: 'switchyard_proxy_worker_connections_total',
+      help: 'Connections accepted, by cluster worker id (absent in single-process mode)',
+      labelNames: ['worker'],
+      registers: [registry],
+    }),
+    workersLive: new Gauge({
+      name: 'switchyard_proxy_workers',
+      help: 'Cluster workers accepting connections (0 in single-process mode)',
+      registers: [registry],
+    }),
+    workerRestarts: new Counter({
+      name: 'switchyard_proxy_worker_restarts_total',
+      help: 'Cluster workers that exited unexpectedly and were started again',
       registers: [registry],
     }),
     endpointTransitions: new Counter({

@@ -7,23 +7,19 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.js';
-import { ConnectionLog, type ConnectionEventInput } from './audit/connection-log.js';
+import { ConnectionLog } from './audit/connection-log.js';
 import type { ProxyConfig } from './config.js';
 import { Heartbeat } from './control/heartbeat.js';
-import type { ListenerContext } from './listener/context.js';
-import { ProxyListener } from './listener/listener.js';
-import { DedicatedPorts } from './listener/dedicated-ports.js';
-import { RecentRefusals } from './listener/recent-refusals.js';
-import { ConnectionRegistry } from './listener/registry.js';
+import { DataPlane } from './dataplane.js';
+import type { ConnectionRegistry } from './listener/registry.js';
+import type { DedicatedPorts } from './listener/dedicated-ports.js';
 import { createMetrics, type ProxyMetrics } from './metrics.js';
+import type { CancelRouter } from './pg/cancel.js';
 import { ConnectionCounts } from './policy/limits.js';
 import { ClientRateLimiter } from './policy/rate-limit.js';
 import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
-import { Upstreams } from './upstream/connector.js';
-import { UpstreamGuard } from './upstream/guard.js';
-import { HealthMonitor } from './upstream/health.js';
-import { SecureContextStore } from './tls/context-store.js';
+import type { Upstreams } from './upstream/connector.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface RunningProxy {
@@ -39,11 +35,21 @@ export interface RunningProxy {
   metrics: ProxyMetrics;
   upstreams: Upstreams;
   dedicated: DedicatedPorts;
+  /** Cancel keys of terminate-mode PostgreSQL sessions (pg/cancel.ts). */
+  cancels: CancelRouter;
 }
 
-type Live = { closeForShutdown(): void; closeForRoute(): void };
+export interface ProxyOptions {
+  /**
+   * Cluster mode: this worker's id (1–127), written into the top byte of every cancel key it
+   * mints. Single process: 0.
+   */
+  workerId?: number;
+  /** Cluster mode: hands a CancelRequest whose key another worker minted to that worker (pg/cancel.ts). */
+  forwardCancelToWorker?: (workerId: number, request: Buffer) => void;
+}
 
-export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningProxy> {
+export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel }), options: ProxyOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics(config.metrics);
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
@@ -53,31 +59,30 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     application_name: `switchyard-proxy ${config.proxyId}`,
   });
   pool.on('error', (err) => log.warn({ err: err.message }, 'control database pool error'));
-  const registry = new ConnectionRegistry();
   const limits = new ConnectionCounts();
   const rateLimiter = config.clientRate ? new ClientRateLimiter(config.clientRate) : null;
-  const recentRefusals = new RecentRefusals();
-  const open = new Set<Live>();
   const connectionLog = new ConnectionLog(pool, { proxyId: config.proxyId, ...config.audit }, metrics, log);
-  let table: RouteTable | null = null;
   let draining = false;
-  const versionWaiters: Array<{ version: number; resolve: () => void }> = [];
-  const guard = new UpstreamGuard({ allowLoopback: config.allowLoopbackUpstreams, denyCidrs: config.upstreamDenyCidrs });
-  const health = new HealthMonitor(guard, log, {
-    onTransition: (_key, up) => metrics.endpointTransitions.inc({ to: up ? 'up' : 'down' }),
-    onCheck: (ok) => metrics.healthChecks.inc({ result: ok ? 'ok' : 'failed' }),
+  const plane = new DataPlane({
+    config,
+    log,
+    metrics,
+    limits,
+    rateLimiter,
+    recordEvent: (ev) => connectionLog.record(ev),
+    workerId: options.workerId,
+    forwardCancelToWorker: options.forwardCancelToWorker,
   });
-  const upstreams = new Upstreams({ guard, health, egressSources: config.egressSourceAddresses });
 
   const heartbeat = new Heartbeat(
     pool,
     { proxyId: config.proxyId, intervalMs: config.heartbeatIntervalMs, listeners: config.listeners, softwareVersion: SOFTWARE_VERSION },
     () => ({
-      appliedVersion: table?.version ?? 0,
+      appliedVersion: plane.table?.version ?? 0,
       stats: {
-        openConnections: open.size,
-        routedConnections: registry.size,
-        routes: table?.size ?? 0,
+        openConnections: plane.openConnections,
+        routedConnections: plane.registry.size,
+        routes: plane.table?.size ?? 0,
         auditPending: connectionLog.pending,
         auditDropped: connectionLog.dropped,
         auditWritten: connectionLog.written,
@@ -87,35 +92,8 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   );
   let heartbeatStarted = false;
 
-  const tlsContexts = new SecureContextStore(config.keyring, log.child({ component: 'tls' }));
   const onChange = (change: TableChange) => {
-    // Certificates are loaded before the table is published, so no connection sees one without the other.
-    tlsContexts.apply(change);
-    table = change.table;
-    // Off the hot path: health checks and dedicated ports follow the routes that changed.
-    for (const id of change.changedIds) {
-      const r = change.table.get(id);
-      if (!r) upstreams.balancer.forget(id);
-      const check = r?.enabled ? r.healthCheck : null;
-      health.setRoute(
-        id,
-        check && r ? r.endpoints.map((endpoint) => ({ endpoint, check, postgres: r.engine === 'postgres', sourceAddress: r.sourceAddress ?? null })) : [],
-      );
-    }
-    dedicated.sync(change.table, change.changedIds, change.previous);
-    // Routes now disabled or gone whose owners chose `close`: end their open connections.
-    for (const id of change.changedIds) {
-      const before = change.previous?.get(id);
-      const after = change.table.get(id);
-      const closeBehavior = (after ?? before)?.disableBehavior === 'close';
-      if (closeBehavior && (!after || !after.enabled) && registry.count(id) > 0) {
-        const n = registry.closeRoute(id);
-        log.info({ routeId: id, closed: n }, 'route disabled with close: ended its connections');
-      }
-    }
-    for (let i = versionWaiters.length - 1; i >= 0; i--) {
-      if (versionWaiters[i]!.version <= change.table.version) versionWaiters.splice(i, 1)[0]!.resolve();
-    }
+    plane.apply(change);
     if (!heartbeatStarted) {
       heartbeatStarted = true;
       heartbeat.start();
@@ -134,53 +112,15 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     applicationName: `switchyard-proxy ${config.proxyId}`,
   });
 
-  const contextFor = (spec: ListenerContext['spec'], dedicatedPort?: number): ListenerContext => {
-    const ctx: ListenerContext = {
-      spec,
-      upstreams,
-      dedicatedPort,
-      config,
-      getTable: () => table,
-      registry,
-      limits,
-      rateLimiter,
-      idleTimeoutMs: config.idleTimeoutMs.byListener[spec.name] ?? config.idleTimeoutMs.default,
-      recentRefusals,
-      tlsContexts,
-      metrics,
-      log: log.child({ listener: spec.name }),
-      onConnectionStart: (conn) => {
-        open.add(conn);
-      },
-      onConnectionDone: (conn, event: ConnectionEventInput) => {
-        open.delete(conn);
-        connectionLog.record(event);
-        if (open.size === 0) onIdle?.();
-      },
-    };
-    return ctx;
-  };
-  const listeners = config.listeners.map((spec) => new ProxyListener(contextFor(spec)));
-  const dedicated = new DedicatedPorts(
-    config.dedicatedPorts,
-    (port) => contextFor({ name: 'dedicated', protocol: 'tls', host: config.dedicatedHost, port, publicPort: port, proxyProtocolFrom: [] }, port),
-    log.child({ listener: 'dedicated' }),
-  );
-  let onIdle: (() => void) | null = null;
-
-  const admin: Server = createAdminServer(metrics.registry, {
-    ready: () => table !== null && !draining,
-    status: () => ({ version: table?.version ?? null, routes: table?.size ?? 0, draining, controlDb: sync.listening }),
+  const admin: Server = createAdminServer(() => metrics.registry.metrics(), {
+    ready: () => plane.table !== null && !draining,
+    status: () => ({ version: plane.table?.version ?? null, routes: plane.table?.size ?? 0, draining, controlDb: sync.listening }),
   });
 
   sync.start();
   connectionLog.start();
-  const ports: Record<string, number> = {};
-  for (const l of listeners) ports[l.name] = await l.listen();
-  const adminPort = await new Promise<number>((resolve, reject) => {
-    admin.once('error', reject);
-    admin.listen(config.admin.port, config.admin.host, () => resolve((admin.address() as AddressInfo).port));
-  });
+  const ports = await plane.listen();
+  const adminPort = await listenAdmin(admin, config);
   log.info({ ports, adminPort, proxyId: config.proxyId }, 'proxy listening');
 
   /**
@@ -192,29 +132,11 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   let stopping: Promise<void> | null = null;
   const shutdown = async () => {
     draining = true;
-    log.info({ open: open.size, graceMs: config.acceptGraceMs }, 'readiness off; draining');
+    log.info({ open: plane.openConnections, graceMs: config.acceptGraceMs }, 'readiness off; draining');
     if (config.acceptGraceMs > 0) await new Promise((r) => setTimeout(r, config.acceptGraceMs));
-    await Promise.all([...listeners.map((l) => l.close()), dedicated.stop()]);
-    health.stop();
-    log.info({ open: open.size }, 'listeners closed');
-    const idle = (ms: number) => {
-      if (open.size === 0) return Promise.resolve();
-      let timer: NodeJS.Timeout | undefined;
-      return new Promise<void>((resolve) => {
-        onIdle = resolve;
-        timer = setTimeout(resolve, ms);
-      }).finally(() => clearTimeout(timer));
-    };
-    if (open.size > 0) {
-      log.info({ open: open.size, timeoutMs: config.drainTimeoutMs }, 'draining connections');
-      await idle(config.drainTimeoutMs);
-      if (open.size > 0) {
-        log.warn({ open: open.size }, 'drain deadline reached; closing remaining connections');
-        for (const c of [...open]) c.closeForShutdown();
-        // Their close events record their connection events; wait for them (briefly).
-        await idle(2000);
-      }
-    }
+    await plane.stopAccepting();
+    log.info({ open: plane.openConnections }, 'listeners closed');
+    await plane.drain(config.drainTimeoutMs);
     await sync.stop();
     await connectionLog.stop(5000);
     await heartbeat.stop();
@@ -226,14 +148,22 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
   return {
     ports,
     adminPort,
-    table: () => table,
-    registry,
+    table: () => plane.table,
+    registry: plane.registry,
     connectionLog,
     metrics,
-    upstreams,
-    dedicated,
-    waitForVersion: (version) =>
-      table && table.version >= version ? Promise.resolve() : new Promise((resolve) => versionWaiters.push({ version, resolve })),
+    upstreams: plane.upstreams,
+    dedicated: plane.dedicated,
+    cancels: plane.cancels,
+    waitForVersion: (version) => plane.waitForVersion(version),
     stop: () => (stopping ??= shutdown()),
   };
+}
+
+/** Binds the admin endpoint; resolves with its port. */
+export function listenAdmin(admin: Server, config: Pick<ProxyConfig, 'admin'>): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    admin.once('error', reject);
+    admin.listen(config.admin.port, config.admin.host, () => resolve((admin.address() as AddressInfo).port));
+  });
 }

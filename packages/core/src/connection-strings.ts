@@ -25,6 +25,12 @@ export interface ConnectionTrust {
   caFile: string | null;
   /** The CA PEM itself, for formats that embed it (kubeconfig). */
   caPem?: string | null;
+  /**
+   * Terminate mode: the proxy speaks TLS to the upstream (default true). SCRAM channel binding
+   * (SCRAM-SHA-256-PLUS) binds to the TLS session the *server* sees — the proxy's — so it
+   * cannot pass a terminating proxy; libpq and pgjdbc strings then turn it off.
+   */
+  upstreamTls?: boolean;
 }
 
 /** Placeholder for the database server's own CA in passthrough mode. */
@@ -36,12 +42,13 @@ export function connectionStrings(engine: Engine, hostname: string, port: number
   const rootcert = caFile ?? 'system';
   switch (engine) {
     case 'postgres': {
-      const uri = `postgresql://USER@${hostname}:${port}/DBNAME?sslmode=verify-full&sslrootcert=${rootcert}`;
+      const noBinding = trust.tlsMode === 'terminate' && trust.upstreamTls !== false;
+      const uri = `postgresql://USER@${hostname}:${port}/DBNAME?sslmode=verify-full&sslrootcert=${rootcert}${noBinding ? '&channel_binding=disable' : ''}`;
       const out: ConnectionStrings = {
         primary: uri,
         uri,
-        psql: `psql "host=${hostname} port=${port} dbname=DBNAME user=USER sslmode=verify-full sslrootcert=${rootcert}"`,
-        jdbc: `jdbc:postgresql://${hostname}:${port}/DBNAME?user=USER&ssl=true&sslmode=verify-full${caFile ? `&sslrootcert=${caFile}` : ''}`,
+        psql: `psql "host=${hostname} port=${port} dbname=DBNAME user=USER sslmode=verify-full sslrootcert=${rootcert}${noBinding ? ' channel_binding=disable' : ''}"`,
+        jdbc: `jdbc:postgresql://${hostname}:${port}/DBNAME?user=USER&ssl=true&sslmode=verify-full${caFile ? `&sslrootcert=${caFile}` : ''}${noBinding ? '&channelBinding=disable' : ''}`,
         nodePostgres:
           `new pg.Client({ host: '${hostname}', port: ${port}, user: 'USER', database: 'DBNAME', ` +
           `ssl: { servername: '${hostname}'${caFile ? `, ca: fs.readFileSync('${caFile}', 'utf8')` : ''} } })`,

@@ -49,6 +49,8 @@ interface Secrets {
   adminPassword: string;
   /** Password of DEMO_EMAIL (owner of the demo tenant). */
   demoPassword: string;
+  /** Development keyring (`dev1:base64key`) encrypting certificate private keys at rest. */
+  keyring: string;
 }
 
 const ADMIN_EMAIL = 'admin@switchyard.localhost';
@@ -62,6 +64,7 @@ function secrets(): Secrets {
     adminToken: old.adminToken ?? `sy_admin_${randomBytes(32).toString('base64url')}`,
     adminPassword: old.adminPassword ?? randomBytes(15).toString('base64url'),
     demoPassword: old.demoPassword ?? randomBytes(15).toString('base64url'),
+    keyring: old.keyring ?? `dev1:${randomBytes(32).toString('base64')}`,
   };
   if (JSON.stringify(old) !== JSON.stringify(s)) writeFileSync(path, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
@@ -171,7 +174,7 @@ function launch(name: 'api' | 'proxy', env: NodeJS.ProcessEnv): ManagedProcess {
 }
 
 try {
-  const { adminToken, adminPassword, demoPassword } = secrets();
+  const { adminToken, adminPassword, demoPassword, keyring } = secrets();
   const databaseUrl = await controlDatabase();
   const m = await migrate(databaseUrl);
   if (m.applied.length) say(`applied migrations: ${m.applied.join(', ')}`);
@@ -184,6 +187,9 @@ try {
     SWITCHYARD_LISTENERS: cfg.listeners,
     SWITCHYARD_BASE_DOMAIN: cfg.baseDomain,
     LOG_LEVEL: cfg.logLevel,
+    // Terminate mode needs private keys, kept encrypted at rest with this keyring. A keyring
+    // given in the environment wins; otherwise a development one from secrets.json.
+    ...(process.env.SWITCHYARD_KEYS || process.env.SWITCHYARD_KEYS_FILE ? {} : { SWITCHYARD_KEYS: keyring }),
   };
   const apiProc = launch('api', {
     ...common,
@@ -194,7 +200,20 @@ try {
     SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
     WEB_DIST_DIR: join(root, 'apps/web/dist'),
   });
-  const proxyProc = launch('proxy', { ...common, PROXY_ADMIN_PORT: String(cfg.proxyAdminPort), PROXY_ID: 'local-proxy' });
+  // Presented to PostgreSQL clients without SNI (options=endpoint=…, docs/proxy.md): a
+  // wildcard for the base domain's tenants and the loopback address, from the dev CA.
+  const fallback = issueDevCertificate(loadOrCreateDevCa(cfg.dataDir), [`*.demo.${cfg.baseDomain}`, `*.${cfg.baseDomain}`, '127.0.0.1']);
+  const fallbackDir = join(cfg.dataDir, 'pki');
+  mkdirSync(fallbackDir, { recursive: true });
+  writeFileSync(join(fallbackDir, 'proxy-default.crt'), fallback.certPem);
+  writeFileSync(join(fallbackDir, 'proxy-default.key'), fallback.keyPem, { mode: 0o600 });
+  const proxyProc = launch('proxy', {
+    ...common,
+    PROXY_ADMIN_PORT: String(cfg.proxyAdminPort),
+    PROXY_ID: 'local-proxy',
+    PROXY_DEFAULT_CERT_FILE: process.env.PROXY_DEFAULT_CERT_FILE ?? join(fallbackDir, 'proxy-default.crt'),
+    PROXY_DEFAULT_KEY_FILE: process.env.PROXY_DEFAULT_KEY_FILE ?? join(fallbackDir, 'proxy-default.key'),
+  });
   await waitForHttp(`http://127.0.0.1:${cfg.apiPort}/readyz`, 60_000, () => apiProc.child.exitCode === null);
   await waitForHttp(`http://127.0.0.1:${cfg.proxyAdminPort}/readyz`, 60_000, () => proxyProc.child.exitCode === null);
 
@@ -225,6 +244,16 @@ try {
     say('');
     say('  # connect through the proxy (SNI routes it; hostaddr skips DNS; password: postgres):');
     say(`  PGPASSWORD=postgres psql "host=${demoHost} hostaddr=127.0.0.1 port=${pgPort} user=postgres dbname=postgres sslmode=verify-full sslrootcert=${ca}"`);
+    say('');
+    say('  # or let the proxy terminate TLS with a certificate from the platform CA:');
+    say(`  curl -sS -X PUT '${base}/api/v1/tenants/demo/databases/orders/external-access?wait=true' \\`);
+    say(`    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`);
+    say(`    -d '{"enabled": true, "tlsMode": "terminate"}'`);
+    say(`  curl -sS ${base}/api/v1/pki/ca.pem -o platform-ca.pem`);
+    say(`  PGPASSWORD=postgres psql "host=${demoHost} hostaddr=127.0.0.1 port=${pgPort} user=postgres dbname=postgres sslmode=verify-full sslrootcert=platform-ca.pem channel_binding=disable"`);
+    say('  # (channel binding binds to the TLS session the database sees, which is the proxy\'s: docs/proxy.md)');
+    say('  # terminate mode, a client without SNI names its database in the options (Neon convention):');
+    say(`  PGPASSWORD=postgres psql "host=127.0.0.1 port=${pgPort} sslsni=0 user=postgres dbname=postgres sslmode=verify-full sslrootcert=${ca} channel_binding=disable options=endpoint=orders.demo"`);
     say('');
     say('  # disable it again: the same curl with {"enabled": false}; new connections are then refused.');
   }

@@ -43,12 +43,20 @@ function newKeyPair(): { keyPem: string; forgeKey: forge.pki.rsa.PrivateKey; pub
   return { keyPem, forgeKey, publicKey };
 }
 
-function serial(): string {
-  // Positive 128-bit serial (RFC 5280 §4.1.2.2: at most 20 octets, non-negative).
+/**
+ * Positive 128-bit serial (RFC 5280 §4.1.2.2: at most 20 octets, non-negative), with a first
+ * byte of 0x01–0x7f. DER wants INTEGERs minimally encoded, and forge removes at most one
+ * leading 0x00 byte: a serial starting 00 00 0x (x < 8) came out as 00 0x…, which OpenSSL 3
+ * rejects with "asn1 encoding routines::illegal padding" — about one certificate in 65,536,
+ * the rare "illegal padding" failure of tests that mint many certificates.
+ */
+export function randomSerialHex(): string {
   const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
+  b[0] = b[0]! & 0x7f || 0x01;
   return b.toString('hex');
 }
+
+const serial = randomSerialHex;
 
 function validity(cert: forge.pki.Certificate, days: number): void {
   const now = Date.now();

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createCertificateAuthority, createSelfSigned, issueCertificate } from './certificates.js';
 import { certificateCovers, CertificateValidationError, validateCertificateChain, type CertificateErrorCode } from './validate.js';
@@ -59,7 +60,8 @@ describe('validateCertificateChain', () => {
 
   it('key_unsupported: small RSA, DSA, odd curves, passphrase-encrypted keys', () => {
     const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const dsa = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    // A fixture: generating DSA parameters takes seconds of CPU (a test fixture, not a secret).
+    const dsa = readFileSync(new URL('./fixtures/dsa-2048.key.pem', import.meta.url), 'utf8');
     const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const encrypted = generateKeyPairSync('rsa', { modulusLength: 2048 })
       .privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' })

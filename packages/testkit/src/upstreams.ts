@@ -3,6 +3,7 @@
  * certificates from @switchyard/pki; "postgres-like" ones implement the SSLRequest step.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 
 export interface FakeUpstream {
@@ -65,5 +66,76 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions): Promise<Fake
         for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
+  };
+}
+
+export interface FakePgBackend {
+  /** Startup packets received (StartupMessages and CancelRequests), as sent. */
+  packets: Buffer[];
+  /** The BackendKeyData each session was given. */
+  keys: Array<{ processId: number; secretKey: Buffer }>;
+  /** Resolves on every CancelRequest (the key it carried). */
+  onCancel(listener: (key: { processId: number; secretKey: Buffer }) => void): void;
+}
+
+/**
+ * A minimal PostgreSQL backend for proxy tests, on any stream (plaintext or after TLS): to a
+ * StartupMessage it answers AuthenticationOk, ParameterStatus `startup` = the packet it
+ * received (base64, so a test sees exactly what the proxy forwarded), BackendKeyData (a 4-byte
+ * secret for protocol 3.0, 32 bytes for 3.2, as PostgreSQL 18) and ReadyForQuery; after
+ * that it echoes every byte. A CancelRequest is recorded and the connection closed.
+ */
+export function createFakePgBackend(): FakePgBackend & { serve(stream: Duplex): void } {
+  const packets: Buffer[] = [];
+  const keys: FakePgBackend['keys'] = [];
+  const cancelListeners: Array<(key: { processId: number; secretKey: Buffer }) => void> = [];
+  let nextPid = 1000;
+  const message = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeInt32BE(4 + body.length, 1);
+    return Buffer.concat([head, body]);
+  };
+  return {
+    packets,
+    keys,
+    onCancel: (l) => cancelListeners.push(l),
+    serve(stream) {
+      let buf = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length < 8) return;
+        const len = buf.readInt32BE(0);
+        if (buf.length < len) return;
+        stream.removeListener('data', onData);
+        const packet = buf.subarray(0, len);
+        const rest = buf.subarray(len);
+        packets.push(Buffer.from(packet));
+        const code = packet.readInt32BE(4);
+        if (code === 80877102) {
+          const key = { processId: packet.readInt32BE(8), secretKey: Buffer.from(packet.subarray(12)) };
+          for (const l of cancelListeners) l(key);
+          stream.end();
+          return;
+        }
+        const key = { processId: nextPid++, secretKey: Buffer.alloc(code === 196610 ? 32 : 4, nextPid & 0xff) };
+        keys.push(key);
+        const k = Buffer.alloc(4 + key.secretKey.length);
+        k.writeInt32BE(key.processId, 0);
+        key.secretKey.copy(k, 4);
+        stream.write(
+          Buffer.concat([
+            message('R', Buffer.from([0, 0, 0, 0])),
+            message('S', Buffer.from(`startup\0${packet.toString('base64')}\0`)),
+            message('K', k),
+            message('Z', Buffer.from('I')),
+          ]),
+        );
+        if (rest.length > 0) stream.write(rest);
+        stream.pipe(stream);
+      };
+      stream.on('data', onData);
+      stream.on('error', () => {});
+    },
   };
 }

@@ -32,6 +32,14 @@ export const ErrorResponse = Type.Object(
   },
 );
 
+/** `{ items: [...] }` list responses, documented with one example item. */
+export function ListOf<T extends TSchema>(item: T, example: unknown) {
+  return Type.Object({ items: Type.Array(item) }, { examples: [{ items: [example] }] });
+}
+
+/** Abbreviated PEM for documentation examples. */
+export const EXAMPLE_PEM = '-----BEGIN CERTIFICATE-----\nMIIDgzCCAmugAwIBAgIQKfxp1GOHlYCz…\n-----END CERTIFICATE-----\n';
+
 /** Standard error responses for a route's OpenAPI description. */
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
@@ -40,3 +48,8 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
 }
 
 export const Timestamp = Type.String({ format: 'date-time' });
+
+/** Input schemas: every string has a length limit (bad-input.int.test.ts checks it). */
+export const UuidInput = (description?: string) => Type.String({ format: 'uuid', maxLength: 36, ...(description ? { description } : {}) });
+export const TimestampInput = (description?: string) =>
+  Type.String({ format: 'date-time', maxLength: 35, ...(description ? { description } : {}), examples: ['2026-11-22T08:00:00Z'] });

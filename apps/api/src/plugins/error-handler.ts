@@ -7,16 +7,52 @@ import { Prisma } from '@switchyard/db';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, errorBody, type ErrorCode, type ErrorDetail } from '../lib/errors.js';
+import { NETWORK_FORMATS } from '../lib/validation.js';
 
 interface AjvError {
   instancePath: string;
+  schemaPath: string;
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
 }
 
+const TYPE_KEYWORDS = new Set(['type', 'const', 'enum']);
+
+/**
+ * A value that fails a union (`X | null`, `'owner' | 'admin'`) makes Ajv report every branch
+ * and the union itself. Keep what helps the caller: the errors inside the value or of the
+ * branch whose type it has (a bad field of an object that may also be null; a number below
+ * the minimum of an integer that may also be null); otherwise one error saying what the union
+ * accepts. Innermost unions first.
+ */
+function simplifyUnions(errors: AjvError[]): AjvError[] {
+  let out = errors;
+  const unions = errors.filter((e) => e.keyword === 'anyOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
+  for (const u of unions) {
+    const branch = out.filter((e) => e.schemaPath.startsWith(`${u.schemaPath}/`));
+    if (branch.length === 0) continue;
+    const telling = branch.filter((e) => e.instancePath !== u.instancePath || !TYPE_KEYWORDS.has(e.keyword));
+    if (telling.length > 0) {
+      out = out.filter((e) => e !== u && (!branch.includes(e) || telling.includes(e)));
+      continue;
+    }
+    const values: string[] = [];
+    const types: string[] = [];
+    for (const e of branch) {
+      if (e.keyword === 'const') values.push(JSON.stringify(e.params.allowedValue));
+      else if (e.keyword === 'enum') values.push(...(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)));
+      else types.push(String(e.params.type));
+    }
+    const accepted = [values.length ? `one of ${values.join(', ')}` : null, ...types].filter(Boolean).join(' or ');
+    const merged: AjvError = { ...u, message: `must be ${accepted}` };
+    out = out.flatMap((e) => (e === u ? [merged] : branch.includes(e) ? [] : [e]));
+  }
+  return out;
+}
+
 function validationDetails(context: string, errors: AjvError[]): ErrorDetail[] {
-  return errors.map((e) => {
+  return simplifyUnions(errors).map((e) => {
     let path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     if (e.keyword === 'required') path = [path, e.params.missingProperty].filter(Boolean).join('.');
     if (e.keyword === 'additionalProperties') path = [path, e.params.additionalProperty].filter(Boolean).join('.');
@@ -24,6 +60,10 @@ function validationDetails(context: string, errors: AjvError[]): ErrorDetail[] {
     let message = e.message ?? 'is invalid';
     if (e.keyword === 'additionalProperties') message = 'is not a known field';
     if (e.keyword === 'required') message = 'is required';
+    if (e.keyword === 'enum') message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    if (e.keyword === 'format' && typeof e.params.format === 'string' && NETWORK_FORMATS[e.params.format]) {
+      message = NETWORK_FORMATS[e.params.format]!.message;
+    }
     return { field, message };
   });
 }

@@ -19,7 +19,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
+/** `beforeReady` may register extra routes or plugins (tests of the app's own machinery). */
+export async function createHarness(env: Record<string, string> = {}, beforeReady?: (app: App) => Promise<void>): Promise<Harness> {
   const db = await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -32,6 +33,7 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
     ...env,
   });
   const app = await buildApp({ config, logger: false });
+  await beforeReady?.(app);
   await app.ready();
   return {
     app,

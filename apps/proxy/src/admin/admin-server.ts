@@ -2,16 +2,18 @@
  * Admin HTTP endpoint for orchestration and monitoring: liveness, readiness, Prometheus.
  * Readiness is false until the first route table is loaded and as soon as draining starts,
  * so a load balancer stops sending new connections before the listeners close.
+ * `metrics` renders the Prometheus text: one registry in a single process, the merge of
+ * every worker's registry in cluster mode (`cluster/metrics.ts`).
  */
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 
 export interface AdminState {
   ready(): boolean;
   status(): Record<string, unknown>;
 }
 
-export function createAdminServer(registry: Registry, state: AdminState): Server {
+export function createAdminServer(metrics: () => Promise<string>, state: AdminState): Server {
   return createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const json = (code: number, body: unknown) => {
@@ -25,9 +27,9 @@ export function createAdminServer(registry: Registry, state: AdminState): Server
       return json(ready ? 200 : 503, { ready, ...state.status() });
     }
     if (url === '/metrics') {
-      registry.metrics().then(
+      metrics().then(
         (text) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
+          res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
           res.end(text);
         },
         () => json(500, { error: 'metrics unavailable' }),

@@ -99,6 +99,21 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
     if (this.queue.length >= this.opts.batchSize && !this.failing) void this.flush();
   }
 
+  /**
+   * Events lost before they reached this queue (cluster: a worker's own bounded buffer
+   * overflowed); counted like the queue's own drops.
+   */
+  recordDropped(n: number): void {
+    if (n <= 0) return;
+    const before = this._dropped;
+    this._dropped += n;
+    this.droppedInOutage += n;
+    this.metrics.auditDropped.inc(n);
+    if (before === 0 || Math.floor(before / 1000) !== Math.floor(this._dropped / 1000)) {
+      this.log.warn({ dropped: this._dropped, queueMax: this.opts.queueMax }, 'connection audit: worker dropped events');
+    }
+  }
+
   /** Writes queued events; resolves when the queue is empty or the database failed. */
   flush(): Promise<void> {
     this.flushing ??= this.drain().finally(() => {

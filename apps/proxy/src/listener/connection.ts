@@ -6,20 +6,22 @@
  * language it is speaking at that moment (PostgreSQL ErrorResponse or TLS alert) and closed.
  */
 import { isIPv4, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { destinationKey, formatIp, parseIp } from '@switchyard/core';
-import { buildErrorResponse, buildTlsAlert, type PgError } from '@switchyard/wire';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import { destinationKey, formatIp, parseIp, type Endpoint } from '@switchyard/core';
+import { BackendKeyRewriter, buildErrorResponse, buildTlsAlert, type BackendKey, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
 import { DialError } from '../pipe/dial.js';
 import { pipeBoth } from '../pipe/pipe.js';
 import { UpstreamReads } from '../pipe/upstream-reads.js';
+import type { CancelOutcome } from '../pg/cancel.js';
+import { routeForEndpoint } from '../pg/endpoint.js';
 import { admit } from '../policy/admission.js';
 import { slotKey, type SlotKey } from '../policy/limits.js';
 import { rateKey } from '../policy/rate-limit.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import type { AnySniffResult } from '../sniff/http-sniffer.js';
-import { terminate } from '../tls/terminate.js';
+import { ALPN_POSTGRESQL, terminatePostgres, terminateStream, upstreamTls } from '../tls/terminate.js';
 import { endpointKey } from '../upstream/balancer.js';
 import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
@@ -39,6 +41,14 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'certificate_unavailable',
   'certificate_expired',
 ]);
+
+const CANCEL_RESULT: Record<CancelOutcome | 'rate_limited', { outcome: ConnectionOutcome; reason: ConnectionReason }> = {
+  rate_limited: { outcome: 'rejected', reason: 'client_rate_limited' },
+  forwarded: { outcome: 'ok', reason: 'cancel_forwarded' },
+  forwarded_to_worker: { outcome: 'ok', reason: 'cancel_forwarded_to_worker' },
+  unknown_key: { outcome: 'rejected', reason: 'cancel_unknown_key' },
+  upstream_failed: { outcome: 'error', reason: 'cancel_upstream_failed' },
+};
 
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
@@ -92,6 +102,13 @@ class ClientConnection {
   private directTls = false;
   /** The endpoint reached (`host:port`) and its least-connections slot. */
   private upstreamKey: string | null = null;
+  private upstreamEndpoint: Endpoint | null = null;
+  /** Terminate-mode PostgreSQL: the key minted for this session (released in `finish`). */
+  private cancelKey: BackendKey | null = null;
+  /** A CancelRequest is being delivered; the close of the client socket is not a departure. */
+  private cancelling = false;
+  /** Terminate-mode PostgreSQL: refusals after the handshake are ErrorResponses inside TLS. */
+  private pgInTls = false;
   private releaseUpstream: (() => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private finished = false;
@@ -133,7 +150,7 @@ class ClientConnection {
     // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
     this.deadline = setTimeout(() => {
       this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
-      this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (this.isRawListener() ? 'none' : this.speaksAfterHello));
+      this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
     }, this.ctx.config.handshakeTimeoutMs);
     (s as Owned)[CONN] = this;
     s.on('error', onClientError);
@@ -144,15 +161,6 @@ class ClientConnection {
     s.on('data', onClientData);
   }
 
-  private isRawListener(): boolean {
-    return isRaw(this.ctx);
-  }
-
-  onData(chunk: Buffer): void {
-    if (this.prelude) return this.feedPrelude(chunk);
-    this.sniff(chunk);
-  }
-
   /** The hello is in: stop reading until the upstream is ready, and drop the parser. */
   private handOver(): void {
     this.socket.removeListener('data', onClientData);
@@ -160,6 +168,11 @@ class ClientConnection {
     this.socket.pause();
     if (this.sniffer) this.speaksAfterHello = this.sniffer.speaks();
     this.sniffer = null;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.prelude) return this.feedPrelude(chunk);
+    this.sniff(chunk);
   }
 
   /** PROXY protocol header first (listener option `proxy-protocol`). */
@@ -210,6 +223,10 @@ class ClientConnection {
         if (r.detail) this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: r.detail });
         this.refuse(r.code, r.speak);
         return;
+      case 'cancel':
+        this.handOver();
+        this.cancel(r.processId, r.secretKey, null);
+        return;
       case 'hello':
         this.handOver();
         this.sni = r.hello.serverName;
@@ -243,7 +260,7 @@ class ClientConnection {
   }
 
   onSniffClose(): void {
-    if (this.finished) return;
+    if (this.finished || this.cancelling) return;
     this.abort?.abort(CLIENT_GONE);
     this.finish('aborted', 'client_left_during_handshake');
   }
@@ -255,6 +272,18 @@ class ClientConnection {
     // Every attempt that got this far counts against the client's new-connection rate.
     if (this.ctx.rateLimiter && client && !this.ctx.rateLimiter.take(rateKey(client))) return this.refuse('client_rate_limited', 'tls');
     const found = findRoute(table, this.ctx, this.sni, this.destination);
+    // PostgreSQL in terminate mode: policies are applied after the handshake, so that their
+    // refusals reach the client as ErrorResponses it can read (tls/terminate.ts).
+    if (typeof found !== 'string' && found.tlsMode === 'terminate' && found.engine === 'postgres' && !isRaw(this.ctx)) {
+      this.route = found;
+      return this.terminatePg(found, helloBytes, null);
+    }
+    // No SNI (or an unknown name) on a postgres listener with a default certificate: finish
+    // TLS with it and read the startup packet — it may name its database with the endpoint
+    // option, or be a CancelRequest; anything else is refused with an ErrorResponse.
+    if ((found === 'no_sni' || found === 'unknown_host') && this.ctx.spec.protocol === 'postgres' && this.ctx.defaultTlsContext) {
+      return this.terminatePg(null, helloBytes, found);
+    }
     if (typeof found === 'string') return this.refuse(found, 'tls');
     const route = found;
     this.route = route;
@@ -284,11 +313,10 @@ class ClientConnection {
   private admitted(route: RouteEntry, key: SlotKey, helloBytes: Buffer, clientAlpn: readonly string[]): void {
     this.slot = key;
     this.ctx.registry.add(route.id, this);
-    const endpoint = route.endpoints[0]!;
-    if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, endpoint, helloBytes, clientAlpn);
+    if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, helloBytes, clientAlpn);
     const reads = new UpstreamReads();
     this.connectUpstream(route, helloBytes, isRaw(this.ctx), reads).then(
-      (up) => this.pipe(up, this.socket, reads),
+      (up) => this.pipe(up, this.socket, undefined, reads),
       (err: unknown) => {
         const code = err instanceof DialError ? err.code : 'upstream_unreachable';
         this.ctx.log.warn({ route: route.hostname, err: (err as Error).message }, 'upstream dial failed');
@@ -315,45 +343,176 @@ class ClientConnection {
       })
       .then((c: Connected) => {
         this.upstreamKey = endpointKey(c.endpoint);
+        this.upstreamEndpoint = c.endpoint;
         this.releaseUpstream = c.release;
         if (this.finished) c.release();
         return c.socket;
       });
   }
 
-  /** Terminate mode (tls/terminate.ts): the certificate was prebuilt off the hot path. */
-  private terminate(route: RouteEntry, endpoint: RouteEntry['endpoints'][number], helloBytes: Buffer, clientAlpn: readonly string[]): void {
+  /** The prebuilt context of a terminate route, or the refusal for its certificate. */
+  private routeContext(route: RouteEntry): SecureContext | RefusalCode {
     const entry = this.ctx.tlsContexts?.get(route.id);
-    if (!entry || !entry.ok) return this.refuse('certificate_unavailable', 'tls');
-    if (Date.now() >= entry.notAfter) return this.refuse('certificate_expired', 'tls');
-    terminate({
+    if (!entry || !entry.ok) return 'certificate_unavailable';
+    if (Date.now() >= entry.notAfter) return 'certificate_expired';
+    return entry.context;
+  }
+
+  private readonly onTlsSocket = (tls: TLSSocket): void => {
+    this.tls = tls;
+    tls.once('secure', () => (this.tlsSecured = true));
+    (tls as Owned)[CONN] = this;
+    tls.once('close', onClientClose);
+  };
+
+  /** Terminate mode, engines other than PostgreSQL (tls/terminate.ts). */
+  private terminate(route: RouteEntry, helloBytes: Buffer, clientAlpn: readonly string[]): void {
+    const context = this.routeContext(route);
+    if (typeof context === 'string') return this.refuse(context, 'tls');
+    void terminateStream({
       socket: this.socket,
       helloBytes,
       clientAlpn,
-      postgres: route.engine === 'postgres',
-      context: entry.context,
-      endpoint,
-      upstreamTls: route.upstreamTls,
-      upstreamCa: route.upstreamCa,
-      dial: (postgresStartTls) => this.connectUpstream(route, Buffer.alloc(0), !postgresStartTls),
+      context,
       signal: this.abort?.signal ?? GONE_SIGNAL,
-      onTlsSocket: (tls) => {
-        this.tls = tls;
-        tls.once('secure', () => (this.tlsSecured = true));
-        (tls as Owned)[CONN] = this;
-        tls.once('close', onClientClose);
-      },
+      onTlsSocket: this.onTlsSocket,
       refuse: (code) => this.refuse(code, 'none'),
+      dial: async (alpn) => {
+        const raw = await this.connectUpstream(route, Buffer.alloc(0), true);
+        if (!route.upstreamTls) return raw;
+        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn, signal: this.abort?.signal ?? GONE_SIGNAL });
+      },
+      established: (client, up, info) => this.established(client, up, info),
+    });
+  }
+
+  /**
+   * Terminate mode, PostgreSQL. `sniRoute`: the route the SNI named (its certificate is
+   * presented); null when the client sent no SNI or an unknown name (`sniRefusal`), and the
+   * default certificate is presented. The route and its policies are decided once the
+   * StartupMessage is in (`decidePg`).
+   */
+  private terminatePg(sniRoute: RouteEntry | null, helloBytes: Buffer, sniRefusal: RefusalCode | null): void {
+    const context = sniRoute ? this.routeContext(sniRoute) : this.ctx.defaultTlsContext!;
+    if (typeof context === 'string') return this.refuse(context, 'tls');
+    this.pgInTls = true;
+    void terminatePostgres<RouteEntry>({
+      socket: this.socket,
+      helloBytes,
+      context,
+      signal: this.abort?.signal ?? GONE_SIGNAL,
+      onTlsSocket: this.onTlsSocket,
+      refuse: (code) => this.refuse(code, 'none'),
+      decide: (endpoint) => this.decidePg(sniRoute, sniRefusal, endpoint),
+      dial: async (route) => {
+        const raw = await this.connectUpstream(route, Buffer.alloc(0), !route.upstreamTls);
+        if (!route.upstreamTls) return raw;
+        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: this.abort?.signal ?? GONE_SIGNAL });
+      },
+      cancel: (processId, secretKey, tls) => this.cancel(processId, secretKey, tls, sniRoute?.id),
       established: (client, up, info) => {
-        this.tlsVersion = info.tlsVersion;
-        this.alpn = info.alpn ?? this.alpn;
-        client.removeListener('close', onClientClose);
-        this.pipe(up, client);
+        const cancels = this.ctx.cancels;
+        const rewriter = cancels ? new BackendKeyRewriter((backend) => this.mintCancelKey(backend)) : undefined;
+        this.established(client, up, info, rewriter);
       },
     });
   }
 
-  private pipe(up: Socket, client: Socket = this.socket, reads?: UpstreamReads): void {
+  /**
+   * The route of a terminate-mode PostgreSQL session, from the SNI and the endpoint option
+   * (pg/endpoint.ts; they must agree when both are given), then the route's policies — the
+   * same checks, in the same order, as for every other connection.
+   */
+  private decidePg(sniRoute: RouteEntry | null, sniRefusal: RefusalCode | null, endpoint: string | null): Promise<RouteEntry | RefusalCode> | RouteEntry | RefusalCode {
+    const table = this.ctx.getTable();
+    if (!table) return 'not_ready';
+    let route: RouteEntry;
+    if (sniRoute) {
+      if (endpoint !== null) {
+        const named = routeForEndpoint(table, this.ctx.spec.name, endpoint, this.ctx.config.baseDomain);
+        if (typeof named === 'string' || named.id !== sniRoute.id) return 'endpoint_mismatch';
+      }
+      route = sniRoute;
+    } else if (sniRefusal === 'no_sni') {
+      if (endpoint === null) return 'endpoint_required';
+      const named = routeForEndpoint(table, this.ctx.spec.name, endpoint, this.ctx.config.baseDomain);
+      if (typeof named === 'string') return named;
+      if (named.engine !== 'postgres') return 'unknown_host';
+      this.route = named;
+      if (named.tlsMode !== 'terminate') return 'endpoint_passthrough';
+      route = named;
+    } else {
+      return sniRefusal ?? 'unknown_host';
+    }
+    const refusal = admit(route, parseIp(this.clientAddress));
+    if (refusal) return refusal;
+    const key = slotKey(route);
+    const take = (): RouteEntry | RefusalCode => {
+      if (this.finished) {
+        this.ctx.limits.release(key);
+        return 'not_ready';
+      }
+      this.slot = key;
+      this.ctx.registry.add(route.id, this);
+      return route;
+    };
+    const capped = this.ctx.limits.acquire(key);
+    if (capped === null) return take();
+    if (typeof capped === 'string') return capped;
+    // Cluster mode, capped route: the primary holds the counts.
+    return capped.then((r) => r ?? take());
+  }
+
+  /** BackendKeyData of a terminate-mode session: the client gets a key minted here. */
+  private mintCancelKey(backend: BackendKey): BackendKey {
+    const cancels = this.ctx.cancels;
+    const route = this.route;
+    const endpoint = this.upstreamEndpoint;
+    if (!cancels || !route || !endpoint || this.finished) return backend;
+    if (this.cancelKey) cancels.release(this.cancelKey);
+    this.cancelKey = cancels.mint({ routeId: route.id, host: endpoint.host, port: endpoint.port, backend, route, endpoint });
+    return this.cancelKey ?? backend;
+  }
+
+  /**
+   * A CancelRequest (plaintext, or inside TLS with `tls`): delivered to the backend that owns
+   * the key, then the client's connection is closed without a reply — PostgreSQL answers no
+   * CancelRequest, and libpq waits for that close as the sign the request was handled.
+   */
+  private cancel(processId: number, secretKey: Buffer, tls: TLSSocket | null, routeId?: string): void {
+    this.clearDeadline();
+    this.cancelling = true;
+    const cancels = this.ctx.cancels;
+    // Plaintext cancels skip routing, so they take their token here: guessing keys costs the
+    // same budget as opening connections. A refused one is closed like an unknown key.
+    const client = tls ? null : parseIp(this.clientAddress);
+    const limited = client !== null && this.ctx.rateLimiter !== null && !this.ctx.rateLimiter.take(rateKey(client));
+    const handled: Promise<CancelOutcome | 'rate_limited'> = limited
+      ? Promise.resolve('rate_limited')
+      : cancels
+        ? cancels.handleCancel(processId, secretKey, routeId !== undefined ? { routeId } : {})
+        : Promise.resolve('unknown_key');
+    void handled.then((outcome) => {
+      const s = tls ?? this.socket;
+      if (!s.destroyed && s.writable) {
+        s.end();
+        setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
+      } else {
+        s.destroy();
+      }
+      const r = CANCEL_RESULT[outcome];
+      this.finish(r.outcome, r.reason);
+    });
+  }
+
+  private established(client: TLSSocket, up: Socket, info: { tlsVersion: string | null; alpn: string | null }, rewriter?: BackendKeyRewriter): void {
+    this.tlsVersion = info.tlsVersion;
+    this.alpn = info.alpn ?? this.alpn;
+    client.removeListener('close', onClientClose);
+    this.pipe(up, client, rewriter);
+  }
+
+  private pipe(up: Socket, client: Socket = this.socket, rewriter?: BackendKeyRewriter, reads?: UpstreamReads): void {
     if (this.finished || client.destroyed) {
       up.destroy();
       return;
@@ -361,7 +520,7 @@ class ClientConnection {
     this.clearDeadline();
     this.upstream = up;
     this.abort = null;
-    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), reads);
+    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), { rewriter, reads });
     // After the pipe's own listeners are on: an event type never loses its last listener, so
     // the socket's listener table is not rebuilt (V8 dictionary mode) for every connection.
     this.socket.removeListener('error', onClientError);
@@ -430,7 +589,10 @@ class ClientConnection {
   private refuseInTls(code: RefusalCode): void {
     const tls = this.tls!;
     const refusal = REFUSALS[code];
-    if (this.tlsSecured && this.route?.engine === 'postgres' && !tls.destroyed && tls.writable) {
+    if (this.tlsSecured && this.pgInTls && !tls.destroyed && tls.writable) {
+      // libpq's sslmode=prefer (its default) retries in plaintext after an error inside TLS:
+      // explain the same reason then, not "TLS required".
+      this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni) ?? this.route?.hostname ?? null);
       tls.end(buildErrorResponse(this.explain(code)));
       setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
     } else {
@@ -474,6 +636,7 @@ class ClientConnection {
     this.abort = null;
     if (this.route) this.ctx.registry.remove(this.route.id, this);
     this.releaseUpstream?.();
+    if (this.cancelKey) this.ctx.cancels?.release(this.cancelKey);
     if (this.slot) this.ctx.limits.release(this.slot);
     this.slot = null;
     const listener = this.ctx.spec.name;

@@ -1,8 +1,10 @@
+import type { SecureContext } from 'node:tls';
 import type { ListenerSpec } from '@switchyard/core';
 import type { Logger } from 'pino';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
+import type { CancelRouter } from '../pg/cancel.js';
 import type { ConnectionLimits } from '../policy/limits.js';
 import type { ClientRateLimiter } from '../policy/rate-limit.js';
 import type { RouteTable } from '../router/route-table.js';
@@ -28,6 +30,10 @@ export interface ListenerContext {
   recentRefusals: RecentRefusals;
   /** Prebuilt TLS contexts of terminate-mode routes (absent: terminate routes are refused). */
   tlsContexts?: Pick<SecureContextStore, 'get'>;
+  /** Certificate for PostgreSQL handshakes without SNI (endpoint option); absent: no_sni alert. */
+  defaultTlsContext?: SecureContext | null;
+  /** Cancel keys of terminate-mode PostgreSQL sessions (absent: BackendKeyData passes unchanged). */
+  cancels?: Pick<CancelRouter, 'handleCancel' | 'mint' | 'release'>;
   metrics: ProxyMetrics;
   log: Logger;
   onConnectionStart(conn: LiveConnection): void;

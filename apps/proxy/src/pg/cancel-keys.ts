@@ -30,7 +30,10 @@ export class CancelKeyStore<T extends CancelTarget = CancelTarget> {
   private readonly entries = new Map<number, Entry<T>>();
 
   /** @param workerId 0–127; stored in the process id's top byte (kept positive). */
-  constructor(private readonly workerId = 0, private readonly maxEntries = 1_000_000) {
+  constructor(
+    readonly workerId = 0,
+    private readonly maxEntries = 1_000_000,
+  ) {
     if (!Number.isInteger(workerId) || workerId < 0 || workerId > 127) throw new RangeError('workerId must be 0–127');
   }
 

@@ -37,7 +37,7 @@ async function throughProxy(upstream: (s: Socket) => void, withReads: boolean) {
     client.pause();
     const reads = withReads ? new UpstreamReads() : null;
     const up = dial(upPort, reads);
-    up.once('connect', () => pipeBoth(client, up, done, reads ?? undefined));
+    up.once('connect', () => pipeBoth(client, up, done, { reads: reads ?? undefined }));
   });
   const client = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
   sockets.push(client);
@@ -145,7 +145,7 @@ describe('UpstreamReads', () => {
     let sink!: Socket;
     const proxyPort = await listen((s) => {
       sink = s;
-      pipeBoth(sink, up, () => {}, reads);
+      pipeBoth(sink, up, () => {}, { reads });
     });
     const client = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
     sockets.push(client);

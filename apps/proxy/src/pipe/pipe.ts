@@ -5,12 +5,17 @@
  * No idle timeout: long queries and idle database sessions are never cut by the proxy;
  * TCP keepalive finds peers that vanished behind a NAT.
  *
+ * `rewriter` (terminate-mode PostgreSQL): the server's startup messages pass through it until
+ * its first ReadyForQuery, so the client receives the proxy-minted BackendKeyData; from then
+ * on the upstream's bytes are forwarded directly like everything else.
+ *
  * What `Readable.pipe` does (write, pause on backpressure, resume on `drain`, end on end),
  * with event handlers shared by every connection: each socket finds its pipe under a symbol,
  * so an idle connection holds one small object here instead of ~20 closures (memory per
  * idle connection is one of the benchmark's targets).
  */
 import type { Socket } from 'node:net';
+import type { BackendKeyRewriter } from '@switchyard/wire';
 import type { UpstreamReads } from './upstream-reads.js';
 
 export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'upstream_error';
@@ -26,6 +31,7 @@ class Pipe {
     readonly upstream: Socket,
     readonly onDone: (firstEnd: PipeEnd) => void,
     readonly reads: UpstreamReads | undefined,
+    public rewriter: BackendKeyRewriter | undefined,
   ) {}
 
   peer(s: Socket): Socket {
@@ -34,10 +40,25 @@ class Pipe {
 }
 
 function onData(this: Piped, chunk: Buffer): void {
-  const peer = this[PIPE]!.peer(this);
+  const p = this[PIPE]!;
+  const peer = p.peer(this);
   // A peer that is gone or ended takes no more bytes; the close handlers finish the rest.
   if (peer.destroyed || peer.writableEnded) return;
+  if (p.rewriter && this === p.upstream) return rewriteStartup(p, chunk);
   if (!peer.write(chunk)) this.pause();
+}
+
+/** Terminate-mode PostgreSQL startup: BackendKeyData swapped for the proxy's key. */
+function rewriteStartup(p: Pipe, chunk: Buffer): void {
+  const r = p.rewriter!.feed(chunk);
+  if (r.status === 'error') {
+    p.upstream.destroy(new Error(r.message));
+    return;
+  }
+  if (r.done) p.rewriter = undefined;
+  let flushed = true;
+  for (const b of r.out) if (b.length > 0) flushed = p.client.write(b) && flushed;
+  if (!flushed) p.upstream.pause();
 }
 
 /** The peer flushed what it had queued: read again (upstream reads resume their socket). */
@@ -68,11 +89,18 @@ function onClose(this: Piped): void {
   if (++p.closed === 2) p.onDone(p.first ?? 'client_closed');
 }
 
-/** `reads`: the upstream was dialled with reusable read buffers (passthrough). */
-export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, reads?: UpstreamReads): void {
+export interface PipeOptions {
+  /** The upstream was dialled with reusable read buffers (passthrough). */
+  reads?: UpstreamReads;
+  /** Terminate-mode PostgreSQL: rewrite BackendKeyData until the first ReadyForQuery. */
+  rewriter?: BackendKeyRewriter;
+}
+
+export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, opts: PipeOptions = {}): void {
   client.setKeepAlive(true, 60_000);
   upstream.setKeepAlive(true, 60_000);
-  const p = new Pipe(client, upstream, onDone, reads);
+  const { reads } = opts;
+  const p = new Pipe(client, upstream, onDone, reads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined);
   (client as Piped)[PIPE] = p;
   (upstream as Piped)[PIPE] = p;
   for (const s of [client, upstream]) {

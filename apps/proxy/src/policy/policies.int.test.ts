@@ -4,7 +4,7 @@
  * default, on for one listener here), and what each refusal tells the client.
  */
 import { recordRouteChange } from '@switchyard/db';
-import { buildStartupMessage, parseBackendMessage, parseErrorFields } from '@switchyard/wire';
+import { buildCancelRequest, buildStartupMessage, parseBackendMessage, parseErrorFields } from '@switchyard/wire';
 import {
   ControlDb,
   createTestDatabase,
@@ -154,6 +154,26 @@ describe('new-connection rate per client address', () => {
     other.destroy();
     const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/metrics`)).text();
     expect(text).toMatch(/switchyard_proxy_connections_total\{listener="postgres",outcome="rejected",reason="client_rate_limited"\} [1-9]/);
+  });
+});
+
+describe('new-connection rate and plaintext cancel requests', () => {
+  it('takes a token per plaintext CancelRequest: key guessing costs what opening connections costs', async () => {
+    const from = '127.0.2.3';
+    const cancel = async () => {
+      const s = await rawConnect(proxy.ports.postgres!, from);
+      const answer = readUntilClose(s);
+      s.write(buildCancelRequest(4242, Buffer.alloc(4, 1)));
+      return answer;
+    };
+    for (let i = 0; i < 3; i++) {
+      const unknown = nextEvent((e) => e.clientAddress === from && e.reason === 'cancel_unknown_key');
+      expect(await cancel()).toEqual(Buffer.alloc(0));
+      await unknown;
+    }
+    const limited = nextEvent((e) => e.clientAddress === from && e.reason === 'client_rate_limited');
+    expect(await cancel()).toEqual(Buffer.alloc(0));
+    expect(await limited).toMatchObject({ outcome: 'rejected' });
   });
 });
 

@@ -68,20 +68,39 @@ export class RouteTable {
   }
 
   static build(version: number, records: Iterable<RouteRecord>): RouteTable {
+    const b = RouteTable.builder();
+    b.add(records);
+    return b.build(version);
+  }
+
+  /**
+   * Builds a table from records given in parts (a cluster worker compiles each part of a
+   * snapshot as it arrives); `build` may be called once.
+   */
+  static builder(): { add(records: Iterable<RouteRecord>): void; readonly size: number; build(version: number): RouteTable } {
     const byListener = new Map<string, Map<string, RouteEntry>>();
     const byId = new Map<string, RouteEntry>();
-    for (const r of records) {
-      const e = compileRoute(r);
-      for (const [listener, key] of keysOf(e)) {
-        let m = byListener.get(listener);
-        if (!m) byListener.set(listener, (m = new Map()));
-        m.set(key, e);
-      }
-      byId.set(e.id, e);
-    }
-    const hosts = new Map<string, HostLayer>();
-    for (const [l, m] of byListener) hosts.set(l, { base: m, overlay: EMPTY_OVERLAY });
-    return new RouteTable(version, hosts, { base: byId, overlay: EMPTY_OVERLAY }, byId.size);
+    return {
+      add(records) {
+        for (const r of records) {
+          const e = compileRoute(r);
+          for (const [listener, key] of keysOf(e)) {
+            let m = byListener.get(listener);
+            if (!m) byListener.set(listener, (m = new Map()));
+            m.set(key, e);
+          }
+          byId.set(e.id, e);
+        }
+      },
+      get size() {
+        return byId.size;
+      },
+      build(version) {
+        const hosts = new Map<string, HostLayer>();
+        for (const [l, m] of byListener) hosts.set(l, { base: m, overlay: EMPTY_OVERLAY });
+        return new RouteTable(version, hosts, { base: byId, overlay: EMPTY_OVERLAY }, byId.size);
+      },
+    };
   }
 
   /**

@@ -36,6 +36,11 @@ export interface RouteSyncOptions {
   metrics: ProxyMetrics;
   onChange: (change: TableChange) => void;
   applicationName?: string;
+  /**
+   * Observe commit-to-apply time at the swap (default). The cluster primary turns it off:
+   * there a table serves nobody until the workers have it, so they observe it instead.
+   */
+  observeApplyLag?: boolean;
 }
 
 const MIN_BACKOFF_MS = 250;
@@ -198,7 +203,7 @@ export class RouteSync {
     this.table = change.table;
     this.opts.metrics.tableVersion.set(change.table.version);
     this.opts.metrics.tableRoutes.set(change.table.size);
-    if (change.kind === 'delta' && change.committedAt) {
+    if (change.kind === 'delta' && change.committedAt && this.opts.observeApplyLag !== false) {
       this.opts.metrics.applyLag.observe(Math.max(0, Date.now() - change.committedAt.getTime()) / 1000);
     }
     this.opts.onChange(change);

@@ -46,12 +46,12 @@ function feedAll(sniffer: Sniffer, bytes: Uint8Array, sizes: number[]): { result
     p = Math.min(bytes.length, p + n);
     if (r.type === 'need-more') continue;
     results.push(r);
-    if (r.type === 'hello' || r.type === 'refuse') break;
+    if (r.type === 'hello' || r.type === 'refuse' || r.type === 'cancel') break;
   }
   return { results, fed: p };
 }
 
-const decided = (results: SniffResult[]) => results.at(-1)?.type === 'hello' || results.at(-1)?.type === 'refuse';
+const decided = (results: SniffResult[]) => ['hello', 'refuse', 'cancel'].includes(results.at(-1)?.type ?? '');
 
 /** Openings a client may send, valid or not, to drive the sniffers into every state. */
 const opening = fc.oneof(
@@ -80,7 +80,7 @@ describe.each(sniffers)('%s under hostile input', (_name, make) => {
     fuzz(
       fc.property(fc.array(opening, { maxLength: 3 }), fc.uint8Array({ maxLength: 700 }), chunkSizes, (parts, tail, sizes) => {
         const { results } = feedAll(make(), Buffer.concat([...parts, tail]), sizes);
-        for (const r of results) expect(['reply', 'hello', 'refuse']).toContain(r.type);
+        for (const r of results) expect(['reply', 'hello', 'refuse', 'cancel']).toContain(r.type);
       }),
       1500,
     );

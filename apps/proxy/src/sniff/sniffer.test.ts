@@ -12,7 +12,7 @@ function run(sniffer: { feed(c: Uint8Array): SniffResult }, bytes: Buffer, cuts:
     const r = sniffer.feed(bytes.subarray(p, c));
     if (r.type !== 'need-more') out.push(r);
     p = c;
-    if (r.type === 'refuse' || r.type === 'hello') break;
+    if (r.type === 'refuse' || r.type === 'hello' || r.type === 'cancel') break;
   }
   return out;
 }
@@ -135,9 +135,12 @@ describe('PostgresSniffer', () => {
     expect(r).toMatchObject({ type: 'refuse', code: 'tls_required', speak: 'postgres' });
   });
 
-  it('drops plaintext cancel requests quietly', () => {
-    const [r] = run(new PostgresSniffer(16384), buildCancelRequest(1, Buffer.alloc(4)));
-    expect(r).toMatchObject({ type: 'refuse', code: 'cancel_unsupported', speak: 'none' });
+  it('hands plaintext cancel requests (4- and 256-byte keys) over with their key', () => {
+    for (const n of [4, 32, 256]) {
+      const key = Buffer.alloc(n, n);
+      const [r] = run(new PostgresSniffer(16384), buildCancelRequest(-5, key));
+      expect(r).toEqual({ type: 'cancel', processId: -5, secretKey: key });
+    }
   });
 
   it('never throws on random bytes, whatever the chunking', () => {

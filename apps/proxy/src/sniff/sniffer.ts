@@ -21,6 +21,11 @@ export type SniffResult =
   /** A complete ClientHello; `bytes` is everything received since it began, for replay. */
   | { type: 'hello'; hello: ClientHello; bytes: Buffer; viaSslRequest: boolean }
   /**
+   * A plaintext CancelRequest (postgres listeners): libpq's PQcancel opens a new connection
+   * and sends the key without TLS or SNI. Routed by the key (pg/cancel.ts); never answered.
+   */
+  | { type: 'cancel'; processId: number; secretKey: Buffer }
+  /**
    * Refuse. `speak` says what the client is waiting for: a PostgreSQL ErrorResponse (still in
    * the plaintext startup phase), a TLS alert (it sent a ClientHello), or nothing.
    */
@@ -188,7 +193,7 @@ export class PostgresSniffer implements Sniffer {
         this.startup.reset();
         return { type: 'reply', bytes: PG_SSL_REFUSE };
       case 'cancel-request':
-        return { type: 'refuse', code: 'cancel_unsupported', speak: 'none' };
+        return { type: 'cancel', processId: r.value.processId, secretKey: r.value.secretKey };
       case 'startup':
         return { type: 'refuse', code: 'tls_required', speak: 'postgres' };
     }

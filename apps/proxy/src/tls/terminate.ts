@@ -7,9 +7,13 @@
  * first, so the handshake continues as if nothing had been read. The context was chosen
  * by SNI from the prebuilt store; nothing here touches the database.
  *
- * PostgreSQL: client TLS first, then the StartupMessage is read in plaintext (bounded), then
- *   the upstream is dialled (SSLRequest → 'S' → TLS, or plaintext) and the StartupMessage
- *   forwarded. Failures after the handshake reach the client as an ErrorResponse.
+ * PostgreSQL (`terminatePostgres`): client TLS first — with the route's certificate, or the
+ *   default certificate when the client sent no SNI — then one startup packet is read in
+ *   plaintext (bounded). A CancelRequest is handed to the cancel router; a StartupMessage's
+ *   `endpoint` option is taken out and the connection decides the route (SNI and/or the
+ *   option, then policies); the upstream is dialled (SSLRequest → 'S' → TLS, or plaintext)
+ *   and the StartupMessage forwarded. Every refusal from the handshake on reaches the client
+ *   as an ErrorResponse inside TLS.
  * Other engines: the upstream is dialled first offering the client's ALPN list, so the
  *   client is then offered exactly what the upstream selected (h2 stays h2); failures
  *   before the handshake reach the client as a TLS alert.
@@ -18,7 +22,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
-import { parseStartupPacket, PG_MAX_STARTUP_PACKET_LENGTH } from '@switchyard/wire';
+import { buildStartupMessage, extractEndpointOption, parseStartupPacket, PG_MAX_STARTUP_PACKET_LENGTH, type StartupPacket } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
 import { DialError } from '../pipe/dial.js';
 
@@ -29,26 +33,33 @@ export interface TerminateHost {
   /** The raw client socket, paused, with the sniffed bytes consumed. */
   socket: Socket;
   helloBytes: Buffer;
-  /** ALPN protocols the client offered (from the sniffed hello). */
-  clientAlpn: readonly string[];
-  postgres: boolean;
   context: SecureContext;
-  endpoint: Endpoint;
-  upstreamTls: boolean;
-  upstreamCa: string | null;
-  /** Opens TCP to the upstream (PostgreSQL: SSLRequest and 'S' already exchanged when `postgresStartTls`). */
-  dial(postgresStartTls: boolean): Promise<Socket>;
   signal: AbortSignal;
   /** The server TLS socket exists (the connection must destroy it rather than the raw socket). */
   onTlsSocket(tls: TLSSocket): void;
   /** Refuse: an ErrorResponse inside TLS for PostgreSQL past the handshake, else close. */
-  refuse(code: RefusalCode, secured: boolean): void;
+  refuse(code: RefusalCode): void;
+}
+
+export interface StreamTerminateHost extends TerminateHost {
+  /** ALPN protocols the client offered (from the sniffed hello). */
+  clientAlpn: readonly string[];
+  /** Opens the upstream (TLS included when the route says so) offering `alpn`. */
+  dial(alpn: string[] | null): Promise<Socket>;
   established(client: TLSSocket, upstream: Socket, info: { tlsVersion: string | null; alpn: string | null }): void;
 }
 
-export function terminate(h: TerminateHost): void {
-  if (h.postgres) void terminatePostgres(h);
-  else void terminateStream(h);
+export interface PostgresTerminateHost<R> extends TerminateHost {
+  /**
+   * The StartupMessage is in: decide the route from the SNI and the `endpoint` option (null
+   * when absent) and apply policies. A refusal code is answered with an ErrorResponse.
+   */
+  decide(endpoint: string | null): Promise<R | RefusalCode> | R | RefusalCode;
+  /** Opens the upstream of `route`, ready for the StartupMessage (TLS done when configured). */
+  dial(route: R): Promise<Socket>;
+  /** A CancelRequest arrived inside TLS: the connection delivers it and closes `tls`. */
+  cancel(processId: number, secretKey: Buffer, tls: TLSSocket): void;
+  established(client: TLSSocket, upstream: Socket, info: { tlsVersion: string | null; alpn: string | null }): void;
 }
 
 function serverTls(h: TerminateHost, alpn: { callback?: (protocols: string[]) => string | undefined; protocols?: string[] }): TLSSocket {
@@ -84,42 +95,66 @@ function handshake(tls: TLSSocket, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function terminatePostgres(h: TerminateHost): Promise<void> {
-  // libpq 17+ always offers ALPN "postgresql"; older clients offer none. Anything else is
-  // refused by OpenSSL with no_application_protocol, as PostgreSQL itself does.
+export async function terminatePostgres<R>(h: PostgresTerminateHost<R>): Promise<void> {
+  // libpq 17+ always offers ALPN "postgresql" (direct TLS or not); older clients offer none.
+  // Anything else is refused by OpenSSL with no_application_protocol, as PostgreSQL does.
   const tls = serverTls(h, { callback: (protocols) => (protocols.includes(ALPN_POSTGRESQL) ? ALPN_POSTGRESQL : undefined) });
   tls.on('error', () => {}); // after the handshake, errors end the pipe (pipe.ts listens too)
   try {
     await handshake(tls, h.signal);
   } catch {
-    if (!h.signal.aborted) h.refuse('tls_handshake_failed', false);
+    if (!h.signal.aborted) h.refuse('tls_handshake_failed');
     return;
   }
-  let startup: Buffer;
+  let first: { packet: StartupPacket; bytes: Buffer; consumed: number };
   try {
-    startup = await readStartupPacket(tls, h.signal);
+    first = await readStartupPacket(tls, h.signal);
   } catch (err) {
     // A client that left is recorded by the connection's close handler.
-    if (!h.signal.aborted && err instanceof StartupError) h.refuse('protocol_violation', true);
+    if (!h.signal.aborted && err instanceof StartupError) h.refuse('protocol_violation');
     return;
   }
+  const { packet } = first;
+  if (packet.kind === 'cancel-request') return h.cancel(packet.processId, packet.secretKey, tls);
+  if (packet.kind !== 'startup') return h.refuse('protocol_violation');
+  const option = extractEndpointOption(packet.parameters.options);
+  if (option.status === 'error') return h.refuse('endpoint_invalid');
+  const { endpoint, rest } = option.value;
+  let route: R | RefusalCode;
+  try {
+    route = await h.decide(endpoint);
+  } catch {
+    route = 'not_ready';
+  }
+  if (h.signal.aborted) return;
+  if (typeof route === 'string') return h.refuse(route as RefusalCode);
   let up: Socket;
   try {
-    up = await upstream(h, h.upstreamTls ? [ALPN_POSTGRESQL] : null);
+    up = await h.dial(route);
   } catch (err) {
-    if (!h.signal.aborted) h.refuse(err instanceof DialError ? err.code : 'upstream_unreachable', true);
+    if (!h.signal.aborted) h.refuse(err instanceof DialError ? err.code : 'upstream_unreachable');
     return;
+  }
+  // PostgreSQL rejects an unknown command-line switch: the endpoint option never reaches it.
+  let startup = first.bytes;
+  if (endpoint !== null) {
+    const parameters: Record<string, string> = {};
+    for (const [k, v] of Object.entries(packet.parameters)) {
+      if (k !== 'options') parameters[k] = v;
+      else if (rest !== null) parameters[k] = rest;
+    }
+    startup = Buffer.concat([buildStartupMessage(parameters, packet.protocolVersion), first.bytes.subarray(first.consumed)]);
   }
   up.write(startup);
   h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null });
 }
 
-async function terminateStream(h: TerminateHost): Promise<void> {
+export async function terminateStream(h: StreamTerminateHost): Promise<void> {
   let up: Socket;
   try {
-    up = await upstream(h, h.clientAlpn.length > 0 ? [...h.clientAlpn] : null);
+    up = await h.dial(h.clientAlpn.length > 0 ? [...h.clientAlpn] : null);
   } catch (err) {
-    if (!h.signal.aborted) h.refuse(err instanceof DialError ? err.code : 'upstream_unreachable', false);
+    if (!h.signal.aborted) h.refuse(err instanceof DialError ? err.code : 'upstream_unreachable');
     return;
   }
   // Offer the client what the upstream chose. A plaintext upstream chose nothing; then HTTP
@@ -131,36 +166,42 @@ async function terminateStream(h: TerminateHost): Promise<void> {
     await handshake(tls, h.signal);
   } catch {
     up.destroy();
-    if (!h.signal.aborted) h.refuse('tls_handshake_failed', false);
+    if (!h.signal.aborted) h.refuse('tls_handshake_failed');
     return;
   }
   h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null });
 }
 
-/** TCP (and the PostgreSQL SSLRequest) through the host's dialler, then TLS when configured. */
-async function upstream(h: TerminateHost, alpn: string[] | null): Promise<Socket> {
-  const raw = await h.dial(h.postgres && h.upstreamTls);
-  if (!h.upstreamTls) return raw;
-  const host = h.endpoint.host;
-  return new Promise<Socket>((resolve, reject) => {
+export interface UpstreamTlsOptions {
+  endpoint: Endpoint;
+  /** PEM CA the upstream's certificate must chain to; null = not verified. */
+  ca: string | null;
+  alpn: string[] | null;
+  signal?: AbortSignal;
+}
+
+/** TLS over an upstream socket already connected (PostgreSQL: after SSLRequest and 'S'). */
+export function upstreamTls(raw: Socket, o: UpstreamTlsOptions): Promise<TLSSocket> {
+  const host = o.endpoint.host;
+  return new Promise<TLSSocket>((resolve, reject) => {
     const up = tlsConnect({
       socket: raw,
       // SNI must be a DNS name (RFC 6066 §3); identity checks still use the IP.
       servername: isIP(host) ? undefined : host,
       host,
-      ca: h.upstreamCa ?? undefined,
-      rejectUnauthorized: h.upstreamCa !== null,
-      ALPNProtocols: alpn ?? undefined,
+      ca: o.ca ?? undefined,
+      rejectUnauthorized: o.ca !== null,
+      ALPNProtocols: o.alpn ?? undefined,
       minVersion: 'TLSv1.2',
     });
     const onAbort = () => fail(new DialError('upstream_unreachable', 'client went away'));
     const fail = (err: DialError) => {
-      h.signal.removeEventListener('abort', onAbort);
+      o.signal?.removeEventListener('abort', onAbort);
       up.destroy();
       reject(err);
     };
     up.once('secureConnect', () => {
-      h.signal.removeEventListener('abort', onAbort);
+      o.signal?.removeEventListener('abort', onAbort);
       up.removeAllListeners('error');
       up.on('error', () => {});
       resolve(up);
@@ -169,14 +210,17 @@ async function upstream(h: TerminateHost, alpn: string[] | null): Promise<Socket
       const verify = /CERT|SELF_SIGNED|UNABLE_TO|Hostname|IP: .* is not in the cert/i.test(`${err.code ?? ''} ${err.message}`);
       fail(new DialError(verify ? 'upstream_certificate_invalid' : 'upstream_tls_failed', err.message));
     });
-    h.signal.addEventListener('abort', onAbort, { once: true });
+    o.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
 class StartupError extends Error {}
 
-/** Reads exactly one startup-phase packet (bounded by PostgreSQL's own maximum). */
-function readStartupPacket(tls: TLSSocket, signal: AbortSignal): Promise<Buffer> {
+/**
+ * Reads exactly one startup-phase packet (bounded by PostgreSQL's own maximum). `bytes` also
+ * holds anything the client pipelined after it, forwarded with it.
+ */
+function readStartupPacket(tls: TLSSocket, signal: AbortSignal): Promise<{ packet: StartupPacket; bytes: Buffer; consumed: number }> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     const cleanup = () => {
@@ -198,8 +242,7 @@ function readStartupPacket(tls: TLSSocket, signal: AbortSignal): Promise<Buffer>
         reject(new StartupError(r.status === 'error' ? r.message : 'unexpected packet inside TLS'));
         return;
       }
-      // Anything the client pipelined after the startup packet is forwarded with it.
-      resolve(buf);
+      resolve({ packet: r.value, bytes: buf, consumed: r.consumed });
     };
     tls.on('data', onData);
     tls.once('close', onClose);

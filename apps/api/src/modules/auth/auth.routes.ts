@@ -70,7 +70,10 @@ export async function authRoutes(app: App, opts: AuthRouteOptions): Promise<void
       summary: 'Change your password; ends your other sessions',
       description: 'Signed-in users only. A wrong `currentPassword` answers 400 naming that field; repeated failures are rate limited.',
       body: ChangePasswordBody,
-      response: { 200: Type.Object({ sessionsRevoked: Type.Integer() }), ...errorResponses(403, 429) },
+      response: {
+        200: Type.Object({ sessionsRevoked: Type.Integer({ description: 'Other sessions of yours that were ended' }) }, { examples: [{ sessionsRevoked: 2 }] }),
+        ...errorResponses(403, 429),
+      },
     },
   }, async (req) => svc.changePassword(actorOf(req), req.body));
 }

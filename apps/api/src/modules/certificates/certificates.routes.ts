@@ -1,10 +1,18 @@
 import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
-import { errorResponses, TenantParams } from '../../lib/schemas.js';
+import { errorResponses, EXAMPLE_PEM, TenantParams } from '../../lib/schemas.js';
 import { Propagation, WaitQuery } from '../external-access/external-access.schemas.js';
 import { CA_PEM_PATH } from './certificates.service.js';
-import { CertificateParams, CertificateResponse, IssueCertificateBody, ReplaceCertificateBody, UploadCertificateBody } from './certificates.schemas.js';
+import {
+  CERTIFICATE_EXAMPLE,
+  CertificateList,
+  CertificateParams,
+  CertificateResponse,
+  IssueCertificateBody,
+  ReplaceCertificateBody,
+  UploadCertificateBody,
+} from './certificates.schemas.js';
 
 export async function certificatesRoutes(app: App): Promise<void> {
   const svc = app.services.certificates;
@@ -19,12 +27,12 @@ export async function certificatesRoutes(app: App): Promise<void> {
       description: 'Public. Clients use it as `sslrootcert` (libpq), `--cacert` (redis-cli, curl), `tlsCAFile` (mongosh).',
       security: [],
       produces: ['application/x-pem-file'],
-      response: { 200: Type.String({ description: 'PEM certificate' }), ...errorResponses(503) },
+      response: { 200: Type.String({ description: 'PEM certificate', examples: [EXAMPLE_PEM] }), ...errorResponses(503) },
     },
   }, async (_req, reply) => reply.type('application/x-pem-file').header('content-disposition', 'attachment; filename="switchyard-ca.pem"').send(await svc.caPem()));
 
   app.get(base, {
-    schema: { tags, summary: 'List the tenant’s certificates with expiry (soonest first)', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(CertificateResponse) }), ...errorResponses(403, 404) } },
+    schema: { tags, summary: 'List the tenant’s certificates with expiry (soonest first)', params: TenantParams, response: { 200: CertificateList, ...errorResponses(403, 404) } },
   }, async (req) => ({ items: await svc.list(actorOf(req), req.params.tenant) }));
 
   app.post(base, {
@@ -66,7 +74,17 @@ export async function certificatesRoutes(app: App): Promise<void> {
       querystring: WaitQuery,
       body: ReplaceCertificateBody,
       response: {
-        200: Type.Object({ certificate: CertificateResponse, propagation: Type.Union([Propagation, Type.Null()]) }),
+        200: Type.Object(
+          { certificate: CertificateResponse, propagation: Type.Union([Propagation, Type.Null()]) },
+          {
+            examples: [
+              {
+                certificate: { ...CERTIFICATE_EXAMPLE, updatedAt: '2026-12-01T08:00:00.000Z' },
+                propagation: { version: 43, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 43, applied: true }] },
+              },
+            ],
+          },
+        ),
         ...errorResponses(403, 404, 409, 422, 503),
       },
     },

@@ -1,8 +1,9 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { EXAMPLE_PEM, ListOf, Slug, Timestamp, UuidInput } from '../../lib/schemas.js';
 
 const Pem = (description: string, maxLength: number) => Type.String({ minLength: 1, maxLength, description });
-const HostnameList = Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+const Hostname = Type.String({ format: 'route-hostname', minLength: 1, maxLength: 253, examples: ['orders.acme.db.example.com'] });
+const HostnameList = Type.Array(Hostname, {
   minItems: 1,
   maxItems: 20,
   description: 'Host names for subjectAltName (route host names; `*.` wildcards allowed), under the tenant’s domains',
@@ -14,6 +15,27 @@ export const CertificateKind = Type.Union([
   Type.Literal('self-signed'),
   Type.Literal('uploaded'),
 ]);
+
+export const CERTIFICATE_EXAMPLE = {
+  id: '7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11',
+  name: 'orders',
+  kind: 'issued',
+  hostnames: ['orders.acme.db.example.com'],
+  subject: 'CN=orders.acme.db.example.com',
+  issuer: 'CN=Switchyard Platform CA\nO=Switchyard',
+  fingerprint: 'FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0',
+  keyType: 'rsa-2048',
+  notBefore: '2026-11-22T08:00:00.000Z',
+  notAfter: '2027-12-24T08:00:00.000Z',
+  expiresInDays: 396,
+  auto: false,
+  publiclyTrusted: false,
+  caUrl: '/api/v1/pki/ca.pem',
+  routes: [{ id: '3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11', hostname: 'orders.acme.db.example.com', tlsMode: 'terminate' }],
+  certificatePem: EXAMPLE_PEM,
+  createdAt: '2026-11-22T08:00:00.000Z',
+  updatedAt: '2026-11-22T08:00:00.000Z',
+};
 
 export const CertificateResponse = Type.Object(
   {
@@ -36,9 +58,11 @@ export const CertificateResponse = Type.Object(
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
-  { $id: 'Certificate' },
+  { $id: 'Certificate', examples: [CERTIFICATE_EXAMPLE] },
 );
 export type CertificateResponse = Static<typeof CertificateResponse>;
+
+export const CertificateList = ListOf(CertificateResponse, CERTIFICATE_EXAMPLE);
 
 export const IssueCertificateBody = Type.Object(
   {
@@ -58,7 +82,7 @@ export const UploadCertificateBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$' }),
     certificatePem: Pem('PEM chain: the leaf first, then each intermediate', 65536),
     privateKeyPem: Pem('PEM private key of the leaf (unencrypted; stored encrypted). Never returned.', 16384),
-    hostnames: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 20, description: 'Host names the certificate must cover' })),
+    hostnames: Type.Optional(Type.Array(Hostname, { maxItems: 20, description: 'Host names the certificate must cover' })),
   },
   {
     additionalProperties: false,
@@ -84,7 +108,7 @@ export type ReplaceCertificateBody = Static<typeof ReplaceCertificateBody>;
 export const CertificateParams = Type.Object(
   {
     tenant: Slug('Tenant slug'),
-    certificateId: Type.String({ format: 'uuid' }),
+    certificateId: UuidInput('Certificate id'),
   },
   { additionalProperties: false },
 );

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
 import { DatabaseParams, errorResponses, TenantParams } from '../../lib/schemas.js';
-import { CreateDatabaseBody, DatabaseResponse, UpdateDatabaseBody } from './databases.schemas.js';
+import { CreateDatabaseBody, DatabaseList, DatabaseResponse, UpdateDatabaseBody } from './databases.schemas.js';
 
 export async function databasesRoutes(app: App): Promise<void> {
   const svc = app.services.databases;
@@ -20,7 +20,7 @@ export async function databasesRoutes(app: App): Promise<void> {
   }, async (req, reply) => reply.status(201).send(await svc.create(actorOf(req), req.params.tenant, req.body)));
 
   app.get('/api/v1/tenants/:tenant/databases', {
-    schema: { tags, summary: 'List the tenant’s databases', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(DatabaseResponse) }), ...errorResponses(404) } },
+    schema: { tags, summary: 'List the tenant’s databases', params: TenantParams, response: { 200: DatabaseList, ...errorResponses(404) } },
   }, async (req) => ({ items: await svc.list(actorOf(req), req.params.tenant) }));
 
   app.get('/api/v1/tenants/:tenant/databases/:database', {

@@ -1,13 +1,13 @@
 import { BALANCE_POLICIES, DEFAULT_UPSTREAM_PORT, ENGINES } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
-import { ExternalAccessResponse } from '../external-access/external-access.schemas.js';
+import { ListOf, Slug, Timestamp } from '../../lib/schemas.js';
+import { EXTERNAL_ACCESS_EXAMPLE, ExternalAccessResponse } from '../external-access/external-access.schemas.js';
 
 export const Engine = Type.Enum(ENGINES, { description: 'Database engine (decides the shared port and handshake)' });
 
 export const Upstream = Type.Object(
   {
-    host: Type.String({ minLength: 1, maxLength: 253, description: 'Service DNS name or IP address inside the cluster', examples: ['pg-rw.acme.svc.cluster.local'] }),
+    host: Type.String({ format: 'upstream-host', minLength: 1, maxLength: 253, description: 'Service DNS name or IP address inside the cluster', examples: ['pg-rw.acme.svc.cluster.local'] }),
     port: Type.Integer({ minimum: 1, maximum: 65535, examples: [5432] }),
   },
   { additionalProperties: false },
@@ -86,6 +86,21 @@ export const UpdateDatabaseBody = Type.Object(
 );
 export type UpdateDatabaseBody = Static<typeof UpdateDatabaseBody>;
 
+const { propagation: _omitted, ...EXTERNAL_ACCESS_OF_DATABASE } = EXTERNAL_ACCESS_EXAMPLE;
+export const DATABASE_EXAMPLE = {
+  id: '5007ae0e-bb6a-4eea-8365-6ba6153315e5',
+  tenant: 'acme',
+  name: 'orders',
+  engine: 'postgres',
+  upstream: { host: 'orders-rw.acme.svc.cluster.local', port: 5432 },
+  endpoints: [{ host: 'orders-rw.acme.svc.cluster.local', port: 5432 }],
+  balance: 'round-robin',
+  healthCheck: null,
+  externalAccess: EXTERNAL_ACCESS_OF_DATABASE,
+  createdAt: '2026-11-22T08:00:00.000Z',
+  updatedAt: '2026-11-22T08:00:00.000Z',
+};
+
 export const DatabaseResponse = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -100,6 +115,8 @@ export const DatabaseResponse = Type.Object(
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
-  { $id: 'Database' },
+  { $id: 'Database', examples: [DATABASE_EXAMPLE] },
 );
 export type DatabaseResponse = Static<typeof DatabaseResponse>;
+
+export const DatabaseList = ListOf(DatabaseResponse, DATABASE_EXAMPLE);

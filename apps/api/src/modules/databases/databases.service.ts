@@ -196,12 +196,11 @@ export class DatabasesService {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     const db = await this.find(tenant, name);
     await this.deps.prisma.$transaction(async (tx) => {
-      if (db.route) {
-        await tx.route.delete({ where: { id: db.route.id } });
-        await recordRouteChange(tx, { routeId: db.route.id, hostname: db.route.hostname, op: 'delete' });
-      }
+      if (db.route) await tx.route.delete({ where: { id: db.route.id } });
       await tx.database.delete({ where: { id: db.id } });
       await recordAudit(tx, actor, { tenantId: tenant.id, action: 'database.delete', targetType: 'database', targetId: db.id, changes: { name: { from: db.name, to: null } } });
+      // Last statement: the version bump holds the config lock until COMMIT.
+      if (db.route) await recordRouteChange(tx, { routeId: db.route.id, hostname: db.route.hostname, op: 'delete' });
     });
   }
 }

@@ -1,12 +1,12 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { Slug, Timestamp, TimestampInput } from '../../lib/schemas.js';
 
 const Cursor = Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from a previous page (`nextCursor`)' });
 const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv streams every matching row as text/csv' }));
 const TimeRange = {
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive start; default: 24 h before `to`' })),
-  to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive end; default: now' })),
+  from: Type.Optional(TimestampInput('Inclusive start; default: 24 h before `to`')),
+  to: Type.Optional(TimestampInput('Exclusive end; default: now')),
 };
 
 export const OUTCOMES = ['ok', 'rejected', 'error', 'aborted'] as const;
@@ -15,9 +15,9 @@ export const ConnectionEventsQuery = Type.Object(
   {
     ...TimeRange,
     database: Type.Optional(Slug('Database name')),
-    clientAddress: Type.Optional(Type.String({ minLength: 2, maxLength: 49, description: 'An IP address or a CIDR' })),
+    clientAddress: Type.Optional(Type.String({ format: 'cidr', minLength: 2, maxLength: 49, description: 'An IP address or a CIDR' })),
     outcome: Type.Optional(Type.Enum(OUTCOMES)),
-    reason: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', description: 'Close/refusal reason code (docs/proxy.md)' })),
+    reason: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', maxLength: 64, description: 'Close/refusal reason code (docs/proxy.md)' })),
     sni: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
     limit: Type.Optional(Limit),
     cursor: Type.Optional(Cursor),
@@ -85,10 +85,13 @@ export const ConnectionEvent = Type.Object(
   },
 );
 
-export const ConnectionEventsPage = Type.Object({
-  items: Type.Array(ConnectionEvent),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
-});
+export const ConnectionEventsPage = Type.Object(
+  {
+    items: Type.Array(ConnectionEvent),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+  },
+  { examples: [{ items: (ConnectionEvent as { examples?: unknown[] }).examples, nextCursor: 'MTc2Mzc5NTYwMDAwMDoxMDQy' }] },
+);
 
 export const INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '6h': 21600, '1d': 86400 } as const;
 
@@ -138,8 +141,8 @@ export type StatsResponse = Static<typeof StatsResponse>;
 export const AuditEventsQuery = Type.Object(
   {
     ...TimeRange,
-    action: Type.Optional(Type.String({ pattern: '^[a-z_.-]{1,64}$', examples: ['route.enable'] })),
-    targetType: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$' })),
+    action: Type.Optional(Type.String({ pattern: '^[a-z_.-]{1,64}$', maxLength: 64, examples: ['route.enable'] })),
+    targetType: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', maxLength: 64, examples: ['route'] })),
     actorId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     limit: Type.Optional(Limit),
     cursor: Type.Optional(Cursor),
@@ -189,4 +192,10 @@ export const AuditEvent = Type.Object(
   },
 );
 
-export const AuditEventsPage = Type.Object({ items: Type.Array(AuditEvent), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const AuditEventsPage = Type.Object(
+  {
+    items: Type.Array(AuditEvent),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+  },
+  { examples: [{ items: (AuditEvent as { examples?: unknown[] }).examples, nextCursor: null }] },
+);

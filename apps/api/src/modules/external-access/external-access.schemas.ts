@@ -1,5 +1,6 @@
 import { DISABLE_BEHAVIORS, TLS_MODES, UPSTREAM_PROXY_PROTOCOLS } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
+import { UuidInput } from '../../lib/schemas.js';
 
 export const Propagation = Type.Object(
   {
@@ -11,9 +12,43 @@ export const Propagation = Type.Object(
       Type.Object({ id: Type.String(), appliedVersion: Type.Integer(), applied: Type.Boolean() }),
     ),
   },
-  { $id: 'Propagation' },
+  {
+    $id: 'Propagation',
+    examples: [{ version: 42, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 42, applied: true }] }],
+  },
 );
 export type Propagation = Static<typeof Propagation>;
+
+const host = 'orders.acme.db.example.com';
+/** Passthrough on the shared PostgreSQL port, applied by the one live proxy. */
+export const EXTERNAL_ACCESS_EXAMPLE = {
+  enabled: true,
+  hostname: host,
+  listener: 'postgres',
+  port: 5432,
+  tlsMode: 'passthrough',
+  disableBehavior: 'drain',
+  sourceCidrs: ['203.0.113.0/24'],
+  maxConnections: null,
+  dedicatedPort: null,
+  proxyProtocol: null,
+  destination: null,
+  sourceAddress: null,
+  connection: {
+    primary: `postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
+    uri: `postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
+    psql: `psql "host=${host} port=5432 dbname=DBNAME user=USER sslmode=verify-full sslrootcert=DATABASE_CA.pem"`,
+    jdbc: `jdbc:postgresql://${host}:5432/DBNAME?user=USER&ssl=true&sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
+    nodePostgres: `new pg.Client({ host: '${host}', port: 5432, user: 'USER', database: 'DBNAME', ssl: { servername: '${host}', ca: fs.readFileSync('DATABASE_CA.pem', 'utf8') } })`,
+    psqlRequire: `psql "host=${host} port=5432 dbname=DBNAME user=USER sslmode=require"`,
+  },
+  certificate: null,
+  ca: null,
+  upstreamTls: true,
+  upstreamCa: null,
+  version: 42,
+  propagation: { version: 42, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 42, applied: true }] },
+};
 
 export const ExternalAccessResponse = Type.Object(
   {
@@ -63,7 +98,7 @@ export const ExternalAccessResponse = Type.Object(
     version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
     propagation: Type.Optional(Propagation),
   },
-  { $id: 'ExternalAccess' },
+  { $id: 'ExternalAccess', examples: [EXTERNAL_ACCESS_EXAMPLE] },
 );
 export type ExternalAccessResponse = Static<typeof ExternalAccessResponse>;
 
@@ -73,27 +108,28 @@ export const PutExternalAccessBody = Type.Object(
     tlsMode: Type.Optional(Type.Enum(TLS_MODES, { description: 'passthrough (default): TLS ends at the database' })),
     hostname: Type.Optional(
       Type.String({
+        format: 'route-hostname',
         minLength: 3,
         maxLength: 253,
         description: 'Custom hostname under a domain allowed for the tenant; `*.apps.example.com` routes every name beneath it (exact names win)',
       }),
     ),
     listener: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-    sourceCidrs: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
+    sourceCidrs: Type.Optional(Type.Array(Type.String({ format: 'cidr', minLength: 2, maxLength: 49 }), { maxItems: 100, description: 'Client networks allowed; empty = any' })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
     disableBehavior: Type.Optional(Type.Enum(DISABLE_BEHAVIORS, { description: 'What disabling does to open connections' })),
     dedicatedPort: Type.Optional(Type.Boolean({ description: 'true: assign a port from the platform’s pool (kept while true); false: release it' })),
     proxyProtocol: Type.Optional(Type.Union([Type.Enum(UPSTREAM_PROXY_PROTOCOLS), Type.Null()], { description: 'Send a PROXY v1/v2 header to the upstream' })),
     destination: Type.Optional(
-      Type.Union([Type.String({ minLength: 3, maxLength: 60, examples: ['10.1.2.3:443'] }), Type.Null()], {
+      Type.Union([Type.String({ format: 'ip-port', minLength: 3, maxLength: 60, examples: ['10.1.2.3:443'] }), Type.Null()], {
         description: 'For destination listeners: the address:port (e.g. a cluster IP) whose PROXY-header connections go to this route',
       }),
     ),
     sourceAddress: Type.Optional(
-      Type.Union([Type.String({ minLength: 2, maxLength: 45 }), Type.Null()], { description: 'Egress source address, one of SWITCHYARD_EGRESS_SOURCE_ADDRESSES' }),
+      Type.Union([Type.String({ format: 'ip', minLength: 2, maxLength: 45 }), Type.Null()], { description: 'Egress source address, one of SWITCHYARD_EGRESS_SOURCE_ADDRESSES' }),
     ),
     certificateId: Type.Optional(
-      Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      Type.Union([UuidInput(), Type.Null()], {
         description: 'Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA.',
       }),
     ),

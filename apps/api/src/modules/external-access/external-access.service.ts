@@ -92,7 +92,12 @@ export class ExternalAccessService {
     const port = listener?.publicPort ?? 0;
     const cert = state.tlsMode === 'terminate' ? (route?.certificate ?? null) : null;
     const ca = cert ? await this.caFor(cert, state.hostname) : null;
-    const connection = connectionStrings(db.engine as Engine, state.hostname, port, { tlsMode: state.tlsMode, caFile: ca?.fileName ?? null, caPem: ca?.pem ?? null });
+    const connection = connectionStrings(db.engine as Engine, state.hostname, port, {
+      tlsMode: state.tlsMode,
+      caFile: ca?.fileName ?? null,
+      caPem: ca?.pem ?? null,
+      upstreamTls: state.upstreamTls,
+    });
     if (state.dedicatedPort !== null) {
       // Clients without SNI dial the address and the route's own port; no host name needed.
       connection.dedicated = dedicatedConnection(db.engine as Engine, this.deps.publicAddress ?? state.hostname, state.dedicatedPort);
@@ -202,7 +207,6 @@ export class ExternalAccessService {
             : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
           // An automatic certificate belongs to its route: it goes when the route stops using it.
           if (previousAuto) await tx.certificate.deleteMany({ where: { id: previousAuto, routes: { none: {} } } });
-          const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
           await recordAudit(tx, actor, {
             tenantId: tenant.id,
             action: routeAction(db.route !== null, current.enabled, next.enabled),
@@ -210,6 +214,9 @@ export class ExternalAccessService {
             targetId: r.id,
             changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, data), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
           });
+          // Last statement: the version bump holds the global config lock until COMMIT, so
+          // nothing else may run after it (every statement here would serialise all writers).
+          const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
           return { route: { ...r, version: BigInt(v) }, version: v };
         }));
       } catch (err) {

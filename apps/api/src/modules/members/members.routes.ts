@@ -2,14 +2,14 @@ import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { errorResponses, TenantParams } from '../../lib/schemas.js';
 import { actorOf } from '../../plugins/auth.js';
-import { AddMemberBody, MemberParams, MemberResponse, UpdateMemberBody } from './members.schemas.js';
+import { AddMemberBody, MemberList, MemberParams, MemberResponse, UpdateMemberBody } from './members.schemas.js';
 
 export async function membersRoutes(app: App): Promise<void> {
   const svc = app.services.members;
   const tags = ['members'];
 
   app.get('/api/v1/tenants/:tenant/members', {
-    schema: { tags, summary: 'List the tenant’s members and their roles', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(MemberResponse) }), ...errorResponses(404) } },
+    schema: { tags, summary: 'List the tenant’s members and their roles', params: TenantParams, response: { 200: MemberList, ...errorResponses(404) } },
   }, async (req) => ({ items: await svc.list(actorOf(req), req.params.tenant) }));
 
   app.post('/api/v1/tenants/:tenant/members', {

@@ -21,7 +21,35 @@ export async function proxiesRoutes(app: App): Promise<void> {
     schema: {
       tags: ['proxies'],
       summary: 'Live proxies and the config version each has applied',
-      response: { 200: Type.Object({ currentVersion: Type.Integer(), items: Type.Array(ProxyResponse) }), ...errorResponses() },
+      response: {
+        200: Type.Object(
+          { currentVersion: Type.Integer({ description: 'The latest committed config version' }), items: Type.Array(ProxyResponse) },
+          {
+            examples: [
+              {
+                currentVersion: 42,
+                items: [
+                  {
+                    id: 'switchyard-proxy-7d9f-abcde',
+                    hostname: 'switchyard-proxy-7d9f-abcde',
+                    appliedVersion: 42,
+                    upToDate: true,
+                    heartbeatAt: '2026-11-22T10:00:05.000Z',
+                    startedAt: '2026-11-22T08:00:00.000Z',
+                    appliedAt: '2026-11-22T09:59:31.000Z',
+                    listeners: [
+                      { name: 'postgres', protocol: 'postgres', port: 5432 },
+                      { name: 'tls', protocol: 'tls', port: 443 },
+                    ],
+                    stats: { openConnections: 17, routedConnections: 17, routes: 230, auditPending: 0, auditDropped: 0, auditWritten: 18422 },
+                  },
+                ],
+              },
+            ],
+          },
+        ),
+        ...errorResponses(),
+      },
     },
   }, async (req) => {
     actorOf(req);

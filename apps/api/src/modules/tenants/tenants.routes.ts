@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
 import { errorResponses, TenantParams } from '../../lib/schemas.js';
-import { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
+import { CreateTenantBody, TenantList, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
 
 export async function tenantsRoutes(app: App): Promise<void> {
   const svc = app.services.tenants;
@@ -18,7 +18,7 @@ export async function tenantsRoutes(app: App): Promise<void> {
   }, async (req, reply) => reply.status(201).send(await svc.create(actorOf(req), req.body)));
 
   app.get('/api/v1/tenants', {
-    schema: { tags, summary: 'List tenants visible to the caller', response: { 200: Type.Object({ items: Type.Array(TenantResponse) }), ...errorResponses() } },
+    schema: { tags, summary: 'List tenants visible to the caller', response: { 200: TenantList, ...errorResponses() } },
   }, async (req) => ({ items: await svc.list(actorOf(req)) }));
 
   app.get('/api/v1/tenants/:tenant', {

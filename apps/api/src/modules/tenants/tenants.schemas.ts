@@ -1,13 +1,22 @@
 import { Type, type Static } from 'typebox';
-import { Slug, Timestamp } from '../../lib/schemas.js';
+import { ListOf, Slug, Timestamp } from '../../lib/schemas.js';
 
 const HostSuffix = Type.String({
+  format: 'dns-suffix',
   minLength: 1,
   maxLength: 253,
   description: 'DNS suffix; upstream hosts must be strict subdomains of it. A leading "*." is accepted.',
   examples: ['acme.svc.cluster.local'],
 });
-const CidrText = Type.String({ minLength: 2, maxLength: 49, description: 'IPv4 or IPv6 CIDR', examples: ['10.42.0.0/16'] });
+const CidrText = Type.String({ format: 'cidr', minLength: 2, maxLength: 49, description: 'IPv4 or IPv6 CIDR', examples: ['10.42.0.0/16'] });
+
+const CustomDomain = Type.String({
+  format: 'dns-suffix',
+  minLength: 3,
+  maxLength: 253,
+  description: 'A domain under which the tenant may use custom route host names',
+  examples: ['db.acme.com'],
+});
 
 export const UpstreamPolicy = Type.Object(
   {
@@ -22,7 +31,7 @@ export const CreateTenantBody = Type.Object(
     slug: Slug('Lower-case DNS label; becomes part of route hostnames'),
     name: Type.String({ minLength: 1, maxLength: 200 }),
     upstreamPolicy: Type.Optional(UpstreamPolicy),
-    allowedCustomDomains: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 253 }), { maxItems: 20 })),
+    allowedCustomDomains: Type.Optional(Type.Array(CustomDomain, { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
   },
   { additionalProperties: false, examples: [{ slug: 'acme', name: 'Acme Corp' }] },
@@ -33,7 +42,7 @@ export const UpdateTenantBody = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     upstreamPolicy: Type.Optional(UpstreamPolicy),
-    allowedCustomDomains: Type.Optional(Type.Array(Type.String({ minLength: 3, maxLength: 253 }), { maxItems: 20 })),
+    allowedCustomDomains: Type.Optional(Type.Array(CustomDomain, { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
   },
   {
@@ -44,17 +53,31 @@ export const UpdateTenantBody = Type.Object(
 );
 export type UpdateTenantBody = Static<typeof UpdateTenantBody>;
 
+export const TENANT_EXAMPLE = {
+  id: '0b8e4d1a-7a53-4a2e-9a57-2f7b0f1d9c11',
+  slug: 'acme',
+  name: 'Acme Corp',
+  upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['10.42.0.0/16'] },
+  allowedCustomDomains: ['db.acme.com'],
+  maxConnections: 500,
+  createdAt: '2026-11-22T08:00:00.000Z',
+  updatedAt: '2026-11-22T09:30:00.000Z',
+};
+
 export const TenantResponse = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     slug: Type.String(),
     name: Type.String(),
-    upstreamPolicy: UpstreamPolicy,
+    // As stored (normalised); the formats of the input schema do not apply to output.
+    upstreamPolicy: Type.Object({ hostSuffixes: Type.Array(Type.String()), cidrs: Type.Array(Type.String()) }),
     allowedCustomDomains: Type.Array(Type.String()),
     maxConnections: Type.Union([Type.Integer(), Type.Null()]),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
-  { $id: 'Tenant' },
+  { $id: 'Tenant', examples: [TENANT_EXAMPLE] },
 );
 export type TenantResponse = Static<typeof TenantResponse>;
+
+export const TenantList = ListOf(TenantResponse, TENANT_EXAMPLE);

@@ -2,7 +2,7 @@
  * Tenants: created and governed by platform admins; readable by their members.
  */
 import { isValidHostname, normalizeHostname, parseCidr } from '@switchyard/core';
-import { Prisma, recordRouteChange, type PrismaClient, type Tenant } from '@switchyard/db';
+import { Prisma, recordRouteChanges, type PrismaClient, type Tenant } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
@@ -126,7 +126,8 @@ export class TenantsService {
       // change to it is a change of every route of the tenant (same transaction, same NOTIFY).
       if (t.maxConnections !== before.maxConnections) {
         const routes = await tx.route.findMany({ where: { tenantId: t.id }, select: { id: true, hostname: true } });
-        for (const r of routes) await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
+        // Last statement, and one statement for all routes: the bump holds the config lock until COMMIT.
+        if (routes.length > 0) await recordRouteChanges(tx, routes.map((r) => ({ routeId: r.id, hostname: r.hostname, op: 'upsert' as const })));
       }
       return t;
     });
@@ -138,14 +139,12 @@ export class TenantsService {
     requirePlatformAdmin(actor);
     const tenant = await this.resolve(actor, slug, 'owner');
     return this.prisma.$transaction(async (tx) => {
-      const routes = await tx.route.findMany({ where: { tenantId: tenant.id } });
-      let version: number | null = null;
-      for (const r of routes) {
-        await tx.route.delete({ where: { id: r.id } });
-        version = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'delete' });
-      }
+      const routes = await tx.route.findMany({ where: { tenantId: tenant.id }, select: { id: true, hostname: true } });
+      await tx.route.deleteMany({ where: { tenantId: tenant.id } });
       await tx.tenant.delete({ where: { id: tenant.id } });
       await recordAudit(tx, actor, { tenantId: null, action: 'tenant.delete', targetType: 'tenant', targetId: tenant.id, changes: { slug: { from: slug, to: null } } });
+      // Last statement, one for all routes: the version bump holds the config lock until COMMIT.
+      const version = routes.length > 0 ? await recordRouteChanges(tx, routes.map((r) => ({ routeId: r.id, hostname: r.hostname, op: 'delete' as const }))) : null;
       return { version };
     });
   }

@@ -1,11 +1,11 @@
 import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
-import { errorResponses, Slug, TenantParams } from '../../lib/schemas.js';
-import { CreatedTokenResponse, CreatePlatformTokenBody, CreateTokenBody, TokenResponse } from './tokens.schemas.js';
+import { errorResponses, Slug, TenantParams, UuidInput } from '../../lib/schemas.js';
+import { CreatedTokenResponse, CreatePlatformTokenBody, CreateTokenBody, TokenList } from './tokens.schemas.js';
 
-const TokenParams = Type.Object({ tenant: Slug('Tenant slug'), tokenId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
-const PlatformTokenParams = Type.Object({ tokenId: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+const TokenParams = Type.Object({ tenant: Slug('Tenant slug'), tokenId: UuidInput('API token id') }, { additionalProperties: false });
+const PlatformTokenParams = Type.Object({ tokenId: UuidInput('Platform token id') }, { additionalProperties: false });
 
 export async function tokensRoutes(app: App): Promise<void> {
   const svc = app.services.tokens;
@@ -23,7 +23,7 @@ export async function tokensRoutes(app: App): Promise<void> {
   }, async (req, reply) => reply.status(201).send(await svc.create(actorOf(req), req.params.tenant, req.body)));
 
   app.get('/api/v1/tenants/:tenant/tokens', {
-    schema: { tags, summary: 'List API tokens (never their secrets)', params: TenantParams, response: { 200: Type.Object({ items: Type.Array(TokenResponse) }), ...errorResponses(403, 404) } },
+    schema: { tags, summary: 'List API tokens (never their secrets)', params: TenantParams, response: { 200: TokenList, ...errorResponses(403, 404) } },
   }, async (req) => ({ items: await svc.list(actorOf(req), req.params.tenant) }));
 
   app.delete('/api/v1/tenants/:tenant/tokens/:tokenId', {
@@ -44,7 +44,7 @@ export async function tokensRoutes(app: App): Promise<void> {
   }, async (req, reply) => reply.status(201).send(await svc.createPlatform(actorOf(req), req.body)));
 
   app.get('/api/v1/platform/tokens', {
-    schema: { tags, summary: 'List platform tokens (platform admin)', response: { 200: Type.Object({ items: Type.Array(TokenResponse) }), ...errorResponses(403) } },
+    schema: { tags, summary: 'List platform tokens (platform admin)', response: { 200: TokenList, ...errorResponses(403) } },
   }, async (req) => ({ items: await svc.listPlatform(actorOf(req)) }));
 
   app.delete('/api/v1/platform/tokens/:tokenId', {

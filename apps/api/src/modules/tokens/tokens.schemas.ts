@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp } from '../../lib/schemas.js';
+import { ListOf, Timestamp, TimestampInput } from '../../lib/schemas.js';
 
 export const TokenRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 
@@ -7,7 +7,7 @@ export const CreateTokenBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, examples: ['ci-pipeline'] }),
     role: TokenRole,
-    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'Omit for a token that does not expire' })),
+    expiresAt: Type.Optional(TimestampInput('Omit for a token that does not expire')),
   },
   { additionalProperties: false, examples: [{ name: 'ci-pipeline', role: 'admin', expiresAt: '2027-06-30T00:00:00Z' }] },
 );
@@ -16,11 +16,22 @@ export type CreateTokenBody = Static<typeof CreateTokenBody>;
 export const CreatePlatformTokenBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, examples: ['terraform'] }),
-    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'Omit for a token that does not expire' })),
+    expiresAt: Type.Optional(TimestampInput('Omit for a token that does not expire')),
   },
   { additionalProperties: false, examples: [{ name: 'terraform', expiresAt: '2027-06-30T00:00:00Z' }] },
 );
 export type CreatePlatformTokenBody = Static<typeof CreatePlatformTokenBody>;
+
+export const TOKEN_EXAMPLE = {
+  id: '9b2f8c1e-3d4a-4e5f-8a6b-7c8d9e0f1a2b',
+  name: 'ci-pipeline',
+  prefix: 'k3n8q2xw7p',
+  role: 'admin',
+  createdAt: '2026-11-22T08:00:00.000Z',
+  lastUsedAt: '2026-11-23T14:12:09.000Z',
+  expiresAt: '2027-06-30T00:00:00.000Z',
+  revokedAt: null,
+};
 
 export const TokenResponse = Type.Object(
   {
@@ -33,8 +44,10 @@ export const TokenResponse = Type.Object(
     expiresAt: Type.Union([Timestamp, Type.Null()]),
     revokedAt: Type.Union([Timestamp, Type.Null()]),
   },
-  { $id: 'ApiToken' },
+  { $id: 'ApiToken', examples: [TOKEN_EXAMPLE] },
 );
+
+export const TokenList = ListOf(TokenResponse, TOKEN_EXAMPLE);
 
 export const CreatedTokenResponse = Type.Object({
   ...TokenResponse.properties,

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { errorResponses } from '../../lib/schemas.js';
 import { actorOf } from '../../plugins/auth.js';
-import { CreatedUserResponse, CreateUserBody, UpdateUserBody, UserParams, UserResponse } from './users.schemas.js';
+import { CreatedUserResponse, CreateUserBody, UpdateUserBody, UserList, UserParams, UserResponse } from './users.schemas.js';
 
 export async function usersRoutes(app: App): Promise<void> {
   const svc = app.services.users;
@@ -19,7 +19,7 @@ export async function usersRoutes(app: App): Promise<void> {
   }, async (req, reply) => reply.status(201).send(await svc.create(actorOf(req), req.body)));
 
   app.get('/api/v1/users', {
-    schema: { tags, summary: 'List users with their tenant roles (platform admin)', response: { 200: Type.Object({ items: Type.Array(UserResponse) }), ...errorResponses(403) } },
+    schema: { tags, summary: 'List users with their tenant roles (platform admin)', response: { 200: UserList, ...errorResponses(403) } },
   }, async (req) => ({ items: await svc.list(actorOf(req)) }));
 
   app.get('/api/v1/users/:userId', {

@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp } from '../../lib/schemas.js';
+import { ListOf, Timestamp, UuidInput } from '../../lib/schemas.js';
 import { Email, NewPassword } from '../auth/auth.schemas.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200, examples: ['Ada Lovelace'] });
 
-export const UserParams = Type.Object({ userId: Type.String({ format: 'uuid', description: 'User id' }) }, { additionalProperties: false });
+export const UserParams = Type.Object({ userId: UuidInput('User id') }, { additionalProperties: false });
 
 export const CreateUserBody = Type.Object(
   {
@@ -29,6 +29,19 @@ export const UpdateUserBody = Type.Object(
 );
 export type UpdateUserBody = Static<typeof UpdateUserBody>;
 
+export const USER_EXAMPLE = {
+  id: '6f1c2d9e-4c1b-4a8e-9a57-2f7b0f1d9c11',
+  email: 'ada@example.com',
+  name: 'Ada Lovelace',
+  isPlatformAdmin: false,
+  disabled: false,
+  hasPassword: true,
+  lastLoginAt: null,
+  createdAt: '2026-11-22T08:00:00.000Z',
+  updatedAt: '2026-11-22T08:00:00.000Z',
+  memberships: [{ tenant: 'acme', role: 'owner' }],
+};
+
 export const UserResponse = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -43,25 +56,17 @@ export const UserResponse = Type.Object(
     memberships: Type.Array(Type.Object({ tenant: Type.String(), role: Type.String() })),
   },
   {
-    examples: [
-      {
-        id: '6f1c2d9e-4c1b-4a8e-9a57-2f7b0f1d9c11',
-        email: 'ada@example.com',
-        name: 'Ada Lovelace',
-        isPlatformAdmin: false,
-        disabled: false,
-        hasPassword: true,
-        lastLoginAt: null,
-        createdAt: '2026-11-22T08:00:00.000Z',
-        updatedAt: '2026-11-22T08:00:00.000Z',
-        memberships: [{ tenant: 'acme', role: 'owner' }],
-      },
-    ],
+    examples: [USER_EXAMPLE],
   },
 );
 export type UserResponse = Static<typeof UserResponse>;
 
-export const CreatedUserResponse = Type.Object({
-  ...UserResponse.properties,
-  initialPassword: Type.Optional(Type.String({ description: 'Only when no password was given: shown once, hand it over securely.' })),
-});
+export const UserList = ListOf(UserResponse, USER_EXAMPLE);
+
+export const CreatedUserResponse = Type.Object(
+  {
+    ...UserResponse.properties,
+    initialPassword: Type.Optional(Type.String({ description: 'Only when no password was given: shown once, hand it over securely.' })),
+  },
+  { examples: [{ ...USER_EXAMPLE, memberships: [], initialPassword: 'diov7t_X4mWZ3ayau2OyXKZC' }] },
+);

@@ -1,0 +1,91 @@
+/**
+ * Request validation: one validator factory for every Fastify context, so the rules hold in
+ * every route plugin.
+ *
+ * Bodies are JSON and must have the declared types: no coercion ("5432" stays a string and is
+ * refused where a port is an integer; 12345 is refused where a password is a string) and no
+ * silently dropped unknown fields (schemas say `additionalProperties: false`). Query strings,
+ * path parameters and headers are text on the wire, so they are coerced.
+ *
+ * Why a factory and not `setValidatorCompiler`: Fastify rebuilds the validator of any plugin
+ * context that calls `addSchema`, from the factory of the root options — which, after
+ * `setValidatorCompiler` on the root, is still the default Ajv compiler with the server-wide
+ * `ajv` options (coercing bodies too). A factory given as `schemaController.compilersFactory`
+ * is the one Fastify uses for every context, shared schemas included.
+ */
+import { canonicalDestination, isIpLiteral, isValidHostname, isValidWildcardHostname, normalizeHostname, parseCidr, parseIp } from '@switchyard/core';
+import { Ajv, type Options } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+
+/**
+ * Formats the API's schemas use for network names (documented in OpenAPI as `format`). The
+ * services apply the policy rules (which domains, which networks); these only decide
+ * "is this a host name / CIDR at all", so malformed input is a 400 naming the field.
+ */
+export const NETWORK_FORMATS: Record<string, { test: (s: string) => boolean; message: string }> = {
+  /** An IP address or `address/prefix` with zero host bits, IPv4 or IPv6. */
+  cidr: { test: (s) => parseCidr(s.trim()) !== null, message: 'is not an IP address or a CIDR with zero host bits (e.g. 10.42.0.0/16)' },
+  /** A DNS suffix of at least two labels; a leading `*.` or `.` is accepted. */
+  'dns-suffix': {
+    test: (s) => {
+      const h = normalizeHostname(s.replace(/^\*?\./, ''));
+      return h !== null && isValidHostname(h);
+    },
+    message: 'is not a DNS suffix with at least two labels (e.g. acme.svc.cluster.local)',
+  },
+  /** A fully qualified host name, or a `*.` wildcard over one (certificates, routes). */
+  'route-hostname': {
+    test: (s) => {
+      const h = normalizeHostname(s);
+      return h !== null && (isValidHostname(h) || isValidWildcardHostname(h));
+    },
+    message: 'is not a valid host name (at least two labels; a wildcard is one leading "*." label)',
+  },
+  /** A fully qualified host name or an IP literal (IPv6 optionally in brackets). */
+  'upstream-host': {
+    test: (s) => {
+      const h = normalizeHostname(s.replace(/^\[|\]$/g, ''));
+      return h !== null && (isIpLiteral(h) || isValidHostname(h));
+    },
+    message: 'is not a fully qualified host name or an IP address',
+  },
+  /** An IP literal with a port: `10.1.2.3:443`, `[fd00::1]:443`. */
+  'ip-port': { test: (s) => canonicalDestination(s) !== null, message: 'is not an IP address with a port (e.g. 10.1.2.3:443)' },
+  /** An IPv4 or IPv6 address. */
+  ip: { test: (s) => parseIp(s) !== null, message: 'is not an IP address' },
+};
+
+export function createAjv(coerce: boolean): Ajv {
+  const opts: Options = { removeAdditional: false, coerceTypes: coerce ? 'array' : false, allErrors: true, strict: false, useDefaults: true };
+  const ajv = addFormats(new Ajv(opts));
+  for (const [name, f] of Object.entries(NETWORK_FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.test });
+  return ajv;
+}
+
+/**
+ * `compilersFactory.buildValidator`: Fastify calls it with a context's shared schemas
+ * (`addSchema`) whenever that context's validator must be (re)built — for every route of a
+ * context that added schemas. Bodies get a strict Ajv, every other part a coercing one; the
+ * pair is built once per set of shared schemas (per app), like Fastify's own compiler pool.
+ */
+export function createValidatorFactory(): (externalSchemas?: Record<string, unknown>) => FastifySchemaCompiler<unknown> {
+  const pool = new Map<string, FastifySchemaCompiler<unknown>>();
+  return (externalSchemas = {}) => {
+    const key = JSON.stringify(externalSchemas);
+    let compiler = pool.get(key);
+    if (!compiler) {
+      const strict = createAjv(false);
+      const coercing = createAjv(true);
+      for (const schema of Object.values(externalSchemas)) {
+        strict.addSchema(schema as object);
+        coercing.addSchema(schema as object);
+      }
+      compiler = ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+      pool.set(key, compiler);
+    }
+    return compiler;
+  };
+}

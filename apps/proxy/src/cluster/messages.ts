@@ -1,0 +1,268 @@
+/**
+ * The IPC protocol between the cluster primary and its workers (node:cluster's channel,
+ * JSON serialisation). Plain data only; every message carries `sy: 1` so that anything else
+ * on the channel (node:cluster's own messages travel separately as `internalMessage`) is
+ * ignored, and `decode*` checks the shape before anything acts on it.
+ *
+ * primary → worker: the route table (a snapshot in chunks, then deltas), answers to
+ * connection-cap requests, metrics requests, forwarded cancel requests, stop orders.
+ * worker → primary: hello, applied versions, listening, connection events (batched, as
+ * tuples), cap requests and releases, metrics, stats, cancel requests for another worker.
+ */
+import type { RouteRecord } from '@switchyard/core';
+import type { ConnectionEventInput } from '../audit/connection-log.js';
+import { REFUSALS, type RefusalCode } from '../errors.js';
+import type { SlotKey } from '../policy/limits.js';
+import { RouteTable, type RouteEntry } from '../router/route-table.js';
+import type { TableChange } from '../routesync/route-sync.js';
+
+/** Routes per snapshot message: keeps each message (and each JSON.parse) a few MB at most. */
+export const SNAPSHOT_CHUNK = 2000;
+
+export type ToWorker =
+  /** One part of a full table; the worker builds it when `last` arrives. */
+  | { sy: 1; t: 'snapshot'; version: number; committedAt: number | null; part: number; last: boolean; records: RouteRecord[] }
+  /** Changes taking a table at `from` to `version`; a worker at another version asks for a snapshot. */
+  | { sy: 1; t: 'delta'; from: number; version: number; committedAt: number | null; upserts: RouteRecord[]; deletes: string[] }
+  | { sy: 1; t: 'slot'; id: number; refusal: RefusalCode | null }
+  | { sy: 1; t: 'metrics'; id: number }
+  /** A CancelRequest another worker received for a key this worker minted (base64). */
+  | { sy: 1; t: 'cancel'; bytes: string }
+  /** Another worker refused this client's TLS attempt (or used that memory up): `refusals.ts`. */
+  | { sy: 1; t: 'refusal'; address: string; code: RefusalCode; hostname: string | null }
+  | { sy: 1; t: 'refusal-taken'; address: string }
+  | { sy: 1; t: 'stop-accepting' }
+  | { sy: 1; t: 'drain'; timeoutMs: number };
+
+export type FromWorker =
+  /** Handlers are installed: send the current snapshot. */
+  | { sy: 1; t: 'hello' }
+  | { sy: 1; t: 'applied'; version: number; routes: number }
+  | { sy: 1; t: 'listening'; ports: Record<string, number> }
+  /** A delta did not fit the worker's table: send a snapshot. */
+  | { sy: 1; t: 'resync'; have: number | null }
+  | { sy: 1; t: 'events'; events: EventTuple[]; dropped: number }
+  | { sy: 1; t: 'acquire'; id: number; key: SlotKey }
+  | { sy: 1; t: 'release'; key: SlotKey }
+  | { sy: 1; t: 'metrics'; id: number; metrics: unknown[] }
+  | { sy: 1; t: 'stats'; open: number; routed: number }
+  /** Relay a CancelRequest to the worker whose id is in the key's top byte. */
+  | { sy: 1; t: 'cancel'; worker: number; bytes: string }
+  | { sy: 1; t: 'refusal'; address: string; code: RefusalCode; hostname: string | null }
+  | { sy: 1; t: 'refusal-taken'; address: string }
+  | { sy: 1; t: 'accepting-stopped'; open: number }
+  /** Drained and flushed: the worker exits next. */
+  | { sy: 1; t: 'bye' };
+
+/** A route record as sent over IPC (the entry minus what the table compiles from it). */
+export function recordOf(entry: RouteEntry): RouteRecord {
+  const { allowedSources: _compiled, ...record } = entry;
+  return record;
+}
+
+/** The snapshot of `table` as messages of at most `chunk` routes (at least one message), lazily. */
+export function* snapshotMessages(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): Generator<Extract<ToWorker, { t: 'snapshot' }>> {
+  let part = 0;
+  let records: RouteRecord[] = [];
+  const it = table.routes();
+  let next = it.next();
+  while (!next.done) {
+    records.push(recordOf(next.value));
+    next = it.next();
+    if (records.length >= chunk || next.done) {
+      yield { sy: 1, t: 'snapshot', version: table.version, committedAt, part: part++, last: next.done === true, records };
+      records = [];
+    }
+  }
+  if (part === 0) yield { sy: 1, t: 'snapshot', version: table.version, committedAt, part: 0, last: true, records };
+}
+
+/** The delta message for a table change derived by route sync (null for a full load). */
+export function deltaMessage(change: TableChange): ToWorker | null {
+  if (change.kind !== 'delta' || !change.previous) return null;
+  const upserts: RouteRecord[] = [];
+  const deletes: string[] = [];
+  for (const id of change.changedIds) {
+    const e = change.table.get(id);
+    if (e) upserts.push(recordOf(e));
+    else deletes.push(id);
+  }
+  return {
+    sy: 1,
+    t: 'delta',
+    from: change.previous.version,
+    version: change.table.version,
+    committedAt: change.committedAt?.getTime() ?? null,
+    upserts,
+    deletes,
+  };
+}
+
+/**
+ * Reassembles a snapshot sent in parts, compiling each part into the table as it arrives
+ * (the primary streams the parts, so this overlaps with its sending). Parts arrive in order
+ * on one channel; a part out of sequence (a new snapshot started before the last finished)
+ * restarts the assembly.
+ */
+export class SnapshotAssembler {
+  private builder: ReturnType<typeof RouteTable.builder> | null = null;
+  private next = 0;
+  private version: number | null = null;
+
+  feed(msg: Extract<ToWorker, { t: 'snapshot' }>): { version: number; committedAt: number | null; table: RouteTable } | null {
+    if (msg.part === 0 || msg.part !== this.next || msg.version !== this.version) {
+      this.builder = null;
+      this.next = 0;
+      this.version = msg.version;
+      if (msg.part !== 0) return null;
+      this.builder = RouteTable.builder();
+    }
+    this.builder!.add(msg.records);
+    this.next++;
+    if (!msg.last) return null;
+    const done = { version: msg.version, committedAt: msg.committedAt, table: this.builder!.build(msg.version) };
+    this.builder = null;
+    this.next = 0;
+    this.version = null;
+    return done;
+  }
+}
+
+/** Connection events travel as tuples in this order (a third of the bytes of objects). */
+const EVENT_FIELDS = [
+  'listener',
+  'routeId',
+  'tenantId',
+  'databaseId',
+  'clientAddress',
+  'clientPort',
+  'sni',
+  'alpn',
+  'tlsVersion',
+  'mode',
+  'startedAt',
+  'endedAt',
+  'bytesIn',
+  'bytesOut',
+  'outcome',
+  'reason',
+  'upstream',
+] as const satisfies ReadonlyArray<keyof ConnectionEventInput>;
+
+export type EventTuple = Array<string | number | null>;
+
+export function encodeEvent(e: ConnectionEventInput): EventTuple {
+  return EVENT_FIELDS.map((f) => (e[f] === undefined ? null : e[f]));
+}
+
+export function decodeEvent(t: unknown): ConnectionEventInput | null {
+  if (!Array.isArray(t) || t.length !== EVENT_FIELDS.length) return null;
+  const e: Record<string, unknown> = {};
+  EVENT_FIELDS.forEach((f, i) => (e[f] = t[i]));
+  const str = (v: unknown) => typeof v === 'string';
+  const strOrNull = (v: unknown) => v === null || typeof v === 'string';
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const ok =
+    str(e.listener) &&
+    strOrNull(e.routeId) &&
+    strOrNull(e.tenantId) &&
+    strOrNull(e.databaseId) &&
+    strOrNull(e.clientAddress) &&
+    num(e.clientPort) &&
+    strOrNull(e.sni) &&
+    strOrNull(e.alpn) &&
+    strOrNull(e.tlsVersion) &&
+    strOrNull(e.mode) &&
+    num(e.startedAt) &&
+    num(e.endedAt) &&
+    num(e.bytesIn) &&
+    num(e.bytesOut) &&
+    str(e.outcome) &&
+    str(e.reason) &&
+    strOrNull(e.upstream);
+  return ok ? (e as unknown as ConnectionEventInput) : null;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+export function isSlotKey(v: unknown): v is SlotKey {
+  return (
+    isObj(v) &&
+    typeof v.routeId === 'string' &&
+    typeof v.tenantId === 'string' &&
+    (v.routeMax === null || isInt(v.routeMax)) &&
+    (v.tenantMax === null || isInt(v.tenantMax))
+  );
+}
+
+function isRefusal(m: Record<string, unknown>): boolean {
+  if (typeof m.address !== 'string') return false;
+  if (m.t === 'refusal-taken') return true;
+  return typeof m.code === 'string' && m.code in REFUSALS && (m.hostname === null || typeof m.hostname === 'string');
+}
+
+/** A worker's message, checked; null for anything that is not one (ignored by the primary). */
+export function decodeFromWorker(raw: unknown): FromWorker | null {
+  if (!isObj(raw) || raw.sy !== 1 || typeof raw.t !== 'string') return null;
+  const m = raw;
+  switch (m.t) {
+    case 'hello':
+    case 'bye':
+      return m as FromWorker;
+    case 'applied':
+      return isNum(m.version) && isInt(m.routes) ? (m as FromWorker) : null;
+    case 'listening':
+      return isObj(m.ports) && Object.values(m.ports).every(isInt) ? (m as FromWorker) : null;
+    case 'resync':
+      return m.have === null || isNum(m.have) ? (m as FromWorker) : null;
+    case 'events':
+      return Array.isArray(m.events) && isInt(m.dropped) ? (m as FromWorker) : null;
+    case 'acquire':
+      return isInt(m.id) && isSlotKey(m.key) ? (m as FromWorker) : null;
+    case 'release':
+      return isSlotKey(m.key) ? (m as FromWorker) : null;
+    case 'metrics':
+      return isInt(m.id) && Array.isArray(m.metrics) ? (m as FromWorker) : null;
+    case 'stats':
+      return isInt(m.open) && isInt(m.routed) ? (m as FromWorker) : null;
+    case 'cancel':
+      return isInt(m.worker) && typeof m.bytes === 'string' ? (m as FromWorker) : null;
+    case 'accepting-stopped':
+      return isInt(m.open) ? (m as FromWorker) : null;
+    case 'refusal':
+    case 'refusal-taken':
+      return isRefusal(m) ? (m as FromWorker) : null;
+    default:
+      return null;
+  }
+}
+
+/** The primary's message, checked; null for anything else. */
+export function decodeToWorker(raw: unknown): ToWorker | null {
+  if (!isObj(raw) || raw.sy !== 1 || typeof raw.t !== 'string') return null;
+  const m = raw;
+  const committed = m.committedAt === null || isNum(m.committedAt);
+  switch (m.t) {
+    case 'snapshot':
+      return isNum(m.version) && committed && isInt(m.part) && typeof m.last === 'boolean' && Array.isArray(m.records) ? (m as ToWorker) : null;
+    case 'delta':
+      return isNum(m.from) && isNum(m.version) && committed && Array.isArray(m.upserts) && Array.isArray(m.deletes) ? (m as ToWorker) : null;
+    case 'slot':
+      return isInt(m.id) && (m.refusal === null || typeof m.refusal === 'string') ? (m as ToWorker) : null;
+    case 'metrics':
+      return isInt(m.id) ? (m as ToWorker) : null;
+    case 'cancel':
+      return typeof m.bytes === 'string' ? (m as ToWorker) : null;
+    case 'refusal':
+    case 'refusal-taken':
+      return isRefusal(m) ? (m as ToWorker) : null;
+    case 'stop-accepting':
+      return m as ToWorker;
+    case 'drain':
+      return isInt(m.timeoutMs) ? (m as ToWorker) : null;
+    default:
+      return null;
+  }
+}
