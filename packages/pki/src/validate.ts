@@ -119,7 +119,7 @@ function parseKey(pem: string): KeyObject {
     throw new CertificateValidationError('key_unsupported', 'the private key is encrypted with a passphrase; upload it unencrypted (it is encrypted at rest here)', 'key');
   }
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
-    throw new CertificateValidationError('key_invalid', 'no "-----BEGIN PRIVATE KEY-----" block found', 'key');
+    throw new CertificateValidationError('key_invalid', 'no PEM private key block found (PKCS#8, or PKCS#1 / SEC 1 "RSA" / "EC" key blocks)', 'key');
   }
   let key: KeyObject;
   try {

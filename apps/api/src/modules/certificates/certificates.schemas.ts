@@ -86,7 +86,7 @@ export const UploadCertificateBody = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ name: 'orders-public', certificatePem: '-----BEGIN CERTIFICATE-----\n…', privateKeyPem: '-----BEGIN PRIVATE KEY-----\n…' }],
+    examples: [{ name: 'orders-public', certificatePem: '-----BEGIN CERTIFICATE-----\n…', privateKeyPem: '<the leaf’s PEM private key block, unencrypted>' }],
   },
 );
 export type UploadCertificateBody = Static<typeof UploadCertificateBody>;
