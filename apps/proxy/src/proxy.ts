@@ -4,7 +4,6 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.js';
 import { ConnectionLog } from './audit/connection-log.js';
@@ -21,6 +20,7 @@ import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
 import type { Upstreams } from './upstream/connector.js';
 import { SOFTWARE_VERSION } from './version.js';
+import { createControlPool } from './control/pool.js';
 
 export interface RunningProxy {
   /** Bound ports by listener name (useful with port 0). */
@@ -51,14 +51,7 @@ export interface ProxyOptions {
 
 export async function startProxy(config: ProxyConfig, log: Logger = pino({ level: config.logLevel }), options: ProxyOptions = {}): Promise<RunningProxy> {
   const metrics = createMetrics(config.metrics);
-  const pool = new pg.Pool({
-    connectionString: config.databaseUrl,
-    max: 3,
-    connectionTimeoutMillis: 5000,
-    idleTimeoutMillis: 30_000,
-    application_name: `switchyard-proxy ${config.proxyId}`,
-  });
-  pool.on('error', (err) => log.warn({ err: err.message }, 'control database pool error'));
+  const pool = createControlPool(config, log);
   const limits = new ConnectionCounts();
   const rateLimiter = config.clientRate ? new ClientRateLimiter(config.clientRate) : null;
   const connectionLog = new ConnectionLog(pool, { proxyId: config.proxyId, ...config.audit }, metrics, log);

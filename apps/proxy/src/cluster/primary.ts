@@ -20,7 +20,6 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { createAdminServer } from '../admin/admin-server.js';
 import { ConnectionLog } from '../audit/connection-log.js';
@@ -34,6 +33,7 @@ import { SOFTWARE_VERSION } from '../version.js';
 import { decodeEvent, decodeFromWorker, deltaMessage, snapshotMessages, type FromWorker, type ToWorker } from './messages.js';
 import { mergeMetrics, MetricsRequests } from './metrics.js';
 import { SlotBroker } from './slots.js';
+import { createControlPool } from '../control/pool.js';
 
 const MIN_RESTART_MS = 250;
 const MAX_RESTART_MS = 10_000;
@@ -76,14 +76,7 @@ export interface RunningCluster {
 
 export async function startClusterPrimary(config: ProxyConfig, log: Logger): Promise<RunningCluster> {
   const metrics = createMetrics(config.metrics);
-  const pool = new pg.Pool({
-    connectionString: config.databaseUrl,
-    max: 3,
-    connectionTimeoutMillis: 5000,
-    idleTimeoutMillis: 30_000,
-    application_name: `switchyard-proxy ${config.proxyId}`,
-  });
-  pool.on('error', (err) => log.warn({ err: err.message }, 'control database pool error'));
+  const pool = createControlPool(config, log);
   const connectionLog = new ConnectionLog(pool, { proxyId: config.proxyId, ...config.audit }, metrics, log);
   const slots: Slot[] = Array.from({ length: config.workers }, (_, i) => ({
     id: i + 1,
