@@ -3,21 +3,9 @@
  * package to install — never a skip.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { requireTool } from '@switchyard/testkit';
 
-const PACKAGES: Record<string, string> = {
-  psql: 'postgresql-client',
-  'redis-cli': 'redis-tools',
-  'redis-server': 'redis-server',
-  openssl: 'openssl',
-  curl: 'curl',
-};
-
-export function requireTool(name: string): string {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const path = r.stdout.trim();
-  if (r.status !== 0 || !path) throw new Error(`${name} is not installed; install the Debian package ${PACKAGES[name] ?? name} (.ci/run does)`);
-  return path;
-}
+export { requireTool };
 
 export interface RunResult {
   code: number | null;

