@@ -413,7 +413,7 @@ class ClientConnection {
       established: (client, up, info) => {
         const cancels = this.ctx.cancels;
         const rewriter = cancels ? new BackendKeyRewriter((backend) => this.mintCancelKey(backend)) : undefined;
-        this.established(client, up, info, rewriter);
+        this.established(client, up, info, rewriter, true);
       },
     });
   }
@@ -505,14 +505,15 @@ class ClientConnection {
     });
   }
 
-  private established(client: TLSSocket, up: Socket, info: { tlsVersion: string | null; alpn: string | null }, rewriter?: BackendKeyRewriter): void {
+  /** `pgClient`: the client speaks plaintext PostgreSQL to us (terminate mode). */
+  private established(client: TLSSocket, up: Socket, info: { tlsVersion: string | null; alpn: string | null }, rewriter?: BackendKeyRewriter, pgClient = false): void {
     this.tlsVersion = info.tlsVersion;
     this.alpn = info.alpn ?? this.alpn;
     client.removeListener('close', onClientClose);
-    this.pipe(up, client, rewriter);
+    this.pipe(up, client, rewriter, undefined, pgClient);
   }
 
-  private pipe(up: Socket, client: Socket = this.socket, rewriter?: BackendKeyRewriter, reads?: UpstreamReads): void {
+  private pipe(up: Socket, client: Socket = this.socket, rewriter?: BackendKeyRewriter, reads?: UpstreamReads, pgClient = false): void {
     if (this.finished || client.destroyed) {
       up.destroy();
       return;
@@ -520,7 +521,7 @@ class ClientConnection {
     this.clearDeadline();
     this.upstream = up;
     this.abort = null;
-    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), { rewriter, reads });
+    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), { rewriter, reads, clientTerminate: pgClient });
     // After the pipe's own listeners are on: an event type never loses its last listener, so
     // the socket's listener table is not rebuilt (V8 dictionary mode) for every connection.
     this.socket.removeListener('error', onClientError);

@@ -111,7 +111,8 @@ describe.each([
     expect(await ended).toBe('client_closed');
   });
 
-  it('reports an upstream that resets the connection and ends the client', async () => {
+  it('records an upstream that resets the connection as the upstream closing, and ends the client', async () => {
+    // A reset is how a server that exits with unread bytes (the client's close_notify) closes.
     const { client, ended } = await throughProxy((s) => s.once('data', () => s.resetAndDestroy()), withReads);
     // The client reads the proxy's FIN (or a reset) for its side.
     const gone = new Promise((r) => {
@@ -120,8 +121,62 @@ describe.each([
     });
     client.resume();
     client.write('reset me');
-    expect(await ended).toBe('upstream_error');
+    expect(await ended).toBe('upstream_closed');
     await gone;
+  });
+
+  /** A session whose first bytes reached the upstream: the pipe is in place. */
+  async function established() {
+    let arrived!: (s: Socket) => void;
+    const upstreamSide = new Promise<Socket>((r) => (arrived = r));
+    const { client, ended } = await throughProxy((s) => s.once('data', () => arrived(s)), withReads);
+    client.write('hello');
+    await upstreamSide;
+    return { client, ended };
+  }
+
+  it('records a client that resets the connection as the client closing', async () => {
+    const { client, ended } = await established();
+    client.resetAndDestroy();
+    expect(await ended).toBe('client_closed');
+  });
+
+  it('records a failure the proxy saw (a keepalive timeout) as an error of that side', async () => {
+    const { client, ended } = await established();
+    // The proxy's own client-side socket fails as when TCP keepalive gives up on a vanished peer.
+    const proxySide = sockets.find((s) => s.remotePort === client.localPort && s.localPort === client.remotePort)!;
+    proxySide.destroy(Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT' }));
+    expect(await ended).toBe('client_error');
+  });
+});
+
+describe('pipeBoth with clientTerminate (terminate-mode PostgreSQL)', () => {
+  const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
+  async function session(clientTerminate: boolean) {
+    const upPort = await listen((s) => s.once('data', (d: Buffer) => (d.subarray(-5).equals(TERMINATE) ? s.end() : s.resume())));
+    let done!: (e: PipeEnd) => void;
+    const ended = new Promise<PipeEnd>((r) => (done = r));
+    const proxyPort = await listen((c) => {
+      c.pause();
+      const up = dial(upPort, null);
+      // The database's FIN is forwarded before the client's own arrives (what the TLS layer does).
+      up.once('connect', () => pipeBoth(c, up, done, { clientTerminate }));
+    });
+    const client = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
+    sockets.push(client);
+    client.on('end', () => client.end());
+    client.resume();
+    client.write(Buffer.concat([Buffer.from('Q\0\0\0\x0cselect 1\0'), TERMINATE]));
+    return ended;
+  }
+
+  it('a client whose last message was Terminate ended the session, though the database closed first', async () => {
+    expect(await session(true)).toBe('client_closed');
+  });
+
+  it('without it, the database closing first is recorded as such', async () => {
+    expect(await session(false)).toBe('upstream_closed');
   });
 });
 

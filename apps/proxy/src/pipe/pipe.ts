@@ -5,6 +5,18 @@
  * No idle timeout: long queries and idle database sessions are never cut by the proxy;
  * TCP keepalive finds peers that vanished behind a NAT.
  *
+ * How it ended is reported truthfully, because admins read it (docs/audit.md "Close reasons"):
+ * - a FIN is that side closing;
+ * - a TCP reset (ECONNRESET, or EPIPE writing to a socket the peer reset) is also that side
+ *   closing, not an error: a TLS client that closes with the server's close_notify unread
+ *   makes its kernel send a reset instead of a FIN (psql, pgbench -C: ~1 % of clean
+ *   sessions), and a database that exits with the client's close_notify unread does the same;
+ * - `client_error` / `upstream_error` only for a failure the proxy saw: a TLS or protocol
+ *   error, a keepalive timeout, an unreachable network;
+ * - `clientTerminate` (terminate-mode PostgreSQL, where the client's bytes are plaintext):
+ *   a client whose last message was Terminate ended the session even when the database's
+ *   FIN reaches the proxy before the client's own (the TLS layer delays the latter).
+ *
  * `rewriter` (terminate-mode PostgreSQL): the server's startup messages pass through it until
  * its first ReadyForQuery, so the client receives the proxy-minted BackendKeyData; from then
  * on the upstream's bytes are forwarded directly like everything else.
@@ -23,15 +35,27 @@ export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'up
 const PIPE = Symbol('switchyard.pipe');
 type Piped = Socket & { [PIPE]?: Pipe };
 
+/** Socket errors that are a peer closing abruptly, not a failure (see the header). */
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** PostgreSQL Terminate: 'X' then Int32 length 4 (protocol-message-formats.html). */
+function endsWithTerminate(chunk: Buffer): boolean {
+  const n = chunk.length;
+  return n >= 5 && chunk[n - 5] === 0x58 && chunk[n - 4] === 0 && chunk[n - 3] === 0 && chunk[n - 2] === 0 && chunk[n - 1] === 4;
+}
+
 class Pipe {
   first: PipeEnd | null = null;
   closed = 0;
+  /** The client's last chunk ended with a PostgreSQL Terminate (clientTerminate only). */
+  clientSaidBye = false;
   constructor(
     readonly client: Socket,
     readonly upstream: Socket,
     readonly onDone: (firstEnd: PipeEnd) => void,
     readonly reads: UpstreamReads | undefined,
     public rewriter: BackendKeyRewriter | undefined,
+    readonly watchTerminate: boolean,
   ) {}
 
   peer(s: Socket): Socket {
@@ -45,6 +69,7 @@ function onData(this: Piped, chunk: Buffer): void {
   // A peer that is gone or ended takes no more bytes; the close handlers finish the rest.
   if (peer.destroyed || peer.writableEnded) return;
   if (p.rewriter && this === p.upstream) return rewriteStartup(p, chunk);
+  if (p.watchTerminate && this === p.client) p.clientSaidBye = endsWithTerminate(chunk);
   if (!peer.write(chunk)) this.pause();
 }
 
@@ -69,14 +94,16 @@ function onDrain(this: Piped): void {
 
 function onEnd(this: Piped): void {
   const p = this[PIPE]!;
-  p.first ??= this === p.client ? 'client_closed' : 'upstream_closed';
+  p.first ??= this === p.client || p.clientSaidBye ? 'client_closed' : 'upstream_closed';
   const peer = p.peer(this);
   if (!peer.destroyed && !peer.writableEnded) peer.end();
 }
 
-function onError(this: Piped): void {
+function onError(this: Piped, err: NodeJS.ErrnoException): void {
   const p = this[PIPE]!;
-  p.first ??= this === p.client ? 'client_error' : 'upstream_error';
+  const client = this === p.client;
+  if (err.code !== undefined && RESET_CODES.has(err.code)) p.first ??= client || p.clientSaidBye ? 'client_closed' : 'upstream_closed';
+  else p.first ??= client ? 'client_error' : 'upstream_error';
   p.peer(this).destroy();
 }
 
@@ -94,13 +121,15 @@ export interface PipeOptions {
   reads?: UpstreamReads;
   /** Terminate-mode PostgreSQL: rewrite BackendKeyData until the first ReadyForQuery. */
   rewriter?: BackendKeyRewriter;
+  /** The client's bytes are plaintext PostgreSQL messages: notice its Terminate (see the header). */
+  clientTerminate?: boolean;
 }
 
 export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, opts: PipeOptions = {}): void {
   client.setKeepAlive(true, 60_000);
   upstream.setKeepAlive(true, 60_000);
   const { reads } = opts;
-  const p = new Pipe(client, upstream, onDone, reads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined);
+  const p = new Pipe(client, upstream, onDone, reads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined, opts.clientTerminate === true);
   (client as Piped)[PIPE] = p;
   (upstream as Piped)[PIPE] = p;
   for (const s of [client, upstream]) {

@@ -70,6 +70,11 @@ function serverTls(h: TerminateHost, alpn: { callback?: (protocols: string[]) =>
     ...(alpn.callback ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => alpn.callback?.(protocols) } : {}),
     ...(alpn.protocols ? { ALPNProtocols: alpn.protocols } : {}),
   });
+  // A TLSSocket made outside a tls.Server never "releases control": Node reports its TLS
+  // errors (a corrupt record, a bad alert) only as the internal '_tlsError' event and leaves
+  // the socket open — the client got its alert, but the proxy held the connection and its
+  // upstream session forever. Turn them into a destroy with the error, as tls.Server does.
+  tls.on('_tlsError', (err: Error) => tls.destroy(err));
   h.onTlsSocket(tls);
   return tls;
 }
