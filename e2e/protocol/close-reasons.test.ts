@@ -133,7 +133,11 @@ describe('sessions that end abnormally say who ended them', () => {
     const pid = await s.query('select pg_backend_pid()');
     const admin = new pg.Client({ host: '127.0.0.1', port: upstream.port, user: 'postgres', password: 'postgres', database: 'postgres', ssl: { rejectUnauthorized: false } });
     await admin.connect();
-    await admin.query('select pg_terminate_backend($1)', [Number(pid)]);
+    // With a timeout (PostgreSQL 14+) the call returns once the backend has exited, i.e. after
+    // its FIN was sent; without one it returns when the signal is sent, and a psql quitting
+    // before the backend is gone really is the client ending first.
+    const { rows } = await admin.query<{ gone: boolean }>('select pg_terminate_backend($1, 10000) as gone', [Number(pid)]);
+    expect(rows[0]!.gone).toBe(true);
     await admin.end();
     // psql notices only when it next reads; the proxy has passed the database's FIN on and
     // holds the client's half until psql closes it.
