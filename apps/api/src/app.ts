@@ -222,6 +222,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
             version: Type.String(),
             baseDomain: Type.String(),
             listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
+            propagationTimeoutMs: Type.Integer({ description: 'How long a change may take to reach every live proxy before the API reports it as not applied' }),
+            dedicatedPorts: Type.Boolean({ description: 'Whether routes can get a dedicated port (for clients without SNI)' }),
+            egressSourceAddresses: Type.Array(Type.String(), { description: 'Source addresses upstream connections may leave from (for upstream firewalls)' }),
           },
           {
             examples: [
@@ -232,6 +235,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
                   { name: 'postgres', protocol: 'postgres', port: 5432 },
                   { name: 'tls', protocol: 'tls', port: 443 },
                 ],
+                propagationTimeoutMs: 10000,
+                dedicatedPorts: true,
+                egressSourceAddresses: ['203.0.113.10'],
               },
             ],
           },
@@ -242,6 +248,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     version: SOFTWARE_VERSION,
     baseDomain: config.baseDomain,
     listeners: config.listeners.map((l) => ({ name: l.name, protocol: l.protocol, port: l.publicPort })),
+    propagationTimeoutMs: config.propagationTimeoutMs,
+    dedicatedPorts: config.dedicatedPorts.length > 0,
+    egressSourceAddresses: config.egressSourceAddresses,
   }));
 
   await app.register(authRoutes, { secureCookies });
