@@ -197,7 +197,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   // The dashboard (a single-page app) is served from the same origin as the API.
   const serveSpa = Boolean(config.webDistDir && existsSync(config.webDistDir));
-  if (serveSpa) await app.register(fastifyStatic, { root: config.webDistDir!, prefix: '/', wildcard: false });
+  if (serveSpa) {
+    await app.register(fastifyStatic, {
+      root: config.webDistDir!,
+      prefix: '/',
+      wildcard: false,
+      // Vite names assets by content hash: cache them for good; index.html is always revalidated
+      // so a new build is picked up at once.
+      setHeaders: (res, path) => {
+        res.setHeader('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
   await app.register(errorHandlerPlugin, { serveSpa });
   await app.register(authPlugin, { prisma, adminToken: config.adminToken, sessions, secureCookies });
 
