@@ -64,7 +64,7 @@ export function AppLayout() {
           </Group>
           <Menu position="bottom-end" withinPortal>
             <Menu.Target>
-              <UnstyledButton aria-label={`Account menu for ${me.user?.email ?? 'you'}`}>
+              <UnstyledButton>
                 <Text size="sm">{me.user?.name || me.user?.email}</Text>
               </UnstyledButton>
             </Menu.Target>

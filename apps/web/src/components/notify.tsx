@@ -8,6 +8,7 @@ export function notifyError(err: unknown, action: string, messages?: string[]): 
     color: 'red',
     title: `${action} failed`,
     autoClose: 10_000,
+    closeButtonProps: { 'aria-label': 'Dismiss' },
     message: (
       <>
         {(messages?.length ? messages : [d.message]).map((m) => (
@@ -25,5 +26,5 @@ export function notifyError(err: unknown, action: string, messages?: string[]): 
 }
 
 export function notifyDone(message: string): void {
-  notifications.show({ color: 'green', message, autoClose: 4000 });
+  notifications.show({ color: 'green', message, autoClose: 4000, closeButtonProps: { 'aria-label': 'Dismiss' } });
 }

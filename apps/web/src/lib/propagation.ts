@@ -27,7 +27,12 @@ export function describePropagation(
   report: PropagationReport | undefined | null,
   opts: { pendingSinceMs: number | null; boundMs: number; now: number },
 ): PropagationView {
-  if (!report) return { phase: 'unknown', text: enabled ? 'Enabled; propagation not known yet' : 'Off', applied: 0, total: 0, lagging: [] };
+  if (!report) {
+    // No route yet (never enabled): nothing to propagate, and off everywhere.
+    return enabled
+      ? { phase: 'unknown', text: 'Enabled; whether the proxies serve it is not known yet', applied: 0, total: 0, lagging: [] }
+      : { phase: 'off', text: 'Off: no proxy routes to this database', applied: 0, total: 0, lagging: [] };
+  }
   const total = report.proxies.length;
   const applied = report.proxies.filter((p) => p.applied).length;
   const lagging = report.proxies.filter((p) => !p.applied).map((p) => p.id);

@@ -32,7 +32,7 @@ export function PropagationIndicator({ enabled, report, pendingSinceMs, boundMs 
   return (
     <Group gap="xs" role="status" aria-live="polite" data-testid="propagation" data-phase={view.phase}>
       {view.phase === 'applying' && <Loader size="xs" aria-hidden />}
-      <Badge color={COLORS[view.phase]} variant={view.phase === 'live' ? 'filled' : 'light'}>
+      <Badge color={COLORS[view.phase]}>
         {view.phase === 'applying' ? 'applying' : view.phase === 'late' ? 'not everywhere' : view.phase === 'no-proxies' ? 'no proxy' : view.phase}
       </Badge>
       <Text size="sm">{view.text}</Text>
