@@ -1,0 +1,233 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium) against the real API, a real
+ * PostgreSQL and the real proxy: a tenant's journey from signing in to connecting with psql
+ * using exactly the string the page copied, the refusals each role and tenant must meet,
+ * errors shown on the fields they name, and axe on every page. One browser, one stack.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, testCert, type TestDatabase } from '@switchyard/testkit';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../support/tools.js';
+import { axeViolations, fieldError, launchBrowser, newContext, signIn } from './support/browser.js';
+import { startWebStack, USERS, type WebStack } from './support/web-stack.js';
+
+let db: TestDatabase;
+let stack: WebStack;
+let browser: Browser;
+let owner: { ctx: BrowserContext; page: Page };
+let copiedPsql = '';
+let clientDir: string;
+
+/** Runs a copied shell command as a user would paste it: in a folder holding the CA it names. */
+function runCopied(command: string, sql: string) {
+  return spawnSync('sh', ['-c', command], {
+    cwd: clientDir,
+    input: sql,
+    encoding: 'utf8',
+    timeout: 20_000,
+    // No DNS for test hostnames: libpq dials PGHOSTADDR and still sends the hostname as SNI.
+    env: { ...process.env, PGHOSTADDR: '127.0.0.1', PGPASSWORD: 'postgres', PGCONNECT_TIMEOUT: '10' },
+  });
+}
+
+async function expectAccessible(page: Page, what: string) {
+  expect(await axeViolations(page), `axe on ${what}`).toEqual([]);
+}
+
+beforeAll(async () => {
+  requireTool('psql');
+  browser = await launchBrowser();
+  db = await createTestDatabase();
+  stack = await startWebStack(db.url);
+  clientDir = mkdtempSync(join(tmpdir(), 'sy-web-client-'));
+  // Passthrough: clients verify the database's own certificate, saved as the panel says.
+  copyFileSync(stack.upstream.caFile, join(clientDir, 'DATABASE_CA.pem'));
+  const ctx = await newContext(browser, stack.url);
+  owner = { ctx, page: await ctx.newPage() };
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  await db?.drop();
+  if (clientDir) rmSync(clientDir, { recursive: true, force: true });
+});
+
+describe('a tenant owner', () => {
+  it('signs in, registers a database, flips the switch, sees it live on every proxy, and psql connects with the copied string', async () => {
+    const { page } = owner;
+    await signIn(page, USERS.owner);
+    await page.getByRole('heading', { name: 'Databases' }).waitFor();
+    await page.getByText('No databases yet').waitFor();
+    await expectAccessible(page, 'the empty databases list');
+
+    await page.getByRole('button', { name: 'Register a database' }).click();
+    await page.getByLabel(/^Name/).fill('orders');
+    await page.getByLabel('Host 1').fill('127.0.0.1');
+    await page.getByLabel('Port 1').fill(String(stack.upstream.port));
+    await page.getByRole('button', { name: 'Register', exact: true }).click();
+    await page.waitForURL('**/t/acme/databases/orders');
+
+    const toggle = page.getByRole('switch', { name: /External access/ });
+    expect(await toggle.isChecked()).toBe(false);
+    await page.locator('[data-testid="propagation"][data-phase="off"]').waitFor();
+    await expectAccessible(page, 'the database page (connect tab)');
+
+    await toggle.check();
+    const live = page.locator('[data-testid="propagation"][data-phase="live"]');
+    await live.waitFor({ timeout: 20_000 });
+    expect(await live.innerText()).toContain('Live on 1 of 1 proxy');
+
+    await page.getByLabel('Database user').fill('postgres');
+    await page.getByLabel('Database name').fill('postgres');
+    await page.getByRole('button', { name: 'Copy psql connection string' }).click();
+    // The page runs in the browser: its globals are not Node's.
+    copiedPsql = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
+    expect(copiedPsql).toBe(await page.getByTestId('conn-psql connection string').innerText());
+    expect(copiedPsql).toMatch(/^psql "host=orders\.acme\.db\.example\.test port=\d+ dbname=postgres user=postgres sslmode=verify-full sslrootcert=DATABASE_CA\.pem"$/);
+
+    const out = runCopied(copiedPsql, 'select 6 * 7 as answer;\n');
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toMatch(/answer\s*\n-+\s*\n\s*42/);
+  });
+
+  it('disables access choosing what happens to open connections; a new psql then fails', async () => {
+    const { page } = owner;
+    // A controlled switch: the click asks first, so the switch itself does not move yet.
+    await page.getByRole('switch', { name: /External access/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Disable external access?' });
+    await dialog.getByLabel('Close them now').check();
+    await dialog.getByRole('button', { name: 'Disable access' }).click();
+    const off = page.locator('[data-testid="propagation"][data-phase="off"]');
+    await off.waitFor({ timeout: 20_000 });
+    expect(await off.innerText()).toContain('Off on 1 of 1 proxy');
+    expect(await page.getByRole('switch', { name: /External access/ }).isChecked()).toBe(false);
+
+    const out = runCopied(copiedPsql, 'select 1;\n');
+    expect(out.status).not.toBe(0);
+    expect(out.stdout).not.toContain('(1 row)');
+  });
+
+  it('sees a refused upstream explained on the host field', async () => {
+    const { page } = owner;
+    await page.goto('/t/acme/databases?register=true');
+    await page.getByLabel(/^Name/).fill('outside');
+    await page.getByLabel('Host 1').fill('10.9.9.9');
+    await page.getByRole('button', { name: 'Register', exact: true }).click();
+    const message = await fieldError(page.getByLabel('Host 1'));
+    expect(message.length).toBeGreaterThan(5);
+    // Nothing was registered.
+    expect((await stack.api.call('GET', '/api/v1/tenants/acme/databases/outside')).status).toBe(404);
+  });
+
+  it('sees a taken hostname on the hostname field', async () => {
+    const { page } = owner;
+    const taken = 'pg.acme.example.test';
+    expect((await stack.api.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: false, hostname: taken })).status).toBe(200);
+    expect((await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'billing', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } })).status).toBe(201);
+    await page.goto('/t/acme/databases/billing?tab=access');
+    const hostname = page.getByRole('textbox', { name: /^Hostname/ });
+    await hostname.fill(taken);
+    await expectAccessible(page, 'the access settings tab');
+    await page.getByRole('button', { name: 'Save access settings' }).click();
+    expect(await fieldError(hostname)).toContain('taken');
+  });
+
+  it('sees a key that does not match the certificate rejected beside the key field', async () => {
+    const { page } = owner;
+    await page.goto('/t/acme/certificates?add=upload');
+    const chain = testCert(['www.acme.example.test']);
+    const other = testCert(['www.acme.example.test']);
+    await page.getByLabel(/^Name/).fill('www');
+    await page.getByLabel(/^Certificate chain/).fill(chain.certPem);
+    const key = page.getByLabel(/^Private key/);
+    await key.fill(other.keyPem);
+    await page.getByRole('button', { name: 'Upload certificate' }).last().click();
+    expect(await fieldError(key)).toMatch(/key/i);
+    expect(await page.getByLabel(/^Certificate chain/).getAttribute('aria-invalid')).not.toBe('true');
+
+    await page.getByLabel(/^Private key/).fill(chain.keyPem);
+    await page.getByRole('button', { name: 'Upload certificate' }).last().click();
+    await page.getByTestId('cert-www').waitFor();
+    await expectAccessible(page, 'the certificates page');
+  });
+
+  it('creates an API token whose secret is shown once, and passes axe on tokens, members and account', async () => {
+    const { page } = owner;
+    await page.goto('/t/acme/tokens');
+    await page.getByRole('button', { name: 'Create token' }).first().click();
+    await page.getByLabel(/^Name/).fill('ci');
+    await page.getByRole('dialog').getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByTestId('token-secret').innerText();
+    const me = await fetch(`${stack.url}/api/v1/tenants/acme/databases`, { headers: { authorization: `Bearer ${secret.trim()}` } });
+    expect(me.status).toBe(200);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await page.getByRole('cell', { name: 'ci', exact: true }).waitFor();
+    await expectAccessible(page, 'the tokens page');
+
+    await page.goto('/t/acme/members');
+    await page.getByText(USERS.member, { exact: true }).waitFor();
+    await expectAccessible(page, 'the members page');
+
+    await page.goto('/account');
+    await page.getByRole('heading', { name: 'Change password' }).waitFor();
+    await expectAccessible(page, 'the account page');
+  });
+});
+
+describe('other people', () => {
+  it('a member sees the database read-only and cannot flip the switch', async () => {
+    const ctx = await newContext(browser, stack.url);
+    const page = await ctx.newPage();
+    await signIn(page, USERS.member);
+    await page.goto('/t/acme/databases/orders');
+    const toggle = page.getByRole('switch', { name: /External access/ });
+    await toggle.waitFor();
+    expect(await toggle.isDisabled()).toBe(true);
+    expect(await page.locator('[data-disabled-reason]').first().getAttribute('aria-label')).toContain('member');
+    await toggle.click({ force: true });
+    expect(await toggle.isChecked()).toBe(false);
+    await expectAccessible(page, 'the database page as a member');
+    // The API agrees: the member's session cannot change access either.
+    const put = await page.evaluate(async () => {
+      const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
+      const r = await fetch('/api/v1/tenants/acme/databases/orders/external-access', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrfToken },
+        body: JSON.stringify({ enabled: true }),
+      });
+      return r.status;
+    });
+    expect(put).toBe(403);
+    await ctx.close();
+  });
+
+  it('a user of another tenant cannot open the database’s URL', async () => {
+    const ctx = await newContext(browser, stack.url);
+    const page = await ctx.newPage();
+    await signIn(page, USERS.other);
+    await page.waitForURL('**/t/globex/databases');
+    await page.goto('/t/acme/databases/orders');
+    await page.getByRole('alert').filter({ hasText: 'not a member' }).waitFor();
+    const text = await page.locator('body').innerText();
+    expect(text).not.toContain('orders.acme');
+    expect(text).not.toContain(String(stack.upstream.port));
+    expect((await page.request.get('/api/v1/tenants/acme/databases/orders')).status()).toBe(404);
+    await expectAccessible(page, 'the no-access page');
+    await ctx.close();
+  });
+
+  it('a signed-out visitor gets the sign-in page, which passes axe', async () => {
+    const ctx = await newContext(browser, stack.url);
+    const page = await ctx.newPage();
+    await page.goto('/t/acme/databases');
+    await page.waitForURL('**/login**');
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await expectAccessible(page, 'the sign-in page');
+    await ctx.close();
+  });
+});
