@@ -373,31 +373,39 @@ export class AcmeService {
     const material = { hostnames: info.hostnames, certPem: chainPem, keyType: 'ec-prime256v1', fingerprint: info.fingerprint, notBefore: info.notBefore, notAfter: info.notAfter };
     const done = { state: 'issued', problem: Prisma.DbNull, attempts: 0, renewAt, nextAttemptAt: renewAt, lastIssuedAt: new Date(), orderUrl: null };
     let version: number | null;
+    let certificateId: string;
     if (row.certificate) {
-      const swapped = await this.deps.certificates.swapContent(actor, row.tenantId, row.certificate, { ...material, keyCiphertext: this.deps.keyring!.encrypt(keyPem, row.certificate.id) }, 'certificate.renew');
+      certificateId = row.certificate.id;
+      const swapped = await this.deps.certificates.swapContent(actor, row.tenantId, row.certificate, { ...material, keyCiphertext: this.deps.keyring!.encrypt(keyPem, certificateId) }, 'certificate.renew');
       version = swapped.version;
-      await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: done });
-      acmeCounters.renewed++;
     } else {
-      const certId = randomUUID();
+      certificateId = randomUUID();
+      const certId = certificateId;
       version = await this.deps.prisma.$transaction(async (tx) => {
         await tx.certificate.create({
           data: { id: certId, tenantId: row.tenantId, name: `acme ${row.hostname} ${Date.now().toString(36)}`, kind: 'acme', ...material, keyCiphertext: this.deps.keyring!.encrypt(keyPem, certId) },
         });
-        await tx.acmeCertificate.update({ where: { id: row.id }, data: { ...done, certificateId: certId } });
+        // Linked at once, so a failure below retries as a renewal of this certificate.
+        await tx.acmeCertificate.update({ where: { id: row.id }, data: { certificateId: certId } });
         const route = await tx.route.findUnique({ where: { hostname: row.hostname }, include: { certificate: true } });
         if (!route || route.tlsMode !== 'terminate') return null;
         await tx.route.update({ where: { id: route.id }, data: { certificateId: certId } });
         // The platform-CA certificate minted for the route goes once nothing uses it.
         if (route.certificate?.auto) await tx.certificate.deleteMany({ where: { id: route.certificate.id, routes: { none: {} } } });
-        await recordAudit(tx, actor, { tenantId: row.tenantId, action: 'acme.issue', targetType: 'acme-certificate', targetId: row.id, changes: { certificate: { from: route.certificateId, to: certId }, notAfter: { from: null, to: info.notAfter.toISOString() } } });
         return recordRouteChanges(tx, [{ routeId: route.id, hostname: route.hostname, op: 'upsert' }]);
       });
-      acmeCounters.issued++;
     }
-    if (row.certificate) await this.audit(actor, row, 'acme.renew', { notAfter: { from: row.certificate.notAfter.toISOString(), to: info.notAfter.toISOString() } });
     await this.event(row.hostname, 'issued');
+    // `issued` once the proxies serve it (or the wait timed out: they converge on their own).
     if (version !== null) await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
+    await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { ...done, certificateId } });
+    if (row.certificate) {
+      acmeCounters.renewed++;
+      await this.audit(actor, row, 'acme.renew', { notAfter: { from: row.certificate.notAfter.toISOString(), to: info.notAfter.toISOString() } });
+    } else {
+      acmeCounters.issued++;
+      await this.audit(actor, row, 'acme.issue', { certificate: { from: null, to: certificateId }, notAfter: { from: null, to: info.notAfter.toISOString() } });
+    }
     this.deps.log.info({ hostname: row.hostname, notAfter: info.notAfter, renewAt, ari: ari !== null }, row.certificate ? 'ACME certificate renewed' : 'ACME certificate issued');
   }
 
