@@ -59,7 +59,12 @@ export async function acmeRoutes(app: App): Promise<void> {
       tags: ['proxies'],
       summary: 'ACME metrics in Prometheus text format (platform admin): certificates by state, soonest expiry, orders and failures by reason',
       produces: ['text/plain'],
-      response: { 200: Type.String(), ...errorResponses(403) },
+      response: {
+        200: Type.String({
+          examples: ['# HELP switchyard_acme_certificates ACME certificates by state.\n# TYPE switchyard_acme_certificates gauge\nswitchyard_acme_certificates{state="issued"} 12\n'],
+        }),
+        ...errorResponses(403),
+      },
     },
   }, async (req, reply) => {
     requirePlatformAdmin(actorOf(req));
