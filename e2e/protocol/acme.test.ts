@@ -18,10 +18,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { request as requestHttp } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { buildTlsAlpnCertificate } from '@switchyard/api';
+import { recordRouteChanges } from '@switchyard/db';
+import { keyringFromConfig } from '@switchyard/pki';
 import { createTestDatabase, getFreePort, testCa, testCert, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
@@ -46,6 +51,8 @@ let challMgmt: number;
 let rootFile: string;
 let sink: Server;
 let sinkAccepts = 0;
+const httpPorts = new Map<ProxyProcess, number>();
+const keyring = keyringFromConfig({ keys: TEST_KEYS })!;
 
 function startDaemon(cmd: string, args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
   const child = spawn(requireTool(cmd), args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,6 +125,7 @@ beforeAll(async () => {
   const httpB = await getFreePort();
   proxyA = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpA}`]);
   proxyB = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpB}`]);
+  httpPorts.set(proxyA, httpA).set(proxyB, httpB);
 
   const dir = tempDir('sy-e2e-acme-');
   const dnsPort = await getFreePort();
@@ -229,6 +237,76 @@ it('HTTP-01 (answered by the other proxy) issues for a Redis route; redis-cli --
   expect(ping.stdout.trim()).toBe('PONG');
   const s = await run('openssl', ['s_client', '-connect', `127.0.0.1:${proxyA.ports.tls}`, '-servername', host('cache'), '-verify_hostname', host('cache'), '-CAfile', rootFile, '-verify_return_error'], { input: 'QUIT\r\n' });
   expect(s.stdout).toContain('Verify return code: 0 (ok)');
+});
+
+/** A plain HTTP GET to the proxy's http listener with the Host header a validator sends. */
+function httpGet(port: number, path: string, hostHeader: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = requestHttp({ host: '127.0.0.1', port, path, headers: { host: hostHeader } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What a TLS-ALPN-01 validator sees: the selected ALPN and the presented certificate. */
+function alpnProbe(port: number, servername: string): Promise<{ alpn: string | false; cert: X509Certificate }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
+      resolve({ alpn: s.alpnProtocol ?? false, cert: new X509Certificate(s.getPeerCertificate().raw) });
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+}
+
+it('a pending challenge is answered in memory by every proxy, also by one started while it is pending', async () => {
+  // A challenge as the worker publishes it (one row, one route version), without a CA.
+  await terminateRoute('probe', 'postgres', postgres.port);
+  await terminateRoute('probe-http', 'redis', redis.port);
+  const keyAuthorization = 'tok-en.thumbprint';
+  const c = await buildTlsAlpnCertificate(host('probe'), keyAuthorization);
+  const prisma = api.app.prisma;
+  const tenantId = (await prisma.tenant.findFirstOrThrow({ where: { slug: 'acme' } })).id;
+  // Not due (no next attempt): the worker leaves these rows alone.
+  const acmeRow = await prisma.acmeCertificate.create({ data: { id: randomUUID(), tenantId, hostname: host('probe'), challengeType: 'tls-alpn-01', state: 'validating' } });
+  const routes = await prisma.route.findMany({ where: { hostname: { in: [host('probe'), host('probe-http')] } } });
+  const id = randomUUID();
+  const publish = async (op: 'create' | 'delete') =>
+    prisma.$transaction(async (tx) => {
+      if (op === 'create') {
+        await tx.acmeChallenge.create({ data: { id, acmeCertificateId: acmeRow.id, hostname: host('probe'), type: 'tls-alpn-01', token: 'tok-en', keyAuthorization, certPem: c.certPem, keyCiphertext: keyring.encrypt(c.keyPem, id) } });
+        await tx.acmeChallenge.create({ data: { id: randomUUID(), acmeCertificateId: acmeRow.id, hostname: host('probe-http'), type: 'http-01', token: 'http-tok', keyAuthorization: 'http-tok.thumb' } });
+      } else {
+        await tx.acmeChallenge.deleteMany({ where: { acmeCertificateId: acmeRow.id } });
+      }
+      return recordRouteChanges(tx, routes.map((r) => ({ routeId: r.id, hostname: r.hostname, op: 'upsert' as const })));
+    });
+  const version = await publish('create');
+  expect((await api.app.services.propagation.waitFor(version, 10_000)).state).toBe('applied');
+  const answers = async (proxy: ProxyProcess, http: number) => {
+    const probe = await alpnProbe(proxy.ports.tls, host('probe'));
+    expect(probe.alpn).toBe('acme-tls/1');
+    expect(probe.cert.fingerprint256).toBe(new X509Certificate(c.certPem).fingerprint256);
+    const res = await httpGet(http, '/.well-known/acme-challenge/http-tok', host('probe-http'));
+    expect(res).toEqual({ status: 200, body: 'http-tok.thumb' });
+    // Another token is not ours to answer: routed by Host as usual (no route on this port: 421).
+    expect((await httpGet(http, '/.well-known/acme-challenge/other', host('probe-http'))).status).toBe(421);
+  };
+  await answers(proxyA, httpPorts.get(proxyA)!);
+  await answers(proxyB, httpPorts.get(proxyB)!);
+  // A proxy (re)started mid-order loads the pending challenge with its first snapshot.
+  await proxyB.stop();
+  const httpC = await getFreePort();
+  proxyB = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpC}`]);
+  httpPorts.set(proxyB, httpC);
+  await answers(proxyB, httpC);
+  const gone = await publish('delete');
+  expect((await api.app.services.propagation.waitFor(gone, 10_000)).state).toBe('applied');
+  await expect(alpnProbe(proxyA.ports.tls, host('probe'))).rejects.toThrow(/no application protocol|alert number 120/i);
 });
 
 it('acme-tls/1 for a name without a pending challenge is refused and reaches no upstream', async () => {
