@@ -210,7 +210,14 @@ it('TLS-ALPN-01: served with the platform CA until issued, then psql verify-full
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   expect(r.body).toMatchObject({ hostname: host('orders'), challenge: 'tls-alpn-01', state: 'pending', certificate: null, servedWith: { kind: 'issued' } });
   ordersId = r.body.id;
+  const access = () => api.call('GET', '/api/v1/tenants/acme/databases/orders/external-access', undefined, token);
+  const before = (await access()).body;
+  expect(before.certificate.kind).toBe('issued');
+  expect(before.acme).toMatchObject({ id: ordersId, problem: null });
   const issued = await until(ordersId, (b) => b.state === 'issued', 'issuance');
+  const after = (await access()).body;
+  expect(after.certificate).toMatchObject({ id: issued.certificate.id, kind: 'acme' });
+  expect(after.acme).toMatchObject({ state: 'issued', renewAt: issued.renewAt });
   expect(issued.servedWith).toEqual({ certificateId: issued.certificate.id, kind: 'acme' });
   expect(issued.problem).toBeNull();
   expect(issued.certificate.issuer).toMatch(/Pebble Intermediate/);
