@@ -62,8 +62,8 @@ function startDaemon(cmd: string, args: string[], env: Record<string, string>, r
       out += d.toString();
       if (out.includes(ready)) resolve(child);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${cmd} exited (${code}):\n${out}`)));
   });
 }

@@ -143,7 +143,7 @@ export class AcmeService {
   /** Renew (or retry a failed order) now rather than at `nextAttemptAt`, within the rate limits. */
   async renewNow(actor: Actor, tenantSlug: string, id: string): Promise<AcmeCertificateResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
-    this.cfg;
+    void this.cfg; // SY_ACME_UNAVAILABLE before anything else
     const row = await this.find(tenant, id);
     const decision = await this.rateDecision(row.hostname);
     if (!decision.ok) throw rateLimited(decision);
