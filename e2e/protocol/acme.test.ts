@@ -42,6 +42,7 @@ let postgres: TlsPostgres;
 let redis: { port: number; stop(): Promise<void> };
 let proxyA: ProxyProcess;
 let proxyB: ProxyProcess;
+let proxyC: ProxyProcess | undefined;
 let api: ApiServer;
 let token: string;
 let otherToken: string;
@@ -189,7 +190,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
-  await Promise.all([proxyA?.stop(), proxyB?.stop()]);
+  await Promise.all([proxyA?.stop(), proxyB?.stop(), proxyC?.stop()]);
   for (const c of [pebble, challtestsrv]) {
     if (c && c.exitCode === null) {
       c.kill('SIGTERM');
@@ -306,11 +307,9 @@ it('a pending challenge is answered in memory by every proxy, also by one starte
   await answers(proxyA, httpPorts.get(proxyA)!);
   await answers(proxyB, httpPorts.get(proxyB)!);
   // A proxy (re)started mid-order loads the pending challenge with its first snapshot.
-  await proxyB.stop();
   const httpC = await getFreePort();
-  proxyB = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpC}`]);
-  httpPorts.set(proxyB, httpC);
-  await answers(proxyB, httpC);
+  proxyC = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpC}`]);
+  await answers(proxyC, httpC);
   const gone = await publish('delete');
   expect((await api.app.services.propagation.waitFor(gone, 10_000)).state).toBe('applied');
   await expect(alpnProbe(proxyA.ports.tls, host('probe'))).rejects.toThrow(/no application protocol|alert number 120/i);
