@@ -29,7 +29,7 @@ import { recordRouteChanges } from '@switchyard/db';
 import { keyringFromConfig } from '@switchyard/pki';
 import { createTestDatabase, getFreePort, testCa, testCert, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
+import { ADMIN_TOKEN, BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
 import { libpq, psqlSession, requireTool, run } from '../support/tools.js';
 import { startPlainRedis, startTlsPostgres, tempDir, type TlsPostgres } from '../support/upstreams.js';
 
@@ -351,8 +351,11 @@ it('a challenge that cannot succeed ends failed with pebble’s problem, retried
   expect(failed.attempts).toBe(1);
   expect(Date.parse(failed.nextAttemptAt) - Date.now()).toBeGreaterThan(50 * 60_000);
   expect(failed.servedWith.kind).toBe('issued');
-  const metrics = await api.call('GET', '/api/v1/acme/metrics');
-  expect(metrics.status).toBe(200);
+  const metrics = await (await fetch(`${api.url}/api/v1/acme/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  expect(metrics).toContain('switchyard_acme_certificates{state="failed"} 1');
+  expect(metrics).toContain('switchyard_acme_failures_total{reason="urn:ietf:params:acme:error:unauthorized"} 1');
+  expect(metrics).toMatch(/switchyard_acme_soonest_expiry_days \d/);
+  expect((await api.call('GET', '/api/v1/acme/metrics', undefined, token)).status).toBe(403);
 });
 
 it('a tenant cannot order another tenant’s host name, a wildcard, or a passthrough route', async () => {

@@ -169,7 +169,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     config: config.acme,
     ca: acmeCa,
     log: app.log.child({ component: 'acme' }),
-    poke: () => acmeWorker?.poke(),
+    poke: () => void acmeWorker?.poke(),
   });
   if (acmeCa && config.acme && opts.acmeWorker !== false) acmeWorker = new AcmeWorker(prisma, acme, config.acme.workerIntervalMs, app.log.child({ component: 'acme-worker' }));
   const tokens = new TokensService(prisma, tenants);

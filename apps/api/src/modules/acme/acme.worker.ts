@@ -33,9 +33,9 @@ export class AcmeWorker {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.poke(), this.intervalMs);
+    this.timer = setInterval(() => void this.poke(), this.intervalMs);
     this.timer.unref();
-    this.poke();
+    void this.poke();
   }
 
   async stop(): Promise<void> {
@@ -46,12 +46,12 @@ export class AcmeWorker {
     await this.prisma.acmeWorkerLease.deleteMany({ where: { id: 1, holder: this.holder } }).catch(() => {});
   }
 
-  /** Runs a pass now (after a request), or right after the one in flight. */
-  poke(): void {
-    if (this.stopped) return;
+  /** Runs a pass now (after a request), or right after the one in flight; resolves when this one ends. */
+  poke(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.running) {
       this.again = true;
-      return;
+      return this.running;
     }
     this.running = this.pass()
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'ACME worker pass failed'))
@@ -59,9 +59,10 @@ export class AcmeWorker {
         this.running = null;
         if (this.again && !this.stopped) {
           this.again = false;
-          this.poke();
+          void this.poke();
         }
       });
+    return this.running;
   }
 
   /** Whether this replica still holds the lease (checked between steps of an order). */
