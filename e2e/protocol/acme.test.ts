@@ -320,7 +320,9 @@ it('acme-tls/1 for a name without a pending challenge is refused and reaches no 
   expect(c.status, JSON.stringify(c.body)).toBe(201);
   const a = await api.call('PUT', '/api/v1/tenants/acme/databases/sink/external-access?wait=true', { enabled: true, tlsMode: 'passthrough' }, token);
   expect(a.status, JSON.stringify(a.body)).toBe(200);
-  for (const name of [host('sink'), host('orders'), host('nowhere')]) {
+  // `cache` has an issued certificate and, if it is renewing, an HTTP-01 challenge only
+  // (`orders` is not used: its 30-second certificate may be mid-renewal with TLS-ALPN-01).
+  for (const name of [host('sink'), host('cache'), host('nowhere')]) {
     const err = await new Promise<Error>((resolve) => {
       const s = tlsConnect({ host: '127.0.0.1', port: proxyA.ports.tls, servername: name, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => resolve(new Error('handshake completed')));
       s.on('error', resolve);

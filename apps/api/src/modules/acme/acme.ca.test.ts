@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
 import * as acme from 'acme-client';
 import { describe, expect, it } from 'vitest';
-import { authorityKeyId, buildTlsAlpnCertificate } from './acme.ca.js';
+import { authorityKeyId, buildTlsAlpnCertificate, parseRetryAfter } from './acme.ca.js';
 
 describe('buildTlsAlpnCertificate (RFC 8737)', () => {
   it('makes a self-signed certificate for the name with the critical acmeIdentifier extension over SHA-256(key authorization)', async () => {
@@ -39,5 +39,16 @@ describe('authorityKeyId', () => {
 
   it('is null without the extension', () => {
     expect(authorityKeyId(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]))).toBeNull();
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delay-seconds and HTTP-dates', () => {
+    const now = Date.parse('2026-12-06T10:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter('Sun, 06 Dec 2026 11:00:00 GMT', now)).toBe(3_600_000);
+    expect(parseRetryAfter('Sun, 06 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter(undefined, now)).toBeNull();
+    expect(parseRetryAfter('soon', now)).toBeNull();
   });
 });

@@ -35,7 +35,35 @@ export async function buildTlsAlpnCertificate(hostname: string, keyAuthorization
   return { certPem: certPem.toString(), keyPem: keyPem.toString() };
 }
 
+let retryAfterMs: number | null = null;
+let watching = false;
+
+/** Records the Retry-After of the CA's 429 and 503 answers (one interceptor per process). */
+function watchRetryAfter(): void {
+  if (watching) return;
+  watching = true;
+  acme.axios.interceptors.response.use((res) => {
+    if (res.status === 429 || res.status === 503) retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+    return res;
+  });
+}
+
+/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date; null when absent or unparsable. */
+export function parseRetryAfter(value: unknown, now: number): number | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
 export class AcmeCa {
+  /** The Retry-After (ms) of the CA's last 429/503 answer, once; null when none since. */
+  takeRetryAfter(): number | null {
+    const v = retryAfterMs;
+    retryAfterMs = null;
+    return v;
+  }
+
   private cached: Promise<acme.Client> | null = null;
   private directory: Promise<Record<string, unknown>> | null = null;
 
@@ -47,9 +75,11 @@ export class AcmeCa {
     // The directory's own HTTPS: the system roots plus a private CA when configured (pebble,
     // step-ca). acme-client talks through its one axios instance.
     if (cfg.caPem) acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, cfg.caPem], keepAlive: true });
-    // Retry-After is respected by acme-client itself (it waits); keep the waits bounded so a
-    // rate-limited CA fails the attempt and the worker's own backoff takes over.
-    (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 2;
+    // acme-client would sleep through a CA's Retry-After itself (an hour would block the
+    // worker): no in-process retries; the Retry-After of a 429/503 is kept and the worker
+    // schedules the next attempt no earlier (acme.service.ts `fail`).
+    (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+    watchRetryAfter();
     acme.setLogger(() => {});
   }
 

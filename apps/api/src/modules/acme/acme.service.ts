@@ -412,7 +412,9 @@ export class AcmeService {
   private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<void> {
     const f = err instanceof AcmeFailure ? err : new AcmeFailure(problemOf(err));
     const attempts = row.attempts + 1;
-    const nextAttemptAt = f.retry === 'never' ? null : f.retry instanceof Date ? f.retry : new Date(Date.now() + backoffMs(attempts, cfg.retryBaseMs, null));
+    // Doubling backoff, and never sooner than the CA's Retry-After.
+    const retryAfter = this.deps.ca?.takeRetryAfter() ?? null;
+    const nextAttemptAt = f.retry === 'never' ? null : f.retry instanceof Date ? f.retry : new Date(Date.now() + backoffMs(attempts, cfg.retryBaseMs, retryAfter));
     const renewal = row.certificate !== null;
     const problem = { ...f.problem, at: new Date().toISOString(), renewal };
     acmeCounters.failures.set(f.problem.type, (acmeCounters.failures.get(f.problem.type) ?? 0) + 1);
