@@ -14,6 +14,7 @@
  *  - a tenant cannot order another tenant's host name (nor wildcards, nor passthrough routes);
  *  - with pebble's 30-second certificates, renewal happens by itself and an open psql
  *    session survives the swap.
+ * Pebble requires external account binding here, so the platform account is created with EAB.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,7 +24,7 @@ import { get as httpsGet } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { buildTlsAlpnCertificate } from '@switchyard/api';
 import { recordRouteChanges } from '@switchyard/db';
 import { keyringFromConfig } from '@switchyard/pki';
@@ -36,6 +37,7 @@ import { startPlainRedis, startTlsPostgres, tempDir, type TlsPostgres } from '..
 /** Pebble's certificate lifetime here: renewal (a third left) comes 20 s after issuance. */
 const VALIDITY_S = 30;
 const host = (db: string) => `${db}.acme.${BASE_DOMAIN}`;
+const EAB = { kid: 'switchyard-e2e', hmacKey: randomBytes(32).toString('base64url') };
 
 let db: TestDatabase;
 let postgres: TlsPostgres;
@@ -156,7 +158,9 @@ beforeAll(async () => {
         httpPort: httpB,
         tlsPort: proxyA.ports.tls,
         ocspResponderURL: '',
-        externalAccountBindingRequired: false,
+        // Accounts need external account binding, as with ZeroSSL or a private CA.
+        externalAccountBindingRequired: true,
+        externalAccountMACKeys: { [EAB.kid]: EAB.hmacKey },
         certificateValidityPeriod: VALIDITY_S,
       },
     }),
@@ -177,6 +181,8 @@ beforeAll(async () => {
     ACME_DIRECTORY_URL: `https://127.0.0.1:${acmePort}/dir`,
     ACME_CA_FILE: caFile,
     ACME_EMAIL: 'ops@example.test',
+    ACME_EAB_KID: EAB.kid,
+    ACME_EAB_HMAC_KEY: EAB.hmacKey,
     ACME_WORKER_INTERVAL_MS: '200',
     // Every renewal here counts as a duplicate; the limits have unit tests of their own.
     ACME_LIMIT_DUPLICATES_WEEK: '1000',
@@ -385,5 +391,11 @@ it('renews by itself before expiry; an open psql session survives the swap and n
   expect(await session.query('select 2')).toBe('2');
   const fp = await presented(proxyB.ports.postgres, host('orders'), ['postgresql']);
   expect(fp).toBe(renewed.certificate.fingerprint);
+  // One account for every order and renewal (EAB-bound), its key sealed with the keyring.
+  const accounts = await api.app.prisma.acmeAccount.findMany();
+  expect(accounts).toHaveLength(1);
+  expect(accounts[0]!.accountUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
+  expect(accounts[0]!.keyCiphertext).not.toContain('PRIVATE KEY');
+  expect(keyring.decrypt(accounts[0]!.keyCiphertext, accounts[0]!.directoryUrl)).toContain('PRIVATE KEY');
   await session.quit();
 });
