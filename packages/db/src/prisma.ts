@@ -12,6 +12,7 @@ export type {
   Certificate,
   ConnectionEvent,
   Database,
+  DiscoveredService,
   Membership,
   ProxyInstance,
   Route,
