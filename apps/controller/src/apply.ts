@@ -23,7 +23,7 @@ export function controllerActor(owner: RouteOwnerRef | undefined, id: string): A
     principal: { actorType: 'controller', actorId: id, isPlatformAdmin: true, tenantRoles: new Map() },
     requestId: `controller-${Date.now().toString(36)}`,
     clientAddress: '127.0.0.1',
-    owner: owner as KubernetesOwner | undefined,
+    owner: owner,
   };
 }
 
@@ -82,7 +82,7 @@ export class Applier {
       } else if (db.owner !== 'kubernetes' || db.ownerUid !== r.owner.uid) {
         return { ok: false, reason: 'DatabaseNameConflict', message: `Tenant ${r.tenant} already has a database ${r.database} not owned by this object` };
       } else if (db.engine !== r.engine || !sameEndpoints(db.endpoints as unknown as Endpoint[], r.endpoints)) {
-        await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine as Engine, endpoints: r.endpoints });
+        await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine, endpoints: r.endpoints });
       }
       const body: PutExternalAccessBody = {
         enabled: r.enabled,

@@ -33,7 +33,7 @@ export function kubeConfigFor(config: Pick<ControllerConfig, 'kubeconfig' | 'inC
 export async function startController(config: ControllerConfig, log: Logger = pino({ level: config.logLevel, name: 'controller' })): Promise<ControllerProcess> {
   const kc = kubeConfigFor(config);
   const prisma = createPrisma(config.api.databaseUrl, { max: 4 });
-  const services = buildDomainServices(config.api, prisma, log as never);
+  const services = buildDomainServices(config.api, prisma, log);
   services.propagation.start();
   const metrics = new ControllerMetrics();
   let controller: Controller | null = null;
@@ -73,7 +73,7 @@ export async function startController(config: ControllerConfig, log: Logger = pi
       res.writeHead(200).end('ok\n');
     } else if (req.url === '/readyz') {
       // Ready once every cache is synced (followers too: they must be able to take over).
-      const ok = controller!.synced;
+      const ok = controller.synced;
       res.writeHead(ok ? 200 : 503).end(ok ? 'ok\n' : 'caches not synced\n');
     } else res.writeHead(404).end();
   });
@@ -89,7 +89,7 @@ export async function startController(config: ControllerConfig, log: Logger = pi
     metricsPort: port,
     async stop() {
       await leader.stop();
-      await controller!.stop();
+      await controller.stop();
       await new Promise<void>((r) => server.close(() => r()));
       await services.propagation.stop();
       await prisma.$disconnect();

@@ -68,7 +68,7 @@ export class KubeClient implements KubeApi {
         res.on('end', () => {
           destroyAgent(opts);
           const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = null;
+          let body: unknown;
           try {
             body = text ? JSON.parse(text) : null;
           } catch {

@@ -31,7 +31,7 @@ export interface KubeObject {
   metadata: ObjectMeta;
 }
 
-export interface Namespace extends KubeObject {}
+export type Namespace = KubeObject;
 
 export interface ServicePort {
   name?: string;
