@@ -5,8 +5,8 @@
  * acts as a platform actor *for one object at a time* (`actor.owner`), so what it creates is
  * owned by that object and it can change nothing owned by anyone else.
  */
-import type { Actor, AppError, DomainServices, ExternalAccessResponse, KubernetesOwner, PutExternalAccessBody } from '@switchyard/api';
-import type { Endpoint, Engine } from '@switchyard/core';
+import type { Actor, AppError, DomainServices, ExternalAccessResponse, PutExternalAccessBody } from '@switchyard/api';
+import type { Endpoint } from '@switchyard/core';
 import type { PrismaClient } from '@switchyard/db';
 import type { DesiredRoute, DiscoveredService, RouteOwnerRef } from './translate/translate.js';
 
