@@ -141,6 +141,7 @@ export class Informer<T extends KubeObject> {
         }
         this.abort = new AbortController();
         this.lastActivity = Date.now();
+        const opened = Date.now();
         await this.api.watch(
           this.opts.path,
           { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(this.opts.watchTimeoutSeconds) },
@@ -148,6 +149,8 @@ export class Informer<T extends KubeObject> {
           this.abort.signal,
         );
         failures = 0;
+        // A server that ends streams at once must not turn this into a busy loop.
+        if (Date.now() - opened < this.opts.backoffMinMs) await this.sleep(this.opts.backoffMinMs);
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof KubeError && err.status === 410) {
