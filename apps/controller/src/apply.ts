@@ -91,6 +91,7 @@ export class Applier {
         sourceCidrs: r.sourceCidrs,
         maxConnections: r.maxConnections,
         disableBehavior: r.disableBehavior,
+        upstreamTls: r.upstreamTls,
       };
       if (r.certificateName) {
         const cert = await this.prisma.certificate.findFirst({ where: { tenantId: tenant.id, name: r.certificateName } });

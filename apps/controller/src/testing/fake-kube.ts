@@ -147,7 +147,33 @@ export class FakeKube {
     this.emit(kind, 'MODIFIED', s.obj);
   }
 
+  private readonly watchers = new Set<() => void>();
+
+  /**
+   * Resolves with the object once `pred` holds for it (checked now and on every change of
+   * any object), e.g. when the controller wrote the status a test waits for.
+   */
+  waitFor<T extends KubeObject>(kind: string, ns: string | undefined, name: string, pred: (o: T | undefined) => boolean, timeoutMs = 15_000): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const o = this.get<T>(kind, ns, name);
+        if (!pred(o)) return false;
+        this.watchers.delete(w);
+        clearTimeout(t);
+        resolve(o);
+        return true;
+      };
+      const w = () => void check();
+      const t = setTimeout(() => {
+        this.watchers.delete(w);
+        reject(new Error(`timed out waiting for ${kind} ${ns}/${name}: ${JSON.stringify(this.get(kind, ns, name)?.['status' as never] ?? null)}`));
+      }, timeoutMs);
+      if (!check()) this.watchers.add(w);
+    });
+  }
+
   private emit(kind: string, type: HistoryEntry['type'], obj: KubeObject): void {
+    queueMicrotask(() => this.watchers.forEach((w) => w()));
     const entry = { rv: this.rv, kind, type, obj: structuredClone(obj) };
     this.history.push(entry);
     for (const s of this.streams) if (s.kind === kind && !s.stalled) this.send(s, { type, object: entry.obj });

@@ -72,6 +72,8 @@ export interface ExternalAccessSpec {
   maxConnections?: number;
   disableBehavior?: 'drain' | 'close';
   enabled?: boolean;
+  /** Terminate mode: TLS (default) or plaintext from the proxy to the database. */
+  upstreamTls?: boolean;
   /** Terminate mode: a certificate of the tenant by name; omitted: one issued by the platform CA. */
   certificate?: { name: string };
 }

@@ -85,6 +85,8 @@ export interface DesiredRoute {
   maxConnections: number | null;
   disableBehavior: DisableBehavior;
   certificateName: string | null;
+  /** Terminate mode: TLS to the database (default) or plaintext. */
+  upstreamTls: boolean;
 }
 
 /** Conditions without lastTransitionTime (the status writer sets it when a status flips). */
@@ -277,6 +279,7 @@ class Translator {
       maxConnections: spec.maxConnections ?? null,
       disableBehavior: spec.disableBehavior ?? 'drain',
       certificateName: spec.certificate?.name ?? null,
+      upstreamTls: spec.upstreamTls ?? true,
     };
     status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${hostname} to ${describeEndpoints(endpoints)}`, generation)];
     claims.push({
@@ -344,6 +347,7 @@ class Translator {
           maxConnections: null,
           disableBehavior: 'drain',
           certificateName: null,
+          upstreamTls: true,
         },
         created: tr.metadata.creationTimestamp ?? '',
         key: `${ns}/${tr.metadata.name}`,
