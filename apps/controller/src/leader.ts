@@ -70,6 +70,11 @@ export class AdvisoryLeader {
         await c.connect();
         // Queries on this session must never wait long: a stuck session is a lost lock.
         await c.query(`SET statement_timeout = ${Math.max(1000, this.checkMs * 3)}`);
+        if (this.stopped) {
+          // stop() ran while we connected: this session must not take (or keep) the lock.
+          await c.end().catch(() => undefined);
+          return;
+        }
         this.client = c;
       }
       if (this.leader) {
@@ -77,7 +82,11 @@ export class AdvisoryLeader {
         return;
       }
       const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CONTROLLER_LOCK_KEY]);
-      if (r.rows[0]?.ok && !this.stopped) {
+      if (r.rows[0]?.ok && this.stopped) {
+        const c = this.client;
+        this.client = null;
+        await c?.end().catch(() => undefined);
+      } else if (r.rows[0]?.ok) {
         this.leader = true;
         this.events.log('info', 'elected: this replica is the active controller');
         this.events.onElected();

@@ -114,8 +114,8 @@ export class FakeKube {
     const k = this.key(kind, input.metadata.namespace, input.metadata.name);
     const old = this.store.get(k);
     const obj = structuredClone(input) as Stored['obj'];
-    obj.metadata.uid = old?.obj.metadata.uid ?? obj.metadata.uid ?? randomUUID();
-    obj.metadata.creationTimestamp = old?.obj.metadata.creationTimestamp ?? obj.metadata.creationTimestamp ?? new Date().toISOString();
+    obj.metadata.uid = old?.obj.metadata.uid || obj.metadata.uid || randomUUID();
+    obj.metadata.creationTimestamp = old?.obj.metadata.creationTimestamp || obj.metadata.creationTimestamp || new Date().toISOString();
     const specChanged = !old || JSON.stringify(old.obj.spec) !== JSON.stringify(obj.spec);
     obj.metadata.generation = (old?.obj.metadata.generation ?? 0) + (specChanged ? 1 : 0);
     if (old) obj.status = old.obj.status;

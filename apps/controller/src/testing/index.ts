@@ -27,7 +27,7 @@ export function testControllerConfig(api: ApiConfig, kubeconfig: string, over: P
     leaderCheckMs: 200,
     metricsHost: '127.0.0.1',
     metricsPort: 0,
-    logLevel: 'silent',
+    logLevel: process.env.CONTROLLER_TEST_LOG ?? 'silent',
     ...over,
   };
 }
