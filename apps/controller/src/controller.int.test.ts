@@ -33,7 +33,7 @@ async function stop(c: ControllerProcess): Promise<void> {
 }
 
 const ea = (ns: string, name: string, spec: ExternalAccess['spec'], created?: string): ExternalAccess =>
-  ({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name, namespace: ns, uid: '', creationTimestamp: created }, spec }) as ExternalAccess;
+  ({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name, namespace: ns, uid: '', creationTimestamp: created }, spec });
 const routes = async () => (await prisma.route.findMany({ where: { owner: 'kubernetes' }, orderBy: { hostname: 'asc' } })).map((r) => `${r.ownerNamespace}/${r.ownerName} ${r.hostname}`);
 
 beforeAll(async () => {
