@@ -7,7 +7,7 @@
  */
 import { loadConfig as loadApiConfig } from '@switchyard/api';
 import { startController, type ControllerProcess } from '@switchyard/controller';
-import { FakeKube, fixture, loadObjects, testControllerConfig } from '@switchyard/controller/testing';
+import { FakeKube, fixture, loadObjects, testControllerConfig, type KubeObject } from '@switchyard/controller/testing';
 import { createTestDatabase, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
@@ -15,7 +15,7 @@ import { requireTool, run } from '../support/tools.js';
 import { startTlsRedis, type TlsRedis } from '../support/upstreams.js';
 
 type Cond = { type: string; status: string; reason: string };
-type EA = { status?: { conditions?: Cond[]; hostname?: string; port?: number; observedGeneration?: number; connectionStrings?: Record<string, string> }; metadata: { generation?: number } };
+type EA = KubeObject & { status?: { conditions?: Cond[]; hostname?: string; port?: number; observedGeneration?: number; connectionStrings?: Record<string, string> }; };
 const cond = (o: EA | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
 const readyAt = (gen: number) => (o: EA | undefined) => cond(o, 'Ready')?.status === 'True' && cond(o, 'Programmed')?.status === 'True' && o?.status?.observedGeneration === gen;
 
@@ -145,7 +145,7 @@ describe('TLSRoute', () => {
       spec: { parentRefs: [{ name: 'example-gateway', sectionName: 'tls' }], hostnames: [redisHost], rules: [{ backendRefs: [{ name: 'cache', port: 6379 }] }] },
     } as never);
     kube.setStatus('TLSRoute', 'acme-web', 'cache', { parents: [foreign] });
-    type R = { status?: { parents?: { controllerName: string; conditions: Cond[] }[] } };
+    type R = KubeObject & { status?: { parents?: { controllerName: string; conditions: Cond[] }[] } };
     const o = await kube.waitFor<R>('TLSRoute', 'acme-web', 'cache', (x) => {
       const mine = x?.status?.parents?.find((p) => p.controllerName === 'switchyard.io/gateway-controller');
       return Boolean(mine?.conditions.every((c) => c.status === 'True'));

@@ -6,6 +6,7 @@ import type { ControllerConfig } from '../config.js';
 
 export { FakeKube, mergePatch, RESOURCES } from './fake-kube.js';
 export { loadObjects, emptyInput } from './load.js';
+export type { KubeObject } from '../translate/objects.js';
 
 /** The translator's testdata fixtures (real objects), as text. */
 export function fixture(name: string): string {
