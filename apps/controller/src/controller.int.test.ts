@@ -157,6 +157,17 @@ describe('controller', () => {
     await waitUntil(async () => (await routes()).length === 2);
     expect(await routes()).toEqual(['acme-prod/after-500 acme-prod-after-500.acme.db.example.test', 'acme-prod/steady acme-prod-steady.acme.db.example.test']);
     expect(await prisma.database.count({ where: { owner: 'kubernetes' } })).toBe(2);
+    // What an operator sees: restarts by reason, event age, sync state, leadership.
+    const metrics = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_controller_watch_restarts_total\{resource="externalaccesses",reason="watchdog"\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_controller_watch_restarts_total\{resource="externalaccesses",reason="error"\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_controller_watch_last_event_age_seconds\{resource="services"\} \d/);
+    expect(metrics).toMatch(/switchyard_controller_watch_synced\{resource="externalaccesses"\} 1/);
+    expect(metrics).toMatch(/switchyard_controller_leader 1/);
+    expect((await fetch(`http://127.0.0.1:${c.metricsPort}/readyz`)).status).toBe(200);
+    kube.delete('ExternalAccess', 'acme-prod', 'steady');
+    kube.delete('ExternalAccess', 'acme-prod', 'after-500');
+    await waitUntil(async () => (await routes()).length === 0);
     await stop(c);
   });
 });

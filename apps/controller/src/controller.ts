@@ -93,10 +93,10 @@ export class Controller {
       },
       onConnected: () => this.trigger(),
     });
-    for (const [resource, i] of Object.entries(this.informers)) {
+    for (const i of Object.values(this.informers)) {
       metrics.collectors.push(() => {
-        metrics.lastEventAge.set({ resource }, i.lastEventAgeMs / 1000);
-        metrics.synced.set({ resource }, i.synced ? 1 : 0);
+        metrics.lastEventAge.set({ resource: i.resource }, i.lastEventAgeMs / 1000);
+        metrics.synced.set({ resource: i.resource }, i.synced ? 1 : 0);
       });
     }
   }

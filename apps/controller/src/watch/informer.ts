@@ -66,6 +66,11 @@ export class Informer<T extends KubeObject> {
     private readonly events: InformerEvents,
   ) {}
 
+  /** The resource name used in logs and metrics. */
+  get resource(): string {
+    return this.opts.resource;
+  }
+
   get synced(): boolean {
     return this.hasSynced;
   }
