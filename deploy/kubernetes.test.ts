@@ -116,5 +116,5 @@ describe('controller manifests', () => {
     expect(gw.status, gw.stderr).toBe(0);
     expect(yamlDocs(gw.stdout)[0]).toMatchObject({ kind: 'GatewayClass', spec: { controllerName: 'switchyard.io/gateway-controller' } });
     expect(yamlDocs(gw.stdout)[0]!.metadata.namespace).toBeUndefined();
-  });
+  }, 30_000); // two kubectl processes: a second each, more on a busy machine
 });
