@@ -19,7 +19,7 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(kube.kubeconfigPath);
   writer = new StatusWriter(new KubeClient(kc));
-});
+}, 30_000); // the fake server's certificate: an RSA key from node-forge, slow on a busy machine
 afterAll(async () => kube.stop());
 
 const accepted = { type: 'Accepted', status: 'True' as const, reason: 'Accepted', message: 'ok', observedGeneration: 1 };

@@ -21,7 +21,7 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(kube.kubeconfigPath);
   client = new KubeClient(kc);
-});
+}, 30_000); // the fake server's certificate: an RSA key from node-forge, slow on a busy machine
 afterAll(async () => kube.stop());
 afterEach(async () => {
   await Promise.all(running.splice(0).map((i) => i.stop()));
