@@ -3,9 +3,10 @@
  * generator, away from the proxy core):
  *  - echo:       TLS server (self-signed ECDSA P-256, cheap to sign with) echoing every byte;
  *  - bulk-tls:   TLS server that, after the client's first byte, streams data until closed;
- *  - bulk-plain: TCP server that, after the replayed ClientHello, streams plain bytes.
+ *  - bulk-plain: TCP server that, after the replayed ClientHello, streams plain bytes;
+ *  - up-tls, up-plain: the upload direction's sinks (TLS, plain TCP): read and discard.
  * Session tickets are disabled so no client could resume; every connection is a full
- * handshake. Ports come from the parent (BENCH_PORTS=echo,bulkTls,bulkPlain) so they stay
+ * handshake. Ports come from the parent (BENCH_PORTS=echo,bulkTls,bulkPlain,upTls,upPlain) so they stay
  * the same across runs and match the routes in the control database.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 
-const [echoPort, bulkTlsPort, bulkPlainPort] = (process.env.BENCH_PORTS ?? '').split(',').map(Number) as [number, number, number];
+const [echoPort, bulkTlsPort, bulkPlainPort, upTlsPort, upPlainPort] = (process.env.BENCH_PORTS ?? '').split(',').map(Number) as [number, number, number, number, number];
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 function selfSigned(): { key: Buffer; cert: Buffer } {
@@ -95,7 +96,13 @@ const bulkPlain = createTcpServer((s) => {
   track(s);
   onceFirstData(s, () => stream(s));
 });
-for (const server of [echo, bulkTls, bulkPlain] as Server[]) server.on('tlsClientError', () => {});
+const discard = (s: Socket) => {
+  track(s);
+  s.on('data', () => {});
+};
+const upTls = createTlsServer(tlsOptions, discard);
+const upPlain = createTcpServer(discard);
+for (const server of [echo, bulkTls, bulkPlain, upTls, upPlain] as Server[]) server.on('tlsClientError', () => {});
 
 await Promise.all(
   (
@@ -103,6 +110,8 @@ await Promise.all(
       [echo, echoPort],
       [bulkTls, bulkTlsPort],
       [bulkPlain, bulkPlainPort],
+      [upTls, upTlsPort],
+      [upPlain, upPlainPort],
     ] as const
   ).map(
     ([server, port]) =>

@@ -10,11 +10,15 @@ export const HOSTS = {
   echo: 'echo.bench.switchyard.test',
   bulkTls: 'bulk-tls.bench.switchyard.test',
   bulkPlain: 'bulk-plain.bench.switchyard.test',
+  upTls: 'up-tls.bench.switchyard.test',
+  upPlain: 'up-plain.bench.switchyard.test',
 } as const;
+
+export type BenchPorts = Record<keyof typeof HOSTS, number>;
 
 export const fillerHost = (i: number) => `db${i}.t${i % 500}.filler.switchyard.test`;
 
-export async function seedRoutes(url: string, filler: number, ports: { echo: number; bulkTls: number; bulkPlain: number }): Promise<void> {
+export async function seedRoutes(url: string, filler: number, ports: BenchPorts): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
