@@ -298,6 +298,7 @@ export interface NginxOptions {
   cpus: string;
   workers: number;
   maxconn: number;
+  wrap?: readonly string[];
 }
 
 /**
@@ -339,9 +340,9 @@ export async function startNginx(o: NginxOptions): Promise<Proc & { routes: numb
   const cfgFile = join(o.dir, 'nginx.conf');
   writeFileSync(cfgFile, cfg);
   execFileSync('nginx', ['-e', 'stderr', '-p', o.dir, '-t', '-q', '-c', cfgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const child = spawn('taskset', ['-c', o.cpus, 'nginx', '-e', 'stderr', '-p', o.dir, '-c', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', ['-c', o.cpus, ...(o.wrap ?? []), 'nginx', '-e', 'stderr', '-p', o.dir, '-c', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const p = track('nginx', child);
-  await waitAccepting(o.port, p);
+  await waitAccepting(o.port, p, o.wrap?.length ? 600_000 : 30_000);
   return { ...p, routes: routes.length, version: nginxVersion() };
 }
 
