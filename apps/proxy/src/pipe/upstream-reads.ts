@@ -25,7 +25,7 @@
  * Per connection this is one small object: the `onread` functions are shared by all sockets
  * (the socket finds its state under a symbol), so an idle connection holds no closures here.
  */
-import { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 
 /** Reads shorter than this are copied out of the shared buffer. */
 export const SMALL_READ = 4 * 1024;
@@ -85,7 +85,9 @@ export const UPSTREAM_ONREAD = { buffer: nextBuffer, callback: onUpstreamRead } 
  * accepted sockets then keep the default read path (slower, still correct).
  */
 const ONREAD_KEYS = (() => {
-  const probe = new Socket({ onread: UPSTREAM_ONREAD });
+  // The constructor takes `onread` (net.connect passes its options through); @types/node
+  // lists it only for connect.
+  const probe = new Socket({ onread: UPSTREAM_ONREAD } as SocketConstructorOpts);
   const byName = new Map(Object.getOwnPropertySymbols(probe).map((sym) => [sym.description, sym]));
   const buffer = byName.get('kBuffer');
   const callback = byName.get('kBufferCb');
