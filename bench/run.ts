@@ -1,13 +1,21 @@
 /**
- * `npm run bench`: the proxy benchmark of issue 4 — Switchyard against the direct path and
- * against HAProxy, in one run, repetitions interleaved (direct, switchyard, haproxy, direct,
- * …), medians and ratios printed, targets checked, everything written to
- * bench/results/<timestamp>.json. Not a test: numbers depend on the machine.
+ * `npm run bench`: the proxy benchmark of issues 4 and 13 — Switchyard against the direct
+ * path, HAProxy, nginx (stream, ssl_preread) and a minimal Node passthrough proxy
+ * (bench/proxy/node-reference.ts: what Node itself costs), in one run, repetitions
+ * interleaved (direct, switchyard, haproxy, nginx, node, direct, …), medians and ratios
+ * printed, targets checked, everything written to bench/results/<timestamp>.json. Not a
+ * test: numbers depend on the machine. Needs Debian's `haproxy`, and `nginx` (or
+ * `nginx-light`) with `libnginx-mod-stream`; `--targets` leaves some out.
  *
  *   npm run bench                 # full suite, pinned then unpinned (~8 min on 2 cores)
  *   npm run bench -- --quick      # smoke run (~2 min): 1 repetition, short windows
  *   npm run bench -- --modes pinned --suites conns,bulk
- *   npm run bench -- --modes pinned --suites bulk --bulk plain --reps 3
+ *   npm run bench -- --modes pinned --suites bulk --bulk plain --directions up --reps 3
+ *   npm run bench -- --targets direct,switchyard,node     # without HAProxy and nginx
+ *   git worktree add /tmp/sy-base <commit> && ln -s $PWD/node_modules /tmp/sy-base/
+ *   npm run bench -- --baseline /tmp/sy-base --targets switchyard,baseline   # A/B, interleaved
+ *     (the baseline runs that checkout's apps/proxy; packages resolve to this one's)
+ *   npm run bench -- --baseline . --baseline-env PROXY_CLUSTER_SCHEDULING=none --modes unpinned   # A/B of a setting
  *   BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- …  # profile the proxy
  *
  * Pinned (needs ≥ 2 cores): the proxies get core 0, the load generator, backends, the
@@ -15,7 +23,8 @@
  * does. Unpinned: everything shares every core; HAProxy gets nbthread = cores and
  * Switchyard PROXY_WORKERS = cores.
  *
- * Suites: conns (a), bulk (b), idle (c), routes (d), propagation (e).
+ * Suites: conns (a), bulk (b, both directions), idle (c: RSS slope between 5,000 and 9,500
+ * idle connections, after bulk), routes (d), propagation (e).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,11 +34,11 @@ import { parseArgs } from 'node:util';
 import { getFreePort } from '@switchyard/db/testing';
 import { root, scratchDatabase } from './lib.js';
 import type { BulkResult, ConnsResult } from './proxy/loadgen.js';
-import { startHaproxy, startIpcChild, startSwitchyard, type Proc } from './proxy/processes.js';
+import { nginxMissing, startHaproxy, startIpcChild, startNginx, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
 import { pinTree, processTree, treeRssBytes } from './proxy/procfs.js';
 import { propagationBench, type PropagationResult } from './proxy/propagation.js';
 import { microBench, type MicroResult } from './proxy/route-table.js';
-import { HOSTS, seedRoutes } from './proxy/seed.js';
+import { HOSTS, seedRoutes, type BenchPorts } from './proxy/seed.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -40,21 +49,29 @@ const { values: opt } = parseArgs({
     routes: { type: 'string' },
     out: { type: 'string' },
     bulk: { type: 'string' },
+    directions: { type: 'string' },
+    targets: { type: 'string' },
+    duration: { type: 'string' },
+    baseline: { type: 'string' },
+    'baseline-env': { type: 'string' },
   },
 });
 const quick = opt.quick;
 const P = {
   reps: Number(opt.reps ?? (quick ? 1 : 3)),
   warmupMs: quick ? 300 : 700,
-  durationMs: quick ? 1000 : 2500,
+  durationMs: Number(opt.duration ?? (quick ? 1000 : 2500)),
   concurrencies: [1, 16, 64],
   bulkStreams: 8,
-  idleConnections: quick ? 1000 : 5000,
+  /** Idle RSS slope between these two counts. 9,500, not 10,000: a proxy holds two sockets per
+   * connection and the hard file-descriptor limit here is 20,000 per process. */
+  idleConnections: quick ? [1000, 2000] : [5000, 9500],
   routes: Number(opt.routes ?? 100_000),
   changes: quick ? 40 : 200,
   microLookups: quick ? 300_000 : 2_000_000,
 };
-const BULK_KINDS = (opt.bulk ?? 'tls,plain').split(',') as Array<'tls' | 'plain'>;
+const BULK_KINDS = (opt.bulk ?? 'plain,tls').split(',') as Array<'tls' | 'plain'>;
+const DIRECTIONS = (opt.directions ?? 'up,down').split(',') as Direction[];
 const SUITES = new Set((opt.suites ?? 'conns,bulk,idle,routes,propagation').split(','));
 const cores = availableParallelism();
 const allCpus = `0-${cores - 1}`;
@@ -63,8 +80,36 @@ const requestedModes = (opt.modes ?? 'pinned,unpinned').split(',') as Array<'pin
 const modes = requestedModes.filter((m) => m !== 'pinned' || cores >= 2);
 if (modes.length < requestedModes.length) console.log('pinned mode needs at least 2 cores; skipped');
 
-type Target = 'direct' | 'switchyard' | 'haproxy';
-const TARGETS: Target[] = ['direct', 'switchyard', 'haproxy'];
+type Target = 'direct' | 'switchyard' | 'haproxy' | 'nginx' | 'node' | 'baseline';
+type Proxy = Exclude<Target, 'direct'>;
+type Direction = 'up' | 'down';
+type BulkKey = `${'tls' | 'plain'}-${Direction}`;
+const ALL_TARGETS: Target[] = ['direct', 'switchyard', 'haproxy', 'nginx', 'node', 'baseline'];
+const TARGETS = (opt.targets ? opt.targets.split(',') : ALL_TARGETS.filter((t) => t !== 'baseline' || opt.baseline)).filter((t): t is Target => ALL_TARGETS.includes(t as Target));
+const PROXIES = TARGETS.filter((t): t is Proxy => t !== 'direct');
+const has = (t: Target) => TARGETS.includes(t);
+const NAMES: Record<Target, string> = { direct: 'direct', switchyard: 'Switchyard', haproxy: 'HAProxy', nginx: 'nginx', node: 'Node ref.', baseline: 'SY baseline' };
+if (has('baseline') && !opt.baseline) {
+  console.error('target baseline needs --baseline <checkout>');
+  process.exit(2);
+}
+// Fail at once, naming the Debian package, rather than after minutes of seeding.
+if (has('haproxy')) {
+  try {
+    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
+  } catch {
+    console.error('haproxy not found: apt-get install haproxy (or leave it out: --targets direct,switchyard,nginx,node)');
+    process.exit(2);
+  }
+}
+if (has('nginx')) {
+  const missing = nginxMissing();
+  if (missing) {
+    console.error(`${missing} (or leave it out: --targets direct,switchyard,haproxy,node)`);
+    process.exit(2);
+  }
+}
+const emptyRuns = <T>(): Record<Target, T[]> => ({ direct: [], switchyard: [], haproxy: [], nginx: [], node: [], baseline: [] });
 
 const median = (xs: number[]) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -83,6 +128,17 @@ const fmt = (n: number | null | undefined, digits = 0) =>
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b && Number.isFinite(a) && Number.isFinite(b) ? a / b : NaN);
 const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
+interface IdleResult {
+  counts: [number, number];
+  opened: [number, number];
+  errors: number;
+  rssMiB: [number, number, number];
+  /** Marginal RSS per connection between the two counts (the target's figure). */
+  slopeBytes: number;
+  /** RSS growth from zero to the first count, per connection (the round-1 figure). */
+  averageBytes: number;
+}
+
 interface ModeResult {
   mode: 'pinned' | 'unpinned';
   cpus: { proxy: string; load: string };
@@ -94,20 +150,10 @@ interface ModeResult {
     routes: number;
   };
   haproxy: { threads: number; version: string; routes: number };
+  nginx: { workers: number; version: string; routes: number };
   conns: Record<string, Record<Target, ConnsResult[]>>;
-  bulk: Record<'tls' | 'plain', Record<Target, BulkResult[]>>;
-  idle: Partial<
-    Record<
-      Target,
-      {
-        connections: number;
-        errors: number;
-        rssBeforeMiB: number;
-        rssAfterMiB: number;
-        bytesPerConnection: number;
-      }
-    >
-  >;
+  bulk: Partial<Record<BulkKey, Record<Target, BulkResult[]>>>;
+  idle: Partial<Record<Target, IdleResult>>;
   propagation?: PropagationResult;
   errors: string[];
 }
@@ -163,16 +209,19 @@ if (SUITES.has('routes')) {
 const needDb = ['conns', 'bulk', 'idle', 'routes', 'propagation'].some((s) => SUITES.has(s));
 const db = needDb ? await scratchDatabase('switchyard_bench_proxy') : null;
 const postgresPid = db?.dataDir ? Number(readFileSync(join(db.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : null;
-const ports = {
+const ports: BenchPorts = {
   echo: await getFreePort(),
   bulkTls: await getFreePort(),
   bulkPlain: await getFreePort(),
+  upTls: await getFreePort(),
+  upPlain: await getFreePort(),
 };
+const BENCH_ROUTES = Object.keys(HOSTS).length;
 try {
   if (db) {
     const s = performance.now();
     await seedRoutes(db.url, P.routes, ports);
-    log(`control database seeded with ${fmt(P.routes)} routes + 3 benchmark routes in ${fmt(performance.now() - s)} ms`);
+    log(`control database seeded with ${fmt(P.routes)} routes + ${BENCH_ROUTES} benchmark routes in ${fmt(performance.now() - s)} ms`);
   }
   for (const mode of modes) results.modes.push(await runMode(mode));
 } finally {
@@ -210,61 +259,91 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       routes: 0,
     },
     haproxy: { threads: parallel, version: '', routes: 0 },
+    nginx: { workers: parallel, version: '', routes: 0 },
     conns: {},
-    bulk: {
-      tls: { direct: [], switchyard: [], haproxy: [] },
-      plain: { direct: [], switchyard: [], haproxy: [] },
-    },
+    bulk: {},
     idle: {},
     errors: [],
   };
   const procs: Proc[] = [];
   try {
     if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('routes')) {
-      const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: `${ports.echo},${ports.bulkTls},${ports.bulkPlain}` }, loadCpus);
+      const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: [ports.echo, ports.bulkTls, ports.bulkPlain, ports.upTls, ports.upPlain].join(',') }, loadCpus);
       procs.push(backends);
       const loadgen = await startIpcChild('loadgen', 'bench/proxy/loadgen.ts', {}, loadCpus);
       procs.push(loadgen);
-      const syPort = await getFreePort();
-      const sy = await startSwitchyard(
-        {
-          databaseUrl: db!.url,
-          tlsPort: syPort,
-          adminPort: await getFreePort(),
-          cpus: proxyCpus,
-          workers: parallel,
-          proxyId: `bench-${mode}`,
-        },
-        processTree,
-      );
-      procs.push(sy);
-      r.switchyard = {
-        workersRequested: parallel,
-        processes: sy.processes,
-        startMs: sy.readyMs,
-        routeLoadMs: sy.loadMs,
-        routes: P.routes + 3,
-      };
-      log(`switchyard ready in ${fmt(sy.readyMs)} ms (route table of ${fmt(P.routes + 3)} loaded in ${fmt(sy.loadMs)} ms; ${sy.processes} process(es))`);
-      const haPort = await getFreePort();
-      const ha = await startHaproxy({
-        databaseUrl: db!.url,
-        dir: scratch,
-        port: haPort,
-        cpus: proxyCpus,
-        threads: parallel,
-        // Room for the idle suite plus the concurrency runs; HAProxy needs ~2 fds per connection
-        // and refuses to start when that exceeds the hard limit (20,000 here).
-        maxconn: P.idleConnections + 1000,
-      });
-      procs.push(ha);
-      r.haproxy = { threads: parallel, version: ha.version, routes: ha.routes };
-      log(`haproxy ${ha.version} ready (${fmt(ha.routes)} routes in its map, nbthread ${parallel})`);
+      // Room for the idle suite plus the concurrency runs (~2 fds per connection; the hard
+      // limit is 20,000 here and HAProxy refuses to start above it).
+      const maxconn = Math.max(...P.idleConnections) + 300;
+      const proxyPorts: Partial<Record<Proxy, number>> = {};
+      const proxyPids: Partial<Record<Proxy, number>> = {};
+      if (has('switchyard')) {
+        const syPort = await getFreePort();
+        const sy = await startSwitchyard(
+          {
+            databaseUrl: db!.url,
+            tlsPort: syPort,
+            adminPort: await getFreePort(),
+            cpus: proxyCpus,
+            workers: parallel,
+            proxyId: `bench-${mode}`,
+          },
+          processTree,
+        );
+        procs.push(sy);
+        proxyPorts.switchyard = syPort;
+        proxyPids.switchyard = sy.pid;
+        r.switchyard = {
+          workersRequested: parallel,
+          processes: sy.processes,
+          startMs: sy.readyMs,
+          routeLoadMs: sy.loadMs,
+          routes: P.routes + BENCH_ROUTES,
+        };
+        log(`switchyard ready in ${fmt(sy.readyMs)} ms (route table of ${fmt(P.routes + BENCH_ROUTES)} loaded in ${fmt(sy.loadMs)} ms; ${sy.processes} process(es))`);
+      }
+      if (has('baseline')) {
+        const basePort = await getFreePort();
+        const base = await startSwitchyard(
+          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: baselineEnv() },
+          processTree,
+        );
+        procs.push(base);
+        proxyPorts.baseline = basePort;
+        proxyPids.baseline = base.pid;
+        log(`switchyard baseline (${opt.baseline}) ready in ${fmt(base.readyMs)} ms`);
+      }
+      if (has('haproxy')) {
+        const haPort = await getFreePort();
+        const ha = await startHaproxy({ databaseUrl: db!.url, dir: scratch, port: haPort, cpus: proxyCpus, threads: parallel, maxconn });
+        procs.push(ha);
+        proxyPorts.haproxy = haPort;
+        proxyPids.haproxy = ha.pid;
+        r.haproxy = { threads: parallel, version: ha.version, routes: ha.routes };
+        log(`haproxy ${ha.version} ready (${fmt(ha.routes)} routes in its map, nbthread ${parallel})`);
+      }
+      if (has('nginx')) {
+        const ngPort = await getFreePort();
+        const ng = await startNginx({ databaseUrl: db!.url, dir: scratch, port: ngPort, cpus: proxyCpus, workers: parallel, maxconn });
+        procs.push(ng);
+        proxyPorts.nginx = ngPort;
+        proxyPids.nginx = ng.pid;
+        r.nginx = { workers: parallel, version: ng.version, routes: ng.routes };
+        log(`nginx ${ng.version} ready (${fmt(ng.routes)} routes in its map, worker_processes ${parallel})`);
+      }
+      if (has('node')) {
+        const nodePort = await getFreePort();
+        const nr = await startNodeReference({ databaseUrl: db!.url, port: nodePort, cpus: proxyCpus, workers: parallel });
+        procs.push(nr);
+        proxyPorts.node = nodePort;
+        proxyPids.node = nr.pid;
+        log(`node reference ready (${parallel} process(es))`);
+      }
 
-      const port = (t: Target, direct: number) => (t === 'direct' ? direct : t === 'switchyard' ? syPort : haPort);
-      const pid = (t: Target) => (t === 'direct' ? 0 : t === 'switchyard' ? sy.pid : ha.pid);
+      const port = (t: Target, direct: number) => (t === 'direct' ? direct : proxyPorts[t]!);
+      const pid = (t: Target) => (t === 'direct' ? 0 : proxyPids[t]!);
 
-      // Warm both proxies (JIT, pools) before anything counts.
+      // Warm every proxy (JIT, pools) before anything counts.
       for (const t of TARGETS) {
         await loadgen.request<ConnsResult>({
           cmd: 'conns',
@@ -279,11 +358,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
 
       if (SUITES.has('conns')) {
         for (const c of P.concurrencies) {
-          const runs: Record<Target, ConnsResult[]> = {
-            direct: [],
-            switchyard: [],
-            haproxy: [],
-          };
+          const runs = emptyRuns<ConnsResult>();
           r.conns[String(c)] = runs;
           for (let rep = 0; rep < P.reps; rep++) {
             for (const t of TARGETS) {
@@ -306,53 +381,67 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
 
       if (SUITES.has('bulk')) {
         for (const kind of BULK_KINDS) {
-          for (let rep = 0; rep < P.reps; rep++) {
-            for (const t of TARGETS) {
-              const res = await loadgen.request<BulkResult>({
-                cmd: 'bulk',
-                kind,
-                port: port(t, kind === 'tls' ? ports.bulkTls : ports.bulkPlain),
-                servername: kind === 'tls' ? HOSTS.bulkTls : HOSTS.bulkPlain,
-                streams: P.bulkStreams,
-                warmupMs: P.warmupMs,
-                durationMs: P.durationMs,
-                cpuPid: pid(t),
-              });
-              r.bulk[kind][t].push(res);
+          for (const direction of DIRECTIONS) {
+            const key: BulkKey = `${kind}-${direction}`;
+            const runs = (r.bulk[key] = emptyRuns<BulkResult>());
+            const backendPort = direction === 'down' ? (kind === 'tls' ? ports.bulkTls : ports.bulkPlain) : kind === 'tls' ? ports.upTls : ports.upPlain;
+            const host = direction === 'down' ? (kind === 'tls' ? HOSTS.bulkTls : HOSTS.bulkPlain) : kind === 'tls' ? HOSTS.upTls : HOSTS.upPlain;
+            for (let rep = 0; rep < P.reps; rep++) {
+              for (const t of TARGETS) {
+                const res = await loadgen.request<BulkResult>({
+                  cmd: 'bulk',
+                  kind,
+                  direction,
+                  port: port(t, backendPort),
+                  servername: host,
+                  streams: P.bulkStreams,
+                  warmupMs: P.warmupMs,
+                  durationMs: P.durationMs,
+                  cpuPid: pid(t),
+                });
+                runs[t].push(res);
+              }
             }
+            log(`(b) ${kind} ${direction === 'up' ? 'upload' : 'download'}: ${TARGETS.map((t) => `${t} ${fmt(median(runs[t].map((x) => x.mibPerSec)))} MiB/s`).join(', ')}`);
           }
-          log(`(b) ${kind}: ${TARGETS.map((t) => `${t} ${fmt(median(r.bulk[kind][t].map((x) => x.mibPerSec)))} MiB/s`).join(', ')}`);
         }
       }
 
       if (SUITES.has('idle')) {
-        for (const t of ['switchyard', 'haproxy'] as const) {
+        const [n1, n2] = P.idleConnections as [number, number];
+        for (const t of PROXIES) {
           await sleep(500);
-          const before = treeRssBytes(pid(t));
-          const opened = await loadgen.request<{
-            opened: number;
-            errors: number;
-            firstError: string | null;
-          }>({
-            cmd: 'idle-open',
-            port: port(t, ports.echo),
-            servername: HOSTS.echo,
-            count: P.idleConnections,
-            concurrency: 64,
-          });
+          const rss0 = treeRssBytes(pid(t));
+          const open = (count: number) =>
+            loadgen.request<{ opened: number; errors: number; firstError: string | null }>({
+              cmd: 'idle-open',
+              port: port(t, ports.echo),
+              servername: HOSTS.echo,
+              count,
+              concurrency: 64,
+            });
+          const a = await open(n1);
           await sleep(1000);
-          const after = treeRssBytes(pid(t));
+          const rss1 = treeRssBytes(pid(t));
+          // idle-open answers with every connection held so far.
+          const b = await open(n2 - n1);
+          const more = b.opened - a.opened;
+          await sleep(1000);
+          const rss2 = treeRssBytes(pid(t));
           await loadgen.request({ cmd: 'idle-close' });
-          if (opened.errors > 0) r.errors.push(`idle ${t}: ${opened.errors} errors (${opened.firstError})`);
-          r.idle[t] = {
-            connections: opened.opened,
-            errors: opened.errors,
-            rssBeforeMiB: before / 2 ** 20,
-            rssAfterMiB: after / 2 ** 20,
-            bytesPerConnection: opened.opened ? (after - before) / opened.opened : NaN,
+          const errors = a.errors + b.errors;
+          if (errors > 0) r.errors.push(`idle ${t}: ${errors} errors (${a.firstError ?? b.firstError})`);
+          const res: IdleResult = {
+            counts: [n1, n2],
+            opened: [a.opened, b.opened],
+            errors,
+            rssMiB: [rss0 / 2 ** 20, rss1 / 2 ** 20, rss2 / 2 ** 20],
+            slopeBytes: more > 0 ? (rss2 - rss1) / more : NaN,
+            averageBytes: a.opened ? (rss1 - rss0) / a.opened : NaN,
           };
+          r.idle[t] = res;
           log(
-            `(c) ${t}: ${fmt(opened.opened)} idle connections, RSS ${fmt(before / 2 ** 20, 1)} → ${fmt(after / 2 ** 20, 1)} MiB = ${fmt((after - before) / opened.opened / 1024, 2)} KiB each`,
+            `(c) ${t}: RSS ${fmt(res.rssMiB[0], 1)} → ${fmt(res.rssMiB[1], 1)} MiB at ${fmt(a.opened)} idle → ${fmt(res.rssMiB[2], 1)} MiB at ${fmt(b.opened)}: ${fmt(res.slopeBytes / 1024, 2)} KiB per connection (marginal), ${fmt(res.averageBytes / 1024, 2)} KiB (average to ${fmt(n1)})`,
           );
         }
       }
@@ -380,6 +469,16 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
   return r;
 }
 
+/** `--baseline-env A=1,B=2`: environment of the baseline proxy (an A/B of a setting). */
+function baselineEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const kv of (opt['baseline-env'] ?? '').split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
+
 // ---------------------------------------------------------------------------------------
 
 interface TargetCheck {
@@ -398,31 +497,30 @@ function checkTargets(): TargetCheck[] {
       value: `${fmt(value, 2)}${unit} (target ${higherIsBetter ? '≥' : '≤'} ${limit}${unit})`,
       pass: Number.isFinite(value) ? (higherIsBetter ? value >= limit : value <= limit) : null,
     });
+  const med = <T>(xs: T[] | undefined, get: (x: T) => number | null) => median((xs ?? []).map((x) => get(x) ?? NaN));
   for (const m of results.modes) {
-    for (const kind of ['tls', 'plain'] as const) {
-      const b = m.bulk[kind];
-      if (b.switchyard.length)
-        add(m.mode, `bulk throughput (${kind}) vs HAProxy`, ratio(median(b.switchyard.map((x) => x.mibPerSec)), median(b.haproxy.map((x) => x.mibPerSec))), 1.0, true, '×');
+    for (const [key, b] of Object.entries(m.bulk) as Array<[BulkKey, Record<Target, BulkResult[]>]>) {
+      const sy = med(b.switchyard, (x) => x.mibPerSec);
+      if (!Number.isFinite(sy)) continue;
+      if (b.haproxy.length) add(m.mode, `bulk ${key} vs HAProxy`, ratio(sy, med(b.haproxy, (x) => x.mibPerSec)), 1.2, true, '×');
+      if (b.node.length) add(m.mode, `bulk ${key} vs Node reference`, ratio(sy, med(b.node, (x) => x.mibPerSec)), 1.0, true, '×');
     }
     for (const c of ['16', '64']) {
       const a = m.conns[c];
-      if (a) add(m.mode, `new conns/s at c=${c} vs HAProxy`, ratio(median(a.switchyard.map((x) => x.rate)), median(a.haproxy.map((x) => x.rate))), 1.0, true, '×');
+      if (a?.haproxy.length) add(m.mode, `new conns/s at c=${c} vs HAProxy`, ratio(med(a.switchyard, (x) => x.rate), med(a.haproxy, (x) => x.rate)), m.mode === 'pinned' ? 1.0 : 0.9, true, '×');
     }
-    for (const c of ['1', '16', '64']) {
-      const a = m.conns[c];
-      if (a)
-        add(
-          m.mode,
-          `proxy CPU per new conn at c=${c} vs HAProxy`,
-          ratio(median(a.switchyard.map((x) => x.cpuUsPerConn ?? NaN)), median(a.haproxy.map((x) => x.cpuUsPerConn ?? NaN))),
-          1.3,
-          false,
-          '×',
-        );
+    for (const [c, a] of Object.entries(m.conns)) {
+      if (a.node.length) add(m.mode, `proxy CPU per new conn at c=${c} vs Node reference`, ratio(med(a.switchyard, (x) => x.cpuUsPerConn), med(a.node, (x) => x.cpuUsPerConn)), 1.1, false, '×');
+      if (a.haproxy.length && a.direct.length) {
+        const direct = med(a.direct, (x) => x.p99Ms);
+        add(m.mode, `p99 added over direct at c=${c}, minus HAProxy's`, med(a.switchyard, (x) => x.p99Ms) - direct - (med(a.haproxy, (x) => x.p99Ms) - direct), 0, false, ' ms');
+      }
     }
-    if (m.idle.switchyard) add(m.mode, 'memory per idle passthrough conn', m.idle.switchyard.bytesPerConnection / 1024, 8, false, ' KiB');
-    if (m.switchyard.routeLoadMs !== null && SUITES.has('routes'))
+    if (m.idle.switchyard) add(m.mode, 'memory per idle passthrough conn (marginal)', m.idle.switchyard.slopeBytes / 1024, 5, false, ' KiB');
+    if (m.switchyard.routeLoadMs !== null && SUITES.has('routes')) {
       add(m.mode, `proxy start: ${fmt(m.switchyard.routes)} routes loaded (snapshot + build)`, m.switchyard.routeLoadMs / 1000, 2, false, ' s');
+      add(m.mode, `proxy start: ready (listening with ${fmt(m.switchyard.routes)} routes) from spawn`, m.switchyard.startMs / 1000, 3, false, ' s');
+    }
     if (m.propagation) {
       add(m.mode, 'commit → applied p99, slowest of 3 proxies', m.propagation.all.p99Ms, 100, false, ' ms');
       if (m.propagation.timeouts > 0)
@@ -457,28 +555,36 @@ function printReport(): void {
   console.log(`load average at start ${meta.machine.loadAverageAtStart.join(' ')}, at end ${results.loadAverageAtEnd!.join(' ')}; medians of ${P.reps} interleaved repetition(s)`);
   for (const m of results.modes) {
     console.log(
-      `\n=== ${m.mode}: proxies on CPU ${m.cpus.proxy}; load, backends, control DB on CPU ${m.cpus.load}; HAProxy ${m.haproxy.version} nbthread ${m.haproxy.threads}; Switchyard ${m.switchyard.processes} process(es) (PROXY_WORKERS=${m.switchyard.workersRequested})`,
+      `\n=== ${m.mode}: proxies on CPU ${m.cpus.proxy}; load, backends, control DB on CPU ${m.cpus.load}; HAProxy ${m.haproxy.version} nbthread ${m.haproxy.threads}; nginx ${m.nginx.version} worker_processes ${m.nginx.workers}; Switchyard ${m.switchyard.processes} process(es) (PROXY_WORKERS=${m.switchyard.workersRequested})`,
     );
-    const rows: string[][] = [['metric', 'direct', 'switchyard', 'haproxy', 'sy/haproxy', 'sy/direct', 'ha/direct']];
-    const row = (name: string, get: (t: Target) => number, digits = 0, higherIsBetter = true) => {
-      const v = TARGETS.map(get);
-      void higherIsBetter;
-      rows.push([name, ...v.map((x) => fmt(x, digits)), fmt(ratio(v[1], v[2]), 2), fmt(ratio(v[1], v[0]), 2), fmt(ratio(v[2], v[0]), 2)]);
+    const rows: string[][] = [['metric', ...TARGETS.map((t) => NAMES[t]), ...(has('haproxy') ? ['SY/HAProxy'] : []), ...(has('node') ? ['SY/Node'] : []), ...(has('baseline') ? ['SY/base'] : [])]];
+    const row = (name: string, get: (t: Target) => number, digits = 0) => {
+      const v = Object.fromEntries(TARGETS.map((t) => [t, get(t)])) as Record<Target, number>;
+      rows.push([
+        name,
+        ...TARGETS.map((t) => fmt(v[t], digits)),
+        ...(has('haproxy') ? [fmt(ratio(v.switchyard, v.haproxy), 2)] : []),
+        ...(has('node') ? [fmt(ratio(v.switchyard, v.node), 2)] : []),
+        ...(has('baseline') ? [fmt(ratio(v.switchyard, v.baseline), 2)] : []),
+      ]);
     };
     for (const [c, a] of Object.entries(m.conns)) {
+      const direct99 = median(a.direct.map((x) => x.p99Ms));
       row(`(a) new TLS conns/s, c=${c}`, (t) => median(a[t].map((x) => x.rate)));
       row(`    p50 latency ms, c=${c}`, (t) => median(a[t].map((x) => x.p50Ms)), 2);
       row(`    p99 latency ms, c=${c}`, (t) => median(a[t].map((x) => x.p99Ms)), 2);
+      row(`    p99 added over direct, ms`, (t) => (t === 'direct' ? NaN : median(a[t].map((x) => x.p99Ms)) - direct99), 2);
       row(`    proxy CPU µs/conn, c=${c}`, (t) => median(a[t].map((x) => x.cpuUsPerConn ?? NaN)), 0);
     }
-    for (const kind of ['tls', 'plain'] as const) {
-      const b = m.bulk[kind];
-      if (!b.direct.length) continue;
-      row(`(b) bulk ${kind}, 8 streams, MiB/s`, (t) => median(b[t].map((x) => x.mibPerSec)));
-      row(`    proxy CPU µs/MiB (${kind})`, (t) => median(b[t].map((x) => x.cpuUsPerMiB ?? NaN)), 0);
+    for (const [key, b] of Object.entries(m.bulk) as Array<[BulkKey, Record<Target, BulkResult[]>]>) {
+      const [kind, direction] = key.split('-');
+      row(`(b) bulk ${kind} ${direction === 'up' ? 'upload (client → upstream)' : 'download (upstream → client)'}, MiB/s`, (t) => median(b[t].map((x) => x.mibPerSec)));
+      row(`    proxy CPU µs/MiB`, (t) => median(b[t].map((x) => x.cpuUsPerMiB ?? NaN)), 0);
     }
-    if (m.idle.switchyard || m.idle.haproxy) {
-      row(`(c) KiB per idle conn (${fmt(m.idle.switchyard?.connections ?? m.idle.haproxy?.connections)} open)`, (t) => (m.idle[t] ? m.idle[t].bytesPerConnection / 1024 : NaN), 2);
+    const idle = Object.values(m.idle)[0];
+    if (idle) {
+      row(`(c) KiB RSS per idle conn, marginal ${fmt(idle.counts[0])} → ${fmt(idle.counts[1])}`, (t) => (m.idle[t] ? m.idle[t].slopeBytes / 1024 : NaN), 2);
+      row(`    KiB RSS per idle conn, average 0 → ${fmt(idle.counts[0])}`, (t) => (m.idle[t] ? m.idle[t].averageBytes / 1024 : NaN), 2);
     }
     if (rows.length > 1) table(rows);
     if (SUITES.has('routes'))

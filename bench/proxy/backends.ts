@@ -3,9 +3,11 @@
  * generator, away from the proxy core):
  *  - echo:       TLS server (self-signed ECDSA P-256, cheap to sign with) echoing every byte;
  *  - bulk-tls:   TLS server that, after the client's first byte, streams data until closed;
- *  - bulk-plain: TCP server that, after the replayed ClientHello, streams plain bytes.
+ *  - bulk-plain: TCP server that, after the replayed ClientHello, streams plain bytes;
+ *  - up-tls, up-plain: the upload direction's sinks (TLS, plain TCP): read and discard;
+ *  - echo-plain: TCP echo (the soak's plain connections: a ClientHello comes back).
  * Session tickets are disabled so no client could resume; every connection is a full
- * handshake. Ports come from the parent (BENCH_PORTS=echo,bulkTls,bulkPlain) so they stay
+ * handshake. Ports come from the parent (BENCH_PORTS=echo,bulkTls,bulkPlain,upTls,upPlain[,echoPlain]) so they stay
  * the same across runs and match the routes in the control database.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 
-const [echoPort, bulkTlsPort, bulkPlainPort] = (process.env.BENCH_PORTS ?? '').split(',').map(Number) as [number, number, number];
+const [echoPort, bulkTlsPort, bulkPlainPort, upTlsPort, upPlainPort, echoPlainPort] = (process.env.BENCH_PORTS ?? '').split(',').map(Number) as [number, number, number, number, number, number | undefined];
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 function selfSigned(): { key: Buffer; cert: Buffer } {
@@ -95,7 +97,17 @@ const bulkPlain = createTcpServer((s) => {
   track(s);
   onceFirstData(s, () => stream(s));
 });
-for (const server of [echo, bulkTls, bulkPlain] as Server[]) server.on('tlsClientError', () => {});
+const discard = (s: Socket) => {
+  track(s);
+  s.on('data', () => {});
+};
+const upTls = createTlsServer(tlsOptions, discard);
+const upPlain = createTcpServer(discard);
+const echoPlain = createTcpServer((s) => {
+  track(s);
+  s.on('data', (d: Buffer) => s.write(d));
+});
+for (const server of [echo, bulkTls, bulkPlain, upTls, upPlain, echoPlain] as Server[]) server.on('tlsClientError', () => {});
 
 await Promise.all(
   (
@@ -103,6 +115,9 @@ await Promise.all(
       [echo, echoPort],
       [bulkTls, bulkTlsPort],
       [bulkPlain, bulkPlainPort],
+      [upTls, upTlsPort],
+      [upPlain, upPlainPort],
+      ...(echoPlainPort ? ([[echoPlain, echoPlainPort]] as const) : []),
     ] as const
   ).map(
     ([server, port]) =>

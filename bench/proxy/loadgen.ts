@@ -3,7 +3,10 @@
  * proxy core). The parent sends one command at a time over IPC and gets one answer:
  *  - conns:      closed-loop new TLS connections (full handshake, no session resumption,
  *                one small echo, close) at a fixed concurrency;
- *  - bulk:       N long streams (TLS passthrough, or plain bytes after a ClientHello);
+ *  - bulk:       N long streams (TLS passthrough, or plain bytes after a ClientHello), either
+ *                direction: download (the backend writes) or upload (this process writes;
+ *                bytes are counted as the socket accepts them, which in steady state — all
+ *                buffers on the way full — is what reaches the backend);
  *  - idle-open / idle-close: hold N established passthrough connections open.
  * Measurement windows (after a warm-up) are timed here, and the proxy's CPU time is read
  * from /proc at the window edges, so both sides of the ratio cover the same interval.
@@ -37,6 +40,8 @@ export interface ConnsResult {
 export interface BulkCommand {
   cmd: 'bulk';
   kind: 'tls' | 'plain';
+  /** down: the upstream streams to the client (query results); up: the client streams to the upstream (COPY FROM, restores). */
+  direction: 'down' | 'up';
   port: number;
   servername: string;
   streams: number;
@@ -61,6 +66,7 @@ export interface IdleOpenCommand {
 export type Command = ConnsCommand | BulkCommand | IdleOpenCommand | { cmd: 'idle-close' };
 
 const PAYLOAD = Buffer.alloc(32, 0x78);
+const UPLOAD_CHUNK = Buffer.alloc(64 * 1024, 0x75);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tlsOptions(port: number, servername: string) {
@@ -147,22 +153,38 @@ async function conns(c: ConnsCommand): Promise<ConnsResult> {
 
 async function bulk(c: BulkCommand): Promise<BulkResult> {
   let bytes = 0;
+  let stopped = false;
   const sockets: Socket[] = [];
+  const count = (d: Buffer) => {
+    bytes += d.length;
+  };
+  /** Upload: write until the socket pushes back, go on at `drain`. */
+  const pump = (s: Socket) => {
+    const go = () => {
+      while (!stopped && !s.destroyed) {
+        bytes += UPLOAD_CHUNK.length;
+        if (!s.write(UPLOAD_CHUNK)) return;
+      }
+    };
+    s.on('drain', go);
+    go();
+  };
+  const started = (s: Socket) => {
+    if (c.direction === 'up') pump(s);
+    else s.on('data', count);
+  };
   await Promise.all(
     Array.from(
       { length: c.streams },
       () =>
         new Promise<void>((resolve, reject) => {
-          const count = (d: Buffer) => {
-            bytes += d.length;
-          };
           if (c.kind === 'tls') {
             const s = tlsConnect(tlsOptions(c.port, c.servername));
             sockets.push(s);
             s.once('error', reject);
             s.once('secureConnect', () => {
-              s.write('go');
-              s.on('data', count);
+              if (c.direction === 'down') s.write('go');
+              started(s);
               resolve();
             });
           } else {
@@ -175,7 +197,7 @@ async function bulk(c: BulkCommand): Promise<BulkResult> {
             s.once('error', reject);
             s.once('connect', () => {
               s.write(buildClientHello({ serverName: c.servername }));
-              s.on('data', count);
+              started(s);
               resolve();
             });
           }
@@ -190,7 +212,11 @@ async function bulk(c: BulkCommand): Promise<BulkResult> {
   const moved = bytes - b0;
   const seconds = (performance.now() - t0) / 1000;
   const cpu = c.cpuPid ? treeCpuMicros(c.cpuPid) - cpu0 : null;
-  for (const s of sockets) s.destroy();
+  stopped = true;
+  for (const s of sockets) {
+    s.on('error', () => {});
+    s.destroy();
+  }
   const mib = moved / (1024 * 1024);
   return {
     bytes: moved,

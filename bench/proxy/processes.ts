@@ -4,7 +4,7 @@
  * `apps/proxy` process against the control database) and HAProxy (Debian's binary, with a
  * configuration generated from the same routes).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
@@ -43,8 +43,8 @@ function track(name: string, child: ChildProcess): Proc {
 }
 
 /** `taskset -c cpus node --import tsx <entry>` — taskset execs, so the pid is node's. */
-export function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string, ipc = false, nodeArgs: readonly string[] = []): Proc {
-  const args = ['-c', cpus, process.execPath, ...nodeArgs, '--conditions=switchyard-source', '--import', 'tsx', join(root, entry)];
+export function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string, ipc = false, nodeArgs: readonly string[] = [], wrap: readonly string[] = []): Proc {
+  const args = ['-c', cpus, ...wrap, process.execPath, ...nodeArgs, '--conditions=switchyard-source', '--import', 'tsx', entry.startsWith('/') ? entry : join(root, entry)];
   const child = spawn('taskset', args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
@@ -113,6 +113,11 @@ export interface SwitchyardOptions {
   cpus: string;
   workers: number;
   proxyId: string;
+  /** Another checkout to run the proxy from (`--baseline`: A/B against an earlier commit). */
+  checkout?: string;
+  /** A command the proxy runs under (e.g. valgrind), and a longer start-up allowance. */
+  wrap?: readonly string[];
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface StartedSwitchyard extends Proc {
@@ -138,7 +143,7 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
   const t0 = performance.now();
   const p = spawnTs(
     o.proxyId,
-    'apps/proxy/src/main.ts',
+    o.checkout ? join(o.checkout, 'apps/proxy/src/main.ts') : 'apps/proxy/src/main.ts',
     {
       DATABASE_URL: o.databaseUrl,
       SWITCHYARD_LISTENERS: `tls=tls@127.0.0.1:${o.tlsPort}`,
@@ -148,13 +153,15 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
       // One worker per core where the proxy supports it (ignored otherwise).
       PROXY_WORKERS: String(o.workers),
       LOG_LEVEL: 'info',
+      ...o.env,
     },
     o.cpus,
     false,
     // Profiling a run: BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
     (process.env.BENCH_SWITCHYARD_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    o.wrap,
   );
-  await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p);
+  await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p, o.wrap?.length ? 900_000 : 120_000);
   const readyMs = performance.now() - t0;
   const loads = [...p.output().matchAll(/"ms":(\d+)[^\n]*"msg":"route table loaded"|"msg":"route table loaded"[^\n]*"ms":(\d+)/g)].map((m) => Number(m[1] ?? m[2]));
   return {
@@ -173,6 +180,7 @@ export interface HaproxyOptions {
   cpus: string;
   threads: number;
   maxconn: number;
+  wrap?: readonly string[];
 }
 
 /**
@@ -231,23 +239,134 @@ export async function startHaproxy(o: HaproxyOptions): Promise<Proc & { routes: 
     .split('\n')[0]!
     .replace(/^HAProxy version /, '')
     .split(' ')[0]!;
-  const child = spawn('taskset', ['-c', o.cpus, 'haproxy', '-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', ['-c', o.cpus, ...(o.wrap ?? []), 'haproxy', '-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const p = track('haproxy', child);
-  // Ready once it accepts connections.
+  await waitAccepting(o.port, p, o.wrap?.length ? 600_000 : 30_000);
+  return { ...p, routes: map.length, version };
+}
+
+/** Resolves once something accepts TCP connections on the port (or throws when `proc` died). */
+async function waitAccepting(port: number, p: Proc, timeoutMs = 30_000): Promise<void> {
   const net = await import('node:net');
-  const until = Date.now() + 30_000;
+  const until = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port: o.port });
+      const s = net.connect({ host: '127.0.0.1', port });
       s.once('connect', () => {
         s.destroy();
         resolve(true);
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) break;
-    if (child.exitCode !== null || Date.now() > until) throw new Error(`haproxy did not start:\n${p.output()}`);
+    if (ok) return;
+    if (p.child.exitCode !== null || Date.now() > until) throw new Error(`${p.name} did not start:\n${p.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { ...p, routes: map.length, version };
+}
+
+/** The routes every reference proxy serves: host name → first endpoint, `tls` listener, enabled. */
+async function tlsRoutes(databaseUrl: string): Promise<Array<{ hostname: string; endpoint: string }>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const rows = (await client.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null])).rows.map(routeFromRow);
+  await client.end();
+  return rows.filter((r) => r.enabled && r.listener === 'tls').map((r) => ({ hostname: r.hostname, endpoint: `${r.endpoints[0]!.host}:${r.endpoints[0]!.port}` }));
+}
+
+/** Debian ships the stream module (ssl_preread) as a dynamic module in its own package. */
+export const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+/** Why nginx cannot run here (missing program or module, with the Debian packages to install), or null. */
+export function nginxMissing(): string | null {
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+  } catch {
+    return 'nginx not found: apt-get install nginx libnginx-mod-stream (or nginx-light libnginx-mod-stream)';
+  }
+  try {
+    readFileSync(NGINX_STREAM_MODULE);
+  } catch {
+    return `nginx stream module missing (${NGINX_STREAM_MODULE}): apt-get install libnginx-mod-stream`;
+  }
+  return null;
+}
+
+export interface NginxOptions {
+  databaseUrl: string;
+  dir: string;
+  port: number;
+  cpus: string;
+  workers: number;
+  maxconn: number;
+  wrap?: readonly string[];
+}
+
+/**
+ * nginx's stream proxy with the same SNI routes: `ssl_preread` reads the ClientHello, a
+ * `map` (hash) from the server name to `address:port`, `proxy_pass` to it. The usual way to
+ * do SNI passthrough with nginx.
+ */
+export async function startNginx(o: NginxOptions): Promise<Proc & { routes: number; version: string }> {
+  const routes = await tlsRoutes(o.databaseUrl);
+  const mapFile = join(o.dir, 'nginx-routes.map');
+  writeFileSync(mapFile, routes.map((r) => `${r.hostname} ${r.endpoint};`).join('\n') + '\n');
+  const cfg = [
+    `load_module ${NGINX_STREAM_MODULE};`,
+    'daemon off;',
+    'master_process on;',
+    `worker_processes ${o.workers};`,
+    `worker_rlimit_nofile 20000;`,
+    `pid ${join(o.dir, 'nginx.pid')};`,
+    'error_log stderr warn;',
+    `events { worker_connections ${Math.min(o.maxconn * 2, 19_000)}; }`,
+    'stream {',
+    '  map_hash_max_size 262144;',
+    '  map_hash_bucket_size 128;',
+    '  map $ssl_preread_server_name $backend {',
+    '    default 127.0.0.1:9;',
+    `    include ${mapFile};`,
+    '  }',
+    '  server {',
+    `    listen 127.0.0.1:${o.port} backlog=4096;`,
+    '    ssl_preread on;',
+    '    preread_timeout 10s;',
+    '    proxy_connect_timeout 5s;',
+    '    proxy_timeout 1h;',
+    '    proxy_pass $backend;',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  const cfgFile = join(o.dir, 'nginx.conf');
+  writeFileSync(cfgFile, cfg);
+  execFileSync('nginx', ['-e', 'stderr', '-p', o.dir, '-t', '-q', '-c', cfgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('taskset', ['-c', o.cpus, ...(o.wrap ?? []), 'nginx', '-e', 'stderr', '-p', o.dir, '-c', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = track('nginx', child);
+  await waitAccepting(o.port, p, o.wrap?.length ? 600_000 : 30_000);
+  return { ...p, routes: routes.length, version: nginxVersion() };
+}
+
+/** `nginx -v` prints "nginx version: nginx/1.22.1" on stderr. */
+function nginxVersion(): string {
+  const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  return /nginx\/(\S+)/.exec(r.stderr ?? '')?.[1] ?? 'unknown';
+}
+
+export interface NodeReferenceOptions {
+  databaseUrl: string;
+  port: number;
+  cpus: string;
+  workers: number;
+  wrap?: readonly string[];
+}
+
+/** bench/proxy/node-reference.ts: the minimal Node passthrough proxy (what Node itself costs). */
+export async function startNodeReference(o: NodeReferenceOptions): Promise<Proc> {
+  const p = spawnTs('node-ref', 'bench/proxy/node-reference.ts', { DATABASE_URL: o.databaseUrl, BENCH_PORT: String(o.port), BENCH_WORKERS: String(o.workers) }, o.cpus, false, [], o.wrap);
+  const until = Date.now() + (o.wrap?.length ? 900_000 : 120_000);
+  while (!p.output().includes('ready')) {
+    if (p.child.exitCode !== null || Date.now() > until) throw new Error(`node reference did not start:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return p;
 }

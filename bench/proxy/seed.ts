@@ -10,11 +10,18 @@ export const HOSTS = {
   echo: 'echo.bench.switchyard.test',
   bulkTls: 'bulk-tls.bench.switchyard.test',
   bulkPlain: 'bulk-plain.bench.switchyard.test',
+  upTls: 'up-tls.bench.switchyard.test',
+  upPlain: 'up-plain.bench.switchyard.test',
 } as const;
+
+/** The soak's plain connections (a ClientHello, echoed back by a TCP echo server). */
+export const ECHO_PLAIN_HOST = 'echo-plain.bench.switchyard.test';
+
+export type BenchPorts = Record<keyof typeof HOSTS, number> & { echoPlain?: number };
 
 export const fillerHost = (i: number) => `db${i}.t${i % 500}.filler.switchyard.test`;
 
-export async function seedRoutes(url: string, filler: number, ports: { echo: number; bulkTls: number; bulkPlain: number }): Promise<void> {
+export async function seedRoutes(url: string, filler: number, ports: BenchPorts): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -32,7 +39,9 @@ export async function seedRoutes(url: string, filler: number, ports: { echo: num
                           'tls', 'passthrough', true, now()
                      FROM databases d JOIN tenants t ON t.id = d.tenant_id WHERE t.slug LIKE 'filler%'`);
     const tenant = await c.query<{ id: string }>(`INSERT INTO tenants (id, slug, name, updated_at) VALUES (gen_random_uuid(), 'benchtargets', 'Bench', now()) RETURNING id`);
-    for (const [key, host] of Object.entries(HOSTS) as Array<[keyof typeof HOSTS, string]>) {
+    const hosts = Object.entries(HOSTS) as Array<[keyof BenchPorts, string]>;
+    if (ports.echoPlain) hosts.push(['echoPlain', ECHO_PLAIN_HOST]);
+    for (const [key, host] of hosts) {
       const db = await c.query<{ id: string }>(
         `INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, endpoints, updated_at)
          VALUES (gen_random_uuid(), $1, $2, 'tls', '127.0.0.1', $3, '[]', now()) RETURNING id`,

@@ -207,6 +207,26 @@ describe('UpstreamReads', () => {
     expect((await readSlowly(client)).toString()).toBe('after the hello');
   });
 
+  it('reads the client side into reusable buffers too (the upload direction), bytes counted as always', async () => {
+    const parts = mixedParts(3 * 1024 * 1024);
+    const total = parts.reduce((n, b) => n + b.length, 0);
+    let arrived!: (s: Socket) => void;
+    const upstreamSide = new Promise<Socket>((r) => (arrived = r));
+    const { client, ended } = await throughProxy((s) => {
+      arrived(s);
+      s.once('end', () => s.end());
+    }, true);
+    writeAll(client, parts);
+    client.resume();
+    const got = readSlowly(await upstreamSide);
+    expect(sha(await got)).toBe(sha(Buffer.concat(parts)));
+    const proxySide = sockets.find((s) => s.remotePort === client.localPort && s.localPort === client.remotePort)!;
+    // No 'data' events on the accepted socket: its reads went through UpstreamReads.
+    expect(proxySide.listenerCount('data')).toBe(0);
+    expect(await ended).toBe('client_closed');
+    expect(proxySide.bytesRead).toBe(total);
+  });
+
   it('returns the big buffer it used once the stream is done (an idle connection owns none)', async () => {
     const before = freeBigBuffers();
     const { client, ended } = await throughProxy((s) => s.once('data', () => s.end(randomBytes(2 * BIG_READ))), true);

@@ -28,7 +28,7 @@
  */
 import type { Socket } from 'node:net';
 import type { BackendKeyRewriter } from '@switchyard/wire';
-import type { UpstreamReads } from './upstream-reads.js';
+import { adoptReads, UpstreamReads } from './upstream-reads.js';
 
 export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'upstream_error';
 
@@ -54,6 +54,7 @@ class Pipe {
     readonly upstream: Socket,
     readonly onDone: (firstEnd: PipeEnd) => void,
     readonly reads: UpstreamReads | undefined,
+    readonly clientReads: UpstreamReads | undefined,
     public rewriter: BackendKeyRewriter | undefined,
     readonly watchTerminate: boolean,
   ) {}
@@ -113,11 +114,15 @@ function onClose(this: Piped): void {
   const peer = p.peer(this);
   if (!peer.destroyed && !peer.writableEnded) peer.end();
   if (this === p.upstream) p.reads?.release();
+  else p.clientReads?.release();
   if (++p.closed === 2) p.onDone(p.first ?? 'client_closed');
 }
 
 export interface PipeOptions {
-  /** The upstream was dialled with reusable read buffers (passthrough). */
+  /**
+   * The upstream was dialled with reusable read buffers (passthrough); the client socket is
+   * then switched to them too (`adoptReads`), so both directions read without allocating.
+   */
   reads?: UpstreamReads;
   /** Terminate-mode PostgreSQL: rewrite BackendKeyData until the first ReadyForQuery. */
   rewriter?: BackendKeyRewriter;
@@ -129,7 +134,10 @@ export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: Pi
   client.setKeepAlive(true, 60_000);
   upstream.setKeepAlive(true, 60_000);
   const { reads } = opts;
-  const p = new Pipe(client, upstream, onDone, reads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined, opts.clientTerminate === true);
+  // Passthrough: the client's reads too (the upload direction); its 'data' events otherwise.
+  let clientReads: UpstreamReads | undefined = reads ? new UpstreamReads() : undefined;
+  if (clientReads && !adoptReads(client, clientReads)) clientReads = undefined;
+  const p = new Pipe(client, upstream, onDone, reads, clientReads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined, opts.clientTerminate === true);
   (client as Piped)[PIPE] = p;
   (upstream as Piped)[PIPE] = p;
   for (const s of [client, upstream]) {
@@ -138,7 +146,17 @@ export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: Pi
     s.once('close', onClose);
     s.on('drain', onDrain);
   }
-  client.on('data', onData);
+  if (clientReads) {
+    // Bytes the client sent after its hello, read while the upstream was dialled, wait in
+    // the socket's Readable buffer: they go first.
+    if (client.readableLength > 0) {
+      const early = client.read() as Buffer | null;
+      if (early) upstream.write(early);
+    }
+    clientReads.attach(upstream);
+  } else {
+    client.on('data', onData);
+  }
   if (reads) reads.attach(client);
   else upstream.on('data', onData);
   // Paused while routing; a FIN read before now was not emitted yet, or is forwarded here.

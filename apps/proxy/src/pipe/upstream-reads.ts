@@ -1,9 +1,12 @@
 /**
- * Reads of a passthrough upstream socket without an allocation per read (the bulk direction:
- * query results, downloads). Node's default read path allocates a fresh 64 KiB buffer for
- * every read; at hundreds of MiB/s that churn of external memory makes V8 run major GCs over
- * the whole heap (the route table is most of it), and the fresh pages fault in the kernel.
- * With `net.connect({ onread })` the socket reads into a buffer we hand it instead:
+ * Reads of a passthrough connection's sockets without an allocation per read, in both
+ * directions: the upstream's (query results, downloads) and the client's (COPY FROM,
+ * restores, bulk inserts). Node's default read path allocates a fresh 64 KiB buffer for
+ * every read and pushes it through the Readable machinery; at hundreds of MiB/s that churn of
+ * external memory makes V8 collect all the time, and the fresh pages fault in the kernel
+ * (issue 13: the upload direction cost 3–4× the CPU per MiB of the download direction).
+ * With `net.connect({ onread })` the socket reads into a buffer we hand it instead; a socket
+ * a server accepted gets the same through `adoptReads` (below):
  *
  *  - small reads (an idle session's chatter, a handshake flight) land in ONE buffer shared by
  *    every upstream socket and are copied out, so an idle connection owns no read buffer;
@@ -22,7 +25,7 @@
  * Per connection this is one small object: the `onread` functions are shared by all sockets
  * (the socket finds its state under a symbol), so an idle connection holds no closures here.
  */
-import type { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 
 /** Reads shorter than this are copied out of the shared buffer. */
 export const SMALL_READ = 4 * 1024;
@@ -72,6 +75,45 @@ function onUpstreamRead(this: ReadingSocket, n: number, buf: Buffer): boolean {
 
 /** `net.connect({ onread: UPSTREAM_ONREAD })`, then `reads.bind(socket)` before it connects. */
 export const UPSTREAM_ONREAD = { buffer: nextBuffer, callback: onUpstreamRead } as const;
+
+/**
+ * Where `onread` keeps its state on a socket (lib/net.js: `kBuffer`, `kBufferCb`,
+ * `kBufferGen`, symbols internal to Node), found by name on a socket made with `onread`.
+ * `net.Server` has no `onread` option for the sockets it accepts, so `adoptReads` sets the
+ * same three properties and tells the handle to read into our buffer (`useUserBuffer`, what
+ * the Socket constructor does for `onread`). Null when a Node version names them otherwise:
+ * accepted sockets then keep the default read path (slower, still correct).
+ */
+const ONREAD_KEYS = (() => {
+  // The constructor takes `onread` (net.connect passes its options through); @types/node
+  // lists it only for connect.
+  const probe = new Socket({ onread: UPSTREAM_ONREAD } as SocketConstructorOpts);
+  const byName = new Map(Object.getOwnPropertySymbols(probe).map((sym) => [sym.description, sym]));
+  const buffer = byName.get('kBuffer');
+  const callback = byName.get('kBufferCb');
+  const gen = byName.get('kBufferGen');
+  return buffer && callback && gen ? { buffer, callback, gen } : null;
+})();
+
+type Adoptable = Socket & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null; encrypted?: boolean } & Record<symbol, unknown>;
+
+/**
+ * Switches a plain TCP socket that a server accepted to `reads` (as if it had been created
+ * with `onread: UPSTREAM_ONREAD`). Call it between reads (any synchronous JS is), at most
+ * once per socket, with the socket paused; bytes it read before stay in its Readable buffer
+ * (`socket.read()`). False when not possible (TLS socket, no handle, unknown Node internals).
+ */
+export function adoptReads(socket: Socket, reads: UpstreamReads): boolean {
+  const s = socket as Adoptable;
+  const handle = s._handle;
+  if (ONREAD_KEYS === null || s.encrypted || !handle || typeof handle.useUserBuffer !== 'function' || s[ONREAD_KEYS.buffer]) return false;
+  reads.bind(socket);
+  s[ONREAD_KEYS.callback] = onUpstreamRead;
+  s[ONREAD_KEYS.gen] = nextBuffer;
+  s[ONREAD_KEYS.buffer] = reads.buffer;
+  handle.useUserBuffer(reads.buffer);
+  return true;
+}
 
 export class UpstreamReads {
   private socket: ReadingSocket | null = null;
