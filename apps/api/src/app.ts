@@ -34,6 +34,8 @@ import { externalAccessRoutes } from './modules/external-access/external-access.
 import { ExternalAccessService } from './modules/external-access/external-access.service.js';
 import { PropagationTracker } from './modules/proxies/propagation.js';
 import { proxiesRoutes } from './modules/proxies/proxies.routes.js';
+import { connectionsRoutes } from './modules/connections/connections.routes.js';
+import { ConnectionsService } from './modules/connections/connections.service.js';
 import { tenantsRoutes } from './modules/tenants/tenants.routes.js';
 import { TenantsService } from './modules/tenants/tenants.service.js';
 import { tokensRoutes } from './modules/tokens/tokens.routes.js';
@@ -50,6 +52,7 @@ export interface Services {
   tokens: TokensService;
   propagation: PropagationTracker;
   events: EventsService;
+  connections: ConnectionsService;
   auth: AuthService;
   sessions: SessionStore;
   sessionCleanup: SessionCleanup;
@@ -150,13 +153,14 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   });
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
+  const connections = new ConnectionsService(prisma, tenants, config.proxyLivenessMs);
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
   const users = new UsersService(prisma);
   const members = new MembersService(prisma, tenants);
   // Ended sessions are refused at once; this only deletes them, on a timer, off the request path.
   const sessionCleanup = new SessionCleanup(prisma, config.sessions.idleMs, app.log);
-  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
+  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, connections, auth, sessions, sessionCleanup, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -254,6 +258,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(certificatesRoutes);
   await app.register(proxiesRoutes);
   await app.register(eventsRoutes);
+  await app.register(connectionsRoutes);
 
   return app;
 }
