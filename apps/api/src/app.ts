@@ -153,7 +153,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   });
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
-  const connections = new ConnectionsService(prisma, tenants, config.proxyLivenessMs);
+  const connections = new ConnectionsService(prisma, tenants, config.proxyLivenessMs, { externalAccess, listeners: config.listeners, check: config.check });
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
   const users = new UsersService(prisma);

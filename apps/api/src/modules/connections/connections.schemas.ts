@@ -144,3 +144,63 @@ export const ProxiesResponse = Type.Object(
     ],
   },
 );
+
+export const CheckStep = Type.Object({
+  step: Type.Enum(['reach', 'tls', 'certificate', 'upstream']),
+  ok: Type.Boolean(),
+  skipped: Type.Optional(Type.Boolean({ description: 'Not run because an earlier step failed' })),
+  ms: Type.Integer({ description: 'How long the step took' }),
+  message: Type.String({ description: 'What happened, in plain words' }),
+});
+
+export const CheckResponse = Type.Object(
+  {
+    ok: Type.Boolean(),
+    failedStep: Type.Union([Type.Enum(['reach', 'tls', 'certificate', 'upstream']), Type.Null()]),
+    summary: Type.String(),
+    hostname: Type.String(),
+    listener: Type.String(),
+    address: Type.String({ description: 'host:port the platform dialled' }),
+    tlsMode: Type.String(),
+    enabled: Type.Boolean(),
+    checkedAt: Timestamp,
+    steps: Type.Array(CheckStep),
+    certificate: Type.Union([
+      Type.Object({
+        subject: Type.String(),
+        issuer: Type.String(),
+        subjectAltNames: Type.Array(Type.String()),
+        notBefore: Timestamp,
+        notAfter: Timestamp,
+        expiresInDays: Type.Integer(),
+        fingerprint256: Type.String(),
+      }),
+      Type.Null(),
+    ]),
+    proxyReason: Type.Union([Type.String(), Type.Null()], { description: 'The reason the proxy recorded for the check’s own connection, when found' }),
+  },
+  {
+    examples: [
+      {
+        ok: false,
+        failedStep: 'upstream',
+        summary: 'The proxy could not get an answer from the database: The proxy could not reach the database (10.0.4.7:5432): the connection was refused or timed out. Is the database running and listening?',
+        hostname: 'orders.acme.db.example.com',
+        listener: 'postgres',
+        address: 'switchyard-proxy:5432',
+        tlsMode: 'passthrough',
+        enabled: true,
+        checkedAt: '2026-11-22T10:00:00.000Z',
+        steps: [
+          { step: 'reach', ok: true, ms: 2, message: 'Reached the proxy at switchyard-proxy:5432; it answered the SSLRequest.' },
+          { step: 'tls', ok: true, ms: 1003, message: 'The proxy accepted orders.acme.db.example.com and tried the database.' },
+          { step: 'certificate', ok: false, skipped: true, ms: 0, message: 'Not checked: the handshake could not complete without the database.' },
+          { step: 'upstream', ok: false, ms: 1003, message: 'The proxy could not reach the database (10.0.4.7:5432): the connection was refused or timed out. Is the database running and listening?' },
+        ],
+        certificate: null,
+        proxyReason: 'upstream_unreachable',
+      },
+    ],
+  },
+);
+export type CheckResponse = Static<typeof CheckResponse>;

@@ -9,13 +9,16 @@
  * order to the worker holding the connection) closes both sides and records the event with
  * reason `terminated` and `endedBy`.
  */
-import { CONTROL_CHANNEL, type TerminateOrder } from '@switchyard/core';
+import { CONTROL_CHANNEL, type ListenerSpec, type TerminateOrder } from '@switchyard/core';
 import { currentConfigVersion, type PrismaClient } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.service.js';
+import type { ExternalAccessService } from '../external-access/external-access.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
-import type { LiveConnection, LiveQuery, ProxyStatus } from './connections.schemas.js';
+import { summarize } from './check.js';
+import { runCheck } from './check-runner.js';
+import type { CheckResponse, LiveConnection, LiveQuery, ProxyStatus } from './connections.schemas.js';
 
 /** Stale proxies stay listed this long after their last heartbeat (then they are history). */
 const STALE_LISTED_MS = 24 * 3600_000;
@@ -51,7 +54,85 @@ export class ConnectionsService {
     private readonly prisma: PrismaClient,
     private readonly tenants: Pick<TenantsService, 'resolve'>,
     private readonly livenessMs: number,
+    private readonly checkDeps: {
+      externalAccess: Pick<ExternalAccessService, 'get'>;
+      listeners: ListenerSpec[];
+      check: { host: string | null; timeoutMs: number };
+    },
   ) {}
+
+  /** Where the API reaches a listener: SWITCHYARD_CHECK_HOST + public port, else its own address. */
+  private dialAddress(l: ListenerSpec): { host: string; port: number } {
+    const { check } = this.checkDeps;
+    if (check.host) return { host: check.host, port: l.publicPort };
+    const wildcard = l.host === '0.0.0.0' || l.host === '::' || l.host === '[::]' || l.host === '';
+    return { host: wildcard ? '127.0.0.1' : l.host.replace(/^\[|\]$/g, ''), port: l.port };
+  }
+
+  /**
+   * Check connection (tenant members): dials the route's listener like a client would and
+   * reports each step (check.ts, check-runner.ts).
+   */
+  async check(actor: Actor, tenantSlug: string, dbName: string): Promise<CheckResponse> {
+    const access = await this.checkDeps.externalAccess.get(actor, tenantSlug, dbName);
+    const listener = this.checkDeps.listeners.find((l) => l.name === access.listener);
+    if (!listener) throw new AppError('SY_LISTENER_MISMATCH', `The route's listener ${access.listener} is not configured`);
+    const { host, port } = this.dialAddress(listener);
+    const engine = (await this.prisma.database.findFirst({ where: { name: dbName, tenant: { slug: tenantSlug } }, select: { engine: true } }))?.engine ?? 'tls';
+    const caSource = access.tlsMode !== 'terminate' ? 'database' : access.ca === null ? 'system' : access.ca.url ? 'platform' : 'route';
+    let proxyReason: string | null = null;
+    const outcome = await runCheck(
+      {
+        host,
+        port,
+        hostname: access.hostname,
+        engine,
+        listenerProtocol: listener.protocol,
+        tlsMode: access.tlsMode as 'passthrough' | 'terminate',
+        caPem: access.ca?.pem ?? null,
+        caSource,
+        timeoutMs: this.checkDeps.check.timeoutMs,
+      },
+      async (localPort, since) => {
+        const found = await this.findCheckEvent(access.hostname, localPort, since);
+        proxyReason = found?.reason ?? null;
+        return found;
+      },
+    );
+    const summary = summarize(outcome.steps);
+    return {
+      ok: summary.ok,
+      failedStep: summary.failedStep,
+      summary: summary.message,
+      hostname: access.hostname,
+      listener: listener.name,
+      address: `${host}:${port}`,
+      tlsMode: access.tlsMode,
+      enabled: access.enabled,
+      checkedAt: outcome.startedAt.toISOString(),
+      steps: outcome.steps,
+      certificate: outcome.certificate,
+      proxyReason,
+    };
+  }
+
+  /**
+   * The event a proxy recorded for the check's connection: same SNI and source port, started
+   * after the check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS, 1 s by default),
+   * so this polls briefly.
+   */
+  private async findCheckEvent(hostname: string, localPort: number, since: Date): Promise<{ reason: string; upstream: string | null } | null> {
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const rows = await this.prisma.$queryRaw<Array<{ reason: string; upstream: string | null }>>`
+        SELECT reason, upstream FROM connection_events
+         WHERE sni = ${hostname} AND client_port = ${localPort} AND started_at >= ${new Date(since.getTime() - 1000)}
+         ORDER BY started_at DESC, id DESC LIMIT 1`;
+      if (rows[0]) return rows[0];
+      if (Date.now() > deadline) return null;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
 
   private liveRows() {
     return this.prisma.proxyInstance.findMany({
