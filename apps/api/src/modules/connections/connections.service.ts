@@ -78,7 +78,12 @@ export class ConnectionsService {
     const listener = this.checkDeps.listeners.find((l) => l.name === access.listener);
     if (!listener) throw new AppError('SY_LISTENER_MISMATCH', `The route's listener ${access.listener} is not configured`);
     const { host, port } = this.dialAddress(listener);
-    const engine = (await this.prisma.database.findFirst({ where: { name: dbName, tenant: { slug: tenantSlug } }, select: { engine: true } }))?.engine ?? 'tls';
+    const database = await this.prisma.database.findFirst({ where: { name: dbName, tenant: { slug: tenantSlug } }, select: { engine: true, upstreamHost: true, upstreamPort: true, endpoints: true } });
+    const engine = database?.engine ?? 'tls';
+    // Named in explanations when the proxy reached no endpoint (its event has no upstream).
+    const endpoints = Array.isArray(database?.endpoints) && database.endpoints.length > 0
+      ? (database.endpoints as Array<{ host: string; port: number }>).map((e) => `${e.host}:${e.port}`).join(', ')
+      : database ? `${database.upstreamHost}:${database.upstreamPort}` : null;
     const caSource = access.tlsMode !== 'terminate' ? 'database' : access.ca === null ? 'system' : access.ca.url ? 'platform' : 'route';
     let proxyReason: string | null = null;
     const outcome = await runCheck(
@@ -96,7 +101,7 @@ export class ConnectionsService {
       async (localPort, since) => {
         const found = await this.findCheckEvent(access.hostname, localPort, since);
         proxyReason = found?.reason ?? null;
-        return found;
+        return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
       },
     );
     const summary = summarize(outcome.steps);
