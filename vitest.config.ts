@@ -20,6 +20,17 @@ export default defineConfig({
         },
       },
       {
+        // Dashboard components in a DOM (jsdom) with Testing Library; pure dashboard logic runs
+        // in the unit project.
+        extends: true,
+        test: {
+          name: 'web',
+          include: ['apps/web/src/**/*.test.tsx'],
+          environment: 'jsdom',
+          setupFiles: ['./apps/web/src/test/setup.ts'],
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'integration',

@@ -11,6 +11,8 @@ const EnvSchema = z.object({
   SWITCHYARD_CONTROL_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54320),
   SWITCHYARD_DEMO_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54321),
   API_PORT: z.coerce.number().int().min(1).max(65535).default(8480),
+  /** `npm run dev` only: the Vite dev server of the dashboard (hot reload), proxying /api to the API. */
+  WEB_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(5173),
   PROXY_ADMIN_PORT: z.coerce.number().int().min(1).max(65535).default(9480),
   SWITCHYARD_LISTENERS: z.string().default('postgres=postgres@0.0.0.0:15432,tls=tls@0.0.0.0:16443'),
   SWITCHYARD_BASE_DOMAIN: z.string().default('db.switchyard.localhost'),
@@ -32,6 +34,7 @@ export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env
     demoPgPort: e.SWITCHYARD_DEMO_PG_PORT,
     apiPort: e.API_PORT,
     proxyAdminPort: e.PROXY_ADMIN_PORT,
+    webDevPort: e.WEB_DEV_PORT,
     listeners: e.SWITCHYARD_LISTENERS,
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     demo: e.SWITCHYARD_DEMO === '1',

@@ -232,6 +232,27 @@ try {
   });
   await waitForHttp(`http://127.0.0.1:${cfg.apiPort}/readyz`, 60_000, () => apiProc.child.exitCode === null);
   await waitForHttp(`http://127.0.0.1:${cfg.proxyAdminPort}/readyz`, 60_000, () => proxyProc.child.exitCode === null);
+  // `npm run dev`: the dashboard from its sources with hot reload; Vite proxies /api to the API
+  // (one origin for the browser, so the session cookie and CSRF work as in production).
+  let webDevUrl: string | null = null;
+  if (devMode) {
+    const logFile = join(cfg.logDir, 'web.log');
+    const vite = startProcess(
+      'web',
+      [join(root, 'node_modules/vite/bin/vite.js'), join(root, 'apps/web'), '--host', '127.0.0.1', '--port', String(cfg.webDevPort), '--strictPort'],
+      { ...process.env, SWITCHYARD_API_URL: `http://127.0.0.1:${cfg.apiPort}` },
+      (code) => {
+        if (!stopping) {
+          say(`web (vite) exited with code ${code}; stopping (its log: ${relative(process.cwd(), logFile)})`);
+          void shutdown(1);
+        }
+      },
+      { logFile, consoleLevel: 0 },
+    );
+    processes.push(vite);
+    webDevUrl = `http://127.0.0.1:${cfg.webDevPort}/`;
+    await waitForHttp(webDevUrl, 60_000, () => vite.child.exitCode === null);
+  }
 
   const listeners = parseListeners(cfg.listeners);
   const pgPort = listeners.find((l) => l.protocol === 'postgres')?.publicPort ?? 15432;
@@ -243,7 +264,7 @@ try {
   say('');
   say('Switchyard is running.');
   say('');
-  say(`  Dashboard        ${base}/`);
+  say(`  Dashboard        ${webDevUrl ? `${webDevUrl}   (Vite dev server, hot reload; built copy at ${base}/ after npm run build)` : `${base}/`}`);
   say(`  Sign in          ${ADMIN_EMAIL} / ${adminPassword}   (platform admin)`);
   if (cfg.demo) say(`                   ${DEMO_EMAIL} / ${demoPassword}   (owner of tenant "demo")`);
   say('');

@@ -1,43 +1,39 @@
-import { useEffect, useState } from 'react';
+/** Providers: Mantine (theme, modals, toasts), TanStack Query and the router. */
+import '@mantine/core/styles.css';
+import '@mantine/notifications/styles.css';
+import { MantineProvider } from '@mantine/core';
+import { ModalsProvider } from '@mantine/modals';
+import { Notifications } from '@mantine/notifications';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { RouterProvider } from '@tanstack/react-router';
+import { useState } from 'react';
+import { ApiError } from '../lib/api/client';
+import { createAppRouter } from './router';
+import { theme } from './theme';
 
-interface Meta {
-  version: string;
-  baseDomain: string;
-  listeners: Array<{ name: string; protocol: string; port: number }>;
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        // 4xx answers will not change by asking again.
+        retry: (n, err) => n < 2 && !(err instanceof ApiError && err.status >= 400 && err.status < 500),
+        refetchOnWindowFocus: true,
+      },
+    },
+  });
 }
 
-/** Placeholder until the dashboard pages land: shows what the API reports publicly. */
 export function App() {
-  const [meta, setMeta] = useState<Meta | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    fetch('/api/v1/meta')
-      .then((r) => (r.ok ? (r.json() as Promise<Meta>) : Promise.reject(new Error(`HTTP ${r.status}`))))
-      .then(setMeta, (e: Error) => setError(e.message));
-  }, []);
+  const [queryClient] = useState(createQueryClient);
+  const [router] = useState(() => createAppRouter(queryClient));
   return (
-    <main style={{ fontFamily: 'system-ui, sans-serif', maxWidth: 720, margin: '3rem auto', lineHeight: 1.5 }}>
-      <h1>Switchyard</h1>
-      <p>Tenant databases on one IP and a few shared ports, routed by TLS SNI.</p>
-      {error && <p role="alert">API unreachable: {error}</p>}
-      {meta && (
-        <>
-          <p>
-            Version {meta.version}. Route hostnames: <code>&lt;database&gt;.&lt;tenant&gt;.{meta.baseDomain}</code>
-          </p>
-          <h2>Shared ports</h2>
-          <ul>
-            {meta.listeners.map((l) => (
-              <li key={l.name}>
-                <strong>{l.name}</strong> — port {l.port} ({l.protocol})
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
-      <p>
-        API reference: <a href="/docs">/docs</a>
-      </p>
-    </main>
+    <MantineProvider theme={theme}>
+      <QueryClientProvider client={queryClient}>
+        <ModalsProvider>
+          <Notifications position="top-right" />
+          <RouterProvider router={router} />
+        </ModalsProvider>
+      </QueryClientProvider>
+    </MantineProvider>
   );
 }

@@ -1,0 +1,143 @@
+/**
+ * Type-safe routes (TanStack Router, code-based). Every page is its own chunk (lazy route
+ * components), so the first page loads only what it shows. Tabs and open panels live in the
+ * search params, so every view can be linked and reloaded.
+ */
+import type { QueryClient } from '@tanstack/react-query';
+import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Outlet, redirect } from '@tanstack/react-router';
+import { meQuery, roleIn } from '../features/auth/session';
+import { AppLayout } from './AppLayout';
+import { NotFoundPage, NoAccessPage } from './NotFound';
+
+export interface RouterContext {
+  queryClient: QueryClient;
+}
+
+const rootRoute = createRootRouteWithContext<RouterContext>()({
+  component: Outlet,
+  notFoundComponent: NotFoundPage,
+});
+
+const loginRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/login',
+  validateSearch: (s: Record<string, unknown>): { redirect?: string } => (typeof s.redirect === 'string' ? { redirect: s.redirect } : {}),
+  component: lazyRouteComponent(() => import('../features/auth/LoginPage'), 'LoginPage'),
+});
+
+/** Everything below needs a session; without one, the sign-in page (and back here after). */
+const authedRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  id: 'authed',
+  beforeLoad: async ({ context, location }) => {
+    const me = await context.queryClient.ensureQueryData(meQuery);
+    if (!me) throw redirect({ to: '/login', search: { redirect: location.href } });
+    return { me };
+  },
+  component: AppLayout,
+});
+
+const indexRoute = createRoute({
+  getParentRoute: () => authedRoute,
+  path: '/',
+  beforeLoad: ({ context }) => {
+    const first = context.me.tenants[0];
+    if (first) throw redirect({ to: '/t/$tenant/databases', params: { tenant: first.slug } });
+  },
+  component: lazyRouteComponent(() => import('./Home'), 'Home'),
+});
+
+const accountRoute = createRoute({
+  getParentRoute: () => authedRoute,
+  path: '/account',
+  component: lazyRouteComponent(() => import('../features/account/AccountPage'), 'AccountPage'),
+});
+
+/** A tenant the caller has no role in is not shown at all (the API would answer 404 too). */
+const tenantRoute = createRoute({
+  getParentRoute: () => authedRoute,
+  path: '/t/$tenant',
+  beforeLoad: ({ context, params }) => ({ role: roleIn(context.me, params.tenant) }),
+  component: function TenantGate() {
+    const { role } = tenantRoute.useRouteContext();
+    return role ? <Outlet /> : <NoAccessPage />;
+  },
+});
+
+const tenantIndexRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/',
+  beforeLoad: ({ params }) => {
+    throw redirect({ to: '/t/$tenant/databases', params });
+  },
+});
+
+export const databasesRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/databases',
+  validateSearch: (s: Record<string, unknown>): { q?: string; register?: boolean } => ({
+    ...(typeof s.q === 'string' && s.q ? { q: s.q } : {}),
+    ...(s.register === true || s.register === 'true' ? { register: true } : {}),
+  }),
+  component: lazyRouteComponent(() => import('../features/databases/DatabasesPage'), 'DatabasesPage'),
+});
+
+export const DATABASE_TABS = ['connect', 'access', 'settings'] as const;
+export type DatabaseTab = (typeof DATABASE_TABS)[number];
+
+export const databaseRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/databases/$database',
+  validateSearch: (s: Record<string, unknown>): { tab?: DatabaseTab; client?: string } => ({
+    ...(DATABASE_TABS.includes(s.tab as DatabaseTab) ? { tab: s.tab as DatabaseTab } : {}),
+    ...(typeof s.client === 'string' ? { client: s.client } : {}),
+  }),
+  component: lazyRouteComponent(() => import('../features/databases/DatabasePage'), 'DatabasePage'),
+});
+
+export const certificatesRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/certificates',
+  validateSearch: (s: Record<string, unknown>): { add?: 'issue' | 'upload' } => (s.add === 'issue' || s.add === 'upload' ? { add: s.add } : {}),
+  component: lazyRouteComponent(() => import('../features/certificates/CertificatesPage'), 'CertificatesPage'),
+});
+
+export const tokensRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/tokens',
+  component: lazyRouteComponent(() => import('../features/tokens/TokensPage'), 'TokensPage'),
+});
+
+export const membersRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/members',
+  component: lazyRouteComponent(() => import('../features/members/MembersPage'), 'MembersPage'),
+});
+
+const routeTree = rootRoute.addChildren([
+  loginRoute,
+  authedRoute.addChildren([
+    indexRoute,
+    accountRoute,
+    tenantRoute.addChildren([tenantIndexRoute, databasesRoute, databaseRoute, certificatesRoute, tokensRoute, membersRoute]),
+  ]),
+]);
+
+export function createAppRouter(queryClient: QueryClient) {
+  return createRouter({
+    routeTree,
+    context: { queryClient },
+    defaultPreload: 'intent',
+    // Query data is cached by TanStack Query; the router should not cache loaders on top.
+    defaultPreloadStaleTime: 0,
+    scrollRestoration: true,
+  });
+}
+
+declare module '@tanstack/react-router' {
+  interface Register {
+    router: ReturnType<typeof createAppRouter>;
+  }
+}
+
+export { tenantRoute };

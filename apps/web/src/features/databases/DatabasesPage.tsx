@@ -1,0 +1,5 @@
+import { Title } from '@mantine/core';
+
+export function DatabasesPage() {
+  return <Title order={1}>DatabasesPage</Title>;
+}
