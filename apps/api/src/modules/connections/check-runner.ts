@@ -66,7 +66,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promi
       },
       (e: unknown) => {
         clearTimeout(t);
-        reject(e as Error);
+        reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
   });
@@ -107,7 +107,12 @@ function readUntil(socket: Socket, done: (buf: Buffer) => boolean): Promise<Buff
 }
 
 function presented(c: PeerCertificate): PresentedCertificate {
-  const name = (n: PeerCertificate['subject'] | undefined) => (n?.CN ? `CN=${n.CN}` : n?.O ? `O=${n.O}` : 'an unnamed subject');
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const name = (n: PeerCertificate['subject'] | undefined) => {
+    const cn = one(n?.CN);
+    const o = one(n?.O);
+    return cn ? `CN=${cn}` : o ? `O=${o}` : 'an unnamed subject';
+  };
   const notAfter = new Date(c.valid_to).toISOString();
   return {
     subject: name(c.subject),

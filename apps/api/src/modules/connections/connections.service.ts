@@ -93,7 +93,7 @@ export class ConnectionsService {
         hostname: access.hostname,
         engine,
         listenerProtocol: listener.protocol,
-        tlsMode: access.tlsMode as 'passthrough' | 'terminate',
+        tlsMode: access.tlsMode,
         caPem: access.ca?.pem ?? null,
         caSource,
         timeoutMs: this.checkDeps.check.timeoutMs,

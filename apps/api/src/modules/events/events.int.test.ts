@@ -128,6 +128,18 @@ describe('connection events', () => {
     expect((await h.call('GET', `/api/v1/connection-events/stats?${six}&tenant=beta`)).json().buckets[0].connections).toBe(5);
   });
 
+  it('charts hourly spans from the rollup exactly as from the events themselves', async () => {
+    // A cut-off last hour: the rollup serves whole hours, the events the rest.
+    const span = `from=${new Date(base).toISOString()}&to=${new Date(base + 4 * 3600_000 + 30 * 60_000).toISOString()}&interval=1h`;
+    const rollup = (await h.call('GET', `/api/v1/tenants/acme/connection-events/stats?${span}`, undefined, acme)).json();
+    // An SNI filter matching every acme event forces the raw path.
+    const raw = (await h.call('GET', `/api/v1/tenants/acme/connection-events/stats?${span}&sni=orders.acme.db.example.com`, undefined, acme)).json();
+    expect(rollup.buckets).toEqual(raw.buckets);
+    expect(rollup.buckets[4]).toMatchObject({ connections: 10, failures: 1 });
+    const rows = await h.app.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT sum(connections)::int8 AS n FROM connection_event_rollups`;
+    expect(Number(rows[0]!.n)).toBe(258);
+  });
+
   it('exports CSV with a header and every matching row', async () => {
     const r = await h.call('GET', `/api/v1/tenants/acme/connection-events?${range}&format=csv&outcome=rejected`, undefined, acme);
     expect(r.statusCode).toBe(200);

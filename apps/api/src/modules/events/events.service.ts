@@ -264,12 +264,12 @@ export class EventsService {
     const from = new Date(Math.floor(range.from.getTime() / step) * step);
     const buckets = Math.ceil((range.to.getTime() - from.getTime()) / step);
     if (buckets > MAX_BUCKETS) throw invalid('querystring.interval', `gives ${buckets} buckets for this range; at most ${MAX_BUCKETS}`);
-    const where = this.connectionFilters(tenantId, databaseId, q, { from, to: range.to });
-    const cond = Prisma.join(where, ' AND ');
-    const bin = Prisma.sql`date_bin(make_interval(secs => ${seconds}), e.started_at, TIMESTAMPTZ '1970-01-01')`;
-    const [rows, top] = await Promise.all([
-      this.prisma.$queryRaw<Array<{ bucket: Date; reason: string | null; n: bigint; ok: bigint; bytes_in: bigint; bytes_out: bigint }>>`
-        SELECT ${bin} AS bucket,
+    type BucketRow = { bucket: Date; reason: string | null; n: bigint; ok: bigint; bytes_in: bigint; bytes_out: bigint };
+    const bin = (col: Prisma.Sql) => Prisma.sql`date_bin(make_interval(secs => ${seconds}), ${col}, TIMESTAMPTZ '1970-01-01')`;
+    const rawBuckets = (span: Range) => {
+      const cond = Prisma.join(this.connectionFilters(tenantId, databaseId, q, span), ' AND ');
+      return this.prisma.$queryRaw<BucketRow[]>`
+        SELECT ${bin(Prisma.sql`e.started_at`)} AS bucket,
                CASE WHEN e.outcome = 'ok' THEN NULL ELSE e.reason END AS reason,
                count(*) AS n,
                count(*) FILTER (WHERE e.outcome = 'ok') AS ok,
@@ -277,7 +277,35 @@ export class EventsService {
                coalesce(sum(e.bytes_out), 0)::int8 AS bytes_out
           FROM connection_events e
          WHERE ${cond}
-         GROUP BY 1, 2`,
+         GROUP BY 1, 2`;
+    };
+    // Hourly and coarser charts without address or host-name filters read the hourly rollup
+    // for whole hours and the events only for the hour in progress (or a cut-off last hour).
+    const hourEnd = new Date(Math.floor(range.to.getTime() / 3600_000) * 3600_000);
+    const useRollup = seconds >= 3600 && !q.clientAddress && !q.sni && hourEnd.getTime() > from.getTime();
+    const bucketQueries: Array<Promise<BucketRow[]>> = [];
+    if (useRollup) {
+      const rc: Prisma.Sql[] = [Prisma.sql`r.bucket >= ${from}`, Prisma.sql`r.bucket < ${hourEnd}`];
+      if (tenantId) rc.push(Prisma.sql`r.tenant_id = ${tenantId}::uuid`);
+      if (databaseId) rc.push(Prisma.sql`r.database_id = ${databaseId}::uuid`);
+      if (q.outcome) rc.push(Prisma.sql`r.outcome = ${q.outcome}`);
+      if (q.reason) rc.push(Prisma.sql`r.reason = ${q.reason}`);
+      bucketQueries.push(this.prisma.$queryRaw<BucketRow[]>`
+        SELECT ${bin(Prisma.sql`r.bucket`)} AS bucket,
+               CASE WHEN r.outcome = 'ok' THEN NULL ELSE r.reason END AS reason,
+               sum(r.connections)::int8 AS n,
+               coalesce(sum(r.connections) FILTER (WHERE r.outcome = 'ok'), 0)::int8 AS ok,
+               sum(r.bytes_in)::int8 AS bytes_in,
+               sum(r.bytes_out)::int8 AS bytes_out
+          FROM connection_event_rollups r
+         WHERE ${Prisma.join(rc, ' AND ')}
+         GROUP BY 1, 2`);
+      if (hourEnd.getTime() < range.to.getTime()) bucketQueries.push(rawBuckets({ from: hourEnd, to: range.to }));
+    } else {
+      bucketQueries.push(rawBuckets({ from, to: range.to }));
+    }
+    const cond = Prisma.join(this.connectionFilters(tenantId, databaseId, q, { from, to: range.to }), ' AND ');
+    const [top, ...bucketSets] = await Promise.all([
       this.prisma.$queryRaw<Array<{ address: string; n: bigint; failures: bigint }>>`
         SELECT host(e.client_address) AS address, count(*) AS n, count(*) FILTER (WHERE e.outcome <> 'ok') AS failures
           FROM connection_events e
@@ -285,7 +313,9 @@ export class EventsService {
          GROUP BY e.client_address
          ORDER BY n DESC, e.client_address
          LIMIT 10`,
+      ...bucketQueries,
     ]);
+    const rows = bucketSets.flat();
     const byStart = new Map<number, StatsResponse['buckets'][number]>();
     for (let i = 0; i < buckets; i++) {
       const start = from.getTime() + i * step;
