@@ -285,9 +285,13 @@ export class EventsService {
     const useRollup = seconds >= 3600 && !q.clientAddress && !q.sni && hourEnd.getTime() > from.getTime();
     const bucketQueries: Array<Promise<BucketRow[]>> = [];
     if (useRollup) {
-      const rc: Prisma.Sql[] = [Prisma.sql`r.bucket >= ${from}`, Prisma.sql`r.bucket < ${hourEnd}`];
-      if (tenantId) rc.push(Prisma.sql`r.tenant_id = ${tenantId}::uuid`);
-      if (databaseId) rc.push(Prisma.sql`r.database_id = ${databaseId}::uuid`);
+      // The grain that answers the query: platform total, one tenant, or one database.
+      const level = databaseId ? 2 : tenantId ? 1 : 0;
+      const rc: Prisma.Sql[] = [Prisma.sql`r.level = ${level}::int2`, Prisma.sql`r.bucket >= ${from}`, Prisma.sql`r.bucket < ${hourEnd}`];
+      if (level >= 1) rc.push(Prisma.sql`r.tenant_id = ${tenantId}::uuid`);
+      else rc.push(Prisma.sql`r.tenant_id IS NULL`);
+      if (level === 2) rc.push(Prisma.sql`r.database_id = ${databaseId}::uuid`);
+      else rc.push(Prisma.sql`r.database_id IS NULL`);
       if (q.outcome) rc.push(Prisma.sql`r.outcome = ${q.outcome}`);
       if (q.reason) rc.push(Prisma.sql`r.reason = ${q.reason}`);
       bucketQueries.push(this.prisma.$queryRaw<BucketRow[]>`
