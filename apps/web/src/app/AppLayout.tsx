@@ -78,7 +78,7 @@ export function AppLayout() {
           </Group>
           <Menu position="bottom-end" withinPortal>
             <Menu.Target>
-              <UnstyledButton aria-label={`Account menu for ${me.user?.email ?? 'you'}`}>
+              <UnstyledButton aria-label={`${me.user?.name || me.user?.email || 'You'}: account menu`}>
                 <Text size="sm">{me.user?.name || me.user?.email}</Text>
               </UnstyledButton>
             </Menu.Target>

@@ -1,5 +1,6 @@
 /** Platform admin: users — create, disable/enable, reset the password. */
 import { Badge, Button, Checkbox, Group, Modal, Paper, PasswordInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { STATUS } from '../../components/status-colors';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -62,7 +63,7 @@ export function UsersAdminPage() {
                       <Text size="xs">{u.memberships.map((m) => `${m.tenant} (${m.role})`).join(', ') || '—'}</Text>
                     </Table.Td>
                     <Table.Td>
-                      {u.disabled ? <Badge color="gray">disabled</Badge> : <Badge color="green">active</Badge>} {u.isPlatformAdmin && <Badge color="violet">platform admin</Badge>}
+                      {u.disabled ? <Badge color={STATUS.neutral}>disabled</Badge> : <Badge color={STATUS.good}>active</Badge>} {u.isPlatformAdmin && <Badge color={STATUS.other}>platform admin</Badge>}
                     </Table.Td>
                     <Table.Td>{u.lastLoginAt ? new Date(u.lastLoginAt).toLocaleString() : 'never'}</Table.Td>
                     <Table.Td ta="right">

@@ -3,6 +3,7 @@
  * shows each step with its time, or which step failed and why. `?database=` in the URL.
  */
 import { Badge, Button, Group, List, Paper, Select, Stack, Table, Text, ThemeIcon, Title } from '@mantine/core';
+import { STATUS } from '../../components/status-colors';
 import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
 import { ErrorState, LoadingState } from '../../components/QueryState';
 import { notifyError } from '../../components/notify';
@@ -63,7 +64,7 @@ export function CheckResultView({ r }: { r: CheckResult }) {
     <Paper withBorder p="md" aria-live="polite" data-testid="check-result">
       <Stack gap="sm">
         <Group>
-          <Badge color={r.ok ? 'green' : 'red'} size="lg">
+          <Badge color={r.ok ? STATUS.good : STATUS.bad} size="lg">
             {r.ok ? 'Works' : `Fails at: ${STEP_LABEL[r.failedStep ?? ''] ?? r.failedStep}`}
           </Badge>
           <Text size="sm" c="dimmed">
@@ -79,7 +80,7 @@ export function CheckResultView({ r }: { r: CheckResult }) {
               data-step={s.step}
               data-ok={String(s.ok)}
               icon={
-                <ThemeIcon color={s.skipped ? 'gray' : s.ok ? 'green' : 'red'} size={22} radius="xl" aria-hidden>
+                <ThemeIcon color={s.skipped ? STATUS.neutral : s.ok ? STATUS.good : STATUS.bad} size={22} radius="xl" aria-hidden>
                   {s.skipped ? '–' : s.ok ? '✓' : '✗'}
                 </ThemeIcon>
               }

@@ -4,6 +4,7 @@
  * Page: URL state and queries; the views below are pure.
  */
 import { Anchor, Badge, Button, Drawer, Group, Paper, SegmentedControl, Select, Stack, Switch, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
+import { STATUS } from '../../components/status-colors';
 import { modals } from '@mantine/modals';
 import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
@@ -14,7 +15,8 @@ import { ConnectionCharts } from './ConnectionCharts';
 import { apiQuery, csvHref, formatBytes, formatDuration, intervalFor, OUTCOMES, parseFilters, QUICK_RANGES, spanOf, type ConnectionFilters } from './filters';
 import { useConnectionEvents, useConnectionStats, useLiveConnections, useTerminate, type ConnectionEvent, type LiveConnection } from './queries';
 
-const OUTCOME_COLOR: Record<string, string> = { ok: 'green', rejected: 'orange', error: 'red', aborted: 'gray' };
+/** Shade 9 outlines keep 4.5:1 contrast on white. */
+const OUTCOME_COLOR: Record<string, string> = { ok: STATUS.good, rejected: STATUS.bad, error: STATUS.other, aborted: STATUS.neutral };
 
 export function TenantConnectionsPage() {
   const tenant = useParams({ strict: false }).tenant ?? '';
@@ -183,7 +185,7 @@ export function EventsTable({ rows, platform, onOpen }: { rows: ConnectionEvent[
             <Table.Td>{e.clientAddress}</Table.Td>
             <Table.Td>{e.sni ?? <Text span c="dimmed" size="sm">no SNI</Text>}</Table.Td>
             <Table.Td>
-              <Badge color={OUTCOME_COLOR[e.outcome]} variant="light" tt="none">
+              <Badge color={OUTCOME_COLOR[e.outcome]} variant="outline" tt="none">
                 {e.outcome}
               </Badge>{' '}
               <Text span size="sm">

@@ -1,5 +1,6 @@
 /** Every proxy with its applied config version, lag, heartbeat, workers, load and dropped events; stale ones marked. */
 import { Badge, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { STATUS } from '../../components/status-colors';
 import { useQuery } from '@tanstack/react-query';
 import { QueryState } from '../../components/QueryState';
 import { api, call } from '../../lib/api/client';
@@ -52,11 +53,11 @@ export function ProxiesPage() {
                       </Table.Td>
                       <Table.Td>
                         {p.stale ? (
-                          <Badge color="red">stale</Badge>
+                          <Badge color={STATUS.bad}>stale</Badge>
                         ) : p.upToDate ? (
-                          <Badge color="green">up to date</Badge>
+                          <Badge color={STATUS.good}>up to date</Badge>
                         ) : (
-                          <Badge color="yellow">applying</Badge>
+                          <Badge color={STATUS.warn}>applying</Badge>
                         )}
                       </Table.Td>
                       <Table.Td ta="right">{p.appliedVersion}</Table.Td>
@@ -67,7 +68,7 @@ export function ProxiesPage() {
                       <Table.Td ta="right">{p.workers}</Table.Td>
                       <Table.Td ta="right">{p.openConnections}</Table.Td>
                       <Table.Td ta="right">{p.routes}</Table.Td>
-                      <Table.Td ta="right">{p.eventsDropped > 0 ? <Badge color="orange">{p.eventsDropped}</Badge> : 0}</Table.Td>
+                      <Table.Td ta="right">{p.eventsDropped > 0 ? <Badge color={STATUS.warn}>{p.eventsDropped}</Badge> : 0}</Table.Td>
                     </Table.Tr>
                   ))}
                 </Table.Tbody>
