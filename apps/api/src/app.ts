@@ -201,7 +201,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   // The dashboard (a single-page app) is served from the same origin as the API.
   const serveSpa = Boolean(config.webDistDir && existsSync(config.webDistDir));
-  if (serveSpa) await app.register(fastifyStatic, { root: config.webDistDir!, prefix: '/', wildcard: false });
+  if (serveSpa) {
+    await app.register(fastifyStatic, {
+      root: config.webDistDir!,
+      prefix: '/',
+      wildcard: false,
+      // Vite names assets by content hash: cache them for good; index.html is always revalidated
+      // so a new build is picked up at once.
+      setHeaders: (res, path) => {
+        res.setHeader('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
   await app.register(errorHandlerPlugin, { serveSpa });
   await app.register(authPlugin, { prisma, adminToken: config.adminToken, sessions, secureCookies });
 
@@ -226,6 +237,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
             version: Type.String(),
             baseDomain: Type.String(),
             listeners: Type.Array(Type.Object({ name: Type.String(), protocol: Type.String(), port: Type.Integer() })),
+            propagationTimeoutMs: Type.Integer({ description: 'How long a change may take to reach every live proxy before the API reports it as not applied' }),
+            dedicatedPorts: Type.Boolean({ description: 'Whether routes can get a dedicated port (for clients without SNI)' }),
+            egressSourceAddresses: Type.Array(Type.String(), { description: 'Source addresses upstream connections may leave from (for upstream firewalls)' }),
           },
           {
             examples: [
@@ -236,6 +250,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
                   { name: 'postgres', protocol: 'postgres', port: 5432 },
                   { name: 'tls', protocol: 'tls', port: 443 },
                 ],
+                propagationTimeoutMs: 10000,
+                dedicatedPorts: true,
+                egressSourceAddresses: ['203.0.113.10'],
               },
             ],
           },
@@ -246,6 +263,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     version: SOFTWARE_VERSION,
     baseDomain: config.baseDomain,
     listeners: config.listeners.map((l) => ({ name: l.name, protocol: l.protocol, port: l.publicPort })),
+    propagationTimeoutMs: config.propagationTimeoutMs,
+    dedicatedPorts: config.dedicatedPorts.length > 0,
+    egressSourceAddresses: config.egressSourceAddresses,
   }));
 
   await app.register(authRoutes, { secureCookies });

@@ -116,7 +116,9 @@ export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: Fastify
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     // Deep links into the dashboard (e.g. /tenants/acme) get its index.html.
-    if (opts.serveSpa && request.method === 'GET' && !path.startsWith('/api/') && !path.startsWith('/docs')) {
+    // Paths with a file extension (a missing /assets/x.js after a deploy) stay 404: serving the
+    // page there would make the browser run HTML as a script.
+    if (opts.serveSpa && request.method === 'GET' && !path.startsWith('/api/') && !path.startsWith('/docs') && !/\.[A-Za-z0-9]+$/.test(path)) {
       return reply.type('text/html').sendFile('index.html');
     }
     reply.status(404).send(errorBody('SY_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`, request.id));

@@ -47,6 +47,9 @@ export const MeResponse = Type.Object(
       description: 'Send as X-CSRF-Token on every change made with the session cookie; null for bearer tokens',
     }),
     sessionExpiresAt: Type.Union([Timestamp, Type.Null()]),
+    clientAddress: Type.String({
+      description: 'The address this request came from as the API sees it (for "add my current address" to an allowlist); behind a load balancer, the balancer’s',
+    }),
   },
   {
     $id: 'Me',
@@ -58,6 +61,7 @@ export const MeResponse = Type.Object(
         tenants: [{ id: '0b8e4d1a-7a53-4a2e-9a57-2f7b0f1d9c11', slug: 'acme', name: 'Acme Corp', role: 'owner' }],
         csrfToken: 'pQ1kq0mJ3u0m3Rk8cS3b1pWlq9r3Jf6tY2tE1wZ0aXk',
         sessionExpiresAt: '2026-11-22T20:00:00.000Z',
+        clientAddress: '203.0.113.7',
       },
     ],
   },

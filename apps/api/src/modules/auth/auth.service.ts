@@ -120,6 +120,7 @@ export class AuthService {
       tenants: tenants.map((t) => ({ id: t.id, slug: t.slug, name: t.name, role: roles.get(t.id)! })),
       csrfToken: actor.session?.csrfToken ?? null,
       sessionExpiresAt: actor.session?.expiresAt.toISOString() ?? null,
+      clientAddress: actor.clientAddress,
     };
   }
 

@@ -1,5 +1,278 @@
-import { Title } from '@mantine/core';
+/**
+ * Certificates of the tenant, soonest expiry first (expired and expiring marked), with the
+ * routes using each; issue from the platform CA or self-signed, upload a chain and key (each
+ * validation error beside its field), replace, delete.
+ */
+import { Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, TagsInput, Text, Textarea, TextInput, Title, Tooltip } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { modals } from '@mantine/modals';
+import { useQuery } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
+import { useState } from 'react';
+import { certificatesRoute } from '../../app/router';
+import { Guarded } from '../../components/Guarded';
+import { notifyDone, notifyError } from '../../components/notify';
+import { EmptyState, QueryState } from '../../components/QueryState';
+import { splitApiError } from '../../lib/api/errors';
+import { expiryState, relativeDays } from '../../lib/format';
+import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
+import { certificatesQuery, useDeleteCertificate, useIssueCertificate, useReplaceCertificate, useUploadCertificate, type Certificate } from './api';
+
+const PEM_STYLE = { input: { fontFamily: 'monospace', fontSize: 12 } };
+
+function Expiry({ cert }: { cert: Certificate }) {
+  const state = expiryState(cert.notAfter);
+  return (
+    <Group gap={6} wrap="nowrap">
+      <Text size="sm">{new Date(cert.notAfter).toISOString().slice(0, 10)}</Text>
+      <Text size="xs" c="dimmed">
+        ({relativeDays(cert.notAfter)})
+      </Text>
+      {state === 'expired' && <Badge color="red">expired</Badge>}
+      {state === 'expiring' && <Badge color="orange">expiring soon</Badge>}
+    </Group>
+  );
+}
+
+function IssueForm({ tenant, onDone }: { tenant: string; onDone: () => void }) {
+  const issue = useIssueCertificate(tenant);
+  const form = useForm({
+    initialValues: { name: '', type: 'platform-ca' as 'platform-ca' | 'self-signed', hostnames: [] as string[], validDays: 397 as number | string },
+    validate: {
+      name: (v) => (/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/.test(v) ? null : 'Letters, digits, spaces, dots, dashes and underscores'),
+      hostnames: (v) => (v.length ? null : 'Add at least one host name'),
+    },
+  });
+  const submit = form.onSubmit((v) =>
+    issue.mutate(
+      { name: v.name, type: v.type, hostnames: v.hostnames, ...(v.validDays !== '' ? { validDays: Number(v.validDays) } : {}) },
+      {
+        onSuccess: (c) => {
+          notifyDone(`Issued ${c.name}`);
+          onDone();
+        },
+        onError: (err) => {
+          const split = splitApiError(err, (p) => /^(name|type|validDays|hostnames)(\.\d+)?$/.test(p), { SY_CERTIFICATE_EXISTS: 'name' });
+          form.setErrors(Object.fromEntries(Object.entries(split.fields).map(([k, m]) => [k.replace(/\.\d+$/, ''), m])));
+          if (split.rest.length) notifyError(err, 'Issuing the certificate', split.rest);
+        },
+      },
+    ),
+  );
+  return (
+    <form onSubmit={submit} noValidate>
+      <Stack>
+        <TextInput label="Name" required data-autofocus {...form.getInputProps('name')} />
+        <Select
+          label="Issuer"
+          data={[
+            { value: 'platform-ca', label: 'Platform CA (clients download the CA once)' },
+            { value: 'self-signed', label: 'Self-signed (clients pin this certificate)' },
+          ]}
+          allowDeselect={false}
+          {...form.getInputProps('type')}
+        />
+        <TagsInput label="Host names" description="Press Enter after each, e.g. orders.acme.example.com" required {...form.getInputProps('hostnames')} />
+        <NumberInput label="Valid for (days)" min={1} max={825} allowDecimal={false} {...form.getInputProps('validDays')} />
+        <Group justify="flex-end">
+          <Button type="submit" loading={issue.isPending}>
+            Issue certificate
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+/** Upload a new certificate, or replace an uploaded one's chain and key. */
+function ChainAndKeyForm({ tenant, replacing, onDone }: { tenant: string; replacing?: Certificate; onDone: () => void }) {
+  const upload = useUploadCertificate(tenant);
+  const replace = useReplaceCertificate(tenant);
+  const form = useForm({
+    initialValues: { name: '', certificatePem: '', privateKeyPem: '' },
+    validate: {
+      name: (v) => (replacing || /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/.test(v) ? null : 'Letters, digits, spaces, dots, dashes and underscores'),
+      certificatePem: (v) => (v.includes('-----BEGIN CERTIFICATE-----') ? null : 'Paste the PEM chain: the leaf first, then each intermediate'),
+      privateKeyPem: (v) => (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? null : 'Paste the PEM private key of the leaf (unencrypted)'),
+    },
+  });
+  const onError = (err: unknown) => {
+    const split = splitApiError(err, (p) => ['name', 'certificatePem', 'privateKeyPem'].includes(p), {
+      SY_CERTIFICATE_EXISTS: 'name',
+      SY_CERTIFICATE_KEY_MISMATCH: 'privateKeyPem',
+      SY_CERTIFICATE_KEY_INVALID: 'privateKeyPem',
+      SY_CERTIFICATE_KEY_UNSUPPORTED: 'privateKeyPem',
+      SY_CERTIFICATE_PEM_INVALID: 'certificatePem',
+      SY_CERTIFICATE_CHAIN_ORDER: 'certificatePem',
+      SY_CERTIFICATE_EXPIRED: 'certificatePem',
+      SY_CERTIFICATE_NOT_YET_VALID: 'certificatePem',
+    });
+    form.setErrors(split.fields);
+    if (split.rest.length) notifyError(err, replacing ? 'Replacing the certificate' : 'Uploading the certificate', split.rest);
+  };
+  const submit = form.onSubmit((v) => {
+    const done = (c: Certificate) => {
+      notifyDone(replacing ? `Replaced ${c.name}` : `Uploaded ${c.name}`);
+      onDone();
+    };
+    if (replacing) replace.mutate({ id: replacing.id, body: { certificatePem: v.certificatePem, privateKeyPem: v.privateKeyPem } }, { onSuccess: (r) => done(r.certificate), onError });
+    else upload.mutate(v, { onSuccess: done, onError });
+  });
+  return (
+    <form onSubmit={submit} noValidate>
+      <Stack>
+        {!replacing && <TextInput label="Name" required data-autofocus {...form.getInputProps('name')} />}
+        <Textarea label="Certificate chain (PEM)" description="The leaf first, then each intermediate" autosize minRows={4} maxRows={10} styles={PEM_STYLE} required {...form.getInputProps('certificatePem')} />
+        <Textarea
+          label="Private key (PEM)"
+          description="Unencrypted; stored encrypted and never shown again"
+          autosize
+          minRows={4}
+          maxRows={10}
+          styles={PEM_STYLE}
+          required
+          autoComplete="off"
+          spellCheck={false}
+          {...form.getInputProps('privateKeyPem')}
+        />
+        <Group justify="flex-end">
+          <Button type="submit" loading={upload.isPending || replace.isPending}>
+            {replacing ? 'Replace' : 'Upload certificate'}
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
 
 export function CertificatesPage() {
-  return <Title order={1}>CertificatesPage</Title>;
+  const { tenant } = certificatesRoute.useParams();
+  const search = certificatesRoute.useSearch();
+  const navigate = useNavigate({ from: certificatesRoute.fullPath });
+  const me = useMe();
+  const manage = canManage(roleIn(me, tenant));
+  const list = useQuery(certificatesQuery(tenant));
+  const del = useDeleteCertificate(tenant);
+  const reissue = useReplaceCertificate(tenant);
+  const [replacing, setReplacing] = useState<Certificate | null>(null);
+  const setAdd = (add?: 'issue' | 'upload') => void navigate({ search: add ? { add } : {}, replace: true });
+
+  const confirmDelete = (c: Certificate) =>
+    modals.openConfirmModal({
+      title: `Delete ${c.name}?`,
+      children: <Text size="sm">The certificate and its encrypted private key are deleted. No route uses it.</Text>,
+      labels: { confirm: `Delete ${c.name}`, cancel: 'Keep it' },
+      confirmProps: { color: 'red' },
+      onConfirm: () => del.mutate(c.id, { onSuccess: () => notifyDone(`Deleted ${c.name}`), onError: (e) => notifyError(e, 'Deleting the certificate') }),
+    });
+  const confirmReissue = (c: Certificate) =>
+    modals.openConfirmModal({
+      title: `Re-issue ${c.name}?`,
+      children: <Text size="sm">A new key and certificate replace the current ones; routes using it ({c.routes.length}) switch over.</Text>,
+      labels: { confirm: 'Re-issue', cancel: 'Cancel' },
+      onConfirm: () => reissue.mutate({ id: c.id, body: {} }, { onSuccess: () => notifyDone(`Re-issued ${c.name}`), onError: (e) => notifyError(e, 'Re-issuing the certificate') }),
+    });
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={1}>Certificates</Title>
+        <Group>
+          <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+            <Button variant="light" disabled={!manage} onClick={() => setAdd('upload')}>
+              Upload certificate
+            </Button>
+          </Guarded>
+          <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+            <Button disabled={!manage} onClick={() => setAdd('issue')}>
+              Issue certificate
+            </Button>
+          </Guarded>
+        </Group>
+      </Group>
+      <QueryState query={list} label="Loading certificates">
+        {(certs) =>
+          certs.length === 0 ? (
+            <EmptyState title="No certificates yet">
+              <Text size="sm" c="dimmed">
+                Terminate mode issues one from the platform CA automatically; upload your own for a publicly trusted name.
+              </Text>
+            </EmptyState>
+          ) : (
+            <Table.ScrollContainer minWidth={800}>
+              <Table striped>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Name</Table.Th>
+                    <Table.Th>Kind</Table.Th>
+                    <Table.Th>Host names</Table.Th>
+                    <Table.Th>Expires</Table.Th>
+                    <Table.Th>Used by</Table.Th>
+                    <Table.Th>
+                      <span className="visually-hidden" style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>
+                        Actions
+                      </span>
+                    </Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {certs.map((c) => (
+                    <Table.Tr key={c.id} data-testid={`cert-${c.name}`}>
+                      <Table.Td fw={600}>{c.name}</Table.Td>
+                      <Table.Td>
+                        {c.kind}
+                        {c.auto ? ' (auto)' : ''}
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="sm" ff="monospace">
+                          {c.hostnames.join(', ')}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <Expiry cert={c} />
+                      </Table.Td>
+                      <Table.Td>{c.routes.length ? c.routes.map((r) => r.hostname).join(', ') : <Text size="sm" c="dimmed">no route</Text>}</Table.Td>
+                      <Table.Td>
+                        <Group gap="xs" wrap="nowrap">
+                          <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+                            <Button size="xs" variant="light" disabled={!manage} onClick={() => (c.kind === 'uploaded' ? setReplacing(c) : confirmReissue(c))} aria-label={`Replace ${c.name}`}>
+                              Replace
+                            </Button>
+                          </Guarded>
+                          {manage && c.routes.length > 0 ? (
+                            <Tooltip label={`In use by ${c.routes.map((r) => r.hostname).join(', ')}: switch those routes to another certificate first`}>
+                              <span tabIndex={0}>
+                                <Button size="xs" color="red" variant="light" disabled aria-label={`Delete ${c.name}`}>
+                                  Delete
+                                </Button>
+                              </span>
+                            </Tooltip>
+                          ) : (
+                            <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+                              <Button size="xs" color="red" variant="light" disabled={!manage} onClick={() => confirmDelete(c)} aria-label={`Delete ${c.name}`}>
+                                Delete
+                              </Button>
+                            </Guarded>
+                          )}
+                        </Group>
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )
+        }
+      </QueryState>
+      <Modal opened={search.add === 'issue' && manage} onClose={() => setAdd()} title="Issue a certificate" size="lg">
+        <IssueForm tenant={tenant} onDone={() => setAdd()} />
+      </Modal>
+      <Modal opened={search.add === 'upload' && manage} onClose={() => setAdd()} title="Upload a certificate" size="lg">
+        <ChainAndKeyForm tenant={tenant} onDone={() => setAdd()} />
+      </Modal>
+      <Modal opened={!!replacing} onClose={() => setReplacing(null)} title={`Replace ${replacing?.name ?? ''}`} size="lg">
+        {replacing && <ChainAndKeyForm tenant={tenant} replacing={replacing} onDone={() => setReplacing(null)} />}
+      </Modal>
+    </Stack>
+  );
 }

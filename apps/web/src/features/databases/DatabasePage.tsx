@@ -1,5 +1,189 @@
-import { Title } from '@mantine/core';
+/**
+ * One database: the switch with its propagation, then tabs (in the URL) for connecting,
+ * access settings and the database's own settings.
+ */
+import { Badge, Button, Group, List, Modal, Paper, Stack, Tabs, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
+import { useEffect, useState } from 'react';
+import { Guarded } from '../../components/Guarded';
+import { notifyDone, notifyError } from '../../components/notify';
+import { ErrorState, LoadingState } from '../../components/QueryState';
+import { databaseRoute, type DatabaseTab } from '../../app/router';
+import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
+import { AccessSettings } from './AccessSettings';
+import { AccessSwitch } from './AccessSwitch';
+import { accessQuery, databaseQuery, metaQuery, tenantQuery, useDeleteDatabase, useUpdateDatabase, type Database, type ExternalAccess } from './api';
+import { ConnectPanel } from './ConnectPanel';
+import { DatabaseForm, ENGINES, upstreamBody } from './DatabaseForm';
+import { PropagationIndicator } from './PropagationIndicator';
+
+/** When the current change started waiting for the proxies: set on send, or when first seen pending. */
+function usePendingSince(access: ExternalAccess | undefined): [number | null, () => void] {
+  const [since, setSince] = useState<number | null>(null);
+  const pending = access?.propagation?.state === 'pending';
+  useEffect(() => {
+    if (!pending) setSince(null);
+    else setSince((s) => s ?? Date.now());
+  }, [pending]);
+  return [since, () => setSince(Date.now())];
+}
+
+function DeleteDatabase({ tenant, db, access }: { tenant: string; db: Database; access: ExternalAccess | undefined }) {
+  const [open, setOpen] = useState(false);
+  const del = useDeleteDatabase(tenant);
+  const navigate = useNavigate();
+  return (
+    <>
+      <Button color="red" variant="light" onClick={() => setOpen(true)}>
+        Delete database
+      </Button>
+      <Modal opened={open} onClose={() => setOpen(false)} title={`Delete ${db.name}?`}>
+        <Stack>
+          <Text size="sm">This removes from Switchyard (your database itself is not touched):</Text>
+          <List size="sm">
+            <List.Item>the registration of {db.name} ({db.endpoints.map((e) => `${e.host}:${e.port}`).join(', ')})</List.Item>
+            {access && (
+              <List.Item>
+                its route {access.hostname}:{access.port}
+                {access.enabled ? ' — external access is ON: clients will be refused from now on' : ''}
+              </List.Item>
+            )}
+            {access?.dedicatedPort != null && <List.Item>its dedicated port {access.dedicatedPort}</List.Item>}
+          </List>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setOpen(false)}>
+              Keep it
+            </Button>
+            <Button
+              color="red"
+              loading={del.isPending}
+              onClick={() =>
+                del.mutate(db.name, {
+                  onSuccess: () => {
+                    notifyDone(`Deleted ${db.name}`);
+                    void navigate({ to: '/t/$tenant/databases', params: { tenant }, search: {} });
+                  },
+                  onError: (e) => notifyError(e, 'Deleting the database'),
+                })
+              }
+            >
+              Delete {db.name}
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </>
+  );
+}
 
 export function DatabasePage() {
-  return <Title order={1}>DatabasePage</Title>;
+  const { tenant, database } = databaseRoute.useParams();
+  const search = databaseRoute.useSearch();
+  const navigate = useNavigate({ from: databaseRoute.fullPath });
+  const me = useMe();
+  const manage = canManage(roleIn(me, tenant));
+  const db = useQuery(databaseQuery(tenant, database));
+  const access = useQuery(accessQuery(tenant, database));
+  const meta = useQuery(metaQuery);
+  const tenantInfo = useQuery(tenantQuery(tenant));
+  const update = useUpdateDatabase(tenant, database);
+  const [pendingSince, markSent] = usePendingSince(access.data);
+  const tab: DatabaseTab = search.tab ?? 'connect';
+  const setSearch = (s: { tab?: DatabaseTab; client?: string }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
+
+  if (db.isPending) return <LoadingState label="Loading the database" />;
+  if (db.isError) return <ErrorState error={db.error} retry={() => void db.refetch()} />;
+  const d = db.data;
+
+  return (
+    <Stack>
+      <Group justify="space-between" align="flex-start">
+        <div>
+          <Title order={1}>{d.name}</Title>
+          <Group gap="xs" mt={4}>
+            <Badge variant="light">{ENGINES.find((e) => e.value === d.engine)?.label ?? d.engine}</Badge>
+            <Text size="sm" c="dimmed" ff="monospace">
+              → {d.endpoints.map((e) => `${e.host}:${e.port}`).join(', ')}
+            </Text>
+          </Group>
+        </div>
+      </Group>
+      <Paper withBorder p="md" aria-label="External access">
+        {access.isPending ? (
+          <LoadingState label="Loading external access" />
+        ) : access.isError ? (
+          // Never a stale switch: without a fresh answer, no switch at all.
+          <ErrorState error={access.error} retry={() => void access.refetch()} />
+        ) : (
+          <Stack gap="sm">
+            <AccessSwitch tenant={tenant} database={database} access={access.data} canManage={manage} onChange={markSent} />
+            <PropagationIndicator
+              enabled={access.data.enabled}
+              report={access.data.propagation}
+              pendingSinceMs={pendingSince}
+              boundMs={meta.data?.propagationTimeoutMs ?? 10_000}
+            />
+          </Stack>
+        )}
+      </Paper>
+      <Tabs value={tab} onChange={(v) => v && setSearch({ tab: v as DatabaseTab })} keepMounted={false}>
+        <Tabs.List aria-label="Database views">
+          <Tabs.Tab value="connect">Connect</Tabs.Tab>
+          <Tabs.Tab value="access">Access settings</Tabs.Tab>
+          <Tabs.Tab value="settings">Settings</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="connect" pt="md">
+          {access.data && meta.data ? (
+            <ConnectPanel engine={d.engine} access={access.data} baseDomain={meta.data.baseDomain} client={search.client} onClientChange={(client) => setSearch({ client })} />
+          ) : meta.isError ? (
+            <ErrorState error={meta.error} />
+          ) : (
+            <LoadingState />
+          )}
+        </Tabs.Panel>
+        <Tabs.Panel value="access" pt="md">
+          {access.data && meta.data ? (
+            <AccessSettings
+              // A new version from elsewhere resets the form to what the API has.
+              key={access.data.version ?? 'none'}
+              tenant={tenant}
+              database={database}
+              access={access.data}
+              meta={meta.data}
+              tenantInfo={tenantInfo.data}
+              clientAddress={me.clientAddress}
+              canManage={manage}
+            />
+          ) : (
+            <LoadingState />
+          )}
+        </Tabs.Panel>
+        <Tabs.Panel value="settings" pt="md">
+          <Stack maw={640}>
+            {manage ? (
+              <DatabaseForm
+                initial={d}
+                submitLabel="Save"
+                pending={update.isPending}
+                onSubmit={async (v) => {
+                  await update.mutateAsync({ engine: v.engine, ...upstreamBody(v) });
+                  notifyDone('Saved');
+                }}
+              />
+            ) : (
+              <Text size="sm" c="dimmed">
+                Read-only: your role in this tenant is member.
+              </Text>
+            )}
+            <Group>
+              <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+                {manage ? <DeleteDatabase tenant={tenant} db={d} access={access.data} /> : <Button color="red" variant="light" disabled>Delete database</Button>}
+              </Guarded>
+            </Group>
+          </Stack>
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
 }

@@ -1,5 +1,174 @@
-import { Title } from '@mantine/core';
+/** People in the tenant: add by email, change role, remove (admins and owners). */
+import { Alert, Badge, Button, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { modals } from '@mantine/modals';
+import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { membersRoute } from '../../app/router';
+import { Guarded } from '../../components/Guarded';
+import { notifyDone, notifyError } from '../../components/notify';
+import { EmptyState, QueryState } from '../../components/QueryState';
+import { api, call } from '../../lib/api/client';
+import { splitApiError } from '../../lib/api/errors';
+import { canManage, roleIn, sessionKeys, useMe, type Role } from '../auth/session';
+
+const memberKeys = { list: (tenant: string) => ['tenants', tenant, 'members'] as const };
+const membersQuery = (tenant: string) =>
+  queryOptions({ queryKey: memberKeys.list(tenant), queryFn: () => call(api.GET('/api/v1/tenants/{tenant}/members', { params: { path: { tenant } } })) });
+
+const ROLES = [
+  { value: 'member', label: 'member — read only' },
+  { value: 'admin', label: 'admin — manage databases and access' },
+  { value: 'owner', label: 'owner — everything, including members' },
+];
+const OWNERS_ONLY = 'Your role in this tenant is member: read-only. Admins and owners manage members.';
+
+function useMemberMutations(tenant: string) {
+  const qc = useQueryClient();
+  // A change to one's own role changes what the dashboard allows: refresh the session too.
+  const refresh = () => Promise.all([qc.invalidateQueries({ queryKey: memberKeys.list(tenant) }), qc.invalidateQueries({ queryKey: sessionKeys.me })]);
+  return {
+    add: useMutation({
+      mutationFn: (body: { email: string; role: Role }) => call(api.POST('/api/v1/tenants/{tenant}/members', { params: { path: { tenant } }, body })),
+      onSuccess: refresh,
+    }),
+    setRole: useMutation({
+      mutationFn: ({ userId, role }: { userId: string; role: Role }) =>
+        call(api.PATCH('/api/v1/tenants/{tenant}/members/{userId}', { params: { path: { tenant, userId } }, body: { role } })),
+      onSuccess: refresh,
+    }),
+    remove: useMutation({
+      mutationFn: (userId: string) => call(api.DELETE('/api/v1/tenants/{tenant}/members/{userId}', { params: { path: { tenant, userId } } })),
+      onSuccess: refresh,
+    }),
+  };
+}
+
+function AddMember({ tenant, onDone }: { tenant: string; onDone: () => void }) {
+  const { add } = useMemberMutations(tenant);
+  const form = useForm({
+    initialValues: { email: '', role: 'member' as Role },
+    validate: { email: (v) => (/^\S+@\S+\.\S+$/.test(v) ? null : 'Enter the person’s email address') },
+  });
+  const submit = form.onSubmit((v) =>
+    add.mutate(v, {
+      onSuccess: (m) => {
+        notifyDone(`Added ${m.email} as ${m.role}`);
+        onDone();
+      },
+      onError: (err) => {
+        const split = splitApiError(err, (p) => p === 'email' || p === 'role', { SY_USER_NOT_FOUND: 'email', SY_MEMBER_EXISTS: 'email' });
+        form.setErrors(split.fields);
+        if (split.rest.length) notifyError(err, 'Adding the member', split.rest);
+      },
+    }),
+  );
+  return (
+    <form onSubmit={submit} noValidate>
+      <Stack>
+        <TextInput label="Email" type="email" description="Someone with an account on this Switchyard" required data-autofocus {...form.getInputProps('email')} />
+        <Select label="Role" data={ROLES} allowDeselect={false} {...form.getInputProps('role')} />
+        <Group justify="flex-end">
+          <Button type="submit" loading={add.isPending}>
+            Add member
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
 
 export function MembersPage() {
-  return <Title order={1}>MembersPage</Title>;
+  const { tenant } = membersRoute.useParams();
+  const me = useMe();
+  const isOwner = canManage(roleIn(me, tenant));
+  const list = useQuery(membersQuery(tenant));
+  const { setRole, remove } = useMemberMutations(tenant);
+  const [adding, setAdding] = useState(false);
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={1}>Members</Title>
+        <Guarded allowed={isOwner} reason={OWNERS_ONLY}>
+          <Button disabled={!isOwner} onClick={() => setAdding(true)}>
+            Add member
+          </Button>
+        </Guarded>
+      </Group>
+      {!isOwner && <Alert color="gray">{OWNERS_ONLY}</Alert>}
+      <QueryState query={list} label="Loading members">
+        {(data) =>
+          data.items.length === 0 ? (
+            <EmptyState title="No members" />
+          ) : (
+            <Table striped>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Name</Table.Th>
+                  <Table.Th>Email</Table.Th>
+                  <Table.Th>Role</Table.Th>
+                  <Table.Th>
+                    <span style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>Actions</span>
+                  </Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((m) => (
+                  <Table.Tr key={m.userId}>
+                    <Table.Td>
+                      {m.name} {m.userId === me.user?.id && <Badge variant="light">you</Badge>} {m.disabled && <Badge color="gray">disabled</Badge>}
+                    </Table.Td>
+                    <Table.Td>{m.email}</Table.Td>
+                    <Table.Td>
+                      <Guarded allowed={isOwner} reason={OWNERS_ONLY}>
+                        <Select
+                          aria-label={`Role of ${m.email}`}
+                          data={ROLES}
+                          value={m.role}
+                          allowDeselect={false}
+                          disabled={!isOwner || setRole.isPending}
+                          w={300}
+                          onChange={(role) =>
+                            role &&
+                            role !== m.role &&
+                            setRole.mutate({ userId: m.userId, role: role as Role }, { onSuccess: () => notifyDone(`${m.email} is now ${role}`), onError: (e) => notifyError(e, 'Changing the role') })
+                          }
+                        />
+                      </Guarded>
+                    </Table.Td>
+                    <Table.Td>
+                      <Guarded allowed={isOwner} reason={OWNERS_ONLY}>
+                        <Button
+                          size="xs"
+                          color="red"
+                          variant="light"
+                          disabled={!isOwner}
+                          aria-label={`Remove ${m.email}`}
+                          onClick={() =>
+                            modals.openConfirmModal({
+                              title: `Remove ${m.email}?`,
+                              children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
+                              labels: { confirm: 'Remove', cancel: 'Keep' },
+                              confirmProps: { color: 'red' },
+                              onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
+                            })
+                          }
+                        >
+                          Remove
+                        </Button>
+                      </Guarded>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          )
+        }
+      </QueryState>
+      <Modal opened={adding} onClose={() => setAdding(false)} title="Add a member">
+        <AddMember tenant={tenant} onDone={() => setAdding(false)} />
+      </Modal>
+    </Stack>
+  );
 }

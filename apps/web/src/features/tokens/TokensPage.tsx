@@ -1,5 +1,210 @@
-import { Title } from '@mantine/core';
+/** API tokens of the tenant: create (role, expiry; the secret shown once), last use, revoke. */
+import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { modals } from '@mantine/modals';
+import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { tokensRoute } from '../../app/router';
+import { Guarded } from '../../components/Guarded';
+import { notifyDone, notifyError } from '../../components/notify';
+import { EmptyState, QueryState } from '../../components/QueryState';
+import { api, call } from '../../lib/api/client';
+import { splitApiError } from '../../lib/api/errors';
+import { timeAgo } from '../../lib/format';
+import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
+
+const tokenKeys = { list: (tenant: string) => ['tenants', tenant, 'tokens'] as const };
+const tokensQuery = (tenant: string) =>
+  queryOptions({ queryKey: tokenKeys.list(tenant), queryFn: () => call(api.GET('/api/v1/tenants/{tenant}/tokens', { params: { path: { tenant } } })) });
+
+const EXPIRY = [
+  { value: 'never', label: 'Never' },
+  { value: '7', label: 'In 7 days' },
+  { value: '30', label: 'In 30 days' },
+  { value: '90', label: 'In 90 days' },
+  { value: '365', label: 'In a year' },
+];
+
+function CreateToken({ tenant, onCreated }: { tenant: string; onCreated: (secret: string, name: string) => void }) {
+  const qc = useQueryClient();
+  const create = useMutation({
+    mutationFn: (body: { name: string; role: 'owner' | 'admin' | 'member'; expiresAt?: string }) =>
+      call(api.POST('/api/v1/tenants/{tenant}/tokens', { params: { path: { tenant } }, body })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: tokenKeys.list(tenant) }),
+  });
+  const form = useForm({
+    initialValues: { name: '', role: 'member' as 'owner' | 'admin' | 'member', expiry: '90' },
+    validate: { name: (v) => (v.trim() ? null : 'Name the token after what uses it, e.g. ci-pipeline') },
+  });
+  const submit = form.onSubmit((v) =>
+    create.mutate(
+      { name: v.name.trim(), role: v.role, ...(v.expiry !== 'never' ? { expiresAt: new Date(Date.now() + Number(v.expiry) * 86_400_000).toISOString() } : {}) },
+      {
+        onSuccess: (t) => {
+          form.reset();
+          onCreated(t.token, t.name);
+        },
+        onError: (err) => {
+          const split = splitApiError(err, (p) => p === 'name' || p === 'role' || p === 'expiresAt');
+          form.setErrors({ ...split.fields, ...(split.fields.expiresAt ? { expiry: split.fields.expiresAt } : {}) });
+          if (split.rest.length) notifyError(err, 'Creating the token', split.rest);
+        },
+      },
+    ),
+  );
+  return (
+    <form onSubmit={submit} noValidate>
+      <Stack>
+        <TextInput label="Name" required data-autofocus {...form.getInputProps('name')} />
+        <Select
+          label="Role"
+          description="What the token may do in this tenant"
+          data={[
+            { value: 'member', label: 'member — read only' },
+            { value: 'admin', label: 'admin — manage databases and access' },
+            { value: 'owner', label: 'owner — everything, including members' },
+          ]}
+          allowDeselect={false}
+          {...form.getInputProps('role')}
+        />
+        <Select label="Expires" data={EXPIRY} allowDeselect={false} {...form.getInputProps('expiry')} />
+        <Group justify="flex-end">
+          <Button type="submit" loading={create.isPending}>
+            Create token
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
 
 export function TokensPage() {
-  return <Title order={1}>TokensPage</Title>;
+  const { tenant } = tokensRoute.useParams();
+  const me = useMe();
+  const manage = canManage(roleIn(me, tenant));
+  const list = useQuery({ ...tokensQuery(tenant), enabled: manage });
+  const qc = useQueryClient();
+  const revoke = useMutation({
+    mutationFn: (id: string) => call(api.DELETE('/api/v1/tenants/{tenant}/tokens/{tokenId}', { params: { path: { tenant, tokenId: id } } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: tokenKeys.list(tenant) }),
+  });
+  const [creating, setCreating] = useState(false);
+  const [secret, setSecret] = useState<{ token: string; name: string } | null>(null);
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={1}>API tokens</Title>
+        <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+          <Button disabled={!manage} onClick={() => setCreating(true)}>
+            Create token
+          </Button>
+        </Guarded>
+      </Group>
+      <Text size="sm" c="dimmed">
+        Automation uses tokens with <Code>Authorization: Bearer &lt;token&gt;</Code>; everything this dashboard does is in the API (<a href="/docs">reference</a>).
+      </Text>
+      {!manage ? (
+        <Alert color="gray" title="Read-only">
+          Members cannot see or create tokens. An admin or owner of this tenant can.
+        </Alert>
+      ) : (
+        <QueryState query={list} label="Loading tokens">
+          {(data) =>
+            data.items.length === 0 ? (
+              <EmptyState title="No tokens yet">
+                <Text size="sm" c="dimmed">
+                  Create one for CI, Terraform or a script.
+                </Text>
+              </EmptyState>
+            ) : (
+              <Table striped>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Name</Table.Th>
+                    <Table.Th>Prefix</Table.Th>
+                    <Table.Th>Role</Table.Th>
+                    <Table.Th>Last used</Table.Th>
+                    <Table.Th>Expires</Table.Th>
+                    <Table.Th>State</Table.Th>
+                    <Table.Th>
+                      <span style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>Actions</span>
+                    </Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {data.items.map((t) => (
+                    <Table.Tr key={t.id}>
+                      <Table.Td fw={600}>{t.name}</Table.Td>
+                      <Table.Td>
+                        <Code>{t.prefix}…</Code>
+                      </Table.Td>
+                      <Table.Td>{t.role}</Table.Td>
+                      <Table.Td>{timeAgo(t.lastUsedAt)}</Table.Td>
+                      <Table.Td>{t.expiresAt ? new Date(t.expiresAt).toISOString().slice(0, 10) : 'never'}</Table.Td>
+                      <Table.Td>
+                        {t.revokedAt ? <Badge color="gray">revoked</Badge> : t.expiresAt && new Date(t.expiresAt) < new Date() ? <Badge color="red">expired</Badge> : <Badge color="green">active</Badge>}
+                      </Table.Td>
+                      <Table.Td>
+                        {!t.revokedAt && (
+                          <Button
+                            size="xs"
+                            color="red"
+                            variant="light"
+                            aria-label={`Revoke ${t.name}`}
+                            onClick={() =>
+                              modals.openConfirmModal({
+                                title: `Revoke ${t.name}?`,
+                                children: <Text size="sm">Whatever uses this token is refused from its next request.</Text>,
+                                labels: { confirm: 'Revoke', cancel: 'Keep it' },
+                                confirmProps: { color: 'red' },
+                                onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`Revoked ${t.name}`), onError: (e) => notifyError(e, 'Revoking the token') }),
+                              })
+                            }
+                          >
+                            Revoke
+                          </Button>
+                        )}
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )
+          }
+        </QueryState>
+      )}
+      <Modal opened={creating} onClose={() => setCreating(false)} title="Create an API token">
+        <CreateToken
+          tenant={tenant}
+          onCreated={(token, name) => {
+            setCreating(false);
+            setSecret({ token, name });
+          }}
+        />
+      </Modal>
+      <Modal opened={!!secret} onClose={() => setSecret(null)} title={`Token ${secret?.name ?? ''} created`} closeOnClickOutside={false}>
+        {secret && (
+          <Stack>
+            <Alert color="yellow">Copy it now: it is shown only once and cannot be recovered.</Alert>
+            <Code block data-testid="token-secret">
+              {secret.token}
+            </Code>
+            <Group justify="space-between">
+              <CopyButton value={secret.token}>
+                {({ copied, copy }) => (
+                  <Button onClick={copy} color={copied ? 'teal' : undefined}>
+                    {copied ? 'Copied' : 'Copy token'}
+                  </Button>
+                )}
+              </CopyButton>
+              <Button variant="default" onClick={() => setSecret(null)}>
+                I have stored it
+              </Button>
+            </Group>
+          </Stack>
+        )}
+      </Modal>
+    </Stack>
+  );
 }

@@ -39,6 +39,11 @@ export interface paths {
                          *           "protocol": "tls",
                          *           "port": 443
                          *         }
+                         *       ],
+                         *       "propagationTimeoutMs": 10000,
+                         *       "dedicatedPorts": true,
+                         *       "egressSourceAddresses": [
+                         *         "203.0.113.10"
                          *       ]
                          *     }
                          */
@@ -50,6 +55,12 @@ export interface paths {
                                 protocol: string;
                                 port: number;
                             }[];
+                            /** @description How long a change may take to reach every live proxy before the API reports it as not applied */
+                            propagationTimeoutMs: number;
+                            /** @description Whether routes can get a dedicated port (for clients without SNI) */
+                            dedicatedPorts: boolean;
+                            /** @description Source addresses upstream connections may leave from (for upstream firewalls) */
+                            egressSourceAddresses: string[];
                         };
                     };
                 };
@@ -128,7 +139,8 @@ export interface paths {
                          *         }
                          *       ],
                          *       "csrfToken": "pQ1kq0mJ3u0m3Rk8cS3b1pWlq9r3Jf6tY2tE1wZ0aXk",
-                         *       "sessionExpiresAt": "2026-11-22T20:00:00.000Z"
+                         *       "sessionExpiresAt": "2026-11-22T20:00:00.000Z",
+                         *       "clientAddress": "203.0.113.7"
                          *     }
                          */
                         "application/json": {
@@ -153,6 +165,8 @@ export interface paths {
                             /** @description Send as X-CSRF-Token on every change made with the session cookie; null for bearer tokens */
                             csrfToken: string | null;
                             sessionExpiresAt: string | null;
+                            /** @description The address this request came from as the API sees it (for "add my current address" to an allowlist); behind a load balancer, the balancer’s */
+                            clientAddress: string;
                         };
                     };
                 };
@@ -297,7 +311,8 @@ export interface paths {
                          *         }
                          *       ],
                          *       "csrfToken": "pQ1kq0mJ3u0m3Rk8cS3b1pWlq9r3Jf6tY2tE1wZ0aXk",
-                         *       "sessionExpiresAt": "2026-11-22T20:00:00.000Z"
+                         *       "sessionExpiresAt": "2026-11-22T20:00:00.000Z",
+                         *       "clientAddress": "203.0.113.7"
                          *     }
                          */
                         "application/json": {
@@ -322,6 +337,8 @@ export interface paths {
                             /** @description Send as X-CSRF-Token on every change made with the session cookie; null for bearer tokens */
                             csrfToken: string | null;
                             sessionExpiresAt: string | null;
+                            /** @description The address this request came from as the API sees it (for "add my current address" to an allowlist); behind a load balancer, the balancer’s */
+                            clientAddress: string;
                         };
                     };
                 };

@@ -1,0 +1,264 @@
+/**
+ * Everything about how a database is exposed, saved in one PUT (external access keeps its
+ * current on/off state). Each API error lands on the field it names.
+ */
+import { Button, Fieldset, Group, NumberInput, Radio, Select, Stack, Switch, Text, Textarea, TextInput } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { notifyDone, notifyError } from '../../components/notify';
+import { splitApiError } from '../../lib/api/errors';
+import { certificatesQuery } from '../certificates/api';
+import { AllowlistEditor, allowlistProblem, type AllowMode } from './AllowlistEditor';
+import { useChangeAccess, type ExternalAccess, type ExternalAccessChange, type Meta, type Tenant } from './api';
+
+export const TLS_MODE_HELP = {
+  passthrough: 'TLS ends at your database: the proxy only reads the server name and never sees the traffic.',
+  terminate: 'The proxy ends TLS with a certificate it holds, then connects to your database (with TLS or without).',
+} as const;
+
+export interface AccessValues {
+  tlsMode: 'passthrough' | 'terminate';
+  hostname: string;
+  allowMode: AllowMode;
+  sourceCidrs: string[];
+  maxConnections: number | string;
+  disableBehavior: 'drain' | 'close';
+  dedicatedPort: boolean;
+  proxyProtocol: 'none' | 'v1' | 'v2';
+  sourceAddress: string;
+  certificateId: string;
+  upstreamTls: boolean;
+  upstreamCa: string;
+}
+
+export function valuesOf(a: ExternalAccess): AccessValues {
+  return {
+    tlsMode: a.tlsMode,
+    hostname: a.hostname,
+    allowMode: a.sourceCidrs.length ? 'only' : 'any',
+    sourceCidrs: a.sourceCidrs,
+    maxConnections: a.maxConnections ?? '',
+    disableBehavior: a.disableBehavior,
+    dedicatedPort: a.dedicatedPort !== null,
+    proxyProtocol: a.proxyProtocol ?? 'none',
+    sourceAddress: a.sourceAddress ?? '',
+    certificateId: a.certificate?.id ?? '',
+    upstreamTls: a.upstreamTls,
+    upstreamCa: a.upstreamCa ?? '',
+  };
+}
+
+/** The PUT body for the form's values; the on/off state stays what the API has now. */
+export function changeOf(v: AccessValues, current: ExternalAccess): ExternalAccessChange {
+  const body: ExternalAccessChange = {
+    enabled: current.enabled,
+    tlsMode: v.tlsMode,
+    sourceCidrs: v.allowMode === 'any' ? [] : v.sourceCidrs.map((c) => c.trim()),
+    maxConnections: v.maxConnections === '' ? null : Number(v.maxConnections),
+    disableBehavior: v.disableBehavior,
+    dedicatedPort: v.dedicatedPort,
+    proxyProtocol: v.proxyProtocol === 'none' ? null : v.proxyProtocol,
+    sourceAddress: v.sourceAddress || null,
+  };
+  if (v.hostname.trim() !== current.hostname) body.hostname = v.hostname.trim();
+  if (v.tlsMode === 'terminate') {
+    if (v.certificateId) body.certificateId = v.certificateId;
+    body.upstreamTls = v.upstreamTls;
+    body.upstreamCa = v.upstreamCa.trim() || null;
+  }
+  return body;
+}
+
+const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'upstreamTls', 'upstreamCa', 'destination', 'listener']);
+const CODE_FIELDS: Record<string, string> = {
+  SY_HOSTNAME_TAKEN: 'hostname',
+  SY_HOSTNAME_NOT_ALLOWED: 'hostname',
+  SY_EGRESS_SOURCE_NOT_ALLOWED: 'sourceAddress',
+  SY_UPSTREAM_CA_INVALID: 'upstreamCa',
+  SY_CERTIFICATE_REQUIRED: 'certificateId',
+  SY_CERTIFICATE_NOT_FOUND: 'certificateId',
+  SY_CERTIFICATE_HOSTNAME_MISMATCH: 'certificateId',
+  SY_DEDICATED_PORTS_UNAVAILABLE: 'dedicatedPort',
+  SY_DEDICATED_PORTS_EXHAUSTED: 'dedicatedPort',
+};
+
+export interface AccessSettingsProps {
+  tenant: string;
+  database: string;
+  access: ExternalAccess;
+  meta: Meta;
+  tenantInfo: Tenant | undefined;
+  clientAddress: string | null;
+  canManage: boolean;
+}
+
+export function AccessSettings({ tenant, database, access, meta, tenantInfo, clientAddress, canManage }: AccessSettingsProps) {
+  const change = useChangeAccess(tenant, database);
+  const certs = useQuery({ ...certificatesQuery(tenant), enabled: canManage });
+  const [cidrErrors, setCidrErrors] = useState<Record<number, string>>({});
+  const form = useForm<AccessValues>({
+    initialValues: valuesOf(access),
+    validate: {
+      hostname: (v) => (v.trim().length >= 3 ? null : 'Enter a host name'),
+      maxConnections: (v) => (v === '' || (Number.isInteger(Number(v)) && Number(v) >= 1) ? null : 'A whole number of at least 1, or empty for no limit'),
+      sourceCidrs: (v, all) => allowlistProblem(all.allowMode, v),
+    },
+  });
+  const v = form.getValues();
+  const domains = tenantInfo?.allowedCustomDomains ?? [];
+  const disabled = !canManage;
+
+  const submit = form.onSubmit((values) => {
+    setCidrErrors({});
+    change.mutate(changeOf(values, access), {
+      onSuccess: (saved) => {
+        form.setInitialValues(valuesOf(saved));
+        form.setValues(valuesOf(saved));
+        notifyDone('Access settings saved');
+      },
+      onError: (err) => {
+        const split = splitApiError(err, (p) => FIELDS.has(p) || /^sourceCidrs\.\d+$/.test(p), CODE_FIELDS);
+        const byIndex: Record<number, string> = {};
+        const fields: Record<string, string> = {};
+        for (const [k, m] of Object.entries(split.fields)) {
+          const idx = /^sourceCidrs\.(\d+)$/.exec(k);
+          if (idx) byIndex[Number(idx[1])] = m;
+          else fields[k] = m;
+        }
+        setCidrErrors(byIndex);
+        form.setErrors(fields);
+        if (split.rest.length) notifyError(err, 'Saving access settings', split.rest);
+      },
+    });
+  });
+
+  return (
+    <form onSubmit={submit} noValidate aria-label="Access settings">
+      <Stack>
+        <Radio.Group label="TLS mode" {...form.getInputProps('tlsMode')}>
+          <Stack gap={6} mt={4}>
+            {(['passthrough', 'terminate'] as const).map((m) => (
+              <Radio key={m} value={m} label={m} description={TLS_MODE_HELP[m]} disabled={disabled} />
+            ))}
+          </Stack>
+        </Radio.Group>
+        <TextInput
+          label="Hostname"
+          description={
+            domains.length
+              ? `Clients connect to this name. Custom names must be under: ${domains.join(', ')}`
+              : 'Clients connect to this name. This tenant has no domains allowed for custom names.'
+          }
+          disabled={disabled}
+          {...form.getInputProps('hostname')}
+        />
+        <Fieldset legend="Source allowlist">
+          <AllowlistEditor
+            mode={v.allowMode}
+            entries={v.sourceCidrs}
+            clientAddress={clientAddress}
+            errors={cidrErrors}
+            error={form.errors.sourceCidrs as string | undefined}
+            disabled={disabled}
+            onChange={(mode, entries) => {
+              setCidrErrors({});
+              form.setFieldValue('allowMode', mode);
+              form.setFieldValue('sourceCidrs', entries);
+              form.clearFieldError('sourceCidrs');
+            }}
+          />
+        </Fieldset>
+        <NumberInput
+          label="Connection limit"
+          description="Most open connections at once through each proxy; empty for no limit"
+          min={1}
+          allowDecimal={false}
+          disabled={disabled}
+          {...form.getInputProps('maxConnections')}
+        />
+        <Radio.Group label="When access is disabled" {...form.getInputProps('disableBehavior')}>
+          <Group mt={4}>
+            <Radio value="drain" label="Drain open connections" disabled={disabled} />
+            <Radio value="close" label="Close open connections" disabled={disabled} />
+          </Group>
+        </Radio.Group>
+        <Switch
+          label="Dedicated port"
+          description={
+            meta.dedicatedPorts
+              ? access.dedicatedPort !== null
+                ? `Port ${access.dedicatedPort} is this database’s own (for clients without SNI)`
+                : 'Give this database a port of its own, for clients that cannot send SNI'
+              : 'This platform has no pool of dedicated ports configured'
+          }
+          disabled={disabled || (!meta.dedicatedPorts && !v.dedicatedPort)}
+          {...form.getInputProps('dedicatedPort', { type: 'checkbox' })}
+        />
+        <Select
+          label="PROXY protocol to the upstream"
+          description="Tell your database the client’s real address (it must be configured to expect the header)"
+          data={[
+            { value: 'none', label: 'None' },
+            { value: 'v1', label: 'PROXY v1 (text)' },
+            { value: 'v2', label: 'PROXY v2 (binary)' },
+          ]}
+          allowDeselect={false}
+          disabled={disabled}
+          {...form.getInputProps('proxyProtocol')}
+        />
+        <Select
+          label="Egress source address"
+          description={meta.egressSourceAddresses.length ? 'The address connections to your database leave from (for your firewall)' : 'This platform has no static egress addresses configured'}
+          data={[{ value: '', label: 'Any (the proxy’s own)' }, ...meta.egressSourceAddresses.map((a) => ({ value: a, label: a }))]}
+          allowDeselect={false}
+          disabled={disabled || meta.egressSourceAddresses.length === 0}
+          {...form.getInputProps('sourceAddress')}
+        />
+        {v.tlsMode === 'terminate' && (
+          <Fieldset legend="Terminate mode">
+            <Stack>
+              <Select
+                label="Certificate"
+                description="The certificate the proxy presents; none chosen: one is issued from the platform CA"
+                data={[{ value: '', label: 'Issue from the platform CA' }, ...(certs.data ?? []).map((c) => ({ value: c.id, label: `${c.name} (${c.hostnames.join(', ')})` }))]}
+                allowDeselect={false}
+                disabled={disabled}
+                {...form.getInputProps('certificateId')}
+              />
+              <Switch label="TLS to the upstream" description="Off: plaintext from the proxy to your database (inside the cluster)" disabled={disabled} {...form.getInputProps('upstreamTls', { type: 'checkbox' })} />
+              {v.upstreamTls && (
+                <Textarea
+                  label="Upstream CA (PEM)"
+                  description="Verify your database’s certificate and host name against this CA; empty: not verified"
+                  autosize
+                  minRows={2}
+                  maxRows={8}
+                  styles={{ input: { fontFamily: 'monospace', fontSize: 12 } }}
+                  disabled={disabled}
+                  {...form.getInputProps('upstreamCa')}
+                />
+              )}
+            </Stack>
+          </Fieldset>
+        )}
+        {canManage ? (
+          <Group>
+            <Button type="submit" loading={change.isPending} disabled={!form.isDirty()}>
+              Save access settings
+            </Button>
+            {form.isDirty() && (
+              <Button variant="default" onClick={() => form.reset()}>
+                Discard changes
+              </Button>
+            )}
+          </Group>
+        ) : (
+          <Text size="sm" c="dimmed">
+            Read-only: your role in this tenant is member. An admin or owner can change these settings.
+          </Text>
+        )}
+      </Stack>
+    </form>
+  );
+}

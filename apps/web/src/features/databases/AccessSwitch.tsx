@@ -1,0 +1,79 @@
+/**
+ * The one switch. It shows what the API stores; the indicator beside it shows whether the
+ * proxies serve it yet. Turning it off asks what happens to open connections.
+ */
+import { Button, Group, Modal, Radio, Stack, Switch, Text } from '@mantine/core';
+import { useState } from 'react';
+import { Guarded } from '../../components/Guarded';
+import { notifyError } from '../../components/notify';
+import { READ_ONLY_REASON } from '../auth/session';
+import { useChangeAccess, type ExternalAccess } from './api';
+
+export interface AccessSwitchProps {
+  tenant: string;
+  database: string;
+  access: ExternalAccess;
+  canManage: boolean;
+  /** Called when a change is sent (the propagation clock starts). */
+  onChange?: () => void;
+}
+
+export function AccessSwitch({ tenant, database, access, canManage, onChange }: AccessSwitchProps) {
+  const change = useChangeAccess(tenant, database);
+  const [asking, setAsking] = useState(false);
+  const [behavior, setBehavior] = useState<'drain' | 'close'>(access.disableBehavior);
+
+  const send = (enabled: boolean, disableBehavior?: 'drain' | 'close') => {
+    onChange?.();
+    change.mutate(
+      { enabled, ...(disableBehavior ? { disableBehavior } : {}) },
+      { onError: (err) => notifyError(err, enabled ? 'Enabling external access' : 'Disabling external access') },
+    );
+  };
+
+  return (
+    <>
+      <Guarded allowed={canManage} reason={READ_ONLY_REASON}>
+        <Switch
+          size="lg"
+          label="External access"
+          description={access.enabled ? `Clients reach ${access.hostname}:${access.port}` : 'No client outside the cluster can connect'}
+          checked={access.enabled}
+          disabled={!canManage || change.isPending}
+          onChange={(e) => {
+            if (e.currentTarget.checked) send(true);
+            else {
+              setBehavior(access.disableBehavior);
+              setAsking(true);
+            }
+          }}
+        />
+      </Guarded>
+      <Modal opened={asking} onClose={() => setAsking(false)} title="Disable external access?">
+        <Stack>
+          <Text size="sm">New connections to {access.hostname} will be refused. What should happen to connections that are open now?</Text>
+          <Radio.Group value={behavior} onChange={(v) => setBehavior(v)} label="Open connections" name="disable-behavior">
+            <Stack gap="xs" mt="xs">
+              <Radio value="drain" label="Drain: let them finish on their own" />
+              <Radio value="close" label="Close them now" />
+            </Stack>
+          </Radio.Group>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setAsking(false)}>
+              Keep enabled
+            </Button>
+            <Button
+              color="red"
+              onClick={() => {
+                setAsking(false);
+                send(false, behavior);
+              }}
+            >
+              Disable access
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </>
+  );
+}

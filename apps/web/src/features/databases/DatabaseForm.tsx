@@ -1,0 +1,147 @@
+/**
+ * Register or edit a database: engine and one or more upstream endpoints. A refused upstream
+ * (the tenant's policy) shows the policy's reason on the endpoint's host field.
+ */
+import { ActionIcon, Button, Group, NumberInput, Select, Stack, Text, TextInput } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { notifyError } from '../../components/notify';
+import { splitApiError } from '../../lib/api/errors';
+import type { CreateDatabase, Database } from './api';
+
+export const ENGINES = [
+  { value: 'postgres', label: 'PostgreSQL', port: 5432 },
+  { value: 'redis', label: 'Redis', port: 6379 },
+  { value: 'mongodb', label: 'MongoDB', port: 27017 },
+  { value: 'kubernetes-api', label: 'Kubernetes API server', port: 443 },
+  { value: 'tls', label: 'Any TLS service', port: 443 },
+  { value: 'http', label: 'HTTP', port: 80 },
+] as const;
+
+type Engine = CreateDatabase['engine'];
+
+export interface DatabaseFormValues {
+  name: string;
+  engine: Engine;
+  endpoints: Array<{ host: string; port: number | string }>;
+}
+
+/** API field → form path: `upstream.host` and `upstream` are the first endpoint. */
+export function formFieldOf(path: string): string {
+  if (path === 'upstream' || path === 'upstream.host') return 'endpoints.0.host';
+  if (path === 'upstream.port') return 'endpoints.0.port';
+  const m = /^endpoints\.(\d+)$/.exec(path);
+  if (m) return `endpoints.${m[1]}.host`;
+  return path;
+}
+
+const KNOWN = /^(name|engine|endpoints\.\d+\.(host|port))$/;
+
+export function DatabaseForm({
+  initial,
+  submitLabel,
+  pending,
+  onSubmit,
+  onCancel,
+}: {
+  initial?: Database;
+  submitLabel: string;
+  pending: boolean;
+  onSubmit: (values: DatabaseFormValues) => Promise<unknown>;
+  onCancel?: () => void;
+}) {
+  const form = useForm<DatabaseFormValues>({
+    initialValues: {
+      name: initial?.name ?? '',
+      engine: initial?.engine ?? 'postgres',
+      endpoints: initial?.endpoints.map((e) => ({ host: e.host, port: e.port })) ?? [{ host: '', port: 5432 }],
+    },
+    validate: {
+      name: (v) => (initial || /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v) ? null : 'Lowercase letters, digits and dashes (it becomes the first label of the hostname)'),
+      endpoints: {
+        host: (v) => (v.trim() ? null : 'Enter the host name or address inside the cluster'),
+        port: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 65535 ? null : 'A port from 1 to 65535'),
+      },
+    },
+  });
+
+  const submit = form.onSubmit(async (values) => {
+    try {
+      await onSubmit(values);
+    } catch (err) {
+      const split = splitApiError(err, (p) => KNOWN.test(formFieldOf(p)), { SY_DATABASE_EXISTS: 'name', SY_LISTENER_MISMATCH: 'engine' });
+      form.setErrors(Object.fromEntries(Object.entries(split.fields).map(([k, m]) => [formFieldOf(k), m])));
+      if (split.rest.length) notifyError(err, initial ? 'Saving the database' : 'Registering the database', split.rest);
+    }
+  });
+
+  const endpoints = form.getValues().endpoints;
+  return (
+    <form onSubmit={submit} noValidate>
+      <Stack>
+        {!initial && <TextInput label="Name" description="Becomes the first label of its hostname, e.g. orders" required data-autofocus {...form.getInputProps('name')} />}
+        <Select
+          label="Engine"
+          data={ENGINES.map((e) => ({ value: e.value, label: e.label }))}
+          allowDeselect={false}
+          {...form.getInputProps('engine')}
+          onChange={(v) => {
+            if (!v) return;
+            const engine = ENGINES.find((e) => e.value === v)!;
+            const before = ENGINES.find((e) => e.value === form.getValues().engine);
+            form.setFieldValue('engine', v as Engine);
+            // Follow the engine's usual port unless one was typed.
+            form.setFieldValue(
+              'endpoints',
+              form.getValues().endpoints.map((ep) => ({ ...ep, port: !ep.port || Number(ep.port) === before?.port ? engine.port : ep.port })),
+            );
+          }}
+        />
+        <Stack gap="xs">
+          <Text size="sm" fw={500}>
+            Upstream
+          </Text>
+          <Text size="xs" c="dimmed">
+            Where connections go inside the cluster: a service name or address and port. Several endpoints share the connections.
+          </Text>
+          {endpoints.map((_, i) => (
+            <Group key={i} align="flex-start" wrap="nowrap" gap="xs">
+              <TextInput style={{ flex: 1 }} label={`Host ${i + 1}`} placeholder="orders-rw.acme.svc.cluster.local" {...form.getInputProps(`endpoints.${i}.host`)} />
+              <NumberInput w={110} label={`Port ${i + 1}`} min={1} max={65535} allowDecimal={false} {...form.getInputProps(`endpoints.${i}.port`)} />
+              {endpoints.length > 1 && (
+                <ActionIcon mt={25} size="lg" variant="subtle" color="red" aria-label={`Remove endpoint ${i + 1}`} onClick={() => form.removeListItem('endpoints', i)}>
+                  ✕
+                </ActionIcon>
+              )}
+            </Group>
+          ))}
+          <div>
+            <Button
+              size="xs"
+              variant="subtle"
+              disabled={endpoints.length >= 16}
+              onClick={() => form.insertListItem('endpoints', { host: '', port: ENGINES.find((e) => e.value === form.getValues().engine)!.port })}
+            >
+              Add an endpoint
+            </Button>
+          </div>
+        </Stack>
+        <Group justify="flex-end">
+          {onCancel && (
+            <Button variant="default" onClick={onCancel}>
+              Cancel
+            </Button>
+          )}
+          <Button type="submit" loading={pending}>
+            {submitLabel}
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+/** The API body for the form: one endpoint as `upstream`, several as `endpoints`. */
+export function upstreamBody(values: DatabaseFormValues): Pick<CreateDatabase, 'upstream' | 'endpoints'> {
+  const list = values.endpoints.map((e) => ({ host: e.host.trim(), port: Number(e.port) }));
+  return list.length === 1 ? { upstream: list[0]! } : { endpoints: list };
+}
