@@ -189,11 +189,11 @@ describe('platform admin operations', () => {
     await other.goto(`${stack.url}/t/acme/connections?live=true`);
     await other.getByText(/no access|not found/i).first().waitFor();
     const seen = await other.evaluate(async () => {
-      const me = await (await fetch('/api/v1/auth/me')).json();
+      const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
       const acmeLive = await fetch('/api/v1/tenants/acme/connections/live');
-      const own = await (await fetch('/api/v1/tenants/globex/connections/live')).json();
-      const all = await (await fetch('/api/v1/connections/live')).status;
-      return { acme: acmeLive.status, own: own.items.length, all, csrf: me.csrfToken as string };
+      const own = (await (await fetch('/api/v1/tenants/globex/connections/live')).json()) as { items: unknown[] };
+      const all = (await fetch('/api/v1/connections/live')).status;
+      return { acme: acmeLive.status, own: own.items.length, all, csrf: me.csrfToken };
     });
     expect(seen).toMatchObject({ acme: 404, own: 0, all: 403 });
 
