@@ -33,7 +33,7 @@ let opsToken: string;
 let deadPort: number;
 
 const access = (database: string, body: unknown) => api.call('PUT', `/api/v1/tenants/acme/databases/${database}/external-access?wait=true`, body, acme);
-const check = (database: string, token = acme) => api.call('POST', `/api/v1/tenants/acme/databases/${database}/external-access/check`, undefined, token);
+const check = (database: string, token = acme) => api.call('GET', `/api/v1/tenants/acme/databases/${database}/external-access/check`, undefined, token);
 
 /** Polls `read` until `done` holds (the live list follows heartbeats, written within ~1 s). */
 async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {

@@ -32,7 +32,7 @@ export async function connectionsRoutes(app: App): Promise<void> {
     },
   }, async (req) => svc.live(actorOf(req), null, req.query));
 
-  app.post('/api/v1/tenants/:tenant/databases/:database/external-access/check', {
+  app.get('/api/v1/tenants/:tenant/databases/:database/external-access/check', {
     schema: {
       tags,
       summary: 'Check connection: the platform connects to the route like a client and reports each step',

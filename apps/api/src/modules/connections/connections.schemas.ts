@@ -62,7 +62,7 @@ export type LiveQuery = Static<typeof LiveQuery>;
 
 export const TerminateParams = Type.Object(
   {
-    proxyId: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' }),
+    proxyId: Type.String({ minLength: 1, maxLength: 99, pattern: '^[A-Za-z0-9._:-]+$', description: 'The proxy’s id (PROXY_ID; its host name by default)' }),
     connectionId: Type.String({ pattern: '^\\d{1,3}\\.\\d{1,15}$', maxLength: 19, description: '`<worker>.<seq>` from the live list' }),
   },
   { additionalProperties: false },

@@ -6,7 +6,7 @@ import type { paths } from '../../lib/api/schema';
 export type ConnectionEvent = paths['/api/v1/connection-events']['get']['responses'][200]['content']['application/json']['items'][number];
 export type Stats = paths['/api/v1/connection-events/stats']['get']['responses'][200]['content']['application/json'];
 export type LiveConnection = paths['/api/v1/connections/live']['get']['responses'][200]['content']['application/json']['items'][number];
-export type CheckResult = paths['/api/v1/tenants/{tenant}/databases/{database}/external-access/check']['post']['responses'][200]['content']['application/json'];
+export type CheckResult = paths['/api/v1/tenants/{tenant}/databases/{database}/external-access/check']['get']['responses'][200]['content']['application/json'];
 
 /** `tenant`: a tenant's view; null: the platform view (admins). */
 export const connectionKeys = {
@@ -69,7 +69,7 @@ export function useTerminate() {
 
 export function useCheckConnection(tenant: string) {
   return useMutation({
-    mutationFn: (database: string) => call(api.POST('/api/v1/tenants/{tenant}/databases/{database}/external-access/check', { params: { path: { tenant, database } } })),
+    mutationFn: (database: string) => call(api.GET('/api/v1/tenants/{tenant}/databases/{database}/external-access/check', { params: { path: { tenant, database } } })),
   });
 }
 

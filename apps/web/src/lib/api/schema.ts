@@ -5798,13 +5798,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
         /**
          * Check connection: the platform connects to the route like a client and reports each step
          * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
          */
-        post: {
+        get: {
             parameters: {
                 query?: never;
                 header?: never;
@@ -5949,6 +5947,8 @@ export interface paths {
                 };
             };
         };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -5974,6 +5974,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The proxy’s id (PROXY_ID; its host name by default) */
                     proxyId: string;
                     /** @description `<worker>.<seq>` from the live list */
                     connectionId: string;
