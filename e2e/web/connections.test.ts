@@ -44,6 +44,13 @@ async function signIn(email: string): Promise<Page> {
   return page;
 }
 
+/** Reloads and counts matching rows once the list has loaded (rows or its empty state). */
+async function reloadAndCount(page: Page, rows: ReturnType<Page['locator']>): Promise<number> {
+  await page.reload();
+  await page.getByRole('table', { name: 'Connection events' }).or(page.getByText('No connections match these filters')).first().waitFor();
+  return rows.count();
+}
+
 async function axe(page: Page): Promise<string[]> {
   const r = await new AxeBuilder({ page }).analyze();
   return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.html.slice(0, 160)).join(' | ')})`);
@@ -165,10 +172,7 @@ describe('platform admin operations', () => {
     const page = await signIn(ADMIN);
     await page.goto(`${stack.url}/admin/connections?range=1h&reason=unknown_host`);
     const row = page.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'nobody.example.net' });
-    await expect.poll(async () => {
-      await page.reload();
-      return row.count();
-    }, { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => reloadAndCount(page, row), { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await row.first().textContent()).toContain('unrouted');
     expect(await axe(page)).toEqual([]);
     for (const path of ['/admin/proxies', '/admin/audit', '/admin/tenants', '/admin/users', '/admin/tokens']) {
@@ -222,10 +226,7 @@ describe('platform admin operations', () => {
 
     await admin.goto(`${stack.url}/admin/connections?range=1h&reason=terminated`);
     const row = admin.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'terminated' });
-    await expect.poll(async () => {
-      await admin.reload();
-      return row.count();
-    }, { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => reloadAndCount(admin, row), { timeout: 30_000 }).toBeGreaterThan(0);
     await row.first().click();
     const panel = admin.getByRole('dialog', { name: 'Connection' });
     await expect.poll(() => panel.locator('[data-field="Ended by"]').textContent()).toBe(`user:${ADMIN}`);
