@@ -40,6 +40,8 @@ import { externalAccessRoutes } from './modules/external-access/external-access.
 import { ExternalAccessService } from './modules/external-access/external-access.service.js';
 import { PropagationTracker } from './modules/proxies/propagation.js';
 import { proxiesRoutes } from './modules/proxies/proxies.routes.js';
+import { connectionsRoutes } from './modules/connections/connections.routes.js';
+import { ConnectionsService } from './modules/connections/connections.service.js';
 import { tenantsRoutes } from './modules/tenants/tenants.routes.js';
 import { TenantsService } from './modules/tenants/tenants.service.js';
 import { tokensRoutes } from './modules/tokens/tokens.routes.js';
@@ -59,6 +61,7 @@ export interface Services {
   tokens: TokensService;
   propagation: PropagationTracker;
   events: EventsService;
+  connections: ConnectionsService;
   auth: AuthService;
   sessions: SessionStore;
   sessionCleanup: SessionCleanup;
@@ -196,13 +199,14 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   if (acmeCa && config.acme && opts.acmeWorker !== false) acmeWorker = new AcmeWorker(prisma, acme, config.acme.workerIntervalMs, app.log.child({ component: 'acme-worker' }));
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
+  const connections = new ConnectionsService(prisma, tenants, config.proxyLivenessMs, { externalAccess, listeners: config.listeners, check: config.check });
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
   const auth = new AuthService(prisma, sessions, config.loginRateLimit);
   const users = new UsersService(prisma);
   const members = new MembersService(prisma, tenants);
   // Ended sessions are refused at once; this only deletes them, on a timer, off the request path.
   const sessionCleanup = new SessionCleanup(prisma, config.sessions.idleMs, app.log);
-  app.decorate('services', { acme, acmeWorker, tenants, certificates, databases, externalAccess, discoveredServices, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
+  app.decorate('services', { acme, acmeWorker, tenants, certificates, databases, externalAccess, discoveredServices, tokens, propagation, events, connections, auth, sessions, sessionCleanup, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -324,6 +328,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(acmeRoutes);
   await app.register(proxiesRoutes);
   await app.register(eventsRoutes);
+  await app.register(connectionsRoutes);
 
   return app;
 }

@@ -20,6 +20,14 @@ const EnvSchema = z.object({
   SWITCHYARD_PUBLIC_ADDRESS: z.string().optional(),
   SWITCHYARD_LISTENERS: z.string().default(DEFAULT_LISTENERS_TEXT),
   /**
+   * Where Check connection dials the proxies' listeners (a Service name in Kubernetes); it
+   * then uses each listener's public port. Unset: the listener's own address and port (an
+   * unspecified bind address means this host).
+   */
+  SWITCHYARD_CHECK_HOST: z.string().min(1).optional(),
+  /** Deadline of each Check connection step. */
+  CHECK_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /**
    * Bootstrap platform-admin bearer token. Optional: admins can also use database tokens with
    * the platform-admin role. Must be long enough not to be guessable.
    */
@@ -103,6 +111,7 @@ export interface ApiConfig {
   baseDomain: string;
   publicAddress: string | null;
   listeners: ListenerSpec[];
+  check: { host: string | null; timeoutMs: number };
   adminToken: string | null;
   defaultUpstreamSuffixes: string[];
   propagationTimeoutMs: number;
@@ -204,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     publicAddress: e.SWITCHYARD_PUBLIC_ADDRESS ?? null,
     listeners: parseListeners(e.SWITCHYARD_LISTENERS),
+    check: { host: e.SWITCHYARD_CHECK_HOST ?? null, timeoutMs: e.CHECK_CONNECTION_TIMEOUT_MS },
     adminToken: e.SWITCHYARD_ADMIN_TOKEN ?? null,
     defaultUpstreamSuffixes: e.SWITCHYARD_DEFAULT_UPSTREAM_SUFFIXES.split(',').map((s) => s.trim()).filter(Boolean),
     propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS,

@@ -80,6 +80,13 @@ const TABLE: Record<string, Entry> = {
   'GET /api/v1/tenants/{tenant}/audit-events': admin,
   'GET /api/v1/connection-events': platform,
   'GET /api/v1/audit-events': platform,
+  'GET /api/v1/connection-events/stats': platform,
+  'GET /api/v1/tenants/{tenant}/connections/live': member,
+  'GET /api/v1/connections/live': platform,
+  'GET /api/v1/tenants/{tenant}/databases/{database}/external-access/check': member,
+  // The connection's tenant decides (admins of it, platform admins); anyone else, and any
+  // connection not open, is 404 — no tenant in the path to check here.
+  'DELETE /api/v1/proxies/{proxyId}/connections/{connectionId}': { scope: 'self' },
 };
 
 const PW = 'correct horse battery staple';
@@ -88,7 +95,7 @@ let ops: Operation[];
 let intruderToken: string;
 let intruder: SessionClient;
 let victimMember: SessionClient;
-const PARAMS: Record<string, string> = { tenant: 'victim', database: 'orders' };
+const PARAMS: Record<string, string> = { tenant: 'victim', database: 'orders', proxyId: 'proxy-1', connectionId: '0.1' };
 /** Strings only the victim tenant's data contains; no answer to an outsider may hold one. */
 const markers: string[] = [];
 

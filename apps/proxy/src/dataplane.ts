@@ -47,7 +47,7 @@ export interface DataPlaneDeps {
 type Live = { closeForShutdown(): void; closeForRoute(): void };
 
 export class DataPlane {
-  readonly registry = new ConnectionRegistry();
+  readonly registry: ConnectionRegistry;
   readonly upstreams: Upstreams;
   readonly dedicated: DedicatedPorts;
   /** Cancel keys of terminate-mode PostgreSQL sessions (pg/cancel.ts). */
@@ -65,6 +65,7 @@ export class DataPlane {
 
   constructor(private readonly deps: DataPlaneDeps) {
     const { config, log, metrics } = deps;
+    this.registry = new ConnectionRegistry(deps.workerId ?? 0);
     this.recentRefusals = deps.recentRefusals ?? new RecentRefusals();
     const guard = new UpstreamGuard({ allowLoopback: config.allowLoopbackUpstreams, denyCidrs: config.upstreamDenyCidrs });
     this.health = new HealthMonitor(guard, log, {

@@ -306,6 +306,8 @@ export type CloseReason =
   | 'upstream_error'
   | 'route_disabled_closed'
   | 'proxy_shutdown'
+  /** Someone ended it through the API (the event's `endedBy` names them). */
+  | 'terminated'
   /** Neither side sent a byte for the listener's idle timeout (off unless configured). */
   | 'idle_timeout'
   /** The client disconnected before it was routed (port scanners, LB TCP health checks). */

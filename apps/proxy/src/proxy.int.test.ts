@@ -241,6 +241,35 @@ describe('audit', () => {
     expect(okRow!.route_id).not.toBeNull();
   });
 
+  it('reports open connections in the heartbeat and ends one on a terminate order', async () => {
+    const conn = await startTls({ port: proxy.ports.tls!, servername: 'r1.acme.db.example.com' });
+    expect(await echo(conn, 'live')).toBe('live');
+    const reported = async () => ((await control.prisma.proxyInstance.findUnique({ where: { id: 'test-proxy' } }))?.connections ?? []) as Array<{ id: string; sni: string }>;
+    let live = await reported();
+    for (let i = 0; i < 50 && !live.some((c) => c.sni === 'r1.acme.db.example.com'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      live = await reported();
+    }
+    const entry = live.find((c) => c.sni === 'r1.acme.db.example.com')!;
+    expect(entry.id).toMatch(/^0\.\d+$/);
+    const ended = new Promise<{ reason: string; endedBy?: string | null; connectionId?: string | null }>((resolve) => {
+      const on = (e: { reason: string; connectionId?: string | null }) => {
+        if (e.connectionId === entry.id) {
+          proxy.connectionLog.off('record', on);
+          resolve(e);
+        }
+      };
+      proxy.connectionLog.on('record', on);
+    });
+    const closed = once(conn, 'close');
+    // Orders for another proxy are ignored; the one for this proxy ends the connection.
+    const order = (proxyId: string) => JSON.stringify({ op: 'terminate', proxyId, connectionId: entry.id, by: 'user:ops@example.com' });
+    await control.prisma.$executeRaw`SELECT pg_notify('switchyard_control', ${order('another-proxy')})`;
+    await control.prisma.$executeRaw`SELECT pg_notify('switchyard_control', ${order('test-proxy')})`;
+    await closed;
+    expect(await ended).toMatchObject({ reason: 'terminated', endedBy: 'user:ops@example.com' });
+  });
+
   it('heartbeats the applied version', async () => {
     const rows = await control.prisma.proxyInstance.findMany();
     expect(rows.map((r) => r.id)).toContain('test-proxy');

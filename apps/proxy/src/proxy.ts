@@ -8,7 +8,7 @@ import pino, { type Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.js';
 import { ConnectionLog } from './audit/connection-log.js';
 import type { ProxyConfig } from './config.js';
-import { Heartbeat } from './control/heartbeat.js';
+import { Heartbeat, MAX_REPORTED_CONNECTIONS } from './control/heartbeat.js';
 import { DataPlane } from './dataplane.js';
 import type { ConnectionRegistry } from './listener/registry.js';
 import type { DedicatedPorts } from './listener/dedicated-ports.js';
@@ -79,10 +79,13 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
         auditPending: connectionLog.pending,
         auditDropped: connectionLog.dropped,
         auditWritten: connectionLog.written,
+        workers: 1,
       },
+      connections: plane.registry.snapshot(MAX_REPORTED_CONNECTIONS),
     }),
     log,
   );
+  plane.registry.onChange(() => heartbeat.beatSoon());
   let heartbeatStarted = false;
 
   const onChange = (change: TableChange) => {
@@ -103,6 +106,11 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     metrics,
     onChange,
     applicationName: `switchyard-proxy ${config.proxyId}`,
+    onControl: (order) => {
+      if (order.proxyId !== config.proxyId) return;
+      const done = plane.registry.terminate(order.connectionId, order.by);
+      log.info({ connectionId: order.connectionId, by: order.by, found: done }, done ? 'connection terminated on order' : 'terminate order for a connection not open here');
+    },
   });
 
   const admin: Server = createAdminServer(() => metrics.registry.metrics(), {

@@ -4,3 +4,4 @@ export * from './cidr.js';
 export * from './listeners.js';
 export * from './routes.js';
 export * from './connection-strings.js';
+export * from './control.js';

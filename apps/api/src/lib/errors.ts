@@ -19,6 +19,7 @@ export const ERRORS = {
   SY_TOKEN_NOT_FOUND: { status: 404, message: 'API token not found' },
   SY_USER_NOT_FOUND: { status: 404, message: 'User not found' },
   SY_MEMBER_NOT_FOUND: { status: 404, message: 'The user is not a member of this tenant' },
+  SY_CONNECTION_NOT_FOUND: { status: 404, message: 'No such open connection' },
   SY_TENANT_EXISTS: { status: 409, message: 'A tenant with this slug already exists' },
   SY_DATABASE_EXISTS: { status: 409, message: 'A database with this name already exists in the tenant' },
   SY_USER_EXISTS: { status: 409, message: 'A user with this email address already exists' },

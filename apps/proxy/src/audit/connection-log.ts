@@ -33,6 +33,10 @@ export interface ConnectionEventInput {
   reason: string;
   /** The endpoint the connection went to (`host:port`), when one was reached. */
   upstream?: string | null;
+  /** Registry id of a routed connection (`<worker>.<seq>`). */
+  connectionId?: string | null;
+  /** Who terminated it through the API. */
+  endedBy?: string | null;
 }
 
 export interface ConnectionLogOptions {
@@ -44,10 +48,11 @@ export interface ConnectionLogOptions {
 
 const INSERT_SQL = `
   INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address,
-    client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream)
+    client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream,
+    connection_id, ended_by)
   SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::inet[], $7::int[], $8::text[],
     $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
-    $16::text[], $17::text[], $18::text[])`;
+    $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])`;
 
 export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput] }> {
   private queue: ConnectionEventInput[] = [];
@@ -187,5 +192,7 @@ function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
     col((e) => e.outcome),
     col((e) => e.reason),
     col((e) => e.upstream ?? null),
+    col((e) => e.connectionId ?? null),
+    col((e) => e.endedBy ?? null),
   ];
 }

@@ -38,6 +38,8 @@ const event: ConnectionEventInput = {
   outcome: 'ok',
   reason: 'client_closed',
   upstream: '127.0.0.1:5432',
+  connectionId: '1.42',
+  endedBy: null,
 };
 
 describe('route table over IPC', () => {
@@ -108,8 +110,8 @@ describe('connection events over IPC', () => {
   });
 
   it('sends an absent upstream as null', () => {
-    const { upstream: _u, ...noUpstream } = event;
-    expect(decodeEvent(wire(encodeEvent(noUpstream)))).toEqual({ ...noUpstream, upstream: null });
+    const { upstream: _u, connectionId: _c, endedBy: _e, ...noUpstream } = event;
+    expect(decodeEvent(wire(encodeEvent(noUpstream)))).toEqual({ ...noUpstream, upstream: null, connectionId: null, endedBy: null });
   });
 
   it('rejects tuples of the wrong length or types', () => {

@@ -12,6 +12,7 @@
 import type { RouteRecord } from '@switchyard/core';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type RefusalCode } from '../errors.js';
+import type { OpenConnectionInfo } from '../listener/registry.js';
 import type { SlotKey } from '../policy/limits.js';
 import { RouteTable, type RouteEntry } from '../router/route-table.js';
 import type { TableChange } from '../routesync/route-sync.js';
@@ -32,7 +33,9 @@ export type ToWorker =
   | { sy: 1; t: 'refusal'; address: string; code: RefusalCode; hostname: string | null }
   | { sy: 1; t: 'refusal-taken'; address: string }
   | { sy: 1; t: 'stop-accepting' }
-  | { sy: 1; t: 'drain'; timeoutMs: number };
+  | { sy: 1; t: 'drain'; timeoutMs: number }
+  /** End one routed connection on an API order (control channel, `control/control.ts`). */
+  | { sy: 1; t: 'terminate'; id: string; by: string };
 
 export type FromWorker =
   /** Handlers are installed: send the current snapshot. */
@@ -45,7 +48,8 @@ export type FromWorker =
   | { sy: 1; t: 'acquire'; id: number; key: SlotKey }
   | { sy: 1; t: 'release'; key: SlotKey }
   | { sy: 1; t: 'metrics'; id: number; metrics: unknown[] }
-  | { sy: 1; t: 'stats'; open: number; routed: number }
+  /** `conns`: the worker's newest open routed connections (live view, capped). */
+  | { sy: 1; t: 'stats'; open: number; routed: number; conns?: OpenConnectionInfo[] }
   /** Relay a CancelRequest to the worker whose id is in the key's top byte. */
   | { sy: 1; t: 'cancel'; worker: number; bytes: string }
   | { sy: 1; t: 'refusal'; address: string; code: RefusalCode; hostname: string | null }
@@ -147,6 +151,8 @@ const EVENT_FIELDS = [
   'outcome',
   'reason',
   'upstream',
+  'connectionId',
+  'endedBy',
 ] as const satisfies ReadonlyArray<keyof ConnectionEventInput>;
 
 export type EventTuple = Array<string | number | null>;
@@ -179,7 +185,9 @@ export function decodeEvent(t: unknown): ConnectionEventInput | null {
     num(e.bytesOut) &&
     str(e.outcome) &&
     str(e.reason) &&
-    strOrNull(e.upstream);
+    strOrNull(e.upstream) &&
+    strOrNull(e.connectionId) &&
+    strOrNull(e.endedBy);
   return ok ? (e as unknown as ConnectionEventInput) : null;
 }
 
@@ -226,7 +234,7 @@ export function decodeFromWorker(raw: unknown): FromWorker | null {
     case 'metrics':
       return isInt(m.id) && Array.isArray(m.metrics) ? (m as FromWorker) : null;
     case 'stats':
-      return isInt(m.open) && isInt(m.routed) ? (m as FromWorker) : null;
+      return isInt(m.open) && isInt(m.routed) && (m.conns === undefined || (Array.isArray(m.conns) && m.conns.every(isObj))) ? (m as FromWorker) : null;
     case 'cancel':
       return isInt(m.worker) && typeof m.bytes === 'string' ? (m as FromWorker) : null;
     case 'accepting-stopped':
@@ -262,6 +270,8 @@ export function decodeToWorker(raw: unknown): ToWorker | null {
       return m as ToWorker;
     case 'drain':
       return isInt(m.timeoutMs) ? (m as ToWorker) : null;
+    case 'terminate':
+      return typeof m.id === 'string' && typeof m.by === 'string' ? (m as ToWorker) : null;
     default:
       return null;
   }

@@ -21,10 +21,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import { workerOfConnection } from '@switchyard/core';
 import { createAdminServer } from '../admin/admin-server.js';
 import { ConnectionLog } from '../audit/connection-log.js';
 import type { ProxyConfig } from '../config.js';
-import { Heartbeat } from '../control/heartbeat.js';
+import { Heartbeat, MAX_REPORTED_CONNECTIONS } from '../control/heartbeat.js';
+import type { OpenConnectionInfo } from '../listener/registry.js';
 import { createMetrics } from '../metrics.js';
 import { listenAdmin } from '../proxy.js';
 import type { RouteTable } from '../router/route-table.js';
@@ -58,6 +60,8 @@ interface Slot {
   ports: Record<string, number>;
   open: number;
   routed: number;
+  /** The worker's newest open routed connections (its last `stats`). */
+  conns: OpenConnectionInfo[];
   startedAt: number;
   backoffMs: number;
   restartTimer: NodeJS.Timeout | null;
@@ -88,6 +92,7 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     ports: {},
     open: 0,
     routed: 0,
+    conns: [],
     startedAt: 0,
     backoffMs: MIN_RESTART_MS,
     restartTimer: null,
@@ -135,6 +140,10 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
         auditDropped: connectionLog.dropped,
         auditWritten: connectionLog.written,
       },
+      connections: slots
+        .flatMap((s) => (s.worker ? s.conns : []))
+        .sort((a, b) => b.startedAt - a.startedAt)
+        .slice(0, MAX_REPORTED_CONNECTIONS),
     }),
     log,
   );
@@ -198,6 +207,13 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     onChange,
     applicationName: `switchyard-proxy ${config.proxyId}`,
     observeApplyLag: false,
+    // A terminate order goes to the worker whose id prefixes the connection id.
+    onControl: (order) => {
+      if (order.proxyId !== config.proxyId) return;
+      const target = byId.get(workerOfConnection(order.connectionId) ?? -1);
+      const sent = target ? send(target, { t: 'terminate', id: order.connectionId, by: order.by }) : false;
+      log.info({ connectionId: order.connectionId, by: order.by, worker: target?.id ?? null, sent }, sent ? 'terminate order forwarded to its worker' : 'terminate order for a worker that is gone');
+    },
   });
 
   let failStart: ((err: Error) => void) | null = null;
@@ -248,10 +264,14 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
       case 'metrics':
         metricsRequests.answer(slot.id, msg.id, msg.metrics);
         return;
-      case 'stats':
+      case 'stats': {
+        const changed = msg.routed !== slot.routed || (msg.conns !== undefined && (msg.conns.length !== slot.conns.length || msg.conns[0]?.id !== slot.conns[0]?.id));
         slot.open = msg.open;
         slot.routed = msg.routed;
+        if (msg.conns) slot.conns = msg.conns;
+        if (changed && heartbeatStarted) heartbeat.beatSoon();
         return;
+      }
       case 'cancel': {
         const target = byId.get(msg.worker);
         if (!target || !send(target, { t: 'cancel', bytes: msg.bytes })) log.debug({ from: slot.id, to: msg.worker }, 'cancel for a worker that is gone: dropped');

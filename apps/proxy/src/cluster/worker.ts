@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config.js';
+import { MAX_REPORTED_CONNECTIONS } from '../control/heartbeat.js';
 import { DataPlane } from '../dataplane.js';
 import { createMetrics } from '../metrics.js';
 import { ClientRateLimiter } from '../policy/rate-limit.js';
@@ -24,6 +25,7 @@ import { IpcLimits } from './slots.js';
 
 /** Worker → primary stats cadence (open connections for the heartbeat and /readyz). */
 const STATS_MS = 1000;
+const STATS_SOON_MS = 200;
 /** Connection events per IPC message, and how long an event may wait for company. */
 const EVENT_BATCH = 256;
 const EVENT_FLUSH_MS = 50;
@@ -71,8 +73,19 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
   const assembler = new SnapshotAssembler();
   let listening: Promise<void> | null = null;
   let stopping = false;
-  const statsTimer = setInterval(() => send({ t: 'stats', open: plane.openConnections, routed: plane.registry.size }), STATS_MS);
+  const sendStats = () => send({ t: 'stats', open: plane.openConnections, routed: plane.registry.size, conns: plane.registry.snapshot(MAX_REPORTED_CONNECTIONS) });
+  const statsTimer = setInterval(sendStats, STATS_MS);
   statsTimer.unref();
+  // Connections opening or closing reach the live view soon, at most every STATS_SOON_MS.
+  let statsSoon: NodeJS.Timeout | null = null;
+  plane.registry.onChange(() => {
+    if (statsSoon) return;
+    statsSoon = setTimeout(() => {
+      statsSoon = null;
+      sendStats();
+    }, STATS_SOON_MS);
+    statsSoon.unref();
+  });
 
   const publish = (change: TableChange, committedAt: number | null) => {
     plane.apply(change);
@@ -161,6 +174,11 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
       case 'drain':
         void drainAndExit(msg.timeoutMs);
         return;
+      case 'terminate': {
+        const done = plane.registry.terminate(msg.id, msg.by);
+        log.info({ connectionId: msg.id, by: msg.by, found: done }, done ? 'connection terminated on order' : 'terminate order for a connection not open here');
+        return;
+      }
     }
   });
   process.on('disconnect', () => {

@@ -7,11 +7,19 @@ import { hostname } from 'node:os';
 import { PROXY_APPLIED_CHANNEL, type ListenerSpec } from '@switchyard/core';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { OpenConnectionInfo } from '../listener/registry.js';
 
 export interface HeartbeatState {
   appliedVersion: number;
   stats: Record<string, number>;
+  /** Routed connections open now, newest first (the API's live view), capped by the caller. */
+  connections?: OpenConnectionInfo[];
 }
+
+/** Open connections a heartbeat reports at most (the live view shows the newest). */
+export const MAX_REPORTED_CONNECTIONS = 500;
+/** Shortest gap between beats triggered by connections opening or closing. */
+const SOON_MS = 300;
 
 export interface HeartbeatOptions {
   proxyId: string;
@@ -22,11 +30,11 @@ export interface HeartbeatOptions {
 
 const UPSERT_SQL = `
   WITH up AS (
-    INSERT INTO proxy_instances (id, hostname, pid, version, applied_version, listeners, stats, started_at, heartbeat_at, applied_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), now())
+    INSERT INTO proxy_instances (id, hostname, pid, version, applied_version, listeners, stats, connections, started_at, heartbeat_at, applied_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, now(), now())
     ON CONFLICT (id) DO UPDATE SET
       hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, version = EXCLUDED.version,
-      listeners = EXCLUDED.listeners, stats = EXCLUDED.stats, heartbeat_at = now(),
+      listeners = EXCLUDED.listeners, stats = EXCLUDED.stats, connections = EXCLUDED.connections, heartbeat_at = now(),
       applied_at = CASE WHEN proxy_instances.applied_version IS DISTINCT FROM EXCLUDED.applied_version
                         THEN now() ELSE proxy_instances.applied_at END,
       applied_version = EXCLUDED.applied_version
@@ -39,6 +47,7 @@ export class Heartbeat {
   private again = false;
   private readonly startedAt = new Date();
   private failing = false;
+  private soonTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly pool: Pick<pg.Pool, 'query'>,
@@ -69,6 +78,19 @@ export class Heartbeat {
     return this.inFlight;
   }
 
+  /**
+   * A beat shortly (connections opened or closed): at most one per SOON_MS however busy the
+   * proxy, so the live view follows within a second without a write per connection.
+   */
+  beatSoon(): void {
+    if (this.soonTimer || !this.timer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = null;
+      void this.beat();
+    }, SOON_MS);
+    this.soonTimer.unref();
+  }
+
   private async write(): Promise<void> {
     const s = this.state();
     try {
@@ -82,6 +104,7 @@ export class Heartbeat {
         JSON.stringify(s.stats),
         this.startedAt,
         PROXY_APPLIED_CHANNEL,
+        JSON.stringify((s.connections ?? []).slice(0, MAX_REPORTED_CONNECTIONS)),
       ]);
       if (this.failing) this.log.info('heartbeat resumed');
       this.failing = false;
@@ -94,6 +117,8 @@ export class Heartbeat {
   /** Removes this proxy from the live set, so nobody waits for it after it stopped. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     await this.inFlight;
     await this.pool.query('DELETE FROM proxy_instances WHERE id = $1', [this.opts.proxyId]).catch(() => {});
   }

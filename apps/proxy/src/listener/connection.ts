@@ -26,6 +26,7 @@ import { ALPN_POSTGRESQL, terminatePostgres, terminateStream, upstreamTls } from
 import { endpointKey } from '../upstream/balancer.js';
 import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
+import type { OpenConnectionInfo } from './registry.js';
 import { httpRefusal } from './http-refusals.js';
 import { createPrelude, createSniffer, findRoute, isRaw, type KindSniffer } from './kinds.js';
 import type { ProxyPrelude } from './proxy-prelude.js';
@@ -126,6 +127,10 @@ class ClientConnection {
   private closeReason: CloseReason | null = null;
   /** The connection-cap slot this connection holds (returned in `finish`). */
   private slot: SlotKey | null = null;
+  /** The registry id once routed (`<worker>.<seq>`). */
+  private liveId: string | null = null;
+  /** Who terminated it through the API. */
+  private endedBy: string | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -360,7 +365,7 @@ class ClientConnection {
 
   private admitted(route: RouteEntry, key: SlotKey, helloBytes: Buffer, clientAlpn: readonly string[]): void {
     this.slot = key;
-    this.ctx.registry.add(route.id, this);
+    this.liveId = this.ctx.registry.add(route.id, this);
     if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, helloBytes, clientAlpn);
     const reads = new UpstreamReads();
     this.connectUpstream(route, helloBytes, isRaw(this.ctx), reads).then(
@@ -501,7 +506,7 @@ class ClientConnection {
         return 'not_ready';
       }
       this.slot = key;
-      this.ctx.registry.add(route.id, this);
+      this.liveId = this.ctx.registry.add(route.id, this);
       return route;
     };
     const capped = this.ctx.limits.acquire(key);
@@ -590,6 +595,37 @@ class ClientConnection {
   closeForRoute(): void {
     this.closeReason = 'route_disabled_closed';
     this.destroyBoth();
+  }
+
+  /** Ended through the API (registry.terminate): both sides are closed at once. */
+  terminateOnOrder(by: string): void {
+    this.closeReason = 'terminated';
+    this.endedBy = by;
+    if (!this.upstream) {
+      // Still dialling or in the TLS handshake: stop that (finish aborts it) and close.
+      this.finish('aborted', 'terminated');
+    }
+    this.destroyBoth();
+  }
+
+  /** The live view of this routed connection (heartbeat). */
+  describe(): OpenConnectionInfo | undefined {
+    const route = this.route;
+    if (!route || !this.liveId || this.finished) return undefined;
+    return {
+      id: this.liveId,
+      listener: this.ctx.spec.name,
+      routeId: route.id,
+      tenantId: route.tenantId,
+      databaseId: route.databaseId,
+      clientAddress: this.clientAddress || null,
+      clientPort: this.clientPort,
+      sni: this.sni,
+      mode: route.tlsMode,
+      startedAt: this.startedAt,
+      bytesIn: this.socket.bytesRead,
+      bytesOut: this.socket.bytesWritten,
+    };
   }
 
   closeForShutdown(): void {
@@ -711,6 +747,8 @@ class ClientConnection {
       outcome,
       reason,
       upstream: this.upstreamKey,
+      connectionId: this.liveId,
+      endedBy: this.endedBy,
     };
     if (outcome === 'ok') {
       // Byte counters are final only once both sockets closed, which is when we get here.

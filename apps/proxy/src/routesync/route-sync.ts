@@ -11,7 +11,7 @@
  * Loads are serialised and coalesced: notifications arriving during a load are folded into
  * the next one.
  */
-import { CONFIG_CHANNEL, ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteRecord, type RouteSnapshotRow } from '@switchyard/core';
+import { CONFIG_CHANNEL, CONTROL_CHANNEL, parseControlOrder, ROUTE_SNAPSHOT_SQL, type ControlOrder, routeFromRow, type RouteRecord, type RouteSnapshotRow } from '@switchyard/core';
 import { NotificationListener } from '@switchyard/db';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -41,6 +41,11 @@ export interface RouteSyncOptions {
    * there a table serves nobody until the workers have it, so they observe it instead.
    */
   observeApplyLag?: boolean;
+  /**
+   * Orders on the control channel (terminate a connection), already checked; the same LISTEN
+   * connection carries them, so a proxy needs no second control-database connection.
+   */
+  onControl?: (order: ControlOrder) => void;
 }
 
 const MIN_BACKOFF_MS = 250;
@@ -61,9 +66,14 @@ export class RouteSync {
   constructor(private readonly opts: RouteSyncOptions) {
     this.listener = new NotificationListener({
       connectionString: opts.connectionString,
-      channels: [CONFIG_CHANNEL],
+      channels: opts.onControl ? [CONFIG_CHANNEL, CONTROL_CHANNEL] : [CONFIG_CHANNEL],
       applicationName: opts.applicationName ?? 'switchyard-proxy-routesync',
-      onNotification: (_ch, payload) => this.onNotification(payload),
+      onNotification: (ch, payload) => {
+        if (ch !== CONTROL_CHANNEL) return this.onNotification(payload);
+        const order = parseControlOrder(payload);
+        if (order) opts.onControl?.(order);
+        else opts.log.warn({ channel: ch }, 'malformed control order ignored');
+      },
       onConnected: () => {
         opts.metrics.controlDbUp.set(1);
         if (this.everConnected) {

@@ -12,6 +12,19 @@ const SECTIONS = [
   { to: '/t/$tenant/certificates', label: 'Certificates', segment: 'certificates' },
   { to: '/t/$tenant/tokens', label: 'API tokens', segment: 'tokens' },
   { to: '/t/$tenant/members', label: 'Members', segment: 'members' },
+  { to: '/t/$tenant/connections', label: 'Connections', segment: 'connections' },
+  { to: '/t/$tenant/check', label: 'Check connection', segment: 'check' },
+  { to: '/t/$tenant/audit', label: 'Audit trail', segment: 'audit' },
+] as const;
+
+/** Platform administration, for platform admins. */
+const ADMIN_SECTIONS = [
+  { to: '/admin/connections', label: 'All connections' },
+  { to: '/admin/proxies', label: 'Proxies' },
+  { to: '/admin/audit', label: 'Audit trail' },
+  { to: '/admin/tenants', label: 'Tenants' },
+  { to: '/admin/users', label: 'Users' },
+  { to: '/admin/tokens', label: 'Platform tokens' },
 ] as const;
 
 /** Tenants to switch between: the caller's; a platform admin also sees every other tenant. */
@@ -36,7 +49,8 @@ export function AppLayout() {
   const navigate = useNavigate();
   const logout = useLogout();
   const choices = useTenantChoices();
-  const section = SECTIONS.find((s) => pathname.includes(`/${s.segment}`)) ?? SECTIONS[0];
+  const inAdmin = pathname.startsWith('/admin');
+  const section = (!inAdmin && SECTIONS.find((s) => pathname.includes(`/${s.segment}`))) || SECTIONS[0];
 
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
@@ -64,7 +78,7 @@ export function AppLayout() {
           </Group>
           <Menu position="bottom-end" withinPortal>
             <Menu.Target>
-              <UnstyledButton>
+              <UnstyledButton aria-label={`${me.user?.name || me.user?.email || 'You'}: account menu`}>
                 <Text size="sm">{me.user?.name || me.user?.email}</Text>
               </UnstyledButton>
             </Menu.Target>
@@ -93,7 +107,7 @@ export function AppLayout() {
             <NavLink
               key={s.to}
               label={s.label}
-              active={pathname.includes(`/${s.segment}`)}
+              active={!inAdmin && pathname.includes(`/${s.segment}`)}
               renderRoot={(props) => <Link {...props} to={s.to} params={{ tenant }} />}
             />
           ))
@@ -103,6 +117,16 @@ export function AppLayout() {
           </Text>
         )}
         <NavLink component={Link} to="/account" label="Account" active={pathname === '/account'} />
+        {me.isPlatformAdmin && (
+          <>
+            <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="xs" mt="md" mb={4}>
+              Platform
+            </Text>
+            {ADMIN_SECTIONS.map((s) => (
+              <NavLink key={s.to} label={s.label} active={pathname === s.to} renderRoot={(props) => <Link {...props} to={s.to} />} />
+            ))}
+          </>
+        )}
       </AppShell.Navbar>
       <AppShell.Main>
         <Outlet />

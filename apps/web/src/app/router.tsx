@@ -5,8 +5,10 @@
  */
 import type { QueryClient } from '@tanstack/react-query';
 import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Outlet, redirect } from '@tanstack/react-router';
+import { parseAuditFilters } from '../features/audit/filters';
 import { meQuery, roleIn } from '../features/auth/session';
 import { accessQuery, databaseQuery, databasesQuery, metaQuery } from '../features/databases/api';
+import { parseFilters } from '../features/connections/filters';
 import { AppLayout } from './AppLayout';
 import { NotFoundPage, NoAccessPage } from './NotFound';
 
@@ -122,12 +124,56 @@ export const membersRoute = createRoute({
   component: lazyRouteComponent(() => import('../features/members/MembersPage'), 'MembersPage'),
 });
 
+const connectionsSearch = (s: Record<string, unknown>) => parseFilters(s) as Record<string, unknown>;
+
+export const connectionsRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/connections',
+  validateSearch: connectionsSearch,
+  component: lazyRouteComponent(() => import('../features/connections/ConnectionsPage'), 'TenantConnectionsPage'),
+});
+
+export const checkRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/check',
+  validateSearch: (s: Record<string, unknown>): { database?: string } => (typeof s.database === 'string' && s.database ? { database: s.database } : {}),
+  component: lazyRouteComponent(() => import('../features/connections/CheckConnectionPage'), 'CheckConnectionPage'),
+});
+
+export const auditRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/audit',
+  validateSearch: (s: Record<string, unknown>) => parseAuditFilters(s) as Record<string, unknown>,
+  component: lazyRouteComponent(() => import('../features/audit/AuditPage'), 'TenantAuditPage'),
+});
+
+/** Platform administration: platform admins only (the API refuses everyone else too). */
+const adminRoute = createRoute({
+  getParentRoute: () => authedRoute,
+  path: '/admin',
+  beforeLoad: ({ context }) => ({ isAdmin: context.me.isPlatformAdmin }),
+  component: function AdminGate() {
+    const { isAdmin } = adminRoute.useRouteContext();
+    return isAdmin ? <Outlet /> : <NoAccessPage />;
+  },
+});
+
+const adminPages = [
+  createRoute({ getParentRoute: () => adminRoute, path: '/connections', validateSearch: connectionsSearch, component: lazyRouteComponent(() => import('../features/connections/ConnectionsPage'), 'PlatformConnectionsPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/audit', validateSearch: (s: Record<string, unknown>) => parseAuditFilters(s) as Record<string, unknown>, component: lazyRouteComponent(() => import('../features/audit/AuditPage'), 'PlatformAuditPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/proxies', component: lazyRouteComponent(() => import('../features/proxies/ProxiesPage'), 'ProxiesPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/tenants', component: lazyRouteComponent(() => import('../features/admin/TenantsAdminPage'), 'TenantsAdminPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/users', component: lazyRouteComponent(() => import('../features/admin/UsersAdminPage'), 'UsersAdminPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/tokens', component: lazyRouteComponent(() => import('../features/admin/PlatformTokensPage'), 'PlatformTokensPage') }),
+];
+
 const routeTree = rootRoute.addChildren([
   loginRoute,
   authedRoute.addChildren([
     indexRoute,
     accountRoute,
-    tenantRoute.addChildren([tenantIndexRoute, databasesRoute, databaseRoute, certificatesRoute, tokensRoute, membersRoute]),
+    tenantRoute.addChildren([tenantIndexRoute, databasesRoute, databaseRoute, certificatesRoute, tokensRoute, membersRoute, connectionsRoute, checkRoute, auditRoute]),
+    adminRoute.addChildren(adminPages),
   ]),
 ]);
 

@@ -106,8 +106,38 @@ describe('connection events', () => {
     expect(b[0]).toEqual({ start: new Date(base).toISOString(), connections: 60, ok: 54, failures: 6, bytesIn: 5400, bytesOut: 54042, failuresByReason: { source_not_allowed: 6 } });
     expect(b.reduce((n: number, x: { connections: number }) => n + x.connections, 0)).toBe(250);
     expect(b[5]).toMatchObject({ connections: 0, failuresByReason: {} });
+    // Top client addresses of the range: 125 events each, 25 refused from 10.0.0.5.
+    expect(r.json().topClients).toEqual([
+      { clientAddress: '10.0.0.5', connections: 125, failures: 25 },
+      { clientAddress: '192.168.1.9', connections: 125, failures: 0 },
+    ]);
     const tooMany = await h.call('GET', `/api/v1/tenants/acme/connection-events/stats?from=2026-09-01T00:00:00Z&to=2026-11-21T00:00:00Z&interval=1m`, undefined, acme);
     expect(tooMany.json().details[0].field).toBe('querystring.interval');
+  });
+
+  it('aggregates under the list’s filters, and across tenants with unrouted connections for platform admins', async () => {
+    const six = `from=${new Date(base).toISOString()}&to=${new Date(base + 6 * 3600_000).toISOString()}&interval=1h`;
+    const filtered = (await h.call('GET', `/api/v1/tenants/acme/connection-events/stats?${six}&outcome=rejected&clientAddress=10.0.0.0/8`, undefined, acme)).json();
+    expect(filtered.buckets.reduce((n: number, x: { connections: number }) => n + x.connections, 0)).toBe(25);
+    const all = await h.call('GET', `/api/v1/connection-events/stats?${six}`);
+    expect(all.statusCode).toBe(200);
+    expect(all.json().buckets[0]).toMatchObject({ connections: 68, failuresByReason: { source_not_allowed: 6, unknown_host: 3 } });
+    const unrouted = (await h.call('GET', `/api/v1/connection-events/stats?${six}&reason=unknown_host`)).json();
+    expect(unrouted.topClients).toEqual([{ clientAddress: '203.0.113.1', connections: 3, failures: 3 }]);
+    expect((await h.call('GET', `/api/v1/connection-events/stats?${six}`, undefined, acme)).statusCode).toBe(403);
+    expect((await h.call('GET', `/api/v1/connection-events/stats?${six}&tenant=beta`)).json().buckets[0].connections).toBe(5);
+  });
+
+  it('charts hourly spans from the rollup exactly as from the events themselves', async () => {
+    // A cut-off last hour: the rollup serves whole hours, the events the rest.
+    const span = `from=${new Date(base).toISOString()}&to=${new Date(base + 4 * 3600_000 + 30 * 60_000).toISOString()}&interval=1h`;
+    const rollup = (await h.call('GET', `/api/v1/tenants/acme/connection-events/stats?${span}`, undefined, acme)).json();
+    // An SNI filter matching every acme event forces the raw path.
+    const raw = (await h.call('GET', `/api/v1/tenants/acme/connection-events/stats?${span}&sni=orders.acme.db.example.com`, undefined, acme)).json();
+    expect(rollup.buckets).toEqual(raw.buckets);
+    expect(rollup.buckets[4]).toMatchObject({ connections: 10, failures: 1 });
+    const rows = await h.app.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT sum(connections)::int8 AS n FROM connection_event_rollups WHERE level = 0`;
+    expect(Number(rows[0]!.n)).toBe(258);
   });
 
   it('exports CSV with a header and every matching row', async () => {
@@ -116,7 +146,7 @@ describe('connection events', () => {
     expect(r.headers['content-type']).toContain('text/csv');
     expect(r.headers['content-disposition']).toContain('connections-acme.csv');
     const lines = r.body.trim().split('\r\n');
-    expect(lines[0]).toBe('id,startedAt,endedAt,durationMs,tenant,database,listener,sni,clientAddress,clientPort,outcome,reason,bytesIn,bytesOut,mode,alpn,tlsVersion,proxyId,routeId,upstream');
+    expect(lines[0]).toBe('id,startedAt,endedAt,durationMs,tenant,database,listener,sni,clientAddress,clientPort,outcome,reason,bytesIn,bytesOut,mode,alpn,tlsVersion,proxyId,routeId,upstream,connectionId,endedBy');
     expect(lines).toHaveLength(26);
   });
 

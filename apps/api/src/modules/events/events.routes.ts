@@ -9,6 +9,7 @@ import {
   ConnectionEventsQuery,
   PlatformAuditEventsQuery,
   PlatformConnectionEventsQuery,
+  PlatformStatsQuery,
   StatsQuery,
   StatsResponse,
 } from './events.schemas.js';
@@ -44,7 +45,7 @@ export async function eventsRoutes(app: App): Promise<void> {
     schema: {
       tags: ['audit'],
       summary: 'Connections, bytes and failures by reason per interval (for charts)',
-      description: 'Buckets are aligned to whole intervals (UTC) and include empty ones; at most 2000 buckets.',
+      description: 'Same filters as the list. Buckets are aligned to whole intervals (UTC) and include empty ones; at most 2000 buckets. Also the top 10 client addresses.',
       params: TenantParams,
       querystring: StatsQuery,
       response: { 200: StatsResponse, ...errorResponses(404) },
@@ -70,6 +71,16 @@ export async function eventsRoutes(app: App): Promise<void> {
       response: { 200: ConnectionEventsPage, ...errorResponses(403, 404) },
     },
   }, async (req, reply) => send(reply, await svc.platformConnections(actorOf(req), req.query)));
+
+  app.get('/api/v1/connection-events/stats', {
+    schema: {
+      tags: ['audit'],
+      summary: 'Stats over all connection events, including unrouted ones (platform admin)',
+      description: 'As the tenant stats, across tenants unless `tenant` is given.',
+      querystring: PlatformStatsQuery,
+      response: { 200: StatsResponse, ...errorResponses(403, 404) },
+    },
+  }, async (req) => svc.platformStats(actorOf(req), req.query));
 
   app.get('/api/v1/audit-events', {
     schema: {

@@ -55,6 +55,8 @@ export const ConnectionEvent = Type.Object(
     outcome: Type.Enum(OUTCOMES),
     reason: Type.String(),
     upstream: Type.Union([Type.String(), Type.Null()], { description: 'Endpoint (host:port) the connection was forwarded to; null when none was reached' }),
+    connectionId: Type.Union([Type.String(), Type.Null()], { description: 'The id the live list showed for it (`<worker>.<seq>` on `proxyId`); null when it was never routed' }),
+    endedBy: Type.Union([Type.String(), Type.Null()], { description: 'Who terminated it through the API (`user:<email>`, `token:<name>`, `admin-token`); null otherwise' }),
   },
   {
     $id: 'ConnectionEvent',
@@ -80,6 +82,8 @@ export const ConnectionEvent = Type.Object(
         outcome: 'ok',
         reason: 'client_closed',
         upstream: 'orders-rw.acme.svc.cluster.local:5432',
+        connectionId: '2.1841',
+        endedBy: null,
       },
     ],
   },
@@ -95,15 +99,22 @@ export const ConnectionEventsPage = Type.Object(
 
 export const INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '6h': 21600, '1d': 86400 } as const;
 
+const { limit: _l, cursor: _c, format: _f, ...connectionFilters } = ConnectionEventsQuery.properties;
+
 export const StatsQuery = Type.Object(
   {
-    ...TimeRange,
+    ...connectionFilters,
     interval: Type.Optional(Type.Enum(Object.keys(INTERVALS) as Array<keyof typeof INTERVALS>, { default: '1h' })),
-    database: Type.Optional(Slug('Database name')),
   },
   { additionalProperties: false },
 );
 export type StatsQuery = Static<typeof StatsQuery>;
+
+export const PlatformStatsQuery = Type.Object(
+  { ...StatsQuery.properties, tenant: Type.Optional(Slug('Tenant slug; omit for all tenants and unrouted connections')) },
+  { additionalProperties: false },
+);
+export type PlatformStatsQuery = Static<typeof PlatformStatsQuery>;
 
 export const StatsResponse = Type.Object(
   {
@@ -121,6 +132,10 @@ export const StatsResponse = Type.Object(
         failuresByReason: Type.Record(Type.String(), Type.Integer()),
       }),
     ),
+    topClients: Type.Array(
+      Type.Object({ clientAddress: Type.String(), connections: Type.Integer(), failures: Type.Integer() }),
+      { description: 'The 10 client addresses with the most connections in the range (same filters)' },
+    ),
   },
   {
     examples: [
@@ -132,6 +147,7 @@ export const StatsResponse = Type.Object(
           { start: '2026-11-22T00:00:00.000Z', connections: 120, ok: 117, failures: 3, bytesIn: 80123, bytesOut: 9912034, failuresByReason: { source_not_allowed: 3 } },
           { start: '2026-11-22T01:00:00.000Z', connections: 0, ok: 0, failures: 0, bytesIn: 0, bytesOut: 0, failuresByReason: {} },
         ],
+        topClients: [{ clientAddress: '203.0.113.7', connections: 98, failures: 0 }],
       },
     ],
   },

@@ -16,6 +16,7 @@ import {
   type ConnectionEventsQuery,
   type PlatformAuditEventsQuery,
   type PlatformConnectionEventsQuery,
+  type PlatformStatsQuery,
   type StatsQuery,
   type StatsResponse,
 } from './events.schemas.js';
@@ -88,6 +89,8 @@ interface ConnRow {
   outcome: string;
   reason: string;
   upstream: string | null;
+  connection_id: string | null;
+  ended_by: string | null;
 }
 
 function connView(r: ConnRow) {
@@ -112,12 +115,14 @@ function connView(r: ConnRow) {
     outcome: r.outcome as 'ok' | 'rejected' | 'error' | 'aborted',
     reason: r.reason,
     upstream: r.upstream,
+    connectionId: r.connection_id,
+    endedBy: r.ended_by,
   };
 }
 
 const CONN_COLUMNS = [
   'id', 'startedAt', 'endedAt', 'durationMs', 'tenant', 'database', 'listener', 'sni', 'clientAddress', 'clientPort',
-  'outcome', 'reason', 'bytesIn', 'bytesOut', 'mode', 'alpn', 'tlsVersion', 'proxyId', 'routeId', 'upstream',
+  'outcome', 'reason', 'bytesIn', 'bytesOut', 'mode', 'alpn', 'tlsVersion', 'proxyId', 'routeId', 'upstream', 'connectionId', 'endedBy',
 ] as const;
 
 interface AuditRow {
@@ -168,7 +173,7 @@ export class EventsService {
     return db.id;
   }
 
-  private connectionFilters(tenantId: string | null | undefined, databaseId: string | null, q: ConnectionEventsQuery, range: Range): Prisma.Sql[] {
+  private connectionFilters(tenantId: string | null | undefined, databaseId: string | null, q: Omit<ConnectionEventsQuery, 'limit' | 'cursor' | 'format'>, range: Range): Prisma.Sql[] {
     const where: Prisma.Sql[] = [Prisma.sql`e.started_at >= ${range.from}`, Prisma.sql`e.started_at < ${range.to}`];
     if (tenantId) where.push(Prisma.sql`e.tenant_id = ${tenantId}::uuid`);
     if (databaseId) where.push(Prisma.sql`e.database_id = ${databaseId}::uuid`);
@@ -192,7 +197,8 @@ export class EventsService {
     const rows = await this.prisma.$queryRaw<ConnRow[]>`
       SELECT e.id, e.proxy_id, e.listener, t.slug AS tenant_slug, d.name AS database_name, e.route_id::text AS route_id,
              host(e.client_address) AS client_address, e.client_port, e.sni, e.alpn, e.tls_version, e.mode,
-             e.started_at, e.ended_at, e.bytes_in, e.bytes_out, e.outcome, e.reason, e.upstream
+             e.started_at, e.ended_at, e.bytes_in, e.bytes_out, e.outcome, e.reason, e.upstream,
+             e.connection_id, e.ended_by
         FROM connection_events e
         LEFT JOIN tenants t ON t.id = e.tenant_id
         LEFT JOIN databases d ON d.id = e.database_id
@@ -239,6 +245,17 @@ export class EventsService {
 
   async stats(actor: Actor, tenantSlug: string, q: StatsQuery): Promise<StatsResponse> {
     const tenant = await this.tenants.resolve(actor, tenantSlug, 'member');
+    return this.aggregate(tenant.id, await this.databaseId(tenant, q.database), q);
+  }
+
+  async platformStats(actor: Actor, q: PlatformStatsQuery): Promise<StatsResponse> {
+    requirePlatformAdmin(actor);
+    const tenant = q.tenant ? await this.tenants.resolve(actor, q.tenant, 'member') : null;
+    return this.aggregate(tenant?.id ?? null, tenant ? await this.databaseId(tenant, q.database) : null, q);
+  }
+
+  /** Per-interval buckets and the top client addresses, under the same filters as the list. */
+  private async aggregate(tenantId: string | null, databaseId: string | null, q: StatsQuery): Promise<StatsResponse> {
     const interval = q.interval ?? '1h';
     const seconds = INTERVALS[interval];
     const range = parseRange(q);
@@ -247,20 +264,62 @@ export class EventsService {
     const from = new Date(Math.floor(range.from.getTime() / step) * step);
     const buckets = Math.ceil((range.to.getTime() - from.getTime()) / step);
     if (buckets > MAX_BUCKETS) throw invalid('querystring.interval', `gives ${buckets} buckets for this range; at most ${MAX_BUCKETS}`);
-    const databaseId = await this.databaseId(tenant, q.database);
-    const where = [Prisma.sql`e.tenant_id = ${tenant.id}::uuid`, Prisma.sql`e.started_at >= ${from}`, Prisma.sql`e.started_at < ${range.to}`];
-    if (databaseId) where.push(Prisma.sql`e.database_id = ${databaseId}::uuid`);
-    const bin = Prisma.sql`date_bin(make_interval(secs => ${seconds}), e.started_at, TIMESTAMPTZ '1970-01-01')`;
-    const rows = await this.prisma.$queryRaw<Array<{ bucket: Date; reason: string | null; n: bigint; ok: bigint; bytes_in: bigint; bytes_out: bigint }>>`
-      SELECT ${bin} AS bucket,
-             CASE WHEN e.outcome = 'ok' THEN NULL ELSE e.reason END AS reason,
-             count(*) AS n,
-             count(*) FILTER (WHERE e.outcome = 'ok') AS ok,
-             coalesce(sum(e.bytes_in), 0)::int8 AS bytes_in,
-             coalesce(sum(e.bytes_out), 0)::int8 AS bytes_out
-        FROM connection_events e
-       WHERE ${Prisma.join(where, ' AND ')}
-       GROUP BY 1, 2`;
+    type BucketRow = { bucket: Date; reason: string | null; n: bigint; ok: bigint; bytes_in: bigint; bytes_out: bigint };
+    const bin = (col: Prisma.Sql) => Prisma.sql`date_bin(make_interval(secs => ${seconds}), ${col}, TIMESTAMPTZ '1970-01-01')`;
+    const rawBuckets = (span: Range) => {
+      const cond = Prisma.join(this.connectionFilters(tenantId, databaseId, q, span), ' AND ');
+      return this.prisma.$queryRaw<BucketRow[]>`
+        SELECT ${bin(Prisma.sql`e.started_at`)} AS bucket,
+               CASE WHEN e.outcome = 'ok' THEN NULL ELSE e.reason END AS reason,
+               count(*) AS n,
+               count(*) FILTER (WHERE e.outcome = 'ok') AS ok,
+               coalesce(sum(e.bytes_in), 0)::int8 AS bytes_in,
+               coalesce(sum(e.bytes_out), 0)::int8 AS bytes_out
+          FROM connection_events e
+         WHERE ${cond}
+         GROUP BY 1, 2`;
+    };
+    // Hourly and coarser charts without address or host-name filters read the hourly rollup
+    // for whole hours and the events only for the hour in progress (or a cut-off last hour).
+    const hourEnd = new Date(Math.floor(range.to.getTime() / 3600_000) * 3600_000);
+    const useRollup = seconds >= 3600 && !q.clientAddress && !q.sni && hourEnd.getTime() > from.getTime();
+    const bucketQueries: Array<Promise<BucketRow[]>> = [];
+    if (useRollup) {
+      // The grain that answers the query: platform total, one tenant, or one database.
+      const level = databaseId ? 2 : tenantId ? 1 : 0;
+      const rc: Prisma.Sql[] = [Prisma.sql`r.level = ${level}::int2`, Prisma.sql`r.bucket >= ${from}`, Prisma.sql`r.bucket < ${hourEnd}`];
+      if (level >= 1) rc.push(Prisma.sql`r.tenant_id = ${tenantId}::uuid`);
+      else rc.push(Prisma.sql`r.tenant_id IS NULL`);
+      if (level === 2) rc.push(Prisma.sql`r.database_id = ${databaseId}::uuid`);
+      else rc.push(Prisma.sql`r.database_id IS NULL`);
+      if (q.outcome) rc.push(Prisma.sql`r.outcome = ${q.outcome}`);
+      if (q.reason) rc.push(Prisma.sql`r.reason = ${q.reason}`);
+      bucketQueries.push(this.prisma.$queryRaw<BucketRow[]>`
+        SELECT ${bin(Prisma.sql`r.bucket`)} AS bucket,
+               CASE WHEN r.outcome = 'ok' THEN NULL ELSE r.reason END AS reason,
+               sum(r.connections)::int8 AS n,
+               coalesce(sum(r.connections) FILTER (WHERE r.outcome = 'ok'), 0)::int8 AS ok,
+               sum(r.bytes_in)::int8 AS bytes_in,
+               sum(r.bytes_out)::int8 AS bytes_out
+          FROM connection_event_rollups r
+         WHERE ${Prisma.join(rc, ' AND ')}
+         GROUP BY 1, 2`);
+      if (hourEnd.getTime() < range.to.getTime()) bucketQueries.push(rawBuckets({ from: hourEnd, to: range.to }));
+    } else {
+      bucketQueries.push(rawBuckets({ from, to: range.to }));
+    }
+    const cond = Prisma.join(this.connectionFilters(tenantId, databaseId, q, { from, to: range.to }), ' AND ');
+    const [top, ...bucketSets] = await Promise.all([
+      this.prisma.$queryRaw<Array<{ address: string; n: bigint; failures: bigint }>>`
+        SELECT host(e.client_address) AS address, count(*) AS n, count(*) FILTER (WHERE e.outcome <> 'ok') AS failures
+          FROM connection_events e
+         WHERE ${cond} AND e.client_address IS NOT NULL
+         GROUP BY e.client_address
+         ORDER BY n DESC, e.client_address
+         LIMIT 10`,
+      ...bucketQueries,
+    ]);
+    const rows = bucketSets.flat();
     const byStart = new Map<number, StatsResponse['buckets'][number]>();
     for (let i = 0; i < buckets; i++) {
       const start = from.getTime() + i * step;
@@ -279,7 +338,13 @@ export class EventsService {
         b.failuresByReason[r.reason] = (b.failuresByReason[r.reason] ?? 0) + n;
       }
     }
-    return { from: from.toISOString(), to: range.to.toISOString(), interval, buckets: [...byStart.values()] };
+    return {
+      from: from.toISOString(),
+      to: range.to.toISOString(),
+      interval,
+      buckets: [...byStart.values()],
+      topClients: top.map((t) => ({ clientAddress: t.address, connections: Number(t.n), failures: Number(t.failures) })),
+    };
   }
 
   private async auditPage(where: Prisma.Sql[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof auditView>>> {

@@ -1961,17 +1961,10 @@ export interface paths {
                          *               "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *             },
                          *             "certificate": null,
-                         *             "acme": null,
                          *             "ca": null,
                          *             "upstreamTls": true,
                          *             "upstreamCa": null,
-                         *             "version": 42,
-                         *             "owner": {
-                         *               "type": "api"
-                         *             }
-                         *           },
-                         *           "owner": {
-                         *             "type": "api"
+                         *             "version": 42
                          *           },
                          *           "createdAt": "2026-11-22T08:00:00.000Z",
                          *           "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2031,7 +2024,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            /** @description Give `upstream` (one endpoint), `endpoints` (several) or `discoveredService`, only one of them. */
+            /** @description Give `upstream` (one endpoint) or `endpoints` (several), not both. */
             requestBody: {
                 content: {
                     "application/json": {
@@ -2078,13 +2071,6 @@ export interface paths {
                             /** @example 5432 */
                             port: number;
                         }[];
-                        /** @description Fill the upstream from a service the Kubernetes controller discovered (GET …/discovered-services) */
-                        discoveredService?: {
-                            namespace: string;
-                            name: string;
-                            /** @description true: the ready endpoints (pods) the controller saw instead of the Service name */
-                            endpoints?: boolean;
-                        };
                         /**
                          * @description round-robin (default), least-connections (fewest open connections on this proxy) or source-hash (a client keeps its endpoint)
                          * @enum {unknown}
@@ -2157,17 +2143,10 @@ export interface paths {
                          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *         },
                          *         "certificate": null,
-                         *         "acme": null,
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
-                         *         "version": 42,
-                         *         "owner": {
-                         *           "type": "api"
-                         *         }
-                         *       },
-                         *       "owner": {
-                         *         "type": "api"
+                         *         "version": 42
                          *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2212,28 +2191,6 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
-                            /**
-                             * @description Who owns the database and its route
-                             * @example {
-                             *       "type": "kubernetes",
-                             *       "kind": "ExternalAccess",
-                             *       "namespace": "acme-prod",
-                             *       "name": "orders",
-                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-                             *     }
-                             */
-                            owner: {
-                                /** @enum {string} */
-                                type: "api";
-                            } | {
-                                /** @enum {string} */
-                                type: "kubernetes";
-                                /** @enum {unknown} */
-                                kind: "ExternalAccess" | "TLSRoute";
-                                namespace: string;
-                                name: string;
-                                uid: string;
-                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2379,17 +2336,10 @@ export interface paths {
                          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *         },
                          *         "certificate": null,
-                         *         "acme": null,
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
-                         *         "version": 42,
-                         *         "owner": {
-                         *           "type": "api"
-                         *         }
-                         *       },
-                         *       "owner": {
-                         *         "type": "api"
+                         *         "version": 42
                          *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2434,28 +2384,6 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
-                            /**
-                             * @description Who owns the database and its route
-                             * @example {
-                             *       "type": "kubernetes",
-                             *       "kind": "ExternalAccess",
-                             *       "namespace": "acme-prod",
-                             *       "name": "orders",
-                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-                             *     }
-                             */
-                            owner: {
-                                /** @enum {string} */
-                                type: "api";
-                            } | {
-                                /** @enum {string} */
-                                type: "kubernetes";
-                                /** @enum {unknown} */
-                                kind: "ExternalAccess" | "TLSRoute";
-                                namespace: string;
-                                name: string;
-                                uid: string;
-                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2710,17 +2638,10 @@ export interface paths {
                          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *         },
                          *         "certificate": null,
-                         *         "acme": null,
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
-                         *         "version": 42,
-                         *         "owner": {
-                         *           "type": "api"
-                         *         }
-                         *       },
-                         *       "owner": {
-                         *         "type": "api"
+                         *         "version": 42
                          *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2765,28 +2686,6 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
-                            /**
-                             * @description Who owns the database and its route
-                             * @example {
-                             *       "type": "kubernetes",
-                             *       "kind": "ExternalAccess",
-                             *       "namespace": "acme-prod",
-                             *       "name": "orders",
-                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-                             *     }
-                             */
-                            owner: {
-                                /** @enum {string} */
-                                type: "api";
-                            } | {
-                                /** @enum {string} */
-                                type: "kubernetes";
-                                /** @enum {unknown} */
-                                kind: "ExternalAccess" | "TLSRoute";
-                                namespace: string;
-                                name: string;
-                                uid: string;
-                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2902,14 +2801,10 @@ export interface paths {
                          *         "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *       },
                          *       "certificate": null,
-                         *       "acme": null,
                          *       "ca": null,
                          *       "upstreamTls": true,
                          *       "upstreamCa": null,
                          *       "version": 42,
-                         *       "owner": {
-                         *         "type": "api"
-                         *       },
                          *       "propagation": {
                          *         "version": 42,
                          *         "state": "applied",
@@ -2964,20 +2859,6 @@ export interface paths {
                                 expiresInDays: number;
                                 auto: boolean;
                             } | null;
-                            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
-                            acme: {
-                                /** Format: uuid */
-                                id: string;
-                                /** @description pending | validating | issued | failed */
-                                state: string;
-                                renewAt: string | null;
-                                problem: ({
-                                    type: string;
-                                    detail: string;
-                                } & {
-                                    [key: string]: unknown;
-                                }) | null;
-                            } | null;
                             /** @description What clients verify the certificate with, when it is not publicly trusted (terminate mode) */
                             ca: {
                                 /** @description File name the connection strings refer to */
@@ -2993,28 +2874,6 @@ export interface paths {
                             upstreamCa: string | null;
                             /** @description Config version of the route’s last change */
                             version: number | null;
-                            /**
-                             * @description Who owns the database and its route
-                             * @example {
-                             *       "type": "kubernetes",
-                             *       "kind": "ExternalAccess",
-                             *       "namespace": "acme-prod",
-                             *       "name": "orders",
-                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-                             *     }
-                             */
-                            owner: {
-                                /** @enum {string} */
-                                type: "api";
-                            } | {
-                                /** @enum {string} */
-                                type: "kubernetes";
-                                /** @enum {unknown} */
-                                kind: "ExternalAccess" | "TLSRoute";
-                                namespace: string;
-                                name: string;
-                                uid: string;
-                            };
                             propagation?: components["schemas"]["Propagation"];
                         };
                     };
@@ -3146,14 +3005,10 @@ export interface paths {
                          *         "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *       },
                          *       "certificate": null,
-                         *       "acme": null,
                          *       "ca": null,
                          *       "upstreamTls": true,
                          *       "upstreamCa": null,
                          *       "version": 42,
-                         *       "owner": {
-                         *         "type": "api"
-                         *       },
                          *       "propagation": {
                          *         "version": 42,
                          *         "state": "applied",
@@ -3208,20 +3063,6 @@ export interface paths {
                                 expiresInDays: number;
                                 auto: boolean;
                             } | null;
-                            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
-                            acme: {
-                                /** Format: uuid */
-                                id: string;
-                                /** @description pending | validating | issued | failed */
-                                state: string;
-                                renewAt: string | null;
-                                problem: ({
-                                    type: string;
-                                    detail: string;
-                                } & {
-                                    [key: string]: unknown;
-                                }) | null;
-                            } | null;
                             /** @description What clients verify the certificate with, when it is not publicly trusted (terminate mode) */
                             ca: {
                                 /** @description File name the connection strings refer to */
@@ -3237,28 +3078,6 @@ export interface paths {
                             upstreamCa: string | null;
                             /** @description Config version of the route’s last change */
                             version: number | null;
-                            /**
-                             * @description Who owns the database and its route
-                             * @example {
-                             *       "type": "kubernetes",
-                             *       "kind": "ExternalAccess",
-                             *       "namespace": "acme-prod",
-                             *       "name": "orders",
-                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-                             *     }
-                             */
-                            owner: {
-                                /** @enum {string} */
-                                type: "api";
-                            } | {
-                                /** @enum {string} */
-                                type: "kubernetes";
-                                /** @enum {unknown} */
-                                kind: "ExternalAccess" | "TLSRoute";
-                                namespace: string;
-                                name: string;
-                                uid: string;
-                            };
                             propagation?: components["schemas"]["Propagation"];
                         };
                     };
@@ -3319,111 +3138,6 @@ export interface paths {
                 };
             };
         };
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/tenants/{tenant}/discovered-services": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Services the Kubernetes controller found in the tenant’s namespaces
-         * @description Services and EndpointSlices of the namespaces labelled `switchyard.io/tenant=<tenant>`, with the engine inferred. Register one as a database with `discoveredService: {namespace, name}` in POST …/databases. Empty when no controller runs.
-         */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description Tenant slug
-                     * @example acme
-                     */
-                    tenant: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "items": [
-                         *         {
-                         *           "namespace": "acme-prod",
-                         *           "name": "orders-rw",
-                         *           "engine": "postgres",
-                         *           "engineReason": "cnpg.io/cluster=orders (-rw: primary)",
-                         *           "role": "primary",
-                         *           "upstream": {
-                         *             "host": "orders-rw.acme-prod.svc.cluster.local",
-                         *             "port": 5432
-                         *           },
-                         *           "ports": [
-                         *             {
-                         *               "name": "postgres",
-                         *               "port": 5432,
-                         *               "protocol": "TCP"
-                         *             }
-                         *           ],
-                         *           "readyEndpoints": [
-                         *             {
-                         *               "host": "10.244.1.17",
-                         *               "port": 5432
-                         *             }
-                         *           ],
-                         *           "observedAt": "2026-12-06T03:00:00.000Z"
-                         *         }
-                         *       ]
-                         *     }
-                         */
-                        "application/json": {
-                            items: components["schemas"]["DiscoveredService"][];
-                        };
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -4226,7 +3940,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
+                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
                             hostnames: string[];
                             subject: string;
                             issuer: string;
@@ -4417,7 +4131,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
+                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
                             hostnames: string[];
                             subject: string;
                             issuer: string;
@@ -4586,7 +4300,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
+                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
                             hostnames: string[];
                             subject: string;
                             issuer: string;
@@ -4892,773 +4606,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/tenants/{tenant}/acme-certificates": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** List the tenant’s ACME certificates: state, renewal date, last failure */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description Tenant slug
-                     * @example acme
-                     */
-                    tenant: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "items": [
-                         *         {
-                         *           "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
-                         *           "hostname": "orders.acme.db.example.com",
-                         *           "challenge": "tls-alpn-01",
-                         *           "state": "issued",
-                         *           "problem": null,
-                         *           "attempts": 0,
-                         *           "nextAttemptAt": "2027-01-30T08:00:00.000Z",
-                         *           "renewAt": "2027-01-30T08:00:00.000Z",
-                         *           "lastIssuedAt": "2026-12-01T08:00:00.000Z",
-                         *           "certificate": {
-                         *             "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *             "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
-                         *             "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
-                         *             "notBefore": "2026-12-01T07:00:00.000Z",
-                         *             "notAfter": "2027-03-01T07:00:00.000Z",
-                         *             "expiresInDays": 89,
-                         *             "publiclyTrusted": true
-                         *           },
-                         *           "servedWith": {
-                         *             "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *             "kind": "acme"
-                         *           },
-                         *           "createdAt": "2026-12-01T07:59:00.000Z",
-                         *           "updatedAt": "2026-12-01T08:00:00.000Z"
-                         *         }
-                         *       ]
-                         *     }
-                         */
-                        "application/json": {
-                            items: components["schemas"]["AcmeCertificate"][];
-                        };
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /**
-         * Request a publicly trusted certificate from the platform’s ACME CA for a terminate-mode route (tenant admin)
-         * @description Returns at once with state `pending`; the background worker orders it, publishes the challenge to every proxy, and attaches the certificate to the route when issued (follow with GET). Until then the route keeps its platform-CA certificate (`servedWith.kind: issued`). Exact host names only: wildcards need DNS-01, which is not supported. Renewed automatically.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description Tenant slug
-                     * @example acme
-                     */
-                    tenant: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /**
-                         * Format: route-hostname
-                         * @description The host name of one of the tenant’s terminate-mode routes (exact; no wildcards)
-                         */
-                        hostname: string;
-                        /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
-                        challenge?: "tls-alpn-01" | "http-01";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
-                         *       "hostname": "orders.acme.db.example.com",
-                         *       "challenge": "tls-alpn-01",
-                         *       "state": "issued",
-                         *       "problem": null,
-                         *       "attempts": 0,
-                         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
-                         *       "renewAt": "2027-01-30T08:00:00.000Z",
-                         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
-                         *       "certificate": {
-                         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
-                         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
-                         *         "notBefore": "2026-12-01T07:00:00.000Z",
-                         *         "notAfter": "2027-03-01T07:00:00.000Z",
-                         *         "expiresInDays": 89,
-                         *         "publiclyTrusted": true
-                         *       },
-                         *       "servedWith": {
-                         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *         "kind": "acme"
-                         *       },
-                         *       "createdAt": "2026-12-01T07:59:00.000Z",
-                         *       "updatedAt": "2026-12-01T08:00:00.000Z"
-                         *     }
-                         */
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            hostname: string;
-                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
-                            challenge: "tls-alpn-01" | "http-01";
-                            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
-                            state: "pending" | "validating" | "issued" | "failed";
-                            /** @description The last failure (the CA’s problem document), null after a success */
-                            problem: {
-                                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
-                                type: string;
-                                detail: string;
-                                status?: number;
-                                /** Format: date-time */
-                                at: string;
-                                /** @description The failure was a renewal; the current certificate is still served */
-                                renewal: boolean;
-                            } | null;
-                            /** @description Consecutive failed attempts (backoff doubles with each) */
-                            attempts: number;
-                            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
-                            nextAttemptAt: string | null;
-                            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
-                            renewAt: string | null;
-                            lastIssuedAt: string | null;
-                            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
-                            certificate: {
-                                /** Format: uuid */
-                                id: string;
-                                fingerprint: string;
-                                issuer: string;
-                                /** Format: date-time */
-                                notBefore: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                                expiresInDays: number;
-                                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
-                                publiclyTrusted: boolean;
-                            } | null;
-                            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
-                            servedWith: {
-                                certificateId: string;
-                                kind: string;
-                            } | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/tenants/{tenant}/acme-certificates/{acmeId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One ACME certificate */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description Tenant slug
-                     * @example acme
-                     */
-                    tenant: string;
-                    /** @description ACME certificate id */
-                    acmeId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
-                         *       "hostname": "orders.acme.db.example.com",
-                         *       "challenge": "tls-alpn-01",
-                         *       "state": "issued",
-                         *       "problem": null,
-                         *       "attempts": 0,
-                         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
-                         *       "renewAt": "2027-01-30T08:00:00.000Z",
-                         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
-                         *       "certificate": {
-                         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
-                         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
-                         *         "notBefore": "2026-12-01T07:00:00.000Z",
-                         *         "notAfter": "2027-03-01T07:00:00.000Z",
-                         *         "expiresInDays": 89,
-                         *         "publiclyTrusted": true
-                         *       },
-                         *       "servedWith": {
-                         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *         "kind": "acme"
-                         *       },
-                         *       "createdAt": "2026-12-01T07:59:00.000Z",
-                         *       "updatedAt": "2026-12-01T08:00:00.000Z"
-                         *     }
-                         */
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            hostname: string;
-                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
-                            challenge: "tls-alpn-01" | "http-01";
-                            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
-                            state: "pending" | "validating" | "issued" | "failed";
-                            /** @description The last failure (the CA’s problem document), null after a success */
-                            problem: {
-                                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
-                                type: string;
-                                detail: string;
-                                status?: number;
-                                /** Format: date-time */
-                                at: string;
-                                /** @description The failure was a renewal; the current certificate is still served */
-                                renewal: boolean;
-                            } | null;
-                            /** @description Consecutive failed attempts (backoff doubles with each) */
-                            attempts: number;
-                            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
-                            nextAttemptAt: string | null;
-                            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
-                            renewAt: string | null;
-                            lastIssuedAt: string | null;
-                            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
-                            certificate: {
-                                /** Format: uuid */
-                                id: string;
-                                fingerprint: string;
-                                issuer: string;
-                                /** Format: date-time */
-                                notBefore: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                                expiresInDays: number;
-                                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
-                                publiclyTrusted: boolean;
-                            } | null;
-                            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
-                            servedWith: {
-                                certificateId: string;
-                                kind: string;
-                            } | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        /** Stop ordering and renewing (tenant admin); an issued certificate stays attached until replaced */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description Tenant slug
-                     * @example acme
-                     */
-                    tenant: string;
-                    /** @description ACME certificate id */
-                    acmeId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/tenants/{tenant}/acme-certificates/{acmeId}/renew": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Renew now, or retry a failed order now instead of after its backoff (tenant admin)
-         * @description Refused with SY_ACME_RATE_LIMITED (and Retry-After) when the CA’s rate limits would be exceeded.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description Tenant slug
-                     * @example acme
-                     */
-                    tenant: string;
-                    /** @description ACME certificate id */
-                    acmeId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
-                         *       "hostname": "orders.acme.db.example.com",
-                         *       "challenge": "tls-alpn-01",
-                         *       "state": "issued",
-                         *       "problem": null,
-                         *       "attempts": 0,
-                         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
-                         *       "renewAt": "2027-01-30T08:00:00.000Z",
-                         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
-                         *       "certificate": {
-                         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
-                         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
-                         *         "notBefore": "2026-12-01T07:00:00.000Z",
-                         *         "notAfter": "2027-03-01T07:00:00.000Z",
-                         *         "expiresInDays": 89,
-                         *         "publiclyTrusted": true
-                         *       },
-                         *       "servedWith": {
-                         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-                         *         "kind": "acme"
-                         *       },
-                         *       "createdAt": "2026-12-01T07:59:00.000Z",
-                         *       "updatedAt": "2026-12-01T08:00:00.000Z"
-                         *     }
-                         */
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            hostname: string;
-                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
-                            challenge: "tls-alpn-01" | "http-01";
-                            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
-                            state: "pending" | "validating" | "issued" | "failed";
-                            /** @description The last failure (the CA’s problem document), null after a success */
-                            problem: {
-                                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
-                                type: string;
-                                detail: string;
-                                status?: number;
-                                /** Format: date-time */
-                                at: string;
-                                /** @description The failure was a renewal; the current certificate is still served */
-                                renewal: boolean;
-                            } | null;
-                            /** @description Consecutive failed attempts (backoff doubles with each) */
-                            attempts: number;
-                            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
-                            nextAttemptAt: string | null;
-                            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
-                            renewAt: string | null;
-                            lastIssuedAt: string | null;
-                            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
-                            certificate: {
-                                /** Format: uuid */
-                                id: string;
-                                fingerprint: string;
-                                issuer: string;
-                                /** Format: date-time */
-                                notBefore: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                                expiresInDays: number;
-                                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
-                                publiclyTrusted: boolean;
-                            } | null;
-                            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
-                            servedWith: {
-                                certificateId: string;
-                                kind: string;
-                            } | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/acme/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** ACME metrics in Prometheus text format (platform admin): certificates by state, soonest expiry, orders and failures by reason */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example # HELP switchyard_acme_certificates ACME certificates by state.
-                         *     # TYPE switchyard_acme_certificates gauge
-                         *     switchyard_acme_certificates{state="issued"} 12
-                         */
-                        "text/plain": string;
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/proxies": {
         parameters: {
             query?: never;
@@ -5666,7 +4613,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live proxies and the config version each has applied */
+        /**
+         * Proxies, the config version each has applied, and whether they still heartbeat
+         * @description Every proxy that heartbeated within the last day. One whose last heartbeat is older than `livenessMs` is listed with `stale: true` (stopped, crashed or cut off from the control database), never left out. A proxy that stops cleanly removes itself.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5685,15 +4635,25 @@ export interface paths {
                         /**
                          * @example {
                          *       "currentVersion": 42,
+                         *       "livenessMs": 15000,
                          *       "items": [
                          *         {
                          *           "id": "switchyard-proxy-7d9f-abcde",
                          *           "hostname": "switchyard-proxy-7d9f-abcde",
+                         *           "version": "0.1.0",
                          *           "appliedVersion": 42,
+                         *           "lag": 0,
                          *           "upToDate": true,
+                         *           "stale": false,
                          *           "heartbeatAt": "2026-11-22T10:00:05.000Z",
+                         *           "heartbeatAgeMs": 1200,
                          *           "startedAt": "2026-11-22T08:00:00.000Z",
                          *           "appliedAt": "2026-11-22T09:59:31.000Z",
+                         *           "workers": 2,
+                         *           "openConnections": 17,
+                         *           "routes": 230,
+                         *           "eventsDropped": 0,
+                         *           "eventsPending": 0,
                          *           "listeners": [
                          *             {
                          *               "name": "postgres",
@@ -5710,6 +4670,7 @@ export interface paths {
                          *             "openConnections": 17,
                          *             "routedConnections": 17,
                          *             "routes": 230,
+                         *             "workers": 2,
                          *             "auditPending": 0,
                          *             "auditDropped": 0,
                          *             "auditWritten": 18422
@@ -5721,25 +4682,9 @@ export interface paths {
                         "application/json": {
                             /** @description The latest committed config version */
                             currentVersion: number;
-                            items: {
-                                id: string;
-                                hostname: string;
-                                appliedVersion: number;
-                                upToDate: boolean;
-                                /** Format: date-time */
-                                heartbeatAt: string;
-                                /** Format: date-time */
-                                startedAt: string;
-                                appliedAt: string | null;
-                                listeners: {
-                                    name: string;
-                                    protocol: string;
-                                    port: number;
-                                }[];
-                                stats: {
-                                    [key: string]: number;
-                                };
-                            }[];
+                            /** @description A proxy is stale when its last heartbeat is older than this */
+                            livenessMs: number;
+                            items: components["schemas"]["ProxyStatus"][];
                         };
                     };
                 };
@@ -5853,7 +4798,9 @@ export interface paths {
                          *           "bytesOut": 991203,
                          *           "outcome": "ok",
                          *           "reason": "client_closed",
-                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432"
+                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432",
+                         *           "connectionId": "2.1841",
+                         *           "endedBy": null
                          *         }
                          *       ],
                          *       "nextCursor": "MTc2Mzc5NTYwMDAwMDoxMDQy"
@@ -5912,7 +4859,7 @@ export interface paths {
         };
         /**
          * Connections, bytes and failures by reason per interval (for charts)
-         * @description Buckets are aligned to whole intervals (UTC) and include empty ones; at most 2000 buckets.
+         * @description Same filters as the list. Buckets are aligned to whole intervals (UTC) and include empty ones; at most 2000 buckets. Also the top 10 client addresses.
          */
         get: {
             parameters: {
@@ -5927,12 +4874,18 @@ export interface paths {
                      * @example 2026-11-22T08:00:00Z
                      */
                     to?: string;
-                    interval?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
                     /**
                      * @description Database name
                      * @example acme
                      */
                     database?: string;
+                    /** @description An IP address or a CIDR */
+                    clientAddress?: string;
+                    outcome?: "ok" | "rejected" | "error" | "aborted";
+                    /** @description Close/refusal reason code (docs/proxy.md) */
+                    reason?: string;
+                    sni?: string;
+                    interval?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
                 };
                 header?: never;
                 path: {
@@ -5978,6 +4931,13 @@ export interface paths {
                          *           "bytesOut": 0,
                          *           "failuresByReason": {}
                          *         }
+                         *       ],
+                         *       "topClients": [
+                         *         {
+                         *           "clientAddress": "203.0.113.7",
+                         *           "connections": 98,
+                         *           "failures": 0
+                         *         }
                          *       ]
                          *     }
                          */
@@ -5998,6 +4958,12 @@ export interface paths {
                                 failuresByReason: {
                                     [key: string]: number;
                                 };
+                            }[];
+                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            topClients: {
+                                clientAddress: string;
+                                connections: number;
+                                failures: number;
                             }[];
                         };
                     };
@@ -6248,7 +5214,9 @@ export interface paths {
                          *           "bytesOut": 991203,
                          *           "outcome": "ok",
                          *           "reason": "client_closed",
-                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432"
+                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432",
+                         *           "connectionId": "2.1841",
+                         *           "endedBy": null
                          *         }
                          *       ],
                          *       "nextCursor": "MTc2Mzc5NTYwMDAwMDoxMDQy"
@@ -6258,6 +5226,169 @@ export interface paths {
                             items: components["schemas"]["ConnectionEvent"][];
                             /** @description Pass as `cursor` for the next page; null at the end */
                             nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connection-events/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stats over all connection events, including unrouted ones (platform admin)
+         * @description As the tenant stats, across tenants unless `tenant` is given.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Inclusive start; default: 24 h before `to`
+                     * @example 2026-11-22T08:00:00Z
+                     */
+                    from?: string;
+                    /**
+                     * @description Exclusive end; default: now
+                     * @example 2026-11-22T08:00:00Z
+                     */
+                    to?: string;
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database?: string;
+                    /** @description An IP address or a CIDR */
+                    clientAddress?: string;
+                    outcome?: "ok" | "rejected" | "error" | "aborted";
+                    /** @description Close/refusal reason code (docs/proxy.md) */
+                    reason?: string;
+                    sni?: string;
+                    interval?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
+                    /**
+                     * @description Tenant slug; omit for all tenants and unrouted connections
+                     * @example acme
+                     */
+                    tenant?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "from": "2026-11-22T00:00:00.000Z",
+                         *       "to": "2026-11-22T02:00:00.000Z",
+                         *       "interval": "1h",
+                         *       "buckets": [
+                         *         {
+                         *           "start": "2026-11-22T00:00:00.000Z",
+                         *           "connections": 120,
+                         *           "ok": 117,
+                         *           "failures": 3,
+                         *           "bytesIn": 80123,
+                         *           "bytesOut": 9912034,
+                         *           "failuresByReason": {
+                         *             "source_not_allowed": 3
+                         *           }
+                         *         },
+                         *         {
+                         *           "start": "2026-11-22T01:00:00.000Z",
+                         *           "connections": 0,
+                         *           "ok": 0,
+                         *           "failures": 0,
+                         *           "bytesIn": 0,
+                         *           "bytesOut": 0,
+                         *           "failuresByReason": {}
+                         *         }
+                         *       ],
+                         *       "topClients": [
+                         *         {
+                         *           "clientAddress": "203.0.113.7",
+                         *           "connections": 98,
+                         *           "failures": 0
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            interval: string;
+                            buckets: {
+                                /** Format: date-time */
+                                start: string;
+                                connections: number;
+                                ok: number;
+                                failures: number;
+                                bytesIn: number;
+                                bytesOut: number;
+                                failuresByReason: {
+                                    [key: string]: number;
+                                };
+                            }[];
+                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            topClients: {
+                                clientAddress: string;
+                                connections: number;
+                                failures: number;
+                            }[];
                         };
                     };
                 };
@@ -6434,6 +5565,493 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/connections/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open connections to the tenant’s databases
+         * @description Routed connections open right now, newest first, as each live proxy reported them in its last heartbeat (at most about a second old; byte counts as of that report; 500 per proxy). Poll it, together with `connection-events` for rows newer than the first one shown, for a live view.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database?: string;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "proxyId": "switchyard-proxy-7d9f-abcde",
+                         *           "id": "2.1841",
+                         *           "listener": "postgres",
+                         *           "tenant": "acme",
+                         *           "database": "orders",
+                         *           "routeId": "3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11",
+                         *           "clientAddress": "203.0.113.7",
+                         *           "clientPort": 53122,
+                         *           "sni": "orders.acme.db.example.com",
+                         *           "mode": "passthrough",
+                         *           "startedAt": "2026-11-22T10:00:00.000Z",
+                         *           "durationMs": 65000,
+                         *           "bytesIn": 1822,
+                         *           "bytesOut": 99120
+                         *         }
+                         *       ],
+                         *       "reportedAt": "2026-11-22T10:01:05.000Z",
+                         *       "truncated": false
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Newest first */
+                            items: components["schemas"]["LiveConnection"][];
+                            /** @description The oldest heartbeat the list is built from (null: no live proxy) */
+                            reportedAt: string | null;
+                            /** @description A proxy had more open connections than it reports (500 each, the newest) */
+                            truncated: boolean;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open connections of every tenant (platform admin)
+         * @description Routed connections open right now, newest first, as each live proxy reported them in its last heartbeat (at most about a second old; byte counts as of that report; 500 per proxy). Poll it, together with `connection-events` for rows newer than the first one shown, for a live view.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database?: string;
+                    /**
+                     * @description Tenant slug (platform admins; omit for all)
+                     * @example acme
+                     */
+                    tenant?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "proxyId": "switchyard-proxy-7d9f-abcde",
+                         *           "id": "2.1841",
+                         *           "listener": "postgres",
+                         *           "tenant": "acme",
+                         *           "database": "orders",
+                         *           "routeId": "3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11",
+                         *           "clientAddress": "203.0.113.7",
+                         *           "clientPort": 53122,
+                         *           "sni": "orders.acme.db.example.com",
+                         *           "mode": "passthrough",
+                         *           "startedAt": "2026-11-22T10:00:00.000Z",
+                         *           "durationMs": 65000,
+                         *           "bytesIn": 1822,
+                         *           "bytesOut": 99120
+                         *         }
+                         *       ],
+                         *       "reportedAt": "2026-11-22T10:01:05.000Z",
+                         *       "truncated": false
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Newest first */
+                            items: components["schemas"]["LiveConnection"][];
+                            /** @description The oldest heartbeat the list is built from (null: no live proxy) */
+                            reportedAt: string | null;
+                            /** @description A proxy had more open connections than it reports (500 each, the newest) */
+                            truncated: boolean;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/databases/{database}/external-access/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check connection: the platform connects to the route like a client and reports each step
+         * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "ok": false,
+                         *       "failedStep": "upstream",
+                         *       "summary": "The proxy could not get an answer from the database: The proxy could not reach the database (10.0.4.7:5432): the connection was refused or timed out. Is the database running and listening?",
+                         *       "hostname": "orders.acme.db.example.com",
+                         *       "listener": "postgres",
+                         *       "address": "switchyard-proxy:5432",
+                         *       "tlsMode": "passthrough",
+                         *       "enabled": true,
+                         *       "checkedAt": "2026-11-22T10:00:00.000Z",
+                         *       "steps": [
+                         *         {
+                         *           "step": "reach",
+                         *           "ok": true,
+                         *           "ms": 2,
+                         *           "message": "Reached the proxy at switchyard-proxy:5432; it answered the SSLRequest."
+                         *         },
+                         *         {
+                         *           "step": "tls",
+                         *           "ok": true,
+                         *           "ms": 1003,
+                         *           "message": "The proxy accepted orders.acme.db.example.com and tried the database."
+                         *         },
+                         *         {
+                         *           "step": "certificate",
+                         *           "ok": false,
+                         *           "skipped": true,
+                         *           "ms": 0,
+                         *           "message": "Not checked: the handshake could not complete without the database."
+                         *         },
+                         *         {
+                         *           "step": "upstream",
+                         *           "ok": false,
+                         *           "ms": 1003,
+                         *           "message": "The proxy could not reach the database (10.0.4.7:5432): the connection was refused or timed out. Is the database running and listening?"
+                         *         }
+                         *       ],
+                         *       "certificate": null,
+                         *       "proxyReason": "upstream_unreachable"
+                         *     }
+                         */
+                        "application/json": {
+                            ok: boolean;
+                            failedStep: ("reach" | "tls" | "certificate" | "upstream") | null;
+                            summary: string;
+                            hostname: string;
+                            listener: string;
+                            /** @description host:port the platform dialled */
+                            address: string;
+                            tlsMode: string;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            checkedAt: string;
+                            steps: {
+                                /** @enum {unknown} */
+                                step: "reach" | "tls" | "certificate" | "upstream";
+                                ok: boolean;
+                                /** @description Not run because an earlier step failed */
+                                skipped?: boolean;
+                                /** @description How long the step took */
+                                ms: number;
+                                /** @description What happened, in plain words */
+                                message: string;
+                            }[];
+                            certificate: {
+                                subject: string;
+                                issuer: string;
+                                subjectAltNames: string[];
+                                /** Format: date-time */
+                                notBefore: string;
+                                /** Format: date-time */
+                                notAfter: string;
+                                expiresInDays: number;
+                                fingerprint256: string;
+                            } | null;
+                            /** @description The reason the proxy recorded for the check’s own connection, when found */
+                            proxyReason: string | null;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/proxies/{proxyId}/connections/{connectionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Terminate an open connection (platform admin, or admin of the connection’s tenant)
+         * @description Sends the order to the proxy holding the connection (its primary hands it to the worker), which closes both sides at once; the connection event records reason `terminated` and `endedBy`, and the audit trail `connection.terminate`. 202: the order is committed; the connection disappears from the live list within about a second. A connection of a tenant the caller cannot administer is reported as not found.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The proxy’s id (PROXY_ID; its host name by default) */
+                    proxyId: string;
+                    /** @description `<worker>.<seq>` from the live list */
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "proxyId": "switchyard-proxy-7d9f-abcde",
+                         *       "connectionId": "2.1841",
+                         *       "tenant": "acme",
+                         *       "endedBy": "user:ada@example.com",
+                         *       "requestedAt": "2026-11-22T10:01:05.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            proxyId: string;
+                            connectionId: string;
+                            tenant: string;
+                            /** @description What the connection event records as `endedBy` */
+                            endedBy: string;
+                            /** Format: date-time */
+                            requestedAt: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6450,7 +6068,7 @@ export interface components {
          */
         ErrorResponse: {
             statusCode: number;
-            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
+            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
             error: string;
             message: string;
             requestId: string;
@@ -6523,14 +6141,10 @@ export interface components {
          *         "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
          *       },
          *       "certificate": null,
-         *       "acme": null,
          *       "ca": null,
          *       "upstreamTls": true,
          *       "upstreamCa": null,
          *       "version": 42,
-         *       "owner": {
-         *         "type": "api"
-         *       },
          *       "propagation": {
          *         "version": 42,
          *         "state": "applied",
@@ -6585,20 +6199,6 @@ export interface components {
                 expiresInDays: number;
                 auto: boolean;
             } | null;
-            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
-            acme: {
-                /** Format: uuid */
-                id: string;
-                /** @description pending | validating | issued | failed */
-                state: string;
-                renewAt: string | null;
-                problem: ({
-                    type: string;
-                    detail: string;
-                } & {
-                    [key: string]: unknown;
-                }) | null;
-            } | null;
             /** @description What clients verify the certificate with, when it is not publicly trusted (terminate mode) */
             ca: {
                 /** @description File name the connection strings refer to */
@@ -6614,28 +6214,6 @@ export interface components {
             upstreamCa: string | null;
             /** @description Config version of the route’s last change */
             version: number | null;
-            /**
-             * @description Who owns the database and its route
-             * @example {
-             *       "type": "kubernetes",
-             *       "kind": "ExternalAccess",
-             *       "namespace": "acme-prod",
-             *       "name": "orders",
-             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-             *     }
-             */
-            owner: {
-                /** @enum {string} */
-                type: "api";
-            } | {
-                /** @enum {string} */
-                type: "kubernetes";
-                /** @enum {unknown} */
-                kind: "ExternalAccess" | "TLSRoute";
-                namespace: string;
-                name: string;
-                uid: string;
-            };
             propagation?: components["schemas"]["Propagation"];
         };
         /**
@@ -6704,17 +6282,10 @@ export interface components {
          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
          *         },
          *         "certificate": null,
-         *         "acme": null,
          *         "ca": null,
          *         "upstreamTls": true,
          *         "upstreamCa": null,
-         *         "version": 42,
-         *         "owner": {
-         *           "type": "api"
-         *         }
-         *       },
-         *       "owner": {
-         *         "type": "api"
+         *         "version": 42
          *       },
          *       "createdAt": "2026-11-22T08:00:00.000Z",
          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -6759,89 +6330,10 @@ export interface components {
                 fall: number;
             } | null;
             externalAccess: components["schemas"]["ExternalAccess"];
-            /**
-             * @description Who owns the database and its route
-             * @example {
-             *       "type": "kubernetes",
-             *       "kind": "ExternalAccess",
-             *       "namespace": "acme-prod",
-             *       "name": "orders",
-             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
-             *     }
-             */
-            owner: {
-                /** @enum {string} */
-                type: "api";
-            } | {
-                /** @enum {string} */
-                type: "kubernetes";
-                /** @enum {unknown} */
-                kind: "ExternalAccess" | "TLSRoute";
-                namespace: string;
-                name: string;
-                uid: string;
-            };
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
-        };
-        /**
-         * @example {
-         *       "namespace": "acme-prod",
-         *       "name": "orders-rw",
-         *       "engine": "postgres",
-         *       "engineReason": "cnpg.io/cluster=orders (-rw: primary)",
-         *       "role": "primary",
-         *       "upstream": {
-         *         "host": "orders-rw.acme-prod.svc.cluster.local",
-         *         "port": 5432
-         *       },
-         *       "ports": [
-         *         {
-         *           "name": "postgres",
-         *           "port": 5432,
-         *           "protocol": "TCP"
-         *         }
-         *       ],
-         *       "readyEndpoints": [
-         *         {
-         *           "host": "10.244.1.17",
-         *           "port": 5432
-         *         }
-         *       ],
-         *       "observedAt": "2026-12-06T03:00:00.000Z"
-         *     }
-         */
-        DiscoveredService: {
-            namespace: string;
-            name: string;
-            /**
-             * @description Inferred engine
-             * @enum {unknown}
-             */
-            engine: "postgres" | "redis" | "mongodb" | "kubernetes-api" | "tls" | "http";
-            /** @description Why: a CloudNativePG label, an operator label or a well-known port */
-            engineReason: string;
-            /** @description CloudNativePG: primary (-rw), replica (-ro) or any (-r) */
-            role: string | null;
-            /** @description What registering a database from it fills in */
-            upstream: {
-                host: string;
-                port: number;
-            };
-            ports: {
-                name: string | null;
-                port: number;
-                protocol: string;
-            }[];
-            /** @description Ready addresses from the EndpointSlices */
-            readyEndpoints: {
-                host: string;
-                port: number;
-            }[];
-            /** Format: date-time */
-            observedAt: string;
         };
         /**
          * @example {
@@ -6902,7 +6394,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
-            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
+            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
             hostnames: string[];
             subject: string;
             issuer: string;
@@ -6933,83 +6425,38 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
-        /**
-         * @example {
-         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
-         *       "hostname": "orders.acme.db.example.com",
-         *       "challenge": "tls-alpn-01",
-         *       "state": "issued",
-         *       "problem": null,
-         *       "attempts": 0,
-         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
-         *       "renewAt": "2027-01-30T08:00:00.000Z",
-         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
-         *       "certificate": {
-         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
-         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
-         *         "notBefore": "2026-12-01T07:00:00.000Z",
-         *         "notAfter": "2027-03-01T07:00:00.000Z",
-         *         "expiresInDays": 89,
-         *         "publiclyTrusted": true
-         *       },
-         *       "servedWith": {
-         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
-         *         "kind": "acme"
-         *       },
-         *       "createdAt": "2026-12-01T07:59:00.000Z",
-         *       "updatedAt": "2026-12-01T08:00:00.000Z"
-         *     }
-         */
-        AcmeCertificate: {
-            /** Format: uuid */
+        ProxyStatus: {
             id: string;
             hostname: string;
-            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
-            challenge: "tls-alpn-01" | "http-01";
-            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
-            state: "pending" | "validating" | "issued" | "failed";
-            /** @description The last failure (the CA’s problem document), null after a success */
-            problem: {
-                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
-                type: string;
-                detail: string;
-                status?: number;
-                /** Format: date-time */
-                at: string;
-                /** @description The failure was a renewal; the current certificate is still served */
-                renewal: boolean;
-            } | null;
-            /** @description Consecutive failed attempts (backoff doubles with each) */
-            attempts: number;
-            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
-            nextAttemptAt: string | null;
-            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
-            renewAt: string | null;
-            lastIssuedAt: string | null;
-            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
-            certificate: {
-                /** Format: uuid */
-                id: string;
-                fingerprint: string;
-                issuer: string;
-                /** Format: date-time */
-                notBefore: string;
-                /** Format: date-time */
-                notAfter: string;
-                expiresInDays: number;
-                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
-                publiclyTrusted: boolean;
-            } | null;
-            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
-            servedWith: {
-                certificateId: string;
-                kind: string;
-            } | null;
+            /** @description Software version */
+            version: string;
+            appliedVersion: number;
+            /** @description Config versions behind the latest (0: up to date) */
+            lag: number;
+            upToDate: boolean;
+            /** @description No heartbeat within PROXY_LIVENESS_MS: stopped, crashed or cut off from the control database */
+            stale: boolean;
             /** Format: date-time */
-            createdAt: string;
+            heartbeatAt: string;
+            heartbeatAgeMs: number;
             /** Format: date-time */
-            updatedAt: string;
+            startedAt: string;
+            appliedAt: string | null;
+            workers: number;
+            openConnections: number;
+            /** @description Routes in the table it serves */
+            routes: number;
+            /** @description Connection events lost since it started (queue full while the control database was away) */
+            eventsDropped: number;
+            eventsPending: number;
+            listeners: {
+                name: string;
+                protocol: string;
+                port: number;
+            }[];
+            stats: {
+                [key: string]: number;
+            };
         };
         /**
          * @example {
@@ -7032,7 +6479,9 @@ export interface components {
          *       "bytesOut": 991203,
          *       "outcome": "ok",
          *       "reason": "client_closed",
-         *       "upstream": "orders-rw.acme.svc.cluster.local:5432"
+         *       "upstream": "orders-rw.acme.svc.cluster.local:5432",
+         *       "connectionId": "2.1841",
+         *       "endedBy": null
          *     }
          */
         ConnectionEvent: {
@@ -7063,6 +6512,10 @@ export interface components {
             reason: string;
             /** @description Endpoint (host:port) the connection was forwarded to; null when none was reached */
             upstream: string | null;
+            /** @description The id the live list showed for it (`<worker>.<seq>` on `proxyId`); null when it was never routed */
+            connectionId: string | null;
+            /** @description Who terminated it through the API (`user:<email>`, `token:<name>`, `admin-token`); null otherwise */
+            endedBy: string | null;
         };
         /**
          * @example {
@@ -7097,6 +6550,44 @@ export interface components {
             changes: unknown;
             clientAddress: string | null;
             requestId: string | null;
+        };
+        /**
+         * @example {
+         *       "proxyId": "switchyard-proxy-7d9f-abcde",
+         *       "id": "2.1841",
+         *       "listener": "postgres",
+         *       "tenant": "acme",
+         *       "database": "orders",
+         *       "routeId": "3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11",
+         *       "clientAddress": "203.0.113.7",
+         *       "clientPort": 53122,
+         *       "sni": "orders.acme.db.example.com",
+         *       "mode": "passthrough",
+         *       "startedAt": "2026-11-22T10:00:00.000Z",
+         *       "durationMs": 65000,
+         *       "bytesIn": 1822,
+         *       "bytesOut": 99120
+         *     }
+         */
+        LiveConnection: {
+            proxyId: string;
+            /** @description The connection’s id on its proxy (`<worker>.<seq>`); its event carries it as `connectionId` */
+            id: string;
+            listener: string;
+            tenant: string;
+            database: string | null;
+            routeId: string;
+            clientAddress: string | null;
+            clientPort: number;
+            sni: string | null;
+            mode: string;
+            /** Format: date-time */
+            startedAt: string;
+            durationMs: number;
+            /** @description Bytes from the client so far (as of the proxy’s last report) */
+            bytesIn: number;
+            /** @description Bytes to the client so far */
+            bytesOut: number;
         };
     };
     responses: never;

@@ -1,0 +1,131 @@
+/** Platform admin: tenants — create, upstream policy, allowed custom domains, connection limit. */
+import { Button, Group, Modal, NumberInput, Paper, Stack, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { QueryState } from '../../components/QueryState';
+import { notifyDone, notifyError } from '../../components/notify';
+import { api, call } from '../../lib/api/client';
+import { splitApiError } from '../../lib/api/errors';
+import type { paths } from '../../lib/api/schema';
+import { splitLines } from './lines';
+
+type Tenant = paths['/api/v1/tenants']['get']['responses'][200]['content']['application/json']['items'][number];
+
+export function TenantsAdminPage() {
+  const q = useQuery({ queryKey: ['tenants'], queryFn: () => call(api.GET('/api/v1/tenants')) });
+  const [editing, setEditing] = useState<Tenant | 'new' | null>(null);
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={1}>Tenants</Title>
+        <Button onClick={() => setEditing('new')}>Create tenant</Button>
+      </Group>
+      <QueryState query={q} label="Loading tenants">
+        {(d) => (
+          <Paper withBorder>
+            <Table aria-label="Tenants">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Tenant</Table.Th>
+                  <Table.Th>Upstream policy</Table.Th>
+                  <Table.Th>Custom domains</Table.Th>
+                  <Table.Th ta="right">Connection limit</Table.Th>
+                  <Table.Th />
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {d.items.map((t) => (
+                  <Table.Tr key={t.id}>
+                    <Table.Td>
+                      <Text fw={500}>{t.name}</Text>
+                      <Text size="xs" c="dimmed">
+                        {t.slug}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <Text size="xs">{[...t.upstreamPolicy.hostSuffixes, ...t.upstreamPolicy.cidrs].join(', ') || '—'}</Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <Text size="xs">{t.allowedCustomDomains.join(', ') || '—'}</Text>
+                    </Table.Td>
+                    <Table.Td ta="right">{t.maxConnections ?? 'none'}</Table.Td>
+                    <Table.Td ta="right">
+                      <Button size="xs" variant="light" onClick={() => setEditing(t)} aria-label={`Edit ${t.slug}`}>
+                        Edit
+                      </Button>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Paper>
+        )}
+      </QueryState>
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === 'new' ? 'Create tenant' : `Edit ${editing?.slug ?? ''}`} size="lg">
+        {editing !== null && <TenantForm tenant={editing === 'new' ? null : editing} onDone={() => setEditing(null)} />}
+      </Modal>
+    </Stack>
+  );
+}
+
+function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => void }) {
+  const qc = useQueryClient();
+  const form = useForm({
+    initialValues: {
+      slug: tenant?.slug ?? '',
+      name: tenant?.name ?? '',
+      hostSuffixes: tenant?.upstreamPolicy.hostSuffixes.join('\n') ?? '',
+      cidrs: tenant?.upstreamPolicy.cidrs.join('\n') ?? '',
+      allowedCustomDomains: tenant?.allowedCustomDomains.join('\n') ?? '',
+      maxConnections: (tenant?.maxConnections ?? '') as number | string,
+    },
+  });
+  const save = useMutation({
+    mutationFn: (v: typeof form.values) => {
+      const body = {
+        name: v.name,
+        upstreamPolicy: { hostSuffixes: splitLines(v.hostSuffixes), cidrs: splitLines(v.cidrs) },
+        allowedCustomDomains: splitLines(v.allowedCustomDomains),
+        maxConnections: v.maxConnections === '' ? null : Number(v.maxConnections),
+      };
+      return tenant
+        ? call(api.PATCH('/api/v1/tenants/{tenant}', { params: { path: { tenant: tenant.slug } }, body }))
+        : call(api.POST('/api/v1/tenants', { body: { ...body, slug: v.slug } }));
+    },
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ['tenants'] }),
+  });
+  const fields = ['slug', 'name', 'maxConnections', 'allowedCustomDomains'];
+  const submit = form.onSubmit((v) =>
+    save.mutate(v, {
+      onSuccess: (t) => {
+        notifyDone(`Tenant ${t.slug} saved.`);
+        onDone();
+      },
+      onError: (err) => {
+        const split = splitApiError(err, (p) => fields.includes(p.split('.')[0]!) || p.startsWith('upstreamPolicy'));
+        const mapped: Record<string, string> = {};
+        for (const [k, m] of Object.entries(split.fields)) mapped[k.startsWith('upstreamPolicy.hostSuffixes') ? 'hostSuffixes' : k.startsWith('upstreamPolicy.cidrs') ? 'cidrs' : k.split('.')[0]!] = m;
+        form.setErrors(mapped);
+        if (split.rest.length) notifyError(err, 'Saving the tenant', split.rest);
+      },
+    }),
+  );
+  return (
+    <form onSubmit={submit} noValidate>
+      <Stack>
+        {!tenant && <TextInput label="Slug" description="Lower-case; part of route host names" required {...form.getInputProps('slug')} />}
+        <TextInput label="Name" required {...form.getInputProps('name')} />
+        <Textarea label="Allowed upstream host suffixes" description="One per line; databases may only point under these" autosize minRows={2} {...form.getInputProps('hostSuffixes')} />
+        <Textarea label="Allowed upstream networks (CIDR)" autosize minRows={2} {...form.getInputProps('cidrs')} />
+        <Textarea label="Allowed custom domains" description="Host names tenants may use for their routes, one per line" autosize minRows={2} {...form.getInputProps('allowedCustomDomains')} />
+        <NumberInput label="Connection limit" description="Concurrent connections across the tenant; empty for none" min={1} {...form.getInputProps('maxConnections')} />
+        <Group justify="end">
+          <Button type="submit" loading={save.isPending}>
+            Save
+          </Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}

@@ -1,0 +1,140 @@
+/**
+ * The audit trail: who changed what and when, with before/after. Tenant admins see their
+ * tenant's; platform admins everything. Filters live in the URL.
+ */
+import { Badge, Button, Code, Group, Paper, SegmentedControl, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
+import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
+import { useEffect, useState } from 'react';
+import { EmptyState, ErrorState, LoadingState } from '../../components/QueryState';
+import { api, call } from '../../lib/api/client';
+import type { paths } from '../../lib/api/schema';
+
+import { changeRows, parseAuditFilters, RANGES, type AuditFilters } from './filters';
+
+type AuditEvent = paths['/api/v1/audit-events']['get']['responses'][200]['content']['application/json']['items'][number];
+export function TenantAuditPage() {
+  const tenant = useParams({ strict: false }).tenant ?? '';
+  return <AuditPage tenant={tenant} />;
+}
+
+export function PlatformAuditPage() {
+  return <AuditPage tenant={null} />;
+}
+
+function AuditPage({ tenant }: { tenant: string | null }) {
+  const search: Record<string, unknown> = useSearch({ strict: false });
+  const filters = parseAuditFilters(search);
+  const navigate = useNavigate();
+  const set = (p: Partial<AuditFilters>) => void navigate({ to: '.', search: (prev: Record<string, unknown>) => Object.fromEntries(Object.entries({ ...parseAuditFilters(prev), ...p }).filter(([, v]) => v)) as never });
+  const [now] = useState(() => Date.now());
+  const q: Record<string, string> = { from: new Date(now - RANGES[filters.range ?? '30d']).toISOString(), to: new Date(now).toISOString() };
+  for (const k of ['action', 'targetType', 'actorId'] as const) if (filters[k]) q[k] = filters[k]!;
+  if (!tenant && filters.tenant) q.tenant = filters.tenant;
+  const events = useInfiniteQuery({
+    queryKey: ['audit', tenant, q],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => {
+      const query = { ...q, limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } as never;
+      return tenant ? call(api.GET('/api/v1/tenants/{tenant}/audit-events', { params: { path: { tenant }, query } })) : call(api.GET('/api/v1/audit-events', { params: { query } }));
+    },
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    placeholderData: keepPreviousData,
+  });
+  const [text, setText] = useState({ action: filters.action ?? '', targetType: filters.targetType ?? '', actorId: filters.actorId ?? '', tenant: filters.tenant ?? '' });
+  useEffect(() => setText({ action: filters.action ?? '', targetType: filters.targetType ?? '', actorId: filters.actorId ?? '', tenant: filters.tenant ?? '' }), [filters.action, filters.targetType, filters.actorId, filters.tenant]);
+  const apply = () => set({ action: text.action || undefined, targetType: text.targetType || undefined, actorId: text.actorId || undefined, tenant: text.tenant || undefined });
+  const rows = events.data?.pages.flatMap((p) => p.items) ?? [];
+  const field = (k: keyof typeof text, label: string, placeholder: string) => (
+    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={apply} onKeyDown={(e) => e.key === 'Enter' && apply()} w={180} />
+  );
+  return (
+    <Stack>
+      <Title order={1}>{tenant ? 'Audit trail' : 'Audit trail (all tenants)'}</Title>
+      <Paper withBorder p="sm">
+        <Group align="end">
+          <div>
+            <Text size="sm" fw={500} mb={4} id="audit-range">
+              Time range
+            </Text>
+            <SegmentedControl aria-labelledby="audit-range" data={Object.keys(RANGES)} value={filters.range ?? '30d'} onChange={(v) => set({ range: v as AuditFilters['range'] })} />
+          </div>
+          {!tenant && field('tenant', 'Tenant', 'acme')}
+          {field('action', 'Action', 'route.enable')}
+          {field('targetType', 'Target type', 'route')}
+          {field('actorId', 'Actor id', 'user or token id')}
+          <Button variant="light" onClick={apply}>
+            Apply
+          </Button>
+        </Group>
+      </Paper>
+      <Paper withBorder>
+        {events.isPending ? (
+          <LoadingState label="Loading the audit trail" />
+        ) : events.isError ? (
+          <ErrorState error={events.error} retry={() => void events.refetch()} />
+        ) : rows.length === 0 ? (
+          <EmptyState title="No changes match these filters" />
+        ) : (
+          <AuditTable rows={rows} platform={!tenant} />
+        )}
+      </Paper>
+      {events.hasNextPage && (
+        <Group justify="center">
+          <Button variant="light" onClick={() => void events.fetchNextPage()} loading={events.isFetchingNextPage}>
+            Load older changes
+          </Button>
+        </Group>
+      )}
+    </Stack>
+  );
+}
+
+function AuditTable({ rows, platform }: { rows: AuditEvent[]; platform: boolean }) {
+  return (
+    <Table aria-label="Audit events" verticalSpacing="xs">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>When</Table.Th>
+          {platform && <Table.Th>Tenant</Table.Th>}
+          <Table.Th>Who</Table.Th>
+          <Table.Th>Action</Table.Th>
+          <Table.Th>Target</Table.Th>
+          <Table.Th>Before → after</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {rows.map((a) => (
+          <Table.Tr key={a.id} data-audit-action={a.action}>
+            <Table.Td>{new Date(a.at).toLocaleString()}</Table.Td>
+            {platform && <Table.Td>{a.tenant ?? '—'}</Table.Td>}
+            <Table.Td>
+              <Text size="sm">{a.actorType}</Text>
+              <Text size="xs" c="dimmed">
+                {a.actorId} {a.clientAddress ? `from ${a.clientAddress}` : ''}
+              </Text>
+            </Table.Td>
+            <Table.Td>
+              <Badge variant="light" tt="none">
+                {a.action}
+              </Badge>
+            </Table.Td>
+            <Table.Td>
+              <Text size="sm">{a.targetType}</Text>
+              <Text size="xs" c="dimmed" style={{ wordBreak: 'break-all' }}>
+                {a.targetId}
+              </Text>
+            </Table.Td>
+            <Table.Td>
+              {changeRows(a.changes).map((c) => (
+                <Text size="xs" key={c.field}>
+                  <strong>{c.field}</strong>: {c.from && <Code>{c.from}</Code>} {c.from && '→'} <Code>{c.to}</Code>
+                </Text>
+              ))}
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}

@@ -1,0 +1,82 @@
+/** Every proxy with its applied config version, lag, heartbeat, workers, load and dropped events; stale ones marked. */
+import { Badge, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { STATUS } from '../../components/status-colors';
+import { useQuery } from '@tanstack/react-query';
+import { QueryState } from '../../components/QueryState';
+import { api, call } from '../../lib/api/client';
+
+export function ProxiesPage() {
+  const q = useQuery({ queryKey: ['proxies'], queryFn: () => call(api.GET('/api/v1/proxies')), refetchInterval: 5000 });
+  return (
+    <Stack>
+      <Title order={1}>Proxies</Title>
+      <QueryState query={q} label="Loading proxies">
+        {(d) => (
+          <>
+            <Text size="sm" c="dimmed">
+              Latest config version {d.currentVersion}. A proxy without a heartbeat for {Math.round(d.livenessMs / 1000)} s is stale: stopped, crashed or cut off from the control database.
+            </Text>
+            <Paper withBorder>
+              <Table aria-label="Proxies">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Proxy</Table.Th>
+                    <Table.Th>State</Table.Th>
+                    <Table.Th ta="right">Applied version</Table.Th>
+                    <Table.Th ta="right">Behind</Table.Th>
+                    <Table.Th>Last heartbeat</Table.Th>
+                    <Table.Th ta="right">Workers</Table.Th>
+                    <Table.Th ta="right">Open connections</Table.Th>
+                    <Table.Th ta="right">Routes</Table.Th>
+                    <Table.Th ta="right">Events dropped</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {d.items.length === 0 && (
+                    <Table.Tr>
+                      <Table.Td colSpan={9}>
+                        <Text size="sm" c="dimmed">
+                          No proxy has reported in the last day.
+                        </Text>
+                      </Table.Td>
+                    </Table.Tr>
+                  )}
+                  {d.items.map((p) => (
+                    <Table.Tr key={p.id} data-proxy={p.id}>
+                      <Table.Td>
+                        <Text size="sm" fw={500}>
+                          {p.id}
+                        </Text>
+                        <Text size="xs" c="dimmed">
+                          {p.hostname} · v{p.version}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>
+                        {p.stale ? (
+                          <Badge color={STATUS.bad}>stale</Badge>
+                        ) : p.upToDate ? (
+                          <Badge color={STATUS.good}>up to date</Badge>
+                        ) : (
+                          <Badge color={STATUS.warn}>applying</Badge>
+                        )}
+                      </Table.Td>
+                      <Table.Td ta="right">{p.appliedVersion}</Table.Td>
+                      <Table.Td ta="right">{p.lag}</Table.Td>
+                      <Table.Td>
+                        {new Date(p.heartbeatAt).toLocaleTimeString()} ({Math.round(p.heartbeatAgeMs / 1000)} s ago)
+                      </Table.Td>
+                      <Table.Td ta="right">{p.workers}</Table.Td>
+                      <Table.Td ta="right">{p.openConnections}</Table.Td>
+                      <Table.Td ta="right">{p.routes}</Table.Td>
+                      <Table.Td ta="right">{p.eventsDropped > 0 ? <Badge color={STATUS.warn}>{p.eventsDropped}</Badge> : 0}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Paper>
+          </>
+        )}
+      </QueryState>
+    </Stack>
+  );
+}
