@@ -15,6 +15,10 @@ import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ErrorResponse } from './lib/schemas.js';
 import { createValidatorFactory } from './lib/validation.js';
+import { AcmeCa } from './modules/acme/acme.ca.js';
+import { acmeRoutes } from './modules/acme/acme.routes.js';
+import { AcmeService } from './modules/acme/acme.service.js';
+import { AcmeWorker } from './modules/acme/acme.worker.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { SessionCleanup } from './modules/auth/session-cleanup.js';
@@ -43,6 +47,8 @@ import { errorHandlerPlugin } from './plugins/error-handler.js';
 import { SOFTWARE_VERSION } from './version.js';
 
 export interface Services {
+  acme: AcmeService;
+  acmeWorker: AcmeWorker | null;
   tenants: TenantsService;
   certificates: CertificatesService;
   databases: DatabasesService;
@@ -88,6 +94,8 @@ export interface BuildOptions {
   /** Fastify logger options; false in tests. */
   logger?: boolean | Record<string, unknown>;
   prisma?: PrismaClient;
+  /** false: no ACME background worker (tests that drive it by hand). */
+  acmeWorker?: boolean;
 }
 
 /** Incoming X-Request-Id is kept when it looks like an id, so traces join across services. */
@@ -148,6 +156,22 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     controlDatabase: config.controlDatabase,
     allowLoopbackUpstreams: config.allowLoopbackUpstreams,
   });
+  // ACME: the worker runs in every replica; the lease lets exactly one of them act.
+  const acmeCa = config.acme && config.keyring ? new AcmeCa(config.acme, prisma, config.keyring) : null;
+  let acmeWorker: AcmeWorker | null = null;
+  const acme = new AcmeService({
+    prisma,
+    tenants,
+    certificates,
+    propagation,
+    propagationTimeoutMs: config.propagationTimeoutMs,
+    keyring: config.keyring,
+    config: config.acme,
+    ca: acmeCa,
+    log: app.log.child({ component: 'acme' }),
+    poke: () => void acmeWorker?.poke(),
+  });
+  if (acmeCa && config.acme && opts.acmeWorker !== false) acmeWorker = new AcmeWorker(prisma, acme, config.acme.workerIntervalMs, app.log.child({ component: 'acme-worker' }));
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);
   const sessions = new SessionStore(prisma, config.sessions.ttlMs, config.sessions.idleMs);
@@ -156,7 +180,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const members = new MembersService(prisma, tenants);
   // Ended sessions are refused at once; this only deletes them, on a timer, off the request path.
   const sessionCleanup = new SessionCleanup(prisma, config.sessions.idleMs, app.log);
-  app.decorate('services', { tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
+  app.decorate('services', { acme, acmeWorker, tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -164,7 +188,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const retention = new EventRetention(prisma, config.connectionEventsRetentionDays, app.log);
   retention.start();
   sessionCleanup.start();
+  acmeWorker?.start();
   app.addHook('onClose', async () => {
+    await acmeWorker?.stop();
     await sessionCleanup.stop();
     await retention.stop();
     await propagation.stop();
@@ -272,6 +298,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(externalAccessRoutes);
   await app.register(tokensRoutes);
   await app.register(certificatesRoutes);
+  await app.register(acmeRoutes);
   await app.register(proxiesRoutes);
   await app.register(eventsRoutes);
 

@@ -23,6 +23,7 @@ const PARAMS: Record<string, string> = {
   userId: '6f1c2d9e-4c1b-4a8e-9a57-2f7b0f1d9c11',
   tokenId: '9b2f8c1e-3d4a-4e5f-8a6b-7c8d9e0f1a2b',
   certificateId: '7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11',
+  acmeId: '5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11',
 };
 
 /** Field names that hold host names or networks; each must carry a format that checks it. */

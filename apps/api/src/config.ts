@@ -61,6 +61,35 @@ const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
   /** Keyring encrypting certificate private keys at rest (`id:base64key,…`); never logged. */
   SWITCHYARD_KEYS: z.string().optional(),
+  /**
+   * ACME (docs/certificates.md "ACME"): the CA's directory URL — Let's Encrypt production
+   * https://acme-v02.api.letsencrypt.org/directory, staging
+   * https://acme-staging-v02.api.letsencrypt.org/directory, or any RFC 8555 CA. Unset: off.
+   */
+  ACME_DIRECTORY_URL: z.string().url().optional(),
+  /** Contact address registered with the ACME account (expiry notices). */
+  ACME_EMAIL: z.string().email().optional(),
+  /** External account binding, for CAs that require it (ZeroSSL, Google, most private CAs). */
+  ACME_EAB_KID: z.string().min(1).optional(),
+  ACME_EAB_HMAC_KEY: z.string().min(1).optional(),
+  /** PEM bundle trusted for the ACME directory's own HTTPS (a private CA; pebble in tests). */
+  ACME_CA_FILE: z.string().optional(),
+  /** Challenge used when a request names none: tls-alpn-01 (port 443) or http-01 (port 80). */
+  ACME_DEFAULT_CHALLENGE: z.enum(['tls-alpn-01', 'http-01']).default('tls-alpn-01'),
+  /**
+   * The platform's public addresses (comma-separated IPs). When set, a host name must resolve
+   * to one of them before an order is placed; a name that does not is refused with a clear
+   * error instead of burning a failed validation.
+   */
+  ACME_PUBLIC_ADDRESSES: z.string().default(''),
+  /** Rate limits, checked before the CA would refuse (defaults: Let's Encrypt's). */
+  ACME_LIMIT_CERTS_PER_DOMAIN_WEEK: z.coerce.number().int().min(1).max(1_000_000).default(50),
+  ACME_LIMIT_DUPLICATES_WEEK: z.coerce.number().int().min(1).max(1_000_000).default(5),
+  ACME_LIMIT_FAILED_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(5),
+  /** First retry after a failure; doubles per consecutive failure, capped at a day. */
+  ACME_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
+  /** How often the worker looks for due orders and renewals. */
+  ACME_WORKER_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
   /** A mounted file (Kubernetes Secret) with more `id:base64key` lines. */
   SWITCHYARD_KEYS_FILE: z.string().optional(),
   /** Key that encrypts; defaults to the last key listed. */
@@ -99,6 +128,21 @@ export interface ApiConfig {
   dedicatedPorts: number[];
   egressSourceAddresses: string[];
   allowLoopbackUpstreams: boolean;
+  /** ACME certificates; null when ACME_DIRECTORY_URL is unset. */
+  acme: AcmeConfig | null;
+}
+
+export interface AcmeConfig {
+  directoryUrl: string;
+  email: string | null;
+  eab: { kid: string; hmacKey: string } | null;
+  /** Extra PEM trusted for the directory's HTTPS (private CAs). */
+  caPem: string | null;
+  defaultChallenge: 'tls-alpn-01' | 'http-01';
+  publicAddresses: string[];
+  limits: { certsPerDomainWeek: number; duplicatesWeek: number; failedPerHour: number };
+  retryBaseMs: number;
+  workerIntervalMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
@@ -133,7 +177,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       'invalid API configuration:\n  SWITCHYARD_KEYS: production needs a keyring to encrypt private keys at rest; set SWITCHYARD_KEYS or SWITCHYARD_KEYS_FILE (id:base64key, openssl rand -base64 32)',
     );
   }
+  const publicAddresses = e.ACME_PUBLIC_ADDRESSES.split(',').map((s) => s.trim()).filter(Boolean);
+  const badPublic = publicAddresses.find((a) => !parseIp(a));
+  if (badPublic) throw new Error(`invalid API configuration:\n  ACME_PUBLIC_ADDRESSES: "${badPublic}" is not an IP address`);
+  if (Boolean(e.ACME_EAB_KID) !== Boolean(e.ACME_EAB_HMAC_KEY)) {
+    throw new Error('invalid API configuration:\n  ACME_EAB_KID / ACME_EAB_HMAC_KEY: set both (external account binding) or neither');
+  }
+  const acme: AcmeConfig | null = e.ACME_DIRECTORY_URL
+    ? {
+        directoryUrl: e.ACME_DIRECTORY_URL,
+        email: e.ACME_EMAIL ?? null,
+        eab: e.ACME_EAB_KID && e.ACME_EAB_HMAC_KEY ? { kid: e.ACME_EAB_KID, hmacKey: e.ACME_EAB_HMAC_KEY } : null,
+        caPem: e.ACME_CA_FILE ? readFileSync(e.ACME_CA_FILE, 'utf8') : null,
+        defaultChallenge: e.ACME_DEFAULT_CHALLENGE,
+        publicAddresses,
+        limits: { certsPerDomainWeek: e.ACME_LIMIT_CERTS_PER_DOMAIN_WEEK, duplicatesWeek: e.ACME_LIMIT_DUPLICATES_WEEK, failedPerHour: e.ACME_LIMIT_FAILED_PER_HOUR },
+        retryBaseMs: e.ACME_RETRY_BASE_SECONDS * 1000,
+        workerIntervalMs: e.ACME_WORKER_INTERVAL_MS,
+      }
+    : null;
   return {
+    acme,
     databaseUrl: e.DATABASE_URL,
     host: e.API_HOST,
     port: e.API_PORT,

@@ -67,6 +67,12 @@ const TABLE: Record<string, Entry> = {
   'GET /api/v1/tenants/{tenant}/certificates/{certificateId}': member,
   'PUT /api/v1/tenants/{tenant}/certificates/{certificateId}': admin,
   'DELETE /api/v1/tenants/{tenant}/certificates/{certificateId}': admin,
+  'GET /api/v1/tenants/{tenant}/acme-certificates': member,
+  'POST /api/v1/tenants/{tenant}/acme-certificates': admin,
+  'GET /api/v1/tenants/{tenant}/acme-certificates/{acmeId}': member,
+  'POST /api/v1/tenants/{tenant}/acme-certificates/{acmeId}/renew': admin,
+  'DELETE /api/v1/tenants/{tenant}/acme-certificates/{acmeId}': admin,
+  'GET /api/v1/acme/metrics': platform,
   'GET /api/v1/proxies': { scope: 'self' },
   'GET /api/v1/tenants/{tenant}/connection-events': member,
   'GET /api/v1/tenants/{tenant}/connection-events/stats': member,
@@ -99,8 +105,11 @@ beforeAll(async () => {
   expect(cert.statusCode, cert.body).toBe(201);
   const tokens = (await h.call('GET', '/api/v1/tenants/victim/tokens', undefined, victimToken)).json().items;
   const tenant = (await h.call('GET', '/api/v1/tenants/victim')).json();
-  Object.assign(PARAMS, { tokenId: tokens[0].id, userId: owner.id, certificateId: cert.json().id });
-  markers.push(tenant.id, db.json().id, 'pg-secret.victim', 'victim-owner@', 'victim-member@', tokens[0].prefix, cert.json().id, cert.json().fingerprint ?? cert.json().id, 'victim Inc');
+  // An ACME certificate row as the worker leaves it (no CA is configured here).
+  const acmeId = '5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11';
+  await h.app.prisma.acmeCertificate.create({ data: { id: acmeId, tenantId: (await h.app.prisma.tenant.findFirstOrThrow({ where: { slug: 'victim' } })).id, hostname: 'orders.victim.db.example.com', challengeType: 'tls-alpn-01', state: 'failed' } });
+  Object.assign(PARAMS, { tokenId: tokens[0].id, userId: owner.id, certificateId: cert.json().id, acmeId });
+  markers.push(tenant.id, db.json().id, 'pg-secret.victim', 'victim-owner@', 'victim-member@', tokens[0].prefix, cert.json().id, cert.json().fingerprint ?? cert.json().id, 'victim Inc', acmeId);
   intruder = await login(h, 'intruder-owner@example.com', PW);
   victimMember = await login(h, 'victim-member@example.com', PW);
   ops = operations(h.app);

@@ -256,6 +256,12 @@ export const REFUSALS = {
     sqlstate: SqlState.protocolViolation,
     message: 'Switchyard: direct TLS to PostgreSQL requires ALPN "postgresql" (libpq 17+ sends it with sslnegotiation=direct)',
   },
+  acme_no_challenge: {
+    kind: 'client',
+    alert: TlsAlert.noApplicationProtocol,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: acme-tls/1 (TLS-ALPN-01) for a host name with no pending ACME challenge',
+  },
   certificate_expired: {
     kind: 'config',
     alert: TlsAlert.certificateExpired,
@@ -307,7 +313,9 @@ export type CloseReason =
   /** A CancelRequest delivered to the backend that owns the key (terminate-mode sessions). */
   | 'cancel_forwarded'
   /** A CancelRequest handed to the worker that minted its key (cluster mode). */
-  | 'cancel_forwarded_to_worker';
+  | 'cancel_forwarded_to_worker'
+  /** An ACME validation (TLS-ALPN-01 or HTTP-01) answered by the proxy itself. */
+  | 'acme_challenge_answered';
 
 /** ok: proxied; rejected: refused (client, policy, config); error: upstream or internal failure; aborted: client left early. */
 export type ConnectionOutcome = 'ok' | 'rejected' | 'error' | 'aborted';

@@ -28,6 +28,21 @@ export interface RouteCertificate {
   notAfter: number;
 }
 
+/**
+ * A pending ACME challenge for a route's host name (docs/certificates.md "ACME"). Proxies
+ * answer it themselves: TLS-ALPN-01 (RFC 8737) on TLS listeners with `certPem` and the key
+ * in `keyCiphertext` (keyring, AAD = challenge id); HTTP-01 on `http` listeners with
+ * `keyAuthorization` at `/.well-known/acme-challenge/<token>`.
+ */
+export interface AcmeChallengeRecord {
+  id: string;
+  type: 'tls-alpn-01' | 'http-01';
+  token: string;
+  keyAuthorization: string;
+  certPem: string | null;
+  keyCiphertext: string | null;
+}
+
 export interface RouteRecord {
   id: string;
   hostname: string;
@@ -64,6 +79,8 @@ export interface RouteRecord {
   certificate: RouteCertificate | null;
   /** Terminate mode: TLS (true) or plaintext (false) towards the upstream. */
   upstreamTls: boolean;
+  /** A pending ACME challenge for this host name, answered by the proxy itself (absent: none). */
+  acmeChallenge?: AcmeChallengeRecord | null;
   /** Terminate mode: PEM CA the upstream certificate must chain to; null = not verified. */
   upstreamCa: string | null;
 }
@@ -80,11 +97,15 @@ export const ROUTE_SNAPSHOT_SQL = `
          d.upstream_host, d.upstream_port, d.endpoints, d.balance_policy, d.health_check,
          r.proxy_protocol, r.dedicated_port, r.destination, r.source_address,
          r.upstream_tls, r.upstream_ca, c.id AS certificate_id, c.cert_pem, c.key_ciphertext,
-         c.fingerprint AS certificate_fingerprint, c.not_after AS certificate_not_after
+         c.fingerprint AS certificate_fingerprint, c.not_after AS certificate_not_after,
+         ch.id AS acme_id, ch.type AS acme_type, ch.token AS acme_token,
+         ch.key_authorization AS acme_key_authorization, ch.cert_pem AS acme_cert_pem,
+         ch.key_ciphertext AS acme_key_ciphertext
     FROM routes r
     JOIN databases d ON d.id = r.database_id
     JOIN tenants t ON t.id = r.tenant_id
     LEFT JOIN certificates c ON c.id = r.certificate_id AND r.tls_mode = 'terminate'
+    LEFT JOIN acme_challenges ch ON ch.hostname = r.hostname
    WHERE $1::uuid[] IS NULL OR r.id = ANY($1::uuid[])`;
 
 export interface RouteSnapshotRow {
@@ -119,6 +140,12 @@ export interface RouteSnapshotRow {
   key_ciphertext?: string | null;
   certificate_fingerprint?: string | null;
   certificate_not_after?: Date | null;
+  acme_id?: string | null;
+  acme_type?: string | null;
+  acme_token?: string | null;
+  acme_key_authorization?: string | null;
+  acme_cert_pem?: string | null;
+  acme_key_ciphertext?: string | null;
 }
 
 export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
@@ -158,6 +185,17 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
         : null,
     upstreamTls: row.upstream_tls ?? true,
     upstreamCa: row.upstream_ca ?? null,
+    acmeChallenge:
+      row.acme_id && (row.acme_type === 'tls-alpn-01' || row.acme_type === 'http-01')
+        ? {
+            id: row.acme_id,
+            type: row.acme_type,
+            token: row.acme_token ?? '',
+            keyAuthorization: row.acme_key_authorization ?? '',
+            certPem: row.acme_cert_pem ?? null,
+            keyCiphertext: row.acme_key_ciphertext ?? null,
+          }
+        : null,
   };
 }
 

@@ -10,6 +10,8 @@ export type {
   ApiToken,
   AuditEvent,
   Certificate,
+  AcmeCertificate,
+  AcmeChallenge,
   ConnectionEvent,
   Database,
   Membership,

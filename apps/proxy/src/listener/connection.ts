@@ -21,6 +21,7 @@ import { slotKey, type SlotKey } from '../policy/limits.js';
 import { rateKey } from '../policy/rate-limit.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import type { AnySniffResult } from '../sniff/http-sniffer.js';
+import { ACME_HTTP_PREFIX, ACME_TLS_ALPN, answerAcmeTlsAlpn } from '../tls/acme.js';
 import { ALPN_POSTGRESQL, terminatePostgres, terminateStream, upstreamTls } from '../tls/terminate.js';
 import { endpointKey } from '../upstream/balancer.js';
 import type { Connected } from '../upstream/connector.js';
@@ -232,11 +233,15 @@ class ClientConnection {
         this.sni = r.hello.serverName;
         this.alpn = r.hello.alpn[0] ?? null;
         this.directTls = this.ctx.spec.protocol !== 'tls' && !r.viaSslRequest;
+        // RFC 8737: a TLS-ALPN-01 validation offers acme-tls/1 (only). The proxy answers it
+        // itself or refuses it; it never reaches an upstream.
+        if (r.hello.alpn.includes(ACME_TLS_ALPN)) return this.answerTlsAlpn01(r.bytes);
         this.routeHello(r.bytes, r.hello.alpn);
         return;
       case 'request':
         this.handOver();
         this.sni = r.host;
+        if (r.target.startsWith(ACME_HTTP_PREFIX) && this.answerHttp01(r.host, r.method, r.target)) return;
         this.routeHello(r.bytes);
         return;
     }
@@ -263,6 +268,49 @@ class ClientConnection {
     if (this.finished || this.cancelling) return;
     this.abort?.abort(CLIENT_GONE);
     this.finish('aborted', 'client_left_during_handshake');
+  }
+
+  /**
+   * TLS-ALPN-01 (RFC 8737 §3): complete TLS with the challenge certificate of the pending
+   * challenge for the SNI name, selecting acme-tls/1, then close — no application data. No
+   * pending challenge: refused with the no_application_protocol alert.
+   */
+  private answerTlsAlpn01(helloBytes: Buffer): void {
+    const table = this.ctx.getTable();
+    if (!table) return this.refuse('not_ready', 'tls');
+    const host = normalizeServerName(this.sni);
+    const route = host === null ? undefined : table.challengeFor(host);
+    const context = route ? this.ctx.tlsContexts?.challenge(route.id) : undefined;
+    if (!route || !context) return this.refuse('acme_no_challenge', 'tls');
+    this.route = route;
+    this.alpn = ACME_TLS_ALPN;
+    const tls = answerAcmeTlsAlpn(this.socket, helloBytes, context, this.onTlsSocket);
+    // The validator only checks the certificate: done once the handshake completes (a failed
+    // handshake is recorded by the close handler, a slow one cut by the deadline).
+    tls.once('secure', () => {
+      this.tlsVersion = tls.getProtocol() ?? null;
+      this.finish('ok', 'acme_challenge_answered');
+      tls.end();
+      setTimeout(() => tls.destroy(), REFUSAL_LINGER_MS).unref();
+    });
+  }
+
+  /** HTTP-01 (RFC 8555 §8.3): true when answered (pending token), false to route as usual. */
+  private answerHttp01(host: string | null, method: string, target: string): boolean {
+    const table = this.ctx.getTable();
+    if (!table || host === null || (method !== 'GET' && method !== 'HEAD')) return false;
+    const route = table.challengeFor(host);
+    const ch = route?.acmeChallenge;
+    if (!route || !ch || ch.type !== 'http-01' || target !== ACME_HTTP_PREFIX + ch.token) return false;
+    this.route = route;
+    const body = method === 'HEAD' ? '' : ch.keyAuthorization;
+    const s = this.socket;
+    s.end(
+      `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: ${Buffer.byteLength(ch.keyAuthorization)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
+    this.finish('ok', 'acme_challenge_answered');
+    return true;
   }
 
   private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {

@@ -29,7 +29,7 @@ export interface ListenerContext {
   idleTimeoutMs: number;
   recentRefusals: RecentRefusals;
   /** Prebuilt TLS contexts of terminate-mode routes (absent: terminate routes are refused). */
-  tlsContexts?: Pick<SecureContextStore, 'get'>;
+  tlsContexts?: Pick<SecureContextStore, 'get' | 'challenge'>;
   /** Certificate for PostgreSQL handshakes without SNI (endpoint option); absent: no_sni alert. */
   defaultTlsContext?: SecureContext | null;
   /** Cancel keys of terminate-mode PostgreSQL sessions (absent: BackendKeyData passes unchanged). */

@@ -136,6 +136,21 @@ export class RouteTable {
     return get(this.ids, routeId);
   }
 
+  /**
+   * The route holding a pending ACME challenge for an exact host name, on whichever listener
+   * it is served (the CA validates on the shared TLS or HTTP port, not the route's own
+   * listener). A lookup per listener; called only for `acme-tls/1` hellos and
+   * `/.well-known/acme-challenge/` requests.
+   */
+  challengeFor(hostname: string): RouteEntry | undefined {
+    for (const [listener, layer] of this.hosts) {
+      if (listener === DEDICATED) continue;
+      const r = get(layer, hostname);
+      if (r?.acmeChallenge && r.hostname === hostname) return r;
+    }
+    return undefined;
+  }
+
   *routes(): IterableIterator<RouteEntry> {
     for (const e of this.ids.overlay.values()) if (e) yield e;
     for (const [id, e] of this.ids.base) if (!this.ids.overlay.has(id)) yield e;

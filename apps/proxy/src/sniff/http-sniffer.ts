@@ -10,8 +10,8 @@ import type { SniffResult } from './sniffer.js';
 
 export type HttpSniffResult =
   | { type: 'need-more' }
-  /** A complete request head; `host` is normalised (null: no usable Host). */
-  | { type: 'request'; host: string | null; bytes: Buffer }
+  /** A complete request head; `host` is normalised (null: no usable Host); `target` as sent. */
+  | { type: 'request'; host: string | null; method: string; target: string; bytes: Buffer }
   | { type: 'refuse'; code: RefusalCode; speak: 'http'; detail?: string };
 
 /** What any sniffer may return; connection.ts handles every case. */
@@ -43,6 +43,6 @@ export class HttpSniffer {
       return { type: 'refuse', code, speak: 'http', detail: r.code };
     }
     const host = r.value.authority === null ? null : hostFromAuthority(r.value.authority);
-    return { type: 'request', host, bytes: this.acc.take() };
+    return { type: 'request', host, method: r.value.method, target: r.value.target, bytes: this.acc.take() };
   }
 }

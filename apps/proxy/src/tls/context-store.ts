@@ -10,7 +10,7 @@
  * one they were created with.
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { RouteCertificate } from '@switchyard/core';
+import type { AcmeChallengeRecord, RouteCertificate } from '@switchyard/core';
 import type { Keyring } from '@switchyard/pki';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../router/route-table.js';
@@ -27,6 +27,11 @@ export interface TableSwap {
 
 export class SecureContextStore {
   private byRoute = new Map<string, TlsEntry>();
+  /**
+   * TLS-ALPN-01 challenge contexts (RFC 8737) by route id, built with the table like route
+   * contexts, so an `acme-tls/1` hello costs one map lookup.
+   */
+  private challenges = new Map<string, SecureContext>();
   /** One context per certificate version, shared by the routes that use it. */
   private byCertificate = new Map<string, TlsEntry>();
 
@@ -44,15 +49,22 @@ export class SecureContextStore {
     return this.byRoute.get(routeId);
   }
 
+  /** Hot path: the TLS-ALPN-01 challenge context of a route (undefined: no pending challenge). */
+  challenge(routeId: string): SecureContext | undefined {
+    return this.challenges.get(routeId);
+  }
+
   /** Rebuilds entries of the routes a table change touched. Runs before the table is used. */
   apply(change: TableSwap): void {
     const previousCerts = this.byCertificate;
     if (change.kind === 'full') {
       this.byRoute = new Map();
       this.byCertificate = new Map();
+      this.challenges = new Map();
     }
     for (const id of change.changedIds) {
       const r = change.table.get(id);
+      this.applyChallenge(id, r?.acmeChallenge ?? null, r?.hostname ?? null);
       if (!r || r.tlsMode !== 'terminate') {
         this.byRoute.delete(id);
         continue;
@@ -67,6 +79,21 @@ export class SecureContextStore {
       this.byRoute.set(id, entry);
     }
     if (change.kind === 'delta' && this.byCertificate.size > 2 * this.byRoute.size + 16) this.prune();
+  }
+
+  private applyChallenge(routeId: string, ch: AcmeChallengeRecord | null, hostname: string | null): void {
+    if (!ch || ch.type !== 'tls-alpn-01' || !ch.certPem || !ch.keyCiphertext || !this.keyring) {
+      this.challenges.delete(routeId);
+      return;
+    }
+    try {
+      const key = this.keyring.decrypt(ch.keyCiphertext, ch.id);
+      // Only the challenge certificate is ever offered with it, and only to acme-tls/1 hellos.
+      this.challenges.set(routeId, createSecureContext({ cert: ch.certPem, key, minVersion: 'TLSv1.2' }));
+    } catch (err) {
+      this.challenges.delete(routeId);
+      this.log.warn({ route: hostname, challengeId: ch.id, reason: (err as Error).message }, 'ACME challenge certificate unusable; acme-tls/1 for this host name is refused');
+    }
   }
 
   private build(cert: RouteCertificate | null): TlsEntry {

@@ -14,6 +14,7 @@ export const CertificateKind = Type.Union([
   Type.Literal('issued'),
   Type.Literal('self-signed'),
   Type.Literal('uploaded'),
+  Type.Literal('acme'),
 ]);
 
 export const CERTIFICATE_EXAMPLE = {

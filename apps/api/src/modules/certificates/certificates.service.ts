@@ -89,7 +89,7 @@ export class CertificatesService {
       notAfter: c.notAfter.toISOString(),
       expiresInDays: Math.floor((c.notAfter.getTime() - Date.now()) / DAY_MS),
       auto: c.auto,
-      publiclyTrusted: c.kind === 'uploaded' && isPubliclyTrusted(c.certPem),
+      publiclyTrusted: (c.kind === 'uploaded' || c.kind === 'acme') && isPubliclyTrusted(c.certPem),
       caUrl: c.kind === 'issued' ? CA_PEM_PATH : null,
       routes: c.routes.map((r) => ({ id: r.id, hostname: r.hostname, tlsMode: r.tlsMode })),
       certificatePem: c.certPem,
@@ -262,25 +262,45 @@ export class CertificatesService {
       const { id: _id, ...rest } = this.rowData(id, material, keyring);
       data = rest;
     } else {
-      throw new AppError('SY_CONFLICT', 'The platform CA cannot be replaced through this endpoint');
+      throw new AppError(
+        'SY_CONFLICT',
+        current.kind === 'acme'
+          ? 'ACME certificates are renewed by the platform; to renew now: POST /api/v1/tenants/:tenant/acme-certificates/:id/renew'
+          : 'The platform CA cannot be replaced through this endpoint',
+      );
     }
-    const { row, version } = await this.deps.prisma.$transaction(async (tx) => {
-      const row = await tx.certificate.update({ where: { id }, data, include: { routes: { select: { id: true, hostname: true, tlsMode: true } } } });
+    const { row, version } = await this.swapContent(actor, tenant.id, current, data, 'certificate.replace');
+    if (version === null) return { certificate: this.view(row), propagation: null };
+    const timeout = Math.min(opts.timeoutMs ?? this.deps.propagationTimeoutMs, this.deps.propagationTimeoutMs);
+    const propagation = opts.wait ? await this.deps.propagation.waitFor(version, timeout) : await this.deps.propagation.status(version);
+    return { certificate: this.view(row), propagation };
+  }
+
+  /**
+   * The replace path: new content under the same id, its audit event and one config-version
+   * bump per route using it, in one transaction (the bump last). Proxies build the new
+   * context for new handshakes; established sessions keep theirs. Also used by ACME renewal.
+   */
+  async swapContent(
+    actor: Actor,
+    tenantId: string,
+    current: Certificate,
+    data: Prisma.CertificateUncheckedUpdateInput,
+    action: string,
+  ): Promise<{ row: WithRoutes; version: number | null }> {
+    return this.deps.prisma.$transaction(async (tx) => {
+      const row = await tx.certificate.update({ where: { id: current.id }, data, include: { routes: { select: { id: true, hostname: true, tlsMode: true } } } });
       await recordAudit(tx, actor, {
-        tenantId: tenant.id,
-        action: 'certificate.replace',
+        tenantId,
+        action,
         targetType: 'certificate',
-        targetId: id,
+        targetId: current.id,
         changes: { fingerprint: { from: current.fingerprint, to: row.fingerprint }, notAfter: { from: current.notAfter.toISOString(), to: row.notAfter.toISOString() } },
       });
       // Last statement: the version bump holds the config lock only until COMMIT.
       const version = row.routes.length > 0 ? await recordRouteChanges(tx, row.routes.map((r) => ({ routeId: r.id, hostname: r.hostname, op: 'upsert' as const }))) : null;
       return { row, version };
     });
-    if (version === null) return { certificate: this.view(row), propagation: null };
-    const timeout = Math.min(opts.timeoutMs ?? this.deps.propagationTimeoutMs, this.deps.propagationTimeoutMs);
-    const propagation = opts.wait ? await this.deps.propagation.waitFor(version, timeout) : await this.deps.propagation.status(version);
-    return { certificate: this.view(row), propagation };
   }
 
   async remove(actor: Actor, tenantSlug: string, id: string): Promise<void> {

@@ -43,6 +43,7 @@ export const EXTERNAL_ACCESS_EXAMPLE = {
     psqlRequire: `psql "host=${host} port=5432 dbname=DBNAME user=USER sslmode=require"`,
   },
   certificate: null,
+  acme: null,
   ca: null,
   upstreamTls: true,
   upstreamCa: null,
@@ -81,6 +82,22 @@ export const ExternalAccessResponse = Type.Object(
         Type.Null(),
       ],
       { description: 'Terminate mode: the certificate the proxy presents' },
+    ),
+    acme: Type.Union(
+      [
+        Type.Object({
+          id: Type.String({ format: 'uuid' }),
+          state: Type.String({ description: 'pending | validating | issued | failed' }),
+          renewAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          problem: Type.Union([Type.Object({ type: Type.String(), detail: Type.String() }, { additionalProperties: true }), Type.Null()]),
+        }),
+        Type.Null(),
+      ],
+      {
+        description:
+          'The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). ' +
+          'Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate.',
+      },
     ),
     ca: Type.Union(
       [

@@ -92,6 +92,7 @@ export class ExternalAccessService {
     const port = listener?.publicPort ?? 0;
     const cert = state.tlsMode === 'terminate' ? (route?.certificate ?? null) : null;
     const ca = cert ? await this.caFor(cert, state.hostname) : null;
+    const acme = route ? await this.deps.prisma.acmeCertificate.findUnique({ where: { hostname: route.hostname }, select: { id: true, state: true, renewAt: true, problem: true } }) : null;
     const connection = connectionStrings(db.engine as Engine, state.hostname, port, {
       tlsMode: state.tlsMode,
       caFile: ca?.fileName ?? null,
@@ -117,6 +118,7 @@ export class ExternalAccessService {
             auto: cert.auto,
           }
         : null,
+      acme: acme ? { id: acme.id, state: acme.state, renewAt: acme.renewAt?.toISOString() ?? null, problem: (acme.problem as { type: string; detail: string } | null) ?? null } : null,
       ca,
       version: route ? Number(route.version) : null,
     };

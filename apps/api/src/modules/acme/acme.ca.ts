@@ -1,0 +1,171 @@
+/**
+ * The ACME CA as the worker sees it, on top of `acme-client` (RFC 8555; no hand-written
+ * protocol): the platform account (key generated once, sealed with the keyring, reused), the
+ * TLS-ALPN-01 challenge certificate, and ACME Renewal Information (RFC 9773) when the
+ * directory offers `renewalInfo` (acme-client has no ARI call; it is one unauthenticated GET).
+ */
+import { X509Certificate } from 'node:crypto';
+import { Agent } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import type { PrismaClient } from '@switchyard/db';
+import type { Keyring } from '@switchyard/pki';
+import * as acme from 'acme-client';
+import type { AcmeConfig } from '../../config.js';
+import { ariCertId } from './acme.policy.js';
+
+/** The ACME client calls the worker makes (a Pick so tests can see what is used). */
+export type AcmeClient = Pick<
+  acme.Client,
+  'createOrder' | 'getAuthorizations' | 'getChallengeKeyAuthorization' | 'completeChallenge' | 'waitForValidStatus' | 'finalizeOrder' | 'getCertificate' | 'getOrder'
+>;
+
+export interface ChallengeCertificate {
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * RFC 8737 §3: a self-signed certificate for the name with the critical acmeIdentifier
+ * extension (id-pe-acmeIdentifier, 1.3.6.1.5.5.7.1.31) holding SHA-256(key authorization).
+ * ECDSA P-256: generated in about a millisecond.
+ */
+export async function buildTlsAlpnCertificate(hostname: string, keyAuthorization: string): Promise<ChallengeCertificate> {
+  const key = await acme.crypto.createPrivateEcdsaKey('P-256');
+  const [keyPem, certPem] = await acme.crypto.createAlpnCertificate({ identifier: { type: 'dns', value: hostname } } as acme.Authorization, keyAuthorization, key);
+  return { certPem: certPem.toString(), keyPem: keyPem.toString() };
+}
+
+let retryAfterMs: number | null = null;
+let watching = false;
+
+/** Records the Retry-After of the CA's 429 and 503 answers (one interceptor per process). */
+function watchRetryAfter(): void {
+  if (watching) return;
+  watching = true;
+  acme.axios.interceptors.response.use((res) => {
+    if (res.status === 429 || res.status === 503) retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+    return res;
+  });
+}
+
+/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date; null when absent or unparsable. */
+export function parseRetryAfter(value: unknown, now: number): number | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+export class AcmeCa {
+  /** The Retry-After (ms) of the CA's last 429/503 answer, once; null when none since. */
+  takeRetryAfter(): number | null {
+    const v = retryAfterMs;
+    retryAfterMs = null;
+    return v;
+  }
+
+  private cached: Promise<acme.Client> | null = null;
+  private directory: Promise<Record<string, unknown>> | null = null;
+
+  constructor(
+    private readonly cfg: AcmeConfig,
+    private readonly prisma: PrismaClient,
+    private readonly keyring: Keyring,
+  ) {
+    // The directory's own HTTPS: the system roots plus a private CA when configured (pebble,
+    // step-ca). acme-client talks through its one axios instance.
+    if (cfg.caPem) acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, cfg.caPem], keepAlive: true });
+    // acme-client would sleep through a CA's Retry-After itself (an hour would block the
+    // worker): no in-process retries; the Retry-After of a 429/503 is kept and the worker
+    // schedules the next attempt no earlier (acme.service.ts `fail`).
+    (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+    watchRetryAfter();
+    acme.setLogger(() => {});
+  }
+
+  /** The account client: loads the sealed key or generates and stores one (once per directory). */
+  client(): Promise<acme.Client> {
+    this.cached ??= this.loadClient().catch((err: unknown) => {
+      this.cached = null;
+      throw err;
+    });
+    return this.cached;
+  }
+
+  private async loadClient(): Promise<acme.Client> {
+    const url = this.cfg.directoryUrl;
+    let row = await this.prisma.acmeAccount.findUnique({ where: { directoryUrl: url } });
+    if (!row) {
+      const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
+      await this.prisma.acmeAccount.createMany({ data: [{ directoryUrl: url, keyCiphertext: this.keyring.encrypt(key, url), email: this.cfg.email }], skipDuplicates: true });
+      row = await this.prisma.acmeAccount.findUniqueOrThrow({ where: { directoryUrl: url } });
+    }
+    const accountKey = this.keyring.decrypt(row.keyCiphertext, url);
+    const client = new acme.Client({
+      directoryUrl: url,
+      accountKey,
+      ...(row.accountUrl ? { accountUrl: row.accountUrl } : {}),
+      ...(this.cfg.eab ? { externalAccountBinding: { kid: this.cfg.eab.kid, hmacKey: this.cfg.eab.hmacKey } } : {}),
+      backoffAttempts: 10,
+      backoffMin: 500,
+      backoffMax: 10_000,
+    });
+    if (!row.accountUrl) {
+      await client.createAccount({ termsOfServiceAgreed: true, ...(this.cfg.email ? { contact: [`mailto:${this.cfg.email}`] } : {}) });
+      await this.prisma.acmeAccount.update({ where: { directoryUrl: url }, data: { accountUrl: client.getAccountUrl() } });
+    }
+    return client;
+  }
+
+  /**
+   * RFC 9773: the CA's suggested renewal window for a certificate, or null when the directory
+   * has no `renewalInfo` or the call fails (the caller falls back to a third of the lifetime).
+   */
+  async renewalWindow(certPem: string): Promise<{ start: Date; end: Date } | null> {
+    try {
+      this.directory ??= acme.axios.get<Record<string, unknown>>(this.cfg.directoryUrl).then((r) => r.data);
+      const base = (await this.directory).renewalInfo;
+      if (typeof base !== 'string') return null;
+      const x = new X509Certificate(certPem);
+      const aki = authorityKeyId(x.raw);
+      if (!aki) return null;
+      const res = await acme.axios.get<{ suggestedWindow?: { start: string; end: string } }>(`${base.replace(/\/$/, '')}/${ariCertId(aki, x.serialNumber)}`);
+      const w = res.data.suggestedWindow;
+      if (!w) return null;
+      const start = new Date(w.start);
+      const end = new Date(w.end);
+      return Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) ? null : { start, end };
+    } catch {
+      this.directory = null;
+      return null;
+    }
+  }
+}
+
+/**
+ * The keyIdentifier of a certificate's authorityKeyIdentifier extension (RFC 5280 §4.2.1.1):
+ * OID 2.5.29.35, [critical], OCTET STRING { SEQUENCE { [0] keyIdentifier … } }. Node's
+ * X509Certificate does not expose it; a bounded scan of the DER is enough.
+ */
+export function authorityKeyId(der: Buffer): Buffer | null {
+  const oid = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]);
+  let i = der.indexOf(oid);
+  if (i < 0) return null;
+  i += oid.length;
+  if (der[i] === 0x01) i += 3; // BOOLEAN critical
+  const len = (at: number): [number, number] => {
+    const b = der[at]!;
+    if (b < 0x80) return [b, at + 1];
+    const n = b & 0x7f;
+    let v = 0;
+    for (let k = 1; k <= n; k++) v = (v << 8) | der[at + k]!;
+    return [v, at + 1 + n];
+  };
+  if (der[i] !== 0x04) return null;
+  let [, p] = len(i + 1);
+  if (der[p] !== 0x30) return null;
+  [, p] = len(p + 1);
+  if (der[p] !== 0x80) return null;
+  const [n, start] = len(p + 1);
+  return start + n <= der.length ? Buffer.from(der.subarray(start, start + n)) : null;
+}

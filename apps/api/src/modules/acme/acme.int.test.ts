@@ -1,0 +1,98 @@
+/**
+ * The ACME API against a real PostgreSQL, without a CA (the worker is stopped): what a
+ * request records and answers, what the external-access view says until issuance, and the
+ * refusals made before anything reaches the CA — rate limits and the DNS check.
+ */
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
+import { AcmeService, systemActor } from './acme.service.js';
+
+let h: Harness;
+let token: string;
+const HOST = 'orders.acme.db.example.com';
+
+beforeAll(async () => {
+  h = await createHarness(
+    {
+      SWITCHYARD_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      ACME_DIRECTORY_URL: 'https://127.0.0.1:9/directory',
+      ACME_LIMIT_FAILED_PER_HOUR: '2',
+    },
+    // No CA here: the worker must not pick the rows up.
+    async (app) => app.services.acmeWorker?.stop(),
+  );
+  ({ token } = await seedTenant(h));
+  for (const [name, tlsMode] of [
+    ['orders', 'terminate'],
+    ['ledger', 'terminate'],
+    ['plain', 'passthrough'],
+  ] as const) {
+    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: `pg.acme.svc.cluster.local`, port: 5432 } }, token)).statusCode).toBe(201);
+    const a = await h.call('PUT', `/api/v1/tenants/acme/databases/${name}/external-access`, { enabled: true, tlsMode }, token);
+    expect(a.statusCode, a.body).toBe(200);
+  }
+});
+afterAll(async () => h?.close());
+
+describe('ACME certificates API', () => {
+  it('records a request as pending, says the route keeps its platform-CA certificate, and stops on delete', async () => {
+    const r = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: HOST }, token);
+    expect(r.statusCode, r.body).toBe(202);
+    const body = r.json();
+    expect(body).toMatchObject({ hostname: HOST, challenge: 'tls-alpn-01', state: 'pending', problem: null, attempts: 0, certificate: null, renewAt: null, servedWith: { kind: 'issued' } });
+    expect(Date.parse(body.nextAttemptAt)).toBeLessThanOrEqual(Date.now());
+    const list = (await h.call('GET', '/api/v1/tenants/acme/acme-certificates', undefined, token)).json();
+    expect(list.items.map((i: { id: string }) => i.id)).toEqual([body.id]);
+    const access = (await h.call('GET', '/api/v1/tenants/acme/databases/orders/external-access', undefined, token)).json();
+    expect(access.certificate.kind).toBe('issued');
+    expect(access.acme).toEqual({ id: body.id, state: 'pending', renewAt: null, problem: null });
+    expect(access.connection.psql).toContain('sslrootcert=switchyard-ca.pem');
+    const audit = (await h.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.request', undefined, token)).json();
+    expect(audit.items[0]).toMatchObject({ targetId: body.id });
+    expect((await h.call('DELETE', `/api/v1/tenants/acme/acme-certificates/${body.id}`, undefined, token)).statusCode).toBe(204);
+    expect((await h.call('GET', `/api/v1/tenants/acme/acme-certificates/${body.id}`, undefined, token)).json().code).toBe('SY_ACME_NOT_FOUND');
+  });
+
+  it('refuses before the CA would: too many failed validations this hour answer 429 with Retry-After', async () => {
+    const host = 'ledger.acme.db.example.com';
+    await h.app.prisma.acmeEvent.createMany({ data: [0, 1].map(() => ({ hostname: host, registeredDomain: 'example.com', kind: 'failed_validation' })) });
+    const r = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: host }, token);
+    expect(r.statusCode).toBe(429);
+    expect(r.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ field: 'body.hostname', limit: 'failed_validations' }] });
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(3000);
+    expect(r.json().message).toContain('failed validation 2 times in the last hour (limit 2)');
+  });
+
+  it('orders only routes in terminate mode', async () => {
+    const r = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: 'plain.acme.db.example.com' }, token);
+    expect(r.statusCode).toBe(422);
+    expect(r.json()).toMatchObject({ code: 'SY_ACME_ROUTE_REQUIRED', details: [{ field: 'body.hostname' }] });
+    expect(r.json().message).toContain('switch it to terminate first');
+  });
+
+  it('with public addresses configured, refuses a name that resolves elsewhere and names what it resolved to', async () => {
+    const tenant = await h.app.prisma.tenant.findFirstOrThrow({ where: { slug: 'acme' } });
+    const make = (answer: string[]) =>
+      new AcmeService({
+        prisma: h.app.prisma,
+        tenants: { resolve: async () => tenant },
+        certificates: h.app.services.certificates,
+        propagation: h.app.services.propagation,
+        propagationTimeoutMs: 1000,
+        keyring: h.config.keyring,
+        config: { ...h.config.acme!, publicAddresses: ['203.0.113.7', '2001:db8::7'] },
+        ca: {} as never,
+        log: pino({ level: 'silent' }),
+        resolve: async () => answer,
+      });
+    const actor = systemActor('test');
+    await expect(make(['198.51.100.1']).request(actor, 'acme', { hostname: HOST })).rejects.toMatchObject({
+      code: 'SY_ACME_DNS_MISMATCH',
+      message: expect.stringContaining('resolves to 198.51.100.1, not to the platform'),
+    });
+    const ok = await make(['2001:0db8:0:0:0:0:0:7']).request(actor, 'acme', { hostname: HOST });
+    expect(ok.state).toBe('pending');
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The pure parts of ACME: when to renew, how long to back off, which registered domain a
+ * name counts against, and whether the configured rate limits allow another order. No I/O,
+ * so each is unit-tested on its own (acme.policy.test.ts).
+ */
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+export const WEEK_MS = 7 * DAY_MS;
+/** Backoff never grows past a day: a fixed problem is picked up the next day at the latest. */
+export const MAX_BACKOFF_MS = DAY_MS;
+
+/**
+ * When to renew: the time the CA's ACME Renewal Information suggests (RFC 9773 §4.2: a
+ * uniformly random instant in its window, so a fleet does not renew at once) when the
+ * directory offers `renewalInfo`, else when a third of the lifetime remains (Let's Encrypt:
+ * day 60 of 90). A window that is already past means "now".
+ */
+export function renewalTime(notBefore: Date, notAfter: Date, ari: { start: Date; end: Date } | null, random: () => number = Math.random): Date {
+  if (ari && ari.end.getTime() >= ari.start.getTime()) {
+    return new Date(ari.start.getTime() + Math.floor(random() * (ari.end.getTime() - ari.start.getTime())));
+  }
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  return new Date(notAfter.getTime() - Math.floor(lifetime / 3));
+}
+
+/** Delay before retry `attempt` (1 = first failure): base, doubling, capped; Retry-After wins when later. */
+export function backoffMs(attempt: number, baseMs: number, retryAfterMs: number | null = null): number {
+  const doubled = Math.min(baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)), MAX_BACKOFF_MS);
+  return Math.max(doubled, retryAfterMs ?? 0);
+}
+
+/**
+ * Two-label public suffixes under which the registered domain has three labels. Rate limits
+ * count per registered domain (eTLD+1); without the full Public Suffix List this covers the
+ * common cases and otherwise errs towards counting more names together (the safe side).
+ */
+const TWO_LABEL_SUFFIXES = new Set([
+  'co.uk', 'org.uk', 'ac.uk', 'gov.uk', 'com.au', 'net.au', 'org.au', 'co.nz', 'co.jp', 'ne.jp', 'or.jp',
+  'com.br', 'com.cn', 'com.mx', 'co.in', 'co.za', 'com.tr', 'com.sg', 'com.hk', 'co.kr', 'com.ar',
+]);
+
+export function registeredDomain(hostname: string): string {
+  const labels = hostname.toLowerCase().replace(/\.$/, '').split('.');
+  if (labels.length <= 2) return labels.join('.');
+  const lastTwo = labels.slice(-2).join('.');
+  return TWO_LABEL_SUFFIXES.has(lastTwo) ? labels.slice(-3).join('.') : lastTwo;
+}
+
+export interface RateLimits {
+  /** Certificates issued per registered domain per 7 days (Let's Encrypt: 50). */
+  certsPerDomainWeek: number;
+  /** Certificates for the exact same set of names per 7 days (Let's Encrypt: 5). */
+  duplicatesWeek: number;
+  /** Failed validations per host name per hour (Let's Encrypt: 5). */
+  failedPerHour: number;
+}
+
+/** Past events the limits count, newest last is not required. */
+export interface RateCounts {
+  /** Issue times of certificates under the registered domain, last 7 days. */
+  domainIssued: Date[];
+  /** Issue times of certificates for this exact name, last 7 days. */
+  duplicates: Date[];
+  /** Failed validations of this name, last hour. */
+  failures: Date[];
+}
+
+export type RateDecision =
+  | { ok: true }
+  | { ok: false; limit: 'certs_per_domain' | 'duplicates' | 'failed_validations'; message: string; retryAt: Date };
+
+/**
+ * Whether one more order may be placed now. Refuses before the CA would: the CA's refusal
+ * costs an order and, for failed validations, locks the name for an hour anyway. `retryAt`
+ * is when the oldest counted event leaves its window.
+ */
+export function checkRateLimits(now: Date, limits: RateLimits, counts: RateCounts, names: { hostname: string; domain: string }): RateDecision {
+  const t = now.getTime();
+  const within = (ds: Date[], windowMs: number) => ds.filter((d) => t - d.getTime() < windowMs).sort((a, b) => a.getTime() - b.getTime());
+  const failures = within(counts.failures, HOUR_MS);
+  if (failures.length >= limits.failedPerHour) {
+    return {
+      ok: false,
+      limit: 'failed_validations',
+      message: `${names.hostname} failed validation ${failures.length} times in the last hour (limit ${limits.failedPerHour})`,
+      retryAt: new Date(failures[failures.length - limits.failedPerHour]!.getTime() + HOUR_MS),
+    };
+  }
+  const dups = within(counts.duplicates, WEEK_MS);
+  if (dups.length >= limits.duplicatesWeek) {
+    return {
+      ok: false,
+      limit: 'duplicates',
+      message: `${dups.length} certificates were issued for ${names.hostname} in the last 7 days (limit ${limits.duplicatesWeek} duplicates)`,
+      retryAt: new Date(dups[dups.length - limits.duplicatesWeek]!.getTime() + WEEK_MS),
+    };
+  }
+  const domain = within(counts.domainIssued, WEEK_MS);
+  if (domain.length >= limits.certsPerDomainWeek) {
+    return {
+      ok: false,
+      limit: 'certs_per_domain',
+      message: `${domain.length} certificates were issued under ${names.domain} in the last 7 days (limit ${limits.certsPerDomainWeek})`,
+      retryAt: new Date(domain[domain.length - limits.certsPerDomainWeek]!.getTime() + WEEK_MS),
+    };
+  }
+  return { ok: true };
+}
+
+/**
+ * RFC 9773 §4.1: the ARI certificate identifier — base64url(authorityKeyIdentifier keyId) "."
+ * base64url(serial number DER content bytes).
+ */
+export function ariCertId(akiKeyId: Buffer, serialHex: string): string {
+  let hex = serialHex.replace(/[^0-9a-fA-F]/g, '');
+  if (hex.length % 2) hex = `0${hex}`;
+  let serial = Buffer.from(hex, 'hex');
+  // DER INTEGER content: positive, minimal — a leading 0x00 when the top bit is set.
+  while (serial.length > 1 && serial[0] === 0 && (serial[1]! & 0x80) === 0) serial = serial.subarray(1);
+  if ((serial[0]! & 0x80) !== 0) serial = Buffer.concat([Buffer.from([0]), serial]);
+  return `${akiKeyId.toString('base64url')}.${serial.toString('base64url')}`;
+}

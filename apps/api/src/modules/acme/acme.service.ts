@@ -1,0 +1,479 @@
+/**
+ * ACME certificates (docs/certificates.md "ACME").
+ *
+ * Requests only record what is wanted (`pending`) and return at once; the background worker
+ * (acme.worker.ts, one runner across replicas) places orders, publishes challenges to every
+ * proxy through the route config versions, and stores the result. All state lives in
+ * `acme_certificates`, so a restart mid-order simply retries it.
+ *
+ * Safety: a tenant can order only the host name of one of its own terminate-mode routes
+ * (route host names are unique and were checked against the tenant's domains when the route
+ * was made), so no tenant can cause a certificate for another tenant's name. Rate limits are
+ * counted here and refused before the CA would.
+ */
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isValidWildcardHostname, normalizeHostname, parseIp, formatIp } from '@switchyard/core';
+import { Prisma, recordRouteChanges, type AcmeCertificate, type Certificate, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
+import { certificateInfo, type Keyring } from '@switchyard/pki';
+import * as acme from 'acme-client';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Actor } from '../../lib/access.js';
+import { AppError } from '../../lib/errors.js';
+import type { AcmeConfig } from '../../config.js';
+import { recordAudit } from '../audit/audit.service.js';
+import { isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
+import type { PropagationTracker } from '../proxies/propagation.js';
+import type { TenantsService } from '../tenants/tenants.service.js';
+import { buildTlsAlpnCertificate, type AcmeCa, type AcmeClient } from './acme.ca.js';
+import { backoffMs, checkRateLimits, registeredDomain, renewalTime, WEEK_MS, type RateDecision } from './acme.policy.js';
+import type { AcmeCertificateResponse, RequestAcmeBody } from './acme.schemas.js';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+type Row = AcmeCertificate & { certificate: Certificate | null };
+
+export interface AcmeProblem {
+  type: string;
+  detail: string;
+  status?: number;
+}
+
+/** A failure with the problem document to record; `validation`: counts as a failed validation. */
+export class AcmeFailure extends Error {
+  constructor(
+    readonly problem: AcmeProblem,
+    readonly validation = false,
+    readonly retry: 'backoff' | 'never' | Date = 'backoff',
+  ) {
+    super(problem.detail);
+  }
+}
+
+export interface AcmeDeps {
+  prisma: PrismaClient;
+  tenants: Pick<TenantsService, 'resolve'>;
+  certificates: Pick<CertificatesService, 'swapContent'>;
+  propagation: Pick<PropagationTracker, 'waitFor'>;
+  propagationTimeoutMs: number;
+  keyring: Keyring | null;
+  config: AcmeConfig | null;
+  ca: AcmeCa | null;
+  log: FastifyBaseLogger;
+  /** Wakes the worker after a request (absent in tests that drive the worker by hand). */
+  poke?: () => void;
+  /** Name lookup for the DNS check (tests may replace it). */
+  resolve?: (hostname: string) => Promise<string[]>;
+}
+
+/**
+ * The worker's audit identity: actor type `system` (audit_events.actor_type documents it),
+ * which no request can carry — principals from requests are users and tokens only.
+ */
+export function systemActor(what: string): Actor {
+  const actorType = 'system' as unknown as Actor['principal']['actorType'];
+  return { principal: { actorType, actorId: 'acme-worker', isPlatformAdmin: true, tenantRoles: new Map() }, requestId: what, clientAddress: '' };
+}
+
+/** In-process counters for /metrics (orders and failures by reason since this replica started). */
+export const acmeCounters = { orders: 0, issued: 0, renewed: 0, failures: new Map<string, number>() };
+
+export class AcmeService {
+  constructor(private readonly deps: AcmeDeps) {}
+
+  private get cfg(): AcmeConfig {
+    if (!this.deps.config || !this.deps.ca) throw new AppError('SY_ACME_UNAVAILABLE', 'ACME is not configured on this platform (ACME_DIRECTORY_URL)');
+    if (!this.deps.keyring) throw new AppError('SY_KEYRING_UNAVAILABLE', 'ACME needs the keyring (SWITCHYARD_KEYS) to store keys');
+    return this.deps.config;
+  }
+
+  // ── API ─────────────────────────────────────────────────────────────────────────────
+
+  async list(actor: Actor, tenantSlug: string): Promise<AcmeCertificateResponse[]> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
+    const rows = await this.deps.prisma.acmeCertificate.findMany({ where: { tenantId: tenant.id }, include: { certificate: true }, orderBy: [{ hostname: 'asc' }], take: 1000 });
+    return this.views(rows);
+  }
+
+  async get(actor: Actor, tenantSlug: string, id: string): Promise<AcmeCertificateResponse> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
+    return (await this.views([await this.find(tenant, id)]))[0]!;
+  }
+
+  /** The ACME certificate of a host name, for the external-access view (null: none). */
+  async forHostname(hostname: string): Promise<AcmeCertificateResponse | null> {
+    const row = await this.deps.prisma.acmeCertificate.findUnique({ where: { hostname }, include: { certificate: true } });
+    return row ? (await this.views([row]))[0]! : null;
+  }
+
+  async request(actor: Actor, tenantSlug: string, body: RequestAcmeBody): Promise<AcmeCertificateResponse> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
+    const cfg = this.cfg;
+    const hostname = normalizeHostname(body.hostname) ?? body.hostname;
+    if (isValidWildcardHostname(hostname)) {
+      throw new AppError('SY_ACME_WILDCARD_UNSUPPORTED', 'Wildcard names can only be validated with DNS-01, which Switchyard does not implement; order each host name', [
+        { field: 'body.hostname', message: 'is a wildcard' },
+      ]);
+    }
+    await this.ownRoute(tenant, hostname);
+    await this.checkDns(hostname);
+    const decision = await this.rateDecision(hostname);
+    if (!decision.ok) throw rateLimited(decision);
+    const id = randomUUID();
+    try {
+      const row = await this.deps.prisma.$transaction(async (tx) => {
+        const row = await tx.acmeCertificate.create({
+          data: { id, tenantId: tenant.id, hostname, challengeType: body.challenge ?? cfg.defaultChallenge, state: 'pending', nextAttemptAt: new Date() },
+          include: { certificate: true },
+        });
+        await recordAudit(tx, actor, { tenantId: tenant.id, action: 'acme.request', targetType: 'acme-certificate', targetId: id, changes: { hostname: { from: null, to: hostname }, challenge: { from: null, to: row.challengeType } } });
+        return row;
+      });
+      this.deps.poke?.();
+      return (await this.views([row]))[0]!;
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        throw new AppError('SY_ACME_EXISTS', `${hostname} already has an ACME certificate`, [{ field: 'body.hostname', message: 'already has an ACME certificate' }]);
+      }
+      throw err;
+    }
+  }
+
+  /** Renew (or retry a failed order) now rather than at `nextAttemptAt`, within the rate limits. */
+  async renewNow(actor: Actor, tenantSlug: string, id: string): Promise<AcmeCertificateResponse> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
+    void this.cfg; // SY_ACME_UNAVAILABLE before anything else
+    const row = await this.find(tenant, id);
+    const decision = await this.rateDecision(row.hostname);
+    if (!decision.ok) throw rateLimited(decision);
+    const updated = await this.deps.prisma.$transaction(async (tx) => {
+      const u = await tx.acmeCertificate.update({ where: { id }, data: { nextAttemptAt: new Date(), ...(row.state === 'failed' ? { state: 'pending' } : {}) }, include: { certificate: true } });
+      await recordAudit(tx, actor, { tenantId: tenant.id, action: 'acme.renew-requested', targetType: 'acme-certificate', targetId: id, changes: { hostname: { from: row.hostname, to: row.hostname } } });
+      return u;
+    });
+    this.deps.poke?.();
+    return (await this.views([updated]))[0]!;
+  }
+
+  /**
+   * Stops ordering and renewing. An issued certificate stays attached (kind `acme`, no longer
+   * renewed); attach another one to the route before it expires.
+   */
+  async remove(actor: Actor, tenantSlug: string, id: string): Promise<void> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
+    const row = await this.find(tenant, id);
+    await this.deps.prisma.$transaction(async (tx) => {
+      const ch = await tx.acmeChallenge.deleteMany({ where: { acmeCertificateId: id } });
+      await tx.acmeCertificate.delete({ where: { id } });
+      await recordAudit(tx, actor, { tenantId: tenant.id, action: 'acme.delete', targetType: 'acme-certificate', targetId: id, changes: { hostname: { from: row.hostname, to: null } } });
+      if (ch.count > 0) {
+        const route = await tx.route.findUnique({ where: { hostname: row.hostname } });
+        if (route) await recordRouteChanges(tx, [{ routeId: route.id, hostname: route.hostname, op: 'upsert' }]);
+      }
+    });
+  }
+
+  private async find(tenant: Tenant, id: string): Promise<Row> {
+    const row = await this.deps.prisma.acmeCertificate.findFirst({ where: { id, tenantId: tenant.id }, include: { certificate: true } });
+    if (!row) throw new AppError('SY_ACME_NOT_FOUND');
+    return row;
+  }
+
+  /** The route a tenant may order for; one message for "none" and "another tenant's" (no probing). */
+  private async ownRoute(tenant: Tenant, hostname: string): Promise<Route> {
+    const route = await this.deps.prisma.route.findUnique({ where: { hostname } });
+    if (!route || route.tenantId !== tenant.id) {
+      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is not the host name of a route of this tenant`, [{ field: 'body.hostname', message: 'is not a route of this tenant' }]);
+    }
+    if (route.tlsMode !== 'terminate') {
+      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is in ${route.tlsMode} mode; switch it to terminate first (PUT …/external-access {"tlsMode": "terminate"})`, [
+        { field: 'body.hostname', message: 'is not a terminate-mode route' },
+      ]);
+    }
+    return route;
+  }
+
+  private async views(rows: Row[]): Promise<AcmeCertificateResponse[]> {
+    const routes = await this.deps.prisma.route.findMany({ where: { hostname: { in: rows.map((r) => r.hostname) } }, include: { certificate: { select: { id: true, kind: true } } } });
+    const served = new Map(routes.map((r) => [r.hostname, r.certificate]));
+    return rows.map((r) => {
+      const c = r.certificate;
+      const s = served.get(r.hostname) ?? null;
+      return {
+        id: r.id,
+        hostname: r.hostname,
+        challenge: r.challengeType as AcmeCertificateResponse['challenge'],
+        state: r.state as AcmeCertificateResponse['state'],
+        problem: (r.problem as AcmeCertificateResponse['problem']) ?? null,
+        attempts: r.attempts,
+        nextAttemptAt: r.nextAttemptAt?.toISOString() ?? null,
+        renewAt: r.renewAt?.toISOString() ?? null,
+        lastIssuedAt: r.lastIssuedAt?.toISOString() ?? null,
+        certificate: c
+          ? {
+              id: c.id,
+              fingerprint: c.fingerprint,
+              issuer: new X509Certificate(c.certPem).issuer,
+              notBefore: c.notBefore.toISOString(),
+              notAfter: c.notAfter.toISOString(),
+              expiresInDays: Math.floor((c.notAfter.getTime() - Date.now()) / DAY_MS),
+              publiclyTrusted: isPubliclyTrusted(c.certPem),
+            }
+          : null,
+        servedWith: s ? { certificateId: s.id, kind: s.kind } : null,
+        createdAt: r.createdAt.toISOString(),
+        updatedAt: r.updatedAt.toISOString(),
+      };
+    });
+  }
+
+  // ── checks before ordering ──────────────────────────────────────────────────────────
+
+  /** With ACME_PUBLIC_ADDRESSES set: the name must resolve to one of them. */
+  private async checkDns(hostname: string): Promise<void> {
+    const wanted = this.deps.config?.publicAddresses ?? [];
+    if (wanted.length === 0) return;
+    const canon = (a: string) => {
+      const ip = parseIp(a);
+      return ip ? formatIp(ip) : a;
+    };
+    let got: string[];
+    try {
+      got = this.deps.resolve ? await this.deps.resolve(hostname) : (await lookup(hostname, { all: true })).map((a) => a.address);
+    } catch (err) {
+      got = [];
+      this.deps.log.debug({ hostname, err: (err as Error).message }, 'ACME DNS check: lookup failed');
+    }
+    const want = new Set(wanted.map(canon));
+    if (!got.some((a) => want.has(canon(a)))) {
+      throw new AppError('SY_ACME_DNS_MISMATCH', `${hostname} resolves to ${got.length > 0 ? got.join(', ') : 'nothing'}, not to the platform's public addresses (${wanted.join(', ')}); fix its DNS record first`, [
+        { field: 'body.hostname', message: 'does not resolve to the platform', resolved: got, expected: wanted },
+      ]);
+    }
+  }
+
+  async rateDecision(hostname: string, now = new Date()): Promise<RateDecision> {
+    const limits = this.deps.config?.limits;
+    if (!limits) return { ok: true };
+    const domain = registeredDomain(hostname);
+    const since = new Date(now.getTime() - WEEK_MS);
+    const [domainIssued, duplicates, failures] = await Promise.all([
+      this.deps.prisma.acmeEvent.findMany({ where: { registeredDomain: domain, kind: 'issued', createdAt: { gt: since } }, select: { createdAt: true } }),
+      this.deps.prisma.acmeEvent.findMany({ where: { hostname, kind: 'issued', createdAt: { gt: since } }, select: { createdAt: true } }),
+      this.deps.prisma.acmeEvent.findMany({ where: { hostname, kind: 'failed_validation', createdAt: { gt: new Date(now.getTime() - HOUR_MS) } }, select: { createdAt: true } }),
+    ]);
+    return checkRateLimits(now, limits, { domainIssued: domainIssued.map((e) => e.createdAt), duplicates: duplicates.map((e) => e.createdAt), failures: failures.map((e) => e.createdAt) }, { hostname, domain });
+  }
+
+  // ── the worker's steps ──────────────────────────────────────────────────────────────
+
+  /** Rows whose next action is due, oldest first. */
+  async due(now = new Date(), take = 20): Promise<Row[]> {
+    return this.deps.prisma.acmeCertificate.findMany({ where: { nextAttemptAt: { lte: now } }, include: { certificate: true }, orderBy: [{ nextAttemptAt: 'asc' }], take });
+  }
+
+  /** One order (first issuance or renewal) for one host name, start to finish. */
+  async process(row: Row, isLeader: () => boolean = () => true): Promise<void> {
+    const cfg = this.cfg;
+    const renewal = row.certificate !== null;
+    const actor = systemActor(`acme-${row.id}`);
+    try {
+      const route = await this.deps.prisma.route.findUnique({ where: { hostname: row.hostname } });
+      if (!route || route.tenantId !== row.tenantId || route.tlsMode !== 'terminate') {
+        throw new AcmeFailure({ type: 'switchyard:routeGone', detail: `${row.hostname} is no longer a terminate-mode route of the tenant; nothing is ordered` }, false, 'never');
+      }
+      const decision = await this.rateDecision(row.hostname);
+      if (!decision.ok) throw new AcmeFailure({ type: 'switchyard:rateLimited', detail: `${decision.message}; the next attempt waits until the window frees` }, false, decision.retryAt);
+      try {
+        await this.checkDns(row.hostname);
+      } catch (err) {
+        throw new AcmeFailure({ type: 'switchyard:dns', detail: (err as Error).message });
+      }
+      if (!renewal) await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { state: 'validating' } });
+      await this.event(row.hostname, 'order');
+      acmeCounters.orders++;
+      await this.audit(actor, row, 'acme.order', { renewal: { from: null, to: renewal } });
+      const client = await this.deps.ca!.client();
+      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: row.hostname }] });
+      await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { orderUrl: order.url } });
+      for (const authz of await client.getAuthorizations(order)) {
+        if (authz.status === 'valid') continue;
+        if (!isLeader()) throw new AcmeFailure({ type: 'switchyard:interrupted', detail: 'the worker lost its lease; another replica retries' }, false, new Date());
+        await this.validate(client, order, authz, row, route);
+      }
+      const key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
+      const [, csr] = await acme.crypto.createCsr({ commonName: row.hostname, altNames: [row.hostname] }, key);
+      const finalized = await client.finalizeOrder(order, csr);
+      const chainPem = await client.getCertificate(finalized);
+      await this.store(actor, row, chainPem, key);
+    } catch (err) {
+      await this.fail(actor, row, err, cfg);
+    }
+  }
+
+  /** Publishes the challenge to every proxy, asks the CA to validate, withdraws it. */
+  private async validate(client: AcmeClient, order: acme.Order, authz: acme.Authorization, row: Row, route: Route): Promise<void> {
+    const challenge = authz.challenges.find((c) => c.type === row.challengeType);
+    if (!challenge) {
+      throw new AcmeFailure({ type: 'switchyard:challengeUnavailable', detail: `the CA offers no ${row.challengeType} challenge for ${row.hostname} (offered: ${authz.challenges.map((c) => c.type).join(', ')})` });
+    }
+    const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+    const id = randomUUID();
+    let certPem: string | null = null;
+    let keyCiphertext: string | null = null;
+    if ((challenge.type as string) === 'tls-alpn-01') {
+      const c = await buildTlsAlpnCertificate(row.hostname, keyAuthorization);
+      certPem = c.certPem;
+      keyCiphertext = this.deps.keyring!.encrypt(c.keyPem, id);
+    }
+    const version = await this.deps.prisma.$transaction(async (tx) => {
+      await tx.acmeChallenge.deleteMany({ where: { hostname: row.hostname } });
+      await tx.acmeChallenge.create({ data: { id, acmeCertificateId: row.id, hostname: row.hostname, type: challenge.type, token: challenge.token, keyAuthorization, certPem, keyCiphertext } });
+      return recordRouteChanges(tx, [{ routeId: route.id, hostname: route.hostname, op: 'upsert' }]);
+    });
+    try {
+      // Every live proxy must serve the challenge before the CA looks (it validates from
+      // several vantage points, any of which may reach any proxy).
+      const p = await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
+      if (p.state !== 'applied' && p.state !== 'no-proxies') this.deps.log.warn({ hostname: row.hostname, version, state: p.state }, 'ACME challenge not applied by every proxy in time; asking the CA anyway');
+      await client.completeChallenge(challenge);
+      try {
+        await client.waitForValidStatus(challenge);
+      } catch (err) {
+        throw new AcmeFailure(await this.challengeProblem(client, order, row, err), true);
+      }
+    } finally {
+      await this.deps.prisma.$transaction(async (tx) => {
+        const n = await tx.acmeChallenge.deleteMany({ where: { id } });
+        if (n.count > 0) await recordRouteChanges(tx, [{ routeId: route.id, hostname: route.hostname, op: 'upsert' }]);
+      });
+    }
+  }
+
+  /** The CA's problem document for the failed challenge (RFC 8555 §7.1.5 `error`). */
+  private async challengeProblem(client: AcmeClient, order: acme.Order, row: Row, err: unknown): Promise<AcmeProblem> {
+    try {
+      const authzs = await client.getAuthorizations(order);
+      for (const a of authzs) {
+        const c = a.challenges.find((x) => x.type === row.challengeType) as (acme.Authorization['challenges'][number] & { error?: AcmeProblem }) | undefined;
+        if (c?.error) return { type: c.error.type, detail: c.error.detail, ...(c.error.status ? { status: c.error.status } : {}) };
+      }
+    } catch {
+      // fall through to the client's message
+    }
+    return { type: 'urn:ietf:params:acme:error:unauthorized', detail: (err as Error).message };
+  }
+
+  /** First issuance: a new `acme` certificate attached to the route; renewal: the replace path. */
+  private async store(actor: Actor, row: Row, chainPem: string, keyPem: string): Promise<void> {
+    const info = certificateInfo(chainPem);
+    const ari = await this.deps.ca!.renewalWindow(chainPem);
+    const renewAt = renewalTime(info.notBefore, info.notAfter, ari);
+    const material = { hostnames: info.hostnames, certPem: chainPem, keyType: 'ec-prime256v1', fingerprint: info.fingerprint, notBefore: info.notBefore, notAfter: info.notAfter };
+    const done = { state: 'issued', problem: Prisma.DbNull, attempts: 0, renewAt, nextAttemptAt: renewAt, lastIssuedAt: new Date(), orderUrl: null };
+    let version: number | null;
+    let certificateId: string;
+    if (row.certificate) {
+      certificateId = row.certificate.id;
+      const swapped = await this.deps.certificates.swapContent(actor, row.tenantId, row.certificate, { ...material, keyCiphertext: this.deps.keyring!.encrypt(keyPem, certificateId) }, 'certificate.renew');
+      version = swapped.version;
+    } else {
+      certificateId = randomUUID();
+      const certId = certificateId;
+      version = await this.deps.prisma.$transaction(async (tx) => {
+        await tx.certificate.create({
+          data: { id: certId, tenantId: row.tenantId, name: `acme ${row.hostname} ${Date.now().toString(36)}`, kind: 'acme', ...material, keyCiphertext: this.deps.keyring!.encrypt(keyPem, certId) },
+        });
+        // Linked at once, so a failure below retries as a renewal of this certificate.
+        await tx.acmeCertificate.update({ where: { id: row.id }, data: { certificateId: certId } });
+        const route = await tx.route.findUnique({ where: { hostname: row.hostname }, include: { certificate: true } });
+        if (!route || route.tlsMode !== 'terminate') return null;
+        await tx.route.update({ where: { id: route.id }, data: { certificateId: certId } });
+        // The platform-CA certificate minted for the route goes once nothing uses it.
+        if (route.certificate?.auto) await tx.certificate.deleteMany({ where: { id: route.certificate.id, routes: { none: {} } } });
+        return recordRouteChanges(tx, [{ routeId: route.id, hostname: route.hostname, op: 'upsert' }]);
+      });
+    }
+    await this.event(row.hostname, 'issued');
+    // `issued` once the proxies serve it (or the wait timed out: they converge on their own).
+    if (version !== null) await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
+    await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { ...done, certificateId } });
+    if (row.certificate) {
+      acmeCounters.renewed++;
+      await this.audit(actor, row, 'acme.renew', { notAfter: { from: row.certificate.notAfter.toISOString(), to: info.notAfter.toISOString() } });
+    } else {
+      acmeCounters.issued++;
+      await this.audit(actor, row, 'acme.issue', { certificate: { from: null, to: certificateId }, notAfter: { from: null, to: info.notAfter.toISOString() } });
+    }
+    this.deps.log.info({ hostname: row.hostname, notAfter: info.notAfter, renewAt, ari: ari !== null }, row.certificate ? 'ACME certificate renewed' : 'ACME certificate issued');
+  }
+
+  private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<void> {
+    const f = err instanceof AcmeFailure ? err : new AcmeFailure(problemOf(err));
+    const attempts = row.attempts + 1;
+    // Doubling backoff, and never sooner than the CA's Retry-After.
+    const retryAfter = this.deps.ca?.takeRetryAfter() ?? null;
+    const nextAttemptAt = f.retry === 'never' ? null : f.retry instanceof Date ? f.retry : new Date(Date.now() + backoffMs(attempts, cfg.retryBaseMs, retryAfter));
+    const renewal = row.certificate !== null;
+    const problem = { ...f.problem, at: new Date().toISOString(), renewal };
+    acmeCounters.failures.set(f.problem.type, (acmeCounters.failures.get(f.problem.type) ?? 0) + 1);
+    // A failed renewal keeps the certificate in service (state issued, problem shown).
+    await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { state: renewal ? 'issued' : 'failed', problem, attempts, nextAttemptAt, orderUrl: null } }).catch(() => {});
+    if (f.validation) await this.event(row.hostname, 'failed_validation', f.problem.type);
+    await this.audit(actor, row, 'acme.fail', { problem: { from: null, to: problem }, nextAttemptAt: { from: null, to: nextAttemptAt?.toISOString() ?? null } }).catch(() => {});
+    this.deps.log.warn({ hostname: row.hostname, problem: f.problem, nextAttemptAt }, renewal ? 'ACME renewal failed; the current certificate stays in service' : 'ACME order failed');
+  }
+
+  private async event(hostname: string, kind: 'order' | 'issued' | 'failed_validation', reason?: string): Promise<void> {
+    await this.deps.prisma.acmeEvent.create({ data: { hostname, registeredDomain: registeredDomain(hostname), kind, reason: reason ?? null } });
+  }
+
+  private async audit(actor: Actor, row: Row, action: string, changes: Record<string, { from: unknown; to: unknown }>): Promise<void> {
+    await this.deps.prisma.$transaction((tx) => recordAudit(tx, actor, { tenantId: row.tenantId, action, targetType: 'acme-certificate', targetId: row.id, changes: { hostname: { from: row.hostname, to: row.hostname }, ...changes } }));
+  }
+
+  /** Counting rows older than the longest window (7 days) are dropped. */
+  async pruneEvents(): Promise<void> {
+    await this.deps.prisma.acmeEvent.deleteMany({ where: { createdAt: { lt: new Date(Date.now() - WEEK_MS - DAY_MS) } } });
+  }
+
+  /** Prometheus text: certificates by state, soonest expiry, orders and failures by reason. */
+  async metrics(): Promise<string> {
+    const byState = await this.deps.prisma.acmeCertificate.groupBy({ by: ['state'], _count: { _all: true } });
+    const soonest = await this.deps.prisma.certificate.findFirst({ where: { kind: 'acme' }, orderBy: { notAfter: 'asc' }, select: { notAfter: true } });
+    const lines = [
+      '# HELP switchyard_acme_certificates ACME certificates by state.',
+      '# TYPE switchyard_acme_certificates gauge',
+      ...['pending', 'validating', 'issued', 'failed'].map((s) => `switchyard_acme_certificates{state="${s}"} ${byState.find((b) => b.state === s)?._count._all ?? 0}`),
+      '# HELP switchyard_acme_soonest_expiry_days Days until the soonest ACME certificate expires (absent: none).',
+      '# TYPE switchyard_acme_soonest_expiry_days gauge',
+      ...(soonest ? [`switchyard_acme_soonest_expiry_days ${((soonest.notAfter.getTime() - Date.now()) / DAY_MS).toFixed(2)}`] : []),
+      '# HELP switchyard_acme_orders_total ACME orders placed by this replica.',
+      '# TYPE switchyard_acme_orders_total counter',
+      `switchyard_acme_orders_total ${acmeCounters.orders}`,
+      '# HELP switchyard_acme_issued_total Certificates issued (first time) and renewed by this replica.',
+      '# TYPE switchyard_acme_issued_total counter',
+      `switchyard_acme_issued_total{renewal="false"} ${acmeCounters.issued}`,
+      `switchyard_acme_issued_total{renewal="true"} ${acmeCounters.renewed}`,
+      '# HELP switchyard_acme_failures_total Failed orders by problem type.',
+      '# TYPE switchyard_acme_failures_total counter',
+      ...[...acmeCounters.failures].map(([reason, n]) => `switchyard_acme_failures_total{reason="${reason.replace(/["\\\n]/g, '_')}"} ${n}`),
+    ];
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function problemOf(err: unknown): AcmeProblem {
+  const message = err instanceof Error ? err.message : String(err);
+  // acme-client turns a problem document into an Error carrying its detail.
+  const rate = /rate ?limit/i.test(message);
+  return { type: rate ? 'urn:ietf:params:acme:error:rateLimited' : 'switchyard:orderFailed', detail: message };
+}
+
+function rateLimited(d: Exclude<RateDecision, { ok: true }>): AppError {
+  const seconds = Math.max(1, Math.ceil((d.retryAt.getTime() - Date.now()) / 1000));
+  return new AppError('SY_ACME_RATE_LIMITED', `${d.message}; retry after ${d.retryAt.toISOString()}`, [{ field: 'body.hostname', message: d.message, limit: d.limit, retryAt: d.retryAt.toISOString() }], {
+    'retry-after': String(seconds),
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * The ACME background worker: orders, validations and renewals run here, never in a request.
+ *
+ * Exactly one runner across API replicas: a lease row (`acme_worker_lease`) taken with one
+ * conditional upsert and renewed while it works; a replica that dies lets the lease expire
+ * and another takes over. Rows are processed one at a time, so there is never more than one
+ * order per host name. Every state change is in the database: a restart mid-order finds the
+ * row still due (`next_attempt_at`) and retries it.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { PrismaClient } from '@switchyard/db';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AcmeService } from './acme.service.js';
+
+/** A lease outlives a few missed renewals; a crashed runner is replaced within this. */
+const LEASE_MS = 60_000;
+
+export class AcmeWorker {
+  readonly holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private leaseUntil = 0;
+  private stopped = false;
+  private lastPrune = 0;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly service: Pick<AcmeService, 'due' | 'process' | 'pruneEvents'>,
+    private readonly intervalMs: number,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.poke(), this.intervalMs);
+    this.timer.unref();
+    void this.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    // Hand over at once rather than after the lease expires.
+    await this.prisma.acmeWorkerLease.deleteMany({ where: { id: 1, holder: this.holder } }).catch(() => {});
+  }
+
+  /** Runs a pass now (after a request), or right after the one in flight; resolves when this one ends. */
+  poke(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.pass()
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'ACME worker pass failed'))
+      .finally(() => {
+        this.running = null;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          void this.poke();
+        }
+      });
+    return this.running;
+  }
+
+  /** Whether this replica still holds the lease (checked between steps of an order). */
+  isLeader = (): boolean => Date.now() < this.leaseUntil;
+
+  private async renewLease(): Promise<boolean> {
+    const rows = await this.prisma.$queryRaw<Array<{ holder: string }>>`
+      INSERT INTO acme_worker_lease (id, holder, expires_at) VALUES (1, ${this.holder}, now() + ${LEASE_MS} * interval '1 millisecond')
+      ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+       WHERE acme_worker_lease.holder = EXCLUDED.holder OR acme_worker_lease.expires_at < now()
+      RETURNING holder`;
+    const held = rows.length === 1;
+    // Our own clock, with margin: stop acting well before the database would let another in.
+    this.leaseUntil = held ? Date.now() + LEASE_MS / 2 : 0;
+    return held;
+  }
+
+  private async pass(): Promise<void> {
+    if (!(await this.renewLease())) return;
+    const keepAlive = setInterval(() => void this.renewLease().catch(() => (this.leaseUntil = 0)), LEASE_MS / 4);
+    keepAlive.unref();
+    try {
+      for (;;) {
+        const due = await this.service.due(new Date(), 10);
+        if (due.length === 0) break;
+        for (const row of due) {
+          if (this.stopped || !this.isLeader()) return;
+          await this.service.process(row, this.isLeader);
+        }
+      }
+      if (Date.now() - this.lastPrune > 3_600_000) {
+        this.lastPrune = Date.now();
+        await this.service.pruneEvents();
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+}
