@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for the API, the proxy and the migration job (different `args`).
+# One image for the API, the proxy, the Kubernetes controller and the migration job (different `args`).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY . .

@@ -34,6 +34,8 @@ import { eventsRoutes } from './modules/events/events.routes.js';
 import { EventsService } from './modules/events/events.service.js';
 import { EventRetention } from './modules/events/retention.js';
 import { DatabasesService } from './modules/databases/databases.service.js';
+import { discoveredServicesRoutes } from './modules/discovered-services/discovered-services.routes.js';
+import { DiscoveredServicesService } from './modules/discovered-services/discovered-services.service.js';
 import { externalAccessRoutes } from './modules/external-access/external-access.routes.js';
 import { ExternalAccessService } from './modules/external-access/external-access.service.js';
 import { PropagationTracker } from './modules/proxies/propagation.js';
@@ -53,6 +55,7 @@ export interface Services {
   certificates: CertificatesService;
   databases: DatabasesService;
   externalAccess: ExternalAccessService;
+  discoveredServices: DiscoveredServicesService;
   tokens: TokensService;
   propagation: PropagationTracker;
   events: EventsService;
@@ -104,30 +107,21 @@ function requestId(req: { headers: Record<string, string | string[] | undefined>
   return typeof h === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(h) ? h : randomUUID();
 }
 
-export async function buildApp(opts: BuildOptions): Promise<App> {
-  const { config } = opts;
-  const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } },
-    genReqId: requestId,
-    bodyLimit: 256 * 1024,
-    trustProxy: false,
-    // Bodies must have the declared types: no coercion of "5432" into 5432 and no silently
-    // dropped unknown fields. Query strings and params are strings on the wire, so they are
-    // coerced. A factory (not setValidatorCompiler) so that this also holds in plugins that
-    // call addSchema (see lib/validation.ts).
-    // (Fastify types the factory as returning Ajv's compile; it is called with the route schema.)
-    schemaController: { compilersFactory: { buildValidator: createValidatorFactory() as never } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+/** The route-changing domain services: what the API serves and the Kubernetes controller reuses. */
+export interface DomainServices {
+  propagation: PropagationTracker;
+  tenants: TenantsService;
+  certificates: CertificatesService;
+  externalAccess: ExternalAccessService;
+  databases: DatabasesService;
+}
 
-  app.addHook('onSend', async (req, reply) => {
-    reply.header('x-request-id', req.id);
-  });
-
-  const prisma = opts.prisma ?? createPrisma(config.databaseUrl);
-  const ownsPrisma = !opts.prisma;
-  app.decorate('prisma', prisma);
-
-  const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, app.log);
+/**
+ * Builds the services that change routes (one transaction with the version bump and the
+ * NOTIFY each). The propagation tracker is not started: the caller starts and stops it.
+ */
+export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log: FastifyBaseLogger): DomainServices {
+  const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, log);
   const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes });
   const certificates = new CertificatesService({
     prisma,
@@ -156,6 +150,34 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     controlDatabase: config.controlDatabase,
     allowLoopbackUpstreams: config.allowLoopbackUpstreams,
   });
+  return { propagation, tenants, certificates, externalAccess, databases };
+}
+
+export async function buildApp(opts: BuildOptions): Promise<App> {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } },
+    genReqId: requestId,
+    bodyLimit: 256 * 1024,
+    trustProxy: false,
+    // Bodies must have the declared types: no coercion of "5432" into 5432 and no silently
+    // dropped unknown fields. Query strings and params are strings on the wire, so they are
+    // coerced. A factory (not setValidatorCompiler) so that this also holds in plugins that
+    // call addSchema (see lib/validation.ts).
+    // (Fastify types the factory as returning Ajv's compile; it is called with the route schema.)
+    schemaController: { compilersFactory: { buildValidator: createValidatorFactory() as never } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  const prisma = opts.prisma ?? createPrisma(config.databaseUrl);
+  const ownsPrisma = !opts.prisma;
+  app.decorate('prisma', prisma);
+
+  const { propagation, tenants, certificates, externalAccess, databases } = buildDomainServices(config, prisma, app.log);
+  const discoveredServices = new DiscoveredServicesService(prisma, tenants);
   // ACME: the worker runs in every replica; the lease lets exactly one of them act.
   const acmeCa = config.acme && config.keyring ? new AcmeCa(config.acme, prisma, config.keyring) : null;
   let acmeWorker: AcmeWorker | null = null;
@@ -180,7 +202,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const members = new MembersService(prisma, tenants);
   // Ended sessions are refused at once; this only deletes them, on a timer, off the request path.
   const sessionCleanup = new SessionCleanup(prisma, config.sessions.idleMs, app.log);
-  app.decorate('services', { acme, acmeWorker, tenants, certificates, databases, externalAccess, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
+  app.decorate('services', { acme, acmeWorker, tenants, certificates, databases, externalAccess, discoveredServices, tokens, propagation, events, auth, sessions, sessionCleanup, users, members });
   // Secure cookies when served over TLS (auto) or when told so (behind a TLS load balancer).
   const secureCookies = (req: { protocol: string }) =>
     config.sessions.cookieSecure === 'always' || (config.sessions.cookieSecure === 'auto' && req.protocol === 'https');
@@ -296,6 +318,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   await app.register(membersRoutes);
   await app.register(databasesRoutes);
   await app.register(externalAccessRoutes);
+  await app.register(discoveredServicesRoutes);
   await app.register(tokensRoutes);
   await app.register(certificatesRoutes);
   await app.register(acmeRoutes);

@@ -54,6 +54,7 @@ const TABLE: Record<string, Entry> = {
   'DELETE /api/v1/tenants/{tenant}/databases/{database}': admin,
   'GET /api/v1/tenants/{tenant}/databases/{database}/external-access': member,
   'PUT /api/v1/tenants/{tenant}/databases/{database}/external-access': admin,
+  'GET /api/v1/tenants/{tenant}/discovered-services': member,
   'POST /api/v1/tenants/{tenant}/tokens': admin,
   'GET /api/v1/tenants/{tenant}/tokens': admin,
   'DELETE /api/v1/tenants/{tenant}/tokens/{tokenId}': admin,

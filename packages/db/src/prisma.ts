@@ -14,6 +14,7 @@ export type {
   AcmeChallenge,
   ConnectionEvent,
   Database,
+  DiscoveredService,
   Membership,
   ProxyInstance,
   Route,

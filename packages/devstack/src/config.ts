@@ -20,6 +20,9 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.string().default('info'),
   /** What of the API's and proxy's logs reaches the terminal: `warn` (default) or `all`. Files get everything. */
   SWITCHYARD_CONSOLE_LOGS: z.enum(['warn', 'all']).default('warn'),
+  /** Set to run the Kubernetes controller against that cluster too (never started otherwise). */
+  KUBECONFIG: z.string().optional(),
+  CONTROLLER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9481),
 });
 
 export type DevConfig = ReturnType<typeof loadDevConfig>;
@@ -40,6 +43,8 @@ export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env
     demo: e.SWITCHYARD_DEMO === '1',
     logLevel: e.LOG_LEVEL,
     consoleLogs: e.SWITCHYARD_CONSOLE_LOGS,
+    kubeconfig: e.KUBECONFIG ?? null,
+    controllerMetricsPort: e.CONTROLLER_METRICS_PORT,
     logDir: resolve(root, e.SWITCHYARD_DATA_DIR, 'logs'),
   };
 }

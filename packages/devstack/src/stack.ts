@@ -166,8 +166,10 @@ async function seedDemo(adminToken: string, demoPassword: string): Promise<strin
   return token;
 }
 
-function launch(name: 'api' | 'proxy', env: NodeJS.ProcessEnv): ManagedProcess {
-  const entry = name === 'api' ? 'apps/api/%s/server.%s' : 'apps/proxy/%s/main.%s';
+const ENTRIES = { api: 'apps/api/%s/server.%s', proxy: 'apps/proxy/%s/main.%s', controller: 'apps/controller/%s/main.%s' } as const;
+
+function launch(name: keyof typeof ENTRIES, env: NodeJS.ProcessEnv): ManagedProcess {
+  const entry = ENTRIES[name];
   const args = devMode
     ? ['--conditions=switchyard-source', '--import', 'tsx', join(root, entry.replace('%s', 'src').replace('%s', 'ts'))]
     : [join(root, entry.replace('%s', 'dist').replace('%s', 'js'))];
@@ -253,6 +255,16 @@ try {
     webDevUrl = `http://127.0.0.1:${cfg.webDevPort}/`;
     await waitForHttp(webDevUrl, 60_000, () => vite.child.exitCode === null);
   }
+  // The Kubernetes controller needs a cluster: only with an explicit KUBECONFIG.
+  if (cfg.kubeconfig) {
+    launch('controller', {
+      ...common,
+      KUBECONFIG: cfg.kubeconfig,
+      CONTROLLER_METRICS_HOST: '127.0.0.1',
+      CONTROLLER_METRICS_PORT: String(cfg.controllerMetricsPort),
+      SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
+    });
+  }
 
   const listeners = parseListeners(cfg.listeners);
   const pgPort = listeners.find((l) => l.protocol === 'postgres')?.publicPort ?? 15432;
@@ -271,6 +283,11 @@ try {
   say(`  API              ${base}/api/v1   (OpenAPI: ${base}/docs; admin token in ${rel(join(cfg.dataDir, 'secrets.json'))})`);
   say(`  Proxy listeners  ${listeners.map((l) => `${l.name} :${l.port} (${l.protocol})`).join(', ')}`);
   say(`  Proxy admin      http://127.0.0.1:${cfg.proxyAdminPort}/readyz  /metrics`);
+  say(
+    cfg.kubeconfig
+      ? `  Kubernetes       controller watching ${cfg.kubeconfig} (metrics http://127.0.0.1:${cfg.controllerMetricsPort}/metrics; docs/kubernetes.md)`
+      : '  Kubernetes       controller not started: no KUBECONFIG set (docs/kubernetes.md)',
+  );
   say(`  Control database ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say(`  Logs             ${rel(join(cfg.logDir, 'api.log'))}, ${rel(join(cfg.logDir, 'proxy.log'))}   (warnings and errors also here; SWITCHYARD_CONSOLE_LOGS=all for everything)`);
   if (token) {

@@ -3,6 +3,7 @@
  * the principal plus what the audit trail needs.
  */
 import { AppError } from './errors.js';
+import type { KubernetesOwner } from './ownership.js';
 
 export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;
 export type TenantRole = (typeof TENANT_ROLES)[number];
@@ -14,8 +15,8 @@ export function roleAtLeast(role: TenantRole, min: TenantRole): boolean {
 }
 
 export interface Principal {
-  /** admin-token: the bootstrap token from the environment. */
-  actorType: 'admin-token' | 'token' | 'user';
+  /** admin-token: the bootstrap token from the environment; controller: the Kubernetes controller. */
+  actorType: 'admin-token' | 'token' | 'user' | 'controller';
   actorId: string;
   isPlatformAdmin: boolean;
   /** tenant id → role. */
@@ -28,6 +29,11 @@ export interface Actor {
   clientAddress: string;
   /** Set when the caller authenticated with the session cookie (never for bearer tokens). */
   session?: ActorSession;
+  /**
+   * Set only by the Kubernetes controller acting for one object: what it creates is owned
+   * by that object, and it may change what that object owns (lib/ownership.ts).
+   */
+  owner?: KubernetesOwner;
 }
 
 export interface ActorSession {

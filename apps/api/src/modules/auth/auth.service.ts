@@ -114,7 +114,8 @@ export class AuthService {
     }
     const tenants = await this.prisma.tenant.findMany({ where: { id: { in: [...roles.keys()] } }, orderBy: { slug: 'asc' } });
     return {
-      actorType: p.actorType,
+      // 'controller' never comes over HTTP (only the Kubernetes controller builds such actors).
+      actorType: p.actorType as MeResponse['actorType'],
       user,
       isPlatformAdmin: user?.isPlatformAdmin ?? p.isPlatformAdmin,
       tenants: tenants.map((t) => ({ id: t.id, slug: t.slug, name: t.name, role: roles.get(t.id)! })),

@@ -1,5 +1,6 @@
 import { BALANCE_POLICIES, DEFAULT_UPSTREAM_PORT, ENGINES } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
+import { OwnerSchema } from '../../lib/ownership.js';
 import { ListOf, Slug, Timestamp } from '../../lib/schemas.js';
 import { EXTERNAL_ACCESS_EXAMPLE, ExternalAccessResponse } from '../external-access/external-access.schemas.js';
 
@@ -46,14 +47,25 @@ export const CreateDatabaseBody = Type.Object(
     engine: Engine,
     upstream: Type.Optional(Upstream),
     endpoints: Type.Optional(Endpoints),
+    discoveredService: Type.Optional(
+      Type.Object(
+        {
+          namespace: Type.String({ minLength: 1, maxLength: 63 }),
+          name: Type.String({ minLength: 1, maxLength: 253 }),
+          endpoints: Type.Optional(Type.Boolean({ description: 'true: the ready endpoints (pods) the controller saw instead of the Service name' })),
+        },
+        { additionalProperties: false, description: 'Fill the upstream from a service the Kubernetes controller discovered (GET …/discovered-services)' },
+      ),
+    ),
     balance: Type.Optional(BalancePolicy),
     healthCheck: Type.Optional(HealthCheckOrNull),
   },
   {
     additionalProperties: false,
-    description: 'Give `upstream` (one endpoint) or `endpoints` (several), not both.',
+    description: 'Give `upstream` (one endpoint), `endpoints` (several) or `discoveredService`, only one of them.',
     examples: [
       { name: 'orders', engine: 'postgres', upstream: { host: 'orders-rw.acme.svc.cluster.local', port: DEFAULT_UPSTREAM_PORT.postgres } },
+      { name: 'orders', engine: 'postgres', discoveredService: { namespace: 'acme', name: 'orders-rw' } },
       {
         name: 'cache',
         engine: 'redis',
@@ -97,6 +109,7 @@ export const DATABASE_EXAMPLE = {
   balance: 'round-robin',
   healthCheck: null,
   externalAccess: EXTERNAL_ACCESS_OF_DATABASE,
+  owner: { type: 'api' },
   createdAt: '2026-11-22T08:00:00.000Z',
   updatedAt: '2026-11-22T08:00:00.000Z',
 };
@@ -112,6 +125,7 @@ export const DatabaseResponse = Type.Object(
     balance: BalancePolicy,
     healthCheck: Type.Union([HealthCheck, Type.Null()]),
     externalAccess: ExternalAccessResponse,
+    owner: OwnerSchema,
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },

@@ -6,6 +6,7 @@ import { listenerServes, type BalancePolicy, type Endpoint, type Engine, type He
 import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
 import type { Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
+import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import type { ExternalAccessService } from '../external-access/external-access.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
@@ -42,6 +43,7 @@ export class DatabasesService {
       balance: db.balancePolicy as BalancePolicy,
       healthCheck: (db.healthCheck as HealthCheck | null) ?? null,
       externalAccess: await this.deps.access.describe(tenant, db, db.route),
+      owner: ownerOf(db),
       createdAt: db.createdAt.toISOString(),
       updatedAt: db.updatedAt.toISOString(),
     };
@@ -74,6 +76,27 @@ export class DatabasesService {
     return out;
   }
 
+  /**
+   * A registration from a discovered Kubernetes service: the upstream is the Service's cluster
+   * name and port (or its ready endpoints), as the controller last saw them. Still checked
+   * against the tenant's policy like any other upstream.
+   */
+  private async fromDiscovered(tenant: Tenant, body: CreateDatabaseBody): Promise<{ list: Endpoint[]; field: 'body.upstream' | 'body.endpoints' } | null> {
+    const ref = body.discoveredService;
+    if (!ref) return null;
+    if (body.upstream || body.endpoints) {
+      throw new AppError('SY_VALIDATION', 'Give discoveredService or upstream/endpoints, not both', [{ field: 'body.discoveredService', message: 'conflicts with body.upstream / body.endpoints' }]);
+    }
+    const svc = await this.deps.prisma.discoveredService.findUnique({ where: { tenantId_namespace_name: { tenantId: tenant.id, namespace: ref.namespace, name: ref.name } } });
+    if (!svc) throw new AppError('SY_DISCOVERED_SERVICE_NOT_FOUND', undefined, [{ field: 'body.discoveredService', message: `${ref.namespace}/${ref.name} was not discovered in the tenant’s namespaces` }]);
+    const ready = (svc.readyEndpoints as unknown as Endpoint[]) ?? [];
+    if (ref.endpoints) {
+      if (ready.length === 0) throw new AppError('SY_VALIDATION', `${ref.namespace}/${ref.name} has no ready endpoints`, [{ field: 'body.discoveredService.endpoints', message: 'no ready endpoints' }]);
+      return { list: ready.slice(0, 16), field: 'body.endpoints' };
+    }
+    return { list: [{ host: svc.host, port: svc.port }], field: 'body.upstream' };
+  }
+
   /** The endpoint list a create/update body asks for (exactly one of upstream / endpoints). */
   private requested(body: { upstream?: Endpoint; endpoints?: Endpoint[] }, required: boolean): { list: Endpoint[]; field: 'body.upstream' | 'body.endpoints' } | null {
     if (body.upstream && body.endpoints) {
@@ -97,7 +120,7 @@ export class DatabasesService {
 
   async create(actor: Actor, tenantSlug: string, body: CreateDatabaseBody): Promise<DatabaseResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
-    const req = this.requested(body, true)!;
+    const req = (await this.fromDiscovered(tenant, body)) ?? this.requested(body, true)!;
     const endpoints = await this.allowedEndpoints(tenant, req.list, req.field);
     const upstreams: Upstreams = { endpoints, balance: body.balance ?? 'round-robin', healthCheck: body.healthCheck ?? null };
     this.deps.access.defaultListener(body.engine); // fails early if no listener serves the engine
@@ -109,6 +132,7 @@ export class DatabasesService {
             name: body.name,
             engine: body.engine,
             ...this.upstreamData(upstreams),
+            ...ownerColumns(actor.owner),
           },
         });
         await recordAudit(tx, actor, {
@@ -147,6 +171,7 @@ export class DatabasesService {
   async update(actor: Actor, tenantSlug: string, name: string, body: UpdateDatabaseBody): Promise<DatabaseResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     const before = await this.find(tenant, name);
+    assertMayChange(actor, before, `Database ${before.name}`);
     const current: Upstreams = {
       endpoints: endpointsOf(before),
       balance: before.balancePolicy as BalancePolicy,
@@ -195,6 +220,7 @@ export class DatabasesService {
   async delete(actor: Actor, tenantSlug: string, name: string): Promise<void> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     const db = await this.find(tenant, name);
+    assertMayChange(actor, db, `Database ${db.name}`);
     await this.deps.prisma.$transaction(async (tx) => {
       if (db.route) await tx.route.delete({ where: { id: db.route.id } });
       await tx.database.delete({ where: { id: db.id } });

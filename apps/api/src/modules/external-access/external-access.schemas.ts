@@ -1,5 +1,6 @@
 import { DISABLE_BEHAVIORS, TLS_MODES, UPSTREAM_PROXY_PROTOCOLS } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
+import { OwnerSchema } from '../../lib/ownership.js';
 import { UuidInput } from '../../lib/schemas.js';
 
 export const Propagation = Type.Object(
@@ -48,6 +49,7 @@ export const EXTERNAL_ACCESS_EXAMPLE = {
   upstreamTls: true,
   upstreamCa: null,
   version: 42,
+  owner: { type: 'api' },
   propagation: { version: 42, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 42, applied: true }] },
 };
 
@@ -113,6 +115,7 @@ export const ExternalAccessResponse = Type.Object(
     upstreamTls: Type.Boolean({ description: 'Terminate mode: TLS (true) or plaintext to the upstream' }),
     upstreamCa: Type.Union([Type.String(), Type.Null()], { description: 'Terminate mode: PEM CA the upstream certificate must chain to; null = not verified' }),
     version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
+    owner: OwnerSchema,
     propagation: Type.Optional(Propagation),
   },
   { $id: 'ExternalAccess', examples: [EXTERNAL_ACCESS_EXAMPLE] },

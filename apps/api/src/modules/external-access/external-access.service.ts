@@ -25,6 +25,7 @@ import { splitPemChain } from '@switchyard/pki';
 import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
+import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import { CA_FILE_NAME, CA_PEM_PATH, coversHostname, isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
@@ -121,6 +122,7 @@ export class ExternalAccessService {
       acme: acme ? { id: acme.id, state: acme.state, renewAt: acme.renewAt?.toISOString() ?? null, problem: (acme.problem as { type: string; detail: string } | null) ?? null } : null,
       ca,
       version: route ? Number(route.version) : null,
+      owner: ownerOf(route ?? db),
     };
   }
 
@@ -170,6 +172,7 @@ export class ExternalAccessService {
   ): Promise<ExternalAccessResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     const db = await this.findDatabase(tenant, dbName);
+    assertMayChange(actor, db, `Database ${db.name}`);
     const current = db.route ? stateOf(db.route) : this.defaults(tenant, db);
     const next = this.validate(tenant, db, current, body);
     // Terminate mode: the attached certificate must cover the hostname; without one (or with
@@ -203,7 +206,9 @@ export class ExternalAccessService {
       try {
         ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
           if (mint) await tx.certificate.create({ data: mint });
-          const data: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
+          const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
+          // The route is owned by whoever owns its database.
+          const data = { ...state, ...ownerColumns(ownerOf(db).type === 'kubernetes' ? actor.owner : undefined) };
           const r = db.route
             ? await tx.route.update({ where: { id: db.route.id }, data, include: { certificate: true } })
             : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
@@ -214,7 +219,7 @@ export class ExternalAccessService {
             action: routeAction(db.route !== null, current.enabled, next.enabled),
             targetType: 'route',
             targetId: r.id,
-            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, data), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
+            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, state), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
           });
           // Last statement: the version bump holds the global config lock until COMMIT, so
           // nothing else may run after it (every statement here would serialise all writers).

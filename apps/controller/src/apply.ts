@@ -1,0 +1,151 @@
+/**
+ * Makes the database match what the Kubernetes objects want, through the API's own domain
+ * services (DatabasesService, ExternalAccessService): every route change is the same one
+ * transaction with the version bump, audit event and NOTIFY as an API call. The controller
+ * acts as a platform actor *for one object at a time* (`actor.owner`), so what it creates is
+ * owned by that object and it can change nothing owned by anyone else.
+ */
+import type { Actor, AppError, DomainServices, ExternalAccessResponse, PutExternalAccessBody } from '@switchyard/api';
+import type { Endpoint } from '@switchyard/core';
+import type { PrismaClient } from '@switchyard/db';
+import type { DesiredRoute, DiscoveredService, RouteOwnerRef } from './translate/translate.js';
+
+export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string };
+
+export interface ApplyReport {
+  /** <owner uid>/<database> → outcome. */
+  outcomes: Map<string, ApplyOutcome>;
+  deleted: string[];
+}
+
+export function controllerActor(owner: RouteOwnerRef | undefined, id: string): Actor {
+  return {
+    principal: { actorType: 'controller', actorId: id, isPlatformAdmin: true, tenantRoles: new Map() },
+    requestId: `controller-${Date.now().toString(36)}`,
+    clientAddress: '127.0.0.1',
+    owner: owner,
+  };
+}
+
+/** API error codes → condition reasons. */
+const REASONS: Record<string, string> = {
+  SY_UPSTREAM_NOT_ALLOWED: 'UpstreamNotAllowed',
+  SY_HOSTNAME_TAKEN: 'HostnameConflict',
+  SY_HOSTNAME_NOT_ALLOWED: 'HostnameNotAllowed',
+  SY_DATABASE_EXISTS: 'DatabaseNameConflict',
+  SY_KUBERNETES_OWNED: 'DatabaseNameConflict',
+  SY_CERTIFICATE_NOT_FOUND: 'CertificateNotFound',
+  SY_CERTIFICATE_HOSTNAME_MISMATCH: 'CertificateMismatch',
+  SY_CERTIFICATE_REQUIRED: 'CertificateNotFound',
+  SY_LISTENER_MISMATCH: 'Invalid',
+  SY_VALIDATION: 'Invalid',
+};
+
+export class Applier {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly services: Pick<DomainServices, 'databases' | 'externalAccess'>,
+    private readonly actorId: string,
+  ) {}
+
+  /**
+   * First removes Kubernetes-owned databases nothing wants any more (objects deleted while we
+   * were down included: owner bookkeeping, no finalizers), then creates or updates the rest.
+   * Call only with synced caches: `routes` must be the complete wanted set.
+   */
+  async apply(routes: DesiredRoute[], stillWriting: () => boolean): Promise<ApplyReport> {
+    const report: ApplyReport = { outcomes: new Map(), deleted: [] };
+    const wanted = new Set(routes.map((r) => `${r.owner.uid}/${r.tenant}/${r.database}`));
+    const owned = await this.prisma.database.findMany({ where: { owner: 'kubernetes' }, include: { tenant: true } });
+    for (const db of owned) {
+      if (wanted.has(`${db.ownerUid}/${db.tenant.slug}/${db.name}`)) continue;
+      if (!stillWriting()) return report;
+      const owner = { kind: db.ownerKind as RouteOwnerRef['kind'], namespace: db.ownerNamespace!, name: db.ownerName!, uid: db.ownerUid! };
+      await this.services.databases.delete(controllerActor(owner, this.actorId), db.tenant.slug, db.name);
+      report.deleted.push(`${db.tenant.slug}/${db.name}`);
+    }
+    for (const r of routes) {
+      if (!stillWriting()) return report;
+      report.outcomes.set(`${r.owner.uid}/${r.database}`, await this.one(r));
+    }
+    return report;
+  }
+
+  private async one(r: DesiredRoute): Promise<ApplyOutcome> {
+    const actor = controllerActor(r.owner, this.actorId);
+    try {
+      const tenant = await this.prisma.tenant.findUnique({ where: { slug: r.tenant } });
+      if (!tenant) return { ok: false, reason: 'TenantNotFound', message: `Tenant ${r.tenant} does not exist` };
+      const db = await this.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name: r.database } } });
+      if (!db) {
+        await this.services.databases.create(actor, r.tenant, { name: r.database, engine: r.engine, endpoints: r.endpoints });
+      } else if (db.owner !== 'kubernetes' || db.ownerUid !== r.owner.uid) {
+        return { ok: false, reason: 'DatabaseNameConflict', message: `Tenant ${r.tenant} already has a database ${r.database} not owned by this object` };
+      } else if (db.engine !== r.engine || !sameEndpoints(db.endpoints as unknown as Endpoint[], r.endpoints)) {
+        await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine, endpoints: r.endpoints });
+      }
+      const body: PutExternalAccessBody = {
+        enabled: r.enabled,
+        tlsMode: r.tlsMode,
+        hostname: r.hostname,
+        sourceCidrs: r.sourceCidrs,
+        maxConnections: r.maxConnections,
+        disableBehavior: r.disableBehavior,
+        upstreamTls: r.upstreamTls,
+      };
+      if (r.certificateName) {
+        const cert = await this.prisma.certificate.findFirst({ where: { tenantId: tenant.id, name: r.certificateName } });
+        if (!cert) return { ok: false, reason: 'CertificateNotFound', message: `Tenant ${r.tenant} has no certificate named ${r.certificateName}` };
+        body.certificateId = cert.id;
+      }
+      const access = await this.services.externalAccess.put(actor, r.tenant, r.database, body, { wait: false });
+      return { ok: true, access };
+    } catch (err) {
+      const e = err as AppError;
+      if (typeof e.code === 'string' && e.code.startsWith('SY_') && e.statusCode < 500) {
+        return { ok: false, reason: REASONS[e.code] ?? 'Invalid', message: e.message };
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The discovered services of every tenant, replaced per tenant only when they changed
+   * (the table is read by the API; rewriting it on every reconcile would be pure churn).
+   */
+  async syncDiscovered(found: DiscoveredService[]): Promise<number> {
+    const tenants = await this.prisma.tenant.findMany({ select: { id: true, slug: true } });
+    let written = 0;
+    for (const t of tenants) {
+      const mine = found.filter((d) => d.tenant === t.slug).map((d) => row(t.id, d));
+      const have = await this.prisma.discoveredService.findMany({ where: { tenantId: t.id }, orderBy: [{ namespace: 'asc' }, { name: 'asc' }] });
+      const strip = (x: Omit<ReturnType<typeof row>, 'engine'> & { engine: string }) => JSON.stringify([x.namespace, x.name, x.engine, x.engineReason, x.role, x.host, x.port, x.ports, x.readyEndpoints]);
+      const before = have.map((h) => strip({ ...h, ports: h.ports as never, readyEndpoints: h.readyEndpoints as never }));
+      const after = mine.map(strip);
+      if (JSON.stringify(before) === JSON.stringify(after)) continue;
+      await this.prisma.$transaction([this.prisma.discoveredService.deleteMany({ where: { tenantId: t.id } }), this.prisma.discoveredService.createMany({ data: mine })]);
+      written++;
+    }
+    return written;
+  }
+}
+
+function row(tenantId: string, d: DiscoveredService) {
+  return {
+    tenantId,
+    namespace: d.namespace,
+    name: d.name,
+    engine: d.engine,
+    engineReason: d.engineReason,
+    role: d.role,
+    host: d.host,
+    port: d.port,
+    ports: d.ports,
+    readyEndpoints: d.readyEndpoints.map((e) => ({ host: e.host, port: e.port })),
+  };
+}
+
+function sameEndpoints(a: Endpoint[], b: Endpoint[]): boolean {
+  const k = (l: Endpoint[]) => JSON.stringify(l.map((e) => [e.host, e.port]));
+  return k(a ?? []) === k(b);
+}

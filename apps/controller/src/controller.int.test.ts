@@ -1,0 +1,182 @@
+/**
+ * The controller against the fake API server and a real control database (no proxy: routes
+ * are checked in the database). What must never happen: deleting routes from an unsynced
+ * cache, two replicas writing, a tenant reaching another tenant's namespace, a lost or
+ * duplicated route after a watch failure or a restart.
+ */
+import { loadConfig as loadApiConfig, type ApiConfig } from '@switchyard/api';
+import { createPrisma, type PrismaClient } from '@switchyard/db';
+import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startController, type ControllerProcess } from './process.js';
+import { FakeKube, testControllerConfig } from './testing/index.js';
+import type { ExternalAccess } from './translate/objects.js';
+
+let db: TestDatabase;
+let prisma: PrismaClient;
+let kube: FakeKube;
+let apiConfig: ApiConfig;
+const running = new Set<ControllerProcess>();
+
+type Cond = { type: string; status: string; reason: string; message: string };
+const cond = (o: ExternalAccess | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type) as Cond | undefined;
+const accepted = (o: ExternalAccess | undefined) => cond(o, 'Accepted')?.status === 'True' && o?.status?.observedGeneration === o?.metadata.generation;
+
+async function start(over = {}): Promise<ControllerProcess> {
+  const c = await startController(testControllerConfig(apiConfig, kube.kubeconfigPath, over));
+  running.add(c);
+  return c;
+}
+async function stop(c: ControllerProcess): Promise<void> {
+  running.delete(c);
+  await c.stop();
+}
+
+const ea = (ns: string, name: string, spec: ExternalAccess['spec'], created?: string): ExternalAccess =>
+  ({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name, namespace: ns, uid: '', creationTimestamp: created }, spec });
+const routes = async () => (await prisma.route.findMany({ where: { owner: 'kubernetes' }, orderBy: { hostname: 'asc' } })).map((r) => `${r.ownerNamespace}/${r.ownerName} ${r.hostname}`);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prisma = createPrisma(db.url, { max: 2 });
+  for (const slug of ['acme', 'beta']) {
+    await prisma.tenant.create({ data: { slug, name: slug, allowedUpstreamCidrs: ['127.0.0.0/8'], allowedUpstreamSuffixes: [`${slug}.svc.cluster.local`], allowedCustomDomains: [`${slug}.example.test`] } });
+  }
+  apiConfig = loadApiConfig({ DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', LOG_LEVEL: 'silent' });
+  kube = new FakeKube();
+  kube.bookmarkMs = 100;
+  await kube.start();
+  for (const [ns, tenant] of [['acme-prod', 'acme'], ['beta-prod', 'beta']] as const) {
+    kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, uid: '', labels: { 'switchyard.io/tenant': tenant } } });
+    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pg', namespace: ns, uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+    kube.apply({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'pg-1', namespace: ns, uid: '', labels: { 'kubernetes.io/service-name': 'pg' } },
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+      ports: [{ name: 'postgres', port: 5432 }],
+    } as never);
+  }
+});
+
+afterAll(async () => {
+  await Promise.all([...running].map((c) => c.stop()));
+  await kube?.stop();
+  await prisma?.$disconnect();
+  await db?.drop();
+});
+
+describe('controller', () => {
+  it('deletes nothing before its caches are synced, then removes routes of objects deleted while it was down', async () => {
+    const first = await start();
+    kube.apply(ea('acme-prod', 'gone-while-down', { service: { name: 'pg', port: 5432 } }));
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'gone-while-down', accepted);
+    expect(await routes()).toEqual(['acme-prod/gone-while-down acme-prod-gone-while-down.acme.db.example.test']);
+    await stop(first);
+
+    kube.delete('ExternalAccess', 'acme-prod', 'gone-while-down');
+    kube.failNext('ExternalAccess', 1_000_000);
+    const second = await start();
+    // Wait for several failed lists of ExternalAccess while the rest synced: still nothing deleted.
+    await waitUntil(async () => second.controller.informers.externalAccesses.restarts >= 3 && second.controller.informers.services.synced && second.leader.isLeader);
+    expect(second.controller.synced).toBe(false);
+    expect(await routes()).toHaveLength(1);
+    kube.failNext('ExternalAccess', 0);
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(second);
+  });
+
+  it('one replica writes, the other waits and takes over when it stops', async () => {
+    const a = await start();
+    const b = await start();
+    kube.apply(ea('acme-prod', 'replicated', { service: { name: 'pg', port: 5432 } }));
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'replicated', accepted);
+    expect([a.leader.isLeader, b.leader.isLeader].filter(Boolean)).toHaveLength(1);
+    const [leader, follower] = a.leader.isLeader ? [a, b] : [b, a];
+    expect(leader.controller.status.writes).toBeGreaterThan(0);
+    expect(follower.controller.status.writes).toBe(0);
+    expect(follower.controller.reconciles).toBe(0);
+
+    await stop(leader);
+    kube.apply(ea('acme-prod', 'after-failover', { service: { name: 'pg', port: 5432 } }));
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'after-failover', accepted);
+    expect(follower.leader.isLeader).toBe(true);
+    expect(follower.controller.status.writes).toBeGreaterThan(0);
+    expect(await routes()).toEqual([
+      'acme-prod/after-failover acme-prod-after-failover.acme.db.example.test',
+      'acme-prod/replicated acme-prod-replicated.acme.db.example.test',
+    ]);
+    // No write loop: a settled controller sends no further status patches.
+    const settled = follower.controller.status.writes;
+    follower.controller.trigger();
+    await follower.controller.idle();
+    expect(follower.controller.status.writes).toBe(settled);
+    kube.delete('ExternalAccess', 'acme-prod', 'replicated');
+    kube.delete('ExternalAccess', 'acme-prod', 'after-failover');
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(follower);
+  });
+
+  it('refuses another tenant’s namespace and reports hostname conflicts as conditions', async () => {
+    const c = await start();
+    kube.apply(ea('acme-prod', 'steal', { service: { name: 'pg', namespace: 'beta-prod', port: 5432 } }));
+    kube.apply(ea('acme-prod', 'steal-by-address', { endpoints: [{ host: 'pg.beta-prod.svc.cluster.local', port: 5432 }], engine: 'postgres' }));
+    kube.apply(ea('acme-prod', 'first', { service: { name: 'pg', port: 5432 }, hostname: 'db.acme.example.test' }, '2026-12-01T00:00:00Z'));
+    kube.apply(ea('acme-prod', 'second', { service: { name: 'pg', port: 5432 }, hostname: 'db.acme.example.test' }, '2026-12-02T00:00:00Z'));
+    const reason = (name: string, want: string) => kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', name, (o) => cond(o, 'Accepted')?.reason === want);
+    expect(cond(await reason('steal', 'UpstreamNotAllowed'), 'Ready')?.status).toBe('False');
+    expect(cond(await reason('steal-by-address', 'UpstreamNotAllowed'), 'Accepted')?.message).toMatch(/refused/i);
+    expect(cond(await reason('second', 'HostnameConflict'), 'Accepted')?.message).toContain('acme-prod/first');
+    await reason('first', 'Accepted');
+    expect(await routes()).toEqual(['acme-prod/first db.acme.example.test']);
+    for (const n of ['steal', 'steal-by-address', 'first', 'second']) kube.delete('ExternalAccess', 'acme-prod', n);
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(c);
+  });
+
+  it('survives a stalled watch, 500s and 410 without losing or duplicating a route', async () => {
+    const c = await start({ watch: { silenceMs: 500, relistMs: 60_000, watchTimeoutSeconds: 60, backoffMinMs: 20, backoffMaxMs: 200 } });
+    kube.apply(ea('acme-prod', 'steady', { service: { name: 'pg', port: 5432 } }));
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'steady', accepted);
+    const restarts = () => c.controller.informers.externalAccesses.restarts;
+
+    kube.stall('ExternalAccess');
+    kube.apply(ea('acme-prod', 'during-stall', { service: { name: 'pg', port: 5432 } }));
+    const r0 = restarts();
+    await waitUntil(async () => restarts() > r0);
+    kube.unstall('ExternalAccess');
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'during-stall', accepted);
+
+    kube.failNext('ExternalAccess', 3);
+    kube.dropStreams('ExternalAccess');
+    kube.apply(ea('acme-prod', 'after-500', { service: { name: 'pg', port: 5432 } }));
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'after-500', accepted);
+
+    kube.expire();
+    kube.delete('ExternalAccess', 'acme-prod', 'during-stall');
+    await waitUntil(async () => (await routes()).length === 2);
+    expect(await routes()).toEqual(['acme-prod/after-500 acme-prod-after-500.acme.db.example.test', 'acme-prod/steady acme-prod-steady.acme.db.example.test']);
+    expect(await prisma.database.count({ where: { owner: 'kubernetes' } })).toBe(2);
+    // What an operator sees: restarts by reason, event age, sync state, leadership.
+    const metrics = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_controller_watch_restarts_total\{resource="externalaccesses",reason="watchdog"\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_controller_watch_restarts_total\{resource="externalaccesses",reason="error"\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_controller_watch_last_event_age_seconds\{resource="services"\} \d/);
+    expect(metrics).toMatch(/switchyard_controller_watch_synced\{resource="externalaccesses"\} 1/);
+    expect(metrics).toMatch(/switchyard_controller_leader 1/);
+    expect((await fetch(`http://127.0.0.1:${c.metricsPort}/readyz`)).status).toBe(200);
+    kube.delete('ExternalAccess', 'acme-prod', 'steady');
+    kube.delete('ExternalAccess', 'acme-prod', 'after-500');
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(c);
+  });
+});
+
+/** Polls a condition that has no event to await (database rows, another process's state). */
+async function waitUntil(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The controller: supervised informers feed a debounced, level-triggered reconcile that
+ * translates every object into wanted routes and statuses, applies them through the API's
+ * domain services and writes statuses back. Only the leader writes anything; every replica
+ * keeps warm caches so a takeover acts within one reconcile.
+ */
+import { PROXY_APPLIED_CHANNEL } from '@switchyard/core';
+import type { DomainServices, ExternalAccessResponse } from '@switchyard/api';
+import { NotificationListener, type PrismaClient } from '@switchyard/db';
+import type { Logger } from 'pino';
+import { Applier, type ApplyOutcome } from './apply.js';
+import type { KubeApi } from './kube/client.js';
+import type { AdvisoryLeader } from './leader.js';
+import type { ControllerMetrics } from './metrics.js';
+import { withTransitions } from './status/conditions.js';
+import { StatusWriter } from './status/status-writer.js';
+import { translate, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
+import { GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type Service, type TLSRoute } from './translate/objects.js';
+import { Informer, type InformerOptions } from './watch/informer.js';
+
+export interface ControllerOptions {
+  id: string;
+  baseDomain: string;
+  clusterDomain: string;
+  debounceMs: number;
+  debounceMaxMs: number;
+  watch: Pick<InformerOptions, 'silenceMs' | 'relistMs' | 'watchTimeoutSeconds' | 'backoffMinMs' | 'backoffMaxMs'>;
+  gatewayApiVersion: string;
+  databaseUrl: string;
+}
+
+type Informers = {
+  namespaces: Informer<Namespace>;
+  services: Informer<Service>;
+  endpointSlices: Informer<EndpointSlice>;
+  externalAccesses: Informer<ExternalAccess>;
+  tlsRoutes: Informer<TLSRoute>;
+  gateways: Informer<Gateway>;
+  gatewayClasses: Informer<GatewayClass>;
+};
+
+export class Controller {
+  readonly informers: Informers;
+  readonly status: StatusWriter;
+  private readonly applier: Applier;
+  private readonly appliedListener: NotificationListener;
+  private timer: NodeJS.Timeout | null = null;
+  private firstSignalAt = 0;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private waitingForProxies = false;
+  private stopped = false;
+  private retryMs = 0;
+  /** Completed reconciles that wrote (for tests and metrics). */
+  reconciles = 0;
+  lastError: string | null = null;
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly prisma: PrismaClient,
+    private readonly services: DomainServices,
+    private readonly leader: Pick<AdvisoryLeader, 'isLeader'>,
+    private readonly opts: ControllerOptions,
+    private readonly log: Logger,
+    private readonly metrics: ControllerMetrics,
+  ) {
+    const events = {
+      onChange: () => this.trigger(),
+      onRestart: (resource: string, reason: string) => metrics.watchRestarts.inc({ resource, reason }),
+      onEvent: () => undefined,
+      log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => log[level](fields ?? {}, msg),
+    };
+    const inf = <T extends KubeObject>(resource: string, path: string, optional = false) => new Informer<T>(api, { ...opts.watch, resource, path, optional }, events);
+    const gw = `/apis/${GATEWAY_GROUP}/${opts.gatewayApiVersion}`;
+    this.informers = {
+      namespaces: inf('namespaces', '/api/v1/namespaces'),
+      services: inf('services', '/api/v1/services'),
+      endpointSlices: inf('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices'),
+      externalAccesses: inf('externalaccesses', `/apis/${GROUP}/${VERSION}/externalaccesses`, true),
+      tlsRoutes: inf('tlsroutes', `${gw}/tlsroutes`, true),
+      gateways: inf('gateways', `${gw}/gateways`, true),
+      gatewayClasses: inf('gatewayclasses', `${gw}/gatewayclasses`, true),
+    };
+    this.status = new StatusWriter(api, opts.gatewayApiVersion);
+    this.applier = new Applier(prisma, services, opts.id);
+    // Programmed waits for the proxies: their reports wake a reconcile while one is pending.
+    this.appliedListener = new NotificationListener({
+      connectionString: opts.databaseUrl,
+      channels: [PROXY_APPLIED_CHANNEL],
+      applicationName: 'switchyard-controller',
+      onNotification: () => {
+        if (this.waitingForProxies) this.trigger();
+      },
+      onConnected: () => this.trigger(),
+    });
+    for (const i of Object.values(this.informers)) {
+      metrics.collectors.push(() => {
+        metrics.lastEventAge.set({ resource: i.resource }, i.lastEventAgeMs / 1000);
+        metrics.synced.set({ resource: i.resource }, i.synced ? 1 : 0);
+      });
+    }
+  }
+
+  start(): void {
+    this.stopped = false;
+    for (const i of Object.values(this.informers)) i.start();
+    this.appliedListener.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await this.appliedListener.stop();
+    await this.running;
+  }
+
+  /** Every informer has completed its first list (and the last relist succeeded or is pending). */
+  get synced(): boolean {
+    return Object.values(this.informers).every((i) => i.synced);
+  }
+
+  /**
+   * A signal, not a delta: reconcile ≈debounceMs after the last signal, but no later than
+   * debounceMaxMs after the first, so a steady stream of events cannot starve it.
+   */
+  trigger(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (!this.timer) this.firstSignalAt = now;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.firstSignalAt + this.opts.debounceMaxMs - now));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runOnce();
+    }, wait);
+  }
+
+  private async runOnce(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.reconcile()
+      .then(() => {
+        this.retryMs = 0;
+        this.lastError = null;
+      })
+      .catch((err: Error) => {
+        this.lastError = err.message;
+        this.metrics.reconcileErrors.inc();
+        this.log.warn({ err: err.message }, 'reconcile failed: retrying');
+        this.retryMs = Math.min(10_000, Math.max(200, this.retryMs * 2));
+        const t = setTimeout(() => this.trigger(), this.retryMs);
+        t.unref();
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.trigger();
+        }
+      });
+    await this.running;
+  }
+
+  /** Waits for the reconcile in flight, if any (tests). */
+  async idle(): Promise<void> {
+    while (this.running || this.timer) {
+      await (this.running ?? new Promise((r) => setTimeout(r, 20)));
+    }
+  }
+
+  private snapshot(): TranslateInput {
+    const i = this.informers;
+    return {
+      namespaces: i.namespaces.list(),
+      services: i.services.list(),
+      endpointSlices: i.endpointSlices.list(),
+      externalAccesses: i.externalAccesses.list(),
+      tlsRoutes: i.tlsRoutes.list(),
+      gateways: i.gateways.list(),
+      gatewayClasses: i.gatewayClasses.list(),
+    };
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.leader.isLeader) return;
+    // Never act on an unsynced cache: an empty list before the first sync would read as
+    // "every object was deleted" and remove every route.
+    if (!this.synced) {
+      this.log.debug('caches not synced yet: not reconciling');
+      return;
+    }
+    const input = this.snapshot();
+    const tenants = new Set((await this.prisma.tenant.findMany({ select: { slug: true } })).map((t) => t.slug));
+    const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain });
+    const writing = () => this.leader.isLeader && !this.stopped && this.synced;
+    const report = await this.applier.apply(out.routes, writing);
+    if (!writing()) return;
+    if (report.deleted.length) this.log.info({ deleted: report.deleted }, 'removed routes whose Kubernetes objects are gone');
+    await this.applier.syncDiscovered(out.discovered);
+    const now = new Date().toISOString();
+    let pending = false;
+    for (const s of out.statuses) {
+      if (!writing()) return;
+      try {
+        if (s.kind === 'ExternalAccess') pending = (await this.writeExternalAccess(s, report.outcomes, now)) || pending;
+        else await this.writeTlsRoute(s, report.outcomes, now);
+      } catch (err) {
+        // One object's status failing (deleted meanwhile, conflict) must not block the others.
+        this.log.warn({ err: (err as Error).message, object: `${s.kind} ${s.namespace}/${s.name}` }, 'status write failed');
+        this.metrics.reconcileErrors.inc();
+      }
+    }
+    this.waitingForProxies = pending;
+    this.reconciles++;
+    this.metrics.reconciles.inc();
+  }
+
+  /** Returns true while the route waits for proxies (Programmed=False, Pending). */
+  private async writeExternalAccess(s: PlannedExternalAccessStatus, outcomes: Map<string, ApplyOutcome>, now: string): Promise<boolean> {
+    const obj = this.informers.externalAccesses.list().find((o) => o.metadata.uid === s.uid);
+    if (!obj) return false;
+    const g = s.generation;
+    let accepted = s.conditions.find((c) => c.type === 'Accepted')!;
+    let programmed: PlannedCondition;
+    let ready: PlannedCondition;
+    let access: ExternalAccessResponse | null = null;
+    let pending = false;
+    const result = s.database ? outcomes.get(`${s.uid}/${s.database}`) : undefined;
+    if (accepted.status === 'True' && result && !result.ok) {
+      accepted = { type: 'Accepted', status: 'False', reason: result.reason, message: result.message, observedGeneration: g };
+    }
+    if (accepted.status !== 'True' || !result?.ok) {
+      const why = accepted.status !== 'True' ? accepted : { reason: 'Pending', message: 'Not applied yet' };
+      programmed = { type: 'Programmed', status: 'False', reason: why.reason, message: why.message, observedGeneration: g };
+      ready = { type: 'Ready', status: 'False', reason: why.reason, message: why.message, observedGeneration: g };
+    } else {
+      access = result.access;
+      const prop = await this.services.propagation.status(access.version ?? 0);
+      const applied = prop.state === 'applied';
+      pending = prop.state === 'pending';
+      programmed = applied
+        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `Config version ${prop.version} applied by ${prop.proxies.length} prox${prop.proxies.length === 1 ? 'y' : 'ies'}`, observedGeneration: g }
+        : {
+            type: 'Programmed',
+            status: 'False',
+            reason: prop.state === 'no-proxies' ? 'NoProxies' : 'Pending',
+            message: prop.state === 'no-proxies' ? 'No live proxy' : `Waiting for ${prop.proxies.filter((p) => !p.applied).map((p) => p.id).join(', ')} to apply config version ${prop.version}`,
+            observedGeneration: g,
+          };
+      if (!access.enabled) ready = { type: 'Ready', status: 'False', reason: 'Disabled', message: 'spec.enabled is false: connections are refused', observedGeneration: g };
+      else if (!applied) ready = { type: 'Ready', status: 'False', reason: programmed.reason, message: programmed.message, observedGeneration: g };
+      else if (s.readyEndpoints === 0) ready = { type: 'Ready', status: 'False', reason: 'NoReadyEndpoints', message: 'The Service has no ready endpoints', observedGeneration: g };
+      else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `Clients connect to ${access.hostname}:${access.port}`, observedGeneration: g };
+    }
+    const next: Record<string, unknown> = {
+      observedGeneration: g,
+      conditions: withTransitions([accepted, programmed, ready], obj.status?.conditions, now),
+    };
+    if (access) {
+      next.hostname = access.hostname;
+      next.port = access.port;
+      next.connectionStrings = access.connection;
+      next.database = s.database;
+      next.configVersion = access.version;
+      if (access.certificate) next.certificateExpiry = access.certificate.notAfter;
+    } else if (s.hostname && accepted.status === 'True') {
+      next.hostname = s.hostname;
+    }
+    if (!this.leader.isLeader) return pending;
+    if (await this.status.externalAccess(obj.metadata.namespace!, obj.metadata.name, obj.status, next)) this.metrics.statusWrites.inc({ kind: 'ExternalAccess' });
+    return pending;
+  }
+
+  private async writeTlsRoute(s: PlannedTLSRouteStatus, outcomes: Map<string, ApplyOutcome>, now: string): Promise<void> {
+    const obj = this.informers.tlsRoutes.list().find((o) => o.metadata.uid === s.uid);
+    if (!obj) return;
+    const failed = s.databases.map((d) => outcomes.get(`${s.uid}/${d}`)).filter((o): o is Extract<ApplyOutcome, { ok: false }> => Boolean(o && !o.ok));
+    const parents = s.parents.map((p) => {
+      const acc = p.conditions[0]!;
+      if (acc.status !== 'True' || failed.length === 0) return p;
+      const all = failed.length === s.databases.length;
+      const message = failed.map((f) => f.message).join('; ');
+      return {
+        ...p,
+        conditions: [all ? { ...acc, status: 'False' as const, reason: failed[0]!.reason, message } : { ...acc, message: `${acc.message}; ${message}` }, ...p.conditions.slice(1)],
+      };
+    });
+    if (!this.leader.isLeader) return;
+    if (await this.status.tlsRoute(obj, parents, now)) this.metrics.statusWrites.inc({ kind: 'TLSRoute' });
+  }
+}

@@ -1,0 +1,20 @@
+/** Controller metrics (Prometheus): watch health, leadership, reconciles, status writes. */
+import { Counter, Gauge, Registry } from 'prom-client';
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  /** Run before each scrape (gauges computed from live state). */
+  readonly collectors: (() => void)[] = [];
+  readonly lastEventAge = new Gauge({ name: 'switchyard_controller_watch_last_event_age_seconds', help: 'Seconds since the last watch event, bookmark or list, per resource', labelNames: ['resource'], registers: [this.registry] });
+  readonly synced = new Gauge({ name: 'switchyard_controller_watch_synced', help: '1 once the resource cache completed its first list', labelNames: ['resource'], registers: [this.registry] });
+  readonly watchRestarts = new Counter({ name: 'switchyard_controller_watch_restarts_total', help: 'Watch restarts by resource and reason (error, gone, watchdog, periodic-relist, error-event)', labelNames: ['resource', 'reason'], registers: [this.registry] });
+  readonly leader = new Gauge({ name: 'switchyard_controller_leader', help: '1 while this replica is the active controller', registers: [this.registry] });
+  readonly reconciles = new Counter({ name: 'switchyard_controller_reconciles_total', help: 'Completed reconciles', registers: [this.registry] });
+  readonly reconcileErrors = new Counter({ name: 'switchyard_controller_reconcile_errors_total', help: 'Failed reconciles and status writes', registers: [this.registry] });
+  readonly statusWrites = new Counter({ name: 'switchyard_controller_status_writes_total', help: 'Status patches sent', labelNames: ['kind'], registers: [this.registry] });
+
+  async text(): Promise<string> {
+    for (const c of this.collectors) c();
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Status writes against the fake API server: merge patches with our field manager, nothing
+ * sent when nothing changed, and TLSRoute parents merged again after a 409 (another
+ * controller wrote in between), never overwriting its entry.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { KubeClient } from '../kube/client.js';
+import { FakeKube } from '../testing/fake-kube.js';
+import type { ExternalAccess, TLSRoute } from '../translate/objects.js';
+import { StatusWriter } from './status-writer.js';
+
+let kube: FakeKube;
+let writer: StatusWriter;
+
+beforeAll(async () => {
+  kube = new FakeKube();
+  await kube.start();
+  const kc = new KubeConfig();
+  kc.loadFromFile(kube.kubeconfigPath);
+  writer = new StatusWriter(new KubeClient(kc));
+}, 30_000); // the fake server's certificate: an RSA key from node-forge, slow on a busy machine
+afterAll(async () => kube.stop());
+
+const accepted = { type: 'Accepted', status: 'True' as const, reason: 'Accepted', message: 'ok', observedGeneration: 1 };
+
+it('merge-patches ExternalAccess status once, then sends nothing while it is unchanged', async () => {
+  kube.apply<ExternalAccess>({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name: 'a', namespace: 'ns', uid: '' }, spec: { service: { name: 's', port: 1 } } });
+  const next = { observedGeneration: 1, hostname: 'a.example.test', conditions: [{ ...accepted, lastTransitionTime: '2026-12-06T00:00:00Z' }] };
+  expect(await writer.externalAccess('ns', 'a', undefined, next)).toBe(true);
+  const stored = kube.get<ExternalAccess>('ExternalAccess', 'ns', 'a')!;
+  expect(stored.status).toMatchObject(next);
+  expect(stored.status).not.toHaveProperty('port'); // explicit nulls removed absent fields
+  // Same content, another transition time: no write.
+  expect(await writer.externalAccess('ns', 'a', stored.status, { ...next, conditions: [{ ...accepted, lastTransitionTime: '2026-12-07T00:00:00Z' }] })).toBe(false);
+  const patches = kube.requests.filter((r) => r.method === 'PATCH');
+  expect(patches).toHaveLength(1);
+  expect(patches[0]).toMatchObject({ path: '/apis/switchyard.io/v1alpha1/namespaces/ns/externalaccesses/a/status', contentType: 'application/merge-patch+json', query: { fieldManager: 'switchyard-controller' } });
+});
+
+it('re-reads and merges TLSRoute parents after a 409, keeping the other controller’s entry', async () => {
+  const stale = kube.apply<TLSRoute>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'TLSRoute', metadata: { name: 'r', namespace: 'ns', uid: '' }, spec: { hostnames: ['r.example.test'] } });
+  const foreign = { parentRef: { name: 'theirs' }, controllerName: 'example.net/gw', conditions: [{ ...accepted, lastTransitionTime: '2026-12-06T00:00:00Z' }] };
+  kube.setStatus('TLSRoute', 'ns', 'r', { parents: [foreign] }); // after our read: our resourceVersion is now stale
+  expect(await writer.tlsRoute(stale, [{ parentRef: { name: 'ours' }, conditions: [accepted] }], '2026-12-06T01:00:00Z')).toBe(true);
+  const conflicts = kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/tlsroutes/r/status'));
+  expect(conflicts).toHaveLength(2); // the first got 409
+  const parents = kube.get<TLSRoute>('TLSRoute', 'ns', 'r')!.status!.parents!;
+  expect(parents.map((p) => p.controllerName)).toEqual(['example.net/gw', 'switchyard.io/gateway-controller']);
+  expect(parents[1]!.conditions[0]).toMatchObject({ type: 'Accepted', status: 'True', lastTransitionTime: '2026-12-06T01:00:00Z' });
+});

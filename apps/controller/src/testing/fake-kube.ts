@@ -1,0 +1,347 @@
+/**
+ * A fake Kubernetes API server for tests only (node:https with a generated CA, since
+ * client-node refuses plain http): the real API's JSON and watch semantics, enough for the
+ * controller —
+ *
+ * - LIST with a collection resourceVersion (one global counter, like etcd's revision);
+ * - WATCH from a resourceVersion: chunked JSON lines, history replayed, BOOKMARK events
+ *   when asked (`allowWatchBookmarks`), `timeoutSeconds` ends the stream;
+ * - a resourceVersion older than the compaction floor: an ERROR event with a 410 Status;
+ * - GET of one object, PATCH of `/status` (merge patch only; a resourceVersion in the patch
+ *   that is not the current one is refused with 409 Conflict, as optimistic concurrency);
+ * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueCertificate } from '@switchyard/pki';
+import { testCa } from '@switchyard/testkit';
+import type { KubeObject } from '../translate/objects.js';
+
+/** Collection path (without namespace) per kind, e.g. Service → api/v1/services. */
+export const RESOURCES: Record<string, { path: string; namespaced: boolean }> = {
+  Namespace: { path: '/api/v1/namespaces', namespaced: false },
+  Service: { path: '/api/v1/services', namespaced: true },
+  EndpointSlice: { path: '/apis/discovery.k8s.io/v1/endpointslices', namespaced: true },
+  ExternalAccess: { path: '/apis/switchyard.io/v1alpha1/externalaccesses', namespaced: true },
+  TLSRoute: { path: '/apis/gateway.networking.k8s.io/v1/tlsroutes', namespaced: true },
+  Gateway: { path: '/apis/gateway.networking.k8s.io/v1/gateways', namespaced: true },
+  GatewayClass: { path: '/apis/gateway.networking.k8s.io/v1/gatewayclasses', namespaced: false },
+};
+
+interface Stored {
+  kind: string;
+  obj: KubeObject & { status?: unknown; spec?: unknown };
+}
+
+interface HistoryEntry {
+  rv: number;
+  kind: string;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  obj: KubeObject;
+}
+
+interface Stream {
+  kind: string;
+  res: ServerResponse;
+  bookmarks: boolean;
+  stalled: boolean;
+  timers: NodeJS.Timeout[];
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType: string | undefined;
+  body: unknown;
+}
+
+export class FakeKube {
+  private rv = 1;
+  private floor = 0;
+  private readonly store = new Map<string, Stored>();
+  private history: HistoryEntry[] = [];
+  private streams = new Set<Stream>();
+  private readonly failures = new Map<string, number>();
+  private stalledKinds = new Set<string>();
+  private server!: https.Server;
+  /** Kinds the server does not serve (404), e.g. a cluster without the Gateway API CRDs. */
+  readonly missing = new Set<string>();
+  readonly requests: RecordedRequest[] = [];
+  bookmarkMs = 200;
+  port = 0;
+  kubeconfigPath = '';
+
+  async start(): Promise<void> {
+    const leaf = issueCertificate(testCa(), { hostnames: ['127.0.0.1', 'localhost'] });
+    this.server = https.createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => this.handle(req, res));
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'sy-fake-kube-'));
+    this.kubeconfigPath = join(dir, 'kubeconfig');
+    writeFileSync(
+      this.kubeconfigPath,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'fake', cluster: { server: `https://127.0.0.1:${this.port}`, 'certificate-authority-data': Buffer.from(testCa().certPem).toString('base64') } }],
+        users: [{ name: 'fake', user: { token: 'fake-token' } }],
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+        'current-context': 'fake',
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.dropStreams();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  // ---- objects ---------------------------------------------------------------------------
+
+  private key(kind: string, ns: string | undefined, name: string): string {
+    return `${kind}/${ns ?? ''}/${name}`;
+  }
+
+  /** Creates or replaces an object (status kept; generation bumped when spec changes). */
+  apply<T extends KubeObject>(input: T): T {
+    const kind = input.kind!;
+    const k = this.key(kind, input.metadata.namespace, input.metadata.name);
+    const old = this.store.get(k);
+    const obj = structuredClone(input) as Stored['obj'];
+    obj.metadata.uid = old?.obj.metadata.uid || obj.metadata.uid || randomUUID();
+    obj.metadata.creationTimestamp = old?.obj.metadata.creationTimestamp || obj.metadata.creationTimestamp || new Date().toISOString();
+    const specChanged = !old || JSON.stringify(old.obj.spec) !== JSON.stringify(obj.spec);
+    obj.metadata.generation = (old?.obj.metadata.generation ?? 0) + (specChanged ? 1 : 0);
+    if (old) obj.status = old.obj.status;
+    obj.metadata.resourceVersion = String(++this.rv);
+    this.store.set(k, { kind, obj });
+    this.emit(kind, old ? 'MODIFIED' : 'ADDED', obj);
+    return structuredClone(obj) as unknown as T;
+  }
+
+  delete(kind: string, ns: string | undefined, name: string): void {
+    const k = this.key(kind, ns, name);
+    const old = this.store.get(k);
+    if (!old) throw new Error(`no ${k}`);
+    this.store.delete(k);
+    old.obj.metadata.resourceVersion = String(++this.rv);
+    this.emit(kind, 'DELETED', old.obj);
+  }
+
+  get<T extends KubeObject>(kind: string, ns: string | undefined, name: string): T | undefined {
+    const s = this.store.get(this.key(kind, ns, name));
+    return s ? (structuredClone(s.obj) as unknown as T) : undefined;
+  }
+
+  /** Changes an object's status as another writer would (bumps resourceVersion). */
+  setStatus(kind: string, ns: string | undefined, name: string, status: unknown): void {
+    const s = this.store.get(this.key(kind, ns, name))!;
+    s.obj.status = status;
+    s.obj.metadata.resourceVersion = String(++this.rv);
+    this.emit(kind, 'MODIFIED', s.obj);
+  }
+
+  private readonly watchers = new Set<() => void>();
+
+  /**
+   * Resolves with the object once `pred` holds for it (checked now and on every change of
+   * any object), e.g. when the controller wrote the status a test waits for.
+   */
+  waitFor<T extends KubeObject>(kind: string, ns: string | undefined, name: string, pred: (o: T | undefined) => boolean, timeoutMs = 15_000): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const o = this.get<T>(kind, ns, name);
+        if (!pred(o)) return false;
+        this.watchers.delete(w);
+        clearTimeout(t);
+        resolve(o);
+        return true;
+      };
+      const w = () => void check();
+      const t = setTimeout(() => {
+        this.watchers.delete(w);
+        reject(new Error(`timed out waiting for ${kind} ${ns}/${name}: ${JSON.stringify(this.get(kind, ns, name)?.['status' as never] ?? null)}`));
+      }, timeoutMs);
+      if (!check()) this.watchers.add(w);
+    });
+  }
+
+  private emit(kind: string, type: HistoryEntry['type'], obj: KubeObject): void {
+    queueMicrotask(() => this.watchers.forEach((w) => w()));
+    const entry = { rv: this.rv, kind, type, obj: structuredClone(obj) };
+    this.history.push(entry);
+    for (const s of this.streams) if (s.kind === kind && !s.stalled) this.send(s, { type, object: entry.obj });
+  }
+
+  // ---- fault injection -----------------------------------------------------------------
+
+  /** Open streams of `kind` (and new ones) stay open and silent: no events, no bookmarks. */
+  stall(kind: string): void {
+    this.stalledKinds.add(kind);
+    for (const s of this.streams) if (s.kind === kind) s.stalled = true;
+  }
+
+  unstall(kind: string): void {
+    this.stalledKinds.delete(kind);
+  }
+
+  /** Cuts every open watch stream (the connection breaks, no clean end). */
+  dropStreams(kind?: string): void {
+    for (const s of [...this.streams]) if (!kind || s.kind === kind) this.close(s, true);
+  }
+
+  /** The next `count` list/watch requests for `kind` get 500. */
+  failNext(kind: string, count: number): void {
+    this.failures.set(kind, count);
+  }
+
+  /**
+   * Compaction: history before now is gone. Open streams get an ERROR 410 event (their
+   * versions are too old), and any watch from an older version too.
+   */
+  expire(): void {
+    this.floor = this.rv;
+    this.history = [];
+    for (const s of [...this.streams]) {
+      this.send(s, { type: 'ERROR', object: gone() });
+      this.close(s, false);
+    }
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  count(method: string, kind: string, watch?: boolean): number {
+    const path = RESOURCES[kind]!.path;
+    return this.requests.filter((r) => r.method === method && r.path === path && (watch === undefined || (r.query.watch === 'true') === watch)).length;
+  }
+
+  // ---- HTTP ------------------------------------------------------------------------------
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url!, 'https://fake');
+      const query = Object.fromEntries(url.searchParams);
+      let body: unknown = null;
+      if (chunks.length) {
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          return json(res, 400, status(400, 'BadRequest', 'body is not JSON'));
+        }
+      }
+      this.requests.push({ method: req.method!, path: url.pathname, query, contentType: req.headers['content-type'], body });
+      if (req.headers.authorization !== 'Bearer fake-token') return json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      this.route(req.method!, url.pathname, query, body, req, res);
+    });
+  }
+
+  private route(method: string, path: string, query: Record<string, string>, body: unknown, req: IncomingMessage, res: ServerResponse): void {
+    for (const [kind, r] of Object.entries(RESOURCES)) {
+      if (path === r.path && method === 'GET') {
+        if (this.missing.has(kind)) return json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        const left = this.failures.get(kind) ?? 0;
+        if (left > 0) {
+          this.failures.set(kind, left - 1);
+          return json(res, 500, status(500, 'InternalError', 'injected failure'));
+        }
+        return query.watch === 'true' ? this.watch(kind, query, req, res) : this.list(kind, res);
+      }
+      // /apis/<g>/<v>/namespaces/<ns>/<plural>/<name>[/status]
+      const base = r.path.slice(0, r.path.lastIndexOf('/'));
+      const plural = r.path.slice(r.path.lastIndexOf('/') + 1);
+      const m = new RegExp(`^${base}/namespaces/([^/]+)/${plural}/([^/]+)(/status)?$`).exec(path);
+      if (!m) continue;
+      if (this.missing.has(kind)) return json(res, 404, status(404, 'NotFound', 'not found'));
+      const s = this.store.get(this.key(kind, m[1], m[2]!));
+      if (!s) return json(res, 404, status(404, 'NotFound', `${plural} "${m[2]}" not found`));
+      if (method === 'GET') return json(res, 200, s.obj);
+      if (method === 'PATCH' && m[3]) {
+        if (req.headers['content-type'] !== 'application/merge-patch+json') {
+          return json(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got ${req.headers['content-type']})`));
+        }
+        const patch = body as { metadata?: { resourceVersion?: string }; status?: unknown };
+        const want = patch.metadata?.resourceVersion;
+        if (want && want !== s.obj.metadata.resourceVersion) {
+          return json(res, 409, status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${m[2]}": the object has been modified; please apply your changes to the latest version and try again`));
+        }
+        s.obj.status = mergePatch(s.obj.status ?? {}, patch.status ?? {});
+        s.obj.metadata.resourceVersion = String(++this.rv);
+        this.emit(kind, 'MODIFIED', s.obj);
+        return json(res, 200, s.obj);
+      }
+      return json(res, 405, status(405, 'MethodNotAllowed', method));
+    }
+    json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+  }
+
+  private list(kind: string, res: ServerResponse): void {
+    const items = [...this.store.values()].filter((s) => s.kind === kind).map((s) => s.obj);
+    json(res, 200, { kind: `${kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+  }
+
+  private watch(kind: string, query: Record<string, string>, req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const s: Stream = { kind, res, bookmarks: query.allowWatchBookmarks === 'true', stalled: this.stalledKinds.has(kind), timers: [] };
+    this.streams.add(s);
+    res.on('close', () => this.close(s, false));
+    const from = Number(query.resourceVersion ?? '0');
+    if (from && from < this.floor) {
+      this.send(s, { type: 'ERROR', object: gone() });
+      return this.close(s, false);
+    }
+    for (const h of this.history) if (h.kind === kind && h.rv > from && !s.stalled) this.send(s, { type: h.type, object: h.obj });
+    if (s.bookmarks) {
+      const t = setInterval(() => {
+        if (!s.stalled) this.send(s, { type: 'BOOKMARK', object: { kind, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } });
+      }, this.bookmarkMs);
+      s.timers.push(t);
+    }
+    if (query.timeoutSeconds) s.timers.push(setTimeout(() => this.close(s, false), Number(query.timeoutSeconds) * 1000));
+  }
+
+  private send(s: Stream, event: unknown): void {
+    if (!s.res.writableEnded) s.res.write(JSON.stringify(event) + '\n');
+  }
+
+  private close(s: Stream, abrupt: boolean): void {
+    if (!this.streams.delete(s)) return;
+    for (const t of s.timers) clearInterval(t);
+    if (abrupt) s.res.socket?.destroy();
+    else s.res.end();
+  }
+}
+
+function json(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function status(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+function gone() {
+  return status(410, 'Expired', 'too old resource version');
+}
+
+/** RFC 7386 JSON merge patch. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}

@@ -1,0 +1,517 @@
+/**
+ * The translator: Kubernetes objects in, wanted routes, planned statuses and discovered
+ * services out. A pure function of its input (no clock, no I/O), so it is tested with YAML
+ * in / expected YAML out (testdata/), and the controller simply re-runs it on every change
+ * (level-triggered): an event means "something changed", never "apply this delta".
+ *
+ * Rules:
+ * - A namespace belongs to the tenant named by its `switchyard.io/tenant` label; objects in
+ *   namespaces without one (or naming an unknown tenant) are not accepted.
+ * - An object may only use Services of namespaces of its own tenant.
+ * - Among Kubernetes objects the oldest claim (creationTimestamp, then namespace/name) on a
+ *   hostname wins; the others get Accepted=False reason HostnameConflict.
+ */
+import { createHash } from 'node:crypto';
+import {
+  defaultRouteHostname,
+  isEngine,
+  isValidHostname,
+  isValidWildcardHostname,
+  listenerProtocolFor,
+  normalizeHostname,
+  type DisableBehavior,
+  type Endpoint,
+  type Engine,
+  type TlsMode,
+} from '@switchyard/core';
+import { inferEngine } from './engine.js';
+import {
+  GATEWAY_CONTROLLER_NAME,
+  GATEWAY_GROUP,
+  TENANT_LABEL,
+  keyOf,
+  type BackendRef,
+  type Condition,
+  type EndpointSlice,
+  type ExternalAccess,
+  type Gateway,
+  type GatewayClass,
+  type KubeObject,
+  type Namespace,
+  type ParentRef,
+  type Service,
+  type TLSRoute,
+} from './objects.js';
+
+export interface TranslateInput {
+  namespaces: Namespace[];
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  externalAccesses: ExternalAccess[];
+  tlsRoutes: TLSRoute[];
+  gateways: Gateway[];
+  gatewayClasses: GatewayClass[];
+}
+
+export interface TranslateContext {
+  /** Slugs of the tenants that exist. */
+  tenants: ReadonlySet<string>;
+  baseDomain: string;
+  /** Cluster DNS domain (Service names are <svc>.<ns>.svc.<clusterDomain>). */
+  clusterDomain: string;
+}
+
+export interface RouteOwnerRef {
+  kind: 'ExternalAccess' | 'TLSRoute';
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** A route as a Kubernetes object wants it; the applier turns it into API service calls. */
+export interface DesiredRoute {
+  owner: RouteOwnerRef;
+  tenant: string;
+  /** Database name in the tenant (the route is the database's external access). */
+  database: string;
+  engine: Engine;
+  endpoints: Endpoint[];
+  enabled: boolean;
+  tlsMode: TlsMode;
+  hostname: string;
+  /** true when the object named the hostname (the API checks it against the tenant's domains). */
+  customHostname: boolean;
+  sourceCidrs: string[];
+  maxConnections: number | null;
+  disableBehavior: DisableBehavior;
+  certificateName: string | null;
+  /** Terminate mode: TLS to the database (default) or plaintext. */
+  upstreamTls: boolean;
+}
+
+/** Conditions without lastTransitionTime (the status writer sets it when a status flips). */
+export type PlannedCondition = Omit<Condition, 'lastTransitionTime'>;
+
+export interface PlannedExternalAccessStatus {
+  kind: 'ExternalAccess';
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  conditions: PlannedCondition[];
+  hostname: string | null;
+  database: string | null;
+  readyEndpoints: number;
+}
+
+export interface PlannedParentStatus {
+  parentRef: ParentRef;
+  conditions: PlannedCondition[];
+}
+
+export interface PlannedTLSRouteStatus {
+  kind: 'TLSRoute';
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  /** Only the parents whose Gateway is Switchyard's: other controllers' entries are left alone. */
+  parents: PlannedParentStatus[];
+  hostnames: string[];
+  databases: string[];
+}
+
+export type PlannedStatus = PlannedExternalAccessStatus | PlannedTLSRouteStatus;
+
+export interface DiscoveredService {
+  tenant: string;
+  namespace: string;
+  name: string;
+  engine: Engine;
+  engineReason: string;
+  role: string | null;
+  host: string;
+  port: number;
+  ports: { name: string | null; port: number; protocol: string }[];
+  readyEndpoints: Endpoint[];
+}
+
+export interface TranslateOutput {
+  routes: DesiredRoute[];
+  statuses: PlannedStatus[];
+  discovered: DiscoveredService[];
+}
+
+/** At most this many endpoints per route (the API's limit). */
+const MAX_ENDPOINTS = 16;
+const MAX_DATABASE_NAME = 40;
+
+export function translate(input: TranslateInput, ctx: TranslateContext): TranslateOutput {
+  const t = new Translator(input, ctx);
+  return t.run();
+}
+
+type Claim = { route: DesiredRoute; created: string; key: string; lose: (winner: string) => void };
+
+class Translator {
+  private readonly tenantOfNs = new Map<string, string>();
+  private readonly nsLabels = new Map<string, Record<string, string>>();
+  private readonly services = new Map<string, Service>();
+  private readonly slicesBySvc = new Map<string, EndpointSlice[]>();
+
+  constructor(
+    private readonly input: TranslateInput,
+    private readonly ctx: TranslateContext,
+  ) {
+    for (const ns of input.namespaces) {
+      this.nsLabels.set(ns.metadata.name, ns.metadata.labels ?? {});
+      const tenant = ns.metadata.labels?.[TENANT_LABEL];
+      if (tenant) this.tenantOfNs.set(ns.metadata.name, tenant);
+    }
+    for (const s of input.services) this.services.set(keyOf(s), s);
+    for (const sl of input.endpointSlices) {
+      const svc = sl.metadata.labels?.['kubernetes.io/service-name'];
+      if (!svc) continue;
+      const k = `${sl.metadata.namespace}/${svc}`;
+      this.slicesBySvc.set(k, [...(this.slicesBySvc.get(k) ?? []), sl]);
+    }
+  }
+
+  run(): TranslateOutput {
+    const claims: Claim[] = [];
+    const statuses: PlannedStatus[] = [];
+    for (const ea of sortObjects(this.input.externalAccesses)) {
+      if (ea.metadata.deletionTimestamp) continue;
+      statuses.push(this.externalAccess(ea, claims));
+    }
+    for (const tr of sortObjects(this.input.tlsRoutes)) {
+      if (tr.metadata.deletionTimestamp) continue;
+      const s = this.tlsRoute(tr, claims);
+      if (s) statuses.push(s);
+    }
+    // Oldest claim on a hostname wins; the rest lose with a condition, not a fight.
+    claims.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const winners = new Map<string, Claim>();
+    const routes: DesiredRoute[] = [];
+    for (const c of claims) {
+      const w = winners.get(c.route.hostname);
+      if (w && w.key !== c.key) {
+        c.lose(`${w.route.owner.kind} ${w.key}`);
+        continue;
+      }
+      winners.set(c.route.hostname, c);
+      routes.push(c.route);
+    }
+    routes.sort((a, b) => (a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : 1));
+    return { routes, statuses, discovered: this.discover() };
+  }
+
+  private tenantOf(ns: string): { tenant: string } | { reason: string; message: string } {
+    const tenant = this.tenantOfNs.get(ns);
+    if (!tenant) return { reason: 'NamespaceNotMapped', message: `Namespace ${ns} has no ${TENANT_LABEL} label` };
+    if (!this.ctx.tenants.has(tenant)) return { reason: 'TenantNotFound', message: `Namespace ${ns} names tenant ${tenant}, which does not exist` };
+    return { tenant };
+  }
+
+  private externalAccess(ea: ExternalAccess, claims: Claim[]): PlannedExternalAccessStatus {
+    const ns = ea.metadata.namespace!;
+    const generation = ea.metadata.generation ?? 0;
+    const status: PlannedExternalAccessStatus = {
+      kind: 'ExternalAccess',
+      namespace: ns,
+      name: ea.metadata.name,
+      uid: ea.metadata.uid,
+      generation,
+      conditions: [],
+      hostname: null,
+      database: null,
+      readyEndpoints: 0,
+    };
+    const refuse = (reason: string, message: string) => {
+      status.conditions = [cond('Accepted', false, reason, message, generation), cond('Ready', false, reason, message, generation)];
+      return status;
+    };
+    const t = this.tenantOf(ns);
+    if (!('tenant' in t)) return refuse(t.reason, t.message);
+    const spec = ea.spec ?? {};
+    let endpoints: Endpoint[];
+    let guessed: Engine | null = null;
+    if (spec.service) {
+      const svcNs = spec.service.namespace ?? ns;
+      if (svcNs !== ns && this.tenantOfNs.get(svcNs) !== t.tenant) {
+        return refuse('UpstreamNotAllowed', `Service ${svcNs}/${spec.service.name} is not in a namespace of tenant ${t.tenant}`);
+      }
+      const r = this.resolveService(svcNs, spec.service.name, spec.service.port, spec.upstream ?? 'endpoints');
+      if ('reason' in r) return refuse(r.reason, r.message);
+      endpoints = r.endpoints;
+      status.readyEndpoints = r.ready;
+      guessed = r.engine;
+    } else if (spec.endpoints && spec.endpoints.length > 0) {
+      // Explicit endpoints: the API checks them against the tenant's upstream policy, which
+      // refuses other tenants' namespaces and networks.
+      endpoints = spec.endpoints.slice(0, MAX_ENDPOINTS).map((e) => ({ host: e.host, port: e.port }));
+      status.readyEndpoints = endpoints.length;
+    } else {
+      return refuse('Invalid', 'spec.service or spec.endpoints is required');
+    }
+    const engine = spec.engine ?? guessed;
+    if (!engine || !isEngine(engine)) return refuse('EngineUnknown', spec.engine ? `Unknown engine ${spec.engine}` : 'The engine cannot be inferred from the Service; set spec.engine');
+    const database = databaseName(ns, ea.metadata.name);
+    let hostname = defaultRouteHostname(database, t.tenant, this.ctx.baseDomain);
+    if (spec.hostname) {
+      const h = normalizeHostname(spec.hostname);
+      if (!h || !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h))) return refuse('Invalid', `"${spec.hostname}" is not a valid host name`);
+      hostname = h;
+    }
+    status.hostname = hostname;
+    status.database = database;
+    const route: DesiredRoute = {
+      owner: { kind: 'ExternalAccess', namespace: ns, name: ea.metadata.name, uid: ea.metadata.uid },
+      tenant: t.tenant,
+      database,
+      engine,
+      endpoints,
+      enabled: spec.enabled ?? true,
+      tlsMode: spec.tlsMode ?? 'passthrough',
+      hostname,
+      customHostname: Boolean(spec.hostname),
+      sourceCidrs: spec.sourceCidrs ?? [],
+      maxConnections: spec.maxConnections ?? null,
+      disableBehavior: spec.disableBehavior ?? 'drain',
+      certificateName: spec.certificate?.name ?? null,
+      upstreamTls: spec.upstreamTls ?? true,
+    };
+    status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${hostname} to ${describeEndpoints(endpoints)}`, generation)];
+    claims.push({
+      route,
+      created: ea.metadata.creationTimestamp ?? '',
+      key: `${ns}/${ea.metadata.name}`,
+      lose: (winner) => {
+        status.conditions = [
+          cond('Accepted', false, 'HostnameConflict', `Hostname ${hostname} is already claimed by ${winner} (older claims win)`, generation),
+          cond('Ready', false, 'HostnameConflict', `Hostname ${hostname} is already claimed by ${winner}`, generation),
+        ];
+        status.database = null;
+      },
+    });
+    return status;
+  }
+
+  private tlsRoute(tr: TLSRoute, claims: Claim[]): PlannedTLSRouteStatus | null {
+    const ns = tr.metadata.namespace!;
+    const generation = tr.metadata.generation ?? 0;
+    const ours = (tr.spec.parentRefs ?? []).filter((p) => this.ourGateway(p, ns));
+    if (ours.length === 0) return null; // not attached to a Switchyard Gateway: not ours to touch
+    const status: PlannedTLSRouteStatus = { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid, generation, parents: [], hostnames: [], databases: [] };
+    const t = this.tenantOf(ns);
+    // Backends: every rule's backendRefs, all Services of this tenant.
+    let resolved: { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string };
+    if (!('tenant' in t)) resolved = { ok: false, reason: 'RefNotPermitted', message: t.message };
+    else resolved = this.backends(tr, ns, t.tenant);
+    const hostnames = (tr.spec.hostnames ?? []).map((h) => normalizeHostname(h) ?? h);
+    const badHost = hostnames.find((h) => !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h)));
+    const accepted: boolean[] = [];
+    for (const p of ours) {
+      let acc: PlannedCondition;
+      if (!('tenant' in t)) acc = cond('Accepted', false, t.reason, t.message, generation);
+      else if (hostnames.length === 0) acc = cond('Accepted', false, 'UnsupportedValue', 'Switchyard routes by SNI: spec.hostnames must name at least one host', generation);
+      else if (badHost) acc = cond('Accepted', false, 'UnsupportedValue', `"${badHost}" is not a valid host name`, generation);
+      else {
+        const why = this.listenerRefusal(p, ns);
+        acc = why ? cond('Accepted', false, 'NotAllowedByListeners', why, generation) : cond('Accepted', true, 'Accepted', `Routes ${hostnames.join(', ')} (passthrough)`, generation);
+      }
+      accepted.push(acc.status === 'True');
+      const refs = resolved.ok
+        ? cond('ResolvedRefs', true, 'ResolvedRefs', `Backends: ${describeEndpoints(resolved.endpoints)}`, generation)
+        : cond('ResolvedRefs', false, resolved.reason, resolved.message, generation);
+      status.parents.push({ parentRef: p, conditions: [acc, refs] });
+    }
+    if (!accepted.some(Boolean) || !resolved.ok || !('tenant' in t)) return status;
+    const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
+    hostnames.forEach((hostname, i) => {
+      const database = hostnames.length > 1 ? `${base}-${i + 1}` : base;
+      status.hostnames.push(hostname);
+      status.databases.push(database);
+      claims.push({
+        route: {
+          owner: { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid },
+          tenant: t.tenant,
+          database,
+          engine: resolved.engine,
+          endpoints: resolved.endpoints,
+          enabled: true,
+          tlsMode: 'passthrough',
+          hostname,
+          customHostname: true,
+          sourceCidrs: [],
+          maxConnections: null,
+          disableBehavior: 'drain',
+          certificateName: null,
+          upstreamTls: true,
+        },
+        created: tr.metadata.creationTimestamp ?? '',
+        key: `${ns}/${tr.metadata.name}`,
+        lose: (winner) => {
+          const at = status.hostnames.indexOf(hostname);
+          if (at >= 0) {
+            status.hostnames.splice(at, 1);
+            status.databases.splice(at, 1);
+          }
+          for (const p of status.parents) {
+            const acc = p.conditions[0]!;
+            if (acc.status !== 'True' && acc.reason !== 'HostnameConflict') continue;
+            const lost = hostnames.filter((h) => !status.hostnames.includes(h));
+            p.conditions[0] =
+              status.hostnames.length === 0
+                ? cond('Accepted', false, 'HostnameConflict', `Hostname ${lost.join(', ')} already claimed by ${winner} (older claims win)`, generation)
+                : cond('Accepted', true, 'Accepted', `Routes ${status.hostnames.join(', ')}; ${lost.join(', ')} already claimed by ${winner}`, generation);
+          }
+        },
+      });
+    });
+    return status;
+  }
+
+  /** Whether a parentRef names a Gateway whose class is Switchyard's. */
+  private ourGateway(p: ParentRef, routeNs: string): boolean {
+    if ((p.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (p.kind ?? 'Gateway') !== 'Gateway') return false;
+    const gw = this.gateway(p, routeNs);
+    if (!gw) return false;
+    const cls = this.input.gatewayClasses.find((c) => c.metadata.name === gw.spec.gatewayClassName);
+    return cls?.spec.controllerName === GATEWAY_CONTROLLER_NAME;
+  }
+
+  private gateway(p: ParentRef, routeNs: string): Gateway | undefined {
+    const ns = p.namespace ?? routeNs;
+    return this.input.gateways.find((g) => g.metadata.name === p.name && g.metadata.namespace === ns);
+  }
+
+  /** Why no listener of the parent Gateway accepts this route (null: one does). */
+  private listenerRefusal(p: ParentRef, routeNs: string): string | null {
+    const gw = this.gateway(p, routeNs)!;
+    const gwNs = gw.metadata.namespace!;
+    const listeners = (gw.spec.listeners ?? []).filter((l) => l.protocol === 'TLS' && (!p.sectionName || l.name === p.sectionName) && (!p.port || l.port === p.port));
+    if (listeners.length === 0) return `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`;
+    for (const l of listeners) {
+      if (l.allowedRoutes?.kinds && !l.allowedRoutes.kinds.some((k) => k.kind === 'TLSRoute')) continue;
+      // Gateway API default: routes from the Gateway's own namespace only.
+      const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
+      if (from === 'All') return null;
+      if (from === 'Same' && routeNs === gwNs) return null;
+      if (from === 'Selector') {
+        const want = l.allowedRoutes?.namespaces?.selector?.matchLabels ?? {};
+        const have = this.nsLabels.get(routeNs) ?? {};
+        if (Object.entries(want).every(([k, v]) => have[k] === v)) return null;
+      }
+    }
+    return `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`;
+  }
+
+  private backends(tr: TLSRoute, ns: string, tenant: string): { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string } {
+    const refs: BackendRef[] = (tr.spec.rules ?? []).flatMap((r) => r.backendRefs ?? []).filter((b) => b.weight !== 0);
+    if (refs.length === 0) return { ok: false, reason: 'BackendNotFound', message: 'No backendRefs' };
+    const endpoints: Endpoint[] = [];
+    let engine: Engine | null = null;
+    for (const b of refs) {
+      if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') return { ok: false, reason: 'InvalidKind', message: `backendRef ${b.name}: only core Services are supported` };
+      const bNs = b.namespace ?? ns;
+      if (bNs !== ns && this.tenantOfNs.get(bNs) !== tenant) return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name} is not in a namespace of tenant ${tenant}` };
+      if (b.port === undefined) return { ok: false, reason: 'UnsupportedValue', message: `backendRef ${b.name}: port is required` };
+      const r = this.resolveService(bNs, b.name, b.port, 'endpoints');
+      if ('reason' in r) return { ok: false, reason: 'BackendNotFound', message: r.message };
+      engine ??= r.engine;
+      for (const e of r.endpoints) if (!endpoints.some((x) => x.host === e.host && x.port === e.port)) endpoints.push(e);
+    }
+    // Postgres needs the postgres listener (STARTTLS); everything else is plain TLS passthrough.
+    const e: Engine = engine && listenerProtocolFor(engine) === 'postgres' ? 'postgres' : engine && engine !== 'http' ? engine : 'tls';
+    return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e };
+  }
+
+  /**
+   * A Service port → the upstream: the ready addresses from its EndpointSlices (mode
+   * `endpoints`), or the Service's cluster DNS name (mode `service`, or when nothing is
+   * ready, so the route exists and Ready says why).
+   */
+  private resolveService(
+    ns: string,
+    name: string,
+    port: number | string,
+    mode: 'endpoints' | 'service',
+  ): { endpoints: Endpoint[]; ready: number; engine: Engine | null } | { reason: string; message: string } {
+    const svc = this.services.get(`${ns}/${name}`);
+    if (!svc) return { reason: 'ServiceNotFound', message: `Service ${ns}/${name} not found` };
+    const sp = (svc.spec?.ports ?? []).find((p) => (typeof port === 'number' ? p.port === port : p.name === port));
+    if (!sp) return { reason: 'ServiceNotFound', message: `Service ${ns}/${name} has no port ${port}` };
+    const guess = inferEngine(svc);
+    const ready = this.readyEndpoints(ns, name, sp.name ?? '');
+    const dns = [{ host: `${name}.${ns}.svc.${this.ctx.clusterDomain}`, port: sp.port }];
+    if (mode === 'service') return { endpoints: dns, ready: ready.length, engine: guess?.engine ?? null };
+    return { endpoints: ready.length > 0 ? ready.slice(0, MAX_ENDPOINTS) : dns, ready: ready.length, engine: guess?.engine ?? null };
+  }
+
+  /** Ready addresses (ready unset counts as ready, as the API documents) on the named port. */
+  private readyEndpoints(ns: string, svc: string, portName: string): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const sl of this.slicesBySvc.get(`${ns}/${svc}`) ?? []) {
+      if (sl.addressType && sl.addressType !== 'IPv4' && sl.addressType !== 'IPv6') continue;
+      const p = (sl.ports ?? []).find((x) => (x.name ?? '') === portName);
+      if (!p?.port) continue;
+      for (const e of sl.endpoints ?? []) {
+        if (e.conditions?.ready === false) continue;
+        for (const a of e.addresses) if (!out.some((o) => o.host === a && o.port === p.port)) out.push({ host: a, port: p.port });
+      }
+    }
+    return out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port));
+  }
+
+  private discover(): DiscoveredService[] {
+    const out: DiscoveredService[] = [];
+    for (const svc of sortObjects(this.input.services)) {
+      const ns = svc.metadata.namespace!;
+      const tenant = this.tenantOfNs.get(ns);
+      if (!tenant || !this.ctx.tenants.has(tenant)) continue;
+      const g = inferEngine(svc);
+      if (!g) continue;
+      const sp = (svc.spec?.ports ?? []).find((p) => p.port === g.port)!;
+      out.push({
+        tenant,
+        namespace: ns,
+        name: svc.metadata.name,
+        engine: g.engine,
+        engineReason: g.reason,
+        role: g.role,
+        host: `${svc.metadata.name}.${ns}.svc.${this.ctx.clusterDomain}`,
+        port: g.port,
+        ports: (svc.spec?.ports ?? []).map((p) => ({ name: p.name ?? null, port: p.port, protocol: p.protocol ?? 'TCP' })),
+        readyEndpoints: this.readyEndpoints(ns, svc.metadata.name, sp.name ?? '').slice(0, MAX_ENDPOINTS),
+      });
+    }
+    return out;
+  }
+}
+
+function cond(type: string, ok: boolean, reason: string, message: string, observedGeneration: number): PlannedCondition {
+  return { type, status: ok ? 'True' : 'False', reason, message, observedGeneration };
+}
+
+function describeEndpoints(e: Endpoint[]): string {
+  const shown = e.slice(0, 3).map((x) => `${x.host}:${x.port}`);
+  return e.length > 3 ? `${shown.join(', ')} and ${e.length - 3} more` : shown.join(', ');
+}
+
+function sortObjects<T extends KubeObject>(list: T[]): T[] {
+  return [...list].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+}
+
+/**
+ * The database a Kubernetes object's route belongs to: `<namespace>-<name>`, or when that is
+ * not a valid database name (at most 40 characters, one DNS label), a shortened one with a
+ * hash of both so it stays unique and stable.
+ */
+export function databaseName(ns: string, name: string, reserve = 0): string {
+  const plain = `${ns}-${name}`.toLowerCase();
+  if (plain.length <= MAX_DATABASE_NAME - reserve && /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(plain)) return plain;
+  const hash = createHash('sha256').update(`${ns}/${name}`).digest('hex').slice(0, 8);
+  const head = plain.replace(/[^a-z0-9-]/g, '-').slice(0, MAX_DATABASE_NAME - reserve - 9).replace(/-+$/, '');
+  return `${head}-${hash}`;
+}

@@ -1,0 +1,239 @@
+/**
+ * A supervised list+watch cache of one resource (fluent-client's Watcher and client-go's
+ * reflector in spirit):
+ *
+ * - list (with its resourceVersion) → replace the cache → watch from that version with
+ *   bookmarks; a stream the server ends normally is re-opened from the last version seen;
+ * - 410 Gone (as an answer or an ERROR event) → relist;
+ * - any other failure → restart with jittered exponential backoff (never gives up);
+ * - a watchdog restarts a stream silent for longer than `silenceMs` (bookmarks count as
+ *   life), since a half-dead connection otherwise hangs forever;
+ * - a full relist every `relistMs` as a safety net;
+ * - `synced` only after the first complete list: nothing may be deleted before.
+ *
+ * An event only calls `onChange()`; consumers re-read the whole cache (level-triggered).
+ */
+import { KubeError, type KubeApi, type WatchEvent } from '../kube/client.js';
+import type { KubeObject } from '../translate/objects.js';
+
+export interface InformerOptions {
+  /** e.g. /api/v1/services or /apis/switchyard.io/v1alpha1/externalaccesses */
+  path: string;
+  /** Label for logs and metrics. */
+  resource: string;
+  silenceMs: number;
+  relistMs: number;
+  /** Server-side watch timeout (seconds); the server ends the stream, we re-open it. */
+  watchTimeoutSeconds: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  /** A resource whose CRD may be missing (Gateway API): 404 counts as an empty synced list. */
+  optional?: boolean;
+}
+
+export interface InformerEvents {
+  onChange(): void;
+  onRestart(resource: string, reason: string): void;
+  onEvent(resource: string): void;
+  log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
+}
+
+interface ListResponse {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: KubeObject[];
+}
+
+export class Informer<T extends KubeObject> {
+  private cache = new Map<string, T>();
+  private resourceVersion = '';
+  private hasSynced = false;
+  private stopped = true;
+  private abort: AbortController | null = null;
+  private loop: Promise<void> | null = null;
+  private lastActivity = Date.now();
+  private watchdog: NodeJS.Timeout | null = null;
+  private relistTimer: NodeJS.Timeout | null = null;
+  private needRelist = true;
+  private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
+  /** Restarts since start (watchdog, errors, 410, periodic relists). */
+  restarts = 0;
+  /** The resource does not exist on this server (optional CRDs). */
+  absent = false;
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly opts: InformerOptions,
+    private readonly events: InformerEvents,
+  ) {}
+
+  /** The resource name used in logs and metrics. */
+  get resource(): string {
+    return this.opts.resource;
+  }
+
+  get synced(): boolean {
+    return this.hasSynced;
+  }
+
+  /** Milliseconds since the last event, bookmark or list. */
+  get lastEventAgeMs(): number {
+    return Date.now() - this.lastActivity;
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.run();
+    this.watchdog = setInterval(() => {
+      if (this.abort && this.lastEventAgeMs > this.opts.silenceMs) {
+        this.events.log('warn', 'watch silent past its timeout: restarting', { resource: this.opts.resource, silentMs: this.lastEventAgeMs });
+        this.restart('watchdog', true);
+      }
+    }, Math.max(50, Math.min(1000, this.opts.silenceMs / 4)));
+    this.watchdog.unref();
+    this.relistTimer = setInterval(() => this.restart('periodic-relist', true), this.opts.relistMs);
+    this.relistTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.relistTimer) clearInterval(this.relistTimer);
+    this.abort?.abort();
+    this.wake();
+    await this.loop;
+  }
+
+  /** Ends the current stream; the loop relists (`relist`) or re-watches from the last version. */
+  private restart(reason: string, relist: boolean): void {
+    this.restarts++;
+    this.events.onRestart(this.opts.resource, reason);
+    if (relist) this.needRelist = true;
+    this.abort?.abort();
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.sleeper) {
+      clearTimeout(this.sleeper.timer);
+      this.sleeper.resolve();
+      this.sleeper = null;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.sleeper = { timer: setTimeout(() => ((this.sleeper = null), resolve()), ms), resolve };
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (this.needRelist || !this.resourceVersion) {
+          this.needRelist = false;
+          await this.relist();
+          if (this.absent) {
+            // No such resource (CRD not installed): look again at the next periodic relist.
+            await this.sleep(this.opts.relistMs);
+            continue;
+          }
+        }
+        this.abort = new AbortController();
+        this.lastActivity = Date.now();
+        const opened = Date.now();
+        await this.api.watch(
+          this.opts.path,
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(this.opts.watchTimeoutSeconds) },
+          (e) => this.handle(e),
+          this.abort.signal,
+        );
+        failures = 0;
+        // A server that ends streams at once must not turn this into a busy loop.
+        if (Date.now() - opened < this.opts.backoffMinMs) await this.sleep(this.opts.backoffMinMs);
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof KubeError && err.status === 410) {
+          this.needRelist = true;
+          this.restarts++;
+          this.events.onRestart(this.opts.resource, 'gone');
+          continue;
+        }
+        failures++;
+        this.restarts++;
+        this.events.onRestart(this.opts.resource, 'error');
+        // Full jitter: a random wait up to the exponential bound, so replicas and resources
+        // do not retry in lockstep against a struggling API server.
+        const bound = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** Math.min(failures, 10));
+        const wait = Math.round(this.opts.backoffMinMs / 2 + Math.random() * bound);
+        this.events.log('warn', 'watch failed: retrying', { resource: this.opts.resource, err: (err as Error).message, retryInMs: wait });
+        // After an error the cache may have missed events: relist (cheap, and level-triggered).
+        this.needRelist = true;
+        await this.sleep(wait);
+      } finally {
+        this.abort = null;
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const items: T[] = [];
+    let rv = '';
+    let cont: string | undefined;
+    try {
+      do {
+        const page = await this.api.request<ListResponse>('GET', this.opts.path, { query: { limit: '500', continue: cont } });
+        items.push(...((page.items ?? []) as T[]));
+        rv = page.metadata?.resourceVersion ?? rv;
+        cont = page.metadata?.continue || undefined;
+      } while (cont);
+    } catch (err) {
+      if (this.opts.optional && err instanceof KubeError && err.status === 404) {
+        if (!this.absent) this.events.log('info', 'resource not served (CRD not installed): treated as empty', { resource: this.opts.resource });
+        this.absent = true;
+        this.replace([], '');
+        return;
+      }
+      throw err;
+    }
+    this.absent = false;
+    this.replace(items, rv);
+  }
+
+  private replace(items: T[], rv: string): void {
+    const next = new Map<string, T>();
+    for (const o of items) next.set(key(o), o);
+    this.cache = next;
+    this.resourceVersion = rv;
+    this.hasSynced = true;
+    this.lastActivity = Date.now();
+    this.events.onChange();
+  }
+
+  private handle(e: WatchEvent): void {
+    this.lastActivity = Date.now();
+    this.events.onEvent(this.opts.resource);
+    if (e.type === 'ERROR') {
+      // A Status object: 410 = our version is too old; anything else, start over.
+      const gone = e.object.code === 410;
+      this.restart(gone ? 'gone' : 'error-event', true);
+      return;
+    }
+    const o = e.object as unknown as T;
+    const rv = o.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (e.type === 'BOOKMARK') return;
+    if (e.type === 'DELETED') this.cache.delete(key(o));
+    else this.cache.set(key(o), o);
+    this.events.onChange();
+  }
+}
+
+function key(o: KubeObject): string {
+  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+}
