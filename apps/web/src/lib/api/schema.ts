@@ -1961,10 +1961,17 @@ export interface paths {
                          *               "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *             },
                          *             "certificate": null,
+                         *             "acme": null,
                          *             "ca": null,
                          *             "upstreamTls": true,
                          *             "upstreamCa": null,
-                         *             "version": 42
+                         *             "version": 42,
+                         *             "owner": {
+                         *               "type": "api"
+                         *             }
+                         *           },
+                         *           "owner": {
+                         *             "type": "api"
                          *           },
                          *           "createdAt": "2026-11-22T08:00:00.000Z",
                          *           "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2024,7 +2031,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            /** @description Give `upstream` (one endpoint) or `endpoints` (several), not both. */
+            /** @description Give `upstream` (one endpoint), `endpoints` (several) or `discoveredService`, only one of them. */
             requestBody: {
                 content: {
                     "application/json": {
@@ -2071,6 +2078,13 @@ export interface paths {
                             /** @example 5432 */
                             port: number;
                         }[];
+                        /** @description Fill the upstream from a service the Kubernetes controller discovered (GET …/discovered-services) */
+                        discoveredService?: {
+                            namespace: string;
+                            name: string;
+                            /** @description true: the ready endpoints (pods) the controller saw instead of the Service name */
+                            endpoints?: boolean;
+                        };
                         /**
                          * @description round-robin (default), least-connections (fewest open connections on this proxy) or source-hash (a client keeps its endpoint)
                          * @enum {unknown}
@@ -2143,10 +2157,17 @@ export interface paths {
                          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *         },
                          *         "certificate": null,
+                         *         "acme": null,
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
-                         *         "version": 42
+                         *         "version": 42,
+                         *         "owner": {
+                         *           "type": "api"
+                         *         }
+                         *       },
+                         *       "owner": {
+                         *         "type": "api"
                          *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2191,6 +2212,28 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
+                            /**
+                             * @description Who owns the database and its route
+                             * @example {
+                             *       "type": "kubernetes",
+                             *       "kind": "ExternalAccess",
+                             *       "namespace": "acme-prod",
+                             *       "name": "orders",
+                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+                             *     }
+                             */
+                            owner: {
+                                /** @enum {string} */
+                                type: "api";
+                            } | {
+                                /** @enum {string} */
+                                type: "kubernetes";
+                                /** @enum {unknown} */
+                                kind: "ExternalAccess" | "TLSRoute";
+                                namespace: string;
+                                name: string;
+                                uid: string;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2336,10 +2379,17 @@ export interface paths {
                          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *         },
                          *         "certificate": null,
+                         *         "acme": null,
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
-                         *         "version": 42
+                         *         "version": 42,
+                         *         "owner": {
+                         *           "type": "api"
+                         *         }
+                         *       },
+                         *       "owner": {
+                         *         "type": "api"
                          *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2384,6 +2434,28 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
+                            /**
+                             * @description Who owns the database and its route
+                             * @example {
+                             *       "type": "kubernetes",
+                             *       "kind": "ExternalAccess",
+                             *       "namespace": "acme-prod",
+                             *       "name": "orders",
+                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+                             *     }
+                             */
+                            owner: {
+                                /** @enum {string} */
+                                type: "api";
+                            } | {
+                                /** @enum {string} */
+                                type: "kubernetes";
+                                /** @enum {unknown} */
+                                kind: "ExternalAccess" | "TLSRoute";
+                                namespace: string;
+                                name: string;
+                                uid: string;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2638,10 +2710,17 @@ export interface paths {
                          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *         },
                          *         "certificate": null,
+                         *         "acme": null,
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
-                         *         "version": 42
+                         *         "version": 42,
+                         *         "owner": {
+                         *           "type": "api"
+                         *         }
+                         *       },
+                         *       "owner": {
+                         *         "type": "api"
                          *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -2686,6 +2765,28 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
+                            /**
+                             * @description Who owns the database and its route
+                             * @example {
+                             *       "type": "kubernetes",
+                             *       "kind": "ExternalAccess",
+                             *       "namespace": "acme-prod",
+                             *       "name": "orders",
+                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+                             *     }
+                             */
+                            owner: {
+                                /** @enum {string} */
+                                type: "api";
+                            } | {
+                                /** @enum {string} */
+                                type: "kubernetes";
+                                /** @enum {unknown} */
+                                kind: "ExternalAccess" | "TLSRoute";
+                                namespace: string;
+                                name: string;
+                                uid: string;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -2801,10 +2902,14 @@ export interface paths {
                          *         "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *       },
                          *       "certificate": null,
+                         *       "acme": null,
                          *       "ca": null,
                          *       "upstreamTls": true,
                          *       "upstreamCa": null,
                          *       "version": 42,
+                         *       "owner": {
+                         *         "type": "api"
+                         *       },
                          *       "propagation": {
                          *         "version": 42,
                          *         "state": "applied",
@@ -2859,6 +2964,20 @@ export interface paths {
                                 expiresInDays: number;
                                 auto: boolean;
                             } | null;
+                            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
+                            acme: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description pending | validating | issued | failed */
+                                state: string;
+                                renewAt: string | null;
+                                problem: ({
+                                    type: string;
+                                    detail: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                            } | null;
                             /** @description What clients verify the certificate with, when it is not publicly trusted (terminate mode) */
                             ca: {
                                 /** @description File name the connection strings refer to */
@@ -2874,6 +2993,28 @@ export interface paths {
                             upstreamCa: string | null;
                             /** @description Config version of the route’s last change */
                             version: number | null;
+                            /**
+                             * @description Who owns the database and its route
+                             * @example {
+                             *       "type": "kubernetes",
+                             *       "kind": "ExternalAccess",
+                             *       "namespace": "acme-prod",
+                             *       "name": "orders",
+                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+                             *     }
+                             */
+                            owner: {
+                                /** @enum {string} */
+                                type: "api";
+                            } | {
+                                /** @enum {string} */
+                                type: "kubernetes";
+                                /** @enum {unknown} */
+                                kind: "ExternalAccess" | "TLSRoute";
+                                namespace: string;
+                                name: string;
+                                uid: string;
+                            };
                             propagation?: components["schemas"]["Propagation"];
                         };
                     };
@@ -3005,10 +3146,14 @@ export interface paths {
                          *         "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
                          *       },
                          *       "certificate": null,
+                         *       "acme": null,
                          *       "ca": null,
                          *       "upstreamTls": true,
                          *       "upstreamCa": null,
                          *       "version": 42,
+                         *       "owner": {
+                         *         "type": "api"
+                         *       },
                          *       "propagation": {
                          *         "version": 42,
                          *         "state": "applied",
@@ -3063,6 +3208,20 @@ export interface paths {
                                 expiresInDays: number;
                                 auto: boolean;
                             } | null;
+                            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
+                            acme: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description pending | validating | issued | failed */
+                                state: string;
+                                renewAt: string | null;
+                                problem: ({
+                                    type: string;
+                                    detail: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                            } | null;
                             /** @description What clients verify the certificate with, when it is not publicly trusted (terminate mode) */
                             ca: {
                                 /** @description File name the connection strings refer to */
@@ -3078,6 +3237,28 @@ export interface paths {
                             upstreamCa: string | null;
                             /** @description Config version of the route’s last change */
                             version: number | null;
+                            /**
+                             * @description Who owns the database and its route
+                             * @example {
+                             *       "type": "kubernetes",
+                             *       "kind": "ExternalAccess",
+                             *       "namespace": "acme-prod",
+                             *       "name": "orders",
+                             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+                             *     }
+                             */
+                            owner: {
+                                /** @enum {string} */
+                                type: "api";
+                            } | {
+                                /** @enum {string} */
+                                type: "kubernetes";
+                                /** @enum {unknown} */
+                                kind: "ExternalAccess" | "TLSRoute";
+                                namespace: string;
+                                name: string;
+                                uid: string;
+                            };
                             propagation?: components["schemas"]["Propagation"];
                         };
                     };
@@ -3138,6 +3319,111 @@ export interface paths {
                 };
             };
         };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/discovered-services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Services the Kubernetes controller found in the tenant’s namespaces
+         * @description Services and EndpointSlices of the namespaces labelled `switchyard.io/tenant=<tenant>`, with the engine inferred. Register one as a database with `discoveredService: {namespace, name}` in POST …/databases. Empty when no controller runs.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "namespace": "acme-prod",
+                         *           "name": "orders-rw",
+                         *           "engine": "postgres",
+                         *           "engineReason": "cnpg.io/cluster=orders (-rw: primary)",
+                         *           "role": "primary",
+                         *           "upstream": {
+                         *             "host": "orders-rw.acme-prod.svc.cluster.local",
+                         *             "port": 5432
+                         *           },
+                         *           "ports": [
+                         *             {
+                         *               "name": "postgres",
+                         *               "port": 5432,
+                         *               "protocol": "TCP"
+                         *             }
+                         *           ],
+                         *           "readyEndpoints": [
+                         *             {
+                         *               "host": "10.244.1.17",
+                         *               "port": 5432
+                         *             }
+                         *           ],
+                         *           "observedAt": "2026-12-06T03:00:00.000Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            items: components["schemas"]["DiscoveredService"][];
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -3940,7 +4226,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
+                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
                             hostnames: string[];
                             subject: string;
                             issuer: string;
@@ -4131,7 +4417,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
+                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
                             hostnames: string[];
                             subject: string;
                             issuer: string;
@@ -4300,7 +4586,7 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
+                            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
                             hostnames: string[];
                             subject: string;
                             issuer: string;
@@ -4601,6 +4887,773 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/acme-certificates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the tenant’s ACME certificates: state, renewal date, last failure */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
+                         *           "hostname": "orders.acme.db.example.com",
+                         *           "challenge": "tls-alpn-01",
+                         *           "state": "issued",
+                         *           "problem": null,
+                         *           "attempts": 0,
+                         *           "nextAttemptAt": "2027-01-30T08:00:00.000Z",
+                         *           "renewAt": "2027-01-30T08:00:00.000Z",
+                         *           "lastIssuedAt": "2026-12-01T08:00:00.000Z",
+                         *           "certificate": {
+                         *             "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *             "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
+                         *             "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
+                         *             "notBefore": "2026-12-01T07:00:00.000Z",
+                         *             "notAfter": "2027-03-01T07:00:00.000Z",
+                         *             "expiresInDays": 89,
+                         *             "publiclyTrusted": true
+                         *           },
+                         *           "servedWith": {
+                         *             "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *             "kind": "acme"
+                         *           },
+                         *           "createdAt": "2026-12-01T07:59:00.000Z",
+                         *           "updatedAt": "2026-12-01T08:00:00.000Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            items: components["schemas"]["AcmeCertificate"][];
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Request a publicly trusted certificate from the platform’s ACME CA for a terminate-mode route (tenant admin)
+         * @description Returns at once with state `pending`; the background worker orders it, publishes the challenge to every proxy, and attaches the certificate to the route when issued (follow with GET). Until then the route keeps its platform-CA certificate (`servedWith.kind: issued`). Exact host names only: wildcards need DNS-01, which is not supported. Renewed automatically.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: route-hostname
+                         * @description The host name of one of the tenant’s terminate-mode routes (exact; no wildcards)
+                         */
+                        hostname: string;
+                        /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
+                        challenge?: "tls-alpn-01" | "http-01";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
+                         *       "hostname": "orders.acme.db.example.com",
+                         *       "challenge": "tls-alpn-01",
+                         *       "state": "issued",
+                         *       "problem": null,
+                         *       "attempts": 0,
+                         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
+                         *       "renewAt": "2027-01-30T08:00:00.000Z",
+                         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
+                         *       "certificate": {
+                         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
+                         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
+                         *         "notBefore": "2026-12-01T07:00:00.000Z",
+                         *         "notAfter": "2027-03-01T07:00:00.000Z",
+                         *         "expiresInDays": 89,
+                         *         "publiclyTrusted": true
+                         *       },
+                         *       "servedWith": {
+                         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *         "kind": "acme"
+                         *       },
+                         *       "createdAt": "2026-12-01T07:59:00.000Z",
+                         *       "updatedAt": "2026-12-01T08:00:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            hostname: string;
+                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
+                            challenge: "tls-alpn-01" | "http-01";
+                            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
+                            state: "pending" | "validating" | "issued" | "failed";
+                            /** @description The last failure (the CA’s problem document), null after a success */
+                            problem: {
+                                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
+                                type: string;
+                                detail: string;
+                                status?: number;
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The failure was a renewal; the current certificate is still served */
+                                renewal: boolean;
+                            } | null;
+                            /** @description Consecutive failed attempts (backoff doubles with each) */
+                            attempts: number;
+                            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
+                            nextAttemptAt: string | null;
+                            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
+                            renewAt: string | null;
+                            lastIssuedAt: string | null;
+                            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
+                            certificate: {
+                                /** Format: uuid */
+                                id: string;
+                                fingerprint: string;
+                                issuer: string;
+                                /** Format: date-time */
+                                notBefore: string;
+                                /** Format: date-time */
+                                notAfter: string;
+                                expiresInDays: number;
+                                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
+                                publiclyTrusted: boolean;
+                            } | null;
+                            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
+                            servedWith: {
+                                certificateId: string;
+                                kind: string;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/acme-certificates/{acmeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One ACME certificate */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                    /** @description ACME certificate id */
+                    acmeId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
+                         *       "hostname": "orders.acme.db.example.com",
+                         *       "challenge": "tls-alpn-01",
+                         *       "state": "issued",
+                         *       "problem": null,
+                         *       "attempts": 0,
+                         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
+                         *       "renewAt": "2027-01-30T08:00:00.000Z",
+                         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
+                         *       "certificate": {
+                         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
+                         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
+                         *         "notBefore": "2026-12-01T07:00:00.000Z",
+                         *         "notAfter": "2027-03-01T07:00:00.000Z",
+                         *         "expiresInDays": 89,
+                         *         "publiclyTrusted": true
+                         *       },
+                         *       "servedWith": {
+                         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *         "kind": "acme"
+                         *       },
+                         *       "createdAt": "2026-12-01T07:59:00.000Z",
+                         *       "updatedAt": "2026-12-01T08:00:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            hostname: string;
+                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
+                            challenge: "tls-alpn-01" | "http-01";
+                            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
+                            state: "pending" | "validating" | "issued" | "failed";
+                            /** @description The last failure (the CA’s problem document), null after a success */
+                            problem: {
+                                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
+                                type: string;
+                                detail: string;
+                                status?: number;
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The failure was a renewal; the current certificate is still served */
+                                renewal: boolean;
+                            } | null;
+                            /** @description Consecutive failed attempts (backoff doubles with each) */
+                            attempts: number;
+                            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
+                            nextAttemptAt: string | null;
+                            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
+                            renewAt: string | null;
+                            lastIssuedAt: string | null;
+                            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
+                            certificate: {
+                                /** Format: uuid */
+                                id: string;
+                                fingerprint: string;
+                                issuer: string;
+                                /** Format: date-time */
+                                notBefore: string;
+                                /** Format: date-time */
+                                notAfter: string;
+                                expiresInDays: number;
+                                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
+                                publiclyTrusted: boolean;
+                            } | null;
+                            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
+                            servedWith: {
+                                certificateId: string;
+                                kind: string;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Stop ordering and renewing (tenant admin); an issued certificate stays attached until replaced */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                    /** @description ACME certificate id */
+                    acmeId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/acme-certificates/{acmeId}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew now, or retry a failed order now instead of after its backoff (tenant admin)
+         * @description Refused with SY_ACME_RATE_LIMITED (and Retry-After) when the CA’s rate limits would be exceeded.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                    /** @description ACME certificate id */
+                    acmeId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
+                         *       "hostname": "orders.acme.db.example.com",
+                         *       "challenge": "tls-alpn-01",
+                         *       "state": "issued",
+                         *       "problem": null,
+                         *       "attempts": 0,
+                         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
+                         *       "renewAt": "2027-01-30T08:00:00.000Z",
+                         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
+                         *       "certificate": {
+                         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
+                         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
+                         *         "notBefore": "2026-12-01T07:00:00.000Z",
+                         *         "notAfter": "2027-03-01T07:00:00.000Z",
+                         *         "expiresInDays": 89,
+                         *         "publiclyTrusted": true
+                         *       },
+                         *       "servedWith": {
+                         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+                         *         "kind": "acme"
+                         *       },
+                         *       "createdAt": "2026-12-01T07:59:00.000Z",
+                         *       "updatedAt": "2026-12-01T08:00:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            hostname: string;
+                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
+                            challenge: "tls-alpn-01" | "http-01";
+                            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
+                            state: "pending" | "validating" | "issued" | "failed";
+                            /** @description The last failure (the CA’s problem document), null after a success */
+                            problem: {
+                                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
+                                type: string;
+                                detail: string;
+                                status?: number;
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The failure was a renewal; the current certificate is still served */
+                                renewal: boolean;
+                            } | null;
+                            /** @description Consecutive failed attempts (backoff doubles with each) */
+                            attempts: number;
+                            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
+                            nextAttemptAt: string | null;
+                            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
+                            renewAt: string | null;
+                            lastIssuedAt: string | null;
+                            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
+                            certificate: {
+                                /** Format: uuid */
+                                id: string;
+                                fingerprint: string;
+                                issuer: string;
+                                /** Format: date-time */
+                                notBefore: string;
+                                /** Format: date-time */
+                                notAfter: string;
+                                expiresInDays: number;
+                                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
+                                publiclyTrusted: boolean;
+                            } | null;
+                            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
+                            servedWith: {
+                                certificateId: string;
+                                kind: string;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/acme/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ACME metrics in Prometheus text format (platform admin): certificates by state, soonest expiry, orders and failures by reason */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example # HELP switchyard_acme_certificates ACME certificates by state.
+                         *     # TYPE switchyard_acme_certificates gauge
+                         *     switchyard_acme_certificates{state="issued"} 12
+                         */
+                        "text/plain": string;
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -5397,7 +6450,7 @@ export interface components {
          */
         ErrorResponse: {
             statusCode: number;
-            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
+            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
             error: string;
             message: string;
             requestId: string;
@@ -5470,10 +6523,14 @@ export interface components {
          *         "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
          *       },
          *       "certificate": null,
+         *       "acme": null,
          *       "ca": null,
          *       "upstreamTls": true,
          *       "upstreamCa": null,
          *       "version": 42,
+         *       "owner": {
+         *         "type": "api"
+         *       },
          *       "propagation": {
          *         "version": 42,
          *         "state": "applied",
@@ -5528,6 +6585,20 @@ export interface components {
                 expiresInDays: number;
                 auto: boolean;
             } | null;
+            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
+            acme: {
+                /** Format: uuid */
+                id: string;
+                /** @description pending | validating | issued | failed */
+                state: string;
+                renewAt: string | null;
+                problem: ({
+                    type: string;
+                    detail: string;
+                } & {
+                    [key: string]: unknown;
+                }) | null;
+            } | null;
             /** @description What clients verify the certificate with, when it is not publicly trusted (terminate mode) */
             ca: {
                 /** @description File name the connection strings refer to */
@@ -5543,6 +6614,28 @@ export interface components {
             upstreamCa: string | null;
             /** @description Config version of the route’s last change */
             version: number | null;
+            /**
+             * @description Who owns the database and its route
+             * @example {
+             *       "type": "kubernetes",
+             *       "kind": "ExternalAccess",
+             *       "namespace": "acme-prod",
+             *       "name": "orders",
+             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+             *     }
+             */
+            owner: {
+                /** @enum {string} */
+                type: "api";
+            } | {
+                /** @enum {string} */
+                type: "kubernetes";
+                /** @enum {unknown} */
+                kind: "ExternalAccess" | "TLSRoute";
+                namespace: string;
+                name: string;
+                uid: string;
+            };
             propagation?: components["schemas"]["Propagation"];
         };
         /**
@@ -5611,10 +6704,17 @@ export interface components {
          *           "psqlRequire": "psql \"host=orders.acme.db.example.com port=5432 dbname=DBNAME user=USER sslmode=require\""
          *         },
          *         "certificate": null,
+         *         "acme": null,
          *         "ca": null,
          *         "upstreamTls": true,
          *         "upstreamCa": null,
-         *         "version": 42
+         *         "version": 42,
+         *         "owner": {
+         *           "type": "api"
+         *         }
+         *       },
+         *       "owner": {
+         *         "type": "api"
          *       },
          *       "createdAt": "2026-11-22T08:00:00.000Z",
          *       "updatedAt": "2026-11-22T08:00:00.000Z"
@@ -5659,10 +6759,89 @@ export interface components {
                 fall: number;
             } | null;
             externalAccess: components["schemas"]["ExternalAccess"];
+            /**
+             * @description Who owns the database and its route
+             * @example {
+             *       "type": "kubernetes",
+             *       "kind": "ExternalAccess",
+             *       "namespace": "acme-prod",
+             *       "name": "orders",
+             *       "uid": "6f1c2d9e-4a7b-4c1e-9d2a-0b3c4d5e6f70"
+             *     }
+             */
+            owner: {
+                /** @enum {string} */
+                type: "api";
+            } | {
+                /** @enum {string} */
+                type: "kubernetes";
+                /** @enum {unknown} */
+                kind: "ExternalAccess" | "TLSRoute";
+                namespace: string;
+                name: string;
+                uid: string;
+            };
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        /**
+         * @example {
+         *       "namespace": "acme-prod",
+         *       "name": "orders-rw",
+         *       "engine": "postgres",
+         *       "engineReason": "cnpg.io/cluster=orders (-rw: primary)",
+         *       "role": "primary",
+         *       "upstream": {
+         *         "host": "orders-rw.acme-prod.svc.cluster.local",
+         *         "port": 5432
+         *       },
+         *       "ports": [
+         *         {
+         *           "name": "postgres",
+         *           "port": 5432,
+         *           "protocol": "TCP"
+         *         }
+         *       ],
+         *       "readyEndpoints": [
+         *         {
+         *           "host": "10.244.1.17",
+         *           "port": 5432
+         *         }
+         *       ],
+         *       "observedAt": "2026-12-06T03:00:00.000Z"
+         *     }
+         */
+        DiscoveredService: {
+            namespace: string;
+            name: string;
+            /**
+             * @description Inferred engine
+             * @enum {unknown}
+             */
+            engine: "postgres" | "redis" | "mongodb" | "kubernetes-api" | "tls" | "http";
+            /** @description Why: a CloudNativePG label, an operator label or a well-known port */
+            engineReason: string;
+            /** @description CloudNativePG: primary (-rw), replica (-ro) or any (-r) */
+            role: string | null;
+            /** @description What registering a database from it fills in */
+            upstream: {
+                host: string;
+                port: number;
+            };
+            ports: {
+                name: string | null;
+                port: number;
+                protocol: string;
+            }[];
+            /** @description Ready addresses from the EndpointSlices */
+            readyEndpoints: {
+                host: string;
+                port: number;
+            }[];
+            /** Format: date-time */
+            observedAt: string;
         };
         /**
          * @example {
@@ -5723,7 +6902,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
-            kind: "platform-ca" | "issued" | "self-signed" | "uploaded";
+            kind: "platform-ca" | "issued" | "self-signed" | "uploaded" | "acme";
             hostnames: string[];
             subject: string;
             issuer: string;
@@ -5749,6 +6928,84 @@ export interface components {
             }[];
             /** @description The chain, leaf first (public). The private key is never returned. */
             certificatePem: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /**
+         * @example {
+         *       "id": "5b7c1e0a-3f0e-4f43-9a57-8a0f0e6b2c11",
+         *       "hostname": "orders.acme.db.example.com",
+         *       "challenge": "tls-alpn-01",
+         *       "state": "issued",
+         *       "problem": null,
+         *       "attempts": 0,
+         *       "nextAttemptAt": "2027-01-30T08:00:00.000Z",
+         *       "renewAt": "2027-01-30T08:00:00.000Z",
+         *       "lastIssuedAt": "2026-12-01T08:00:00.000Z",
+         *       "certificate": {
+         *         "id": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+         *         "fingerprint": "FD:1E:D3:62:B9:47:8F:E5:A6:72:17:FB:CA:83:58:F6:F0:55:E1:83:88:48:64:1F:A7:07:66:2F:BE:40:D2:C0",
+         *         "issuer": "C=US\nO=Let's Encrypt\nCN=R11",
+         *         "notBefore": "2026-12-01T07:00:00.000Z",
+         *         "notAfter": "2027-03-01T07:00:00.000Z",
+         *         "expiresInDays": 89,
+         *         "publiclyTrusted": true
+         *       },
+         *       "servedWith": {
+         *         "certificateId": "7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11",
+         *         "kind": "acme"
+         *       },
+         *       "createdAt": "2026-12-01T07:59:00.000Z",
+         *       "updatedAt": "2026-12-01T08:00:00.000Z"
+         *     }
+         */
+        AcmeCertificate: {
+            /** Format: uuid */
+            id: string;
+            hostname: string;
+            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
+            challenge: "tls-alpn-01" | "http-01";
+            /** @description pending: waiting for the background worker; validating: an order is in flight (challenge published to every proxy, the CA validating); issued: the ACME certificate is attached to the route (renewals keep this state; a failed renewal shows in `problem`); failed: see `problem`, retried at `nextAttemptAt` */
+            state: "pending" | "validating" | "issued" | "failed";
+            /** @description The last failure (the CA’s problem document), null after a success */
+            problem: {
+                /** @description The CA’s problem type (urn:ietf:params:acme:error:…) or switchyard:… for checks made before ordering */
+                type: string;
+                detail: string;
+                status?: number;
+                /** Format: date-time */
+                at: string;
+                /** @description The failure was a renewal; the current certificate is still served */
+                renewal: boolean;
+            } | null;
+            /** @description Consecutive failed attempts (backoff doubles with each) */
+            attempts: number;
+            /** @description When the worker acts next (order, retry or renewal); null: nothing scheduled */
+            nextAttemptAt: string | null;
+            /** @description Planned renewal: ARI window when the CA offers it, else when a third of the lifetime remains */
+            renewAt: string | null;
+            lastIssuedAt: string | null;
+            /** @description The issued ACME certificate (GET …/certificates/:id for its chain); null until the first issuance */
+            certificate: {
+                /** Format: uuid */
+                id: string;
+                fingerprint: string;
+                issuer: string;
+                /** Format: date-time */
+                notBefore: string;
+                /** Format: date-time */
+                notAfter: string;
+                expiresInDays: number;
+                /** @description Chains to a root in the public (Mozilla) trust store: clients verify with sslrootcert=system */
+                publiclyTrusted: boolean;
+            } | null;
+            /** @description What the route presents right now: kind `issued` (the platform CA) until the ACME certificate is issued, then `acme` */
+            servedWith: {
+                certificateId: string;
+                kind: string;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
