@@ -44,7 +44,8 @@ export interface paths {
                          *       "dedicatedPorts": true,
                          *       "egressSourceAddresses": [
                          *         "203.0.113.10"
-                         *       ]
+                         *       ],
+                         *       "acme": true
                          *     }
                          */
                         "application/json": {
@@ -61,6 +62,8 @@ export interface paths {
                             dedicatedPorts: boolean;
                             /** @description Source addresses upstream connections may leave from (for upstream firewalls) */
                             egressSourceAddresses: string[];
+                            /** @description Whether ACME certificates can be requested (ACME_DIRECTORY_URL and the keyring configured); otherwise requests answer SY_ACME_UNAVAILABLE */
+                            acme: boolean;
                         };
                     };
                 };
