@@ -6,6 +6,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Outlet, redirect } from '@tanstack/react-router';
 import { meQuery, roleIn } from '../features/auth/session';
+import { accessQuery, databaseQuery, databasesQuery, metaQuery } from '../features/databases/api';
 import { AppLayout } from './AppLayout';
 import { NotFoundPage, NoAccessPage } from './NotFound';
 
@@ -79,6 +80,8 @@ export const databasesRoute = createRoute({
     ...(typeof s.q === 'string' && s.q ? { q: s.q } : {}),
     ...(s.register === true || s.register === 'true' ? { register: true } : {}),
   }),
+  // Fetch the list while the page's chunk loads (no waterfall); the page shows loading/error itself.
+  loader: ({ context, params }) => void context.queryClient.prefetchQuery(databasesQuery(params.tenant)),
   component: lazyRouteComponent(() => import('../features/databases/DatabasesPage'), 'DatabasesPage'),
 });
 
@@ -92,6 +95,11 @@ export const databaseRoute = createRoute({
     ...(DATABASE_TABS.includes(s.tab as DatabaseTab) ? { tab: s.tab as DatabaseTab } : {}),
     ...(typeof s.client === 'string' ? { client: s.client } : {}),
   }),
+  loader: ({ context, params }) => {
+    void context.queryClient.prefetchQuery(databaseQuery(params.tenant, params.database));
+    void context.queryClient.prefetchQuery(accessQuery(params.tenant, params.database));
+    void context.queryClient.prefetchQuery(metaQuery);
+  },
   component: lazyRouteComponent(() => import('../features/databases/DatabasePage'), 'DatabasePage'),
 });
 
