@@ -72,13 +72,13 @@ describe('ACME certificates table', () => {
     expect(issued.getByText('2027-03-01')).toBeInTheDocument(); // expires
     expect(issued.getByText('2027-01-30')).toBeInTheDocument(); // renews
     expect(issued.getByText('the ACME certificate')).toBeInTheDocument();
-    expect(issued.getByRole('button', { name: 'Renew billing.acme.db.example.com now' })).toBeEnabled();
+    expect(issued.getByRole('button', { name: 'Renew now: billing.acme.db.example.com' })).toBeEnabled();
 
     const failed = within(row('cache.acme.db.example.com'));
     expect(failed.getByText('failed')).toBeInTheDocument();
     expect(failed.getByRole('note')).toHaveTextContent('Failed: Connection refused by 203.0.113.7:443 (urn:ietf:params:acme:error:connection, 400)');
     expect(failed.getByText('after 2 failed attempts')).toBeInTheDocument();
-    expect(failed.getByRole('button', { name: 'Retry cache.acme.db.example.com now' })).toBeEnabled();
+    expect(failed.getByRole('button', { name: 'Retry now: cache.acme.db.example.com' })).toBeEnabled();
   });
 
   it('a failed renewal says the current certificate is still served', () => {
@@ -100,7 +100,7 @@ describe('ACME certificates table', () => {
     const onRenew = vi.fn();
     const onDelete = vi.fn();
     renderUi(<AcmeTable items={[ISSUED]} manage available readOnlyReason="read-only" onRenew={onRenew} onDelete={onDelete} />);
-    await userEvent.click(screen.getByRole('button', { name: 'Renew billing.acme.db.example.com now' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Renew now: billing.acme.db.example.com' }));
     await userEvent.click(screen.getByRole('button', { name: 'Delete ACME certificate of billing.acme.db.example.com' }));
     expect(onRenew).toHaveBeenCalledWith(ISSUED);
     expect(onDelete).toHaveBeenCalledWith(ISSUED);
@@ -108,7 +108,7 @@ describe('ACME certificates table', () => {
 
   it('without ACME on the platform, renewing is disabled with the reason', () => {
     renderUi(<AcmeTable items={[ISSUED]} manage available={false} readOnlyReason="read-only" onRenew={() => {}} onDelete={() => {}} />);
-    expect(screen.getByRole('button', { name: 'Renew billing.acme.db.example.com now' })).toBeDisabled();
+    expect(screen.getByRole('button', { name: 'Renew now: billing.acme.db.example.com' })).toBeDisabled();
     expect(screen.getByLabelText(ACME_UNAVAILABLE_REASON)).toBeInTheDocument();
     expect(screen.getByRole('button', { name: /^Delete ACME/ })).toBeEnabled();
   });

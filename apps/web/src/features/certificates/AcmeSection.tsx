@@ -130,7 +130,7 @@ export function AcmeTable({ items, manage, available, readOnlyReason, onRenew, o
               <Table.Td>
                 <Group gap="xs" wrap="nowrap">
                   <Guarded allowed={manage && available} reason={renewReason}>
-                    <Button size="xs" variant="light" disabled={!manage || !available} onClick={() => onRenew(a)} aria-label={`${a.state === 'failed' ? 'Retry' : 'Renew'} ${a.hostname} now`}>
+                    <Button size="xs" variant="light" disabled={!manage || !available} onClick={() => onRenew(a)} aria-label={`${a.state === 'failed' ? 'Retry now' : 'Renew now'}: ${a.hostname}`}>
                       {a.state === 'failed' ? 'Retry now' : 'Renew now'}
                     </Button>
                   </Guarded>
