@@ -223,7 +223,12 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
               <Select
                 label="Certificate"
                 description="The certificate the proxy presents; none chosen: one is issued from the platform CA"
-                data={[{ value: '', label: 'Issue from the platform CA' }, ...(certs.data ?? []).map((c) => ({ value: c.id, label: `${c.name} (${c.hostnames.join(', ')})` }))]}
+                data={[
+                  { value: '', label: 'Issue from the platform CA' },
+                  ...(certs.data ?? []).map((c) => ({ value: c.id, label: `${c.name} (${c.hostnames.join(', ')})` })),
+                  // Read-only views do not load the list: still name the certificate in use.
+                  ...(access.certificate && !certs.data?.some((c) => c.id === access.certificate!.id) ? [{ value: access.certificate.id, label: access.certificate.name }] : []),
+                ]}
                 allowDeselect={false}
                 disabled={disabled}
                 {...form.getInputProps('certificateId')}
