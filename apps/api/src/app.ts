@@ -288,6 +288,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
             propagationTimeoutMs: Type.Integer({ description: 'How long a change may take to reach every live proxy before the API reports it as not applied' }),
             dedicatedPorts: Type.Boolean({ description: 'Whether routes can get a dedicated port (for clients without SNI)' }),
             egressSourceAddresses: Type.Array(Type.String(), { description: 'Source addresses upstream connections may leave from (for upstream firewalls)' }),
+            acme: Type.Boolean({ description: 'Whether ACME certificates can be requested (ACME_DIRECTORY_URL and the keyring configured); otherwise requests answer SY_ACME_UNAVAILABLE' }),
           },
           {
             examples: [
@@ -301,6 +302,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
                 propagationTimeoutMs: 10000,
                 dedicatedPorts: true,
                 egressSourceAddresses: ['203.0.113.10'],
+                acme: true,
               },
             ],
           },
@@ -314,6 +316,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     propagationTimeoutMs: config.propagationTimeoutMs,
     dedicatedPorts: config.dedicatedPorts.length > 0,
     egressSourceAddresses: config.egressSourceAddresses,
+    acme: config.acme !== null && config.keyring !== null,
   }));
 
   await app.register(authRoutes, { secureCookies });

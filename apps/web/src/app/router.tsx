@@ -108,7 +108,7 @@ export const databaseRoute = createRoute({
 export const certificatesRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/certificates',
-  validateSearch: (s: Record<string, unknown>): { add?: 'issue' | 'upload' } => (s.add === 'issue' || s.add === 'upload' ? { add: s.add } : {}),
+  validateSearch: (s: Record<string, unknown>): { add?: 'issue' | 'upload' | 'acme' } => (s.add === 'issue' || s.add === 'upload' || s.add === 'acme' ? { add: s.add } : {}),
   component: lazyRouteComponent(() => import('../features/certificates/CertificatesPage'), 'CertificatesPage'),
 });
 

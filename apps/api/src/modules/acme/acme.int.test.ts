@@ -37,6 +37,12 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 describe('ACME certificates API', () => {
+  it('/api/v1/meta says ACME can be requested (directory and keyring configured)', async () => {
+    const r = await h.call('GET', '/api/v1/meta', undefined, null);
+    expect(r.statusCode).toBe(200);
+    expect(r.json().acme).toBe(true);
+  });
+
   it('records a request as pending, says the route keeps its platform-CA certificate, and stops on delete', async () => {
     const r = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: HOST }, token);
     expect(r.statusCode, r.body).toBe(202);

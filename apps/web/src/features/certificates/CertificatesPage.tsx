@@ -1,7 +1,8 @@
 /**
  * Certificates of the tenant, soonest expiry first (expired and expiring marked), with the
  * routes using each; issue from the platform CA or self-signed, upload a chain and key (each
- * validation error beside its field), replace, delete.
+ * validation error beside its field), replace, delete. Below, the ACME certificates: request
+ * one for a terminate-mode route, follow its state, renew now, stop renewing.
  */
 import { Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, TagsInput, Text, Textarea, TextInput, Title, Tooltip } from '@mantine/core';
 import { useForm } from '@mantine/form';
@@ -12,11 +13,25 @@ import { useState } from 'react';
 import { certificatesRoute } from '../../app/router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
-import { EmptyState, QueryState } from '../../components/QueryState';
+import { EmptyState, LoadingState, QueryState } from '../../components/QueryState';
 import { splitApiError } from '../../lib/api/errors';
 import { expiryState, relativeDays } from '../../lib/format';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
-import { certificatesQuery, useDeleteCertificate, useIssueCertificate, useReplaceCertificate, useUploadCertificate, type Certificate } from './api';
+import { databasesQuery, metaQuery } from '../databases/api';
+import { ACME_UNAVAILABLE_REASON, AcmeHeading, AcmeRequestForm, AcmeTable } from './AcmeSection';
+import {
+  acmeCertificatesQuery,
+  certificatesQuery,
+  useDeleteAcme,
+  useDeleteCertificate,
+  useIssueCertificate,
+  useRenewAcme,
+  useReplaceCertificate,
+  useRequestAcme,
+  useUploadCertificate,
+  type AcmeCertificate,
+  type Certificate,
+} from './api';
 
 const PEM_STYLE = { input: { fontFamily: 'monospace', fontSize: 12 } };
 
@@ -155,7 +170,19 @@ export function CertificatesPage() {
   const del = useDeleteCertificate(tenant);
   const reissue = useReplaceCertificate(tenant);
   const [replacing, setReplacing] = useState<Certificate | null>(null);
-  const setAdd = (add?: 'issue' | 'upload') => void navigate({ search: add ? { add } : {}, replace: true });
+  const acme = useQuery(acmeCertificatesQuery(tenant));
+  const meta = useQuery(metaQuery);
+  const databases = useQuery({ ...databasesQuery(tenant), enabled: manage });
+  const requestAcme = useRequestAcme(tenant);
+  const renewAcme = useRenewAcme(tenant);
+  const deleteAcme = useDeleteAcme(tenant);
+  const acmeAvailable = meta.data?.acme ?? false;
+  const ordered = new Set((acme.data ?? []).map((a) => a.hostname));
+  const terminateHostnames = (databases.data?.items ?? [])
+    .filter((d) => d.externalAccess.tlsMode === 'terminate' && !ordered.has(d.externalAccess.hostname))
+    .map((d) => d.externalAccess.hostname)
+    .sort();
+  const setAdd = (add?: 'issue' | 'upload' | 'acme') => void navigate({ search: add ? { add } : {}, replace: true });
 
   const confirmDelete = (c: Certificate) =>
     modals.openConfirmModal({
@@ -171,6 +198,26 @@ export function CertificatesPage() {
       children: <Text size="sm">A new key and certificate replace the current ones; routes using it ({c.routes.length}) switch over.</Text>,
       labels: { confirm: 'Re-issue', cancel: 'Cancel' },
       onConfirm: () => reissue.mutate({ id: c.id, body: {} }, { onSuccess: () => notifyDone(`Re-issued ${c.name}`), onError: (e) => notifyError(e, 'Re-issuing the certificate') }),
+    });
+
+  const confirmDeleteAcme = (a: AcmeCertificate) =>
+    modals.openConfirmModal({
+      title: `Stop ACME for ${a.hostname}?`,
+      children: (
+        <Text size="sm">
+          No more orders or renewals for {a.hostname}.{' '}
+          {a.certificate ? 'The issued certificate stays on the route until it expires or is replaced: attach another one before then.' : 'The route keeps its platform-CA certificate.'}
+        </Text>
+      ),
+      labels: { confirm: 'Stop renewing', cancel: 'Keep it' },
+      confirmProps: { color: 'red' },
+      onConfirm: () =>
+        deleteAcme.mutate(a.id, { onSuccess: () => notifyDone(`Stopped ACME for ${a.hostname}`), onError: (e) => notifyError(e, 'Deleting the ACME certificate') }),
+    });
+  const renew = (a: AcmeCertificate) =>
+    renewAcme.mutate(a.id, {
+      onSuccess: () => notifyDone(a.state === 'failed' ? `Retrying ${a.hostname} now` : `Renewing ${a.hostname} now`),
+      onError: (e) => notifyError(e, a.state === 'failed' ? 'Retrying the order' : 'Renewing the certificate'),
     });
 
   return (
@@ -234,8 +281,14 @@ export function CertificatesPage() {
                       <Table.Td>{c.routes.length ? c.routes.map((r) => r.hostname).join(', ') : <Text size="sm" c="dimmed">no route</Text>}</Table.Td>
                       <Table.Td>
                         <Group gap="xs" wrap="nowrap">
-                          <Guarded allowed={manage} reason={READ_ONLY_REASON}>
-                            <Button size="xs" variant="light" disabled={!manage} onClick={() => (c.kind === 'uploaded' ? setReplacing(c) : confirmReissue(c))} aria-label={`Replace ${c.name}`}>
+                          <Guarded allowed={manage && c.kind !== 'acme'} reason={manage ? 'Renewed by ACME: use “Renew now” under ACME certificates' : READ_ONLY_REASON}>
+                            <Button
+                              size="xs"
+                              variant="light"
+                              disabled={!manage || c.kind === 'acme'}
+                              onClick={() => (c.kind === 'uploaded' ? setReplacing(c) : confirmReissue(c))}
+                              aria-label={`Replace ${c.name}`}
+                            >
                               Replace
                             </Button>
                           </Guarded>
@@ -264,6 +317,34 @@ export function CertificatesPage() {
           )
         }
       </QueryState>
+      <AcmeHeading>
+        <Guarded allowed={manage && acmeAvailable} reason={manage ? ACME_UNAVAILABLE_REASON : READ_ONLY_REASON}>
+          <Button variant="light" disabled={!manage || !acmeAvailable} onClick={() => setAdd('acme')}>
+            Request ACME certificate
+          </Button>
+        </Guarded>
+      </AcmeHeading>
+      {meta.data && !acmeAvailable && (
+        <Text size="sm" c="dimmed">
+          {ACME_UNAVAILABLE_REASON}
+        </Text>
+      )}
+      <QueryState query={acme} label="Loading ACME certificates">
+        {(items) => <AcmeTable items={items} manage={manage} available={acmeAvailable} readOnlyReason={READ_ONLY_REASON} onRenew={renew} onDelete={confirmDeleteAcme} />}
+      </QueryState>
+      <Modal opened={search.add === 'acme' && manage && acmeAvailable} onClose={() => setAdd()} title="Request an ACME certificate" size="lg">
+        {databases.isPending ? (
+          <LoadingState label="Loading routes" />
+        ) : (
+          <AcmeRequestForm
+            hostnames={terminateHostnames}
+            httpListener={(meta.data?.listeners ?? []).some((l) => l.protocol === 'http')}
+            pending={requestAcme.isPending}
+            submit={(body) => requestAcme.mutateAsync(body)}
+            onDone={() => setAdd()}
+          />
+        )}
+      </Modal>
       <Modal opened={search.add === 'issue' && manage} onClose={() => setAdd()} title="Issue a certificate" size="lg">
         <IssueForm tenant={tenant} onDone={() => setAdd()} />
       </Modal>

@@ -57,3 +57,48 @@ export function useDeleteCertificate(tenant: string) {
     onSuccess: invalidate,
   });
 }
+
+// ── ACME ────────────────────────────────────────────────────────────────────────────
+
+export type AcmeCertificate = paths['/api/v1/tenants/{tenant}/acme-certificates/{acmeId}']['get']['responses'][200]['content']['application/json'];
+export type RequestAcme = paths['/api/v1/tenants/{tenant}/acme-certificates']['post']['requestBody']['content']['application/json'];
+
+export const acmeKeys = { list: (tenant: string) => ['tenants', tenant, 'acme-certificates'] as const };
+
+/** Polled every 3 s while an order is under way (pending, validating), every 30 s otherwise. */
+export const acmeCertificatesQuery = (tenant: string) =>
+  queryOptions({
+    queryKey: acmeKeys.list(tenant),
+    queryFn: async () => (await call(api.GET('/api/v1/tenants/{tenant}/acme-certificates', { params: { path: { tenant } } }))).items,
+    refetchInterval: (q) => (q.state.data?.some((a) => a.state === 'pending' || a.state === 'validating') ? 3_000 : 30_000),
+  });
+
+function useInvalidateAcme(tenant: string) {
+  const qc = useQueryClient();
+  const invalidate = useInvalidate(tenant);
+  return () => Promise.all([qc.invalidateQueries({ queryKey: acmeKeys.list(tenant) }), invalidate()]);
+}
+
+export function useRequestAcme(tenant: string) {
+  const invalidate = useInvalidateAcme(tenant);
+  return useMutation({
+    mutationFn: (body: RequestAcme) => call(api.POST('/api/v1/tenants/{tenant}/acme-certificates', { params: { path: { tenant } }, body })),
+    onSuccess: invalidate,
+  });
+}
+
+export function useRenewAcme(tenant: string) {
+  const invalidate = useInvalidateAcme(tenant);
+  return useMutation({
+    mutationFn: (id: string) => call(api.POST('/api/v1/tenants/{tenant}/acme-certificates/{acmeId}/renew', { params: { path: { tenant, acmeId: id } } })),
+    onSuccess: invalidate,
+  });
+}
+
+export function useDeleteAcme(tenant: string) {
+  const invalidate = useInvalidateAcme(tenant);
+  return useMutation({
+    mutationFn: (id: string) => call(api.DELETE('/api/v1/tenants/{tenant}/acme-certificates/{acmeId}', { params: { path: { tenant, acmeId: id } } })),
+    onSuccess: invalidate,
+  });
+}

@@ -91,9 +91,11 @@ export interface AccessSettingsProps {
   tenantInfo: Tenant | undefined;
   clientAddress: string | null;
   canManage: boolean;
+  /** Why the form is read-only when `canManage` is false (the role, or a Kubernetes owner). */
+  readOnlyReason?: string;
 }
 
-export function AccessSettings({ tenant, database, access, meta, tenantInfo, clientAddress, canManage }: AccessSettingsProps) {
+export function AccessSettings({ tenant, database, access, meta, tenantInfo, clientAddress, canManage, readOnlyReason }: AccessSettingsProps) {
   const change = useChangeAccess(tenant, database);
   const certs = useQuery({ ...certificatesQuery(tenant), enabled: canManage });
   const [cidrErrors, setCidrErrors] = useState<Record<number, string>>({});
@@ -221,7 +223,12 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
               <Select
                 label="Certificate"
                 description="The certificate the proxy presents; none chosen: one is issued from the platform CA"
-                data={[{ value: '', label: 'Issue from the platform CA' }, ...(certs.data ?? []).map((c) => ({ value: c.id, label: `${c.name} (${c.hostnames.join(', ')})` }))]}
+                data={[
+                  { value: '', label: 'Issue from the platform CA' },
+                  ...(certs.data ?? []).map((c) => ({ value: c.id, label: `${c.name} (${c.hostnames.join(', ')})` })),
+                  // Read-only views do not load the list: still name the certificate in use.
+                  ...(access.certificate && !certs.data?.some((c) => c.id === access.certificate!.id) ? [{ value: access.certificate.id, label: access.certificate.name }] : []),
+                ]}
                 allowDeselect={false}
                 disabled={disabled}
                 {...form.getInputProps('certificateId')}
@@ -254,8 +261,8 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
             )}
           </Group>
         ) : (
-          <Text size="sm" c="dimmed">
-            Read-only: your role in this tenant is member. An admin or owner can change these settings.
+          <Text size="sm" c="dimmed" data-testid="access-read-only">
+            {readOnlyReason ?? 'Read-only: your role in this tenant is member. An admin or owner can change these settings.'}
           </Text>
         )}
       </Stack>

@@ -14,11 +14,13 @@ export interface AccessSwitchProps {
   database: string;
   access: ExternalAccess;
   canManage: boolean;
+  /** Why the switch is disabled when `canManage` is false (the role, or a Kubernetes owner). */
+  readOnlyReason?: string;
   /** Called when a change is sent (the propagation clock starts). */
   onChange?: () => void;
 }
 
-export function AccessSwitch({ tenant, database, access, canManage, onChange }: AccessSwitchProps) {
+export function AccessSwitch({ tenant, database, access, canManage, readOnlyReason = READ_ONLY_REASON, onChange }: AccessSwitchProps) {
   const change = useChangeAccess(tenant, database);
   const [asking, setAsking] = useState(false);
   const [behavior, setBehavior] = useState<'drain' | 'close'>(access.disableBehavior);
@@ -33,7 +35,7 @@ export function AccessSwitch({ tenant, database, access, canManage, onChange }: 
 
   return (
     <>
-      <Guarded allowed={canManage} reason={READ_ONLY_REASON}>
+      <Guarded allowed={canManage} reason={readOnlyReason}>
         <Switch
           size="lg"
           label="External access"

@@ -27,10 +27,12 @@ const base: ExternalAccess = {
     jdbc: `jdbc:postgresql://${host}:5432/DBNAME?user=USER&ssl=true&sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
   },
   certificate: null,
+  acme: null,
   ca: null,
   upstreamTls: true,
   upstreamCa: null,
   version: 3,
+  owner: { type: 'api' },
 };
 
 function Panel({ access = base }: { access?: ExternalAccess }) {

@@ -43,6 +43,30 @@ function downloadPem(fileName: string, pem: string) {
   URL.revokeObjectURL(url);
 }
 
+/**
+ * Which certificate clients get when the route has an ACME certificate: the platform-CA one
+ * until the ACME one is issued (then they need the CA file below), the publicly trusted one after.
+ */
+export function AcmeNotice({ access }: { access: Pick<ExternalAccess, 'acme' | 'certificate' | 'hostname'> }) {
+  const acme = access.acme;
+  if (!acme) return null;
+  if (access.certificate?.kind === 'acme') {
+    return (
+      <Text size="sm" data-testid="acme-notice">
+        {access.hostname} is served with a publicly trusted ACME certificate: clients verify it with the system roots (<Code>sslrootcert=system</Code>, libpq 16+), no CA file needed.
+        {acme.renewAt ? ` Renews on ${acme.renewAt.slice(0, 10)}.` : ''}
+        {acme.problem ? ` The last renewal failed: ${acme.problem.detail}` : ''}
+      </Text>
+    );
+  }
+  return (
+    <Alert color={acme.state === 'failed' ? 'red' : 'blue'} title={`ACME certificate ${acme.state}`} data-testid="acme-notice">
+      Until the ACME certificate is issued, {access.hostname} is served with a platform-CA certificate: clients need the CA file below for now.
+      {acme.problem ? ` The CA refused the last attempt: ${acme.problem.detail}` : ''}
+    </Alert>
+  );
+}
+
 export function ConnectPanel({ engine, access, baseDomain, client, onClientChange }: ConnectPanelProps) {
   const [user, setUser] = useState('');
   const [database, setDatabase] = useState('');
@@ -100,6 +124,7 @@ export function ConnectPanel({ engine, access, baseDomain, client, onClientChang
           ))}
         </Tabs>
       )}
+      <AcmeNotice access={access} />
       {access.ca ? (
         <Paper withBorder p="sm">
           <Stack gap={4}>

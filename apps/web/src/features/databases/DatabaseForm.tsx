@@ -1,12 +1,14 @@
 /**
  * Register or edit a database: engine and one or more upstream endpoints. A refused upstream
- * (the tenant's policy) shows the policy's reason on the endpoint's host field.
+ * (the tenant's policy) shows the policy's reason on the endpoint's host field. When registering,
+ * a service the Kubernetes controller discovered can fill name, engine and upstream.
  */
 import { ActionIcon, Button, Group, NumberInput, Select, Stack, Text, TextInput } from '@mantine/core';
+import { DiscoveredPicker } from './DiscoveredPicker';
 import { useForm } from '@mantine/form';
 import { notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
-import type { CreateDatabase, Database } from './api';
+import type { CreateDatabase, Database, DiscoveredService } from './api';
 
 export const ENGINES = [
   { value: 'postgres', label: 'PostgreSQL', port: 5432 },
@@ -23,6 +25,8 @@ export interface DatabaseFormValues {
   name: string;
   engine: Engine;
   endpoints: Array<{ host: string; port: number | string }>;
+  /** The discovered service the upstream was filled from (`namespace/name`), if any. */
+  source: string;
 }
 
 /** API field → form path: `upstream.host` and `upstream` are the first endpoint. */
@@ -31,10 +35,11 @@ export function formFieldOf(path: string): string {
   if (path === 'upstream.port') return 'endpoints.0.port';
   const m = /^endpoints\.(\d+)$/.exec(path);
   if (m) return `endpoints.${m[1]}.host`;
+  if (path.startsWith('discoveredService')) return 'source';
   return path;
 }
 
-const KNOWN = /^(name|engine|endpoints\.\d+\.(host|port))$/;
+const KNOWN = /^(name|engine|source|endpoints\.\d+\.(host|port))$/;
 
 export function DatabaseForm({
   initial,
@@ -42,8 +47,11 @@ export function DatabaseForm({
   pending,
   onSubmit,
   onCancel,
+  discovered,
 }: {
   initial?: Database;
+  /** Services to register from (registration only); undefined: no picker. */
+  discovered?: DiscoveredService[] | undefined;
   submitLabel: string;
   pending: boolean;
   onSubmit: (values: DatabaseFormValues) => Promise<unknown>;
@@ -54,6 +62,7 @@ export function DatabaseForm({
       name: initial?.name ?? '',
       engine: initial?.engine ?? 'postgres',
       endpoints: initial?.endpoints.map((e) => ({ host: e.host, port: e.port })) ?? [{ host: '', port: 5432 }],
+      source: '',
     },
     validate: {
       name: (v) => (initial || /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v) ? null : 'Lowercase letters, digits and dashes (it becomes the first label of the hostname)'),
@@ -68,7 +77,7 @@ export function DatabaseForm({
     try {
       await onSubmit(values);
     } catch (err) {
-      const split = splitApiError(err, (p) => KNOWN.test(formFieldOf(p)), { SY_DATABASE_EXISTS: 'name', SY_LISTENER_MISMATCH: 'engine' });
+      const split = splitApiError(err, (p) => KNOWN.test(formFieldOf(p)), { SY_DATABASE_EXISTS: 'name', SY_LISTENER_MISMATCH: 'engine', SY_DISCOVERED_SERVICE_NOT_FOUND: 'source' });
       form.setErrors(Object.fromEntries(Object.entries(split.fields).map(([k, m]) => [formFieldOf(k), m])));
       if (split.rest.length) notifyError(err, initial ? 'Saving the database' : 'Registering the database', split.rest);
     }
@@ -78,6 +87,28 @@ export function DatabaseForm({
   return (
     <form onSubmit={submit} noValidate>
       <Stack>
+        {!initial && discovered && (
+          <DiscoveredPicker
+            services={discovered}
+            value={form.getValues().source}
+            error={form.errors.source as string | undefined}
+            onPick={(s) => {
+              form.clearFieldError('source');
+              if (!s) {
+                form.setFieldValue('source', '');
+                return;
+              }
+              const v = form.getValues();
+              form.setValues({
+                source: `${s.namespace}/${s.name}`,
+                // A name the user typed stays; otherwise the service's, made a valid label.
+                name: v.name || s.name.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63),
+                engine: s.engine,
+                endpoints: [{ host: s.upstream.host, port: s.upstream.port }],
+              });
+            }}
+          />
+        )}
         {!initial && <TextInput label="Name" description="Becomes the first label of its hostname, e.g. orders" required data-autofocus {...form.getInputProps('name')} />}
         <Select
           label="Engine"
@@ -138,6 +169,20 @@ export function DatabaseForm({
       </Stack>
     </form>
   );
+}
+
+/**
+ * The registration body: the discovered service itself while the upstream is still the one it
+ * filled in (the API resolves it from what the controller saw), otherwise the typed upstream.
+ */
+export function createBody(values: DatabaseFormValues, discovered: DiscoveredService[] = []): CreateDatabase {
+  const base = { name: values.name.trim(), engine: values.engine };
+  const picked = discovered.find((s) => `${s.namespace}/${s.name}` === values.source);
+  const [only, ...more] = values.endpoints;
+  if (picked && !more.length && only && only.host.trim() === picked.upstream.host && Number(only.port) === picked.upstream.port) {
+    return { ...base, discoveredService: { namespace: picked.namespace, name: picked.name } };
+  }
+  return { ...base, ...upstreamBody(values) };
 }
 
 /** The API body for the form: one endpoint as `upstream`, several as `endpoints`. */

@@ -16,6 +16,7 @@ import { AccessSwitch } from './AccessSwitch';
 import { accessQuery, databaseQuery, metaQuery, tenantQuery, useDeleteDatabase, useUpdateDatabase, type Database, type ExternalAccess } from './api';
 import { ConnectPanel } from './ConnectPanel';
 import { DatabaseForm, ENGINES, upstreamBody } from './DatabaseForm';
+import { changeLock, KubernetesBadge } from './KubernetesOwner';
 import { PropagationIndicator } from './PropagationIndicator';
 
 /** When the current change started waiting for the proxies: set on send, or when first seen pending. */
@@ -95,6 +96,8 @@ export function DatabasePage() {
   if (db.isPending) return <LoadingState label="Loading the database" />;
   if (db.isError) return <ErrorState error={db.error} retry={() => void db.refetch()} />;
   const d = db.data;
+  // Kubernetes-owned: read-only here for everyone (the API answers SY_KUBERNETES_OWNED).
+  const lock = changeLock(manage, READ_ONLY_REASON, access.data?.owner ?? d.owner);
 
   return (
     <Stack>
@@ -103,6 +106,7 @@ export function DatabasePage() {
           <Title order={1}>{d.name}</Title>
           <Group gap="xs" mt={4}>
             <Badge variant="light">{ENGINES.find((e) => e.value === d.engine)?.label ?? d.engine}</Badge>
+            <KubernetesBadge owner={d.owner} />
             <Text size="sm" c="dimmed" ff="monospace">
               → {d.endpoints.map((e) => `${e.host}:${e.port}`).join(', ')}
             </Text>
@@ -117,7 +121,7 @@ export function DatabasePage() {
           <ErrorState error={access.error} retry={() => void access.refetch()} />
         ) : (
           <Stack gap="sm">
-            <AccessSwitch tenant={tenant} database={database} access={access.data} canManage={manage} onChange={markSent} />
+            <AccessSwitch tenant={tenant} database={database} access={access.data} canManage={lock.allowed} readOnlyReason={lock.reason} onChange={markSent} />
             <PropagationIndicator
               enabled={access.data.enabled}
               report={access.data.propagation}
@@ -153,7 +157,8 @@ export function DatabasePage() {
               meta={meta.data}
               tenantInfo={tenantInfo.data}
               clientAddress={me.clientAddress}
-              canManage={manage}
+              canManage={lock.allowed}
+              readOnlyReason={lock.reason}
             />
           ) : (
             <LoadingState />
@@ -161,7 +166,7 @@ export function DatabasePage() {
         </Tabs.Panel>
         <Tabs.Panel value="settings" pt="md">
           <Stack maw={640}>
-            {manage ? (
+            {lock.allowed ? (
               <DatabaseForm
                 initial={d}
                 submitLabel="Save"
@@ -173,12 +178,12 @@ export function DatabasePage() {
               />
             ) : (
               <Text size="sm" c="dimmed">
-                Read-only: your role in this tenant is member.
+                {manage ? lock.reason : 'Read-only: your role in this tenant is member.'}
               </Text>
             )}
             <Group>
-              <Guarded allowed={manage} reason={READ_ONLY_REASON}>
-                {manage ? <DeleteDatabase tenant={tenant} db={d} access={access.data} /> : <Button color="red" variant="light" disabled>Delete database</Button>}
+              <Guarded allowed={lock.allowed} reason={lock.reason}>
+                {lock.allowed ? <DeleteDatabase tenant={tenant} db={d} access={access.data} /> : <Button color="red" variant="light" disabled>Delete database</Button>}
               </Guarded>
             </Group>
           </Stack>

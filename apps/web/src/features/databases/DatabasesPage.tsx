@@ -1,5 +1,8 @@
-/** The tenant's databases: engine, upstream, hostname and access state; register one. */
-import { Anchor, Badge, Button, Group, Modal, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+/**
+ * The tenant's databases: engine, upstream, hostname and access state, Kubernetes-owned ones
+ * marked; register one (by hand or from a discovered service).
+ */
+import { Anchor, Badge, Button, Code, Group, Modal, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
 import { Guarded } from '../../components/Guarded';
@@ -7,8 +10,9 @@ import { notifyDone } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { databasesRoute } from '../../app/router';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
-import { databasesQuery, useCreateDatabase, type Database } from './api';
-import { DatabaseForm, ENGINES, upstreamBody } from './DatabaseForm';
+import { databasesQuery, discoveredServicesQuery, useCreateDatabase, type Database } from './api';
+import { createBody, DatabaseForm, ENGINES } from './DatabaseForm';
+import { KubernetesBadge } from './KubernetesOwner';
 
 function AccessBadge({ db }: { db: Database }) {
   const a = db.externalAccess;
@@ -20,6 +24,27 @@ function AccessBadge({ db }: { db: Database }) {
   );
 }
 
+/** The empty state's second way in: an ExternalAccess object, applied with kubectl. */
+export function KubernetesHint({ tenant }: { tenant: string }) {
+  return (
+    <Stack gap={4} maw={560} mt="sm">
+      <Text size="sm" c="dimmed">
+        Or declare it in Kubernetes: in a namespace labelled <Code>switchyard.io/tenant: {tenant}</Code>, apply an <Code>ExternalAccess</Code> naming the
+        Service; it appears here, managed by that object (change it with kubectl).
+      </Text>
+      <Code block>{`apiVersion: switchyard.io/v1alpha1
+kind: ExternalAccess
+metadata:
+  name: orders
+  namespace: ${tenant}-prod
+spec:
+  service:
+    name: orders-rw
+    port: 5432`}</Code>
+    </Stack>
+  );
+}
+
 export function DatabasesPage() {
   const { tenant } = databasesRoute.useParams();
   const search = databasesRoute.useSearch();
@@ -28,6 +53,7 @@ export function DatabasesPage() {
   const manage = canManage(roleIn(me, tenant));
   const list = useQuery(databasesQuery(tenant));
   const create = useCreateDatabase(tenant);
+  const discovered = useQuery({ ...discoveredServicesQuery(tenant), enabled: !!search.register && manage });
   const q = (search.q ?? '').toLowerCase();
   const setSearch = (s: { q?: string; register?: boolean }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
 
@@ -48,6 +74,7 @@ export function DatabasesPage() {
               <Text size="sm" c="dimmed">
                 Register a database running in your cluster, then switch on external access to reach it from outside.
               </Text>
+              <KubernetesHint tenant={tenant} />
             </EmptyState>
           ) : (
             <>
@@ -75,9 +102,12 @@ export function DatabasesPage() {
                       .map((d) => (
                         <Table.Tr key={d.id}>
                           <Table.Td>
-                            <Anchor fw={600} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: d.name }} />}>
-                              {d.name}
-                            </Anchor>
+                            <Group gap="xs" wrap="nowrap">
+                              <Anchor fw={600} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: d.name }} />}>
+                                {d.name}
+                              </Anchor>
+                              <KubernetesBadge owner={d.owner} />
+                            </Group>
                           </Table.Td>
                           <Table.Td>{ENGINES.find((e) => e.value === d.engine)?.label ?? d.engine}</Table.Td>
                           <Table.Td>
@@ -107,8 +137,9 @@ export function DatabasesPage() {
           submitLabel="Register"
           pending={create.isPending}
           onCancel={() => setSearch({ register: undefined })}
+          discovered={discovered.data}
           onSubmit={async (v) => {
-            const db = await create.mutateAsync({ name: v.name.trim(), engine: v.engine, ...upstreamBody(v) });
+            const db = await create.mutateAsync(createBody(v, discovered.data));
             notifyDone(`Registered ${db.name}`);
             await navigate({ to: '/t/$tenant/databases/$database', params: { tenant, database: db.name }, search: {} });
           }}

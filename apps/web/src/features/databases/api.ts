@@ -122,3 +122,13 @@ export function useChangeAccess(tenant: string, database: string) {
     },
   });
 }
+
+export type DiscoveredService = Json<'/api/v1/tenants/{tenant}/discovered-services', 'get', 200>['items'][number];
+
+/** Services the Kubernetes controller discovered in the tenant's namespaces (empty without a controller). */
+export const discoveredServicesQuery = (tenant: string) =>
+  queryOptions({
+    queryKey: ['tenants', tenant, 'discovered-services'] as const,
+    queryFn: async () => (await call(api.GET('/api/v1/tenants/{tenant}/discovered-services', { params: { path: { tenant } } }))).items,
+    staleTime: 30_000,
+  });
