@@ -5669,7 +5669,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live proxies and the config version each has applied */
+        /**
+         * Proxies, the config version each has applied, and whether they still heartbeat
+         * @description Every proxy that heartbeated within the last day. One whose last heartbeat is older than `livenessMs` is listed with `stale: true` (stopped, crashed or cut off from the control database), never left out. A proxy that stops cleanly removes itself.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5688,15 +5691,25 @@ export interface paths {
                         /**
                          * @example {
                          *       "currentVersion": 42,
+                         *       "livenessMs": 15000,
                          *       "items": [
                          *         {
                          *           "id": "switchyard-proxy-7d9f-abcde",
                          *           "hostname": "switchyard-proxy-7d9f-abcde",
+                         *           "version": "0.1.0",
                          *           "appliedVersion": 42,
+                         *           "lag": 0,
                          *           "upToDate": true,
+                         *           "stale": false,
                          *           "heartbeatAt": "2026-11-22T10:00:05.000Z",
+                         *           "heartbeatAgeMs": 1200,
                          *           "startedAt": "2026-11-22T08:00:00.000Z",
                          *           "appliedAt": "2026-11-22T09:59:31.000Z",
+                         *           "workers": 2,
+                         *           "openConnections": 17,
+                         *           "routes": 230,
+                         *           "eventsDropped": 0,
+                         *           "eventsPending": 0,
                          *           "listeners": [
                          *             {
                          *               "name": "postgres",
@@ -5713,6 +5726,7 @@ export interface paths {
                          *             "openConnections": 17,
                          *             "routedConnections": 17,
                          *             "routes": 230,
+                         *             "workers": 2,
                          *             "auditPending": 0,
                          *             "auditDropped": 0,
                          *             "auditWritten": 18422
@@ -5724,25 +5738,9 @@ export interface paths {
                         "application/json": {
                             /** @description The latest committed config version */
                             currentVersion: number;
-                            items: {
-                                id: string;
-                                hostname: string;
-                                appliedVersion: number;
-                                upToDate: boolean;
-                                /** Format: date-time */
-                                heartbeatAt: string;
-                                /** Format: date-time */
-                                startedAt: string;
-                                appliedAt: string | null;
-                                listeners: {
-                                    name: string;
-                                    protocol: string;
-                                    port: number;
-                                }[];
-                                stats: {
-                                    [key: string]: number;
-                                };
-                            }[];
+                            /** @description A proxy is stale when its last heartbeat is older than this */
+                            livenessMs: number;
+                            items: components["schemas"]["ProxyStatus"][];
                         };
                     };
                 };
@@ -5856,7 +5854,9 @@ export interface paths {
                          *           "bytesOut": 991203,
                          *           "outcome": "ok",
                          *           "reason": "client_closed",
-                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432"
+                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432",
+                         *           "connectionId": "2.1841",
+                         *           "endedBy": null
                          *         }
                          *       ],
                          *       "nextCursor": "MTc2Mzc5NTYwMDAwMDoxMDQy"
@@ -5915,7 +5915,7 @@ export interface paths {
         };
         /**
          * Connections, bytes and failures by reason per interval (for charts)
-         * @description Buckets are aligned to whole intervals (UTC) and include empty ones; at most 2000 buckets.
+         * @description Same filters as the list. Buckets are aligned to whole intervals (UTC) and include empty ones; at most 2000 buckets. Also the top 10 client addresses.
          */
         get: {
             parameters: {
@@ -5930,12 +5930,18 @@ export interface paths {
                      * @example 2026-11-22T08:00:00Z
                      */
                     to?: string;
-                    interval?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
                     /**
                      * @description Database name
                      * @example acme
                      */
                     database?: string;
+                    /** @description An IP address or a CIDR */
+                    clientAddress?: string;
+                    outcome?: "ok" | "rejected" | "error" | "aborted";
+                    /** @description Close/refusal reason code (docs/proxy.md) */
+                    reason?: string;
+                    sni?: string;
+                    interval?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
                 };
                 header?: never;
                 path: {
@@ -5981,6 +5987,13 @@ export interface paths {
                          *           "bytesOut": 0,
                          *           "failuresByReason": {}
                          *         }
+                         *       ],
+                         *       "topClients": [
+                         *         {
+                         *           "clientAddress": "203.0.113.7",
+                         *           "connections": 98,
+                         *           "failures": 0
+                         *         }
                          *       ]
                          *     }
                          */
@@ -6001,6 +6014,12 @@ export interface paths {
                                 failuresByReason: {
                                     [key: string]: number;
                                 };
+                            }[];
+                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            topClients: {
+                                clientAddress: string;
+                                connections: number;
+                                failures: number;
                             }[];
                         };
                     };
@@ -6251,7 +6270,9 @@ export interface paths {
                          *           "bytesOut": 991203,
                          *           "outcome": "ok",
                          *           "reason": "client_closed",
-                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432"
+                         *           "upstream": "orders-rw.acme.svc.cluster.local:5432",
+                         *           "connectionId": "2.1841",
+                         *           "endedBy": null
                          *         }
                          *       ],
                          *       "nextCursor": "MTc2Mzc5NTYwMDAwMDoxMDQy"
@@ -6261,6 +6282,169 @@ export interface paths {
                             items: components["schemas"]["ConnectionEvent"][];
                             /** @description Pass as `cursor` for the next page; null at the end */
                             nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connection-events/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stats over all connection events, including unrouted ones (platform admin)
+         * @description As the tenant stats, across tenants unless `tenant` is given.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Inclusive start; default: 24 h before `to`
+                     * @example 2026-11-22T08:00:00Z
+                     */
+                    from?: string;
+                    /**
+                     * @description Exclusive end; default: now
+                     * @example 2026-11-22T08:00:00Z
+                     */
+                    to?: string;
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database?: string;
+                    /** @description An IP address or a CIDR */
+                    clientAddress?: string;
+                    outcome?: "ok" | "rejected" | "error" | "aborted";
+                    /** @description Close/refusal reason code (docs/proxy.md) */
+                    reason?: string;
+                    sni?: string;
+                    interval?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
+                    /**
+                     * @description Tenant slug; omit for all tenants and unrouted connections
+                     * @example acme
+                     */
+                    tenant?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "from": "2026-11-22T00:00:00.000Z",
+                         *       "to": "2026-11-22T02:00:00.000Z",
+                         *       "interval": "1h",
+                         *       "buckets": [
+                         *         {
+                         *           "start": "2026-11-22T00:00:00.000Z",
+                         *           "connections": 120,
+                         *           "ok": 117,
+                         *           "failures": 3,
+                         *           "bytesIn": 80123,
+                         *           "bytesOut": 9912034,
+                         *           "failuresByReason": {
+                         *             "source_not_allowed": 3
+                         *           }
+                         *         },
+                         *         {
+                         *           "start": "2026-11-22T01:00:00.000Z",
+                         *           "connections": 0,
+                         *           "ok": 0,
+                         *           "failures": 0,
+                         *           "bytesIn": 0,
+                         *           "bytesOut": 0,
+                         *           "failuresByReason": {}
+                         *         }
+                         *       ],
+                         *       "topClients": [
+                         *         {
+                         *           "clientAddress": "203.0.113.7",
+                         *           "connections": 98,
+                         *           "failures": 0
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            interval: string;
+                            buckets: {
+                                /** Format: date-time */
+                                start: string;
+                                connections: number;
+                                ok: number;
+                                failures: number;
+                                bytesIn: number;
+                                bytesOut: number;
+                                failuresByReason: {
+                                    [key: string]: number;
+                                };
+                            }[];
+                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            topClients: {
+                                clientAddress: string;
+                                connections: number;
+                                failures: number;
+                            }[];
                         };
                     };
                 };
@@ -6437,6 +6621,493 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/connections/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open connections to the tenant’s databases
+         * @description Routed connections open right now, newest first, as each live proxy reported them in its last heartbeat (at most about a second old; byte counts as of that report; 500 per proxy). Poll it, together with `connection-events` for rows newer than the first one shown, for a live view.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database?: string;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "proxyId": "switchyard-proxy-7d9f-abcde",
+                         *           "id": "2.1841",
+                         *           "listener": "postgres",
+                         *           "tenant": "acme",
+                         *           "database": "orders",
+                         *           "routeId": "3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11",
+                         *           "clientAddress": "203.0.113.7",
+                         *           "clientPort": 53122,
+                         *           "sni": "orders.acme.db.example.com",
+                         *           "mode": "passthrough",
+                         *           "startedAt": "2026-11-22T10:00:00.000Z",
+                         *           "durationMs": 65000,
+                         *           "bytesIn": 1822,
+                         *           "bytesOut": 99120
+                         *         }
+                         *       ],
+                         *       "reportedAt": "2026-11-22T10:01:05.000Z",
+                         *       "truncated": false
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Newest first */
+                            items: components["schemas"]["LiveConnection"][];
+                            /** @description The oldest heartbeat the list is built from (null: no live proxy) */
+                            reportedAt: string | null;
+                            /** @description A proxy had more open connections than it reports (500 each, the newest) */
+                            truncated: boolean;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open connections of every tenant (platform admin)
+         * @description Routed connections open right now, newest first, as each live proxy reported them in its last heartbeat (at most about a second old; byte counts as of that report; 500 per proxy). Poll it, together with `connection-events` for rows newer than the first one shown, for a live view.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database?: string;
+                    /**
+                     * @description Tenant slug (platform admins; omit for all)
+                     * @example acme
+                     */
+                    tenant?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "proxyId": "switchyard-proxy-7d9f-abcde",
+                         *           "id": "2.1841",
+                         *           "listener": "postgres",
+                         *           "tenant": "acme",
+                         *           "database": "orders",
+                         *           "routeId": "3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11",
+                         *           "clientAddress": "203.0.113.7",
+                         *           "clientPort": 53122,
+                         *           "sni": "orders.acme.db.example.com",
+                         *           "mode": "passthrough",
+                         *           "startedAt": "2026-11-22T10:00:00.000Z",
+                         *           "durationMs": 65000,
+                         *           "bytesIn": 1822,
+                         *           "bytesOut": 99120
+                         *         }
+                         *       ],
+                         *       "reportedAt": "2026-11-22T10:01:05.000Z",
+                         *       "truncated": false
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Newest first */
+                            items: components["schemas"]["LiveConnection"][];
+                            /** @description The oldest heartbeat the list is built from (null: no live proxy) */
+                            reportedAt: string | null;
+                            /** @description A proxy had more open connections than it reports (500 each, the newest) */
+                            truncated: boolean;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/databases/{database}/external-access/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check connection: the platform connects to the route like a client and reports each step
+         * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                    /**
+                     * @description Database name
+                     * @example acme
+                     */
+                    database: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "ok": false,
+                         *       "failedStep": "upstream",
+                         *       "summary": "The proxy could not get an answer from the database: The proxy could not reach the database (10.0.4.7:5432): the connection was refused or timed out. Is the database running and listening?",
+                         *       "hostname": "orders.acme.db.example.com",
+                         *       "listener": "postgres",
+                         *       "address": "switchyard-proxy:5432",
+                         *       "tlsMode": "passthrough",
+                         *       "enabled": true,
+                         *       "checkedAt": "2026-11-22T10:00:00.000Z",
+                         *       "steps": [
+                         *         {
+                         *           "step": "reach",
+                         *           "ok": true,
+                         *           "ms": 2,
+                         *           "message": "Reached the proxy at switchyard-proxy:5432; it answered the SSLRequest."
+                         *         },
+                         *         {
+                         *           "step": "tls",
+                         *           "ok": true,
+                         *           "ms": 1003,
+                         *           "message": "The proxy accepted orders.acme.db.example.com and tried the database."
+                         *         },
+                         *         {
+                         *           "step": "certificate",
+                         *           "ok": false,
+                         *           "skipped": true,
+                         *           "ms": 0,
+                         *           "message": "Not checked: the handshake could not complete without the database."
+                         *         },
+                         *         {
+                         *           "step": "upstream",
+                         *           "ok": false,
+                         *           "ms": 1003,
+                         *           "message": "The proxy could not reach the database (10.0.4.7:5432): the connection was refused or timed out. Is the database running and listening?"
+                         *         }
+                         *       ],
+                         *       "certificate": null,
+                         *       "proxyReason": "upstream_unreachable"
+                         *     }
+                         */
+                        "application/json": {
+                            ok: boolean;
+                            failedStep: ("reach" | "tls" | "certificate" | "upstream") | null;
+                            summary: string;
+                            hostname: string;
+                            listener: string;
+                            /** @description host:port the platform dialled */
+                            address: string;
+                            tlsMode: string;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            checkedAt: string;
+                            steps: {
+                                /** @enum {unknown} */
+                                step: "reach" | "tls" | "certificate" | "upstream";
+                                ok: boolean;
+                                /** @description Not run because an earlier step failed */
+                                skipped?: boolean;
+                                /** @description How long the step took */
+                                ms: number;
+                                /** @description What happened, in plain words */
+                                message: string;
+                            }[];
+                            certificate: {
+                                subject: string;
+                                issuer: string;
+                                subjectAltNames: string[];
+                                /** Format: date-time */
+                                notBefore: string;
+                                /** Format: date-time */
+                                notAfter: string;
+                                expiresInDays: number;
+                                fingerprint256: string;
+                            } | null;
+                            /** @description The reason the proxy recorded for the check’s own connection, when found */
+                            proxyReason: string | null;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/proxies/{proxyId}/connections/{connectionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Terminate an open connection (platform admin, or admin of the connection’s tenant)
+         * @description Sends the order to the proxy holding the connection (its primary hands it to the worker), which closes both sides at once; the connection event records reason `terminated` and `endedBy`, and the audit trail `connection.terminate`. 202: the order is committed; the connection disappears from the live list within about a second. A connection of a tenant the caller cannot administer is reported as not found.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The proxy’s id (PROXY_ID; its host name by default) */
+                    proxyId: string;
+                    /** @description `<worker>.<seq>` from the live list */
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "proxyId": "switchyard-proxy-7d9f-abcde",
+                         *       "connectionId": "2.1841",
+                         *       "tenant": "acme",
+                         *       "endedBy": "user:ada@example.com",
+                         *       "requestedAt": "2026-11-22T10:01:05.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            proxyId: string;
+                            connectionId: string;
+                            tenant: string;
+                            /** @description What the connection event records as `endedBy` */
+                            endedBy: string;
+                            /** Format: date-time */
+                            requestedAt: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6453,7 +7124,7 @@ export interface components {
          */
         ErrorResponse: {
             statusCode: number;
-            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
+            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
             error: string;
             message: string;
             requestId: string;
@@ -7014,6 +7685,39 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        ProxyStatus: {
+            id: string;
+            hostname: string;
+            /** @description Software version */
+            version: string;
+            appliedVersion: number;
+            /** @description Config versions behind the latest (0: up to date) */
+            lag: number;
+            upToDate: boolean;
+            /** @description No heartbeat within PROXY_LIVENESS_MS: stopped, crashed or cut off from the control database */
+            stale: boolean;
+            /** Format: date-time */
+            heartbeatAt: string;
+            heartbeatAgeMs: number;
+            /** Format: date-time */
+            startedAt: string;
+            appliedAt: string | null;
+            workers: number;
+            openConnections: number;
+            /** @description Routes in the table it serves */
+            routes: number;
+            /** @description Connection events lost since it started (queue full while the control database was away) */
+            eventsDropped: number;
+            eventsPending: number;
+            listeners: {
+                name: string;
+                protocol: string;
+                port: number;
+            }[];
+            stats: {
+                [key: string]: number;
+            };
+        };
         /**
          * @example {
          *       "id": "1042",
@@ -7035,7 +7739,9 @@ export interface components {
          *       "bytesOut": 991203,
          *       "outcome": "ok",
          *       "reason": "client_closed",
-         *       "upstream": "orders-rw.acme.svc.cluster.local:5432"
+         *       "upstream": "orders-rw.acme.svc.cluster.local:5432",
+         *       "connectionId": "2.1841",
+         *       "endedBy": null
          *     }
          */
         ConnectionEvent: {
@@ -7066,6 +7772,10 @@ export interface components {
             reason: string;
             /** @description Endpoint (host:port) the connection was forwarded to; null when none was reached */
             upstream: string | null;
+            /** @description The id the live list showed for it (`<worker>.<seq>` on `proxyId`); null when it was never routed */
+            connectionId: string | null;
+            /** @description Who terminated it through the API (`user:<email>`, `token:<name>`, `admin-token`); null otherwise */
+            endedBy: string | null;
         };
         /**
          * @example {
@@ -7100,6 +7810,44 @@ export interface components {
             changes: unknown;
             clientAddress: string | null;
             requestId: string | null;
+        };
+        /**
+         * @example {
+         *       "proxyId": "switchyard-proxy-7d9f-abcde",
+         *       "id": "2.1841",
+         *       "listener": "postgres",
+         *       "tenant": "acme",
+         *       "database": "orders",
+         *       "routeId": "3b0d8f8e-52f4-4d51-9a0c-0e8a1c1a3f11",
+         *       "clientAddress": "203.0.113.7",
+         *       "clientPort": 53122,
+         *       "sni": "orders.acme.db.example.com",
+         *       "mode": "passthrough",
+         *       "startedAt": "2026-11-22T10:00:00.000Z",
+         *       "durationMs": 65000,
+         *       "bytesIn": 1822,
+         *       "bytesOut": 99120
+         *     }
+         */
+        LiveConnection: {
+            proxyId: string;
+            /** @description The connection’s id on its proxy (`<worker>.<seq>`); its event carries it as `connectionId` */
+            id: string;
+            listener: string;
+            tenant: string;
+            database: string | null;
+            routeId: string;
+            clientAddress: string | null;
+            clientPort: number;
+            sni: string | null;
+            mode: string;
+            /** Format: date-time */
+            startedAt: string;
+            durationMs: number;
+            /** @description Bytes from the client so far (as of the proxy’s last report) */
+            bytesIn: number;
+            /** @description Bytes to the client so far */
+            bytesOut: number;
         };
     };
     responses: never;
