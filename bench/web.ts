@@ -4,7 +4,7 @@
  *     (what a browser downloads before the first page can render; pages load as their own chunks);
  *   - first page usable: a signed-in user opens /t/<tenant>/databases in a fresh browser profile
  *     (cold cache) on loopback; the clock runs from navigation start until the list (or its empty
- *     state) is on screen. Median of several runs.
+ *     state) is on screen. Median of RUNS (default 7) cold loads.
  * Goals: < 250 KB gzipped initial JavaScript, < 1 s first page usable. Results: docs/performance.md.
  * Uses DATABASE_URL's server when set, else an embedded PostgreSQL.
  */
@@ -15,7 +15,7 @@ import { launchBrowser } from '../e2e/web/support/browser.js';
 import { PASSWORD, startWebStack, USERS, WEB_DIST } from '../e2e/web/support/web-stack.js';
 import { scratchDatabase } from './lib.js';
 
-const RUNS = 7;
+const RUNS = Number(process.env.RUNS ?? 7);
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 
 const stack0 = { db: await scratchDatabase('sy_bench_web') };
