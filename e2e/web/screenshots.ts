@@ -7,8 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDatabase } from '../../bench/lib.js';
+import { libpq, psqlSession } from '../support/tools.js';
 import { launchBrowser, newContext, signIn } from './support/browser.js';
-import { startWebStack, USERS } from './support/web-stack.js';
+import { BASE_DOMAIN, PASSWORD, startWebStack, USERS } from './support/web-stack.js';
 
 const out = join(fileURLToPath(import.meta.url), '..', '..', '..', 'docs', 'images');
 mkdirSync(out, { recursive: true });
@@ -23,6 +24,13 @@ try {
   await api.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=true', { enabled: true, sourceCidrs: ['203.0.113.0/24', '127.0.0.1/32'] });
   await api.call('POST', '/api/v1/tenants/acme/certificates', { name: 'billing', type: 'platform-ca', hostnames: ['billing.acme.example.test'], validDays: 20 });
   await api.call('POST', '/api/v1/tenants/acme/tokens', { name: 'ci-pipeline', role: 'admin' });
+  await api.call('POST', '/api/v1/users', { email: 'ops@platform.test', name: 'Ops Admin', password: PASSWORD, isPlatformAdmin: true });
+  // A few real sessions, so the connections page and its charts have rows.
+  for (let i = 0; i < 3; i++) {
+    const s = psqlSession(libpq(`orders.acme.${BASE_DOMAIN}`, stack.proxy.ports.postgres, { sslmode: 'require', application_name: 'screenshots' }));
+    await s.query('select 1');
+    await s.quit();
+  }
 
   const ctx = await newContext(browser, stack.url);
   const page = await ctx.newPage();
@@ -45,6 +53,24 @@ try {
   await shot('dashboard-tokens.png', () => page.getByText('ci-pipeline', { exact: true }).waitFor());
   await page.goto('/t/acme/members');
   await shot('dashboard-members.png', () => page.getByText(USERS.member, { exact: true }).waitFor());
+  await page.goto('/t/acme/connections?range=1h');
+  await shot('dashboard-connections.png', () => page.getByRole('table', { name: 'Connection events' }).waitFor());
+  await page.goto('/t/acme/check?database=orders');
+  await page.getByRole('button', { name: 'Check connection' }).click();
+  await shot('dashboard-check-connection.png', () => page.getByTestId('check-result').waitFor());
+  await page.goto('/t/acme/audit');
+  await shot('dashboard-audit.png', () => page.getByRole('table').first().waitFor());
+
+  const admin = await (await newContext(browser, stack.url)).newPage();
+  await signIn(admin, 'ops@platform.test');
+  const adminShot = async (path: string, file: string) => {
+    await admin.goto(path);
+    await admin.getByRole('table').first().waitFor();
+    await admin.screenshot({ path: join(out, file) });
+    console.log(`wrote docs/images/${file}`);
+  };
+  await adminShot('/admin/proxies', 'dashboard-proxies.png');
+  await adminShot('/admin/tenants', 'dashboard-admin-tenants.png');
 } finally {
   await browser.close();
   await stack.close();
