@@ -434,7 +434,8 @@ describe('terminate mode, PostgreSQL refusals reach the client as ErrorResponses
     // An unknown name gets the default certificate (the client verified the chain) and 3D000.
     const unknown = await refusal(await startTls({ port: proxy.ports.postgres!, servername: `nosuch.${D}`, postgres: true, ca: routeCa.certPem }));
     expect([unknown.C, unknown.M]).toEqual(['3D000', expect.stringContaining('no database is exposed')]);
-  });
+    // Six TLS handshakes in a row: room for a full parallel suite on two cores.
+  }, 60_000);
 
   it('a client that completes TLS but sends no startup packet gets 08P01 at the handshake deadline', async () => {
     const tls = await pgClient('plain');
