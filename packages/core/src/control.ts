@@ -45,3 +45,22 @@ export function parseControlOrder(payload: string): ControlOrder | null {
   if (typeof o.by !== 'string' || o.by.length === 0 || o.by.length > 300) return null;
   return { op: 'terminate', proxyId: o.proxyId, connectionId: o.connectionId, by: o.by };
 }
+
+/**
+ * One open connection as a proxy reports it in its heartbeat row (the live view): written by
+ * the proxy's ConnectionRegistry, read by the API's connections service.
+ */
+export interface OpenConnectionInfo {
+  id: string;
+  listener: string;
+  routeId: string;
+  tenantId: string;
+  databaseId: string;
+  clientAddress: string | null;
+  clientPort: number;
+  sni: string | null;
+  mode: string;
+  startedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+}

@@ -5,6 +5,8 @@
  * within this proxy (`<worker>.<seq>`): the heartbeat reports the open ones, the connection
  * event carries it, and a terminate order names it.
  */
+import type { OpenConnectionInfo } from '@switchyard/core';
+
 export interface Closable {
   closeForRoute(): void;
   /** Closes the connection because someone ended it through the API (`by` names them). */
@@ -14,20 +16,7 @@ export interface Closable {
 }
 
 /** A routed connection that is still open, as the heartbeat reports it. */
-export interface OpenConnectionInfo {
-  id: string;
-  listener: string;
-  routeId: string;
-  tenantId: string;
-  databaseId: string;
-  clientAddress: string | null;
-  clientPort: number;
-  sni: string | null;
-  mode: string;
-  startedAt: number;
-  bytesIn: number;
-  bytesOut: number;
-}
+export type { OpenConnectionInfo };
 
 export class ConnectionRegistry {
   private readonly byRoute = new Map<string, Set<Closable>>();

@@ -9,7 +9,7 @@
  * order to the worker holding the connection) closes both sides and records the event with
  * reason `terminated` and `endedBy`.
  */
-import { CONTROL_CHANNEL, type ListenerSpec, type TerminateOrder } from '@switchyard/core';
+import { CONTROL_CHANNEL, type ListenerSpec, type OpenConnectionInfo, type TerminateOrder } from '@switchyard/core';
 import { currentConfigVersion, type PrismaClient } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
@@ -25,21 +25,8 @@ const STALE_LISTED_MS = 24 * 3600_000;
 /** What each proxy reports at most (control/heartbeat.ts MAX_REPORTED_CONNECTIONS). */
 const REPORT_CAP = 500;
 
-/** One open connection as a proxy reports it (apps/proxy/src/listener/registry.ts). */
-interface ReportedConnection {
-  id: string;
-  listener: string;
-  routeId: string;
-  tenantId: string;
-  databaseId: string;
-  clientAddress: string | null;
-  clientPort: number;
-  sni: string | null;
-  mode: string;
-  startedAt: number;
-  bytesIn: number;
-  bytesOut: number;
-}
+/** One open connection as a proxy reports it (@switchyard/core OpenConnectionInfo). */
+type ReportedConnection = OpenConnectionInfo;
 
 function reported(v: unknown): ReportedConnection[] {
   if (!Array.isArray(v)) return [];
