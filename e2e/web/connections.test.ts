@@ -215,14 +215,23 @@ describe('platform admin operations', () => {
     expect(await session.query('select 2')).toBe('2');
 
     await liveRow.getByRole('button', { name: 'Terminate' }).click();
+    // The order is asynchronous (202 once committed): wait for the API's answer, then for the
+    // proxy to report the connection gone, and only then ask psql for more — a query sent
+    // before the proxy acted would succeed and psql would sit idle on a dead socket.
+    const ordered = admin.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().includes(`/connections/${liveId}`));
     await admin.getByRole('dialog').getByRole('button', { name: 'Terminate' }).click();
+    expect((await ordered).status()).toBe(202);
+    await liveRow.waitFor({ state: 'detached', timeout: 30_000 });
     const err = await session.query('select 3').then(
       () => null,
       (e: Error) => e.message,
     );
+    if (err === null) {
+      await session.quit();
+      throw new Error('psql still ran a query after the proxy reported its connection terminated');
+    }
     const exit = await session.exited;
-    expect(err ?? exit.stderr).toMatch(/server closed the connection|connection to server .* lost|SSL SYSCALL error|terminat/i);
-    await liveRow.waitFor({ state: 'detached', timeout: 15_000 });
+    expect(`${err}\n${exit.stderr}`).toMatch(/server closed the connection|connection to server .* lost|SSL SYSCALL error|terminat/i);
 
     await admin.goto(`${stack.url}/admin/connections?range=1h&reason=terminated`);
     const row = admin.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'terminated' });
