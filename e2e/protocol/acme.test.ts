@@ -18,11 +18,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as requestHttp } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { buildTlsAlpnCertificate } from '@switchyard/api';
@@ -180,6 +180,7 @@ beforeAll(async () => {
     SWITCHYARD_KEYS: TEST_KEYS,
     ACME_DIRECTORY_URL: `https://127.0.0.1:${acmePort}/dir`,
     ACME_CA_FILE: caFile,
+    ACME_ROOTS_FILE: rootFile,
     ACME_EMAIL: 'ops@example.test',
     ACME_EAB_KID: EAB.kid,
     ACME_EAB_HMAC_KEY: EAB.hmacKey,
@@ -232,8 +233,14 @@ it('TLS-ALPN-01: served with the platform CA until issued, then psql verify-full
   const life = Date.parse(issued.certificate.notAfter) - Date.parse(issued.certificate.notBefore);
   expect(Math.abs(Date.parse(issued.renewAt) - (Date.parse(issued.certificate.notAfter) - life / 3))).toBeLessThan(1000);
   ordersIssuedAt = issued.lastIssuedAt;
+  // The CA the API hands to clients (connect panel, check connection) is pebble's root, not
+  // the intermediate the chain ends at: libpq does not accept an intermediate as its anchor.
+  expect(after.ca).not.toBeNull();
+  expect(new X509Certificate(after.ca.pem).fingerprint256).toBe(new X509Certificate(readFileSync(rootFile)).fingerprint256);
+  const handedCa = join(dirname(rootFile), 'handed-ca.pem');
+  writeFileSync(handedCa, after.ca.pem);
   for (const proxy of [proxyA, proxyB]) {
-    const q = await run('psql', ['-X', '-A', '-t', '-c', 'select 42', libpq(host('orders'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: rootFile })], { env: { PGPASSWORD: 'postgres' } });
+    const q = await run('psql', ['-X', '-A', '-t', '-c', 'select 42', libpq(host('orders'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: handedCa })], { env: { PGPASSWORD: 'postgres' } });
     expect(q.stderr).toBe('');
     expect(q.stdout.trim()).toBe('42');
   }

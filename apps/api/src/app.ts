@@ -145,6 +145,7 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
     dedicatedPorts: config.dedicatedPorts,
     egressSourceAddresses: config.egressSourceAddresses,
     publicAddress: config.publicAddress,
+    trustedRoots: config.acme?.rootsPem ? [config.acme.rootsPem] : [],
   });
   const databases = new DatabasesService({
     prisma,

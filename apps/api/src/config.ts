@@ -82,6 +82,12 @@ const EnvSchema = z.object({
   ACME_EAB_HMAC_KEY: z.string().min(1).optional(),
   /** PEM bundle trusted for the ACME directory's own HTTPS (a private CA; pebble in tests). */
   ACME_CA_FILE: z.string().optional(),
+  /**
+   * PEM bundle of the root(s) a private ACME CA's certificates chain to (step-ca, pebble in
+   * tests). ACME serves chains that end at an intermediate; clients are handed the root from
+   * here as their CA file. Not needed for publicly trusted CAs (clients use the system store).
+   */
+  ACME_ROOTS_FILE: z.string().optional(),
   /** Challenge used when a request names none: tls-alpn-01 (port 443) or http-01 (port 80). */
   ACME_DEFAULT_CHALLENGE: z.enum(['tls-alpn-01', 'http-01']).default('tls-alpn-01'),
   /**
@@ -147,6 +153,8 @@ export interface AcmeConfig {
   eab: { kid: string; hmacKey: string } | null;
   /** Extra PEM trusted for the directory's HTTPS (private CAs). */
   caPem: string | null;
+  /** Roots the CA's certificates chain to when it is not publicly trusted (handed to clients). */
+  rootsPem: string | null;
   defaultChallenge: 'tls-alpn-01' | 'http-01';
   publicAddresses: string[];
   limits: { certsPerDomainWeek: number; duplicatesWeek: number; failedPerHour: number };
@@ -198,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         email: e.ACME_EMAIL ?? null,
         eab: e.ACME_EAB_KID && e.ACME_EAB_HMAC_KEY ? { kid: e.ACME_EAB_KID, hmacKey: e.ACME_EAB_HMAC_KEY } : null,
         caPem: e.ACME_CA_FILE ? readFileSync(e.ACME_CA_FILE, 'utf8') : null,
+        rootsPem: e.ACME_ROOTS_FILE ? readFileSync(e.ACME_ROOTS_FILE, 'utf8') : null,
         defaultChallenge: e.ACME_DEFAULT_CHALLENGE,
         publicAddresses,
         limits: { certsPerDomainWeek: e.ACME_LIMIT_CERTS_PER_DOMAIN_WEEK, duplicatesWeek: e.ACME_LIMIT_DUPLICATES_WEEK, failedPerHour: e.ACME_LIMIT_FAILED_PER_HOUR },

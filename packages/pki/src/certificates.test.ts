@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { createSelfSigned, randomSerialHex } from './certificates.js';
+import { createCertificateAuthority, createSelfSigned, issueCertificate, randomSerialHex, verificationRoot } from './certificates.js';
 
 describe('certificate serial numbers', () => {
   it('are positive, 16 bytes, and never start with a zero byte (minimal DER whatever forge does)', () => {
@@ -31,5 +31,36 @@ describe('certificate serial numbers', () => {
     // What the old generator produced for random bytes 00 00 12 …: not minimally encoded.
     expect(() => new X509Certificate(make(`000012${'ab'.repeat(13)}`))).toThrow(/illegal padding/);
     expect(new X509Certificate(make(randomSerialHex())).serialNumber).toHaveLength(32);
+  });
+});
+
+describe('verificationRoot: what a client verifies a served chain with', () => {
+  const root = createCertificateAuthority({ commonName: 'Root' });
+  const intermediate = createCertificateAuthority({ commonName: 'Intermediate', issuer: root });
+  const leafCert = issueCertificate(intermediate, { hostnames: ['db.example.test'] });
+  const chain = leafCert.certPem + intermediate.certPem;
+  const otherRoot = createCertificateAuthority({ commonName: 'Other root' });
+  // PEM line endings differ between generators: compare certificates, not text.
+  const found = (r: ReturnType<typeof verificationRoot>) => r && { cert: new X509Certificate(r.pem).fingerprint256, root: r.root };
+  const as = (pem: string, isRoot: boolean) => ({ cert: new X509Certificate(pem).fingerprint256, root: isRoot });
+
+  it('is the configured root that issued the chain’s last certificate, found in a bundle', () => {
+    expect(found(verificationRoot(chain, [otherRoot.certPem + root.certPem]))).toEqual(as(root.certPem, true));
+  });
+
+  it('is the last certificate itself when the chain ends at a root', () => {
+    expect(found(verificationRoot(chain + root.certPem, []))).toEqual(as(root.certPem, true));
+    const self = createSelfSigned({ hostnames: ['x.example.test'] });
+    expect(found(verificationRoot(self.certPem, []))).toEqual(as(self.certPem, true));
+  });
+
+  it('falls back to the intermediate, marked as not a root, when no configured root issued it', () => {
+    expect(found(verificationRoot(chain, [otherRoot.certPem]))).toEqual(as(intermediate.certPem, false));
+    expect(verificationRoot('', [root.certPem])).toBeNull();
+  });
+
+  it('a name match alone is not enough: a root with the right subject but another key is refused', () => {
+    const impostor = createCertificateAuthority({ commonName: 'Root' });
+    expect(found(verificationRoot(chain, [impostor.certPem]))).toEqual(as(intermediate.certPem, false));
   });
 });

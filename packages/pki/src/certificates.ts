@@ -165,3 +165,24 @@ export function certificateInfo(pem: string): CertificateInfo {
 export function splitPemChain(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${c}\n`) ?? [];
 }
+
+/**
+ * The certificate a client should verify `chainPem` with (libpq `sslrootcert`, `--cacert`):
+ * the root among `roots` that issued the chain's last certificate, or that last certificate
+ * itself when it is self-issued or no given root issued it. A CA that serves chains ending
+ * at an intermediate (every ACME CA) needs its root here: OpenSSL clients do not accept an
+ * intermediate as a trust anchor unless asked to (partial chains), so libpq's verify-full
+ * would fail with the intermediate alone.
+ */
+export function verificationRoot(chainPem: string, roots: readonly string[]): { pem: string; root: boolean } | null {
+  const chain = splitPemChain(chainPem);
+  const lastPem = chain[chain.length - 1];
+  if (!lastPem) return null;
+  const last = new X509Certificate(lastPem);
+  if (last.subject === last.issuer && last.verify(last.publicKey)) return { pem: lastPem, root: true };
+  for (const pem of roots.flatMap(splitPemChain)) {
+    const r = new X509Certificate(pem);
+    if (last.checkIssued(r) && last.verify(r.publicKey)) return { pem, root: true };
+  }
+  return { pem: lastPem, root: false };
+}

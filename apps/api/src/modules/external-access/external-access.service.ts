@@ -21,7 +21,7 @@ import {
   type UpstreamProxyProtocol,
 } from '@switchyard/core';
 import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
-import { splitPemChain } from '@switchyard/pki';
+import { splitPemChain, verificationRoot } from '@switchyard/pki';
 import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
@@ -46,6 +46,8 @@ export interface ExternalAccessDeps {
   egressSourceAddresses?: string[];
   /** Address clients dial for dedicated ports when route hostnames have no DNS of their own. */
   publicAddress?: string | null;
+  /** Roots of private CAs (`ACME_ROOTS_FILE`): what clients verify chains ending at their intermediates with. */
+  trustedRoots?: string[];
 }
 
 type RouteState = {
@@ -131,9 +133,11 @@ export class ExternalAccessService {
     if (cert.kind === 'issued') return { fileName: CA_FILE_NAME, url: CA_PEM_PATH, pem: await this.deps.certificates.caPem() };
     if (cert.kind === 'self-signed') return { fileName: `${hostname}.pem`, url: null, pem: cert.certPem };
     if (isPubliclyTrusted(cert.certPem)) return null;
-    // An uploaded chain from a private CA: its last certificate is as close to the root as we have.
-    const chain = splitPemChain(cert.certPem);
-    return { fileName: `${hostname}-ca.pem`, url: null, pem: chain[chain.length - 1]! };
+    // A chain from a private CA (uploaded, or ACME from a private CA): its root when the chain
+    // ends at one or a configured root issued it; else its last certificate, as close to the
+    // root as we have.
+    const anchor = verificationRoot(cert.certPem, this.deps.trustedRoots ?? [])!;
+    return { fileName: `${hostname}-ca.pem`, url: null, pem: anchor.pem };
   }
 
   private defaults(tenant: Tenant, db: Database): RouteState {
