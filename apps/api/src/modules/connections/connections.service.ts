@@ -4,12 +4,14 @@
  *
  * Proxies report their newest open routed connections in their heartbeat row (written at
  * most every 300 ms while connections open and close, and every heartbeat interval). A
- * terminate order is a NOTIFY on the control channel every proxy LISTENs on, committed in
- * the same transaction as its audit event; the proxy named in it (its primary forwards the
- * order to the worker holding the connection) closes both sides and records the event with
- * reason `terminated` and `endedBy`.
+ * terminate order is a row in `control_orders` plus a NOTIFY on the control channel every
+ * proxy LISTENs on, committed in the same transaction as its audit event; the proxy named in
+ * it (its primary forwards the order to the worker holding the connection) closes both sides
+ * and records the event with reason `terminated` and `endedBy`. A proxy whose LISTEN
+ * connection was reconnecting at the commit misses the NOTIFY and reads the row once LISTEN
+ * is back (apps/proxy/src/control/orders.ts).
  */
-import { CONTROL_CHANNEL, type ListenerSpec, type OpenConnectionInfo, type TerminateOrder } from '@switchyard/core';
+import { CONTROL_CHANNEL, ORDER_TTL_MS, type ListenerSpec, type OpenConnectionInfo, type TerminateOrder } from '@switchyard/core';
 import { currentConfigVersion, type PrismaClient } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
@@ -194,7 +196,7 @@ export class ConnectionsService {
   async terminate(actor: Actor, proxyId: string, connectionId: string) {
     const row = await this.prisma.proxyInstance.findFirst({
       where: { id: proxyId, heartbeatAt: { gt: new Date(Date.now() - this.livenessMs) } },
-      select: { connections: true },
+      select: { connections: true, startedAt: true },
     });
     const conn = row ? reported(row.connections).find((c) => c.id === connectionId) : undefined;
     if (!conn) throw new AppError('SY_CONNECTION_NOT_FOUND');
@@ -208,9 +210,15 @@ export class ConnectionsService {
     const tenant = await this.prisma.tenant.findUnique({ where: { id: conn.tenantId }, select: { slug: true } });
     if (!tenant) throw new AppError('SY_CONNECTION_NOT_FOUND');
     const by = await this.actorLabel(actor);
-    const order: TerminateOrder = { op: 'terminate', proxyId, connectionId, by };
     const requestedAt = new Date();
     await this.prisma.$transaction(async (tx) => {
+      // Kept for proxies that miss the NOTIFY; expired ones are pruned here, on the next write.
+      await tx.controlOrder.deleteMany({ where: { expiresAt: { lt: new Date(requestedAt.getTime() - ORDER_TTL_MS) } } });
+      const order_ = await tx.controlOrder.create({
+        data: { proxyId, proxyStartedAt: row!.startedAt, op: 'terminate', connectionId, endedBy: by, expiresAt: new Date(requestedAt.getTime() + ORDER_TTL_MS) },
+        select: { id: true },
+      });
+      const order: TerminateOrder = { op: 'terminate', proxyId, connectionId, by, orderId: order_.id.toString(), proxyStartedAt: row!.startedAt.getTime() };
       await recordAudit(tx, actor, {
         tenantId: conn.tenantId,
         action: 'connection.terminate',
@@ -224,7 +232,7 @@ export class ConnectionsService {
           startedAt: new Date(conn.startedAt).toISOString(),
         },
       });
-      // Delivered on commit, with the audit event.
+      // Delivered on commit, with the audit event and the order's row.
       await tx.$executeRaw`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(order)})`;
     });
     return { proxyId, connectionId, tenant: tenant.slug, endedBy: by, requestedAt: requestedAt.toISOString() };
