@@ -5994,7 +5994,8 @@ export interface paths {
                          *           "connections": 98,
                          *           "failures": 0
                          *         }
-                         *       ]
+                         *       ],
+                         *       "topClientsSampled": null
                          *     }
                          */
                         "application/json": {
@@ -6015,12 +6016,14 @@ export interface paths {
                                     [key: string]: number;
                                 };
                             }[];
-                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            /** @description The 10 client addresses with the most connections in the range (same filters). Exact unless `topClientsSampled` is set: then estimated from a sample, see there. */
                             topClients: {
                                 clientAddress: string;
                                 connections: number;
                                 failures: number;
                             }[];
+                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 50,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
+                            topClientsSampled: number | null;
                         };
                     };
                 };
@@ -6418,7 +6421,8 @@ export interface paths {
                          *           "connections": 98,
                          *           "failures": 0
                          *         }
-                         *       ]
+                         *       ],
+                         *       "topClientsSampled": null
                          *     }
                          */
                         "application/json": {
@@ -6439,12 +6443,14 @@ export interface paths {
                                     [key: string]: number;
                                 };
                             }[];
-                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            /** @description The 10 client addresses with the most connections in the range (same filters). Exact unless `topClientsSampled` is set: then estimated from a sample, see there. */
                             topClients: {
                                 clientAddress: string;
                                 connections: number;
                                 failures: number;
                             }[];
+                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 50,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
+                            topClientsSampled: number | null;
                         };
                     };
                 };
