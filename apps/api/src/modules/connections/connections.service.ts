@@ -19,7 +19,7 @@ import { recordAudit } from '../audit/audit.service.js';
 import type { ExternalAccessService } from '../external-access/external-access.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import { summarize } from './check.js';
-import { runCheck } from './check-runner.js';
+import { runCheck, runDedicatedCheck, runEndpointCheck } from './check-runner.js';
 import type { CheckResponse, LiveConnection, LiveQuery, ProxyStatus } from './connections.schemas.js';
 
 /** Stale proxies stay listed this long after their last heartbeat (then they are history). */
@@ -93,6 +93,18 @@ export class ConnectionsService {
         return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
       },
     );
+    // The other ways in, each its own step: the dedicated port (same host as the listener, or
+    // SWITCHYARD_CHECK_HOST), and for terminate-mode PostgreSQL the endpoint option.
+    const lookup = async (localPort: number, since: Date) => {
+      const found = await this.findCheckEvent(access.hostname, localPort, since);
+      return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
+    };
+    const path = { hostname: access.hostname, engine, timeoutMs: this.checkDeps.check.timeoutMs };
+    const extra = await Promise.all([
+      access.dedicatedPort !== null ? runDedicatedCheck({ ...path, host, port: access.dedicatedPort }, lookup) : null,
+      engine === 'postgres' && access.tlsMode === 'terminate' && listener.protocol === 'postgres' ? runEndpointCheck({ ...path, host, port }, lookup) : null,
+    ]);
+    for (const step of extra) if (step) outcome.steps.push(step);
     const summary = summarize(outcome.steps);
     return {
       ok: summary.ok,
@@ -111,8 +123,8 @@ export class ConnectionsService {
   }
 
   /**
-   * The event a proxy recorded for the check's connection: same SNI and source port, started
-   * after the check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS, 1 s by default),
+   * The event a proxy recorded for the check's connection: same source port, same SNI (or none:
+   * dedicated ports and clients without SNI), started after the check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS, 1 s by default),
    * so this polls briefly.
    */
   private async findCheckEvent(hostname: string, localPort: number, since: Date): Promise<{ reason: string; upstream: string | null } | null> {
@@ -120,7 +132,7 @@ export class ConnectionsService {
     for (;;) {
       const rows = await this.prisma.$queryRaw<Array<{ reason: string; upstream: string | null }>>`
         SELECT reason, upstream FROM connection_events
-         WHERE sni = ${hostname} AND client_port = ${localPort} AND started_at >= ${new Date(since.getTime() - 1000)}
+         WHERE (sni = ${hostname} OR sni IS NULL) AND client_port = ${localPort} AND started_at >= ${new Date(since.getTime() - 1000)}
          ORDER BY started_at DESC, id DESC LIMIT 1`;
       if (rows[0]) return rows[0];
       if (Date.now() > deadline) return null;

@@ -6862,7 +6862,7 @@ export interface paths {
         };
         /**
          * Check connection: the platform connects to the route like a client and reports each step
-         * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
+         * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials); then, as their own steps, the route’s other ways in: `dedicated` (the same handshake through the route’s dedicated port, where the database itself answers the SSLRequest) when the route has one, and `endpoint` for PostgreSQL terminate-mode routes (TLS without SNI and `options=endpoint=<host name>`, as clients without SNI connect; optional, because it needs the proxy’s default certificate). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
          */
         get: {
             parameters: {
@@ -6934,7 +6934,7 @@ export interface paths {
                          */
                         "application/json": {
                             ok: boolean;
-                            failedStep: ("reach" | "tls" | "certificate" | "upstream") | null;
+                            failedStep: ("reach" | "tls" | "certificate" | "upstream" | "dedicated" | "endpoint") | null;
                             summary: string;
                             hostname: string;
                             listener: string;
@@ -6945,11 +6945,16 @@ export interface paths {
                             /** Format: date-time */
                             checkedAt: string;
                             steps: {
-                                /** @enum {unknown} */
-                                step: "reach" | "tls" | "certificate" | "upstream";
+                                /**
+                                 * @description reach, tls, certificate, upstream: through the shared listener with the host name as SNI. dedicated: the whole handshake through the route’s dedicated port (when it has one). endpoint: PostgreSQL terminate-mode routes, without SNI and with options=endpoint=<host name> (optional).
+                                 * @enum {unknown}
+                                 */
+                                step: "reach" | "tls" | "certificate" | "upstream" | "dedicated" | "endpoint";
                                 ok: boolean;
                                 /** @description Not run because an earlier step failed */
                                 skipped?: boolean;
+                                /** @description A way in the route does not depend on (endpoint option: needs the proxy’s default certificate); a failure is reported but does not fail the check */
+                                optional?: boolean;
                                 /** @description How long the step took */
                                 ms: number;
                                 /** @description What happened, in plain words */
