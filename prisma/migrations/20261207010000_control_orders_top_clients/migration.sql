@@ -19,3 +19,11 @@ CREATE TABLE "control_orders" (
 CREATE INDEX "control_orders_proxy_id_expires_at_idx" ON "control_orders" ("proxy_id", "expires_at");
 -- Pruning of expired orders (done by the API when it writes one).
 CREATE INDEX "control_orders_expires_at_idx" ON "control_orders" ("expires_at");
+
+-- Top client addresses under an outcome filter (refusals, failures) read the partial index of
+-- failed connections; with client_address (and database_id) in its INCLUDE that is an
+-- index-only scan instead of a heap visit per event (docs/performance.md "Connection events
+-- at 1 million rows"). Failed connections are a small share, so the index stays small.
+DROP INDEX "connection_events_failed_started_at_id_idx";
+CREATE INDEX "connection_events_failed_started_at_id_idx" ON "connection_events" ("started_at" DESC, "id" DESC)
+  INCLUDE ("tenant_id", "database_id", "outcome", "reason", "client_address") WHERE "outcome" <> 'ok';
