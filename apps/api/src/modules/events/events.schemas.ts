@@ -138,7 +138,7 @@ export const StatsResponse = Type.Object(
     ),
     topClientsSampled: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
       description:
-        'null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 50,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts.',
+        'null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 30,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts.',
     }),
   },
   {

@@ -6022,7 +6022,7 @@ export interface paths {
                                 connections: number;
                                 failures: number;
                             }[];
-                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 50,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
+                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 30,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
                             topClientsSampled: number | null;
                         };
                     };
@@ -6449,7 +6449,7 @@ export interface paths {
                                 connections: number;
                                 failures: number;
                             }[];
-                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 50,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
+                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 30,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
                             topClientsSampled: number | null;
                         };
                     };
