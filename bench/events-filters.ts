@@ -7,7 +7,10 @@
  * (Prisma), median of 3 after a warm-up. Results: docs/performance.md.
  *
  * EVENTS changes the row count; DATABASE_URL uses an existing server (else an embedded one);
- * RANGES=1h,24h limits the ranges.
+ * RANGES=1h,24h limits the ranges; BENCH_DB names the scratch database; REUSE=1 (with
+ * DATABASE_URL) keeps a database an earlier run loaded and only reruns the queries.
+ * Stats whose top client addresses were estimated from a sample are timed again right after
+ * with every count exact (what the API did before sampling), interleaved, for comparison.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,9 +43,13 @@ if (!serverUrl) {
 }
 const admin = new pg.Client({ connectionString: serverUrl });
 await admin.connect();
-const dbName = 'switchyard_bench_connections';
-await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-await admin.query(`CREATE DATABASE ${dbName}`);
+const dbName = process.env.BENCH_DB ?? 'switchyard_bench_connections';
+if (!/^[a-z_][a-z0-9_]*$/.test(dbName)) throw new Error('BENCH_DB: lower-case letters, digits and _ only');
+const reuse = process.env.REUSE === '1' && (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName])).rowCount === 1;
+if (!reuse) {
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
+}
 await admin.end();
 const url = new URL(serverUrl);
 url.pathname = `/${dbName}`;
@@ -51,49 +58,54 @@ const c = new pg.Client({ connectionString: url.toString() });
 await c.connect();
 
 const t0 = performance.now();
-await c.query(`INSERT INTO tenants (id, slug, name, updated_at)
-  SELECT gen_random_uuid(), 'tenant' || i, 'Tenant ' || i, now() FROM generate_series(0, 99) i`);
-await c.query(`INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, updated_at)
-  SELECT gen_random_uuid(), t.id, 'db' || g, 'postgres', 'pg.' || t.slug || '.svc.cluster.local', 5432, now()
-    FROM tenants t, generate_series(0, 4) g`);
-// Events arrive in time order. n % 5 = 0 → tenant0 (20%); n % 33 = 1 → unrouted (3%);
-// else one of tenants 1–99. Client addresses: 10.<n%250>.<n/250%250>.7 (62,500 addresses).
-await c.query(
-  `WITH t AS (SELECT array_agg(id ORDER BY slug) AS ids, array_agg(slug ORDER BY slug) AS slugs FROM tenants),
-        d AS (SELECT tenant_id, array_agg(id ORDER BY name) AS ids FROM databases GROUP BY tenant_id)
-   INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address, client_port,
-        sni, alpn, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream, connection_id)
-   SELECT 'proxy-' || (n % 3), 'postgres', NULL, s.tid, CASE WHEN s.tid IS NULL THEN NULL ELSE d.ids[1 + n % 5] END,
-          ('10.' || (n % 250) || '.' || (n / 250 % 250) || '.7')::inet, 30000 + n % 30000,
-          CASE WHEN s.tid IS NULL THEN (CASE WHEN n % 2 = 0 THEN NULL ELSE 'scan-' || (n % 1000) || '.example.net' END)
-               ELSE 'db' || (n % 5) || '.' || s.slug || '.db.example.com' END,
-          'postgresql', 'passthrough',
-          ts, ts + make_interval(secs => n % 600), 1000 + n % 5000, 20000 + n % 90000,
-          CASE WHEN s.tid IS NULL THEN 'rejected' WHEN n % 23 = 0 THEN 'rejected' WHEN n % 97 = 0 THEN 'error' ELSE 'ok' END,
-          CASE WHEN s.tid IS NULL THEN (CASE WHEN n % 2 = 0 THEN 'no_sni' ELSE 'unknown_host' END)
-               WHEN n % 23 = 0 THEN 'source_not_allowed' WHEN n % 97 = 0 THEN 'upstream_unreachable' ELSE 'client_closed' END,
-          NULL, '1.' || n
-     FROM (SELECT n, now() - interval '30 days' + (n::float8 / $1) * interval '30 days' AS ts,
-                  CASE WHEN n % 33 = 1 THEN NULL ELSE (SELECT ids FROM t)[CASE WHEN n % 5 = 0 THEN 1 ELSE 2 + (n % 99) END] END AS tid,
-                  CASE WHEN n % 33 = 1 THEN NULL ELSE (SELECT slugs FROM t)[CASE WHEN n % 5 = 0 THEN 1 ELSE 2 + (n % 99) END] END AS slug
-             FROM generate_series(0, $1 - 1) n) s
-     LEFT JOIN d ON d.tenant_id = s.tid`,
-  [ROWS],
-);
-await c.query('VACUUM (ANALYZE) connection_events');
+async function load(): Promise<void> {
+  await c.query(`INSERT INTO tenants (id, slug, name, updated_at)
+    SELECT gen_random_uuid(), 'tenant' || i, 'Tenant ' || i, now() FROM generate_series(0, 99) i`);
+  await c.query(`INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, updated_at)
+    SELECT gen_random_uuid(), t.id, 'db' || g, 'postgres', 'pg.' || t.slug || '.svc.cluster.local', 5432, now()
+      FROM tenants t, generate_series(0, 4) g`);
+  // Events arrive in time order. n % 5 = 0 → tenant0 (20%); n % 33 = 1 → unrouted (3%);
+  // else one of tenants 1–99. Client addresses: 10.<n%250>.<n/250%250>.7 (62,500 addresses).
+  await c.query(
+    `WITH t AS (SELECT array_agg(id ORDER BY slug) AS ids, array_agg(slug ORDER BY slug) AS slugs FROM tenants),
+          d AS (SELECT tenant_id, array_agg(id ORDER BY name) AS ids FROM databases GROUP BY tenant_id)
+     INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address, client_port,
+          sni, alpn, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream, connection_id)
+     SELECT 'proxy-' || (n % 3), 'postgres', NULL, s.tid, CASE WHEN s.tid IS NULL THEN NULL ELSE d.ids[1 + n % 5] END,
+            ('10.' || (n % 250) || '.' || (n / 250 % 250) || '.7')::inet, 30000 + n % 30000,
+            CASE WHEN s.tid IS NULL THEN (CASE WHEN n % 2 = 0 THEN NULL ELSE 'scan-' || (n % 1000) || '.example.net' END)
+                 ELSE 'db' || (n % 5) || '.' || s.slug || '.db.example.com' END,
+            'postgresql', 'passthrough',
+            ts, ts + make_interval(secs => n % 600), 1000 + n % 5000, 20000 + n % 90000,
+            CASE WHEN s.tid IS NULL THEN 'rejected' WHEN n % 23 = 0 THEN 'rejected' WHEN n % 97 = 0 THEN 'error' ELSE 'ok' END,
+            CASE WHEN s.tid IS NULL THEN (CASE WHEN n % 2 = 0 THEN 'no_sni' ELSE 'unknown_host' END)
+                 WHEN n % 23 = 0 THEN 'source_not_allowed' WHEN n % 97 = 0 THEN 'upstream_unreachable' ELSE 'client_closed' END,
+            NULL, '1.' || n
+       FROM (SELECT n, now() - interval '30 days' + (n::float8 / $1) * interval '30 days' AS ts,
+                    CASE WHEN n % 33 = 1 THEN NULL ELSE (SELECT ids FROM t)[CASE WHEN n % 5 = 0 THEN 1 ELSE 2 + (n % 99) END] END AS tid,
+                    CASE WHEN n % 33 = 1 THEN NULL ELSE (SELECT slugs FROM t)[CASE WHEN n % 5 = 0 THEN 1 ELSE 2 + (n % 99) END] END AS slug
+               FROM generate_series(0, $1 - 1) n) s
+       LEFT JOIN d ON d.tenant_id = s.tid`,
+    [ROWS],
+  );
+  await c.query('VACUUM (ANALYZE) connection_events');
+}
+if (!reuse) await load();
 const size = (await c.query(`SELECT pg_size_pretty(pg_total_relation_size('connection_events')) AS s, count(*) AS n FROM connection_events`)).rows[0];
 console.log(`loaded ${Number(size.n).toLocaleString('en-US')} events in ${((performance.now() - t0) / 1000).toFixed(0)} s; table + indexes: ${size.s}\n`);
 
 const prisma = createPrisma(url.toString());
 const actor: Actor = { principal: { actorType: 'admin-token', actorId: 'bench', isPlatformAdmin: true, tenantRoles: new Map() }, requestId: 'bench', clientAddress: '127.0.0.1' };
 const tenants = new Map((await prisma.tenant.findMany()).map((t) => [t.slug, t]));
-const svc = new EventsService(prisma, {
-  resolve: async (_a, slug) => {
+const resolver = {
+  resolve: async (_a: Actor, slug: string) => {
     const t = tenants.get(slug);
     if (!t) throw new Error(`no tenant ${slug}`);
     return t;
   },
-});
+};
+const svc = new EventsService(prisma, resolver);
+const exactSvc = new EventsService(prisma, resolver, { topClientsExactMax: Number.POSITIVE_INFINITY });
 
 async function median(fn: () => Promise<unknown>): Promise<{ median: number; max: number }> {
   await fn(); // warm
@@ -159,6 +171,10 @@ interface Row {
   kind: 'list' | 'stats';
   median: number;
   max: number;
+  /** Stats only: the share of events top clients were estimated from (null: exact). */
+  sampled?: number | null;
+  /** Sampled stats only: the same query with every top-clients count exact. */
+  exactMedian?: number;
 }
 const rows: Row[] = [];
 const now = Date.now();
@@ -173,8 +189,14 @@ for (const scope of scopes) {
       );
       rows.push({ scope: scope.name, range: rangeName, filters: label, kind: 'list', ...list });
       const statsQ = { ...q, ...f, interval: r.interval } as PlatformStatsQuery;
-      const stats = await median(() => (scope.tenant ? svc.stats(actor, scope.tenant, statsQ) : svc.platformStats(actor, statsQ)));
-      rows.push({ scope: scope.name, range: rangeName, filters: label, kind: 'stats', ...stats });
+      let sampled: number | null = null;
+      const stats = await median(async () => {
+        const r = await (scope.tenant ? svc.stats(actor, scope.tenant, statsQ) : svc.platformStats(actor, statsQ));
+        sampled = r.topClientsSampled;
+      });
+      let exact: { median: number; max: number } | undefined;
+      if (sampled !== null) exact = await median(() => (scope.tenant ? exactSvc.stats(actor, scope.tenant, statsQ) : exactSvc.platformStats(actor, statsQ)));
+      rows.push({ scope: scope.name, range: rangeName, filters: label, kind: 'stats', ...stats, sampled, exactMedian: exact?.median });
     }
     const part = rows.filter((x) => x.scope === scope.name && x.range === rangeName);
     const worst = (k: 'list' | 'stats') => part.filter((x) => x.kind === k).reduce((m, x) => Math.max(m, x.median), 0);
@@ -189,6 +211,13 @@ const later = await median(() => svc.platformConnections(actor, { ...q24, limit:
 console.log(`\nplatform, 24 h, second page via cursor: median ${later.median.toFixed(1)} ms`);
 const over = rows.filter((x) => x.median >= LIMIT_MS);
 console.log(`\n${rows.length} measurements; ${over.length} with a median of ${LIMIT_MS} ms or more`);
+const approx = rows.filter((x) => x.kind === 'stats' && x.sampled != null);
+console.log(`top client addresses estimated from a sample in ${approx.length} of ${rows.length / 2} stats queries:`);
+for (const x of approx) {
+  console.log(
+    `  ${x.scope.padEnd(36)} ${x.range.padStart(4)}  sampled ${((x.sampled ?? 0) * 100).toFixed(1).padStart(5)} %: ${x.median.toFixed(1).padStart(6)} ms; all exact: ${(x.exactMedian ?? 0).toFixed(1).padStart(7)} ms  ${x.filters}`,
+  );
+}
 console.log('slowest 12:');
 for (const x of [...rows].sort((a, b) => b.median - a.median).slice(0, 12)) {
   console.log(`  ${x.kind.padEnd(5)} ${x.scope.padEnd(36)} ${x.range.padStart(4)}  ${x.median.toFixed(1).padStart(7)} ms (max ${x.max.toFixed(1)})  ${x.filters}`);

@@ -20,6 +20,7 @@ import { RouteSync, type TableChange } from './routesync/route-sync.js';
 import type { RouteTable } from './router/route-table.js';
 import type { Upstreams } from './upstream/connector.js';
 import { SOFTWARE_VERSION } from './version.js';
+import { ControlOrders } from './control/orders.js';
 import { createControlPool } from './control/pool.js';
 
 export interface RunningProxy {
@@ -98,6 +99,18 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     }
   };
 
+  // Terminate orders: NOTIFY, and the pending ones read back after every (re)connect.
+  const orders = new ControlOrders({
+    proxyId: config.proxyId,
+    startedAt: heartbeat.startedAt,
+    pool,
+    log,
+    apply: (order, via) => {
+      const done = plane.registry.terminate(order.connectionId, order.by);
+      log.info({ connectionId: order.connectionId, by: order.by, orderId: order.orderId, via, found: done }, done ? 'connection terminated on order' : 'terminate order for a connection not open here');
+    },
+  });
+
   const sync = new RouteSync({
     connectionString: config.databaseUrl,
     pool,
@@ -106,11 +119,8 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
     metrics,
     onChange,
     applicationName: `switchyard-proxy ${config.proxyId}`,
-    onControl: (order) => {
-      if (order.proxyId !== config.proxyId) return;
-      const done = plane.registry.terminate(order.connectionId, order.by);
-      log.info({ connectionId: order.connectionId, by: order.by, found: done }, done ? 'connection terminated on order' : 'terminate order for a connection not open here');
-    },
+    onControl: (order) => orders.receive(order),
+    onListening: () => void orders.catchUp(),
   });
 
   const admin: Server = createAdminServer(() => metrics.registry.metrics(), {

@@ -35,6 +35,7 @@ import { SOFTWARE_VERSION } from '../version.js';
 import { decodeEvent, decodeFromWorker, deltaMessage, snapshotMessages, type FromWorker, type ToWorker } from './messages.js';
 import { mergeMetrics, MetricsRequests } from './metrics.js';
 import { SlotBroker } from './slots.js';
+import { ControlOrders } from '../control/orders.js';
 import { createControlPool } from '../control/pool.js';
 
 const MIN_RESTART_MS = 250;
@@ -198,6 +199,20 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     }
   };
 
+  // Terminate orders (NOTIFY, and the pending ones read back after every (re)connect) go to
+  // the worker whose id prefixes the connection id.
+  const orders = new ControlOrders({
+    proxyId: config.proxyId,
+    startedAt: heartbeat.startedAt,
+    pool,
+    log,
+    apply: (order, via) => {
+      const target = byId.get(workerOfConnection(order.connectionId) ?? -1);
+      const sent = target ? send(target, { t: 'terminate', id: order.connectionId, by: order.by }) : false;
+      log.info({ connectionId: order.connectionId, by: order.by, orderId: order.orderId, via, worker: target?.id ?? null, sent }, sent ? 'terminate order forwarded to its worker' : 'terminate order for a worker that is gone');
+    },
+  });
+
   const sync = new RouteSync({
     connectionString: config.databaseUrl,
     pool,
@@ -207,13 +222,8 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     onChange,
     applicationName: `switchyard-proxy ${config.proxyId}`,
     observeApplyLag: false,
-    // A terminate order goes to the worker whose id prefixes the connection id.
-    onControl: (order) => {
-      if (order.proxyId !== config.proxyId) return;
-      const target = byId.get(workerOfConnection(order.connectionId) ?? -1);
-      const sent = target ? send(target, { t: 'terminate', id: order.connectionId, by: order.by }) : false;
-      log.info({ connectionId: order.connectionId, by: order.by, worker: target?.id ?? null, sent }, sent ? 'terminate order forwarded to its worker' : 'terminate order for a worker that is gone');
-    },
+    onControl: (order) => orders.receive(order),
+    onListening: () => void orders.catchUp(),
   });
 
   let failStart: ((err: Error) => void) | null = null;

@@ -33,7 +33,7 @@ const UPSERT_SQL = `
     INSERT INTO proxy_instances (id, hostname, pid, version, applied_version, listeners, stats, connections, started_at, heartbeat_at, applied_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, now(), now())
     ON CONFLICT (id) DO UPDATE SET
-      hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, version = EXCLUDED.version,
+      hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, version = EXCLUDED.version, started_at = EXCLUDED.started_at,
       listeners = EXCLUDED.listeners, stats = EXCLUDED.stats, connections = EXCLUDED.connections, heartbeat_at = now(),
       applied_at = CASE WHEN proxy_instances.applied_version IS DISTINCT FROM EXCLUDED.applied_version
                         THEN now() ELSE proxy_instances.applied_at END,
@@ -45,7 +45,8 @@ export class Heartbeat {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private again = false;
-  private readonly startedAt = new Date();
+  /** This process's start, as its row records it: control orders name it (control/orders.ts). */
+  readonly startedAt = new Date();
   private failing = false;
   private soonTimer: NodeJS.Timeout | null = null;
 

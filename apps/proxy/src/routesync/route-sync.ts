@@ -46,6 +46,11 @@ export interface RouteSyncOptions {
    * connection carries them, so a proxy needs no second control-database connection.
    */
   onControl?: (order: ControlOrder) => void;
+  /**
+   * LISTEN succeeded on a fresh connection (first connect or reconnect): notifications sent
+   * while it was down were lost, so kept state (pending control orders) is read now.
+   */
+  onListening?: () => void;
 }
 
 const MIN_BACKOFF_MS = 250;
@@ -82,6 +87,7 @@ export class RouteSync {
         }
         this.everConnected = true;
         this.schedule();
+        opts.onListening?.();
       },
       onDisconnected: (err) => {
         opts.metrics.controlDbUp.set(0);

@@ -5,11 +5,16 @@
  * placeholder user (no credentials) and reads the first answer. Every step is timed and
  * explained by `check.ts`. When the proxy refuses, the reason it recorded for this very
  * connection (found by the check's source port) names the cause.
+ *
+ * Besides the shared listener, the other ways clients reach a route are checked as their own
+ * steps: the route's dedicated port (`runDedicatedCheck`), and for terminate-mode PostgreSQL
+ * routes the `endpoint` startup option used by clients without SNI (`runEndpointCheck`).
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { buildSslRequest, buildStartupMessage } from '@switchyard/wire';
 import {
+  alertOf,
   certificateStep,
   explainProxyReason,
   explainSocketError,
@@ -285,6 +290,187 @@ export async function runCheck(t: CheckTarget, lookupReason: ProxyReasonLookup):
       }
     }
     return { steps, certificate, localPort, startedAt };
+  } finally {
+    tls?.destroy();
+    raw?.destroy();
+  }
+}
+
+/** Dials host:port (timed). */
+function dial(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  let s: Socket | null = null;
+  return withTimeout(
+    new Promise<Socket>((resolve, reject) => {
+      s = netConnect({ host, port });
+      s.once('connect', () => resolve(s!));
+      s.once('error', reject);
+    }),
+    timeoutMs,
+    () => s?.destroy(),
+  );
+}
+
+/** TLS over `raw` (timed); `servername` null sends no SNI, as clients without SNI do. */
+function startTls(raw: Socket, servername: string | null, timeoutMs: number): Promise<TLSSocket> {
+  let s: TLSSocket | null = null;
+  return withTimeout(
+    new Promise<TLSSocket>((resolve, reject) => {
+      // An empty servername makes Node send no SNI extension at all.
+      s = tlsConnect({ socket: raw, servername: servername ?? '', rejectUnauthorized: false });
+      s.once('secureConnect', () => resolve(s!));
+      s.once('error', reject);
+    }),
+    timeoutMs,
+    () => s?.destroy(),
+  );
+}
+
+/** StartupMessage (placeholder user, optional `options`) and the database's first answer. */
+async function firstAnswer(tls: TLSSocket, timeoutMs: number, options?: string) {
+  const params: Record<string, string> = { user: 'switchyard_check', database: 'switchyard_check', application_name: 'switchyard-check' };
+  if (options) params.options = options;
+  tls.write(buildStartupMessage(params));
+  const buf = await withTimeout(readUntil(tls as unknown as Socket, (b) => parseFirstBackendMessage(b).kind !== 'need-more'), timeoutMs, () => tls.destroy());
+  return parseFirstBackendMessage(buf);
+}
+
+export interface PathTarget {
+  host: string;
+  port: number;
+  hostname: string;
+  engine: string;
+  timeoutMs: number;
+}
+
+/**
+ * The route's dedicated port: the proxy forwards everything arriving there to the database
+ * unread, so the database itself answers the SSLRequest and presents its own certificate.
+ * PostgreSQL: SSLRequest, TLS, StartupMessage, first answer. Other engines: the connection is
+ * accepted and kept open (the proxy closes it when the database cannot be reached).
+ */
+export async function runDedicatedCheck(t: PathTarget, lookupReason: ProxyReasonLookup): Promise<CheckStep> {
+  const startedAt = new Date();
+  const address = `${t.host}:${t.port}`;
+  const t0 = performance.now();
+  const ms = () => Math.round(performance.now() - t0);
+  const fail = (message: string): CheckStep => ({ step: 'dedicated', ok: false, ms: ms(), message: `Dedicated port ${t.port}: ${message}` });
+  let raw: Socket | null = null;
+  let tls: TLSSocket | null = null;
+  let localPort: number | null = null;
+  const why = async (fallback: string) => {
+    const r = localPort === null ? null : await lookupReason(localPort, startedAt);
+    return r && r.reason !== 'client_closed' ? explainProxyReason(r.reason, { hostname: t.hostname, upstream: r.upstream }) : fallback;
+  };
+  try {
+    try {
+      raw = await dial(t.host, t.port, t.timeoutMs);
+    } catch (err) {
+      return fail(explainSocketError(err as Error & { code?: string }, address));
+    }
+    localPort = raw.localPort ?? null;
+    raw.on('error', () => {});
+    if (t.engine !== 'postgres') {
+      const closed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), Math.min(1500, t.timeoutMs));
+        raw!.once('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        raw!.once('data', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      if (closed) return fail(await why('the proxy closed the connection: it could not reach the database.'));
+      return { step: 'dedicated', ok: true, ms: ms(), message: `Dedicated port ${t.port}: the proxy accepted the connection and forwards it to the database.` };
+    }
+    raw.write(buildSslRequest());
+    const answer = await withTimeout(readUntil(raw, (b) => b.length >= 1), t.timeoutMs, () => raw?.destroy());
+    if (answer.length === 0) return fail(await why('the connection closed without an answer to the SSLRequest.'));
+    if (answer[0] === 0x4e) {
+      return fail('the database answered the SSLRequest with N: it does not accept TLS, so clients with sslmode=require cannot connect through this port. Enable SSL on the database.');
+    }
+    if (answer[0] !== 0x53) return fail(`the answer to the SSLRequest was not PostgreSQL (0x${answer[0]!.toString(16).padStart(2, '0')}).`);
+    try {
+      tls = await startTls(raw, t.hostname, t.timeoutMs);
+      tls.on('error', () => {});
+    } catch (err) {
+      return fail(`the TLS handshake with the database failed: ${(err as Error).message}.`);
+    }
+    const peer = tls.getPeerCertificate();
+    const who = peer?.raw ? ` (its own certificate, ${presented(peer).subject})` : '';
+    let m: ReturnType<typeof parseFirstBackendMessage>;
+    try {
+      m = await firstAnswer(tls, t.timeoutMs);
+    } catch (err) {
+      return fail(`no answer from the database: ${(err as Error).message}.`);
+    }
+    if (m.kind === 'need-more') return fail(await why('the connection closed before the database answered.'));
+    const up = upstreamStepFromMessage(m, ms());
+    if (!up.ok) return fail(up.message);
+    tls.write(Buffer.from([0x58, 0, 0, 0, 4]));
+    return { step: 'dedicated', ok: true, ms: ms(), message: `Dedicated port ${t.port}: the database answered the SSLRequest and completed TLS${who}; ${up.message.charAt(0).toLowerCase()}${up.message.slice(1)}` };
+  } catch (err) {
+    return fail(`${(err as Error).message}.`);
+  } finally {
+    tls?.destroy();
+    raw?.destroy();
+  }
+}
+
+/**
+ * PostgreSQL clients without SNI (terminate-mode routes): the shared listener, TLS with no
+ * SNI (the proxy presents its default certificate), and `options=endpoint=<host name>` in the
+ * StartupMessage naming the route.
+ */
+export async function runEndpointCheck(t: PathTarget, lookupReason: ProxyReasonLookup): Promise<CheckStep> {
+  const startedAt = new Date();
+  const address = `${t.host}:${t.port}`;
+  const t0 = performance.now();
+  const ms = () => Math.round(performance.now() - t0);
+  const lead = `Without SNI, with options=endpoint=${t.hostname}`;
+  const fail = (message: string): CheckStep => ({ step: 'endpoint', ok: false, optional: true, ms: ms(), message: `${lead}: ${message}` });
+  let raw: Socket | null = null;
+  let tls: TLSSocket | null = null;
+  try {
+    try {
+      raw = await dial(t.host, t.port, t.timeoutMs);
+    } catch (err) {
+      return fail(explainSocketError(err as Error & { code?: string }, address));
+    }
+    const localPort = raw.localPort ?? null;
+    raw.on('error', () => {});
+    raw.write(buildSslRequest());
+    const answer = await withTimeout(readUntil(raw, (b) => b.length >= 1), t.timeoutMs, () => raw?.destroy());
+    const ssl = explainSslAnswer(answer.length ? answer[0]! : null);
+    if (!ssl.ok) return fail(ssl.message);
+    try {
+      tls = await startTls(raw, null, t.timeoutMs);
+      tls.on('error', () => {});
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (alertOf(e) === 'unrecognized_name') {
+        return fail('the proxy has no default certificate (PROXY_DEFAULT_CERT_FILE), so clients that send no SNI cannot connect. Clients that send SNI are not affected.');
+      }
+      return fail(`the TLS handshake failed: ${e.message}.`);
+    }
+    let m: ReturnType<typeof parseFirstBackendMessage>;
+    try {
+      m = await firstAnswer(tls, t.timeoutMs, `endpoint=${t.hostname}`);
+    } catch (err) {
+      return fail(`no answer: ${(err as Error).message}.`);
+    }
+    if (m.kind === 'need-more' || (m.kind === 'error' && m.fromProxy)) {
+      const r = localPort === null ? null : await lookupReason(localPort, startedAt);
+      if (r && r.reason !== 'client_closed') return fail(explainProxyReason(r.reason, { hostname: t.hostname, upstream: r.upstream }));
+      return fail(m.kind === 'error' ? m.message.replace(/^Switchyard:\s*/, 'the proxy: ') : 'the connection closed before the database answered.');
+    }
+    const up = upstreamStepFromMessage(m, ms());
+    if (!up.ok) return fail(up.message);
+    tls.write(Buffer.from([0x58, 0, 0, 0, 4]));
+    return { step: 'endpoint', ok: true, optional: true, ms: ms(), message: `${lead} (for clients that cannot send SNI): the proxy routed it; ${up.message.charAt(0).toLowerCase()}${up.message.slice(1)}` };
+  } catch (err) {
+    return fail(`${(err as Error).message}.`);
   } finally {
     tls?.destroy();
     raw?.destroy();

@@ -35,6 +35,12 @@ describe('check connection steps', () => {
     expect(s).toMatchObject({ ok: false, failedStep: 'upstream' });
     expect(s.message).toContain('database down');
     expect(summarize([{ step: 'reach', ok: false, ms: 0, message: 'refused' }, skipped('tls'), skipped('certificate'), skipped('upstream')]).failedStep).toBe('reach');
+    // The dedicated port fails the check; the optional endpoint path is only reported.
+    const shared = [ok('reach'), ok('tls'), ok('certificate'), ok('upstream')];
+    expect(summarize([...shared, { step: 'dedicated', ok: false, ms: 1, message: 'Dedicated port 20000: refused' }])).toMatchObject({ ok: false, failedStep: 'dedicated' });
+    const opt = summarize([...shared, ok('dedicated'), { step: 'endpoint', ok: false, optional: true, ms: 1, message: 'no default certificate' }]);
+    expect(opt).toMatchObject({ ok: true, failedStep: null });
+    expect(opt.message).toContain('Not available: no default certificate');
   });
 
   it('explains socket errors reaching the proxy', () => {

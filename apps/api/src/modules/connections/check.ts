@@ -8,10 +8,15 @@
  *   tls          the TLS handshake, i.e. the proxy routed the host name
  *   certificate  the certificate presented verifies with the CA the connect panel offers
  *   upstream     the database answered (PostgreSQL: its first message after a StartupMessage)
+ * and, where the route has them, the other ways in, each as one step:
+ *   dedicated    the route's dedicated port (the proxy forwards it unread: the database answers)
+ *   endpoint     PostgreSQL terminate mode without SNI, `options=endpoint=<host name>`
+ *                (optional: it needs the proxy's default certificate; its failure is
+ *                reported but does not fail the check)
  */
 import { parseBackendMessage, parseErrorFields } from '@switchyard/wire';
 
-export type StepName = 'reach' | 'tls' | 'certificate' | 'upstream';
+export type StepName = 'reach' | 'tls' | 'certificate' | 'upstream' | 'dedicated' | 'endpoint';
 
 export interface CheckStep {
   step: StepName;
@@ -22,6 +27,8 @@ export interface CheckStep {
   message: string;
   /** Did not run because an earlier step failed. */
   skipped?: boolean;
+  /** An alternative way in that the route does not depend on: reported, never failing the check. */
+  optional?: boolean;
 }
 
 /**
@@ -201,13 +208,22 @@ export interface CheckSummary {
 }
 
 export function summarize(steps: CheckStep[]): CheckSummary {
-  const failed = steps.find((s) => !s.ok && !s.skipped);
-  if (!failed) return { ok: true, failedStep: null, message: 'Every step succeeded: the route works up to the database. If your client still fails, look at its settings (host name, TLS mode, CA file, credentials).' };
+  const failed = steps.find((s) => !s.ok && !s.skipped && !s.optional);
+  if (!failed) {
+    const optional = steps.find((s) => !s.ok && !s.skipped && s.optional);
+    return {
+      ok: true,
+      failedStep: null,
+      message: `Every step succeeded: the route works up to the database. If your client still fails, look at its settings (host name, TLS mode, CA file, credentials).${optional ? ` Not available: ${optional.message}` : ''}`,
+    };
+  }
   const where: Record<StepName, string> = {
     reach: 'The platform could not reach the proxy',
     tls: 'The proxy did not accept the connection for this host name',
     certificate: 'The certificate would not be accepted by a verifying client',
     upstream: 'The proxy could not get an answer from the database',
+    dedicated: 'The route’s dedicated port does not work',
+    endpoint: 'Clients without SNI cannot connect',
   };
   return { ok: false, failedStep: failed.step, message: `${where[failed.step]}: ${failed.message}` };
 }

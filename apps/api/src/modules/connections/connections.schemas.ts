@@ -145,10 +145,16 @@ export const ProxiesResponse = Type.Object(
   },
 );
 
+const STEPS = ['reach', 'tls', 'certificate', 'upstream', 'dedicated', 'endpoint'];
+
 export const CheckStep = Type.Object({
-  step: Type.Enum(['reach', 'tls', 'certificate', 'upstream']),
+  step: Type.Enum(STEPS, {
+    description:
+      'reach, tls, certificate, upstream: through the shared listener with the host name as SNI. dedicated: the whole handshake through the route’s dedicated port (when it has one). endpoint: PostgreSQL terminate-mode routes, without SNI and with options=endpoint=<host name> (optional).',
+  }),
   ok: Type.Boolean(),
   skipped: Type.Optional(Type.Boolean({ description: 'Not run because an earlier step failed' })),
+  optional: Type.Optional(Type.Boolean({ description: 'A way in the route does not depend on (endpoint option: needs the proxy’s default certificate); a failure is reported but does not fail the check' })),
   ms: Type.Integer({ description: 'How long the step took' }),
   message: Type.String({ description: 'What happened, in plain words' }),
 });
@@ -156,7 +162,7 @@ export const CheckStep = Type.Object({
 export const CheckResponse = Type.Object(
   {
     ok: Type.Boolean(),
-    failedStep: Type.Union([Type.Enum(['reach', 'tls', 'certificate', 'upstream']), Type.Null()]),
+    failedStep: Type.Union([Type.Enum(STEPS), Type.Null()]),
     summary: Type.String(),
     hostname: Type.String(),
     listener: Type.String(),

@@ -4,12 +4,14 @@
  *
  * Proxies report their newest open routed connections in their heartbeat row (written at
  * most every 300 ms while connections open and close, and every heartbeat interval). A
- * terminate order is a NOTIFY on the control channel every proxy LISTENs on, committed in
- * the same transaction as its audit event; the proxy named in it (its primary forwards the
- * order to the worker holding the connection) closes both sides and records the event with
- * reason `terminated` and `endedBy`.
+ * terminate order is a row in `control_orders` plus a NOTIFY on the control channel every
+ * proxy LISTENs on, committed in the same transaction as its audit event; the proxy named in
+ * it (its primary forwards the order to the worker holding the connection) closes both sides
+ * and records the event with reason `terminated` and `endedBy`. A proxy whose LISTEN
+ * connection was reconnecting at the commit misses the NOTIFY and reads the row once LISTEN
+ * is back (apps/proxy/src/control/orders.ts).
  */
-import { CONTROL_CHANNEL, type ListenerSpec, type OpenConnectionInfo, type TerminateOrder } from '@switchyard/core';
+import { CONTROL_CHANNEL, ORDER_TTL_MS, type ListenerSpec, type OpenConnectionInfo, type TerminateOrder } from '@switchyard/core';
 import { currentConfigVersion, type PrismaClient } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
@@ -17,7 +19,7 @@ import { recordAudit } from '../audit/audit.service.js';
 import type { ExternalAccessService } from '../external-access/external-access.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import { summarize } from './check.js';
-import { runCheck } from './check-runner.js';
+import { runCheck, runDedicatedCheck, runEndpointCheck } from './check-runner.js';
 import type { CheckResponse, LiveConnection, LiveQuery, ProxyStatus } from './connections.schemas.js';
 
 /** Stale proxies stay listed this long after their last heartbeat (then they are history). */
@@ -91,6 +93,18 @@ export class ConnectionsService {
         return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
       },
     );
+    // The other ways in, each its own step: the dedicated port (same host as the listener, or
+    // SWITCHYARD_CHECK_HOST), and for terminate-mode PostgreSQL the endpoint option.
+    const lookup = async (localPort: number, since: Date) => {
+      const found = await this.findCheckEvent(access.hostname, localPort, since);
+      return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
+    };
+    const path = { hostname: access.hostname, engine, timeoutMs: this.checkDeps.check.timeoutMs };
+    const extra = await Promise.all([
+      access.dedicatedPort !== null ? runDedicatedCheck({ ...path, host, port: access.dedicatedPort }, lookup) : null,
+      engine === 'postgres' && access.tlsMode === 'terminate' && listener.protocol === 'postgres' ? runEndpointCheck({ ...path, host, port }, lookup) : null,
+    ]);
+    for (const step of extra) if (step) outcome.steps.push(step);
     const summary = summarize(outcome.steps);
     return {
       ok: summary.ok,
@@ -109,8 +123,8 @@ export class ConnectionsService {
   }
 
   /**
-   * The event a proxy recorded for the check's connection: same SNI and source port, started
-   * after the check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS, 1 s by default),
+   * The event a proxy recorded for the check's connection: same source port, same SNI (or none:
+   * dedicated ports and clients without SNI), started after the check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS, 1 s by default),
    * so this polls briefly.
    */
   private async findCheckEvent(hostname: string, localPort: number, since: Date): Promise<{ reason: string; upstream: string | null } | null> {
@@ -118,7 +132,7 @@ export class ConnectionsService {
     for (;;) {
       const rows = await this.prisma.$queryRaw<Array<{ reason: string; upstream: string | null }>>`
         SELECT reason, upstream FROM connection_events
-         WHERE sni = ${hostname} AND client_port = ${localPort} AND started_at >= ${new Date(since.getTime() - 1000)}
+         WHERE (sni = ${hostname} OR sni IS NULL) AND client_port = ${localPort} AND started_at >= ${new Date(since.getTime() - 1000)}
          ORDER BY started_at DESC, id DESC LIMIT 1`;
       if (rows[0]) return rows[0];
       if (Date.now() > deadline) return null;
@@ -194,7 +208,7 @@ export class ConnectionsService {
   async terminate(actor: Actor, proxyId: string, connectionId: string) {
     const row = await this.prisma.proxyInstance.findFirst({
       where: { id: proxyId, heartbeatAt: { gt: new Date(Date.now() - this.livenessMs) } },
-      select: { connections: true },
+      select: { connections: true, startedAt: true },
     });
     const conn = row ? reported(row.connections).find((c) => c.id === connectionId) : undefined;
     if (!conn) throw new AppError('SY_CONNECTION_NOT_FOUND');
@@ -208,9 +222,15 @@ export class ConnectionsService {
     const tenant = await this.prisma.tenant.findUnique({ where: { id: conn.tenantId }, select: { slug: true } });
     if (!tenant) throw new AppError('SY_CONNECTION_NOT_FOUND');
     const by = await this.actorLabel(actor);
-    const order: TerminateOrder = { op: 'terminate', proxyId, connectionId, by };
     const requestedAt = new Date();
     await this.prisma.$transaction(async (tx) => {
+      // Kept for proxies that miss the NOTIFY; expired ones are pruned here, on the next write.
+      await tx.controlOrder.deleteMany({ where: { expiresAt: { lt: new Date(requestedAt.getTime() - ORDER_TTL_MS) } } });
+      const order_ = await tx.controlOrder.create({
+        data: { proxyId, proxyStartedAt: row!.startedAt, op: 'terminate', connectionId, endedBy: by, expiresAt: new Date(requestedAt.getTime() + ORDER_TTL_MS) },
+        select: { id: true },
+      });
+      const order: TerminateOrder = { op: 'terminate', proxyId, connectionId, by, orderId: order_.id.toString(), proxyStartedAt: row!.startedAt.getTime() };
       await recordAudit(tx, actor, {
         tenantId: conn.tenantId,
         action: 'connection.terminate',
@@ -224,7 +244,7 @@ export class ConnectionsService {
           startedAt: new Date(conn.startedAt).toISOString(),
         },
       });
-      // Delivered on commit, with the audit event.
+      // Delivered on commit, with the audit event and the order's row.
       await tx.$executeRaw`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(order)})`;
     });
     return { proxyId, connectionId, tenant: tenant.slug, endedBy: by, requestedAt: requestedAt.toISOString() };

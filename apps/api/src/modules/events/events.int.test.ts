@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
-import { csvField, decodeCursor, encodeCursor } from './events.service.js';
+import { csvField, decodeCursor, encodeCursor, EventsService } from './events.service.js';
 
 let h: Harness;
 let acme: string;
@@ -138,6 +138,29 @@ describe('connection events', () => {
     expect(rollup.buckets[4]).toMatchObject({ connections: 10, failures: 1 });
     const rows = await h.app.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT sum(connections)::int8 AS n FROM connection_event_rollups WHERE level = 0`;
     expect(Number(rows[0]!.n)).toBe(258);
+  });
+
+  it('counts top client addresses exactly up to a bound, and beyond it estimates them from a sample it names', async () => {
+    const acmeT = (await h.app.prisma.tenant.findUnique({ where: { slug: 'acme' } }))!;
+    const actor = { principal: { actorType: 'admin-token' as const, actorId: 't', isPlatformAdmin: true, tenantRoles: new Map() }, requestId: 't', clientAddress: '127.0.0.1' };
+    const q = { from: new Date(base).toISOString(), to: new Date(base + 6 * 3600_000).toISOString(), interval: '1h' as const };
+    const exact = await h.app.services.events.stats(actor, 'acme', q);
+    expect(exact.topClientsSampled).toBeNull();
+    expect(exact.topClients).toEqual([
+      { clientAddress: '10.0.0.5', connections: 125, failures: 25 },
+      { clientAddress: '192.168.1.9', connections: 125, failures: 0 },
+    ]);
+    // 250 matching events over a bound of 100: about 40 % of them, in slices across the span.
+    const small = new EventsService(h.app.prisma, { resolve: async () => acmeT }, { topClientsExactMax: 100 });
+    const est = await small.stats(actor, 'acme', q);
+    expect(est.topClientsSampled).toBeCloseTo(0.4, 2);
+    expect(est.topClients.map((c) => c.clientAddress).sort()).toEqual(['10.0.0.5', '192.168.1.9']);
+    for (const c of est.topClients) expect(Math.abs(c.connections - 125)).toBeLessThanOrEqual(25);
+    // The same request gives the same estimate; an address filter is always exact.
+    expect(await small.stats(actor, 'acme', q)).toEqual(est);
+    const one = await small.stats(actor, 'acme', { ...q, clientAddress: '10.0.0.5' });
+    expect(one.topClientsSampled).toBeNull();
+    expect(one.topClients).toEqual([{ clientAddress: '10.0.0.5', connections: 125, failures: 25 }]);
   });
 
   it('exports CSV with a header and every matching row', async () => {

@@ -134,8 +134,12 @@ export const StatsResponse = Type.Object(
     ),
     topClients: Type.Array(
       Type.Object({ clientAddress: Type.String(), connections: Type.Integer(), failures: Type.Integer() }),
-      { description: 'The 10 client addresses with the most connections in the range (same filters)' },
+      { description: 'The 10 client addresses with the most connections in the range (same filters). Exact unless `topClientsSampled` is set: then estimated from a sample, see there.' },
     ),
+    topClientsSampled: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+      description:
+        'null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 30,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts.',
+    }),
   },
   {
     examples: [
@@ -148,6 +152,7 @@ export const StatsResponse = Type.Object(
           { start: '2026-11-22T01:00:00.000Z', connections: 0, ok: 0, failures: 0, bytesIn: 0, bytesOut: 0, failuresByReason: {} },
         ],
         topClients: [{ clientAddress: '203.0.113.7', connections: 98, failures: 0 }],
+        topClientsSampled: null,
       },
     ],
   },

@@ -14,6 +14,8 @@ const STEP_LABEL: Record<string, string> = {
   tls: 'The proxy accepted the host name (TLS)',
   certificate: 'Certificate presented',
   upstream: 'The database answered',
+  dedicated: 'Through the dedicated port',
+  endpoint: 'Without SNI (endpoint option)',
 };
 
 export function CheckConnectionPage() {
@@ -80,7 +82,7 @@ export function CheckResultView({ r }: { r: CheckResult }) {
               data-step={s.step}
               data-ok={String(s.ok)}
               icon={
-                <ThemeIcon color={s.skipped ? STATUS.neutral : s.ok ? STATUS.good : STATUS.bad} size={22} radius="xl" aria-hidden>
+                <ThemeIcon color={s.skipped || (s.optional && !s.ok) ? STATUS.neutral : s.ok ? STATUS.good : STATUS.bad} size={22} radius="xl" aria-hidden>
                   {s.skipped ? '–' : s.ok ? '✓' : '✗'}
                 </ThemeIcon>
               }
@@ -90,6 +92,7 @@ export function CheckResultView({ r }: { r: CheckResult }) {
               </Text>{' '}
               <Text span size="sm" c="dimmed">
                 {s.skipped ? 'not run' : `${s.ms} ms`}
+                {s.optional ? ' · optional' : ''}
               </Text>
               <Text size="sm">{s.message}</Text>
             </List.Item>

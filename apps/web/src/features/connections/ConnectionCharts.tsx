@@ -109,6 +109,12 @@ export function ConnectionCharts({ stats, onSelectSpan }: { stats: Stats; onSele
           <Title order={2} size="h4">
             Top client addresses
           </Title>
+          {stats.topClientsSampled !== null && stats.topClients.length > 0 && (
+            <Text size="sm" c="dimmed">
+              Approximate: estimated from {formatShare(stats.topClientsSampled)} of the connections in this span (too many to count at once).
+              Filter by a client address for exact counts.
+            </Text>
+          )}
           {stats.topClients.length === 0 ? (
             <Text size="sm" c="dimmed">
               None in this span.
@@ -126,8 +132,8 @@ export function ConnectionCharts({ stats, onSelectSpan }: { stats: Stats; onSele
                 {stats.topClients.map((c) => (
                   <Table.Tr key={c.clientAddress}>
                     <Table.Td>{c.clientAddress}</Table.Td>
-                    <Table.Td ta="right">{c.connections}</Table.Td>
-                    <Table.Td ta="right">{c.failures}</Table.Td>
+                    <Table.Td ta="right">{stats.topClientsSampled !== null ? `≈ ${c.connections}` : c.connections}</Table.Td>
+                    <Table.Td ta="right">{stats.topClientsSampled !== null ? `≈ ${c.failures}` : c.failures}</Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>
@@ -137,4 +143,10 @@ export function ConnectionCharts({ stats, onSelectSpan }: { stats: Stats; onSele
       </Group>
     </Stack>
   );
+}
+
+/** A share as a percentage a person reads: 0.05 → "5 %", 0.004 → "0.4 %". */
+function formatShare(share: number): string {
+  const pct = share * 100;
+  return `${pct >= 10 ? Math.round(pct) : pct >= 1 ? pct.toFixed(1).replace(/\.0$/, '') : pct.toFixed(2).replace(/0$/, '')} %`;
 }

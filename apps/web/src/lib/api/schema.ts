@@ -5994,7 +5994,8 @@ export interface paths {
                          *           "connections": 98,
                          *           "failures": 0
                          *         }
-                         *       ]
+                         *       ],
+                         *       "topClientsSampled": null
                          *     }
                          */
                         "application/json": {
@@ -6015,12 +6016,14 @@ export interface paths {
                                     [key: string]: number;
                                 };
                             }[];
-                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            /** @description The 10 client addresses with the most connections in the range (same filters). Exact unless `topClientsSampled` is set: then estimated from a sample, see there. */
                             topClients: {
                                 clientAddress: string;
                                 connections: number;
                                 failures: number;
                             }[];
+                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 30,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
+                            topClientsSampled: number | null;
                         };
                     };
                 };
@@ -6418,7 +6421,8 @@ export interface paths {
                          *           "connections": 98,
                          *           "failures": 0
                          *         }
-                         *       ]
+                         *       ],
+                         *       "topClientsSampled": null
                          *     }
                          */
                         "application/json": {
@@ -6439,12 +6443,14 @@ export interface paths {
                                     [key: string]: number;
                                 };
                             }[];
-                            /** @description The 10 client addresses with the most connections in the range (same filters) */
+                            /** @description The 10 client addresses with the most connections in the range (same filters). Exact unless `topClientsSampled` is set: then estimated from a sample, see there. */
                             topClients: {
                                 clientAddress: string;
                                 connections: number;
                                 failures: number;
                             }[];
+                            /** @description null: `topClients` is exact. Otherwise the share of the range’s matching events that were counted (ranges with more than 30,000 matching events and no address or host-name filter): time slices spread evenly over the range, counts scaled up by 1/share and rounded, so `topClients` is APPROXIMATE — reliable for addresses that stand out, not for ranking addresses with similar counts. Filter by client address for exact counts. */
+                            topClientsSampled: number | null;
                         };
                     };
                 };
@@ -6856,7 +6862,7 @@ export interface paths {
         };
         /**
          * Check connection: the platform connects to the route like a client and reports each step
-         * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
+         * @description Dials the route’s public listener with its host name as SNI and performs the engine’s handshake (SSLRequest + TLS for PostgreSQL, TLS otherwise): `reach` the proxy, `tls` (the proxy routed the host name), `certificate` (subject, issuer, expiry, and whether it verifies with the CA the connect panel offers), `upstream` (PostgreSQL: the database’s first message after a StartupMessage with a placeholder user — no credentials); then, as their own steps, the route’s other ways in: `dedicated` (the same handshake through the route’s dedicated port, where the database itself answers the SSLRequest) when the route has one, and `endpoint` for PostgreSQL terminate-mode routes (TLS without SNI and `options=endpoint=<host name>`, as clients without SNI connect; optional, because it needs the proxy’s default certificate). Each step is timed; the first failing one is `failedStep`, explained in plain words using the reason the proxy recorded for the check’s own connection. Always 200 when the check ran; `ok` says whether it passed. Tenant members.
          */
         get: {
             parameters: {
@@ -6928,7 +6934,7 @@ export interface paths {
                          */
                         "application/json": {
                             ok: boolean;
-                            failedStep: ("reach" | "tls" | "certificate" | "upstream") | null;
+                            failedStep: ("reach" | "tls" | "certificate" | "upstream" | "dedicated" | "endpoint") | null;
                             summary: string;
                             hostname: string;
                             listener: string;
@@ -6939,11 +6945,16 @@ export interface paths {
                             /** Format: date-time */
                             checkedAt: string;
                             steps: {
-                                /** @enum {unknown} */
-                                step: "reach" | "tls" | "certificate" | "upstream";
+                                /**
+                                 * @description reach, tls, certificate, upstream: through the shared listener with the host name as SNI. dedicated: the whole handshake through the route’s dedicated port (when it has one). endpoint: PostgreSQL terminate-mode routes, without SNI and with options=endpoint=<host name> (optional).
+                                 * @enum {unknown}
+                                 */
+                                step: "reach" | "tls" | "certificate" | "upstream" | "dedicated" | "endpoint";
                                 ok: boolean;
                                 /** @description Not run because an earlier step failed */
                                 skipped?: boolean;
+                                /** @description A way in the route does not depend on (endpoint option: needs the proxy’s default certificate); a failure is reported but does not fail the check */
+                                optional?: boolean;
                                 /** @description How long the step took */
                                 ms: number;
                                 /** @description What happened, in plain words */
