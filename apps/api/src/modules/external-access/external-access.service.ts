@@ -26,7 +26,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
-import { diff, recordAudit } from '../audit/audit.service.js';
+import { diff, recordAudit, recordAudits, type AuditEntry } from '../audit/audit.service.js';
 import { CA_FILE_NAME, CA_PEM_PATH, coversHostname, isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
@@ -259,14 +259,16 @@ export class ExternalAccessService {
     if (changed.length) {
       last = await this.deps.prisma.$transaction(
         async (tx) => {
+          const audits: AuditEntry[] = [];
           for (const { index, plan } of changed) {
             try {
-              routes.set(index, await writeConflicts(plan.next, 'body.', () => this.write(tx, actor, tenant, plan)));
+              routes.set(index, await writeConflicts(plan.next, 'body.', () => this.write(tx, actor, tenant, plan, audits)));
             } catch (err) {
               if (err instanceof AppError) throw batchError([{ index, error: err }]);
               throw err;
             }
           }
+          await recordAudits(tx, actor, audits);
           // Last statement, as in `put`: consecutive versions in item order, one NOTIFY.
           return recordRouteChanges(
             tx,
@@ -341,8 +343,11 @@ export class ExternalAccessService {
     return { db, current, next, mint, previousAuto, changed };
   }
 
-  /** One route's writes inside the change transaction (without the version bump). */
-  private async write(tx: Prisma.TransactionClient, actor: Actor, tenant: Tenant, plan: Plan): Promise<RouteWithCert> {
+  /**
+   * One route's writes inside the change transaction (without the version bump). With
+   * `audits`, the audit event is collected there (a batch writes them in one statement).
+   */
+  private async write(tx: Prisma.TransactionClient, actor: Actor, tenant: Tenant, plan: Plan, audits?: AuditEntry[]): Promise<RouteWithCert> {
     const { db, current, next, mint, previousAuto } = plan;
     if (mint) await tx.certificate.create({ data: mint });
     const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
@@ -353,13 +358,15 @@ export class ExternalAccessService {
       : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
     // An automatic certificate belongs to its route: it goes when the route stops using it.
     if (previousAuto) await tx.certificate.deleteMany({ where: { id: previousAuto, routes: { none: {} } } });
-    await recordAudit(tx, actor, {
+    const audit: AuditEntry = {
       tenantId: tenant.id,
       action: routeAction(db.route !== null, current.enabled, next.enabled),
       targetType: 'route',
       targetId: r.id,
       changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, state), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
-    });
+    };
+    if (audits) audits.push(audit);
+    else await recordAudit(tx, actor, audit);
     return r;
   }
 
