@@ -13,6 +13,7 @@ import {
   recordOf,
   snapshotMessages,
   SnapshotAssembler,
+  SnapshotCache,
   type ToWorker,
 } from './messages.js';
 
@@ -109,6 +110,32 @@ describe('route table over IPC', () => {
     expect(a.feed({ ...part!, routes: '[[' })).toBeNull();
     expect(a.feed(part!)?.table.size).toBe(2);
     expect(decodeToWorker({ ...part, routes: [] })).toBeNull();
+  });
+
+  it('encodes a table once for every reader, part by part as the first reader needs it', () => {
+    const table = RouteTable.build(9, routes(5000));
+    const cache = new SnapshotCache();
+    const a = cache.get(table, 77);
+    const b = cache.get(table, 77);
+    const first = a.next().value!;
+    expect(first).toMatchObject({ part: 0, last: false, count: 2000 });
+    // Interleaved readers see the very same messages (no second encoding).
+    expect(b.next().value).toBe(first);
+    const restA = [...a];
+    const restB = [...b];
+    expect(restB).toEqual(restA);
+    restB.forEach((m, i) => expect(m).toBe(restA[i]));
+    expect([first, ...restA].map((m) => [m.part, m.count, m.last])).toEqual([
+      [0, 2000, false],
+      [1, 2000, false],
+      [2, 1000, true],
+    ]);
+    expect([...cache.get(table, 77)][0]).toBe(first);
+    // Another table (or a cleared cache) is encoded afresh.
+    cache.clear();
+    expect([...cache.get(table, 77)][0]).not.toBe(first);
+    const other = RouteTable.build(10, routes(1));
+    expect([...cache.get(other, null)]).toEqual(snapshotMessages(other, null));
   });
 
   it('restarts the assembly when a new snapshot begins before the last one finished', () => {

@@ -165,51 +165,64 @@ type AllFields<T> = { [K in keyof Required<T>]: T[K] };
 type SnapshotMessage = Extract<ToWorker, { t: 'snapshot' }>;
 
 /**
- * The snapshot of `table` as messages of at most `chunk` routes (at least one message). The
- * routes travel as one string per part (`encodeRecords`), so the primary encodes a table
- * once for every worker (`SnapshotCache`) and node:cluster's own JSON step only copies a
- * string.
+ * The snapshot of `table` as messages of at most `chunk` routes (at least one message),
+ * lazily. The routes travel as one string per part (`encodeRecords`), so node:cluster's own
+ * JSON step only copies a string, and the primary can encode a table once for every worker
+ * (`SnapshotCache`).
  */
-export function snapshotMessages(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): SnapshotMessage[] {
-  const out: SnapshotMessage[] = [];
+export function* snapshotParts(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): Generator<SnapshotMessage> {
+  let part = 0;
   let batch: RouteRecord[] = [];
-  const flush = (last: boolean) => {
-    out.push({ sy: 1, t: 'snapshot', version: table.version, committedAt, part: out.length, last, count: batch.length, routes: encodeRecords(batch) });
-    batch = [];
-  };
-  // Entries go straight in: `encodeRecords` reads only the record's fields, so the compiled
-  // `allowedSources` stays behind without a copy per route.
-  for (const e of table.routes()) {
-    batch.push(e);
-    if (batch.length >= chunk) flush(false);
+  const it = table.routes();
+  let next = it.next();
+  while (!next.done) {
+    // Entries go straight in: `encodeRecords` reads only the record's fields, so the
+    // compiled `allowedSources` stays behind without a copy per route.
+    batch.push(next.value);
+    next = it.next();
+    if (batch.length >= chunk || next.done) {
+      yield { sy: 1, t: 'snapshot', version: table.version, committedAt, part: part++, last: next.done === true, count: batch.length, routes: encodeRecords(batch) };
+      batch = [];
+    }
   }
-  if (batch.length > 0 || out.length === 0) flush(true);
-  else out[out.length - 1]!.last = true;
-  return out;
+  if (part === 0) yield { sy: 1, t: 'snapshot', version: table.version, committedAt, part: 0, last: true, count: 0, routes: '[]' };
+}
+
+export function snapshotMessages(table: RouteTable, committedAt: number | null, chunk = SNAPSHOT_CHUNK): SnapshotMessage[] {
+  return [...snapshotParts(table, committedAt, chunk)];
 }
 
 /**
  * The current table's snapshot messages, encoded once and sent to every worker that asks
- * (all of them at start, one after a restart). Dropped at the next table change, so it never
- * keeps an old table alive; ~0.3 KB per route while it lives.
+ * (all of them at start, one after a restart). Parts are encoded as the first reader needs
+ * them, so the primary encodes part n+1 while the workers decode part n; later readers get
+ * the parts already made. Dropped at the next table change (readers in flight finish the
+ * table they started), so it never keeps an old table alive; ~0.35 KB per route while it
+ * lives.
  */
 export class SnapshotCache {
-  private table: RouteTable | null = null;
-  private committedAt: number | null = null;
-  private messages: SnapshotMessage[] = [];
+  private state: { table: RouteTable; committedAt: number | null; parts: SnapshotMessage[]; source: Iterator<SnapshotMessage> | null } | null = null;
 
-  get(table: RouteTable, committedAt: number | null): SnapshotMessage[] {
-    if (table !== this.table || committedAt !== this.committedAt) {
-      this.messages = snapshotMessages(table, committedAt);
-      this.table = table;
-      this.committedAt = committedAt;
+  *get(table: RouteTable, committedAt: number | null): Generator<SnapshotMessage> {
+    if (this.state?.table !== table || this.state.committedAt !== committedAt) {
+      this.state = { table, committedAt, parts: [], source: snapshotParts(table, committedAt) };
     }
-    return this.messages;
+    const s = this.state;
+    for (let i = 0; ; i++) {
+      if (i >= s.parts.length) {
+        const n = s.source?.next();
+        if (!n || n.done) {
+          s.source = null;
+          return;
+        }
+        s.parts.push(n.value);
+      }
+      yield s.parts[i]!;
+    }
   }
 
   clear(): void {
-    this.table = null;
-    this.messages = [];
+    this.state = null;
   }
 }
 
