@@ -18,8 +18,7 @@
  * beside each figure.
  */
 import { scratchDatabase, summary } from './lib.js';
-import { AppliedWatch, load, seedFleet, startApi, startProxies, type Api } from './proxy/fleet-lib.js';
-import type { StartedSwitchyard } from './proxy/processes.js';
+import { AppliedWatch, load, seedFleet, startApi, startProxies, type Api, type FleetProxy } from './proxy/fleet-lib.js';
 
 const CHANGES = Number(process.env.CHANGES ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
@@ -47,7 +46,7 @@ const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19
 
 const db = await scratchDatabase('switchyard_bench_write_path');
 let api: Api | null = null;
-let proxies: StartedSwitchyard[] = [];
+let proxies: FleetProxy[] = [];
 const watch = new AppliedWatch(db.url);
 try {
   api = await startApi(db.url);

@@ -103,18 +103,24 @@ export async function seedFleet(databaseUrl: string, o: { databases: number; fil
   }
 }
 
-export async function startProxies(n: number, databaseUrl: string, prefix: string, env: NodeJS.ProcessEnv = {}, cpus = '0-1'): Promise<StartedSwitchyard[]> {
-  const out: StartedSwitchyard[] = [];
+export type FleetProxy = StartedSwitchyard & { tlsPort: number };
+
+/** `n` proxies named `<prefix>-<first>…`, each a single process with one `tls` listener. */
+export async function startProxies(n: number, databaseUrl: string, prefix: string, o: { env?: NodeJS.ProcessEnv; cpus?: string; first?: number; checkout?: string } = {}): Promise<FleetProxy[]> {
+  const out: FleetProxy[] = [];
+  const first = o.first ?? 0;
   // A few at a time: 20 cold starts at once on 2 cores would measure the machine, not the start.
   const PARALLEL = 4;
   for (let i = 0; i < n; i += PARALLEL) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(PARALLEL, n - i) }, async (_, k) =>
-        startSwitchyard(
-          { databaseUrl, tlsPort: await getFreePort(), adminPort: await getFreePort(), cpus, workers: 1, proxyId: `${prefix}-${i + k}`, env: { LOG_LEVEL: 'warn', ...env } },
+      Array.from({ length: Math.min(PARALLEL, n - i) }, async (_, k) => {
+        const tlsPort = await getFreePort();
+        const p = await startSwitchyard(
+          { databaseUrl, tlsPort, adminPort: await getFreePort(), cpus: o.cpus ?? '0-1', workers: 1, proxyId: `${prefix}-${first + i + k}`, env: { LOG_LEVEL: 'warn', ...o.env }, checkout: o.checkout },
           processTree,
-        ),
-      ),
+        );
+        return Object.assign(p, { tlsPort });
+      }),
     );
     out.push(...batch);
   }
@@ -131,6 +137,21 @@ export class AppliedWatch {
   private client: pg.Client | null = null;
 
   constructor(private readonly url: string) {}
+
+  /** After the database restarted: listen again (retrying until it answers). */
+  async reconnect(timeoutMs = 60_000): Promise<void> {
+    await this.client?.end().catch(() => {});
+    this.client = null;
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.start();
+      } catch (err) {
+        if (performance.now() > until) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
 
   async start(): Promise<void> {
     const c = new pg.Client({ connectionString: this.url });
