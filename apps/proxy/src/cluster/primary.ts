@@ -191,6 +191,7 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
   };
 
   const onChange = (change: TableChange) => {
+    forkWorkers();
     snapshots.clear();
     table = change.table;
     if (change.committedAt) committedAt = change.committedAt.getTime();
@@ -219,6 +220,18 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
       log.info({ connectionId: order.connectionId, by: order.by, worker: target?.id ?? null, sent }, sent ? 'terminate order forwarded to its worker' : 'terminate order for a worker that is gone');
     },
   });
+
+  /**
+   * Workers are forked once the first table is built, not beside the snapshot load: their
+   * start-up (loading modules) would take the cores the load needs, and they cannot listen
+   * before they have a table anyway.
+   */
+  let forked = false;
+  const forkWorkers = () => {
+    if (forked) return;
+    forked = true;
+    for (const s of slots) fork(s);
+  };
 
   let failStart: ((err: Error) => void) | null = null;
   let allListening: (() => void) | null = null;
@@ -361,7 +374,6 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     allListening = resolve;
     failStart = reject;
   });
-  for (const s of slots) fork(s);
   let adminPort: number;
   try {
     adminPort = await listenAdmin(admin, config);
