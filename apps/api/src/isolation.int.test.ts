@@ -54,6 +54,7 @@ const TABLE: Record<string, Entry> = {
   'DELETE /api/v1/tenants/{tenant}/databases/{database}': admin,
   'GET /api/v1/tenants/{tenant}/databases/{database}/external-access': member,
   'PUT /api/v1/tenants/{tenant}/databases/{database}/external-access': admin,
+  'POST /api/v1/tenants/{tenant}/external-access/batch': { scope: 'tenant', min: 'admin', body: { items: [{ database: 'orders', enabled: false }] } },
   'GET /api/v1/tenants/{tenant}/discovered-services': member,
   'POST /api/v1/tenants/{tenant}/tokens': admin,
   'GET /api/v1/tenants/{tenant}/tokens': admin,

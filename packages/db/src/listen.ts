@@ -100,7 +100,9 @@ export class NotificationListener {
 
   private scheduleReconnect(): void {
     if (this.stopped) return;
-    const delay = this.backoff;
+    // Jittered (half to all of the backoff): a fleet that lost the database at the same
+    // moment would otherwise reconnect, and resync, in lockstep.
+    const delay = Math.round(this.backoff * (0.5 + Math.random() / 2));
     this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 5000);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.retryTimer.unref();

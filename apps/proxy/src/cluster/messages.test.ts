@@ -5,12 +5,15 @@ import { route } from '../testing/routes.js';
 import {
   decodeEvent,
   decodeFromWorker,
+  decodeRecords,
   decodeToWorker,
   deltaMessage,
+  encodeRecords,
   encodeEvent,
   recordOf,
   snapshotMessages,
   SnapshotAssembler,
+  SnapshotCache,
   type ToWorker,
 } from './messages.js';
 
@@ -46,7 +49,7 @@ describe('route table over IPC', () => {
   it('sends a snapshot in chunks that reassemble into the same table', () => {
     const table = RouteTable.build(42, routes(5));
     const msgs = [...snapshotMessages(table, 1234, 2)];
-    expect(msgs.map((m) => m.t === 'snapshot' && [m.part, m.records.length, m.last])).toEqual([
+    expect(msgs.map((m) => m.t === 'snapshot' && [m.part, m.count, m.last])).toEqual([
       [0, 2, false],
       [1, 2, false],
       [2, 1, true],
@@ -70,8 +73,69 @@ describe('route table over IPC', () => {
   });
 
   it('sends an empty table as one last part', () => {
-    const msgs = [...snapshotMessages(RouteTable.empty(), null)];
-    expect(msgs).toEqual([{ sy: 1, t: 'snapshot', version: 0, committedAt: null, part: 0, last: true, records: [] }]);
+    const msgs = snapshotMessages(RouteTable.empty(), null);
+    expect(msgs).toEqual([{ sy: 1, t: 'snapshot', version: 0, committedAt: null, part: 0, last: true, count: 0, routes: '[]' }]);
+  });
+
+  it('carries every field of a route as a tuple, and refuses a corrupt part', () => {
+    const full = route({
+      id: '00000000-0000-4000-8000-0000000000ff',
+      hostname: 'full.acme.db.example.com',
+      tlsMode: 'terminate',
+      sourceCidrs: ['10.0.0.0/8'],
+      maxConnections: 5,
+      tenantMaxConnections: 50,
+      endpoints: [{ host: '10.1.0.1', port: 5432 }, { host: '10.1.0.2', port: 5432 }],
+      balance: 'least-connections',
+      healthCheck: { type: 'tcp', intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 },
+      proxyProtocol: 'v2',
+      dedicatedPort: 20001,
+      destination: '10.0.0.9:443',
+      sourceAddress: '192.0.2.10',
+      certificate: { id: 'c1', certPem: 'PEM', keyCiphertext: 'k', fingerprint: 'fp', notAfter: 1_800_000_000_000 },
+      upstreamTls: false,
+      upstreamCa: 'CA',
+      acmeChallenge: { id: 'a1', type: 'tls-alpn-01', token: 'tok', keyAuthorization: 'ka', certPem: 'ACME', keyCiphertext: 'ak' },
+    });
+    expect(decodeRecords(encodeRecords([full]))).toEqual([full]);
+    // Optional fields a snapshot row gives as null come back absent, which means the same.
+    const nulls = route({ healthCheck: null, proxyProtocol: null, dedicatedPort: null, destination: null, sourceAddress: null, acmeChallenge: null });
+    expect(decodeRecords(encodeRecords([nulls]))).toEqual([route()]);
+    expect(decodeRecords('not json')).toBeNull();
+    expect(decodeRecords('[[1,2]]')).toBeNull();
+    expect(decodeRecords('{}')).toBeNull();
+    const [part] = snapshotMessages(RouteTable.build(3, routes(2)), null);
+    const a = new SnapshotAssembler();
+    expect(a.feed({ ...part!, count: 3 })).toBeNull();
+    expect(a.feed({ ...part!, routes: '[[' })).toBeNull();
+    expect(a.feed(part!)?.table.size).toBe(2);
+    expect(decodeToWorker({ ...part, routes: [] })).toBeNull();
+  });
+
+  it('encodes a table once for every reader, part by part as the first reader needs it', () => {
+    const table = RouteTable.build(9, routes(5000));
+    const cache = new SnapshotCache();
+    const a = cache.get(table, 77);
+    const b = cache.get(table, 77);
+    const first = a.next().value!;
+    expect(first).toMatchObject({ part: 0, last: false, count: 2000 });
+    // Interleaved readers see the very same messages (no second encoding).
+    expect(b.next().value).toBe(first);
+    const restA = [...a];
+    const restB = [...b];
+    expect(restB).toEqual(restA);
+    restB.forEach((m, i) => expect(m).toBe(restA[i]));
+    expect([first, ...restA].map((m) => [m.part, m.count, m.last])).toEqual([
+      [0, 2000, false],
+      [1, 2000, false],
+      [2, 1000, true],
+    ]);
+    expect([...cache.get(table, 77)][0]).toBe(first);
+    // Another table (or a cleared cache) is encoded afresh.
+    cache.clear();
+    expect([...cache.get(table, 77)][0]).not.toBe(first);
+    const other = RouteTable.build(10, routes(1));
+    expect([...cache.get(other, null)]).toEqual(snapshotMessages(other, null));
   });
 
   it('restarts the assembly when a new snapshot begins before the last one finished', () => {

@@ -18,9 +18,46 @@ export interface RouteEntry extends RouteRecord {
 
 const NO_CIDRS: readonly Cidr[] = Object.freeze([]);
 
-export function compileRoute(record: RouteRecord): RouteEntry {
-  const allowedSources = record.sourceCidrs.length === 0 ? NO_CIDRS : record.sourceCidrs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
-  return { ...record, allowedSources };
+/** Every key of a route entry, optional ones included: `compileRoute` must name each. */
+type AllFields<T> = { [K in keyof Required<T>]: T[K] };
+
+/**
+ * One object literal naming every field, not `{ ...record, allowedSources }`: with 100,000
+ * routes the spread (V8's generic clone of a 26-field object plus a new property) cost
+ * ~300–450 ms of a table build, the literal ~10–40 ms (`npm run bench:cold-start`).
+ */
+export function compileRoute(r: RouteRecord): RouteEntry {
+  const allowedSources = r.sourceCidrs.length === 0 ? NO_CIDRS : r.sourceCidrs.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
+  const e: AllFields<RouteEntry> = {
+    id: r.id,
+    hostname: r.hostname,
+    listener: r.listener,
+    tlsMode: r.tlsMode,
+    enabled: r.enabled,
+    disableBehavior: r.disableBehavior,
+    sourceCidrs: r.sourceCidrs,
+    maxConnections: r.maxConnections,
+    version: r.version,
+    tenantId: r.tenantId,
+    tenantMaxConnections: r.tenantMaxConnections,
+    tenantSlug: r.tenantSlug,
+    databaseId: r.databaseId,
+    databaseName: r.databaseName,
+    engine: r.engine,
+    endpoints: r.endpoints,
+    balance: r.balance,
+    healthCheck: r.healthCheck,
+    proxyProtocol: r.proxyProtocol,
+    dedicatedPort: r.dedicatedPort,
+    destination: r.destination,
+    sourceAddress: r.sourceAddress,
+    certificate: r.certificate,
+    upstreamTls: r.upstreamTls,
+    acmeChallenge: r.acmeChallenge,
+    upstreamCa: r.upstreamCa,
+    allowedSources,
+  };
+  return e;
 }
 
 /** Normalises an SNI value for lookup; IP literals and empty names count as no name. */

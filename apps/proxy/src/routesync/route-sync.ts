@@ -1,8 +1,13 @@
 /**
  * Keeps the proxy's route table in step with the control database, entirely off the hot
  * path:
- *  - at start (and after every reconnect of the LISTEN connection, when notifications may
- *    have been missed) it loads a full snapshot in one REPEATABLE READ transaction;
+ *  - at start it loads a full snapshot in one REPEATABLE READ transaction;
+ *  - after a reconnect of the LISTEN connection (notifications may have been missed) it reads
+ *    the change log after its version, like a delta, if the log still holds the change its
+ *    table ends with (same version, same commit time: the same history, not a restored or
+ *    failed-over database that reused the number); otherwise a full snapshot. With a fleet
+ *    reconnecting at once after a database restart, that is N small reads instead of N full
+ *    snapshots (`npm run bench:fleet`);
  *  - on each NOTIFY it reads the change log after the version it holds, and, if the log is
  *    gap-free, reloads just the changed routes (same transaction, same snapshot) and derives
  *    a new table; if the log has a gap (pruned history), it loads a full snapshot instead;
@@ -61,6 +66,10 @@ export class RouteSync {
   private readonly listener: NotificationListener;
   private dirty = false;
   private needFull = true;
+  /** After a reconnect: check the change log still continues the table's history. */
+  private verify = false;
+  /** The newest change the table holds: its version and commit time (null: none known). */
+  private fence: { version: number; at: number } | null = null;
   private running: Promise<void> | null = null;
   private backoff = MIN_BACKOFF_MS;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -82,8 +91,8 @@ export class RouteSync {
       onConnected: () => {
         opts.metrics.controlDbUp.set(1);
         if (this.everConnected) {
-          opts.log.info('control database reconnected; resyncing routes fully');
-          this.needFull = true;
+          opts.log.info('control database reconnected; resyncing routes');
+          this.verify = true;
         }
         this.everConnected = true;
         this.schedule();
@@ -137,7 +146,7 @@ export class RouteSync {
   private async loop(): Promise<void> {
     while (this.dirty && !this.stopped) {
       this.dirty = false;
-      const kind = this.needFull || !this.table ? 'full' : 'delta';
+      const kind = this.needFull || !this.table || (this.verify && !this.fence) ? 'full' : 'delta';
       try {
         if (kind === 'full') await this.loadFull();
         else await this.loadDelta();
@@ -172,11 +181,22 @@ export class RouteSync {
 
   private async loadFull(): Promise<void> {
     const started = performance.now();
-    const { version, records, committedAt } = await this.withSnapshot(async (c) => {
-      const v = await c.query<{ version: number; updated_at: Date }>('SELECT version::float8 AS version, updated_at FROM config_state WHERE id = 1');
+    const { version, records, committedAt, fence } = await this.withSnapshot(async (c) => {
+      const v = await c.query<{ version: number; updated_at: Date; created_at: Date | null }>(
+        `SELECT s.version::float8 AS version, s.updated_at, ch.created_at
+           FROM config_state s LEFT JOIN config_changes ch ON ch.version = s.version WHERE s.id = 1`,
+      );
       const rows = await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null]);
-      return { version: v.rows[0]?.version ?? 0, records: rows.rows.map(routeFromRow), committedAt: v.rows[0]?.updated_at ?? null };
+      const row = v.rows[0];
+      return {
+        version: row?.version ?? 0,
+        records: rows.rows.map(routeFromRow),
+        committedAt: row?.updated_at ?? null,
+        fence: row?.created_at ? { version: row.version, at: row.created_at.getTime() } : null,
+      };
     });
+    this.fence = fence;
+    this.verify = false;
     const previous = this.table;
     const table = RouteTable.build(version, records);
     this.needFull = false;
@@ -186,22 +206,37 @@ export class RouteSync {
 
   private async loadDelta(): Promise<void> {
     const have = this.table!.version;
+    const verify = this.verify;
+    const fence = this.fence;
     const result = await this.withSnapshot(async (c) => {
-      const v = await c.query<{ version: number }>('SELECT version::float8 AS version FROM config_state WHERE id = 1');
+      const v = await c.query<{ version: number; fence_at: Date | null }>(
+        'SELECT s.version::float8 AS version, ch.created_at AS fence_at FROM config_state s LEFT JOIN config_changes ch ON ch.version = $1 WHERE s.id = 1',
+        [fence?.version ?? -1],
+      );
       const latest = v.rows[0]?.version ?? 0;
-      if (latest <= have) return { latest, gap: false, records: [] as RouteRecord[], ids: [] as string[], committedAt: null };
+      // After a reconnect: a database whose log no longer holds our newest change as we saw
+      // it (restored, failed over with lost commits, pruned past us) gets a full snapshot.
+      if (verify && (latest < have || fence?.version !== have || v.rows[0]?.fence_at?.getTime() !== fence.at)) {
+        return { latest, gap: true, records: [] as RouteRecord[], ids: [] as string[], committedAt: null, fenceAt: null };
+      }
+      if (latest <= have) return { latest, gap: false, records: [] as RouteRecord[], ids: [] as string[], committedAt: null, fenceAt: null };
       const changes = await c.query<{ version: number; route_id: string; created_at: Date }>(
         'SELECT version::float8 AS version, route_id, created_at FROM config_changes WHERE version > $1 ORDER BY version',
         [have],
       );
       const rows = changes.rows;
       const gap = rows.length !== latest - have || rows[0]?.version !== have + 1;
-      if (gap) return { latest, gap, records: [], ids: [], committedAt: null };
+      if (gap) return { latest, gap, records: [], ids: [], committedAt: null, fenceAt: null };
       const ids = [...new Set(rows.map((r) => r.route_id))];
       const routes = await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [ids]);
-      return { latest, gap, records: routes.rows.map(routeFromRow), ids, committedAt: rows[rows.length - 1]!.created_at };
+      const last = rows[rows.length - 1]!;
+      return { latest, gap, records: routes.rows.map(routeFromRow), ids, committedAt: last.created_at, fenceAt: last.created_at };
     });
-    if (result.latest <= have) return;
+    if (!result.gap) this.verify = false;
+    if (result.latest <= have && !result.gap) {
+      if (verify) this.opts.log.info({ version: have }, 'route table still current after reconnect (change log checked)');
+      return;
+    }
     if (result.gap) {
       this.opts.log.info({ have, latest: result.latest }, 'change log has a gap; loading a full snapshot');
       this.needFull = true;
@@ -212,6 +247,7 @@ export class RouteSync {
     const deletes = result.ids.filter((id) => !present.has(id));
     const previous = this.table!;
     const table = previous.withChanges(result.latest, result.records, deletes);
+    this.fence = result.fenceAt ? { version: result.latest, at: result.fenceAt.getTime() } : null;
     this.swap({ kind: 'delta', table, previous, changedIds: result.ids, committedAt: result.committedAt });
   }
 

@@ -29,6 +29,24 @@ export async function recordAudit(tx: TxClient, actor: Actor, entry: AuditEntry)
   });
 }
 
+/** Several events in one statement (a batch change): the same rows `recordAudit` writes. */
+export async function recordAudits(tx: TxClient, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.auditEvent.createMany({
+    data: entries.map((entry) => ({
+      actorType: actor.principal.actorType,
+      actorId: actor.principal.actorId,
+      tenantId: entry.tenantId ?? null,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId ?? null,
+      changes: (entry.changes ?? undefined) as never,
+      clientAddress: actor.clientAddress,
+      requestId: actor.requestId,
+    })),
+  });
+}
+
 /** Field-by-field difference, for `changes`. Secrets must never be passed in. */
 export function diff(before: Record<string, unknown> | null, after: Record<string, unknown>): Record<string, { from: unknown; to: unknown }> {
   const out: Record<string, { from: unknown; to: unknown }> = {};

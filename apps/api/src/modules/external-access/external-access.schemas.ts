@@ -1,7 +1,7 @@
 import { DISABLE_BEHAVIORS, TLS_MODES, UPSTREAM_PROXY_PROTOCOLS } from '@switchyard/core';
 import { Type, type Static } from 'typebox';
 import { OwnerSchema } from '../../lib/ownership.js';
-import { UuidInput } from '../../lib/schemas.js';
+import { Slug, UuidInput } from '../../lib/schemas.js';
 
 export const Propagation = Type.Object(
   {
@@ -179,3 +179,63 @@ export const WaitQuery = Type.Object(
   { additionalProperties: false },
 );
 export type WaitQuery = Static<typeof WaitQuery>;
+
+/** Items per batch (`MAX_BATCH_ITEMS` in the service). */
+const BATCH_MAX = 500;
+
+export const BatchItem = Type.Object(
+  { database: Slug('Database name (of this tenant)'), ...PutExternalAccessBody.properties },
+  { additionalProperties: false },
+);
+export type BatchItem = Static<typeof BatchItem>;
+
+export const BatchExternalAccessBody = Type.Object(
+  {
+    items: Type.Array(BatchItem, {
+      minItems: 1,
+      maxItems: BATCH_MAX,
+      description: `Up to ${BATCH_MAX} databases of the tenant, each at most once; each item is what PUT …/databases/:database/external-access takes, plus \`database\``,
+    }),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ items: [{ database: 'orders', enabled: true }, { database: 'billing', enabled: true, sourceCidrs: ['203.0.113.0/24'] }, { database: 'legacy', enabled: false }] }],
+  },
+);
+export type BatchExternalAccessBody = Static<typeof BatchExternalAccessBody>;
+
+export const BatchExternalAccessResponse = Type.Object(
+  {
+    version: Type.Integer({ description: 'Config version of the last change in the batch (the newest route version when nothing changed)' }),
+    changed: Type.Integer({ description: 'Routes the batch changed; each got its own consecutive version' }),
+    items: Type.Array(
+      Type.Object({
+        database: Type.String(),
+        changed: Type.Boolean({ description: 'false: the route already was as asked (no new version, no audit event)' }),
+        enabled: Type.Boolean(),
+        hostname: Type.String(),
+        listener: Type.String(),
+        dedicatedPort: Type.Union([Type.Integer(), Type.Null()]),
+        version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
+      }),
+      { description: 'One per request item, in request order' },
+    ),
+    propagation: Propagation,
+  },
+  {
+    $id: 'BatchExternalAccess',
+    examples: [
+      {
+        version: 44,
+        changed: 2,
+        items: [
+          { database: 'orders', changed: true, enabled: true, hostname: 'orders.acme.db.example.com', listener: 'postgres', dedicatedPort: null, version: 43 },
+          { database: 'billing', changed: true, enabled: true, hostname: 'billing.acme.db.example.com', listener: 'postgres', dedicatedPort: null, version: 44 },
+          { database: 'legacy', changed: false, enabled: false, hostname: 'legacy.acme.db.example.com', listener: 'postgres', dedicatedPort: null, version: 12 },
+        ],
+        propagation: { version: 44, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 44, applied: true }] },
+      },
+    ],
+  },
+);
+export type BatchExternalAccessResponse = Static<typeof BatchExternalAccessResponse>;

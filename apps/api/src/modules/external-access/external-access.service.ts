@@ -20,17 +20,17 @@ import {
   type TlsMode,
   type UpstreamProxyProtocol,
 } from '@switchyard/core';
-import { Prisma, recordRouteChange, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
+import { Prisma, recordRouteChange, recordRouteChanges, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
 import { splitPemChain, verificationRoot } from '@switchyard/pki';
 import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
-import { diff, recordAudit } from '../audit/audit.service.js';
+import { diff, recordAudit, recordAudits, type AuditEntry } from '../audit/audit.service.js';
 import { CA_FILE_NAME, CA_PEM_PATH, coversHostname, isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
-import type { ExternalAccessResponse, PutExternalAccessBody } from './external-access.schemas.js';
+import type { BatchExternalAccessResponse, BatchItem, ExternalAccessResponse, PutExternalAccessBody } from './external-access.schemas.js';
 
 export interface ExternalAccessDeps {
   prisma: PrismaClient;
@@ -72,6 +72,22 @@ type RouteState = {
 type WantedState = Omit<RouteState, 'dedicatedPort'> & { dedicatedPort: number | null | 'assign' };
 
 type RouteWithCert = Route & { certificate: Certificate | null };
+type DatabaseWithRoute = Database & { route: RouteWithCert | null };
+
+/** What one route change will write, decided before the transaction. */
+interface Plan {
+  db: DatabaseWithRoute;
+  current: RouteState;
+  next: WantedState;
+  mint: Prisma.CertificateUncheckedCreateInput | null;
+  /** An automatic certificate the route stops using (deleted with the change). */
+  previousAuto: string | null;
+  changed: boolean;
+}
+
+/** Items per batch request: one transaction that stays well under a second or two. */
+export const MAX_BATCH_ITEMS = 500;
+const BATCH_TX_TIMEOUT_MS = 60_000;
 
 export class ExternalAccessService {
   constructor(private readonly deps: ExternalAccessDeps) {}
@@ -176,6 +192,130 @@ export class ExternalAccessService {
   ): Promise<ExternalAccessResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     const db = await this.findDatabase(tenant, dbName);
+    const plan = await this.plan(actor, tenant, db, body);
+    let route: RouteWithCert | null = db.route;
+    let version = route ? Number(route.version) : 0;
+    if (plan.changed) {
+      ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
+        const r = await writeConflicts(plan.next, 'body.', () => this.write(tx, actor, tenant, plan));
+        // Last statement: the version bump holds the global config lock until COMMIT, so
+        // nothing else may run after it (every statement here would serialise all writers).
+        const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
+        return { route: { ...r, version: BigInt(v) }, version: v };
+      }));
+    }
+    const out = await this.describe(tenant, db, route);
+    out.propagation = await this.propagationOf(version, opts);
+    return out;
+  }
+
+  /**
+   * Several databases' external access in one request and **one transaction** (a Kubernetes
+   * controller's first sync, a migration): each item is checked exactly as `put` checks one
+   * (tenant admin, Kubernetes ownership, host name and listener policy, certificates), writes
+   * its route and its own audit event; the version bumps come last, in one statement, one
+   * consecutive version per changed route. All or nothing: any item that fails fails the
+   * batch, with every failing item's fields in `details` (`body.items.<i>.<field>`).
+   */
+  async putBatch(actor: Actor, tenantSlug: string, items: BatchItem[], opts: { wait: boolean; timeoutMs?: number }): Promise<BatchExternalAccessResponse> {
+    const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
+    const names = [...new Set(items.map((i) => i.database))];
+    const dbs = await this.deps.prisma.database.findMany({
+      where: { tenantId: tenant.id, name: { in: names } },
+      include: { route: { include: { certificate: true } } },
+    });
+    const byName = new Map(dbs.map((d) => [d.name, d]));
+    const failures: Array<{ index: number; error: AppError }> = [];
+    const plans: Array<{ index: number; plan: Plan }> = [];
+    const seen = new Map<string, number>();
+    const hostnames = new Map<string, number>();
+    for (const [index, { database, ...body }] of items.entries()) {
+      const first = seen.get(database);
+      if (first !== undefined) {
+        failures.push({ index, error: new AppError('SY_VALIDATION', `Database ${database} appears twice in the batch`, [{ field: 'body.database', message: `already in item ${first}` }]) });
+        continue;
+      }
+      seen.set(database, index);
+      const db = byName.get(database);
+      if (!db) {
+        failures.push({ index, error: new AppError('SY_DATABASE_NOT_FOUND', `Database ${database} not found`, [{ field: 'body.database', message: 'is not a database of this tenant' }]) });
+        continue;
+      }
+      try {
+        const plan = await this.plan(actor, tenant, db, body);
+        const other = hostnames.get(plan.next.hostname);
+        if (other !== undefined) {
+          failures.push({ index, error: new AppError('SY_HOSTNAME_TAKEN', `The hostname ${plan.next.hostname} is also wanted by item ${other}`, [{ field: 'body.hostname', message: `also wanted by item ${other}` }]) });
+          continue;
+        }
+        hostnames.set(plan.next.hostname, index);
+        plans.push({ index, plan });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        failures.push({ index, error: err });
+      }
+    }
+    if (failures.length) throw batchError(failures);
+
+    const changed = plans.filter((p) => p.plan.changed);
+    const routes = new Map<number, RouteWithCert>();
+    let last = 0;
+    if (changed.length) {
+      last = await this.deps.prisma.$transaction(
+        async (tx) => {
+          const audits: AuditEntry[] = [];
+          for (const { index, plan } of changed) {
+            try {
+              routes.set(index, await writeConflicts(plan.next, 'body.', () => this.write(tx, actor, tenant, plan, audits)));
+            } catch (err) {
+              if (err instanceof AppError) throw batchError([{ index, error: err }]);
+              throw err;
+            }
+          }
+          await recordAudits(tx, actor, audits);
+          // Last statement, as in `put`: consecutive versions in item order, one NOTIFY.
+          return recordRouteChanges(
+            tx,
+            changed.map(({ index }) => ({ routeId: routes.get(index)!.id, hostname: routes.get(index)!.hostname, op: 'upsert' as const })),
+          );
+        },
+        // Hundreds of routes: the default 5 s would cut a large batch on a busy database.
+        { timeout: BATCH_TX_TIMEOUT_MS, maxWait: BATCH_TX_TIMEOUT_MS },
+      );
+    }
+    const first = last - changed.length + 1;
+    const versionOf = new Map(changed.map(({ index }, k) => [index, first + k]));
+    const version = changed.length ? last : Math.max(0, ...plans.map(({ plan }) => (plan.db.route ? Number(plan.db.route.version) : 0)));
+    return {
+      version,
+      changed: changed.length,
+      items: plans.map(({ index, plan }) => {
+        const r = routes.get(index) ?? plan.db.route;
+        const v = versionOf.get(index) ?? (r ? Number(r.version) : null);
+        return {
+          database: plan.db.name,
+          changed: plan.changed,
+          enabled: r?.enabled ?? plan.next.enabled,
+          hostname: r?.hostname ?? plan.next.hostname,
+          listener: r?.listener ?? plan.next.listener,
+          dedicatedPort: r?.dedicatedPort ?? null,
+          version: v,
+        };
+      }),
+      propagation: await this.propagationOf(version, opts),
+    };
+  }
+
+  private async propagationOf(version: number, opts: { wait: boolean; timeoutMs?: number }) {
+    const timeout = Math.min(opts.timeoutMs ?? this.deps.propagationTimeoutMs, this.deps.propagationTimeoutMs);
+    return opts.wait ? this.deps.propagation.waitFor(version, timeout) : this.deps.propagation.status(version);
+  }
+
+  /**
+   * Everything checked before the transaction: permission on the database, the wanted state
+   * (validated), the certificate (attached, or minted here, outside the transaction).
+   */
+  private async plan(actor: Actor, tenant: Tenant, db: DatabaseWithRoute, body: PutExternalAccessBody): Promise<Plan> {
     assertMayChange(actor, db, `Database ${db.name}`);
     const current = db.route ? stateOf(db.route) : this.defaults(tenant, db);
     const next = this.validate(tenant, db, current, body);
@@ -204,55 +344,34 @@ export class ExternalAccessService {
     }
     const previousAuto = db.route?.certificate?.auto && db.route.certificate.id !== next.certificateId ? db.route.certificate.id : null;
     const changed = JSON.stringify(next) !== JSON.stringify(current) || !db.route;
-    let route: RouteWithCert | null = db.route;
-    let version = route ? Number(route.version) : 0;
-    if (changed) {
-      try {
-        ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
-          if (mint) await tx.certificate.create({ data: mint });
-          const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
-          // The route is owned by whoever owns its database.
-          const data = { ...state, ...ownerColumns(ownerOf(db).type === 'kubernetes' ? actor.owner : undefined) };
-          const r = db.route
-            ? await tx.route.update({ where: { id: db.route.id }, data, include: { certificate: true } })
-            : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
-          // An automatic certificate belongs to its route: it goes when the route stops using it.
-          if (previousAuto) await tx.certificate.deleteMany({ where: { id: previousAuto, routes: { none: {} } } });
-          await recordAudit(tx, actor, {
-            tenantId: tenant.id,
-            action: routeAction(db.route !== null, current.enabled, next.enabled),
-            targetType: 'route',
-            targetId: r.id,
-            changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, state), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
-          });
-          // Last statement: the version bump holds the global config lock until COMMIT, so
-          // nothing else may run after it (every statement here would serialise all writers).
-          const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
-          return { route: { ...r, version: BigInt(v) }, version: v };
-        }));
-      } catch (err) {
-        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-          // The violated index (driver adapters report it in meta; the message quotes the query).
-          const where = JSON.stringify(err.meta ?? {});
-          if (where.includes('dedicated_port')) {
-            throw new AppError('SY_CONFLICT', 'Another route took the same dedicated port at the same moment; retry', [{ field: 'body.dedicatedPort', message: 'retry' }]);
-          }
-          if (where.includes('destination')) {
-            throw new AppError('SY_DESTINATION_TAKEN', `The destination ${String(next.destination)} is already routed by another route`, [
-              { field: 'body.destination', message: 'is already taken' },
-            ]);
-          }
-          throw new AppError('SY_HOSTNAME_TAKEN', `The hostname ${next.hostname} is already used by another route`, [
-            { field: 'body.hostname', message: 'is already taken' },
-          ]);
-        }
-        throw err;
-      }
-    }
-    const out = await this.describe(tenant, db, route);
-    const timeout = Math.min(opts.timeoutMs ?? this.deps.propagationTimeoutMs, this.deps.propagationTimeoutMs);
-    out.propagation = opts.wait ? await this.deps.propagation.waitFor(version, timeout) : await this.deps.propagation.status(version);
-    return out;
+    return { db, current, next, mint, previousAuto, changed };
+  }
+
+  /**
+   * One route's writes inside the change transaction (without the version bump). With
+   * `audits`, the audit event is collected there (a batch writes them in one statement).
+   */
+  private async write(tx: Prisma.TransactionClient, actor: Actor, tenant: Tenant, plan: Plan, audits?: AuditEntry[]): Promise<RouteWithCert> {
+    const { db, current, next, mint, previousAuto } = plan;
+    if (mint) await tx.certificate.create({ data: mint });
+    const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
+    // The route is owned by whoever owns its database.
+    const data = { ...state, ...ownerColumns(ownerOf(db).type === 'kubernetes' ? actor.owner : undefined) };
+    const r = db.route
+      ? await tx.route.update({ where: { id: db.route.id }, data, include: { certificate: true } })
+      : await tx.route.create({ data: { ...data, databaseId: db.id, tenantId: tenant.id }, include: { certificate: true } });
+    // An automatic certificate belongs to its route: it goes when the route stops using it.
+    if (previousAuto) await tx.certificate.deleteMany({ where: { id: previousAuto, routes: { none: {} } } });
+    const audit: AuditEntry = {
+      tenantId: tenant.id,
+      action: routeAction(db.route !== null, current.enabled, next.enabled),
+      targetType: 'route',
+      targetId: r.id,
+      changes: { database: { from: null, to: db.name }, ...diff(db.route ? current : null, state), ...(mint ? { certificateIssued: { from: null, to: mint.fingerprint } } : {}) },
+    };
+    if (audits) audits.push(audit);
+    else await recordAudit(tx, actor, audit);
+    return r;
   }
 
   /** The lowest free port of the pool, read inside the route transaction. */
@@ -407,6 +526,48 @@ export class ExternalAccessService {
       throw err;
     }
   }
+}
+
+/** Unique-index violations of a route write as the error the client can act on. */
+async function writeConflicts<T>(next: WantedState, prefix: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+      // The violated index (driver adapters report it in meta; the message quotes the query).
+      const where = JSON.stringify(err.meta ?? {});
+      if (where.includes('dedicated_port')) {
+        throw new AppError('SY_CONFLICT', 'Another route took the same dedicated port at the same moment; retry', [{ field: `${prefix}dedicatedPort`, message: 'retry' }]);
+      }
+      if (where.includes('destination')) {
+        throw new AppError('SY_DESTINATION_TAKEN', `The destination ${String(next.destination)} is already routed by another route`, [
+          { field: `${prefix}destination`, message: 'is already taken' },
+        ]);
+      }
+      throw new AppError('SY_HOSTNAME_TAKEN', `The hostname ${next.hostname} is already used by another route`, [{ field: `${prefix}hostname`, message: 'is already taken' }]);
+    }
+    throw err;
+  }
+}
+
+/**
+ * A failed batch as one error: the first failing item's code (and so its status), every
+ * failing item's details with fields under `body.items.<i>.`, nothing written.
+ */
+function batchError(failures: Array<{ index: number; error: AppError }>): AppError {
+  const details: ErrorDetail[] = [];
+  for (const { index, error } of failures) {
+    const prefix = `body.items.${index}.`;
+    const own = error.details?.length ? error.details : [{ field: 'body.database', message: error.message }];
+    for (const d of own) {
+      const f = d.field ?? '';
+      const inBody = f.startsWith('body.');
+      details.push({ ...d, field: inBody ? prefix + f.slice(5) : `${prefix}database`, message: inBody || !f ? d.message : `${f}: ${d.message}` });
+    }
+  }
+  const { index, error } = failures[0]!;
+  const more = failures.length > 1 ? ` (and ${failures.length - 1} more item${failures.length > 2 ? 's' : ''})` : '';
+  return new AppError(error.code, `Item ${index}: ${error.message}${more}; nothing was changed`, details);
 }
 
 function isPemCertificates(pem: string): boolean {

@@ -3329,6 +3329,241 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/external-access/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable, disable or change several databases’ external access at once (tenant admin)
+         * @description Up to 500 databases of the tenant in one request and one transaction: each item is checked as `PUT …/databases/:database/external-access` checks it (permissions, Kubernetes ownership, host name and listener policy) and gets its own audit event; every changed route gets its own consecutive config version, and the proxies are notified once. All or nothing: if any item fails nothing is written, and the error lists every failing item’s fields as `details[].field` = `body.items.<index>.<field>` (the status and `code` are those of the first failing item). With `?wait=true` the call returns once every live proxy applied the batch’s last version (bounded).
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description Wait until every live proxy applied the change (bounded) */
+                    wait?: boolean;
+                    timeoutMs?: number;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description Tenant slug
+                     * @example acme
+                     */
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "database": "orders",
+                     *           "enabled": true
+                     *         },
+                     *         {
+                     *           "database": "billing",
+                     *           "enabled": true,
+                     *           "sourceCidrs": [
+                     *             "203.0.113.0/24"
+                     *           ]
+                     *         },
+                     *         {
+                     *           "database": "legacy",
+                     *           "enabled": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Up to 500 databases of the tenant, each at most once; each item is what PUT …/databases/:database/external-access takes, plus `database` */
+                        items: {
+                            /**
+                             * @description Database name (of this tenant)
+                             * @example acme
+                             */
+                            database: string;
+                            enabled: boolean;
+                            /**
+                             * @description passthrough (default): TLS ends at the database
+                             * @enum {unknown}
+                             */
+                            tlsMode?: "passthrough" | "terminate";
+                            /**
+                             * Format: route-hostname
+                             * @description Custom hostname under a domain allowed for the tenant; `*.apps.example.com` routes every name beneath it (exact names win)
+                             */
+                            hostname?: string;
+                            listener?: string;
+                            /** @description Client networks allowed; empty = any */
+                            sourceCidrs?: string[];
+                            maxConnections?: number | null;
+                            /**
+                             * @description What disabling does to open connections
+                             * @enum {unknown}
+                             */
+                            disableBehavior?: "drain" | "close";
+                            /** @description true: assign a port from the platform’s pool (kept while true); false: release it */
+                            dedicatedPort?: boolean;
+                            /** @description Send a PROXY v1/v2 header to the upstream */
+                            proxyProtocol?: ("v1" | "v2") | null;
+                            /** @description For destination listeners: the address:port (e.g. a cluster IP) whose PROXY-header connections go to this route */
+                            destination?: string | null;
+                            /** @description Egress source address, one of SWITCHYARD_EGRESS_SOURCE_ADDRESSES */
+                            sourceAddress?: string | null;
+                            /** @description Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA. */
+                            certificateId?: string | null;
+                            /** @description Terminate mode: TLS to the upstream (default true); PostgreSQL uses SSLRequest first */
+                            upstreamTls?: boolean;
+                            /** @description Terminate mode: PEM CA to verify the upstream certificate (and its host name) with */
+                            upstreamCa?: string | null;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "version": 44,
+                         *       "changed": 2,
+                         *       "items": [
+                         *         {
+                         *           "database": "orders",
+                         *           "changed": true,
+                         *           "enabled": true,
+                         *           "hostname": "orders.acme.db.example.com",
+                         *           "listener": "postgres",
+                         *           "dedicatedPort": null,
+                         *           "version": 43
+                         *         },
+                         *         {
+                         *           "database": "billing",
+                         *           "changed": true,
+                         *           "enabled": true,
+                         *           "hostname": "billing.acme.db.example.com",
+                         *           "listener": "postgres",
+                         *           "dedicatedPort": null,
+                         *           "version": 44
+                         *         },
+                         *         {
+                         *           "database": "legacy",
+                         *           "changed": false,
+                         *           "enabled": false,
+                         *           "hostname": "legacy.acme.db.example.com",
+                         *           "listener": "postgres",
+                         *           "dedicatedPort": null,
+                         *           "version": 12
+                         *         }
+                         *       ],
+                         *       "propagation": {
+                         *         "version": 44,
+                         *         "state": "applied",
+                         *         "proxies": [
+                         *           {
+                         *             "id": "switchyard-proxy-7d9f-abcde",
+                         *             "appliedVersion": 44,
+                         *             "applied": true
+                         *           }
+                         *         ]
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Config version of the last change in the batch (the newest route version when nothing changed) */
+                            version: number;
+                            /** @description Routes the batch changed; each got its own consecutive version */
+                            changed: number;
+                            /** @description One per request item, in request order */
+                            items: {
+                                database: string;
+                                /** @description false: the route already was as asked (no new version, no audit event) */
+                                changed: boolean;
+                                enabled: boolean;
+                                hostname: string;
+                                listener: string;
+                                dedicatedPort: number | null;
+                                /** @description Config version of the route’s last change */
+                                version: number | null;
+                            }[];
+                            propagation: components["schemas"]["Propagation"];
+                        };
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/discovered-services": {
         parameters: {
             query?: never;

@@ -1,0 +1,84 @@
+/**
+ * Route sync after its LISTEN connection drops: a change log that still continues the
+ * table's history is read as a delta (no full snapshot: what keeps a fleet's resync after a
+ * database restart small); one whose newest change is not the one the table ends with (a
+ * restored or failed-over database reusing the number) gets a full snapshot.
+ */
+import { ControlDb, createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createMetrics } from '../metrics.js';
+import { RouteSync, type TableChange } from './route-sync.js';
+
+const APP = 'route-sync-int-test';
+let db: TestDatabase;
+let control: ControlDb;
+let pool: pg.Pool;
+let sync: RouteSync;
+const metrics = createMetrics();
+const changes: TableChange[] = [];
+const waiters: Array<() => void> = [];
+
+/** Resolves once `pred` holds, checked after every table change (no polling). */
+const until = async (pred: () => boolean) => {
+  while (!pred()) await new Promise<void>((r) => waiters.push(r));
+};
+const syncs = async (kind: 'full' | 'delta') => (await metrics.syncs.get()).values.find((v) => v.labels.kind === kind && v.labels.result === 'ok')?.value ?? 0;
+/** Ends the LISTEN connection from the server's side, as a database restart would. */
+const dropListener = async () => {
+  const r = await pool.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [APP]);
+  expect(r.rowCount).toBe(1);
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  control = new ControlDb(db.url);
+  await control.putRoute({ database: 'a', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 }, hostname: 'a.acme.db.example.com', listener: 'postgres' });
+  const { version } = await control.putRoute({ database: 'b', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 }, hostname: 'b.acme.db.example.com', listener: 'postgres' });
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  sync = new RouteSync({
+    connectionString: db.url,
+    pool,
+    resyncIntervalMs: 600_000,
+    log: pino({ level: 'silent' }),
+    metrics,
+    applicationName: APP,
+    onChange: (c) => {
+      changes.push(c);
+      for (const w of waiters.splice(0)) w();
+    },
+  });
+  sync.start();
+  await until(() => sync.current?.version === version);
+});
+
+afterAll(async () => {
+  await sync?.stop();
+  await pool?.end();
+  await control?.close();
+  await db?.drop();
+});
+
+it('reads the change log as a delta after a reconnect when it continues the table', async () => {
+  const full = await syncs('full');
+  await dropListener();
+  const { version } = await control.putRoute({ database: 'c', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 }, hostname: 'c.acme.db.example.com', listener: 'postgres' });
+  await until(() => (sync.current?.version ?? 0) >= version && sync.listening);
+  expect(sync.current!.match('postgres', 'c.acme.db.example.com')).toBeDefined();
+  expect(changes.at(-1)!.kind).toBe('delta');
+  expect(await syncs('full')).toBe(full);
+});
+
+it('loads a full snapshot after a reconnect when the newest change is not the one it applied', async () => {
+  const full = await syncs('full');
+  const have = sync.current!.version;
+  // Another history under the same number: what a restored backup or a fail-over that lost
+  // commits looks like from the proxy's side.
+  await pool.query(`UPDATE config_changes SET created_at = created_at - interval '1 hour' WHERE version = $1`, [have]);
+  await dropListener();
+  await until(() => changes.at(-1)!.kind === 'full' && changes.length > 0);
+  expect(await syncs('full')).toBe(full + 1);
+  expect(sync.current!.version).toBe(have);
+  expect(sync.current!.size).toBe(3);
+});

@@ -1,0 +1,125 @@
+/**
+ * `npm run bench:cold-start`: a proxy's cold start with ROUTES routes (default 100,000).
+ *
+ * 1. In process, each step of a full load timed alone (median of STEPS runs): the snapshot
+ *    query (server + transfer + pg's row decoding), `routeFromRow`, building the table, and
+ *    what a cluster worker's copy costs (encoding the table for IPC, decoding it, building).
+ * 2. Real proxies: STARTS cold starts of `PROXY_WORKERS=WORKERS` (cluster mode) and of a
+ *    single process, interleaved: "loaded" is the proxy's own log (snapshot + build, the
+ *    primary's), "ready" is spawn → /readyz answering 200 (every worker listening).
+ *
+ *   npm run bench:cold-start
+ *   ROUTES=100000 STARTS=3 WORKERS=2 npm run bench:cold-start
+ *   BASELINE=/work/main STARTS=3 npm run bench:cold-start   # A/B against another checkout
+ *
+ * Runs its own embedded PostgreSQL unless DATABASE_URL names a server. Goal (issue 13):
+ * loaded < 2 s, ready < 3 s in cluster mode.
+ */
+import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteRecord, type RouteSnapshotRow } from '@switchyard/core';
+import { getFreePort } from '@switchyard/db/testing';
+import pg from 'pg';
+import { recordOf, SNAPSHOT_CHUNK, snapshotMessages, SnapshotAssembler } from '../apps/proxy/src/cluster/messages.js';
+import { RouteTable } from '../apps/proxy/src/router/route-table.js';
+import { scratchDatabase, summary } from './lib.js';
+import { load, seedFleet } from './proxy/fleet-lib.js';
+import { startSwitchyard } from './proxy/processes.js';
+import { processTree } from './proxy/procfs.js';
+
+const ROUTES = Number(process.env.ROUTES ?? 100_000);
+const STARTS = Number(process.env.STARTS ?? 3);
+const STEPS = Number(process.env.STEPS ?? 3);
+const WORKERS = Number(process.env.WORKERS ?? 2);
+/** Another checkout whose proxy starts interleaved with this one's (A/B), e.g. /work/main. */
+const BASELINE = process.env.BASELINE;
+
+const med = (xs: number[]) => summary(xs).p50;
+const time = async <T>(fn: () => T | Promise<T>): Promise<[number, T]> => {
+  const t = performance.now();
+  const v = await fn();
+  return [performance.now() - t, v];
+};
+
+const db = await scratchDatabase('switchyard_bench_cold_start');
+try {
+  const setup = new pg.Client({ connectionString: db.url });
+  await setup.connect();
+  await setup.query(`INSERT INTO tenants (id, slug, name, updated_at) VALUES (gen_random_uuid(), 'bench', 'Bench', now())`);
+  await setup.end();
+  await seedFleet(db.url, { databases: 0, fillerRoutes: ROUTES });
+  console.log(`cold start with ${ROUTES} routes; load ${load()}`);
+
+  // 1. Steps, in process.
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  const steps: Record<string, number[]> = {};
+  const note = (k: string, ms: number) => (steps[k] ??= []).push(ms);
+  for (let i = 0; i < STEPS; i++) {
+    const [q, res] = await time(() => c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null]));
+    note('snapshot query (server + transfer + pg row decoding)', q);
+    const explain = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, TIMING OFF) ${ROUTE_SNAPSHOT_SQL}`, [null]);
+    note('  of which server execution (EXPLAIN ANALYZE)', Number(/Execution Time: ([\d.]+)/.exec(explain.rows.at(-1)!['QUERY PLAN'])?.[1] ?? NaN));
+    const [m, records] = await time(() => res.rows.map(routeFromRow));
+    note('routeFromRow', m);
+    const [b, table] = await time(() => RouteTable.build(1, records));
+    note('RouteTable.build', b);
+    // A worker's copy. Before: chunks of record objects, JSON-serialised by node:cluster
+    // once per worker. Now: chunks of tuples in one string each, encoded once for all workers
+    // (node:cluster's JSON step then only copies the string).
+    const [encOld, wireOld] = await time(() => {
+      const out: string[] = [];
+      const all = [...table.routes()].map(recordOf);
+      for (let k = 0; k < all.length; k += SNAPSHOT_CHUNK) out.push(JSON.stringify({ sy: 1, t: 'snapshot', records: all.slice(k, k + SNAPSHOT_CHUNK) }));
+      return out;
+    });
+    note('IPC encode, record objects (before; per worker)', encOld);
+    note('  MB per worker (before)', wireOld.reduce((n, x) => n + x.length, 0) / 1e6);
+    const [decOld] = await time(() => {
+      const bld = RouteTable.builder();
+      for (const x of wireOld) bld.add((JSON.parse(x) as { records: RouteRecord[] }).records);
+      return bld.build(1);
+    });
+    note('IPC decode + build, record objects (before; worker)', decOld);
+    const [enc, wire] = await time(() => snapshotMessages(table, null).map((x) => JSON.stringify(x)));
+    note('IPC encode, tuples (now; once for all workers)', enc);
+    note('  MB per worker (now)', wire.reduce((n, x) => n + x.length, 0) / 1e6);
+    const [dec] = await time(() => {
+      const asm = new SnapshotAssembler();
+      let done = null;
+      for (const x of wire) done = asm.feed(JSON.parse(x) as never) ?? done;
+      return done;
+    });
+    note('IPC decode + build, tuples (now; worker)', dec);
+  }
+  await c.end();
+  console.log(`\n(1) steps, median of ${STEPS}, ms:`);
+  for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(56)} ${med(v).toFixed(0).padStart(7)}`);
+
+  // 2. Real proxies.
+  const runs: Record<string, Array<{ loadMs: number | null; readyMs: number; load: string }>> = { cluster: [], single: [], ...(BASELINE ? { 'baseline cluster': [] } : {}) };
+  for (let i = 0; i < STARTS; i++) {
+    for (const mode of Object.keys(runs)) {
+      const p = await startSwitchyard(
+        {
+          databaseUrl: db.url,
+          tlsPort: await getFreePort(),
+          adminPort: await getFreePort(),
+          cpus: '0-1',
+          workers: mode === 'single' ? 1 : WORKERS,
+          proxyId: `bench-cold-${mode.replace(' ', '-')}-${i}`,
+          checkout: mode.startsWith('baseline') ? BASELINE : undefined,
+        },
+        processTree,
+      );
+      runs[mode]!.push({ loadMs: p.loadMs, readyMs: p.readyMs, load: load() });
+      await p.stop();
+    }
+  }
+  console.log(`\n(2) real proxy starts (${STARTS} each, interleaved), ms:`);
+  for (const [mode, rs] of Object.entries(runs)) {
+    for (const r of rs) console.log(`  ${mode.padEnd(16)} ${mode === 'single' ? '1 process' : `${WORKERS} workers`}  loaded ${String(r.loadMs).padStart(6)}  ready ${r.readyMs.toFixed(0).padStart(6)}  (load ${r.load})`);
+    console.log(`  ${mode.padEnd(16)} median     loaded ${med(rs.map((r) => r.loadMs ?? NaN)).toFixed(0).padStart(6)}  ready ${med(rs.map((r) => r.readyMs)).toFixed(0).padStart(6)}`);
+  }
+  console.log('  goal (cluster): loaded < 2000, ready < 3000');
+} finally {
+  await db.close();
+}
