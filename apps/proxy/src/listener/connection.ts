@@ -287,7 +287,7 @@ class ClientConnection {
     if (!route || !context) return this.refuse('acme_no_challenge', 'tls');
     this.route = route;
     this.alpn = ACME_TLS_ALPN;
-    const tls = answerAcmeTlsAlpn(this.socket, helloBytes, context, this.onTlsSocket);
+    const tls = answerAcmeTlsAlpn(this.socket, helloBytes, context, (tls) => this.adoptTlsSocket(tls));
     // The validator only checks the certificate: done once the handshake completes (a failed
     // handshake is recorded by the close handler, a slow one cut by the deadline).
     tls.once('secure', () => {
@@ -419,12 +419,13 @@ class ClientConnection {
     return entry.context;
   }
 
-  private readonly onTlsSocket = (tls: TLSSocket): void => {
+  /** Terminate mode and ACME: our TLS socket over the client's (a method: no closure per connection). */
+  private adoptTlsSocket(tls: TLSSocket): void {
     this.tls = tls;
     tls.once('secure', () => (this.tlsSecured = true));
     (tls as Owned)[CONN] = this;
     tls.once('close', onClientClose);
-  };
+  }
 
   /** Terminate mode, engines other than PostgreSQL (tls/terminate.ts). */
   private terminate(route: RouteEntry, helloBytes: Buffer, clientAlpn: readonly string[]): void {
@@ -436,7 +437,7 @@ class ClientConnection {
       clientAlpn,
       context,
       signal: this.abort ?? CANCELLED,
-      onTlsSocket: this.onTlsSocket,
+      onTlsSocket: (tls) => this.adoptTlsSocket(tls),
       refuse: (code) => this.refuse(code, 'none'),
       dial: async (alpn) => {
         const raw = await this.connectUpstream(route, Buffer.alloc(0), true);
@@ -462,7 +463,7 @@ class ClientConnection {
       helloBytes,
       context,
       signal: this.abort ?? CANCELLED,
-      onTlsSocket: this.onTlsSocket,
+      onTlsSocket: (tls) => this.adoptTlsSocket(tls),
       refuse: (code) => this.refuse(code, 'none'),
       decide: (endpoint) => this.decidePg(sniRoute, sniRefusal, endpoint),
       dial: async (route) => {
