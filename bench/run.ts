@@ -451,7 +451,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       }
 
       if (SUITES.has('idle')) {
-        const [n1, n2] = P.idleConnections as [number, number];
+        const [n1, n2] = P.idleConnections;
         for (const t of PROXIES) {
           await sleep(500);
           const rss0 = treeRssBytes(pid(t));
