@@ -18,8 +18,13 @@
  *   npm run bench:instructions
  *   npm run bench:instructions -- --targets switchyard,node,haproxy --conns 500 --mib 64
  *   npm run bench:instructions -- --baseline /tmp/sy-base --targets switchyard,baseline
+ *   npm run bench:instructions -- --syscalls --targets switchyard,node   # system calls instead
+ *
+ * `--syscalls`: the targets run without valgrind, and `strace -f -c` is attached (`-p`) for
+ * the measured connections only (after the warm-up): system calls per new connection, by
+ * name — what the kernel side costs, which the instruction counts leave out.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -40,8 +45,10 @@ const { values: opt } = parseArgs({
     conns: { type: 'string' },
     mib: { type: 'string' },
     baseline: { type: 'string' },
+    syscalls: { type: 'boolean', default: false },
   },
 });
+const SYSCALLS = opt.syscalls;
 type Target = 'switchyard' | 'baseline' | 'node' | 'haproxy' | 'nginx';
 const TARGETS = (opt.targets ?? 'switchyard,node,haproxy').split(',') as Target[];
 const ROUTES = Number(opt.routes ?? 1000);
@@ -51,9 +58,9 @@ const STREAMS = 4;
 const ALL_CPUS = `0-${availableParallelism() - 1}`;
 
 try {
-  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+  execFileSync(SYSCALLS ? 'strace' : 'valgrind', ['--version'], { stdio: 'ignore' });
 } catch {
-  console.error('valgrind not found: apt-get install valgrind');
+  console.error(SYSCALLS ? 'strace not found: apt-get install strace' : 'valgrind not found: apt-get install valgrind');
   process.exit(2);
 }
 if (TARGETS.includes('baseline') && !opt.baseline) {
@@ -162,7 +169,34 @@ function valgrindPid(root: number, dir: string): number {
   return Math.max(...found);
 }
 
+/**
+ * System calls of `pid` (all its threads; nginx: its newest worker) while `what` runs:
+ * `strace -f -c -p`, stopped with SIGINT, its summary parsed. Total and the top calls.
+ */
+async function straceCounts(pid: number, what: () => Promise<void>): Promise<{ total: number; byName: Record<string, number> }> {
+  const out = join(scratch, `strace-${pid}-${Date.now()}.txt`);
+  const st = spawn('strace', ['-f', '-c', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  // strace attaches before it prints anything; give it a moment (no event to await).
+  await new Promise((r) => setTimeout(r, 1000));
+  await what();
+  await new Promise<void>((resolve) => {
+    st.once('exit', () => resolve());
+    st.kill('SIGINT');
+  });
+  const byName: Record<string, number> = {};
+  let total = 0;
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    // % time  seconds  usecs/call  calls  [errors]  syscall
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
+    if (!m) continue;
+    if (m[2] === 'total') total = Number(m[1]);
+    else byName[m[2]!] = Number(m[1]);
+  }
+  return { total, byName };
+}
+
 const results: Record<string, { connIr: number; upIrPerMiB: number; downIrPerMiB: number }> = {};
+const syscallResults: Record<string, { perConn: number; byName: Record<string, number> }> = {};
 const db = await scratchDatabase('switchyard_bench_instructions');
 const scratch = mkdtempSync(join(tmpdir(), 'sy-bench-cg-'));
 const ports: BenchPorts = { echo: await getFreePort(), bulkTls: await getFreePort(), bulkPlain: await getFreePort(), upTls: await getFreePort(), upPlain: await getFreePort() };
@@ -173,9 +207,9 @@ try {
   procs.push(backends);
   for (const t of TARGETS) {
     const dir = mkdtempSync(join(scratch, `${t}-`));
-    const wrap = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'cg.%p.out')}`, ...(t === 'nginx' ? ['--trace-children=yes'] : [])];
+    const wrap = SYSCALLS ? [] : ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'cg.%p.out')}`, ...(t === 'nginx' ? ['--trace-children=yes'] : [])];
     const port = await getFreePort();
-    log(`${t}: starting under callgrind (slow)`);
+    log(`${t}: starting${SYSCALLS ? '' : ' under callgrind (slow)'}`);
     let p: Proc;
     if (t === 'switchyard' || t === 'baseline') {
       p = await startSwitchyard(
@@ -190,6 +224,19 @@ try {
       p = await startNginx({ databaseUrl: db.url, dir, port, cpus: ALL_CPUS, workers: 1, maxconn: 2000, wrap });
     }
     procs.push(p);
+    if (SYSCALLS) {
+      log(`${t}: warming up`);
+      await conns(port, CONNS);
+      // nginx: the worker (the newest process of the tree) does the proxying.
+      const pid = t === 'nginx' ? Math.max(...processTree(p.pid)) : p.pid;
+      const r = await straceCounts(pid, () => conns(port, CONNS));
+      const byName = Object.fromEntries(Object.entries(r.byName).map(([k, v]) => [k, v / CONNS]));
+      syscallResults[t] = { perConn: r.total / CONNS, byName };
+      log(`${t}: ${(r.total / CONNS).toFixed(1)} system calls per connection`);
+      await p.stop();
+      procs.pop();
+      continue;
+    }
     const pid = valgrindPid(p.pid, dir);
     // Warm-up: the JIT compiles the hot paths on a background thread, which callgrind counts
     // too; each phase is then measured twice and the lower count kept (a late recompile or a
@@ -222,6 +269,14 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+if (SYSCALLS) {
+  console.log(`\nSystem calls per new TLS connection (strace -f -c, ${CONNS} connections after a warm-up)${refused ? ` (${refused} refused connections retried)` : ''}`);
+  const names = [...new Set(Object.values(syscallResults).flatMap((r) => Object.keys(r.byName)))].sort();
+  console.log(['syscall', ...Object.keys(syscallResults)].join(' | '));
+  for (const n of names) console.log([n, ...Object.values(syscallResults).map((r) => (r.byName[n] ?? 0).toFixed(2))].join(' | '));
+  console.log(['total', ...Object.values(syscallResults).map((r) => r.perConn.toFixed(1))].join(' | '));
+  process.exit(0);
+}
 console.log(`\nUser-space instructions (callgrind), ${fmt(ROUTES)} routes, ${CONNS} connections, ${MIB} MiB per direction${refused ? ` (${refused} refused connections retried)` : ''}`);
 const ref = results.node;
 console.log(['target', 'per new TLS connection', 'per MiB up', 'per MiB down', '÷ Node ref. (conn / up / down)'].join(' | '));

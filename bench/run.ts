@@ -23,8 +23,9 @@
  * does. Unpinned: everything shares every core; HAProxy gets nbthread = cores and
  * Switchyard PROXY_WORKERS = cores.
  *
- * Suites: conns (a), bulk (b, both directions), idle (c: RSS slope between 5,000 and 9,500
- * idle connections, after bulk), routes (d), propagation (e).
+ * Suites: conns (a), bulk (b, both directions), idle (c: RSS slope between 5,000 and 10,000
+ * idle connections, after bulk; `--idle 5000,10000`; the open-file limit is raised with
+ * `prlimit` where allowed, else the counts shrink to fit), routes (d), propagation (e).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ import { getFreePort } from '@switchyard/db/testing';
 import { root, scratchDatabase } from './lib.js';
 import type { BulkResult, ConnsResult } from './proxy/loadgen.js';
 import { nginxMissing, startHaproxy, startIpcChild, startNginx, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
-import { pinTree, processTree, treeRssBytes } from './proxy/procfs.js';
+import { pinTree, processTree, raiseFdLimit, treeRssBytes } from './proxy/procfs.js';
 import { propagationBench, type PropagationResult } from './proxy/propagation.js';
 import { microBench, type MicroResult } from './proxy/route-table.js';
 import { HOSTS, seedRoutes, type BenchPorts } from './proxy/seed.js';
@@ -54,18 +55,28 @@ const { values: opt } = parseArgs({
     duration: { type: 'string' },
     baseline: { type: 'string' },
     'baseline-env': { type: 'string' },
+    idle: { type: 'string' },
   },
 });
 const quick = opt.quick;
+/**
+ * The idle suite holds up to 10,000 connections: a proxy holds two descriptors per connection,
+ * and the load generator and the backends one each. Raise the limit for this process and its
+ * children where allowed (root: `prlimit`); with less, the upper count shrinks to what fits.
+ */
+const FD_WANTED = 65_536;
+const fdSoft = raiseFdLimit(FD_WANTED);
+const idleFit = (n: number) => Math.min(n, Math.floor((fdSoft - 500) / 2 / 500) * 500);
+const idleCounts = (opt.idle ?? (quick ? '1000,2000' : '5000,10000')).split(',').map(Number).map(idleFit) as [number, number];
 const P = {
   reps: Number(opt.reps ?? (quick ? 1 : 3)),
   warmupMs: quick ? 300 : 700,
   durationMs: Number(opt.duration ?? (quick ? 1000 : 2500)),
   concurrencies: [1, 16, 64],
   bulkStreams: 8,
-  /** Idle RSS slope between these two counts. 9,500, not 10,000: a proxy holds two sockets per
-   * connection and the hard file-descriptor limit here is 20,000 per process. */
-  idleConnections: quick ? [1000, 2000] : [5000, 9500],
+  /** Idle RSS slope between these two counts (`--idle a,b`; the target's: 5,000 → 10,000). */
+  idleConnections: idleCounts,
+  fdLimit: fdSoft,
   routes: Number(opt.routes ?? 100_000),
   changes: quick ? 40 : 200,
   microLookups: quick ? 300_000 : 2_000_000,
@@ -139,6 +150,25 @@ interface IdleResult {
   averageBytes: number;
 }
 
+/** Connections each cluster worker accepted (`switchyard_proxy_worker_connections_total`), by worker id. */
+async function workerCounts(adminPort: number | undefined): Promise<Record<string, number>> {
+  if (!adminPort) return {};
+  const text = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^switchyard_proxy_worker_connections_total\{worker="([^"]+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** Share of the busiest worker over a window (1 / workers = even); null without workers. */
+function busiestShare(before: Record<string, number>, after: Record<string, number>): { perWorker: number[]; busiestShare: number } | null {
+  const perWorker = Object.keys(after).map((w) => after[w]! - (before[w] ?? 0));
+  const total = perWorker.reduce((a, b) => a + b, 0);
+  return total > 0 ? { perWorker, busiestShare: Math.max(...perWorker) / total } : null;
+}
+
 interface ModeResult {
   mode: 'pinned' | 'unpinned';
   cpus: { proxy: string; load: string };
@@ -152,6 +182,8 @@ interface ModeResult {
   haproxy: { threads: number; version: string; routes: number };
   nginx: { workers: number; version: string; routes: number };
   conns: Record<string, Record<Target, ConnsResult[]>>;
+  /** Cluster mode: connections per worker over each concurrency's runs (switchyard, baseline). */
+  workerBalance: Record<string, Partial<Record<Proxy, { perWorker: number[]; busiestShare: number } | null>>>;
   bulk: Partial<Record<BulkKey, Record<Target, BulkResult[]>>>;
   idle: Partial<Record<Target, IdleResult>>;
   propagation?: PropagationResult;
@@ -261,10 +293,12 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     haproxy: { threads: parallel, version: '', routes: 0 },
     nginx: { workers: parallel, version: '', routes: 0 },
     conns: {},
+    workerBalance: {},
     bulk: {},
     idle: {},
     errors: [],
   };
+  const adminPorts: Partial<Record<Proxy, number>> = {};
   const procs: Proc[] = [];
   try {
     if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('routes')) {
@@ -272,8 +306,8 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       procs.push(backends);
       const loadgen = await startIpcChild('loadgen', 'bench/proxy/loadgen.ts', {}, loadCpus);
       procs.push(loadgen);
-      // Room for the idle suite plus the concurrency runs (~2 fds per connection; the hard
-      // limit is 20,000 here and HAProxy refuses to start above it).
+      // Room for the idle suite plus the concurrency runs (~2 fds per connection; HAProxy
+      // refuses to start above the open-file limit, raised at the top).
       const maxconn = Math.max(...P.idleConnections) + 300;
       const proxyPorts: Partial<Record<Proxy, number>> = {};
       const proxyPids: Partial<Record<Proxy, number>> = {};
@@ -291,6 +325,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
           processTree,
         );
         procs.push(sy);
+        adminPorts.switchyard = sy.adminPort;
         proxyPorts.switchyard = syPort;
         proxyPids.switchyard = sy.pid;
         r.switchyard = {
@@ -309,6 +344,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
           processTree,
         );
         procs.push(base);
+        adminPorts.baseline = base.adminPort;
         proxyPorts.baseline = basePort;
         proxyPids.baseline = base.pid;
         log(`switchyard baseline (${opt.baseline}) ready in ${fmt(base.readyMs)} ms`);
@@ -360,6 +396,8 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
         for (const c of P.concurrencies) {
           const runs = emptyRuns<ConnsResult>();
           r.conns[String(c)] = runs;
+          const clustered = (['switchyard', 'baseline'] as const).filter((t) => has(t) && parallel > 1);
+          const before = Object.fromEntries(await Promise.all(clustered.map(async (t) => [t, await workerCounts(adminPorts[t])] as const)));
           for (let rep = 0; rep < P.reps; rep++) {
             for (const t of TARGETS) {
               const res = await loadgen.request<ConnsResult>({
@@ -376,6 +414,11 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
             }
           }
           log(`(a) c=${c}: ${TARGETS.map((t) => `${t} ${fmt(median(runs[t].map((x) => x.rate)))}/s`).join(', ')}`);
+          for (const t of clustered) {
+            const b = busiestShare(before[t] ?? {}, await workerCounts(adminPorts[t]));
+            (r.workerBalance[String(c)] ??= {})[t] = b;
+            if (b) log(`(a) c=${c} ${t}: connections per worker ${b.perWorker.join(' / ')} (busiest ${fmt(b.busiestShare * 100)} %)`);
+          }
         }
       }
 
@@ -408,7 +451,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       }
 
       if (SUITES.has('idle')) {
-        const [n1, n2] = P.idleConnections as [number, number];
+        const [n1, n2] = P.idleConnections;
         for (const t of PROXIES) {
           await sleep(500);
           const rss0 = treeRssBytes(pid(t));
@@ -587,6 +630,9 @@ function printReport(): void {
       row(`    KiB RSS per idle conn, average 0 → ${fmt(idle.counts[0])}`, (t) => (m.idle[t] ? m.idle[t].averageBytes / 1024 : NaN), 2);
     }
     if (rows.length > 1) table(rows);
+    for (const [c, byTarget] of Object.entries(m.workerBalance ?? {})) {
+      for (const [t, b] of Object.entries(byTarget)) if (b) console.log(`  workers, c=${c}, ${NAMES[t as Target]}: connections ${b.perWorker.join(' / ')} (busiest ${fmt(b.busiestShare * 100)} %)`);
+    }
     if (SUITES.has('routes'))
       console.log(
         `  (d) real proxy start with ${fmt(m.switchyard.routes)} routes in PostgreSQL: route table loaded in ${fmt(m.switchyard.routeLoadMs)} ms (snapshot query + build), ready in ${fmt(m.switchyard.startMs)} ms from spawn`,

@@ -77,3 +77,30 @@ export function pinTree(root: number, cpus: string): void {
     }
   }
 }
+
+/** This process's open-file limit (soft, hard) from /proc/self/limits. */
+export function fdLimit(): { soft: number; hard: number } {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line ?? '').split(/\s+/).slice(3, 5).map(Number);
+  return { soft: soft ?? 1024, hard: hard ?? 1024 };
+}
+
+/**
+ * Raises this process's open-file limit to `want` (soft and hard) where allowed — root, or a
+ * hard limit already that high; the benchmark's children inherit it. `prlimit` sets it on the
+ * running process (Node has no setrlimit). Returns the soft limit now in force.
+ */
+export function raiseFdLimit(want: number): number {
+  if (fdLimit().soft >= want) return fdLimit().soft;
+  for (const spec of [`${want}:${want}`, `${Math.min(want, fdLimit().hard)}:`]) {
+    try {
+      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${spec}`], { stdio: 'ignore' });
+      break;
+    } catch {
+      // not allowed (not root): try the next, then live with what there is
+    }
+  }
+  return fdLimit().soft;
+}

@@ -75,7 +75,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   sql = new pg.Pool({ connectionString: db.url, max: 2 });
   upstream = await startTlsPostgres(names.map(host));
-  proxy = await startProxyProcess(db.url, { PROXY_WORKERS: '2', PROXY_AUDIT_FLUSH_MS: '100' });
+  proxy = await startProxyProcess(db.url, { PROXY_WORKERS: '2', PROXY_CLUSTER_SCHEDULING: 'rr', PROXY_AUDIT_FLUSH_MS: '100' });
   api = await startApi(db.url, proxy.ports);
   token = await seedTenant(api);
   for (const name of names) {

@@ -250,7 +250,7 @@ describe('cancel in terminate mode', () => {
 describe('cancel in cluster mode (PROXY_WORKERS=2)', () => {
   let cluster: ProxyProcess;
   beforeAll(async () => {
-    cluster = await startProxyProcess(db.url, { SWITCHYARD_KEYS: KEYS, PROXY_WORKERS: '2' });
+    cluster = await startProxyProcess(db.url, { SWITCHYARD_KEYS: KEYS, PROXY_WORKERS: '2', PROXY_CLUSTER_SCHEDULING: 'rr' });
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -34,8 +34,8 @@ describe('loadConfig: workers', () => {
     expect(loadConfig({ ...base, PROXY_WORKERS: '4' }).workers).toBe(4);
     expect(loadConfig(base).workerId).toBe(0);
     expect(loadConfig({ ...base, SWITCHYARD_WORKER_ID: '3' }).workerId).toBe(3);
-    expect(loadConfig(base).clusterScheduling).toBe('rr');
-    expect(loadConfig({ ...base, PROXY_CLUSTER_SCHEDULING: 'none' }).clusterScheduling).toBe('none');
+    expect(loadConfig(base).clusterScheduling).toBe('none');
+    expect(loadConfig({ ...base, PROXY_CLUSTER_SCHEDULING: 'rr' }).clusterScheduling).toBe('rr');
     expect(() => loadConfig({ ...base, PROXY_CLUSTER_SCHEDULING: 'random' })).toThrow(/PROXY_CLUSTER_SCHEDULING/);
   });
 

@@ -86,12 +86,13 @@ const EnvSchema = z.object({
    */
   PROXY_WORKERS: z.coerce.number().int().min(1).max(127).optional(),
   /**
-   * How new connections reach workers: `rr` (node:cluster round-robin: the primary accepts
-   * and hands each connection to the next worker; even spread) or `none` (every worker
-   * accepts on the shared socket itself; no hand-off cost, but the kernel may spread
-   * connections unevenly).
+   * How new connections reach workers: `none` (every worker accepts on the shared socket
+   * itself: no hand-off, ~25–30 % less CPU per new connection in the benchmark, but the
+   * kernel decides the spread — 41/59 at worst over two workers) or `rr` (node:cluster
+   * round-robin: the primary accepts and hands each connection to the next worker; even
+   * spread). Chosen by measurement: docs/performance.md "Cluster hand-off".
    */
-  PROXY_CLUSTER_SCHEDULING: z.enum(['rr', 'none']).default('rr'),
+  PROXY_CLUSTER_SCHEDULING: z.enum(['rr', 'none']).default('none'),
   /** Set by the cluster primary on the workers it forks (1–127); never set it yourself. */
   SWITCHYARD_WORKER_ID: z.coerce.number().int().min(1).max(127).optional(),
   /** Route host names are <database>.<tenant>.<base domain>; the endpoint option's short form is relative to it. */

@@ -14,7 +14,7 @@ import { DedicatedPorts } from './listener/dedicated-ports.js';
 import { ProxyListener } from './listener/listener.js';
 import { RecentRefusals } from './listener/recent-refusals.js';
 import { ConnectionRegistry } from './listener/registry.js';
-import type { ProxyMetrics } from './metrics.js';
+import { ListenerCounters, type ProxyMetrics } from './metrics.js';
 import { CancelRouter, deliverCancel, type SessionTarget } from './pg/cancel.js';
 import { CancelKeyStore } from './pg/cancel-keys.js';
 import type { ConnectionLimits } from './policy/limits.js';
@@ -199,6 +199,7 @@ export class DataPlane {
       cancels: this.cancels,
       tlsContexts: this.tlsContexts,
       metrics,
+      counters: new ListenerCounters(metrics, spec.name),
       log: log.child({ listener: spec.name }),
       onConnectionStart: (conn) => {
         this.open.add(conn);

@@ -34,6 +34,108 @@ export class RouteLabels {
   }
 }
 
+/** One label set's pending count: the hot path adds to `n`; the metric takes it when read. */
+export interface Cell {
+  n: number;
+}
+
+/**
+ * The hot-path side of a labelled counter or gauge. prom-client hashes and validates the
+ * label object on every `inc` (a string built per call); a connection bumps ~10 series, so
+ * each connection resolves its cells once from a listener's cached set (`ListenerCounters`)
+ * and adds plain numbers. Pending counts reach prom-client when the registry is read
+ * (`collect`: a scrape, or the cluster merge) — the exported values are the same.
+ */
+export class Cells<L extends string> {
+  private readonly cells: Array<Cell & { labels: Partial<Record<L, string>> }> = [];
+
+  /** A cell for one label set. Resolve it once and keep it: every call adds one. */
+  cell(labels: Partial<Record<L, string>>): Cell {
+    const c = { labels, n: 0 };
+    this.cells.push(c);
+    return c;
+  }
+
+  flushInto(metric: { inc(labels: Partial<Record<L, string>>, value: number): void; dec?(labels: Partial<Record<L, string>>, value: number): void }): void {
+    for (const c of this.cells) {
+      if (c.n === 0) continue;
+      const n = c.n;
+      c.n = 0;
+      if (n > 0) metric.inc(c.labels, n);
+      else metric.dec!(c.labels, -n);
+    }
+  }
+}
+
+/** Cells that depend on a value (outcome, reason, route): made once per distinct key, then reused. */
+class CellMap<L extends string> {
+  private readonly byKey = new Map<string, Cell>();
+  constructor(
+    private readonly cells: Cells<L>,
+    private readonly labels: (key: string) => Partial<Record<L, string>>,
+  ) {}
+
+  get(key: string): Cell {
+    let c = this.byKey.get(key);
+    if (!c) {
+      c = this.cells.cell(this.labels(key));
+      this.byKey.set(key, c);
+    }
+    return c;
+  }
+}
+
+/** What a connection on one listener counts; built once per listener (`ListenerContext`). */
+export class ListenerCounters {
+  readonly open: Cell;
+  readonly routed: Cell;
+  readonly bytesIn: Cell;
+  readonly bytesOut: Cell;
+  /** By outcome, then reason (both from fixed lists). */
+  private readonly closedBy = new Map<string, CellMap<'listener' | 'outcome' | 'reason'>>();
+
+  constructor(
+    private readonly m: ProxyMetrics,
+    private readonly listener: string,
+  ) {
+    this.open = m.cells.open.cell({ listener });
+    this.routed = m.cells.routed.cell({ listener });
+    this.bytesIn = m.cells.bytes.cell({ listener, direction: 'in' });
+    this.bytesOut = m.cells.bytes.cell({ listener, direction: 'out' });
+  }
+
+  closed(outcome: string, reason: string): Cell {
+    let byReason = this.closedBy.get(outcome);
+    if (!byReason) {
+      const listener = this.listener;
+      byReason = new CellMap(this.m.cells.closed, (r) => ({ listener, outcome, reason: r }));
+      this.closedBy.set(outcome, byReason);
+    }
+    return byReason.get(reason);
+  }
+
+  /** Per-route series of a connection's route label (`RouteLabels.label`). */
+  route(label: string): RouteCells {
+    return this.m.routeCells(label);
+  }
+}
+
+/** The per-route series of one route label. */
+export class RouteCells {
+  readonly bytesIn: Cell;
+  readonly bytesOut: Cell;
+  private readonly byOutcome: CellMap<'route' | 'outcome'>;
+  constructor(cells: ProxyMetrics['cells'], route: string) {
+    this.bytesIn = cells.routeBytes.cell({ route, direction: 'in' });
+    this.bytesOut = cells.routeBytes.cell({ route, direction: 'out' });
+    this.byOutcome = new CellMap(cells.routeConnections, (outcome) => ({ route, outcome }));
+  }
+
+  outcome(outcome: string): Cell {
+    return this.byOutcome.get(outcome);
+  }
+}
+
 export interface MetricsOptions {
   routeLabel: RouteLabelMode;
   routeLabelMax: number;
@@ -42,25 +144,54 @@ export interface MetricsOptions {
 export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLabelMax: 1000 }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_proxy_' });
+  const cells = {
+    open: new Cells<'listener'>(),
+    routed: new Cells<'listener'>(),
+    closed: new Cells<'listener' | 'outcome' | 'reason'>(),
+    bytes: new Cells<'listener' | 'direction'>(),
+    routeConnections: new Cells<'route' | 'outcome'>(),
+    routeBytes: new Cells<'route' | 'direction'>(),
+  };
+  const routeCells = new Map<string, RouteCells>();
   const m = {
     registry,
+    /** Hot-path counts (see `Cells`); connections use them through `ListenerCounters`. */
+    cells,
+    /** The per-route cells of a route label (bounded: labels are capped by `RouteLabels`). */
+    routeCells(label: string): RouteCells {
+      let c = routeCells.get(label);
+      if (!c) {
+        c = new RouteCells(cells, label);
+        routeCells.set(label, c);
+      }
+      return c;
+    },
     connectionsOpen: new Gauge({
       name: 'switchyard_proxy_connections_open',
       help: 'Client connections currently open (sniffing or proxied)',
       labelNames: ['listener'],
       registers: [registry],
+      collect() {
+        cells.open.flushInto(this);
+      },
     }),
     connectionsRouted: new Counter({
       name: 'switchyard_proxy_connections_routed_total',
       help: 'Connections handed to an upstream',
       labelNames: ['listener'],
       registers: [registry],
+      collect() {
+        cells.routed.flushInto(this);
+      },
     }),
     connectionsClosed: new Counter({
       name: 'switchyard_proxy_connections_total',
       help: 'Finished connections by outcome and reason',
       labelNames: ['listener', 'outcome', 'reason'],
       registers: [registry],
+      collect() {
+        cells.closed.flushInto(this);
+      },
     }),
     handshakeErrors: new Counter({
       name: 'switchyard_proxy_handshake_errors_total',
@@ -73,6 +204,9 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
       help: 'Bytes proxied (in = from clients, out = to clients), counted when connections end',
       labelNames: ['listener', 'direction'],
       registers: [registry],
+      collect() {
+        cells.bytes.flushInto(this);
+      },
     }),
     routeLabels: new RouteLabels(opts.routeLabel, opts.routeLabelMax),
     routeConnections: new Counter({
@@ -80,12 +214,18 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
       help: 'Finished connections by route and outcome (route label capped; see PROXY_METRICS_ROUTE_LABEL)',
       labelNames: ['route', 'outcome'],
       registers: [registry],
+      collect() {
+        cells.routeConnections.flushInto(this);
+      },
     }),
     routeBytes: new Counter({
       name: 'switchyard_proxy_route_bytes_total',
       help: 'Bytes proxied by route (in = from clients, out = to clients), counted when connections end',
       labelNames: ['route', 'direction'],
       registers: [registry],
+      collect() {
+        cells.routeBytes.flushInto(this);
+      },
     }),
     tableVersion: new Gauge({
       name: 'switchyard_proxy_config_version',

@@ -13,6 +13,7 @@ import {
   type FakeUpstream,
   type TestDatabase,
 } from '@switchyard/testkit';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,15 @@ afterAll(async () => {
   await control?.close();
   await db?.drop();
 });
+
+function hasSs(): boolean {
+  try {
+    execFileSync('ss', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('passthrough', () => {
   it('routes a TLS client by SNI and replays the hello intact', async () => {
@@ -112,6 +122,28 @@ describe('passthrough', () => {
     expect(fields.D).toContain('gone.acme.db.example.com');
     // Only the one retry gets the explanation.
     expect((await plaintextError('127.0.0.3')).C).toBe('28000');
+  });
+
+  // TCP_NODELAY and keepalive are set on the listening socket and inherited by accepted ones
+  // (listener/listener.ts): the kernel shows the keepalive timer on both sides of the pipe.
+  it.skipIf(process.platform !== 'linux' || !hasSs())('keeps TCP keepalive on the accepted and the upstream socket', async () => {
+    const tls = await startTls({ port: proxy.ports.tls!, servername: 'r1.acme.db.example.com' });
+    expect(await echo(tls, 'keepalive')).toBe('keepalive');
+    const ss = (filter: string) => execFileSync('ss', ['-tnoH', 'state', 'established', filter]).toString();
+    // ss shows one timer per socket: the retransmission timer while bytes are unacknowledged
+    // (a delayed ACK on loopback), the keepalive timer once the socket is quiet. The kernel
+    // gives no event for that, so look again briefly.
+    let accepted = '';
+    let upstream = '';
+    for (let i = 0; i < 50; i++) {
+      accepted = ss(`( sport = :${proxy.ports.tls!} and dport = :${tls.localPort!} )`);
+      upstream = ss(`( dport = :${tlsUp.port} )`);
+      if (accepted.includes('keepalive') && upstream.includes('keepalive')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    tls.destroy();
+    expect(accepted).toMatch(/timer:\(keepalive,/);
+    expect(upstream).toMatch(/timer:\(keepalive,/);
   });
 
   it('cuts a silent client at the handshake deadline', async () => {

@@ -11,6 +11,7 @@ import { destinationKey, formatIp, parseIp, type Endpoint } from '@switchyard/co
 import { BackendKeyRewriter, buildErrorResponse, buildTlsAlert, type BackendKey, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
+import { Cancel, CANCELLED } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
 import { pipeBoth } from '../pipe/pipe.js';
 import { UpstreamReads } from '../pipe/upstream-reads.js';
@@ -55,10 +56,6 @@ const CANCEL_RESULT: Record<CancelOutcome | 'rate_limited', { outcome: Connectio
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
 
-/** The abort reason of a connection's dial and TLS steps (one object: no DOMException per connection). */
-const CLIENT_GONE = new Error('client went away');
-/** What a step started after the connection finished sees: already aborted. */
-const GONE_SIGNAL = AbortSignal.abort(CLIENT_GONE);
 
 /**
  * The client socket's handlers while sniffing are shared by every connection (the socket finds
@@ -90,9 +87,13 @@ class ClientConnection {
   /** The client as audited: the socket's peer, or the PROXY header's source when trusted. */
   private clientAddress: string;
   private clientPort: number;
-  /** What the client dialled (the PROXY header's destination when present). */
-  private localAddress: string;
-  private localPort: number;
+  /**
+   * What the client dialled (the PROXY header's destination when present). Read from the
+   * socket only when a PROXY header to the upstream needs it (`local()`): a getsockname
+   * system call per connection otherwise.
+   */
+  private localAddress: string | null = null;
+  private localPort = 0;
   /** `destination` listeners: canonical address:port from the PROXY header. */
   private destination: string | null = null;
   /** Dropped once the hello is read (an idle connection keeps no parser state). */
@@ -123,7 +124,7 @@ class ClientConnection {
   private tlsSecured = false;
   private tlsVersion: string | null = null;
   /** Cancels a dial or TLS step in flight; dropped once the pipe runs. */
-  private abort: AbortController | null = new AbortController();
+  private abort: Cancel | null = new Cancel();
   private closeReason: CloseReason | null = null;
   /** The connection-cap slot this connection holds (returned in `finish`). */
   private slot: SlotKey | null = null;
@@ -140,9 +141,6 @@ class ClientConnection {
     // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; audit the address people know.
     this.clientAddress = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw;
     this.clientPort = socket.remotePort ?? 0;
-    const local = socket.localAddress ?? '';
-    this.localAddress = local.startsWith('::ffff:') && isIPv4(local.slice(7)) ? local.slice(7) : local;
-    this.localPort = socket.localPort ?? 0;
     this.sniffer = createSniffer(ctx);
     this.prelude = createPrelude(ctx, parseIp(this.clientAddress));
   }
@@ -150,8 +148,8 @@ class ClientConnection {
   start(): void {
     const s = this.socket;
     this.ctx.onConnectionStart(this);
-    s.setNoDelay(true);
-    this.ctx.metrics.connectionsOpen.inc({ listener: this.ctx.spec.name });
+    if (!this.ctx.socketOptionsInherited) s.setNoDelay(true);
+    this.ctx.counters.open.n++;
     // Answer in the language the client is waiting for when the deadline strikes: a libpq
     // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
     this.deadline = setTimeout(() => {
@@ -271,7 +269,7 @@ class ClientConnection {
 
   onSniffClose(): void {
     if (this.finished || this.cancelling) return;
-    this.abort?.abort(CLIENT_GONE);
+    this.abort?.abort();
     this.finish('aborted', 'client_left_during_handshake');
   }
 
@@ -289,7 +287,7 @@ class ClientConnection {
     if (!route || !context) return this.refuse('acme_no_challenge', 'tls');
     this.route = route;
     this.alpn = ACME_TLS_ALPN;
-    const tls = answerAcmeTlsAlpn(this.socket, helloBytes, context, this.onTlsSocket);
+    const tls = answerAcmeTlsAlpn(this.socket, helloBytes, context, (tls) => this.adoptTlsSocket(tls));
     // The validator only checks the certificate: done once the handshake completes (a failed
     // handshake is recorded by the close handler, a slow one cut by the deadline).
     tls.once('secure', () => {
@@ -387,11 +385,11 @@ class ClientConnection {
       .connect({
         route,
         client: { address: this.clientAddress, port: this.clientPort },
-        local: { address: this.localAddress, port: this.localPort },
+        local: this,
         replay,
         raw,
         timeoutMs: this.ctx.config.connectTimeoutMs,
-        signal: this.abort?.signal ?? GONE_SIGNAL,
+        signal: this.abort ?? CANCELLED,
         reads,
       })
       .then((c: Connected) => {
@@ -403,6 +401,16 @@ class ClientConnection {
       });
   }
 
+  /** What the client dialled (connector.ts asks only for a PROXY header). */
+  dialled(): { address: string; port: number } {
+    if (this.localAddress === null) {
+      const local = this.socket.localAddress ?? '';
+      this.localAddress = local.startsWith('::ffff:') && isIPv4(local.slice(7)) ? local.slice(7) : local;
+      this.localPort = this.socket.localPort ?? 0;
+    }
+    return { address: this.localAddress, port: this.localPort };
+  }
+
   /** The prebuilt context of a terminate route, or the refusal for its certificate. */
   private routeContext(route: RouteEntry): SecureContext | RefusalCode {
     const entry = this.ctx.tlsContexts?.get(route.id);
@@ -411,12 +419,13 @@ class ClientConnection {
     return entry.context;
   }
 
-  private readonly onTlsSocket = (tls: TLSSocket): void => {
+  /** Terminate mode and ACME: our TLS socket over the client's (a method: no closure per connection). */
+  private adoptTlsSocket(tls: TLSSocket): void {
     this.tls = tls;
     tls.once('secure', () => (this.tlsSecured = true));
     (tls as Owned)[CONN] = this;
     tls.once('close', onClientClose);
-  };
+  }
 
   /** Terminate mode, engines other than PostgreSQL (tls/terminate.ts). */
   private terminate(route: RouteEntry, helloBytes: Buffer, clientAlpn: readonly string[]): void {
@@ -427,13 +436,13 @@ class ClientConnection {
       helloBytes,
       clientAlpn,
       context,
-      signal: this.abort?.signal ?? GONE_SIGNAL,
-      onTlsSocket: this.onTlsSocket,
+      signal: this.abort ?? CANCELLED,
+      onTlsSocket: (tls) => this.adoptTlsSocket(tls),
       refuse: (code) => this.refuse(code, 'none'),
       dial: async (alpn) => {
         const raw = await this.connectUpstream(route, Buffer.alloc(0), true);
         if (!route.upstreamTls) return raw;
-        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn, signal: this.abort?.signal ?? GONE_SIGNAL });
+        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn, signal: this.abort ?? CANCELLED });
       },
       established: (client, up, info) => this.established(client, up, info),
     });
@@ -453,14 +462,14 @@ class ClientConnection {
       socket: this.socket,
       helloBytes,
       context,
-      signal: this.abort?.signal ?? GONE_SIGNAL,
-      onTlsSocket: this.onTlsSocket,
+      signal: this.abort ?? CANCELLED,
+      onTlsSocket: (tls) => this.adoptTlsSocket(tls),
       refuse: (code) => this.refuse(code, 'none'),
       decide: (endpoint) => this.decidePg(sniRoute, sniRefusal, endpoint),
       dial: async (route) => {
         const raw = await this.connectUpstream(route, Buffer.alloc(0), !route.upstreamTls);
         if (!route.upstreamTls) return raw;
-        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: this.abort?.signal ?? GONE_SIGNAL });
+        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: this.abort ?? CANCELLED });
       },
       cancel: (processId, secretKey, tls) => this.cancel(processId, secretKey, tls, sniRoute?.id),
       established: (client, up, info) => {
@@ -574,7 +583,7 @@ class ClientConnection {
     this.clearDeadline();
     this.upstream = up;
     this.abort = null;
-    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), { rewriter, reads, clientTerminate: pgClient });
+    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), { rewriter, reads, clientTerminate: pgClient, clientKeepAlive: this.ctx.socketOptionsInherited === true });
     // After the pipe's own listeners are on: an event type never loses its last listener, so
     // the socket's listener table is not rebuilt (V8 dictionary mode) for every connection.
     this.socket.removeListener('error', onClientError);
@@ -588,7 +597,7 @@ class ClientConnection {
         this.destroyBoth();
       });
     }
-    this.ctx.metrics.connectionsRouted.inc({ listener: this.ctx.spec.name });
+    this.ctx.counters.routed.n++;
   }
 
   /** Called when the route is disabled with `close` or the proxy stops. */
@@ -717,7 +726,7 @@ class ClientConnection {
     if (this.finished) return;
     this.finished = true;
     this.clearDeadline();
-    this.abort?.abort(CLIENT_GONE);
+    this.abort?.abort();
     this.abort = null;
     if (this.route) this.ctx.registry.remove(this.route.id, this);
     this.releaseUpstream?.();
@@ -725,10 +734,12 @@ class ClientConnection {
     if (this.slot) this.ctx.limits.release(this.slot);
     this.slot = null;
     const listener = this.ctx.spec.name;
-    this.ctx.metrics.connectionsOpen.dec({ listener });
-    this.ctx.metrics.connectionsClosed.inc({ listener, outcome, reason });
+    const counters = this.ctx.counters;
+    counters.open.n--;
+    counters.closed(outcome, reason).n++;
     const routeLabel = this.ctx.metrics.routeLabels.label(this.route);
-    if (routeLabel !== null) this.ctx.metrics.routeConnections.inc({ route: routeLabel, outcome });
+    const routeCells = routeLabel === null ? null : counters.route(routeLabel);
+    if (routeCells) routeCells.outcome(outcome).n++;
     const event: ConnectionEventInput = {
       listener,
       routeId: this.route?.id ?? null,
@@ -752,11 +763,11 @@ class ClientConnection {
     };
     if (outcome === 'ok') {
       // Byte counters are final only once both sockets closed, which is when we get here.
-      this.ctx.metrics.bytes.inc({ listener, direction: 'in' }, event.bytesIn);
-      this.ctx.metrics.bytes.inc({ listener, direction: 'out' }, event.bytesOut);
-      if (routeLabel !== null) {
-        this.ctx.metrics.routeBytes.inc({ route: routeLabel, direction: 'in' }, event.bytesIn);
-        this.ctx.metrics.routeBytes.inc({ route: routeLabel, direction: 'out' }, event.bytesOut);
+      counters.bytesIn.n += event.bytesIn;
+      counters.bytesOut.n += event.bytesOut;
+      if (routeCells) {
+        routeCells.bytesIn.n += event.bytesIn;
+        routeCells.bytesOut.n += event.bytesOut;
       }
     }
     this.ctx.onConnectionDone(this, event);

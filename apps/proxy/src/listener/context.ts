@@ -3,7 +3,7 @@ import type { ListenerSpec } from '@switchyard/core';
 import type { Logger } from 'pino';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import type { ProxyConfig } from '../config.js';
-import type { ProxyMetrics } from '../metrics.js';
+import type { ListenerCounters, ProxyMetrics } from '../metrics.js';
 import type { CancelRouter } from '../pg/cancel.js';
 import type { ConnectionLimits } from '../policy/limits.js';
 import type { ClientRateLimiter } from '../policy/rate-limit.js';
@@ -35,11 +35,18 @@ export interface ListenerContext {
   /** Cancel keys of terminate-mode PostgreSQL sessions (absent: BackendKeyData passes unchanged). */
   cancels?: Pick<CancelRouter, 'handleCancel' | 'mint' | 'release'>;
   metrics: ProxyMetrics;
+  /** This listener's per-connection counts, resolved once (metrics.ts `Cells`). */
+  counters: ListenerCounters;
   log: Logger;
   onConnectionStart(conn: LiveConnection): void;
   onConnectionDone(conn: LiveConnection, event: ConnectionEventInput): void;
   /** Endpoint choice, health and dial-time guard shared by every listener. */
   upstreams: Upstreams;
+  /**
+   * Accepted sockets inherit TCP_NODELAY and keepalive from the listening socket (set by
+   * `ProxyListener` once listening); false: each connection sets them.
+   */
+  socketOptionsInherited?: boolean;
   /** Set on a route's dedicated-port listener: the port whose route every connection takes. */
   dedicatedPort?: number;
 }

@@ -139,7 +139,7 @@ export async function deliverCancel(upstreams: Pick<Upstreams, 'connect'>, targe
     const c = await upstreams.connect({
       route: { ...target.route, endpoints: [target.endpoint] },
       client: { address: '', port: 0 },
-      local: { address: '', port: 0 },
+      local: { dialled: () => ({ address: '', port: 0 }) },
       replay: Buffer.alloc(0),
       raw: !target.route.upstreamTls,
       timeoutMs,

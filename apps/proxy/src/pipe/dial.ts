@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
 import { buildSslRequest } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
+import type { CancelSignal } from './cancel.js';
 import { UPSTREAM_ONREAD, type UpstreamReads } from './upstream-reads.js';
 
 export class DialError extends Error {
@@ -25,7 +26,7 @@ export interface DialOptions {
   postgresStartTls: boolean;
   /** Bytes to send once the upstream is ready (the buffered ClientHello). */
   replay: Buffer;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Connect to this (already vetted) address instead of resolving `endpoint.host`. */
   address?: string;
   /** Local source address (egress with a static source IP). */

@@ -32,6 +32,9 @@ import { adoptReads, UpstreamReads } from './upstream-reads.js';
 
 export type PipeEnd = 'client_closed' | 'upstream_closed' | 'client_error' | 'upstream_error';
 
+/** TCP keepalive idle time of proxied sockets (both sides). */
+export const KEEPALIVE_MS = 60_000;
+
 const PIPE = Symbol('switchyard.pipe');
 type Piped = Socket & { [PIPE]?: Pipe };
 
@@ -128,11 +131,13 @@ export interface PipeOptions {
   rewriter?: BackendKeyRewriter;
   /** The client's bytes are plaintext PostgreSQL messages: notice its Terminate (see the header). */
   clientTerminate?: boolean;
+  /** The client socket has keepalive already (inherited from the listener; listener.ts). */
+  clientKeepAlive?: boolean;
 }
 
 export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, opts: PipeOptions = {}): void {
-  client.setKeepAlive(true, 60_000);
-  upstream.setKeepAlive(true, 60_000);
+  if (!opts.clientKeepAlive) client.setKeepAlive(true, KEEPALIVE_MS);
+  upstream.setKeepAlive(true, KEEPALIVE_MS);
   const { reads } = opts;
   // Passthrough: the client's reads too (the upload direction); its 'data' events otherwise.
   let clientReads: UpstreamReads | undefined = reads ? new UpstreamReads() : undefined;

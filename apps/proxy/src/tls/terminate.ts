@@ -24,6 +24,7 @@ import { isIP } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
 import { buildStartupMessage, extractEndpointOption, parseStartupPacket, PG_MAX_STARTUP_PACKET_LENGTH, type StartupPacket } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
+import type { CancelSignal } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
 
 /** ALPN identifier of PostgreSQL (PostgreSQL 17 direct TLS). */
@@ -34,7 +35,7 @@ export interface TerminateHost {
   socket: Socket;
   helloBytes: Buffer;
   context: SecureContext;
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** The server TLS socket exists (the connection must destroy it rather than the raw socket). */
   onTlsSocket(tls: TLSSocket): void;
   /** Refuse: an ErrorResponse inside TLS for PostgreSQL past the handshake, else close. */
@@ -79,7 +80,7 @@ function serverTls(h: TerminateHost, alpn: { callback?: (protocols: string[]) =>
   return tls;
 }
 
-function handshake(tls: TLSSocket, signal: AbortSignal): Promise<void> {
+function handshake(tls: TLSSocket, signal: CancelSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onErr = (err: Error) => done(err);
     const onClose = () => done(new Error('client closed during the TLS handshake'));
@@ -182,7 +183,7 @@ export interface UpstreamTlsOptions {
   /** PEM CA the upstream's certificate must chain to; null = not verified. */
   ca: string | null;
   alpn: string[] | null;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 /** TLS over an upstream socket already connected (PostgreSQL: after SSLRequest and 'S'). */
@@ -225,7 +226,7 @@ class StartupError extends Error {}
  * Reads exactly one startup-phase packet (bounded by PostgreSQL's own maximum). `bytes` also
  * holds anything the client pipelined after it, forwarded with it.
  */
-function readStartupPacket(tls: TLSSocket, signal: AbortSignal): Promise<{ packet: StartupPacket; bytes: Buffer; consumed: number }> {
+function readStartupPacket(tls: TLSSocket, signal: CancelSignal): Promise<{ packet: StartupPacket; bytes: Buffer; consumed: number }> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     const cleanup = () => {

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import type { Endpoint } from '@switchyard/core';
 import { buildProxyV1, buildProxyV2 } from '@switchyard/wire';
+import type { CancelSignal } from '../pipe/cancel.js';
 import { DialError, dialUpstream } from '../pipe/dial.js';
 import type { UpstreamReads } from '../pipe/upstream-reads.js';
 import type { RouteEntry } from '../router/route-table.js';
@@ -19,14 +20,18 @@ export interface ConnectRequest {
   route: RouteEntry;
   /** Client address and port as audited (PROXY-aware). */
   client: { address: string; port: number };
-  /** The address and port the client dialled (the PROXY header's destination when present). */
-  local: { address: string; port: number };
+  /**
+   * The address and port the client dialled (the PROXY header's destination when present).
+   * Asked for only when a PROXY header to the upstream needs it: reading it off the socket
+   * is a system call.
+   */
+  local: { dialled(): { address: string; port: number } };
   /** Bytes to replay after the upstream is ready. */
   replay: Buffer;
   /** Forward bytes unread: no PostgreSQL SSLRequest step even for PostgreSQL routes. */
   raw: boolean;
   timeoutMs: number;
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Passthrough: the upstream reads into reusable buffers (pipe/upstream-reads.ts). */
   reads?: UpstreamReads;
 }
@@ -116,9 +121,7 @@ export class Upstreams {
 function proxyHeaderFor(route: RouteEntry, req: ConnectRequest): Buffer | undefined {
   if (!route.proxyProtocol) return undefined;
   const v6 = (a: string) => a.includes(':');
-  const spec =
-    req.client.address && req.local.address && v6(req.client.address) === v6(req.local.address)
-      ? { source: req.client, destination: req.local }
-      : null;
+  const local = req.local.dialled();
+  const spec = req.client.address && local.address && v6(req.client.address) === v6(local.address) ? { source: req.client, destination: local } : null;
   return route.proxyProtocol === 'v2' ? buildProxyV2(spec) : buildProxyV1(spec);
 }
