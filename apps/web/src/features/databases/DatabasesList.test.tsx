@@ -71,31 +71,38 @@ describe('DatabasesList', () => {
     expect(openConnectionsText(12)).toBe('12 open connections');
   });
 
+  /** The row (table) or card (list) of one database. */
+  const entry = (list: HTMLElement, name: string) => list.querySelector<HTMLElement>(`[data-database="${name}"]`)!;
+
   it.each(['table', 'cards'] as const)('%s: each database links its open connections to the live connections view filtered to it', async (layout) => {
-    await renderList(layout);
-    const orders = screen.getByRole('link', { name: '2 open connections to orders: show them live' });
+    const list = await renderList(layout);
+    const orders = within(entry(list, 'orders')).getByRole('link', { name: '2 open connections' });
+    expect(orders).toHaveAccessibleDescription('orders');
     const url = new URL(orders.getAttribute('href')!, 'http://x');
     expect(url.pathname).toBe('/t/acme/connections');
     expect(Object.fromEntries(url.searchParams)).toEqual({ database: 'orders', live: 'true' });
-    expect(screen.getByRole('link', { name: '0 open connections to billing: show them live' })).toBeInTheDocument();
+    expect(within(entry(list, 'billing')).getByRole('link', { name: '0 open connections' })).toHaveAccessibleDescription('billing');
   });
 
   it.each(['table', 'cards'] as const)('%s: Connect opens the database page on its Connect tab; access state and hostname shown', async (layout) => {
     const list = await renderList(layout);
-    const connect = screen.getByRole('link', { name: 'Connect to orders' });
+    const connect = within(entry(list, 'orders')).getByRole('link', { name: 'Connect' });
+    expect(connect).toHaveAccessibleDescription('orders');
     expect(connect.getAttribute('href')).toBe('/t/acme/databases/orders?tab=connect');
+    // The database's own link is the only one named after it (tests and people find it by name).
+    expect(screen.getAllByRole('link', { name: /billing/ })).toHaveLength(1);
     expect(screen.getByRole('link', { name: 'billing' }).getAttribute('href')).toBe('/t/acme/databases/billing');
     expect(within(list).getByText('orders.acme.db.example.com:5432')).toBeInTheDocument();
-    expect(within(list).getByText('on · passthrough')).toBeInTheDocument();
-    expect(within(list).getByText('off')).toBeInTheDocument();
+    expect(within(entry(list, 'orders')).getByText('on · passthrough')).toBeInTheDocument();
+    expect(within(entry(list, 'billing')).getByText('off')).toBeInTheDocument();
   });
 
   it('table: the count sits in its own column, as a number', async () => {
     const table = await renderList('table');
     expect(table.tagName).toBe('TABLE');
     expect(within(table).getByRole('columnheader', { name: 'Open connections' })).toBeInTheDocument();
-    const row = within(table).getByRole('link', { name: /to orders: show them live/ });
-    expect(row).toHaveTextContent(/^2$/);
+    const count = within(entry(table, 'orders')).getByRole('link', { name: '2 open connections' });
+    expect(count).toHaveTextContent(/^2$/);
   });
 
   it('cards: one list item per database, count in words, nothing in a table', async () => {

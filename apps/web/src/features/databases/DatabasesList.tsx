@@ -29,16 +29,23 @@ export function openConnectionsText(n: number): string {
   return n === 1 ? '1 open connection' : `${n} open connections`;
 }
 
+/** The id of a database's name in the list: what its row's links are described by. */
+const nameId = (db: Database) => `database-name-${db.id}`;
+
 /**
  * Open connections now, as a link to the connections page in live mode filtered to this
  * database. `compact`: the number alone (the table's column header says what it counts).
+ * Its name is what it shows; in the list, `describedBy` names the database (the row's
+ * context), so several rows' links stay told apart without repeating the name in each.
  */
-export function OpenConnectionsLink({ tenant, database, count, compact = false }: { tenant: string; database: string; count: number; compact?: boolean }) {
+export function OpenConnectionsLink({ tenant, database, count, compact = false, describedBy }: { tenant: string; database: string; count: number; compact?: boolean; describedBy?: string }) {
   return (
     <Anchor
       size="sm"
       data-testid="open-connections"
-      aria-label={`${openConnectionsText(count)} to ${database}: show them live`}
+      title="Show them live"
+      aria-label={compact ? openConnectionsText(count) : undefined}
+      aria-describedby={describedBy}
       renderRoot={(props) => <Link {...props} to="/t/$tenant/connections" params={{ tenant }} search={{ database, live: true }} />}
     >
       {compact ? count : openConnectionsText(count)}
@@ -48,7 +55,7 @@ export function OpenConnectionsLink({ tenant, database, count, compact = false }
 
 function DatabaseLink({ tenant, db }: { tenant: string; db: Database }) {
   return (
-    <Anchor fw={600} style={WRAP} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: db.name }} />}>
+    <Anchor id={nameId(db)} fw={600} style={WRAP} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: db.name }} />}>
       {db.name}
     </Anchor>
   );
@@ -59,7 +66,7 @@ function ConnectButton({ tenant, db }: { tenant: string; db: Database }) {
     <Button
       size="xs"
       variant="light"
-      aria-label={`Connect to ${db.name}`}
+      aria-describedby={nameId(db)}
       renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: db.name }} search={{ tab: 'connect' }} />}
     >
       Connect
@@ -111,7 +118,7 @@ function DatabasesTable({ tenant, items }: { tenant: string; items: Database[] }
               <AccessBadge db={d} />
             </Table.Td>
             <Table.Td>
-              <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} compact />
+              <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} compact describedBy={nameId(d)} />
             </Table.Td>
             <Table.Td>
               <ConnectButton tenant={tenant} db={d} />
@@ -146,7 +153,7 @@ function DatabaseCards({ tenant, items }: { tenant: string; items: Database[] })
               → {upstreamText(d)}
             </Text>
             <Group justify="space-between" gap="xs">
-              <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} />
+              <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} describedBy={nameId(d)} />
               <ConnectButton tenant={tenant} db={d} />
             </Group>
           </Stack>
