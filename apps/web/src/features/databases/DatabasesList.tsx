@@ -6,20 +6,29 @@
  */
 import { Anchor, Badge, Button, Card, Group, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
 import { Link } from '@tanstack/react-router';
+import type { CSSProperties } from 'react';
 import type { Database } from './api';
 import { ENGINES } from './DatabaseForm';
 import { KubernetesBadge } from './KubernetesOwner';
 
 export type ListLayout = 'table' | 'cards';
 
-/** Long host names wrap anywhere instead of widening the page. */
+/** Cards: long host names wrap anywhere instead of widening the page. */
 const WRAP = { overflowWrap: 'anywhere' } as const;
+/**
+ * Table: break a name only if it cannot fit otherwise (unlike `anywhere`, this does not shrink
+ * the column's minimum width, so names stay whole while there is room).
+ */
+const CELL_WRAP = { overflowWrap: 'break-word' } as const;
+
+/** Never cut to an ellipsis when the table is tight: the state is the point. */
+const WHOLE_BADGE = { label: { overflow: 'visible' } } as const;
 
 export function AccessBadge({ db }: { db: Database }) {
   const a = db.externalAccess;
-  if (!a.enabled) return <Badge color="gray" variant="light">off</Badge>;
+  if (!a.enabled) return <Badge color="gray" variant="light" styles={WHOLE_BADGE}>off</Badge>;
   return (
-    <Badge color="green" variant="light">
+    <Badge color="green" variant="light" styles={WHOLE_BADGE}>
       on · {a.tlsMode}
     </Badge>
   );
@@ -53,9 +62,9 @@ export function OpenConnectionsLink({ tenant, database, count, compact = false, 
   );
 }
 
-function DatabaseLink({ tenant, db }: { tenant: string; db: Database }) {
+function DatabaseLink({ tenant, db, wrap }: { tenant: string; db: Database; wrap: CSSProperties }) {
   return (
-    <Anchor id={nameId(db)} fw={600} style={WRAP} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: db.name }} />}>
+    <Anchor id={nameId(db)} fw={600} style={wrap} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: db.name }} />}>
       {db.name}
     </Anchor>
   );
@@ -79,54 +88,58 @@ const upstreamText = (db: Database) => db.endpoints.map((e) => `${e.host}:${e.po
 
 function DatabasesTable({ tenant, items }: { tenant: string; items: Database[] }) {
   return (
-    <Table striped highlightOnHover aria-label="Databases">
-      <Table.Thead>
-        <Table.Tr>
-          <Table.Th>Name</Table.Th>
-          <Table.Th>Engine</Table.Th>
-          {/* The lowest-priority column: only on wide windows (the database page shows it). */}
-          <Table.Th visibleFrom="lg">Upstream</Table.Th>
-          <Table.Th>Hostname</Table.Th>
-          <Table.Th>External access</Table.Th>
-          <Table.Th>Open connections</Table.Th>
-          <Table.Th>
-            <VisuallyHidden>Actions</VisuallyHidden>
-          </Table.Th>
-        </Table.Tr>
-      </Table.Thead>
-      <Table.Tbody>
-        {items.map((d) => (
-          <Table.Tr key={d.id} data-database={d.name}>
-            <Table.Td>
-              <Group gap="xs" wrap="nowrap">
-                <DatabaseLink tenant={tenant} db={d} />
-                <KubernetesBadge owner={d.owner} />
-              </Group>
-            </Table.Td>
-            <Table.Td>{engineLabel(d)}</Table.Td>
-            <Table.Td visibleFrom="lg">
-              <Text size="sm" ff="monospace" style={WRAP}>
-                {upstreamText(d)}
-              </Text>
-            </Table.Td>
-            <Table.Td>
-              <Text size="sm" ff="monospace" style={WRAP}>
-                {d.externalAccess.hostname}:{d.externalAccess.port}
-              </Text>
-            </Table.Td>
-            <Table.Td>
-              <AccessBadge db={d} />
-            </Table.Td>
-            <Table.Td>
-              <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} compact describedBy={nameId(d)} />
-            </Table.Td>
-            <Table.Td>
-              <ConnectButton tenant={tenant} db={d} />
-            </Table.Td>
+    // Between md and lg a very long host name may still need more room: the table scrolls
+    // inside its box then, never the page.
+    <Table.ScrollContainer minWidth={640}>
+      <Table striped highlightOnHover aria-label="Databases">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Name</Table.Th>
+            <Table.Th>Engine</Table.Th>
+            {/* The lowest-priority column: only on wide windows (the database page shows it). */}
+            <Table.Th visibleFrom="lg">Upstream</Table.Th>
+            <Table.Th>Hostname</Table.Th>
+            <Table.Th>External access</Table.Th>
+            <Table.Th>Open connections</Table.Th>
+            <Table.Th>
+              <VisuallyHidden>Actions</VisuallyHidden>
+            </Table.Th>
           </Table.Tr>
-        ))}
-      </Table.Tbody>
-    </Table>
+        </Table.Thead>
+        <Table.Tbody>
+          {items.map((d) => (
+            <Table.Tr key={d.id} data-database={d.name}>
+              <Table.Td>
+                <Group gap="xs" wrap="nowrap">
+                  <DatabaseLink tenant={tenant} db={d} wrap={{ whiteSpace: 'nowrap' }} />
+                  <KubernetesBadge owner={d.owner} />
+                </Group>
+              </Table.Td>
+              <Table.Td>{engineLabel(d)}</Table.Td>
+              <Table.Td visibleFrom="lg">
+                <Text size="sm" ff="monospace" style={CELL_WRAP}>
+                  {upstreamText(d)}
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Text size="sm" ff="monospace" style={CELL_WRAP}>
+                  {d.externalAccess.hostname}:{d.externalAccess.port}
+                </Text>
+              </Table.Td>
+              <Table.Td style={{ whiteSpace: 'nowrap' }}>
+                <AccessBadge db={d} />
+              </Table.Td>
+              <Table.Td>
+                <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} compact describedBy={nameId(d)} />
+              </Table.Td>
+              <Table.Td>
+                <ConnectButton tenant={tenant} db={d} />
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Table.ScrollContainer>
   );
 }
 
@@ -138,7 +151,7 @@ function DatabaseCards({ tenant, items }: { tenant: string; items: Database[] })
           <Stack gap={6}>
             <Group justify="space-between" gap="xs" wrap="nowrap" align="flex-start">
               <Group gap="xs" style={{ minWidth: 0 }}>
-                <DatabaseLink tenant={tenant} db={d} />
+                <DatabaseLink tenant={tenant} db={d} wrap={WRAP} />
                 <KubernetesBadge owner={d.owner} />
               </Group>
               <AccessBadge db={d} />
