@@ -153,6 +153,7 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
     access: externalAccess,
     controlDatabase: config.controlDatabase,
     allowLoopbackUpstreams: config.allowLoopbackUpstreams,
+    proxyLivenessMs: config.proxyLivenessMs,
   });
   return { propagation, tenants, certificates, externalAccess, databases };
 }

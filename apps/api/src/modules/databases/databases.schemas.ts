@@ -109,6 +109,7 @@ export const DATABASE_EXAMPLE = {
   balance: 'round-robin',
   healthCheck: null,
   externalAccess: EXTERNAL_ACCESS_OF_DATABASE,
+  openConnections: 3,
   owner: { type: 'api' },
   createdAt: '2026-11-22T08:00:00.000Z',
   updatedAt: '2026-11-22T08:00:00.000Z',
@@ -125,6 +126,11 @@ export const DatabaseResponse = Type.Object(
     balance: BalancePolicy,
     healthCheck: Type.Union([HealthCheck, Type.Null()]),
     externalAccess: ExternalAccessResponse,
+    openConnections: Type.Integer({
+      minimum: 0,
+      description:
+        'Client connections to this database open right now, as the live proxies reported them in their last heartbeat (at most about a second old; stale proxies do not count). Each proxy reports up to 500 connections, so beyond that this is a lower bound. The list: GET …/connections/live?database={name}.',
+    }),
     owner: OwnerSchema,
     createdAt: Timestamp,
     updatedAt: Timestamp,

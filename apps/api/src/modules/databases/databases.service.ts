@@ -20,6 +20,8 @@ export interface DatabasesDeps {
   controlDatabase: { host: string; port: number };
   /** Loopback upstreams (development and tests only). */
   allowLoopbackUpstreams?: boolean;
+  /** A proxy whose last heartbeat is older than this is stale: its reported connections do not count. */
+  proxyLivenessMs: number;
 }
 
 type Upstreams = { endpoints: Endpoint[]; balance: BalancePolicy; healthCheck: HealthCheck | null };
@@ -32,7 +34,24 @@ function endpointsOf(db: Database): Endpoint[] {
 export class DatabasesService {
   constructor(private readonly deps: DatabasesDeps) {}
 
-  private async view(tenant: Tenant, db: Database & { route: (Route & { certificate: Certificate | null }) | null }): Promise<DatabaseResponse> {
+  /**
+   * Open connections per database of one tenant, summed over the reports of live proxies
+   * (each proxy's heartbeat row holds its newest open routed connections, OpenConnectionInfo
+   * in @switchyard/core). Only reports naming this tenant count, whatever database id they
+   * carry. One query over the few proxy rows; the JSON is never sent to the API.
+   */
+  private async openConnections(tenant: Tenant): Promise<Map<string, number>> {
+    const since = new Date(Date.now() - this.deps.proxyLivenessMs);
+    const rows = await this.deps.prisma.$queryRaw<Array<{ database_id: string; n: number }>>`
+      SELECT c->>'databaseId' AS database_id, count(*)::int AS n
+        FROM proxy_instances p
+       CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(p.connections) = 'array' THEN p.connections ELSE '[]'::jsonb END) AS c
+       WHERE p.heartbeat_at > ${since} AND c->>'tenantId' = ${tenant.id}
+       GROUP BY 1`;
+    return new Map(rows.map((r) => [r.database_id, r.n]));
+  }
+
+  private async view(tenant: Tenant, db: Database & { route: (Route & { certificate: Certificate | null }) | null }, openConnections: number): Promise<DatabaseResponse> {
     return {
       id: db.id,
       tenant: tenant.slug,
@@ -43,6 +62,7 @@ export class DatabasesService {
       balance: db.balancePolicy as BalancePolicy,
       healthCheck: (db.healthCheck as HealthCheck | null) ?? null,
       externalAccess: await this.deps.access.describe(tenant, db, db.route),
+      openConnections,
       owner: ownerOf(db),
       createdAt: db.createdAt.toISOString(),
       updatedAt: db.updatedAt.toISOString(),
@@ -144,7 +164,7 @@ export class DatabasesService {
         });
         return d;
       });
-      return this.view(tenant, { ...db, route: null });
+      return this.view(tenant, { ...db, route: null }, 0);
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AppError('SY_DATABASE_EXISTS');
       throw err;
@@ -153,8 +173,11 @@ export class DatabasesService {
 
   async list(actor: Actor, tenantSlug: string): Promise<DatabaseResponse[]> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
-    const rows = await this.deps.prisma.database.findMany({ where: { tenantId: tenant.id }, include: { route: { include: { certificate: true } } }, orderBy: { name: 'asc' } });
-    return Promise.all(rows.map((d) => this.view(tenant, d)));
+    const [rows, open] = await Promise.all([
+      this.deps.prisma.database.findMany({ where: { tenantId: tenant.id }, include: { route: { include: { certificate: true } } }, orderBy: { name: 'asc' } }),
+      this.openConnections(tenant),
+    ]);
+    return Promise.all(rows.map((d) => this.view(tenant, d, open.get(d.id) ?? 0)));
   }
 
   private async find(tenant: Tenant, name: string) {
@@ -165,7 +188,8 @@ export class DatabasesService {
 
   async get(actor: Actor, tenantSlug: string, name: string): Promise<DatabaseResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'member');
-    return this.view(tenant, await this.find(tenant, name));
+    const [db, open] = await Promise.all([this.find(tenant, name), this.openConnections(tenant)]);
+    return this.view(tenant, db, open.get(db.id) ?? 0);
   }
 
   async update(actor: Actor, tenantSlug: string, name: string, body: UpdateDatabaseBody): Promise<DatabaseResponse> {
@@ -214,7 +238,7 @@ export class DatabasesService {
       }
       return d;
     });
-    return this.view(tenant, updated);
+    return this.view(tenant, updated, (await this.openConnections(tenant)).get(updated.id) ?? 0);
   }
 
   async delete(actor: Actor, tenantSlug: string, name: string): Promise<void> {

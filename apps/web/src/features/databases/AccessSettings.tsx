@@ -9,6 +9,7 @@ import { useState } from 'react';
 import { notifyDone, notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
 import { certificatesQuery } from '../certificates/api';
+import { certificateChoices } from '../certificates/covers';
 import { AllowlistEditor, allowlistProblem, type AllowMode } from './AllowlistEditor';
 import { useChangeAccess, type ExternalAccess, type ExternalAccessChange, type Meta, type Tenant } from './api';
 
@@ -63,7 +64,10 @@ export function changeOf(v: AccessValues, current: ExternalAccess): ExternalAcce
   };
   if (v.hostname.trim() !== current.hostname) body.hostname = v.hostname.trim();
   if (v.tlsMode === 'terminate') {
-    if (v.certificateId) body.certificateId = v.certificateId;
+    // Only a changed choice is sent: the API keeps the attached certificate otherwise (and
+    // re-issues an automatic one when the host name moved away from it). '' asks for a
+    // certificate from the platform CA.
+    if (v.certificateId !== (current.certificate?.id ?? '')) body.certificateId = v.certificateId || null;
     body.upstreamTls = v.upstreamTls;
     body.upstreamCa = v.upstreamCa.trim() || null;
   }
@@ -108,11 +112,23 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
     },
   });
   const v = form.getValues();
+  const routeHost = v.hostname.trim() || access.hostname;
+  const choices = certificateChoices(certs.data ?? [], routeHost);
+  const chosen = choices.find((c) => c.value === v.certificateId);
+  // The attached automatic certificate no longer covering a new host name is re-issued on save.
+  const reissued = !!chosen?.disabled && access.certificate?.id === v.certificateId && (certs.data ?? []).some((c) => c.id === v.certificateId && c.auto);
   const domains = tenantInfo?.allowedCustomDomains ?? [];
   const disabled = !canManage;
 
   const submit = form.onSubmit((values) => {
     setCidrErrors({});
+    // A certificate that cannot serve the host name is refused here, as the API would; an
+    // attached one that merely expired does not block saving other settings.
+    const changedCert = values.certificateId !== (access.certificate?.id ?? '');
+    if (values.tlsMode === 'terminate' && chosen?.disabled && !reissued && (changedCert || !chosen.covers)) {
+      form.setFieldError('certificateId', `${chosen.name} ${chosen.reason}`);
+      return;
+    }
     change.mutate(changeOf(values, access), {
       onSuccess: (saved) => {
         form.setInitialValues(valuesOf(saved));
@@ -222,10 +238,14 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
             <Stack>
               <Select
                 label="Certificate"
-                description="The certificate the proxy presents; none chosen: one is issued from the platform CA"
+                description={
+                  reissued
+                    ? `The automatic certificate does not cover ${routeHost}: a new one is issued from the platform CA when you save`
+                    : `The certificate the proxy presents. Only certificates covering ${routeHost} can be chosen; none chosen: one is issued from the platform CA`
+                }
                 data={[
                   { value: '', label: 'Issue from the platform CA' },
-                  ...(certs.data ?? []).map((c) => ({ value: c.id, label: `${c.name} (${c.hostnames.join(', ')})` })),
+                  ...choices.map((c) => ({ value: c.value, label: c.label, disabled: c.disabled })),
                   // Read-only views do not load the list: still name the certificate in use.
                   ...(access.certificate && !certs.data?.some((c) => c.id === access.certificate!.id) ? [{ value: access.certificate.id, label: access.certificate.name }] : []),
                 ]}

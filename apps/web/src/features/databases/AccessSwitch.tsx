@@ -40,6 +40,8 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
           size="lg"
           label="External access"
           description={access.enabled ? `Clients reach ${access.hostname}:${access.port}` : 'No client outside the cluster can connect'}
+          // A long host name wraps on a narrow window instead of widening the page.
+          styles={{ labelWrapper: { minWidth: 0 }, description: { overflowWrap: 'anywhere' } }}
           checked={access.enabled}
           disabled={!canManage || change.isPending}
           onChange={(e) => {

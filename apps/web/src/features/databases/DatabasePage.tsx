@@ -16,6 +16,7 @@ import { AccessSwitch } from './AccessSwitch';
 import { accessQuery, databaseQuery, metaQuery, tenantQuery, useDeleteDatabase, useUpdateDatabase, type Database, type ExternalAccess } from './api';
 import { ConnectPanel } from './ConnectPanel';
 import { DatabaseForm, ENGINES, upstreamBody } from './DatabaseForm';
+import { OpenConnectionsLink } from './DatabasesList';
 import { changeLock, KubernetesBadge } from './KubernetesOwner';
 import { PropagationIndicator } from './PropagationIndicator';
 
@@ -84,7 +85,8 @@ export function DatabasePage() {
   const navigate = useNavigate({ from: databaseRoute.fullPath });
   const me = useMe();
   const manage = canManage(roleIn(me, tenant));
-  const db = useQuery(databaseQuery(tenant, database));
+  // Refreshed at the pace of the access poll below, so the open-connection count stays current.
+  const db = useQuery({ ...databaseQuery(tenant, database), refetchInterval: 5_000 });
   const access = useQuery(accessQuery(tenant, database));
   const meta = useQuery(metaQuery);
   const tenantInfo = useQuery(tenantQuery(tenant));
@@ -107,9 +109,10 @@ export function DatabasePage() {
           <Group gap="xs" mt={4}>
             <Badge variant="light">{ENGINES.find((e) => e.value === d.engine)?.label ?? d.engine}</Badge>
             <KubernetesBadge owner={d.owner} />
-            <Text size="sm" c="dimmed" ff="monospace">
+            <Text size="sm" c="dimmed" ff="monospace" style={{ overflowWrap: 'anywhere' }}>
               → {d.endpoints.map((e) => `${e.host}:${e.port}`).join(', ')}
             </Text>
+            <OpenConnectionsLink tenant={tenant} database={d.name} count={d.openConnections} />
           </Group>
         </div>
       </Group>

@@ -1,28 +1,19 @@
 /**
- * The tenant's databases: engine, upstream, hostname and access state, Kubernetes-owned ones
- * marked; register one (by hand or from a discovered service).
+ * The tenant's databases: engine, upstream, hostname, access state and open connections now,
+ * Kubernetes-owned ones marked; register one (by hand or from a discovered service). A table
+ * from the md breakpoint up, stacked cards below it (a phone: no sideways scrolling).
  */
-import { Anchor, Badge, Button, Code, Group, Modal, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Button, Code, Group, Modal, Stack, Text, TextInput, Title, useMatches } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { Link, useNavigate } from '@tanstack/react-router';
+import { useNavigate } from '@tanstack/react-router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { databasesRoute } from '../../app/router';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
-import { databasesQuery, discoveredServicesQuery, useCreateDatabase, type Database } from './api';
-import { createBody, DatabaseForm, ENGINES } from './DatabaseForm';
-import { KubernetesBadge } from './KubernetesOwner';
-
-function AccessBadge({ db }: { db: Database }) {
-  const a = db.externalAccess;
-  if (!a.enabled) return <Badge color="gray" variant="light">off</Badge>;
-  return (
-    <Badge color="green" variant="light">
-      on · {a.tlsMode}
-    </Badge>
-  );
-}
+import { databasesQuery, discoveredServicesQuery, useCreateDatabase } from './api';
+import { createBody, DatabaseForm } from './DatabaseForm';
+import { DatabasesList, type ListLayout } from './DatabasesList';
 
 /** The empty state's second way in: an ExternalAccess object, applied with kubectl. */
 export function KubernetesHint({ tenant }: { tenant: string }) {
@@ -55,6 +46,8 @@ export function DatabasesPage() {
   const create = useCreateDatabase(tenant);
   const discovered = useQuery({ ...discoveredServicesQuery(tenant), enabled: !!search.register && manage });
   const q = (search.q ?? '').toLowerCase();
+  // Read at first render (no server rendering here), so a desktop never flashes the cards.
+  const layout = useMatches<ListLayout>({ base: 'cards', md: 'table' }, { getInitialValueInEffect: false });
   const setSearch = (s: { q?: string; register?: boolean }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
 
   return (
@@ -85,49 +78,7 @@ export function DatabasesPage() {
                 onChange={(e) => setSearch({ q: e.currentTarget.value || undefined })}
                 maw={360}
               />
-              <Table.ScrollContainer minWidth={720}>
-                <Table striped highlightOnHover>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>Name</Table.Th>
-                      <Table.Th>Engine</Table.Th>
-                      <Table.Th>Upstream</Table.Th>
-                      <Table.Th>Hostname</Table.Th>
-                      <Table.Th>External access</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {data.items
-                      .filter((d) => !q || [d.name, d.engine, d.externalAccess.hostname, ...d.endpoints.map((e) => e.host)].some((s) => s.toLowerCase().includes(q)))
-                      .map((d) => (
-                        <Table.Tr key={d.id}>
-                          <Table.Td>
-                            <Group gap="xs" wrap="nowrap">
-                              <Anchor fw={600} renderRoot={(props) => <Link {...props} to="/t/$tenant/databases/$database" params={{ tenant, database: d.name }} />}>
-                                {d.name}
-                              </Anchor>
-                              <KubernetesBadge owner={d.owner} />
-                            </Group>
-                          </Table.Td>
-                          <Table.Td>{ENGINES.find((e) => e.value === d.engine)?.label ?? d.engine}</Table.Td>
-                          <Table.Td>
-                            <Text size="sm" ff="monospace">
-                              {d.endpoints.map((e) => `${e.host}:${e.port}`).join(', ')}
-                            </Text>
-                          </Table.Td>
-                          <Table.Td>
-                            <Text size="sm" ff="monospace">
-                              {d.externalAccess.hostname}:{d.externalAccess.port}
-                            </Text>
-                          </Table.Td>
-                          <Table.Td>
-                            <AccessBadge db={d} />
-                          </Table.Td>
-                        </Table.Tr>
-                      ))}
-                  </Table.Tbody>
-                </Table>
-              </Table.ScrollContainer>
+              <DatabasesList tenant={tenant} layout={layout} items={data.items.filter((d) => !q || [d.name, d.engine, d.externalAccess.hostname, ...d.endpoints.map((e) => e.host)].some((s) => s.toLowerCase().includes(q)))} />
             </>
           )
         }

@@ -1973,6 +1973,7 @@ export interface paths {
                          *               "type": "api"
                          *             }
                          *           },
+                         *           "openConnections": 3,
                          *           "owner": {
                          *             "type": "api"
                          *           },
@@ -2169,6 +2170,7 @@ export interface paths {
                          *           "type": "api"
                          *         }
                          *       },
+                         *       "openConnections": 3,
                          *       "owner": {
                          *         "type": "api"
                          *       },
@@ -2215,6 +2217,8 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
+                            /** @description Client connections to this database open right now, as the live proxies reported them in their last heartbeat (at most about a second old; stale proxies do not count). Each proxy reports up to 500 connections, so beyond that this is a lower bound. The list: GET …/connections/live?database={name}. */
+                            openConnections: number;
                             /**
                              * @description Who owns the database and its route
                              * @example {
@@ -2391,6 +2395,7 @@ export interface paths {
                          *           "type": "api"
                          *         }
                          *       },
+                         *       "openConnections": 3,
                          *       "owner": {
                          *         "type": "api"
                          *       },
@@ -2437,6 +2442,8 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
+                            /** @description Client connections to this database open right now, as the live proxies reported them in their last heartbeat (at most about a second old; stale proxies do not count). Each proxy reports up to 500 connections, so beyond that this is a lower bound. The list: GET …/connections/live?database={name}. */
+                            openConnections: number;
                             /**
                              * @description Who owns the database and its route
                              * @example {
@@ -2722,6 +2729,7 @@ export interface paths {
                          *           "type": "api"
                          *         }
                          *       },
+                         *       "openConnections": 3,
                          *       "owner": {
                          *         "type": "api"
                          *       },
@@ -2768,6 +2776,8 @@ export interface paths {
                                 fall: number;
                             } | null;
                             externalAccess: components["schemas"]["ExternalAccess"];
+                            /** @description Client connections to this database open right now, as the live proxies reported them in their last heartbeat (at most about a second old; stale proxies do not count). Each proxy reports up to 500 connections, so beyond that this is a lower bound. The list: GET …/connections/live?database={name}. */
+                            openConnections: number;
                             /**
                              * @description Who owns the database and its route
                              * @example {
@@ -7633,6 +7643,7 @@ export interface components {
          *           "type": "api"
          *         }
          *       },
+         *       "openConnections": 3,
          *       "owner": {
          *         "type": "api"
          *       },
@@ -7679,6 +7690,8 @@ export interface components {
                 fall: number;
             } | null;
             externalAccess: components["schemas"]["ExternalAccess"];
+            /** @description Client connections to this database open right now, as the live proxies reported them in their last heartbeat (at most about a second old; stale proxies do not count). Each proxy reports up to 500 connections, so beyond that this is a lower bound. The list: GET …/connections/live?database={name}. */
+            openConnections: number;
             /**
              * @description Who owns the database and its route
              * @example {
