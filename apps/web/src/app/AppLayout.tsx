@@ -7,9 +7,10 @@
  *
  * Narrow screens (below Mantine's `sm`, 48em): the navigation collapses behind the burger and
  * the tenant switcher moves from the header into the top of the navigation; the account
- * menu's name is truncated. Nothing in the shell is wider than the window.
+ * menu's name is truncated. Nothing in the shell is wider than the window, and a page wider
+ * than the window scrolls sideways inside the main area.
  */
-import { AppShell, Burger, Group, NavLink, Text, UnstyledButton } from '@mantine/core';
+import { AppShell, Box, Burger, Group, NavLink, Text, UnstyledButton } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { Link, Outlet, useParams, useRouterState } from '@tanstack/react-router';
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
@@ -126,7 +127,11 @@ export function AppLayout() {
         )}
       </AppShell.Navbar>
       <AppShell.Main>
-        <Outlet />
+        {/* A page wider than the window (a wide table, a long unbroken value) scrolls sideways
+            inside this box; the page as a whole, header included, never does. */}
+        <Box style={{ overflowX: 'auto' }}>
+          <Outlet />
+        </Box>
       </AppShell.Main>
     </AppShell>
   );
