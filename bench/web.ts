@@ -69,7 +69,7 @@ const watchFor = (tag: string, text: string) => `(() => {
 })();`;
 
 async function shownAt(page: Page): Promise<number> {
-  const handle = await page.waitForFunction(() => (window as unknown as { __shown?: { painted?: number } }).__shown?.painted);
+  const handle = await page.waitForFunction(() => (globalThis as unknown as { __shown?: { painted?: number } }).__shown?.painted);
   return (await handle.jsonValue()) as number;
 }
 

@@ -12,6 +12,11 @@ import { startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 const NARROW = { width: 390, height: 844 };
 
+// The callbacks given to page.evaluate run in the browser; the e2e programs have no DOM types.
+declare const document: any;
+declare const window: any;
+declare function getComputedStyle(e: any): any;
+
 let db: TestDatabase;
 let stack: WebStack;
 let browser: Browser;
@@ -46,7 +51,7 @@ afterAll(async () => {
 async function expectShellFits(what: string, { pageToo = true } = {}) {
   const r = await page.evaluate(() => {
     const sticking = (sel: string) =>
-      [...document.querySelectorAll<HTMLElement>(`${sel}, ${sel} *`)]
+      [...document.querySelectorAll(`${sel}, ${sel} *`)]
         .filter((e) => e.offsetParent !== null || getComputedStyle(e).position === 'fixed')
         .map((e) => ({ e, r: e.getBoundingClientRect() }))
         .filter(({ r }) => r.width > 0 && r.height > 0 && (r.left < -0.5 || r.right > window.innerWidth + 0.5))
@@ -57,7 +62,7 @@ async function expectShellFits(what: string, { pageToo = true } = {}) {
       header: sticking('header'),
       navbar: document.querySelector('nav')?.getBoundingClientRect().left === 0 ? sticking('nav') : [],
       // What sticks out, outermost first, to name in a failure.
-      wide: [...document.body.querySelectorAll<HTMLElement>('*')]
+      wide: [...document.body.querySelectorAll('*')]
         .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
         .filter((e) => { for (let a = e.parentElement; a; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return false; return true; })
         .slice(0, 6)
