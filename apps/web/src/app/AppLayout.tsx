@@ -1,107 +1,105 @@
-/** The signed-in frame: header with the tenant switcher and account menu, navigation, page. */
-import { AppShell, Burger, Group, Menu, NavLink, Select, Text, UnstyledButton } from '@mantine/core';
+/**
+ * The signed-in frame: header (brand, tenant switcher, account menu), navigation, page.
+ *
+ * The header's menus (HeaderMenus.tsx: Select, Menu and Floating UI) are a chunk of their own:
+ * the first page paints with their plain-text stand-ins, and the menus load when the browser is
+ * idle after that, or at once when someone points at, focuses or taps a stand-in.
+ *
+ * Narrow screens (below Mantine's `sm`, 48em): the navigation collapses behind the burger and
+ * the tenant switcher moves from the header into the top of the navigation; the account
+ * menu's name is truncated. Nothing in the shell is wider than the window, and a page wider
+ * than the window scrolls sideways inside the main area.
+ */
+import { AppShell, Box, Burger, Group, NavLink, Text, UnstyledButton } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useQuery } from '@tanstack/react-query';
-import { Link, Outlet, useNavigate, useParams, useRouterState } from '@tanstack/react-router';
-import { notifyError } from '../components/notify';
-import { useLogout, useMe } from '../features/auth/session';
-import { api, call } from '../lib/api/client';
+import { Link, Outlet, useParams, useRouterState } from '@tanstack/react-router';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
+import { useMe } from '../features/auth/session';
+import { whenIdle } from './idle';
+import { ADMIN_SECTIONS, SECTIONS } from './sections';
 
-const SECTIONS = [
-  { to: '/t/$tenant/databases', label: 'Databases', segment: 'databases' },
-  { to: '/t/$tenant/certificates', label: 'Certificates', segment: 'certificates' },
-  { to: '/t/$tenant/tokens', label: 'API tokens', segment: 'tokens' },
-  { to: '/t/$tenant/members', label: 'Members', segment: 'members' },
-  { to: '/t/$tenant/connections', label: 'Connections', segment: 'connections' },
-  { to: '/t/$tenant/check', label: 'Check connection', segment: 'check' },
-  { to: '/t/$tenant/audit', label: 'Audit trail', segment: 'audit' },
-] as const;
+const loadMenus = () => import('./HeaderMenus');
+const TenantSwitcher = lazy(() => loadMenus().then((m) => ({ default: m.TenantSwitcher })));
+const AccountMenu = lazy(() => loadMenus().then((m) => ({ default: m.AccountMenu })));
 
-/** Platform administration, for platform admins. */
-const ADMIN_SECTIONS = [
-  { to: '/admin/connections', label: 'All connections' },
-  { to: '/admin/proxies', label: 'Proxies' },
-  { to: '/admin/audit', label: 'Audit trail' },
-  { to: '/admin/tenants', label: 'Tenants' },
-  { to: '/admin/users', label: 'Users' },
-  { to: '/admin/tokens', label: 'Platform tokens' },
-] as const;
+/** True once the browser is idle after the first paint, or when `now()` is called. */
+function useDeferred(): [boolean, () => void] {
+  const [ready, setReady] = useState(false);
+  useEffect(() => whenIdle(() => setReady(true), 500, 800), []);
+  return [ready, () => setReady(true)];
+}
 
-/** Tenants to switch between: the caller's; a platform admin also sees every other tenant. */
-function useTenantChoices() {
-  const me = useMe();
-  const all = useQuery({
-    queryKey: ['tenants'],
-    queryFn: () => call(api.GET('/api/v1/tenants')),
-    enabled: me.isPlatformAdmin,
-  });
-  const mine = me.tenants.map((t) => ({ value: t.slug, label: `${t.name} (${t.role})` }));
-  const others = (all.data?.items ?? []).filter((t) => !me.tenants.some((m) => m.slug === t.slug)).map((t) => ({ value: t.slug, label: `${t.name} (platform admin)` }));
-  return [...mine, ...others];
+/** A stand-in until the real control has loaded: the same text, and reaching for it loads it. */
+function StandIn({ label, onWant, children }: { label: string; onWant: () => void; children: ReactNode }) {
+  return (
+    <UnstyledButton aria-label={label} onPointerEnter={onWant} onFocus={onWant} onClick={onWant} maw="100%">
+      {children}
+    </UnstyledButton>
+  );
 }
 
 export function AppLayout() {
   const me = useMe();
-  const [opened, { toggle }] = useDisclosure();
+  const [opened, { toggle, close }] = useDisclosure();
+  const [menusReady, wantMenus] = useDeferred();
   const params = useParams({ strict: false });
   const tenant = params.tenant;
   const pathname = useRouterState({ select: (s) => s.location.pathname });
-  const navigate = useNavigate();
-  const logout = useLogout();
-  const choices = useTenantChoices();
   const inAdmin = pathname.startsWith('/admin');
   const section = (!inAdmin && SECTIONS.find((s) => pathname.includes(`/${s.segment}`))) || SECTIONS[0];
+  const userLabel = me.user?.name || me.user?.email || 'You';
+  const tenantName = me.tenants.find((t) => t.slug === tenant)?.name ?? tenant ?? 'Choose a tenant';
+  const hasTenants = me.tenants.length > 0 || me.isPlatformAdmin;
+
+  // On a narrow screen the navigation covers the page: close it once a link was followed.
+  useEffect(() => close(), [pathname, close]);
+
+  const switcher = (where: 'header' | 'navbar') =>
+    hasTenants &&
+    (menusReady ? (
+      <Suspense fallback={<Text size="sm">{tenantName}</Text>}>
+        <TenantSwitcher tenant={tenant} sectionTo={section.to} />
+      </Suspense>
+    ) : (
+      <StandIn label={`Tenant: ${tenantName}`} onWant={wantMenus}>
+        <Text size="sm" truncate data-where={where}>
+          {tenantName}
+        </Text>
+      </StandIn>
+    ));
 
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
-          <Group wrap="nowrap">
-            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="sm">
+          <Group wrap="nowrap" gap="sm" miw={0}>
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" aria-expanded={opened} />
             <Text component={Link} to="/" fw={700} size="lg">
               Switchyard
             </Text>
-            {choices.length > 0 && (
-              <Select
-                aria-label="Tenant"
-                placeholder="Choose a tenant"
-                data={choices}
-                value={tenant ?? null}
-                allowDeselect={false}
-                searchable={choices.length > 8}
-                w={240}
-                onChange={(slug) => {
-                  if (slug) void navigate({ to: section.to, params: { tenant: slug } });
-                }}
-              />
+            <Group visibleFrom="sm" w={240} wrap="nowrap">
+              {switcher('header')}
+            </Group>
+          </Group>
+          <Group miw={0} maw={{ base: 140, sm: 280 }} wrap="nowrap" justify="flex-end">
+            {menusReady ? (
+              <Suspense fallback={<Text size="sm" truncate>{userLabel}</Text>}>
+                <AccountMenu label={userLabel} />
+              </Suspense>
+            ) : (
+              <StandIn label={`${userLabel}: account menu`} onWant={wantMenus}>
+                <Text size="sm" truncate>
+                  {userLabel}
+                </Text>
+              </StandIn>
             )}
           </Group>
-          <Menu position="bottom-end" withinPortal>
-            <Menu.Target>
-              <UnstyledButton aria-label={`${me.user?.name || me.user?.email || 'You'}: account menu`}>
-                <Text size="sm">{me.user?.name || me.user?.email}</Text>
-              </UnstyledButton>
-            </Menu.Target>
-            <Menu.Dropdown>
-              <Menu.Label>{me.user?.email}</Menu.Label>
-              <Menu.Item component={Link} to="/account">
-                Change password
-              </Menu.Item>
-              <Menu.Item
-                onClick={() =>
-                  logout.mutate(undefined, {
-                    onSuccess: () => void navigate({ to: '/login', search: {} }),
-                    onError: (e) => notifyError(e, 'Sign out'),
-                  })
-                }
-              >
-                Sign out
-              </Menu.Item>
-            </Menu.Dropdown>
-          </Menu>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Sections">
+        <AppShell.Section hiddenFrom="sm" mb="xs">
+          {switcher('navbar')}
+        </AppShell.Section>
         {tenant ? (
           SECTIONS.map((s) => (
             <NavLink
@@ -129,7 +127,11 @@ export function AppLayout() {
         )}
       </AppShell.Navbar>
       <AppShell.Main>
-        <Outlet />
+        {/* A page wider than the window (a wide table, a long unbroken value) scrolls sideways
+            inside this box; the page as a whole, header included, never does. */}
+        <Box style={{ overflowX: 'auto' }}>
+          <Outlet />
+        </Box>
       </AppShell.Main>
     </AppShell>
   );

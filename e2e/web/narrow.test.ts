@@ -1,0 +1,179 @@
+/**
+ * The dashboard's shell on a phone-sized window (390×844) in a real browser: the header and the
+ * navigation fit (no sideways scrolling), the navigation opens and closes behind the burger,
+ * and the tenant switcher and account menu still work. Also checks that on a wide window the
+ * switcher stays in the header.
+ */
+import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, signIn } from './support/browser.js';
+import { startWebStack, USERS, type WebStack } from './support/web-stack.js';
+
+const NARROW = { width: 390, height: 844 };
+
+// The callbacks given to page.evaluate run in the browser; the e2e programs have no DOM types.
+declare const document: any;
+declare const window: any;
+declare function getComputedStyle(e: any): any;
+
+let db: TestDatabase;
+let stack: WebStack;
+let browser: Browser;
+let ctx: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  db = await createTestDatabase();
+  stack = await startWebStack(db.url);
+  // Two tenants to switch between, and a database to list.
+  const member = await stack.api.call('POST', '/api/v1/tenants/globex/members', { email: USERS.owner, role: 'member' });
+  expect(member.status).toBe(201);
+  const created = await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+  expect(created.status).toBe(201);
+  ctx = await browser.newContext({ baseURL: stack.url, viewport: NARROW });
+  page = await ctx.newPage();
+  await signIn(page, USERS.owner);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  await db?.drop();
+});
+
+/**
+ * Every visible element of the header and of the (open or closed) navigation, and the page as
+ * a whole, within the window's width. `pageToo: false` checks only the shell (a wide table may
+ * scroll the page sideways on purpose).
+ */
+async function expectShellFits(what: string, { pageToo = true } = {}) {
+  const r = await page.evaluate(() => {
+    const sticking = (sel: string) =>
+      [...document.querySelectorAll(`${sel}, ${sel} *`)]
+        .filter((e) => e.offsetParent !== null || getComputedStyle(e).position === 'fixed')
+        .map((e) => ({ e, r: e.getBoundingClientRect() }))
+        .filter(({ r }) => r.width > 0 && r.height > 0 && (r.left < -0.5 || r.right > window.innerWidth + 0.5))
+        .map(({ e, r }) => `${e.tagName.toLowerCase()}${e.getAttribute('aria-label') ? `[${e.getAttribute('aria-label')}]` : ''} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    return {
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      header: sticking('header'),
+      navbar: document.querySelector('nav')?.getBoundingClientRect().left === 0 ? sticking('nav') : [],
+      // What sticks out, outermost first, to name in a failure.
+      wide: [...document.body.querySelectorAll('*')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .filter((e) => { for (let a = e.parentElement; a; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return false; return true; })
+        .slice(0, 6)
+        .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} right=${Math.round(e.getBoundingClientRect().right)}`),
+    };
+  });
+  expect(r.header, `header elements outside the window on ${what}`).toEqual([]);
+  expect(r.navbar, `navigation elements outside the window on ${what}`).toEqual([]);
+  if (pageToo) expect(r.scrollWidth, `page wider than the window on ${what}: ${r.wide.join(', ')}`).toBeLessThanOrEqual(r.innerWidth);
+}
+
+/** Collapsed, the navigation is slid out of the window to the left. */
+async function navigationOpen(): Promise<boolean> {
+  const box = await page.getByRole('navigation', { name: 'Sections' }).boundingBox();
+  return !!box && box.x + box.width > 0;
+}
+
+async function openNavigation() {
+  const burger = page.getByRole('button', { name: 'Toggle navigation' });
+  if ((await burger.getAttribute('aria-expanded')) !== 'true') await burger.click();
+  await page.waitForFunction(() => document.querySelector('nav[aria-label="Sections"]')?.getBoundingClientRect().left === 0);
+}
+
+describe('the shell at 390 px', () => {
+  it('fits on every main page', async () => {
+    const pages: Array<[string, string, boolean]> = [
+      ['/t/acme/databases', 'Databases', true],
+      ['/t/acme/databases/orders', 'orders', true],
+      ['/t/acme/certificates', 'Certificates', true],
+      ['/t/acme/tokens', 'API tokens', true],
+      // The members page's table: its document overflow is left to the page (the shell fits).
+      ['/t/acme/members', 'Members', false],
+      ['/t/acme/connections', 'Connections', true],
+      ['/t/acme/check', 'Check connection', true],
+      ['/t/acme/audit', 'Audit trail', true],
+      ['/account', 'Account', true],
+    ];
+    for (const [path, heading, pageToo] of pages) {
+      await page.goto(path);
+      await page.getByRole('heading', { level: 1, name: heading }).first().waitFor();
+      // The navigation is collapsed (slid out to the left): the page has the whole width.
+      expect(await navigationOpen(), `navigation collapsed on ${path}`).toBe(false);
+      await expectShellFits(path, { pageToo });
+      await openNavigation();
+      await expectShellFits(`${path} with the navigation open`, { pageToo });
+    }
+  });
+
+  it('navigates from the burger menu, which then closes', async () => {
+    await page.goto('/t/acme/databases');
+    await openNavigation();
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Members' }).click();
+    await page.waitForURL('**/t/acme/members');
+    await page.getByRole('heading', { level: 1, name: 'Members' }).waitFor();
+    await page.waitForFunction(() => (document.querySelector('nav[aria-label="Sections"]')?.getBoundingClientRect().right ?? 0) <= 0);
+    expect(await page.getByRole('button', { name: 'Toggle navigation' }).getAttribute('aria-expanded')).toBe('false');
+  });
+
+  it('switches tenants with the switcher in the navigation, inside the window', async () => {
+    await page.goto('/t/acme/databases');
+    await openNavigation();
+    const switcher = page.getByRole('navigation', { name: 'Sections' }).getByRole('combobox', { name: 'Tenant', exact: true });
+    await switcher.waitFor();
+    const box = (await switcher.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(NARROW.width);
+    await switcher.click();
+    const option = page.getByRole('option', { name: 'Globex (member)' });
+    const optionBox = (await option.boundingBox())!;
+    expect(optionBox.x + optionBox.width).toBeLessThanOrEqual(NARROW.width);
+    await option.click();
+    await page.waitForURL('**/t/globex/databases');
+    await page.getByRole('heading', { level: 1, name: 'Databases' }).waitFor();
+    await expectShellFits('globex databases', { pageToo: false });
+  });
+
+  it('opens the account menu inside the window', async () => {
+    await page.goto('/t/acme/members');
+    await page.getByRole('heading', { level: 1, name: 'Members' }).waitFor();
+    // Until the menu's code has loaded, a stand-in with the same name holds its place (pointing
+    // at it loads the menu): wait for the real menu button.
+    await page.getByRole('button', { name: 'Olivia Owner: account menu' }).hover();
+    const account = page.locator('header button[aria-haspopup="menu"]');
+    expect(await account.getAttribute('aria-label')).toBe('Olivia Owner: account menu');
+    const accountBox = (await account.boundingBox())!;
+    expect(accountBox.x + accountBox.width).toBeLessThanOrEqual(NARROW.width);
+    await account.click();
+    const item = page.getByRole('menuitem', { name: 'Change password' });
+    const box = (await item.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(NARROW.width);
+    await item.click();
+    await page.waitForURL('**/account');
+  });
+});
+
+describe('the shell on a wide window', () => {
+  it('keeps the switcher in the header and the navigation open', async () => {
+    const wide = await browser.newContext({ baseURL: stack.url, viewport: { width: 1280, height: 900 } });
+    try {
+      const p = await wide.newPage();
+      await signIn(p, USERS.owner);
+      await p.getByRole('heading', { level: 1, name: 'Databases' }).waitFor();
+      expect(await p.getByRole('button', { name: 'Toggle navigation' }).isVisible()).toBe(false);
+      await p.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Databases' }).waitFor();
+      const switcher = p.getByRole('banner').getByRole('combobox', { name: 'Tenant', exact: true });
+      await switcher.click();
+      await p.getByRole('option', { name: 'Globex (member)' }).click();
+      await p.waitForURL('**/t/globex/databases');
+    } finally {
+      await wide.close();
+    }
+  });
+});
