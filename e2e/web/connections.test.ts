@@ -12,13 +12,13 @@
  *  - another tenant's owner can neither see nor terminate it (UI and API);
  *  - axe finds no serious or critical violations on these pages.
  */
-import AxeBuilder from '@axe-core/playwright';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createTestDatabase, requireTool, type TestDatabase } from '@switchyard/testkit';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { libpq, psqlSession } from '../support/tools.js';
+import { axeViolations } from './support/browser.js';
 import { BASE_DOMAIN, PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 const ADMIN = 'ops@platform.test';
@@ -51,10 +51,7 @@ async function reloadAndCount(page: Page, rows: ReturnType<Page['locator']>): Pr
   return rows.count();
 }
 
-async function axe(page: Page): Promise<string[]> {
-  const r = await new AxeBuilder({ page }).analyze();
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.html.slice(0, 160)).join(' | ')})`);
-}
+const axe = axeViolations;
 
 const psqlOrders = () => psqlSession(libpq(orders, stack.proxy.ports.postgres, { sslmode: 'require', application_name: 'web-e2e' }));
 

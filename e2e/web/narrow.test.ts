@@ -119,6 +119,8 @@ describe('the shell at 390 px', () => {
     await page.getByRole('heading', { level: 1, name: 'Members' }).waitFor();
     await page.waitForFunction(() => (document.querySelector('nav[aria-label="Sections"]')?.getBoundingClientRect().right ?? 0) <= 0);
     expect(await page.getByRole('button', { name: 'Toggle navigation' }).getAttribute('aria-expanded')).toBe('false');
+    // Folded away, its links leave the tab order and the accessibility tree too (inert).
+    expect(await page.locator('nav[aria-label="Sections"]').getAttribute('inert')).not.toBeNull();
   });
 
   it('switches tenants with the switcher in the navigation, inside the window', async () => {

@@ -45,6 +45,10 @@ export async function fieldError(field: Locator): Promise<string> {
 
 /** axe on the page as it is now: serious and critical violations, one line each. */
 export async function axeViolations(page: Page): Promise<string[]> {
+  // A dialog or toast still fading in or out has the contrast of its current opacity: let CSS
+  // transitions (Mantine's Transition) finish first, so axe judges the page as it settles.
+  // (A string: this file is type-checked without the DOM library.)
+  await page.waitForFunction("document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running')", undefined, { timeout: 10_000 });
   const r = await new AxeBuilder({ page }).analyze();
   return r.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')

@@ -11,7 +11,7 @@
  * than the window scrolls sideways inside the main area.
  */
 import { AppShell, Box, Burger, Group, NavLink, Text, UnstyledButton } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { Link, Outlet, useParams, useRouterState } from '@tanstack/react-router';
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { useMe } from '../features/auth/session';
@@ -41,6 +41,9 @@ function StandIn({ label, onWant, children }: { label: string; onWant: () => voi
 export function AppLayout() {
   const me = useMe();
   const [opened, { toggle, close }] = useDisclosure();
+  // Below `sm` the folded navigation is moved off screen; `inert` also takes it out of the
+  // tab order and the accessibility tree until the burger opens it.
+  const narrow = useMediaQuery('(max-width: 47.99em)') ?? false;
   const [menusReady, wantMenus] = useDeferred();
   const params = useParams({ strict: false });
   const tenant = params.tenant;
@@ -96,7 +99,7 @@ export function AppLayout() {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Sections">
+      <AppShell.Navbar p="xs" aria-label="Sections" inert={narrow && !opened}>
         <AppShell.Section hiddenFrom="sm" mb="xs">
           {switcher('navbar')}
         </AppShell.Section>
