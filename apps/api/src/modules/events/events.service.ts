@@ -413,8 +413,12 @@ export class EventsService {
       // The planner cannot see how short the slices are (bound parameters): it estimates a
       // large share of the table per slice and would JIT-compile a query that reads 30,000
       // index entries (a quarter of a second of compiling for 100 ms of work).
-      const [, sampled] = await this.prisma.$transaction([
+      // Nor may it go parallel: with a tenant filter it then read all of the tenant's events
+      // once and joined every slice against them (7.7 M comparisons, 1.3–2.8 s on PostgreSQL 18
+      // with 256 MB of shared buffers), instead of one short index-only scan per slice (~75 ms).
+      const [, , sampled] = await this.prisma.$transaction([
         this.prisma.$executeRaw`SET LOCAL jit = off`,
+        this.prisma.$executeRaw`SET LOCAL max_parallel_workers_per_gather = 0`,
         this.prisma.$queryRaw<TopRow[]>`
         SELECT host(x.client_address) AS address, count(*) AS n, count(*) FILTER (WHERE x.outcome <> 'ok') AS failures
           FROM unnest(${starts}::timestamptz[], ${ends}::timestamptz[]) AS s(a, b)
