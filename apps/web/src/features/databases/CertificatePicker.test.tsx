@@ -12,30 +12,10 @@ import { cssVariablesResolver, theme } from '../../app/theme';
 import { certKeys, type Certificate } from '../certificates/api';
 import { AccessSettings, changeOf, valuesOf } from './AccessSettings';
 import type { ExternalAccess, Meta } from './api';
+import { externalAccess } from './fixtures.test-data';
 
 const HOST = 'orders.acme.db.example.com';
-const ACCESS: ExternalAccess = {
-  enabled: true,
-  hostname: HOST,
-  listener: 'postgres',
-  port: 5432,
-  tlsMode: 'terminate',
-  disableBehavior: 'drain',
-  sourceCidrs: [],
-  maxConnections: null,
-  dedicatedPort: null,
-  proxyProtocol: null,
-  destination: null,
-  sourceAddress: null,
-  connection: {},
-  certificate: null,
-  acme: null,
-  ca: null,
-  upstreamTls: false,
-  upstreamCa: null,
-  version: 3,
-  owner: { type: 'api' },
-};
+const ACCESS = externalAccess({ hostname: HOST, tlsMode: 'terminate' });
 const META: Meta = { version: '0.1.0', baseDomain: 'db.example.com', listeners: [], propagationTimeoutMs: 10_000, dedicatedPorts: false, egressSourceAddresses: [], acme: false };
 
 const DAY = 86_400_000;

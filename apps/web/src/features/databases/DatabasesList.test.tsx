@@ -3,31 +3,11 @@ import { createMemoryHistory, createRootRoute, createRouter, RouterProvider } fr
 import { render, screen, within } from '@testing-library/react';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cssVariablesResolver, theme } from '../../app/theme';
-import type { Database, ExternalAccess } from './api';
+import type { Database } from './api';
 import { DatabasesList, openConnectionsText, type ListLayout } from './DatabasesList';
+import { externalAccess } from './fixtures.test-data';
 
-const ACCESS: ExternalAccess = {
-  enabled: true,
-  hostname: 'orders.acme.db.example.com',
-  listener: 'postgres',
-  port: 5432,
-  tlsMode: 'passthrough',
-  disableBehavior: 'drain',
-  sourceCidrs: [],
-  maxConnections: null,
-  dedicatedPort: null,
-  proxyProtocol: null,
-  destination: null,
-  sourceAddress: null,
-  connection: {},
-  certificate: null,
-  acme: null,
-  ca: null,
-  upstreamTls: false,
-  upstreamCa: null,
-  version: 3,
-  owner: { type: 'api' },
-};
+const ACCESS = externalAccess();
 
 const db = (name: string, openConnections: number, enabled = true): Database => ({
   id: `00000000-0000-4000-8000-00000000000${openConnections}`,

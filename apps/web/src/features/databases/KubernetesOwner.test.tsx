@@ -5,35 +5,15 @@ import { renderUi } from '../../test/render';
 import { READ_ONLY_REASON } from '../auth/session';
 import { AccessSettings } from './AccessSettings';
 import { AccessSwitch } from './AccessSwitch';
-import type { DiscoveredService, ExternalAccess, Meta } from './api';
+import type { DiscoveredService, Meta } from './api';
 import { createBody, DatabaseForm } from './DatabaseForm';
 import { changeLock, KubernetesBadge, type Owner } from './KubernetesOwner';
+import { externalAccess } from './fixtures.test-data';
 
 const OWNER: Owner = { type: 'kubernetes', kind: 'ExternalAccess', namespace: 'acme-prod', name: 'orders', uid: '8c1f4a52-1111-4222-8333-944455556666' };
 const REASON = 'Managed by Kubernetes object ExternalAccess acme-prod/orders; change it with kubectl (kubectl edit externalaccess orders -n acme-prod)';
 
-const ACCESS: ExternalAccess = {
-  enabled: true,
-  hostname: 'acme-prod-orders.acme.db.example.com',
-  listener: 'postgres',
-  port: 5432,
-  tlsMode: 'passthrough',
-  disableBehavior: 'drain',
-  sourceCidrs: [],
-  maxConnections: null,
-  dedicatedPort: null,
-  proxyProtocol: null,
-  destination: null,
-  sourceAddress: null,
-  connection: {},
-  certificate: null,
-  acme: null,
-  ca: null,
-  upstreamTls: false,
-  upstreamCa: null,
-  version: 3,
-  owner: OWNER,
-};
+const ACCESS = externalAccess({ hostname: 'acme-prod-orders.acme.db.example.com', owner: OWNER });
 const META: Meta = { version: '0.1.0', baseDomain: 'db.example.com', listeners: [], propagationTimeoutMs: 10_000, dedicatedPorts: false, egressSourceAddresses: [], acme: false };
 
 describe('a Kubernetes-owned database', () => {
