@@ -88,7 +88,7 @@ const upstreamText = (db: Database) => db.endpoints.map((e) => `${e.host}:${e.po
 
 function DatabasesTable({ tenant, items }: { tenant: string; items: Database[] }) {
   return (
-    // Between md and lg a very long host name may still need more room: the table scrolls
+    // Between md and xl a very long host name may still need more room: the table scrolls
     // inside its box then, never the page.
     <Table.ScrollContainer minWidth={640}>
       <Table striped highlightOnHover aria-label="Databases">
@@ -97,7 +97,7 @@ function DatabasesTable({ tenant, items }: { tenant: string; items: Database[] }
             <Table.Th>Name</Table.Th>
             <Table.Th>Engine</Table.Th>
             {/* The lowest-priority column: only on wide windows (the database page shows it). */}
-            <Table.Th visibleFrom="lg">Upstream</Table.Th>
+            <Table.Th visibleFrom="xl">Upstream</Table.Th>
             <Table.Th>Hostname</Table.Th>
             <Table.Th>External access</Table.Th>
             <Table.Th>Open connections</Table.Th>
@@ -116,7 +116,7 @@ function DatabasesTable({ tenant, items }: { tenant: string; items: Database[] }
                 </Group>
               </Table.Td>
               <Table.Td>{engineLabel(d)}</Table.Td>
-              <Table.Td visibleFrom="lg">
+              <Table.Td visibleFrom="xl">
                 <Text size="sm" ff="monospace" style={CELL_WRAP}>
                   {upstreamText(d)}
                 </Text>
