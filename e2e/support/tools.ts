@@ -100,6 +100,27 @@ export function psqlSession(conn: string, env: NodeJS.ProcessEnv = { PGPASSWORD:
 }
 
 /**
+ * Asserts that psql finds its connection closed by the other side: runs `sql`, expects it to
+ * fail and psql to exit saying so. Call it only once the proxy has reported the connection
+ * gone — a query sent earlier succeeds and psql then sits idle on a dead socket; here that
+ * fails at once instead of hanging.
+ */
+export async function expectPsqlDisconnected(session: PsqlSession, sql = 'select 1'): Promise<void> {
+  const err = await session.query(sql).then(
+    () => null,
+    (e: Error) => e.message,
+  );
+  if (err === null) {
+    await session.quit();
+    throw new Error(`psql still ran "${sql}" after the proxy reported its connection closed`);
+  }
+  const exit = await session.exited;
+  if (!/server closed the connection|connection to server .* lost|SSL SYSCALL error|terminat/i.test(`${err}\n${exit.stderr}`)) {
+    throw new Error(`psql failed, but not for a closed connection: ${err}\n${exit.stderr}`);
+  }
+}
+
+/**
  * Fails with the fix when this process may open fewer than `needed` files: tests that hold
  * a thousand sockets (twice: client and proxy side) need a raised `ulimit -n`.
  */

@@ -17,7 +17,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { createTestDatabase, requireTool, type TestDatabase } from '@switchyard/testkit';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { libpq, psqlSession } from '../support/tools.js';
+import { expectPsqlDisconnected, libpq, psqlSession } from '../support/tools.js';
 import { axeViolations } from './support/browser.js';
 import { BASE_DOMAIN, PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
@@ -219,16 +219,7 @@ describe('platform admin operations', () => {
     await admin.getByRole('dialog').getByRole('button', { name: 'Terminate' }).click();
     expect((await ordered).status()).toBe(202);
     await liveRow.waitFor({ state: 'detached', timeout: 30_000 });
-    const err = await session.query('select 3').then(
-      () => null,
-      (e: Error) => e.message,
-    );
-    if (err === null) {
-      await session.quit();
-      throw new Error('psql still ran a query after the proxy reported its connection terminated');
-    }
-    const exit = await session.exited;
-    expect(`${err}\n${exit.stderr}`).toMatch(/server closed the connection|connection to server .* lost|SSL SYSCALL error|terminat/i);
+    await expectPsqlDisconnected(session, 'select 3');
 
     await admin.goto(`${stack.url}/admin/connections?range=1h&reason=terminated`);
     const row = admin.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'terminated' });
