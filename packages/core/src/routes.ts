@@ -85,12 +85,9 @@ export interface RouteRecord {
   upstreamCa: string | null;
 }
 
-/**
- * Selects every route with what the proxy needs. `$1` (nullable uuid[]) narrows to some
- * routes for delta application; null loads all.
- */
-export const ROUTE_SNAPSHOT_SQL = `
-  SELECT r.id, r.hostname, r.listener, r.tls_mode, r.enabled, r.disable_behavior,
+/** What the proxy needs of a route, from `routes r` and its joins (ROUTE_FROM). */
+const ROUTE_COLUMNS = `
+         r.id, r.hostname, r.listener, r.tls_mode, r.enabled, r.disable_behavior,
          r.source_cidrs, r.max_connections, r.version::float8 AS version,
          t.id AS tenant_id, t.slug AS tenant_slug, t.max_connections AS tenant_max_connections,
          d.id AS database_id, d.name AS database_name, d.engine,
@@ -100,13 +97,56 @@ export const ROUTE_SNAPSHOT_SQL = `
          c.fingerprint AS certificate_fingerprint, c.not_after AS certificate_not_after,
          ch.id AS acme_id, ch.type AS acme_type, ch.token AS acme_token,
          ch.key_authorization AS acme_key_authorization, ch.cert_pem AS acme_cert_pem,
-         ch.key_ciphertext AS acme_key_ciphertext
+         ch.key_ciphertext AS acme_key_ciphertext`;
+
+const ROUTE_FROM = `
     FROM routes r
     JOIN databases d ON d.id = r.database_id
     JOIN tenants t ON t.id = r.tenant_id
     LEFT JOIN certificates c ON c.id = r.certificate_id AND r.tls_mode = 'terminate'
-    LEFT JOIN acme_challenges ch ON ch.hostname = r.hostname
+    LEFT JOIN acme_challenges ch ON ch.hostname = r.hostname`;
+
+/**
+ * Selects every route with what the proxy needs. `$1` (nullable uuid[]) narrows to some
+ * routes; null loads all.
+ */
+export const ROUTE_SNAPSHOT_SQL = `
+  SELECT ${ROUTE_COLUMNS}
+  ${ROUTE_FROM}
    WHERE $1::uuid[] IS NULL OR r.id = ANY($1::uuid[])`;
+
+/**
+ * A proxy's delta in one statement — one snapshot, one round trip — after the version it
+ * holds (`$1`): the current version, the commit time of the change its table ends with
+ * (`$2`, checked after a reconnect), how many changes follow `$1` and the first of them (a
+ * count short of `latest - $1` is a gap: a pruned log), and one row per changed route id
+ * with the route as it is now (its columns null when it is gone). With nothing changed, one
+ * row whose `changed_id` is null.
+ */
+export const ROUTE_DELTA_SQL = `
+  WITH st AS (
+    SELECT s.version::float8 AS latest, f.created_at AS fence_at
+      FROM config_state s LEFT JOIN config_changes f ON f.version = $2 WHERE s.id = 1
+  ), chg AS (
+    SELECT version, route_id, created_at FROM config_changes WHERE version > $1
+  ), agg AS (
+    SELECT count(*)::int AS changes, min(version)::float8 AS first_version,
+           (SELECT created_at FROM chg ORDER BY version DESC LIMIT 1) AS last_at
+      FROM chg
+  )
+  SELECT st.latest, st.fence_at, agg.changes, agg.first_version, agg.last_at, ids.route_id AS changed_id, rt.*
+    FROM st CROSS JOIN agg
+    LEFT JOIN (SELECT DISTINCT route_id FROM chg) ids ON true
+    LEFT JOIN LATERAL (SELECT ${ROUTE_COLUMNS} ${ROUTE_FROM} WHERE r.id = ids.route_id) rt ON true`;
+
+export interface RouteDeltaRow extends Partial<RouteSnapshotRow> {
+  latest: number;
+  fence_at: Date | null;
+  changes: number;
+  first_version: number | null;
+  last_at: Date | null;
+  changed_id: string | null;
+}
 
 export interface RouteSnapshotRow {
   id: string;

@@ -1,5 +1,6 @@
 /**
- * Route sync after its LISTEN connection drops: a change log that still continues the
+ * Route sync applies each notified change as a delta read in one statement: an update, a
+ * deletion and several changes folded into one read. After its LISTEN connection drops: a change log that still continues the
  * table's history is read as a delta (no full snapshot: what keeps a fleet's resync after a
  * database restart small); one whose newest change is not the one the table ends with (a
  * restored or failed-over database reusing the number) gets a full snapshot.
@@ -58,6 +59,37 @@ afterAll(async () => {
   await pool?.end();
   await control?.close();
   await db?.drop();
+});
+
+it('applies updates, deletions and several changes folded into one read as deltas', async () => {
+  const full = await syncs('full');
+  const d = await control.putRoute({ database: 'd', engine: 'redis', upstream: { host: '127.0.0.1', port: 6390 }, hostname: 'd.acme.db.example.com', listener: 'tls' });
+  await until(() => (sync.current?.version ?? 0) >= d.version);
+  expect(sync.current!.match('tls', 'd.acme.db.example.com')?.enabled).toBe(true);
+  expect(changes.at(-1)).toMatchObject({ kind: 'delta', changedIds: [d.routeId] });
+
+  const off = await control.setEnabled(d.routeId, false);
+  await until(() => (sync.current?.version ?? 0) >= off);
+  expect(sync.current!.match('tls', 'd.acme.db.example.com')?.enabled).toBe(false);
+
+  // Three commits before the proxy reads: one delta may carry them all; whatever the
+  // folding, the table ends with all three applied and no full snapshot was needed.
+  const [e, f] = await Promise.all([
+    control.putRoute({ database: 'e', engine: 'redis', upstream: { host: '127.0.0.1', port: 6391 }, hostname: 'e.acme.db.example.com', listener: 'tls' }),
+    control.putRoute({ database: 'f', engine: 'redis', upstream: { host: '127.0.0.1', port: 6392 }, hostname: 'f.acme.db.example.com', listener: 'tls' }),
+  ]);
+  const gone = await control.deleteRoute(d.routeId);
+  await until(() => (sync.current?.version ?? 0) >= Math.max(e.version, f.version, gone));
+  const t = sync.current!;
+  expect(t.match('tls', 'd.acme.db.example.com')).toBeUndefined();
+  expect(t.match('tls', 'e.acme.db.example.com')?.endpoints[0]).toMatchObject({ port: 6391 });
+  expect(t.match('tls', 'f.acme.db.example.com')?.endpoints[0]).toMatchObject({ port: 6392 });
+  expect(changes.at(-1)!.kind).toBe('delta');
+  expect(changes.at(-1)!.changedIds).toContain(d.routeId);
+  expect(await syncs('full')).toBe(full);
+  // Leave the table as the reconnect tests expect it (a, b, then c).
+  for (const id of [e.routeId, f.routeId]) await control.deleteRoute(id);
+  await until(() => sync.current!.size === 2);
 });
 
 it('reads the change log as a delta after a reconnect when it continues the table', async () => {

@@ -8,15 +8,26 @@
  *    failed-over database that reused the number); otherwise a full snapshot. With a fleet
  *    reconnecting at once after a database restart, that is N small reads instead of N full
  *    snapshots (`npm run bench:fleet`);
- *  - on each NOTIFY it reads the change log after the version it holds, and, if the log is
- *    gap-free, reloads just the changed routes (same transaction, same snapshot) and derives
- *    a new table; if the log has a gap (pruned history), it loads a full snapshot instead;
+ *  - on each NOTIFY it reads the change log after the version it holds and, if the log is
+ *    gap-free, the changed routes, in one statement (one snapshot, one round trip), and
+ *    derives a new table; if the log has a gap (pruned history), it loads a full snapshot instead;
  *  - a periodic check catches anything a lost notification would hide;
  *  - on any database error it keeps the table it has and retries with backoff.
  * Loads are serialised and coalesced: notifications arriving during a load are folded into
  * the next one.
  */
-import { CONFIG_CHANNEL, CONTROL_CHANNEL, parseControlOrder, ROUTE_SNAPSHOT_SQL, type ControlOrder, routeFromRow, type RouteRecord, type RouteSnapshotRow } from '@switchyard/core';
+import {
+  CONFIG_CHANNEL,
+  CONTROL_CHANNEL,
+  parseControlOrder,
+  ROUTE_DELTA_SQL,
+  ROUTE_SNAPSHOT_SQL,
+  type ControlOrder,
+  routeFromRow,
+  type RouteDeltaRow,
+  type RouteRecord,
+  type RouteSnapshotRow,
+} from '@switchyard/core';
 import { NotificationListener } from '@switchyard/db';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -208,30 +219,26 @@ export class RouteSync {
     const have = this.table!.version;
     const verify = this.verify;
     const fence = this.fence;
-    const result = await this.withSnapshot(async (c) => {
-      const v = await c.query<{ version: number; fence_at: Date | null }>(
-        'SELECT s.version::float8 AS version, ch.created_at AS fence_at FROM config_state s LEFT JOIN config_changes ch ON ch.version = $1 WHERE s.id = 1',
-        [fence?.version ?? -1],
-      );
-      const latest = v.rows[0]?.version ?? 0;
+    // One statement: its own snapshot, one round trip (a fleet pays this per proxy per change).
+    const { rows } = await this.opts.pool.query<RouteDeltaRow>(ROUTE_DELTA_SQL, [have, fence?.version ?? -1]);
+    const head = rows[0];
+    const latest = head?.latest ?? 0;
+    const result = ((): { latest: number; gap: boolean; records: RouteRecord[]; ids: string[]; committedAt: Date | null } => {
+      const none = { latest, gap: false, records: [], ids: [], committedAt: null };
       // After a reconnect: a database whose log no longer holds our newest change as we saw
       // it (restored, failed over with lost commits, pruned past us) gets a full snapshot.
-      if (verify && (latest < have || fence?.version !== have || v.rows[0]?.fence_at?.getTime() !== fence.at)) {
-        return { latest, gap: true, records: [] as RouteRecord[], ids: [] as string[], committedAt: null, fenceAt: null };
+      if (verify && (latest < have || fence?.version !== have || head?.fence_at?.getTime() !== fence.at)) return { ...none, gap: true };
+      if (!head || latest <= have) return none;
+      if (head.changes !== latest - have || head.first_version !== have + 1) return { ...none, gap: true };
+      const records: RouteRecord[] = [];
+      const ids: string[] = [];
+      for (const row of rows) {
+        if (row.changed_id === null) continue;
+        ids.push(row.changed_id);
+        if (row.id) records.push(routeFromRow(row as RouteSnapshotRow));
       }
-      if (latest <= have) return { latest, gap: false, records: [] as RouteRecord[], ids: [] as string[], committedAt: null, fenceAt: null };
-      const changes = await c.query<{ version: number; route_id: string; created_at: Date }>(
-        'SELECT version::float8 AS version, route_id, created_at FROM config_changes WHERE version > $1 ORDER BY version',
-        [have],
-      );
-      const rows = changes.rows;
-      const gap = rows.length !== latest - have || rows[0]?.version !== have + 1;
-      if (gap) return { latest, gap, records: [], ids: [], committedAt: null, fenceAt: null };
-      const ids = [...new Set(rows.map((r) => r.route_id))];
-      const routes = await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [ids]);
-      const last = rows[rows.length - 1]!;
-      return { latest, gap, records: routes.rows.map(routeFromRow), ids, committedAt: last.created_at, fenceAt: last.created_at };
-    });
+      return { latest, gap: false, records, ids, committedAt: head.last_at };
+    })();
     if (!result.gap) this.verify = false;
     if (result.latest <= have && !result.gap) {
       if (verify) this.opts.log.info({ version: have }, 'route table still current after reconnect (change log checked)');
@@ -247,7 +254,7 @@ export class RouteSync {
     const deletes = result.ids.filter((id) => !present.has(id));
     const previous = this.table!;
     const table = previous.withChanges(result.latest, result.records, deletes);
-    this.fence = result.fenceAt ? { version: result.latest, at: result.fenceAt.getTime() } : null;
+    this.fence = result.committedAt ? { version: result.latest, at: result.committedAt.getTime() } : null;
     this.swap({ kind: 'delta', table, previous, changedIds: result.ids, committedAt: result.committedAt });
   }
 
