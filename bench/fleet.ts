@@ -29,6 +29,7 @@ import { getFreePort } from '@switchyard/db/testing';
 import { buildClientHello } from '@switchyard/wire';
 import pg from 'pg';
 import { summary } from './lib.js';
+import { treeCpuMicros } from './proxy/procfs.js';
 import { AppliedWatch, load, seedFleet, startApi, startProxies, type FleetProxy } from './proxy/fleet-lib.js';
 
 const FLEET = (process.env.FLEET ?? '3,10,20').split(',').map(Number);
@@ -91,6 +92,11 @@ try {
     const worst: number[] = [];
     let timeouts = 0;
     const l0 = load();
+    // CPU time (not wall time: comparable on a loaded machine) the proxies, the database and
+    // the API spend on the changes.
+    const dbPid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const cpu = () => ({ proxies: proxies.reduce((n, p) => n + treeCpuMicros(p.pid), 0), db: treeCpuMicros(dbPid), api: treeCpuMicros(api!.proc.pid) });
+    const cpu0 = cpu();
     for (let k = 0; k < CHANGES; k++) {
       const r = await api.call('PUT', '/api/v1/tenants/bench/databases/db0/external-access', { enabled: k % 2 === 1 });
       const v = Number(r.version);
@@ -100,8 +106,12 @@ try {
       else worst.push(Math.max(0, all - committed));
       await new Promise((res) => setTimeout(res, 5));
     }
+    const cpu1 = cpu();
+    const per = (k: 'proxies' | 'db' | 'api') => (cpu1[k] - cpu0[k]) / CHANGES / 1000;
     const s = summary(worst);
-    const line = `${String(n).padStart(3)} proxies: commit → applied on all, ${worst.length} changes: p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms, ${timeouts} not within 5 s (load ${l0} → ${load()})`;
+    const line =
+      `${String(n).padStart(3)} proxies: commit → applied on all, ${worst.length} changes: p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms, ${timeouts} not within 5 s (load ${l0} → ${load()}); ` +
+      `CPU per change: proxies ${per('proxies').toFixed(2)} ms (${(per('proxies') / n).toFixed(2)} each), database ${per('db').toFixed(2)} ms, API ${per('api').toFixed(2)} ms`;
     log(line);
     results.push(line);
   }

@@ -116,36 +116,36 @@ export const ROUTE_SNAPSHOT_SQL = `
    WHERE $1::uuid[] IS NULL OR r.id = ANY($1::uuid[])`;
 
 /**
- * A proxy's delta in one statement — one snapshot, one round trip — after the version it
- * holds (`$1`): the current version, the commit time of the change its table ends with
- * (`$2`, checked after a reconnect), how many changes follow `$1` and the first of them (a
- * count short of `latest - $1` is a gap: a pruned log), and one row per changed route id
- * with the route as it is now (its columns null when it is gone). With nothing changed, one
- * row whose `changed_id` is null.
+ * A proxy's delta, in one round trip and one snapshot: a simple-protocol batch (several
+ * statements, so the numbers are inlined — integers only) in a REPEATABLE READ READ ONLY
+ * transaction. Results, in order: BEGIN; the current version and the commit time of the
+ * change the table ends with (`fence`, checked after a reconnect); the changes after `have`
+ * (at most 10,001: the log holds 10,000, so more reads as a gap); the changed routes as
+ * they are now (a changed id without a row was deleted); COMMIT. Each statement is planned
+ * on its own with real estimates — one statement joining all of it cost the server twice
+ * the planning time, for every proxy and every change.
  */
-export const ROUTE_DELTA_SQL = `
-  WITH st AS (
-    SELECT s.version::float8 AS latest, f.created_at AS fence_at
-      FROM config_state s LEFT JOIN config_changes f ON f.version = $2 WHERE s.id = 1
-  ), chg AS (
-    SELECT version, route_id, created_at FROM config_changes WHERE version > $1
-  ), agg AS (
-    SELECT count(*)::int AS changes, min(version)::float8 AS first_version,
-           (SELECT created_at FROM chg ORDER BY version DESC LIMIT 1) AS last_at
-      FROM chg
-  )
-  SELECT st.latest, st.fence_at, agg.changes, agg.first_version, agg.last_at, ids.route_id AS changed_id, rt.*
-    FROM st CROSS JOIN agg
-    LEFT JOIN (SELECT DISTINCT route_id FROM chg) ids ON true
-    LEFT JOIN LATERAL (SELECT ${ROUTE_COLUMNS} ${ROUTE_FROM} WHERE r.id = ids.route_id) rt ON true`;
+export function routeDeltaSql(have: number, fence: number): string {
+  if (!Number.isSafeInteger(have) || !Number.isSafeInteger(fence)) throw new Error(`route delta: versions must be integers (${have}, ${fence})`);
+  const changes = `SELECT version, route_id, created_at FROM config_changes WHERE version > ${have} ORDER BY version LIMIT 10001`;
+  return [
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    `SELECT s.version::float8 AS latest, f.created_at AS fence_at FROM config_state s LEFT JOIN config_changes f ON f.version = ${fence} WHERE s.id = 1`,
+    changes.replace('SELECT version,', 'SELECT version::float8 AS version,'),
+    `SELECT ${ROUTE_COLUMNS} ${ROUTE_FROM} WHERE r.id IN (SELECT route_id FROM (${changes}) ch)`,
+    'COMMIT',
+  ].join(';\n');
+}
 
-export interface RouteDeltaRow extends Partial<RouteSnapshotRow> {
+export interface RouteDeltaHead {
   latest: number;
   fence_at: Date | null;
-  changes: number;
-  first_version: number | null;
-  last_at: Date | null;
-  changed_id: string | null;
+}
+
+export interface RouteDeltaChange {
+  version: number;
+  route_id: string;
+  created_at: Date;
 }
 
 export interface RouteSnapshotRow {

@@ -9,8 +9,8 @@
  *    reconnecting at once after a database restart, that is N small reads instead of N full
  *    snapshots (`npm run bench:fleet`);
  *  - on each NOTIFY it reads the change log after the version it holds and, if the log is
- *    gap-free, the changed routes, in one statement (one snapshot, one round trip), and
- *    derives a new table; if the log has a gap (pruned history), it loads a full snapshot instead;
+ *    gap-free, the changed routes, in one batch (one snapshot, one round trip), and derives
+ *    a new table; if the log has a gap (pruned history), it loads a full snapshot instead;
  *  - a periodic check catches anything a lost notification would hide;
  *  - on any database error it keeps the table it has and retries with backoff.
  * Loads are serialised and coalesced: notifications arriving during a load are folded into
@@ -20,11 +20,12 @@ import {
   CONFIG_CHANNEL,
   CONTROL_CHANNEL,
   parseControlOrder,
-  ROUTE_DELTA_SQL,
   ROUTE_SNAPSHOT_SQL,
+  routeDeltaSql,
   type ControlOrder,
   routeFromRow,
-  type RouteDeltaRow,
+  type RouteDeltaChange,
+  type RouteDeltaHead,
   type RouteRecord,
   type RouteSnapshotRow,
 } from '@switchyard/core';
@@ -190,6 +191,23 @@ export class RouteSync {
     }
   }
 
+  /**
+   * Several statements in one simple-protocol query (one round trip); the results in order.
+   * A batch that opened a transaction and failed is rolled back before the connection goes
+   * back to the pool.
+   */
+  private async batch<R extends unknown[]>(sql: string): Promise<{ [K in keyof R]: pg.QueryResult<R[K] & pg.QueryResultRow> }> {
+    const client = await this.opts.pool.connect();
+    try {
+      return (await client.query(sql)) as unknown as { [K in keyof R]: pg.QueryResult<R[K] & pg.QueryResultRow> };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   private async loadFull(): Promise<void> {
     const started = performance.now();
     const { version, records, committedAt, fence } = await this.withSnapshot(async (c) => {
@@ -219,25 +237,20 @@ export class RouteSync {
     const have = this.table!.version;
     const verify = this.verify;
     const fence = this.fence;
-    // One statement: its own snapshot, one round trip (a fleet pays this per proxy per change).
-    const { rows } = await this.opts.pool.query<RouteDeltaRow>(ROUTE_DELTA_SQL, [have, fence?.version ?? -1]);
-    const head = rows[0];
+    // One round trip, one snapshot (a fleet pays this per proxy per change).
+    const results = await this.batch<[unknown, RouteDeltaHead, RouteDeltaChange, RouteSnapshotRow, unknown]>(routeDeltaSql(have, fence?.version ?? -1));
+    const head = results[1].rows[0];
     const latest = head?.latest ?? 0;
     const result = ((): { latest: number; gap: boolean; records: RouteRecord[]; ids: string[]; committedAt: Date | null } => {
       const none = { latest, gap: false, records: [], ids: [], committedAt: null };
       // After a reconnect: a database whose log no longer holds our newest change as we saw
       // it (restored, failed over with lost commits, pruned past us) gets a full snapshot.
       if (verify && (latest < have || fence?.version !== have || head?.fence_at?.getTime() !== fence.at)) return { ...none, gap: true };
-      if (!head || latest <= have) return none;
-      if (head.changes !== latest - have || head.first_version !== have + 1) return { ...none, gap: true };
-      const records: RouteRecord[] = [];
-      const ids: string[] = [];
-      for (const row of rows) {
-        if (row.changed_id === null) continue;
-        ids.push(row.changed_id);
-        if (row.id) records.push(routeFromRow(row as RouteSnapshotRow));
-      }
-      return { latest, gap: false, records, ids, committedAt: head.last_at };
+      if (latest <= have) return none;
+      const changes = results[2].rows;
+      if (changes.length !== latest - have || changes[0]?.version !== have + 1) return { ...none, gap: true };
+      const ids = [...new Set(changes.map((c) => c.route_id))];
+      return { latest, gap: false, records: results[3].rows.map(routeFromRow), ids, committedAt: changes[changes.length - 1]!.created_at };
     })();
     if (!result.gap) this.verify = false;
     if (result.latest <= have && !result.gap) {
