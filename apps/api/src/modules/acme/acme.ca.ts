@@ -16,7 +16,15 @@ import { ariCertId } from './acme.policy.js';
 /** The ACME client calls the worker makes (a Pick so tests can see what is used). */
 export type AcmeClient = Pick<
   acme.Client,
-  'createOrder' | 'getAuthorizations' | 'getChallengeKeyAuthorization' | 'completeChallenge' | 'waitForValidStatus' | 'finalizeOrder' | 'getCertificate' | 'getOrder'
+  | 'createOrder'
+  | 'getAuthorizations'
+  | 'getChallengeKeyAuthorization'
+  | 'completeChallenge'
+  | 'waitForValidStatus'
+  | 'finalizeOrder'
+  | 'getCertificate'
+  | 'getOrder'
+  | 'deactivateAuthorization'
 >;
 
 export interface ChallengeCertificate {
