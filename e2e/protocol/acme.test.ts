@@ -1,9 +1,11 @@
 /**
  * ACME end to end against a real ACME server (Debian's pebble) on loopback, with
- * pebble-challtestsrv as its DNS (every name → 127.0.0.1). Two proxy processes: pebble's
- * `tlsPort` is proxy A's TLS listener and its `httpPort` proxy B's http listener, so
- * TLS-ALPN-01 is answered by one and HTTP-01 by the other (and the API waits until both
- * serve each challenge). Clients verify with pebble's root, fetched from its management port:
+ * pebble-challtestsrv as its DNS (every name → 127.0.0.1). Two proxy processes behind
+ * round-robin TCP balancers, as behind a platform's public address: pebble's `tlsPort` is a
+ * balancer over both proxies' TLS listeners and its `httpPort` one over both http listeners,
+ * so each validation reaches whichever proxy the balancer picks (and the API waits until
+ * every proxy serves each challenge). Clients verify with pebble's root, fetched from its
+ * management port:
  *  - TLS-ALPN-01 issues for a terminate-mode PostgreSQL route; until then the API says the
  *    route is served with the platform CA; then real psql sslmode=verify-full connects
  *    through both proxies;
@@ -12,6 +14,9 @@
  *  - acme-tls/1 for a name without a pending challenge is refused and reaches no upstream;
  *  - a challenge that cannot succeed ends `failed` with pebble's problem;
  *  - a tenant cannot order another tenant's host name (nor wildcards, nor passthrough routes);
+ *  - both proxies answer pebble's validations (the balancers sent them to each);
+ *  - a proxy restarted while pebble's validation waits answers it from its first snapshot;
+ *  - a proxy that has not applied the challenge holds the order back: the CA is not asked;
  *  - with pebble's 30-second certificates, renewal happens by itself and an open psql
  *    session survives the swap.
  * Pebble requires external account binding here, so the platform account is created with EAB.
@@ -26,11 +31,12 @@ import { dirname, join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { buildTlsAlpnCertificate } from '@switchyard/api';
-import { recordRouteChanges } from '@switchyard/db';
+import { currentConfigVersion, recordRouteChanges } from '@switchyard/db';
 import { keyringFromConfig } from '@switchyard/pki';
 import { createTestDatabase, getFreePort, testCa, testCert, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ADMIN_TOKEN, BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
+import { startBalancer, type Balancer } from '../support/balancer.js';
 import { libpq, psqlSession, requireTool, run } from '../support/tools.js';
 import { startPlainRedis, startTlsPostgres, tempDir, type TlsPostgres } from '../support/upstreams.js';
 
@@ -54,6 +60,8 @@ let challMgmt: number;
 let rootFile: string;
 let sink: Server;
 let sinkAccepts = 0;
+let tlsLb: Balancer;
+let httpLb: Balancer;
 const httpPorts = new Map<ProxyProcess, number>();
 const keyring = keyringFromConfig({ keys: TEST_KEYS })!;
 
@@ -129,6 +137,8 @@ beforeAll(async () => {
   proxyA = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpA}`]);
   proxyB = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpB}`]);
   httpPorts.set(proxyA, httpA).set(proxyB, httpB);
+  tlsLb = await startBalancer([proxyA.ports.tls, proxyB.ports.tls]);
+  httpLb = await startBalancer([httpA, httpB]);
 
   const dir = tempDir('sy-e2e-acme-');
   const dnsPort = await getFreePort();
@@ -155,8 +165,8 @@ beforeAll(async () => {
         managementListenAddress: `127.0.0.1:${mgmtPort}`,
         certificate: join(dir, 'pebble.crt'),
         privateKey: join(dir, 'pebble.key'),
-        httpPort: httpB,
-        tlsPort: proxyA.ports.tls,
+        httpPort: httpLb.port,
+        tlsPort: tlsLb.port,
         ocspResponderURL: '',
         // Accounts need external account binding, as with ZeroSSL or a private CA.
         externalAccountBindingRequired: true,
@@ -188,6 +198,10 @@ beforeAll(async () => {
     // Every renewal here counts as a duplicate; the limits have unit tests of their own.
     ACME_LIMIT_DUPLICATES_WEEK: '1000',
     ACME_LIMIT_FAILED_PER_HOUR: '1000',
+    // A stopped proxy stays live (heartbeat recent) well past the propagation wait, so the
+    // last test sees a live proxy that has not applied the challenge.
+    PROXY_LIVENESS_MS: '30000',
+    PROPAGATION_TIMEOUT_MS: '3000',
   });
   token = await seedTenant(api);
   otherToken = await seedTenant(api, 'other');
@@ -204,6 +218,7 @@ afterAll(async () => {
       await once(c, 'exit');
     }
   }
+  await Promise.all([tlsLb?.close(), httpLb?.close()]);
   await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
   await redis?.stop();
   await postgres?.cleanup();
@@ -244,9 +259,12 @@ it('TLS-ALPN-01: served with the platform CA until issued, then psql verify-full
     expect(q.stderr).toBe('');
     expect(q.stdout.trim()).toBe('42');
   }
-  const audit = await api.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.issue', undefined, token);
-  expect(audit.status).toBe(200);
-  expect(audit.body.items.map((e: { targetId: string }) => e.targetId)).toContain(ordersId);
+  // Audit: the request, the worker's order and the issuance, each naming the certificate.
+  for (const action of ['acme.request', 'acme.order', 'acme.issue']) {
+    const audit = await api.call('GET', `/api/v1/tenants/acme/audit-events?action=${action}`, undefined, token);
+    expect(audit.status).toBe(200);
+    expect(audit.body.items.map((e: { targetId: string }) => e.targetId), action).toContain(ordersId);
+  }
 });
 
 it('HTTP-01 (answered by the other proxy) issues for a Redis route; redis-cli --tls and openssl s_client verify it on the TLS listener', async () => {
@@ -258,6 +276,47 @@ it('HTTP-01 (answered by the other proxy) issues for a Redis route; redis-cli --
   expect(ping.stdout.trim()).toBe('PONG');
   const s = await run('openssl', ['s_client', '-connect', `127.0.0.1:${proxyA.ports.tls}`, '-servername', host('cache'), '-verify_hostname', host('cache'), '-CAfile', rootFile, '-verify_return_error'], { input: 'QUIT\r\n' });
   expect(s.stdout).toContain('Verify return code: 0 (ok)');
+});
+
+it('with two proxies behind pebble’s ports, both answer its validations (TLS-ALPN-01 and HTTP-01)', async () => {
+  await terminateRoute('twin', 'postgres', postgres.port);
+  await terminateRoute('twin-web', 'redis', redis.port);
+  const a = await acmeCall('POST', '', { hostname: host('twin') });
+  const b = await acmeCall('POST', '', { hostname: host('twin-web'), challenge: 'http-01' });
+  expect([a.status, b.status]).toEqual([202, 202]);
+  await until(a.body.id, (x) => x.state === 'issued', 'twin issuance');
+  await until(b.body.id, (x) => x.state === 'issued', 'twin-web issuance');
+  // Every validation connection pebble made went through a balancer, round robin: with at
+  // least two of each kind so far, each proxy answered some, and every order was issued.
+  const tls = tlsLb.connections.filter((c) => c.alpn.includes('acme-tls/1'));
+  expect(new Set(tls.map((c) => c.backend))).toEqual(new Set([proxyA.ports.tls, proxyB.ports.tls]));
+  expect(new Set(httpLb.connections.map((c) => c.backend))).toEqual(new Set([httpPorts.get(proxyA), httpPorts.get(proxyB)]));
+});
+
+it('a proxy restarted while pebble’s validation waits answers it from its first snapshot', async () => {
+  await terminateRoute('restart', 'postgres', postgres.port);
+  // Hold pebble's connections at the balancer: the challenge is published, pebble is validating.
+  tlsLb.hold();
+  const arrived = tlsLb.next((c) => c.serverName === host('restart') && c.alpn.includes('acme-tls/1'));
+  const r = await acmeCall('POST', '', { hostname: host('restart') });
+  expect(r.status).toBe(202);
+  const held = await arrived;
+  expect((await acmeCall('GET', `/${r.body.id}`)).body.state).toBe('validating');
+  // Proxy A goes away and a new process takes its place, started after the challenge was
+  // published; the held validation is sent to it alone.
+  const old = proxyA;
+  expect(await old.stop()).toBe(0);
+  const httpA = await getFreePort();
+  proxyA = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS }, [`web=http@127.0.0.1:${httpA}`]);
+  httpPorts.delete(old);
+  httpPorts.set(proxyA, httpA);
+  tlsLb.backends = [proxyA.ports.tls];
+  tlsLb.release();
+  const issued = await until(r.body.id, (x) => x.state !== 'validating' && x.state !== 'pending', 'issuance after the restart');
+  expect(issued.state, JSON.stringify(issued.problem)).toBe('issued');
+  expect(held.backend).toBe(proxyA.ports.tls);
+  tlsLb.backends = [proxyA.ports.tls, proxyB.ports.tls];
+  httpLb.backends = [httpA, httpPorts.get(proxyB)!];
 });
 
 /** A plain HTTP GET to the proxy's http listener with the Host header a validator sends. */
@@ -398,6 +457,8 @@ it('renews by itself before expiry; an open psql session survives the swap and n
   expect(await session.query('select 2')).toBe('2');
   const fp = await presented(proxyB.ports.postgres, host('orders'), ['postgresql']);
   expect(fp).toBe(renewed.certificate.fingerprint);
+  const audit = await api.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.renew', undefined, token);
+  expect(audit.body.items.map((e: { targetId: string }) => e.targetId)).toContain(ordersId);
   // One account for every order and renewal (EAB-bound), its key sealed with the keyring.
   const accounts = await api.app.prisma.acmeAccount.findMany();
   expect(accounts).toHaveLength(1);
@@ -405,4 +466,34 @@ it('renews by itself before expiry; an open psql session survives the swap and n
   expect(accounts[0]!.keyCiphertext).not.toContain('PRIVATE KEY');
   expect(keyring.decrypt(accounts[0]!.keyCiphertext, accounts[0]!.directoryUrl)).toContain('PRIVATE KEY');
   await session.quit();
+});
+
+it('a proxy that has not applied the challenge holds the order back: the CA is not asked, and the order goes through once it has', async () => {
+  await terminateRoute('held', 'postgres', postgres.port);
+  // Proxy B stops applying anything (SIGSTOP) but is still live for PROXY_LIVENESS_MS.
+  const b = proxyB.child.pid!;
+  process.kill(b, 'SIGSTOP');
+  let r: { status: number; body: any } | undefined;
+  try {
+    r = await acmeCall('POST', '', { hostname: host('held') });
+    expect(r.status).toBe(202);
+    const failed = await until(r.body.id, (x) => x.state === 'failed', 'the order held back');
+    expect(failed.problem).toMatchObject({ type: 'switchyard:notPropagated', renewal: false });
+    expect(failed.problem.detail).toContain(`e2e-${proxyB.adminPort}`);
+    expect(failed.problem.detail).toContain('the CA was not asked to validate');
+  } finally {
+    process.kill(b, 'SIGCONT');
+  }
+  // Pebble never connected for this name, and no failed validation was counted.
+  expect(tlsLb.connections.filter((c) => c.serverName === host('held'))).toEqual([]);
+  expect(await api.app.prisma.acmeEvent.count({ where: { hostname: host('held'), kind: 'failed_validation' } })).toBe(0);
+  const fail = await api.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.fail', undefined, token);
+  expect(fail.body.items.map((e: { targetId: string }) => e.targetId)).toContain(r.body.id);
+  // Once B has caught up, retrying now issues.
+  const version = await currentConfigVersion(api.app.prisma);
+  expect((await api.app.services.propagation.waitFor(version, 20_000)).state).toBe('applied');
+  expect((await acmeCall('POST', `/${r.body.id}/renew`)).status).toBe(202);
+  const issued = await until(r.body.id, (x) => x.state === 'issued', 'issuance after the proxy caught up');
+  expect(issued.problem).toBeNull();
+  expect(tlsLb.connections.filter((c) => c.serverName === host('held')).length).toBeGreaterThan(0);
 });
