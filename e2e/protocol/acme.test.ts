@@ -17,6 +17,8 @@
  *  - both proxies answer pebble's validations (the balancers sent them to each);
  *  - a proxy restarted while pebble's validation waits answers it from its first snapshot;
  *  - a proxy that has not applied the challenge holds the order back: the CA is not asked;
+ *  - with API replicas as processes, one runs the worker; killed (SIGKILL) mid-order, the
+ *    replica that takes over retries the order, with the same ACME account;
  *  - with pebble's 30-second certificates, renewal happens by itself and an open psql
  *    session survives the swap.
  * Pebble requires external account binding here, so the platform account is created with EAB.
@@ -35,7 +37,7 @@ import { currentConfigVersion, recordRouteChanges } from '@switchyard/db';
 import { keyringFromConfig } from '@switchyard/pki';
 import { createTestDatabase, getFreePort, testCa, testCert, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ADMIN_TOKEN, BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
+import { ADMIN_TOKEN, BASE_DOMAIN, seedTenant, startApi, startApiProcess, startProxyProcess, type ApiProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
 import { startBalancer, type Balancer } from '../support/balancer.js';
 import { libpq, psqlSession, requireTool, run } from '../support/tools.js';
 import { startPlainRedis, startTlsPostgres, tempDir, type TlsPostgres } from '../support/upstreams.js';
@@ -61,6 +63,7 @@ let rootFile: string;
 let sink: Server;
 let sinkAccepts = 0;
 let tlsLb: Balancer;
+const replicas: ApiProcess[] = [];
 let httpLb: Balancer;
 const httpPorts = new Map<ProxyProcess, number>();
 const keyring = keyringFromConfig({ keys: TEST_KEYS })!;
@@ -120,6 +123,9 @@ function presented(port: number, servername: string, alpn: string[]): Promise<st
     s.on('error', reject);
   });
 }
+
+/** The API's ACME configuration (the in-process API and the replicas the last test starts). */
+let apiEnv: () => Record<string, string>;
 
 beforeAll(async () => {
   for (const t of ['pebble', 'pebble-challtestsrv', 'psql', 'redis-cli', 'openssl', 'redis-server']) requireTool(t);
@@ -184,9 +190,7 @@ beforeAll(async () => {
     'ACME directory available at',
   );
   rootFile = join(dir, 'pebble-root.pem');
-  writeFileSync(rootFile, await fetchPem(`https://127.0.0.1:${mgmtPort}/roots/0`, testCa().certPem));
-
-  api = await startApi(db.url, proxyA.ports, {
+  apiEnv = () => ({
     SWITCHYARD_KEYS: TEST_KEYS,
     ACME_DIRECTORY_URL: `https://127.0.0.1:${acmePort}/dir`,
     ACME_CA_FILE: caFile,
@@ -199,10 +203,13 @@ beforeAll(async () => {
     ACME_LIMIT_DUPLICATES_WEEK: '1000',
     ACME_LIMIT_FAILED_PER_HOUR: '1000',
     // A stopped proxy stays live (heartbeat recent) well past the propagation wait, so the
-    // last test sees a live proxy that has not applied the challenge.
+    // SIGSTOP test sees a live proxy that has not applied the challenge.
     PROXY_LIVENESS_MS: '30000',
     PROPAGATION_TIMEOUT_MS: '3000',
   });
+  writeFileSync(rootFile, await fetchPem(`https://127.0.0.1:${mgmtPort}/roots/0`, testCa().certPem));
+
+  api = await startApi(db.url, proxyA.ports, apiEnv());
   token = await seedTenant(api);
   otherToken = await seedTenant(api, 'other');
   await terminateRoute('orders', 'postgres', postgres.port);
@@ -210,6 +217,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const r of replicas) {
+    if (r.child.exitCode === null && r.child.signalCode === null) {
+      r.child.kill('SIGTERM');
+      await once(r.child, 'exit');
+    }
+  }
   await api?.close();
   await Promise.all([proxyA?.stop(), proxyB?.stop(), proxyC?.stop()]);
   for (const c of [pebble, challtestsrv]) {
@@ -496,4 +509,46 @@ it('a proxy that has not applied the challenge holds the order back: the CA is n
   const issued = await until(r.body.id, (x) => x.state === 'issued', 'issuance after the proxy caught up');
   expect(issued.problem).toBeNull();
   expect(tlsLb.connections.filter((c) => c.serverName === host('held')).length).toBeGreaterThan(0);
+});
+
+const leaseHolder = async () => (await api.app.prisma.acmeWorkerLease.findUnique({ where: { id: 1 } }))?.holder ?? null;
+
+it('API replicas: one runs the worker; killed mid-order, the replica that takes over retries the order with the same account', async () => {
+  await terminateRoute('crash', 'postgres', postgres.port);
+  // Two more replicas as processes; the in-process API's worker steps down (a clean stop
+  // hands the lease over at once), so one of the processes runs it.
+  const b = await startApiProcess(db.url, proxyA.ports, apiEnv());
+  replicas.push(b);
+  await api.app.services.acmeWorker!.stop();
+  const deadline = Date.now() + 30_000;
+  while (!(await leaseHolder())?.includes(`:${b.child.pid}:`)) {
+    if (Date.now() > deadline) throw new Error(`replica never took the lease (holder ${await leaseHolder()})`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const c = await startApiProcess(db.url, proxyA.ports, apiEnv());
+  replicas.push(c);
+  // Pebble's validation is held at the balancer while replica B is killed mid-order.
+  tlsLb.hold();
+  const arrived = tlsLb.next((x) => x.serverName === host('crash') && x.alpn.includes('acme-tls/1'));
+  const r = await acmeCall('POST', '', { hostname: host('crash') });
+  expect(r.status).toBe(202);
+  await arrived;
+  expect((await acmeCall('GET', `/${r.body.id}`)).body.state).toBe('validating');
+  b.child.kill('SIGKILL');
+  await once(b.child, 'exit');
+  tlsLb.release();
+  // A killed runner's lease lasts a minute; expire it instead of waiting.
+  expect(await leaseHolder()).toContain(`:${b.child.pid}:`);
+  await api.app.prisma.$executeRaw`UPDATE acme_worker_lease SET expires_at = now() - interval '1 second'`;
+  const issued = await until(r.body.id, (x) => x.state === 'issued', 'issuance by the replica that took over');
+  expect(issued.problem).toBeNull();
+  expect(await leaseHolder()).toContain(`:${c.child.pid}:`);
+  // The order was placed twice (the killed one and the retry); never two runners at once.
+  expect(await api.app.prisma.acmeEvent.count({ where: { hostname: host('crash'), kind: 'order' } })).toBe(2);
+  // Every replica used the one account: its key generated once, sealed, reused.
+  const accounts = await api.app.prisma.acmeAccount.findMany();
+  expect(accounts).toHaveLength(1);
+  // psql verify-full with pebble's root connects with the certificate the new replica stored.
+  const q = await run('psql', ['-X', '-A', '-t', '-c', 'select 7', libpq(host('crash'), proxyB.ports.postgres, { sslmode: 'verify-full', sslrootcert: rootFile })], { env: { PGPASSWORD: 'postgres' } });
+  expect(q.stdout.trim()).toBe('7');
 });
