@@ -16,6 +16,9 @@
  *  - a tenant cannot order another tenant's host name (nor wildcards, nor passthrough routes);
  *  - both proxies answer pebble's validations (the balancers sent them to each);
  *  - a proxy restarted while pebble's validation waits answers it from its first snapshot;
+ *  - the CA's 429 with Retry-After (injected by an HTTPS front through which the API talks
+ *    to pebble, everything else forwarded): the order fails with the CA's own problem
+ *    document and the next attempt waits at least the Retry-After;
  *  - a proxy that has not applied the challenge holds the order back: the CA is not asked;
  *  - with API replicas as processes, one runs the worker; killed (SIGKILL) mid-order, the
  *    replica that takes over retries the order, with the same ACME account;
@@ -27,7 +30,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as requestHttp } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { createServer as createHttpsServer, get as httpsGet, request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -63,6 +66,7 @@ let rootFile: string;
 let sink: Server;
 let sinkAccepts = 0;
 let tlsLb: Balancer;
+let caFront: Awaited<ReturnType<typeof startCaFront>>;
 const replicas: ApiProcess[] = [];
 let httpLb: Balancer;
 const httpPorts = new Map<ProxyProcess, number>();
@@ -122,6 +126,56 @@ function presented(port: number, servername: string, alpn: string[]): Promise<st
     });
     s.on('error', reject);
   });
+}
+
+interface Injection {
+  path: string;
+  /** Matches the decoded JWS payload of the request (e.g. an order's identifiers). */
+  match: (payload: string) => boolean;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * An HTTPS front to pebble's ACME listener: forwards every request as it is (pebble builds its
+ * URLs from the Host header, so the whole conversation stays on the front) except one that
+ * matches an injection, which gets the injected answer instead — a CA under load, in one place.
+ */
+async function startCaFront(target: number, leaf: { certPem: string; keyPem: string }): Promise<{ port: number; inject(i: Injection): void; close(): Promise<void> }> {
+  const injections: Injection[] = [];
+  const server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let payload = '';
+      try {
+        payload = Buffer.from((JSON.parse(body.toString()) as { payload: string }).payload, 'base64url').toString();
+      } catch {
+        // not a JWS (GET of the directory, HEAD of new-nonce)
+      }
+      const i = injections.findIndex((x) => x.path === req.url && x.match(payload));
+      if (i >= 0) {
+        const inj = injections.splice(i, 1)[0]!;
+        res.writeHead(inj.status, { 'content-type': 'application/problem+json', ...inj.headers });
+        res.end(JSON.stringify(inj.body));
+        return;
+      }
+      const up = httpsRequest({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers, ca: testCa().certPem }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    inject: (i) => injections.push(i),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** The API's ACME configuration (the in-process API and the replicas the last test starts). */
@@ -190,9 +244,10 @@ beforeAll(async () => {
     'ACME directory available at',
   );
   rootFile = join(dir, 'pebble-root.pem');
+  caFront = await startCaFront(acmePort, leaf);
   apiEnv = () => ({
     SWITCHYARD_KEYS: TEST_KEYS,
-    ACME_DIRECTORY_URL: `https://127.0.0.1:${acmePort}/dir`,
+    ACME_DIRECTORY_URL: `https://127.0.0.1:${caFront.port}/dir`,
     ACME_CA_FILE: caFile,
     ACME_ROOTS_FILE: rootFile,
     ACME_EMAIL: 'ops@example.test',
@@ -231,7 +286,7 @@ afterAll(async () => {
       await once(c, 'exit');
     }
   }
-  await Promise.all([tlsLb?.close(), httpLb?.close()]);
+  await Promise.all([tlsLb?.close(), httpLb?.close(), caFront?.close()]);
   await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
   await redis?.stop();
   await postgres?.cleanup();
@@ -458,6 +513,29 @@ it('a tenant cannot order another tenant’s host name, a wildcard, or a passthr
   expect(passthrough.body.code).toBe('SY_ACME_ROUTE_REQUIRED');
   const again = await acmeCall('POST', '', { hostname: host('orders') });
   expect(again.body.code).toBe('SY_ACME_EXISTS');
+});
+
+it('the CA’s 429 with Retry-After: the order fails with the CA’s problem document and waits at least the Retry-After', async () => {
+  await terminateRoute('busy', 'postgres', postgres.port);
+  caFront.inject({
+    path: '/order-plz',
+    match: (payload) => payload.includes(host('busy')),
+    status: 429,
+    headers: { 'retry-after': '7200' },
+    body: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'Error creating new order :: too many new orders recently', status: 429 },
+  });
+  const r = await acmeCall('POST', '', { hostname: host('busy') });
+  expect(r.status).toBe(202);
+  const failed = await until(r.body.id, (x) => x.state === 'failed', 'the refused order');
+  expect(failed.problem).toMatchObject({ type: 'urn:ietf:params:acme:error:rateLimited', status: 429, detail: 'Error creating new order :: too many new orders recently' });
+  // The first backoff is an hour; the CA asked for two.
+  expect(Date.parse(failed.nextAttemptAt) - Date.now()).toBeGreaterThan(7200_000 - 60_000);
+  const metrics = await (await fetch(`${api.url}/api/v1/acme/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  expect(metrics).toContain('switchyard_acme_failures_total{reason="urn:ietf:params:acme:error:rateLimited"} 1');
+  expect(metrics).toMatch(/switchyard_acme_orders_total\{renewal="false"\} [1-9]/);
+  expect(metrics).toMatch(/switchyard_acme_orders_total\{renewal="true"\} [1-9]/);
+  // Not a failed validation (nothing was validated).
+  expect(await api.app.prisma.acmeEvent.count({ where: { hostname: host('busy'), kind: 'failed_validation' } })).toBe(0);
 });
 
 it('renews by itself before expiry; an open psql session survives the swap and new handshakes get the new certificate', async () => {

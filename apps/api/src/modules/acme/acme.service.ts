@@ -280,6 +280,9 @@ export class AcmeService {
     const cfg = this.cfg;
     const renewal = row.certificate !== null;
     const actor = systemActor(`acme-${row.id}`);
+    // What an earlier order left behind is not this order's.
+    this.deps.ca?.takeProblem();
+    this.deps.ca?.takeRetryAfter();
     try {
       const route = await this.deps.prisma.route.findUnique({ where: { hostname: row.hostname } });
       if (!route || route.tenantId !== row.tenantId || route.tlsMode !== 'terminate') {
@@ -422,7 +425,9 @@ export class AcmeService {
   }
 
   private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<void> {
-    const f = err instanceof AcmeFailure ? err : new AcmeFailure(problemOf(err));
+    // The CA's own problem document when its answer failed the call, else what the error says.
+    const caProblem = this.deps.ca?.takeProblem() ?? null;
+    const f = err instanceof AcmeFailure ? err : new AcmeFailure(caProblem && String((err as Error).message).includes(caProblem.detail.replace(/\n/g, '')) ? caProblem : problemOf(err));
     const attempts = row.attempts + 1;
     // Doubling backoff, and never sooner than the CA's Retry-After.
     const retryAfter = this.deps.ca?.takeRetryAfter() ?? null;
