@@ -142,8 +142,12 @@ interface Injection {
  * URLs from the Host header, so the whole conversation stays on the front) except one that
  * matches an injection, which gets the injected answer instead — a CA under load, in one place.
  */
-async function startCaFront(target: number, leaf: { certPem: string; keyPem: string }): Promise<{ port: number; inject(i: Injection): void; close(): Promise<void> }> {
+async function startCaFront(
+  target: number,
+  leaf: { certPem: string; keyPem: string },
+): Promise<{ port: number; requests: Array<{ path: string; payload: string }>; inject(i: Injection): void; close(): Promise<void> }> {
   const injections: Injection[] = [];
+  const requests: Array<{ path: string; payload: string }> = [];
   const server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (d: Buffer) => chunks.push(d));
@@ -155,6 +159,7 @@ async function startCaFront(target: number, leaf: { certPem: string; keyPem: str
       } catch {
         // not a JWS (GET of the directory, HEAD of new-nonce)
       }
+      requests.push({ path: req.url ?? '', payload });
       const i = injections.findIndex((x) => x.path === req.url && x.match(payload));
       if (i >= 0) {
         const inj = injections.splice(i, 1)[0]!;
@@ -173,6 +178,7 @@ async function startCaFront(target: number, leaf: { certPem: string; keyPem: str
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
+    requests,
     inject: (i) => injections.push(i),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
@@ -327,6 +333,13 @@ it('TLS-ALPN-01: served with the platform CA until issued, then psql verify-full
     expect(q.stderr).toBe('');
     expect(q.stdout.trim()).toBe('42');
   }
+  // The platform account was registered once, with the contact address, the terms agreed
+  // and the external account binding (pebble refuses accounts without one here).
+  const signups = caFront.requests.filter((r) => r.path === '/sign-me-up');
+  expect(signups).toHaveLength(1);
+  const account = JSON.parse(signups[0]!.payload) as { contact: string[]; termsOfServiceAgreed: boolean; externalAccountBinding?: { protected: string } };
+  expect(account).toMatchObject({ contact: ['mailto:ops@example.test'], termsOfServiceAgreed: true });
+  expect(JSON.parse(Buffer.from(account.externalAccountBinding!.protected, 'base64url').toString())).toMatchObject({ kid: EAB.kid, alg: 'HS256' });
   // Audit: the request, the worker's order and the issuance, each naming the certificate.
   for (const action of ['acme.request', 'acme.order', 'acme.issue']) {
     const audit = await api.call('GET', `/api/v1/tenants/acme/audit-events?action=${action}`, undefined, token);
@@ -533,7 +546,6 @@ it('the CA’s 429 with Retry-After: the order fails with the CA’s problem doc
   const metrics = await (await fetch(`${api.url}/api/v1/acme/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
   expect(metrics).toContain('switchyard_acme_failures_total{reason="urn:ietf:params:acme:error:rateLimited"} 1');
   expect(metrics).toMatch(/switchyard_acme_orders_total\{renewal="false"\} [1-9]/);
-  expect(metrics).toMatch(/switchyard_acme_orders_total\{renewal="true"\} [1-9]/);
   // Not a failed validation (nothing was validated).
   expect(await api.app.prisma.acmeEvent.count({ where: { hostname: host('busy'), kind: 'failed_validation' } })).toBe(0);
 });
@@ -550,6 +562,9 @@ it('renews by itself before expiry; an open psql session survives the swap and n
   expect(fp).toBe(renewed.certificate.fingerprint);
   const audit = await api.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.renew', undefined, token);
   expect(audit.body.items.map((e: { targetId: string }) => e.targetId)).toContain(ordersId);
+  const metrics = await (await fetch(`${api.url}/api/v1/acme/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  expect(metrics).toMatch(/switchyard_acme_orders_total\{renewal="true"\} [1-9]/);
+  expect(metrics).toMatch(/switchyard_acme_issued_total\{renewal="true"\} [1-9]/);
   // One account for every order and renewal (EAB-bound), its key sealed with the keyring.
   const accounts = await api.app.prisma.acmeAccount.findMany();
   expect(accounts).toHaveLength(1);
@@ -593,6 +608,11 @@ const leaseHolder = async () => (await api.app.prisma.acmeWorkerLease.findUnique
 
 it('API replicas: one runs the worker; killed mid-order, the replica that takes over retries the order with the same account', async () => {
   await terminateRoute('crash', 'postgres', postgres.port);
+  // Stop renewing the earlier tests' 30-second certificates, which would otherwise keep the
+  // one worker busy in front of this order.
+  for (const a of (await acmeCall('GET')).body.items as Array<{ id: string; hostname: string }>) {
+    expect((await acmeCall('DELETE', `/${a.id}`)).status).toBe(204);
+  }
   // Two more replicas as processes; the in-process API's worker steps down (a clean stop
   // hands the lease over at once), so one of the processes runs it.
   const b = await startApiProcess(db.url, proxyA.ports, apiEnv());
@@ -626,6 +646,7 @@ it('API replicas: one runs the worker; killed mid-order, the replica that takes 
   // Every replica used the one account: its key generated once, sealed, reused.
   const accounts = await api.app.prisma.acmeAccount.findMany();
   expect(accounts).toHaveLength(1);
+  expect(caFront.requests.filter((x) => x.path === '/sign-me-up')).toHaveLength(1);
   // psql verify-full with pebble's root connects with the certificate the new replica stored.
   const q = await run('psql', ['-X', '-A', '-t', '-c', 'select 7', libpq(host('crash'), proxyB.ports.postgres, { sslmode: 'verify-full', sslrootcert: rootFile })], { env: { PGPASSWORD: 'postgres' } });
   expect(q.stdout.trim()).toBe('7');
