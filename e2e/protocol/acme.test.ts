@@ -310,10 +310,14 @@ it('TLS-ALPN-01: served with the platform CA until issued, then psql verify-full
   const access = () => api.call('GET', '/api/v1/tenants/acme/databases/orders/external-access', undefined, token);
   const before = (await access()).body;
   expect(before.certificate.kind).toBe('issued');
+  // Until issued, the connection strings name the platform CA as the client's root…
+  expect(before.connection.psql).toContain('sslrootcert=switchyard-ca.pem');
   expect(before.acme).toMatchObject({ id: ordersId, problem: null });
   const issued = await until(ordersId, (b) => b.state === 'issued', 'issuance');
   const after = (await access()).body;
   expect(after.certificate).toMatchObject({ id: issued.certificate.id, kind: 'acme' });
+  // …then the ACME CA's root (a private CA here; a publicly trusted one gives sslrootcert=system).
+  expect(after.connection.psql).toContain(`sslrootcert=${host('orders')}-ca.pem`);
   expect(after.acme).toMatchObject({ state: 'issued', renewAt: issued.renewAt });
   expect(issued.servedWith).toEqual({ certificateId: issued.certificate.id, kind: 'acme' });
   expect(issued.problem).toBeNull();
