@@ -121,6 +121,49 @@ export async function startApi(databaseUrl: string, listenerPorts: { postgres: n
   };
 }
 
+export interface ApiProcess {
+  child: ChildProcess;
+  output(): string;
+}
+
+/**
+ * Another API replica as its own process (the one `startApi` runs in-process is the first),
+ * with the same base configuration plus `env`; resolves once it listens. For tests that
+ * kill a replica (SIGKILL) or run several against one control database.
+ */
+export async function startApiProcess(databaseUrl: string, listenerPorts: { postgres: number; tls: number }, env: Record<string, string> = {}): Promise<ApiProcess> {
+  const child = spawn(process.execPath, ['--conditions=switchyard-source', '--import', 'tsx', join(root, 'apps/api/src/server.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
+      SWITCHYARD_BASE_DOMAIN: BASE_DOMAIN,
+      SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${listenerPorts.postgres},tls=tls@127.0.0.1:${listenerPorts.tls}`,
+      PROXY_LIVENESS_MS: '5000',
+      SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
+      API_HOST: '127.0.0.1',
+      API_PORT: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const onData = () => {
+      if (out.includes('Server listening')) {
+        child.stdout.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`API exited (${code}):\n${out}`)));
+  });
+  return { child, output: () => out };
+}
+
 /** Creates tenant `acme` allowing loopback upstreams, and returns an owner token. */
 export async function seedTenant(api: ApiServer, slug = 'acme'): Promise<string> {
   const t = await api.call('POST', '/api/v1/tenants', { slug, name: slug, upstreamPolicy: { hostSuffixes: [`${slug}.svc.cluster.local`], cidrs: ['127.0.0.0/8'] } });

@@ -26,6 +26,9 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A client that exits before reading its input (openssl s_client after a failed or quick
+    // handshake) makes the write fail with EPIPE; its exit code and output say what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
 import * as acme from 'acme-client';
 import { describe, expect, it } from 'vitest';
-import { authorityKeyId, buildTlsAlpnCertificate, parseRetryAfter } from './acme.ca.js';
+import { authorityKeyId, buildTlsAlpnCertificate, parseRetryAfter, problemDocument } from './acme.ca.js';
 
 describe('buildTlsAlpnCertificate (RFC 8737)', () => {
   it('makes a self-signed certificate for the name with the critical acmeIdentifier extension over SHA-256(key authorization)', async () => {
@@ -50,5 +50,22 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Sun, 06 Dec 2026 09:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter(undefined, now)).toBeNull();
     expect(parseRetryAfter('soon', now)).toBeNull();
+  });
+});
+
+describe('problemDocument', () => {
+  it('keeps the CA’s type, detail and status; the HTTP status when the body has none', () => {
+    expect(problemDocument({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders', status: 429 }, 429)).toEqual({
+      type: 'urn:ietf:params:acme:error:rateLimited',
+      detail: 'too many new orders',
+      status: 429,
+    });
+    expect(problemDocument({ type: 'urn:ietf:params:acme:error:serverInternal', detail: 'busy' }, 503)).toMatchObject({ status: 503 });
+  });
+
+  it('is null for a body that is not a problem document', () => {
+    expect(problemDocument('<html>busy</html>', 503)).toBeNull();
+    expect(problemDocument({ detail: 'no type' }, 400)).toBeNull();
+    expect(problemDocument(null, 500)).toBeNull();
   });
 });

@@ -16,7 +16,15 @@ import { ariCertId } from './acme.policy.js';
 /** The ACME client calls the worker makes (a Pick so tests can see what is used). */
 export type AcmeClient = Pick<
   acme.Client,
-  'createOrder' | 'getAuthorizations' | 'getChallengeKeyAuthorization' | 'completeChallenge' | 'waitForValidStatus' | 'finalizeOrder' | 'getCertificate' | 'getOrder'
+  | 'createOrder'
+  | 'getAuthorizations'
+  | 'getChallengeKeyAuthorization'
+  | 'completeChallenge'
+  | 'waitForValidStatus'
+  | 'finalizeOrder'
+  | 'getCertificate'
+  | 'getOrder'
+  | 'deactivateAuthorization'
 >;
 
 export interface ChallengeCertificate {
@@ -35,17 +43,39 @@ export async function buildTlsAlpnCertificate(hostname: string, keyAuthorization
   return { certPem: certPem.toString(), keyPem: keyPem.toString() };
 }
 
+/** An RFC 7807 problem document as the CA sent it (RFC 8555 §6.7). */
+export interface CaProblem {
+  type: string;
+  detail: string;
+  status?: number;
+}
+
 let retryAfterMs: number | null = null;
+let lastProblem: CaProblem | null = null;
 let watching = false;
 
-/** Records the Retry-After of the CA's 429 and 503 answers (one interceptor per process). */
-function watchRetryAfter(): void {
+/**
+ * Records the Retry-After of the CA's 429 and 503 answers, and the problem document of its
+ * last error answer: acme-client turns an error into an Error carrying only `detail`, and the
+ * worker records the CA's own `type` (e.g. urn:ietf:params:acme:error:rateLimited) with it.
+ * One interceptor per process (there is one worker per process).
+ */
+function watchResponses(): void {
   if (watching) return;
   watching = true;
   acme.axios.interceptors.response.use((res) => {
     if (res.status === 429 || res.status === 503) retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+    if (res.status >= 400) lastProblem = problemDocument(res.data, res.status);
     return res;
   });
+}
+
+/** The problem document of an error answer, or null when the body is not one. */
+export function problemDocument(data: unknown, status: number): CaProblem | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const d = data as Record<string, unknown>;
+  if (typeof d.type !== 'string' || typeof d.detail !== 'string') return null;
+  return { type: d.type, detail: d.detail, status: typeof d.status === 'number' ? d.status : status };
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date; null when absent or unparsable. */
@@ -64,6 +94,13 @@ export class AcmeCa {
     return v;
   }
 
+  /** The problem document of the CA's last error answer, once; null when none since. */
+  takeProblem(): CaProblem | null {
+    const v = lastProblem;
+    lastProblem = null;
+    return v;
+  }
+
   private cached: Promise<acme.Client> | null = null;
   private directory: Promise<Record<string, unknown>> | null = null;
 
@@ -79,7 +116,7 @@ export class AcmeCa {
     // worker): no in-process retries; the Retry-After of a 429/503 is kept and the worker
     // schedules the next attempt no earlier (acme.service.ts `fail`).
     (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
-    watchRetryAfter();
+    watchResponses();
     acme.setLogger(() => {});
   }
 

@@ -27,6 +27,7 @@ beforeAll(async () => {
   for (const [name, tlsMode] of [
     ['orders', 'terminate'],
     ['ledger', 'terminate'],
+    ['billing', 'terminate'],
     ['plain', 'passthrough'],
   ] as const) {
     expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: `pg.acme.svc.cluster.local`, port: 5432 } }, token)).statusCode).toBe(201);
@@ -69,6 +70,35 @@ describe('ACME certificates API', () => {
     expect(r.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ field: 'body.hostname', limit: 'failed_validations' }] });
     expect(Number(r.headers['retry-after'])).toBeGreaterThan(3000);
     expect(r.json().message).toContain('failed validation 2 times in the last hour (limit 2)');
+  });
+
+  it('counts new certificates per registered domain and duplicates per name; a renewal is exempt from the domain limit only', async () => {
+    const host = 'billing.acme.db.example.com';
+    const prisma = h.app.prisma;
+    // 50 new certificates (the default limit) under example.com this week, for other names.
+    const others = Array.from({ length: 50 }, (_, i) => ({ hostname: `n${i}.other.example.com`, registeredDomain: 'example.com', kind: 'issued' }));
+    await prisma.acmeEvent.createMany({ data: others });
+    const full = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: host }, token);
+    expect(full.statusCode).toBe(429);
+    expect(full.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ limit: 'certs_per_domain' }] });
+    expect(full.json().message).toContain('50 certificates were issued under example.com in the last 7 days (limit 50)');
+    expect(Number(full.headers['retry-after'])).toBeGreaterThan(6 * 86_400);
+    // Renewals do not count towards it.
+    await prisma.acmeEvent.updateMany({ where: { hostname: { endsWith: '.other.example.com' } }, data: { reason: 'renewal' } });
+    const created = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: host }, token);
+    expect(created.statusCode, created.body).toBe(202);
+    // Once the name has a certificate, renewing it is not held back by a full domain week…
+    await prisma.acmeEvent.updateMany({ where: { hostname: { endsWith: '.other.example.com' } }, data: { reason: null } });
+    const route = await prisma.route.findUniqueOrThrow({ where: { hostname: host } });
+    await prisma.acmeCertificate.update({ where: { id: created.json().id }, data: { certificateId: route.certificateId, state: 'issued' } });
+    const renew = await h.call('POST', `/api/v1/tenants/acme/acme-certificates/${created.json().id}/renew`, undefined, token);
+    expect(renew.statusCode, renew.body).toBe(202);
+    // …but it is by the duplicates limit (5 certificates for the same name per week).
+    await prisma.acmeEvent.createMany({ data: Array.from({ length: 5 }, () => ({ hostname: host, registeredDomain: 'example.com', kind: 'issued', reason: 'renewal' })) });
+    const dup = await h.call('POST', `/api/v1/tenants/acme/acme-certificates/${created.json().id}/renew`, undefined, token);
+    expect(dup.statusCode).toBe(429);
+    expect(dup.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ limit: 'duplicates' }] });
+    await prisma.acmeEvent.deleteMany({ where: { registeredDomain: 'example.com', kind: 'issued' } });
   });
 
   it('orders only routes in terminate mode', async () => {

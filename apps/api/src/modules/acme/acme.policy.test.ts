@@ -77,6 +77,13 @@ describe('checkRateLimits', () => {
     expect(!dom.ok && dom.message).toContain('example.com');
     expect(!dom.ok && dom.retryAt.toISOString()).toBe(new Date(now.getTime() + DAY).toISOString());
   });
+
+  it('lets a renewal through a full per-domain week (Let’s Encrypt’s renewal exemption), but not past duplicates or failures', () => {
+    const full = { domainIssued: [ago(DAY), ago(2 * DAY), ago(6 * DAY)], duplicates: [], failures: [] };
+    expect(checkRateLimits(now, limits, full, names, true)).toEqual({ ok: true });
+    expect(checkRateLimits(now, limits, { ...full, duplicates: [ago(DAY), ago(2 * DAY)] }, names, true)).toMatchObject({ ok: false, limit: 'duplicates' });
+    expect(checkRateLimits(now, limits, { ...full, failures: [ago(60_000), ago(120_000)] }, names, true)).toMatchObject({ ok: false, limit: 'failed_validations' });
+  });
 });
 
 describe('ariCertId', () => {

@@ -48,7 +48,10 @@ export function registeredDomain(hostname: string): string {
 }
 
 export interface RateLimits {
-  /** Certificates issued per registered domain per 7 days (Let's Encrypt: 50). */
+  /**
+   * New certificates per registered domain per 7 days (Let's Encrypt: 50). Renewals (the same
+   * set of names again) are exempt from this limit at Let's Encrypt and are not counted.
+   */
   certsPerDomainWeek: number;
   /** Certificates for the exact same set of names per 7 days (Let's Encrypt: 5). */
   duplicatesWeek: number;
@@ -58,7 +61,7 @@ export interface RateLimits {
 
 /** Past events the limits count, newest last is not required. */
 export interface RateCounts {
-  /** Issue times of certificates under the registered domain, last 7 days. */
+  /** Issue times of new (not renewal) certificates under the registered domain, last 7 days. */
   domainIssued: Date[];
   /** Issue times of certificates for this exact name, last 7 days. */
   duplicates: Date[];
@@ -73,9 +76,11 @@ export type RateDecision =
 /**
  * Whether one more order may be placed now. Refuses before the CA would: the CA's refusal
  * costs an order and, for failed validations, locks the name for an hour anyway. `retryAt`
- * is when the oldest counted event leaves its window.
+ * is when the oldest counted event leaves its window. A renewal is not held back by the
+ * per-domain limit (Let's Encrypt's renewal exemption: with hundreds of tenants under one
+ * base domain, new names must never starve renewals); duplicates and failures still apply.
  */
-export function checkRateLimits(now: Date, limits: RateLimits, counts: RateCounts, names: { hostname: string; domain: string }): RateDecision {
+export function checkRateLimits(now: Date, limits: RateLimits, counts: RateCounts, names: { hostname: string; domain: string }, renewal = false): RateDecision {
   const t = now.getTime();
   const within = (ds: Date[], windowMs: number) => ds.filter((d) => t - d.getTime() < windowMs).sort((a, b) => a.getTime() - b.getTime());
   const failures = within(counts.failures, HOUR_MS);
@@ -97,7 +102,7 @@ export function checkRateLimits(now: Date, limits: RateLimits, counts: RateCount
     };
   }
   const domain = within(counts.domainIssued, WEEK_MS);
-  if (domain.length >= limits.certsPerDomainWeek) {
+  if (!renewal && domain.length >= limits.certsPerDomainWeek) {
     return {
       ok: false,
       limit: 'certs_per_domain',

@@ -77,7 +77,7 @@ export function systemActor(what: string): Actor {
 }
 
 /** In-process counters for /metrics (orders and failures by reason since this replica started). */
-export const acmeCounters = { orders: 0, issued: 0, renewed: 0, failures: new Map<string, number>() };
+export const acmeCounters = { orders: [0, 0] as [first: number, renewal: number], issued: 0, renewed: 0, failures: new Map<string, number>() };
 
 export class AcmeService {
   constructor(private readonly deps: AcmeDeps) {}
@@ -118,7 +118,7 @@ export class AcmeService {
     }
     await this.ownRoute(tenant, hostname);
     await this.checkDns(hostname);
-    const decision = await this.rateDecision(hostname);
+    const decision = await this.rateDecision(hostname, false);
     if (!decision.ok) throw rateLimited(decision);
     const id = randomUUID();
     try {
@@ -145,7 +145,7 @@ export class AcmeService {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     void this.cfg; // SY_ACME_UNAVAILABLE before anything else
     const row = await this.find(tenant, id);
-    const decision = await this.rateDecision(row.hostname);
+    const decision = await this.rateDecision(row.hostname, row.certificateId !== null);
     if (!decision.ok) throw rateLimited(decision);
     const updated = await this.deps.prisma.$transaction(async (tx) => {
       const u = await tx.acmeCertificate.update({ where: { id }, data: { nextAttemptAt: new Date(), ...(row.state === 'failed' ? { state: 'pending' } : {}) }, include: { certificate: true } });
@@ -253,17 +253,19 @@ export class AcmeService {
     }
   }
 
-  async rateDecision(hostname: string, now = new Date()): Promise<RateDecision> {
+  /** `renewal`: the host name already has a certificate (exempt from the per-domain limit). */
+  async rateDecision(hostname: string, renewal: boolean, now = new Date()): Promise<RateDecision> {
     const limits = this.deps.config?.limits;
     if (!limits) return { ok: true };
     const domain = registeredDomain(hostname);
     const since = new Date(now.getTime() - WEEK_MS);
     const [domainIssued, duplicates, failures] = await Promise.all([
-      this.deps.prisma.acmeEvent.findMany({ where: { registeredDomain: domain, kind: 'issued', createdAt: { gt: since } }, select: { createdAt: true } }),
+      // New certificates only: renewals (`issued` events with reason `renewal`) do not count.
+      this.deps.prisma.acmeEvent.findMany({ where: { registeredDomain: domain, kind: 'issued', createdAt: { gt: since }, OR: [{ reason: null }, { reason: { not: 'renewal' } }] }, select: { createdAt: true } }),
       this.deps.prisma.acmeEvent.findMany({ where: { hostname, kind: 'issued', createdAt: { gt: since } }, select: { createdAt: true } }),
       this.deps.prisma.acmeEvent.findMany({ where: { hostname, kind: 'failed_validation', createdAt: { gt: new Date(now.getTime() - HOUR_MS) } }, select: { createdAt: true } }),
     ]);
-    return checkRateLimits(now, limits, { domainIssued: domainIssued.map((e) => e.createdAt), duplicates: duplicates.map((e) => e.createdAt), failures: failures.map((e) => e.createdAt) }, { hostname, domain });
+    return checkRateLimits(now, limits, { domainIssued: domainIssued.map((e) => e.createdAt), duplicates: duplicates.map((e) => e.createdAt), failures: failures.map((e) => e.createdAt) }, { hostname, domain }, renewal);
   }
 
   // ── the worker's steps ──────────────────────────────────────────────────────────────
@@ -278,12 +280,15 @@ export class AcmeService {
     const cfg = this.cfg;
     const renewal = row.certificate !== null;
     const actor = systemActor(`acme-${row.id}`);
+    // What an earlier order left behind is not this order's.
+    this.deps.ca?.takeProblem();
+    this.deps.ca?.takeRetryAfter();
     try {
       const route = await this.deps.prisma.route.findUnique({ where: { hostname: row.hostname } });
       if (!route || route.tenantId !== row.tenantId || route.tlsMode !== 'terminate') {
         throw new AcmeFailure({ type: 'switchyard:routeGone', detail: `${row.hostname} is no longer a terminate-mode route of the tenant; nothing is ordered` }, false, 'never');
       }
-      const decision = await this.rateDecision(row.hostname);
+      const decision = await this.rateDecision(row.hostname, renewal);
       if (!decision.ok) throw new AcmeFailure({ type: 'switchyard:rateLimited', detail: `${decision.message}; the next attempt waits until the window frees` }, false, decision.retryAt);
       try {
         await this.checkDns(row.hostname);
@@ -292,7 +297,7 @@ export class AcmeService {
       }
       if (!renewal) await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { state: 'validating' } });
       await this.event(row.hostname, 'order');
-      acmeCounters.orders++;
+      acmeCounters.orders[renewal ? 1 : 0]++;
       await this.audit(actor, row, 'acme.order', { renewal: { from: null, to: renewal } });
       const client = await this.deps.ca!.client();
       const order = await client.createOrder({ identifiers: [{ type: 'dns', value: row.hostname }] });
@@ -335,8 +340,18 @@ export class AcmeService {
     try {
       // Every live proxy must serve the challenge before the CA looks (it validates from
       // several vantage points, any of which may reach any proxy).
+      // A live proxy that has not applied the version is not ready: the CA is not asked (a
+      // validator reaching it would fail, and failed validations are rate-limited), the
+      // authorization is given up and the order retried later.
       const p = await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
-      if (p.state !== 'applied' && p.state !== 'no-proxies') this.deps.log.warn({ hostname: row.hostname, version, state: p.state }, 'ACME challenge not applied by every proxy in time; asking the CA anyway');
+      if (p.state !== 'applied' && p.state !== 'no-proxies') {
+        const lagging = p.proxies.filter((x) => !x.applied).map((x) => x.id);
+        await client.deactivateAuthorization(authz).catch(() => {});
+        throw new AcmeFailure({
+          type: 'switchyard:notPropagated',
+          detail: `proxies ${lagging.join(', ')} had not applied the challenge (config version ${version}) after ${this.deps.propagationTimeoutMs} ms; the CA was not asked to validate`,
+        });
+      }
       await client.completeChallenge(challenge);
       try {
         await client.waitForValidStatus(challenge);
@@ -395,7 +410,7 @@ export class AcmeService {
         return recordRouteChanges(tx, [{ routeId: route.id, hostname: route.hostname, op: 'upsert' }]);
       });
     }
-    await this.event(row.hostname, 'issued');
+    await this.event(row.hostname, 'issued', row.certificate ? 'renewal' : undefined);
     // `issued` once the proxies serve it (or the wait timed out: they converge on their own).
     if (version !== null) await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
     await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { ...done, certificateId } });
@@ -410,7 +425,9 @@ export class AcmeService {
   }
 
   private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<void> {
-    const f = err instanceof AcmeFailure ? err : new AcmeFailure(problemOf(err));
+    // The CA's own problem document when its answer failed the call, else what the error says.
+    const caProblem = this.deps.ca?.takeProblem() ?? null;
+    const f = err instanceof AcmeFailure ? err : new AcmeFailure(caProblem && String((err as Error).message).includes(caProblem.detail.replace(/\n/g, '')) ? caProblem : problemOf(err));
     const attempts = row.attempts + 1;
     // Doubling backoff, and never sooner than the CA's Retry-After.
     const retryAfter = this.deps.ca?.takeRetryAfter() ?? null;
@@ -449,9 +466,10 @@ export class AcmeService {
       '# HELP switchyard_acme_soonest_expiry_days Days until the soonest ACME certificate expires (absent: none).',
       '# TYPE switchyard_acme_soonest_expiry_days gauge',
       ...(soonest ? [`switchyard_acme_soonest_expiry_days ${((soonest.notAfter.getTime() - Date.now()) / DAY_MS).toFixed(2)}`] : []),
-      '# HELP switchyard_acme_orders_total ACME orders placed by this replica.',
+      '# HELP switchyard_acme_orders_total ACME orders placed by this replica (first issuance or renewal).',
       '# TYPE switchyard_acme_orders_total counter',
-      `switchyard_acme_orders_total ${acmeCounters.orders}`,
+      `switchyard_acme_orders_total{renewal="false"} ${acmeCounters.orders[0]}`,
+      `switchyard_acme_orders_total{renewal="true"} ${acmeCounters.orders[1]}`,
       '# HELP switchyard_acme_issued_total Certificates issued (first time) and renewed by this replica.',
       '# TYPE switchyard_acme_issued_total counter',
       `switchyard_acme_issued_total{renewal="false"} ${acmeCounters.issued}`,

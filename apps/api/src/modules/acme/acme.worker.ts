@@ -20,7 +20,7 @@ export class AcmeWorker {
   readonly holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private again = false;
+  private queued: { promise: Promise<void>; resolve: () => void } | null = null;
   private leaseUntil = 0;
   private stopped = false;
   private lastPrune = 0;
@@ -46,21 +46,28 @@ export class AcmeWorker {
     await this.prisma.acmeWorkerLease.deleteMany({ where: { id: 1, holder: this.holder } }).catch(() => {});
   }
 
-  /** Runs a pass now (after a request), or right after the one in flight; resolves when this one ends. */
+  /**
+   * Runs a pass now (after a request), or right after the one in flight; resolves when a pass
+   * that started after this call has ended (a pass already running may have read the rows,
+   * or tried the lease, before whatever this call is about).
+   */
   poke(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     if (this.running) {
-      this.again = true;
-      return this.running;
+      if (!this.queued) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.queued = { promise, resolve };
+      }
+      return this.queued.promise;
     }
     this.running = this.pass()
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'ACME worker pass failed'))
       .finally(() => {
         this.running = null;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          void this.poke();
-        }
+        const queued = this.queued;
+        this.queued = null;
+        if (queued) void this.poke().then(queued.resolve);
       });
     return this.running;
   }

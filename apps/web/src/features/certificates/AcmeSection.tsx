@@ -19,7 +19,7 @@ const STATE_HELP = {
   pending: 'waiting for the background worker',
   validating: 'order placed; the CA is validating the challenge',
   issued: 'attached to the route',
-  failed: 'the CA refused; retried at the next attempt',
+  failed: 'the order failed (the reason is shown below); retried at the next attempt',
 } as const;
 
 /** "2027-01-30 08:00 UTC" */
