@@ -1,0 +1,26 @@
+/**
+ * Preloaded into the Switchyard processes of the benchmark (`--import`, the baseline's too, so
+ * both are measured the same way; never part of the product): on SIGUSR2 the process runs two
+ * full garbage collections and prints `bench-settled <n>` on stderr. The idle suite reads RSS
+ * after that, so its slope is what the connections hold rather than where V8's next major
+ * collection happens to land (±2 KiB per connection between runs of the same code without it).
+ *
+ * BENCH_HEAP_SNAPSHOTS=<dir> also writes a heap snapshot after each settle (a diagnostic run:
+ * writing one costs seconds and RSS, so the figures of that run are not the ones to report).
+ */
+import { join } from 'node:path';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+/** @type {() => void} */
+const gc = runInNewContext('gc');
+const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+let settled = 0;
+process.on('SIGUSR2', () => {
+  gc();
+  gc();
+  settled++;
+  if (snapshots) writeHeapSnapshot(join(snapshots, `settle-${process.pid}-${settled}.heapsnapshot`));
+  process.stderr.write(`bench-settled ${settled}\n`);
+});
