@@ -27,8 +27,9 @@
  * idle connections, after bulk; `--idle 5000,10000`, or more counts for a least-squares fit,
  * e.g. `--idle 5000,6000,7000,8000,9000,10000`; Switchyard's RSS is also read after two full
  * GCs and RSS settling — bench/proxy/settle.mjs — the steady figure; the open-file limit is
- * raised with `prlimit` where allowed, else the counts shrink to fit), routes (d),
- * propagation (e).
+ * raised with `prlimit` where allowed, else the counts shrink to fit), idle-terminate (the
+ * same through a terminate-mode route, Switchyard and its baseline only; not in the default
+ * set), routes (d), propagation (e).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +43,7 @@ import { nginxMissing, startHaproxy, startIpcChild, startNginx, settleRss, start
 import { pinTree, processTree, raiseFdLimit, treeRssBytes } from './proxy/procfs.js';
 import { propagationBench, type PropagationResult } from './proxy/propagation.js';
 import { microBench, type MicroResult } from './proxy/route-table.js';
-import { HOSTS, seedRoutes, type BenchPorts } from './proxy/seed.js';
+import { ECHO_TERMINATE_HOST, HOSTS, seedRoutes, seedTerminateRoute, type BenchPorts } from './proxy/seed.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -215,6 +216,8 @@ interface ModeResult {
   workerBalance: Record<string, Partial<Record<Proxy, { perWorker: number[]; busiestShare: number } | null>>>;
   bulk: Partial<Record<BulkKey, Record<Target, BulkResult[]>>>;
   idle: Partial<Record<Target, IdleResult>>;
+  /** The same through a terminate-mode route (Switchyard and its baseline). */
+  idleTerminate: Partial<Record<Target, IdleResult>>;
   propagation?: PropagationResult;
   errors: string[];
 }
@@ -267,7 +270,7 @@ if (SUITES.has('routes')) {
   results.micro = microBench([1_000, 10_000, 100_000], P.microLookups);
 }
 
-const needDb = ['conns', 'bulk', 'idle', 'routes', 'propagation'].some((s) => SUITES.has(s));
+const needDb = ['conns', 'bulk', 'idle', 'idle-terminate', 'routes', 'propagation'].some((s) => SUITES.has(s));
 const db = needDb ? await scratchDatabase('switchyard_bench_proxy') : null;
 const postgresPid = db?.dataDir ? Number(readFileSync(join(db.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : null;
 const ports: BenchPorts = {
@@ -276,12 +279,15 @@ const ports: BenchPorts = {
   bulkPlain: await getFreePort(),
   upTls: await getFreePort(),
   upPlain: await getFreePort(),
+  // The terminate route's plaintext upstream (idle-terminate suite).
+  echoPlain: await getFreePort(),
 };
-const BENCH_ROUTES = Object.keys(HOSTS).length;
+const BENCH_ROUTES = Object.keys(HOSTS).length + 1;
 try {
   if (db) {
     const s = performance.now();
     await seedRoutes(db.url, P.routes, ports);
+    await seedTerminateRoute(db.url, ports.echoPlain!);
     log(`control database seeded with ${fmt(P.routes)} routes + ${BENCH_ROUTES} benchmark routes in ${fmt(performance.now() - s)} ms`);
   }
   for (const mode of modes) results.modes.push(await runMode(mode));
@@ -325,14 +331,15 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     workerBalance: {},
     bulk: {},
     idle: {},
+    idleTerminate: {},
     errors: [],
   };
   const adminPorts: Partial<Record<Proxy, number>> = {};
   const procs: Proc[] = [];
   const syProcs: Partial<Record<Proxy, Proc>> = {};
   try {
-    if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('routes')) {
-      const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: [ports.echo, ports.bulkTls, ports.bulkPlain, ports.upTls, ports.upPlain].join(',') }, loadCpus);
+    if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('idle-terminate') || SUITES.has('routes')) {
+      const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: [ports.echo, ports.bulkTls, ports.bulkPlain, ports.upTls, ports.upPlain, ports.echoPlain].join(',') }, loadCpus);
       procs.push(backends);
       const loadgen = await startIpcChild('loadgen', 'bench/proxy/loadgen.ts', {}, loadCpus);
       procs.push(loadgen);
@@ -482,52 +489,59 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
         }
       }
 
-      if (SUITES.has('idle')) {
+      /** RSS at 0 and at each idle count of connections to `host` through `t`. */
+      const idleRun = async (t: Proxy, host: string, label: string): Promise<IdleResult> => {
         const counts = P.idleConnections;
-        for (const t of PROXIES) {
-          const proc = syProcs[t];
-          const settled = proc ? () => settleRss(proc, processTree, treeRssBytes) : null;
-          await sleep(500);
-          const rss = [treeRssBytes(pid(t))];
-          const settledRss = settled ? [await settled()] : null;
-          const opened: number[] = [];
-          let errors = 0;
-          let firstError: string | null = null;
-          for (const n of counts) {
-            // idle-open answers with every connection held so far.
-            const o = await loadgen.request<{ opened: number; errors: number; firstError: string | null }>({
-              cmd: 'idle-open',
-              port: port(t, ports.echo),
-              servername: HOSTS.echo,
-              count: n - (opened.at(-1) ?? 0),
-              concurrency: 64,
-            });
-            opened.push(o.opened);
-            errors += o.errors;
-            firstError ??= o.firstError;
-            await sleep(1000);
-            rss.push(treeRssBytes(pid(t)));
-            if (settled) settledRss!.push(await settled());
-          }
-          await loadgen.request({ cmd: 'idle-close' });
-          if (errors > 0) r.errors.push(`idle ${t}: ${errors} errors (${firstError})`);
-          const res: IdleResult = {
-            counts,
-            opened,
-            errors,
-            rssMiB: rss.map((b) => b / 2 ** 20),
-            settledMiB: settledRss?.map((b) => b / 2 ** 20) ?? null,
-            slopeBytes: fitSlope(opened, rss.slice(1)),
-            settledSlopeBytes: settledRss ? fitSlope(opened, settledRss.slice(1)) : NaN,
-            averageBytes: opened[0] ? (rss[1]! - rss[0]!) / opened[0] : NaN,
-          };
-          r.idle[t] = res;
-          const mib = (xs: number[]) => xs.map((x) => fmt(x, 1)).join(' → ');
-          log(
-            `(c) ${t}: RSS ${mib(res.rssMiB)} MiB at 0 → ${opened.map((n) => fmt(n)).join(' → ')} idle: ${fmt(res.slopeBytes / 1024, 2)} KiB per connection (fitted), ${fmt(res.averageBytes / 1024, 2)} KiB (average to ${fmt(opened[0] ?? 0)})`,
-          );
-          if (res.settledMiB) log(`(c) ${t} settled (2 full GCs, RSS still): ${mib(res.settledMiB)} MiB: ${fmt(res.settledSlopeBytes / 1024, 2)} KiB per connection (fitted)`);
+        const proc = syProcs[t];
+        const settled = proc ? () => settleRss(proc, processTree, treeRssBytes) : null;
+        await sleep(500);
+        const rss = [treeRssBytes(pid(t))];
+        const settledRss = settled ? [await settled()] : null;
+        const opened: number[] = [];
+        let errors = 0;
+        let firstError: string | null = null;
+        for (const n of counts) {
+          // idle-open answers with every connection held so far.
+          const o = await loadgen.request<{ opened: number; errors: number; firstError: string | null }>({
+            cmd: 'idle-open',
+            port: port(t, ports.echo),
+            servername: host,
+            count: n - (opened.at(-1) ?? 0),
+            concurrency: 64,
+          });
+          opened.push(o.opened);
+          errors += o.errors;
+          firstError ??= o.firstError;
+          await sleep(1000);
+          rss.push(treeRssBytes(pid(t)));
+          if (settled) settledRss!.push(await settled());
         }
+        await loadgen.request({ cmd: 'idle-close' });
+        if (errors > 0) r.errors.push(`${label} ${t}: ${errors} errors (${firstError})`);
+        const res: IdleResult = {
+          counts,
+          opened,
+          errors,
+          rssMiB: rss.map((b) => b / 2 ** 20),
+          settledMiB: settledRss?.map((b) => b / 2 ** 20) ?? null,
+          slopeBytes: fitSlope(opened, rss.slice(1)),
+          settledSlopeBytes: settledRss ? fitSlope(opened, settledRss.slice(1)) : NaN,
+          averageBytes: opened[0] ? (rss[1]! - rss[0]!) / opened[0] : NaN,
+        };
+        const mib = (xs: number[]) => xs.map((x) => fmt(x, 1)).join(' → ');
+        log(
+          `(c) ${label} ${t}: RSS ${mib(res.rssMiB)} MiB at 0 → ${opened.map((n) => fmt(n)).join(' → ')} idle: ${fmt(res.slopeBytes / 1024, 2)} KiB per connection (fitted), ${fmt(res.averageBytes / 1024, 2)} KiB (average to ${fmt(opened[0] ?? 0)})`,
+        );
+        if (res.settledMiB) log(`(c) ${label} ${t} settled (2 full GCs, RSS still): ${mib(res.settledMiB)} MiB: ${fmt(res.settledSlopeBytes / 1024, 2)} KiB per connection (fitted)`);
+        return res;
+      };
+
+      if (SUITES.has('idle')) {
+        for (const t of PROXIES) r.idle[t] = await idleRun(t, HOSTS.echo, 'idle');
+      }
+      // Terminate mode: Switchyard only (the other proxies are configured for passthrough).
+      if (SUITES.has('idle-terminate')) {
+        for (const t of PROXIES.filter((p) => p === 'switchyard' || p === 'baseline')) r.idleTerminate[t] = await idleRun(t, ECHO_TERMINATE_HOST, 'idle terminate');
       }
     }
     for (const p of procs.splice(0).reverse()) await p.stop();
@@ -674,6 +688,12 @@ function printReport(): void {
       row(`(c) KiB RSS per idle conn, marginal ${span}, settled`, (t) => (m.idle[t] ? m.idle[t].settledSlopeBytes / 1024 : NaN), 2);
       row(`    KiB RSS per idle conn, marginal ${span}, as is`, (t) => (m.idle[t] ? m.idle[t].slopeBytes / 1024 : NaN), 2);
       row(`    KiB RSS per idle conn, average 0 → ${fmt(idle.counts[0])}`, (t) => (m.idle[t] ? m.idle[t].averageBytes / 1024 : NaN), 2);
+    }
+    const term = Object.values(m.idleTerminate ?? {})[0];
+    if (term) {
+      const span = `${fmt(term.counts[0] ?? 0)} → ${fmt(term.counts.at(-1) ?? 0)}`;
+      row(`(c) terminate: KiB RSS per idle conn, marginal ${span}, settled`, (t) => (m.idleTerminate[t] ? m.idleTerminate[t].settledSlopeBytes / 1024 : NaN), 2);
+      row(`    terminate: KiB RSS per idle conn, marginal ${span}, as is`, (t) => (m.idleTerminate[t] ? m.idleTerminate[t].slopeBytes / 1024 : NaN), 2);
     }
     if (rows.length > 1) table(rows);
     for (const [c, byTarget] of Object.entries(m.workerBalance ?? {})) {

@@ -8,6 +8,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
+import { TEST_KEYS } from '@switchyard/testkit';
 import pg from 'pg';
 import { root } from '../lib.js';
 import type { Command } from './loadgen.js';
@@ -187,6 +188,8 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
       // One worker per core where the proxy supports it (ignored otherwise).
       PROXY_WORKERS: String(o.workers),
       LOG_LEVEL: 'info',
+      // Opens the terminate route's key (bench/proxy/seed.ts seedTerminateRoute).
+      SWITCHYARD_KEYS: TEST_KEYS,
       ...o.env,
     },
     o.cpus,
