@@ -28,8 +28,9 @@
  * e.g. `--idle 5000,6000,7000,8000,9000,10000`; Switchyard's RSS is also read after two full
  * GCs and RSS settling — bench/proxy/settle.mjs — the steady figure; the open-file limit is
  * raised with `prlimit` where allowed, else the counts shrink to fit), idle-terminate (the
- * same through a terminate-mode route, Switchyard and its baseline only; not in the default
- * set), routes (d), propagation (e).
+ * same through a terminate-mode route, Switchyard and its baseline only) and idle-after-bulk
+ * (1,000 sessions that echoed 256 KiB each way, then idle: read buffers left behind) — these
+ * two not in the default set —, routes (d), propagation (e).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -218,6 +219,8 @@ interface ModeResult {
   idle: Partial<Record<Target, IdleResult>>;
   /** The same through a terminate-mode route (Switchyard and its baseline). */
   idleTerminate: Partial<Record<Target, IdleResult>>;
+  /** Idle sessions that first echoed 256 KiB (1,000 at most: RSS at 0, 500, 1,000). */
+  idleAfterBulk: Partial<Record<Target, IdleResult>>;
   propagation?: PropagationResult;
   errors: string[];
 }
@@ -270,7 +273,7 @@ if (SUITES.has('routes')) {
   results.micro = microBench([1_000, 10_000, 100_000], P.microLookups);
 }
 
-const needDb = ['conns', 'bulk', 'idle', 'idle-terminate', 'routes', 'propagation'].some((s) => SUITES.has(s));
+const needDb = ['conns', 'bulk', 'idle', 'idle-terminate', 'idle-after-bulk', 'routes', 'propagation'].some((s) => SUITES.has(s));
 const db = needDb ? await scratchDatabase('switchyard_bench_proxy') : null;
 const postgresPid = db?.dataDir ? Number(readFileSync(join(db.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : null;
 const ports: BenchPorts = {
@@ -332,13 +335,14 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     bulk: {},
     idle: {},
     idleTerminate: {},
+    idleAfterBulk: {},
     errors: [],
   };
   const adminPorts: Partial<Record<Proxy, number>> = {};
   const procs: Proc[] = [];
   const syProcs: Partial<Record<Proxy, Proc>> = {};
   try {
-    if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('idle-terminate') || SUITES.has('routes')) {
+    if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('idle-terminate') || SUITES.has('idle-after-bulk') || SUITES.has('routes')) {
       const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: [ports.echo, ports.bulkTls, ports.bulkPlain, ports.upTls, ports.upPlain, ports.echoPlain].join(',') }, loadCpus);
       procs.push(backends);
       const loadgen = await startIpcChild('loadgen', 'bench/proxy/loadgen.ts', {}, loadCpus);
@@ -490,10 +494,10 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       }
 
       /** RSS at 0 and at each idle count of connections to `host` through `t`. */
-      const idleRun = async (t: Proxy, host: string, label: string): Promise<IdleResult> => {
-        const counts = P.idleConnections;
+      const idleRun = async (t: Proxy, host: string, label: string, counts = P.idleConnections, bulkBytes = 0): Promise<IdleResult> => {
         const proc = syProcs[t];
-        const settled = proc ? () => settleRss(proc, processTree, treeRssBytes) : null;
+        const heap: string[] = [];
+        const settled = proc ? () => settleRss(proc, processTree, treeRssBytes, heap) : null;
         await sleep(500);
         const rss = [treeRssBytes(pid(t))];
         const settledRss = settled ? [await settled()] : null;
@@ -508,11 +512,13 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
             servername: host,
             count: n - (opened.at(-1) ?? 0),
             concurrency: 64,
+            bulkBytes,
           });
           opened.push(o.opened);
           errors += o.errors;
           firstError ??= o.firstError;
-          await sleep(1000);
+          // After bulk: longer than two idle sweeps (pipe/upstream-reads.ts IDLE_SWEEP_MS).
+          await sleep(bulkBytes > 0 ? 3000 : 1000);
           rss.push(treeRssBytes(pid(t)));
           if (settled) settledRss!.push(await settled());
         }
@@ -532,12 +538,17 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
         log(
           `(c) ${label} ${t}: RSS ${mib(res.rssMiB)} MiB at 0 → ${opened.map((n) => fmt(n)).join(' → ')} idle: ${fmt(res.slopeBytes / 1024, 2)} KiB per connection (fitted), ${fmt(res.averageBytes / 1024, 2)} KiB (average to ${fmt(opened[0] ?? 0)})`,
         );
-        if (res.settledMiB) log(`(c) ${label} ${t} settled (2 full GCs, RSS still): ${mib(res.settledMiB)} MiB: ${fmt(res.settledSlopeBytes / 1024, 2)} KiB per connection (fitted)`);
+        if (res.settledMiB) log(`(c) ${label} ${t} settled (2 full GCs, RSS still): ${mib(res.settledMiB)} MiB: ${fmt(res.settledSlopeBytes / 1024, 2)} KiB per connection (fitted); V8 at each: ${heap.map((l) => l.replace(/^bench-settled \d+ /, '')).join(' | ')}`);
         return res;
       };
 
       if (SUITES.has('idle')) {
         for (const t of PROXIES) r.idle[t] = await idleRun(t, HOSTS.echo, 'idle');
+      }
+      // Sessions that moved 256 KiB each way and then went idle: read buffers left behind.
+      if (SUITES.has('idle-after-bulk')) {
+        const n = Math.min(1000, P.idleConnections[0] ?? 1000);
+        for (const t of PROXIES) r.idleAfterBulk[t] = await idleRun(t, HOSTS.echo, 'idle after bulk', [n / 2, n], 256 * 1024);
       }
       // Terminate mode: Switchyard only (the other proxies are configured for passthrough).
       if (SUITES.has('idle-terminate')) {
@@ -688,6 +699,17 @@ function printReport(): void {
       row(`(c) KiB RSS per idle conn, marginal ${span}, settled`, (t) => (m.idle[t] ? m.idle[t].settledSlopeBytes / 1024 : NaN), 2);
       row(`    KiB RSS per idle conn, marginal ${span}, as is`, (t) => (m.idle[t] ? m.idle[t].slopeBytes / 1024 : NaN), 2);
       row(`    KiB RSS per idle conn, average 0 → ${fmt(idle.counts[0])}`, (t) => (m.idle[t] ? m.idle[t].averageBytes / 1024 : NaN), 2);
+    }
+    const afterBulk = Object.values(m.idleAfterBulk ?? {})[0];
+    if (afterBulk) {
+      row(`(c) after 256 KiB each way: KiB RSS per idle conn, 0 → ${fmt(afterBulk.opened.at(-1) ?? 0)}, settled`, (t) => {
+        const i = m.idleAfterBulk[t];
+        return i?.settledMiB ? ((i.settledMiB.at(-1)! - i.settledMiB[0]!) * 1024) / (i.opened.at(-1) ?? 1) : NaN;
+      }, 2);
+      row(`    after 256 KiB each way: KiB RSS per idle conn, as is`, (t) => {
+        const i = m.idleAfterBulk[t];
+        return i ? ((i.rssMiB.at(-1)! - i.rssMiB[0]!) * 1024) / (i.opened.at(-1) ?? 1) : NaN;
+      }, 2);
     }
     const term = Object.values(m.idleTerminate ?? {})[0];
     if (term) {

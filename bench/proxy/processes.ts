@@ -139,11 +139,15 @@ const SETTLE_IMPORT = ['--import', join(root, 'bench/proxy/settle.mjs')] as cons
  * `startSwitchyard` (SIGUSR2 to bench/proxy/settle.mjs), waits for each to report, then for
  * the tree's RSS to stop moving (two reads 200 ms apart within 64 KiB); returns that RSS.
  */
-export async function settleRss(p: Proc, processTree: (pid: number) => number[], rss: (pid: number) => number): Promise<number> {
+export async function settleRss(p: Proc, processTree: (pid: number) => number[], rss: (pid: number) => number, replyLines?: string[]): Promise<number> {
   const pids = processTree(p.pid).filter(isNode);
   // Counted as they arrive (each reply is one short write, so one chunk holds it whole).
   let replies = 0;
-  const onData = (d: Buffer) => (replies += (d.toString().match(/bench-settled/g) ?? []).length);
+  const onData = (d: Buffer) => {
+    const lines = d.toString().match(/bench-settled[^\n]*/g) ?? [];
+    replies += lines.length;
+    replyLines?.push(...lines);
+  };
   p.child.stderr?.on('data', onData);
   try {
     for (const pid of pids) process.kill(pid, 'SIGUSR2');
