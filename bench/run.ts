@@ -24,8 +24,13 @@
  * Switchyard PROXY_WORKERS = cores.
  *
  * Suites: conns (a), bulk (b, both directions), idle (c: RSS slope between 5,000 and 10,000
- * idle connections, after bulk; `--idle 5000,10000`; the open-file limit is raised with
- * `prlimit` where allowed, else the counts shrink to fit), routes (d), propagation (e).
+ * idle connections, after bulk; `--idle 5000,10000`, or more counts for a least-squares fit,
+ * e.g. `--idle 5000,6000,7000,8000,9000,10000`; Switchyard's RSS is also read after two full
+ * GCs and RSS settling — bench/proxy/settle.mjs — the steady figure; the open-file limit is
+ * raised with `prlimit` where allowed, else the counts shrink to fit), idle-terminate (the
+ * same through a terminate-mode route, Switchyard and its baseline only) and idle-after-bulk
+ * (1,000 sessions that echoed 256 KiB each way, then idle: read buffers left behind) — these
+ * two not in the default set —, routes (d), propagation (e).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,11 +40,11 @@ import { parseArgs } from 'node:util';
 import { getFreePort } from '@switchyard/db/testing';
 import { root, scratchDatabase } from './lib.js';
 import type { BulkResult, ConnsResult } from './proxy/loadgen.js';
-import { nginxMissing, startHaproxy, startIpcChild, startNginx, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
+import { nginxMissing, startHaproxy, startIpcChild, startNginx, settleRss, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
 import { pinTree, processTree, raiseFdLimit, treeRssBytes } from './proxy/procfs.js';
 import { propagationBench, type PropagationResult } from './proxy/propagation.js';
 import { microBench, type MicroResult } from './proxy/route-table.js';
-import { HOSTS, seedRoutes, type BenchPorts } from './proxy/seed.js';
+import { ECHO_TERMINATE_HOST, HOSTS, seedRoutes, seedTerminateRoute, type BenchPorts } from './proxy/seed.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -67,14 +72,17 @@ const quick = opt.quick;
 const FD_WANTED = 65_536;
 const fdSoft = raiseFdLimit(FD_WANTED);
 const idleFit = (n: number) => Math.min(n, Math.floor((fdSoft - 500) / 2 / 500) * 500);
-const idleCounts = (opt.idle ?? (quick ? '1000,2000' : '5000,10000')).split(',').map(Number).map(idleFit) as [number, number];
+const idleCounts = [...new Set((opt.idle ?? (quick ? '1000,2000' : '5000,10000')).split(',').map(Number).map(idleFit))];
 const P = {
   reps: Number(opt.reps ?? (quick ? 1 : 3)),
   warmupMs: quick ? 300 : 700,
   durationMs: Number(opt.duration ?? (quick ? 1000 : 2500)),
   concurrencies: [1, 16, 64],
   bulkStreams: 8,
-  /** Idle RSS slope between these two counts (`--idle a,b`; the target's: 5,000 → 10,000). */
+  /**
+   * Idle RSS slope fitted over these counts (`--idle a,b[,c…]`; the target's: 5,000 → 10,000;
+   * more counts in between make the fit steadier).
+   */
   idleConnections: idleCounts,
   fdLimit: fdSoft,
   routes: Number(opt.routes ?? 100_000),
@@ -140,14 +148,37 @@ const ratio = (a: number | null | undefined, b: number | null | undefined) => (a
 const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
 interface IdleResult {
-  counts: [number, number];
-  opened: [number, number];
+  /** The counts asked for and the connections held at each. */
+  counts: number[];
+  opened: number[];
   errors: number;
-  rssMiB: [number, number, number];
-  /** Marginal RSS per connection between the two counts (the target's figure). */
+  /** RSS before any connection, then at each count; read as the process left it. */
+  rssMiB: number[];
+  /**
+   * The same after two full GCs and RSS settling (bench/proxy/settle.mjs; Switchyard and its
+   * baseline only, null for the others, which hold no garbage-collected heap).
+   */
+  settledMiB: number[] | null;
+  /** Marginal RSS per connection: least-squares slope over the counts (the target's figure). */
   slopeBytes: number;
+  /** The same over the settled readings (the steady figure; NaN without them). */
+  settledSlopeBytes: number;
   /** RSS growth from zero to the first count, per connection (the round-1 figure). */
   averageBytes: number;
+}
+
+/** Least-squares slope of y over x. */
+function fitSlope(x: number[], y: number[]): number {
+  if (x.length < 2) return NaN;
+  const mx = x.reduce((a, b) => a + b, 0) / x.length;
+  const my = y.reduce((a, b) => a + b, 0) / y.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < x.length; i++) {
+    num += (x[i]! - mx) * (y[i]! - my);
+    den += (x[i]! - mx) ** 2;
+  }
+  return den > 0 ? num / den : NaN;
 }
 
 /** Connections each cluster worker accepted (`switchyard_proxy_worker_connections_total`), by worker id. */
@@ -186,6 +217,10 @@ interface ModeResult {
   workerBalance: Record<string, Partial<Record<Proxy, { perWorker: number[]; busiestShare: number } | null>>>;
   bulk: Partial<Record<BulkKey, Record<Target, BulkResult[]>>>;
   idle: Partial<Record<Target, IdleResult>>;
+  /** The same through a terminate-mode route (Switchyard and its baseline). */
+  idleTerminate: Partial<Record<Target, IdleResult>>;
+  /** Idle sessions that first echoed 256 KiB (1,000 at most: RSS at 0, 500, 1,000). */
+  idleAfterBulk: Partial<Record<Target, IdleResult>>;
   propagation?: PropagationResult;
   errors: string[];
 }
@@ -238,7 +273,7 @@ if (SUITES.has('routes')) {
   results.micro = microBench([1_000, 10_000, 100_000], P.microLookups);
 }
 
-const needDb = ['conns', 'bulk', 'idle', 'routes', 'propagation'].some((s) => SUITES.has(s));
+const needDb = ['conns', 'bulk', 'idle', 'idle-terminate', 'idle-after-bulk', 'routes', 'propagation'].some((s) => SUITES.has(s));
 const db = needDb ? await scratchDatabase('switchyard_bench_proxy') : null;
 const postgresPid = db?.dataDir ? Number(readFileSync(join(db.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) : null;
 const ports: BenchPorts = {
@@ -247,12 +282,15 @@ const ports: BenchPorts = {
   bulkPlain: await getFreePort(),
   upTls: await getFreePort(),
   upPlain: await getFreePort(),
+  // The terminate route's plaintext upstream (idle-terminate suite).
+  echoPlain: await getFreePort(),
 };
-const BENCH_ROUTES = Object.keys(HOSTS).length;
+const BENCH_ROUTES = Object.keys(HOSTS).length + 1;
 try {
   if (db) {
     const s = performance.now();
     await seedRoutes(db.url, P.routes, ports);
+    await seedTerminateRoute(db.url, ports.echoPlain!);
     log(`control database seeded with ${fmt(P.routes)} routes + ${BENCH_ROUTES} benchmark routes in ${fmt(performance.now() - s)} ms`);
   }
   for (const mode of modes) results.modes.push(await runMode(mode));
@@ -296,13 +334,16 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     workerBalance: {},
     bulk: {},
     idle: {},
+    idleTerminate: {},
+    idleAfterBulk: {},
     errors: [],
   };
   const adminPorts: Partial<Record<Proxy, number>> = {};
   const procs: Proc[] = [];
+  const syProcs: Partial<Record<Proxy, Proc>> = {};
   try {
-    if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('routes')) {
-      const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: [ports.echo, ports.bulkTls, ports.bulkPlain, ports.upTls, ports.upPlain].join(',') }, loadCpus);
+    if (SUITES.has('conns') || SUITES.has('bulk') || SUITES.has('idle') || SUITES.has('idle-terminate') || SUITES.has('idle-after-bulk') || SUITES.has('routes')) {
+      const backends = await startIpcChild('backends', 'bench/proxy/backends.ts', { BENCH_PORTS: [ports.echo, ports.bulkTls, ports.bulkPlain, ports.upTls, ports.upPlain, ports.echoPlain].join(',') }, loadCpus);
       procs.push(backends);
       const loadgen = await startIpcChild('loadgen', 'bench/proxy/loadgen.ts', {}, loadCpus);
       procs.push(loadgen);
@@ -325,6 +366,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
           processTree,
         );
         procs.push(sy);
+        syProcs.switchyard = sy;
         adminPorts.switchyard = sy.adminPort;
         proxyPorts.switchyard = syPort;
         proxyPids.switchyard = sy.pid;
@@ -344,6 +386,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
           processTree,
         );
         procs.push(base);
+        syProcs.baseline = base;
         adminPorts.baseline = base.adminPort;
         proxyPorts.baseline = basePort;
         proxyPids.baseline = base.pid;
@@ -450,43 +493,66 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
         }
       }
 
-      if (SUITES.has('idle')) {
-        const [n1, n2] = P.idleConnections;
-        for (const t of PROXIES) {
-          await sleep(500);
-          const rss0 = treeRssBytes(pid(t));
-          const open = (count: number) =>
-            loadgen.request<{ opened: number; errors: number; firstError: string | null }>({
-              cmd: 'idle-open',
-              port: port(t, ports.echo),
-              servername: HOSTS.echo,
-              count,
-              concurrency: 64,
-            });
-          const a = await open(n1);
-          await sleep(1000);
-          const rss1 = treeRssBytes(pid(t));
+      /** RSS at 0 and at each idle count of connections to `host` through `t`. */
+      const idleRun = async (t: Proxy, host: string, label: string, counts = P.idleConnections, bulkBytes = 0): Promise<IdleResult> => {
+        const proc = syProcs[t];
+        const heap: string[] = [];
+        const settled = proc ? () => settleRss(proc, processTree, treeRssBytes, heap) : null;
+        await sleep(500);
+        const rss = [treeRssBytes(pid(t))];
+        const settledRss = settled ? [await settled()] : null;
+        const opened: number[] = [];
+        let errors = 0;
+        let firstError: string | null = null;
+        for (const n of counts) {
           // idle-open answers with every connection held so far.
-          const b = await open(n2 - n1);
-          const more = b.opened - a.opened;
-          await sleep(1000);
-          const rss2 = treeRssBytes(pid(t));
-          await loadgen.request({ cmd: 'idle-close' });
-          const errors = a.errors + b.errors;
-          if (errors > 0) r.errors.push(`idle ${t}: ${errors} errors (${a.firstError ?? b.firstError})`);
-          const res: IdleResult = {
-            counts: [n1, n2],
-            opened: [a.opened, b.opened],
-            errors,
-            rssMiB: [rss0 / 2 ** 20, rss1 / 2 ** 20, rss2 / 2 ** 20],
-            slopeBytes: more > 0 ? (rss2 - rss1) / more : NaN,
-            averageBytes: a.opened ? (rss1 - rss0) / a.opened : NaN,
-          };
-          r.idle[t] = res;
-          log(
-            `(c) ${t}: RSS ${fmt(res.rssMiB[0], 1)} → ${fmt(res.rssMiB[1], 1)} MiB at ${fmt(a.opened)} idle → ${fmt(res.rssMiB[2], 1)} MiB at ${fmt(b.opened)}: ${fmt(res.slopeBytes / 1024, 2)} KiB per connection (marginal), ${fmt(res.averageBytes / 1024, 2)} KiB (average to ${fmt(n1)})`,
-          );
+          const o = await loadgen.request<{ opened: number; errors: number; firstError: string | null }>({
+            cmd: 'idle-open',
+            port: port(t, ports.echo),
+            servername: host,
+            count: n - (opened.at(-1) ?? 0),
+            concurrency: 64,
+            bulkBytes,
+          });
+          opened.push(o.opened);
+          errors += o.errors;
+          firstError ??= o.firstError;
+          // After bulk: longer than two idle sweeps (pipe/upstream-reads.ts IDLE_SWEEP_MS).
+          await sleep(bulkBytes > 0 ? 3000 : 1000);
+          rss.push(treeRssBytes(pid(t)));
+          if (settled) settledRss!.push(await settled());
         }
+        await loadgen.request({ cmd: 'idle-close' });
+        if (errors > 0) r.errors.push(`${label} ${t}: ${errors} errors (${firstError})`);
+        const res: IdleResult = {
+          counts,
+          opened,
+          errors,
+          rssMiB: rss.map((b) => b / 2 ** 20),
+          settledMiB: settledRss?.map((b) => b / 2 ** 20) ?? null,
+          slopeBytes: fitSlope(opened, rss.slice(1)),
+          settledSlopeBytes: settledRss ? fitSlope(opened, settledRss.slice(1)) : NaN,
+          averageBytes: opened[0] ? (rss[1]! - rss[0]!) / opened[0] : NaN,
+        };
+        const mib = (xs: number[]) => xs.map((x) => fmt(x, 1)).join(' → ');
+        log(
+          `(c) ${label} ${t}: RSS ${mib(res.rssMiB)} MiB at 0 → ${opened.map((n) => fmt(n)).join(' → ')} idle: ${fmt(res.slopeBytes / 1024, 2)} KiB per connection (fitted), ${fmt(res.averageBytes / 1024, 2)} KiB (average to ${fmt(opened[0] ?? 0)})`,
+        );
+        if (res.settledMiB) log(`(c) ${label} ${t} settled (2 full GCs, RSS still): ${mib(res.settledMiB)} MiB: ${fmt(res.settledSlopeBytes / 1024, 2)} KiB per connection (fitted); V8 at each: ${heap.map((l) => l.replace(/^bench-settled \d+ /, '')).join(' | ')}`);
+        return res;
+      };
+
+      if (SUITES.has('idle')) {
+        for (const t of PROXIES) r.idle[t] = await idleRun(t, HOSTS.echo, 'idle');
+      }
+      // Sessions that moved 256 KiB each way and then went idle: read buffers left behind.
+      if (SUITES.has('idle-after-bulk')) {
+        const n = Math.min(1000, P.idleConnections[0] ?? 1000);
+        for (const t of PROXIES) r.idleAfterBulk[t] = await idleRun(t, HOSTS.echo, 'idle after bulk', [n / 2, n], 256 * 1024);
+      }
+      // Terminate mode: Switchyard only (the other proxies are configured for passthrough).
+      if (SUITES.has('idle-terminate')) {
+        for (const t of PROXIES.filter((p) => p === 'switchyard' || p === 'baseline')) r.idleTerminate[t] = await idleRun(t, ECHO_TERMINATE_HOST, 'idle terminate');
       }
     }
     for (const p of procs.splice(0).reverse()) await p.stop();
@@ -559,7 +625,10 @@ function checkTargets(): TargetCheck[] {
         add(m.mode, `p99 added over direct at c=${c}, minus HAProxy's`, med(a.switchyard, (x) => x.p99Ms) - direct - (med(a.haproxy, (x) => x.p99Ms) - direct), 0, false, ' ms');
       }
     }
-    if (m.idle.switchyard) add(m.mode, 'memory per idle passthrough conn (marginal)', m.idle.switchyard.slopeBytes / 1024, 5, false, ' KiB');
+    if (m.idle.switchyard) {
+      const i = m.idle.switchyard;
+      add(m.mode, 'memory per idle passthrough conn (marginal, settled)', (Number.isNaN(i.settledSlopeBytes) ? i.slopeBytes : i.settledSlopeBytes) / 1024, 5, false, ' KiB');
+    }
     if (m.switchyard.routeLoadMs !== null && SUITES.has('routes')) {
       add(m.mode, `proxy start: ${fmt(m.switchyard.routes)} routes loaded (snapshot + build)`, m.switchyard.routeLoadMs / 1000, 2, false, ' s');
       add(m.mode, `proxy start: ready (listening with ${fmt(m.switchyard.routes)} routes) from spawn`, m.switchyard.startMs / 1000, 3, false, ' s');
@@ -626,8 +695,27 @@ function printReport(): void {
     }
     const idle = Object.values(m.idle)[0];
     if (idle) {
-      row(`(c) KiB RSS per idle conn, marginal ${fmt(idle.counts[0])} → ${fmt(idle.counts[1])}`, (t) => (m.idle[t] ? m.idle[t].slopeBytes / 1024 : NaN), 2);
+      const span = `${fmt(idle.counts[0] ?? 0)} → ${fmt(idle.counts.at(-1) ?? 0)}`;
+      row(`(c) KiB RSS per idle conn, marginal ${span}, settled`, (t) => (m.idle[t] ? m.idle[t].settledSlopeBytes / 1024 : NaN), 2);
+      row(`    KiB RSS per idle conn, marginal ${span}, as is`, (t) => (m.idle[t] ? m.idle[t].slopeBytes / 1024 : NaN), 2);
       row(`    KiB RSS per idle conn, average 0 → ${fmt(idle.counts[0])}`, (t) => (m.idle[t] ? m.idle[t].averageBytes / 1024 : NaN), 2);
+    }
+    const afterBulk = Object.values(m.idleAfterBulk ?? {})[0];
+    if (afterBulk) {
+      row(`(c) after 256 KiB each way: KiB RSS per idle conn, 0 → ${fmt(afterBulk.opened.at(-1) ?? 0)}, settled`, (t) => {
+        const i = m.idleAfterBulk[t];
+        return i?.settledMiB ? ((i.settledMiB.at(-1)! - i.settledMiB[0]!) * 1024) / (i.opened.at(-1) ?? 1) : NaN;
+      }, 2);
+      row(`    after 256 KiB each way: KiB RSS per idle conn, as is`, (t) => {
+        const i = m.idleAfterBulk[t];
+        return i ? ((i.rssMiB.at(-1)! - i.rssMiB[0]!) * 1024) / (i.opened.at(-1) ?? 1) : NaN;
+      }, 2);
+    }
+    const term = Object.values(m.idleTerminate ?? {})[0];
+    if (term) {
+      const span = `${fmt(term.counts[0] ?? 0)} → ${fmt(term.counts.at(-1) ?? 0)}`;
+      row(`(c) terminate: KiB RSS per idle conn, marginal ${span}, settled`, (t) => (m.idleTerminate[t] ? m.idleTerminate[t].settledSlopeBytes / 1024 : NaN), 2);
+      row(`    terminate: KiB RSS per idle conn, marginal ${span}, as is`, (t) => (m.idleTerminate[t] ? m.idleTerminate[t].slopeBytes / 1024 : NaN), 2);
     }
     if (rows.length > 1) table(rows);
     for (const [c, byTarget] of Object.entries(m.workerBalance ?? {})) {

@@ -62,6 +62,11 @@ export interface IdleOpenCommand {
   servername: string;
   count: number;
   concurrency: number;
+  /**
+   * After the first echo, send this many bytes and wait for their echo before holding the
+   * connection (a session that moved bulk data both ways, then went idle). Default 0.
+   */
+  bulkBytes?: number;
 }
 export type Command = ConnsCommand | BulkCommand | IdleOpenCommand | { cmd: 'idle-close' };
 
@@ -81,23 +86,30 @@ function tlsOptions(port: number, servername: string) {
 }
 
 /** One connection: full handshake, 32-byte echo, orderly close. Resolves with the echo latency. */
-function oneConnection(port: number, servername: string, held?: TLSSocket[]): Promise<number> {
+function oneConnection(port: number, servername: string, held?: TLSSocket[], bulkBytes = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let latency = 0;
     let got = 0;
+    let bulkDone = false;
     const s = tlsConnect(tlsOptions(port, servername));
     s.once('secureConnect', () => s.write(PAYLOAD));
     s.on('data', (d: Buffer) => {
       got += d.length;
       if (got >= PAYLOAD.length && latency === 0) {
         latency = performance.now() - t0;
-        if (held) {
+        if (bulkBytes > 0) {
+          for (let n = 0; n < bulkBytes; n += UPLOAD_CHUNK.length) s.write(n + UPLOAD_CHUNK.length <= bulkBytes ? UPLOAD_CHUNK : UPLOAD_CHUNK.subarray(0, bulkBytes - n));
+        } else if (held) {
           held.push(s);
           resolve(latency);
         } else {
           s.end();
         }
+      } else if (bulkBytes > 0 && !bulkDone && got >= PAYLOAD.length + bulkBytes && held) {
+        bulkDone = true;
+        held.push(s);
+        resolve(latency);
       }
     });
     s.once('error', (err: Error) => reject(err));
@@ -236,7 +248,7 @@ async function idleOpen(c: IdleOpenCommand): Promise<{ opened: number; errors: n
     while (next < c.count) {
       next++;
       try {
-        await oneConnection(c.port, c.servername, held);
+        await oneConnection(c.port, c.servername, held, c.bulkBytes);
       } catch (err) {
         errors++;
         firstError ??= (err as Error).message;

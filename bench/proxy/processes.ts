@@ -8,6 +8,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
+import { TEST_KEYS } from '@switchyard/testkit';
 import pg from 'pg';
 import { root } from '../lib.js';
 import type { Command } from './loadgen.js';
@@ -130,6 +131,44 @@ export interface StartedSwitchyard extends Proc {
   processes: number;
 }
 
+/** bench/proxy/settle.mjs, preloaded into every Switchyard process (the baseline's too). */
+const SETTLE_IMPORT = ['--import', join(root, 'bench/proxy/settle.mjs')] as const;
+
+/**
+ * Runs two full garbage collections in every Node process of a Switchyard tree started by
+ * `startSwitchyard` (SIGUSR2 to bench/proxy/settle.mjs), waits for each to report, then for
+ * the tree's RSS to stop moving (two reads 200 ms apart within 64 KiB); returns that RSS.
+ */
+export async function settleRss(p: Proc, processTree: (pid: number) => number[], rss: (pid: number) => number, replyLines?: string[]): Promise<number> {
+  const pids = processTree(p.pid).filter(isNode);
+  // Counted as they arrive (each reply is one short write, so one chunk holds it whole).
+  let replies = 0;
+  const onData = (d: Buffer) => {
+    const lines = d.toString().match(/bench-settled[^\n]*/g) ?? [];
+    replies += lines.length;
+    replyLines?.push(...lines);
+  };
+  p.child.stderr?.on('data', onData);
+  try {
+    for (const pid of pids) process.kill(pid, 'SIGUSR2');
+    const until = Date.now() + 30_000;
+    while (replies < pids.length) {
+      if (Date.now() > until) throw new Error(`${p.name}: no bench-settled reply (is bench/proxy/settle.mjs preloaded?)`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    p.child.stderr?.off('data', onData);
+  }
+  let last = rss(p.pid);
+  for (let i = 0; i < 25; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = rss(p.pid);
+    if (Math.abs(now - last) < 64 * 1024) return now;
+    last = now;
+  }
+  return last;
+}
+
 /** tsx keeps an esbuild service child; it is idle after start-up and not a proxy worker. */
 function isNode(pid: number): boolean {
   try {
@@ -153,12 +192,14 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
       // One worker per core where the proxy supports it (ignored otherwise).
       PROXY_WORKERS: String(o.workers),
       LOG_LEVEL: 'info',
+      // Opens the terminate route's key (bench/proxy/seed.ts seedTerminateRoute).
+      SWITCHYARD_KEYS: TEST_KEYS,
       ...o.env,
     },
     o.cpus,
     false,
     // Profiling a run: BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-    (process.env.BENCH_SWITCHYARD_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    [SETTLE_IMPORT[0], SETTLE_IMPORT[1], ...(process.env.BENCH_SWITCHYARD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     o.wrap,
   );
   await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p, o.wrap?.length ? 900_000 : 120_000);

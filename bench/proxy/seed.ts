@@ -4,6 +4,8 @@
  * closed port, plus the benchmark's own routes pointing at the backends. Proxies load them
  * with the same snapshot query as always; HAProxy's map is generated from that query too.
  */
+import { createSelfSigned } from '@switchyard/pki';
+import { ControlDb } from '@switchyard/testkit';
 import pg from 'pg';
 
 export const HOSTS = {
@@ -16,6 +18,32 @@ export const HOSTS = {
 
 /** The soak's plain connections (a ClientHello, echoed back by a TCP echo server). */
 export const ECHO_PLAIN_HOST = 'echo-plain.bench.switchyard.test';
+
+/**
+ * The idle suite's terminate-mode route: the proxy completes TLS with a self-signed
+ * certificate from the keyring (`SWITCHYARD_KEYS` = testkit's TEST_KEYS, set for every
+ * Switchyard the bench starts) and talks plaintext to the TCP echo server (`echoPlain`).
+ */
+export const ECHO_TERMINATE_HOST = 'echo-term.bench.switchyard.test';
+
+export async function seedTerminateRoute(url: string, echoPlainPort: number): Promise<void> {
+  const control = new ControlDb(url);
+  try {
+    await control.putRoute({
+      tenant: 'benchterminate',
+      database: 'echoterm',
+      engine: 'tls',
+      upstream: { host: '127.0.0.1', port: echoPlainPort },
+      hostname: ECHO_TERMINATE_HOST,
+      listener: 'tls',
+      tlsMode: 'terminate',
+      certificate: createSelfSigned({ hostnames: [ECHO_TERMINATE_HOST] }),
+      upstreamTls: false,
+    });
+  } finally {
+    await control.close();
+  }
+}
 
 export type BenchPorts = Record<keyof typeof HOSTS, number> & { echoPlain?: number };
 

@@ -13,7 +13,7 @@ import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
 import { Cancel, CANCELLED } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
-import { pipeBoth } from '../pipe/pipe.js';
+import { pipeBoth, type PipeEnd } from '../pipe/pipe.js';
 import { UpstreamReads } from '../pipe/upstream-reads.js';
 import type { CancelOutcome } from '../pg/cancel.js';
 import { routeForEndpoint } from '../pg/endpoint.js';
@@ -24,7 +24,6 @@ import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import type { AnySniffResult } from '../sniff/http-sniffer.js';
 import { ACME_HTTP_PREFIX, ACME_TLS_ALPN, answerAcmeTlsAlpn } from '../tls/acme.js';
 import { ALPN_POSTGRESQL, terminatePostgres, terminateStream, upstreamTls } from '../tls/terminate.js';
-import { endpointKey } from '../upstream/balancer.js';
 import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
 import type { OpenConnectionInfo } from './registry.js';
@@ -103,7 +102,7 @@ class ClientConnection {
   private prelude: ProxyPrelude | null;
   /** The client opened with a ClientHello on a PostgreSQL-style listener (no SSLRequest). */
   private directTls = false;
-  /** The endpoint reached (`host:port`) and its least-connections slot. */
+  /** The endpoint reached (`host:port`), held in its least-connections count until `finish`. */
   private upstreamKey: string | null = null;
   private upstreamEndpoint: Endpoint | null = null;
   /** Terminate-mode PostgreSQL: the key minted for this session (released in `finish`). */
@@ -112,7 +111,6 @@ class ClientConnection {
   private cancelling = false;
   /** Terminate-mode PostgreSQL: refusals after the handshake are ErrorResponses inside TLS. */
   private pgInTls = false;
-  private releaseUpstream: (() => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private finished = false;
   private sni: string | null = null;
@@ -158,8 +156,9 @@ class ClientConnection {
     }, this.ctx.config.handshakeTimeoutMs);
     (s as Owned)[CONN] = this;
     s.on('error', onClientError);
-    s.once('end', onClientEnd);
-    s.once('close', onClientClose);
+    // `on`, not `once`: both are emitted at most once, and `once` allocates a wrapper each.
+    s.on('end', onClientEnd);
+    s.on('close', onClientClose);
     // Dedicated ports forward bytes unread: route at once (server-first protocols included).
     if (!this.sniffer && !this.prelude) return this.routeRaw(Buffer.alloc(0));
     s.on('data', onClientData);
@@ -338,6 +337,9 @@ class ClientConnection {
     if (typeof found === 'string') return this.refuse(found, 'tls');
     const route = found;
     this.route = route;
+    // The same name as the route's (the usual case): keep the table's string, not the copy
+    // parsed from this hello, which an idle session would otherwise hold.
+    if (this.sni === route.hostname) this.sni = route.hostname;
     // PostgreSQL 17+ refuses direct TLS without ALPN "postgresql" (protection against
     // cross-protocol attacks). In passthrough the proxy reaches the server through
     // SSLRequest, so the server cannot see that the client skipped it: enforce it here.
@@ -393,10 +395,9 @@ class ClientConnection {
         reads,
       })
       .then((c: Connected) => {
-        this.upstreamKey = endpointKey(c.endpoint);
+        this.upstreamKey = c.key;
         this.upstreamEndpoint = c.endpoint;
-        this.releaseUpstream = c.release;
-        if (this.finished) c.release();
+        if (this.finished) this.ctx.upstreams.release(c.key);
         return c.socket;
       });
   }
@@ -583,7 +584,7 @@ class ClientConnection {
     this.clearDeadline();
     this.upstream = up;
     this.abort = null;
-    pipeBoth(client, up, (firstEnd) => this.finish('ok', this.closeReason ?? firstEnd), { rewriter, reads, clientTerminate: pgClient, clientKeepAlive: this.ctx.socketOptionsInherited === true });
+    pipeBoth(client, up, this, { rewriter, reads, clientTerminate: pgClient, clientKeepAlive: this.ctx.socketOptionsInherited === true });
     // After the pipe's own listeners are on: an event type never loses its last listener, so
     // the socket's listener table is not rebuilt (V8 dictionary mode) for every connection.
     this.socket.removeListener('error', onClientError);
@@ -717,6 +718,11 @@ class ClientConnection {
     return { sqlstate: refusal.sqlstate, message: refusal.message, hint };
   }
 
+  /** pipe.ts: both sockets closed (a method, not a closure: an idle session holds it). */
+  pipeDone(firstEnd: PipeEnd): void {
+    this.finish('ok', this.closeReason ?? firstEnd);
+  }
+
   private clearDeadline(): void {
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = null;
@@ -729,7 +735,7 @@ class ClientConnection {
     this.abort?.abort();
     this.abort = null;
     if (this.route) this.ctx.registry.remove(this.route.id, this);
-    this.releaseUpstream?.();
+    if (this.upstreamKey !== null) this.ctx.upstreams.release(this.upstreamKey);
     if (this.cancelKey) this.ctx.cancels?.release(this.cancelKey);
     if (this.slot) this.ctx.limits.release(this.slot);
     this.slot = null;

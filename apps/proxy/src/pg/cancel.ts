@@ -132,7 +132,7 @@ export function sendAndAwaitClose(socket: Socket, request: Buffer, timeoutMs: nu
  * then, SSLRequest → 'S' → TLS (verified against the route's upstream CA) when the route's
  * upstream uses TLS, plaintext otherwise.
  */
-export async function deliverCancel(upstreams: Pick<Upstreams, 'connect'>, target: SessionTarget, request: Buffer, timeoutMs: number): Promise<void> {
+export async function deliverCancel(upstreams: Pick<Upstreams, 'connect' | 'release'>, target: SessionTarget, request: Buffer, timeoutMs: number): Promise<void> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
@@ -145,7 +145,7 @@ export async function deliverCancel(upstreams: Pick<Upstreams, 'connect'>, targe
       timeoutMs,
       signal: abort.signal,
     });
-    c.release();
+    upstreams.release(c.key);
     const socket = target.route.upstreamTls
       ? await upstreamTls(c.socket, { endpoint: target.endpoint, ca: target.route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: abort.signal })
       : c.socket;

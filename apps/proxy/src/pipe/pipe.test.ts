@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pipeBoth, type PipeEnd } from './pipe.js';
-import { BIG_READ, freeBigBuffers, SMALL_READ, UPSTREAM_ONREAD, UpstreamReads } from './upstream-reads.js';
+import { BIG_READ, freeBigBuffers, SMALL_READ, sweepIdleReads, UPSTREAM_ONREAD, UpstreamReads } from './upstream-reads.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -28,20 +28,43 @@ function dial(port: number, reads: UpstreamReads | null): Socket {
   return up;
 }
 
-/** client → proxy (pipeBoth) → upstream. Resolves with the test client and how the pipe ended. */
+/**
+ * client → proxy (pipeBoth) → upstream. Resolves with the test client, how the pipe ended and
+ * the upstream socket's reads (null without reusable buffers).
+ */
 async function throughProxy(upstream: (s: Socket) => void, withReads: boolean) {
   const upPort = await listen(upstream);
   let done!: (e: PipeEnd) => void;
   const ended = new Promise<PipeEnd>((r) => (done = r));
+  let gotReads!: (r: UpstreamReads | null) => void;
+  const upstreamReads = new Promise<UpstreamReads | null>((r) => (gotReads = r));
   const proxyPort = await listen((client) => {
     client.pause();
     const reads = withReads ? new UpstreamReads() : null;
+    gotReads(reads);
     const up = dial(upPort, reads);
     up.once('connect', () => pipeBoth(client, up, done, { reads: reads ?? undefined }));
   });
   const client = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
   sockets.push(client);
-  return { client, ended };
+  return { client, ended, upstreamReads };
+}
+
+/** The next `n` bytes a socket receives. */
+function receive(s: Socket, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  return new Promise((resolve) => {
+    const onData = (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= n) {
+        s.off('data', onData);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    s.on('data', onData);
+  });
 }
 
 /** Everything a socket receives until its end of stream, consumed slowly (one chunk per turn). */
@@ -237,5 +260,75 @@ describe('UpstreamReads', () => {
     await ended;
     // One big buffer was taken (or allocated) for the 128 KiB and is back on the free list.
     expect(freeBigBuffers()).toBe(Math.max(before, 1));
+  });
+
+  it('gives a bulk-then-idle session\'s big buffer back at the idle sweep, and reads as before afterwards', async () => {
+    let upstream!: Socket;
+    const { client, ended, upstreamReads } = await throughProxy((s) => {
+      upstream = s;
+      s.once('data', () => s.write(first));
+    }, true);
+    // 100 KiB: on loopback (64 KiB segments) every read of it is ≥ 36 KiB, so the last one
+    // is a full read too.
+    const first = randomBytes(100 * 1024);
+    const reads = (await upstreamReads)!;
+    const got = receive(client, first.length);
+    client.write('go');
+    expect(sha(await got)).toBe(sha(first));
+    // The transfer's full reads left the socket a big buffer for its next read.
+    expect(reads.buffer.length).toBe(BIG_READ);
+    const free = freeBigBuffers();
+    // Two sweeps without a read in between: the first marks, the second parks (the sweep
+    // timer may run one of them itself; the outcome is the same).
+    sweepIdleReads();
+    sweepIdleReads();
+    expect(reads.buffer.length).toBe(SMALL_READ);
+    expect(reads.parks).toBe(1);
+    expect(freeBigBuffers()).toBeGreaterThanOrEqual(Math.min(free + 1, 32));
+    // Reading resumes on the shared buffer, then takes a big one again for the next transfer.
+    const second = randomBytes(3 * BIG_READ + 5);
+    const more = receive(client, 5 + second.length);
+    upstream.write('small');
+    upstream.write(second);
+    const all = await more;
+    expect(all.subarray(0, 5).toString()).toBe('small');
+    expect(sha(all.subarray(5))).toBe(sha(second));
+    client.end();
+    upstream.end();
+    expect(['client_closed', 'upstream_closed']).toContain(await ended);
+  });
+
+  it('keeps the big buffer of a session whose peer is not reading (backpressure is not idleness)', async () => {
+    const { client, ended, upstreamReads } = await throughProxy((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        // Write for as long as anyone takes it: the client never reads, so the kernel
+        // buffers on both hops fill and then the proxy's queue to the client.
+        const chunk = randomBytes(BIG_READ);
+        const pump = () => {
+          while (s.write(chunk));
+        };
+        s.on('drain', pump);
+        pump();
+      });
+    }, true);
+    const reads = (await upstreamReads)!;
+    if (client.connecting) await new Promise((r) => client.once('connect', r));
+    client.pause();
+    client.write('go');
+    // The proxy stops reading the upstream once its write to the client is over the
+    // high-water mark: then bytes wait to be written, from the socket's big buffer.
+    const proxyClientSide = sockets.find((s) => s.remotePort === client.localPort && s.localPort === client.remotePort)!;
+    await new Promise<void>((resolve) => {
+      const poll = () => (proxyClientSide.writableLength > 0 ? resolve() : setImmediate(poll));
+      poll();
+    });
+    expect(reads.buffer.length).toBe(BIG_READ);
+    sweepIdleReads();
+    sweepIdleReads();
+    expect(reads.buffer.length).toBe(BIG_READ);
+    expect(reads.parks).toBe(0);
+    client.destroy();
+    await ended;
   });
 });

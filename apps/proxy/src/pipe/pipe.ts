@@ -47,6 +47,11 @@ function endsWithTerminate(chunk: Buffer): boolean {
   return n >= 5 && chunk[n - 5] === 0x58 && chunk[n - 4] === 0 && chunk[n - 3] === 0 && chunk[n - 2] === 0 && chunk[n - 1] === 4;
 }
 
+/** Told once, when both sockets closed, which side ended first. */
+export interface PipeOwner {
+  pipeDone(firstEnd: PipeEnd): void;
+}
+
 class Pipe {
   first: PipeEnd | null = null;
   closed = 0;
@@ -55,7 +60,7 @@ class Pipe {
   constructor(
     readonly client: Socket,
     readonly upstream: Socket,
-    readonly onDone: (firstEnd: PipeEnd) => void,
+    readonly owner: PipeOwner | ((firstEnd: PipeEnd) => void),
     readonly reads: UpstreamReads | undefined,
     readonly clientReads: UpstreamReads | undefined,
     public rewriter: BackendKeyRewriter | undefined,
@@ -118,7 +123,11 @@ function onClose(this: Piped): void {
   if (!peer.destroyed && !peer.writableEnded) peer.end();
   if (this === p.upstream) p.reads?.release();
   else p.clientReads?.release();
-  if (++p.closed === 2) p.onDone(p.first ?? 'client_closed');
+  if (++p.closed === 2) {
+    const owner = p.owner;
+    if (typeof owner === 'function') owner(p.first ?? 'client_closed');
+    else owner.pipeDone(p.first ?? 'client_closed');
+  }
 }
 
 export interface PipeOptions {
@@ -135,20 +144,26 @@ export interface PipeOptions {
   clientKeepAlive?: boolean;
 }
 
-export function pipeBoth(client: Socket, upstream: Socket, onDone: (firstEnd: PipeEnd) => void, opts: PipeOptions = {}): void {
+/**
+ * `done`: a function, or an object whose `pipeDone` method is called (connection.ts: no
+ * closure for an idle session to hold).
+ */
+export function pipeBoth(client: Socket, upstream: Socket, done: PipeOwner | ((firstEnd: PipeEnd) => void), opts: PipeOptions = {}): void {
   if (!opts.clientKeepAlive) client.setKeepAlive(true, KEEPALIVE_MS);
   upstream.setKeepAlive(true, KEEPALIVE_MS);
   const { reads } = opts;
   // Passthrough: the client's reads too (the upload direction); its 'data' events otherwise.
   let clientReads: UpstreamReads | undefined = reads ? new UpstreamReads() : undefined;
   if (clientReads && !adoptReads(client, clientReads)) clientReads = undefined;
-  const p = new Pipe(client, upstream, onDone, reads, clientReads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined, opts.clientTerminate === true);
+  const p = new Pipe(client, upstream, done, reads, clientReads, opts.rewriter && !opts.rewriter.done ? opts.rewriter : undefined, opts.clientTerminate === true);
   (client as Piped)[PIPE] = p;
   (upstream as Piped)[PIPE] = p;
+  // `on`, not `once`, for end and close: each is emitted at most once, and `once` would keep
+  // a wrapper object and a bound function per socket for the session's life.
   for (const s of [client, upstream]) {
-    s.once('end', onEnd);
+    s.on('end', onEnd);
     s.on('error', onError);
-    s.once('close', onClose);
+    s.on('close', onClose);
     s.on('drain', onDrain);
   }
   if (clientReads) {

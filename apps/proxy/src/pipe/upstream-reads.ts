@@ -16,7 +16,16 @@
  *    the client is over its high-water mark the socket stops reading until the client's
  *    `drain` (pipe.ts resumes it; the buffer is free again by then), otherwise the socket
  *    moves on to another buffer and the pending one is left to the GC;
- *  - a short read hands the big buffer back and the socket returns to the shared one.
+ *  - a short read hands the big buffer back and the socket returns to the shared one;
+ *  - a socket that stops reading after a full read (a bulk transfer, then an idle session)
+ *    would keep its big buffer until its next read, possibly hours later: one sweep timer for
+ *    the whole process (`IDLE_SWEEP_MS`, running only while some socket holds a big buffer)
+ *    moves a socket that has not read during a whole sweep interval back to the shared buffer
+ *    and puts its big one on the free list (`park`). Not while a write to its peer is pending
+ *    (backpressure is not idleness). Switching the buffer of a socket between reads is
+ *    `useUserBuffer`, which stacks a small native read listener (~48 bytes, freed with the
+ *    socket) each time; a socket parks at most `MAX_PARKS` times, then keeps its buffer as
+ *    before, so a session alternating bulk and idle forever cannot grow without bound.
  *
  * Node keeps a raw pointer to the buffer a socket reads into until its next read, so a
  * buffer is only ever shared while no write can reference it: the shared one is always
@@ -33,6 +42,10 @@ export const SMALL_READ = 4 * 1024;
 export const BIG_READ = 64 * 1024;
 /** Big buffers kept for reuse once their socket went quiet or closed. */
 const FREE_MAX = 32;
+/** A socket holding a big buffer that did not read for a whole interval gives it back. */
+export const IDLE_SWEEP_MS = 1000;
+/** Parks per socket (each stacks a ~48-byte native listener; see the header): ≤ 6 KiB. */
+export const MAX_PARKS = 128;
 
 const shared = Buffer.allocUnsafeSlow(SMALL_READ);
 const free: Buffer[] = [];
@@ -48,6 +61,30 @@ function giveBack(buf: Buffer): void {
 /** Big buffers currently on the free list (tests). */
 export function freeBigBuffers(): number {
   return free.length;
+}
+
+/** Reads whose socket holds a big buffer: what the sweep looks at. */
+const holders = new Set<UpstreamReads>();
+let sweeper: NodeJS.Timeout | null = null;
+
+function held(reads: UpstreamReads): void {
+  holders.add(reads);
+  if (sweeper === null) sweeper = setInterval(sweepIdleReads, IDLE_SWEEP_MS).unref();
+}
+
+/**
+ * One sweep (the timer's; tests call it directly): a holder that read since the previous
+ * sweep is marked and kept, one that did not is parked.
+ */
+export function sweepIdleReads(): void {
+  for (const reads of holders) {
+    if (reads.readSinceSweep) reads.readSinceSweep = false;
+    else reads.park();
+  }
+  if (holders.size === 0 && sweeper !== null) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
 }
 
 const READS = Symbol('switchyard.upstreamReads');
@@ -115,6 +152,19 @@ export function adoptReads(socket: Socket, reads: UpstreamReads): boolean {
   return true;
 }
 
+/**
+ * Points a socket reading through `onread` at another buffer between two reads (what the
+ * `onread` return value does at a read; `park` needs it without one). False when not possible.
+ */
+function switchReadBuffer(socket: Socket, buf: Buffer): boolean {
+  const s = socket as Adoptable;
+  const handle = s._handle;
+  if (ONREAD_KEYS === null || s.destroyed || !handle || typeof handle.useUserBuffer !== 'function' || s[ONREAD_KEYS.buffer] === undefined) return false;
+  s[ONREAD_KEYS.buffer] = buf;
+  handle.useUserBuffer(buf);
+  return true;
+}
+
 export class UpstreamReads {
   private socket: ReadingSocket | null = null;
   /** What the socket reads into next: `shared` or a big buffer it owns. */
@@ -124,6 +174,10 @@ export class UpstreamReads {
   private held: Buffer[] | null = null;
   /** Setup phase: the next chunk goes here instead of `held` (dial's SSLRequest reply). */
   private waiter: ((chunk: Buffer) => void) | null = null;
+  /** Set by every read, cleared by the sweep: a holder that stays clear is idle. */
+  readSinceSweep = false;
+  /** Times `park` switched this socket back to the shared buffer (≤ MAX_PARKS). */
+  parks = 0;
 
   /** The socket these reads belong to (a fail-over dial starts over with a new one). */
   bind(socket: Socket): void {
@@ -156,8 +210,25 @@ export class UpstreamReads {
   release(): void {
     const buf = this.buffer;
     this.buffer = shared;
+    holders.delete(this);
     // A write still pending may reference it: then the GC frees it after the write.
     if (buf !== shared && (this.sink === null || this.sink.writableLength === 0)) giveBack(buf);
+  }
+
+  /**
+   * The sweep found the socket idle with a big buffer: read into the shared one again and
+   * put the big one on the free list. Kept while its bytes are still being written to the
+   * peer (backpressure, not idleness); given up after MAX_PARKS (see the header).
+   */
+  park(): void {
+    const buf = this.buffer;
+    if (buf === shared) return void holders.delete(this);
+    if (this.sink !== null && this.sink.writableLength > 0) return;
+    holders.delete(this);
+    if (this.parks >= MAX_PARKS || this.socket === null || !switchReadBuffer(this.socket, shared)) return;
+    this.parks++;
+    this.buffer = shared;
+    giveBack(buf);
   }
 
   /** One read of `n` bytes into `buf`; false stops reading until the socket is resumed. */
@@ -173,6 +244,7 @@ export class UpstreamReads {
       return false;
     }
     if (sink.destroyed || sink.writableEnded) return false; // pipe.ts ends this side
+    this.readSinceSweep = true;
     let ok: boolean;
     let pending = false;
     if (buf === shared) {
@@ -183,12 +255,16 @@ export class UpstreamReads {
     }
     // Size the next read after this one: a full small read means a stream is flowing.
     if (n >= SMALL_READ) {
-      if (this.buffer === shared) this.buffer = takeBig();
+      if (this.buffer === shared) {
+        this.buffer = takeBig();
+        held(this);
+      }
       // Below the high-water mark the socket keeps reading, so it needs another buffer.
       else if (pending && ok) this.buffer = takeBig();
     } else if (this.buffer !== shared) {
       if (!pending) giveBack(this.buffer);
       this.buffer = shared;
+      holders.delete(this);
     }
     return ok;
   }

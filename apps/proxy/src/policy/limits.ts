@@ -18,8 +18,16 @@ export interface SlotKey {
   tenantMax: number | null;
 }
 
+/** One key per route entry (entries are immutable), so a held slot costs a connection no object. */
+const KEYS = new WeakMap<RouteEntry, SlotKey>();
+
 export function slotKey(route: RouteEntry): SlotKey {
-  return { routeId: route.id, routeMax: route.maxConnections, tenantId: route.tenantId, tenantMax: route.tenantMaxConnections };
+  let key = KEYS.get(route);
+  if (key === undefined) {
+    key = { routeId: route.id, routeMax: route.maxConnections, tenantId: route.tenantId, tenantMax: route.tenantMaxConnections };
+    KEYS.set(route, key);
+  }
+  return key;
 }
 
 export function isCapped(key: SlotKey): boolean {

@@ -39,8 +39,20 @@ export interface ConnectRequest {
 export interface Connected {
   socket: Socket;
   endpoint: Endpoint;
-  /** Call once when the connection ends (least-connections bookkeeping). */
-  release: () => void;
+  /**
+   * The endpoint's `host:port`: pass it to `Upstreams.release` once when the connection ends
+   * (least-connections bookkeeping). A key rather than a closure: an idle session holds it.
+   */
+  key: string;
+}
+
+/** One `host:port` string per endpoint (route entries are immutable), not one per connection. */
+const KEYS = new WeakMap<Endpoint, string>();
+
+function keyOf(e: Endpoint): string {
+  let k = KEYS.get(e);
+  if (k === undefined) KEYS.set(e, (k = endpointKey(e)));
+  return k;
 }
 
 export interface UpstreamsOptions {
@@ -60,6 +72,13 @@ export class Upstreams {
 
   get health(): HealthMonitor {
     return this.opts.health;
+  }
+
+  /** A connection made by `connect` ended: call once per connection with its `key`. */
+  release(key: string): void {
+    const n = (this.active.get(key) ?? 1) - 1;
+    if (n <= 0) this.active.delete(key);
+    else this.active.set(key, n);
   }
 
   async connect(req: ConnectRequest): Promise<Connected> {
@@ -87,20 +106,9 @@ export class Upstreams {
           signal: req.signal,
           reads: req.reads,
         });
-        const key = endpointKey(endpoint);
+        const key = keyOf(endpoint);
         this.active.set(key, (this.active.get(key) ?? 0) + 1);
-        let released = false;
-        return {
-          socket,
-          endpoint,
-          release: () => {
-            if (released) return;
-            released = true;
-            const n = (this.active.get(key) ?? 1) - 1;
-            if (n <= 0) this.active.delete(key);
-            else this.active.set(key, n);
-          },
-        };
+        return { socket, endpoint, key };
       } catch (err) {
         if (err instanceof GuardRefusal) {
           forbidden++;
