@@ -59,7 +59,7 @@ export class Controller {
     private readonly api: KubeApi,
     private readonly prisma: PrismaClient,
     private readonly services: DomainServices,
-    private readonly leader: Pick<AdvisoryLeader, 'isLeader'>,
+    private readonly leader: Pick<AdvisoryLeader, 'isLeader' | 'fence'>,
     private readonly opts: ControllerOptions,
     private readonly log: Logger,
     private readonly metrics: ControllerMetrics,
@@ -82,7 +82,7 @@ export class Controller {
       gatewayClasses: inf('gatewayclasses', `${gw}/gatewayclasses`, true),
     };
     this.status = new StatusWriter(api, opts.gatewayApiVersion);
-    this.applier = new Applier(prisma, services, opts.id);
+    this.applier = new Applier(prisma, services, opts.id, leader.fence);
     // Programmed waits for the proxies: their reports wake a reconcile while one is pending.
     this.appliedListener = new NotificationListener({
       connectionString: opts.databaseUrl,
