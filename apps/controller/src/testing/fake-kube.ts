@@ -9,7 +9,8 @@
  * - a resourceVersion older than the compaction floor: an ERROR event with a 410 Status;
  * - GET of one object, PATCH of `/status` (merge patch only; a resourceVersion in the patch
  *   that is not the current one is refused with 409 Conflict, as optimistic concurrency);
- * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410).
+ * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410), lose
+ *   events (never sent on open streams, while bookmarks move on past them).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -68,6 +69,7 @@ export class FakeKube {
   private streams = new Set<Stream>();
   private readonly failures = new Map<string, number>();
   private stalledKinds = new Set<string>();
+  private readonly lost = new Map<string, number>();
   private server!: https.Server;
   /** Kinds the server does not serve (404), e.g. a cluster without the Gateway API CRDs. */
   readonly missing = new Set<string>();
@@ -176,6 +178,8 @@ export class FakeKube {
     queueMicrotask(() => this.watchers.forEach((w) => w()));
     const entry = { rv: this.rv, kind, type, obj: structuredClone(obj) };
     this.history.push(entry);
+    const lose = this.lost.get(kind) ?? 0;
+    if (lose > 0) return void this.lost.set(kind, lose - 1);
     for (const s of this.streams) if (s.kind === kind && !s.stalled) this.send(s, { type, object: entry.obj });
   }
 
@@ -194,6 +198,19 @@ export class FakeKube {
   /** Cuts every open watch stream (the connection breaks, no clean end). */
   dropStreams(kind?: string): void {
     for (const s of [...this.streams]) if (!kind || s.kind === kind) this.close(s, true);
+  }
+
+  /**
+   * The next `count` changes of `kind` never reach open streams, while later bookmarks carry
+   * versions past them: only a relist can find them (what the periodic relist is for).
+   */
+  loseEvents(kind: string, count: number): void {
+    this.lost.set(kind, count);
+  }
+
+  /** TCP connections open to the server (client agents left behind show up here). */
+  connections(): Promise<number> {
+    return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   }
 
   /** The next `count` list/watch requests for `kind` get 500. */
