@@ -9,6 +9,7 @@ import type { DomainServices, ExternalAccessResponse } from '@switchyard/api';
 import { NotificationListener, type PrismaClient } from '@switchyard/db';
 import type { Logger } from 'pino';
 import { Applier, type ApplyOutcome } from './apply.js';
+import { Debouncer } from './debounce.js';
 import type { KubeApi } from './kube/client.js';
 import type { AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
@@ -44,8 +45,7 @@ export class Controller {
   readonly status: StatusWriter;
   private readonly applier: Applier;
   private readonly appliedListener: NotificationListener;
-  private timer: NodeJS.Timeout | null = null;
-  private firstSignalAt = 0;
+  private readonly debouncer: Debouncer;
   private running: Promise<void> | null = null;
   private again = false;
   private waitingForProxies = false;
@@ -81,6 +81,7 @@ export class Controller {
       gateways: inf('gateways', `${gw}/gateways`, true),
       gatewayClasses: inf('gatewayclasses', `${gw}/gatewayclasses`, true),
     };
+    this.debouncer = new Debouncer(opts.debounceMs, opts.debounceMaxMs, () => void this.runOnce());
     this.status = new StatusWriter(api, opts.gatewayApiVersion);
     this.applier = new Applier(prisma, services, opts.id, leader.fence);
     // Programmed waits for the proxies: their reports wake a reconcile while one is pending.
@@ -109,7 +110,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.debouncer.cancel();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     await this.appliedListener.stop();
     await this.running;
@@ -120,20 +121,10 @@ export class Controller {
     return Object.values(this.informers).every((i) => i.synced);
   }
 
-  /**
-   * A signal, not a delta: reconcile ≈debounceMs after the last signal, but no later than
-   * debounceMaxMs after the first, so a steady stream of events cannot starve it.
-   */
+  /** A signal, not a delta: reconcile ≈debounceMs after the last one, at most debounceMaxMs after the first (debounce.ts). */
   trigger(): void {
     if (this.stopped) return;
-    const now = Date.now();
-    if (!this.timer) this.firstSignalAt = now;
-    if (this.timer) clearTimeout(this.timer);
-    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.firstSignalAt + this.opts.debounceMaxMs - now));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runOnce();
-    }, wait);
+    this.debouncer.signal();
   }
 
   private async runOnce(): Promise<void> {
@@ -166,7 +157,7 @@ export class Controller {
 
   /** Waits for the reconcile in flight, if any (tests). */
   async idle(): Promise<void> {
-    while (this.running || this.timer) {
+    while (this.running || this.debouncer.pending) {
       await (this.running ?? new Promise((r) => setTimeout(r, 20)));
     }
   }
