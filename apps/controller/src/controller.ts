@@ -16,7 +16,7 @@ import type { ControllerMetrics } from './metrics.js';
 import { withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
 import { translate, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
-import { GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type Service, type TLSRoute } from './translate/objects.js';
+import { GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
 export interface ControllerOptions {
@@ -38,6 +38,7 @@ type Informers = {
   tlsRoutes: Informer<TLSRoute>;
   gateways: Informer<Gateway>;
   gatewayClasses: Informer<GatewayClass>;
+  referenceGrants: Informer<ReferenceGrant>;
 };
 
 export class Controller {
@@ -80,6 +81,8 @@ export class Controller {
       tlsRoutes: inf('tlsroutes', `${gw}/tlsroutes`, true),
       gateways: inf('gateways', `${gw}/gateways`, true),
       gatewayClasses: inf('gatewayclasses', `${gw}/gatewayclasses`, true),
+      // ReferenceGrant is v1beta1 in the standard channel whatever the TLSRoute version.
+      referenceGrants: inf('referencegrants', `/apis/${GATEWAY_GROUP}/v1beta1/referencegrants`, true),
     };
     this.debouncer = new Debouncer(opts.debounceMs, opts.debounceMaxMs, () => void this.runOnce());
     this.status = new StatusWriter(api, opts.gatewayApiVersion);
@@ -172,6 +175,7 @@ export class Controller {
       tlsRoutes: i.tlsRoutes.list(),
       gateways: i.gateways.list(),
       gatewayClasses: i.gatewayClasses.list(),
+      referenceGrants: i.referenceGrants.list(),
     };
   }
 

@@ -31,6 +31,7 @@ export const RESOURCES: Record<string, { path: string; namespaced: boolean }> = 
   TLSRoute: { path: '/apis/gateway.networking.k8s.io/v1/tlsroutes', namespaced: true },
   Gateway: { path: '/apis/gateway.networking.k8s.io/v1/gateways', namespaced: true },
   GatewayClass: { path: '/apis/gateway.networking.k8s.io/v1/gatewayclasses', namespaced: false },
+  ReferenceGrant: { path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants', namespaced: true },
 };
 
 interface Stored {

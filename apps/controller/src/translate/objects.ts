@@ -137,6 +137,14 @@ export interface Gateway extends KubeObject {
   };
 }
 
+/**
+ * Gateway API ReferenceGrant (v1beta1, standard channel), in the namespace of the referenced
+ * object: which kinds from which namespaces may reference which of its objects.
+ */
+export interface ReferenceGrant extends KubeObject {
+  spec: { from: { group: string; kind: string; namespace: string }[]; to: { group: string; kind: string; name?: string }[] };
+}
+
 export interface GatewayClass extends KubeObject {
   spec: { controllerName: string };
 }

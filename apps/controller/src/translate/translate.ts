@@ -8,6 +8,8 @@
  * - A namespace belongs to the tenant named by its `switchyard.io/tenant` label; objects in
  *   namespaces without one (or naming an unknown tenant) are not accepted.
  * - An object may only use Services of namespaces of its own tenant.
+ * - A TLSRoute's backendRef to another namespace needs, as the Gateway API requires, a
+ *   ReferenceGrant in that namespace — and that namespace must still be its tenant's.
  * - Among Kubernetes objects the oldest claim (creationTimestamp, then namespace/name) on a
  *   hostname wins; the others get Accepted=False reason HostnameConflict.
  */
@@ -39,6 +41,7 @@ import {
   type KubeObject,
   type Namespace,
   type ParentRef,
+  type ReferenceGrant,
   type Service,
   type TLSRoute,
 } from './objects.js';
@@ -51,6 +54,7 @@ export interface TranslateInput {
   tlsRoutes: TLSRoute[];
   gateways: Gateway[];
   gatewayClasses: GatewayClass[];
+  referenceGrants: ReferenceGrant[];
 }
 
 export interface TranslateContext {
@@ -416,6 +420,9 @@ class Translator {
       if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') return { ok: false, reason: 'InvalidKind', message: `backendRef ${b.name}: only core Services are supported` };
       const bNs = b.namespace ?? ns;
       if (bNs !== ns && this.tenantOfNs.get(bNs) !== tenant) return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name} is not in a namespace of tenant ${tenant}` };
+      if (bNs !== ns && !this.granted(ns, bNs, b.name)) {
+        return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name}: no ReferenceGrant in ${bNs} allows TLSRoutes from namespace ${ns}` };
+      }
       if (b.port === undefined) return { ok: false, reason: 'UnsupportedValue', message: `backendRef ${b.name}: port is required` };
       const r = this.resolveService(bNs, b.name, b.port, 'endpoints');
       if ('reason' in r) return { ok: false, reason: 'BackendNotFound', message: r.message };
@@ -425,6 +432,16 @@ class Translator {
     // Postgres needs the postgres listener (STARTTLS); everything else is plain TLS passthrough.
     const e: Engine = engine && listenerProtocolFor(engine) === 'postgres' ? 'postgres' : engine && engine !== 'http' ? engine : 'tls';
     return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e };
+  }
+
+  /** Whether a ReferenceGrant in `toNs` lets TLSRoutes of `fromNs` reference Service `name`. */
+  private granted(fromNs: string, toNs: string, name: string): boolean {
+    return this.input.referenceGrants.some(
+      (g) =>
+        g.metadata.namespace === toNs &&
+        (g.spec.from ?? []).some((f) => f.group === GATEWAY_GROUP && f.kind === 'TLSRoute' && f.namespace === fromNs) &&
+        (g.spec.to ?? []).some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (!t.name || t.name === name)),
+    );
   }
 
   /**
