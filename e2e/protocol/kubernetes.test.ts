@@ -156,6 +156,10 @@ describe('TLSRoute', () => {
     expect((await api.app.services.propagation.waitFor(Number(route.version), 10_000)).state).toBe('applied');
     const r = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', redisHost, '--cacert', redis.caFile, 'PING']);
     expect(r.stdout.trim()).toBe('PONG');
+    // The Gateway's own status: accepted, programmed, the route attached to its listener.
+    type G = KubeObject & { status?: { conditions?: Cond[]; listeners?: { name: string; attachedRoutes: number }[] } };
+    const gw = await kube.waitFor<G>('Gateway', 'acme-web', 'example-gateway', (x) => (x?.status?.listeners?.find((l) => l.name === 'tls')?.attachedRoutes ?? 0) >= 1);
+    expect(gw!.status!.conditions!.map((c) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'Programmed=True']);
   });
 });
 

@@ -201,10 +201,17 @@ export class Controller {
       if (!writing()) return;
       try {
         if (s.kind === 'ExternalAccess') pending = (await this.writeExternalAccess(s, report.outcomes, now)) || pending;
-        else await this.writeTlsRoute(s, report.outcomes, now);
+        else if (s.kind === 'TLSRoute') await this.writeTlsRoute(s, report.outcomes, now);
+        else if (s.kind === 'Gateway') {
+          const gw = this.informers.gateways.list().find((o) => o.metadata.uid === s.uid);
+          if (gw && (await this.status.gateway(gw, s.conditions, s.listeners, now))) this.metrics.statusWrites.inc({ kind: 'Gateway' });
+        } else {
+          const gc = this.informers.gatewayClasses.list().find((o) => o.metadata.uid === s.uid);
+          if (gc && (await this.status.gatewayClass(gc, s.conditions, now))) this.metrics.statusWrites.inc({ kind: 'GatewayClass' });
+        }
       } catch (err) {
         // One object's status failing (deleted meanwhile, conflict) must not block the others.
-        this.log.warn({ err: (err as Error).message, object: `${s.kind} ${s.namespace}/${s.name}` }, 'status write failed');
+        this.log.warn({ err: (err as Error).message, object: `${s.kind} ${'namespace' in s ? `${s.namespace}/` : ''}${s.name}` }, 'status write failed');
         this.metrics.reconcileErrors.inc();
       }
     }

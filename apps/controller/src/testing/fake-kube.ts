@@ -274,13 +274,13 @@ export class FakeKube {
         }
         return query.watch === 'true' ? this.watch(kind, query, req, res) : this.list(kind, res);
       }
-      // /apis/<g>/<v>/namespaces/<ns>/<plural>/<name>[/status]
+      // /apis/<g>/<v>/namespaces/<ns>/<plural>/<name>[/status], or <collection>/<name>[/status] cluster-scoped
       const base = r.path.slice(0, r.path.lastIndexOf('/'));
       const plural = r.path.slice(r.path.lastIndexOf('/') + 1);
-      const m = new RegExp(`^${base}/namespaces/([^/]+)/${plural}/([^/]+)(/status)?$`).exec(path);
+      const m = r.namespaced ? new RegExp(`^${base}/namespaces/([^/]+)/${plural}/([^/]+)(/status)?$`).exec(path) : new RegExp(`^${r.path}/()([^/]+)(/status)?$`).exec(path);
       if (!m) continue;
       if (this.missing.has(kind)) return json(res, 404, status(404, 'NotFound', 'not found'));
-      const s = this.store.get(this.key(kind, m[1], m[2]!));
+      const s = this.store.get(this.key(kind, m[1] || undefined, m[2]!));
       if (!s) return json(res, 404, status(404, 'NotFound', `${plural} "${m[2]}" not found`));
       if (method === 'GET') return json(res, 200, s.obj);
       if (method === 'PATCH' && m[3]) {

@@ -135,6 +135,7 @@ export interface Gateway extends KubeObject {
       allowedRoutes?: { namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: { matchLabels?: Record<string, string> } }; kinds?: { group?: string; kind: string }[] };
     }[];
   };
+  status?: { conditions?: Condition[]; listeners?: { name: string; supportedKinds: { group?: string; kind: string }[]; attachedRoutes: number; conditions: Condition[] }[] };
 }
 
 /**
@@ -147,6 +148,7 @@ export interface ReferenceGrant extends KubeObject {
 
 export interface GatewayClass extends KubeObject {
   spec: { controllerName: string };
+  status?: { conditions?: Condition[] };
 }
 
 export function keyOf(o: KubeObject): string {

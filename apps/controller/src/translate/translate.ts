@@ -125,7 +125,35 @@ export interface PlannedTLSRouteStatus {
   databases: string[];
 }
 
-export type PlannedStatus = PlannedExternalAccessStatus | PlannedTLSRouteStatus;
+export interface PlannedListenerStatus {
+  name: string;
+  supportedKinds: { group: string; kind: string }[];
+  /** TLSRoutes attached (their parentRef selects it and its allowedRoutes admits them; Gateway API). */
+  attachedRoutes: number;
+  conditions: PlannedCondition[];
+}
+
+/** A Gateway of Switchyard's class: its whole status is ours (Gateway API: the class's controller). */
+export interface PlannedGatewayStatus {
+  kind: 'Gateway';
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  conditions: PlannedCondition[];
+  listeners: PlannedListenerStatus[];
+}
+
+/** A GatewayClass naming Switchyard's controller: Accepted. */
+export interface PlannedGatewayClassStatus {
+  kind: 'GatewayClass';
+  name: string;
+  uid: string;
+  generation: number;
+  conditions: PlannedCondition[];
+}
+
+export type PlannedStatus = PlannedExternalAccessStatus | PlannedTLSRouteStatus | PlannedGatewayStatus | PlannedGatewayClassStatus;
 
 export interface DiscoveredService {
   tenant: string;
@@ -162,6 +190,8 @@ class Translator {
   private readonly nsLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly slicesBySvc = new Map<string, EndpointSlice[]>();
+  /** Which Gateway listeners (`<ns>/<gateway>/<listener>`) each planned parent status attaches to. */
+  private readonly attachments = new Map<PlannedParentStatus, string[]>();
 
   constructor(
     private readonly input: TranslateInput,
@@ -207,6 +237,7 @@ class Translator {
       routes.push(c.route);
     }
     routes.sort((a, b) => (a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : 1));
+    statuses.push(...this.gatewayStatuses(statuses));
     return { routes, statuses, discovered: this.discover() };
   }
 
@@ -317,18 +348,21 @@ class Translator {
     const accepted: boolean[] = [];
     for (const p of ours) {
       let acc: PlannedCondition;
+      // Attachment (Gateway listeners' attachedRoutes) depends only on parentRefs and allowedRoutes.
+      const { why, listeners: attachTo } = this.listenersFor(p, ns);
       if (!('tenant' in t)) acc = cond('Accepted', false, t.reason, t.message, generation);
       else if (hostnames.length === 0) acc = cond('Accepted', false, 'UnsupportedValue', 'Switchyard routes by SNI: spec.hostnames must name at least one host', generation);
       else if (badHost) acc = cond('Accepted', false, 'UnsupportedValue', `"${badHost}" is not a valid host name`, generation);
       else {
-        const why = this.listenerRefusal(p, ns);
         acc = why ? cond('Accepted', false, 'NotAllowedByListeners', why, generation) : cond('Accepted', true, 'Accepted', `Routes ${hostnames.join(', ')} (passthrough)`, generation);
       }
       accepted.push(acc.status === 'True');
       const refs = resolved.ok
         ? cond('ResolvedRefs', true, 'ResolvedRefs', `Backends: ${describeEndpoints(resolved.endpoints)}`, generation)
         : cond('ResolvedRefs', false, resolved.reason, resolved.message, generation);
-      status.parents.push({ parentRef: p, conditions: [acc, refs] });
+      const parent = { parentRef: p, conditions: [acc, refs] };
+      this.attachments.set(parent, attachTo);
+      status.parents.push(parent);
     }
     if (!accepted.some(Boolean) || !resolved.ok || !('tenant' in t)) return status;
     const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
@@ -390,25 +424,83 @@ class Translator {
     return this.input.gateways.find((g) => g.metadata.name === p.name && g.metadata.namespace === ns);
   }
 
-  /** Why no listener of the parent Gateway accepts this route (null: one does). */
-  private listenerRefusal(p: ParentRef, routeNs: string): string | null {
+  /**
+   * The listeners of the parent Gateway that accept this route (`<ns>/<gateway>/<listener>`),
+   * or why none does.
+   */
+  private listenersFor(p: ParentRef, routeNs: string): { why: string | null; listeners: string[] } {
     const gw = this.gateway(p, routeNs)!;
     const gwNs = gw.metadata.namespace!;
     const listeners = (gw.spec.listeners ?? []).filter((l) => l.protocol === 'TLS' && (!p.sectionName || l.name === p.sectionName) && (!p.port || l.port === p.port));
-    if (listeners.length === 0) return `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`;
+    if (listeners.length === 0) return { why: `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`, listeners: [] };
+    const ok: string[] = [];
     for (const l of listeners) {
       if (l.allowedRoutes?.kinds && !l.allowedRoutes.kinds.some((k) => k.kind === 'TLSRoute')) continue;
       // Gateway API default: routes from the Gateway's own namespace only.
       const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
-      if (from === 'All') return null;
-      if (from === 'Same' && routeNs === gwNs) return null;
+      let allowed = from === 'All' || (from === 'Same' && routeNs === gwNs);
       if (from === 'Selector') {
         const want = l.allowedRoutes?.namespaces?.selector?.matchLabels ?? {};
         const have = this.nsLabels.get(routeNs) ?? {};
-        if (Object.entries(want).every(([k, v]) => have[k] === v)) return null;
+        allowed = Object.entries(want).every(([k, v]) => have[k] === v);
+      }
+      if (allowed) ok.push(`${gwNs}/${gw.metadata.name}/${l.name}`);
+    }
+    return ok.length ? { why: null, listeners: ok } : { why: `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`, listeners: [] };
+  }
+
+  /**
+   * Status of Switchyard's GatewayClasses (Accepted) and Gateways: Accepted and Programmed
+   * (the proxies' TLS and PostgreSQL listeners serve every TLS listener; there is nothing to
+   * provision), and per listener its supported kinds and the TLSRoutes attached to it.
+   */
+  private gatewayStatuses(statuses: PlannedStatus[]): PlannedStatus[] {
+    const attached = new Map<string, number>();
+    for (const s of statuses) {
+      if (s.kind !== 'TLSRoute') continue;
+      for (const p of s.parents) {
+        for (const l of this.attachments.get(p) ?? []) attached.set(l, (attached.get(l) ?? 0) + 1);
       }
     }
-    return `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`;
+    const out: PlannedStatus[] = [];
+    const ours = sortObjects(this.input.gatewayClasses).filter((c) => c.spec.controllerName === GATEWAY_CONTROLLER_NAME);
+    for (const c of ours) {
+      const g = c.metadata.generation ?? 0;
+      out.push({ kind: 'GatewayClass', name: c.metadata.name, uid: c.metadata.uid, generation: g, conditions: [cond('Accepted', true, 'Accepted', 'Handled by the Switchyard controller', g)] });
+    }
+    const classes = new Set(ours.map((c) => c.metadata.name));
+    for (const gw of sortObjects(this.input.gateways)) {
+      if (!classes.has(gw.spec.gatewayClassName) || gw.metadata.deletionTimestamp) continue;
+      const g = gw.metadata.generation ?? 0;
+      const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+      const listeners: PlannedListenerStatus[] = (gw.spec.listeners ?? []).map((l) => {
+        const tls = l.protocol === 'TLS';
+        const why = `Protocol ${l.protocol} is not supported: Switchyard routes TLS by SNI (TLSRoute)`;
+        return {
+          name: l.name,
+          supportedKinds: tls ? [{ group: GATEWAY_GROUP, kind: 'TLSRoute' }] : [],
+          attachedRoutes: attached.get(`${key}/${l.name}`) ?? 0,
+          conditions: [
+            tls ? cond('Accepted', true, 'Accepted', 'TLS passthrough by SNI', g) : cond('Accepted', false, 'UnsupportedProtocol', why, g),
+            tls ? cond('Programmed', true, 'Programmed', 'Served by the Switchyard proxies', g) : cond('Programmed', false, 'Invalid', why, g),
+            cond('ResolvedRefs', true, 'ResolvedRefs', 'No references to resolve', g),
+          ],
+        };
+      });
+      const any = listeners.some((l) => l.supportedKinds.length > 0);
+      out.push({
+        kind: 'Gateway',
+        namespace: gw.metadata.namespace!,
+        name: gw.metadata.name,
+        uid: gw.metadata.uid,
+        generation: g,
+        conditions: any
+          ? [cond('Accepted', true, 'Accepted', 'Handled by the Switchyard controller', g), cond('Programmed', true, 'Programmed', 'TLS listeners are served by the Switchyard proxies', g)]
+          : [cond('Accepted', false, 'ListenersNotValid', 'No TLS listener: Switchyard serves TLSRoutes only', g), cond('Programmed', false, 'Invalid', 'No TLS listener', g)],
+        listeners,
+      });
+    }
+    return out;
   }
 
   private backends(tr: TLSRoute, ns: string, tenant: string): { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string } {
