@@ -43,7 +43,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   prisma = createPrisma(db.url, { max: 2 });
   for (const slug of ['acme', 'beta']) {
-    await prisma.tenant.create({ data: { slug, name: slug, allowedUpstreamCidrs: ['127.0.0.0/8'], allowedUpstreamSuffixes: [`${slug}.svc.cluster.local`], allowedCustomDomains: [`${slug}.example.test`] } });
+    await prisma.tenant.create({ data: { slug, name: slug, allowedUpstreamCidrs: ['127.0.0.0/8'], allowedUpstreamSuffixes: [`${slug}.svc.cluster.local`, `${slug}-prod.svc.cluster.local`], allowedCustomDomains: [`${slug}.example.test`] } });
   }
   apiConfig = loadApiConfig({ DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', LOG_LEVEL: 'silent' });
   kube = new FakeKube();
@@ -177,6 +177,38 @@ describe('controller', () => {
       child?.kill('SIGKILL');
     }
   }, 90_000);
+
+  it('routes to the ready pods of the EndpointSlices and follows readiness; upstream: service uses the Service name', async () => {
+    const c = await start();
+    const slice = (ready2: boolean) =>
+      kube.apply({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'pods-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'pods' } },
+        addressType: 'IPv4',
+        endpoints: [
+          { addresses: ['127.0.0.2'], conditions: { ready: true } },
+          { addresses: ['127.0.0.3'], conditions: { ready: ready2 } },
+        ],
+        ports: [{ name: 'postgres', port: 5432 }],
+      } as never);
+    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pods', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+    slice(false);
+    kube.apply(ea('acme-prod', 'per-pod', { service: { name: 'pods', port: 5432 } }));
+    kube.apply(ea('acme-prod', 'by-name', { service: { name: 'pods', port: 5432 }, upstream: 'service' }));
+    const endpoints = async (name: string) => ((await prisma.database.findFirst({ where: { ownerName: name } }))?.endpoints ?? null) as { host: string; port: number }[] | null;
+    await waitUntil(async () => (await endpoints('per-pod'))?.length === 1);
+    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5432 }]);
+    slice(true); // the second pod turns ready
+    await waitUntil(async () => (await endpoints('per-pod'))?.length === 2);
+    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5432 }, { host: '127.0.0.3', port: 5432 }]);
+    await waitUntil(async () => (await endpoints('by-name')) !== null);
+    expect(await endpoints('by-name')).toEqual([{ host: 'pods.acme-prod.svc.cluster.local', port: 5432 }]);
+    kube.delete('ExternalAccess', 'acme-prod', 'per-pod');
+    kube.delete('ExternalAccess', 'acme-prod', 'by-name');
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(c);
+  });
 
   it('refuses another tenant’s namespace and reports hostname conflicts as conditions', async () => {
     const c = await start();
