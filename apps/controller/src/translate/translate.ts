@@ -346,17 +346,23 @@ class Translator {
     const hostnames = (tr.spec.hostnames ?? []).map((h) => normalizeHostname(h) ?? h);
     const badHost = hostnames.find((h) => !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h)));
     const accepted: boolean[] = [];
+    /** Hostnames some accepted parent's listeners admit (a listener's `hostname` narrows them). */
+    const routed = new Set<string>();
     for (const p of ours) {
       let acc: PlannedCondition;
       // Attachment (Gateway listeners' attachedRoutes) depends only on parentRefs and allowedRoutes.
-      const { why, listeners: attachTo } = this.listenersFor(p, ns);
+      const { why, listeners: attachTo, hostnames: listenerHosts } = this.listenersFor(p, ns);
+      const matched = hostnames.filter((h) => listenerHosts.some((l) => listenerAdmits(l, h)));
       if (!('tenant' in t)) acc = cond('Accepted', false, t.reason, t.message, generation);
       else if (hostnames.length === 0) acc = cond('Accepted', false, 'UnsupportedValue', 'Switchyard routes by SNI: spec.hostnames must name at least one host', generation);
       else if (badHost) acc = cond('Accepted', false, 'UnsupportedValue', `"${badHost}" is not a valid host name`, generation);
       else {
-        acc = why ? cond('Accepted', false, 'NotAllowedByListeners', why, generation) : cond('Accepted', true, 'Accepted', `Routes ${hostnames.join(', ')} (passthrough)`, generation);
+        if (why) acc = cond('Accepted', false, 'NotAllowedByListeners', why, generation);
+        else if (matched.length === 0) acc = cond('Accepted', false, 'NoMatchingListenerHostname', `No hostname of the route matches a listener hostname (${listenerHosts.filter(Boolean).join(', ')})`, generation);
+        else acc = cond('Accepted', true, 'Accepted', `Routes ${matched.join(', ')} (passthrough)`, generation);
       }
       accepted.push(acc.status === 'True');
+      if (acc.status === 'True') for (const h of matched) routed.add(h);
       const refs = resolved.ok
         ? cond('ResolvedRefs', true, 'ResolvedRefs', `Backends: ${describeEndpoints(resolved.endpoints)}`, generation)
         : cond('ResolvedRefs', false, resolved.reason, resolved.message, generation);
@@ -367,6 +373,7 @@ class Translator {
     if (!accepted.some(Boolean) || !resolved.ok || !('tenant' in t)) return status;
     const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
     hostnames.forEach((hostname, i) => {
+      if (!routed.has(hostname)) return;
       const database = hostnames.length > 1 ? `${base}-${i + 1}` : base;
       status.hostnames.push(hostname);
       status.databases.push(database);
@@ -428,12 +435,13 @@ class Translator {
    * The listeners of the parent Gateway that accept this route (`<ns>/<gateway>/<listener>`),
    * or why none does.
    */
-  private listenersFor(p: ParentRef, routeNs: string): { why: string | null; listeners: string[] } {
+  private listenersFor(p: ParentRef, routeNs: string): { why: string | null; listeners: string[]; hostnames: (string | undefined)[] } {
     const gw = this.gateway(p, routeNs)!;
     const gwNs = gw.metadata.namespace!;
     const listeners = (gw.spec.listeners ?? []).filter((l) => l.protocol === 'TLS' && (!p.sectionName || l.name === p.sectionName) && (!p.port || l.port === p.port));
-    if (listeners.length === 0) return { why: `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`, listeners: [] };
+    if (listeners.length === 0) return { why: `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`, listeners: [], hostnames: [] };
     const ok: string[] = [];
+    const hosts: (string | undefined)[] = [];
     for (const l of listeners) {
       if (l.allowedRoutes?.kinds && !l.allowedRoutes.kinds.some((k) => k.kind === 'TLSRoute')) continue;
       // Gateway API default: routes from the Gateway's own namespace only.
@@ -444,9 +452,14 @@ class Translator {
         const have = this.nsLabels.get(routeNs) ?? {};
         allowed = Object.entries(want).every(([k, v]) => have[k] === v);
       }
-      if (allowed) ok.push(`${gwNs}/${gw.metadata.name}/${l.name}`);
+      if (allowed) {
+        ok.push(`${gwNs}/${gw.metadata.name}/${l.name}`);
+        hosts.push(l.hostname ? (normalizeHostname(l.hostname) ?? l.hostname) : undefined);
+      }
     }
-    return ok.length ? { why: null, listeners: ok } : { why: `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`, listeners: [] };
+    return ok.length
+      ? { why: null, listeners: ok, hostnames: hosts }
+      : { why: `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`, listeners: [], hostnames: [] };
   }
 
   /**
@@ -597,6 +610,17 @@ class Translator {
     }
     return out;
   }
+}
+
+/**
+ * Whether a listener's `hostname` admits a route hostname (Gateway API): no hostname admits
+ * all; `*.example.com` admits names (and wildcards) below example.com; an exact one only
+ * itself. A wildcard route hostname under an exact listener hostname is not narrowed to it
+ * (the spec would route just that name): it is simply not admitted.
+ */
+export function listenerAdmits(listener: string | undefined, route: string): boolean {
+  if (!listener || listener === route) return true;
+  return listener.startsWith('*.') && route.endsWith(listener.slice(1)) && route.length > listener.length - 1;
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string, observedGeneration: number): PlannedCondition {
