@@ -86,7 +86,7 @@ describe('controller manifests', () => {
   it('grants exactly what the controller reads and writes', () => {
     const rules = find('ClusterRole').rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     const can = (group: string, resource: string, verb: string) => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
-    for (const [g, r] of [['', 'services'], ['', 'namespaces'], ['discovery.k8s.io', 'endpointslices'], ['switchyard.io', 'externalaccesses'], ['gateway.networking.k8s.io', 'tlsroutes'], ['gateway.networking.k8s.io', 'gateways'], ['gateway.networking.k8s.io', 'gatewayclasses']] as const) {
+    for (const [g, r] of [['', 'services'], ['', 'namespaces'], ['discovery.k8s.io', 'endpointslices'], ['switchyard.io', 'externalaccesses'], ['gateway.networking.k8s.io', 'tlsroutes'], ['gateway.networking.k8s.io', 'gateways'], ['gateway.networking.k8s.io', 'gatewayclasses'], ['gateway.networking.k8s.io', 'referencegrants']] as const) {
       for (const v of ['get', 'list', 'watch']) expect(can(g, r, v), `${v} ${g}/${r}`).toBe(true);
     }
     expect(can('switchyard.io', 'externalaccesses/status', 'patch')).toBe(true);

@@ -26,6 +26,7 @@ let kube: FakeKube;
 let controller: ControllerProcess;
 let redis: TlsRedis;
 const redisHost = 'cache.apps.example.test';
+const redisHost2 = 'cache2.apps.example.test';
 
 const psql = (host: string) =>
   run('psql', [`host=${host} hostaddr=127.0.0.1 port=${proxy.ports.postgres} user=postgres dbname=test sslmode=require connect_timeout=5`, '-Atc', "select 'through-k8s'"], { env: { PGPASSWORD: 'postgres' } });
@@ -35,7 +36,7 @@ beforeAll(async () => {
   requireTool('redis-cli');
   requireTool('redis-server');
   db = await createTestDatabase();
-  redis = await startTlsRedis([redisHost]);
+  redis = await startTlsRedis([redisHost, redisHost2]);
   const env = { SWITCHYARD_KEYS: TEST_KEYS };
   proxy = await startProxyProcess(db.url, env);
   api = await startApi(db.url, proxy.ports, env);
@@ -156,6 +157,36 @@ describe('TLSRoute', () => {
     expect((await api.app.services.propagation.waitFor(Number(route.version), 10_000)).state).toBe('applied');
     const r = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', redisHost, '--cacert', redis.caFile, 'PING']);
     expect(r.stdout.trim()).toBe('PONG');
+    // The Gateway's own status: accepted, programmed, the route attached to its listener.
+    type G = KubeObject & { status?: { conditions?: Cond[]; listeners?: { name: string; attachedRoutes: number }[] } };
+    const gw = await kube.waitFor<G>('Gateway', 'acme-web', 'example-gateway', (x) => (x?.status?.listeners?.find((l) => l.name === 'tls')?.attachedRoutes ?? 0) >= 1);
+    expect(gw!.status!.conditions!.map((c) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'Programmed=True']);
+  });
+});
+
+describe('TLSRoute changes', () => {
+  const ping = (sni: string) => run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', sni, '--cacert', redis.caFile, 'PING'], { timeoutMs: 10_000 });
+  const route = (hostnames: string[]) =>
+    kube.apply({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'TLSRoute',
+      metadata: { name: 'cache', namespace: 'acme-web', uid: '' },
+      spec: { parentRefs: [{ name: 'example-gateway', sectionName: 'tls' }], hostnames, rules: [{ backendRefs: [{ name: 'cache', port: 6379 }] }] },
+    } as never);
+
+  it('an edited hostname works and the old one is refused; deleting the TLSRoute removes its route', async () => {
+    route([redisHost2]);
+    await waitUntil(async () => (await api.app.prisma.route.count({ where: { hostname: redisHost2, ownerName: 'cache' } })) === 1 && (await api.app.prisma.route.count({ where: { hostname: redisHost } })) === 0);
+    const edited = await api.app.prisma.configState.findFirstOrThrow();
+    expect((await api.app.services.propagation.waitFor(Number(edited.version), 10_000)).state).toBe('applied');
+    expect((await ping(redisHost2)).stdout.trim()).toBe('PONG');
+    expect((await ping(redisHost)).stdout.trim()).not.toBe('PONG');
+
+    kube.delete('TLSRoute', 'acme-web', 'cache');
+    await waitUntil(async () => (await api.app.prisma.route.count({ where: { ownerKind: 'TLSRoute' } })) === 0);
+    const deleted = await api.app.prisma.configState.findFirstOrThrow();
+    expect((await api.app.services.propagation.waitFor(Number(deleted.version), 10_000)).state).toBe('applied');
+    expect((await ping(redisHost2)).stdout.trim()).not.toBe('PONG');
   });
 });
 

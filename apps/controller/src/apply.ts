@@ -18,12 +18,16 @@ export interface ApplyReport {
   deleted: string[];
 }
 
-export function controllerActor(owner: RouteOwnerRef | undefined, id: string): Actor {
+export type Fence = NonNullable<Actor['fence']>;
+
+/** The controller acting for one object; `fence` proves leadership inside each write (leader.ts). */
+export function controllerActor(owner: RouteOwnerRef | undefined, id: string, fence?: Fence): Actor {
   return {
     principal: { actorType: 'controller', actorId: id, isPlatformAdmin: true, tenantRoles: new Map() },
     requestId: `controller-${Date.now().toString(36)}`,
     clientAddress: '127.0.0.1',
     owner: owner,
+    fence,
   };
 }
 
@@ -46,6 +50,7 @@ export class Applier {
     private readonly prisma: PrismaClient,
     private readonly services: Pick<DomainServices, 'databases' | 'externalAccess'>,
     private readonly actorId: string,
+    private readonly fence?: Fence,
   ) {}
 
   /**
@@ -61,7 +66,7 @@ export class Applier {
       if (wanted.has(`${db.ownerUid}/${db.tenant.slug}/${db.name}`)) continue;
       if (!stillWriting()) return report;
       const owner = { kind: db.ownerKind as RouteOwnerRef['kind'], namespace: db.ownerNamespace!, name: db.ownerName!, uid: db.ownerUid! };
-      await this.services.databases.delete(controllerActor(owner, this.actorId), db.tenant.slug, db.name);
+      await this.services.databases.delete(controllerActor(owner, this.actorId, this.fence), db.tenant.slug, db.name);
       report.deleted.push(`${db.tenant.slug}/${db.name}`);
     }
     for (const r of routes) {
@@ -72,7 +77,7 @@ export class Applier {
   }
 
   private async one(r: DesiredRoute): Promise<ApplyOutcome> {
-    const actor = controllerActor(r.owner, this.actorId);
+    const actor = controllerActor(r.owner, this.actorId, this.fence);
     try {
       const tenant = await this.prisma.tenant.findUnique({ where: { slug: r.tenant } });
       if (!tenant) return { ok: false, reason: 'TenantNotFound', message: `Tenant ${r.tenant} does not exist` };
@@ -123,7 +128,11 @@ export class Applier {
       const before = have.map((h) => strip({ ...h, ports: h.ports as never, readyEndpoints: h.readyEndpoints as never }));
       const after = mine.map(strip);
       if (JSON.stringify(before) === JSON.stringify(after)) continue;
-      await this.prisma.$transaction([this.prisma.discoveredService.deleteMany({ where: { tenantId: t.id } }), this.prisma.discoveredService.createMany({ data: mine })]);
+      await this.prisma.$transaction(async (tx) => {
+        await this.fence?.(tx);
+        await tx.discoveredService.deleteMany({ where: { tenantId: t.id } });
+        await tx.discoveredService.createMany({ data: mine });
+      });
       written++;
     }
     return written;

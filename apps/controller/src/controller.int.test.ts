@@ -5,9 +5,12 @@
  * duplicated route after a watch failure or a restart.
  */
 import { loadConfig as loadApiConfig, type ApiConfig } from '@switchyard/api';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createPrisma, type PrismaClient } from '@switchyard/db';
 import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROLLER_LOCK_KEY } from './leader.js';
 import { startController, type ControllerProcess } from './process.js';
 import { FakeKube, testControllerConfig } from './testing/index.js';
 import type { ExternalAccess } from './translate/objects.js';
@@ -40,7 +43,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   prisma = createPrisma(db.url, { max: 2 });
   for (const slug of ['acme', 'beta']) {
-    await prisma.tenant.create({ data: { slug, name: slug, allowedUpstreamCidrs: ['127.0.0.0/8'], allowedUpstreamSuffixes: [`${slug}.svc.cluster.local`], allowedCustomDomains: [`${slug}.example.test`] } });
+    await prisma.tenant.create({ data: { slug, name: slug, allowedUpstreamCidrs: ['127.0.0.0/8'], allowedUpstreamSuffixes: [`${slug}.svc.cluster.local`, `${slug}-prod.svc.cluster.local`], allowedCustomDomains: [`${slug}.example.test`] } });
   }
   apiConfig = loadApiConfig({ DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', LOG_LEVEL: 'silent' });
   kube = new FakeKube();
@@ -115,6 +118,96 @@ describe('controller', () => {
     kube.delete('ExternalAccess', 'acme-prod', 'after-failover');
     await waitUntil(async () => (await routes()).length === 0);
     await stop(follower);
+  });
+
+  it('a restarted controller finds every route as it left it: none lost, none duplicated, nothing rewritten', async () => {
+    const first = await start();
+    kube.apply(ea('acme-prod', 'kept', { service: { name: 'pg', port: 5432 } }));
+    kube.apply(ea('acme-prod', 'kept-named', { service: { name: 'pg', port: 5432 }, hostname: 'kept.acme.example.test' }));
+    for (const n of ['kept', 'kept-named']) await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', n, accepted);
+    await first.controller.idle();
+    const rows = async () => (await prisma.route.findMany({ where: { owner: 'kubernetes' }, orderBy: { hostname: 'asc' } })).map((r) => `${r.id} ${r.hostname} v${r.version}`);
+    const before = { rows: await rows(), version: (await prisma.configState.findFirstOrThrow()).version, patches: kube.requests.filter((r) => r.method === 'PATCH').length };
+    await stop(first);
+
+    const second = await start();
+    await waitUntil(async () => second.leader.isLeader && second.controller.reconciles > 0);
+    await second.controller.idle();
+    expect(await rows()).toEqual(before.rows); // same rows (ids), same versions
+    expect(await routes()).toEqual(['acme-prod/kept acme-prod-kept.acme.db.example.test', 'acme-prod/kept-named kept.acme.example.test']);
+    expect((await prisma.configState.findFirstOrThrow()).version).toBe(before.version); // no route change reached the proxies
+    expect(kube.requests.filter((r) => r.method === 'PATCH').length).toBe(before.patches); // statuses unchanged: not rewritten
+    kube.delete('ExternalAccess', 'acme-prod', 'kept');
+    kube.delete('ExternalAccess', 'acme-prod', 'kept-named');
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(second);
+  });
+
+  it('when the leader process is killed, the other replica takes over within seconds (default 2 s leader checks)', async () => {
+    const root = join(import.meta.dirname, '..', '..', '..');
+    const holder = async () => (await prisma.$queryRaw<Array<{ pid: number }>>`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = ${CONTROLLER_LOCK_KEY}::bigint::oid`)[0]?.pid ?? null;
+    let child: ChildProcess | null = spawn(process.execPath, ['--conditions=switchyard-source', '--import', 'tsx', join(root, 'apps/controller/src/main.ts')], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', KUBECONFIG: kube.kubeconfigPath, CONTROLLER_METRICS_HOST: '127.0.0.1', CONTROLLER_METRICS_PORT: '0', LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    try {
+      await waitUntil(async () => (await holder()) !== null, 60_000); // a tsx start on a busy machine
+      kube.apply(ea('acme-prod', 'before-kill', { service: { name: 'pg', port: 5432 } }));
+      await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'before-kill', accepted);
+      const follower = await start({ leaderCheckMs: 2000 });
+      await waitUntil(async () => follower.controller.synced);
+      expect(follower.leader.isLeader).toBe(false);
+
+      const t0 = Date.now();
+      child.kill('SIGKILL');
+      child = null;
+      kube.apply(ea('acme-prod', 'after-kill', { service: { name: 'pg', port: 5432 } }));
+      await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'after-kill', accepted);
+      const takeover = Date.now() - t0;
+      console.info(`leader killed → follower acted in ${takeover} ms`);
+      expect(follower.leader.isLeader).toBe(true);
+      expect(takeover).toBeLessThan(5000); // one 2 s check, the barrier, a 100 ms debounce
+      expect(await routes()).toEqual(['acme-prod/after-kill acme-prod-after-kill.acme.db.example.test', 'acme-prod/before-kill acme-prod-before-kill.acme.db.example.test']);
+      kube.delete('ExternalAccess', 'acme-prod', 'before-kill');
+      kube.delete('ExternalAccess', 'acme-prod', 'after-kill');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(follower);
+    } finally {
+      child?.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('routes to the ready pods of the EndpointSlices and follows readiness; upstream: service uses the Service name', async () => {
+    const c = await start();
+    const slice = (ready2: boolean) =>
+      kube.apply({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'pods-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'pods' } },
+        addressType: 'IPv4',
+        endpoints: [
+          { addresses: ['127.0.0.2'], conditions: { ready: true } },
+          { addresses: ['127.0.0.3'], conditions: { ready: ready2 } },
+        ],
+        ports: [{ name: 'postgres', port: 5432 }],
+      } as never);
+    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pods', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+    slice(false);
+    kube.apply(ea('acme-prod', 'per-pod', { service: { name: 'pods', port: 5432 } }));
+    kube.apply(ea('acme-prod', 'by-name', { service: { name: 'pods', port: 5432 }, upstream: 'service' }));
+    const endpoints = async (name: string) => ((await prisma.database.findFirst({ where: { ownerName: name } }))?.endpoints ?? null) as { host: string; port: number }[] | null;
+    await waitUntil(async () => (await endpoints('per-pod'))?.length === 1);
+    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5432 }]);
+    slice(true); // the second pod turns ready
+    await waitUntil(async () => (await endpoints('per-pod'))?.length === 2);
+    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5432 }, { host: '127.0.0.3', port: 5432 }]);
+    await waitUntil(async () => (await endpoints('by-name')) !== null);
+    expect(await endpoints('by-name')).toEqual([{ host: 'pods.acme-prod.svc.cluster.local', port: 5432 }]);
+    kube.delete('ExternalAccess', 'acme-prod', 'per-pod');
+    kube.delete('ExternalAccess', 'acme-prod', 'by-name');
+    await waitUntil(async () => (await routes()).length === 0);
+    await stop(c);
   });
 
   it('refuses another tenant’s namespace and reports hostname conflicts as conditions', async () => {

@@ -9,13 +9,14 @@ import type { DomainServices, ExternalAccessResponse } from '@switchyard/api';
 import { NotificationListener, type PrismaClient } from '@switchyard/db';
 import type { Logger } from 'pino';
 import { Applier, type ApplyOutcome } from './apply.js';
+import { Debouncer } from './debounce.js';
 import type { KubeApi } from './kube/client.js';
 import type { AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
 import { withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
 import { translate, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
-import { GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type Service, type TLSRoute } from './translate/objects.js';
+import { GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
 export interface ControllerOptions {
@@ -37,6 +38,7 @@ type Informers = {
   tlsRoutes: Informer<TLSRoute>;
   gateways: Informer<Gateway>;
   gatewayClasses: Informer<GatewayClass>;
+  referenceGrants: Informer<ReferenceGrant>;
 };
 
 export class Controller {
@@ -44,8 +46,7 @@ export class Controller {
   readonly status: StatusWriter;
   private readonly applier: Applier;
   private readonly appliedListener: NotificationListener;
-  private timer: NodeJS.Timeout | null = null;
-  private firstSignalAt = 0;
+  private readonly debouncer: Debouncer;
   private running: Promise<void> | null = null;
   private again = false;
   private waitingForProxies = false;
@@ -59,7 +60,7 @@ export class Controller {
     private readonly api: KubeApi,
     private readonly prisma: PrismaClient,
     private readonly services: DomainServices,
-    private readonly leader: Pick<AdvisoryLeader, 'isLeader'>,
+    private readonly leader: Pick<AdvisoryLeader, 'isLeader' | 'fence'>,
     private readonly opts: ControllerOptions,
     private readonly log: Logger,
     private readonly metrics: ControllerMetrics,
@@ -80,9 +81,12 @@ export class Controller {
       tlsRoutes: inf('tlsroutes', `${gw}/tlsroutes`, true),
       gateways: inf('gateways', `${gw}/gateways`, true),
       gatewayClasses: inf('gatewayclasses', `${gw}/gatewayclasses`, true),
+      // ReferenceGrant is v1beta1 in the standard channel whatever the TLSRoute version.
+      referenceGrants: inf('referencegrants', `/apis/${GATEWAY_GROUP}/v1beta1/referencegrants`, true),
     };
+    this.debouncer = new Debouncer(opts.debounceMs, opts.debounceMaxMs, () => void this.runOnce());
     this.status = new StatusWriter(api, opts.gatewayApiVersion);
-    this.applier = new Applier(prisma, services, opts.id);
+    this.applier = new Applier(prisma, services, opts.id, leader.fence);
     // Programmed waits for the proxies: their reports wake a reconcile while one is pending.
     this.appliedListener = new NotificationListener({
       connectionString: opts.databaseUrl,
@@ -109,7 +113,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.debouncer.cancel();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     await this.appliedListener.stop();
     await this.running;
@@ -120,20 +124,10 @@ export class Controller {
     return Object.values(this.informers).every((i) => i.synced);
   }
 
-  /**
-   * A signal, not a delta: reconcile ≈debounceMs after the last signal, but no later than
-   * debounceMaxMs after the first, so a steady stream of events cannot starve it.
-   */
+  /** A signal, not a delta: reconcile ≈debounceMs after the last one, at most debounceMaxMs after the first (debounce.ts). */
   trigger(): void {
     if (this.stopped) return;
-    const now = Date.now();
-    if (!this.timer) this.firstSignalAt = now;
-    if (this.timer) clearTimeout(this.timer);
-    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.firstSignalAt + this.opts.debounceMaxMs - now));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runOnce();
-    }, wait);
+    this.debouncer.signal();
   }
 
   private async runOnce(): Promise<void> {
@@ -166,7 +160,7 @@ export class Controller {
 
   /** Waits for the reconcile in flight, if any (tests). */
   async idle(): Promise<void> {
-    while (this.running || this.timer) {
+    while (this.running || this.debouncer.pending) {
       await (this.running ?? new Promise((r) => setTimeout(r, 20)));
     }
   }
@@ -181,6 +175,7 @@ export class Controller {
       tlsRoutes: i.tlsRoutes.list(),
       gateways: i.gateways.list(),
       gatewayClasses: i.gatewayClasses.list(),
+      referenceGrants: i.referenceGrants.list(),
     };
   }
 
@@ -206,10 +201,17 @@ export class Controller {
       if (!writing()) return;
       try {
         if (s.kind === 'ExternalAccess') pending = (await this.writeExternalAccess(s, report.outcomes, now)) || pending;
-        else await this.writeTlsRoute(s, report.outcomes, now);
+        else if (s.kind === 'TLSRoute') await this.writeTlsRoute(s, report.outcomes, now);
+        else if (s.kind === 'Gateway') {
+          const gw = this.informers.gateways.list().find((o) => o.metadata.uid === s.uid);
+          if (gw && (await this.status.gateway(gw, s.conditions, s.listeners, now))) this.metrics.statusWrites.inc({ kind: 'Gateway' });
+        } else {
+          const gc = this.informers.gatewayClasses.list().find((o) => o.metadata.uid === s.uid);
+          if (gc && (await this.status.gatewayClass(gc, s.conditions, now))) this.metrics.statusWrites.inc({ kind: 'GatewayClass' });
+        }
       } catch (err) {
         // One object's status failing (deleted meanwhile, conflict) must not block the others.
-        this.log.warn({ err: (err as Error).message, object: `${s.kind} ${s.namespace}/${s.name}` }, 'status write failed');
+        this.log.warn({ err: (err as Error).message, object: `${s.kind} ${'namespace' in s ? `${s.namespace}/` : ''}${s.name}` }, 'status write failed');
         this.metrics.reconcileErrors.inc();
       }
     }

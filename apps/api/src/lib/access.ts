@@ -2,6 +2,7 @@
  * Who is calling and what they may do. Services receive an `Actor` (never the request):
  * the principal plus what the audit trail needs.
  */
+import type { TxClient } from '@switchyard/db';
 import { AppError } from './errors.js';
 import type { KubernetesOwner } from './ownership.js';
 
@@ -34,6 +35,13 @@ export interface Actor {
    * by that object, and it may change what that object owns (lib/ownership.ts).
    */
   owner?: KubernetesOwner;
+  /**
+   * Set only by the Kubernetes controller: run inside every write transaction made for this
+   * actor (with its audit event, so before COMMIT); it throws when this replica is no longer
+   * the active controller, which rolls the transaction back. A fencing check by the database
+   * itself, so a replica that lost its leadership without noticing yet cannot write.
+   */
+  fence?: (tx: Pick<TxClient, '$queryRaw' | '$executeRaw'>) => Promise<void>;
 }
 
 export interface ActorSession {

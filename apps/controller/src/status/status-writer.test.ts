@@ -7,7 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { FakeKube } from '../testing/fake-kube.js';
-import type { ExternalAccess, TLSRoute } from '../translate/objects.js';
+import type { ExternalAccess, Gateway, GatewayClass, TLSRoute } from '../translate/objects.js';
 import { StatusWriter } from './status-writer.js';
 
 let kube: FakeKube;
@@ -48,4 +48,22 @@ it('re-reads and merges TLSRoute parents after a 409, keeping the other controll
   const parents = kube.get<TLSRoute>('TLSRoute', 'ns', 'r')!.status!.parents!;
   expect(parents.map((p) => p.controllerName)).toEqual(['example.net/gw', 'switchyard.io/gateway-controller']);
   expect(parents[1]!.conditions[0]).toMatchObject({ type: 'Accepted', status: 'True', lastTransitionTime: '2026-12-06T01:00:00Z' });
+});
+
+it('writes Gateway and GatewayClass status (conditions and listeners) once, keeping transition times', async () => {
+  const gw = kube.apply<Gateway>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'ns', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443 }] } });
+  const gc = kube.apply<GatewayClass>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+  const listeners = [{ name: 'tls', supportedKinds: [{ group: 'gateway.networking.k8s.io', kind: 'TLSRoute' }], attachedRoutes: 1, conditions: [accepted] }];
+  expect(await writer.gateway(gw, [accepted], listeners, '2026-12-06T00:00:00Z')).toBe(true);
+  expect(await writer.gatewayClass(gc, [accepted], '2026-12-06T00:00:00Z')).toBe(true);
+  const storedGw = kube.get<Gateway>('Gateway', 'ns', 'gw')!;
+  expect(storedGw.status!.listeners![0]).toMatchObject({ name: 'tls', attachedRoutes: 1, conditions: [{ type: 'Accepted', lastTransitionTime: '2026-12-06T00:00:00Z' }] });
+  expect(kube.get<GatewayClass>('GatewayClass', undefined, 'switchyard')!.status!.conditions![0]).toMatchObject({ type: 'Accepted', status: 'True' });
+  // Unchanged: nothing sent. A listener's count changes: written, its condition keeps its transition time.
+  expect(await writer.gateway(storedGw, [accepted], listeners, '2026-12-07T00:00:00Z')).toBe(false);
+  expect(await writer.gateway(storedGw, [accepted], [{ ...listeners[0]!, attachedRoutes: 2 }], '2026-12-07T00:00:00Z')).toBe(true);
+  expect(kube.get<Gateway>('Gateway', 'ns', 'gw')!.status!.listeners![0]).toMatchObject({ attachedRoutes: 2, conditions: [{ lastTransitionTime: '2026-12-06T00:00:00Z' }] });
+  const paths = kube.requests.filter((r) => r.method === 'PATCH').map((r) => r.path);
+  expect(paths).toContain('/apis/gateway.networking.k8s.io/v1/namespaces/ns/gateways/gw/status');
+  expect(paths).toContain('/apis/gateway.networking.k8s.io/v1/gatewayclasses/switchyard/status');
 });

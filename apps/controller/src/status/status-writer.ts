@@ -5,8 +5,8 @@
  * controllers: read-modify-write with the object's resourceVersion, retried on 409.
  */
 import { KubeError, type KubeApi } from '../kube/client.js';
-import { FIELD_MANAGER, GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type RouteParentStatus, type TLSRoute } from '../translate/objects.js';
-import type { PlannedParentStatus } from '../translate/translate.js';
+import { FIELD_MANAGER, GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type Gateway, type GatewayClass, type RouteParentStatus, type TLSRoute } from '../translate/objects.js';
+import type { PlannedCondition, PlannedListenerStatus, PlannedParentStatus } from '../translate/translate.js';
 import { sameStatus, withTransitions } from './conditions.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
@@ -31,6 +31,29 @@ export class StatusWriter {
     // Explicit nulls delete fields that no longer apply (merge-patch semantics).
     const body = { status: { hostname: null, port: null, connectionStrings: null, certificateExpiry: null, database: null, configVersion: null, ...next } };
     await this.patch(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/externalaccesses/${name}/status`, body);
+    return true;
+  }
+
+  /**
+   * Gateway of Switchyard's class: its conditions and listeners are ours alone (the class's
+   * controller writes them), so a merge patch replacing both lists is safe.
+   */
+  async gateway(gw: Gateway, conditions: PlannedCondition[], listeners: PlannedListenerStatus[], now: string): Promise<boolean> {
+    const before = gw.status ?? {};
+    const next = {
+      conditions: withTransitions(conditions, before.conditions, now),
+      listeners: listeners.map((l) => ({ ...l, conditions: withTransitions(l.conditions, before.listeners?.find((b) => b.name === l.name)?.conditions, now) })),
+    };
+    if (sameStatus({ conditions: before.conditions, listeners: before.listeners }, next)) return false;
+    await this.patch(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/namespaces/${gw.metadata.namespace}/gateways/${gw.metadata.name}/status`, { status: next });
+    return true;
+  }
+
+  /** GatewayClass naming our controller: Accepted. */
+  async gatewayClass(gc: GatewayClass, conditions: PlannedCondition[], now: string): Promise<boolean> {
+    const next = { conditions: withTransitions(conditions, gc.status?.conditions, now) };
+    if (sameStatus({ conditions: gc.status?.conditions }, next)) return false;
+    await this.patch(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/gatewayclasses/${gc.metadata.name}/status`, { status: next });
     return true;
   }
 

@@ -9,7 +9,8 @@
  * - a resourceVersion older than the compaction floor: an ERROR event with a 410 Status;
  * - GET of one object, PATCH of `/status` (merge patch only; a resourceVersion in the patch
  *   that is not the current one is refused with 409 Conflict, as optimistic concurrency);
- * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410).
+ * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410), lose
+ *   events (never sent on open streams, while bookmarks move on past them).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ export const RESOURCES: Record<string, { path: string; namespaced: boolean }> = 
   TLSRoute: { path: '/apis/gateway.networking.k8s.io/v1/tlsroutes', namespaced: true },
   Gateway: { path: '/apis/gateway.networking.k8s.io/v1/gateways', namespaced: true },
   GatewayClass: { path: '/apis/gateway.networking.k8s.io/v1/gatewayclasses', namespaced: false },
+  ReferenceGrant: { path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants', namespaced: true },
 };
 
 interface Stored {
@@ -68,6 +70,7 @@ export class FakeKube {
   private streams = new Set<Stream>();
   private readonly failures = new Map<string, number>();
   private stalledKinds = new Set<string>();
+  private readonly lost = new Map<string, number>();
   private server!: https.Server;
   /** Kinds the server does not serve (404), e.g. a cluster without the Gateway API CRDs. */
   readonly missing = new Set<string>();
@@ -176,6 +179,8 @@ export class FakeKube {
     queueMicrotask(() => this.watchers.forEach((w) => w()));
     const entry = { rv: this.rv, kind, type, obj: structuredClone(obj) };
     this.history.push(entry);
+    const lose = this.lost.get(kind) ?? 0;
+    if (lose > 0) return void this.lost.set(kind, lose - 1);
     for (const s of this.streams) if (s.kind === kind && !s.stalled) this.send(s, { type, object: entry.obj });
   }
 
@@ -194,6 +199,19 @@ export class FakeKube {
   /** Cuts every open watch stream (the connection breaks, no clean end). */
   dropStreams(kind?: string): void {
     for (const s of [...this.streams]) if (!kind || s.kind === kind) this.close(s, true);
+  }
+
+  /**
+   * The next `count` changes of `kind` never reach open streams, while later bookmarks carry
+   * versions past them: only a relist can find them (what the periodic relist is for).
+   */
+  loseEvents(kind: string, count: number): void {
+    this.lost.set(kind, count);
+  }
+
+  /** TCP connections open to the server (client agents left behind show up here). */
+  connections(): Promise<number> {
+    return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   }
 
   /** The next `count` list/watch requests for `kind` get 500. */
@@ -256,13 +274,13 @@ export class FakeKube {
         }
         return query.watch === 'true' ? this.watch(kind, query, req, res) : this.list(kind, res);
       }
-      // /apis/<g>/<v>/namespaces/<ns>/<plural>/<name>[/status]
+      // /apis/<g>/<v>/namespaces/<ns>/<plural>/<name>[/status], or <collection>/<name>[/status] cluster-scoped
       const base = r.path.slice(0, r.path.lastIndexOf('/'));
       const plural = r.path.slice(r.path.lastIndexOf('/') + 1);
-      const m = new RegExp(`^${base}/namespaces/([^/]+)/${plural}/([^/]+)(/status)?$`).exec(path);
+      const m = r.namespaced ? new RegExp(`^${base}/namespaces/([^/]+)/${plural}/([^/]+)(/status)?$`).exec(path) : new RegExp(`^${r.path}/()([^/]+)(/status)?$`).exec(path);
       if (!m) continue;
       if (this.missing.has(kind)) return json(res, 404, status(404, 'NotFound', 'not found'));
-      const s = this.store.get(this.key(kind, m[1], m[2]!));
+      const s = this.store.get(this.key(kind, m[1] || undefined, m[2]!));
       if (!s) return json(res, 404, status(404, 'NotFound', `${plural} "${m[2]}" not found`));
       if (method === 'GET') return json(res, 200, s.obj);
       if (method === 'PATCH' && m[3]) {

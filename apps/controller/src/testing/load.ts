@@ -11,10 +11,11 @@ const BUCKETS: Record<string, keyof TranslateInput> = {
   TLSRoute: 'tlsRoutes',
   Gateway: 'gateways',
   GatewayClass: 'gatewayClasses',
+  ReferenceGrant: 'referenceGrants',
 };
 
 export function emptyInput(): TranslateInput {
-  return { namespaces: [], services: [], endpointSlices: [], externalAccesses: [], tlsRoutes: [], gateways: [], gatewayClasses: [] };
+  return { namespaces: [], services: [], endpointSlices: [], externalAccesses: [], tlsRoutes: [], gateways: [], gatewayClasses: [], referenceGrants: [] };
 }
 
 export function loadObjects(texts: string[]): TranslateInput {

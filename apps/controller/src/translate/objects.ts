@@ -135,10 +135,20 @@ export interface Gateway extends KubeObject {
       allowedRoutes?: { namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: { matchLabels?: Record<string, string> } }; kinds?: { group?: string; kind: string }[] };
     }[];
   };
+  status?: { conditions?: Condition[]; listeners?: { name: string; supportedKinds: { group?: string; kind: string }[]; attachedRoutes: number; conditions: Condition[] }[] };
+}
+
+/**
+ * Gateway API ReferenceGrant (v1beta1, standard channel), in the namespace of the referenced
+ * object: which kinds from which namespaces may reference which of its objects.
+ */
+export interface ReferenceGrant extends KubeObject {
+  spec: { from: { group: string; kind: string; namespace: string }[]; to: { group: string; kind: string; name?: string }[] };
 }
 
 export interface GatewayClass extends KubeObject {
   spec: { controllerName: string };
+  status?: { conditions?: Condition[] };
 }
 
 export function keyOf(o: KubeObject): string {

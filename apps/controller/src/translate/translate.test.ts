@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadObjects } from '../testing/load.js';
-import { databaseName, translate, type TranslateContext } from './translate.js';
+import { databaseName, listenerAdmits, translate, type TranslateContext } from './translate.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const ctx: TranslateContext = { tenants: new Set(['acme', 'beta']), baseDomain: 'db.example.test', clusterDomain: 'cluster.local' };
@@ -23,7 +23,7 @@ function input(file: string) {
 
 describe('translate (golden files)', () => {
   const cases = readdirSync(join(dir, 'cases')).filter((f) => f.endsWith('.in.yaml'));
-  it('has cases', () => expect(cases.length).toBeGreaterThanOrEqual(4));
+  it('has cases', () => expect(cases.length).toBeGreaterThanOrEqual(6));
   for (const file of cases) {
     it(file.replace('.in.yaml', ''), () => {
       const out = translate(input(file), ctx);
@@ -48,5 +48,21 @@ describe('databaseName', () => {
     expect(long).toMatch(/^[a-z0-9-]{1,40}$/);
     expect(long).toBe(databaseName('a-very-long-namespace-name', 'and-an-even-longer-object-name'));
     expect(databaseName('x.y', 'z')).toMatch(/^x-y-z-[0-9a-f]{8}$/);
+  });
+});
+
+describe('listenerAdmits (a Gateway listener hostname narrows a route’s hostnames)', () => {
+  it.each([
+    [undefined, 'a.example.com', true],
+    ['a.example.com', 'a.example.com', true],
+    ['a.example.com', 'b.example.com', false],
+    ['*.example.com', 'a.example.com', true],
+    ['*.example.com', 'a.b.example.com', true],
+    ['*.example.com', '*.example.com', true],
+    ['*.example.com', 'example.com', false],
+    ['*.example.com', 'a.example.org', false],
+    ['a.example.com', '*.example.com', false],
+  ])('listener %s, route %s → %s', (listener, route, admitted) => {
+    expect(listenerAdmits(listener, route)).toBe(admitted);
   });
 });

@@ -8,6 +8,8 @@
  * - A namespace belongs to the tenant named by its `switchyard.io/tenant` label; objects in
  *   namespaces without one (or naming an unknown tenant) are not accepted.
  * - An object may only use Services of namespaces of its own tenant.
+ * - A TLSRoute's backendRef to another namespace needs, as the Gateway API requires, a
+ *   ReferenceGrant in that namespace — and that namespace must still be its tenant's.
  * - Among Kubernetes objects the oldest claim (creationTimestamp, then namespace/name) on a
  *   hostname wins; the others get Accepted=False reason HostnameConflict.
  */
@@ -39,6 +41,7 @@ import {
   type KubeObject,
   type Namespace,
   type ParentRef,
+  type ReferenceGrant,
   type Service,
   type TLSRoute,
 } from './objects.js';
@@ -51,6 +54,7 @@ export interface TranslateInput {
   tlsRoutes: TLSRoute[];
   gateways: Gateway[];
   gatewayClasses: GatewayClass[];
+  referenceGrants: ReferenceGrant[];
 }
 
 export interface TranslateContext {
@@ -121,7 +125,35 @@ export interface PlannedTLSRouteStatus {
   databases: string[];
 }
 
-export type PlannedStatus = PlannedExternalAccessStatus | PlannedTLSRouteStatus;
+export interface PlannedListenerStatus {
+  name: string;
+  supportedKinds: { group: string; kind: string }[];
+  /** TLSRoutes attached (their parentRef selects it and its allowedRoutes admits them; Gateway API). */
+  attachedRoutes: number;
+  conditions: PlannedCondition[];
+}
+
+/** A Gateway of Switchyard's class: its whole status is ours (Gateway API: the class's controller). */
+export interface PlannedGatewayStatus {
+  kind: 'Gateway';
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  conditions: PlannedCondition[];
+  listeners: PlannedListenerStatus[];
+}
+
+/** A GatewayClass naming Switchyard's controller: Accepted. */
+export interface PlannedGatewayClassStatus {
+  kind: 'GatewayClass';
+  name: string;
+  uid: string;
+  generation: number;
+  conditions: PlannedCondition[];
+}
+
+export type PlannedStatus = PlannedExternalAccessStatus | PlannedTLSRouteStatus | PlannedGatewayStatus | PlannedGatewayClassStatus;
 
 export interface DiscoveredService {
   tenant: string;
@@ -158,6 +190,8 @@ class Translator {
   private readonly nsLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly slicesBySvc = new Map<string, EndpointSlice[]>();
+  /** Which Gateway listeners (`<ns>/<gateway>/<listener>`) each planned parent status attaches to. */
+  private readonly attachments = new Map<PlannedParentStatus, string[]>();
 
   constructor(
     private readonly input: TranslateInput,
@@ -203,6 +237,7 @@ class Translator {
       routes.push(c.route);
     }
     routes.sort((a, b) => (a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : 1));
+    statuses.push(...this.gatewayStatuses(statuses));
     return { routes, statuses, discovered: this.discover() };
   }
 
@@ -311,24 +346,34 @@ class Translator {
     const hostnames = (tr.spec.hostnames ?? []).map((h) => normalizeHostname(h) ?? h);
     const badHost = hostnames.find((h) => !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h)));
     const accepted: boolean[] = [];
+    /** Hostnames some accepted parent's listeners admit (a listener's `hostname` narrows them). */
+    const routed = new Set<string>();
     for (const p of ours) {
       let acc: PlannedCondition;
+      // Attachment (Gateway listeners' attachedRoutes) depends only on parentRefs and allowedRoutes.
+      const { why, listeners: attachTo, hostnames: listenerHosts } = this.listenersFor(p, ns);
+      const matched = hostnames.filter((h) => listenerHosts.some((l) => listenerAdmits(l, h)));
       if (!('tenant' in t)) acc = cond('Accepted', false, t.reason, t.message, generation);
       else if (hostnames.length === 0) acc = cond('Accepted', false, 'UnsupportedValue', 'Switchyard routes by SNI: spec.hostnames must name at least one host', generation);
       else if (badHost) acc = cond('Accepted', false, 'UnsupportedValue', `"${badHost}" is not a valid host name`, generation);
       else {
-        const why = this.listenerRefusal(p, ns);
-        acc = why ? cond('Accepted', false, 'NotAllowedByListeners', why, generation) : cond('Accepted', true, 'Accepted', `Routes ${hostnames.join(', ')} (passthrough)`, generation);
+        if (why) acc = cond('Accepted', false, 'NotAllowedByListeners', why, generation);
+        else if (matched.length === 0) acc = cond('Accepted', false, 'NoMatchingListenerHostname', `No hostname of the route matches a listener hostname (${listenerHosts.filter(Boolean).join(', ')})`, generation);
+        else acc = cond('Accepted', true, 'Accepted', `Routes ${matched.join(', ')} (passthrough)`, generation);
       }
       accepted.push(acc.status === 'True');
+      if (acc.status === 'True') for (const h of matched) routed.add(h);
       const refs = resolved.ok
         ? cond('ResolvedRefs', true, 'ResolvedRefs', `Backends: ${describeEndpoints(resolved.endpoints)}`, generation)
         : cond('ResolvedRefs', false, resolved.reason, resolved.message, generation);
-      status.parents.push({ parentRef: p, conditions: [acc, refs] });
+      const parent = { parentRef: p, conditions: [acc, refs] };
+      this.attachments.set(parent, attachTo);
+      status.parents.push(parent);
     }
     if (!accepted.some(Boolean) || !resolved.ok || !('tenant' in t)) return status;
     const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
     hostnames.forEach((hostname, i) => {
+      if (!routed.has(hostname)) return;
       const database = hostnames.length > 1 ? `${base}-${i + 1}` : base;
       status.hostnames.push(hostname);
       status.databases.push(database);
@@ -386,25 +431,89 @@ class Translator {
     return this.input.gateways.find((g) => g.metadata.name === p.name && g.metadata.namespace === ns);
   }
 
-  /** Why no listener of the parent Gateway accepts this route (null: one does). */
-  private listenerRefusal(p: ParentRef, routeNs: string): string | null {
+  /**
+   * The listeners of the parent Gateway that accept this route (`<ns>/<gateway>/<listener>`),
+   * or why none does.
+   */
+  private listenersFor(p: ParentRef, routeNs: string): { why: string | null; listeners: string[]; hostnames: (string | undefined)[] } {
     const gw = this.gateway(p, routeNs)!;
     const gwNs = gw.metadata.namespace!;
     const listeners = (gw.spec.listeners ?? []).filter((l) => l.protocol === 'TLS' && (!p.sectionName || l.name === p.sectionName) && (!p.port || l.port === p.port));
-    if (listeners.length === 0) return `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`;
+    if (listeners.length === 0) return { why: `Gateway ${gwNs}/${gw.metadata.name} has no TLS listener${p.sectionName ? ` named ${p.sectionName}` : ''}`, listeners: [], hostnames: [] };
+    const ok: string[] = [];
+    const hosts: (string | undefined)[] = [];
     for (const l of listeners) {
       if (l.allowedRoutes?.kinds && !l.allowedRoutes.kinds.some((k) => k.kind === 'TLSRoute')) continue;
       // Gateway API default: routes from the Gateway's own namespace only.
       const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
-      if (from === 'All') return null;
-      if (from === 'Same' && routeNs === gwNs) return null;
+      let allowed = from === 'All' || (from === 'Same' && routeNs === gwNs);
       if (from === 'Selector') {
         const want = l.allowedRoutes?.namespaces?.selector?.matchLabels ?? {};
         const have = this.nsLabels.get(routeNs) ?? {};
-        if (Object.entries(want).every(([k, v]) => have[k] === v)) return null;
+        allowed = Object.entries(want).every(([k, v]) => have[k] === v);
+      }
+      if (allowed) {
+        ok.push(`${gwNs}/${gw.metadata.name}/${l.name}`);
+        hosts.push(l.hostname ? (normalizeHostname(l.hostname) ?? l.hostname) : undefined);
       }
     }
-    return `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`;
+    return ok.length
+      ? { why: null, listeners: ok, hostnames: hosts }
+      : { why: `No listener of Gateway ${gwNs}/${gw.metadata.name} allows TLSRoutes from namespace ${routeNs}`, listeners: [], hostnames: [] };
+  }
+
+  /**
+   * Status of Switchyard's GatewayClasses (Accepted) and Gateways: Accepted and Programmed
+   * (the proxies' TLS and PostgreSQL listeners serve every TLS listener; there is nothing to
+   * provision), and per listener its supported kinds and the TLSRoutes attached to it.
+   */
+  private gatewayStatuses(statuses: PlannedStatus[]): PlannedStatus[] {
+    const attached = new Map<string, number>();
+    for (const s of statuses) {
+      if (s.kind !== 'TLSRoute') continue;
+      for (const p of s.parents) {
+        for (const l of this.attachments.get(p) ?? []) attached.set(l, (attached.get(l) ?? 0) + 1);
+      }
+    }
+    const out: PlannedStatus[] = [];
+    const ours = sortObjects(this.input.gatewayClasses).filter((c) => c.spec.controllerName === GATEWAY_CONTROLLER_NAME);
+    for (const c of ours) {
+      const g = c.metadata.generation ?? 0;
+      out.push({ kind: 'GatewayClass', name: c.metadata.name, uid: c.metadata.uid, generation: g, conditions: [cond('Accepted', true, 'Accepted', 'Handled by the Switchyard controller', g)] });
+    }
+    const classes = new Set(ours.map((c) => c.metadata.name));
+    for (const gw of sortObjects(this.input.gateways)) {
+      if (!classes.has(gw.spec.gatewayClassName) || gw.metadata.deletionTimestamp) continue;
+      const g = gw.metadata.generation ?? 0;
+      const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+      const listeners: PlannedListenerStatus[] = (gw.spec.listeners ?? []).map((l) => {
+        const tls = l.protocol === 'TLS';
+        const why = `Protocol ${l.protocol} is not supported: Switchyard routes TLS by SNI (TLSRoute)`;
+        return {
+          name: l.name,
+          supportedKinds: tls ? [{ group: GATEWAY_GROUP, kind: 'TLSRoute' }] : [],
+          attachedRoutes: attached.get(`${key}/${l.name}`) ?? 0,
+          conditions: [
+            tls ? cond('Accepted', true, 'Accepted', 'TLS passthrough by SNI', g) : cond('Accepted', false, 'UnsupportedProtocol', why, g),
+            tls ? cond('Programmed', true, 'Programmed', 'Served by the Switchyard proxies', g) : cond('Programmed', false, 'Invalid', why, g),
+            cond('ResolvedRefs', true, 'ResolvedRefs', 'No references to resolve', g),
+          ],
+        };
+      });
+      const any = listeners.some((l) => l.supportedKinds.length > 0);
+      out.push({
+        kind: 'Gateway',
+        namespace: gw.metadata.namespace!,
+        name: gw.metadata.name,
+        uid: gw.metadata.uid,
+        generation: g,
+        conditions: any
+          ? [cond('Accepted', true, 'Accepted', 'Handled by the Switchyard controller', g), cond('Programmed', true, 'Programmed', 'TLS listeners are served by the Switchyard proxies', g)]
+          : [cond('Accepted', false, 'ListenersNotValid', 'No TLS listener: Switchyard serves TLSRoutes only', g), cond('Programmed', false, 'Invalid', 'No TLS listener', g)],
+        listeners,
+      });
+    }
+    return out;
   }
 
   private backends(tr: TLSRoute, ns: string, tenant: string): { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string } {
@@ -416,6 +525,9 @@ class Translator {
       if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') return { ok: false, reason: 'InvalidKind', message: `backendRef ${b.name}: only core Services are supported` };
       const bNs = b.namespace ?? ns;
       if (bNs !== ns && this.tenantOfNs.get(bNs) !== tenant) return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name} is not in a namespace of tenant ${tenant}` };
+      if (bNs !== ns && !this.granted(ns, bNs, b.name)) {
+        return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name}: no ReferenceGrant in ${bNs} allows TLSRoutes from namespace ${ns}` };
+      }
       if (b.port === undefined) return { ok: false, reason: 'UnsupportedValue', message: `backendRef ${b.name}: port is required` };
       const r = this.resolveService(bNs, b.name, b.port, 'endpoints');
       if ('reason' in r) return { ok: false, reason: 'BackendNotFound', message: r.message };
@@ -425,6 +537,16 @@ class Translator {
     // Postgres needs the postgres listener (STARTTLS); everything else is plain TLS passthrough.
     const e: Engine = engine && listenerProtocolFor(engine) === 'postgres' ? 'postgres' : engine && engine !== 'http' ? engine : 'tls';
     return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e };
+  }
+
+  /** Whether a ReferenceGrant in `toNs` lets TLSRoutes of `fromNs` reference Service `name`. */
+  private granted(fromNs: string, toNs: string, name: string): boolean {
+    return this.input.referenceGrants.some(
+      (g) =>
+        g.metadata.namespace === toNs &&
+        (g.spec.from ?? []).some((f) => f.group === GATEWAY_GROUP && f.kind === 'TLSRoute' && f.namespace === fromNs) &&
+        (g.spec.to ?? []).some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (!t.name || t.name === name)),
+    );
   }
 
   /**
@@ -488,6 +610,17 @@ class Translator {
     }
     return out;
   }
+}
+
+/**
+ * Whether a listener's `hostname` admits a route hostname (Gateway API): no hostname admits
+ * all; `*.example.com` admits names (and wildcards) below example.com; an exact one only
+ * itself. A wildcard route hostname under an exact listener hostname is not narrowed to it
+ * (the spec would route just that name): it is simply not admitted.
+ */
+export function listenerAdmits(listener: string | undefined, route: string): boolean {
+  if (!listener || listener === route) return true;
+  return listener.startsWith('*.') && route.endsWith(listener.slice(1)) && route.length > listener.length - 1;
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string, observedGeneration: number): PlannedCondition {

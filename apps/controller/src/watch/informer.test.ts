@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../kube/client.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import type { Service } from '../translate/objects.js';
-import { Informer, type InformerOptions } from './informer.js';
+import { backoffDelay, Informer, type InformerOptions } from './informer.js';
 
 let kube: FakeKube;
 let client: KubeClient;
@@ -56,6 +56,20 @@ function start(over: Partial<InformerOptions> = {}) {
   const names = () => inf.list().map((s) => `${s.metadata.name}:${s.spec!.ports![0]!.port}`).sort();
   return { inf, until, names, restarts };
 }
+
+describe('backoffDelay', () => {
+  it('is random up to an exponential bound (full jitter), capped, never below half the minimum', () => {
+    expect(backoffDelay(1, 100, 5000, () => 0)).toBe(50);
+    expect(backoffDelay(1, 100, 5000, () => 1)).toBe(250);
+    expect(backoffDelay(3, 100, 5000, () => 1)).toBe(850);
+    expect(backoffDelay(50, 100, 5000, () => 1)).toBe(5050);
+    expect(backoffDelay(50, 100, 5000, () => 0.5)).toBe(2550);
+    const waits = Array.from({ length: 200 }, () => backoffDelay(4, 100, 5000));
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(1650);
+    expect(new Set(waits).size).toBeGreaterThan(50); // jittered, not one fixed value
+  });
+});
 
 describe('Informer', () => {
   it('lists, then follows adds, changes and deletes from the watch with bookmarks requested', async () => {
@@ -112,6 +126,59 @@ describe('Informer', () => {
     kube.delete('Service', 'acme', 'after-410');
     kube.delete('Service', 'acme', 'after-drop');
     await until(() => names().length === 0, 'cleanup');
+  });
+
+  it('finds with the periodic full relist a change the stream never delivered', async () => {
+    const { inf, until, names, restarts } = start({ relistMs: 300 });
+    await until(() => inf.synced && kube.openStreams > 0, 'open stream');
+    const lists = kube.count('GET', 'Service', false);
+    kube.loseEvents('Service', 1);
+    kube.apply(svc('lost-on-the-stream'));
+    await until(() => names().join() === 'lost-on-the-stream:5432', 'relist');
+    expect(restarts).toContain('periodic-relist');
+    expect(kube.count('GET', 'Service', false)).toBeGreaterThan(lists);
+    kube.delete('Service', 'acme', 'lost-on-the-stream');
+    await until(() => names().length === 0, 'cleanup');
+  });
+
+  it('leaves no connection behind after ten reconnects (each with a relist)', async () => {
+    const { inf, until } = start();
+    await until(() => inf.synced && kube.openStreams > 0, 'open stream');
+    const baseline = await kube.connections();
+    for (let i = 0; i < 10; i++) {
+      const watches = kube.count('GET', 'Service', true);
+      kube.dropStreams('Service'); // each drop: an error, a relist and a new watch
+      await until(() => kube.count('GET', 'Service', true) > watches && kube.openStreams > 0, `reconnect ${i}`);
+    }
+    expect(kube.count('GET', 'Service', false)).toBeGreaterThanOrEqual(10);
+    // Only the open watch stays connected (closing sockets may take a moment to be seen).
+    await expect.poll(() => kube.connections(), { timeout: 4000, interval: 50 }).toBeLessThanOrEqual(Math.max(baseline, 1));
+  });
+
+  it('keeps its cache through a 404 for a resource it was served, and accepts absence only once empty', async () => {
+    kube.apply(svc('kept'));
+    const { inf, until, names, restarts } = start({ optional: true });
+    await until(() => inf.synced && names().join() === 'kept:5432' && kube.openStreams > 0, 'sync');
+    kube.missing.add('Service');
+    try {
+      kube.dropStreams('Service');
+      await until(() => restarts.filter((r) => r === 'error').length >= 3, 'failed relists');
+      expect(names()).toEqual(['kept:5432']); // not "everything deleted"
+      expect(inf.absent).toBe(false);
+    } finally {
+      kube.missing.delete('Service');
+    }
+    // The resource is back: the cache follows again. Then, with an empty cache, a 404 is absence.
+    kube.delete('Service', 'acme', 'kept');
+    await until(() => names().length === 0, 'delete seen');
+    kube.missing.add('Service');
+    try {
+      kube.dropStreams('Service');
+      await until(() => inf.absent, 'absent');
+      expect(inf.synced).toBe(true);
+    } finally {
+      kube.missing.delete('Service');
+    }
   });
 
   it('treats a resource the server does not serve (CRD not installed) as synced and empty', async () => {

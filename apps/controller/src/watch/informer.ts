@@ -167,10 +167,7 @@ export class Informer<T extends KubeObject> {
         failures++;
         this.restarts++;
         this.events.onRestart(this.opts.resource, 'error');
-        // Full jitter: a random wait up to the exponential bound, so replicas and resources
-        // do not retry in lockstep against a struggling API server.
-        const bound = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** Math.min(failures, 10));
-        const wait = Math.round(this.opts.backoffMinMs / 2 + Math.random() * bound);
+        const wait = backoffDelay(failures, this.opts.backoffMinMs, this.opts.backoffMaxMs);
         this.events.log('warn', 'watch failed: retrying', { resource: this.opts.resource, err: (err as Error).message, retryInMs: wait });
         // After an error the cache may have missed events: relist (cheap, and level-triggered).
         this.needRelist = true;
@@ -194,6 +191,11 @@ export class Informer<T extends KubeObject> {
       } while (cont);
     } catch (err) {
       if (this.opts.optional && err instanceof KubeError && err.status === 404) {
+        // Served before and objects still cached: more likely a transient answer (an API
+        // server or aggregator hiccup) than a deleted CRD — deleting a CRD deletes its objects
+        // first, and the watch reports each. Treating it as "all gone" would remove every
+        // route at once: keep the cache and retry with backoff instead.
+        if (this.hasSynced && !this.absent && this.cache.size > 0) throw err;
         if (!this.absent) this.events.log('info', 'resource not served (CRD not installed): treated as empty', { resource: this.opts.resource });
         this.absent = true;
         this.replace([], '');
@@ -232,6 +234,16 @@ export class Informer<T extends KubeObject> {
     else this.cache.set(key(o), o);
     this.events.onChange();
   }
+}
+
+/**
+ * The wait before retry number `failures` (1, 2, …): "full jitter" — uniformly random up to an
+ * exponential bound, plus half the minimum — so replicas and resources do not retry in
+ * lockstep against a struggling API server. Always within [min/2, max + min/2].
+ */
+export function backoffDelay(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const bound = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(failures, 1), 10));
+  return Math.round(minMs / 2 + random() * bound);
 }
 
 function key(o: KubeObject): string {

@@ -14,6 +14,9 @@ export interface AuditEntry {
 }
 
 export async function recordAudit(tx: TxClient, actor: Actor, entry: AuditEntry): Promise<void> {
+  // Every write transaction records its audit event here: a fenced actor (the controller)
+  // proves in the same transaction that it may still write (lib/access.ts).
+  await actor.fence?.(tx);
   await tx.auditEvent.create({
     data: {
       actorType: actor.principal.actorType,
@@ -32,6 +35,7 @@ export async function recordAudit(tx: TxClient, actor: Actor, entry: AuditEntry)
 /** Several events in one statement (a batch change): the same rows `recordAudit` writes. */
 export async function recordAudits(tx: TxClient, actor: Actor, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
+  await actor.fence?.(tx);
   await tx.auditEvent.createMany({
     data: entries.map((entry) => ({
       actorType: actor.principal.actorType,
