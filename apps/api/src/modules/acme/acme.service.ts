@@ -436,7 +436,11 @@ export class AcmeService {
     const problem = { ...f.problem, at: new Date().toISOString(), renewal };
     acmeCounters.failures.set(f.problem.type, (acmeCounters.failures.get(f.problem.type) ?? 0) + 1);
     // A failed renewal keeps the certificate in service (state issued, problem shown).
-    await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { state: renewal ? 'issued' : 'failed', problem, attempts, nextAttemptAt, orderUrl: null } }).catch(() => {});
+    // If this write fails the row stays due; the worker tries it again in its next pass, not
+    // in this one (acme.worker.ts).
+    await this.deps.prisma.acmeCertificate
+      .update({ where: { id: row.id }, data: { state: renewal ? 'issued' : 'failed', problem, attempts, nextAttemptAt, orderUrl: null } })
+      .catch((e: unknown) => this.deps.log.error({ hostname: row.hostname, err: (e as Error).message }, 'ACME failure could not be recorded; retried in the next worker pass'));
     if (f.validation) await this.event(row.hostname, 'failed_validation', f.problem.type);
     await this.audit(actor, row, 'acme.fail', { problem: { from: null, to: problem }, nextAttemptAt: { from: null, to: nextAttemptAt?.toISOString() ?? null } }).catch(() => {});
     this.deps.log.warn({ hostname: row.hostname, problem: f.problem, nextAttemptAt }, renewal ? 'ACME renewal failed; the current certificate stays in service' : 'ACME order failed');

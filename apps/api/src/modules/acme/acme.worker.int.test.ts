@@ -61,6 +61,24 @@ describe('AcmeWorker lease', () => {
   });
 });
 
+describe('a row that stays due', () => {
+  it('is processed once per pass, not again at once, when its attempt could not record an outcome', async () => {
+    const row = { id: randomUUID() };
+    const processed: string[] = [];
+    let dues = 0;
+    // The stand-in never records anything: the row stays due, as when the database refused
+    // the failure's update.
+    const service = { due: async () => (dues++, [row]), process: async (r: { id: string }) => void processed.push(r.id), pruneEvents: async () => {} };
+    const w = new AcmeWorker(prisma, service as never, 60_000, log);
+    await w.poke();
+    expect(processed).toEqual([row.id]);
+    expect(dues).toBe(2);
+    await w.poke();
+    expect(processed).toEqual([row.id, row.id]);
+    await w.stop();
+  });
+});
+
 describe('resuming after a restart', () => {
   it('finds a row left mid-order (validating, next attempt past) due again, and not an issued one before its renewal', async () => {
     const tenant = await prisma.tenant.create({ data: { slug: 'resume', name: 'resume' } });

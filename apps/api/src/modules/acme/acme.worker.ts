@@ -92,11 +92,16 @@ export class AcmeWorker {
     const keepAlive = setInterval(() => void this.renewLease().catch(() => (this.leaseUntil = 0)), LEASE_MS / 4);
     keepAlive.unref();
     try {
+      // Each row at most once per pass: a row still due after its attempt (its failure could
+      // not be recorded, say, with the database flapping) waits for the next pass instead of
+      // being ordered again at once — the CA never sees a loop.
+      const tried = new Set<string>();
       for (;;) {
-        const due = await this.service.due(new Date(), 10);
+        const due = (await this.service.due(new Date(), 10 + tried.size)).filter((row) => !tried.has(row.id));
         if (due.length === 0) break;
         for (const row of due) {
           if (this.stopped || !this.isLeader()) return;
+          tried.add(row.id);
           await this.service.process(row, this.isLeader);
         }
       }
