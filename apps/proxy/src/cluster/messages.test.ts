@@ -171,9 +171,10 @@ describe('route table over IPC', () => {
     expect((await early.next()).done).toBe(true);
     // A worker fed the stream builds the same table as the primary.
     const asm = new SnapshotAssembler();
-    let built = null;
+    let built: ReturnType<SnapshotAssembler['feed']> = null;
     for await (const m of cache.read(table, 88)) built = asm.feed(m) ?? built;
-    expect(built?.version).toBe(4);
+    if (!built) throw new Error('the stream built no table');
+    expect(built.version).toBe(4);
     expect([...built.table.routes()].map((r) => r.id).sort()).toEqual(all.map((r) => r.id).sort());
     expect((await collect(cache.read(table, 88)))[2]).toBe(closing);
   });

@@ -5,7 +5,9 @@
  *
  *  - route sync (snapshot + LISTEN, `routesync/route-sync.ts`): each table change is sent to
  *    every worker (a snapshot in chunks of compact tuples, encoded once for all workers, or
- *    a delta); a worker that starts or restarts gets the current snapshot when it says hello;
+ *    a delta); a full load is forwarded batch by batch while it streams in from the control
+ *    database, so workers build their tables beside the primary's; a worker that starts or
+ *    restarts gets the current snapshot (or the one streaming) when it says hello;
  *  - the heartbeat: the applied version it reports is the lowest any listening worker has
  *    applied, written only when that minimum changes (plus the interval);
  *  - the connection audit: workers send events in batches; one bounded queue and writer;
