@@ -1,7 +1,8 @@
 /**
  * Keeps the proxy's route table in step with the control database, entirely off the hot
  * path:
- *  - at start it loads a full snapshot in one REPEATABLE READ transaction;
+ *  - at start it loads a full snapshot in one REPEATABLE READ transaction, through a cursor
+ *    in batches (`SNAPSHOT_BATCH`), building the table between them;
  *  - after a reconnect of the LISTEN connection (notifications may have been missed) it reads
  *    the change log after its version, like a delta, if the log still holds the change its
  *    table ends with (same version, same commit time: the same history, not a restored or
@@ -74,9 +75,12 @@ export interface SnapshotStream {
 }
 
 /**
- * Rows per FETCH of a full snapshot. Batches keep the rows short-lived (a one-shot query
- * held all 100,000 decoded rows at once, and the garbage collector copied them between
- * generations), and the client decodes one batch while the server produces the next.
+ * Rows per FETCH of a full snapshot. The table is built batch by batch with the event loop
+ * free between batches: with one query, decoding and building 100,000 routes held it for
+ * 0.47–0.63 s in one piece (a proxy's hot path stalls for that long during a resync), in
+ * batches for at most 0.14–0.17 s, at ~8 % more CPU for the load (`npm run
+ * bench:cold-start`, docs/performance.md). The client decodes one batch while the server
+ * produces the next, and the cluster primary forwards each batch to its workers at once.
  */
 export const SNAPSHOT_BATCH = 2000;
 
@@ -216,18 +220,12 @@ export class RouteSync {
         const row = v.rows[0];
         const version = row?.version ?? 0;
         const committedAt = row?.updated_at ?? null;
-        if (!stream) {
-          // Nobody to stream to (a single process): one query, ~6 % less CPU than batches.
-          const rows = await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null]);
-          builder.add(rows.rows.map(routeFromRow));
-          return { version, committedAt, fence: row?.created_at ? { version: row.version, at: row.created_at.getTime() } : null };
-        }
         // A cursor in the snapshot's transaction: rows arrive in batches. The planner costs a
         // cursor for its first rows unless told the whole result is read.
         await c.query('SET LOCAL cursor_tuple_fraction = 1');
         await c.query(`DECLARE route_snapshot NO SCROLL CURSOR FOR ${ROUTE_SNAPSHOT_SQL}`, [null]);
-        stream.begin(version, committedAt);
-        streaming = true;
+        stream?.begin(version, committedAt);
+        streaming = stream !== undefined;
         const size = this.opts.snapshotBatchRows ?? SNAPSHOT_BATCH;
         const fetch = () => {
           const q = c.query<RouteSnapshotRow>(`FETCH ${size} FROM route_snapshot`);
@@ -243,7 +241,7 @@ export class RouteSync {
           // Asked before this batch is decoded, so the server works while the client does.
           if (more) next = fetch();
           const records = batch.map(routeFromRow);
-          stream.rows(records);
+          stream?.rows(records);
           builder.add(records);
           if (!more) break;
         }
