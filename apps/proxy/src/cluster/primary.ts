@@ -245,7 +245,6 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
     },
   });
 
-
   let failStart: ((err: Error) => void) | null = null;
   let allListening: (() => void) | null = null;
 
