@@ -43,9 +43,13 @@ function track(name: string, child: ChildProcess): Proc {
   };
 }
 
-/** `taskset -c cpus node --import tsx <entry>` — taskset execs, so the pid is node's. */
+/**
+ * `taskset -c cpus node --import tsx <entry>` — taskset execs, so the pid is node's. An
+ * entry ending in `.js` (a build's `dist/`) runs as production runs it: plain node, no tsx.
+ */
 export function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, cpus: string, ipc = false, nodeArgs: readonly string[] = [], wrap: readonly string[] = []): Proc {
-  const args = ['-c', cpus, ...wrap, process.execPath, ...nodeArgs, '--conditions=switchyard-source', '--import', 'tsx', entry.startsWith('/') ? entry : join(root, entry)];
+  const loader = entry.endsWith('.js') ? [] : ['--conditions=switchyard-source', '--import', 'tsx'];
+  const args = ['-c', cpus, ...wrap, process.execPath, ...nodeArgs, ...loader, entry.startsWith('/') ? entry : join(root, entry)];
   const child = spawn('taskset', args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
@@ -119,6 +123,11 @@ export interface SwitchyardOptions {
   /** A command the proxy runs under (e.g. valgrind), and a longer start-up allowance. */
   wrap?: readonly string[];
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run the checkout's build (`apps/proxy/dist/main.js`, plain node) as production does
+   * (Dockerfile, `npm start`) instead of the sources under tsx; `buildProxy` makes it.
+   */
+  dist?: boolean;
 }
 
 export interface StartedSwitchyard extends Proc {
@@ -182,7 +191,7 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
   const t0 = performance.now();
   const p = spawnTs(
     o.proxyId,
-    o.checkout ? join(o.checkout, 'apps/proxy/src/main.ts') : 'apps/proxy/src/main.ts',
+    join(o.checkout ?? root, o.dist ? 'apps/proxy/dist/main.js' : 'apps/proxy/src/main.ts'),
     {
       DATABASE_URL: o.databaseUrl,
       SWITCHYARD_LISTENERS: `tls=tls@127.0.0.1:${o.tlsPort}`,
@@ -204,6 +213,8 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
   );
   await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p, o.wrap?.length ? 900_000 : 120_000);
   const readyMs = performance.now() - t0;
+  // A single process logs its load just before it listens; the line may trail /readyz.
+  for (let i = 0; i < 20 && !p.output().includes('"route table loaded"'); i++) await new Promise((r) => setTimeout(r, 25));
   const loads = [...p.output().matchAll(/"ms":(\d+)[^\n]*"msg":"route table loaded"|"msg":"route table loaded"[^\n]*"ms":(\d+)/g)].map((m) => Number(m[1] ?? m[2]));
   return {
     ...p,
@@ -212,6 +223,11 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
     loadMs: loads.length ? Math.max(...loads) : null,
     processes: processTree(p.pid).filter(isNode).length,
   };
+}
+
+/** Compiles a checkout's proxy and the packages it uses (`tsc -b`, incremental) for `dist: true`. */
+export function buildProxy(checkout: string = root): void {
+  execFileSync(process.execPath, [join(checkout, 'node_modules/typescript/bin/tsc'), '-b', join(checkout, 'apps/proxy')], { cwd: checkout, stdio: 'inherit' });
 }
 
 export interface HaproxyOptions {

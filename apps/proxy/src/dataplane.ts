@@ -19,7 +19,7 @@ import { CancelRouter, deliverCancel, type SessionTarget } from './pg/cancel.js'
 import { CancelKeyStore } from './pg/cancel-keys.js';
 import type { ConnectionLimits } from './policy/limits.js';
 import type { ClientRateLimiter } from './policy/rate-limit.js';
-import type { RouteTable } from './router/route-table.js';
+import { touchedRoutes, type RouteTable } from './router/route-table.js';
 import type { TableChange } from './routesync/route-sync.js';
 import { SecureContextStore } from './tls/context-store.js';
 import { Upstreams } from './upstream/connector.js';
@@ -108,10 +108,10 @@ export class DataPlane {
    */
   apply(change: TableChange): void {
     const { registry, upstreams, health } = this;
-    this.tlsContexts.apply(change);
+    const touched = touchedRoutes(change.table, change.previous, change.changedIds);
+    this.tlsContexts.apply(change, touched);
     this.current = change.table;
-    for (const id of change.changedIds) {
-      const r = change.table.get(id);
+    for (const { id, after: r } of touched) {
       if (!r) upstreams.balancer.forget(id);
       const check = r?.enabled ? r.healthCheck : null;
       health.setRoute(
@@ -119,11 +119,9 @@ export class DataPlane {
         check && r ? r.endpoints.map((endpoint) => ({ endpoint, check, postgres: r.engine === 'postgres', sourceAddress: r.sourceAddress ?? null })) : [],
       );
     }
-    this.dedicated.sync(change.table, change.changedIds, change.previous);
+    this.dedicated.sync(change.table, touched);
     // Routes now disabled or gone whose owners chose `close`: end their open connections.
-    for (const id of change.changedIds) {
-      const before = change.previous?.get(id);
-      const after = change.table.get(id);
+    for (const { id, before, after } of touched) {
       const closeBehavior = (after ?? before)?.disableBehavior === 'close';
       if (closeBehavior && (!after || !after.enabled) && registry.count(id) > 0) {
         const n = registry.closeRoute(id);

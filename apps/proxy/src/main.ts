@@ -11,10 +11,7 @@
  */
 import cluster from 'node:cluster';
 import pino from 'pino';
-import { startClusterPrimary } from './cluster/primary.js';
-import { runWorker } from './cluster/worker.js';
 import { loadConfig } from './config.js';
-import { startProxy } from './proxy.js';
 
 let config;
 try {
@@ -24,8 +21,12 @@ try {
   process.exit(2);
 }
 
+// Each role imports only its own modules (dynamic `import()`): a worker never loads the
+// control-database side (pg, route sync, the audit writer), which every worker of a cluster
+// would otherwise compile at start.
 if (cluster.isWorker) {
   const log = pino({ level: config.logLevel, base: { svc: 'proxy', proxyId: config.proxyId, worker: config.workerId } });
+  const { runWorker } = await import('./cluster/worker.js');
   await runWorker(config, log);
 } else {
   const log = pino({ level: config.logLevel, base: { svc: 'proxy', proxyId: config.proxyId } });
@@ -49,7 +50,7 @@ if (cluster.isWorker) {
   }
 
   try {
-    proxy = config.workers > 1 ? await startClusterPrimary(config, log) : await startProxy(config, log);
+    proxy = config.workers > 1 ? await (await import('./cluster/primary.js')).startClusterPrimary(config, log) : await (await import('./proxy.js')).startProxy(config, log);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'proxy failed to start');
     process.exit(1);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
-import { RouteTable } from '../router/route-table.js';
+import { compileRoute, RouteTable } from '../router/route-table.js';
 import { route } from '../testing/routes.js';
 import {
   decodeEvent,
   decodeFromWorker,
-  decodeRecords,
+  decodeEntries,
   decodeToWorker,
   deltaMessage,
   encodeRecords,
@@ -16,6 +16,13 @@ import {
   SnapshotCache,
   type ToWorker,
 } from './messages.js';
+
+/** `Array.fromAsync` (Node 22+). */
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
 
 const routes = (n: number) =>
   Array.from({ length: n }, (_, i) => route({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, hostname: `db${i}.t.example.com`, sourceCidrs: i % 2 ? ['10.0.0.0/8'] : [] }));
@@ -97,13 +104,14 @@ describe('route table over IPC', () => {
       upstreamCa: 'CA',
       acmeChallenge: { id: 'a1', type: 'tls-alpn-01', token: 'tok', keyAuthorization: 'ka', certPem: 'ACME', keyCiphertext: 'ak' },
     });
-    expect(decodeRecords(encodeRecords([full]))).toEqual([full]);
+    // Decoded straight to table entries: the record plus its compiled source ranges.
+    expect(decodeEntries(encodeRecords([full]))).toEqual([compileRoute(full)]);
     // Optional fields a snapshot row gives as null come back absent, which means the same.
     const nulls = route({ healthCheck: null, proxyProtocol: null, dedicatedPort: null, destination: null, sourceAddress: null, acmeChallenge: null });
-    expect(decodeRecords(encodeRecords([nulls]))).toEqual([route()]);
-    expect(decodeRecords('not json')).toBeNull();
-    expect(decodeRecords('[[1,2]]')).toBeNull();
-    expect(decodeRecords('{}')).toBeNull();
+    expect(decodeEntries(encodeRecords([nulls]))).toEqual([compileRoute(route())]);
+    expect(decodeEntries('not json')).toBeNull();
+    expect(decodeEntries('[[1,2]]')).toBeNull();
+    expect(decodeEntries('{}')).toBeNull();
     const [part] = snapshotMessages(RouteTable.build(3, routes(2)), null);
     const a = new SnapshotAssembler();
     expect(a.feed({ ...part!, count: 3 })).toBeNull();
@@ -112,17 +120,17 @@ describe('route table over IPC', () => {
     expect(decodeToWorker({ ...part, routes: [] })).toBeNull();
   });
 
-  it('encodes a table once for every reader, part by part as the first reader needs it', () => {
+  it('encodes a table once for every reader, part by part as the first reader needs it', async () => {
     const table = RouteTable.build(9, routes(5000));
     const cache = new SnapshotCache();
-    const a = cache.get(table, 77);
-    const b = cache.get(table, 77);
-    const first = a.next().value!;
+    const a = cache.read(table, 77);
+    const b = cache.read(table, 77);
+    const first = (await a.next()).value!;
     expect(first).toMatchObject({ part: 0, last: false, count: 2000 });
     // Interleaved readers see the very same messages (no second encoding).
-    expect(b.next().value).toBe(first);
-    const restA = [...a];
-    const restB = [...b];
+    expect((await b.next()).value).toBe(first);
+    const restA = await collect(a);
+    const restB = await collect(b);
     expect(restB).toEqual(restA);
     restB.forEach((m, i) => expect(m).toBe(restA[i]));
     expect([first, ...restA].map((m) => [m.part, m.count, m.last])).toEqual([
@@ -130,12 +138,61 @@ describe('route table over IPC', () => {
       [1, 2000, false],
       [2, 1000, true],
     ]);
-    expect([...cache.get(table, 77)][0]).toBe(first);
+    expect((await collect(cache.read(table, 77)))[0]).toBe(first);
     // Another table (or a cleared cache) is encoded afresh.
     cache.clear();
-    expect([...cache.get(table, 77)][0]).not.toBe(first);
+    expect((await collect(cache.read(table, 77)))[0]).not.toBe(first);
     const other = RouteTable.build(10, routes(1));
-    expect([...cache.get(other, null)]).toEqual(snapshotMessages(other, null));
+    expect(await collect(cache.read(other, null))).toEqual(snapshotMessages(other, null));
+    // No table and nothing streaming: nothing to send.
+    expect(await collect(new SnapshotCache().read(null, null))).toEqual([]);
+  });
+
+  it('streams a loading snapshot to readers as its batches arrive, then serves its table from the same parts', async () => {
+    const all = routes(5);
+    const cache = new SnapshotCache();
+    cache.begin(4, 88);
+    expect(cache.streaming).toBe(true);
+    cache.push(all.slice(0, 2));
+    const early = cache.read(null, null);
+    expect((await early.next()).value).toMatchObject({ version: 4, committedAt: 88, part: 0, count: 2, last: false });
+    // The reader waits for the next batch rather than ending.
+    const pending = early.next();
+    cache.push(all.slice(2, 5));
+    expect((await pending).value).toMatchObject({ part: 1, count: 3, last: false });
+    // A reader arriving mid-stream starts at part 0.
+    const late = cache.read(null, null);
+    expect((await late.next()).value).toMatchObject({ part: 0 });
+    const table = RouteTable.build(4, all);
+    cache.finish(table);
+    expect(cache.streaming).toBe(false);
+    const closing = (await early.next()).value!;
+    expect(closing).toMatchObject({ part: 2, count: 0, last: true });
+    expect((await early.next()).done).toBe(true);
+    // A worker fed the stream builds the same table as the primary.
+    const asm = new SnapshotAssembler();
+    let built: ReturnType<SnapshotAssembler['feed']> = null;
+    for await (const m of cache.read(table, 88)) built = asm.feed(m) ?? built;
+    if (!built) throw new Error('the stream built no table');
+    expect(built.version).toBe(4);
+    expect([...built.table.routes()].map((r) => r.id).sort()).toEqual(all.map((r) => r.id).sort());
+    expect((await collect(cache.read(table, 88)))[2]).toBe(closing);
+  });
+
+  it('stops the readers of a snapshot whose load failed part-way', async () => {
+    const cache = new SnapshotCache();
+    cache.begin(5, null);
+    cache.push(routes(2));
+    const r = cache.read(null, null);
+    expect((await r.next()).value).toMatchObject({ part: 0 });
+    const pending = r.next();
+    cache.abandon();
+    expect((await pending).done).toBe(true);
+    expect(cache.streaming).toBe(false);
+    // The retry streams afresh from part 0.
+    cache.begin(5, null);
+    cache.push(routes(1));
+    expect((await cache.read(null, null).next()).value).toMatchObject({ part: 0, count: 1 });
   });
 
   it('restarts the assembly when a new snapshot begins before the last one finished', () => {

@@ -14,7 +14,7 @@ import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type RefusalCode } from '../errors.js';
 import type { OpenConnectionInfo } from '../listener/registry.js';
 import type { SlotKey } from '../policy/limits.js';
-import { RouteTable, type RouteEntry } from '../router/route-table.js';
+import { compileSources, RouteTable, type RouteEntry } from '../router/route-table.js';
 import type { TableChange } from '../routesync/route-sync.js';
 
 /** Routes per snapshot message: keeps each message (and each JSON.parse) well under a MB. */
@@ -67,7 +67,7 @@ export function recordOf(entry: RouteEntry): RouteRecord {
 /**
  * A route record on the wire inside a snapshot: its values in a fixed order, as a JSON array
  * (half the bytes of the object, whose keys would repeat 100,000 times, and half the time to
- * parse). `encodeRecords` and `decodeRecords` name the fields in the same order; the decoder
+ * parse). `encodeRecords` and `decodeEntries` name the fields in the same order; the decoder
  * is typed to name every field of `RouteRecord`, and a round-trip test covers the encoder.
  * Written out rather than looped over a key list: ~2× faster at 100,000 routes.
  */
@@ -110,8 +110,12 @@ export function encodeRecords(records: Iterable<RouteRecord>): string {
 const RECORD_WIDTH = 26;
 type Tuple<N extends number, R extends never[] = []> = R['length'] extends N ? R : Tuple<N, [...R, never]>;
 
-/** The inverse of `encodeRecords`; null when the text is not tuples of the right length. */
-export function decodeRecords(text: string): RouteRecord[] | null {
+/**
+ * The inverse of `encodeRecords`, straight to table entries (`compileRoute`'s output: one
+ * object per route, not a record and then its compiled copy); null when the text is not
+ * tuples of the right length.
+ */
+export function decodeEntries(text: string): RouteEntry[] | null {
   let rows: unknown;
   try {
     rows = JSON.parse(text);
@@ -119,7 +123,7 @@ export function decodeRecords(text: string): RouteRecord[] | null {
     return null;
   }
   if (!Array.isArray(rows)) return null;
-  const out: RouteRecord[] = new Array(rows.length);
+  const out: RouteEntry[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as unknown;
     if (!Array.isArray(row) || row.length !== RECORD_WIDTH || typeof row[0] !== 'string' || typeof row[1] !== 'string') return null;
@@ -127,14 +131,15 @@ export function decodeRecords(text: string): RouteRecord[] | null {
     const t = row as Tuple<typeof RECORD_WIDTH>;
     // One literal of fixed shape per route (no per-field loop): what V8 allocates fastest.
     // Optional fields sent as null come back absent (undefined), which means the same.
-    const r: AllFields<RouteRecord> = {
+    const sourceCidrs: string[] = t[6] ?? [];
+    const r: AllFields<RouteEntry> = {
       id: t[0],
       hostname: t[1],
       listener: t[2],
       tlsMode: t[3],
       enabled: t[4],
       disableBehavior: t[5],
-      sourceCidrs: t[6] ?? [],
+      sourceCidrs,
       maxConnections: t[7],
       version: t[8],
       tenantId: t[9],
@@ -154,6 +159,7 @@ export function decodeRecords(text: string): RouteRecord[] | null {
       upstreamTls: t[23] ?? true,
       acmeChallenge: t[24] ?? undefined,
       upstreamCa: t[25],
+      allowedSources: compileSources(sourceCidrs),
     };
     out[i] = r;
   }
@@ -192,38 +198,113 @@ export function snapshotMessages(table: RouteTable, committedAt: number | null, 
   return [...snapshotParts(table, committedAt, chunk)];
 }
 
+/** A snapshot's parts as encoded so far, for every worker that reads it. */
+interface SnapshotState {
+  version: number;
+  committedAt: number | null;
+  /** The table the parts encode; for a streamed snapshot, known once it is finished. */
+  table: RouteTable | null;
+  parts: SnapshotMessage[];
+  /** A whole table's remaining parts, encoded as the first reader needs them. */
+  source: Iterator<SnapshotMessage> | null;
+  /** Streamed and not finished: more parts may come (`push`). */
+  open: boolean;
+  abandoned: boolean;
+  /** Readers waiting for the next streamed part. */
+  waiting: Array<() => void>;
+}
+
 /**
  * The current table's snapshot messages, encoded once and sent to every worker that asks
- * (all of them at start, one after a restart). Parts are encoded as the first reader needs
- * them, so the primary encodes part n+1 while the workers decode part n; later readers get
- * the parts already made. Dropped at the next table change (readers in flight finish the
- * table they started), so it never keeps an old table alive; ~0.35 KB per route while it
- * lives.
+ * (all of them at start, one after a restart). Two sources:
+ *  - streamed (`begin`, `push` per batch, `finish`): a full load forwards its routes as
+ *    they arrive from the control database, so workers build their tables while the
+ *    snapshot is still loading; the closing part (no routes, `last`) is pushed once the
+ *    primary's own table is built, and the parts then serve later readers of that table;
+ *  - a whole table (`read` of a table the cache does not hold, e.g. after deltas): parts are
+ *    encoded as the first reader needs them, so the primary encodes part n+1 while the
+ *    workers decode part n; later readers get the parts already made.
+ * Dropped at the next table change (readers in flight finish what they started; readers of
+ * an abandoned stream stop, and their workers get the next snapshot from its part 0), so it
+ * never keeps an old table alive; ~0.35 KB per route while it lives.
  */
 export class SnapshotCache {
-  private state: { table: RouteTable; committedAt: number | null; parts: SnapshotMessage[]; source: Iterator<SnapshotMessage> | null } | null = null;
+  private state: SnapshotState | null = null;
 
-  *get(table: RouteTable, committedAt: number | null): Generator<SnapshotMessage> {
-    if (this.state?.table !== table || this.state.committedAt !== committedAt) {
-      this.state = { table, committedAt, parts: [], source: snapshotParts(table, committedAt) };
+  /** A snapshot is streaming: `read` returns it whatever table is asked for. */
+  get streaming(): boolean {
+    return this.state?.open === true;
+  }
+
+  begin(version: number, committedAt: number | null): void {
+    this.clear();
+    this.state = { version, committedAt, table: null, parts: [], source: null, open: true, abandoned: false, waiting: [] };
+  }
+
+  /** One batch of the streaming snapshot's routes: one part. */
+  push(records: readonly RouteRecord[]): void {
+    const s = this.state;
+    if (!s?.open || records.length === 0) return;
+    s.parts.push({ sy: 1, t: 'snapshot', version: s.version, committedAt: s.committedAt, part: s.parts.length, last: false, count: records.length, routes: encodeRecords(records) });
+    wake(s);
+  }
+
+  /** The streaming snapshot is complete and built as `table`. */
+  finish(table: RouteTable): void {
+    const s = this.state;
+    if (!s?.open) return;
+    s.parts.push({ sy: 1, t: 'snapshot', version: s.version, committedAt: s.committedAt, part: s.parts.length, last: true, count: 0, routes: '[]' });
+    s.table = table;
+    s.open = false;
+    wake(s);
+  }
+
+  /** The streaming snapshot failed part-way: its readers stop. */
+  abandon(): void {
+    if (this.state?.open) this.clear();
+  }
+
+  /**
+   * The snapshot messages for one reader: the streaming snapshot (waiting for parts still
+   * loading), else `table`'s (nothing when there is no table yet).
+   */
+  async *read(table: RouteTable | null, committedAt: number | null): AsyncGenerator<SnapshotMessage> {
+    if (!this.state?.open && (this.state?.table !== table || this.state.committedAt !== committedAt)) {
+      if (!table) return;
+      this.state = { version: table.version, committedAt, table, parts: [], source: snapshotParts(table, committedAt), open: false, abandoned: false, waiting: [] };
     }
     const s = this.state;
     for (let i = 0; ; i++) {
-      if (i >= s.parts.length) {
-        const n = s.source?.next();
-        if (!n || n.done) {
-          s.source = null;
+      while (i >= s.parts.length) {
+        if (s.abandoned) return;
+        if (s.source) {
+          const n = s.source.next();
+          if (n.done) s.source = null;
+          else s.parts.push(n.value);
+        } else if (s.open) {
+          await new Promise<void>((r) => s.waiting.push(r));
+        } else {
           return;
         }
-        s.parts.push(n.value);
       }
+      if (s.abandoned) return;
       yield s.parts[i]!;
     }
   }
 
   clear(): void {
+    const s = this.state;
     this.state = null;
+    if (s?.open) {
+      s.open = false;
+      s.abandoned = true;
+      wake(s);
+    }
   }
+}
+
+function wake(s: SnapshotState): void {
+  for (const r of s.waiting.splice(0)) r();
 }
 
 /** The delta message for a table change derived by route sync (null for a full load). */
@@ -266,15 +347,15 @@ export class SnapshotAssembler {
       if (msg.part !== 0) return null;
       this.builder = RouteTable.builder();
     }
-    const records = decodeRecords(msg.routes);
-    if (!records || records.length !== msg.count) {
+    const entries = decodeEntries(msg.routes);
+    if (!entries || entries.length !== msg.count) {
       // A corrupt part: start over (the worker asks for a snapshot when a delta does not fit).
       this.builder = null;
       this.next = 0;
       this.version = null;
       return null;
     }
-    this.builder!.add(records);
+    this.builder!.addEntries(entries);
     this.next++;
     if (!msg.last) return null;
     const done = { version: msg.version, committedAt: msg.committedAt, table: this.builder!.build(msg.version) };

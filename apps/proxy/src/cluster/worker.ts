@@ -114,10 +114,10 @@ export async function runWorker(config: ProxyConfig, log: Logger): Promise<void>
     const started = performance.now();
     const previous = plane.table;
     const { table } = snap;
-    const ids = new Set<string>();
-    for (const r of table.routes()) ids.add(r.id);
-    if (previous) for (const r of previous.routes()) ids.add(r.id);
-    publish({ kind: 'full', table, previous, changedIds: [...ids], committedAt: snap.committedAt === null ? null : new Date(snap.committedAt) }, null);
+    const ids: string[] = [];
+    for (const r of table.routes()) ids.push(r.id);
+    if (previous) for (const r of previous.routes()) if (!table.get(r.id)) ids.push(r.id);
+    publish({ kind: 'full', table, previous, changedIds: ids, committedAt: snap.committedAt === null ? null : new Date(snap.committedAt) }, null);
     log.info({ version: snap.version, routes: table.size, applyMs: Math.round(performance.now() - started), sinceFirstPartMs: Math.round(performance.now() - snapshotStarted) }, 'route table applied');
   };
 

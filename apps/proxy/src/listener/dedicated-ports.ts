@@ -9,7 +9,7 @@
  * proxy take over another service's port.
  */
 import type { Logger } from 'pino';
-import type { RouteTable } from '../router/route-table.js';
+import type { RouteTable, TouchedRoute } from '../router/route-table.js';
 import type { ListenerContext } from './context.js';
 import { ProxyListener } from './listener.js';
 
@@ -30,11 +30,11 @@ export class DedicatedPorts {
   }
 
   /** Applies a table change: opens ports new routes need, closes ports nobody owns now. */
-  sync(table: RouteTable, changedIds: readonly string[], previous: RouteTable | null): void {
+  sync(table: RouteTable, touched: readonly TouchedRoute[]): void {
     if (this.stopped) return;
-    for (const id of changedIds) {
-      const before = previous?.get(id)?.dedicatedPort ?? null;
-      const after = table.get(id)?.dedicatedPort ?? null;
+    for (const r of touched) {
+      const before = r.before?.dedicatedPort ?? null;
+      const after = r.after?.dedicatedPort ?? null;
       if (before !== null && before !== after && !table.matchDedicated(before)) this.close(before);
       if (after !== null && !this.open.has(after)) this.openPort(after);
     }

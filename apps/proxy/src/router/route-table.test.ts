@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { route } from '../testing/routes.js';
-import { normalizeServerName, RouteTable } from './route-table.js';
+import { compileRoute, normalizeServerName, RouteTable, touchedRoutes } from './route-table.js';
 
 describe('normalizeServerName', () => {
   it('lower-cases, drops a trailing dot and ignores IP literals', () => {
@@ -146,5 +146,26 @@ describe('RouteTable overlay', () => {
         expect(t.match('postgres', h)?.id).toBe(names.get(h));
       }
     }
+  });
+});
+
+describe('touchedRoutes', () => {
+  it('gives a first table every route as new, and a change each touched route before and after', () => {
+    const a = route({ id: 'a', hostname: 'a.example.com' });
+    const b = route({ id: 'b', hostname: 'b.example.com' });
+    const first = RouteTable.build(1, [a, b]);
+    // A first table is walked: no previous entries, every route after.
+    expect(touchedRoutes(first, null, ['ignored']).map((t) => [t.id, t.before, t.after?.hostname])).toEqual([
+      ['a', undefined, 'a.example.com'],
+      ['b', undefined, 'b.example.com'],
+    ]);
+    const c = route({ id: 'c', hostname: 'c.example.com' });
+    const a2 = { ...a, enabled: false };
+    const next = first.withChanges(2, [a2, c], ['b']);
+    const touched = touchedRoutes(next, first, ['a', 'b', 'c']);
+    expect(touched.map((t) => t.id)).toEqual(['a', 'b', 'c']);
+    expect(touched[0]).toEqual({ id: 'a', before: compileRoute(a), after: compileRoute(a2) });
+    expect(touched[1]).toEqual({ id: 'b', before: compileRoute(b), after: undefined });
+    expect(touched[2]).toEqual({ id: 'c', before: undefined, after: compileRoute(c) });
   });
 });

@@ -1,6 +1,10 @@
 /**
- * Route sync applies each notified change as a delta read in one statement: an update, a
- * deletion and several changes folded into one read. After its LISTEN connection drops: a change log that still continues the
+ * A full snapshot streams through a cursor in batches, each handed to `snapshotStream` before
+ * the table is built (what the cluster primary forwards to its workers). Each notified change
+ * is applied as a delta read in one round trip: an update, a deletion and several changes
+ * folded into one read.
+ *
+ * Route sync after its LISTEN connection drops: a change log that still continues the
  * table's history is read as a delta (no full snapshot: what keeps a fleet's resync after a
  * database restart small); one whose newest change is not the one the table ends with (a
  * restored or failed-over database reusing the number) gets a full snapshot.
@@ -113,4 +117,41 @@ it('loads a full snapshot after a reconnect when the newest change is not the on
   expect(await syncs('full')).toBe(full + 1);
   expect(sync.current!.version).toBe(have);
   expect(sync.current!.size).toBe(3);
+});
+
+it('streams a full snapshot in batches before building the same table', async () => {
+  const events: Array<string | string[]> = [];
+  let table: TableChange['table'] | null = null;
+  const streaming = new RouteSync({
+    connectionString: db.url,
+    pool,
+    resyncIntervalMs: 600_000,
+    log: pino({ level: 'silent' }),
+    metrics: createMetrics(),
+    applicationName: `${APP}-stream`,
+    snapshotBatchRows: 2,
+    snapshotStream: {
+      begin: (version) => events.push(`begin ${version}`),
+      rows: (records) => events.push(records.map((r) => r.hostname)),
+      abort: () => events.push('abort'),
+    },
+    onChange: (c) => {
+      events.push(`change ${c.kind} ${c.table.version}`);
+      table = c.table;
+      for (const w of waiters.splice(0)) w();
+    },
+  });
+  streaming.start();
+  try {
+    await until(() => table !== null);
+    const version = sync.current!.version;
+    const hosts = [...sync.current!.routes()].map((r) => r.hostname).sort();
+    expect(hosts).toHaveLength(3);
+    // Three routes in batches of two: two batches, then the table.
+    expect(events.map((e) => (Array.isArray(e) ? e.length : e))).toEqual([`begin ${version}`, 2, 1, `change full ${version}`]);
+    expect(events.filter(Array.isArray).flat().sort()).toEqual(hosts);
+    expect([...table!.routes()].map((r) => r.hostname).sort()).toEqual(hosts);
+  } finally {
+    await streaming.stop();
+  }
 });

@@ -13,7 +13,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { AcmeChallengeRecord, RouteCertificate } from '@switchyard/core';
 import type { Keyring } from '@switchyard/pki';
 import type { Logger } from 'pino';
-import type { RouteTable } from '../router/route-table.js';
+import type { RouteTable, TouchedRoute } from '../router/route-table.js';
 
 export type TlsEntry =
   | { ok: true; context: SecureContext; certificateId: string; fingerprint: string; notAfter: number }
@@ -21,7 +21,6 @@ export type TlsEntry =
 
 export interface TableSwap {
   table: RouteTable;
-  changedIds: readonly string[];
   kind: 'full' | 'delta';
 }
 
@@ -55,15 +54,14 @@ export class SecureContextStore {
   }
 
   /** Rebuilds entries of the routes a table change touched. Runs before the table is used. */
-  apply(change: TableSwap): void {
+  apply(change: TableSwap, touched: readonly TouchedRoute[]): void {
     const previousCerts = this.byCertificate;
     if (change.kind === 'full') {
       this.byRoute = new Map();
       this.byCertificate = new Map();
       this.challenges = new Map();
     }
-    for (const id of change.changedIds) {
-      const r = change.table.get(id);
+    for (const { id, after: r } of touched) {
       this.applyChallenge(id, r?.acmeChallenge ?? null, r?.hostname ?? null);
       if (!r || r.tlsMode !== 'terminate') {
         this.byRoute.delete(id);
