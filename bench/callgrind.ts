@@ -6,25 +6,31 @@
  * are zeroed (`callgrind_control -z`), the phase runs, and they are dumped (`-d`):
  *
  *   conns   N new TLS connections (full handshake, 32-byte echo, close), concurrency 4,
- *           `--passes` times (median and spread reported)
+ *           `--passes` times (mean and spread reported)
  *   up      M MiB of plain bytes after a ClientHello, client → upstream, 4 streams
  *   down    M MiB upstream → client, 4 streams
  *
  * Repeatable per connection (docs/performance.md "Per new connection"):
  * - warm-up until the JIT settled: V8 compiles on background threads, which callgrind counts
- *   too, and under valgrind TurboFan was still compiling a third of the instructions after
- *   1,500 connections. The warm-up runs chunks of N connections, each counted, until two
- *   chunks in a row agree within 5 % (at most `--warmup` connections, default 12 × N);
+ *   too, and TurboFan was still compiling a third of the instructions after 1,500 connections
+ *   and a sixth after 3,000. The warm-up runs chunks of N connections, each counted, until a
+ *   chunk spends under 5 % in TurboFan or two chunks in a row agree within 5 % (at most
+ *   `--warmup` connections, default 12 × N);
  * - Switchyard's timers are stretched (heartbeat, its connection-triggered beats, the resync
  *   poll, the audit flush → 1 h; the audit queue is then written when a batch of 500 is full,
  *   as at any real connection rate). Under valgrind a connection takes ~50 ms, so work done
  *   per unit of time (a heartbeat every 300 ms while connections come and go) lands on few
  *   connections and moves with the machine's load; `--keep-timers` leaves the defaults;
- * - `--passes` measured passes of N (default 3 × 1,000), the median kept, min–max printed,
+ * - `--passes` measured passes of N (default 3 × 1,000), their mean kept (all measured
+ *   instructions over all measured connections: a major GC lands in some passes and is
+ *   spread over all), min–max printed,
  *   with the share of each pass spent in TurboFan (background compiles) and in the garbage
- *   collector (main-thread pauses and background GC jobs), from `callgrind_annotate`: a pass
- *   with a major GC costs more, and those are real per-connection costs (allocation drives
- *   them), so passes are long enough to take in several.
+ *   collector (main-thread pauses and background GC jobs), from `callgrind_annotate`. A major
+ *   GC costs ~100 M instructions (the Node reference ran one every ~1,000 connections), and it
+ *   is a real per-connection cost (allocation drives it), so a pass should take in at least
+ *   one: N = 1,000. "ex-TurboFan" is the count without the background compiles still running
+ *   — what a long-running proxy pays once the JIT is done, and the fairer comparison when
+ *   the targets warm up at different speeds.
  *
  * User-space instructions only: the kernel's share (accept, connect, read/write, epoll) is
  * not counted, and is about the same for every proxy doing the same syscalls; /proc CPU time
@@ -82,7 +88,7 @@ const ROUTES = Number(opt.routes ?? 1000);
 const CONNS = Number(opt.conns ?? 1000);
 const MIB = Number(opt.mib ?? 64);
 const PASSES = Math.max(1, Number(opt.passes ?? 3));
-/** Most warm-up connections (chunks of CONNS until two agree within SETTLED). */
+/** Most warm-up connections (chunks of CONNS until one compiles < SETTLED or two agree within SETTLED). */
 const WARMUP = Number(opt.warmup ?? CONNS * 12);
 const SETTLED = 0.05;
 /**
@@ -236,16 +242,16 @@ async function straceCounts(pid: number, what: () => Promise<void>): Promise<{ t
   return { total, byName };
 }
 
-const median = (xs: number[]) => {
-  const a = [...xs].sort((x, y) => x - y);
-  return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
-};
+/** Passes are of equal size, so the mean is all measured instructions over all measured connections. */
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** A dump's total, and the instructions in TurboFan and in the garbage collector (inclusive). */
+/** Per connection: all instructions, and those in TurboFan and in the garbage collector (inclusive; shares of `ir`). */
 interface Counted {
   ir: number;
   compile: number;
   gc: number;
+  /** Major GC: background GC jobs (concurrent marking, sweeping) and mark-compact pauses. */
+  major: number;
 }
 
 /**
@@ -254,7 +260,7 @@ interface Counted {
  * `Heap::CollectGarbage` (main-thread pauses: scavenges, mark-compact) and
  * `DefaultJobWorker::Run` (parallel and concurrent GC jobs: marking, sweeping, evacuation).
  */
-function breakdown(file: string): { compile: number; gc: number } {
+function breakdown(file: string): { compile: number; gc: number; major: number } {
   const out = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
   const get = (name: string) => {
     const line = out.split('\n').find((l) => l.includes(name));
@@ -263,6 +269,7 @@ function breakdown(file: string): { compile: number; gc: number } {
   return {
     compile: get('OptimizingCompileDispatcher::CompileTask::RunInternal'),
     gc: get('v8::internal::Heap::CollectGarbage(') + get('v8::platform::DefaultJobWorker::Run('),
+    major: get('v8::platform::DefaultJobWorker::Run(') + get('v8::internal::Heap::MarkCompact()'),
   };
 }
 
@@ -342,22 +349,22 @@ try {
       const ms = performance.now() - t0;
       callgrindControl(pid, '-d');
       const file = lastDump(dir, pid);
-      return { ir: lastDumpTotal(dir, pid), ms, ...(detail ? breakdown(file) : { compile: NaN, gc: NaN }) };
+      return { ir: lastDumpTotal(dir, pid), ms, ...(detail ? breakdown(file) : { compile: NaN, gc: NaN, major: NaN }) };
     };
     // Warm-up, in counted chunks, until the JIT settled (see the header).
     const conn: ConnFigures = { warmup: [], passes: [], passMs: [] };
     for (let done = 0; done < WARMUP; done += CONNS) {
-      const c = await count(() => conns(port, CONNS));
+      const c = await count(() => conns(port, CONNS), true);
       conn.warmup.push(c.ir / CONNS);
-      log(`${t}: warm-up ${conn.warmup.length}: ${fmt(c.ir / CONNS)} per connection, ${(c.ms / 1000).toFixed(1)} s`);
+      log(`${t}: warm-up ${conn.warmup.length}: ${fmt(c.ir / CONNS)} per connection (TurboFan ${((100 * c.compile) / c.ir).toFixed(0)} %, GC ${((100 * c.gc) / c.ir).toFixed(0)} %), ${(c.ms / 1000).toFixed(1)} s`);
       const w = conn.warmup;
-      if (w.length >= 2 && Math.abs(w[w.length - 1]! - w[w.length - 2]!) <= SETTLED * w[w.length - 2]!) break;
+      if (c.compile < SETTLED * c.ir || (w.length >= 2 && Math.abs(w[w.length - 1]! - w[w.length - 2]!) <= SETTLED * w[w.length - 2]!)) break;
     }
     for (let i = 0; i < PASSES; i++) {
       const c = await count(() => conns(port, CONNS), true);
-      conn.passes.push({ ir: c.ir / CONNS, compile: c.compile / c.ir, gc: c.gc / c.ir });
+      conn.passes.push({ ir: c.ir / CONNS, compile: c.compile / c.ir, gc: c.gc / c.ir, major: c.major / c.ir });
       conn.passMs.push(c.ms);
-      log(`${t}: pass ${i + 1}: ${fmt(c.ir / CONNS)} per connection (TurboFan ${((100 * c.compile) / c.ir).toFixed(0)} %, GC ${((100 * c.gc) / c.ir).toFixed(0)} %), ${(c.ms / 1000).toFixed(1)} s`);
+      log(`${t}: pass ${i + 1}: ${fmt(c.ir / CONNS)} per connection (TurboFan ${((100 * c.compile) / c.ir).toFixed(0)} %, GC ${((100 * c.gc) / c.ir).toFixed(0)} %, of which major ${((100 * c.major) / c.ir).toFixed(0)} %), ${(c.ms / 1000).toFixed(1)} s`);
     }
     // Bulk: warmed up once, measured twice, the lower count kept (a late recompile or a major
     // GC lands in one of them).
@@ -371,7 +378,7 @@ try {
       downIrPerMiB = (await lower(() => bulk(port, 'down', MIB))) / MIB;
     }
     results[t] = { conn, upIrPerMiB, downIrPerMiB };
-    log(`${t}: ${fmt(median(conn.passes.map((x) => x.ir)))} instructions per connection (median of ${PASSES}), ${fmt(upIrPerMiB)} per MiB up, ${fmt(downIrPerMiB)} per MiB down`);
+    log(`${t}: ${fmt(mean(conn.passes.map((x) => x.ir)))} instructions per connection (mean of ${PASSES} passes), ${fmt(upIrPerMiB)} per MiB up, ${fmt(downIrPerMiB)} per MiB down`);
     await p.stop();
     procs.pop();
   }
@@ -391,23 +398,29 @@ if (SYSCALLS) {
   process.exit(0);
 }
 console.log(
-  `\nUser-space instructions (callgrind), ${fmt(ROUTES)} routes; per new TLS connection: median of ${PASSES} passes of ${CONNS} after the warm-up settled; ${MIB} MiB per direction${refused ? ` (${refused} refused connections retried)` : ''}`,
+  `\nUser-space instructions (callgrind), ${fmt(ROUTES)} routes; per new TLS connection: mean of ${PASSES} passes of ${CONNS} after the warm-up settled; ${MIB} MiB per direction${refused ? ` (${refused} refused connections retried)` : ''}`,
 );
 const ref = results.node;
-const med = (r: ConnFigures) => median(r.passes.map((x) => x.ir));
+/** Per connection over all passes: everything; without TurboFan; without TurboFan and major GCs. */
+const all = (r: ConnFigures) => mean(r.passes.map((x) => x.ir));
+const exJit = (r: ConnFigures) => mean(r.passes.map((x) => x.ir * (1 - x.compile)));
+const steady = (r: ConnFigures) => mean(r.passes.map((x) => x.ir * (1 - x.compile - x.major)));
 const pcts = (xs: number[]) => xs.map((x) => `${(100 * x).toFixed(0)}`).join('/');
-console.log(['target', 'per connection', 'passes min–max', 'TurboFan %', 'GC %', 'warm-up chunks', 'pass s', 'per MiB up', 'per MiB down', '÷ Node ref. (conn / up / down)'].join(' | '));
+const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');
+console.log(['target', 'all', 'passes min–max', 'ex-TurboFan', 'ex-TurboFan, ex-major GC', 'TurboFan %', 'major GC %', 'warm-up chunks', 'pass s', 'per MiB up', 'per MiB down', '÷ Node ref. (all / ex-TF / ex-TF ex-major / up / down)'].join(' | '));
 for (const [t, r] of Object.entries(results)) {
   const c = r.conn;
   const irs = c.passes.map((x) => x.ir);
-  const rel = ref ? [med(c) / med(ref.conn), r.upIrPerMiB / ref.upIrPerMiB, r.downIrPerMiB / ref.downIrPerMiB].map((x) => (Number.isFinite(x) ? x.toFixed(2) : '—')).join(' / ') : '—';
+  const rel = ref ? [all(c) / all(ref.conn), exJit(c) / exJit(ref.conn), steady(c) / steady(ref.conn), r.upIrPerMiB / ref.upIrPerMiB, r.downIrPerMiB / ref.downIrPerMiB].map(ratio).join(' / ') : '—';
   console.log(
     [
       t,
-      fmt(med(c)),
+      fmt(all(c)),
       `${fmt(Math.min(...irs))}–${fmt(Math.max(...irs))}`,
+      fmt(exJit(c)),
+      fmt(steady(c)),
       pcts(c.passes.map((x) => x.compile)),
-      pcts(c.passes.map((x) => x.gc)),
+      pcts(c.passes.map((x) => x.major)),
       c.warmup.map(fmt).join(', '),
       c.passMs.map((m) => (m / 1000).toFixed(0)).join(','),
       fmt(r.upIrPerMiB),
