@@ -5,9 +5,31 @@
  * load (a separate, normal process: this one) warms it up, then for each phase the counters
  * are zeroed (`callgrind_control -z`), the phase runs, and they are dumped (`-d`):
  *
- *   conns   N new TLS connections (full handshake, 32-byte echo, close), concurrency 4
+ *   conns   N new TLS connections (full handshake, 32-byte echo, close), concurrency 4,
+ *           `--passes` times (mean and spread reported)
  *   up      M MiB of plain bytes after a ClientHello, client → upstream, 4 streams
  *   down    M MiB upstream → client, 4 streams
+ *
+ * Repeatable per connection (docs/performance.md "Per new connection"):
+ * - warm-up until the JIT settled: V8 compiles on background threads, which callgrind counts
+ *   too, and TurboFan was still compiling a third of the instructions after 1,500 connections
+ *   and a sixth after 3,000. The warm-up runs chunks of N connections, each counted, until a
+ *   chunk spends under 5 % in TurboFan (at most `--warmup` connections, default 12 × N);
+ * - Switchyard's timers are stretched (heartbeat, its connection-triggered beats, the resync
+ *   poll, the audit flush → 1 h; the audit queue is then written when a batch of 500 is full,
+ *   as at any real connection rate). Under valgrind a connection takes ~50 ms, so work done
+ *   per unit of time (a heartbeat every 300 ms while connections come and go) lands on few
+ *   connections and moves with the machine's load; `--keep-timers` leaves the defaults;
+ * - `--passes` measured passes of N (default 3 × 1,000), their mean kept (all measured
+ *   instructions over all measured connections: a major GC lands in some passes and is
+ *   spread over all), min–max printed,
+ *   with the share of each pass spent in TurboFan (background compiles) and in the garbage
+ *   collector (main-thread pauses and background GC jobs), from `callgrind_annotate`. A major
+ *   GC costs ~100 M instructions (the Node reference ran one every ~1,000 connections), and it
+ *   is a real per-connection cost (allocation drives it), so a pass should take in at least
+ *   one: N = 1,000. "ex-TurboFan" is the count without the background compiles still running
+ *   — what a long-running proxy pays once the JIT is done, and the fairer comparison when
+ *   the targets warm up at different speeds.
  *
  * User-space instructions only: the kernel's share (accept, connect, read/write, epoll) is
  * not counted, and is about the same for every proxy doing the same syscalls; /proc CPU time
@@ -16,13 +38,16 @@
  * whatever the size).
  *
  *   npm run bench:instructions
- *   npm run bench:instructions -- --targets switchyard,node,haproxy --conns 500 --mib 64
+ *   npm run bench:instructions -- --targets switchyard,node --mib 0 --conns 500 --passes 5
  *   npm run bench:instructions -- --baseline /tmp/sy-base --targets switchyard,baseline
  *   npm run bench:instructions -- --syscalls --targets switchyard,node   # system calls instead
  *
- * `--syscalls`: the targets run without valgrind, and `strace -f -c` is attached (`-p`) for
- * the measured connections only (after the warm-up): system calls per new connection, by
- * name — what the kernel side costs, which the instruction counts leave out.
+ * `--mib 0` skips the bulk phases; `--keep-timers` runs Switchyard with its default timers. `--syscalls`: the targets run without valgrind, and
+ * `strace -f -c` is attached (`-p`) for the measured connections only (after the warm-up):
+ * system calls per new connection, by name — what the kernel side costs, which the
+ * instruction counts leave out. `--cpu-prof <dir>`: the Node targets run without valgrind
+ * under `node --cpu-prof` (100 µs sampling), warmed up, then `--passes` × N connections, and
+ * stopped; `npx tsx bench/cpuprofile-top.ts <dir>/<target>/CPU.*.0.*.cpuprofile` ranks the functions by self time.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -45,20 +70,41 @@ const { values: opt } = parseArgs({
     conns: { type: 'string' },
     mib: { type: 'string' },
     baseline: { type: 'string' },
+    passes: { type: 'string' },
+    warmup: { type: 'string' },
     syscalls: { type: 'boolean', default: false },
+    'keep-timers': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const SYSCALLS = opt.syscalls;
+/** `--cpu-prof <dir>`: no valgrind; each target runs with `node --cpu-prof` (bench/cpuprofile-top.ts reads them). */
+const CPU_PROF = opt['cpu-prof'];
+const PLAIN = SYSCALLS || CPU_PROF !== undefined;
 type Target = 'switchyard' | 'baseline' | 'node' | 'haproxy' | 'nginx';
 const TARGETS = (opt.targets ?? 'switchyard,node,haproxy').split(',') as Target[];
 const ROUTES = Number(opt.routes ?? 1000);
-const CONNS = Number(opt.conns ?? 400);
+const CONNS = Number(opt.conns ?? 1000);
 const MIB = Number(opt.mib ?? 64);
+const PASSES = Math.max(1, Number(opt.passes ?? 3));
+/** Most warm-up connections (chunks of CONNS until one spends < SETTLED in TurboFan). */
+const WARMUP = Number(opt.warmup ?? CONNS * 12);
+const SETTLED = 0.05;
+/**
+ * Switchyard's timers, stretched so that time-driven work stays out of the measured passes
+ * (see the header). The audit queue is then written by batch size (500) alone.
+ */
+const STRETCHED_TIMERS = {
+  PROXY_HEARTBEAT_INTERVAL_MS: '3600000',
+  PROXY_HEARTBEAT_SOON_MS: '3600000',
+  PROXY_RESYNC_INTERVAL_MS: '3600000',
+  PROXY_AUDIT_FLUSH_MS: '3600000',
+};
 const STREAMS = 4;
 const ALL_CPUS = `0-${availableParallelism() - 1}`;
 
 try {
-  execFileSync(SYSCALLS ? 'strace' : 'valgrind', ['--version'], { stdio: 'ignore' });
+  if (CPU_PROF === undefined) execFileSync(SYSCALLS ? 'strace' : 'valgrind', ['--version'], { stdio: 'ignore' });
 } catch {
   console.error(SYSCALLS ? 'strace not found: apt-get install strace' : 'valgrind not found: apt-get install valgrind');
   process.exit(2);
@@ -89,12 +135,14 @@ async function conns(port: number, n: number): Promise<void> {
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       while (next++ < n) {
-        for (;;) {
+        for (let tries = 1; ; tries++) {
           try {
             await oneConnection(port);
             break;
-          } catch {
+          } catch (err) {
             refused++;
+            // A proxy that died refuses forever: give up rather than spin.
+            if (tries >= 50) throw err;
           }
         }
       }
@@ -195,7 +243,51 @@ async function straceCounts(pid: number, what: () => Promise<void>): Promise<{ t
   return { total, byName };
 }
 
-const results: Record<string, { connIr: number; upIrPerMiB: number; downIrPerMiB: number }> = {};
+/** Passes are of equal size, so the mean is all measured instructions over all measured connections. */
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Per connection: all instructions, and those in TurboFan and in the garbage collector (inclusive; shares of `ir`). */
+interface Counted {
+  ir: number;
+  compile: number;
+  gc: number;
+  /** Major GC: background GC jobs (concurrent marking, sweeping) and mark-compact pauses. */
+  major: number;
+}
+
+/**
+ * Inclusive counts of the functions that start V8's background compiles and its garbage
+ * collections: `OptimizingCompileDispatcher::CompileTask` (TurboFan on a worker thread),
+ * `Heap::CollectGarbage` (main-thread pauses: scavenges, mark-compact) and
+ * `DefaultJobWorker::Run` (parallel and concurrent GC jobs: marking, sweeping, evacuation).
+ */
+function breakdown(file: string): { compile: number; gc: number; major: number } {
+  const out = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const get = (name: string) => {
+    const line = out.split('\n').find((l) => l.includes(name));
+    return line ? Number(/^\s*([\d,]+)/.exec(line)?.[1]?.replace(/,/g, '') ?? 0) : 0;
+  };
+  return {
+    compile: get('OptimizingCompileDispatcher::CompileTask::RunInternal'),
+    gc: get('v8::internal::Heap::CollectGarbage(') + get('v8::platform::DefaultJobWorker::Run('),
+    major: get('v8::platform::DefaultJobWorker::Run(') + get('v8::internal::Heap::MarkCompact()'),
+  };
+}
+
+interface ConnFigures {
+  /** Per connection, each warm-up chunk and each measured pass. */
+  warmup: number[];
+  passes: Counted[];
+  passMs: number[];
+}
+const results: Record<string, { conn: ConnFigures; upIrPerMiB: number; downIrPerMiB: number }> = {};
+/** The newest dump of `pid`. */
+function lastDump(dir: string, pid: number): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.startsWith(`cg.${pid}.out.`))
+    .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+  return join(dir, files[files.length - 1]!);
+}
 const syscallResults: Record<string, { perConn: number; byName: Record<string, number> }> = {};
 const db = await scratchDatabase('switchyard_bench_instructions');
 const scratch = mkdtempSync(join(tmpdir(), 'sy-bench-cg-'));
@@ -207,23 +299,36 @@ try {
   procs.push(backends);
   for (const t of TARGETS) {
     const dir = mkdtempSync(join(scratch, `${t}-`));
-    const wrap = SYSCALLS ? [] : ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'cg.%p.out')}`, ...(t === 'nginx' ? ['--trace-children=yes'] : [])];
+    const wrap = PLAIN ? [] : ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'cg.%p.out')}`, ...(t === 'nginx' ? ['--trace-children=yes'] : [])];
     const port = await getFreePort();
-    log(`${t}: starting${SYSCALLS ? '' : ' under callgrind (slow)'}`);
+    log(`${t}: starting${PLAIN ? '' : ' under callgrind (slow)'}`);
+    // One directory per target: every thread (tsx's loader thread too) writes its own profile.
+    const profArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(CPU_PROF, t)}`, '--cpu-prof-interval=100'] : [];
+    if (t === 'switchyard' || t === 'baseline') process.env.BENCH_SWITCHYARD_NODE_ARGS = profArgs.join(' ');
     let p: Proc;
     if (t === 'switchyard' || t === 'baseline') {
       p = await startSwitchyard(
-        { databaseUrl: db.url, tlsPort: port, adminPort: await getFreePort(), cpus: ALL_CPUS, workers: 1, proxyId: `cg-${t}`, checkout: t === 'baseline' ? opt.baseline : undefined, wrap, env: { LOG_LEVEL: 'warn', PROXY_HANDSHAKE_TIMEOUT_MS: '120000', PROXY_CONNECT_TIMEOUT_MS: '60000' } },
+        { databaseUrl: db.url, tlsPort: port, adminPort: await getFreePort(), cpus: ALL_CPUS, workers: 1, proxyId: `cg-${t}`, checkout: t === 'baseline' ? opt.baseline : undefined, wrap, env: { LOG_LEVEL: 'warn', PROXY_HANDSHAKE_TIMEOUT_MS: '120000', PROXY_CONNECT_TIMEOUT_MS: '60000', ...(opt['keep-timers'] ? {} : STRETCHED_TIMERS) } },
         processTree,
       );
     } else if (t === 'node') {
-      p = await startNodeReference({ databaseUrl: db.url, port, cpus: ALL_CPUS, workers: 1, wrap });
+      p = await startNodeReference({ databaseUrl: db.url, port, cpus: ALL_CPUS, workers: 1, wrap, nodeArgs: profArgs });
     } else if (t === 'haproxy') {
       p = await startHaproxy({ databaseUrl: db.url, dir, port, cpus: ALL_CPUS, threads: 1, maxconn: 2000, wrap });
     } else {
       p = await startNginx({ databaseUrl: db.url, dir, port, cpus: ALL_CPUS, workers: 1, maxconn: 2000, wrap });
     }
     procs.push(p);
+    if (CPU_PROF) {
+      log(`${t}: warming up`);
+      await conns(port, WARMUP);
+      const t0 = performance.now();
+      await conns(port, CONNS * PASSES);
+      log(`${t}: ${CONNS * PASSES} connections in ${((performance.now() - t0) / 1000).toFixed(1)} s; profiles in ${join(CPU_PROF, t)} (the main thread: CPU.<date>.<time>.<pid>.0.<seq>.cpuprofile)`);
+      await p.stop();
+      procs.pop();
+      continue;
+    }
     if (SYSCALLS) {
       log(`${t}: warming up`);
       await conns(port, CONNS);
@@ -238,28 +343,44 @@ try {
       continue;
     }
     const pid = valgrindPid(p.pid, dir);
-    // Warm-up: the JIT compiles the hot paths on a background thread, which callgrind counts
-    // too; each phase is then measured twice and the lower count kept (a late recompile or a
-    // major GC lands in one of them).
-    log(`${t}: warming up`);
-    await conns(port, CONNS);
-    await bulk(port, 'up', MIB);
-    await bulk(port, 'down', MIB);
-    const measure = async (what: () => Promise<void>) => {
-      const counts: number[] = [];
-      for (let i = 0; i < 2; i++) {
-        callgrindControl(pid, '-z');
-        await what();
-        callgrindControl(pid, '-d');
-        counts.push(lastDumpTotal(dir, pid));
-      }
-      return Math.min(...counts);
+    const count = async (what: () => Promise<void>, detail = false) => {
+      callgrindControl(pid, '-z');
+      const t0 = performance.now();
+      await what();
+      const ms = performance.now() - t0;
+      callgrindControl(pid, '-d');
+      const file = lastDump(dir, pid);
+      return { ir: lastDumpTotal(dir, pid), ms, ...(detail ? breakdown(file) : { compile: NaN, gc: NaN, major: NaN }) };
     };
-    const connIr = (await measure(() => conns(port, CONNS))) / CONNS;
-    const upIrPerMiB = (await measure(() => bulk(port, 'up', MIB))) / MIB;
-    const downIrPerMiB = (await measure(() => bulk(port, 'down', MIB))) / MIB;
-    results[t] = { connIr, upIrPerMiB, downIrPerMiB };
-    log(`${t}: ${fmt(connIr)} instructions per connection, ${fmt(upIrPerMiB)} per MiB up, ${fmt(downIrPerMiB)} per MiB down`);
+    // Warm-up, in counted chunks, until the JIT settled (see the header).
+    const conn: ConnFigures = { warmup: [], passes: [], passMs: [] };
+    for (let done = 0; done < WARMUP; done += CONNS) {
+      const c = await count(() => conns(port, CONNS), true);
+      conn.warmup.push(c.ir / CONNS);
+      log(`${t}: warm-up ${conn.warmup.length}: ${fmt(c.ir / CONNS)} per connection (TurboFan ${((100 * c.compile) / c.ir).toFixed(0)} %, GC ${((100 * c.gc) / c.ir).toFixed(0)} %), ${(c.ms / 1000).toFixed(1)} s`);
+      // Not "two chunks agree": twice in four runs two chunks agreed within 5 % while
+      // TurboFan was still a third of them.
+      if (c.compile < SETTLED * c.ir) break;
+    }
+    for (let i = 0; i < PASSES; i++) {
+      const c = await count(() => conns(port, CONNS), true);
+      conn.passes.push({ ir: c.ir / CONNS, compile: c.compile / c.ir, gc: c.gc / c.ir, major: c.major / c.ir });
+      conn.passMs.push(c.ms);
+      log(`${t}: pass ${i + 1}: ${fmt(c.ir / CONNS)} per connection (TurboFan ${((100 * c.compile) / c.ir).toFixed(0)} %, GC ${((100 * c.gc) / c.ir).toFixed(0)} %, of which major ${((100 * c.major) / c.ir).toFixed(0)} %), ${(c.ms / 1000).toFixed(1)} s`);
+    }
+    // Bulk: warmed up once, measured twice, the lower count kept (a late recompile or a major
+    // GC lands in one of them).
+    let upIrPerMiB = NaN;
+    let downIrPerMiB = NaN;
+    if (MIB > 0) {
+      await bulk(port, 'up', MIB);
+      await bulk(port, 'down', MIB);
+      const lower = async (what: () => Promise<void>) => Math.min((await count(what)).ir, (await count(what)).ir);
+      upIrPerMiB = (await lower(() => bulk(port, 'up', MIB))) / MIB;
+      downIrPerMiB = (await lower(() => bulk(port, 'down', MIB))) / MIB;
+    }
+    results[t] = { conn, upIrPerMiB, downIrPerMiB };
+    log(`${t}: ${fmt(mean(conn.passes.map((x) => x.ir)))} instructions per connection (mean of ${PASSES} passes), ${fmt(upIrPerMiB)} per MiB up, ${fmt(downIrPerMiB)} per MiB down`);
     await p.stop();
     procs.pop();
   }
@@ -269,6 +390,7 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+if (CPU_PROF) process.exit(0);
 if (SYSCALLS) {
   console.log(`\nSystem calls per new TLS connection (strace -f -c, ${CONNS} connections after a warm-up)${refused ? ` (${refused} refused connections retried)` : ''}`);
   const names = [...new Set(Object.values(syscallResults).flatMap((r) => Object.keys(r.byName)))].sort();
@@ -277,10 +399,35 @@ if (SYSCALLS) {
   console.log(['total', ...Object.values(syscallResults).map((r) => r.perConn.toFixed(1))].join(' | '));
   process.exit(0);
 }
-console.log(`\nUser-space instructions (callgrind), ${fmt(ROUTES)} routes, ${CONNS} connections, ${MIB} MiB per direction${refused ? ` (${refused} refused connections retried)` : ''}`);
+console.log(
+  `\nUser-space instructions (callgrind), ${fmt(ROUTES)} routes; per new TLS connection: mean of ${PASSES} passes of ${CONNS} after the warm-up settled; ${MIB} MiB per direction${refused ? ` (${refused} refused connections retried)` : ''}`,
+);
 const ref = results.node;
-console.log(['target', 'per new TLS connection', 'per MiB up', 'per MiB down', '÷ Node ref. (conn / up / down)'].join(' | '));
+/** Per connection over all passes: everything; without TurboFan; without TurboFan and major GCs. */
+const all = (r: ConnFigures) => mean(r.passes.map((x) => x.ir));
+const exJit = (r: ConnFigures) => mean(r.passes.map((x) => x.ir * (1 - x.compile)));
+const steady = (r: ConnFigures) => mean(r.passes.map((x) => x.ir * (1 - x.compile - x.major)));
+const pcts = (xs: number[]) => xs.map((x) => `${(100 * x).toFixed(0)}`).join('/');
+const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');
+console.log(['target', 'all', 'passes min–max', 'ex-TurboFan', 'ex-TurboFan, ex-major GC', 'TurboFan %', 'major GC %', 'warm-up chunks', 'pass s', 'per MiB up', 'per MiB down', '÷ Node ref. (all / ex-TF / ex-TF ex-major / up / down)'].join(' | '));
 for (const [t, r] of Object.entries(results)) {
-  const rel = ref ? [r.connIr / ref.connIr, r.upIrPerMiB / ref.upIrPerMiB, r.downIrPerMiB / ref.downIrPerMiB].map((x) => x.toFixed(2)).join(' / ') : '—';
-  console.log([t, fmt(r.connIr), fmt(r.upIrPerMiB), fmt(r.downIrPerMiB), rel].join(' | '));
+  const c = r.conn;
+  const irs = c.passes.map((x) => x.ir);
+  const rel = ref ? [all(c) / all(ref.conn), exJit(c) / exJit(ref.conn), steady(c) / steady(ref.conn), r.upIrPerMiB / ref.upIrPerMiB, r.downIrPerMiB / ref.downIrPerMiB].map(ratio).join(' / ') : '—';
+  console.log(
+    [
+      t,
+      fmt(all(c)),
+      `${fmt(Math.min(...irs))}–${fmt(Math.max(...irs))}`,
+      fmt(exJit(c)),
+      fmt(steady(c)),
+      pcts(c.passes.map((x) => x.compile)),
+      pcts(c.passes.map((x) => x.major)),
+      c.warmup.map(fmt).join(', '),
+      c.passMs.map((m) => (m / 1000).toFixed(0)).join(','),
+      fmt(r.upIrPerMiB),
+      fmt(r.downIrPerMiB),
+      rel,
+    ].join(' | '),
+  );
 }

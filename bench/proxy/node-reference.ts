@@ -84,5 +84,7 @@ if (workers > 1 && cluster.isPrimary) {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } else {
+  // A normal exit on SIGTERM, so that `--cpu-prof` writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
   serve(await loadRoutes());
 }

@@ -415,11 +415,13 @@ export interface NodeReferenceOptions {
   cpus: string;
   workers: number;
   wrap?: readonly string[];
+  /** Extra node flags (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
 }
 
 /** bench/proxy/node-reference.ts: the minimal Node passthrough proxy (what Node itself costs). */
 export async function startNodeReference(o: NodeReferenceOptions): Promise<Proc> {
-  const p = spawnTs('node-ref', 'bench/proxy/node-reference.ts', { DATABASE_URL: o.databaseUrl, BENCH_PORT: String(o.port), BENCH_WORKERS: String(o.workers) }, o.cpus, false, [], o.wrap);
+  const p = spawnTs('node-ref', 'bench/proxy/node-reference.ts', { DATABASE_URL: o.databaseUrl, BENCH_PORT: String(o.port), BENCH_WORKERS: String(o.workers) }, o.cpus, false, o.nodeArgs ?? [], o.wrap);
   const until = Date.now() + (o.wrap?.length ? 900_000 : 120_000);
   while (!p.output().includes('ready')) {
     if (p.child.exitCode !== null || Date.now() > until) throw new Error(`node reference did not start:\n${p.output()}`);

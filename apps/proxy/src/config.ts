@@ -45,6 +45,8 @@ const EnvSchema = z.object({
   PROXY_CONNECT_TIMEOUT_MS: ms(5_000),
   PROXY_MAX_HELLO_BYTES: z.coerce.number().int().min(512).max(65536).default(DEFAULT_MAX_CLIENT_HELLO_BYTES),
   PROXY_HEARTBEAT_INTERVAL_MS: ms(5_000),
+  /** Shortest gap between the extra beats that connections opening or closing trigger (live view). */
+  PROXY_HEARTBEAT_SOON_MS: ms(300),
   /** Safety net for lost notifications: compare versions this often even without NOTIFY. */
   PROXY_RESYNC_INTERVAL_MS: ms(30_000),
   PROXY_DRAIN_TIMEOUT_MS: ms(30_000),
@@ -115,6 +117,7 @@ export interface ProxyConfig {
   connectTimeoutMs: number;
   maxHelloBytes: number;
   heartbeatIntervalMs: number;
+  heartbeatSoonMs: number;
   resyncIntervalMs: number;
   drainTimeoutMs: number;
   acceptGraceMs: number;
@@ -209,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     connectTimeoutMs: e.PROXY_CONNECT_TIMEOUT_MS,
     maxHelloBytes: e.PROXY_MAX_HELLO_BYTES,
     heartbeatIntervalMs: e.PROXY_HEARTBEAT_INTERVAL_MS,
+    heartbeatSoonMs: e.PROXY_HEARTBEAT_SOON_MS,
     resyncIntervalMs: e.PROXY_RESYNC_INTERVAL_MS,
     drainTimeoutMs: e.PROXY_DRAIN_TIMEOUT_MS,
     acceptGraceMs: e.PROXY_ACCEPT_GRACE_MS,

@@ -153,6 +153,7 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
     routeBytes: new Cells<'route' | 'direction'>(),
   };
   const routeCells = new Map<string, RouteCells>();
+  const auditQueue: { length: (() => number) | null } = { length: null };
   const m = {
     registry,
     /** Hot-path counts (see `Cells`); connections use them through `ListenerCounters`. */
@@ -257,11 +258,22 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
       aggregator: 'max',
       registers: [registry],
     }),
+    /**
+     * Read from the connection log when scraped (`auditQueueLength`), not set on every
+     * connection: a gauge `set` hashes its labels each time (issue 13).
+     */
     auditQueued: new Gauge({
       name: 'switchyard_proxy_audit_queue_length',
       help: 'Connection events waiting to be written',
       registers: [registry],
+      collect() {
+        if (auditQueue.length) this.set(auditQueue.length());
+      },
     }),
+    /** The connection log's queue length, for `auditQueued` (set by the log). */
+    set auditQueueLength(fn: () => number) {
+      auditQueue.length = fn;
+    },
     auditWritten: new Counter({
       name: 'switchyard_proxy_audit_events_written_total',
       help: 'Connection events written to the control database',

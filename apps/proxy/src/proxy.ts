@@ -70,7 +70,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = pino({ level
 
   const heartbeat = new Heartbeat(
     pool,
-    { proxyId: config.proxyId, intervalMs: config.heartbeatIntervalMs, listeners: config.listeners, softwareVersion: SOFTWARE_VERSION },
+    { proxyId: config.proxyId, intervalMs: config.heartbeatIntervalMs, soonMs: config.heartbeatSoonMs, listeners: config.listeners, softwareVersion: SOFTWARE_VERSION },
     () => ({
       appliedVersion: plane.table?.version ?? 0,
       stats: {

@@ -71,6 +71,7 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
     private readonly log: Logger,
   ) {
     super();
+    metrics.auditQueueLength = () => this.queue.length;
   }
 
   get dropped(): number {
@@ -100,7 +101,6 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
       return;
     }
     this.queue.push(ev);
-    this.metrics.auditQueued.set(this.queue.length);
     if (this.queue.length >= this.opts.batchSize && !this.failing) void this.flush();
   }
 
@@ -146,7 +146,6 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
       this.queue.splice(0, batch.length);
       this._written += batch.length;
       this.metrics.auditWritten.inc(batch.length);
-      this.metrics.auditQueued.set(this.queue.length);
     }
   }
 
@@ -163,7 +162,6 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
       this.queue = [];
       this._dropped += lost;
       this.metrics.auditDropped.inc(lost);
-      this.metrics.auditQueued.set(0);
       this.log.error({ lost, droppedTotal: this._dropped, written: this._written }, 'connection events not written at shutdown (counted as dropped)');
     } else {
       this.log.info({ written: this._written, droppedTotal: this._dropped }, 'connection events flushed');

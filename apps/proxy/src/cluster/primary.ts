@@ -131,7 +131,7 @@ export async function startClusterPrimary(config: ProxyConfig, log: Logger): Pro
 
   const heartbeat = new Heartbeat(
     pool,
-    { proxyId: config.proxyId, intervalMs: config.heartbeatIntervalMs, listeners: config.listeners, softwareVersion: SOFTWARE_VERSION },
+    { proxyId: config.proxyId, intervalMs: config.heartbeatIntervalMs, soonMs: config.heartbeatSoonMs, listeners: config.listeners, softwareVersion: SOFTWARE_VERSION },
     () => ({
       appliedVersion: appliedVersion(),
       stats: {

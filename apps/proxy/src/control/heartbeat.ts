@@ -18,12 +18,14 @@ export interface HeartbeatState {
 
 /** Open connections a heartbeat reports at most (the live view shows the newest). */
 export const MAX_REPORTED_CONNECTIONS = 500;
-/** Shortest gap between beats triggered by connections opening or closing. */
-const SOON_MS = 300;
+/** Shortest gap between beats triggered by connections opening or closing (default). */
+export const HEARTBEAT_SOON_MS = 300;
 
 export interface HeartbeatOptions {
   proxyId: string;
   intervalMs: number;
+  /** Shortest gap between beats triggered by connections opening or closing (HEARTBEAT_SOON_MS). */
+  soonMs?: number;
   listeners: ListenerSpec[];
   softwareVersion: string;
 }
@@ -80,7 +82,7 @@ export class Heartbeat {
   }
 
   /**
-   * A beat shortly (connections opened or closed): at most one per SOON_MS however busy the
+   * A beat shortly (connections opened or closed): at most one per `soonMs` however busy the
    * proxy, so the live view follows within a second without a write per connection.
    */
   beatSoon(): void {
@@ -88,7 +90,7 @@ export class Heartbeat {
     this.soonTimer = setTimeout(() => {
       this.soonTimer = null;
       void this.beat();
-    }, SOON_MS);
+    }, this.opts.soonMs ?? HEARTBEAT_SOON_MS);
     this.soonTimer.unref();
   }
 

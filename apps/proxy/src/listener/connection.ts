@@ -7,7 +7,7 @@
  */
 import { isIPv4, type Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { destinationKey, formatIp, parseIp, type Endpoint } from '@switchyard/core';
+import { destinationKey, formatIp, parseIp, type Endpoint, type IpAddress } from '@switchyard/core';
 import { BackendKeyRewriter, buildErrorResponse, buildTlsAlert, type BackendKey, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
@@ -73,6 +73,10 @@ function onClientEnd(this: Owned): void {
 function onClientClose(this: Owned): void {
   this[CONN]!.onSniffClose();
 }
+/** The handshake deadline: a shared function given the connection (no closure per accept). */
+function onDeadline(conn: ClientConnection): void {
+  conn.onDeadline();
+}
 function onClientError(): void {
   // ECONNRESET and friends while sniffing: the close handler records it.
 }
@@ -86,6 +90,11 @@ class ClientConnection {
   /** The client as audited: the socket's peer, or the PROXY header's source when trusted. */
   private clientAddress: string;
   private clientPort: number;
+  /**
+   * `clientAddress` parsed, on first use (`clientIp()`): only source allowlists, the rate
+   * limiter and PROXY-protocol trust need it, and parsing builds BigInts.
+   */
+  private parsedClient: IpAddress | null | undefined = undefined;
   /**
    * What the client dialled (the PROXY header's destination when present). Read from the
    * socket only when a PROXY header to the upstream needs it (`local()`): a getsockname
@@ -140,7 +149,13 @@ class ClientConnection {
     this.clientAddress = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw;
     this.clientPort = socket.remotePort ?? 0;
     this.sniffer = createSniffer(ctx);
-    this.prelude = createPrelude(ctx, parseIp(this.clientAddress));
+    this.prelude = createPrelude(ctx, this.clientAddress);
+  }
+
+  /** The client's address parsed (cached; reset when a PROXY header names another). */
+  private clientIp(): IpAddress | null {
+    if (this.parsedClient === undefined) this.parsedClient = parseIp(this.clientAddress);
+    return this.parsedClient;
   }
 
   start(): void {
@@ -150,10 +165,7 @@ class ClientConnection {
     this.ctx.counters.open.n++;
     // Answer in the language the client is waiting for when the deadline strikes: a libpq
     // client still sending its startup packet reads an ErrorResponse, a TLS client an alert.
-    this.deadline = setTimeout(() => {
-      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
-      this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
-    }, this.ctx.config.handshakeTimeoutMs);
+    this.deadline = setTimeout(onDeadline, this.ctx.config.handshakeTimeoutMs, this);
     (s as Owned)[CONN] = this;
     s.on('error', onClientError);
     // `on`, not `once`: both are emitted at most once, and `once` allocates a wrapper each.
@@ -162,6 +174,12 @@ class ClientConnection {
     // Dedicated ports forward bytes unread: route at once (server-first protocols included).
     if (!this.sniffer && !this.prelude) return this.routeRaw(Buffer.alloc(0));
     s.on('data', onClientData);
+  }
+
+  /** The handshake deadline struck (`start`). */
+  onDeadline(): void {
+    this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
+    this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
   }
 
   /** The hello is in: stop reading until the upstream is ready, and drop the parser. */
@@ -190,6 +208,7 @@ class ClientConnection {
     const h = r.header;
     if (h?.command === 'proxy' && h.source && h.destination) {
       this.clientAddress = h.source.address;
+      this.parsedClient = undefined;
       this.clientPort = h.source.port;
       this.localAddress = h.destination.address;
       this.localPort = h.destination.port;
@@ -318,9 +337,11 @@ class ClientConnection {
   private routeHello(helloBytes: Buffer, clientAlpn: readonly string[] = []): void {
     const table = this.ctx.getTable();
     if (!table) return this.refuse('not_ready', 'tls');
-    const client = parseIp(this.clientAddress);
     // Every attempt that got this far counts against the client's new-connection rate.
-    if (this.ctx.rateLimiter && client && !this.ctx.rateLimiter.take(rateKey(client))) return this.refuse('client_rate_limited', 'tls');
+    if (this.ctx.rateLimiter) {
+      const client = this.clientIp();
+      if (client && !this.ctx.rateLimiter.take(rateKey(client))) return this.refuse('client_rate_limited', 'tls');
+    }
     const found = findRoute(table, this.ctx, this.sni, this.destination);
     // PostgreSQL in terminate mode: policies are applied after the handshake, so that their
     // refusals reach the client as ErrorResponses it can read (tls/terminate.ts).
@@ -346,7 +367,7 @@ class ClientConnection {
     if (this.directTls && route.engine === 'postgres' && route.tlsMode === 'passthrough' && !clientAlpn.includes('postgresql')) {
       return this.refuse('alpn_required', 'tls');
     }
-    const refusal = admit(route, client);
+    const refusal = admit(route, route.allowedSources.length > 0 ? this.clientIp() : null);
     if (refusal) return this.refuse(refusal, 'tls');
     const key = slotKey(route);
     const capped = this.ctx.limits.acquire(key);
@@ -507,7 +528,7 @@ class ClientConnection {
     } else {
       return sniRefusal ?? 'unknown_host';
     }
-    const refusal = admit(route, parseIp(this.clientAddress));
+    const refusal = admit(route, route.allowedSources.length > 0 ? this.clientIp() : null);
     if (refusal) return refusal;
     const key = slotKey(route);
     const take = (): RouteEntry | RefusalCode => {
@@ -548,7 +569,7 @@ class ClientConnection {
     const cancels = this.ctx.cancels;
     // Plaintext cancels skip routing, so they take their token here: guessing keys costs the
     // same budget as opening connections. A refused one is closed like an unknown key.
-    const client = tls ? null : parseIp(this.clientAddress);
+    const client = tls ? null : this.clientIp();
     const limited = client !== null && this.ctx.rateLimiter !== null && !this.ctx.rateLimiter.take(rateKey(client));
     const handled: Promise<CancelOutcome | 'rate_limited'> = limited
       ? Promise.resolve('rate_limited')

@@ -3,7 +3,7 @@
  * connection.ts: which sniffer reads the first bytes, whether a PROXY header comes first,
  * whether bytes are forwarded unread, and how the route is looked up.
  */
-import { anyCidrContains, parseCidr, type Cidr, type IpAddress } from '@switchyard/core';
+import { anyCidrContains, parseCidr, parseIp, type Cidr } from '@switchyard/core';
 import type { RefusalCode } from '../errors.js';
 import { normalizeServerName, type RouteEntry, type RouteTable } from '../router/route-table.js';
 import { HttpSniffer, type AnySniffResult } from '../sniff/http-sniffer.js';
@@ -49,11 +49,15 @@ function trustedSources(ctx: ListenerContext): readonly Cidr[] {
   return c;
 }
 
-/** The PROXY-protocol step for this connection, or null when the listener has none. */
-export function createPrelude(ctx: ListenerContext, client: IpAddress | null): ProxyPrelude | null {
+/**
+ * The PROXY-protocol step for this connection, or null when the listener has none. The
+ * client's address is parsed only then (parsing builds BigInts; most listeners have none).
+ */
+export function createPrelude(ctx: ListenerContext, clientAddress: string): ProxyPrelude | null {
   const trusted = trustedSources(ctx);
   if (trusted.length === 0) return null;
-  return new ProxyPrelude(client !== null && anyCidrContains(trusted, client), ctx.spec.protocol === 'destination');
+  const ip = parseIp(clientAddress);
+  return new ProxyPrelude(ip !== null && anyCidrContains(trusted, ip), ctx.spec.protocol === 'destination');
 }
 
 /** The route for this connection, or why there is none. */

@@ -19,50 +19,56 @@ export interface Closable {
 export type { OpenConnectionInfo };
 
 export class ConnectionRegistry {
-  private readonly byRoute = new Map<string, Set<Closable>>();
+  /** Per route: its open connections and their ids (no side table: one map write per add). */
+  private readonly byRoute = new Map<string, Map<Closable, string>>();
   /** Insertion order is age order: the newest are at the end. */
   private readonly byId = new Map<string, Closable>();
-  private readonly ids = new WeakMap<Closable, string>();
   private seq = 0;
   private total = 0;
   private listeners: Array<() => void> = [];
+  private readonly prefix: string;
 
   /** `worker`: the cluster worker id (0 in a single process), the id's prefix. */
-  constructor(private readonly worker = 0) {}
+  constructor(worker = 0) {
+    this.prefix = `${worker}.`;
+  }
 
   /** Registers a routed connection; returns its id. */
   add(routeId: string, conn: Closable): string {
-    let set = this.byRoute.get(routeId);
-    if (!set) {
-      set = new Set();
-      this.byRoute.set(routeId, set);
+    let conns = this.byRoute.get(routeId);
+    if (!conns) {
+      conns = new Map();
+      this.byRoute.set(routeId, conns);
     }
-    let id = this.ids.get(conn);
-    if (!set.has(conn)) {
-      set.add(conn);
+    let id = conns.get(conn);
+    if (id === undefined) {
+      id = this.prefix + ++this.seq;
+      conns.set(conn, id);
       this.total++;
-      id = `${this.worker}.${++this.seq}`;
-      this.ids.set(conn, id);
       this.byId.set(id, conn);
       this.changed();
     }
-    return id!;
+    return id;
   }
 
   remove(routeId: string, conn: Closable): void {
-    const set = this.byRoute.get(routeId);
-    if (set?.delete(conn)) {
-      this.total--;
-      if (set.size === 0) this.byRoute.delete(routeId);
-      const id = this.ids.get(conn);
-      if (id) this.byId.delete(id);
-      this.changed();
-    }
+    const conns = this.byRoute.get(routeId);
+    const id = conns?.get(conn);
+    if (id === undefined) return;
+    conns!.delete(conn);
+    this.total--;
+    if (conns!.size === 0) this.byRoute.delete(routeId);
+    this.byId.delete(id);
+    this.changed();
   }
 
-  /** The id a routed connection was given (undefined before `add`). */
+  /** The id a routed connection was given (undefined before `add`, or once removed). */
   idOf(conn: Closable): string | undefined {
-    return this.ids.get(conn);
+    for (const conns of this.byRoute.values()) {
+      const id = conns.get(conn);
+      if (id !== undefined) return id;
+    }
+    return undefined;
   }
 
   count(routeId: string): number {
@@ -75,9 +81,9 @@ export class ConnectionRegistry {
 
   /** Ends every connection of a route; returns how many. */
   closeRoute(routeId: string): number {
-    const set = this.byRoute.get(routeId);
-    if (!set) return 0;
-    const conns = [...set];
+    const open = this.byRoute.get(routeId);
+    if (!open) return 0;
+    const conns = [...open.keys()];
     for (const c of conns) c.closeForRoute();
     return conns.length;
   }

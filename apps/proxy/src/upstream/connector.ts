@@ -94,7 +94,10 @@ export class Upstreams {
       if (req.signal.aborted) break;
       const endpoint = route.endpoints[i]!;
       try {
-        const addrs = await this.opts.guard.resolve(endpoint.host);
+        // An IP literal (the usual upstream) is vetted once and remembered, without a promise.
+        const literal = this.opts.guard.literal(endpoint.host);
+        if (literal instanceof GuardRefusal) throw literal;
+        const addrs = literal ?? (await this.opts.guard.resolve(endpoint.host));
         const socket = await dialUpstream({
           endpoint,
           address: addrs[0]!.address,

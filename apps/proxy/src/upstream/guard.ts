@@ -25,9 +25,18 @@ export interface GuardOptions {
 
 export type ResolvedAddress = { address: string; family: 4 | 6 };
 
+/** Literal hosts whose verdict is remembered (`literal`); the cache starts over beyond this. */
+const LITERAL_CACHE_MAX = 10_000;
+
 export class UpstreamGuard {
   private readonly denyLiteral: readonly Cidr[];
   private readonly denyResolved: readonly Cidr[];
+  /**
+   * Verdicts on IP-literal hosts: they never change (the deny lists are fixed at start), and
+   * checking one parses the address into BigInts and walks every forbidden range — for every
+   * connection, the same answer (issue 13).
+   */
+  private readonly literals = new Map<string, ResolvedAddress[] | GuardRefusal | null>();
 
   constructor(opts: GuardOptions) {
     this.denyLiteral = [...FORBIDDEN_UPSTREAM_CIDRS, ...opts.denyCidrs];
@@ -37,6 +46,26 @@ export class UpstreamGuard {
   /** Whether `ip` may be dialled; `resolved`: it came from DNS rather than the route itself. */
   allows(ip: IpAddress, resolved: boolean): boolean {
     return !anyCidrContains(resolved ? this.denyResolved : this.denyLiteral, ip);
+  }
+
+  /**
+   * `resolve` without the promise for an IP-literal host (remembered): its addresses, or the
+   * refusal; null when `host` is a name (DNS: call `resolve`).
+   */
+  literal(host: string): ResolvedAddress[] | GuardRefusal | null {
+    let v = this.literals.get(host);
+    if (v !== undefined) return v;
+    const literal = host.startsWith('[') ? host.slice(1, -1) : host;
+    const family = isIP(literal);
+    if (family === 0) {
+      v = null;
+    } else {
+      const ip = parseIp(literal);
+      v = ip !== null && this.allows(ip, false) ? [{ address: literal, family: family as 4 | 6 }] : new GuardRefusal(host, [literal]);
+    }
+    if (this.literals.size >= LITERAL_CACHE_MAX) this.literals.clear();
+    this.literals.set(host, v);
+    return v;
   }
 
   /**
