@@ -26,7 +26,7 @@ import { isPubliclyTrusted, type CertificatesService } from '../certificates/cer
 import type { PropagationTracker } from '../proxies/propagation.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import { buildTlsAlpnCertificate, type AcmeCa, type AcmeClient } from './acme.ca.js';
-import { backoffMs, checkRateLimits, registeredDomain, renewalTime, WEEK_MS, type RateDecision } from './acme.policy.js';
+import { ariNextCheck, ariRecheck, backoffMs, checkRateLimits, registeredDomain, renewalTime, WEEK_MS, type RateDecision } from './acme.policy.js';
 import type { AcmeCertificateResponse, AcmeChallengeType, RequestAcmeBody } from './acme.schemas.js';
 
 const DAY_MS = 86_400_000;
@@ -327,6 +327,42 @@ export class AcmeService {
     return this.deps.prisma.acmeCertificate.findMany({ where: { nextAttemptAt: { lte: now } }, include: { certificate: true }, orderBy: [{ nextAttemptAt: 'asc' }], take });
   }
 
+  /**
+   * RFC 9773 §4.3: fetches renewalInfo again for issued certificates whose `ari_check_at` has
+   * passed (and whose renewal is not yet due), and moves the renewal when the window no
+   * longer holds it (acme.policy.ts `ariRecheck`). Returns how many renewal times moved.
+   */
+  async recheckRenewalInfo(now = new Date(), take = 20): Promise<number> {
+    if (!this.deps.ca) return 0;
+    const rows = await this.deps.prisma.acmeCertificate.findMany({
+      where: { state: 'issued', ariCheckAt: { lte: now }, renewAt: { gt: now }, certificateId: { not: null } },
+      include: { certificate: true },
+      orderBy: [{ ariCheckAt: 'asc' }],
+      take,
+    });
+    let moved = 0;
+    for (const row of rows) {
+      const info = await this.deps.ca.renewalInfo(row.certificate!.certPem, now.getTime());
+      if (!info.offered) {
+        await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { ariCheckAt: null } });
+        continue;
+      }
+      const r = ariRecheck(now, row.renewAt!, info.window, info.retryAfterMs);
+      // The renewal moves only while nothing else (a retry's backoff) holds next_attempt_at.
+      const scheduled = row.nextAttemptAt?.getTime() === row.renewAt!.getTime();
+      await this.deps.prisma.acmeCertificate.update({
+        where: { id: row.id },
+        data: { ariCheckAt: r.nextCheckAt, ...(r.changed ? { renewAt: r.renewAt, ...(scheduled ? { nextAttemptAt: r.renewAt } : {}) } : {}) },
+      });
+      if (r.changed) {
+        moved++;
+        await this.audit(systemActor(`acme-${row.id}`), row, 'acme.renewal-window', { renewAt: { from: row.renewAt!.toISOString(), to: r.renewAt.toISOString() } });
+        this.deps.log.info({ hostname: row.hostname, from: row.renewAt, to: r.renewAt, window: info.window }, 'ACME renewal moved: the CA changed its suggested window');
+      }
+    }
+    return moved;
+  }
+
   /** One order (first issuance or renewal) for one host name, start to finish. */
   async process(row: Row, isLeader: () => boolean = () => true): Promise<void> {
     const cfg = this.cfg;
@@ -435,10 +471,13 @@ export class AcmeService {
   /** First issuance: a new `acme` certificate attached to the route; renewal: the replace path. */
   private async store(actor: Actor, row: Row, chainPem: string, keyPem: string): Promise<void> {
     const info = certificateInfo(chainPem);
-    const ari = await this.deps.ca!.renewalWindow(chainPem);
+    const ariInfo = await this.deps.ca!.renewalInfo(chainPem);
+    const ari = ariInfo.window;
     const renewAt = renewalTime(info.notBefore, info.notAfter, ari);
+    // RFC 9773 §4.3: the window is polled again (recheckRenewalInfo) while the CA offers it.
+    const ariCheckAt = ariInfo.offered ? ariNextCheck(new Date(), ariInfo.retryAfterMs) : null;
     const material = { hostnames: info.hostnames, certPem: chainPem, keyType: 'ec-prime256v1', fingerprint: info.fingerprint, notBefore: info.notBefore, notAfter: info.notAfter };
-    const done = { state: 'issued', problem: Prisma.DbNull, attempts: 0, renewAt, nextAttemptAt: renewAt, lastIssuedAt: new Date(), orderUrl: null };
+    const done = { state: 'issued', problem: Prisma.DbNull, attempts: 0, renewAt, nextAttemptAt: renewAt, lastIssuedAt: new Date(), orderUrl: null, ariCheckAt };
     let version: number | null;
     let certificateId: string;
     if (row.certificate) {
