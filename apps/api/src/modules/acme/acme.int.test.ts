@@ -3,7 +3,7 @@
  * request records and answers, what the external-access view says until issuance, and the
  * refusals made before anything reaches the CA — rate limits and the DNS check.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
@@ -185,6 +185,50 @@ describe('ACME certificates API', () => {
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(3000);
       expect(await h.app.prisma.route.findUnique({ where: { hostname: host } })).toBeNull();
     });
+  });
+
+  it('re-checks renewalInfo when due (RFC 9773 §4.3): moves the renewal into a changed window, polls again after Retry-After, stops when none is offered', async () => {
+    const tenant = await h.app.prisma.tenant.findFirstOrThrow({ where: { slug: 'acme' } });
+    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'ari', engine: 'postgres', upstream: { host: 'pg.acme.svc.cluster.local', port: 5432 } }, token)).statusCode).toBe(201);
+    const route = (await h.call('PUT', '/api/v1/tenants/acme/databases/ari/external-access', { enabled: true, tlsMode: 'terminate' }, token)).json();
+    const now = new Date();
+    const renewAt = new Date(now.getTime() + 30 * 86_400_000);
+    const row = await h.app.prisma.acmeCertificate.create({
+      data: { id: randomUUID(), tenantId: tenant.id, hostname: 'ari.acme.db.example.com', challengeType: 'tls-alpn-01', state: 'issued', certificateId: route.certificate.id, renewAt, nextAttemptAt: renewAt, ariCheckAt: new Date(now.getTime() - 1000) },
+    });
+    // A CA that now suggests an earlier window (as before a revocation), with Retry-After: 2 h.
+    let answer: { offered: boolean; window: { start: Date; end: Date } | null; retryAfterMs: number | null } = {
+      offered: true,
+      window: { start: new Date(now.getTime() + 86_400_000), end: new Date(now.getTime() + 2 * 86_400_000) },
+      retryAfterMs: 2 * 3_600_000,
+    };
+    const svc = new AcmeService({
+      prisma: h.app.prisma,
+      tenants: { resolve: async () => tenant },
+      certificates: h.app.services.certificates,
+      propagation: h.app.services.propagation,
+      propagationTimeoutMs: 1000,
+      keyring: h.config.keyring,
+      config: h.config.acme!,
+      ca: { renewalInfo: async () => answer } as never,
+      log: pino({ level: 'silent' }),
+    });
+    expect(await svc.recheckRenewalInfo(now)).toBe(1);
+    const moved = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: row.id } });
+    expect(moved.renewAt!.getTime()).toBeGreaterThanOrEqual(answer.window!.start.getTime());
+    expect(moved.renewAt!.getTime()).toBeLessThanOrEqual(answer.window!.end.getTime());
+    expect(moved.nextAttemptAt).toEqual(moved.renewAt);
+    expect(moved.ariCheckAt!.getTime()).toBe(now.getTime() + 2 * 3_600_000);
+    const audit = (await h.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.renewal-window', undefined, token)).json();
+    expect(audit.items[0]).toMatchObject({ targetId: row.id, changes: { renewAt: { from: renewAt.toISOString(), to: moved.renewAt!.toISOString() } } });
+    // Not due again before its Retry-After; once due, a directory without renewalInfo ends the polling.
+    answer = { ...answer, retryAfterMs: 60_000 };
+    expect(await svc.recheckRenewalInfo(new Date(now.getTime() + 3_600_000))).toBe(0);
+    expect((await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: row.id } })).ariCheckAt).toEqual(moved.ariCheckAt);
+    answer = { offered: false, window: null, retryAfterMs: null };
+    expect(await svc.recheckRenewalInfo(new Date(now.getTime() + 3 * 3_600_000))).toBe(0);
+    const stopped = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: row.id } });
+    expect(stopped).toMatchObject({ ariCheckAt: null, renewAt: moved.renewAt });
   });
 
   it('with public addresses configured, refuses a name that resolves elsewhere and names what it resolved to', async () => {
