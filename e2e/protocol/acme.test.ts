@@ -352,6 +352,30 @@ it('TLS-ALPN-01: served with the platform CA until issued, then psql verify-full
   }
 });
 
+it('terminate mode and ACME in one PUT: pending at once with the platform CA serving, then psql verify-full with pebble’s root connects', async () => {
+  const name = 'ledger';
+  const c = await api.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: postgres.port } }, token);
+  expect(c.status, JSON.stringify(c.body)).toBe(201);
+  const put = await api.call('PUT', `/api/v1/tenants/acme/databases/${name}/external-access?wait=true`, { enabled: true, tlsMode: 'terminate', upstreamTls: false, acme: { challenge: 'tls-alpn-01' } }, token);
+  expect(put.status, JSON.stringify(put.body)).toBe(200);
+  // One call: the route (serving a platform-CA certificate) and the request, committed together.
+  expect(put.body).toMatchObject({ enabled: true, tlsMode: 'terminate', certificate: { kind: 'issued' }, acme: { challenge: 'tls-alpn-01' } });
+  expect(['pending', 'validating', 'issued']).toContain(put.body.acme.state);
+  expect(put.body.connection.psql).toContain('sslrootcert=switchyard-ca.pem');
+  const issued = await until(put.body.acme.id, (b) => b.state === 'issued', 'issuance after the PUT');
+  expect(issued).toMatchObject({ hostname: host(name), servedWith: { certificateId: issued.certificate.id, kind: 'acme' }, problem: null });
+  const after = (await api.call('GET', `/api/v1/tenants/acme/databases/${name}/external-access`, undefined, token)).body;
+  expect(after.certificate).toMatchObject({ id: issued.certificate.id, kind: 'acme' });
+  expect(new X509Certificate(after.ca.pem).fingerprint256).toBe(new X509Certificate(readFileSync(rootFile)).fingerprint256);
+  const q = await run('psql', ['-X', '-A', '-t', '-c', 'select 42', libpq(host(name), proxyA.ports.postgres, { sslmode: 'verify-full', sslrootcert: rootFile })], { env: { PGPASSWORD: 'postgres' } });
+  expect(q.stderr).toBe('');
+  expect(q.stdout.trim()).toBe('42');
+  // Pebble 2.4.0's directory has no renewalInfo: nothing is scheduled for ARI polling.
+  expect((await api.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: issued.id } })).ariCheckAt).toBeNull();
+  // Stop renewing this 30-second certificate (later tests count the worker's renewals).
+  expect((await acmeCall('DELETE', `/${issued.id}`)).status).toBe(204);
+});
+
 it('HTTP-01 (answered by the other proxy) issues for a Redis route; redis-cli --tls and openssl s_client verify it on the TLS listener', async () => {
   const r = await acmeCall('POST', '', { hostname: host('cache'), challenge: 'http-01' });
   expect(r.status, JSON.stringify(r.body)).toBe(202);

@@ -117,13 +117,20 @@ export interface DomainServices {
   certificates: CertificatesService;
   externalAccess: ExternalAccessService;
   databases: DatabasesService;
+  acme: AcmeService;
+}
+
+/** What the API process adds to the ACME service: the CA and the worker to wake (none in the controller). */
+export interface AcmeRuntime {
+  ca: AcmeCa | null;
+  poke: () => void;
 }
 
 /**
  * Builds the services that change routes (one transaction with the version bump and the
  * NOTIFY each). The propagation tracker is not started: the caller starts and stops it.
  */
-export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log: FastifyBaseLogger): DomainServices {
+export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log: FastifyBaseLogger, acmeRuntime: AcmeRuntime = { ca: null, poke: () => {} }): DomainServices {
   const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, log);
   const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes });
   const certificates = new CertificatesService({
@@ -133,6 +140,19 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
     baseDomain: config.baseDomain,
     propagation,
     propagationTimeoutMs: config.propagationTimeoutMs,
+  });
+  // Without a CA (the controller) requests answer SY_ACME_UNAVAILABLE.
+  const acme = new AcmeService({
+    prisma,
+    tenants,
+    certificates,
+    propagation,
+    propagationTimeoutMs: config.propagationTimeoutMs,
+    keyring: config.keyring,
+    config: config.acme,
+    ca: acmeRuntime.ca,
+    log: log.child({ component: 'acme' }),
+    poke: acmeRuntime.poke,
   });
   const externalAccess = new ExternalAccessService({
     prisma,
@@ -146,6 +166,7 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
     egressSourceAddresses: config.egressSourceAddresses,
     publicAddress: config.publicAddress,
     trustedRoots: config.acme?.rootsPem ? [config.acme.rootsPem] : [],
+    acme,
   });
   const databases = new DatabasesService({
     prisma,
@@ -155,7 +176,7 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
     allowLoopbackUpstreams: config.allowLoopbackUpstreams,
     proxyLivenessMs: config.proxyLivenessMs,
   });
-  return { propagation, tenants, certificates, externalAccess, databases };
+  return { propagation, tenants, certificates, externalAccess, databases, acme };
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -181,23 +202,11 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const ownsPrisma = !opts.prisma;
   app.decorate('prisma', prisma);
 
-  const { propagation, tenants, certificates, externalAccess, databases } = buildDomainServices(config, prisma, app.log);
-  const discoveredServices = new DiscoveredServicesService(prisma, tenants);
   // ACME: the worker runs in every replica; the lease lets exactly one of them act.
   const acmeCa = config.acme && config.keyring ? new AcmeCa(config.acme, prisma, config.keyring) : null;
   let acmeWorker: AcmeWorker | null = null;
-  const acme = new AcmeService({
-    prisma,
-    tenants,
-    certificates,
-    propagation,
-    propagationTimeoutMs: config.propagationTimeoutMs,
-    keyring: config.keyring,
-    config: config.acme,
-    ca: acmeCa,
-    log: app.log.child({ component: 'acme' }),
-    poke: () => void acmeWorker?.poke(),
-  });
+  const { propagation, tenants, certificates, externalAccess, databases, acme } = buildDomainServices(config, prisma, app.log, { ca: acmeCa, poke: () => void acmeWorker?.poke() });
+  const discoveredServices = new DiscoveredServicesService(prisma, tenants);
   if (acmeCa && config.acme && opts.acmeWorker !== false) acmeWorker = new AcmeWorker(prisma, acme, config.acme.workerIntervalMs, app.log.child({ component: 'acme-worker' }));
   const tokens = new TokensService(prisma, tenants);
   const events = new EventsService(prisma, tenants);

@@ -159,22 +159,33 @@ export class AcmeCa {
    * has no `renewalInfo` or the call fails (the caller falls back to a third of the lifetime).
    */
   async renewalWindow(certPem: string): Promise<{ start: Date; end: Date } | null> {
+    return (await this.renewalInfo(certPem)).window;
+  }
+
+  /**
+   * RFC 9773 §4.2–4.3: the suggested window (null when the fetch failed or the answer has
+   * none) and the answer's Retry-After (when to ask again); `offered: false` when the
+   * directory has no `renewalInfo` at all (nothing to poll). A failed fetch counts as
+   * offered: it is asked again later.
+   */
+  async renewalInfo(certPem: string, now = Date.now()): Promise<{ offered: boolean; window: { start: Date; end: Date } | null; retryAfterMs: number | null }> {
     try {
       this.directory ??= acme.axios.get<Record<string, unknown>>(this.cfg.directoryUrl).then((r) => r.data);
       const base = (await this.directory).renewalInfo;
-      if (typeof base !== 'string') return null;
+      if (typeof base !== 'string') return { offered: false, window: null, retryAfterMs: null };
       const x = new X509Certificate(certPem);
       const aki = authorityKeyId(x.raw);
-      if (!aki) return null;
+      if (!aki) return { offered: false, window: null, retryAfterMs: null };
       const res = await acme.axios.get<{ suggestedWindow?: { start: string; end: string } }>(`${base.replace(/\/$/, '')}/${ariCertId(aki, x.serialNumber)}`);
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after'], now);
       const w = res.data.suggestedWindow;
-      if (!w) return null;
+      if (!w) return { offered: true, window: null, retryAfterMs };
       const start = new Date(w.start);
       const end = new Date(w.end);
-      return Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) ? null : { start, end };
+      return { offered: true, window: Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) ? null : { start, end }, retryAfterMs };
     } catch {
       this.directory = null;
-      return null;
+      return { offered: true, window: null, retryAfterMs: null };
     }
   }
 }

@@ -3,7 +3,7 @@
  * request records and answers, what the external-access view says until issuance, and the
  * refusals made before anything reaches the CA — rate limits and the DNS check.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
@@ -54,7 +54,7 @@ describe('ACME certificates API', () => {
     expect(list.items.map((i: { id: string }) => i.id)).toEqual([body.id]);
     const access = (await h.call('GET', '/api/v1/tenants/acme/databases/orders/external-access', undefined, token)).json();
     expect(access.certificate.kind).toBe('issued');
-    expect(access.acme).toEqual({ id: body.id, state: 'pending', renewAt: null, problem: null });
+    expect(access.acme).toEqual({ id: body.id, state: 'pending', challenge: 'tls-alpn-01', renewAt: null, problem: null });
     expect(access.connection.psql).toContain('sslrootcert=switchyard-ca.pem');
     const audit = (await h.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.request', undefined, token)).json();
     expect(audit.items[0]).toMatchObject({ targetId: body.id });
@@ -106,6 +106,129 @@ describe('ACME certificates API', () => {
     expect(r.statusCode).toBe(422);
     expect(r.json()).toMatchObject({ code: 'SY_ACME_ROUTE_REQUIRED', details: [{ field: 'body.hostname' }] });
     expect(r.json().message).toContain('switch it to terminate first');
+  });
+
+  describe('PUT …/external-access with `acme`: terminate mode and the ACME request in one call', () => {
+    const path = (db: string, tenant = 'acme') => `/api/v1/tenants/${tenant}/databases/${db}/external-access`;
+    const mkdb = async (name: string, tenant = 'acme', tok = token) => {
+      const r = await h.call('POST', `/api/v1/tenants/${tenant}/databases`, { name, engine: 'postgres', upstream: { host: `pg.${tenant}.svc.cluster.local`, port: 5432 } }, tok);
+      expect(r.statusCode, r.body).toBe(201);
+    };
+
+    it('enables terminate mode and records a pending request in the same transaction; the platform-CA certificate serves until issuance', async () => {
+      await mkdb('shop');
+      const host = 'shop.acme.db.example.com';
+      const r = await h.call('PUT', path('shop'), { enabled: true, tlsMode: 'terminate', acme: { challenge: 'http-01' } }, token);
+      expect(r.statusCode, r.body).toBe(200);
+      const body = r.json();
+      expect(body).toMatchObject({ enabled: true, tlsMode: 'terminate', hostname: host, certificate: { kind: 'issued', auto: true }, acme: { state: 'pending', challenge: 'http-01', renewAt: null, problem: null } });
+      expect(body.connection.psql).toContain('sslrootcert=switchyard-ca.pem');
+      const row = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { hostname: host } });
+      expect(row).toMatchObject({ id: body.acme.id, state: 'pending', challengeType: 'http-01' });
+      expect(row.nextAttemptAt!.getTime()).toBeLessThanOrEqual(Date.now());
+      // Both audit events: the route's and the request's.
+      const audit = (await h.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.request', undefined, token)).json();
+      expect(audit.items.filter((e: { targetId: string }) => e.targetId === body.acme.id)).toHaveLength(1);
+      const enable = (await h.call('GET', '/api/v1/tenants/acme/audit-events?action=route.enable', undefined, token)).json();
+      expect(enable.items.some((e: { changes: { database?: { to: string } } }) => e.changes.database?.to === 'shop')).toBe(true);
+      // The same PUT again changes nothing: same request, no second audit event, no new version.
+      const again = await h.call('PUT', path('shop'), { enabled: true, tlsMode: 'terminate', acme: { challenge: 'http-01' } }, token);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.json()).toMatchObject({ acme: { id: body.acme.id }, version: body.version });
+      expect((await h.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.request', undefined, token)).json().items.filter((e: { targetId: string }) => e.targetId === body.acme.id)).toHaveLength(1);
+      // Another challenge for the same name is refused, naming the field.
+      const other = await h.call('PUT', path('shop'), { enabled: true, acme: { challenge: 'tls-alpn-01' } }, token);
+      expect(other.statusCode).toBe(409);
+      expect(other.json()).toMatchObject({ code: 'SY_ACME_EXISTS', details: [{ field: 'body.acme' }] });
+      expect(other.json().message).toContain('validated with http-01');
+    });
+
+    it('refuses a non-terminate mode with SY_ACME_ROUTE_REQUIRED on body.acme, and writes nothing', async () => {
+      await mkdb('cart');
+      const r = await h.call('PUT', path('cart'), { enabled: true, tlsMode: 'passthrough', acme: {} }, token);
+      expect(r.statusCode).toBe(422);
+      expect(r.json()).toMatchObject({ code: 'SY_ACME_ROUTE_REQUIRED', details: [{ field: 'body.acme', message: 'needs a terminate-mode route' }] });
+      expect(r.json().message).toContain('set "tlsMode": "terminate"');
+      expect(await h.app.prisma.route.findUnique({ where: { hostname: 'cart.acme.db.example.com' } })).toBeNull();
+      expect(await h.app.prisma.acmeCertificate.findUnique({ where: { hostname: 'cart.acme.db.example.com' } })).toBeNull();
+      // …and with a certificate of the tenant's own choosing.
+      const both = await h.call('PUT', path('cart'), { enabled: true, tlsMode: 'terminate', certificateId: '7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11', acme: {} }, token);
+      expect(both.statusCode).toBe(400);
+      expect(both.json()).toMatchObject({ code: 'SY_VALIDATION', details: [{ field: 'body.acme' }] });
+    });
+
+    it('refuses a name of another tenant: its default name by the host name policy, a shared custom domain by the ACME check', async () => {
+      const { token: otherToken } = await seedTenant(h, 'rival');
+      await mkdb('vault', 'rival', otherToken);
+      expect((await h.call('PUT', path('vault', 'rival'), { enabled: true, tlsMode: 'terminate' }, otherToken)).statusCode).toBe(200);
+      await mkdb('steal');
+      const r = await h.call('PUT', path('steal'), { enabled: true, tlsMode: 'terminate', hostname: 'vault.rival.db.example.com', acme: {} }, token);
+      expect(r.statusCode).toBe(422);
+      expect(r.json()).toMatchObject({ code: 'SY_HOSTNAME_NOT_ALLOWED', details: [{ field: 'body.hostname' }] });
+      // Both tenants allowed the same custom domain; the rival routes a name under it first.
+      await h.app.prisma.tenant.updateMany({ where: { slug: { in: ['acme', 'rival'] } }, data: { allowedCustomDomains: ['shared.example.net'] } });
+      expect((await h.call('PUT', path('vault', 'rival'), { enabled: true, hostname: 'pg.shared.example.net' }, otherToken)).statusCode).toBe(200);
+      const taken = await h.call('PUT', path('steal'), { enabled: true, tlsMode: 'terminate', hostname: 'pg.shared.example.net', acme: {} }, token);
+      expect(taken.statusCode).toBe(422);
+      expect(taken.json()).toMatchObject({ code: 'SY_ACME_ROUTE_REQUIRED', details: [{ field: 'body.acme', message: 'is not a route of this tenant' }] });
+      expect(await h.app.prisma.acmeCertificate.findUnique({ where: { hostname: 'pg.shared.example.net' } })).toBeNull();
+      expect(await h.app.prisma.route.count({ where: { database: { name: 'steal' } } })).toBe(0);
+    });
+
+    it('counts against the same rate limits as the POST, with Retry-After and the field named', async () => {
+      await mkdb('quota');
+      const host = 'quota.acme.db.example.com';
+      await h.app.prisma.acmeEvent.createMany({ data: [0, 1].map(() => ({ hostname: host, registeredDomain: 'example.com', kind: 'failed_validation' })) });
+      const r = await h.call('PUT', path('quota'), { enabled: true, tlsMode: 'terminate', acme: {} }, token);
+      expect(r.statusCode).toBe(429);
+      expect(r.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ field: 'body.acme', limit: 'failed_validations' }] });
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(3000);
+      expect(await h.app.prisma.route.findUnique({ where: { hostname: host } })).toBeNull();
+    });
+  });
+
+  it('re-checks renewalInfo when due (RFC 9773 §4.3): moves the renewal into a changed window, polls again after Retry-After, stops when none is offered', async () => {
+    const tenant = await h.app.prisma.tenant.findFirstOrThrow({ where: { slug: 'acme' } });
+    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'ari', engine: 'postgres', upstream: { host: 'pg.acme.svc.cluster.local', port: 5432 } }, token)).statusCode).toBe(201);
+    const route = (await h.call('PUT', '/api/v1/tenants/acme/databases/ari/external-access', { enabled: true, tlsMode: 'terminate' }, token)).json();
+    const now = new Date();
+    const renewAt = new Date(now.getTime() + 30 * 86_400_000);
+    const row = await h.app.prisma.acmeCertificate.create({
+      data: { id: randomUUID(), tenantId: tenant.id, hostname: 'ari.acme.db.example.com', challengeType: 'tls-alpn-01', state: 'issued', certificateId: route.certificate.id, renewAt, nextAttemptAt: renewAt, ariCheckAt: new Date(now.getTime() - 1000) },
+    });
+    // A CA that now suggests an earlier window (as before a revocation), with Retry-After: 2 h.
+    let answer: { offered: boolean; window: { start: Date; end: Date } | null; retryAfterMs: number | null } = {
+      offered: true,
+      window: { start: new Date(now.getTime() + 86_400_000), end: new Date(now.getTime() + 2 * 86_400_000) },
+      retryAfterMs: 2 * 3_600_000,
+    };
+    const svc = new AcmeService({
+      prisma: h.app.prisma,
+      tenants: { resolve: async () => tenant },
+      certificates: h.app.services.certificates,
+      propagation: h.app.services.propagation,
+      propagationTimeoutMs: 1000,
+      keyring: h.config.keyring,
+      config: h.config.acme!,
+      ca: { renewalInfo: async () => answer } as never,
+      log: pino({ level: 'silent' }),
+    });
+    expect(await svc.recheckRenewalInfo(now)).toBe(1);
+    const moved = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: row.id } });
+    expect(moved.renewAt!.getTime()).toBeGreaterThanOrEqual(answer.window!.start.getTime());
+    expect(moved.renewAt!.getTime()).toBeLessThanOrEqual(answer.window!.end.getTime());
+    expect(moved.nextAttemptAt).toEqual(moved.renewAt);
+    expect(moved.ariCheckAt!.getTime()).toBe(now.getTime() + 2 * 3_600_000);
+    const audit = (await h.call('GET', '/api/v1/tenants/acme/audit-events?action=acme.renewal-window', undefined, token)).json();
+    expect(audit.items[0]).toMatchObject({ targetId: row.id, changes: { renewAt: { from: renewAt.toISOString(), to: moved.renewAt!.toISOString() } } });
+    // Not due again before its Retry-After; once due, a directory without renewalInfo ends the polling.
+    answer = { ...answer, retryAfterMs: 60_000 };
+    expect(await svc.recheckRenewalInfo(new Date(now.getTime() + 3_600_000))).toBe(0);
+    expect((await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: row.id } })).ariCheckAt).toEqual(moved.ariCheckAt);
+    answer = { offered: false, window: null, retryAfterMs: null };
+    expect(await svc.recheckRenewalInfo(new Date(now.getTime() + 3 * 3_600_000))).toBe(0);
+    const stopped = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: row.id } });
+    expect(stopped).toMatchObject({ ariCheckAt: null, renewAt: moved.renewAt });
   });
 
   it('with public addresses configured, refuses a name that resolves elsewhere and names what it resolved to', async () => {

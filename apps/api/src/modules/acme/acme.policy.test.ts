@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ariCertId, backoffMs, checkRateLimits, MAX_BACKOFF_MS, registeredDomain, renewalTime } from './acme.policy.js';
+import { ARI_DEFAULT_POLL_MS, ariCertId, ariRecheck, backoffMs, checkRateLimits, MAX_BACKOFF_MS, registeredDomain, renewalTime } from './acme.policy.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -92,5 +92,47 @@ describe('ariCertId', () => {
     const aki = Buffer.from('69885B6B87464041E1B37B847BA0AE2CDE01C8D4', 'hex');
     expect(ariCertId(aki, '0087654321')).toBe('aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE');
     expect(ariCertId(aki, '87654321')).toBe('aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE');
+  });
+});
+
+describe('ariRecheck (RFC 9773 §4.3: polling renewalInfo for issued certificates)', () => {
+  const now = new Date('2026-02-01T00:00:00Z');
+  const at = (d: string) => new Date(d);
+  const planned = at('2026-03-01T12:00:00Z');
+
+  it('keeps the planned time while it is inside the window (the random spread stays)', () => {
+    const r = ariRecheck(now, planned, { start: at('2026-03-01T00:00:00Z'), end: at('2026-03-03T00:00:00Z') }, null, () => 0.9);
+    expect(r).toEqual({ renewAt: planned, changed: false, nextCheckAt: new Date(now.getTime() + ARI_DEFAULT_POLL_MS) });
+  });
+
+  it('moves the time into a window that moved earlier (e.g. the CA will revoke), at a random instant in it', () => {
+    const r = ariRecheck(now, planned, { start: at('2026-02-10T00:00:00Z'), end: at('2026-02-12T00:00:00Z') }, null, () => 0.5);
+    expect(r.changed).toBe(true);
+    expect(r.renewAt.toISOString()).toBe('2026-02-11T00:00:00.000Z');
+  });
+
+  it('moves the time later when the window moved later', () => {
+    const r = ariRecheck(now, planned, { start: at('2026-03-10T00:00:00Z'), end: at('2026-03-12T00:00:00Z') }, null, () => 0);
+    expect(r).toMatchObject({ changed: true, renewAt: at('2026-03-10T00:00:00Z') });
+  });
+
+  it('never plans before now: a window already begun picks between now and its end; one already past means now', () => {
+    const begun = ariRecheck(now, planned, { start: at('2026-01-20T00:00:00Z'), end: at('2026-02-03T00:00:00Z') }, null, () => 0.5);
+    expect(begun.renewAt.toISOString()).toBe('2026-02-02T00:00:00.000Z');
+    const past = ariRecheck(now, planned, { start: at('2026-01-20T00:00:00Z'), end: at('2026-01-21T00:00:00Z') }, null, () => 0.7);
+    expect(past).toMatchObject({ changed: true, renewAt: now });
+  });
+
+  it('honours Retry-After for the next poll, clamped to between a minute and a day', () => {
+    const w = { start: at('2026-03-01T00:00:00Z'), end: at('2026-03-03T00:00:00Z') };
+    expect(ariRecheck(now, planned, w, 2 * HOUR).nextCheckAt.getTime() - now.getTime()).toBe(2 * HOUR);
+    expect(ariRecheck(now, planned, w, 5_000).nextCheckAt.getTime() - now.getTime()).toBe(60_000);
+    expect(ariRecheck(now, planned, w, 30 * DAY).nextCheckAt.getTime() - now.getTime()).toBe(DAY);
+  });
+
+  it('keeps the time when the fetch failed or the window is inverted, and polls again after the default', () => {
+    for (const w of [null, { start: at('2026-02-12T00:00:00Z'), end: at('2026-02-10T00:00:00Z') }]) {
+      expect(ariRecheck(now, planned, w, null)).toEqual({ renewAt: planned, changed: false, nextCheckAt: new Date(now.getTime() + 6 * HOUR) });
+    }
   });
 });

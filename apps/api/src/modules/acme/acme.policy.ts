@@ -126,3 +126,50 @@ export function ariCertId(akiKeyId: Buffer, serialHex: string): string {
   if ((serial[0]! & 0x80) !== 0) serial = Buffer.concat([Buffer.from([0]), serial]);
   return `${akiKeyId.toString('base64url')}.${serial.toString('base64url')}`;
 }
+
+/** RFC 9773 §4.3: poll again after this when the CA sends no Retry-After (its own example: 6 hours). */
+export const ARI_DEFAULT_POLL_MS = 6 * HOUR_MS;
+/** §4.3: clients "MUST set reasonable limits" on the interval; under a minute counts as a minute… */
+export const ARI_MIN_POLL_MS = 60_000;
+/** …and over a day as a day. */
+export const ARI_MAX_POLL_MS = DAY_MS;
+
+export interface AriRecheck {
+  /** The renewal time to keep or to move to. */
+  renewAt: Date;
+  /** Whether `renewAt` moved (the window changed and no longer holds the old time). */
+  changed: boolean;
+  /** When to fetch renewalInfo next. */
+  nextCheckAt: Date;
+}
+
+/**
+ * What to do with a fresh renewalInfo answer for an issued certificate (RFC 9773 §4.2–4.3).
+ * `window`: the suggested window, or null when the fetch failed (keep the time, poll again
+ * later). A planned time still inside the window is kept — moving it would only undo the
+ * random spread §4.2 asks for; a window that moved (earlier, e.g. a revocation, or later)
+ * gets a new random instant inside it, never before `now`. The next poll honours the CA's
+ * Retry-After, clamped to [1 minute, 1 day], else 6 hours.
+ */
+export function ariRecheck(
+  now: Date,
+  renewAt: Date,
+  window: { start: Date; end: Date } | null,
+  retryAfterMs: number | null,
+  random: () => number = Math.random,
+): AriRecheck {
+  const nextCheckAt = ariNextCheck(now, retryAfterMs);
+  const t = renewAt.getTime();
+  if (!window || window.end.getTime() < window.start.getTime() || (t >= window.start.getTime() && t <= window.end.getTime())) {
+    return { renewAt, changed: false, nextCheckAt };
+  }
+  const start = Math.max(window.start.getTime(), now.getTime());
+  const end = Math.max(window.end.getTime(), start);
+  const next = new Date(start + Math.floor(random() * (end - start)));
+  return { renewAt: next, changed: next.getTime() !== t, nextCheckAt };
+}
+
+/** When to poll renewalInfo next: the CA's Retry-After clamped to [1 minute, 1 day], else 6 hours. */
+export function ariNextCheck(now: Date, retryAfterMs: number | null): Date {
+  return new Date(now.getTime() + Math.min(ARI_MAX_POLL_MS, Math.max(ARI_MIN_POLL_MS, retryAfterMs ?? ARI_DEFAULT_POLL_MS)));
+}

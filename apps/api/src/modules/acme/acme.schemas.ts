@@ -10,6 +10,7 @@ export const AcmeState = Type.Union([Type.Literal('pending'), Type.Literal('vali
 export const AcmeChallengeType = Type.Union([Type.Literal('tls-alpn-01'), Type.Literal('http-01')], {
   description: 'tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported.',
 });
+export type AcmeChallengeType = Static<typeof AcmeChallengeType>;
 
 const Problem = Type.Union(
   [

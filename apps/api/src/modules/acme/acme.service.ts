@@ -26,13 +26,23 @@ import { isPubliclyTrusted, type CertificatesService } from '../certificates/cer
 import type { PropagationTracker } from '../proxies/propagation.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import { buildTlsAlpnCertificate, type AcmeCa, type AcmeClient } from './acme.ca.js';
-import { backoffMs, checkRateLimits, registeredDomain, renewalTime, WEEK_MS, type RateDecision } from './acme.policy.js';
-import type { AcmeCertificateResponse, RequestAcmeBody } from './acme.schemas.js';
+import { ariNextCheck, ariRecheck, backoffMs, checkRateLimits, registeredDomain, renewalTime, WEEK_MS, type RateDecision } from './acme.policy.js';
+import type { AcmeCertificateResponse, AcmeChallengeType, RequestAcmeBody } from './acme.schemas.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
 type Row = AcmeCertificate & { certificate: Certificate | null };
+
+/** A request that passed every check, ready to be recorded (`existing`: nothing to record). */
+export interface AcmeRequestPlan {
+  tenantId: string;
+  hostname: string;
+  challengeType: string;
+  /** The request field errors name (`body.hostname` for the POST, `body.acme` for the PUT). */
+  field: string;
+  existing: Row | null;
+}
 
 export interface AcmeProblem {
   type: string;
@@ -109,35 +119,80 @@ export class AcmeService {
 
   async request(actor: Actor, tenantSlug: string, body: RequestAcmeBody): Promise<AcmeCertificateResponse> {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
-    const cfg = this.cfg;
     const hostname = normalizeHostname(body.hostname) ?? body.hostname;
+    const route = await this.deps.prisma.route.findUnique({ where: { hostname } });
+    const plan = await this.checkRequest(tenant, hostname, route, body.challenge, 'body.hostname');
+    const row = await this.deps.prisma.$transaction((tx) => this.recordRequest(tx, actor, plan));
+    this.wake();
+    return (await this.views([row]))[0]!;
+  }
+
+  /**
+   * Every check made before an order is recorded, for `POST …/acme-certificates` and for
+   * `PUT …/external-access` with `acme` (there `route` is the route as the PUT will leave it,
+   * and errors name `field`). A host name that already has an ACME certificate of the tenant
+   * with the same challenge is `existing` (a repeated PUT changes nothing); one of another
+   * tenant, or asked for with another challenge, is refused.
+   */
+  async checkRequest(
+    tenant: Tenant,
+    hostname: string,
+    route: Pick<Route, 'tenantId' | 'tlsMode'> | null,
+    challenge: AcmeChallengeType | undefined,
+    field: string,
+    opts: { reuseExisting?: boolean } = {},
+  ): Promise<AcmeRequestPlan> {
+    let cfg: AcmeConfig;
+    try {
+      cfg = this.cfg;
+    } catch (err) {
+      throw err instanceof AppError ? new AppError(err.code, err.message, [{ field, message: 'ACME is not available on this platform' }]) : err;
+    }
     if (isValidWildcardHostname(hostname)) {
       throw new AppError('SY_ACME_WILDCARD_UNSUPPORTED', 'Wildcard names can only be validated with DNS-01, which Switchyard does not implement; order each host name', [
-        { field: 'body.hostname', message: 'is a wildcard' },
+        { field, message: `${hostname} is a wildcard` },
       ]);
     }
-    await this.ownRoute(tenant, hostname);
-    await this.checkDns(hostname);
+    this.ownRoute(tenant, hostname, route, field);
+    if (opts.reuseExisting) {
+      const existing = await this.deps.prisma.acmeCertificate.findUnique({ where: { hostname }, include: { certificate: true } });
+      if (existing) {
+        if (existing.tenantId !== tenant.id || (challenge !== undefined && challenge !== existing.challengeType)) throw acmeExists(hostname, field, existing.tenantId === tenant.id ? existing.challengeType : null);
+        return { tenantId: tenant.id, hostname, challengeType: existing.challengeType, field, existing };
+      }
+    }
+    await this.checkDns(hostname, field);
     const decision = await this.rateDecision(hostname, false);
-    if (!decision.ok) throw rateLimited(decision);
+    if (!decision.ok) throw rateLimited(decision, field);
+    return { tenantId: tenant.id, hostname, challengeType: challenge ?? cfg.defaultChallenge, field, existing: null };
+  }
+
+  /** Records a checked request (`pending`, due now) and its audit event inside the caller's transaction. */
+  async recordRequest(tx: Prisma.TransactionClient, actor: Actor, plan: AcmeRequestPlan): Promise<Row> {
+    if (plan.existing) return plan.existing;
     const id = randomUUID();
     try {
-      const row = await this.deps.prisma.$transaction(async (tx) => {
-        const row = await tx.acmeCertificate.create({
-          data: { id, tenantId: tenant.id, hostname, challengeType: body.challenge ?? cfg.defaultChallenge, state: 'pending', nextAttemptAt: new Date() },
-          include: { certificate: true },
-        });
-        await recordAudit(tx, actor, { tenantId: tenant.id, action: 'acme.request', targetType: 'acme-certificate', targetId: id, changes: { hostname: { from: null, to: hostname }, challenge: { from: null, to: row.challengeType } } });
-        return row;
+      const row = await tx.acmeCertificate.create({
+        data: { id, tenantId: plan.tenantId, hostname: plan.hostname, challengeType: plan.challengeType, state: 'pending', nextAttemptAt: new Date() },
+        include: { certificate: true },
       });
-      this.deps.poke?.();
-      return (await this.views([row]))[0]!;
+      await recordAudit(tx, actor, {
+        tenantId: plan.tenantId,
+        action: 'acme.request',
+        targetType: 'acme-certificate',
+        targetId: id,
+        changes: { hostname: { from: null, to: plan.hostname }, challenge: { from: null, to: row.challengeType } },
+      });
+      return row;
     } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-        throw new AppError('SY_ACME_EXISTS', `${hostname} already has an ACME certificate`, [{ field: 'body.hostname', message: 'already has an ACME certificate' }]);
-      }
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw acmeExists(plan.hostname, plan.field, null);
       throw err;
     }
+  }
+
+  /** Wakes the worker once a recorded request has committed. */
+  wake(): void {
+    this.deps.poke?.();
   }
 
   /** Renew (or retry a failed order) now rather than at `nextAttemptAt`, within the rate limits. */
@@ -181,17 +236,14 @@ export class AcmeService {
   }
 
   /** The route a tenant may order for; one message for "none" and "another tenant's" (no probing). */
-  private async ownRoute(tenant: Tenant, hostname: string): Promise<Route> {
-    const route = await this.deps.prisma.route.findUnique({ where: { hostname } });
+  private ownRoute(tenant: Tenant, hostname: string, route: Pick<Route, 'tenantId' | 'tlsMode'> | null, field: string): void {
     if (!route || route.tenantId !== tenant.id) {
-      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is not the host name of a route of this tenant`, [{ field: 'body.hostname', message: 'is not a route of this tenant' }]);
+      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is not the host name of a route of this tenant`, [{ field, message: 'is not a route of this tenant' }]);
     }
     if (route.tlsMode !== 'terminate') {
-      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is in ${route.tlsMode} mode; switch it to terminate first (PUT …/external-access {"tlsMode": "terminate"})`, [
-        { field: 'body.hostname', message: 'is not a terminate-mode route' },
-      ]);
+      const how = field === 'body.hostname' ? 'switch it to terminate first (PUT …/external-access {"tlsMode": "terminate"})' : 'ACME certificates are served by terminating TLS: set "tlsMode": "terminate"';
+      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is in ${route.tlsMode} mode; ${how}`, [{ field, message: 'needs a terminate-mode route' }]);
     }
-    return route;
   }
 
   private async views(rows: Row[]): Promise<AcmeCertificateResponse[]> {
@@ -231,7 +283,7 @@ export class AcmeService {
   // ── checks before ordering ──────────────────────────────────────────────────────────
 
   /** With ACME_PUBLIC_ADDRESSES set: the name must resolve to one of them. */
-  private async checkDns(hostname: string): Promise<void> {
+  private async checkDns(hostname: string, field = 'body.hostname'): Promise<void> {
     const wanted = this.deps.config?.publicAddresses ?? [];
     if (wanted.length === 0) return;
     const canon = (a: string) => {
@@ -248,7 +300,7 @@ export class AcmeService {
     const want = new Set(wanted.map(canon));
     if (!got.some((a) => want.has(canon(a)))) {
       throw new AppError('SY_ACME_DNS_MISMATCH', `${hostname} resolves to ${got.length > 0 ? got.join(', ') : 'nothing'}, not to the platform's public addresses (${wanted.join(', ')}); fix its DNS record first`, [
-        { field: 'body.hostname', message: 'does not resolve to the platform', resolved: got, expected: wanted },
+        { field, message: `${hostname} does not resolve to the platform`, resolved: got, expected: wanted },
       ]);
     }
   }
@@ -273,6 +325,42 @@ export class AcmeService {
   /** Rows whose next action is due, oldest first. */
   async due(now = new Date(), take = 20): Promise<Row[]> {
     return this.deps.prisma.acmeCertificate.findMany({ where: { nextAttemptAt: { lte: now } }, include: { certificate: true }, orderBy: [{ nextAttemptAt: 'asc' }], take });
+  }
+
+  /**
+   * RFC 9773 §4.3: fetches renewalInfo again for issued certificates whose `ari_check_at` has
+   * passed (and whose renewal is not yet due), and moves the renewal when the window no
+   * longer holds it (acme.policy.ts `ariRecheck`). Returns how many renewal times moved.
+   */
+  async recheckRenewalInfo(now = new Date(), take = 20): Promise<number> {
+    if (!this.deps.ca) return 0;
+    const rows = await this.deps.prisma.acmeCertificate.findMany({
+      where: { state: 'issued', ariCheckAt: { lte: now }, renewAt: { gt: now }, certificateId: { not: null } },
+      include: { certificate: true },
+      orderBy: [{ ariCheckAt: 'asc' }],
+      take,
+    });
+    let moved = 0;
+    for (const row of rows) {
+      const info = await this.deps.ca.renewalInfo(row.certificate!.certPem, now.getTime());
+      if (!info.offered) {
+        await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { ariCheckAt: null } });
+        continue;
+      }
+      const r = ariRecheck(now, row.renewAt!, info.window, info.retryAfterMs);
+      // The renewal moves only while nothing else (a retry's backoff) holds next_attempt_at.
+      const scheduled = row.nextAttemptAt?.getTime() === row.renewAt!.getTime();
+      await this.deps.prisma.acmeCertificate.update({
+        where: { id: row.id },
+        data: { ariCheckAt: r.nextCheckAt, ...(r.changed ? { renewAt: r.renewAt, ...(scheduled ? { nextAttemptAt: r.renewAt } : {}) } : {}) },
+      });
+      if (r.changed) {
+        moved++;
+        await this.audit(systemActor(`acme-${row.id}`), row, 'acme.renewal-window', { renewAt: { from: row.renewAt!.toISOString(), to: r.renewAt.toISOString() } });
+        this.deps.log.info({ hostname: row.hostname, from: row.renewAt, to: r.renewAt, window: info.window }, 'ACME renewal moved: the CA changed its suggested window');
+      }
+    }
+    return moved;
   }
 
   /** One order (first issuance or renewal) for one host name, start to finish. */
@@ -383,10 +471,13 @@ export class AcmeService {
   /** First issuance: a new `acme` certificate attached to the route; renewal: the replace path. */
   private async store(actor: Actor, row: Row, chainPem: string, keyPem: string): Promise<void> {
     const info = certificateInfo(chainPem);
-    const ari = await this.deps.ca!.renewalWindow(chainPem);
+    const ariInfo = await this.deps.ca!.renewalInfo(chainPem);
+    const ari = ariInfo.window;
     const renewAt = renewalTime(info.notBefore, info.notAfter, ari);
+    // RFC 9773 §4.3: the window is polled again (recheckRenewalInfo) while the CA offers it.
+    const ariCheckAt = ariInfo.offered ? ariNextCheck(new Date(), ariInfo.retryAfterMs) : null;
     const material = { hostnames: info.hostnames, certPem: chainPem, keyType: 'ec-prime256v1', fingerprint: info.fingerprint, notBefore: info.notBefore, notAfter: info.notAfter };
-    const done = { state: 'issued', problem: Prisma.DbNull, attempts: 0, renewAt, nextAttemptAt: renewAt, lastIssuedAt: new Date(), orderUrl: null };
+    const done = { state: 'issued', problem: Prisma.DbNull, attempts: 0, renewAt, nextAttemptAt: renewAt, lastIssuedAt: new Date(), orderUrl: null, ariCheckAt };
     let version: number | null;
     let certificateId: string;
     if (row.certificate) {
@@ -493,9 +584,17 @@ function problemOf(err: unknown): AcmeProblem {
   return { type: rate ? 'urn:ietf:params:acme:error:rateLimited' : 'switchyard:orderFailed', detail: message };
 }
 
-function rateLimited(d: Exclude<RateDecision, { ok: true }>): AppError {
+function acmeExists(hostname: string, field: string, challenge: string | null): AppError {
+  return new AppError(
+    'SY_ACME_EXISTS',
+    challenge ? `${hostname} already has an ACME certificate validated with ${challenge}; delete it (DELETE …/acme-certificates/:id) to change the challenge` : `${hostname} already has an ACME certificate`,
+    [{ field, message: 'already has an ACME certificate' }],
+  );
+}
+
+function rateLimited(d: Exclude<RateDecision, { ok: true }>, field = 'body.hostname'): AppError {
   const seconds = Math.max(1, Math.ceil((d.retryAt.getTime() - Date.now()) / 1000));
-  return new AppError('SY_ACME_RATE_LIMITED', `${d.message}; retry after ${d.retryAt.toISOString()}`, [{ field: 'body.hostname', message: d.message, limit: d.limit, retryAt: d.retryAt.toISOString() }], {
+  return new AppError('SY_ACME_RATE_LIMITED', `${d.message}; retry after ${d.retryAt.toISOString()}`, [{ field, message: d.message, limit: d.limit, retryAt: d.retryAt.toISOString() }], {
     'retry-after': String(seconds),
   });
 }

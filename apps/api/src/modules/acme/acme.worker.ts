@@ -27,7 +27,7 @@ export class AcmeWorker {
 
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly service: Pick<AcmeService, 'due' | 'process' | 'pruneEvents'>,
+    private readonly service: Pick<AcmeService, 'due' | 'process' | 'pruneEvents' | 'recheckRenewalInfo'>,
     private readonly intervalMs: number,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -105,6 +105,8 @@ export class AcmeWorker {
           await this.service.process(row, this.isLeader);
         }
       }
+      // Issued certificates whose renewalInfo is due to be asked again (RFC 9773 §4.3).
+      if (!this.stopped && this.isLeader()) await this.service.recheckRenewalInfo(new Date());
       if (Date.now() - this.lastPrune > 3_600_000) {
         this.lastPrune = Date.now();
         await this.service.pruneEvents();

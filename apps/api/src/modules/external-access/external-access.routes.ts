@@ -18,11 +18,13 @@ export async function externalAccessRoutes(app: App): Promise<void> {
       summary: 'Enable or disable external access (tenant admin)',
       description:
         'Commits the route and a config-version bump in one transaction and notifies the proxies. ' +
-        'With `?wait=true` the call returns once every live proxy applied the change, or when the bounded wait ends (`propagation.state` = `timeout`).',
+        'With `?wait=true` the call returns once every live proxy applied the change, or when the bounded wait ends (`propagation.state` = `timeout`). ' +
+        'With `acme` (terminate mode) the same transaction records an ACME certificate request (`acme.state` = `pending`); ' +
+        'the platform-CA certificate is served until it is issued. Its refusals (SY_ACME_*, 429 with Retry-After for rate limits) name `body.acme`.',
       params: DatabaseParams,
       querystring: WaitQuery,
       body: PutExternalAccessBody,
-      response: { 200: ExternalAccessResponse, ...errorResponses(403, 404, 409, 422) },
+      response: { 200: ExternalAccessResponse, ...errorResponses(403, 404, 409, 422, 429, 503) },
     },
   }, async (req) =>
     svc.put(actorOf(req), req.params.tenant, req.params.database, req.body, { wait: req.query.wait === true, timeoutMs: req.query.timeoutMs }),

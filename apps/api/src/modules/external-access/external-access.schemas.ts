@@ -2,6 +2,7 @@ import { DISABLE_BEHAVIORS, TLS_MODES, UPSTREAM_PROXY_PROTOCOLS } from '@switchy
 import { Type, type Static } from 'typebox';
 import { OwnerSchema } from '../../lib/ownership.js';
 import { Slug, UuidInput } from '../../lib/schemas.js';
+import { AcmeChallengeType } from '../acme/acme.schemas.js';
 
 export const Propagation = Type.Object(
   {
@@ -90,6 +91,7 @@ export const ExternalAccessResponse = Type.Object(
         Type.Object({
           id: Type.String({ format: 'uuid' }),
           state: Type.String({ description: 'pending | validating | issued | failed' }),
+          challenge: Type.String({ description: 'tls-alpn-01 | http-01' }),
           renewAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
           problem: Type.Union([Type.Object({ type: Type.String(), detail: Type.String() }, { additionalProperties: true }), Type.Null()]),
         }),
@@ -97,7 +99,7 @@ export const ExternalAccessResponse = Type.Object(
       ],
       {
         description:
-          'The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). ' +
+          'The ACME certificate requested for this host name (PUT with `acme`, or POST …/acme-certificates; GET …/acme-certificates/:id for details). ' +
           'Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate.',
       },
     ),
@@ -153,6 +155,18 @@ export const PutExternalAccessBody = Type.Object(
         description: 'Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA.',
       }),
     ),
+    acme: Type.Optional(
+      Type.Object(
+        { challenge: Type.Optional(AcmeChallengeType) },
+        {
+          additionalProperties: false,
+          description:
+            'Terminate mode: also request a publicly trusted certificate from the platform’s ACME CA, in the same transaction as the route change ' +
+            '(the checks, rate limits and errors of POST …/acme-certificates, with `details[].field` = `body.acme`). The platform-CA certificate is served ' +
+            'until the ACME one is issued; follow `acme.state`. Repeating it for a host name that already has one changes nothing. Not with `certificateId`.',
+        },
+      ),
+    ),
     upstreamTls: Type.Optional(Type.Boolean({ description: 'Terminate mode: TLS to the upstream (default true); PostgreSQL uses SSLRequest first' })),
     upstreamCa: Type.Optional(
       Type.Union([Type.String({ minLength: 1, maxLength: 65536 }), Type.Null()], { description: 'Terminate mode: PEM CA to verify the upstream certificate (and its host name) with' }),
@@ -165,6 +179,7 @@ export const PutExternalAccessBody = Type.Object(
       { enabled: true, dedicatedPort: true, sourceCidrs: ['203.0.113.0/24'] },
       { enabled: true, listener: 'kube', destination: '10.1.2.3:443' },
       { enabled: true, tlsMode: 'terminate' },
+      { enabled: true, tlsMode: 'terminate', acme: { challenge: 'tls-alpn-01' } },
       { enabled: true, tlsMode: 'terminate', certificateId: '7d1f8a8e-8a53-4e4b-9a3e-2f0c6f1c9b11', upstreamTls: false },
     ],
   },
@@ -183,8 +198,10 @@ export type WaitQuery = Static<typeof WaitQuery>;
 /** Items per batch (`MAX_BATCH_ITEMS` in the service). */
 const BATCH_MAX = 500;
 
+/** A batch item: the PUT body without `acme` (ACME requests are counted against rate limits one at a time: PUT or POST …/acme-certificates). */
+const { acme: _acme, ...batchProperties } = PutExternalAccessBody.properties;
 export const BatchItem = Type.Object(
-  { database: Slug('Database name (of this tenant)'), ...PutExternalAccessBody.properties },
+  { database: Slug('Database name (of this tenant)'), ...batchProperties },
   { additionalProperties: false },
 );
 export type BatchItem = Static<typeof BatchItem>;
@@ -194,7 +211,7 @@ export const BatchExternalAccessBody = Type.Object(
     items: Type.Array(BatchItem, {
       minItems: 1,
       maxItems: BATCH_MAX,
-      description: `Up to ${BATCH_MAX} databases of the tenant, each at most once; each item is what PUT …/databases/:database/external-access takes, plus \`database\``,
+      description: `Up to ${BATCH_MAX} databases of the tenant, each at most once; each item is what PUT …/databases/:database/external-access takes (except \`acme\`), plus \`database\``,
     }),
   },
   {

@@ -24,6 +24,7 @@ import { Prisma, recordRouteChange, recordRouteChanges, type Certificate, type D
 import { splitPemChain, verificationRoot } from '@switchyard/pki';
 import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
+import type { AcmeRequestPlan, AcmeService } from '../acme/acme.service.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
 import { diff, recordAudit, recordAudits, type AuditEntry } from '../audit/audit.service.js';
@@ -48,6 +49,8 @@ export interface ExternalAccessDeps {
   publicAddress?: string | null;
   /** Roots of private CAs (`ACME_ROOTS_FILE`): what clients verify chains ending at their intermediates with. */
   trustedRoots?: string[];
+  /** ACME requests made with the route change (`acme` in the body); absent: refused as unavailable. */
+  acme?: Pick<AcmeService, 'checkRequest' | 'recordRequest' | 'wake'>;
 }
 
 type RouteState = {
@@ -83,6 +86,8 @@ interface Plan {
   /** An automatic certificate the route stops using (deleted with the change). */
   previousAuto: string | null;
   changed: boolean;
+  /** An ACME certificate to request in the same transaction (`acme` in the body). */
+  acme: AcmeRequestPlan | null;
 }
 
 /** Items per batch request: one transaction that stays well under a second or two. */
@@ -111,7 +116,9 @@ export class ExternalAccessService {
     const port = listener?.publicPort ?? 0;
     const cert = state.tlsMode === 'terminate' ? (route?.certificate ?? null) : null;
     const ca = cert ? await this.caFor(cert, state.hostname) : null;
-    const acme = route ? await this.deps.prisma.acmeCertificate.findUnique({ where: { hostname: route.hostname }, select: { id: true, state: true, renewAt: true, problem: true } }) : null;
+    const acme = route
+      ? await this.deps.prisma.acmeCertificate.findUnique({ where: { hostname: route.hostname }, select: { id: true, state: true, challengeType: true, renewAt: true, problem: true } })
+      : null;
     const connection = connectionStrings(db.engine as Engine, state.hostname, port, {
       tlsMode: state.tlsMode,
       caFile: ca?.fileName ?? null,
@@ -137,7 +144,7 @@ export class ExternalAccessService {
             auto: cert.auto,
           }
         : null,
-      acme: acme ? { id: acme.id, state: acme.state, renewAt: acme.renewAt?.toISOString() ?? null, problem: (acme.problem as { type: string; detail: string } | null) ?? null } : null,
+      acme: acme ? { id: acme.id, state: acme.state, challenge: acme.challengeType, renewAt: acme.renewAt?.toISOString() ?? null, problem: (acme.problem as { type: string; detail: string } | null) ?? null } : null,
       ca,
       version: route ? Number(route.version) : null,
       owner: ownerOf(route ?? db),
@@ -195,14 +202,19 @@ export class ExternalAccessService {
     const plan = await this.plan(actor, tenant, db, body);
     let route: RouteWithCert | null = db.route;
     let version = route ? Number(route.version) : 0;
-    if (plan.changed) {
+    const acme = plan.acme && !plan.acme.existing ? plan.acme : null;
+    if (plan.changed || acme) {
       ({ route, version } = await this.deps.prisma.$transaction(async (tx) => {
-        const r = await writeConflicts(plan.next, 'body.', () => this.write(tx, actor, tenant, plan));
+        const r = plan.changed ? await writeConflicts(plan.next, 'body.', () => this.write(tx, actor, tenant, plan)) : route!;
+        // The ACME request commits with the route it is for, or not at all.
+        if (acme) await this.deps.acme!.recordRequest(tx, actor, acme);
+        if (!plan.changed) return { route: r, version };
         // Last statement: the version bump holds the global config lock until COMMIT, so
         // nothing else may run after it (every statement here would serialise all writers).
         const v = await recordRouteChange(tx, { routeId: r.id, hostname: r.hostname, op: 'upsert' });
         return { route: { ...r, version: BigInt(v) }, version: v };
       }));
+      if (acme) this.deps.acme!.wake();
     }
     const out = await this.describe(tenant, db, route);
     out.propagation = await this.propagationOf(version, opts);
@@ -317,6 +329,11 @@ export class ExternalAccessService {
    */
   private async plan(actor: Actor, tenant: Tenant, db: DatabaseWithRoute, body: PutExternalAccessBody): Promise<Plan> {
     assertMayChange(actor, db, `Database ${db.name}`);
+    if (body.acme && body.certificateId) {
+      throw new AppError('SY_VALIDATION', 'body.acme cannot be combined with certificateId: the ACME certificate replaces the attached one once issued', [
+        { field: 'body.acme', message: 'cannot be combined with certificateId' },
+      ]);
+    }
     const current = db.route ? stateOf(db.route) : this.defaults(tenant, db);
     const next = this.validate(tenant, db, current, body);
     // Terminate mode: the attached certificate must cover the hostname; without one (or with
@@ -344,7 +361,20 @@ export class ExternalAccessService {
     }
     const previousAuto = db.route?.certificate?.auto && db.route.certificate.id !== next.certificateId ? db.route.certificate.id : null;
     const changed = JSON.stringify(next) !== JSON.stringify(current) || !db.route;
-    return { db, current, next, mint, previousAuto, changed };
+    const acme = body.acme ? await this.acmeFor(tenant, db, next, body.acme) : null;
+    return { db, current, next, mint, previousAuto, changed, acme };
+  }
+
+  /**
+   * `acme` in the body: the checks of POST …/acme-certificates against the route as this PUT
+   * leaves it (terminate mode, this tenant's), errors naming `body.acme`. The host name is the
+   * tenant's by the checks above; one already routed elsewhere is checked as that route.
+   */
+  private async acmeFor(tenant: Tenant, db: DatabaseWithRoute, next: WantedState, acme: NonNullable<PutExternalAccessBody['acme']>): Promise<AcmeRequestPlan> {
+    if (!this.deps.acme) throw new AppError('SY_ACME_UNAVAILABLE', undefined, [{ field: 'body.acme', message: 'ACME is not available here' }]);
+    const holder = await this.deps.prisma.route.findUnique({ where: { hostname: next.hostname }, select: { databaseId: true, tenantId: true, tlsMode: true } });
+    const route = holder && holder.databaseId !== db.id ? holder : { tenantId: tenant.id, tlsMode: next.tlsMode };
+    return this.deps.acme.checkRequest(tenant, next.hostname, route, acme.challenge, 'body.acme', { reuseExisting: true });
   }
 
   /**

@@ -160,7 +160,7 @@ describe('the connect view', () => {
       <AcmeNotice
         access={{
           ...base,
-          acme: { id: 'a1', state: 'pending', renewAt: null, problem: null },
+          acme: { id: 'a1', state: 'pending', challenge: 'tls-alpn-01', renewAt: null, problem: null },
           certificate: { id: 'c0', name: 'auto', kind: 'issued', fingerprint: 'AB', notAfter: '2027-12-01T00:00:00.000Z', expiresInDays: 360, auto: true },
         }}
       />,
@@ -174,7 +174,7 @@ describe('the connect view', () => {
       <AcmeNotice
         access={{
           ...base,
-          acme: { id: 'a1', state: 'issued', renewAt: '2027-01-30T08:00:00.000Z', problem: null },
+          acme: { id: 'a1', state: 'issued', challenge: 'tls-alpn-01', renewAt: '2027-01-30T08:00:00.000Z', problem: null },
           certificate: { id: 'c1', name: 'acme', kind: 'acme', fingerprint: 'AB', notAfter: '2027-03-01T07:00:00.000Z', expiresInDays: 85, auto: true },
         }}
       />,

@@ -9,6 +9,7 @@ import { useState } from 'react';
 import { notifyDone, notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
 import { certificatesQuery } from '../certificates/api';
+import { ACME_UNAVAILABLE_REASON } from '../certificates/AcmeSection';
 import { certificateChoices } from '../certificates/covers';
 import { AllowlistEditor, allowlistProblem, type AllowMode } from './AllowlistEditor';
 import { useChangeAccess, type ExternalAccess, type ExternalAccessChange, type Meta, type Tenant } from './api';
@@ -28,10 +29,15 @@ export interface AccessValues {
   dedicatedPort: boolean;
   proxyProtocol: 'none' | 'v1' | 'v2';
   sourceAddress: string;
+  /** A certificate id, '' (issue from the platform CA) or ACME_CHOICE (request one from the ACME CA). */
   certificateId: string;
+  acmeChallenge: 'tls-alpn-01' | 'http-01';
   upstreamTls: boolean;
   upstreamCa: string;
 }
+
+/** The certificate choice that requests an ACME certificate with the save (`acme` in the PUT). */
+export const ACME_CHOICE = 'acme';
 
 export function valuesOf(a: ExternalAccess): AccessValues {
   return {
@@ -45,6 +51,7 @@ export function valuesOf(a: ExternalAccess): AccessValues {
     proxyProtocol: a.proxyProtocol ?? 'none',
     sourceAddress: a.sourceAddress ?? '',
     certificateId: a.certificate?.id ?? '',
+    acmeChallenge: a.acme?.challenge === 'http-01' ? 'http-01' : 'tls-alpn-01',
     upstreamTls: a.upstreamTls,
     upstreamCa: a.upstreamCa ?? '',
   };
@@ -67,14 +74,16 @@ export function changeOf(v: AccessValues, current: ExternalAccess): ExternalAcce
     // Only a changed choice is sent: the API keeps the attached certificate otherwise (and
     // re-issues an automatic one when the host name moved away from it). '' asks for a
     // certificate from the platform CA.
-    if (v.certificateId !== (current.certificate?.id ?? '')) body.certificateId = v.certificateId || null;
+    // ACME: the platform-CA certificate keeps serving until the ACME one is issued.
+    if (v.certificateId === ACME_CHOICE) body.acme = { challenge: v.acmeChallenge };
+    else if (v.certificateId !== (current.certificate?.id ?? '')) body.certificateId = v.certificateId || null;
     body.upstreamTls = v.upstreamTls;
     body.upstreamCa = v.upstreamCa.trim() || null;
   }
   return body;
 }
 
-const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'upstreamTls', 'upstreamCa', 'destination', 'listener']);
+const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'acme', 'upstreamTls', 'upstreamCa', 'destination', 'listener']);
 const CODE_FIELDS: Record<string, string> = {
   SY_HOSTNAME_TAKEN: 'hostname',
   SY_HOSTNAME_NOT_ALLOWED: 'hostname',
@@ -85,6 +94,11 @@ const CODE_FIELDS: Record<string, string> = {
   SY_CERTIFICATE_HOSTNAME_MISMATCH: 'certificateId',
   SY_DEDICATED_PORTS_UNAVAILABLE: 'dedicatedPort',
   SY_DEDICATED_PORTS_EXHAUSTED: 'dedicatedPort',
+  SY_ACME_UNAVAILABLE: 'acme',
+  SY_ACME_RATE_LIMITED: 'acme',
+  SY_ACME_ROUTE_REQUIRED: 'acme',
+  SY_ACME_DNS_MISMATCH: 'acme',
+  SY_ACME_EXISTS: 'acme',
 };
 
 export interface AccessSettingsProps {
@@ -118,6 +132,7 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
   // The attached automatic certificate no longer covering a new host name is re-issued on save.
   const reissued = !!chosen?.disabled && access.certificate?.id === v.certificateId && (certs.data ?? []).some((c) => c.id === v.certificateId && c.auto);
   const domains = tenantInfo?.allowedCustomDomains ?? [];
+  const httpListener = meta.listeners.some((l) => l.protocol === 'http');
   const disabled = !canManage;
 
   const submit = form.onSubmit((values) => {
@@ -142,6 +157,8 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
         for (const [k, m] of Object.entries(split.fields)) {
           const idx = /^sourceCidrs\.(\d+)$/.exec(k);
           if (idx) byIndex[Number(idx[1])] = m;
+          // `body.acme` is the ACME choice of the certificate field.
+          else if (k === 'acme') fields.certificateId = m;
           else fields[k] = m;
         }
         setCidrErrors(byIndex);
@@ -245,6 +262,8 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
                 }
                 data={[
                   { value: '', label: 'Issue from the platform CA' },
+                  // Offered while the route has no ACME request (its state is below once it has).
+                  ...(access.acme ? [] : [{ value: ACME_CHOICE, label: 'Request a publicly trusted certificate (ACME)', disabled: !meta.acme }]),
                   ...choices.map((c) => ({ value: c.value, label: c.label, disabled: c.disabled })),
                   // Read-only views do not load the list: still name the certificate in use.
                   ...(access.certificate && !certs.data?.some((c) => c.id === access.certificate!.id) ? [{ value: access.certificate.id, label: access.certificate.name }] : []),
@@ -253,6 +272,35 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
                 disabled={disabled}
                 {...form.getInputProps('certificateId')}
               />
+              {!access.acme && !meta.acme && (
+                <Text size="xs" c="dimmed" data-testid="acme-unavailable">
+                  {ACME_UNAVAILABLE_REASON}
+                </Text>
+              )}
+              {access.acme && (
+                <Text size="sm" data-testid="access-acme-state">
+                  ACME certificate {access.acme.state} ({access.acme.challenge})
+                  {access.acme.state === 'issued' ? '' : ': the platform-CA certificate is served until it is issued'}
+                  {access.acme.problem ? `. Last failure: ${access.acme.problem.detail}` : ''}. Details under Certificates.
+                </Text>
+              )}
+              {v.certificateId === ACME_CHOICE && (
+                <Radio.Group
+                  label="ACME challenge"
+                  description="How the CA checks that the name is yours; the proxies answer it. Until it is issued, the platform-CA certificate is served."
+                  {...form.getInputProps('acmeChallenge')}
+                >
+                  <Stack gap={6} mt={4}>
+                    <Radio value="tls-alpn-01" label="TLS-ALPN-01" description="On the shared TLS port (the CA connects to port 443)" disabled={disabled} />
+                    <Radio
+                      value="http-01"
+                      label="HTTP-01"
+                      description={httpListener ? 'On the platform’s http listener (the CA connects to port 80)' : 'Not available: this platform has no http listener on port 80'}
+                      disabled={disabled || !httpListener}
+                    />
+                  </Stack>
+                </Radio.Group>
+              )}
               <Switch label="TLS to the upstream" description="Off: plaintext from the proxy to your database (inside the cluster)" disabled={disabled} {...form.getInputProps('upstreamTls', { type: 'checkbox' })} />
               {v.upstreamTls && (
                 <Textarea

@@ -2977,12 +2977,14 @@ export interface paths {
                                 expiresInDays: number;
                                 auto: boolean;
                             } | null;
-                            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
+                            /** @description The ACME certificate requested for this host name (PUT with `acme`, or POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
                             acme: {
                                 /** Format: uuid */
                                 id: string;
                                 /** @description pending | validating | issued | failed */
                                 state: string;
+                                /** @description tls-alpn-01 | http-01 */
+                                challenge: string;
                                 renewAt: string | null;
                                 problem: ({
                                     type: string;
@@ -3063,7 +3065,7 @@ export interface paths {
         };
         /**
          * Enable or disable external access (tenant admin)
-         * @description Commits the route and a config-version bump in one transaction and notifies the proxies. With `?wait=true` the call returns once every live proxy applied the change, or when the bounded wait ends (`propagation.state` = `timeout`).
+         * @description Commits the route and a config-version bump in one transaction and notifies the proxies. With `?wait=true` the call returns once every live proxy applied the change, or when the bounded wait ends (`propagation.state` = `timeout`). With `acme` (terminate mode) the same transaction records an ACME certificate request (`acme.state` = `pending`); the platform-CA certificate is served until it is issued. Its refusals (SY_ACME_*, 429 with Retry-After for rate limits) name `body.acme`.
          */
         put: {
             parameters: {
@@ -3120,6 +3122,11 @@ export interface paths {
                         sourceAddress?: string | null;
                         /** @description Terminate mode: a certificate of the tenant covering the hostname. Omitted with terminate and none attached: one is issued from the platform CA. */
                         certificateId?: string | null;
+                        /** @description Terminate mode: also request a publicly trusted certificate from the platform’s ACME CA, in the same transaction as the route change (the checks, rate limits and errors of POST …/acme-certificates, with `details[].field` = `body.acme`). The platform-CA certificate is served until the ACME one is issued; follow `acme.state`. Repeating it for a host name that already has one changes nothing. Not with `certificateId`. */
+                        acme?: {
+                            /** @description tls-alpn-01: answered by the proxies on the shared TLS port (443); http-01: on the http listener (port 80). DNS-01 (and so wildcards) is not supported. */
+                            challenge?: "tls-alpn-01" | "http-01";
+                        };
                         /** @description Terminate mode: TLS to the upstream (default true); PostgreSQL uses SSLRequest first */
                         upstreamTls?: boolean;
                         /** @description Terminate mode: PEM CA to verify the upstream certificate (and its host name) with */
@@ -3221,12 +3228,14 @@ export interface paths {
                                 expiresInDays: number;
                                 auto: boolean;
                             } | null;
-                            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
+                            /** @description The ACME certificate requested for this host name (PUT with `acme`, or POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
                             acme: {
                                 /** Format: uuid */
                                 id: string;
                                 /** @description pending | validating | issued | failed */
                                 state: string;
+                                /** @description tls-alpn-01 | http-01 */
+                                challenge: string;
                                 renewAt: string | null;
                                 problem: ({
                                     type: string;
@@ -3330,6 +3339,24 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorResponse"];
                     };
                 };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
             };
         };
         post?: never;
@@ -3393,7 +3420,7 @@ export interface paths {
                      *     }
                      */
                     "application/json": {
-                        /** @description Up to 500 databases of the tenant, each at most once; each item is what PUT …/databases/:database/external-access takes, plus `database` */
+                        /** @description Up to 500 databases of the tenant, each at most once; each item is what PUT …/databases/:database/external-access takes (except `acme`), plus `database` */
                         items: {
                             /**
                              * @description Database name (of this tenant)
@@ -7515,12 +7542,14 @@ export interface components {
                 expiresInDays: number;
                 auto: boolean;
             } | null;
-            /** @description The ACME certificate requested for this host name (POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
+            /** @description The ACME certificate requested for this host name (PUT with `acme`, or POST …/acme-certificates; GET …/acme-certificates/:id for details). Until `state` is `issued`, `certificate` above is the platform-CA one and clients verify with `ca`; then it is the ACME certificate. */
             acme: {
                 /** Format: uuid */
                 id: string;
                 /** @description pending | validating | issued | failed */
                 state: string;
+                /** @description tls-alpn-01 | http-01 */
+                challenge: string;
                 renewAt: string | null;
                 problem: ({
                     type: string;
