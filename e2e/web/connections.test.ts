@@ -93,10 +93,13 @@ describe('connections page', () => {
     await session.quit();
     await liveRow.waitFor({ state: 'detached', timeout: 15_000 });
 
-    // Out of live mode, the finished connection is in the table with a normal close.
+    // Out of live mode, the finished connection is in the table with a normal close. The
+    // proxy reports the close at once but writes the event with its next audit flush, which
+    // may come after this page loaded: reload until it is there.
     await page.goto(`${stack.url}/t/acme/connections?range=1h&sni=${orders}`);
-    const row = page.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'client_closed' }).first();
-    await row.waitFor({ timeout: 15_000 });
+    const rows = page.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'client_closed' });
+    await expect.poll(() => reloadAndCount(page, rows), { timeout: 30_000 }).toBeGreaterThan(0);
+    const row = rows.first();
     await row.click();
     const panel = page.getByRole('dialog', { name: 'Connection' });
     await expect.poll(() => panel.locator('[data-field="Connection id on the proxy"]').textContent()).toBe(liveId);
