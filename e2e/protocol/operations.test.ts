@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { createTestDatabase, testCa, type TestDatabase } from '@switchyard/testkit';
+import { createTestDatabase, testCa, until, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
 import { expectPsqlDisconnected, libpq, psqlSession } from '../support/tools.js';
@@ -34,17 +34,6 @@ let deadPort: number;
 
 const access = (database: string, body: unknown) => api.call('PUT', `/api/v1/tenants/acme/databases/${database}/external-access?wait=true`, body, acme);
 const check = (database: string, token = acme) => api.call('GET', `/api/v1/tenants/acme/databases/${database}/external-access/check`, undefined, token);
-
-/** Polls `read` until `done` holds (the live list follows heartbeats, written within ~1 s). */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();

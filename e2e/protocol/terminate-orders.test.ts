@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import { createTestDatabase, until, type TestDatabase } from '@switchyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
 import { expectPsqlDisconnected, libpq, psqlSession } from '../support/tools.js';
@@ -66,17 +66,6 @@ async function startRelay(target: { host: string; port: number }): Promise<Relay
   };
 }
 
-/** Polls `read` until `done` holds. */
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe.each([
   ['a single process', '1'],
   ['cluster mode, two workers', '2'],
@@ -120,6 +109,7 @@ describe.each([
       () => api.call('GET', '/api/v1/tenants/acme/connections/live', undefined, acme),
       (r) => r.body.items.some((c: { sni: string }) => c.sni === host),
       'the session in the live list',
+      20_000,
     );
     const conn = live.body.items.find((c: { sni: string }) => c.sni === host);
 
@@ -138,6 +128,7 @@ describe.each([
       () => api.call('GET', '/api/v1/tenants/acme/connection-events?reason=terminated', undefined, acme),
       (r) => r.body.items.length > 0,
       'the terminated event',
+      20_000,
     );
     expect(ev.body.items[0]).toMatchObject({ connectionId: conn.id, proxyId: conn.proxyId, endedBy: t.body.endedBy, database: 'orders' });
     // Read back after the reconnect and applied (cluster mode: forwarded to the worker holding it).

@@ -13,23 +13,26 @@ export interface AuditEntry {
   changes?: Record<string, unknown> | null;
 }
 
+/** The audit_events row of one entry, as both writers store it. */
+function auditRow(actor: Actor, entry: AuditEntry) {
+  return {
+    actorType: actor.principal.actorType,
+    actorId: actor.principal.actorId,
+    tenantId: entry.tenantId ?? null,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId ?? null,
+    changes: (entry.changes ?? undefined) as never,
+    clientAddress: actor.clientAddress,
+    requestId: actor.requestId,
+  };
+}
+
 export async function recordAudit(tx: TxClient, actor: Actor, entry: AuditEntry): Promise<void> {
   // Every write transaction records its audit event here: a fenced actor (the controller)
   // proves in the same transaction that it may still write (lib/access.ts).
   await actor.fence?.(tx);
-  await tx.auditEvent.create({
-    data: {
-      actorType: actor.principal.actorType,
-      actorId: actor.principal.actorId,
-      tenantId: entry.tenantId ?? null,
-      action: entry.action,
-      targetType: entry.targetType,
-      targetId: entry.targetId ?? null,
-      changes: (entry.changes ?? undefined) as never,
-      clientAddress: actor.clientAddress,
-      requestId: actor.requestId,
-    },
-  });
+  await tx.auditEvent.create({ data: auditRow(actor, entry) });
 }
 
 /** Several events in one statement (a batch change): the same rows `recordAudit` writes. */
@@ -37,17 +40,7 @@ export async function recordAudits(tx: TxClient, actor: Actor, entries: readonly
   if (entries.length === 0) return;
   await actor.fence?.(tx);
   await tx.auditEvent.createMany({
-    data: entries.map((entry) => ({
-      actorType: actor.principal.actorType,
-      actorId: actor.principal.actorId,
-      tenantId: entry.tenantId ?? null,
-      action: entry.action,
-      targetType: entry.targetType,
-      targetId: entry.targetId ?? null,
-      changes: (entry.changes ?? undefined) as never,
-      clientAddress: actor.clientAddress,
-      requestId: actor.requestId,
-    })),
+    data: entries.map((entry) => auditRow(actor, entry)),
   });
 }
 

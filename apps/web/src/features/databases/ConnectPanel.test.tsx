@@ -5,35 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { renderUi } from '../../test/render';
 import type { ExternalAccess } from './api';
 import { ConnectPanel } from './ConnectPanel';
+import { externalAccess } from './fixtures.test-data';
 
 const host = 'orders.acme.db.example.com';
-const base: ExternalAccess = {
-  enabled: true,
-  hostname: host,
-  listener: 'postgres',
-  port: 5432,
-  tlsMode: 'passthrough',
-  disableBehavior: 'drain',
-  sourceCidrs: [],
-  maxConnections: null,
-  dedicatedPort: null,
-  proxyProtocol: null,
-  destination: null,
-  sourceAddress: null,
+const base: ExternalAccess = externalAccess({
   connection: {
     primary: `postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
     uri: `postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
     psql: `psql "host=${host} port=5432 dbname=DBNAME user=USER sslmode=verify-full sslrootcert=DATABASE_CA.pem"`,
     jdbc: `jdbc:postgresql://${host}:5432/DBNAME?user=USER&ssl=true&sslmode=verify-full&sslrootcert=DATABASE_CA.pem`,
   },
-  certificate: null,
-  acme: null,
-  ca: null,
   upstreamTls: true,
-  upstreamCa: null,
-  version: 3,
-  owner: { type: 'api' },
-};
+});
 
 function Panel({ access = base }: { access?: ExternalAccess }) {
   const [client, setClient] = useState<string | undefined>();
