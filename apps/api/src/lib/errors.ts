@@ -53,7 +53,7 @@ export const ERRORS = {
   SY_UPSTREAM_CA_INVALID: { status: 422, message: 'The upstream CA is not a PEM certificate' },
   SY_ACME_NOT_FOUND: { status: 404, message: 'ACME certificate not found' },
   SY_ACME_EXISTS: { status: 409, message: 'An ACME certificate for this host name already exists' },
-  SY_ACME_ROUTE_REQUIRED: { status: 422, message: 'ACME certificates are ordered for host names of the tenant’s terminate-mode routes' },
+  SY_ACME_ROUTE_REQUIRED: { status: 422, message: 'ACME certificates are ordered for host names of the tenant’s enabled terminate-mode routes' },
   SY_ACME_WILDCARD_UNSUPPORTED: { status: 422, message: 'Wildcard names need the DNS-01 challenge, which is not supported' },
   SY_ACME_DNS_MISMATCH: { status: 422, message: 'The host name does not resolve to the platform’s public addresses' },
   SY_ACME_RATE_LIMITED: { status: 429, message: 'The CA’s rate limit for this name would be exceeded' },

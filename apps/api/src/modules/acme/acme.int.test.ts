@@ -13,6 +13,18 @@ let h: Harness;
 let token: string;
 const HOST = 'orders.acme.db.example.com';
 
+const path = (db: string, tenant = 'acme') => `/api/v1/tenants/${tenant}/databases/${db}/external-access`;
+const mkdb = async (name: string, tenant = 'acme', tok = token) => {
+  const r = await h.call('POST', `/api/v1/tenants/${tenant}/databases`, { name, engine: 'postgres', upstream: { host: `pg.${tenant}.svc.cluster.local`, port: 5432 } }, tok);
+  expect(r.statusCode, r.body).toBe(201);
+};
+/** A `PUT …/external-access` that must succeed; its response. */
+const access = async (db: string, body: Record<string, unknown>, tenant = 'acme', tok = token) => {
+  const r = await h.call('PUT', path(db, tenant), body, tok);
+  expect(r.statusCode, r.body).toBe(200);
+  return r.json();
+};
+
 beforeAll(async () => {
   h = await createHarness(
     {
@@ -30,9 +42,8 @@ beforeAll(async () => {
     ['billing', 'terminate'],
     ['plain', 'passthrough'],
   ] as const) {
-    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: `pg.acme.svc.cluster.local`, port: 5432 } }, token)).statusCode).toBe(201);
-    const a = await h.call('PUT', `/api/v1/tenants/acme/databases/${name}/external-access`, { enabled: true, tlsMode }, token);
-    expect(a.statusCode, a.body).toBe(200);
+    await mkdb(name);
+    await access(name, { enabled: true, tlsMode });
   }
 });
 afterAll(async () => h?.close());
@@ -109,12 +120,6 @@ describe('ACME certificates API', () => {
   });
 
   describe('PUT …/external-access with `acme`: terminate mode and the ACME request in one call', () => {
-    const path = (db: string, tenant = 'acme') => `/api/v1/tenants/${tenant}/databases/${db}/external-access`;
-    const mkdb = async (name: string, tenant = 'acme', tok = token) => {
-      const r = await h.call('POST', `/api/v1/tenants/${tenant}/databases`, { name, engine: 'postgres', upstream: { host: `pg.${tenant}.svc.cluster.local`, port: 5432 } }, tok);
-      expect(r.statusCode, r.body).toBe(201);
-    };
-
     it('enables terminate mode and records a pending request in the same transaction; the platform-CA certificate serves until issuance', async () => {
       await mkdb('shop');
       const host = 'shop.acme.db.example.com';
@@ -253,5 +258,86 @@ describe('ACME certificates API', () => {
     });
     const ok = await make(['2001:0db8:0:0:0:0:0:7']).request(actor, 'acme', { hostname: HOST });
     expect(ok.state).toBe('pending');
+  });
+});
+
+describe('an ACME certificate follows its route', () => {
+  // Where the renamed route goes.
+  beforeAll(() => h.app.prisma.tenant.update({ where: { slug: 'acme' }, data: { allowedCustomDomains: { push: 'follow.example.net' } } }));
+  const deleted = (id: string) => h.app.prisma.auditEvent.findMany({ where: { action: 'acme.delete', targetId: id } });
+  const challenge = (acmeCertificateId: string, hostname: string) =>
+    h.app.prisma.acmeChallenge.create({ data: { id: randomUUID(), acmeCertificateId, hostname, type: 'http-01', token: 'tok', keyAuthorization: 'tok.thumb' } });
+
+  it('goes when external access is disabled (the certificate stays attached), is refused while disabled, and is ordered anew on re-enabling', async () => {
+    const host = 'relay.acme.db.example.com';
+    await mkdb('relay');
+    const first = await access('relay', { enabled: true, tlsMode: 'terminate', acme: {} });
+    // As if issued and renewing: the row points at the route's certificate, a challenge is out.
+    await h.app.prisma.acmeCertificate.update({ where: { id: first.acme.id }, data: { state: 'issued', certificateId: first.certificate.id } });
+    await challenge(first.acme.id, host);
+
+    const off = await access('relay', { enabled: false });
+    expect(off).toMatchObject({ enabled: false, acme: null, certificate: { id: first.certificate.id } });
+    expect(await h.app.prisma.acmeCertificate.findUnique({ where: { hostname: host } })).toBeNull();
+    expect(await h.app.prisma.acmeChallenge.count({ where: { hostname: host } })).toBe(0);
+    expect(await h.app.prisma.certificate.count({ where: { id: first.certificate.id } })).toBe(1);
+    expect(await deleted(first.acme.id)).toMatchObject([
+      { actorType: 'token', changes: { hostname: { from: host, to: null }, state: { from: 'issued', to: null }, reason: { to: 'route-disabled' }, keptCertificate: { to: first.certificate.id } } },
+    ]);
+
+    // While disabled, neither the POST nor the PUT orders; both name the field.
+    const post = await h.call('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: host }, token);
+    expect(post.statusCode).toBe(422);
+    expect(post.json()).toMatchObject({ code: 'SY_ACME_ROUTE_REQUIRED', details: [{ field: 'body.hostname', message: 'needs an enabled route' }] });
+    expect(post.json().message).toContain('enable its external access first');
+    const put = await h.call('PUT', path('relay'), { enabled: false, acme: {} }, token);
+    expect(put.statusCode).toBe(422);
+    expect(put.json()).toMatchObject({ code: 'SY_ACME_ROUTE_REQUIRED', details: [{ field: 'body.acme', message: 'needs an enabled route' }] });
+    expect(put.json().message).toContain('set "enabled": true');
+
+    // Re-enabled with ACME for the same name: a new request (no SY_ACME_EXISTS).
+    const again = await access('relay', { enabled: true, acme: {} });
+    expect(again.acme).toMatchObject({ state: 'pending' });
+    expect(again.acme.id).not.toBe(first.acme.id);
+  });
+
+  it('goes with its database, challenges included, and the worker no longer sees the name', async () => {
+    const host = 'drop.acme.db.example.com';
+    const due = async () => (await h.app.services.acme.due(new Date(), 1000)).map((r) => r.hostname);
+    await mkdb('drop');
+    const a = await access('drop', { enabled: true, tlsMode: 'terminate', acme: {} });
+    await challenge(a.acme.id, host);
+    expect(await due()).toContain(host);
+
+    expect((await h.call('DELETE', '/api/v1/tenants/acme/databases/drop', undefined, token)).statusCode).toBe(204);
+    expect(await h.app.prisma.acmeCertificate.findUnique({ where: { hostname: host } })).toBeNull();
+    expect(await h.app.prisma.acmeChallenge.count({ where: { hostname: host } })).toBe(0);
+    expect(await due()).not.toContain(host);
+    expect(await deleted(a.acme.id)).toMatchObject([{ changes: { hostname: { from: host, to: null }, reason: { to: 'database-deleted' } } }]);
+    // The name is free again.
+    await mkdb('drop');
+    expect((await access('drop', { enabled: true, tlsMode: 'terminate', acme: {} })).acme).toMatchObject({ state: 'pending' });
+  });
+
+  it.each([
+    { db: 'renamed', reason: 'hostname-changed', change: { enabled: true, hostname: 'pg.follow.example.net' }, batch: false },
+    { db: 'unwrapped', reason: 'tls-mode-changed', change: { enabled: true, tlsMode: 'passthrough' }, batch: false },
+    { db: 'batched', reason: 'route-disabled', change: { enabled: false }, batch: true },
+  ])('goes when the route gives its name up: $reason (batch: $batch)', async ({ db, reason, change, batch }) => {
+    await mkdb(db);
+    const a = await access(db, { enabled: true, tlsMode: 'terminate', acme: {} });
+    const r = batch ? await h.call('POST', '/api/v1/tenants/acme/external-access/batch', { items: [{ database: db, ...change }] }, token) : await h.call('PUT', path(db), change, token);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(await h.app.prisma.acmeCertificate.findUnique({ where: { id: a.acme.id } })).toBeNull();
+    expect(await deleted(a.acme.id)).toMatchObject([{ changes: { hostname: { from: `${db}.acme.db.example.com`, to: null }, reason: { to: reason } } }]);
+  });
+
+  it('goes with its tenant, with an audit event', async () => {
+    const { token: doomed } = await seedTenant(h, 'doomed');
+    await mkdb('vault', 'doomed', doomed);
+    const a = await access('vault', { enabled: true, tlsMode: 'terminate', acme: {} }, 'doomed', doomed);
+    expect((await h.call('DELETE', '/api/v1/tenants/doomed')).statusCode).toBe(204);
+    expect(await h.app.prisma.acmeCertificate.findUnique({ where: { id: a.acme.id } })).toBeNull();
+    expect(await deleted(a.acme.id)).toMatchObject([{ actorType: 'admin-token', changes: { hostname: { from: 'vault.doomed.db.example.com', to: null }, reason: { to: 'tenant-deleted' } } }]);
   });
 });

@@ -17,11 +17,13 @@ export async function acmeRoutes(app: App): Promise<void> {
   app.post(base, {
     schema: {
       tags,
-      summary: 'Request a publicly trusted certificate from the platform’s ACME CA for a terminate-mode route (tenant admin)',
+      summary: 'Request a publicly trusted certificate from the platform’s ACME CA for an enabled terminate-mode route (tenant admin)',
       description:
         'Returns at once with state `pending`; the background worker orders it, publishes the challenge to every proxy, and attaches the certificate ' +
         'to the route when issued (follow with GET). Until then the route keeps its platform-CA certificate (`servedWith.kind: issued`). ' +
-        'Exact host names only: wildcards need DNS-01, which is not supported. Renewed automatically.',
+        'Exact host names only: wildcards need DNS-01, which is not supported. Renewed automatically. ' +
+        'A disabled, passthrough or missing route is refused (SY_ACME_ROUTE_REQUIRED). The ACME certificate is deleted with its route, ' +
+        'and when the route is disabled, renamed or switched to passthrough; the issued certificate stays a certificate of the tenant.',
       params: TenantParams,
       body: RequestAcmeBody,
       response: { 202: AcmeCertificateResponse, ...errorResponses(403, 404, 409, 422, 429, 503) },

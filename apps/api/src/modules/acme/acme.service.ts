@@ -6,10 +6,13 @@
  * proxy through the route config versions, and stores the result. All state lives in
  * `acme_certificates`, so a restart mid-order simply retries it.
  *
- * Safety: a tenant can order only the host name of one of its own terminate-mode routes
- * (route host names are unique and were checked against the tenant's domains when the route
- * was made), so no tenant can cause a certificate for another tenant's name. Rate limits are
- * counted here and refused before the CA would.
+ * Safety: a tenant can order only the host name of one of its own enabled terminate-mode
+ * routes (route host names are unique and were checked against the tenant's domains when the
+ * route was made), so no tenant can cause a certificate for another tenant's name. Rate limits
+ * are counted here and refused before the CA would.
+ *
+ * Lifecycle: the row follows its route. When the route is deleted, disabled, renamed or leaves
+ * terminate mode, the change's own transaction deletes the row (acme.lifecycle.ts).
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -137,7 +140,7 @@ export class AcmeService {
   async checkRequest(
     tenant: Tenant,
     hostname: string,
-    route: Pick<Route, 'tenantId' | 'tlsMode'> | null,
+    route: Pick<Route, 'tenantId' | 'tlsMode' | 'enabled'> | null,
     challenge: AcmeChallengeType | undefined,
     field: string,
     opts: { reuseExisting?: boolean } = {},
@@ -235,14 +238,22 @@ export class AcmeService {
     return row;
   }
 
-  /** The route a tenant may order for; one message for "none" and "another tenant's" (no probing). */
-  private ownRoute(tenant: Tenant, hostname: string, route: Pick<Route, 'tenantId' | 'tlsMode'> | null, field: string): void {
+  /**
+   * The route a tenant may order for: its own, in terminate mode, enabled (a disabled route's
+   * certificate would be deleted with the next change, and nothing routes to it meanwhile).
+   * One message for "none" and "another tenant's" (no probing).
+   */
+  private ownRoute(tenant: Tenant, hostname: string, route: Pick<Route, 'tenantId' | 'tlsMode' | 'enabled'> | null, field: string): void {
     if (!route || route.tenantId !== tenant.id) {
       throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is not the host name of a route of this tenant`, [{ field, message: 'is not a route of this tenant' }]);
     }
     if (route.tlsMode !== 'terminate') {
       const how = field === 'body.hostname' ? 'switch it to terminate first (PUT …/external-access {"tlsMode": "terminate"})' : 'ACME certificates are served by terminating TLS: set "tlsMode": "terminate"';
       throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is in ${route.tlsMode} mode; ${how}`, [{ field, message: 'needs a terminate-mode route' }]);
+    }
+    if (!route.enabled) {
+      const how = field === 'body.hostname' ? 'enable its external access first (PUT …/external-access {"enabled": true})' : 'ACME certificates are ordered for enabled routes: set "enabled": true';
+      throw new AppError('SY_ACME_ROUTE_REQUIRED', `${hostname} is the host name of a disabled route; ${how}`, [{ field, message: 'needs an enabled route' }]);
     }
   }
 
@@ -373,8 +384,10 @@ export class AcmeService {
     this.deps.ca?.takeRetryAfter();
     try {
       const route = await this.deps.prisma.route.findUnique({ where: { hostname: row.hostname } });
-      if (!route || route.tenantId !== row.tenantId || route.tlsMode !== 'terminate') {
-        throw new AcmeFailure({ type: 'switchyard:routeGone', detail: `${row.hostname} is no longer a terminate-mode route of the tenant; nothing is ordered` }, false, 'never');
+      // Route changes delete the row with them (acme.lifecycle.ts); this catches a change
+      // committed after `due()` read the row.
+      if (!route || route.tenantId !== row.tenantId || route.tlsMode !== 'terminate' || !route.enabled) {
+        throw new AcmeFailure({ type: 'switchyard:routeGone', detail: `${row.hostname} is no longer an enabled terminate-mode route of the tenant; nothing is ordered` }, false, 'never');
       }
       const decision = await this.rateDecision(row.hostname, renewal);
       if (!decision.ok) throw new AcmeFailure({ type: 'switchyard:rateLimited', detail: `${decision.message}; the next attempt waits until the window frees` }, false, decision.retryAt);

@@ -7,6 +7,7 @@ import { Prisma, recordRouteChange, type Certificate, type Database, type Prisma
 import type { Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
 import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
+import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import type { ExternalAccessService } from '../external-access/external-access.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
@@ -249,6 +250,8 @@ export class DatabasesService {
       if (db.route) await tx.route.delete({ where: { id: db.route.id } });
       await tx.database.delete({ where: { id: db.id } });
       await recordAudit(tx, actor, { tenantId: tenant.id, action: 'database.delete', targetType: 'database', targetId: db.id, changes: { name: { from: db.name, to: null } } });
+      // The route's ACME certificate goes with it (acme.lifecycle.ts).
+      if (db.route) await releaseAcmeCertificates(tx, actor, [{ hostname: db.route.hostname, reason: 'database-deleted' }]);
       // Last statement: the version bump holds the config lock until COMMIT.
       if (db.route) await recordRouteChange(tx, { routeId: db.route.id, hostname: db.route.hostname, op: 'delete' });
     });

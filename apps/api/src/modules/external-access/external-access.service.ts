@@ -24,6 +24,7 @@ import { Prisma, recordRouteChange, recordRouteChanges, type Certificate, type D
 import { splitPemChain, verificationRoot } from '@switchyard/pki';
 import { X509Certificate } from 'node:crypto';
 import type { Actor } from '../../lib/access.js';
+import { releaseAcmeCertificates, type ReleasedHostname } from '../acme/acme.lifecycle.js';
 import type { AcmeRequestPlan, AcmeService } from '../acme/acme.service.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
@@ -367,13 +368,13 @@ export class ExternalAccessService {
 
   /**
    * `acme` in the body: the checks of POST …/acme-certificates against the route as this PUT
-   * leaves it (terminate mode, this tenant's), errors naming `body.acme`. The host name is the
+   * leaves it (enabled, terminate mode, this tenant's), errors naming `body.acme`. The host name is the
    * tenant's by the checks above; one already routed elsewhere is checked as that route.
    */
   private async acmeFor(tenant: Tenant, db: DatabaseWithRoute, next: WantedState, acme: NonNullable<PutExternalAccessBody['acme']>): Promise<AcmeRequestPlan> {
     if (!this.deps.acme) throw new AppError('SY_ACME_UNAVAILABLE', undefined, [{ field: 'body.acme', message: 'ACME is not available here' }]);
-    const holder = await this.deps.prisma.route.findUnique({ where: { hostname: next.hostname }, select: { databaseId: true, tenantId: true, tlsMode: true } });
-    const route = holder && holder.databaseId !== db.id ? holder : { tenantId: tenant.id, tlsMode: next.tlsMode };
+    const holder = await this.deps.prisma.route.findUnique({ where: { hostname: next.hostname }, select: { databaseId: true, tenantId: true, tlsMode: true, enabled: true } });
+    const route = holder && holder.databaseId !== db.id ? holder : { tenantId: tenant.id, tlsMode: next.tlsMode, enabled: next.enabled };
     return this.deps.acme.checkRequest(tenant, next.hostname, route, acme.challenge, 'body.acme', { reuseExisting: true });
   }
 
@@ -401,6 +402,9 @@ export class ExternalAccessService {
     };
     if (audits) audits.push(audit);
     else await recordAudit(tx, actor, audit);
+    // The ACME certificate of a host name the route gives up goes with it (acme.lifecycle.ts).
+    const released = db.route ? acmeRelease(current, state) : null;
+    if (released) await releaseAcmeCertificates(tx, actor, [released], audits);
     return r;
   }
 
@@ -609,6 +613,18 @@ function isPemCertificates(pem: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The host name whose ACME certificate a route change ends, and why; null: none. Only
+ * changes away from what an ACME certificate needs (an enabled terminate-mode route under
+ * this name): a route that already was disabled or in passthrough has none to end.
+ */
+function acmeRelease(before: RouteState, after: RouteState): ReleasedHostname | null {
+  if (after.hostname !== before.hostname) return { hostname: before.hostname, reason: 'hostname-changed' };
+  if (before.tlsMode === 'terminate' && after.tlsMode !== 'terminate') return { hostname: before.hostname, reason: 'tls-mode-changed' };
+  if (before.enabled && !after.enabled) return { hostname: before.hostname, reason: 'route-disabled' };
+  return null;
 }
 
 function routeAction(existed: boolean, wasEnabled: boolean, enabled: boolean): string {

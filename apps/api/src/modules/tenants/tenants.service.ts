@@ -5,6 +5,7 @@ import { isValidHostname, normalizeHostname, parseCidr } from '@switchyard/core'
 import { Prisma, recordRouteChanges, type PrismaClient, type Tenant } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
+import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import type { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
 
@@ -140,6 +141,11 @@ export class TenantsService {
     const tenant = await this.resolve(actor, slug, 'owner');
     return this.prisma.$transaction(async (tx) => {
       const routes = await tx.route.findMany({ where: { tenantId: tenant.id }, select: { id: true, hostname: true } });
+      // Its ACME certificates go with its routes, each with an audit event (the tenant's
+      // cascade would delete them silently). Read by tenant: a few rows, where a tenant may
+      // have many thousands of routes.
+      const acme = await tx.acmeCertificate.findMany({ where: { tenantId: tenant.id }, select: { hostname: true } });
+      await releaseAcmeCertificates(tx, actor, acme.map((a) => ({ hostname: a.hostname, reason: 'tenant-deleted' as const })));
       await tx.route.deleteMany({ where: { tenantId: tenant.id } });
       await tx.tenant.delete({ where: { id: tenant.id } });
       await recordAudit(tx, actor, { tenantId: null, action: 'tenant.delete', targetType: 'tenant', targetId: tenant.id, changes: { slug: { from: slug, to: null } } });

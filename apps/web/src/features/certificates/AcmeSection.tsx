@@ -150,7 +150,7 @@ export function AcmeTable({ items, manage, available, readOnlyReason, onRenew, o
 }
 
 export interface AcmeRequestFormProps {
-  /** Host names of the tenant's terminate-mode routes without an ACME certificate yet. */
+  /** Host names of the tenant's enabled terminate-mode routes without an ACME certificate yet. */
   hostnames: string[];
   /** Whether the platform has an http listener (HTTP-01 is answered there, on port 80). */
   httpListener: boolean;
@@ -186,12 +186,12 @@ export function AcmeRequestForm({ hostnames, httpListener, pending, submit, onDo
       <Stack>
         {hostnames.length === 0 && (
           <Alert color="yellow" title="No route to order for">
-            ACME certificates are for routes in terminate mode. Switch a database’s access to terminate mode (Access settings), then come back.
+            ACME certificates are for enabled routes in terminate mode. Enable a database’s access in terminate mode (Access settings), then come back.
           </Alert>
         )}
         <Select
           label="Host name"
-          description="A terminate-mode route of this tenant. It must resolve to the proxies’ public addresses so the CA can reach them."
+          description="An enabled terminate-mode route of this tenant. It must resolve to the proxies’ public addresses so the CA can reach them."
           data={hostnames}
           allowDeselect={false}
           searchable

@@ -179,7 +179,8 @@ export function CertificatesPage() {
   const acmeAvailable = meta.data?.acme ?? false;
   const ordered = new Set((acme.data ?? []).map((a) => a.hostname));
   const terminateHostnames = (databases.data?.items ?? [])
-    .filter((d) => d.externalAccess.tlsMode === 'terminate' && !ordered.has(d.externalAccess.hostname))
+    // What the API orders for: enabled terminate-mode routes (a disabled one is refused).
+    .filter((d) => d.externalAccess.enabled && d.externalAccess.tlsMode === 'terminate' && !ordered.has(d.externalAccess.hostname))
     .map((d) => d.externalAccess.hostname)
     .sort();
   const setAdd = (add?: 'issue' | 'upload' | 'acme') => void navigate({ search: add ? { add } : {}, replace: true });
