@@ -61,6 +61,7 @@ const { values: opt } = parseArgs({
     baseline: { type: 'string' },
     'baseline-env': { type: 'string' },
     idle: { type: 'string' },
+    'warmup-conns': { type: 'string' },
   },
 });
 const quick = opt.quick;
@@ -76,6 +77,14 @@ const idleCounts = [...new Set((opt.idle ?? (quick ? '1000,2000' : '5000,10000')
 const P = {
   reps: Number(opt.reps ?? (quick ? 1 : 3)),
   warmupMs: quick ? 300 : 700,
+  /**
+   * Before the first measured window each target is warmed at c = 16 in chunks of this length
+   * until it has taken at least `warmupConns` connections and two consecutive chunks agree on
+   * CPU per connection within 10 % (at most `warmupMaxChunks` chunks).
+   */
+  warmupConns: Number(opt['warmup-conns'] ?? (quick ? 2000 : 6000)),
+  warmupChunkMs: quick ? 500 : 1000,
+  warmupMaxChunks: 30,
   durationMs: Number(opt.duration ?? (quick ? 1000 : 2500)),
   concurrencies: [1, 16, 64],
   bulkStreams: 8,
@@ -212,6 +221,8 @@ interface ModeResult {
   };
   haproxy: { threads: number; version: string; routes: number };
   nginx: { workers: number; version: string; routes: number };
+  /** The warm-up before the first window: connections and CPU µs per connection of each chunk. */
+  warmup: Partial<Record<Target, { connections: number; chunks: Array<{ conns: number; cpuUsPerConn: number | null }> }>>;
   conns: Record<string, Record<Target, ConnsResult[]>>;
   /** Cluster mode: connections per worker over each concurrency's runs (switchyard, baseline). */
   workerBalance: Record<string, Partial<Record<Proxy, { perWorker: number[]; busiestShare: number } | null>>>;
@@ -330,6 +341,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     },
     haproxy: { threads: parallel, version: '', routes: 0 },
     nginx: { workers: parallel, version: '', routes: 0 },
+    warmup: {},
     conns: {},
     workerBalance: {},
     bulk: {},
@@ -422,17 +434,37 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       const port = (t: Target, direct: number) => (t === 'direct' ? direct : proxyPorts[t]!);
       const pid = (t: Target) => (t === 'direct' ? 0 : proxyPids[t]!);
 
-      // Warm every proxy (JIT, pools) before anything counts.
+      // Warm every proxy before anything counts, until its CPU per connection has settled: V8
+      // compiles a process's hot code with TurboFan on background threads, which /proc counts,
+      // and that goes on for thousands of connections (callgrind: 3,000–6,000; see
+      // docs/performance.md "Third pass"). A window taken earlier measures the compiles, which
+      // a long-running proxy pays once — and more for a process with more code.
+      const warm: ModeResult['warmup'] = (r.warmup = {});
       for (const t of TARGETS) {
-        await loadgen.request<ConnsResult>({
-          cmd: 'conns',
-          port: port(t, ports.echo),
-          servername: HOSTS.echo,
-          concurrency: 16,
-          warmupMs: 0,
-          durationMs: quick ? 300 : 1000,
-          cpuPid: 0,
-        });
+        const chunks: Array<{ conns: number; cpuUsPerConn: number | null }> = [];
+        let total = 0;
+        const settled = () => {
+          const [a, b] = chunks.slice(-2).map((x) => x.cpuUsPerConn);
+          if (total < P.warmupConns || chunks.length < 2) return false;
+          if (a == null || b == null) return true;
+          return Math.abs(a - b) <= 0.1 * Math.min(a, b);
+        };
+        while (!settled() && chunks.length < P.warmupMaxChunks) {
+          const res = await loadgen.request<ConnsResult>({
+            cmd: 'conns',
+            port: port(t, ports.echo),
+            servername: HOSTS.echo,
+            concurrency: 16,
+            warmupMs: 0,
+            durationMs: P.warmupChunkMs,
+            cpuPid: pid(t),
+          });
+          chunks.push({ conns: res.completed, cpuUsPerConn: res.cpuUsPerConn });
+          total += res.completed;
+        }
+        warm[t] = { connections: total, chunks };
+        const cpu = chunks.map((x) => (x.cpuUsPerConn == null ? null : fmt(x.cpuUsPerConn))).filter(Boolean);
+        log(`warm-up ${t}: ${fmt(total)} connections in ${chunks.length} chunks${cpu.length ? `, CPU µs/conn per chunk ${cpu.join(' → ')}` : ''}${settled() ? '' : ' (not settled: chunk limit)'}`);
       }
 
       if (SUITES.has('conns')) {

@@ -12,7 +12,7 @@
  * server, which sends the hello back; the load generator does no TLS, so it is not the limit)
  * and a share of real TLS connections (full handshake, 32-byte echo).
  *
- *   npm run bench:soak                                    # 15 min, 1,111 conn/s, 1,000 held
+ *   npm run bench:soak                                    # 15 min, 1,120 conn/s, 1,000 held
  *   npm run bench:soak -- --minutes 2 --rate 500          # a short run
  *   npm run bench:soak -- --workers 2 --routes 100000
  */
@@ -40,7 +40,8 @@ const { values: opt } = parseArgs({
   },
 });
 const MINUTES = Number(opt.minutes ?? 15);
-const RATE = Number(opt.rate ?? 1111);
+// 1,120/s × 15 min = 1,008,000: issue 13 asks 1,000,000 in at least 15 minutes.
+const RATE = Number(opt.rate ?? 1120);
 const TLS_SHARE = Number(opt['tls-share'] ?? 0.05);
 const HELD = Number(opt.held ?? 1000);
 const ROUTES = Number(opt.routes ?? 10_000);
@@ -140,10 +141,15 @@ try {
   let skipped = 0;
   let firstError = '';
   let latencies: number[] = [];
-  const perTick = RATE / 100;
+  // Credit from the clock, not per tick: a timer that fires late (a busy event loop) must not
+  // lower the rate, so each tick starts what the elapsed time owes.
+  const started = performance.now();
+  let due = 0;
   let credit = 0;
   const tick = setInterval(() => {
-    credit += perTick;
+    const owed = Math.floor(((performance.now() - started) / 1000) * RATE);
+    credit += owed - due;
+    due = owed;
     while (credit >= 1) {
       credit--;
       if (inFlight >= MAX_IN_FLIGHT) {
@@ -189,6 +195,7 @@ try {
     [`fds at the end ${end.fds} ≤ minute 1's ${warm.fds} (no leak)`, end.fds <= warm.fds],
     [`held sessions: ${HELD - heldDropped}/${HELD} open, ${pingFailures} unanswered pings`, heldDropped === 0 && pingFailures === 0],
     [`p99 last minute ${fmt(last.p99, 2)} ms ≤ 1.5 × minute 1's ${fmt(warm.p99, 2)} ms`, last.p99 <= warm.p99 * 1.5],
+    [`rate held: ${fmt(opened / (MINUTES * 60))} conn/s against ${fmt(RATE)} asked (≥ 99 %)`, opened >= RATE * MINUTES * 60 * 0.99],
     [`${fmt(opened)} connections, ${errors} errors${firstError ? ` (first: ${firstError})` : ''}, ${skipped} not started (in-flight cap)`, errors === 0 && skipped === 0],
   ];
   console.log('\n=== soak verdict');
