@@ -7,7 +7,7 @@
  * test: numbers depend on the machine. Needs Debian's `haproxy`, and `nginx` (or
  * `nginx-light`) with `libnginx-mod-stream`; `--targets` leaves some out.
  *
- *   npm run bench                 # full suite, pinned then unpinned (~8 min on 2 cores)
+ *   npm run bench                 # full suite, pinned then unpinned (~18 min on 2 cores)
  *   npm run bench -- --quick      # smoke run (~2 min): 1 repetition, short windows
  *   npm run bench -- --modes pinned --suites conns,bulk
  *   npm run bench -- --modes pinned --suites bulk --bulk plain --directions up --reps 3
@@ -16,6 +16,7 @@
  *   npm run bench -- --baseline /tmp/sy-base --targets switchyard,baseline   # A/B, interleaved
  *     (the baseline runs that checkout's apps/proxy; packages resolve to this one's)
  *   npm run bench -- --baseline . --baseline-env PROXY_CLUSTER_SCHEDULING=none --modes unpinned   # A/B of a setting
+ *   npm run bench -- --run tsx    # Switchyard from its sources under tsx (default: the build, as production)
  *   BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- …  # profile the proxy
  *
  * Pinned (needs ≥ 2 cores): the proxies get core 0, the load generator, backends, the
@@ -27,7 +28,9 @@
  * idle connections, after bulk; `--idle 5000,10000`, or more counts for a least-squares fit,
  * e.g. `--idle 5000,6000,7000,8000,9000,10000`; Switchyard's RSS is also read after two full
  * GCs and RSS settling — bench/proxy/settle.mjs — the steady figure; the open-file limit is
- * raised with `prlimit` where allowed, else the counts shrink to fit), idle-terminate (the
+ * raised with `prlimit` where allowed, else the counts shrink to fit; in cluster mode the
+ * Node targets are measured again at W× the counts, so that each of the W worker heaps holds
+ * what one process holds pinned — the target's figure there), idle-terminate (the
  * same through a terminate-mode route, Switchyard and its baseline only) and idle-after-bulk
  * (1,000 sessions that echoed 256 KiB each way, then idle: read buffers left behind) — these
  * two not in the default set —, routes (d), propagation (e).
@@ -40,7 +43,7 @@ import { parseArgs } from 'node:util';
 import { getFreePort } from '@switchyard/db/testing';
 import { root, scratchDatabase } from './lib.js';
 import type { BulkResult, ConnsResult } from './proxy/loadgen.js';
-import { nginxMissing, startHaproxy, startIpcChild, startNginx, settleRss, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
+import { buildProxy, nginxMissing, startHaproxy, startIpcChild, startNginx, settleRss, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
 import { pinTree, processTree, raiseFdLimit, treeRssBytes } from './proxy/procfs.js';
 import { propagationBench, type PropagationResult } from './proxy/propagation.js';
 import { microBench, type MicroResult } from './proxy/route-table.js';
@@ -62,6 +65,7 @@ const { values: opt } = parseArgs({
     'baseline-env': { type: 'string' },
     idle: { type: 'string' },
     'warmup-conns': { type: 'string' },
+    run: { type: 'string' },
   },
 });
 const quick = opt.quick;
@@ -73,7 +77,19 @@ const quick = opt.quick;
 const FD_WANTED = 65_536;
 const fdSoft = raiseFdLimit(FD_WANTED);
 const idleFit = (n: number) => Math.min(n, Math.floor((fdSoft - 500) / 2 / 500) * 500);
-const idleCounts = [...new Set((opt.idle ?? (quick ? '1000,2000' : '5000,10000')).split(',').map(Number).map(idleFit))];
+const idleRequested = (opt.idle ?? (quick ? '1000,2000' : '5000,10000')).split(',').map(Number);
+const idleCounts = [...new Set(idleRequested.map(idleFit))];
+/**
+ * The idle counts × `workers` for a cluster of Node worker processes. The load generator and
+ * the backends hold one descriptor per connection; a worker two per connection it holds, and
+ * the kernel's spread over workers accepting on one socket is uneven (busiest 52–55 % seen),
+ * so a worker is allowed 60 % of them (or 1.2/W).
+ */
+function clusterIdleCounts(workers: number): number[] {
+  const busiest = Math.min(1, 1.2 / workers);
+  const cap = Math.floor(Math.min(fdSoft - 500, (fdSoft - 500) / 2 / busiest) / 500) * 500;
+  return [...new Set(idleRequested.map((n) => Math.min(n * workers, cap)))];
+}
 const P = {
   reps: Number(opt.reps ?? (quick ? 1 : 3)),
   warmupMs: quick ? 300 : 700,
@@ -95,6 +111,12 @@ const P = {
   idleConnections: idleCounts,
   fdLimit: fdSoft,
   routes: Number(opt.routes ?? 100_000),
+  /**
+   * How Switchyard runs: `dist` (default) the build on plain node, as production runs it
+   * (Dockerfile, `npm start`), compiled first with `tsc -b` (the baseline checkout's too);
+   * `tsx` the sources under tsx (module loading costs each process ~0.5–1 s more at start).
+   */
+  run: opt.run ?? 'dist',
   changes: quick ? 40 : 200,
   microLookups: quick ? 300_000 : 2_000_000,
 };
@@ -232,6 +254,12 @@ interface ModeResult {
   idleTerminate: Partial<Record<Target, IdleResult>>;
   /** Idle sessions that first echoed 256 KiB (1,000 at most: RSS at 0, 500, 1,000). */
   idleAfterBulk: Partial<Record<Target, IdleResult>>;
+  /**
+   * Cluster mode (W worker processes, each with its own heap): the idle suite again at W× the
+   * counts (within the open-file budget), so each worker holds what a single process holds in
+   * the pinned run and its own fixed heap growth is behind it, as the slope intends.
+   */
+  idlePerWorker: Partial<Record<Target, IdleResult>>;
   propagation?: PropagationResult;
   errors: string[];
 }
@@ -276,6 +304,12 @@ const results: {
 const scratch = mkdtempSync(join(tmpdir(), 'sy-bench-run-'));
 const t0 = performance.now();
 log(`switchyard proxy benchmark${quick ? ' (--quick)' : ''}: ${cores} cores, modes ${modes.join(', ')}, suites ${[...SUITES].join(', ')}`);
+if (P.run !== 'dist' && P.run !== 'tsx') throw new Error(`--run must be dist or tsx, not ${P.run}`);
+if (P.run === 'dist' && (has('switchyard') || has('baseline'))) {
+  log('building the proxy (tsc -b apps/proxy; --run tsx runs the sources instead)');
+  if (has('switchyard')) buildProxy();
+  if (has('baseline') && opt.baseline) buildProxy(opt.baseline);
+}
 
 if (modes[0] === 'pinned') pinTree(process.pid, loadOnlyCpus);
 
@@ -348,6 +382,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     idle: {},
     idleTerminate: {},
     idleAfterBulk: {},
+    idlePerWorker: {},
     errors: [],
   };
   const adminPorts: Partial<Record<Proxy, number>> = {};
@@ -374,6 +409,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
             cpus: proxyCpus,
             workers: parallel,
             proxyId: `bench-${mode}`,
+            dist: P.run === 'dist',
           },
           processTree,
         );
@@ -394,7 +430,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       if (has('baseline')) {
         const basePort = await getFreePort();
         const base = await startSwitchyard(
-          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: baselineEnv() },
+          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: baselineEnv(), dist: P.run === 'dist' },
           processTree,
         );
         procs.push(base);
@@ -576,6 +612,13 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
 
       if (SUITES.has('idle')) {
         for (const t of PROXIES) r.idle[t] = await idleRun(t, HOSTS.echo, 'idle');
+        // Node targets in cluster mode: each worker process grows its own heap; at the counts
+        // above a worker holds only 1/W of them, still inside that growth.
+        if (parallel > 1) {
+          const counts = clusterIdleCounts(parallel);
+          for (const t of PROXIES.filter((p) => p === 'switchyard' || p === 'baseline' || p === 'node'))
+            r.idlePerWorker[t] = await idleRun(t, HOSTS.echo, `idle (${parallel} workers, ${parallel}× the counts)`, counts);
+        }
       }
       // Sessions that moved 256 KiB each way and then went idle: read buffers left behind.
       if (SUITES.has('idle-after-bulk')) {
@@ -657,9 +700,11 @@ function checkTargets(): TargetCheck[] {
         add(m.mode, `p99 added over direct at c=${c}, minus HAProxy's`, med(a.switchyard, (x) => x.p99Ms) - direct - (med(a.haproxy, (x) => x.p99Ms) - direct), 0, false, ' ms');
       }
     }
-    if (m.idle.switchyard) {
-      const i = m.idle.switchyard;
-      add(m.mode, 'memory per idle passthrough conn (marginal, settled)', (Number.isNaN(i.settledSlopeBytes) ? i.slopeBytes : i.settledSlopeBytes) / 1024, 5, false, ' KiB');
+    // In cluster mode the target's figure is the one at W× the counts (see idlePerWorker).
+    const idleSy = m.idlePerWorker?.switchyard ?? m.idle.switchyard;
+    if (idleSy) {
+      const perWorker = idleSy === m.idlePerWorker?.switchyard ? `, ${fmt(idleSy.opened[0] ?? 0)} → ${fmt(idleSy.opened.at(-1) ?? 0)} over ${m.switchyard.workersRequested} workers` : '';
+      add(m.mode, `memory per idle passthrough conn (marginal, settled${perWorker})`, (Number.isNaN(idleSy.settledSlopeBytes) ? idleSy.slopeBytes : idleSy.settledSlopeBytes) / 1024, 5, false, ' KiB');
     }
     if (m.switchyard.routeLoadMs !== null && SUITES.has('routes')) {
       add(m.mode, `proxy start: ${fmt(m.switchyard.routes)} routes loaded (snapshot + build)`, m.switchyard.routeLoadMs / 1000, 2, false, ' s');
@@ -732,6 +777,12 @@ function printReport(): void {
       row(`    KiB RSS per idle conn, marginal ${span}, as is`, (t) => (m.idle[t] ? m.idle[t].slopeBytes / 1024 : NaN), 2);
       row(`    KiB RSS per idle conn, average 0 → ${fmt(idle.counts[0])}`, (t) => (m.idle[t] ? m.idle[t].averageBytes / 1024 : NaN), 2);
     }
+    const perWorker = Object.values(m.idlePerWorker ?? {})[0];
+    if (perWorker) {
+      const span = `${fmt(perWorker.opened[0] ?? 0)} → ${fmt(perWorker.opened.at(-1) ?? 0)}`;
+      row(`(c) same, cluster: ${span} over all workers, settled`, (t) => (m.idlePerWorker[t] ? m.idlePerWorker[t].settledSlopeBytes / 1024 : NaN), 2);
+      row(`    same, cluster: ${span} over all workers, as is`, (t) => (m.idlePerWorker[t] ? m.idlePerWorker[t].slopeBytes / 1024 : NaN), 2);
+    }
     const afterBulk = Object.values(m.idleAfterBulk ?? {})[0];
     if (afterBulk) {
       row(`(c) after 256 KiB each way: KiB RSS per idle conn, 0 → ${fmt(afterBulk.opened.at(-1) ?? 0)}, settled`, (t) => {
@@ -755,7 +806,7 @@ function printReport(): void {
     }
     if (SUITES.has('routes'))
       console.log(
-        `  (d) real proxy start with ${fmt(m.switchyard.routes)} routes in PostgreSQL: route table loaded in ${fmt(m.switchyard.routeLoadMs)} ms (snapshot query + build), ready in ${fmt(m.switchyard.startMs)} ms from spawn`,
+        `  (d) real proxy start with ${fmt(m.switchyard.routes)} routes in PostgreSQL: route table loaded in ${fmt(m.switchyard.routeLoadMs)} ms (snapshot query + build), ready in ${fmt(m.switchyard.startMs)} ms from spawn (${P.run === 'dist' ? 'the build on plain node' : 'sources under tsx'}; one start — npm run bench:cold-start takes the median of several)`,
       );
     if (m.propagation) {
       const p = m.propagation;
