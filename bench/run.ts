@@ -29,7 +29,7 @@
  * e.g. `--idle 5000,6000,7000,8000,9000,10000`; Switchyard's RSS is also read after two full
  * GCs and RSS settling — bench/proxy/settle.mjs — the steady figure; the open-file limit is
  * raised with `prlimit` where allowed, else the counts shrink to fit; in cluster mode the
- * Node targets are measured again at W× the counts, so that each of the W worker heaps holds
+ * Switchyard targets are measured again at W× the counts, so that each of the W worker heaps holds
  * what one process holds pinned — the target's figure there), idle-terminate (the
  * same through a terminate-mode route, Switchyard and its baseline only) and idle-after-bulk
  * (1,000 sessions that echoed 256 KiB each way, then idle: read buffers left behind) — these
@@ -612,11 +612,12 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
 
       if (SUITES.has('idle')) {
         for (const t of PROXIES) r.idle[t] = await idleRun(t, HOSTS.echo, 'idle');
-        // Node targets in cluster mode: each worker process grows its own heap; at the counts
-        // above a worker holds only 1/W of them, still inside that growth.
+        // Switchyard in cluster mode: each worker process grows its own heap; at the counts
+        // above a worker holds only 1/W of them, still inside that growth. (Not the Node
+        // reference: at 16,000 its workers reached the open-file limit and the run hung.)
         if (parallel > 1) {
           const counts = clusterIdleCounts(parallel);
-          for (const t of PROXIES.filter((p) => p === 'switchyard' || p === 'baseline' || p === 'node'))
+          for (const t of PROXIES.filter((p) => p === 'switchyard' || p === 'baseline'))
             r.idlePerWorker[t] = await idleRun(t, HOSTS.echo, `idle (${parallel} workers, ${parallel}× the counts)`, counts);
         }
       }
