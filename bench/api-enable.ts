@@ -6,7 +6,7 @@
  */
 import { Agent } from 'undici';
 import { getFreePort } from '@switchyard/db/testing';
-import { ms, runTs, scratchDatabase, summary, type Child } from './lib.js';
+import { ms, runTs, scrapeMetrics, scratchDatabase, summary, type Child } from './lib.js';
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -94,7 +94,7 @@ try {
   console.log('\ncommit → applied, per proxy (switchyard_proxy_config_apply_seconds):');
   for (const p of proxies) {
     const port = /"adminPort":(\d+)/.exec(p.output())?.[1];
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const text = (await scrapeMetrics(port!)) ?? '';
     const buckets = [...text.matchAll(/switchyard_proxy_config_apply_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2])] as const);
     const count = Number(/switchyard_proxy_config_apply_seconds_count (\d+)/.exec(text)?.[1] ?? 0);
     const sum = Number(/switchyard_proxy_config_apply_seconds_sum ([\d.e-]+)/.exec(text)?.[1] ?? 0);

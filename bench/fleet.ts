@@ -28,7 +28,7 @@ import { migrate, startEmbeddedPostgres, type RunningPostgres } from '@switchyar
 import { getFreePort } from '@switchyard/db/testing';
 import { buildClientHello } from '@switchyard/wire';
 import pg from 'pg';
-import { summary } from './lib.js';
+import { scrapeMetrics, summary } from './lib.js';
 import { treeCpuMicros } from './proxy/procfs.js';
 import { AppliedWatch, load, seedFleet, startApi, startProxies, type FleetProxy } from './proxy/fleet-lib.js';
 
@@ -120,7 +120,8 @@ try {
   if (HERD) {
     const hello = buildClientHello({ serverName: ECHO_HOST });
     const metricsOfBefore = async (p: FleetProxy) => {
-      const text = await (await fetch(`http://127.0.0.1:${p.adminPort}/metrics`)).text();
+      const text = await scrapeMetrics(p.adminPort);
+      if (text === null) throw new Error(`${p.name}: /metrics did not answer before the restart`);
       const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
       return { full: num(/^switchyard_proxy_route_syncs_total\{kind="full",result="ok"\} (\d+)/m), delta: num(/^switchyard_proxy_route_syncs_total\{kind="delta",result="ok"\} (\d+)/m) };
     };
@@ -252,14 +253,9 @@ try {
     let adminErrors = 0;
     const metricsOf = async (p: FleetProxy) => {
       // A busy proxy's admin port may drop a scrape: count it, try again on the next round.
-      const text = await fetch(`http://127.0.0.1:${p.adminPort}/metrics`).then(
-        (r) => r.text(),
-        () => {
-          adminErrors++;
-          return '';
-        },
-      );
-      const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+      const text = await scrapeMetrics(p.adminPort);
+      if (text === null) adminErrors++;
+      const num = (re: RegExp) => Number(re.exec(text ?? '')?.[1] ?? 0);
       return {
         up: num(/^switchyard_proxy_control_db_up (\d+)/m),
         version: num(/^switchyard_proxy_config_version (\d+)/m),

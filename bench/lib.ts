@@ -94,3 +94,15 @@ export function summary(values: number[]): { p50: number; p90: number; p99: numb
 }
 
 export const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+/** A proxy's Prometheus text from its admin port; null when the scrape fails (a busy or stopped proxy). */
+export async function scrapeMetrics(adminPort: number | string): Promise<string | null> {
+  try {
+    return await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  } catch {
+    return null;
+  }
+}
+
+/** The first capture of `re` in Prometheus text as a number (NaN when absent). */
+export const metricValue = (text: string | null, re: RegExp): number => Number(re.exec(text ?? '')?.[1] ?? NaN);

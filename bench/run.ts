@@ -41,7 +41,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getFreePort } from '@switchyard/db/testing';
-import { root, scratchDatabase } from './lib.js';
+import { root, scrapeMetrics, scratchDatabase } from './lib.js';
 import type { BulkResult, ConnsResult } from './proxy/loadgen.js';
 import { buildProxy, nginxMissing, startHaproxy, startIpcChild, startNginx, settleRss, startNodeReference, startSwitchyard, type Proc } from './proxy/processes.js';
 import { pinTree, processTree, raiseFdLimit, treeRssBytes } from './proxy/procfs.js';
@@ -80,7 +80,7 @@ const idleFit = (n: number) => Math.min(n, Math.floor((fdSoft - 500) / 2 / 500) 
 const idleRequested = (opt.idle ?? (quick ? '1000,2000' : '5000,10000')).split(',').map(Number);
 const idleCounts = [...new Set(idleRequested.map(idleFit))];
 /**
- * The idle counts × `workers` for a cluster of Node worker processes. The load generator and
+ * The idle counts × `workers` for Switchyard's cluster of worker processes. The load generator and
  * the backends hold one descriptor per connection; a worker two per connection it holds, and
  * the kernel's spread over workers accepting on one socket is uneven (busiest 52–55 % seen),
  * so a worker is allowed 60 % of them (or 1.2/W).
@@ -215,10 +215,7 @@ function fitSlope(x: number[], y: number[]): number {
 /** Connections each cluster worker accepted (`switchyard_proxy_worker_connections_total`), by worker id. */
 async function workerCounts(adminPort: number | undefined): Promise<Record<string, number>> {
   if (!adminPort) return {};
-  const text = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then(
-    (r) => r.text(),
-    () => '',
-  );
+  const text = (await scrapeMetrics(adminPort)) ?? '';
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^switchyard_proxy_worker_connections_total\{worker="([^"]+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
   return out;

@@ -29,7 +29,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { getFreePort } from '@switchyard/db/testing';
 import { buildClientHello } from '@switchyard/wire';
-import { scratchDatabase, summary } from './lib.js';
+import { metricValue, scrapeMetrics, scratchDatabase, summary } from './lib.js';
 import { settleRss, startIpcChild, startSwitchyard, type Proc } from './proxy/processes.js';
 import { pinTree, processTree, treeRssBytes } from './proxy/procfs.js';
 import { ECHO_PLAIN_HOST, HOSTS, seedRoutes, type BenchPorts } from './proxy/seed.js';
@@ -69,13 +69,7 @@ function timeWait(): number {
 
 /** The proxy's event-loop delay p99 since the previous scrape (prom-client resets it on each read), ms. */
 async function loopP99(adminPort: number): Promise<number> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-    const m = /^switchyard_proxy_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text);
-    return m ? Number(m[1]) * 1000 : NaN;
-  } catch {
-    return NaN;
-  }
+  return metricValue(await scrapeMetrics(adminPort), /^switchyard_proxy_nodejs_eventloop_lag_p99_seconds (\S+)$/m) * 1000;
 }
 
 function treeFds(root: number): number {

@@ -10,7 +10,7 @@
 import { CONFIG_CHANNEL, PROXY_APPLIED_CHANNEL } from '@switchyard/core';
 import { getFreePort } from '@switchyard/db/testing';
 import pg from 'pg';
-import { summary } from '../lib.js';
+import { metricValue, scrapeMetrics, summary } from '../lib.js';
 import { spawnTs, startSwitchyard, waitHttpOk, type Proc } from './processes.js';
 import { processTree } from './procfs.js';
 
@@ -154,14 +154,11 @@ export async function propagationBench(o: {
     for (const p of proxies) {
       const s = summary(lags.get(p.name)!);
       let selfReportedMeanMs: number | null = null;
-      try {
-        const text = await (await fetch(`http://127.0.0.1:${p.adminPort}/metrics`)).text();
-        const count = Number(/switchyard_proxy_config_apply_seconds_count (\d+)/.exec(text)?.[1] ?? 0);
-        const sum = Number(/switchyard_proxy_config_apply_seconds_sum ([\d.e+-]+)/.exec(text)?.[1] ?? 0);
-        if (count > 0) selfReportedMeanMs = (sum / count) * 1000;
-      } catch {
-        // metrics are a cross-check only
-      }
+      // Metrics are a cross-check only: a failed scrape leaves it null.
+      const text = await scrapeMetrics(p.adminPort);
+      const count = metricValue(text, /switchyard_proxy_config_apply_seconds_count (\d+)/);
+      const sum = metricValue(text, /switchyard_proxy_config_apply_seconds_sum ([\d.e+-]+)/);
+      if (count > 0) selfReportedMeanMs = (sum / count) * 1000;
       perProxy.push({
         proxyId: p.name,
         p50Ms: s.p50,
