@@ -18,6 +18,7 @@
  *   npm run bench -- --baseline . --baseline-env PROXY_CLUSTER_SCHEDULING=none --modes unpinned   # A/B of a setting
  *   npm run bench -- --run tsx    # Switchyard from its sources under tsx (default: the build, as production)
  *   BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- …  # profile the proxy
+ *   BENCH_OUTPUT_DIR=/tmp/out BENCH_SWITCHYARD_NODE_ARGS=--trace-gc-nvp npm run bench -- …  # every child's output kept
  *
  * Pinned (needs ≥ 2 cores): the proxies get core 0, the load generator, backends, the
  * control database and this process the others, so the figures say what one proxy core

@@ -5,7 +5,7 @@
  * configuration generated from the same routes).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
 import { TEST_KEYS } from '@switchyard/testkit';
@@ -21,8 +21,19 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+/**
+ * Keeps the last 200 kB of a child's output for error messages. `BENCH_OUTPUT_DIR=<dir>` also
+ * writes all of it to `<dir>/<name>-<pid>.log` (e.g. a proxy run with `--trace-gc-nvp`).
+ */
 function track(name: string, child: ChildProcess): Proc {
   let out = '';
+  const dir = process.env.BENCH_OUTPUT_DIR;
+  if (dir) {
+    const file = createWriteStream(join(dir, `${name}-${child.pid}.log`));
+    child.stdout?.pipe(file, { end: false });
+    child.stderr?.pipe(file, { end: false });
+    child.once('close', () => file.end());
+  }
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   return {

@@ -372,8 +372,21 @@ it('terminate mode and ACME in one PUT: pending at once with the platform CA ser
   expect(q.stdout.trim()).toBe('42');
   // Pebble 2.4.0's directory has no renewalInfo: nothing is scheduled for ARI polling.
   expect((await api.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: issued.id } })).ariCheckAt).toBeNull();
+  // Off and on again (within the 20 s before this certificate is due): the route kept the
+  // issued certificate, and re-enabling with ACME takes it up — no second order at the CA.
+  const orders = () => caFront.requests.filter((r) => r.path === '/order-plz').length;
+  const ordered = orders();
+  const access = (body: unknown) => api.call('PUT', `/api/v1/tenants/acme/databases/${name}/external-access?wait=true`, body, token);
+  expect((await access({ enabled: false })).body).toMatchObject({ enabled: false, acme: null, certificate: { id: issued.certificate.id } });
+  const again = await access({ enabled: true, acme: { challenge: 'tls-alpn-01' } });
+  expect(again.status, JSON.stringify(again.body)).toBe(200);
+  expect(again.body).toMatchObject({ enabled: true, certificate: { id: issued.certificate.id, kind: 'acme' }, acme: { state: 'issued' } });
+  expect((await acmeCall('GET', `/${again.body.acme.id}`)).body).toMatchObject({ state: 'issued', certificate: { id: issued.certificate.id }, problem: null });
+  const q2 = await run('psql', ['-X', '-A', '-t', '-c', 'select 43', libpq(host(name), proxyB.ports.postgres, { sslmode: 'verify-full', sslrootcert: rootFile })], { env: { PGPASSWORD: 'postgres' } });
+  expect(q2.stdout.trim()).toBe('43');
+  expect(orders()).toBe(ordered);
   // Stop renewing this 30-second certificate (later tests count the worker's renewals).
-  expect((await acmeCall('DELETE', `/${issued.id}`)).status).toBe(204);
+  expect((await acmeCall('DELETE', `/${again.body.acme.id}`)).status).toBe(204);
 });
 
 it('HTTP-01 (answered by the other proxy) issues for a Redis route; redis-cli --tls and openssl s_client verify it on the TLS listener', async () => {

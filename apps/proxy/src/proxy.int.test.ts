@@ -1,5 +1,5 @@
 import { recordRouteChange } from '@switchyard/db';
-import { buildStartupMessage, parseBackendMessage, parseErrorFields } from '@switchyard/wire';
+import { buildClientHello, buildStartupMessage, parseBackendMessage, parseErrorFields } from '@switchyard/wire';
 import {
   ControlDb,
   createTestDatabase,
@@ -271,6 +271,37 @@ describe('audit', () => {
     expect(okRow!.bytes_in).toBeGreaterThan(200);
     expect(okRow!.bytes_out).toBeGreaterThan(200);
     expect(okRow!.route_id).not.toBeNull();
+  });
+
+  it('audits a hello whose ALPN holds NUL bytes, and the connections after it (a client cannot stall the audit)', async () => {
+    const recorded = (sni: string) =>
+      new Promise<void>((resolve) => {
+        const on = (e: { sni: string | null }) => {
+          if (e.sni === sni) {
+            proxy.connectionLog.off('record', on);
+            resolve();
+          }
+        };
+        proxy.connectionLog.on('record', on);
+      });
+    const hostile = recorded('nul-alpn.acme.db.example.com');
+    const s = await rawConnect(proxy.ports.tls!);
+    const closed = readUntilClose(s);
+    s.write(buildClientHello({ serverName: 'nul-alpn.acme.db.example.com', alpn: ['h2\0\0', 'http/1.1'] }));
+    await closed;
+    await hostile;
+    await proxy.connectionLog.flush();
+    const after = recorded('after-nul.acme.db.example.com');
+    await tlsFailure({ port: proxy.ports.tls!, servername: 'after-nul.acme.db.example.com' });
+    await after;
+    await proxy.connectionLog.flush();
+    const rows = await control.prisma.$queryRaw<Array<{ sni: string; alpn: string | null; reason: string }>>`
+      SELECT sni, alpn, reason FROM connection_events WHERE sni IN ('nul-alpn.acme.db.example.com', 'after-nul.acme.db.example.com') ORDER BY id`;
+    expect(rows).toEqual([
+      { sni: 'nul-alpn.acme.db.example.com', alpn: 'h2\uFFFD\uFFFD', reason: 'unknown_host' },
+      { sni: 'after-nul.acme.db.example.com', alpn: null, reason: 'unknown_host' },
+    ]);
+    expect(proxy.connectionLog.dropped).toBe(0);
   });
 
   it('reports open connections in the heartbeat and ends one on a terminate order', async () => {

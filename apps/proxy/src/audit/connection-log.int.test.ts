@@ -98,6 +98,89 @@ describe('ConnectionLog', () => {
     await cl.stop(1000);
   });
 
+  it('writes every field as given, and a client ALPN holding NUL bytes (which PostgreSQL text cannot store) with U+FFFD in their place', async () => {
+    const { log } = capture();
+    const cl = new ConnectionLog(pool, { proxyId: 'p-fields', queueMax: 100, batchSize: 10, flushMs: 60_000 }, createMetrics(), log);
+    const ids = ['6f1c1a2e-1111-4222-8333-444455556666', '6f1c1a2e-1111-4222-8333-444455556667', '6f1c1a2e-1111-4222-8333-444455556668'];
+    const full: ConnectionEventInput = {
+      ...event(7, 'fields'),
+      routeId: ids[0]!,
+      tenantId: ids[1]!,
+      databaseId: ids[2]!,
+      clientAddress: '2001:db8::1',
+      alpn: 'h2',
+      tlsVersion: 'TLSv1.3',
+      mode: 'terminate',
+      startedAt: Date.UTC(2026, 11, 6, 23, 0, 0, 123),
+      endedAt: Date.UTC(2026, 11, 6, 23, 0, 5, 456),
+      bytesIn: 2 ** 40 + 1,
+      bytesOut: 17,
+      outcome: 'ok',
+      reason: 'client_closed',
+      upstream: 'db.internal:5432',
+      connectionId: '0.42',
+      endedBy: 'user:ada@example.com',
+    };
+    cl.record(full);
+    cl.record({ ...event(8, 'nul'), alpn: 'h2\u0000evil\u0000' });
+    await cl.flush();
+    expect(cl.written).toBe(2);
+    expect(cl.dropped).toBe(0);
+    const { rows } = await pool.query(
+      `SELECT proxy_id, listener, route_id, tenant_id, database_id, host(client_address) AS client_address, client_port, sni, alpn, tls_version, mode,
+              started_at, ended_at, bytes_in::text, bytes_out::text, outcome, reason, upstream, connection_id, ended_by
+         FROM connection_events WHERE proxy_id = 'p-fields' ORDER BY client_port`,
+    );
+    expect(rows[0]).toEqual({
+      proxy_id: 'p-fields',
+      listener: 'tls',
+      route_id: ids[0],
+      tenant_id: ids[1],
+      database_id: ids[2],
+      client_address: '2001:db8::1',
+      client_port: 7,
+      sni: 'fields.example.com',
+      alpn: 'h2',
+      tls_version: 'TLSv1.3',
+      mode: 'terminate',
+      started_at: new Date(full.startedAt),
+      ended_at: new Date(full.endedAt),
+      bytes_in: String(2 ** 40 + 1),
+      bytes_out: '17',
+      outcome: 'ok',
+      reason: 'client_closed',
+      upstream: 'db.internal:5432',
+      connection_id: '0.42',
+      ended_by: 'user:ada@example.com',
+    });
+    expect(rows[1]).toMatchObject({ sni: 'nul.example.com', alpn: 'h2\uFFFDevil\uFFFD', route_id: null, upstream: null, connection_id: null, ended_by: null });
+    await cl.stop(1000);
+  });
+
+  it('drops only the event the database refuses (counted, logged) and writes the rest of its batch and the batches after it', async () => {
+    const metrics = createMetrics();
+    const { log, lines } = capture();
+    const cl = new ConnectionLog(pool, { proxyId: 'p1', queueMax: 100, batchSize: 5, flushMs: 60_000 }, metrics, log);
+    for (let i = 0; i < 12; i++) cl.record(i === 2 ? { ...event(i, 'poison'), clientAddress: 'not-an-address' } : event(i, 'poison'));
+    await cl.flush();
+    expect(await count('poison')).toBe(11);
+    expect(cl.written).toBe(11);
+    expect(cl.dropped).toBe(1);
+    expect(cl.pending).toBe(0);
+    expect((await metrics.auditDropped.get()).values[0]!.value).toBe(1);
+    expect((await metrics.auditWritten.get()).values[0]!.value).toBe(11);
+    const refused = lines.filter((l) => l.msg === 'connection event refused by the database: dropped');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ code: '22P02' });
+    expect(refused[0]!.event).toMatchObject({ clientAddress: 'not-an-address', sni: 'poison.example.com' });
+    expect(lines.some((l) => l.msg === 'connection audit write failed; will retry')).toBe(false);
+    // Later events flow as before.
+    cl.record(event(99, 'poison'));
+    await cl.flush();
+    expect(await count('poison')).toBe(12);
+    await cl.stop(1000);
+  });
+
   it('counts what it cannot write at shutdown as dropped, with a log line', async () => {
     const metrics = createMetrics();
     const { log, lines } = capture();

@@ -54,6 +54,26 @@ const INSERT_SQL = `
     $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
     $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])`;
 
+/**
+ * PostgreSQL text cannot hold U+0000: a client that put one in its ALPN list (bytes it
+ * chooses, latin1-decoded) would make the whole batch fail — and, retried, every batch after
+ * it: the audit of every later connection. Stored as U+FFFD instead.
+ */
+function clean(s: string | null): string | null {
+  return s !== null && s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s;
+}
+
+/**
+ * The batch itself was refused (SQLSTATE class 22 data exception, 23 integrity violation):
+ * retrying it would fail forever, so its events are written one by one instead and only the
+ * one the database refuses is dropped. Any other error (connection lost, server shutting
+ * down, table missing) is an outage: the batch waits and is retried.
+ */
+function refusedByData(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
 export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput] }> {
   private queue: ConnectionEventInput[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -130,23 +150,65 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.opts.batchSize);
+      let done: number;
       try {
-        await this.pool.query(INSERT_SQL, toColumns(this.opts.proxyId, batch));
+        await this.write(batch);
+        done = batch.length;
+        this._written += done;
+        this.metrics.auditWritten.inc(done);
       } catch (err) {
-        if (!this.failing) this.log.warn({ err: (err as Error).message, pending: this.queue.length }, 'connection audit write failed; will retry');
-        this.failing = true;
-        return;
+        if (!refusedByData(err)) return this.outage(err);
+        const n = await this.writeOneByOne(batch);
+        if (n === null) return;
+        done = n;
       }
-      if (this.failing || this.droppedInOutage > 0) {
-        const msg = this.droppedInOutage > 0 ? 'connection audit writes resumed; events were dropped meanwhile' : 'connection audit writes resumed';
-        this.log[this.droppedInOutage > 0 ? 'warn' : 'info']({ pending: this.queue.length, droppedDuringOutage: this.droppedInOutage, droppedTotal: this._dropped }, msg);
-      }
-      this.failing = false;
-      this.droppedInOutage = 0;
-      this.queue.splice(0, batch.length);
-      this._written += batch.length;
-      this.metrics.auditWritten.inc(batch.length);
+      this.resumed();
+      this.queue.splice(0, done);
     }
+  }
+
+  private write(batch: ConnectionEventInput[]): Promise<unknown> {
+    return this.pool.query(INSERT_SQL, toColumns(this.opts.proxyId, batch));
+  }
+
+  /**
+   * A batch the database refused: each event alone, dropping (counted, logged) those it
+   * refuses. Returns how many were settled, or null when an outage began meanwhile (what was
+   * settled is taken off the queue here; the rest of the batch stays queued).
+   */
+  private async writeOneByOne(batch: ConnectionEventInput[]): Promise<number | null> {
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        await this.write([batch[i]!]);
+        this._written++;
+        this.metrics.auditWritten.inc();
+      } catch (err) {
+        if (!refusedByData(err)) {
+          this.queue.splice(0, i);
+          this.outage(err);
+          return null;
+        }
+        this._dropped++;
+        this.metrics.auditDropped.inc();
+        this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code, event: batch[i] }, 'connection event refused by the database: dropped');
+      }
+    }
+    return batch.length;
+  }
+
+  private outage(err: unknown): void {
+    if (!this.failing) this.log.warn({ err: (err as Error).message, pending: this.queue.length }, 'connection audit write failed; will retry');
+    this.failing = true;
+  }
+
+  /** A write succeeded: end an outage (with its summary). */
+  private resumed(): void {
+    if (this.failing || this.droppedInOutage > 0) {
+      const msg = this.droppedInOutage > 0 ? 'connection audit writes resumed; events were dropped meanwhile' : 'connection audit writes resumed';
+      this.log[this.droppedInOutage > 0 ? 'warn' : 'info']({ pending: this.queue.length, droppedDuringOutage: this.droppedInOutage, droppedTotal: this._dropped }, msg);
+    }
+    this.failing = false;
+    this.droppedInOutage = 0;
   }
 
   /** Final flush on shutdown, bounded by `timeoutMs`. */
@@ -180,7 +242,7 @@ function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
     col((e) => e.clientAddress),
     col((e) => e.clientPort),
     col((e) => e.sni),
-    col((e) => e.alpn),
+    col((e) => clean(e.alpn)),
     col((e) => e.tlsVersion),
     col((e) => e.mode),
     col((e) => new Date(e.startedAt).toISOString()),

@@ -301,6 +301,38 @@ describe('an ACME certificate follows its route', () => {
     expect(again.acme.id).not.toBe(first.acme.id);
   });
 
+  it('takes up the ACME certificate the route still holds on re-enabling instead of ordering a duplicate, and orders anew once that one is due', async () => {
+    const host = 'toggle.acme.db.example.com';
+    await mkdb('toggle');
+    const made = await h.call('POST', '/api/v1/tenants/acme/certificates', { name: 'toggle', type: 'self-signed', hostnames: [host] }, token);
+    expect(made.statusCode, made.body).toBe(201);
+    const certId = made.json().id as string;
+    // As the worker leaves an issued certificate: kind `acme`, attached to the route.
+    await h.app.prisma.certificate.update({ where: { id: certId }, data: { kind: 'acme' } });
+    await access('toggle', { enabled: true, tlsMode: 'terminate', certificateId: certId });
+    const cert = await h.app.prisma.certificate.findUniqueOrThrow({ where: { id: certId } });
+    const renewAt = new Date(cert.notAfter.getTime() - Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 3)).toISOString();
+
+    for (let round = 0; round < 3; round++) {
+      const off = await access('toggle', { enabled: false });
+      expect(off).toMatchObject({ acme: null, certificate: { id: certId } });
+      const on = await access('toggle', { enabled: true, acme: {} });
+      expect(on).toMatchObject({ enabled: true, certificate: { id: certId }, acme: { state: 'issued', renewAt } });
+      const row = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { hostname: host } });
+      expect(row).toMatchObject({ certificateId: certId, state: 'issued', nextAttemptAt: new Date(renewAt), orderUrl: null });
+      expect(row.ariCheckAt).not.toBeNull();
+      const [audit] = await h.app.prisma.auditEvent.findMany({ where: { action: 'acme.request', targetId: row.id } });
+      expect(audit).toMatchObject({ changes: { hostname: { to: host }, reusedCertificate: { from: null, to: certId } } });
+    }
+    // Due for renewal (a third of its lifetime left): re-enabling orders, as before.
+    await h.app.prisma.certificate.update({ where: { id: certId }, data: { notBefore: new Date(Date.now() - 80 * 86_400_000), notAfter: new Date(Date.now() + 10 * 86_400_000) } });
+    await access('toggle', { enabled: false });
+    const due = await access('toggle', { enabled: true, acme: {} });
+    expect(due.acme).toMatchObject({ state: 'pending' });
+    const [ordered] = await h.app.prisma.auditEvent.findMany({ where: { action: 'acme.request', targetId: due.acme.id } });
+    expect(ordered!.changes).not.toHaveProperty('reusedCertificate');
+  });
+
   it('goes with its database, challenges included, and the worker no longer sees the name', async () => {
     const host = 'drop.acme.db.example.com';
     const due = async () => (await h.app.services.acme.due(new Date(), 1000)).map((r) => r.hostname);

@@ -165,18 +165,32 @@ export class AcmeService {
       }
     }
     await this.checkDns(hostname, field);
-    const decision = await this.rateDecision(hostname, false);
-    if (!decision.ok) throw rateLimited(decision, field);
+    // Nothing is ordered when the route still holds an ACME certificate for the name (see
+    // `reusable`): no rate limit to count against.
+    if (!(await reusable(this.deps.prisma, tenant.id, hostname))) {
+      const decision = await this.rateDecision(hostname, false);
+      if (!decision.ok) throw rateLimited(decision, field);
+    }
     return { tenantId: tenant.id, hostname, challengeType: challenge ?? cfg.defaultChallenge, field, existing: null };
   }
 
-  /** Records a checked request (`pending`, due now) and its audit event inside the caller's transaction. */
+  /**
+   * Records a checked request and its audit event inside the caller's transaction: `pending`,
+   * due now — or, when the route still holds an ACME certificate for the name that is not due
+   * for renewal (`reusable`), `issued` with that certificate, renewed when it is due.
+   */
   async recordRequest(tx: Prisma.TransactionClient, actor: Actor, plan: AcmeRequestPlan): Promise<Row> {
     if (plan.existing) return plan.existing;
     const id = randomUUID();
+    const kept = await reusable(tx, plan.tenantId, plan.hostname);
+    const now = new Date();
+    const state = kept
+      ? // The renewal window is asked of the CA (renewalInfo) at the worker's next ARI pass.
+        { state: 'issued', certificateId: kept.id, renewAt: kept.renewAt, nextAttemptAt: kept.renewAt, lastIssuedAt: kept.notBefore, ariCheckAt: now }
+      : { state: 'pending', nextAttemptAt: now };
     try {
       const row = await tx.acmeCertificate.create({
-        data: { id, tenantId: plan.tenantId, hostname: plan.hostname, challengeType: plan.challengeType, state: 'pending', nextAttemptAt: new Date() },
+        data: { id, tenantId: plan.tenantId, hostname: plan.hostname, challengeType: plan.challengeType, ...state },
         include: { certificate: true },
       });
       await recordAudit(tx, actor, {
@@ -184,7 +198,11 @@ export class AcmeService {
         action: 'acme.request',
         targetType: 'acme-certificate',
         targetId: id,
-        changes: { hostname: { from: null, to: plan.hostname }, challenge: { from: null, to: row.challengeType } },
+        changes: {
+          hostname: { from: null, to: plan.hostname },
+          challenge: { from: null, to: row.challengeType },
+          ...(kept ? { reusedCertificate: { from: null, to: kept.id } } : {}),
+        },
       });
       return row;
     } catch (err) {
@@ -595,6 +613,22 @@ function problemOf(err: unknown): AcmeProblem {
   // acme-client turns a problem document into an Error carrying its detail.
   const rate = /rate ?limit/i.test(message);
   return { type: rate ? 'urn:ietf:params:acme:error:rateLimited' : 'switchyard:orderFailed', detail: message };
+}
+
+/**
+ * The ACME certificate the name's route still holds, when a request for the name can take it
+ * up instead of ordering: of this tenant, kind `acme`, issued for the name, and not yet due
+ * for renewal (a third of its lifetime left). Disabling external access ends the ACME request
+ * but leaves the issued certificate attached (acme.lifecycle.ts); without this, every
+ * re-enable ordered a new one — and a CA counts duplicates of one name (Let's Encrypt: 5 a
+ * week), so a tenant toggling access would soon be refused.
+ */
+async function reusable(db: Pick<Prisma.TransactionClient, 'route'>, tenantId: string, hostname: string): Promise<{ id: string; notBefore: Date; renewAt: Date } | null> {
+  const route = await db.route.findUnique({ where: { hostname }, select: { certificate: { select: { id: true, tenantId: true, kind: true, hostnames: true, notBefore: true, notAfter: true } } } });
+  const c = route?.certificate;
+  if (!c || c.kind !== 'acme' || c.tenantId !== tenantId || !c.hostnames.includes(hostname)) return null;
+  const renewAt = renewalTime(c.notBefore, c.notAfter, null);
+  return renewAt.getTime() > Date.now() ? { id: c.id, notBefore: c.notBefore, renewAt } : null;
 }
 
 function acmeExists(hostname: string, field: string, challenge: string | null): AppError {
