@@ -6,7 +6,9 @@
  *    what a cluster worker's copy costs (encoding the table for IPC, decoding it, building).
  * 2. Real proxies: STARTS cold starts of `PROXY_WORKERS=WORKERS` (cluster mode) and of a
  *    single process, interleaved: "loaded" is the proxy's own log (snapshot + build, the
- *    primary's), "ready" is spawn → /readyz answering 200 (every worker listening).
+ *    primary's), "ready" is spawn → /readyz answering 200 (every worker listening); the
+ *    resident memory of the process tree once ready.
+ * Step 1 also reports the heap a built table holds per route (primary and worker copies).
  *
  *   npm run bench:cold-start
  *   ROUTES=100000 STARTS=3 WORKERS=2 npm run bench:cold-start
@@ -33,7 +35,7 @@ import { RouteTable } from '../apps/proxy/src/router/route-table.js';
 import { scratchDatabase, summary } from './lib.js';
 import { load, seedFleet } from './proxy/fleet-lib.js';
 import { buildProxy, startSwitchyard } from './proxy/processes.js';
-import { processTree, treeCpuMicros } from './proxy/procfs.js';
+import { processTree, treeCpuMicros, treeRssBytes } from './proxy/procfs.js';
 
 const ROUTES = Number(process.env.ROUTES ?? 100_000);
 const STARTS = Number(process.env.STARTS ?? 3);
@@ -105,9 +107,47 @@ try {
     });
     note('IPC decode + build, tuples (now; worker)', dec);
   }
+  // Heap a table holds, per route, after full GCs (`--expose-gc`, set by the npm script):
+  // the primary's (from pg's rows) and a cluster worker's (decoded from the IPC tuples).
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const settled = async () => {
+    // Until the heap stops shrinking: a full GC leaves some garbage to the next (weak
+    // references, finalizers, pg's buffers released a tick later).
+    let last = Infinity;
+    for (let i = 0; i < 10; i++) {
+      gc!();
+      await new Promise((r) => setImmediate(r));
+      const used = process.memoryUsage().heapUsed;
+      if (used >= last - 64 * 1024) return used;
+      last = used;
+    }
+    return last;
+  };
+  const heldPerRoute = async (make: () => Promise<{ size: number } | null>): Promise<number> => {
+    const before = await settled();
+    const table = await make();
+    const after = await settled();
+    return (after - before) / (table?.size ?? NaN);
+  };
+  const held = gc
+    ? {
+        primary: await heldPerRoute(async () => RouteTable.build(1, (await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null])).rows.map(routeFromRow))),
+        worker: await (async () => {
+          const wire = snapshotMessages(RouteTable.build(1, (await c.query<RouteSnapshotRow>(ROUTE_SNAPSHOT_SQL, [null])).rows.map(routeFromRow)), null).map((x) => JSON.stringify(x));
+          return heldPerRoute(async () => {
+            const asm = new SnapshotAssembler();
+            let done = null;
+            for (const x of wire) done = asm.feed(JSON.parse(x) as never) ?? done;
+            return done?.table ?? null;
+          });
+        })(),
+      }
+    : null;
   await c.end();
   console.log(`\n(1) steps, median of ${STEPS}, ms:`);
   for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(56)} ${med(v).toFixed(0).padStart(7)}`);
+  if (held) console.log(`  heap held by the table, bytes per route: primary (from rows) ${held.primary.toFixed(0)}, worker (from IPC) ${held.worker.toFixed(0)}`);
+  else console.log('  (heap per route: run with node --expose-gc, as `npm run bench:cold-start` does)');
 
   // 2. Real proxies.
   if (NICE && db.dataDir) {
@@ -119,7 +159,7 @@ try {
     buildProxy();
     if (BASELINE) buildProxy(BASELINE);
   }
-  const runs: Record<string, Array<{ loadMs: number | null; readyMs: number; cpuMs: number; load: string }>> = { cluster: [], single: [], ...(BASELINE ? { 'baseline cluster': [] } : {}) };
+  const runs: Record<string, Array<{ loadMs: number | null; readyMs: number; cpuMs: number; rssMiB: number; load: string }>> = { cluster: [], single: [], ...(BASELINE ? { 'baseline cluster': [] } : {}) };
   for (let i = 0; i < STARTS; i++) {
     for (const mode of Object.keys(runs)) {
       const p = await startSwitchyard(
@@ -139,15 +179,17 @@ try {
       // CPU of the whole tree (primary and workers) from spawn to ready: on a shared, noisy
       // machine it moves far less than the wall time.
       const cpuMs = treeCpuMicros(p.pid) / 1000;
-      runs[mode]!.push({ loadMs: p.loadMs, readyMs: p.readyMs, cpuMs, load: load() });
+      // Resident memory of the whole tree once ready (the tables of the primary and workers).
+      const rssMiB = treeRssBytes(p.pid) / 2 ** 20;
+      runs[mode]!.push({ loadMs: p.loadMs, readyMs: p.readyMs, cpuMs, rssMiB, load: load() });
       await p.stop();
     }
   }
   console.log(`\n(2) real proxy starts (${STARTS} each, interleaved, ${RUN === 'dist' ? 'the build on plain node' : 'sources under tsx'}${NICE ? `, nice ${NICE}` : ''}), ms:`);
   for (const [mode, rs] of Object.entries(runs)) {
-    for (const r of rs) console.log(`  ${mode.padEnd(16)} ${mode === 'single' ? '1 process' : `${WORKERS} workers`}  loaded ${String(r.loadMs).padStart(6)}  ready ${r.readyMs.toFixed(0).padStart(6)}  cpu ${r.cpuMs.toFixed(0).padStart(6)}  (load ${r.load})`);
+    for (const r of rs) console.log(`  ${mode.padEnd(16)} ${mode === 'single' ? '1 process' : `${WORKERS} workers`}  loaded ${String(r.loadMs).padStart(6)}  ready ${r.readyMs.toFixed(0).padStart(6)}  cpu ${r.cpuMs.toFixed(0).padStart(6)}  RSS ${r.rssMiB.toFixed(0).padStart(4)} MiB  (load ${r.load})`);
     const m = (f: (r: (typeof rs)[number]) => number) => med(rs.map(f)).toFixed(0).padStart(6);
-    console.log(`  ${mode.padEnd(16)} median     loaded ${m((r) => r.loadMs ?? NaN)}  ready ${m((r) => r.readyMs)}  cpu ${m((r) => r.cpuMs)}`);
+    console.log(`  ${mode.padEnd(16)} median     loaded ${m((r) => r.loadMs ?? NaN)}  ready ${m((r) => r.readyMs)}  cpu ${m((r) => r.cpuMs)}  RSS ${m((r) => r.rssMiB)} MiB`);
   }
   console.log('  goal (cluster): loaded < 2000, ready < 3000 (cpu: all processes of the proxy, spawn → ready)');
 } finally {

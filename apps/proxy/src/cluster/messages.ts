@@ -14,7 +14,7 @@ import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { REFUSALS, type RefusalCode } from '../errors.js';
 import type { OpenConnectionInfo } from '../listener/registry.js';
 import type { SlotKey } from '../policy/limits.js';
-import { compileSources, RouteTable, type RouteEntry } from '../router/route-table.js';
+import { compileSources, intern, NO_SOURCES, RouteTable, type RouteEntry } from '../router/route-table.js';
 import type { TableChange } from '../routesync/route-sync.js';
 
 /** Routes per snapshot message: keeps each message (and each JSON.parse) well under a MB. */
@@ -131,25 +131,27 @@ export function decodeEntries(text: string): RouteEntry[] | null {
     const t = row as Tuple<typeof RECORD_WIDTH>;
     // One literal of fixed shape per route (no per-field loop): what V8 allocates fastest.
     // Optional fields sent as null come back absent (undefined), which means the same.
-    const sourceCidrs: string[] = t[6] ?? [];
+    // Repeated values shared, as `compileRoute` shares them (route-table.ts `intern`).
+    const cidrs = t[6] as string[] | null;
+    const sourceCidrs = cidrs === null || cidrs.length === 0 ? NO_SOURCES : cidrs;
     const r: AllFields<RouteEntry> = {
       id: t[0],
       hostname: t[1],
-      listener: t[2],
-      tlsMode: t[3],
+      listener: intern(t[2]),
+      tlsMode: intern(t[3]),
       enabled: t[4],
-      disableBehavior: t[5],
+      disableBehavior: intern(t[5]),
       sourceCidrs,
       maxConnections: t[7],
       version: t[8],
-      tenantId: t[9],
+      tenantId: intern(t[9]),
       tenantMaxConnections: t[10],
-      tenantSlug: t[11],
+      tenantSlug: intern(t[11]),
       databaseId: t[12],
       databaseName: t[13],
-      engine: t[14],
+      engine: intern(t[14]),
       endpoints: t[15] ?? [],
-      balance: t[16] ?? undefined,
+      balance: intern(t[16] ?? undefined),
       healthCheck: t[17] ?? undefined,
       proxyProtocol: t[18] ?? undefined,
       dedicatedPort: t[19] ?? undefined,

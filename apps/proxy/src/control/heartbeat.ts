@@ -1,7 +1,11 @@
 /**
  * Tells the control plane this proxy is alive and which config version it serves. The row
- * is written every interval and immediately after each route table swap; each write also
- * NOTIFYs the API, which is how `?wait=true` learns that a change has propagated.
+ * is written every interval, immediately after each route table swap, and at most every
+ * `soonMs` while connections open and close (the live view). A write that changes the
+ * applied version (or is this proxy's first) also NOTIFYs the API and the controller, which
+ * is how `?wait=true` and `Programmed` learn that a change has propagated; the others do
+ * not: listeners re-read only on news, and a busy proxy beats ~3 times a second — with N
+ * proxies, 3·N notifications a second to every API replica for nothing.
  */
 import { hostname } from 'node:os';
 import { PROXY_APPLIED_CHANNEL, type ListenerSpec } from '@switchyard/core';
@@ -40,8 +44,10 @@ const UPSERT_SQL = `
       applied_at = CASE WHEN proxy_instances.applied_version IS DISTINCT FROM EXCLUDED.applied_version
                         THEN now() ELSE proxy_instances.applied_at END,
       applied_version = EXCLUDED.applied_version
-    RETURNING id)
-  SELECT pg_notify($9, $1 || ':' || $5::text) FROM up`;
+    -- applied_at is now() (at the column's millisecond precision) exactly when the row is new
+    -- or its version changed in this write.
+    RETURNING applied_at = now()::timestamptz(3) AS changed)
+  SELECT pg_notify($9, $1 || ':' || $5::text) FROM up WHERE changed`;
 
 export class Heartbeat {
   private timer: NodeJS.Timeout | null = null;

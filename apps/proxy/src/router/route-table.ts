@@ -17,9 +17,29 @@ export interface RouteEntry extends RouteRecord {
 }
 
 const NO_CIDRS: readonly Cidr[] = Object.freeze([]);
+/** Most routes allow any source: one empty list for all of them, not one per row (frozen: nothing writes to it). */
+export const NO_SOURCES = Object.freeze([]) as unknown as string[];
 
 /** Every key of a route entry, optional ones included: `compileRoute` must name each. */
 type AllFields<T> = { [K in keyof Required<T>]: T[K] };
+
+/**
+ * One copy of each short value many routes repeat (listener, TLS mode, engine, balance policy,
+ * disable behaviour, tenant id and slug): the database driver — and, in cluster mode, each worker's
+ * IPC decoder — makes a new string per row, ~100 bytes a route held by every table (and
+ * every worker) for nothing (docs/performance.md "Route table memory"). Bounded: once full,
+ * values pass through as they are. `cluster/messages.ts` decodes a worker's entries with it too.
+ */
+const INTERNED = new Map<string, string>();
+const INTERN_MAX = 4096;
+
+export function intern<T extends string | undefined>(s: T): T {
+  if (s === undefined) return s;
+  const known = INTERNED.get(s);
+  if (known !== undefined) return known as T;
+  if (INTERNED.size < INTERN_MAX) INTERNED.set(s, s);
+  return s;
+}
 
 /**
  * One object literal naming every field, not `{ ...record, allowedSources }`: with 100,000
@@ -31,21 +51,21 @@ export function compileRoute(r: RouteRecord): RouteEntry {
   const e: AllFields<RouteEntry> = {
     id: r.id,
     hostname: r.hostname,
-    listener: r.listener,
-    tlsMode: r.tlsMode,
+    listener: intern(r.listener),
+    tlsMode: intern(r.tlsMode),
     enabled: r.enabled,
-    disableBehavior: r.disableBehavior,
-    sourceCidrs: r.sourceCidrs,
+    disableBehavior: intern(r.disableBehavior),
+    sourceCidrs: r.sourceCidrs.length === 0 ? NO_SOURCES : r.sourceCidrs,
     maxConnections: r.maxConnections,
     version: r.version,
-    tenantId: r.tenantId,
+    tenantId: intern(r.tenantId),
     tenantMaxConnections: r.tenantMaxConnections,
-    tenantSlug: r.tenantSlug,
+    tenantSlug: intern(r.tenantSlug),
     databaseId: r.databaseId,
     databaseName: r.databaseName,
-    engine: r.engine,
+    engine: intern(r.engine),
     endpoints: r.endpoints,
-    balance: r.balance,
+    balance: intern(r.balance),
     healthCheck: r.healthCheck,
     proxyProtocol: r.proxyProtocol,
     dedicatedPort: r.dedicatedPort,
