@@ -3,7 +3,8 @@
  * cases generated from its body, query and path schemas (testing/bad-input.ts) — wrong types
  * (including strings a coercing validator would accept for numbers and booleans), strings and
  * lists one over their limit, patterns, malformed host names, CIDRs, addresses, e-mail
- * addresses, ids and times, and unknown fields in every object and query string — must each
+ * addresses, ids and times, strings holding U+0000 (NUL), and unknown fields in every object
+ * and query string — must each
  * answer 400 SY_VALIDATION in the one error shape, naming the offending field in `details`
  * and nothing outside it (so the rest of the generated request was valid).
  *

@@ -16,6 +16,7 @@
 import { canonicalDestination, isIpLiteral, isValidHostname, isValidWildcardHostname, normalizeHostname, parseCidr, parseIp } from '@switchyard/core';
 import { Ajv, type Options } from 'ajv';
 import addFormatsImport from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
@@ -83,9 +84,53 @@ export function createValidatorFactory(): (externalSchemas?: Record<string, unkn
         strict.addSchema(schema as object);
         coercing.addSchema(schema as object);
       }
-      compiler = ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+      compiler = ({ schema, httpPart }) => refusingNul((httpPart === 'body' ? strict : coercing).compile(schema as object));
       pool.set(key, compiler);
     }
     return compiler;
   };
+}
+
+/**
+ * The path (`/a/0/b`, Ajv's `instancePath`) of the first string in `data` that holds U+0000,
+ * or null. PostgreSQL text cannot store it: without this check such a value passed every
+ * schema and failed at the database as a 500.
+ */
+export function nulPath(data: unknown, path = ''): string | null {
+  if (typeof data === 'string') return data.includes('\0') ? path : null;
+  if (Array.isArray(data)) {
+    for (let i = 0; i < data.length; i++) {
+      const p = nulPath(data[i], `${path}/${i}`);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  if (data !== null && typeof data === 'object') {
+    for (const [k, v] of Object.entries(data)) {
+      const p = k.includes('\0') ? `${path}/${k.replaceAll('\0', '\uFFFD')}` : nulPath(v, `${path}/${k}`);
+      if (p !== null) return p;
+    }
+  }
+  return null;
+}
+
+/**
+ * A schema's validator that first refuses any string holding U+0000 (NUL), anywhere in the
+ * request part, as a validation error on that field (400 SY_VALIDATION, the field named).
+ */
+function refusingNul(validate: ValidateFunction): ValidateFunction {
+  const wrapped = ((data: unknown) => {
+    const at = nulPath(data);
+    if (at !== null) {
+      const error: ErrorObject = { keyword: 'nul', instancePath: at, schemaPath: '#', params: {}, message: 'must not contain the NUL character (U+0000)' };
+      wrapped.errors = [error];
+      return false;
+    }
+    const ok = validate(data);
+    wrapped.errors = validate.errors;
+    return ok;
+  }) as ValidateFunction;
+  wrapped.schema = validate.schema;
+  wrapped.schemaEnv = validate.schemaEnv;
+  return wrapped;
 }

@@ -2,8 +2,8 @@
  * Generates bad requests from an operation's documented schemas (body, query, path), for the
  * table-driven contract test: for every field a value of the wrong type, a string (or list)
  * one over its limit, a number just out of range, a value off its pattern, a malformed value
- * for formatted fields (host names, CIDRs, addresses, e-mail, ids, times), and an unknown
- * field in every object. Each case says which field the 400 must name.
+ * for formatted fields (host names, CIDRs, addresses, e-mail, ids, times), a string holding
+ * U+0000, and an unknown field in every object. Each case says which field the 400 must name.
  *
  * Schemas come from the served OpenAPI document, where one schema object may be shared by
  * several places (and `$ref`s point into components): nothing here mutates a schema or an
@@ -216,6 +216,12 @@ function stringBranch(s: JsonSchema, resolve: Resolve): JsonSchema | undefined {
   return branches(s, resolve).find((b) => typeOf(b) === 'string' && !b.enum && b.const === undefined);
 }
 
+/**
+ * A string no field may hold: PostgreSQL text cannot store U+0000, so it is refused as a
+ * validation error (lib/validation.ts) instead of failing at the database as a 500.
+ */
+const NUL_VALUE = 'a\u0000b';
+
 /** Every bad-input case for one operation. `params` holds valid path parameter values. */
 export function badCases(op: Operation, params: Record<string, string>, resolve: Resolve): BadCase[] {
   const cases: BadCase[] = [];
@@ -231,6 +237,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
     if (s?.maxLength !== undefined) bad.push([`longer than ${s.maxLength}`, 'a'.repeat(s.maxLength + 1)]);
     if (s?.pattern) bad.push(['not matching its pattern', 'Not_A_Slug!']);
     for (const v of BAD_FORMAT_VALUES[s?.format ?? ''] ?? []) bad.push([`malformed ${s!.format}`, v]);
+    if (s) bad.push(['holding a NUL character', NUL_VALUE]);
     for (const [what, v] of bad) cases.push({ ...base, body: structuredClone(base.body), what: `${field} ${what}`, field, within: field, params: { ...params, [p.name]: v } });
   }
 
@@ -247,6 +254,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
     if (s?.maxLength !== undefined) add(`longer than ${s.maxLength}`, 'a'.repeat(s.maxLength + 1));
     if (s?.pattern) add('not matching its pattern', 'Not_A_Slug!');
     for (const v of BAD_FORMAT_VALUES[s?.format ?? ''] ?? []) add(`malformed ${s!.format}`, v);
+    if (s) add('holding a NUL character', NUL_VALUE);
   }
   if (queryParams.length > 0) {
     const field = `querystring.${UNKNOWN_FIELD}`;
@@ -271,6 +279,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
       if (s?.maxLength !== undefined) at(`${field} longer than ${s.maxLength}`, 'a'.repeat(s.maxLength + 1));
       if (s?.pattern) at(`${field} not matching its pattern`, 'Not_A_Slug!');
       for (const v of BAD_FORMAT_VALUES[s?.format ?? ''] ?? []) at(`${field} malformed ${s!.format}: "${v}"`, v);
+      if (s) at(`${field} holding a NUL character`, NUL_VALUE);
       const arr = branches(node.schema, resolve).find((b) => typeOf(b) === 'array');
       if (arr?.maxItems !== undefined) {
         at(`${field} with more than ${arr.maxItems} items`, Array.from({ length: arr.maxItems + 1 }, () => sample(arr.items!, resolve)));

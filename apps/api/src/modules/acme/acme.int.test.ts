@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
 import { AcmeService, systemActor } from './acme.service.js';
 
@@ -331,6 +331,28 @@ describe('an ACME certificate follows its route', () => {
     expect(due.acme).toMatchObject({ state: 'pending' });
     const [ordered] = await h.app.prisma.auditEvent.findMany({ where: { action: 'acme.request', targetId: due.acme.id } });
     expect(ordered!.changes).not.toHaveProperty('reusedCertificate');
+  });
+
+  it('an order whose request is withdrawn while it runs is dropped: no failure recorded or audited, nothing logged as an error', async () => {
+    await mkdb('withdrawn');
+    const on = await access('withdrawn', { enabled: true, tlsMode: 'terminate', acme: {} });
+    // The worker read the row (`due()`); then external access is disabled, which deletes it.
+    const row = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: on.acme.id }, include: { certificate: true } });
+    await access('withdrawn', { enabled: false });
+    const log = (h.app.services.acme as unknown as { deps: { log: pino.Logger } }).deps.log;
+    const errors = vi.spyOn(log, 'error');
+    const warnings = vi.spyOn(log, 'warn');
+    const infos = vi.spyOn(log, 'info');
+    try {
+      await h.app.services.acme.process(row);
+      expect(errors).not.toHaveBeenCalled();
+      expect(warnings).not.toHaveBeenCalled();
+      expect(infos).toHaveBeenCalledWith(expect.objectContaining({ hostname: row.hostname }), 'ACME order dropped: its request was withdrawn while it ran');
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(await h.app.prisma.auditEvent.count({ where: { action: 'acme.fail', targetId: row.id } })).toBe(0);
+    expect(await h.app.prisma.acmeCertificate.count({ where: { hostname: row.hostname } })).toBe(0);
   });
 
   it('goes with its database, challenges included, and the worker no longer sees the name', async () => {

@@ -547,6 +547,16 @@ export class AcmeService {
   }
 
   private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<void> {
+    // The request was withdrawn while the order ran (its route disabled, renamed, switched to
+    // passthrough or deleted: acme.lifecycle.ts deletes the row): whatever failed failed for
+    // that reason. Nothing to record, retry or count; not an error.
+    const still = await this.deps.prisma.acmeCertificate.findUnique({ where: { id: row.id }, select: { id: true } }).catch(() => row);
+    if (still === null) {
+      this.deps.ca?.takeProblem();
+      this.deps.ca?.takeRetryAfter();
+      this.deps.log.info({ hostname: row.hostname, step: (err as Error).message }, 'ACME order dropped: its request was withdrawn while it ran');
+      return;
+    }
     // The CA's own problem document when its answer failed the call, else what the error says.
     const caProblem = this.deps.ca?.takeProblem() ?? null;
     const f = err instanceof AcmeFailure ? err : new AcmeFailure(caProblem && String((err as Error).message).includes(caProblem.detail.replace(/\n/g, '')) ? caProblem : problemOf(err));
