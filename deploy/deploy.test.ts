@@ -44,6 +44,17 @@ describe('deploy/base', () => {
     }
   });
 
+  it('widens the proxy pod\'s local port range with a safe sysctl, above every port the proxy listens on', () => {
+    const spec = find('Deployment', 'switchyard-proxy')!.spec.template.spec;
+    const sysctls = spec.securityContext.sysctls as Array<{ name: string; value: string }>;
+    // Only sysctls Kubernetes allows without a kubelet flag (pkg/kubelet/sysctl safe list).
+    const SAFE = ['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_unprivileged_port_start'];
+    for (const s of sysctls) expect(SAFE, s.name).toContain(s.name);
+    const range = sysctls.find((s) => s.name === 'net.ipv4.ip_local_port_range')!.value.split(/\s+/).map(Number);
+    expect(range[1]! - range[0]! + 1).toBeGreaterThan(28_232); // wider than Linux's default
+    for (const p of spec.containers[0].ports as Array<{ name: string; containerPort: number }>) expect(p.containerPort, p.name).toBeLessThan(range[0]!);
+  });
+
   it('runs one proxy worker per requested core', () => {
     const container = find('Deployment', 'switchyard-proxy')!.spec.template.spec.containers[0];
     const workers = container.env.find((e: { name: string }) => e.name === 'PROXY_WORKERS');

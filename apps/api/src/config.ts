@@ -60,7 +60,7 @@ const EnvSchema = z.object({
   LOGIN_MAX_ATTEMPTS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
   LOGIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Pool of dedicated ports (`20000-20099`) for routes whose clients cannot send SNI; empty: none. */
+  /** Pool of dedicated ports (`10000-10099`; outside the kernel's local port range) for routes whose clients cannot send SNI; empty: none. */
   SWITCHYARD_DEDICATED_PORTS: z.string().default(''),
   /** Local addresses the proxies can use as a route's egress source (comma-separated IPs). */
   SWITCHYARD_EGRESS_SOURCE_ADDRESSES: z.string().default(''),

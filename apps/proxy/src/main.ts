@@ -49,6 +49,15 @@ if (cluster.isWorker) {
     });
   }
 
+  const { portsInRange, readLocalPortRange } = await import('./listener/port-range.js');
+  const range = readLocalPortRange();
+  const clash = portsInRange([...config.listeners.map((l) => l.port), config.admin.port, ...config.dedicatedPorts], range);
+  if (clash.length > 0) {
+    log.warn(
+      { ports: clash, localPortRange: range },
+      "ports to listen on lie inside the kernel's local port range: an outgoing connection may hold one when it is bound (EADDRINUSE); keep listener, admin and dedicated ports outside net.ipv4.ip_local_port_range (docs/scaling.md)",
+    );
+  }
   try {
     proxy = config.workers > 1 ? await (await import('./cluster/primary.js')).startClusterPrimary(config, log) : await (await import('./proxy.js')).startProxy(config, log);
   } catch (err) {
