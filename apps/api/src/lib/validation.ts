@@ -14,9 +14,8 @@
  * is the one Fastify uses for every context, shared schemas included.
  */
 import { canonicalDestination, isIpLiteral, isValidHostname, isValidWildcardHostname, normalizeHostname, parseCidr, parseIp } from '@switchyard/core';
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
-import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;

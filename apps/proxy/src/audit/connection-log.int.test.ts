@@ -174,6 +174,12 @@ describe('ConnectionLog', () => {
     expect(refused[0]).toMatchObject({ code: '22P02' });
     expect(refused[0]!.event).toMatchObject({ clientAddress: 'not-an-address', sni: 'poison.example.com' });
     expect(lines.some((l) => l.msg === 'connection audit write failed; will retry')).toBe(false);
+    // A fault refusing every event of a batch: each dropped and counted, the log bounded.
+    for (let i = 0; i < 5; i++) cl.record({ ...event(100 + i, 'poison'), clientAddress: 'bad' });
+    await cl.flush();
+    expect(cl.dropped).toBe(6);
+    expect(lines.filter((l) => l.msg === 'connection event refused by the database: dropped')).toHaveLength(1 + 3);
+    expect(lines.find((l) => l.msg === 'connection events refused by the database: dropped (the first ones logged above)')).toMatchObject({ refused: 5, batch: 5, droppedTotal: 6 });
     // Later events flow as before.
     cl.record(event(99, 'poison'));
     await cl.flush();

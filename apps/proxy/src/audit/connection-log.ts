@@ -69,6 +69,9 @@ function clean(s: string | null): string | null {
  * one the database refuses is dropped. Any other error (connection lost, server shutting
  * down, table missing) is an outage: the batch waits and is retried.
  */
+/** Refused events of one batch logged with their content; beyond, one line with the count. */
+const LOGGED_REFUSALS = 3;
+
 function refusedByData(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
@@ -177,6 +180,9 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
    * settled is taken off the queue here; the rest of the batch stays queued).
    */
   private async writeOneByOne(batch: ConnectionEventInput[]): Promise<number | null> {
+    // The first few refused events of a batch are logged with their content, then a count: a
+    // fault that refuses every event (a column's type changed under us) must not flood the log.
+    let refused = 0;
     for (let i = 0; i < batch.length; i++) {
       try {
         await this.write([batch[i]!]);
@@ -190,9 +196,10 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
         }
         this._dropped++;
         this.metrics.auditDropped.inc();
-        this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code, event: batch[i] }, 'connection event refused by the database: dropped');
+        if (++refused <= LOGGED_REFUSALS) this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code, event: batch[i] }, 'connection event refused by the database: dropped');
       }
     }
+    if (refused > LOGGED_REFUSALS) this.log.error({ refused, batch: batch.length, droppedTotal: this._dropped }, 'connection events refused by the database: dropped (the first ones logged above)');
     return batch.length;
   }
 
