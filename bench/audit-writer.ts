@@ -27,7 +27,7 @@ import pg from 'pg';
 import pino from 'pino';
 import type * as ConnectionLogModule from '../apps/proxy/src/audit/connection-log.js';
 import { createMetrics } from '../apps/proxy/src/metrics.js';
-import { root, scratchDatabase } from './lib.js';
+import { root, scratchDatabase, summary } from './lib.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -126,11 +126,10 @@ if (opt.child) {
   } finally {
     await db.close();
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`connection-audit writer: ${rounds} batches of ${batch} events per run, ${opt.reps} interleaved runs per variant, medians`);
   console.log('variant       CPU µs/event  record µs/event  wall µs/event  flush blocks ms, median / max  loop delay p99 / max ms');
   for (const [name, rs] of results) {
-    const m = (k: keyof Result) => median(rs.map((r) => r[k]));
+    const m = (k: keyof Result) => summary(rs.map((r) => r[k])).p50;
     console.log(`${name.padEnd(12)}  ${m('cpuUs').toFixed(2).padStart(12)}  ${m('recordUs').toFixed(2).padStart(15)}  ${m('wallUs').toFixed(2).padStart(13)}  ${m('flushMedianMs').toFixed(2).padStart(21)} / ${m('flushMaxMs').toFixed(2).padEnd(5)}  ${m('loopP99Ms').toFixed(2).padStart(10)} / ${m('loopMaxMs').toFixed(2)}`);
   }
 }

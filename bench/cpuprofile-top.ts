@@ -9,29 +9,15 @@
  * measured connections count. `filter`: only frames whose URL contains it (e.g. `apps/proxy`).
  * Each function's callers (by self time they account for) are listed under the top ones.
  */
-import { readFileSync } from 'node:fs';
-
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { frameName, loadProfile, shortUrl } from './cpuprofile.js';
 
 const [file, topArg, skipArg, filter] = process.argv.slice(2);
 if (!file) {
   console.error('usage: cpuprofile-top.ts <file.cpuprofile> [top] [url filter]');
   process.exit(2);
 }
-const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const loaded = loadProfile(file);
+const { prof, byId, parent } = loaded;
 // Self time per node: each sample's time delta goes to the node sampled.
 const self = new Map<number, number>();
 const skipUs = Number(skipArg ?? 0) * 1e6;
@@ -42,26 +28,21 @@ for (let i = 0; i < prof.samples.length; i++) {
   self.set(prof.samples[i]!, (self.get(prof.samples[i]!) ?? 0) + (prof.timeDeltas[i] ?? 0));
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/(node_modules\/)/, '$1').replace(/^.*\/(apps|packages|bench)\//, '$1/');
 const byFn = new Map<string, number>();
 const callers = new Map<string, Map<string, number>>();
-const label = (id: number | undefined) => {
-  if (id === undefined) return '(root)';
-  const f = byId.get(id)!.callFrame;
-  return `${f.functionName || '(anonymous)'} ${short(f.url) || '(native)'}`;
-};
+const label = (id: number | undefined) => frameName(loaded, id);
 const byFile = new Map<string, number>();
 for (const [id, us] of self) {
   const f = byId.get(id)!.callFrame;
   if (filter && !f.url.includes(filter)) continue;
-  const key = `${f.functionName || '(anonymous)'} ${short(f.url) || '(native)'}:${f.lineNumber + 1}`;
+  const key = frameName(loaded, id, true);
   byFn.set(key, (byFn.get(key) ?? 0) + us);
   const by = callers.get(key) ?? new Map<string, number>();
   const p1 = parent.get(id);
   const chain = `${label(p1)} ← ${label(p1 === undefined ? undefined : parent.get(p1))}`;
   by.set(chain, (by.get(chain) ?? 0) + us);
   callers.set(key, by);
-  const fk = short(f.url) || f.functionName;
+  const fk = shortUrl(f.url) || f.functionName;
   byFile.set(fk, (byFile.get(fk) ?? 0) + us);
 }
 const top = Number(topArg ?? 40);
