@@ -38,6 +38,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -67,6 +68,7 @@ const { values: opt } = parseArgs({
     idle: { type: 'string' },
     'warmup-conns': { type: 'string' },
     run: { type: 'string' },
+    'upstream-host': { type: 'string' },
   },
 });
 const quick = opt.quick;
@@ -118,6 +120,13 @@ const P = {
    * `tsx` the sources under tsx (module loading costs each process ~0.5–1 s more at start).
    */
   run: opt.run ?? 'dist',
+  /**
+   * The host Switchyard's benchmark routes name as their upstream (`--upstream-host`): by
+   * default the address `127.0.0.1`; a name (e.g. `echo.bench.svc.cluster.local`, served
+   * by a local DNS — docs/performance.md "Upstream names") measures what resolving costs.
+   * The other proxies dial 127.0.0.1 either way.
+   */
+  upstreamHost: opt['upstream-host'] ?? '127.0.0.1',
   changes: quick ? 40 : 200,
   microLookups: quick ? 300_000 : 2_000_000,
 };
@@ -332,7 +341,7 @@ const BENCH_ROUTES = Object.keys(HOSTS).length + 1;
 try {
   if (db) {
     const s = performance.now();
-    await seedRoutes(db.url, P.routes, ports);
+    await seedRoutes(db.url, P.routes, ports, P.upstreamHost);
     await seedTerminateRoute(db.url, ports.echoPlain!);
     log(`control database seeded with ${fmt(P.routes)} routes + ${BENCH_ROUTES} benchmark routes in ${fmt(performance.now() - s)} ms`);
   }
@@ -408,6 +417,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
             workers: parallel,
             proxyId: `bench-${mode}`,
             dist: P.run === 'dist',
+            env: upstreamEnv(),
           },
           processTree,
         );
@@ -428,7 +438,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       if (has('baseline')) {
         const basePort = await getFreePort();
         const base = await startSwitchyard(
-          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: baselineEnv(), dist: P.run === 'dist' },
+          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: { ...upstreamEnv(), ...baselineEnv() }, dist: P.run === 'dist' },
           processTree,
         );
         procs.push(base);
@@ -650,6 +660,11 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
     for (const p of procs.reverse()) await p.stop();
   }
   return r;
+}
+
+/** A named upstream resolves to loopback, which a proxy refuses unless told (`--upstream-host`). */
+function upstreamEnv(): NodeJS.ProcessEnv {
+  return isIP(P.upstreamHost) ? {} : { PROXY_ALLOW_LOOPBACK_UPSTREAMS: 'true' };
 }
 
 /** `--baseline-env A=1,B=2`: environment of the baseline proxy (an A/B of a setting). */

@@ -49,7 +49,8 @@ export type BenchPorts = Record<keyof typeof HOSTS, number> & { echoPlain?: numb
 
 export const fillerHost = (i: number) => `db${i}.t${i % 500}.filler.switchyard.test`;
 
-export async function seedRoutes(url: string, filler: number, ports: BenchPorts): Promise<void> {
+/** `upstreamHost`: what the benchmark routes name as their upstream (an address or a name). */
+export async function seedRoutes(url: string, filler: number, ports: BenchPorts, upstreamHost = '127.0.0.1'): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -72,8 +73,8 @@ export async function seedRoutes(url: string, filler: number, ports: BenchPorts)
     for (const [key, host] of hosts) {
       const db = await c.query<{ id: string }>(
         `INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, endpoints, updated_at)
-         VALUES (gen_random_uuid(), $1, $2, 'tls', '127.0.0.1', $3, '[]', now()) RETURNING id`,
-        [tenant.rows[0]!.id, key.toLowerCase(), ports[key]],
+         VALUES (gen_random_uuid(), $1, $2, 'tls', $4, $3, '[]', now()) RETURNING id`,
+        [tenant.rows[0]!.id, key.toLowerCase(), ports[key], upstreamHost],
       );
       await c.query(
         `INSERT INTO routes (id, database_id, tenant_id, hostname, listener, tls_mode, enabled, updated_at)

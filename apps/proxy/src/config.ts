@@ -77,6 +77,10 @@ const EnvSchema = z.object({
   PROXY_ALLOW_LOOPBACK_UPSTREAMS: z.enum(['true', 'false']).default('false'),
   /** Extra CIDRs no upstream may be reached in (e.g. the control database's network). */
   PROXY_UPSTREAM_DENY_CIDRS: z.string().default(''),
+  /** How long an upstream name's DNS answer is used before it is refreshed; 0: look up per connection. */
+  PROXY_DNS_TTL_MS: msOrOff(5_000),
+  /** How long past that an answer is still used while DNS fails (not when the name is gone). */
+  PROXY_DNS_STALE_MS: msOrOff(60_000),
   /** Keyring that opens certificate private keys (terminate mode); same value as the API's. */
   SWITCHYARD_KEYS: z.string().optional(),
   SWITCHYARD_KEYS_FILE: z.string().optional(),
@@ -133,6 +137,8 @@ export interface ProxyConfig {
   egressSourceAddresses: ReadonlySet<string>;
   allowLoopbackUpstreams: boolean;
   upstreamDenyCidrs: Cidr[];
+  /** Upstream names' answers: kept `ttlMs`, used `staleMs` longer while DNS fails. */
+  dns: { ttlMs: number; staleMs: number };
   /** Null: terminate-mode routes are refused (passthrough needs no keys). */
   keyring: Keyring | null;
   /** Worker processes; 1 = single process, no cluster. */
@@ -229,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     egressSourceAddresses: new Set(egress),
     allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
     upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
+    dns: { ttlMs: e.PROXY_DNS_TTL_MS, staleMs: e.PROXY_DNS_STALE_MS },
     keyring,
     workers: e.PROXY_WORKERS ?? Math.min(127, Math.max(1, availableParallelism())),
     workerId: e.SWITCHYARD_WORKER_ID ?? 0,

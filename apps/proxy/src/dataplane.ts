@@ -67,7 +67,21 @@ export class DataPlane {
     const { config, log, metrics } = deps;
     this.registry = new ConnectionRegistry(deps.workerId ?? 0);
     this.recentRefusals = deps.recentRefusals ?? new RecentRefusals();
-    const guard = new UpstreamGuard({ allowLoopback: config.allowLoopbackUpstreams, denyCidrs: config.upstreamDenyCidrs });
+    const dnsLog = log.child({ component: 'dns' });
+    const guard = new UpstreamGuard({
+      allowLoopback: config.allowLoopbackUpstreams,
+      denyCidrs: config.upstreamDenyCidrs,
+      dns: {
+        ...config.dns,
+        events: {
+          onLookup: (outcome) => metrics.dnsLookups.inc({ outcome }),
+          onStaleServed: () => metrics.dnsStaleAnswers.inc(),
+          onRefreshFailing: (host, err, until) =>
+            dnsLog.warn({ host, err: err.message, until: new Date(until).toISOString() }, 'upstream name lookup failing; using its last answer meanwhile'),
+          onRecovered: (host) => dnsLog.info({ host }, 'upstream name resolves again'),
+        },
+      },
+    });
     this.health = new HealthMonitor(guard, log, {
       onTransition: (_key, up) => metrics.endpointTransitions.inc({ to: up ? 'up' : 'down' }),
       onCheck: (ok) => metrics.healthChecks.inc({ result: ok ? 'ok' : 'failed' }),

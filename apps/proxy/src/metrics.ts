@@ -306,6 +306,17 @@ export function createMetrics(opts: MetricsOptions = { routeLabel: 'id', routeLa
       help: 'Cluster workers that exited unexpectedly and were started again',
       registers: [registry],
     }),
+    dnsLookups: new Counter({
+      name: 'switchyard_proxy_dns_lookups_total',
+      help: 'DNS lookups of upstream host names by outcome (ok, not_found, failed); answers are kept PROXY_DNS_TTL_MS',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    dnsStaleAnswers: new Counter({
+      name: 'switchyard_proxy_dns_stale_answers_total',
+      help: 'Connections dialled with a DNS answer past its TTL because refreshing it failed or hangs (PROXY_DNS_STALE_MS)',
+      registers: [registry],
+    }),
     endpointTransitions: new Counter({
       name: 'switchyard_proxy_endpoint_transitions_total',
       help: 'Upstream endpoints marked down or up again by health checks',

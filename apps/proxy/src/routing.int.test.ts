@@ -478,6 +478,16 @@ describe('several endpoints', () => {
     expect((await tlsFailure({ port: proxy.ports.tls!, servername: 'dns.acme.db.example.com' })).message).toMatch(/internal error/i);
     expect(await event).toMatchObject({ outcome: 'rejected', reason: 'upstream_forbidden' });
     expect(a.connections).toBe(before);
+    // The verdict is kept with the name's answer: the next connections are refused without a lookup.
+    const lookups = async () => (await proxy.metrics.dnsLookups.get()).values.reduce((n, v) => n + v.value, 0);
+    const asked = await lookups();
+    for (let i = 0; i < 3; i++) {
+      const again = nextEvent((e) => e.sni === 'dns.acme.db.example.com');
+      await tlsFailure({ port: proxy.ports.tls!, servername: 'dns.acme.db.example.com' });
+      expect(await again).toMatchObject({ outcome: 'rejected', reason: 'upstream_forbidden' });
+    }
+    expect(await lookups()).toBe(asked);
+    expect(a.connections).toBe(before);
   });
 });
 

@@ -114,6 +114,8 @@ class ClientConnection {
   /** The endpoint reached (`host:port`), held in its least-connections count until `finish`. */
   private upstreamKey: string | null = null;
   private upstreamEndpoint: Endpoint | null = null;
+  /** The address of `upstreamEndpoint` dialled (where a cancel for this session must go). */
+  private upstreamAddress: string | null = null;
   /** Terminate-mode PostgreSQL: the key minted for this session (released in `finish`). */
   private cancelKey: BackendKey | null = null;
   /** A CancelRequest is being delivered; the close of the client socket is not a departure. */
@@ -418,6 +420,7 @@ class ClientConnection {
       .then((c: Connected) => {
         this.upstreamKey = c.key;
         this.upstreamEndpoint = c.endpoint;
+        this.upstreamAddress = c.address;
         if (this.finished) this.ctx.upstreams.release(c.key);
         return c.socket;
       });
@@ -554,7 +557,7 @@ class ClientConnection {
     const endpoint = this.upstreamEndpoint;
     if (!cancels || !route || !endpoint || this.finished) return backend;
     if (this.cancelKey) cancels.release(this.cancelKey);
-    this.cancelKey = cancels.mint({ routeId: route.id, host: endpoint.host, port: endpoint.port, backend, route, endpoint });
+    this.cancelKey = cancels.mint({ routeId: route.id, host: endpoint.host, port: endpoint.port, backend, route, endpoint, address: this.upstreamAddress ?? undefined });
     return this.cancelKey ?? backend;
   }
 

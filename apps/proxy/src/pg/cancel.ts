@@ -33,6 +33,8 @@ import { CancelKeyStore, type CancelTarget } from './cancel-keys.js';
 export interface SessionTarget extends CancelTarget {
   route: RouteEntry;
   endpoint: Endpoint;
+  /** The address the session dialled (a name may resolve to several, or to another later). */
+  address?: string;
 }
 
 export type CancelOutcome =
@@ -144,6 +146,7 @@ export async function deliverCancel(upstreams: Pick<Upstreams, 'connect' | 'rele
       raw: !target.route.upstreamTls,
       timeoutMs,
       signal: abort.signal,
+      address: target.address,
     });
     upstreams.release(c.key);
     const socket = target.route.upstreamTls

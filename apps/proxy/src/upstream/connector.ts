@@ -34,6 +34,11 @@ export interface ConnectRequest {
   signal: CancelSignal;
   /** Passthrough: the upstream reads into reusable buffers (pipe/upstream-reads.ts). */
   reads?: UpstreamReads;
+  /**
+   * Dial this address of the endpoint, as vetted when a session dialled it (a PostgreSQL
+   * cancel goes to the server its session reached, whatever DNS says now).
+   */
+  address?: string;
 }
 
 export interface Connected {
@@ -44,6 +49,8 @@ export interface Connected {
    * (least-connections bookkeeping). A key rather than a closure: an idle session holds it.
    */
   key: string;
+  /** The address dialled (of those the endpoint's host resolved to). */
+  address: string;
 }
 
 /** One `host:port` string per endpoint (route entries are immutable), not one per connection. */
@@ -95,23 +102,19 @@ export class Upstreams {
       const endpoint = route.endpoints[i]!;
       try {
         // An IP literal (the usual upstream) is vetted once and remembered, without a promise.
-        const literal = this.opts.guard.literal(endpoint.host);
+        const literal = req.address === undefined ? this.opts.guard.literal(endpoint.host) : null;
         if (literal instanceof GuardRefusal) throw literal;
-        const addrs = literal ?? (await this.opts.guard.resolve(endpoint.host));
-        const socket = await dialUpstream({
-          endpoint,
-          address: addrs[0]!.address,
-          localAddress: route.sourceAddress ?? undefined,
-          prefix,
-          timeoutMs: req.timeoutMs,
-          postgresStartTls: route.engine === 'postgres' && !req.raw,
-          replay: req.replay,
-          signal: req.signal,
-          reads: req.reads,
-        });
+        let socket: Socket;
+        let address: string;
+        if (literal !== null) {
+          address = literal[0]!.address;
+          socket = await this.dial(endpoint, address, req, prefix);
+        } else {
+          ({ socket, address } = await this.dialName(endpoint, req, prefix));
+        }
         const key = keyOf(endpoint);
         this.active.set(key, (this.active.get(key) ?? 0) + 1);
-        return { socket, endpoint, key };
+        return { socket, endpoint, key, address };
       } catch (err) {
         if (err instanceof GuardRefusal) {
           forbidden++;
@@ -125,6 +128,59 @@ export class Upstreams {
     }
     if (forbidden === order.length) throw lastError!;
     throw lastError?.code === 'upstream_forbidden' ? new DialError('upstream_unreachable', lastError.message) : (lastError ?? new DialError('upstream_unreachable', 'client went away'));
+  }
+
+  /**
+   * An endpoint named by a host name (or a pinned address): the name's vetted addresses (the
+   * kept answer, else a lookup), each dialled in turn. When every address of a kept answer
+   * is unreachable, DNS is asked again at once and the addresses it adds are tried: a pod
+   * that moved costs one connection a lookup, not everyone a TTL of failures.
+   */
+  private async dialName(endpoint: Endpoint, req: ConnectRequest, prefix: Buffer | undefined): Promise<{ socket: Socket; address: string }> {
+    const { guard } = this.opts;
+    if (req.address !== undefined) return { socket: await this.dial(endpoint, req.address, req, prefix), address: req.address };
+    let addrs = guard.cached(endpoint.host);
+    const kept = addrs !== null;
+    addrs ??= await guard.resolve(endpoint.host);
+    if (addrs instanceof GuardRefusal) throw addrs;
+    const tried = addrs.map((a) => a.address);
+    try {
+      return await this.dialAddresses(endpoint, tried, req, prefix);
+    } catch (err) {
+      if (!kept || req.signal.aborted || !(err instanceof DialError) || err.code !== 'upstream_unreachable') throw err;
+      const fresh = await guard.resolve(endpoint.host, true).catch(() => null);
+      const untried = fresh?.map((a) => a.address).filter((a) => !tried.includes(a)) ?? [];
+      if (untried.length === 0) throw err;
+      return this.dialAddresses(endpoint, untried, req, prefix);
+    }
+  }
+
+  /** Dials `addresses` in order until one answers; throws the last failure. */
+  private async dialAddresses(endpoint: Endpoint, addresses: readonly string[], req: ConnectRequest, prefix: Buffer | undefined): Promise<{ socket: Socket; address: string }> {
+    let lastError: unknown = null;
+    for (const address of addresses) {
+      if (req.signal.aborted) break;
+      try {
+        return { socket: await this.dial(endpoint, address, req, prefix), address };
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError ?? new DialError('upstream_unreachable', 'client went away');
+  }
+
+  private dial(endpoint: Endpoint, address: string, req: ConnectRequest, prefix: Buffer | undefined): Promise<Socket> {
+    return dialUpstream({
+      endpoint,
+      address,
+      localAddress: req.route.sourceAddress ?? undefined,
+      prefix,
+      timeoutMs: req.timeoutMs,
+      postgresStartTls: req.route.engine === 'postgres' && !req.raw,
+      replay: req.replay,
+      signal: req.signal,
+      reads: req.reads,
+    });
   }
 }
 

@@ -25,6 +25,18 @@ describe('UpstreamGuard', () => {
     expect(addrs.length).toBeGreaterThan(0);
   });
 
+  it("keeps a name's verdict: its answer, or its refusal, without waiting for DNS again", async () => {
+    const g = new UpstreamGuard({ allowLoopback: false, denyCidrs: [] });
+    expect(g.cached('localhost')).toBeNull();
+    await expect(g.resolve('localhost')).rejects.toBeInstanceOf(GuardRefusal);
+    expect(g.cached('localhost')).toBeInstanceOf(GuardRefusal);
+    const open = new UpstreamGuard({ allowLoopback: true, denyCidrs: [] });
+    const addrs = await open.resolve('localhost');
+    expect(open.cached('localhost')).toEqual(addrs);
+    // IP literals never go through DNS: `literal` answers them.
+    expect(open.cached('127.0.0.1')).toBeNull();
+  });
+
   it('lets DNS failures through as errors', async () => {
     await expect(guard.resolve('no-such-host.invalid')).rejects.toThrow();
   });

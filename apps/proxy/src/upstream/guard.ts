@@ -10,10 +10,15 @@
  * (`PROXY_ALLOW_LOOPBACK_UPSTREAMS`): that is the DNS trick that would reach the proxy's own
  * admin port. A loopback *literal* was vetted by the API against the tenant's policy and the
  * platform's `SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS`, so it is honoured.
+ *
+ * A name's vetted answer is kept for a few seconds and refreshed in the background
+ * (upstream/name-cache.ts): the connection path does not wait for DNS.
  */
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { anyCidrContains, FORBIDDEN_UPSTREAM_CIDRS, parseCidr, parseIp, type Cidr, type IpAddress } from '@switchyard/core';
+import { NameCache, type NameCacheEvents, type Lookup, type ResolvedAddress } from './name-cache.js';
+
+export type { ResolvedAddress } from './name-cache.js';
 
 export const LOOPBACK_CIDRS: readonly Cidr[] = ['127.0.0.0/8', '::1/128'].map((c) => parseCidr(c)!);
 
@@ -21,9 +26,9 @@ export interface GuardOptions {
   allowLoopback: boolean;
   /** Extra ranges no upstream may be reached in. */
   denyCidrs: readonly Cidr[];
+  /** How long a name's answer is kept, and used past that while DNS fails (name-cache.ts). */
+  dns?: { ttlMs: number; staleMs: number; lookup?: Lookup; now?: () => number; events?: NameCacheEvents };
 }
-
-export type ResolvedAddress = { address: string; family: 4 | 6 };
 
 /** Literal hosts whose verdict is remembered (`literal`); the cache starts over beyond this. */
 const LITERAL_CACHE_MAX = 10_000;
@@ -37,10 +42,14 @@ export class UpstreamGuard {
    * connection, the same answer (issue 13).
    */
   private readonly literals = new Map<string, ResolvedAddress[] | GuardRefusal | null>();
+  /** Names' vetted answers. */
+  private readonly names: NameCache<ResolvedAddress[] | GuardRefusal>;
 
   constructor(opts: GuardOptions) {
     this.denyLiteral = [...FORBIDDEN_UPSTREAM_CIDRS, ...opts.denyCidrs];
     this.denyResolved = [...this.denyLiteral, ...(opts.allowLoopback ? [] : LOOPBACK_CIDRS)];
+    const dns = opts.dns ?? { ttlMs: DEFAULT_DNS_TTL_MS, staleMs: DEFAULT_DNS_STALE_MS };
+    this.names = new NameCache({ ...dns, vet: (host, answers) => this.vet(host, answers) });
   }
 
   /** Whether `ip` may be dialled; `resolved`: it came from DNS rather than the route itself. */
@@ -69,21 +78,38 @@ export class UpstreamGuard {
   }
 
   /**
-   * The addresses of `host` we may connect to, in resolver order. Throws `GuardRefusal` when
-   * every address is forbidden, and lets DNS errors through.
+   * A name's kept answer without waiting (`literal` for IP literals): its allowed addresses,
+   * or the refusal; null when DNS must be awaited (`resolve`).
    */
-  async resolve(host: string): Promise<ResolvedAddress[]> {
-    const literal = host.startsWith('[') ? host.slice(1, -1) : host;
-    const isLiteral = isIP(literal) !== 0;
-    const answers: ResolvedAddress[] = isLiteral ? [{ address: literal, family: isIP(literal) as 4 | 6 }] : ((await lookup(host, { all: true })) as ResolvedAddress[]);
+  cached(host: string): ResolvedAddress[] | GuardRefusal | null {
+    return this.names.peek(host);
+  }
+
+  /**
+   * The addresses of `host` we may connect to, in resolver order. Throws `GuardRefusal` when
+   * every address is forbidden, and lets DNS errors through. `fresh`: ask DNS even when an
+   * answer is kept (its addresses stopped answering).
+   */
+  async resolve(host: string, fresh = false): Promise<ResolvedAddress[]> {
+    const v = this.literal(host) ?? (await this.names.resolve(host, fresh));
+    if (v instanceof GuardRefusal) throw v;
+    return v;
+  }
+
+  /** A lookup's answers for `host`: the allowed ones in resolver order, or the refusal. */
+  private vet(host: string, answers: ResolvedAddress[]): ResolvedAddress[] | GuardRefusal {
     const allowed = answers.filter((a) => {
       const ip = parseIp(a.address);
-      return ip !== null && this.allows(ip, !isLiteral);
+      return ip !== null && this.allows(ip, true);
     });
-    if (allowed.length === 0) throw new GuardRefusal(host, answers.map((a) => a.address));
-    return allowed;
+    return allowed.length > 0 ? allowed : new GuardRefusal(host, answers.map((a) => a.address));
   }
 }
+
+/** CoreDNS answers cluster names with a 5 s TTL (`PROXY_DNS_TTL_MS`). */
+export const DEFAULT_DNS_TTL_MS = 5_000;
+/** How long past its TTL an answer is used while DNS fails (`PROXY_DNS_STALE_MS`). */
+export const DEFAULT_DNS_STALE_MS = 60_000;
 
 export class GuardRefusal extends Error {
   constructor(
