@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics.js';
+import { numberArray, textArray } from './pg-array.js';
 
 export interface ConnectionEventInput {
   listener: string;
@@ -46,13 +47,19 @@ export interface ConnectionLogOptions {
   flushMs: number;
 }
 
+/** The batch as one array per column (`toColumns`), unnested into rows. Times travel as epoch ms. */
 const INSERT_SQL = `
   INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address,
     client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream,
     connection_id, ended_by)
-  SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::inet[], $7::int[], $8::text[],
-    $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
-    $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])`;
+  SELECT $1, listener, route_id, tenant_id, database_id, client_address, client_port, sni, alpn, tls_version, mode,
+    timestamptz 'epoch' + started_ms * interval '1 millisecond', timestamptz 'epoch' + ended_ms * interval '1 millisecond',
+    bytes_in, bytes_out, outcome, reason, upstream, connection_id, ended_by
+  FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::inet[], $7::int[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[], $14::int8[], $15::int8[],
+    $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
+    AS u(listener, route_id, tenant_id, database_id, client_address, client_port, sni, alpn, tls_version, mode,
+      started_ms, ended_ms, bytes_in, bytes_out, outcome, reason, upstream, connection_id, ended_by)`;
 
 /**
  * PostgreSQL text cannot hold U+0000: a client that put one in its ALPN list (bytes it
@@ -239,27 +246,28 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
 }
 
 function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
-  const col = <T>(f: (e: ConnectionEventInput) => T) => batch.map(f);
+  // Array literals built here (audit/pg-array.ts), not by node-postgres: a third of what it
+  // allocated per connection was serialising this batch.
   return [
     proxyId,
-    col((e) => e.listener),
-    col((e) => e.routeId),
-    col((e) => e.tenantId),
-    col((e) => e.databaseId),
-    col((e) => e.clientAddress),
-    col((e) => e.clientPort),
-    col((e) => e.sni),
-    col((e) => clean(e.alpn)),
-    col((e) => e.tlsVersion),
-    col((e) => e.mode),
-    col((e) => new Date(e.startedAt).toISOString()),
-    col((e) => new Date(e.endedAt).toISOString()),
-    col((e) => e.bytesIn),
-    col((e) => e.bytesOut),
-    col((e) => e.outcome),
-    col((e) => e.reason),
-    col((e) => e.upstream ?? null),
-    col((e) => e.connectionId ?? null),
-    col((e) => e.endedBy ?? null),
+    textArray(batch, (e) => e.listener),
+    textArray(batch, (e) => e.routeId),
+    textArray(batch, (e) => e.tenantId),
+    textArray(batch, (e) => e.databaseId),
+    textArray(batch, (e) => e.clientAddress),
+    numberArray(batch, (e) => e.clientPort),
+    textArray(batch, (e) => e.sni),
+    textArray(batch, (e) => clean(e.alpn)),
+    textArray(batch, (e) => e.tlsVersion),
+    textArray(batch, (e) => e.mode),
+    numberArray(batch, (e) => e.startedAt),
+    numberArray(batch, (e) => e.endedAt),
+    numberArray(batch, (e) => e.bytesIn),
+    numberArray(batch, (e) => e.bytesOut),
+    textArray(batch, (e) => e.outcome),
+    textArray(batch, (e) => e.reason),
+    textArray(batch, (e) => e.upstream),
+    textArray(batch, (e) => e.connectionId),
+    textArray(batch, (e) => e.endedBy),
   ];
 }
