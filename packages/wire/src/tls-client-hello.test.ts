@@ -104,6 +104,26 @@ describe('parseClientHello', () => {
     expect(parseClientHello(Buffer.concat([first, alert, rest]))).toMatchObject({ code: 'unexpected-record' });
   });
 
+  it('tells duplicates apart per hello, also once its table of seen extensions wraps (65,535 hellos)', () => {
+    const clean = buildClientHello({ serverName: 'a.example.com', alpn: ['h2'] });
+    const dup = buildClientHello({ serverName: 'a.example.com', extensions: [[TLS_EXT_SERVER_NAME, serverNameExtensionBody('b.example.com')]] });
+    // The same extensions in consecutive hellos are not duplicates of each other.
+    for (let i = 0; i < 70_000; i++) {
+      const r = parseClientHello(clean);
+      if (r.status !== 'ok') throw new Error(`hello ${i}: ${r.status}`);
+    }
+    expect(parseClientHello(dup)).toMatchObject({ code: 'duplicate-extension' });
+    expect(parseClientHello(clean)).toMatchObject({ status: 'ok', value: { serverName: 'a.example.com', alpn: ['h2'] } });
+  });
+
+  it('parses a hello in a Uint8Array as in a Buffer', () => {
+    const bytes = buildClientHello({ serverName: 'u8.example.com', alpn: ['postgresql', 'h2'] });
+    const copy = new Uint8Array(bytes.length + 3).subarray(3);
+    copy.set(bytes);
+    expect(parseClientHello(copy)).toEqual(parseClientHello(bytes));
+    expect(parseClientHello(copy)).toMatchObject({ status: 'ok', value: { serverName: 'u8.example.com', alpn: ['postgresql', 'h2'] } });
+  });
+
   it('refuses duplicate extensions and two host names', () => {
     const dup = buildClientHello({
       serverName: 'a.example.com',

@@ -160,22 +160,22 @@ export class ClientHelloAssembler {
 
     // Phase 2: the message (possibly reassembled from several records).
     const { fragments, collected, helloLength } = this;
-    let msg: Uint8Array;
-    if (fragments.length === 1) {
-      const [s, e] = fragments[0]!;
-      msg = buf.subarray(s, e);
-    } else {
+    // Bytes after the hello inside its last record would be another handshake message, which a
+    // client must not send before the server's reply.
+    if (collected !== helloLength + 4) return fail('malformed', 'extra handshake data after ClientHello');
+    // One record (the usual case): parsed in place. Several: reassembled into one copy.
+    let msg = buf;
+    let at = fragments[0]![0];
+    if (fragments.length > 1) {
       msg = new Uint8Array(collected);
+      at = 0;
       let p = 0;
       for (const [s, e] of fragments) {
         msg.set(buf.subarray(s, e), p);
         p += e - s;
       }
     }
-    // Bytes after the hello inside its last record would be another handshake message, which a
-    // client must not send before the server's reply.
-    if (collected !== helloLength + 4) return fail('malformed', 'extra handshake data after ClientHello');
-    const parsed = parseClientHelloBody(msg.subarray(4, 4 + helloLength));
+    const parsed = parseClientHelloBody(msg, at + 4, at + 4 + helloLength);
     if (typeof parsed === 'string') return fail(parsed, describe(parsed));
     parsed.records = fragments.length;
     return ok(parsed, this.offset);
@@ -193,13 +193,25 @@ function describe(code: ClientHelloError): string {
   }
 }
 
-/** Parses the ClientHello body (after the 4-byte handshake header). */
-function parseClientHelloBody(b: Uint8Array): ClientHello | ClientHelloError {
-  let p = 0;
-  const need = (n: number) => p + n <= b.length;
+/**
+ * Extension types seen in the hello being parsed, stamped with that parse's `generation`:
+ * duplicate detection without a Set per hello (a hello can list thousands of extensions,
+ * so a scan would not do). Parsing is synchronous, so one table serves every call.
+ */
+const seenStamp = new Uint16Array(65536);
+let generation = 0;
+
+/**
+ * Parses the ClientHello body, `b[bodyStart, end)` (after the 4-byte handshake header).
+ * The body and its extensions are read in place by offset — no view per extension: this runs for every new connection, and views
+ * and iterators were a third of what parsing a hello allocated (docs/performance.md).
+ */
+function parseClientHelloBody(b: Uint8Array, bodyStart: number, end: number): ClientHello | ClientHelloError {
+  let p = bodyStart;
+  const need = (n: number) => p + n <= end;
   if (!need(2 + 32 + 1)) return 'malformed';
-  const legacyVersion = (b[0]! << 8) | b[1]!;
-  p = 34;
+  const legacyVersion = (b[p]! << 8) | b[p + 1]!;
+  p += 34;
   const sidLen = b[p]!;
   p += 1;
   if (sidLen > 32 || !need(sidLen)) return 'malformed';
@@ -215,32 +227,36 @@ function parseClientHelloBody(b: Uint8Array): ClientHello | ClientHelloError {
   if (compLen < 1 || !need(compLen)) return 'malformed';
   p += compLen;
   const hello: ClientHello = { serverName: null, alpn: [], legacyVersion, supportedVersions: [], records: 1 };
-  if (p === b.length) return hello; // no extensions at all (pre-TLS 1.2 clients)
+  if (p === end) return hello; // no extensions at all (pre-TLS 1.2 clients)
   if (!need(2)) return 'malformed';
   const extLen = (b[p]! << 8) | b[p + 1]!;
   p += 2;
-  if (p + extLen !== b.length) return 'malformed';
-  const seen = new Set<number>();
-  while (p < b.length) {
+  if (p + extLen !== end) return 'malformed';
+  if (++generation === 65536) {
+    seenStamp.fill(0);
+    generation = 1;
+  }
+  const stamp = generation;
+  while (p < end) {
     if (!need(4)) return 'malformed';
     const type = (b[p]! << 8) | b[p + 1]!;
     const len = (b[p + 2]! << 8) | b[p + 3]!;
     p += 4;
     if (!need(len)) return 'malformed';
-    if (seen.has(type)) return 'duplicate-extension';
-    seen.add(type);
-    const body = b.subarray(p, p + len);
+    if (seenStamp[type] === stamp) return 'duplicate-extension';
+    seenStamp[type] = stamp;
+    const start = p;
     p += len;
     if (type === TLS_EXT_SERVER_NAME) {
-      const name = parseServerName(body);
+      const name = parseServerName(b, start, p);
       if (name === undefined) return 'bad-server-name';
       hello.serverName = name;
     } else if (type === TLS_EXT_ALPN) {
-      const alpn = parseAlpn(body);
+      const alpn = parseAlpn(b, start, p);
       if (!alpn) return 'malformed';
       hello.alpn = alpn;
     } else if (type === TLS_EXT_SUPPORTED_VERSIONS) {
-      const versions = parseSupportedVersions(body);
+      const versions = parseSupportedVersions(b, start, p);
       if (!versions) return 'malformed';
       hello.supportedVersions = versions;
     }
@@ -248,21 +264,26 @@ function parseClientHelloBody(b: Uint8Array): ClientHello | ClientHelloError {
   return hello;
 }
 
-/** RFC 6066 §3. Returns null for an empty list, undefined when malformed. */
-function parseServerName(b: Uint8Array): string | null | undefined {
+/** `len` bytes of `b` from `start` as a latin1 string (no view when `b` is a Buffer). */
+function latin1(b: Uint8Array, start: number, len: number): string {
+  return Buffer.isBuffer(b) ? b.toString('latin1', start, start + len) : Buffer.from(b.buffer, b.byteOffset + start, len).toString('latin1');
+}
+
+/** RFC 6066 §3, over `b[start, end)`. Returns null for an empty list, undefined when malformed. */
+function parseServerName(b: Uint8Array, start: number, end: number): string | null | undefined {
   // A server may receive an empty extension_data in ServerHello only; from a client an empty
   // server_name extension is malformed.
-  if (b.length < 2) return undefined;
-  const listLen = (b[0]! << 8) | b[1]!;
-  if (listLen + 2 !== b.length) return undefined;
-  let p = 2;
+  if (end - start < 2) return undefined;
+  const listLen = (b[start]! << 8) | b[start + 1]!;
+  if (listLen + 2 !== end - start) return undefined;
+  let p = start + 2;
   let host: string | null = null;
-  while (p < b.length) {
-    if (p + 3 > b.length) return undefined;
+  while (p < end) {
+    if (p + 3 > end) return undefined;
     const nameType = b[p]!;
     const len = (b[p + 1]! << 8) | b[p + 2]!;
     p += 3;
-    if (p + len > b.length) return undefined;
+    if (p + len > end) return undefined;
     if (nameType === 0) {
       if (host !== null) return undefined; // at most one host_name
       if (len === 0 || len > 255) return undefined;
@@ -273,35 +294,37 @@ function parseServerName(b: Uint8Array): string | null | undefined {
           (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x3a;
         if (!okChar) return undefined;
       }
-      host = String.fromCharCode(...b.subarray(p, p + len));
+      host = latin1(b, p, len);
     }
     p += len;
   }
   return host;
 }
 
-function parseAlpn(b: Uint8Array): string[] | null {
-  if (b.length < 2) return null;
-  const listLen = (b[0]! << 8) | b[1]!;
-  if (listLen + 2 !== b.length || listLen === 0) return null;
+/** RFC 7301 §3.1, over `b[start, end)`. */
+function parseAlpn(b: Uint8Array, start: number, end: number): string[] | null {
+  if (end - start < 2) return null;
+  const listLen = (b[start]! << 8) | b[start + 1]!;
+  if (listLen + 2 !== end - start || listLen === 0) return null;
   const out: string[] = [];
-  let p = 2;
-  while (p < b.length) {
+  let p = start + 2;
+  while (p < end) {
     const len = b[p]!;
     p += 1;
-    if (len === 0 || p + len > b.length) return null;
-    out.push(Buffer.from(b.buffer, b.byteOffset + p, len).toString('latin1'));
+    if (len === 0 || p + len > end) return null;
+    out.push(latin1(b, p, len));
     p += len;
   }
   return out;
 }
 
-function parseSupportedVersions(b: Uint8Array): number[] | null {
-  if (b.length < 1) return null;
-  const len = b[0]!;
-  if (len + 1 !== b.length || len % 2 !== 0) return null;
+/** RFC 8446 §4.2.1, over `b[start, end)`. */
+function parseSupportedVersions(b: Uint8Array, start: number, end: number): number[] | null {
+  if (end - start < 1) return null;
+  const len = b[start]!;
+  if (len + 1 !== end - start || len % 2 !== 0) return null;
   const out: number[] = [];
-  for (let p = 1; p < b.length; p += 2) out.push((b[p]! << 8) | b[p + 1]!);
+  for (let p = start + 1; p < end; p += 2) out.push((b[p]! << 8) | b[p + 1]!);
   return out;
 }
 
