@@ -55,6 +55,14 @@ describe('deploy/base', () => {
     for (const p of spec.containers[0].ports as Array<{ name: string; containerPort: number }>) expect(p.containerPort, p.name).toBeLessThan(range[0]!);
   });
 
+  it('mounts a service account token only where Kubernetes is called (the controller)', () => {
+    for (const name of ['switchyard-api', 'switchyard-proxy']) expect(find('Deployment', name)!.spec.template.spec.automountServiceAccountToken, name).toBe(false);
+    expect(find('Job', 'switchyard-migrate')!.spec.template.spec.automountServiceAccountToken).toBe(false);
+    const controller = find('Deployment', 'switchyard-controller')!.spec.template.spec;
+    expect(controller.serviceAccountName).toBe('switchyard-controller');
+    expect(controller.automountServiceAccountToken).not.toBe(false);
+  });
+
   it('runs one proxy worker per requested core', () => {
     const container = find('Deployment', 'switchyard-proxy')!.spec.template.spec.containers[0];
     const workers = container.env.find((e: { name: string }) => e.name === 'PROXY_WORKERS');

@@ -4,16 +4,23 @@
  * cache, two replicas writing, a tenant reaching another tenant's namespace, a lost or
  * duplicated route after a watch failure or a restart.
  */
-import { loadConfig as loadApiConfig, type ApiConfig } from '@switchyard/api';
+import { buildDomainServices, loadConfig as loadApiConfig, type ApiConfig } from '@switchyard/api';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { createPrisma, type PrismaClient } from '@switchyard/db';
 import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROLLER_LOCK_KEY } from './leader.js';
+import { parseAllDocuments } from 'yaml';
+import { Controller } from './controller.js';
+import { KubeClient } from './kube/client.js';
+import { CONTROLLER_LOCK_KEY, NotLeaderError } from './leader.js';
+import { ControllerMetrics } from './metrics.js';
 import { startController, type ControllerProcess } from './process.js';
 import { FakeKube, testControllerConfig } from './testing/index.js';
-import type { ExternalAccess } from './translate/objects.js';
+import type { ExternalAccess, RouteParentStatus, TLSRoute } from './translate/objects.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -178,6 +185,32 @@ describe('controller', () => {
     }
   }, 90_000);
 
+  it('on SIGTERM the leader process releases the lock and exits 0', async () => {
+    const root = join(import.meta.dirname, '..', '..', '..');
+    const spawnedAt = new Date();
+    // The holder's session must be the child's (opened after the spawn), not one of an earlier test still closing.
+    const holder = async () =>
+      (
+        await prisma.$queryRaw<Array<{ pid: number }>>`SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ${CONTROLLER_LOCK_KEY}::bigint::oid AND a.backend_start >= ${spawnedAt}`
+      )[0]?.pid ?? null;
+    const child = spawn(process.execPath, ['--conditions=switchyard-source', '--import', 'tsx', join(root, 'apps/controller/src/main.ts')], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', KUBECONFIG: kube.kubeconfigPath, CONTROLLER_METRICS_HOST: '127.0.0.1', CONTROLLER_METRICS_PORT: '0', LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitUntil(async () => (await holder()) !== null, 60_000); // a tsx start on a busy machine
+      // Right after the election the informers may still be listing: stop() must not wait for
+      // a watch opened after it (up to CONTROLLER_WATCH_TIMEOUT_SECONDS, 300 s).
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(await holder()).toBeNull(); // released by the process, not by a session timeout
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
+
   it('routes to the ready pods of the EndpointSlices and follows readiness; upstream: service uses the Service name', async () => {
     const c = await start();
     const slice = (ready2: boolean) =>
@@ -263,7 +296,126 @@ describe('controller', () => {
     await waitUntil(async () => (await routes()).length === 0);
     await stop(c);
   });
+
+  it('a replica the database no longer confirms as leader sends no status patch (status writes are fenced)', async () => {
+    // First a real leader settles the database (discovered services), so that what follows
+    // needs no database write, whose own fence would stop the replica anyway.
+    const settle = await start();
+    await waitUntil(async () => settle.leader.isLeader && settle.controller.reconciles > 0);
+    await settle.controller.idle();
+    await stop(settle);
+    // The lock session is gone but this replica has not noticed yet (its next check is far
+    // off): `isLeader` still says true, the database's fence says no.
+    let leading = true;
+    let fenceCalls = 0;
+    const leader = {
+      get isLeader() {
+        return leading;
+      },
+      fence: async () => {
+        fenceCalls++;
+        leading = false; // as AdvisoryLeader.fence does: a refused fence ends the leadership
+        throw new NotLeaderError('this controller replica lost the leader lock: write refused');
+      },
+    };
+    const kc = new KubeConfig();
+    kc.loadFromFile(kube.kubeconfigPath);
+    const cfg = testControllerConfig(apiConfig, kube.kubeconfigPath);
+    const log = pino({ level: 'silent' });
+    const services = buildDomainServices(apiConfig, prisma, log);
+    const c = new Controller(new KubeClient(kc), prisma, services, leader, { ...cfg, baseDomain: apiConfig.baseDomain, databaseUrl: apiConfig.databaseUrl }, log, new ControllerMetrics());
+    // An object in a namespace of no tenant: only its status would change.
+    kube.apply(ea('unmapped', 'not-fenced', { service: { name: 'pg', port: 5432 } }));
+    c.start();
+    try {
+      await waitUntil(async () => !leading || kube.get<ExternalAccess>('ExternalAccess', 'unmapped', 'not-fenced')?.status !== undefined);
+      await c.idle();
+      expect(kube.get<ExternalAccess>('ExternalAccess', 'unmapped', 'not-fenced')?.status).toBeUndefined();
+      expect(c.status.writes).toBe(0);
+      expect(fenceCalls).toBe(1);
+    } finally {
+      await c.stop();
+      kube.delete('ExternalAccess', 'unmapped', 'not-fenced');
+    }
+  });
+
+  it('removes the route of an object being deleted (deletionTimestamp set, another controller’s finalizer still on it)', async () => {
+    const c = await start();
+    const held = { ...ea('acme-prod', 'finalized', { service: { name: 'pg', port: 5432 } }), metadata: { name: 'finalized', namespace: 'acme-prod', uid: '', finalizers: ['example.com/backup'] } };
+    kube.apply(held);
+    await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'finalized', accepted);
+    await waitUntil(async () => (await routes()).length === 1);
+    kube.delete('ExternalAccess', 'acme-prod', 'finalized');
+    expect(kube.get<ExternalAccess>('ExternalAccess', 'acme-prod', 'finalized')?.metadata.deletionTimestamp).toBeDefined();
+    await waitUntil(async () => (await routes()).length === 0);
+    // The other controller finishes: the object goes.
+    kube.apply({ ...held, metadata: { ...held.metadata, finalizers: [] } });
+    expect(kube.get('ExternalAccess', 'acme-prod', 'finalized')).toBeUndefined();
+    await stop(c);
+  });
+
+  it('retries a failed status write with backoff, without waiting for another event', async () => {
+    const c = await start();
+    await waitUntil(async () => c.leader.isLeader && c.controller.synced);
+    kube.failNextStatusPatches('ExternalAccess', 2);
+    // Only its status changes (no tenant: nothing to write to the database), and nothing else
+    // will change in the cluster: only a retry can write it.
+    kube.apply(ea('unmapped', 'status-retried', { service: { name: 'pg', port: 5432 } }));
+    const o = await kube.waitFor<ExternalAccess>('ExternalAccess', 'unmapped', 'status-retried', (x) => cond(x, 'Accepted')?.reason === 'NamespaceNotMapped', 5000);
+    expect(cond(o, 'Ready')?.status).toBe('False');
+    expect(kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/unmapped/externalaccesses/status-retried/status'))).toHaveLength(3);
+    kube.delete('ExternalAccess', 'unmapped', 'status-retried');
+    await stop(c);
+  });
+
+  it('removes its TLSRoute status entries once the route no longer attaches to a Switchyard Gateway, keeping other controllers’ entries', async () => {
+    const c = await start();
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+    kube.apply({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'TLSRoute',
+      metadata: { name: 'detached', namespace: 'acme-prod', uid: '' },
+      spec: { parentRefs: [{ name: 'gw' }, { name: 'theirs' }], hostnames: ['detached.acme.example.test'], rules: [{ backendRefs: [{ name: 'pg', port: 5432 }] }] },
+    });
+    const ours = (o?: TLSRoute) => (o?.status?.parents ?? []).filter((p) => p.controllerName === 'switchyard.io/gateway-controller');
+    const attached = await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'detached', (o) => ours(o)[0]?.conditions.find((x) => x.type === 'Accepted')?.status === 'True');
+    await waitUntil(async () => (await routes()).includes('acme-prod/detached detached.acme.example.test'));
+    // Another Gateway controller's entry for its own parent.
+    const foreign: RouteParentStatus = { parentRef: { name: 'theirs' }, controllerName: 'example.net/gateway', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'theirs', lastTransitionTime: '2026-12-01T00:00:00Z' }] };
+    kube.setStatus('TLSRoute', 'acme-prod', 'detached', { parents: [...attached!.status!.parents!, foreign] });
+
+    kube.delete('Gateway', 'acme-prod', 'gw');
+    const detached = await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'detached', (o) => ours(o).length === 0, 5000);
+    expect(detached!.status!.parents).toEqual([foreign]);
+    await waitUntil(async () => (await routes()).length === 0);
+    kube.delete('TLSRoute', 'acme-prod', 'detached');
+    kube.delete('GatewayClass', undefined, 'switchyard');
+    await stop(c);
+  });
+
+  it('made only requests the ClusterRole of deploy/base grants', () => {
+    const manifests = parseAllDocuments(readFileSync(join(import.meta.dirname, '..', '..', '..', 'deploy/base/controller.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>);
+    const rules = manifests.find((d) => d?.kind === 'ClusterRole')!.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    const allowed = (verb: string, group: string, resource: string) => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+    const made = new Set(kube.requests.map((r) => rbacAttributes(r.method, r.path, r.query)));
+    expect(made.size).toBeGreaterThan(10);
+    for (const a of made) {
+      const [verb, group, resource] = a.split(' ') as [string, string, string];
+      expect(allowed(verb, group === '-' ? '' : group, resource), a).toBe(true);
+    }
+  });
 });
+
+/** A request's RBAC verb, API group ("-" for core) and resource (with its subresource), as the API server's authorizer sees it. */
+function rbacAttributes(method: string, path: string, query: Record<string, string>): string {
+  const parts = path.split('/').filter(Boolean);
+  const [group, rest] = parts[0] === 'api' ? ['-', parts.slice(2)] : [parts[1]!, parts.slice(3)];
+  const scoped = rest[0] === 'namespaces' && rest.length > 2 ? rest.slice(2) : rest;
+  const [resource, name, sub] = scoped;
+  const verb = method === 'GET' ? (name ? 'get' : query.watch === 'true' ? 'watch' : 'list') : method === 'PATCH' ? 'patch' : method === 'PUT' ? 'update' : method === 'POST' ? 'create' : method === 'DELETE' ? 'delete' : method;
+  return `${verb} ${group} ${resource}${sub ? `/${sub}` : ''}`;
+}
 
 /** Polls a condition that has no event to await (database rows, another process's state). */
 async function waitUntil(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

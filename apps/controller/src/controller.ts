@@ -10,13 +10,13 @@ import { NotificationListener, type PrismaClient } from '@switchyard/db';
 import type { Logger } from 'pino';
 import { Applier, type ApplyOutcome } from './apply.js';
 import { Debouncer } from './debounce.js';
-import type { KubeApi } from './kube/client.js';
-import type { AdvisoryLeader } from './leader.js';
+import { KubeError, type KubeApi } from './kube/client.js';
+import { NotLeaderError, type AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
 import { withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
-import { translate, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
-import { GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
+import { translate, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
+import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
 export interface ControllerOptions {
@@ -29,6 +29,14 @@ export interface ControllerOptions {
   gatewayApiVersion: string;
   databaseUrl: string;
 }
+
+/**
+ * How long one confirmation of the leadership in the database covers status patches. Status
+ * writes cannot join a database transaction, so before patching the controller checks in the
+ * database (the leader's fence) that its session still holds the lock; a long status pass
+ * re-checks this often.
+ */
+const STATUS_FENCE_MAX_AGE_MS = 1000;
 
 type Informers = {
   namespaces: Informer<Namespace>;
@@ -52,6 +60,8 @@ export class Controller {
   private waitingForProxies = false;
   private stopped = false;
   private retryMs = 0;
+  /** When the leadership was last confirmed in the database for status writes (0: not in this reconcile). */
+  private fencedAt = 0;
   /** Completed reconciles that wrote (for tests and metrics). */
   reconciles = 0;
   lastError: string | null = null;
@@ -85,7 +95,7 @@ export class Controller {
       referenceGrants: inf('referencegrants', `/apis/${GATEWAY_GROUP}/v1beta1/referencegrants`, true),
     };
     this.debouncer = new Debouncer(opts.debounceMs, opts.debounceMaxMs, () => void this.runOnce());
-    this.status = new StatusWriter(api, opts.gatewayApiVersion);
+    this.status = new StatusWriter(api, opts.gatewayApiVersion, () => this.confirmLeadership());
     this.applier = new Applier(prisma, services, opts.id, leader.fence);
     // Programmed waits for the proxies: their reports wake a reconcile while one is pending.
     this.appliedListener = new NotificationListener({
@@ -136,17 +146,22 @@ export class Controller {
       return;
     }
     this.running = this.reconcile()
-      .then(() => {
-        this.retryMs = 0;
-        this.lastError = null;
+      .then((failedWrites) => {
+        if (failedWrites === 0) {
+          this.retryMs = 0;
+          this.lastError = null;
+          return;
+        }
+        // Nothing else would bring these statuses up to date before the next event or full
+        // relist (minutes): try again, with backoff, like a failed reconcile.
+        this.lastError = `${failedWrites} status write(s) failed`;
+        this.retryLater();
       })
       .catch((err: Error) => {
         this.lastError = err.message;
         this.metrics.reconcileErrors.inc();
         this.log.warn({ err: err.message }, 'reconcile failed: retrying');
-        this.retryMs = Math.min(10_000, Math.max(200, this.retryMs * 2));
-        const t = setTimeout(() => this.trigger(), this.retryMs);
-        t.unref();
+        this.retryLater();
       })
       .finally(() => {
         this.running = null;
@@ -158,11 +173,28 @@ export class Controller {
     await this.running;
   }
 
+  private retryLater(): void {
+    this.retryMs = Math.min(10_000, Math.max(200, this.retryMs * 2));
+    const t = setTimeout(() => this.trigger(), this.retryMs);
+    t.unref();
+  }
+
   /** Waits for the reconcile in flight, if any (tests). */
   async idle(): Promise<void> {
     while (this.running || this.debouncer.pending) {
       await (this.running ?? new Promise((r) => setTimeout(r, 20)));
     }
+  }
+
+  /**
+   * Status patches are fenced too: a replica that lost the lock without noticing yet (its
+   * session ended, a partition) must not keep writing statuses until its next leader check.
+   * Throws NotLeaderError (and the leader steps down) when the database says it no longer leads.
+   */
+  private async confirmLeadership(): Promise<void> {
+    if (this.fencedAt && Date.now() - this.fencedAt < STATUS_FENCE_MAX_AGE_MS) return;
+    await this.prisma.$transaction((tx) => this.leader.fence(tx));
+    this.fencedAt = Date.now();
   }
 
   private snapshot(): TranslateInput {
@@ -179,26 +211,29 @@ export class Controller {
     };
   }
 
-  private async reconcile(): Promise<void> {
-    if (!this.leader.isLeader) return;
+  /** Returns how many status writes failed (they call for a retry). */
+  private async reconcile(): Promise<number> {
+    if (!this.leader.isLeader) return 0;
     // Never act on an unsynced cache: an empty list before the first sync would read as
     // "every object was deleted" and remove every route.
     if (!this.synced) {
       this.log.debug('caches not synced yet: not reconciling');
-      return;
+      return 0;
     }
+    this.fencedAt = 0;
     const input = this.snapshot();
     const tenants = new Set((await this.prisma.tenant.findMany({ select: { slug: true } })).map((t) => t.slug));
     const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain });
     const writing = () => this.leader.isLeader && !this.stopped && this.synced;
     const report = await this.applier.apply(out.routes, writing);
-    if (!writing()) return;
+    if (!writing()) return 0;
     if (report.deleted.length) this.log.info({ deleted: report.deleted }, 'removed routes whose Kubernetes objects are gone');
     await this.applier.syncDiscovered(out.discovered);
     const now = new Date().toISOString();
     let pending = false;
-    for (const s of out.statuses) {
-      if (!writing()) return;
+    let failedWrites = 0;
+    for (const s of [...out.statuses, ...this.detachedTlsRoutes(out.statuses)]) {
+      if (!writing()) return 0;
       try {
         if (s.kind === 'ExternalAccess') pending = (await this.writeExternalAccess(s, report.outcomes, now)) || pending;
         else if (s.kind === 'TLSRoute') await this.writeTlsRoute(s, report.outcomes, now);
@@ -210,14 +245,38 @@ export class Controller {
           if (gc && (await this.status.gatewayClass(gc, s.conditions, now))) this.metrics.statusWrites.inc({ kind: 'GatewayClass' });
         }
       } catch (err) {
-        // One object's status failing (deleted meanwhile, conflict) must not block the others.
+        if (err instanceof NotLeaderError) {
+          this.log.warn({ err: err.message }, 'no longer the leader: status writes stopped');
+          return 0;
+        }
+        // One object's status failing must not block the others. A server error, throttling or a
+        // broken connection retries the reconcile with backoff; a refusal (404: deleted
+        // meanwhile, its watch event follows; 422) would only fail again.
         this.log.warn({ err: (err as Error).message, object: `${s.kind} ${'namespace' in s ? `${s.namespace}/` : ''}${s.name}` }, 'status write failed');
         this.metrics.reconcileErrors.inc();
+        const refused = err instanceof KubeError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+        if (!refused) failedWrites++;
       }
     }
     this.waitingForProxies = pending;
     this.reconciles++;
     this.metrics.reconciles.inc();
+    return failedWrites;
+  }
+
+  /**
+   * TLSRoutes that still carry status entries of ours but no longer reference a Switchyard
+   * Gateway (parentRef removed, Gateway or class deleted or changed): those entries must go
+   * (an empty `parents` list means "not attached"), or the route would keep saying it is
+   * accepted by a Gateway that no longer serves it. Planned with no parents, the status writer
+   * removes our entries and keeps other controllers'.
+   */
+  private detachedTlsRoutes(planned: PlannedStatus[]): PlannedTLSRouteStatus[] {
+    const attached = new Set(planned.filter((s) => s.kind === 'TLSRoute').map((s) => s.uid));
+    return this.informers.tlsRoutes
+      .list()
+      .filter((r) => !attached.has(r.metadata.uid) && (r.status?.parents ?? []).some((p) => p.controllerName === GATEWAY_CONTROLLER_NAME))
+      .map((r) => ({ kind: 'TLSRoute', namespace: r.metadata.namespace!, name: r.metadata.name, uid: r.metadata.uid, generation: r.metadata.generation ?? 0, parents: [], hostnames: [], databases: [] }));
   }
 
   /** Returns true while the route waits for proxies (Programmed=False, Pending). */
@@ -272,7 +331,7 @@ export class Controller {
       next.hostname = s.hostname;
     }
     if (!this.leader.isLeader) return pending;
-    if (await this.status.externalAccess(obj.metadata.namespace!, obj.metadata.name, obj.status, next)) this.metrics.statusWrites.inc({ kind: 'ExternalAccess' });
+    if (await this.status.externalAccess(obj, next)) this.metrics.statusWrites.inc({ kind: 'ExternalAccess' });
     return pending;
   }
 

@@ -25,7 +25,8 @@ export interface WatchEvent {
 }
 
 export interface KubeApi {
-  request<T>(method: string, path: string, opts?: { body?: unknown; contentType?: string; query?: Record<string, string | undefined> }): Promise<T>;
+  /** `signal` abandons the request (it rejects): e.g. a list in flight when the informer stops. */
+  request<T>(method: string, path: string, opts?: { body?: unknown; contentType?: string; query?: Record<string, string | undefined>; signal?: AbortSignal }): Promise<T>;
   watch(path: string, query: Record<string, string>, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
 }
 
@@ -46,9 +47,10 @@ export class KubeClient implements KubeApi {
     return { url, opts, mod: url.protocol === 'https:' ? https : http };
   }
 
-  async request<T>(method: string, path: string, o: { body?: unknown; contentType?: string; query?: Record<string, string | undefined> } = {}): Promise<T> {
+  async request<T>(method: string, path: string, o: { body?: unknown; contentType?: string; query?: Record<string, string | undefined>; signal?: AbortSignal } = {}): Promise<T> {
     const { url, opts, mod } = await this.options(path, o.query);
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+    if (o.signal?.aborted) throw new Error(`${method} ${path}: aborted`);
     return new Promise<T>((resolve, reject) => {
       const req = mod.request(url, {
         ...opts,
@@ -57,6 +59,9 @@ export class KubeClient implements KubeApi {
         timeout: REQUEST_TIMEOUT_MS,
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+      const onAbort = () => req.destroy(new Error(`${method} ${path}: aborted`));
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => o.signal?.removeEventListener('abort', onAbort));
       req.on('error', (err) => {
         destroyAgent(opts);
         reject(err);
@@ -113,7 +118,8 @@ export class KubeClient implements KubeApi {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           buf += chunk;
-          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          // Once ended (an ERROR event, the watchdog), nothing more of this stream is delivered.
+          for (let nl = buf.indexOf('\n'); nl >= 0 && !signal.aborted; nl = buf.indexOf('\n')) {
             const line = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
             if (!line) continue;

@@ -25,17 +25,37 @@ afterAll(async () => kube.stop());
 const accepted = { type: 'Accepted', status: 'True' as const, reason: 'Accepted', message: 'ok', observedGeneration: 1 };
 
 it('merge-patches ExternalAccess status once, then sends nothing while it is unchanged', async () => {
-  kube.apply<ExternalAccess>({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name: 'a', namespace: 'ns', uid: '' }, spec: { service: { name: 's', port: 1 } } });
+  const created = kube.apply<ExternalAccess>({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name: 'a', namespace: 'ns', uid: '' }, spec: { service: { name: 's', port: 1 } } });
   const next = { observedGeneration: 1, hostname: 'a.example.test', conditions: [{ ...accepted, lastTransitionTime: '2026-12-06T00:00:00Z' }] };
-  expect(await writer.externalAccess('ns', 'a', undefined, next)).toBe(true);
+  expect(await writer.externalAccess(created, next)).toBe(true);
   const stored = kube.get<ExternalAccess>('ExternalAccess', 'ns', 'a')!;
   expect(stored.status).toMatchObject(next);
   expect(stored.status).not.toHaveProperty('port'); // explicit nulls removed absent fields
   // Same content, another transition time: no write.
-  expect(await writer.externalAccess('ns', 'a', stored.status, { ...next, conditions: [{ ...accepted, lastTransitionTime: '2026-12-07T00:00:00Z' }] })).toBe(false);
+  expect(await writer.externalAccess(stored, { ...next, conditions: [{ ...accepted, lastTransitionTime: '2026-12-07T00:00:00Z' }] })).toBe(false);
   const patches = kube.requests.filter((r) => r.method === 'PATCH');
   expect(patches).toHaveLength(1);
   expect(patches[0]).toMatchObject({ path: '/apis/switchyard.io/v1alpha1/namespaces/ns/externalaccesses/a/status', contentType: 'application/merge-patch+json', query: { fieldManager: 'switchyard-controller' } });
+});
+
+it('never overwrites a status written since the object was read: 409, not retried (a deposed leader, a stale cache)', async () => {
+  const ea = kube.apply<ExternalAccess>({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name: 'stale', namespace: 'ns', uid: '' }, spec: { service: { name: 's', port: 1 } } });
+  const gw = kube.apply<Gateway>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'stale', namespace: 'ns', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [] } });
+  const gc = kube.apply<GatewayClass>({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'stale', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+  // The new leader writes first; this writer still holds the objects as it read them before.
+  const newer = { observedGeneration: 2, conditions: [{ ...accepted, message: 'newer', lastTransitionTime: '2026-12-06T02:00:00Z' }] };
+  for (const [kind, ns, name] of [['ExternalAccess', 'ns', 'stale'], ['Gateway', 'ns', 'stale'], ['GatewayClass', undefined, 'stale']] as const) kube.setStatus(kind, ns, name, newer);
+  const conflicts = writer.conflicts;
+  expect(await writer.externalAccess(ea, { observedGeneration: 1, conditions: [{ ...accepted, message: 'older', lastTransitionTime: '2026-12-06T01:00:00Z' }] })).toBe(false);
+  expect(await writer.gateway(gw, [{ ...accepted, message: 'older' }], [], '2026-12-06T01:00:00Z')).toBe(false);
+  expect(await writer.gatewayClass(gc, [{ ...accepted, message: 'older' }], '2026-12-06T01:00:00Z')).toBe(false);
+  expect(writer.conflicts - conflicts).toBe(3);
+  expect(kube.get<ExternalAccess>('ExternalAccess', 'ns', 'stale')!.status).toEqual(newer);
+  expect(kube.get<Gateway>('Gateway', 'ns', 'stale')!.status).toEqual(newer);
+  expect(kube.get<GatewayClass>('GatewayClass', undefined, 'stale')!.status).toEqual(newer);
+  // Each patch named the version it was computed from.
+  const sent = kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/stale/status'));
+  expect(sent.map((r) => (r.body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion)).toEqual([ea.metadata.resourceVersion, gw.metadata.resourceVersion, gc.metadata.resourceVersion]);
 });
 
 it('re-reads and merges TLSRoute parents after a 409, keeping the other controller’s entry', async () => {

@@ -1,11 +1,22 @@
 /**
  * Writes statuses to the `/status` subresource as JSON merge patches (content type set
  * explicitly: client-node would default to JSON Patch), with our field manager, and only when
- * something changed. TLSRoute `status.parents` is an atomic list shared with other
- * controllers: read-modify-write with the object's resourceVersion, retried on 409.
+ * something changed.
+ *
+ * Every patch carries the `resourceVersion` of the object the status was computed from
+ * (optimistic concurrency): the API server refuses it with 409 when the object changed since.
+ * So a status computed from a stale cache — or sent late by a replica that has just lost the
+ * leadership — never overwrites a newer one (the new leader's, say). For the statuses that
+ * are ours alone (ExternalAccess, Gateway, GatewayClass) a 409 is not retried: the change that
+ * caused it reaches the cache as a watch event, which schedules a new reconcile
+ * (level-triggered). TLSRoute `status.parents` is an atomic list shared with other
+ * controllers: re-read, merged again and retried on 409.
+ *
+ * `beforeWrite` runs before each patch: the controller confirms there, in the database, that it
+ * still leads (leader.ts fence), since a Kubernetes write cannot join a database transaction.
  */
 import { KubeError, type KubeApi } from '../kube/client.js';
-import { FIELD_MANAGER, GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type Gateway, type GatewayClass, type RouteParentStatus, type TLSRoute } from '../translate/objects.js';
+import { FIELD_MANAGER, GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type ExternalAccess, type Gateway, type GatewayClass, type RouteParentStatus, type TLSRoute } from '../translate/objects.js';
 import type { PlannedCondition, PlannedListenerStatus, PlannedParentStatus } from '../translate/translate.js';
 import { sameStatus, withTransitions } from './conditions.js';
 
@@ -14,24 +25,42 @@ const MERGE_PATCH = 'application/merge-patch+json';
 export class StatusWriter {
   /** Status writes sent (for metrics and tests). */
   writes = 0;
+  /** Writes refused with 409 because the object changed since it was read (not retried). */
+  conflicts = 0;
 
   constructor(
     private readonly api: KubeApi,
     private readonly gatewayVersion = 'v1',
+    private readonly beforeWrite: () => Promise<void> = async () => undefined,
   ) {}
 
-  private patch(path: string, body: unknown): Promise<unknown> {
+  private async patch(path: string, body: unknown): Promise<unknown> {
+    await this.beforeWrite();
     this.writes++;
     return this.api.request('PATCH', path, { body, contentType: MERGE_PATCH, query: { fieldManager: FIELD_MANAGER } });
   }
 
-  /** ExternalAccess: we own the whole status. Returns whether a write was sent. */
-  async externalAccess(ns: string, name: string, current: unknown, next: Record<string, unknown>): Promise<boolean> {
-    if (sameStatus(current ?? {}, next)) return false;
+  /** A patch conditional on `resourceVersion`: false when refused because the object changed since. */
+  private async patchIfUnchanged(path: string, resourceVersion: string | undefined, status: unknown): Promise<boolean> {
+    try {
+      await this.patch(path, { metadata: { resourceVersion }, status });
+      return true;
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) throw err;
+      this.conflicts++;
+      return false;
+    }
+  }
+
+  /**
+   * ExternalAccess: we own the whole status. Returns whether it was written (false: unchanged,
+   * or the object changed since it was read — its watch event brings a new reconcile).
+   */
+  async externalAccess(ea: ExternalAccess, next: Record<string, unknown>): Promise<boolean> {
+    if (sameStatus(ea.status ?? {}, next)) return false;
     // Explicit nulls delete fields that no longer apply (merge-patch semantics).
-    const body = { status: { hostname: null, port: null, connectionStrings: null, certificateExpiry: null, database: null, configVersion: null, ...next } };
-    await this.patch(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/externalaccesses/${name}/status`, body);
-    return true;
+    const status = { hostname: null, port: null, connectionStrings: null, certificateExpiry: null, database: null, configVersion: null, ...next };
+    return this.patchIfUnchanged(`/apis/${GROUP}/${VERSION}/namespaces/${ea.metadata.namespace}/externalaccesses/${ea.metadata.name}/status`, ea.metadata.resourceVersion, status);
   }
 
   /**
@@ -45,16 +74,14 @@ export class StatusWriter {
       listeners: listeners.map((l) => ({ ...l, conditions: withTransitions(l.conditions, before.listeners?.find((b) => b.name === l.name)?.conditions, now) })),
     };
     if (sameStatus({ conditions: before.conditions, listeners: before.listeners }, next)) return false;
-    await this.patch(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/namespaces/${gw.metadata.namespace}/gateways/${gw.metadata.name}/status`, { status: next });
-    return true;
+    return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/namespaces/${gw.metadata.namespace}/gateways/${gw.metadata.name}/status`, gw.metadata.resourceVersion, next);
   }
 
   /** GatewayClass naming our controller: Accepted. */
   async gatewayClass(gc: GatewayClass, conditions: PlannedCondition[], now: string): Promise<boolean> {
     const next = { conditions: withTransitions(conditions, gc.status?.conditions, now) };
     if (sameStatus({ conditions: gc.status?.conditions }, next)) return false;
-    await this.patch(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/gatewayclasses/${gc.metadata.name}/status`, { status: next });
-    return true;
+    return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/gatewayclasses/${gc.metadata.name}/status`, gc.metadata.resourceVersion, next);
   }
 
   /** TLSRoute: replace only our entries of status.parents. */

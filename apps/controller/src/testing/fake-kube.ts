@@ -3,14 +3,24 @@
  * client-node refuses plain http): the real API's JSON and watch semantics, enough for the
  * controller —
  *
- * - LIST with a collection resourceVersion (one global counter, like etcd's revision);
+ * - LIST with a collection resourceVersion (one global counter, like etcd's revision), in
+ *   pages with `limit` and `continue` (objects in key order; every page of one list is the
+ *   same snapshot; a token older than the compaction floor is refused with 410 Expired, as
+ *   etcd's compaction makes the API server do);
  * - WATCH from a resourceVersion: chunked JSON lines, history replayed, BOOKMARK events
- *   when asked (`allowWatchBookmarks`), `timeoutSeconds` ends the stream;
+ *   when asked (`allowWatchBookmarks`), `timeoutSeconds` ends the stream; without a
+ *   resourceVersion (or "0"), synthetic ADDED events for the current objects first;
  * - a resourceVersion older than the compaction floor: an ERROR event with a 410 Status;
+ * - DELETE of an object with finalizers only sets its deletionTimestamp (MODIFIED); it goes
+ *   (DELETED) once an update leaves no finalizer;
  * - GET of one object, PATCH of `/status` (merge patch only; a resourceVersion in the patch
- *   that is not the current one is refused with 409 Conflict, as optimistic concurrency);
+ *   that is not the current one is refused with 409 Conflict, as optimistic concurrency; a
+ *   patch that changes nothing changes no resourceVersion and sends no event);
  * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410), lose
- *   events (never sent on open streams, while bookmarks move on past them).
+ *   events (never sent on open streams, while bookmarks move on past them), fail status
+ *   patches (500), end new watches
+ *   with an ERROR event (a Status object, as the API server sends e.g. 504 "Too large
+ *   resource version").
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -55,6 +65,8 @@ interface Stream {
 }
 
 export interface RecordedRequest {
+  /** Date.now() when the request arrived. */
+  at: number;
   method: string;
   path: string;
   query: Record<string, string>;
@@ -71,11 +83,20 @@ export class FakeKube {
   private readonly failures = new Map<string, number>();
   private stalledKinds = new Set<string>();
   private readonly lost = new Map<string, number>();
+  private readonly patchFailures = new Map<string, number>();
+  private readonly heldLists = new Map<string, (() => void)[]>();
+  private readonly errorEvents = new Map<string, { count: number; status: ReturnType<typeof status> }>();
+  /** Snapshots of lists served in pages, by continue token. */
+  private readonly listSnapshots = new Map<string, { rv: number; items: KubeObject[] }>();
   private server!: https.Server;
   /** Kinds the server does not serve (404), e.g. a cluster without the Gateway API CRDs. */
   readonly missing = new Set<string>();
   readonly requests: RecordedRequest[] = [];
   bookmarkMs = 200;
+  /** Largest page a list returns whatever its `limit` (a server may return fewer; tests page small lists). */
+  maxPageSize = Infinity;
+  /** Called with every request as it arrives, before it is answered (tests inject faults at a given step). */
+  onRequest: ((r: RecordedRequest) => void) | null = null;
   port = 0;
   kubeconfigPath = '';
 
@@ -122,6 +143,16 @@ export class FakeKube {
     const specChanged = !old || JSON.stringify(old.obj.spec) !== JSON.stringify(obj.spec);
     obj.metadata.generation = (old?.obj.metadata.generation ?? 0) + (specChanged ? 1 : 0);
     if (old) obj.status = old.obj.status;
+    if (old?.obj.metadata.deletionTimestamp) {
+      obj.metadata.deletionTimestamp = old.obj.metadata.deletionTimestamp;
+      // The last finalizer removed: the object goes.
+      if (!obj.metadata.finalizers?.length) {
+        obj.metadata.resourceVersion = old.obj.metadata.resourceVersion;
+        this.store.set(k, { kind, obj });
+        this.delete(kind, input.metadata.namespace, input.metadata.name);
+        return structuredClone(obj) as unknown as T;
+      }
+    }
     obj.metadata.resourceVersion = String(++this.rv);
     this.store.set(k, { kind, obj });
     this.emit(kind, old ? 'MODIFIED' : 'ADDED', obj);
@@ -132,6 +163,13 @@ export class FakeKube {
     const k = this.key(kind, ns, name);
     const old = this.store.get(k);
     if (!old) throw new Error(`no ${k}`);
+    if (old.obj.metadata.finalizers?.length) {
+      // Graceful deletion: marked, kept until its finalizers are removed.
+      if (old.obj.metadata.deletionTimestamp) return;
+      old.obj.metadata.deletionTimestamp = new Date().toISOString();
+      old.obj.metadata.resourceVersion = String(++this.rv);
+      return this.emit(kind, 'MODIFIED', old.obj);
+    }
     this.store.delete(k);
     old.obj.metadata.resourceVersion = String(++this.rv);
     this.emit(kind, 'DELETED', old.obj);
@@ -214,6 +252,33 @@ export class FakeKube {
     return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   }
 
+  /**
+   * The next `count` watch requests of `kind` are answered 200 with one ERROR event carrying
+   * this Status, then the stream ends (what the API server does for e.g. a 504 "Too large
+   * resource version", or a 410 when the version is compacted).
+   */
+  failWatchesWithErrorEvent(kind: string, count: number, code: number, reason: string, message: string): void {
+    this.errorEvents.set(kind, { count, status: status(code, reason, message) });
+  }
+
+  /**
+   * List requests of `kind` get no answer until the returned function is called (a slow API
+   * server, or a list in flight at a chosen moment); then they are answered as they stand.
+   */
+  holdLists(kind: string): () => void {
+    this.heldLists.set(kind, []);
+    return () => {
+      const held = this.heldLists.get(kind) ?? [];
+      this.heldLists.delete(kind);
+      for (const answer of held) answer();
+    };
+  }
+
+  /** The next `count` status patches of `kind` get 500 (an API server or etcd hiccup). */
+  failNextStatusPatches(kind: string, count: number): void {
+    this.patchFailures.set(kind, count);
+  }
+
   /** The next `count` list/watch requests for `kind` get 500. */
   failNext(kind: string, count: number): void {
     this.failures.set(kind, count);
@@ -257,7 +322,9 @@ export class FakeKube {
           return json(res, 400, status(400, 'BadRequest', 'body is not JSON'));
         }
       }
-      this.requests.push({ method: req.method!, path: url.pathname, query, contentType: req.headers['content-type'], body });
+      const recorded = { at: Date.now(), method: req.method!, path: url.pathname, query, contentType: req.headers['content-type'], body };
+      this.requests.push(recorded);
+      this.onRequest?.(recorded);
       if (req.headers.authorization !== 'Bearer fake-token') return json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
       this.route(req.method!, url.pathname, query, body, req, res);
     });
@@ -272,7 +339,10 @@ export class FakeKube {
           this.failures.set(kind, left - 1);
           return json(res, 500, status(500, 'InternalError', 'injected failure'));
         }
-        return query.watch === 'true' ? this.watch(kind, query, req, res) : this.list(kind, res);
+        if (query.watch === 'true') return this.watch(kind, query, req, res);
+        const held = this.heldLists.get(kind);
+        if (held) return void held.push(() => this.list(kind, query, res));
+        return this.list(kind, query, res);
       }
       // /apis/<g>/<v>/namespaces/<ns>/<plural>/<name>[/status], or <collection>/<name>[/status] cluster-scoped
       const base = r.path.slice(0, r.path.lastIndexOf('/'));
@@ -287,12 +357,20 @@ export class FakeKube {
         if (req.headers['content-type'] !== 'application/merge-patch+json') {
           return json(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got ${req.headers['content-type']})`));
         }
+        const failing = this.patchFailures.get(kind) ?? 0;
+        if (failing > 0) {
+          this.patchFailures.set(kind, failing - 1);
+          return json(res, 500, status(500, 'InternalError', 'injected failure'));
+        }
         const patch = body as { metadata?: { resourceVersion?: string }; status?: unknown };
         const want = patch.metadata?.resourceVersion;
         if (want && want !== s.obj.metadata.resourceVersion) {
           return json(res, 409, status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${m[2]}": the object has been modified; please apply your changes to the latest version and try again`));
         }
-        s.obj.status = mergePatch(s.obj.status ?? {}, patch.status ?? {});
+        const next = mergePatch(s.obj.status ?? {}, patch.status ?? {});
+        // A patch that changes nothing is a no-op: same resourceVersion, no watch event.
+        if (JSON.stringify(next) === JSON.stringify(s.obj.status ?? {})) return json(res, 200, s.obj);
+        s.obj.status = next;
         s.obj.metadata.resourceVersion = String(++this.rv);
         this.emit(kind, 'MODIFIED', s.obj);
         return json(res, 200, s.obj);
@@ -302,9 +380,37 @@ export class FakeKube {
     json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
   }
 
-  private list(kind: string, res: ServerResponse): void {
-    const items = [...this.store.values()].filter((s) => s.kind === kind).map((s) => s.obj);
-    json(res, 200, { kind: `${kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+  private list(kind: string, query: Record<string, string>, res: ServerResponse): void {
+    let snap: { rv: number; items: KubeObject[] };
+    let start = 0;
+    if (query.continue) {
+      const [id, at] = query.continue.split(':');
+      const found = this.listSnapshots.get(id!);
+      if (!found) return json(res, 400, status(400, 'BadRequest', 'continue key is not valid'));
+      if (found.rv < this.floor) {
+        this.listSnapshots.delete(id!);
+        return json(res, 410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.'));
+      }
+      snap = found;
+      start = Number(at);
+    } else {
+      const items = [...this.store.values()].filter((s) => s.kind === kind).map((s) => structuredClone(s.obj) as KubeObject);
+      items.sort((a, b) => (listKey(a) < listKey(b) ? -1 : listKey(a) > listKey(b) ? 1 : 0));
+      snap = { rv: this.rv, items };
+    }
+    const limit = Math.min(query.limit ? Number(query.limit) : Infinity, this.maxPageSize);
+    const items = snap.items.slice(start, start + limit);
+    const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(snap.rv) };
+    const rest = snap.items.length - (start + items.length);
+    if (rest > 0) {
+      const id = query.continue?.split(':')[0] ?? randomUUID();
+      this.listSnapshots.set(id, snap);
+      metadata.continue = `${id}:${start + items.length}`;
+      metadata.remainingItemCount = rest;
+    } else if (query.continue) {
+      this.listSnapshots.delete(query.continue.split(':')[0]!);
+    }
+    json(res, 200, { kind: `${kind}List`, apiVersion: 'v1', metadata, items });
   }
 
   private watch(kind: string, query: Record<string, string>, req: IncomingMessage, res: ServerResponse): void {
@@ -312,12 +418,23 @@ export class FakeKube {
     const s: Stream = { kind, res, bookmarks: query.allowWatchBookmarks === 'true', stalled: this.stalledKinds.has(kind), timers: [] };
     this.streams.add(s);
     res.on('close', () => this.close(s, false));
-    const from = Number(query.resourceVersion ?? '0');
+    const injected = this.errorEvents.get(kind);
+    if (injected && injected.count > 0) {
+      injected.count--;
+      this.send(s, { type: 'ERROR', object: injected.status });
+      return this.close(s, false);
+    }
+    const from = Number(query.resourceVersion || '0');
     if (from && from < this.floor) {
       this.send(s, { type: 'ERROR', object: gone() });
       return this.close(s, false);
     }
-    for (const h of this.history) if (h.kind === kind && h.rv > from && !s.stalled) this.send(s, { type: h.type, object: h.obj });
+    if (!from) {
+      // "Any version": the current state as synthetic ADDED events, then changes.
+      for (const o of [...this.store.values()].filter((x) => x.kind === kind)) if (!s.stalled) this.send(s, { type: 'ADDED', object: o.obj });
+    } else {
+      for (const h of this.history) if (h.kind === kind && h.rv > from && !s.stalled) this.send(s, { type: h.type, object: h.obj });
+    }
     if (s.bookmarks) {
       const t = setInterval(() => {
         if (!s.stalled) this.send(s, { type: 'BOOKMARK', object: { kind, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) } } });
@@ -337,6 +454,10 @@ export class FakeKube {
     if (abrupt) s.res.socket?.destroy();
     else s.res.end();
   }
+}
+
+function listKey(o: KubeObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
 function json(res: ServerResponse, code: number, body: unknown): void {

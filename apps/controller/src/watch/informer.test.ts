@@ -88,6 +88,24 @@ describe('Informer', () => {
     await until(() => names().length === 0, 'deletes');
   });
 
+  it('re-opens a stream the server ended after its timeoutSeconds from the last version seen, without a relist', async () => {
+    const { inf, until, names, restarts } = start({ watchTimeoutSeconds: 1 });
+    await until(() => inf.synced && kube.openStreams > 0, 'open stream');
+    kube.apply(svc('before-timeout'));
+    await until(() => names().join() === 'before-timeout:5432', 'event');
+    const lists = kube.count('GET', 'Service', false);
+    const watches = kube.count('GET', 'Service', true);
+    const seen = kube.get<Service>('Service', 'acme', 'before-timeout')!.metadata.resourceVersion!;
+    // The server ends the stream cleanly after 1 s; the informer watches again at once.
+    await until(() => kube.count('GET', 'Service', true) > watches && kube.openStreams > 0, 'new watch');
+    const w = kube.requests.filter((r) => r.query.watch === 'true' && r.path === '/api/v1/services').at(-1)!;
+    expect(Number(w.query.resourceVersion)).toBeGreaterThanOrEqual(Number(seen)); // bookmarks may have moved it on
+    expect(kube.count('GET', 'Service', false)).toBe(lists);
+    expect(restarts).toEqual([]);
+    kube.delete('Service', 'acme', 'before-timeout');
+    await until(() => names().length === 0, 'cleanup');
+  });
+
   it('restarts a stalled stream (watchdog) and relists what changed meanwhile', async () => {
     const { inf, until, names, restarts } = start({ silenceMs: 400 });
     await until(() => inf.synced, 'sync');
@@ -137,8 +155,10 @@ describe('Informer', () => {
     await until(() => names().join() === 'lost-on-the-stream:5432', 'relist');
     expect(restarts).toContain('periodic-relist');
     expect(kube.count('GET', 'Service', false)).toBeGreaterThan(lists);
+    // A delete the stream never delivered is noticed the same way (the cache is replaced).
+    kube.loseEvents('Service', 1);
     kube.delete('Service', 'acme', 'lost-on-the-stream');
-    await until(() => names().length === 0, 'cleanup');
+    await until(() => names().length === 0, 'lost delete found by the relist');
   });
 
   it('leaves no connection behind after ten reconnects (each with a relist)', async () => {
@@ -178,6 +198,100 @@ describe('Informer', () => {
       expect(inf.synced).toBe(true);
     } finally {
       kube.missing.delete('Service');
+    }
+  });
+
+  it('backs off, growing and jittered, when every watch ends in an ERROR event; a repeated 410 too', async () => {
+    kube.apply(svc('steady'));
+    // random() = 1: the largest wait of each step, 10 + min(400, 20·2^n) ms: 50, 90, 170, 330.
+    const { inf, until, names, restarts } = start({ backoffMinMs: 20, backoffMaxMs: 400, random: () => 1 });
+    await until(() => inf.synced && names().join() === 'steady:5432' && kube.openStreams > 0 && inf.lastEventAgeMs < 50, 'open stream');
+    const watchTimes = () => kube.requests.filter((r) => r.path === '/api/v1/services' && r.query.watch === 'true').map((r) => r.at);
+    const before = watchTimes().length;
+    // The API server's answer while its watch cache lags behind the list: a 504 Status event.
+    kube.failWatchesWithErrorEvent('Service', 4, 504, 'Timeout', 'Too large resource version: 99, current: 98');
+    kube.dropStreams('Service');
+    await until(() => restarts.filter((r) => r === 'error-event').length === 4 && kube.openStreams > 0, 'four ERROR events, then a working stream');
+    const gaps = watchTimes().slice(before).map((t, i, a) => (i ? t - a[i - 1]! : 0)).slice(1);
+    // Each gap holds a relist and the wait: never a tight loop, and longer each time.
+    expect(gaps.length).toBeGreaterThanOrEqual(4);
+    for (const [i, min] of [90, 170, 330].entries()) expect(gaps[i + 1], `gap ${i + 1} of ${gaps.join(', ')}`).toBeGreaterThanOrEqual(min - 5);
+
+    // A 410 after a working stream relists at once; a 410 again right after waits.
+    await until(() => inf.lastEventAgeMs < 50, 'a bookmark on the new stream');
+    const before410 = watchTimes().length;
+    kube.failWatchesWithErrorEvent('Service', 3, 410, 'Expired', 'too old resource version');
+    kube.expire(); // the open stream: ERROR 410 (its first failure: immediate relist)
+    await until(() => restarts.filter((r) => r === 'gone').length >= 4 && kube.openStreams > 0 && watchTimes().length >= before410 + 4, '410s, then a working stream');
+    const gaps410 = watchTimes().slice(before410 - 1).map((t, i, a) => (i ? t - a[i - 1]! : 0)).slice(1);
+    expect(gaps410[1], gaps410.join(', ')).toBeGreaterThanOrEqual(50 - 5);
+    expect(gaps410[2], gaps410.join(', ')).toBeGreaterThanOrEqual(90 - 5);
+    kube.apply(svc('after-errors'));
+    await until(() => names().join() === 'after-errors:5432,steady:5432', 'cache follows again');
+    kube.delete('Service', 'acme', 'steady');
+    kube.delete('Service', 'acme', 'after-errors');
+    await until(() => names().length === 0, 'cleanup');
+  });
+
+  it('lists in pages (continue tokens) and starts the list over when a token expired between pages', async () => {
+    for (const n of ['p1', 'p2', 'p3', 'p4', 'p5']) kube.apply(svc(n));
+    kube.maxPageSize = 2;
+    let expired = false;
+    kube.onRequest = (r) => {
+      // Compaction between the first and the second page of the first list.
+      if (!expired && r.path === '/api/v1/services' && r.query.continue) {
+        expired = true;
+        kube.apply(svc('p6'));
+        kube.expire();
+      }
+    };
+    try {
+      const { inf, until, names, restarts } = start();
+      await until(() => inf.synced && names().length === 6, 'paged list');
+      expect(names()).toEqual(['p1:5432', 'p2:5432', 'p3:5432', 'p4:5432', 'p5:5432', 'p6:5432']);
+      expect(restarts).toContain('gone');
+      const lists = kube.requests.filter((r) => r.path === '/api/v1/services' && r.query.watch !== 'true');
+      expect(lists.filter((r) => r.query.continue).length).toBeGreaterThanOrEqual(3); // 6 objects in pages of 2, after the expired one
+      // The watch starts from the list's version: later changes arrive, nothing is replayed twice.
+      kube.delete('Service', 'acme', 'p1');
+      await until(() => names().length === 5, 'watch after a paged list');
+    } finally {
+      kube.maxPageSize = Infinity;
+      kube.onRequest = null;
+    }
+    for (const n of ['p2', 'p3', 'p4', 'p5', 'p6']) kube.delete('Service', 'acme', n);
+  });
+
+  it('notices a CRD installed after it started within its maximum backoff, not at the next full relist', async () => {
+    kube.missing.add('Service');
+    let served = false;
+    try {
+      const { inf, until, names } = start({ optional: true, relistMs: 60_000, backoffMaxMs: 100 });
+      await until(() => inf.synced && inf.absent, 'absent');
+      kube.missing.delete('Service');
+      served = true;
+      kube.apply(svc('after-crd'));
+      await until(() => !inf.absent && names().join() === 'after-crd:5432', 'the new resource listed');
+    } finally {
+      if (!served) kube.missing.delete('Service');
+    }
+    kube.delete('Service', 'acme', 'after-crd');
+  });
+
+  it('stops at once during a list, and opens no watch after it', async () => {
+    const release = kube.holdLists('Service');
+    try {
+      const lists = kube.count('GET', 'Service', false);
+      const watches = kube.count('GET', 'Service', true);
+      const { inf } = start();
+      await expect.poll(() => kube.count('GET', 'Service', false), { timeout: 4000, interval: 10 }).toBeGreaterThan(lists);
+      const stopping = inf.stop();
+      release(); // the list is answered after stop() was called
+      await stopping; // without abandoning the list, a watch would open and hold stop() for its timeoutSeconds
+      expect(inf.synced).toBe(false);
+      expect(kube.count('GET', 'Service', true)).toBe(watches);
+    } finally {
+      release();
     }
   });
 

@@ -4,11 +4,17 @@
  *
  * - list (with its resourceVersion) → replace the cache → watch from that version with
  *   bookmarks; a stream the server ends normally is re-opened from the last version seen;
- * - 410 Gone (as an answer or an ERROR event) → relist;
- * - any other failure → restart with jittered exponential backoff (never gives up);
+ * - 410 Gone (as an answer or an ERROR event) → relist, at once the first time after a
+ *   working stream, with backoff when it repeats;
+ * - any other failure (an error answer, a broken stream, an ERROR event such as 504 "Too large
+ *   resource version") → relist after a jittered exponential backoff (never gives up); the
+ *   backoff resets only once a stream delivered an event or a bookmark, so a server that fails
+ *   every watch at once is never hammered;
  * - a watchdog restarts a stream silent for longer than `silenceMs` (bookmarks count as
  *   life), since a half-dead connection otherwise hangs forever;
  * - a full relist every `relistMs` as a safety net;
+ * - a resource not served (optional CRD not installed) is looked for again every `backoffMaxMs`,
+ *   so installing the CRD later takes effect within that;
  * - `synced` only after the first complete list: nothing may be deleted before.
  *
  * An event only calls `onChange()`; consumers re-read the whole cache (level-triggered).
@@ -29,6 +35,8 @@ export interface InformerOptions {
   backoffMaxMs: number;
   /** A resource whose CRD may be missing (Gateway API): 404 counts as an empty synced list. */
   optional?: boolean;
+  /** The jitter's random source (tests make it deterministic). */
+  random?: () => number;
 }
 
 export interface InformerEvents {
@@ -49,12 +57,18 @@ export class Informer<T extends KubeObject> {
   private hasSynced = false;
   private stopped = true;
   private abort: AbortController | null = null;
+  /** The list in flight (stop() abandons it). */
+  private listAbort: AbortController | null = null;
   private loop: Promise<void> | null = null;
   private lastActivity = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
   private relistTimer: NodeJS.Timeout | null = null;
   private needRelist = true;
   private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
+  /** The current stream ended with an ERROR event (a Status object). */
+  private streamError: { gone: boolean; message: string } | null = null;
+  /** The current stream delivered an event or a bookmark: the server works. */
+  private streamHealthy = false;
   /** Restarts since start (watchdog, errors, 410, periodic relists). */
   restarts = 0;
   /** The resource does not exist on this server (optional CRDs). */
@@ -104,6 +118,7 @@ export class Informer<T extends KubeObject> {
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.relistTimer) clearInterval(this.relistTimer);
     this.abort?.abort();
+    this.listAbort?.abort();
     this.wake();
     await this.loop;
   }
@@ -134,17 +149,24 @@ export class Informer<T extends KubeObject> {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
+      let failed: { gone: boolean; message: string } | null = null;
+      this.streamHealthy = false;
       try {
         if (this.needRelist || !this.resourceVersion) {
           this.needRelist = false;
           await this.relist();
           if (this.absent) {
-            // No such resource (CRD not installed): look again at the next periodic relist.
-            await this.sleep(this.opts.relistMs);
+            // No such resource (CRD not installed): look again soon — the CRD may be installed
+            // after the controller (the Gateway API's, typically).
+            await this.sleep(Math.min(this.opts.relistMs, this.opts.backoffMaxMs));
             continue;
           }
         }
+        // stop() may have come during the list: open no stream it could not end (the watchdog
+        // is gone, and a stream lasts up to its timeoutSeconds).
+        if (this.stopped) break;
         this.abort = new AbortController();
+        this.streamError = null;
         this.lastActivity = Date.now();
         const opened = Date.now();
         await this.api.watch(
@@ -153,28 +175,30 @@ export class Informer<T extends KubeObject> {
           (e) => this.handle(e),
           this.abort.signal,
         );
-        failures = 0;
+        // An ERROR event ended the stream (counted as a restart by handle()).
+        if (this.streamError) failed = this.streamError;
         // A server that ends streams at once must not turn this into a busy loop.
-        if (Date.now() - opened < this.opts.backoffMinMs) await this.sleep(this.opts.backoffMinMs);
+        else if (Date.now() - opened < this.opts.backoffMinMs) await this.sleep(this.opts.backoffMinMs);
       } catch (err) {
         if (this.stopped) break;
-        if (err instanceof KubeError && err.status === 410) {
-          this.needRelist = true;
-          this.restarts++;
-          this.events.onRestart(this.opts.resource, 'gone');
-          continue;
-        }
-        failures++;
+        const gone = err instanceof KubeError && err.status === 410;
         this.restarts++;
-        this.events.onRestart(this.opts.resource, 'error');
-        const wait = backoffDelay(failures, this.opts.backoffMinMs, this.opts.backoffMaxMs);
-        this.events.log('warn', 'watch failed: retrying', { resource: this.opts.resource, err: (err as Error).message, retryInMs: wait });
-        // After an error the cache may have missed events: relist (cheap, and level-triggered).
-        this.needRelist = true;
-        await this.sleep(wait);
+        this.events.onRestart(this.opts.resource, gone ? 'gone' : 'error');
+        failed = { gone, message: (err as Error).message };
       } finally {
         this.abort = null;
       }
+      if (this.streamHealthy) failures = 0;
+      if (!failed || this.stopped) continue;
+      // After any failure the cache may have missed events: relist (level-triggered).
+      this.needRelist = true;
+      failures++;
+      // The first 410 after a working stream is the normal way to catch up: relist at once. A
+      // repeated one, like every other failure, waits.
+      if (failed.gone && failures === 1) continue;
+      const wait = backoffDelay(failures, this.opts.backoffMinMs, this.opts.backoffMaxMs, this.opts.random);
+      this.events.log('warn', 'watch failed: retrying', { resource: this.opts.resource, err: failed.message, retryInMs: wait });
+      await this.sleep(wait);
     }
   }
 
@@ -182,9 +206,10 @@ export class Informer<T extends KubeObject> {
     const items: T[] = [];
     let rv = '';
     let cont: string | undefined;
+    this.listAbort = new AbortController();
     try {
       do {
-        const page = await this.api.request<ListResponse>('GET', this.opts.path, { query: { limit: '500', continue: cont } });
+        const page = await this.api.request<ListResponse>('GET', this.opts.path, { query: { limit: '500', continue: cont }, signal: this.listAbort.signal });
         items.push(...((page.items ?? []) as T[]));
         rv = page.metadata?.resourceVersion ?? rv;
         cont = page.metadata?.continue || undefined;
@@ -221,11 +246,14 @@ export class Informer<T extends KubeObject> {
     this.lastActivity = Date.now();
     this.events.onEvent(this.opts.resource);
     if (e.type === 'ERROR') {
-      // A Status object: 410 = our version is too old; anything else, start over.
+      // A Status object: 410 = our version is too old; anything else (e.g. 504 "Too large
+      // resource version", 500) is a failure like an error answer: relist after a backoff.
       const gone = e.object.code === 410;
+      this.streamError = { gone, message: `watch ${this.opts.path}: ERROR ${e.object.code ?? '?'} ${e.object.message ?? ''}`.trim() };
       this.restart(gone ? 'gone' : 'error-event', true);
       return;
     }
+    this.streamHealthy = true;
     const o = e.object as unknown as T;
     const rv = o.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
