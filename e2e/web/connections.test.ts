@@ -18,7 +18,7 @@ import { createTestDatabase, requireTool, type TestDatabase } from '@switchyard/
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectPsqlDisconnected, libpq, psqlSession } from '../support/tools.js';
-import { axeViolations } from './support/browser.js';
+import { axeViolations, fieldError } from './support/browser.js';
 import { BASE_DOMAIN, PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 const ADMIN = 'ops@platform.test';
@@ -131,6 +131,29 @@ describe('connections page', () => {
     expect(new URL(page.url()).searchParams.get('outcome')).toBe('rejected');
     await expect.poll(() => page.getByLabel('Client address or CIDR').inputValue()).toBe('10.0.0.0/8');
     await expect.poll(() => page.getByRole('textbox', { name: 'Outcome' }).or(page.getByLabel('Outcome')).first().inputValue()).toBe('rejected');
+    await page.close();
+  });
+
+  it('shows a filter the API refuses on that filter, once, and recovers when it is corrected', async () => {
+    const page = await signIn(USERS.owner);
+    await page.goto(`${stack.url}/t/acme/connections?range=1h`);
+    await page.getByRole('table', { name: 'Connection events' }).or(page.getByText('No connections match these filters')).first().waitFor();
+    const client = page.getByLabel('Client address or CIDR');
+    // Host bits set: the API refuses it (400 SY_VALIDATION on querystring.clientAddress).
+    await client.fill('10.0.0.1/8');
+    await client.press('Enter');
+    expect(await fieldError(client)).toContain('zero host bits');
+    await page.getByText('Correct the filter marked above').waitFor();
+    expect(await page.getByText('Could not load this').count()).toBe(0);
+    expect(new URL(page.url()).searchParams.get('client')).toBe('10.0.0.1/8');
+    await client.fill('10.0.0.0/8');
+    await client.press('Enter');
+    await page.getByText('No connections match these filters').waitFor();
+    expect(await client.getAttribute('aria-invalid')).not.toBe('true');
+    // A span longer than the API serves (93 days), e.g. from an edited link.
+    await page.goto(`${stack.url}/t/acme/connections?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z`);
+    await page.getByRole('alert').filter({ hasText: 'must not exceed 93 days' }).waitFor();
+    expect(await page.getByText('Could not load this').count()).toBe(0);
     await page.close();
   });
 });

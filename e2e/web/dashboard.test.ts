@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../support/tools.js';
 import { axeViolations, fieldError, launchBrowser, newContext, signIn } from './support/browser.js';
-import { startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 let db: TestDatabase;
 let stack: WebStack;
@@ -177,6 +177,18 @@ describe('a tenant owner', () => {
     await page.getByRole('heading', { name: 'Change password' }).waitFor();
     await expectAccessible(page, 'the account page');
   });
+
+  it('opening a database that does not exist says so and leads back to the list', async () => {
+    const { page } = owner;
+    await page.goto('/t/acme/databases/no-such-db');
+    await page.getByRole('heading', { name: 'Database not found' }).waitFor();
+    expect(await page.getByRole('alert').innerText()).toContain('no-such-db');
+    expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+    await expectAccessible(page, 'a database that does not exist');
+    await page.getByRole('link', { name: 'Back to the databases' }).click();
+    await page.waitForURL('**/t/acme/databases');
+    await page.getByRole('heading', { name: 'Databases' }).waitFor();
+  });
 });
 
 describe('other people', () => {
@@ -206,6 +218,73 @@ describe('other people', () => {
     await ctx.close();
   });
 
+  it('the audit trail shows each action in full to the owner, and tells a member it is for admins', async () => {
+    const { page } = owner;
+    await page.goto('/t/acme/audit');
+    const actions = page.getByTestId('audit-action');
+    await actions.first().waitFor();
+    // Each badge's label holds its whole text ("member.add", not "membe…").
+    const cut = await actions.evaluateAll((els) =>
+      els
+        .filter((el) => {
+          const label = el.querySelector('span') ?? el;
+          return label.scrollWidth > label.clientWidth;
+        })
+        .map((el) => el.textContent),
+    );
+    expect(cut).toEqual([]);
+    // An action filter the API refuses is shown on that filter, not as a trail that failed.
+    const action = page.getByLabel('Action');
+    await action.fill('Route Enable');
+    await action.press('Enter');
+    expect(await fieldError(action)).toContain('must match pattern');
+    await page.getByText('Correct the filter marked above').waitFor();
+    expect(await page.getByText('Could not load this').count()).toBe(0);
+    await action.fill('route.enable');
+    await action.press('Enter');
+    await page.locator('[data-audit-action="route.enable"]').first().waitFor();
+
+    const ctx = await newContext(browser, stack.url);
+    const member = await ctx.newPage();
+    const asked: string[] = [];
+    member.on('request', (r) => {
+      if (r.url().includes('/audit-events')) asked.push(r.url());
+    });
+    await signIn(member, USERS.member);
+    await member.goto('/t/acme/audit');
+    await member.getByText('the audit trail is for its admins and owners').waitFor();
+    expect(await member.getByText('Could not load this').count()).toBe(0);
+    expect(asked).toEqual([]);
+    await expectAccessible(member, 'the audit trail as a member');
+    await ctx.close();
+  });
+
+  it('a tenant admin manages members but not owners, and is told why before the API refuses', async () => {
+    const email = 'admin@acme.test';
+    expect((await stack.api.call('POST', '/api/v1/users', { email, name: 'Acme Admin', password: PASSWORD })).status).toBe(201);
+    expect((await stack.api.call('POST', '/api/v1/tenants/acme/members', { email, role: 'admin' })).status).toBe(201);
+    const ctx = await newContext(browser, stack.url);
+    const page = await ctx.newPage();
+    await signIn(page, email);
+    await page.goto('/t/acme/members');
+    const ownerRole = page.getByRole('combobox', { name: `Role of ${USERS.owner}` });
+    await ownerRole.waitFor();
+    expect(await ownerRole.isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: `Remove ${USERS.owner}` }).isDisabled()).toBe(true);
+    expect(await page.locator('[data-disabled-reason*="owner role"]').count()).toBeGreaterThan(0);
+    expect(await page.getByRole('combobox', { name: `Role of ${USERS.member}` }).isDisabled()).toBe(false);
+    // Adding someone: owner is offered, disabled, with the reason under the field.
+    await page.getByRole('button', { name: 'Add member' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Only an owner of this tenant').waitFor();
+    await dialog.getByRole('combobox', { name: 'Role' }).click();
+    const owner = page.getByRole('option', { name: /^owner/ });
+    await owner.waitFor();
+    expect(await owner.getAttribute('data-combobox-disabled')).toBe('true');
+    expect(await page.getByRole('option', { name: /^admin/ }).getAttribute('data-combobox-disabled')).toBeNull();
+    await ctx.close();
+  });
+
   it('a user of another tenant cannot open the database’s URL', async () => {
     const ctx = await newContext(browser, stack.url);
     const page = await ctx.newPage();
@@ -218,6 +297,36 @@ describe('other people', () => {
     expect(text).not.toContain(String(stack.upstream.port));
     expect((await page.request.get('/api/v1/tenants/acme/databases/orders')).status()).toBe(404);
     await expectAccessible(page, 'the no-access page');
+    await ctx.close();
+  });
+
+  it('a page whose session ended elsewhere goes to the sign-in page, which comes back to it', async () => {
+    const ctx = await newContext(browser, stack.url);
+    const page = await ctx.newPage();
+    await signIn(page, USERS.owner);
+    await page.goto('/t/acme/databases');
+    await page.getByRole('heading', { name: 'Databases' }).waitFor();
+    // Another tab of the same browser signs out: this tab's session is gone.
+    const other = await ctx.newPage();
+    await other.goto('/t/acme/databases');
+    await other.getByRole('heading', { name: 'Databases' }).waitFor();
+    const status = await other.evaluate(async () => {
+      const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
+      return (await fetch('/api/v1/auth/logout', { method: 'POST', headers: { 'x-csrf-token': me.csrfToken } })).status;
+    });
+    expect(status).toBeLessThan(300);
+    await other.close();
+    // The next page this tab opens asks the API, which answers 401: not an error box with
+    // "Try again", but the sign-in page saying why.
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.waitForURL('**/login?**');
+    await page.getByText('Your session has ended').waitFor();
+    expect(await page.getByText('Could not load this').count()).toBe(0);
+    await page.getByLabel(/^Email/).fill(USERS.owner);
+    await page.getByLabel(/^Password/).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL('**/t/acme/members');
+    await page.getByRole('heading', { name: 'Members' }).waitFor();
     await ctx.close();
   });
 

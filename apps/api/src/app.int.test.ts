@@ -163,6 +163,24 @@ describe('api shape', () => {
     expect(Object.keys(doc.paths)).toContain('/api/v1/tenants/{tenant}/databases/{database}/external-access');
   });
 
+  it('refuses blank names of tenants, users and tokens on the field, and keeps names with spaces inside', async () => {
+    const blank = ' \t ';
+    const refused = [
+      await h.call('POST', '/api/v1/tenants', { slug: 'blank', name: blank }),
+      await h.call('PATCH', '/api/v1/tenants/acme', { name: blank }),
+      await h.call('POST', '/api/v1/users', { email: 'blank@example.com', name: blank }),
+      await h.call('POST', '/api/v1/tenants/acme/tokens', { name: blank, role: 'member' }, owner),
+      await h.call('POST', '/api/v1/platform/tokens', { name: blank }),
+    ];
+    for (const r of refused) {
+      expect(r.statusCode).toBe(400);
+      expect(r.json()).toMatchObject({ code: 'SY_VALIDATION', details: [{ field: 'body.name', message: 'must not be blank' }] });
+    }
+    expect((await h.call('GET', '/api/v1/tenants/acme')).json().name).toBe('acme Inc');
+    const ok = await h.call('POST', '/api/v1/tenants/acme/tokens', { name: ' ci pipeline ', role: 'member' }, owner);
+    expect(ok.statusCode).toBe(201);
+  });
+
   it('answers unknown routes and bad JSON in the error shape', async () => {
     const nf = await h.call('GET', '/api/v1/nope');
     expect(nf.json()).toMatchObject({ statusCode: 404, code: 'SY_NOT_FOUND' });

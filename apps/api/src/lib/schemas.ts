@@ -8,6 +8,12 @@ import { ERRORS } from './errors.js';
 export const Slug = (description: string) =>
   Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: MAX_SLUG_LENGTH, description, examples: ['acme'] });
 
+/**
+ * A name people read in lists, menus and the audit trail (tenant, user, token): not blank.
+ * Only spaces would show as an empty row that cannot be told apart or searched for.
+ */
+export const DisplayName = (maxLength: number, examples: string[]) => Type.String({ format: 'display-name', minLength: 1, maxLength, examples });
+
 export const TenantParams = Type.Object({ tenant: Slug('Tenant slug') }, { additionalProperties: false });
 export const DatabaseParams = Type.Object(
   { tenant: Slug('Tenant slug'), database: Slug('Database name') },

@@ -58,10 +58,16 @@ export const NETWORK_FORMATS: Record<string, { test: (s: string) => boolean; mes
   ip: { test: (s) => parseIp(s) !== null, message: 'is not an IP address' },
 };
 
+/** Formats for text people read (documented in OpenAPI as `format`). */
+export const TEXT_FORMATS: Record<string, { test: (s: string) => boolean; message: string }> = {
+  /** A tenant, user or token name: at least one character that is not white space. */
+  'display-name': { test: (s) => s.trim() !== '', message: 'must not be blank' },
+};
+
 export function createAjv(coerce: boolean): Ajv {
   const opts: Options = { removeAdditional: false, coerceTypes: coerce ? 'array' : false, allErrors: true, strict: false, useDefaults: true };
   const ajv = addFormats(new Ajv(opts));
-  for (const [name, f] of Object.entries(NETWORK_FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.test });
+  for (const [name, f] of Object.entries({ ...NETWORK_FORMATS, ...TEXT_FORMATS })) ajv.addFormat(name, { type: 'string', validate: f.test });
   return ajv;
 }
 

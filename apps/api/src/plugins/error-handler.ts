@@ -7,7 +7,7 @@ import { Prisma } from '@switchyard/db';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, errorBody, type ErrorCode, type ErrorDetail } from '../lib/errors.js';
-import { NETWORK_FORMATS } from '../lib/validation.js';
+import { NETWORK_FORMATS, TEXT_FORMATS } from '../lib/validation.js';
 
 interface AjvError {
   instancePath: string;
@@ -61,8 +61,9 @@ function validationDetails(context: string, errors: AjvError[]): ErrorDetail[] {
     if (e.keyword === 'additionalProperties') message = 'is not a known field';
     if (e.keyword === 'required') message = 'is required';
     if (e.keyword === 'enum') message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    if (e.keyword === 'format' && typeof e.params.format === 'string' && NETWORK_FORMATS[e.params.format]) {
-      message = NETWORK_FORMATS[e.params.format]!.message;
+    const format = e.keyword === 'format' && typeof e.params.format === 'string' ? (NETWORK_FORMATS[e.params.format] ?? TEXT_FORMATS[e.params.format]) : undefined;
+    if (format) {
+      message = format.message;
     }
     return { field, message };
   });

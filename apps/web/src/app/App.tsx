@@ -10,6 +10,7 @@ import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { ApiError } from '../lib/api/client';
 import { whenIdle } from './idle';
 import { holdModalEvents } from './modal-events';
+import { watchSession } from './session-lost';
 import { createAppRouter } from './router';
 import { cssVariablesResolver, theme } from './theme';
 
@@ -60,6 +61,16 @@ function AfterFirstPage({ router, children }: { router: AppRouter; children: Rea
 export function App() {
   const [queryClient] = useState(createQueryClient);
   const [router] = useState(() => createAppRouter(queryClient));
+  useEffect(
+    () =>
+      watchSession(queryClient, () => {
+        // latestLocation: a navigation already under way counts (several queries fail at once).
+        const { pathname, href } = router.latestLocation;
+        if (pathname === '/login') return;
+        void router.navigate({ to: '/login', search: { redirect: href, ended: true }, replace: true });
+      }),
+    [queryClient, router],
+  );
   return (
     <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver}>
       <QueryClientProvider client={queryClient}>

@@ -24,7 +24,11 @@ const rootRoute = createRootRouteWithContext<RouterContext>()({
 const loginRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/login',
-  validateSearch: (s: Record<string, unknown>): { redirect?: string } => (typeof s.redirect === 'string' ? { redirect: s.redirect } : {}),
+  validateSearch: (s: Record<string, unknown>): { redirect?: string; ended?: true } => ({
+    ...(typeof s.redirect === 'string' ? { redirect: s.redirect } : {}),
+    // Sent here because the session ended while a page was open (app/session-lost.ts).
+    ...(s.ended === true || s.ended === 'true' ? { ended: true as const } : {}),
+  }),
   component: lazyRouteComponent(() => import('../features/auth/LoginPage'), 'LoginPage'),
 });
 

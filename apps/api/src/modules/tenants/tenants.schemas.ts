@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { ListOf, Slug, Timestamp } from '../../lib/schemas.js';
+import { DisplayName, ListOf, Slug, Timestamp } from '../../lib/schemas.js';
 
 const HostSuffix = Type.String({
   format: 'dns-suffix',
@@ -29,7 +29,7 @@ export const UpstreamPolicy = Type.Object(
 export const CreateTenantBody = Type.Object(
   {
     slug: Slug('Lower-case DNS label; becomes part of route hostnames'),
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    name: DisplayName(200, ['Acme Corp']),
     upstreamPolicy: Type.Optional(UpstreamPolicy),
     allowedCustomDomains: Type.Optional(Type.Array(CustomDomain, { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
@@ -40,7 +40,7 @@ export type CreateTenantBody = Static<typeof CreateTenantBody>;
 
 export const UpdateTenantBody = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(DisplayName(200, ['Acme Corp'])),
     upstreamPolicy: Type.Optional(UpstreamPolicy),
     allowedCustomDomains: Type.Optional(Type.Array(CustomDomain, { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),

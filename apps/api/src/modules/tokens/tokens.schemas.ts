@@ -1,11 +1,11 @@
 import { Type, type Static } from 'typebox';
-import { ListOf, Timestamp, TimestampInput } from '../../lib/schemas.js';
+import { DisplayName, ListOf, Timestamp, TimestampInput } from '../../lib/schemas.js';
 
 export const TokenRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 
 export const CreateTokenBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, examples: ['ci-pipeline'] }),
+    name: DisplayName(100, ['ci-pipeline']),
     role: TokenRole,
     expiresAt: Type.Optional(TimestampInput('Omit for a token that does not expire')),
   },
@@ -15,7 +15,7 @@ export type CreateTokenBody = Static<typeof CreateTokenBody>;
 
 export const CreatePlatformTokenBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, examples: ['terraform'] }),
+    name: DisplayName(100, ['terraform']),
     expiresAt: Type.Optional(TimestampInput('Omit for a token that does not expire')),
   },
   { additionalProperties: false, examples: [{ name: 'terraform', expiresAt: '2027-06-30T00:00:00Z' }] },

@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
-import { ListOf, Timestamp, UuidInput } from '../../lib/schemas.js';
+import { DisplayName, ListOf, Timestamp, UuidInput } from '../../lib/schemas.js';
 import { Email, NewPassword } from '../auth/auth.schemas.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 200, examples: ['Ada Lovelace'] });
+const Name = DisplayName(200, ['Ada Lovelace']);
 
 export const UserParams = Type.Object({ userId: UuidInput('User id') }, { additionalProperties: false });
 

@@ -2,25 +2,41 @@
  * The audit trail: who changed what and when, with before/after. Tenant admins see their
  * tenant's; platform admins everything. Filters live in the URL.
  */
-import { Badge, Button, Code, Group, Paper, SegmentedControl, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Code, Group, Paper, SegmentedControl, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
 import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { EmptyState, ErrorState, LoadingState } from '../../components/QueryState';
 import { api, call } from '../../lib/api/client';
+import { filterFieldErrors } from '../../lib/api/errors';
 import type { paths } from '../../lib/api/schema';
+import { canManage, roleIn, useMe } from '../auth/session';
 
 import { changeRows, parseAuditFilters, RANGES, type AuditFilters } from './filters';
 
 type AuditEvent = paths['/api/v1/audit-events']['get']['responses'][200]['content']['application/json']['items'][number];
 export function TenantAuditPage() {
   const tenant = useParams({ strict: false }).tenant ?? '';
+  const me = useMe();
+  // The API lets tenant admins and owners read the trail: a member is told so, not shown a
+  // 403 as a page that could not load.
+  if (!canManage(roleIn(me, tenant)))
+    return (
+      <Stack>
+        <Title order={1}>Audit trail</Title>
+        <Alert color="gray" title="Read-only">
+          Your role in this tenant is member: the audit trail is for its admins and owners.
+        </Alert>
+      </Stack>
+    );
   return <AuditPage tenant={tenant} />;
 }
 
 export function PlatformAuditPage() {
   return <AuditPage tenant={null} />;
 }
+
+const FILTER_OF_PARAM = { action: 'action', targetType: 'targetType', actorId: 'actorId', tenant: 'tenant' } as const;
 
 function AuditPage({ tenant }: { tenant: string | null }) {
   const search: Record<string, unknown> = useSearch({ strict: false });
@@ -45,8 +61,11 @@ function AuditPage({ tenant }: { tenant: string | null }) {
   useEffect(() => setText({ action: filters.action ?? '', targetType: filters.targetType ?? '', actorId: filters.actorId ?? '', tenant: filters.tenant ?? '' }), [filters.action, filters.targetType, filters.actorId, filters.tenant]);
   const apply = () => set({ action: text.action || undefined, targetType: text.targetType || undefined, actorId: text.actorId || undefined, tenant: text.tenant || undefined });
   const rows = events.data?.pages.flatMap((p) => p.items) ?? [];
+  // A filter the API refuses (an action that is not one, a platform view's unknown tenant) is
+  // shown on that filter, not as a trail that could not load.
+  const badFilters = filterFieldErrors(events.error, FILTER_OF_PARAM, { SY_TENANT_NOT_FOUND: 'tenant' });
   const field = (k: keyof typeof text, label: string, placeholder: string) => (
-    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={apply} onKeyDown={(e) => e.key === 'Enter' && apply()} w={180} />
+    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={apply} onKeyDown={(e) => e.key === 'Enter' && apply()} w={180} error={badFilters?.[k]} />
   );
   return (
     <Stack>
@@ -71,6 +90,12 @@ function AuditPage({ tenant }: { tenant: string | null }) {
       <Paper withBorder>
         {events.isPending ? (
           <LoadingState label="Loading the audit trail" />
+        ) : badFilters ? (
+          <EmptyState title="No changes to show">
+            <Text size="sm" c="dimmed">
+              Correct the filter marked above.
+            </Text>
+          </EmptyState>
         ) : events.isError ? (
           <ErrorState error={events.error} retry={() => void events.refetch()} />
         ) : rows.length === 0 ? (
@@ -115,7 +140,8 @@ function AuditTable({ rows, platform }: { rows: AuditEvent[]; platform: boolean 
               </Text>
             </Table.Td>
             <Table.Td>
-              <Badge variant="light" tt="none">
+              {/* The whole action, never cut to "membe…": its label may not shrink below its text. */}
+              <Badge variant="light" tt="none" styles={{ label: { overflow: 'visible' } }} data-testid="audit-action">
                 {a.action}
               </Badge>
             </Table.Td>

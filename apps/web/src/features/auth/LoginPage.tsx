@@ -42,6 +42,11 @@ export function LoginPage() {
             <Title order={1} size="h2">
               Sign in to Switchyard
             </Title>
+            {search.ended && !failure && (
+              <Alert color="yellow" title="Your session has ended">
+                Sign in again to go back to the page you were on.
+              </Alert>
+            )}
             {failure && (
               <Alert color="red" role="alert" title="Sign-in failed">
                 {failure.message}

@@ -33,11 +33,14 @@ export function useMe(): Me {
   return data;
 }
 
-/** The caller's role in a tenant; platform admins act as owners everywhere. */
+/**
+ * The caller's role in a tenant; platform admins act as owners everywhere — also in a tenant
+ * they are a member of with a lower role, as the API treats them (lib/access.ts).
+ */
 export function roleIn(me: Me, tenant: string): Role | null {
+  if (me.isPlatformAdmin) return 'owner';
   const t = me.tenants.find((x) => x.slug === tenant);
-  if (t) return t.role as Role;
-  return me.isPlatformAdmin ? 'owner' : null;
+  return t ? (t.role as Role) : null;
 }
 
 /** Admins and owners change things; members only look. */

@@ -12,7 +12,8 @@ import { ErrorState, EmptyState, LoadingState } from '../../components/QueryStat
 import { notifyDone, notifyError } from '../../components/notify';
 import { canManage, roleIn, useMe } from '../auth/session';
 import { ConnectionCharts } from './ConnectionCharts';
-import { apiQuery, csvHref, formatBytes, formatDuration, intervalFor, OUTCOMES, parseFilters, QUICK_RANGES, spanOf, type ConnectionFilters } from './filters';
+import { apiQuery, csvHref, filterErrors, formatBytes, formatDuration, intervalFor, OUTCOMES, parseFilters, QUICK_RANGES, spanOf, type ConnectionFilters, type FilterField } from './filters';
+import { useSpanClock } from './span-clock';
 import { useConnectionEvents, useConnectionStats, useLiveConnections, useTerminate, type ConnectionEvent, type LiveConnection } from './queries';
 
 /** Shade 9 outlines keep 4.5:1 contrast on white. */
@@ -35,13 +36,8 @@ function ConnectionsPage({ tenant }: { tenant: string | null }) {
   const platform = tenant === null;
   const setFilters = (patch: Partial<ConnectionFilters>) =>
     void navigate({ to: '.', search: (prev: Record<string, unknown>) => clean({ ...parseFilters(prev), ...patch }) as never, replace: false });
-  // The span is fixed per render cycle of a quick range; live mode slides it forward.
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!filters.live) return;
-    const t = setInterval(() => setNow(Date.now()), 2000);
-    return () => clearInterval(t);
-  }, [filters.live]);
+  // A quick range ends now: re-read when the filters change; live mode slides it forward.
+  const now = useSpanClock(JSON.stringify({ ...filters, event: undefined }), filters.live ? 2000 : null);
   const q = apiQuery(filters, platform, now);
   const span = spanOf(filters, now);
   const events = useConnectionEvents(tenant, q, !!filters.live);
@@ -50,6 +46,9 @@ function ConnectionsPage({ tenant }: { tenant: string | null }) {
   const rows = events.data?.pages.flatMap((p) => p.items) ?? [];
   const open = filters.event ? rows.find((r) => r.id === filters.event) : undefined;
   const canTerminate = (c: LiveConnection) => me.isPlatformAdmin || canManage(roleIn(me, c.tenant));
+  // A filter the API refuses (a mistyped CIDR, a span over its limit) is shown on that filter,
+  // once, instead of as two pages that could not load.
+  const badFilters = filterErrors(events.error ?? stats.error);
   const exportBase = platform ? '/api/v1/connection-events' : `/api/v1/tenants/${encodeURIComponent(tenant)}/connection-events`;
 
   return (
@@ -63,24 +62,40 @@ function ConnectionsPage({ tenant }: { tenant: string | null }) {
           </Anchor>
         </Group>
       </Group>
-      <FilterBar filters={filters} platform={platform} onChange={setFilters} />
+      <FilterBar filters={filters} platform={platform} onChange={setFilters} errors={badFilters ?? {}} />
       {filters.live && <LivePanel query={live} canTerminate={canTerminate} />}
-      {stats.isError ? <ErrorState error={stats.error} retry={() => void stats.refetch()} /> : stats.data ? <ConnectionCharts stats={stats.data} onSelectSpan={(from, to) => setFilters({ from, to, range: undefined, live: undefined })} /> : <LoadingState label="Loading charts" />}
-      <Paper withBorder>
-        {events.isPending ? (
-          <LoadingState label="Loading connections" />
-        ) : events.isError ? (
-          <ErrorState error={events.error} retry={() => void events.refetch()} />
-        ) : rows.length === 0 ? (
-          <EmptyState title="No connections match these filters">
+      {badFilters ? (
+        <Paper withBorder>
+          <EmptyState title="No connections to show">
             <Text size="sm" c="dimmed">
-              Widen the time range or clear a filter.
+              Correct the filter marked above.
             </Text>
           </EmptyState>
-        ) : (
-          <EventsTable rows={rows} platform={platform} onOpen={(id) => setFilters({ event: id })} />
-        )}
-      </Paper>
+        </Paper>
+      ) : stats.isError ? (
+        <ErrorState error={stats.error} retry={() => void stats.refetch()} />
+      ) : stats.data ? (
+        <ConnectionCharts stats={stats.data} onSelectSpan={(from, to) => setFilters({ from, to, range: undefined, live: undefined })} />
+      ) : (
+        <LoadingState label="Loading charts" />
+      )}
+      {!badFilters && (
+        <Paper withBorder>
+          {events.isPending ? (
+            <LoadingState label="Loading connections" />
+          ) : events.isError ? (
+            <ErrorState error={events.error} retry={() => void events.refetch()} />
+          ) : rows.length === 0 ? (
+            <EmptyState title="No connections match these filters">
+              <Text size="sm" c="dimmed">
+                Widen the time range or clear a filter.
+              </Text>
+            </EmptyState>
+          ) : (
+            <EventsTable rows={rows} platform={platform} onOpen={(id) => setFilters({ event: id })} />
+          )}
+        </Paper>
+      )}
       {events.hasNextPage && (
         <Group justify="center">
           <Button variant="light" onClick={() => void events.fetchNextPage()} loading={events.isFetchingNextPage}>
@@ -101,12 +116,12 @@ function clean(f: ConnectionFilters): Record<string, unknown> {
   return out;
 }
 
-function FilterBar({ filters, platform, onChange }: { filters: ConnectionFilters; platform: boolean; onChange: (p: Partial<ConnectionFilters>) => void }) {
+export function FilterBar({ filters, platform, onChange, errors = {} }: { filters: ConnectionFilters; platform: boolean; onChange: (p: Partial<ConnectionFilters>) => void; errors?: Partial<Record<FilterField, string>> }) {
   const [text, setText] = useState({ tenant: filters.tenant ?? '', database: filters.database ?? '', reason: filters.reason ?? '', client: filters.client ?? '', sni: filters.sni ?? '' });
   useEffect(() => setText({ tenant: filters.tenant ?? '', database: filters.database ?? '', reason: filters.reason ?? '', client: filters.client ?? '', sni: filters.sni ?? '' }), [filters.tenant, filters.database, filters.reason, filters.client, filters.sni]);
   const apply = () => onChange({ tenant: text.tenant || undefined, database: text.database || undefined, reason: text.reason || undefined, client: text.client || undefined, sni: text.sni || undefined });
   const field = (k: keyof typeof text, label: string, placeholder: string) => (
-    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={apply} onKeyDown={(e) => e.key === 'Enter' && apply()} w={170} />
+    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={apply} onKeyDown={(e) => e.key === 'Enter' && apply()} w={170} error={errors[k]} />
   );
   return (
     <Paper withBorder p="sm">
@@ -130,7 +145,7 @@ function FilterBar({ filters, platform, onChange }: { filters: ConnectionFilters
           </div>
           {platform && field('tenant', 'Tenant', 'acme')}
           {field('database', 'Database', platform ? 'needs a tenant' : 'orders')}
-          <Select label="Outcome" placeholder="any" data={[...OUTCOMES]} value={filters.outcome ?? null} clearable onChange={(v) => onChange({ outcome: (v ?? undefined) })} w={130} />
+          <Select label="Outcome" placeholder="any" data={[...OUTCOMES]} value={filters.outcome ?? null} clearable onChange={(v) => onChange({ outcome: (v ?? undefined) })} w={130} error={errors.outcome} />
           {field('reason', 'Close reason', 'unknown_host')}
           {field('client', 'Client address or CIDR', '10.0.0.0/8')}
           {field('sni', 'Host name (SNI)', 'orders.acme…')}
@@ -141,6 +156,11 @@ function FilterBar({ filters, platform, onChange }: { filters: ConnectionFilters
         {filters.from && (
           <Text size="xs" c="dimmed" mt="xs">
             {new Date(filters.from).toLocaleString()} – {new Date(filters.to!).toLocaleString()}
+          </Text>
+        )}
+        {errors.range && (
+          <Text size="xs" c="red.8" mt="xs" role="alert">
+            {errors.range}
           </Text>
         )}
       </form>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { apiQuery, csvHref, formatBytes, formatDuration, intervalFor, parseFilters, spanOf } from './filters';
+import { ApiError } from '../../lib/api/client';
+import { apiQuery, csvHref, filterErrors, formatBytes, formatDuration, intervalFor, parseFilters, spanOf } from './filters';
 
 const now = Date.parse('2026-12-06T12:00:00Z');
 
@@ -46,5 +47,31 @@ describe('connection filters in the URL', () => {
     expect(formatDuration(250)).toBe('250 ms');
     expect(formatDuration(65_000)).toBe('1 min 5 s');
     expect(formatDuration(3 * 3600_000 + 60_000)).toBe('3 h 1 min');
+  });
+});
+
+describe('filterErrors', () => {
+  const refused = (...details: Array<{ field?: string; message: string }>) => new ApiError(400, 'SY_VALIDATION', 'refused', details, 'r1');
+
+  it('puts each refused query parameter on the filter it came from', () => {
+    expect(filterErrors(refused({ field: 'querystring.clientAddress', message: 'is not an IP address or a CIDR with zero host bits (e.g. 10.42.0.0/16)' }))).toEqual({
+      client: 'is not an IP address or a CIDR with zero host bits (e.g. 10.42.0.0/16)',
+    });
+    expect(filterErrors(refused({ field: 'querystring.from', message: 'range must not exceed 93 days' }))).toEqual({ range: 'The time range must not exceed 93 days' });
+    expect(filterErrors(refused({ field: 'querystring.sni', message: 'must NOT have more than 253 characters' }, { field: 'querystring.outcome', message: 'must be one of …' }))).toEqual({
+      sni: 'must NOT have more than 253 characters',
+      outcome: 'must be one of …',
+    });
+    // Platform view: a tenant that does not exist.
+    expect(filterErrors(new ApiError(404, 'SY_TENANT_NOT_FOUND', 'Tenant not found', [], 'r2'))).toEqual({ tenant: 'Tenant not found' });
+  });
+
+  it('leaves everything else to the page’s error state', () => {
+    expect(filterErrors(null)).toBeNull();
+    expect(filterErrors(new Error('boom'))).toBeNull();
+    expect(filterErrors(new ApiError(403, 'SY_FORBIDDEN', 'no', [{ field: 'querystring.clientAddress', message: 'x' }], null))).toBeNull();
+    expect(filterErrors(refused({ field: 'querystring.limit', message: 'must be <= 1000' }))).toBeNull();
+    expect(filterErrors(refused({ field: 'querystring.constructor', message: 'x' }))).toBeNull();
+    expect(filterErrors(refused({ message: 'no field' }))).toBeNull();
   });
 });

@@ -2,6 +2,8 @@
  * The connections page's filters as they live in the URL (`?range=24h&outcome=rejected…`),
  * and what they become in API queries. Pure: unit-tested.
  */
+import { filterFieldErrors } from '../../lib/api/errors';
+
 export const QUICK_RANGES = { '1h': 3600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
 export type QuickRange = keyof typeof QUICK_RANGES;
 export const OUTCOMES = ['ok', 'rejected', 'error', 'aborted'] as const;
@@ -107,4 +109,29 @@ export function formatDuration(ms: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${s % 60} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** The filter fields an API error can name: the time range, or one of the filters. */
+export type FilterField = 'range' | 'tenant' | 'database' | 'outcome' | 'reason' | 'client' | 'sni';
+
+const FIELD_OF_PARAM: Record<string, FilterField> = {
+  from: 'range',
+  to: 'range',
+  tenant: 'tenant',
+  database: 'database',
+  outcome: 'outcome',
+  reason: 'reason',
+  clientAddress: 'client',
+  sni: 'sni',
+};
+
+/**
+ * An error of the list or the stats that names a filter (`400` on `querystring.clientAddress`,
+ * a platform view's unknown tenant) goes on that filter, so a mistyped CIDR is shown under
+ * "Client address or CIDR" rather than as a page that could not load. Null otherwise.
+ */
+export function filterErrors(err: unknown): Partial<Record<FilterField, string>> | null {
+  const out = filterFieldErrors(err, FIELD_OF_PARAM, { SY_TENANT_NOT_FOUND: 'tenant' });
+  if (out?.range) out.range = `The time range ${out.range.replace(/^range /, '')}`;
+  return out;
 }

@@ -2,14 +2,15 @@
  * One database: the switch with its propagation, then tabs (in the URL) for connecting,
  * access settings and the database's own settings.
  */
-import { Badge, Button, Group, List, Modal, Paper, Stack, Tabs, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Group, List, Modal, Paper, Stack, Tabs, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { useNavigate } from '@tanstack/react-router';
+import { Link, useNavigate } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
 import { ErrorState, LoadingState } from '../../components/QueryState';
 import { databaseRoute, type DatabaseTab } from '../../app/router';
+import { ApiError } from '../../lib/api/client';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
 import { AccessSettings } from './AccessSettings';
 import { AccessSwitch } from './AccessSwitch';
@@ -96,6 +97,18 @@ export function DatabasePage() {
   const setSearch = (s: { tab?: DatabaseTab; client?: string }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
 
   if (db.isPending) return <LoadingState label="Loading the database" />;
+  // No such database (a mistyped or old link, or deleted in another tab while this was open):
+  // a page that says so and leads back, not an error to retry.
+  if (db.error instanceof ApiError && db.error.code === 'SY_DATABASE_NOT_FOUND')
+    return (
+      <Stack>
+        <Title order={1}>Database not found</Title>
+        <Text role="alert">
+          This tenant has no database named <strong>{database}</strong>; it may have been deleted.
+        </Text>
+        <Anchor renderRoot={(props) => <Link {...props} to="/t/$tenant/databases" params={{ tenant }} />}>Back to the databases</Anchor>
+      </Stack>
+    );
   if (db.isError) return <ErrorState error={db.error} retry={() => void db.refetch()} />;
   const d = db.data;
   // Kubernetes-owned: read-only here for everyone (the API answers SY_KUBERNETES_OWNED).

@@ -22,6 +22,13 @@ const ROLES = [
   { value: 'owner', label: 'owner — everything, including members' },
 ];
 const OWNERS_ONLY = 'Your role in this tenant is member: read-only. Admins and owners manage members.';
+/** The API's rule: nobody grants, changes or removes a role above their own. */
+const OWNER_ROLE_REASON = 'Only an owner of this tenant (or a platform admin) can grant, change or remove the owner role.';
+
+/** The roles someone with `mine` may grant: owners (and platform admins) all, admins up to admin. */
+function roleChoices(mine: Role | null) {
+  return ROLES.map((r) => (r.value === 'owner' && mine !== 'owner' ? { ...r, disabled: true } : r));
+}
 
 function useMemberMutations(tenant: string) {
   const qc = useQueryClient();
@@ -44,7 +51,7 @@ function useMemberMutations(tenant: string) {
   };
 }
 
-function AddMember({ tenant, onDone }: { tenant: string; onDone: () => void }) {
+function AddMember({ tenant, mine, onDone }: { tenant: string; mine: Role | null; onDone: () => void }) {
   const { add } = useMemberMutations(tenant);
   const form = useForm({
     initialValues: { email: '', role: 'member' as Role },
@@ -67,7 +74,7 @@ function AddMember({ tenant, onDone }: { tenant: string; onDone: () => void }) {
     <form onSubmit={submit} noValidate>
       <Stack>
         <TextInput label="Email" type="email" description="Someone with an account on this Switchyard" required data-autofocus {...form.getInputProps('email')} />
-        <Select label="Role" data={ROLES} allowDeselect={false} {...form.getInputProps('role')} />
+        <Select label="Role" data={roleChoices(mine)} description={mine === 'owner' ? undefined : OWNER_ROLE_REASON} allowDeselect={false} {...form.getInputProps('role')} />
         <Group justify="flex-end">
           <Button type="submit" loading={add.isPending}>
             Add member
@@ -81,7 +88,11 @@ function AddMember({ tenant, onDone }: { tenant: string; onDone: () => void }) {
 export function MembersPage() {
   const { tenant } = membersRoute.useParams();
   const me = useMe();
-  const isOwner = canManage(roleIn(me, tenant));
+  const mine = roleIn(me, tenant);
+  const isOwner = canManage(mine);
+  // An admin manages members and admins; an owner's row is for owners.
+  const mayChange = (m: { role: string }) => isOwner && (mine === 'owner' || m.role !== 'owner');
+  const lockedReason = isOwner ? OWNER_ROLE_REASON : OWNERS_ONLY;
   const list = useQuery(membersQuery(tenant));
   const { setRole, remove } = useMemberMutations(tenant);
   const [adding, setAdding] = useState(false);
@@ -121,13 +132,13 @@ export function MembersPage() {
                     </Table.Td>
                     <Table.Td>{m.email}</Table.Td>
                     <Table.Td>
-                      <Guarded allowed={isOwner} reason={OWNERS_ONLY}>
+                      <Guarded allowed={mayChange(m)} reason={lockedReason}>
                         <Select
                           aria-label={`Role of ${m.email}`}
-                          data={ROLES}
+                          data={roleChoices(mine)}
                           value={m.role}
                           allowDeselect={false}
-                          disabled={!isOwner || setRole.isPending}
+                          disabled={!mayChange(m) || setRole.isPending}
                           w={300}
                           onChange={(role) =>
                             role &&
@@ -138,12 +149,12 @@ export function MembersPage() {
                       </Guarded>
                     </Table.Td>
                     <Table.Td>
-                      <Guarded allowed={isOwner} reason={OWNERS_ONLY}>
+                      <Guarded allowed={mayChange(m)} reason={lockedReason}>
                         <Button
                           size="xs"
                           color="red"
                           variant="light"
-                          disabled={!isOwner}
+                          disabled={!mayChange(m)}
                           aria-label={`Remove ${m.email}`}
                           onClick={() =>
                             modals.openConfirmModal({
@@ -167,7 +178,7 @@ export function MembersPage() {
         }
       </QueryState>
       <Modal opened={adding} onClose={() => setAdding(false)} title="Add a member">
-        <AddMember tenant={tenant} onDone={() => setAdding(false)} />
+        <AddMember tenant={tenant} mine={mine} onDone={() => setAdding(false)} />
       </Modal>
     </Stack>
   );

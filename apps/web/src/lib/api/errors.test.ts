@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from './client';
-import { splitApiError } from './errors';
+import { filterFieldErrors, splitApiError } from './errors';
 
 const err = (code: string, message: string, details: Array<{ field?: string; message: string }> = []) => new ApiError(422, code, message, details, 'req-1');
 const form = (p: string) => ['hostname', 'sourceCidrs.1'].includes(p);
@@ -24,5 +24,21 @@ describe('splitApiError', () => {
   it('sends everything else to the toast with the message', () => {
     expect(splitApiError(err('SY_INTERNAL', 'Internal server error'), form)).toEqual({ fields: {}, rest: ['Internal server error'] });
     expect(splitApiError(new Error('boom'), form)).toEqual({ fields: {}, rest: ['boom'] });
+  });
+});
+
+describe('filterFieldErrors', () => {
+  const fieldOf = { action: 'action', targetType: 'targetType' } as const;
+
+  it('puts a refused query parameter on its filter, and a code without details on the one it names', () => {
+    const refused = new ApiError(400, 'SY_VALIDATION', 'x', [{ field: 'querystring.action', message: 'must match pattern "^[a-z_.-]{1,64}$"' }], 'r1');
+    expect(filterFieldErrors(refused, fieldOf)).toEqual({ action: 'must match pattern "^[a-z_.-]{1,64}$"' });
+    expect(filterFieldErrors(new ApiError(404, 'SY_TENANT_NOT_FOUND', 'Tenant not found', [], 'r2'), fieldOf, { SY_TENANT_NOT_FOUND: 'tenant' })).toEqual({ tenant: 'Tenant not found' });
+  });
+
+  it('is null when no filter is named', () => {
+    expect(filterFieldErrors(null, fieldOf)).toBeNull();
+    expect(filterFieldErrors(new ApiError(403, 'SY_FORBIDDEN', 'x', [], null), fieldOf)).toBeNull();
+    expect(filterFieldErrors(new ApiError(400, 'SY_VALIDATION', 'x', [{ field: 'querystring.limit', message: 'x' }, { field: 'body.action', message: 'x' }], null), fieldOf)).toBeNull();
   });
 });

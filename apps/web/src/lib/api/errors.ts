@@ -41,3 +41,24 @@ export function describeError(err: unknown): { title: string; message: string; r
   if (err instanceof ApiError) return { title: err.code, message: err.message, requestId: err.requestId };
   return { title: 'Error', message: err instanceof Error ? err.message : String(err), requestId: null };
 }
+
+/**
+ * The filters of a list page, which the API checks as query parameters: each refused one
+ * (`400`, `details[].field` = `querystring.<name>`) goes on the filter `fieldOf` names for it,
+ * and `codeFields` puts an answer without details on one (`SY_TENANT_NOT_FOUND` → the tenant
+ * filter). Null when nothing names a filter: the page shows the error as its own.
+ */
+export function filterFieldErrors<F extends string>(err: unknown, fieldOf: Record<string, F>, codeFields: Record<string, F> = {}): Partial<Record<F, string>> | null {
+  if (!(err instanceof ApiError)) return null;
+  const out: Partial<Record<F, string>> = {};
+  if (err.status === 400) {
+    for (const d of err.details) {
+      const param = /^querystring\.(\w+)$/.exec(d.field ?? '')?.[1];
+      const field = param !== undefined && Object.hasOwn(fieldOf, param) ? fieldOf[param] : undefined;
+      if (field && !out[field]) out[field] = d.message;
+    }
+  }
+  const byCode = Object.hasOwn(codeFields, err.code) ? codeFields[err.code] : undefined;
+  if (byCode && !out[byCode] && err.details.length === 0) out[byCode] = err.message;
+  return Object.keys(out).length ? out : null;
+}

@@ -597,7 +597,10 @@ export interface paths {
                          * @example ada@example.com
                          */
                         email: string;
-                        /** @example Ada Lovelace */
+                        /**
+                         * Format: display-name
+                         * @example Ada Lovelace
+                         */
                         name: string;
                         /**
                          * @description Omit to have one generated and returned once as `initialPassword`.
@@ -896,7 +899,10 @@ export interface paths {
                          * @example ada@example.com
                          */
                         email?: string;
-                        /** @example Ada Lovelace */
+                        /**
+                         * Format: display-name
+                         * @example Ada Lovelace
+                         */
                         name?: string;
                         isPlatformAdmin?: boolean;
                         /** @description A disabled user cannot sign in; their sessions end at once. */
@@ -1100,6 +1106,10 @@ export interface paths {
                          * @example acme
                          */
                         slug: string;
+                        /**
+                         * Format: display-name
+                         * @example Acme Corp
+                         */
                         name: string;
                         /** @description Where this tenant’s databases may point. Anything else is refused. */
                         upstreamPolicy?: {
@@ -1394,6 +1404,10 @@ export interface paths {
                      *     }
                      */
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @example Acme Corp
+                         */
                         name?: string;
                         /** @description Where this tenant’s databases may point. Anything else is refused. */
                         upstreamPolicy?: {
@@ -3822,7 +3836,10 @@ export interface paths {
                      *     }
                      */
                     "application/json": {
-                        /** @example ci-pipeline */
+                        /**
+                         * Format: display-name
+                         * @example ci-pipeline
+                         */
                         name: string;
                         role: "owner" | "admin" | "member";
                         /**
@@ -4087,7 +4104,10 @@ export interface paths {
                      *     }
                      */
                     "application/json": {
-                        /** @example terraform */
+                        /**
+                         * Format: display-name
+                         * @example terraform
+                         */
                         name: string;
                         /**
                          * Format: date-time
