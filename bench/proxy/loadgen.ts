@@ -85,9 +85,28 @@ function tlsOptions(port: number, servername: string) {
   } as const;
 }
 
+/**
+ * A connection that has not been echoed (and, held, moved its bulk bytes) by then fails: a
+ * SYN the kernel dropped or a proxy that never forwards must not hang a slot — and with it
+ * the run — for ever.
+ */
+const CONNECTION_DEADLINE_MS = 30_000;
+
 /** One connection: full handshake, 32-byte echo, orderly close. Resolves with the echo latency. */
 function oneConnection(port: number, servername: string, held?: TLSSocket[], bulkBytes = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
+  return new Promise<number>((resolveOk, rejectOk) => {
+    const deadline = setTimeout(() => {
+      s.destroy();
+      rejectOk(new Error(`no echo within ${CONNECTION_DEADLINE_MS / 1000} s`));
+    }, CONNECTION_DEADLINE_MS);
+    const resolve = (v: number) => {
+      clearTimeout(deadline);
+      resolveOk(v);
+    };
+    const reject = (err: Error) => {
+      clearTimeout(deadline);
+      rejectOk(err);
+    };
     const t0 = performance.now();
     let latency = 0;
     let got = 0;
