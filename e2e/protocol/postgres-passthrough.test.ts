@@ -3,6 +3,8 @@
  * with access toggled through the real API.
  */
 import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import pg from 'pg';
+import { parse } from 'pg-connection-string';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
 import { libpq, run, start } from '../support/tools.js';
@@ -58,6 +60,33 @@ describe('psql through the postgres listener (passthrough)', () => {
     const conn = psqlLine.match(/"(.*)"/)![1]!.replace('DBNAME', 'postgres').replace('USER', 'postgres').replace('DATABASE_CA.pem', upstream.caFile);
     const out = await psql(`${conn} hostaddr=127.0.0.1`, 'select 42');
     expect(out.stdout.trim()).toBe('42');
+  });
+
+  it('on the tls listener, the API’s connection string starts TLS directly, and node-postgres connects with it', async () => {
+    // A tls listener reads a ClientHello first: a client that sends an SSLRequest cannot be
+    // routed there, so the strings must say sslnegotiation=direct.
+    const r = await access('other', { enabled: true, tlsMode: 'passthrough', listener: 'tls' });
+    expect(r.status).toBe(200);
+    expect(r.body.port).toBe(proxy.ports.tls);
+    const uri: string = r.body.connection.uri;
+    expect(uri).toContain('&sslnegotiation=direct');
+    expect(r.body.connection.psql).toContain(' sslnegotiation=direct"');
+    const other = `other.acme.${BASE_DOMAIN}`;
+    const config = parse(uri.replace('USER', 'postgres').replace('DBNAME', 'postgres').replace('DATABASE_CA.pem', upstream.caFile)) as pg.ClientConfig & { ssl: object };
+    // No DNS here: dial the proxy's address, keep the name for SNI and verification.
+    const client = new pg.Client({ ...config, host: '127.0.0.1', password: 'postgres', ssl: { ...config.ssl, servername: other } });
+    await client.connect();
+    try {
+      const q = await client.query<{ ssl: boolean }>('select ssl from pg_stat_ssl where pid = pg_backend_pid()');
+      expect(q.rows[0]!.ssl).toBe(true);
+    } finally {
+      await client.end();
+    }
+    // Without direct TLS (an SSLRequest first) the tls listener cannot route the client.
+    const plain = new pg.Client({ ...config, sslnegotiation: 'postgres', host: '127.0.0.1', password: 'postgres', ssl: { ...config.ssl, servername: other } });
+    plain.on('error', () => {});
+    await expect(plain.connect()).rejects.toThrow();
+    expect((await access('other', { enabled: false })).status).toBe(200);
   });
 
   it('refuses a new psql after access is disabled, with a readable message', async () => {

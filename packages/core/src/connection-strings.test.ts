@@ -25,6 +25,16 @@ describe('connectionStrings (postgres)', () => {
     expect(s.psqlRequire).toBe(`psql "host=${host} port=15432 dbname=DBNAME user=USER sslmode=require"`);
   });
 
+  it('starts TLS directly on a tls listener, which cannot read an SSLRequest (libpq 17+, node-postgres, pgjdbc)', () => {
+    const s = connectionStrings('postgres', host, 16443, { tlsMode: 'passthrough', caFile: null, directTls: true });
+    expect(s.uri).toBe(`postgresql://USER@${host}:16443/DBNAME?sslmode=verify-full&sslrootcert=${PASSTHROUGH_CA_FILE}&sslnegotiation=direct`);
+    expect(s.psql).toContain(' sslnegotiation=direct"');
+    expect(s.psqlRequire).toContain(' sslnegotiation=direct"');
+    expect(s.jdbc).toContain('&sslNegotiation=direct');
+    expect(s.nodePostgres).toContain(`sslnegotiation: 'direct'`);
+    expect(connectionStrings('postgres', host, 15432).uri).not.toContain('sslnegotiation');
+  });
+
   it('uses the system trust store for publicly trusted certificates', () => {
     const s = connectionStrings('postgres', host, 5432, { tlsMode: 'terminate', caFile: null, upstreamTls: false });
     expect(s.primary).toBe(`postgresql://USER@${host}:5432/DBNAME?sslmode=verify-full&sslrootcert=system`);

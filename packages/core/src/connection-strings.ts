@@ -31,6 +31,13 @@ export interface ConnectionTrust {
    * cannot pass a terminating proxy; libpq and pgjdbc strings then turn it off.
    */
   upstreamTls?: boolean;
+  /**
+   * The route is on a `tls` listener, which expects a TLS ClientHello first: PostgreSQL
+   * clients must start TLS directly (`sslnegotiation=direct`, libpq / node-postgres 17+
+   * semantics, ALPN `postgresql`) instead of sending an SSLRequest, which such a listener
+   * cannot read. `postgres` listeners take both.
+   */
+  directTls?: boolean;
 }
 
 /** Placeholder for the database server's own CA in passthrough mode. */
@@ -43,19 +50,20 @@ export function connectionStrings(engine: Engine, hostname: string, port: number
   switch (engine) {
     case 'postgres': {
       const noBinding = trust.tlsMode === 'terminate' && trust.upstreamTls !== false;
-      const uri = `postgresql://USER@${hostname}:${port}/DBNAME?sslmode=verify-full&sslrootcert=${rootcert}${noBinding ? '&channel_binding=disable' : ''}`;
+      const direct = trust.directTls === true;
+      const uri = `postgresql://USER@${hostname}:${port}/DBNAME?sslmode=verify-full&sslrootcert=${rootcert}${noBinding ? '&channel_binding=disable' : ''}${direct ? '&sslnegotiation=direct' : ''}`;
       const out: ConnectionStrings = {
         primary: uri,
         uri,
-        psql: `psql "host=${hostname} port=${port} dbname=DBNAME user=USER sslmode=verify-full sslrootcert=${rootcert}${noBinding ? ' channel_binding=disable' : ''}"`,
-        jdbc: `jdbc:postgresql://${hostname}:${port}/DBNAME?user=USER&ssl=true&sslmode=verify-full${caFile ? `&sslrootcert=${caFile}` : ''}${noBinding ? '&channelBinding=disable' : ''}`,
+        psql: `psql "host=${hostname} port=${port} dbname=DBNAME user=USER sslmode=verify-full sslrootcert=${rootcert}${noBinding ? ' channel_binding=disable' : ''}${direct ? ' sslnegotiation=direct' : ''}"`,
+        jdbc: `jdbc:postgresql://${hostname}:${port}/DBNAME?user=USER&ssl=true&sslmode=verify-full${caFile ? `&sslrootcert=${caFile}` : ''}${noBinding ? '&channelBinding=disable' : ''}${direct ? '&sslNegotiation=direct' : ''}`,
         nodePostgres:
           `new pg.Client({ host: '${hostname}', port: ${port}, user: 'USER', database: 'DBNAME', ` +
-          `ssl: { servername: '${hostname}'${caFile ? `, ca: fs.readFileSync('${caFile}', 'utf8')` : ''} } })`,
+          `ssl: { servername: '${hostname}'${caFile ? `, ca: fs.readFileSync('${caFile}', 'utf8')` : ''} }${direct ? `, sslnegotiation: 'direct'` : ''} })`,
       };
       if (trust.tlsMode === 'passthrough') {
         // Encrypted without verifying the database's certificate (when its CA is not at hand).
-        out.psqlRequire = `psql "host=${hostname} port=${port} dbname=DBNAME user=USER sslmode=require"`;
+        out.psqlRequire = `psql "host=${hostname} port=${port} dbname=DBNAME user=USER sslmode=require${direct ? ' sslnegotiation=direct' : ''}"`;
       }
       return out;
     }

@@ -125,6 +125,7 @@ export class ExternalAccessService {
       caFile: ca?.fileName ?? null,
       caPem: ca?.pem ?? null,
       upstreamTls: state.upstreamTls,
+      directTls: listener?.protocol === 'tls',
     });
     if (state.dedicatedPort !== null) {
       // Clients without SNI dial the address and the route's own port; no host name needed.
