@@ -88,7 +88,30 @@ export class Upstreams {
     else this.active.set(key, n);
   }
 
-  async connect(req: ConnectRequest): Promise<Connected> {
+  connect(req: ConnectRequest): Promise<Connected> {
+    // The usual route: one endpoint at an IP literal (vetted once, remembered), no egress
+    // source. Dialled without the general path's async state, which every new connection
+    // would allocate (docs/performance.md "Allocation per connection").
+    const { route } = req;
+    if (route.endpoints.length === 1 && !route.sourceAddress && req.address === undefined && !req.signal.aborted) {
+      const endpoint = route.endpoints[0]!;
+      const literal = this.opts.guard.literal(endpoint.host);
+      if (literal !== null && !(literal instanceof GuardRefusal)) {
+        const address = literal[0]!.address;
+        return this.dial(endpoint, address, req, proxyHeaderFor(route, req)).then((socket) => this.connected(socket, endpoint, address));
+      }
+    }
+    return this.connectAny(req);
+  }
+
+  private connected(socket: Socket, endpoint: Endpoint, address: string): Connected {
+    const key = keyOf(endpoint);
+    this.active.set(key, (this.active.get(key) ?? 0) + 1);
+    return { socket, endpoint, key, address };
+  }
+
+  /** Balanced over the route's endpoints, names resolved, each endpoint tried in turn. */
+  private async connectAny(req: ConnectRequest): Promise<Connected> {
     const { route } = req;
     if (route.sourceAddress && !this.opts.egressSources.has(route.sourceAddress)) {
       throw new DialError('egress_source_unavailable', `source address ${route.sourceAddress} is not configured on this proxy`);
@@ -112,9 +135,7 @@ export class Upstreams {
         } else {
           ({ socket, address } = await this.dialName(endpoint, req, prefix));
         }
-        const key = keyOf(endpoint);
-        this.active.set(key, (this.active.get(key) ?? 0) + 1);
-        return { socket, endpoint, key, address };
+        return this.connected(socket, endpoint, address);
       } catch (err) {
         if (err instanceof GuardRefusal) {
           forbidden++;
