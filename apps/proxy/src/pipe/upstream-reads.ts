@@ -103,6 +103,13 @@ function nextBuffer(): Buffer {
   return b;
 }
 
+/** The first `n` bytes of `buf`, copied (from Node's buffer pool; no intermediate view). */
+function copyOf(buf: Buffer, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  buf.copy(out, 0, 0, n);
+  return out;
+}
+
 function onUpstreamRead(this: ReadingSocket, n: number, buf: Buffer): boolean {
   const reads = this[READS]!;
   const more = reads.read(n, buf);
@@ -236,7 +243,7 @@ export class UpstreamReads {
     const sink = this.sink;
     if (sink === null) {
       // Before the pipe: keep a copy and stop reading until someone wants it.
-      const chunk = Buffer.from(buf.subarray(0, n));
+      const chunk = copyOf(buf, n);
       const waiter = this.waiter;
       this.waiter = null;
       if (waiter) waiter(chunk);
@@ -248,7 +255,7 @@ export class UpstreamReads {
     let ok: boolean;
     let pending = false;
     if (buf === shared) {
-      ok = sink.write(Buffer.from(buf.subarray(0, n)));
+      ok = sink.write(copyOf(buf, n));
     } else {
       ok = sink.write(buf.subarray(0, n));
       pending = sink.writableLength > 0;
