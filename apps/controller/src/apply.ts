@@ -8,6 +8,8 @@
 import type { Actor, AppError, DomainServices, ExternalAccessResponse, PutExternalAccessBody } from '@switchyard/api';
 import type { Endpoint } from '@switchyard/core';
 import type { PrismaClient } from '@switchyard/db';
+import { describeError, isControlDatabaseOutage } from './failures.js';
+import { NotLeaderError } from './leader.js';
 import type { DesiredRoute, DiscoveredService, RouteOwnerRef } from './translate/translate.js';
 
 export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string };
@@ -16,6 +18,32 @@ export interface ApplyReport {
   /** <owner uid>/<database> → outcome. */
   outcomes: Map<string, ApplyOutcome>;
   deleted: string[];
+  /** Objects (and deletions) whose last attempt failed unexpectedly: `<what>: <error>`. */
+  failing: string[];
+  /** When the earliest of them is due for another attempt (epoch ms), or null. */
+  retryAt: number | null;
+  /** Attempts that failed in this pass (those waiting for their backoff not counted). */
+  failedAttempts: number;
+}
+
+/** Condition reason of an object whose route could not be applied for an unexpected reason. */
+export const APPLY_FAILED = 'ApplyFailed';
+
+/** Per-object retry delays after unexpected failures: 1 s doubling to 5 min (a persistent bug is not hammered). */
+export const OBJECT_RETRY_MIN_MS = 1000;
+export const OBJECT_RETRY_MAX_MS = 5 * 60_000;
+
+export function objectRetryDelay(attempts: number, minMs = OBJECT_RETRY_MIN_MS, maxMs = OBJECT_RETRY_MAX_MS): number {
+  return Math.min(maxMs, minMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+}
+
+interface Failure {
+  attempts: number;
+  retryAt: number;
+  /** What was being applied: a changed object (a fixed spec, say) is tried again at once. */
+  fingerprint: string;
+  outcome: Extract<ApplyOutcome, { ok: false }>;
+  what: string;
 }
 
 export type Fence = NonNullable<Actor['fence']>;
@@ -46,6 +74,9 @@ const REASONS: Record<string, string> = {
 };
 
 export class Applier {
+  /** Unexpected failures of single objects (and deletions), by route key, with their backoff. */
+  private readonly failing = new Map<string, Failure>();
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly services: Pick<DomainServices, 'databases' | 'externalAccess'>,
@@ -59,21 +90,63 @@ export class Applier {
    * Call only with synced caches: `routes` must be the complete wanted set.
    */
   async apply(routes: DesiredRoute[], stillWriting: () => boolean): Promise<ApplyReport> {
-    const report: ApplyReport = { outcomes: new Map(), deleted: [] };
+    const report: ApplyReport = { outcomes: new Map(), deleted: [], failing: [], retryAt: null, failedAttempts: 0 };
     const wanted = new Set(routes.map((r) => `${r.owner.uid}/${r.tenant}/${r.database}`));
     const owned = await this.prisma.database.findMany({ where: { owner: 'kubernetes' }, include: { tenant: true } });
+    const seen = new Set<string>();
     for (const db of owned) {
       if (wanted.has(`${db.ownerUid}/${db.tenant.slug}/${db.name}`)) continue;
       if (!stillWriting()) return report;
       const owner = { kind: db.ownerKind as RouteOwnerRef['kind'], namespace: db.ownerNamespace!, name: db.ownerName!, uid: db.ownerUid! };
-      await this.services.databases.delete(controllerActor(owner, this.actorId, this.fence), db.tenant.slug, db.name);
-      report.deleted.push(`${db.tenant.slug}/${db.name}`);
+      const key = `delete/${db.tenant.slug}/${db.name}`;
+      seen.add(key);
+      const done = await this.attempt(report, key, key, `removing ${db.tenant.slug}/${db.name} (${owner.kind} ${owner.namespace}/${owner.name})`, () =>
+        this.services.databases.delete(controllerActor(owner, this.actorId, this.fence), db.tenant.slug, db.name),
+      );
+      if (done.ok) report.deleted.push(`${db.tenant.slug}/${db.name}`);
     }
     for (const r of routes) {
       if (!stillWriting()) return report;
-      report.outcomes.set(`${r.owner.uid}/${r.database}`, await this.one(r));
+      const key = `${r.owner.uid}/${r.database}`;
+      seen.add(key);
+      const done = await this.attempt(report, key, JSON.stringify(r), `${r.owner.kind} ${r.owner.namespace}/${r.owner.name} (database ${r.tenant}/${r.database})`, () => this.one(r));
+      report.outcomes.set(key, done.ok ? done.value : done.outcome);
+    }
+    // A full pass: forget failures of what is no longer wanted (deleted objects, renamed routes).
+    for (const [key, f] of this.failing) {
+      if (!seen.has(key)) {
+        this.failing.delete(key);
+        continue;
+      }
+      report.failing.push(`${f.what}: ${f.outcome.message}`);
+      report.retryAt = Math.min(report.retryAt ?? Infinity, f.retryAt);
     }
     return report;
+  }
+
+  /**
+   * Runs one object's change, isolated from the others: an unexpected error fails that object
+   * only (an `ApplyFailed` outcome naming the error, retried with backoff; while it waits, the
+   * same outcome is reported without trying). A control-database outage or a lost leadership
+   * is no object's fault: it propagates and fails the whole reconcile.
+   */
+  private async attempt<T>(report: ApplyReport, key: string, fingerprint: string, what: string, run: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; outcome: Extract<ApplyOutcome, { ok: false }> }> {
+    const prev = this.failing.get(key);
+    const same = prev?.fingerprint === fingerprint;
+    if (prev && same && Date.now() < prev.retryAt) return { ok: false, outcome: prev.outcome };
+    try {
+      const value = await run();
+      this.failing.delete(key);
+      return { ok: true, value };
+    } catch (err) {
+      if (err instanceof NotLeaderError || isControlDatabaseOutage(err)) throw err;
+      report.failedAttempts++;
+      const attempts = (prev && same ? prev.attempts : 0) + 1;
+      const delay = objectRetryDelay(attempts);
+      const outcome = { ok: false as const, reason: APPLY_FAILED, message: `Applying the route failed: ${describeError(err)} (attempt ${attempts}; retried in ${formatDelay(delay)})` };
+      this.failing.set(key, { attempts, retryAt: Date.now() + delay, fingerprint, outcome, what });
+      return { ok: false, outcome };
+    }
   }
 
   private async one(r: DesiredRoute): Promise<ApplyOutcome> {
@@ -152,6 +225,10 @@ function row(tenantId: string, d: DiscoveredService) {
     ports: d.ports,
     readyEndpoints: d.readyEndpoints.map((e) => ({ host: e.host, port: e.port })),
   };
+}
+
+function formatDelay(ms: number): string {
+  return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
 }
 
 function sameEndpoints(a: Endpoint[], b: Endpoint[]): boolean {

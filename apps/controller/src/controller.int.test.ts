@@ -260,6 +260,35 @@ describe('controller', () => {
     await stop(c);
   });
 
+  it('gives objects whose <namespace>-<name> collide a database and hostname each, and never renames a route it already made', async () => {
+    for (const ns of ['a-b', 'a']) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, uid: '', labels: { 'switchyard.io/tenant': 'acme' } } });
+    const spec = { endpoints: [{ host: '127.0.0.1', port: 5432 }], engine: 'postgres' };
+    const c = await start();
+    try {
+      // a/b-c comes first and gets a-b-c (as it would have from an earlier controller version).
+      kube.apply(ea('a', 'b-c', spec, '2026-12-02T00:00:00Z'));
+      const first = await kube.waitFor<ExternalAccess>('ExternalAccess', 'a', 'b-c', accepted);
+      expect(first!.status).toMatchObject({ database: 'a-b-c', hostname: 'a-b-c.acme.db.example.test' });
+      const row = async () => (await prisma.route.findFirst({ where: { hostname: 'a-b-c.acme.db.example.test' }, select: { id: true, version: true, ownerName: true } }))!;
+      const before = await row();
+
+      // a-b/c wants the same name. It is older, but a-b-c is a/b-c's working route: a-b/c gets its own.
+      kube.apply(ea('a-b', 'c', spec, '2026-12-01T00:00:00Z'));
+      const second = await kube.waitFor<ExternalAccess>('ExternalAccess', 'a-b', 'c', accepted);
+      expect(second!.status!.database).toMatch(/^a-b-c-[0-9a-f]{8}$/);
+      expect(second!.status!.hostname).toBe(`${second!.status!.database}.acme.db.example.test`);
+      await c.controller.idle();
+      expect(await routes()).toEqual([`a-b/c ${second!.status!.hostname}`, 'a/b-c a-b-c.acme.db.example.test']);
+      expect(await row()).toEqual(before); // the same route row, never deleted or rewritten
+      expect(kube.get<ExternalAccess>('ExternalAccess', 'a', 'b-c')!.status).toMatchObject({ database: 'a-b-c' });
+    } finally {
+      kube.delete('ExternalAccess', 'a', 'b-c');
+      kube.delete('ExternalAccess', 'a-b', 'c');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
   it('survives a stalled watch, 500s and 410 without losing or duplicating a route', async () => {
     const c = await start({ watch: { silenceMs: 500, relistMs: 60_000, watchTimeoutSeconds: 60, backoffMinMs: 20, backoffMaxMs: 200 } });
     kube.apply(ea('acme-prod', 'steady', { service: { name: 'pg', port: 5432 } }));
@@ -392,6 +421,81 @@ describe('controller', () => {
     kube.delete('TLSRoute', 'acme-prod', 'detached');
     kube.delete('GatewayClass', undefined, 'switchyard');
     await stop(c);
+  });
+
+  it('isolates an object whose route fails unexpectedly: it gets ApplyFailed naming the error and is retried with backoff, the others proceed', async () => {
+    // A fault inside the API's domain services for one object only: its database row is
+    // refused by a trigger (an error no domain rule translates). Attempts are counted by a
+    // sequence, which a rollback does not undo.
+    await prisma.$executeRawUnsafe(`CREATE SEQUENCE sy_test_poison_attempts`);
+    await prisma.$executeRawUnsafe(
+      `CREATE FUNCTION sy_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.owner_name = 'poisoned' THEN PERFORM nextval('sy_test_poison_attempts'); RAISE EXCEPTION 'injected failure for %', NEW.name; END IF; RETURN NEW; END $$`,
+    );
+    await prisma.$executeRawUnsafe(`CREATE TRIGGER sy_test_poison BEFORE INSERT ON databases FOR EACH ROW EXECUTE FUNCTION sy_test_poison()`);
+    const c = await start();
+    try {
+      // Routes are applied in database-name order: one before the failing object, one after.
+      for (const n of ['healthy', 'poisoned', 'zz-healthy']) kube.apply(ea('acme-prod', n, { service: { name: 'pg', port: 5432 } }));
+      const failed = await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'poisoned', (o) => cond(o, 'Accepted')?.reason === 'ApplyFailed');
+      expect(cond(failed, 'Accepted')?.message).toMatch(/^Applying the route failed: injected failure for acme-prod-poisoned \(SQLSTATE P0001\) \(attempt 1; retried in 1 s\)$/);
+      expect(cond(failed, 'Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+      for (const n of ['healthy', 'zz-healthy']) await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', n, accepted);
+      expect(await routes()).toEqual(['acme-prod/healthy acme-prod-healthy.acme.db.example.test', 'acme-prod/zz-healthy acme-prod-zz-healthy.acme.db.example.test']);
+      expect(c.controller.lastError).toMatch(/1 object\(s\) failing: ExternalAccess acme-prod\/poisoned/);
+
+      // Retried on its own schedule, with no event from the cluster: 1 s, then 2 s later. The
+      // reconciles in between (the others' status writes are watch events) do not retry it.
+      const second = await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'poisoned', (o) => /attempt 2; retried in 2 s/.test(cond(o, 'Accepted')?.message ?? ''), 10_000);
+      expect(cond(second, 'Accepted')?.reason).toBe('ApplyFailed');
+      const [{ attempts }] = await prisma.$queryRawUnsafe<[{ attempts: bigint }]>(`SELECT last_value AS attempts FROM sy_test_poison_attempts`);
+      expect(Number(attempts)).toBe(2);
+
+      // The fault goes: the next attempt succeeds, again without any event.
+      await prisma.$executeRawUnsafe(`DROP TRIGGER sy_test_poison ON databases`);
+      await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'poisoned', accepted, 10_000);
+      expect(await routes()).toHaveLength(3);
+      await waitUntil(async () => c.controller.lastError === null);
+    } finally {
+      await prisma.$executeRawUnsafe(`DROP TRIGGER IF EXISTS sy_test_poison ON databases`);
+      await prisma.$executeRawUnsafe(`DROP FUNCTION IF EXISTS sy_test_poison()`);
+      await prisma.$executeRawUnsafe(`DROP SEQUENCE IF EXISTS sy_test_poison_attempts`);
+      for (const n of ['healthy', 'poisoned', 'zz-healthy']) kube.delete('ExternalAccess', 'acme-prod', n);
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
+  it('treats a control-database outage as a failed reconcile retried as a whole, blaming no object', async () => {
+    // The control database drops the connection while one object's route is written.
+    let armed = true;
+    await prisma.$executeRawUnsafe(
+      `CREATE FUNCTION sy_test_outage() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.owner_name = 'outage' THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$`,
+    );
+    await prisma.$executeRawUnsafe(`CREATE TRIGGER sy_test_outage BEFORE INSERT ON databases FOR EACH ROW EXECUTE FUNCTION sy_test_outage()`);
+    const c = await start();
+    const disarm = async () => {
+      if (!armed) return;
+      armed = false;
+      await prisma.$executeRawUnsafe(`DROP TRIGGER IF EXISTS sy_test_outage ON databases`);
+      await prisma.$executeRawUnsafe(`DROP FUNCTION IF EXISTS sy_test_outage()`);
+    };
+    try {
+      kube.apply(ea('acme-prod', 'outage', { service: { name: 'pg', port: 5432 } }));
+      await waitUntil(async () => /terminating connection due to administrator command/.test(c.controller.lastError ?? ''));
+      expect(c.controller.lastError).not.toMatch(/object\(s\) failing/);
+      await disarm();
+      // Retried as a whole (reconcile backoff), with no event from the cluster.
+      await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'outage', accepted, 10_000);
+      // Never blamed on the object: no ApplyFailed status was ever sent for it.
+      const patches = kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/acme-prod/externalaccesses/outage/status'));
+      expect(patches.length).toBeGreaterThan(0);
+      expect(JSON.stringify(patches.map((p) => p.body))).not.toContain('ApplyFailed');
+    } finally {
+      await disarm();
+      kube.delete('ExternalAccess', 'acme-prod', 'outage');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
   });
 
   it('made only requests the ClusterRole of deploy/base grants', () => {

@@ -60,6 +60,7 @@ export class Controller {
   private waitingForProxies = false;
   private stopped = false;
   private retryMs = 0;
+  private objectRetry: NodeJS.Timeout | null = null;
   /** When the leadership was last confirmed in the database for status writes (0: not in this reconcile). */
   private fencedAt = 0;
   /** Completed reconciles that wrote (for tests and metrics). */
@@ -124,6 +125,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     this.debouncer.cancel();
+    this.retryObjectsAt(null);
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     await this.appliedListener.stop();
     await this.running;
@@ -146,10 +148,13 @@ export class Controller {
       return;
     }
     this.running = this.reconcile()
-      .then((failedWrites) => {
+      .then(({ failedWrites, failing, retryAt }) => {
+        // Objects that failed on their own are retried when their backoff ends (apply.ts),
+        // while the reconcile itself succeeded for everyone else.
+        this.retryObjectsAt(retryAt);
         if (failedWrites === 0) {
           this.retryMs = 0;
-          this.lastError = null;
+          this.lastError = failing.length ? `${failing.length} object(s) failing: ${failing.join('; ')}` : null;
           return;
         }
         // Nothing else would bring these statuses up to date before the next event or full
@@ -171,6 +176,15 @@ export class Controller {
         }
       });
     await this.running;
+  }
+
+  /** One timer for the earliest object due for another attempt (replaced by each reconcile). */
+  private retryObjectsAt(at: number | null): void {
+    if (this.objectRetry) clearTimeout(this.objectRetry);
+    this.objectRetry = null;
+    if (at === null || this.stopped) return;
+    this.objectRetry = setTimeout(() => this.trigger(), Math.max(0, at - Date.now()));
+    this.objectRetry.unref();
   }
 
   private retryLater(): void {
@@ -211,29 +225,43 @@ export class Controller {
     };
   }
 
-  /** Returns how many status writes failed (they call for a retry). */
-  private async reconcile(): Promise<number> {
-    if (!this.leader.isLeader) return 0;
+  /**
+   * Returns how many status writes failed (they call for a retry), the objects whose routes
+   * failed on their own and when the first of them is due again.
+   */
+  private async reconcile(): Promise<{ failedWrites: number; failing: string[]; retryAt: number | null }> {
+    const nothing = { failedWrites: 0, failing: [], retryAt: null };
+    if (!this.leader.isLeader) return nothing;
     // Never act on an unsynced cache: an empty list before the first sync would read as
     // "every object was deleted" and remove every route.
     if (!this.synced) {
       this.log.debug('caches not synced yet: not reconciling');
-      return 0;
+      return nothing;
     }
     this.fencedAt = 0;
     const input = this.snapshot();
-    const tenants = new Set((await this.prisma.tenant.findMany({ select: { slug: true } })).map((t) => t.slug));
-    const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain });
+    const [tenantRows, owned] = await Promise.all([
+      this.prisma.tenant.findMany({ select: { slug: true } }),
+      this.prisma.database.findMany({ where: { owner: 'kubernetes' }, select: { name: true, ownerUid: true, tenant: { select: { slug: true } } } }),
+    ]);
+    const tenants = new Set(tenantRows.map((t) => t.slug));
+    // Which object has which database name already: it keeps it (translate.ts, nameDatabases).
+    const databases = new Map(owned.map((d) => [`${d.tenant.slug}/${d.name}`, d.ownerUid ?? '']));
+    const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain, databases });
     const writing = () => this.leader.isLeader && !this.stopped && this.synced;
     const report = await this.applier.apply(out.routes, writing);
-    if (!writing()) return 0;
+    if (!writing()) return nothing;
     if (report.deleted.length) this.log.info({ deleted: report.deleted }, 'removed routes whose Kubernetes objects are gone');
+    if (report.failedAttempts) {
+      this.log.warn({ failing: report.failing }, 'objects failed on their own: retried with backoff, the others were applied');
+      this.metrics.reconcileErrors.inc(report.failedAttempts);
+    }
     await this.applier.syncDiscovered(out.discovered);
     const now = new Date().toISOString();
     let pending = false;
     let failedWrites = 0;
     for (const s of [...out.statuses, ...this.detachedTlsRoutes(out.statuses)]) {
-      if (!writing()) return 0;
+      if (!writing()) return nothing;
       try {
         if (s.kind === 'ExternalAccess') pending = (await this.writeExternalAccess(s, report.outcomes, now)) || pending;
         else if (s.kind === 'TLSRoute') await this.writeTlsRoute(s, report.outcomes, now);
@@ -247,7 +275,7 @@ export class Controller {
       } catch (err) {
         if (err instanceof NotLeaderError) {
           this.log.warn({ err: err.message }, 'no longer the leader: status writes stopped');
-          return 0;
+          return nothing;
         }
         // One object's status failing must not block the others. A server error, throttling or a
         // broken connection retries the reconcile with backoff; a refusal (404: deleted
@@ -261,7 +289,7 @@ export class Controller {
     this.waitingForProxies = pending;
     this.reconciles++;
     this.metrics.reconciles.inc();
-    return failedWrites;
+    return { failedWrites, failing: report.failing, retryAt: report.retryAt };
   }
 
   /**

@@ -10,7 +10,7 @@ export class ControllerMetrics {
   readonly watchRestarts = new Counter({ name: 'switchyard_controller_watch_restarts_total', help: 'Watch restarts by resource and reason (error, gone, watchdog, periodic-relist, error-event)', labelNames: ['resource', 'reason'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'switchyard_controller_leader', help: '1 while this replica is the active controller', registers: [this.registry] });
   readonly reconciles = new Counter({ name: 'switchyard_controller_reconciles_total', help: 'Completed reconciles', registers: [this.registry] });
-  readonly reconcileErrors = new Counter({ name: 'switchyard_controller_reconcile_errors_total', help: 'Failed reconciles and status writes', registers: [this.registry] });
+  readonly reconcileErrors = new Counter({ name: 'switchyard_controller_reconcile_errors_total', help: 'Failed reconciles, status writes and attempts to apply one object', registers: [this.registry] });
   readonly statusWrites = new Counter({ name: 'switchyard_controller_status_writes_total', help: 'Status patches sent', labelNames: ['kind'], registers: [this.registry] });
 
   async text(): Promise<string> {

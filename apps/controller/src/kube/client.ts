@@ -58,20 +58,36 @@ export class KubeClient implements KubeApi {
         headers: { ...opts.headers, Accept: 'application/json', ...(payload ? { 'Content-Type': o.contentType ?? 'application/json', 'Content-Length': payload.length } : {}) },
         timeout: REQUEST_TIMEOUT_MS,
       });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-      const onAbort = () => req.destroy(new Error(`${method} ${path}: aborted`));
-      o.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('close', () => o.signal?.removeEventListener('abort', onAbort));
-      req.on('error', (err) => {
+      // Every way a request ends — an answer, a refused connection, a response stream broken
+      // halfway (the server or a proxy cut it, a reset), a timeout, an abort — comes here once,
+      // and each one destroys the request's agent: no path may leave its connection behind.
+      let settled = false;
+      let answer: http.IncomingMessage | null = null;
+      const settle = (err: Error | null, value?: T) => {
+        if (settled) return;
+        settled = true;
+        o.signal?.removeEventListener('abort', onAbort);
+        if (err) req.destroy();
         destroyAgent(opts);
-        reject(err);
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const onAbort = () => req.destroy(new Error(`${method} ${path}: aborted`));
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => settle(err));
+      // Closed without a complete answer and without an error event (defensive: Node reports
+      // these as errors today, but nothing may be left pending or connected if it does not).
+      req.on('close', () => {
+        if (!answer?.complete) settle(new Error(`${method} ${path}: connection closed before the answer was complete`));
       });
       req.on('response', (res) => {
+        answer = res;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
+        res.on('error', (err) => settle(new Error(`${method} ${path}: answer broken off: ${err.message}`)));
+        res.on('aborted', () => settle(new Error(`${method} ${path}: answer broken off`)));
         res.on('end', () => {
-          destroyAgent(opts);
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown;
           try {
@@ -80,8 +96,8 @@ export class KubeClient implements KubeApi {
             body = text;
           }
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(body as T);
-          else reject(new KubeError(status, `${method} ${path}: ${status} ${(body as { message?: string } | null)?.message ?? text.slice(0, 200)}`, body));
+          if (status >= 200 && status < 300) settle(null, body as T);
+          else settle(new KubeError(status, `${method} ${path}: ${status} ${(body as { message?: string } | null)?.message ?? text.slice(0, 200)}`, body));
         });
       });
       req.end(payload);

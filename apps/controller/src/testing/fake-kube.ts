@@ -18,7 +18,7 @@
  *   patch that changes nothing changes no resourceVersion and sends no event);
  * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410), lose
  *   events (never sent on open streams, while bookmarks move on past them), fail status
- *   patches (500), end new watches
+ *   patches (500), break list answers halfway (the connection cut mid-body), end new watches
  *   with an ERROR event (a Status object, as the API server sends e.g. 504 "Too large
  *   resource version").
  */
@@ -84,6 +84,7 @@ export class FakeKube {
   private stalledKinds = new Set<string>();
   private readonly lost = new Map<string, number>();
   private readonly patchFailures = new Map<string, number>();
+  private readonly brokenLists = new Map<string, number>();
   private readonly heldLists = new Map<string, (() => void)[]>();
   private readonly errorEvents = new Map<string, { count: number; status: ReturnType<typeof status> }>();
   /** Snapshots of lists served in pages, by continue token. */
@@ -274,6 +275,14 @@ export class FakeKube {
     };
   }
 
+  /**
+   * The next `count` list requests of `kind` are answered 200 with half of the body, then the
+   * connection is cut (a server or proxy dying mid-answer): the client's response stream errors.
+   */
+  breakNextLists(kind: string, count: number): void {
+    this.brokenLists.set(kind, count);
+  }
+
   /** The next `count` status patches of `kind` get 500 (an API server or etcd hiccup). */
   failNextStatusPatches(kind: string, count: number): void {
     this.patchFailures.set(kind, count);
@@ -340,6 +349,11 @@ export class FakeKube {
           return json(res, 500, status(500, 'InternalError', 'injected failure'));
         }
         if (query.watch === 'true') return this.watch(kind, query, req, res);
+        const broken = this.brokenLists.get(kind) ?? 0;
+        if (broken > 0) {
+          this.brokenLists.set(kind, broken - 1);
+          return this.breakMidAnswer(kind, res);
+        }
         const held = this.heldLists.get(kind);
         if (held) return void held.push(() => this.list(kind, query, res));
         return this.list(kind, query, res);
@@ -411,6 +425,14 @@ export class FakeKube {
       this.listSnapshots.delete(query.continue.split(':')[0]!);
     }
     json(res, 200, { kind: `${kind}List`, apiVersion: 'v1', metadata, items });
+  }
+
+  /** Headers and half of a list's body, then the socket is destroyed once that much was sent. */
+  private breakMidAnswer(kind: string, res: ServerResponse): void {
+    const items = [...this.store.values()].filter((s) => s.kind === kind).map((s) => s.obj);
+    const text = JSON.stringify({ kind: `${kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items, padding: 'x'.repeat(4096) });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.write(text.slice(0, text.length >> 1), () => res.socket?.destroy());
   }
 
   private watch(kind: string, query: Record<string, string>, req: IncomingMessage, res: ServerResponse): void {

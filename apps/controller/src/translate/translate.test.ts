@@ -7,10 +7,13 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isSlug } from '@switchyard/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { loadObjects } from '../testing/load.js';
-import { databaseName, listenerAdmits, translate, type TranslateContext } from './translate.js';
+import { emptyInput, loadObjects } from '../testing/load.js';
+import type { ExternalAccess, Namespace } from './objects.js';
+import { databaseName, fallbackDatabaseName, listenerAdmits, translate, type PlannedExternalAccessStatus, type TranslateContext } from './translate.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const ctx: TranslateContext = { tenants: new Set(['acme', 'beta']), baseDomain: 'db.example.test', clusterDomain: 'cluster.local' };
@@ -48,6 +51,94 @@ describe('databaseName', () => {
     expect(long).toMatch(/^[a-z0-9-]{1,40}$/);
     expect(long).toBe(databaseName('a-very-long-namespace-name', 'and-an-even-longer-object-name'));
     expect(databaseName('x.y', 'z')).toMatch(/^x-y-z-[0-9a-f]{8}$/);
+  });
+});
+
+describe('database names (injective within a tenant, stable for objects that have one)', () => {
+  const ns = (name: string): Namespace => ({ kind: 'Namespace', metadata: { name, uid: `ns-${name}`, labels: { 'switchyard.io/tenant': 'acme' } } });
+  const ea = (namespace: string, name: string, uid: string, created: string, hostname?: string): ExternalAccess => ({
+    kind: 'ExternalAccess',
+    metadata: { name, namespace, uid, generation: 1, creationTimestamp: created },
+    spec: { endpoints: [{ host: `pg.${namespace}.svc.cluster.local`, port: 5432 }], engine: 'postgres', ...(hostname ? { hostname } : {}) },
+  });
+  const run = (objects: ExternalAccess[], databases?: Map<string, string>) => {
+    const input = { ...emptyInput(), namespaces: [...new Set(objects.map((o) => o.metadata.namespace!))].map(ns), externalAccesses: objects };
+    const out = translate(input, { ...ctx, databases });
+    const status = (uid: string) => out.statuses.find((s): s is PlannedExternalAccessStatus => s.kind === 'ExternalAccess' && s.uid === uid)!;
+    return { out, status, db: (uid: string) => out.routes.find((r) => r.owner.uid === uid)?.database ?? null };
+  };
+  // a-b/c and a/b-c: both a-b-c under the old scheme. Custom hostnames, so no hostname conflict hides it.
+  const older = ea('a-b', 'c', 'uid-older', '2026-12-01T00:00:00Z', 'one.acme.example.test');
+  const younger = ea('a', 'b-c', 'uid-younger', '2026-12-02T00:00:00Z', 'two.acme.example.test');
+
+  it('gives objects whose <namespace>-<name> collide a database each: the oldest keeps the name', () => {
+    const { out, db, status } = run([younger, older]);
+    expect(out.routes).toHaveLength(2);
+    expect(db('uid-older')).toBe('a-b-c');
+    expect(db('uid-younger')).toBe(fallbackDatabaseName('ExternalAccess', 'a', 'b-c', 'a-b-c'));
+    expect(db('uid-younger')).toMatch(/^a-b-c-[0-9a-f]{8}$/);
+    expect(status('uid-younger')).toMatchObject({ database: db('uid-younger'), conditions: [{ type: 'Accepted', status: 'True' }] });
+    // With default hostnames each gets its own hostname too (no HostnameConflict any more).
+    const d = run([ea('a', 'b-c', 'uid-younger', '2026-12-02T00:00:00Z'), ea('a-b', 'c', 'uid-older', '2026-12-01T00:00:00Z')]);
+    expect(d.out.routes.map((r) => r.hostname).sort()).toEqual([`${d.db('uid-younger')}.acme.db.example.test`, 'a-b-c.acme.db.example.test']);
+  });
+
+  it('keeps the name an object already has in the control database, whatever its age (no route is renamed)', () => {
+    // The younger object got a-b-c from an earlier controller version (the older one was not
+    // accepted then): it keeps it, and the older one gets its own name.
+    const held = run([younger, older], new Map([['acme/a-b-c', 'uid-younger']]));
+    expect(held.db('uid-younger')).toBe('a-b-c');
+    expect(held.db('uid-older')).toBe(fallbackDatabaseName('ExternalAccess', 'a-b', 'c', 'a-b-c'));
+    // Once the holder of a-b-c is gone, the object on its fallback stays there.
+    const alone = run([older], new Map([[`acme/${held.db('uid-older')}`, 'uid-older']]));
+    expect(alone.db('uid-older')).toBe(held.db('uid-older'));
+    // A name held by an object that no longer wants it (deleted, recreated with a new uid) is free.
+    expect(run([older], new Map([['acme/a-b-c', 'uid-gone']])).db('uid-older')).toBe('a-b-c');
+  });
+
+  it('refuses with DatabaseNameConflict when a fallback still meets another object’s name (the older keeps it)', () => {
+    const fallback = fallbackDatabaseName('ExternalAccess', 'a', 'b-c', 'a-b-c'); // a-b-c-<hash>
+    const [nsPart, namePart] = [fallback.slice(0, 5), fallback.slice(6)]; // namespace a-b-c, name <hash>
+    const third = ea(nsPart, namePart, 'uid-third', '2026-12-03T00:00:00Z', 'three.acme.example.test');
+    const { out, db, status } = run([older, younger, third]);
+    expect(out.routes).toHaveLength(2);
+    expect(db('uid-younger')).toBe(fallback);
+    expect(db('uid-third')).toBeNull();
+    expect(status('uid-third').conditions[0]).toMatchObject({ status: 'False', reason: 'DatabaseNameConflict', message: `Database name ${fallback} is already used by ExternalAccess a/b-c (older claims win)` });
+  });
+
+  it('settles a hostname claimed by two objects of the same age by uid, not by name', () => {
+    const t = '2026-12-01T00:00:00Z';
+    const { out, status } = run([ea('a', 'a', 'uid-2', t, 'same.acme.example.test'), ea('z', 'z', 'uid-1', t, 'same.acme.example.test')]);
+    expect(out.routes.map((r) => r.owner.uid)).toEqual(['uid-1']);
+    expect(status('uid-2').conditions[0]).toMatchObject({ reason: 'HostnameConflict', message: 'Hostname same.acme.example.test is already claimed by ExternalAccess z/z (older claims win)' });
+  });
+
+  it('never gives two objects of a tenant one database name, and every name is a valid database name (property)', () => {
+    // A tiny alphabet makes <namespace>-<name> collisions frequent; names may have dots and be long.
+    const label = fc.stringMatching(/^[ab](?:[ab-]{0,4}[ab])?$/);
+    const longLabel = fc.oneof(label, fc.stringMatching(/^[ab][ab-]{30,40}[ab]$/));
+    const objects = fc.uniqueArray(fc.record({ namespace: longLabel, name: fc.oneof(longLabel, fc.tuple(label, label).map(([x, y]) => `${x}.${y}`)), created: fc.integer({ min: 1, max: 3 }) }), {
+      selector: (o) => `${o.namespace}/${o.name}`,
+      minLength: 2,
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(objects, fc.boolean(), (list, custom) => {
+        const eas = list.map((o, i) => ea(o.namespace, o.name, `uid-${i}`, `2026-12-0${o.created}T00:00:00Z`, custom ? `h${i}.acme.example.test` : undefined));
+        const { out } = run(eas);
+        const names = out.routes.map((r) => r.database);
+        expect(out.routes).toHaveLength(eas.length); // everyone routed: no collision left to refuse
+        expect(new Set(names).size).toBe(names.length);
+        for (const n of names) expect(isSlug(n), n).toBe(true);
+        // Whoever has no rival keeps <namespace>-<name>.
+        for (const r of out.routes) {
+          const preferred = databaseName(r.owner.namespace, r.owner.name);
+          if (out.routes.filter((x) => databaseName(x.owner.namespace, x.owner.name) === preferred).length === 1) expect(r.database).toBe(preferred);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -10,8 +10,13 @@
  * - An object may only use Services of namespaces of its own tenant.
  * - A TLSRoute's backendRef to another namespace needs, as the Gateway API requires, a
  *   ReferenceGrant in that namespace — and that namespace must still be its tenant's.
- * - Among Kubernetes objects the oldest claim (creationTimestamp, then namespace/name) on a
- *   hostname wins; the others get Accepted=False reason HostnameConflict.
+ * - Database names (databaseName) are `<namespace>-<name>`, which two objects can share
+ *   (`a-b`/`c` and `a`/`b-c`, or an ExternalAccess and a TLSRoute of the same name): an object
+ *   keeps the name it already has in the control database; otherwise the oldest claim
+ *   (creationTimestamp, then uid) gets `<namespace>-<name>` and the others their own
+ *   fallbackDatabaseName, so every object gets a database (and a default hostname) of its own.
+ * - Among Kubernetes objects the oldest claim (creationTimestamp, then uid) on a hostname wins;
+ *   the others get Accepted=False reason HostnameConflict.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -63,6 +68,12 @@ export interface TranslateContext {
   baseDomain: string;
   /** Cluster DNS domain (Service names are <svc>.<ns>.svc.<clusterDomain>). */
   clusterDomain: string;
+  /**
+   * Kubernetes-owned databases that exist in the control database: `<tenant>/<name>` → the
+   * owner's uid. An object keeps the database name it has (its route and default hostname are
+   * never renamed because another object appeared).
+   */
+  databases?: ReadonlyMap<string, string>;
 }
 
 export interface RouteOwnerRef {
@@ -183,13 +194,43 @@ export function translate(input: TranslateInput, ctx: TranslateContext): Transla
   return t.run();
 }
 
-type Claim = { route: DesiredRoute; created: string; key: string; lose: (winner: string) => void };
+/**
+ * An accepted object's claim on a database name and a hostname (one per TLSRoute hostname).
+ * `route.database` and `route.hostname` are filled in once names are resolved (run()).
+ */
+type Claim = {
+  route: DesiredRoute;
+  /** databaseName(): what every object that does not collide keeps. */
+  preferred: string;
+  /** fallbackDatabaseName(): the object's own name when another one has `preferred`. */
+  fallback: string;
+  /** spec.hostname / the TLSRoute hostname; null: the default, which follows the database name. */
+  hostname: string | null;
+  created: string;
+  uid: string;
+  /** The hostname's index in a TLSRoute (claims of one object are resolved in this order). */
+  index: number;
+  /** `<kind> <namespace>/<name>`, as messages name the object. */
+  who: string;
+  named: (database: string, hostname: string) => void;
+  /** Loses the claim: `what` says to what, e.g. "already claimed by ExternalAccess acme/x". */
+  lose: (reason: 'HostnameConflict' | 'DatabaseNameConflict', subject: string, what: string) => void;
+};
+
+/** Oldest first: creationTimestamp, then uid (unique, so the order is total), then hostname index. */
+function byAge(a: Claim, b: Claim): number {
+  if (a.created !== b.created) return a.created < b.created ? -1 : 1;
+  if (a.uid !== b.uid) return a.uid < b.uid ? -1 : 1;
+  return a.index - b.index;
+}
 
 class Translator {
   private readonly tenantOfNs = new Map<string, string>();
   private readonly nsLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly slicesBySvc = new Map<string, EndpointSlice[]>();
+  /** Run once every claim is resolved: TLSRoute statuses list the hostnames that were routed. */
+  private readonly settlers: (() => void)[] = [];
   /** Which Gateway listeners (`<ns>/<gateway>/<listener>`) each planned parent status attaches to. */
   private readonly attachments = new Map<PlannedParentStatus, string[]>();
 
@@ -223,22 +264,75 @@ class Translator {
       const s = this.tlsRoute(tr, claims);
       if (s) statuses.push(s);
     }
-    // Oldest claim on a hostname wins; the rest lose with a condition, not a fight.
-    claims.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    claims.sort(byAge);
     const winners = new Map<string, Claim>();
     const routes: DesiredRoute[] = [];
-    for (const c of claims) {
+    for (const c of this.nameDatabases(claims)) {
       const w = winners.get(c.route.hostname);
-      if (w && w.key !== c.key) {
-        c.lose(`${w.route.owner.kind} ${w.key}`);
+      // Oldest claim on a hostname wins; the rest lose with a condition, not a fight.
+      if (w) {
+        c.lose('HostnameConflict', `Hostname ${c.route.hostname}`, `already claimed by ${w.who}`);
         continue;
       }
       winners.set(c.route.hostname, c);
       routes.push(c.route);
     }
-    routes.sort((a, b) => (a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : 1));
+    for (const settle of this.settlers) settle();
+    routes.sort((a, b) => (a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : a.tenant + '/' + a.database > b.tenant + '/' + b.database ? 1 : 0));
     statuses.push(...this.gatewayStatuses(statuses));
     return { routes, statuses, discovered: this.discover() };
+  }
+
+  /**
+   * Gives every claim (sorted oldest first) its database name and, unless the object names
+   * one, its default hostname. A name an object already has in the control database stays
+   * its own (preferred or fallback). Otherwise the preferred name goes to the oldest of the
+   * claims that want it and is not held by one of them; the others take their fallback
+   * (unique by construction). If two claims still end with one name (a hash collision, or a
+   * fallback equal to another object's preferred name), the holder or the oldest keeps it and
+   * the others lose with DatabaseNameConflict. Returns the claims that got a name, in order.
+   */
+  private nameDatabases(claims: Claim[]): Claim[] {
+    const held = this.ctx.databases ?? new Map<string, string>();
+    const holds = (c: Claim, name: string) => held.get(`${c.route.tenant}/${name}`) === c.uid;
+    const chosen = new Map<Claim, string>();
+    const byPreferred = new Map<string, Claim[]>();
+    for (const c of claims) {
+      if (holds(c, c.preferred)) chosen.set(c, c.preferred);
+      else if (holds(c, c.fallback)) chosen.set(c, c.fallback);
+      const k = `${c.route.tenant}/${c.preferred}`;
+      byPreferred.set(k, [...(byPreferred.get(k) ?? []), c]);
+    }
+    const kept = new Set([...chosen].map(([c, name]) => `${c.route.tenant}/${name}`));
+    for (const [k, group] of byPreferred) {
+      const open = group.filter((c) => !chosen.has(c));
+      open.forEach((c, i) => chosen.set(c, !kept.has(k) && i === 0 ? c.preferred : c.fallback));
+    }
+    const owner = new Map<string, Claim>();
+    const named: Claim[] = [];
+    // Holders first, then by age: whoever has the name keeps it.
+    const order = [...claims].sort((a, b) => Number(holds(b, chosen.get(b)!)) - Number(holds(a, chosen.get(a)!)) || byAge(a, b));
+    const lost = new Set<Claim>();
+    for (const c of order) {
+      const database = chosen.get(c)!;
+      const k = `${c.route.tenant}/${database}`;
+      const w = owner.get(k);
+      if (w) {
+        lost.add(c);
+        c.lose('DatabaseNameConflict', `Database name ${database}`, `already used by ${w.who}`);
+        continue;
+      }
+      owner.set(k, c);
+    }
+    for (const c of claims) {
+      if (lost.has(c)) continue;
+      const database = chosen.get(c)!;
+      c.route.database = database;
+      c.route.hostname = c.hostname ?? defaultRouteHostname(database, c.route.tenant, this.ctx.baseDomain);
+      c.named(database, c.route.hostname);
+      named.push(c);
+    }
+    return named;
   }
 
   private tenantOf(ns: string): { tenant: string } | { reason: string; message: string } {
@@ -291,24 +385,21 @@ class Translator {
     }
     const engine = spec.engine ?? guessed;
     if (!engine || !isEngine(engine)) return refuse('EngineUnknown', spec.engine ? `Unknown engine ${spec.engine}` : 'The engine cannot be inferred from the Service; set spec.engine');
-    const database = databaseName(ns, ea.metadata.name);
-    let hostname = defaultRouteHostname(database, t.tenant, this.ctx.baseDomain);
+    let hostname: string | null = null;
     if (spec.hostname) {
       const h = normalizeHostname(spec.hostname);
       if (!h || !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h))) return refuse('Invalid', `"${spec.hostname}" is not a valid host name`);
       hostname = h;
     }
-    status.hostname = hostname;
-    status.database = database;
     const route: DesiredRoute = {
       owner: { kind: 'ExternalAccess', namespace: ns, name: ea.metadata.name, uid: ea.metadata.uid },
       tenant: t.tenant,
-      database,
+      database: '', // resolved with every other claim (nameDatabases)
       engine,
       endpoints,
       enabled: spec.enabled ?? true,
       tlsMode: spec.tlsMode ?? 'passthrough',
-      hostname,
+      hostname: '',
       customHostname: Boolean(spec.hostname),
       sourceCidrs: spec.sourceCidrs ?? [],
       maxConnections: spec.maxConnections ?? null,
@@ -316,16 +407,23 @@ class Translator {
       certificateName: spec.certificate?.name ?? null,
       upstreamTls: spec.upstreamTls ?? true,
     };
-    status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${hostname} to ${describeEndpoints(endpoints)}`, generation)];
+    const preferred = databaseName(ns, ea.metadata.name);
     claims.push({
       route,
+      preferred,
+      fallback: fallbackDatabaseName('ExternalAccess', ns, ea.metadata.name, preferred),
+      hostname,
       created: ea.metadata.creationTimestamp ?? '',
-      key: `${ns}/${ea.metadata.name}`,
-      lose: (winner) => {
-        status.conditions = [
-          cond('Accepted', false, 'HostnameConflict', `Hostname ${hostname} is already claimed by ${winner} (older claims win)`, generation),
-          cond('Ready', false, 'HostnameConflict', `Hostname ${hostname} is already claimed by ${winner}`, generation),
-        ];
+      uid: ea.metadata.uid,
+      index: 0,
+      who: `ExternalAccess ${ns}/${ea.metadata.name}`,
+      named: (database, host) => {
+        status.hostname = host;
+        status.database = database;
+        status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${host} to ${describeEndpoints(endpoints)}`, generation)];
+      },
+      lose: (reason, subject, what) => {
+        status.conditions = [cond('Accepted', false, reason, `${subject} is ${what} (older claims win)`, generation), cond('Ready', false, reason, `${subject} is ${what}`, generation)];
         status.database = null;
       },
     });
@@ -343,7 +441,8 @@ class Translator {
     let resolved: { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string };
     if (!('tenant' in t)) resolved = { ok: false, reason: 'RefNotPermitted', message: t.message };
     else resolved = this.backends(tr, ns, t.tenant);
-    const hostnames = (tr.spec.hostnames ?? []).map((h) => normalizeHostname(h) ?? h);
+    // A hostname listed twice is one claim (one route), not a conflict with itself.
+    const hostnames = [...new Set((tr.spec.hostnames ?? []).map((h) => normalizeHostname(h) ?? h))];
     const badHost = hostnames.find((h) => !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h)));
     const accepted: boolean[] = [];
     /** Hostnames some accepted parent's listeners admit (a listener's `hostname` narrows them). */
@@ -372,16 +471,18 @@ class Translator {
     }
     if (!accepted.some(Boolean) || !resolved.ok || !('tenant' in t)) return status;
     const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
+    // Which hostnames end up routed (and to which database) and which lost a claim, settled
+    // once every claim is resolved (run()).
+    const routedHere = new Map<string, string>();
+    const lostHere: { hostname: string; reason: string; subject: string; what: string }[] = [];
     hostnames.forEach((hostname, i) => {
       if (!routed.has(hostname)) return;
-      const database = hostnames.length > 1 ? `${base}-${i + 1}` : base;
-      status.hostnames.push(hostname);
-      status.databases.push(database);
+      const preferred = hostnames.length > 1 ? `${base}-${i + 1}` : base;
       claims.push({
         route: {
           owner: { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid },
           tenant: t.tenant,
-          database,
+          database: '', // resolved with every other claim (nameDatabases)
           engine: resolved.engine,
           endpoints: resolved.endpoints,
           enabled: true,
@@ -394,25 +495,36 @@ class Translator {
           certificateName: null,
           upstreamTls: true,
         },
+        preferred,
+        fallback: fallbackDatabaseName('TLSRoute', ns, tr.metadata.name, preferred, hostnames.length > 1 ? i + 1 : 0),
+        hostname,
         created: tr.metadata.creationTimestamp ?? '',
-        key: `${ns}/${tr.metadata.name}`,
-        lose: (winner) => {
-          const at = status.hostnames.indexOf(hostname);
-          if (at >= 0) {
-            status.hostnames.splice(at, 1);
-            status.databases.splice(at, 1);
-          }
-          for (const p of status.parents) {
-            const acc = p.conditions[0]!;
-            if (acc.status !== 'True' && acc.reason !== 'HostnameConflict') continue;
-            const lost = hostnames.filter((h) => !status.hostnames.includes(h));
-            p.conditions[0] =
-              status.hostnames.length === 0
-                ? cond('Accepted', false, 'HostnameConflict', `Hostname ${lost.join(', ')} already claimed by ${winner} (older claims win)`, generation)
-                : cond('Accepted', true, 'Accepted', `Routes ${status.hostnames.join(', ')}; ${lost.join(', ')} already claimed by ${winner}`, generation);
-          }
+        uid: tr.metadata.uid,
+        index: i,
+        who: `TLSRoute ${ns}/${tr.metadata.name}`,
+        named: (database) => void routedHere.set(hostname, database),
+        lose: (reason, subject, what) => {
+          routedHere.delete(hostname);
+          lostHere.push({ hostname, reason, subject, what });
         },
       });
+    });
+    this.settlers.push(() => {
+      for (const h of hostnames) {
+        const database = routedHere.get(h);
+        if (database === undefined) continue;
+        status.hostnames.push(h);
+        status.databases.push(database);
+      }
+      if (lostHere.length === 0) return;
+      const lost = lostHere.map((l) => `${l.subject} ${l.what}`).join('; ');
+      for (const p of status.parents) {
+        if (p.conditions[0]!.status !== 'True') continue;
+        p.conditions[0] =
+          status.hostnames.length === 0
+            ? cond('Accepted', false, lostHere[0]!.reason, `${lost} (older claims win)`, generation)
+            : cond('Accepted', true, 'Accepted', `Routes ${status.hostnames.join(', ')}; ${lost}`, generation);
+      }
     });
     return status;
   }
@@ -637,9 +749,24 @@ function sortObjects<T extends KubeObject>(list: T[]): T[] {
 }
 
 /**
+ * The database name of an object that cannot have its preferred one (another object has it:
+ * `a-b`/`c` and `a`/`b-c` both prefer `a-b-c`): the preferred name, shortened if needed, and
+ * a hash of the object's kind, namespace, name and hostname index — distinct for distinct
+ * objects, stable across restarts, and still readable (`a-b-c-6769b3eb`). At most 40
+ * characters, one DNS label, like every database name (the API's Slug).
+ */
+export function fallbackDatabaseName(kind: string, ns: string, name: string, preferred: string, index = 0): string {
+  const hash = createHash('sha256').update(`${kind}/${ns}/${name}${index ? `#${index}` : ''}`).digest('hex').slice(0, 8);
+  const head = preferred.slice(0, MAX_DATABASE_NAME - 9).replace(/-+$/, '');
+  return `${head}-${hash}`;
+}
+
+/**
  * The database a Kubernetes object's route belongs to: `<namespace>-<name>`, or when that is
  * not a valid database name (at most 40 characters, one DNS label), a shortened one with a
- * hash of both so it stays unique and stable.
+ * hash of both. Not injective (`a-b`/`c` and `a`/`b-c`): it is the name each object
+ * *prefers*, kept as it always was so routes made by earlier versions keep their names; the
+ * translator gives colliding objects their fallbackDatabaseName.
  */
 export function databaseName(ns: string, name: string, reserve = 0): string {
   const plain = `${ns}-${name}`.toLowerCase();
