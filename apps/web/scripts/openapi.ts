@@ -30,3 +30,32 @@ export async function generateTypes(doc: Record<string, unknown>): Promise<strin
   const ast = await openapiTS(doc as never, { alphabetize: false, immutable: false });
   return HEADER + astToString(ast);
 }
+
+/** The JSON Schema keywords a form can check before sending (what the API's validation checks). */
+const LIMIT_KEYWORDS = ['pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'minItems', 'maxItems'] as const;
+
+/**
+ * The limits of each operation's JSON body fields (top-level properties), as a module the
+ * dashboard imports at run time: the generated types carry no `maxLength` or `pattern`, and a
+ * form that copied the numbers would drift from the API. `src/lib/api/limits.ts`.
+ */
+export function generateLimits(doc: Record<string, unknown>): string {
+  const out: Record<string, Record<string, Record<string, unknown>>> = {};
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, Record<string, unknown>> } }> } }>>;
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const properties = op.requestBody?.content?.['application/json']?.schema?.properties ?? {};
+      const fields: Record<string, Record<string, unknown>> = {};
+      for (const [name, schema] of Object.entries(properties)) {
+        const limits = Object.fromEntries(LIMIT_KEYWORDS.filter((k) => schema[k] !== undefined).map((k) => [k, schema[k]]));
+        if (Object.keys(limits).length) fields[name] = limits;
+      }
+      if (Object.keys(fields).length) out[`${method.toUpperCase()} ${path}`] = fields;
+    }
+  }
+  return (
+    HEADER +
+    '/** The API\'s limits on request body fields, by operation (`METHOD path`): forms check them from here. */\n' +
+    `export const requestLimits = ${JSON.stringify(out, null, 2)} as const;\n`
+  );
+}

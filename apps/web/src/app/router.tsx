@@ -60,7 +60,11 @@ const accountRoute = createRoute({
   component: lazyRouteComponent(() => import('../features/account/AccountPage'), 'AccountPage'),
 });
 
-/** A tenant the caller has no role in is not shown at all (the API would answer 404 too). */
+/**
+ * A tenant the caller has no role in is not shown at all (the API would answer 404 too), and
+ * nothing of it is asked for: the pages' loaders below start their requests only with a role
+ * (a child's loader runs even when this gate shows "Not found" instead of its page).
+ */
 const tenantRoute = createRoute({
   getParentRoute: () => authedRoute,
   path: '/t/$tenant',
@@ -87,7 +91,9 @@ export const databasesRoute = createRoute({
     ...(s.register === true || s.register === 'true' ? { register: true } : {}),
   }),
   // Fetch the list while the page's chunk loads (no waterfall); the page shows loading/error itself.
-  loader: ({ context, params }) => void context.queryClient.prefetchQuery(databasesQuery(params.tenant)),
+  loader: ({ context, params }) => {
+    if (context.role) void context.queryClient.prefetchQuery(databasesQuery(params.tenant));
+  },
   component: lazyRouteComponent(() => import('../features/databases/DatabasesPage'), 'DatabasesPage'),
 });
 
@@ -102,6 +108,7 @@ export const databaseRoute = createRoute({
     ...(typeof s.client === 'string' ? { client: s.client } : {}),
   }),
   loader: ({ context, params }) => {
+    if (!context.role) return;
     void context.queryClient.prefetchQuery(databaseQuery(params.tenant, params.database));
     void context.queryClient.prefetchQuery(accessQuery(params.tenant, params.database));
     void context.queryClient.prefetchQuery(metaQuery);

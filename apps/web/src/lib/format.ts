@@ -40,3 +40,16 @@ export function expiryState(notAfter: string, now = Date.now(), soonDays = 30): 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/**
+ * A moment as the dashboard shows it everywhere: in the browser's locale and time zone (a token
+ * that expires at 20:00 UTC expires on the next day in Auckland; a UTC date would say otherwise).
+ */
+export function dateTime(iso: string): string {
+  return new Date(iso).toLocaleString();
+}
+
+/** The local calendar day of a moment (see dateTime). */
+export function localDate(iso: string): string {
+  return new Date(iso).toLocaleDateString();
+}

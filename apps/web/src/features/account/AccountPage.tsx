@@ -46,9 +46,10 @@ export function AccountPage() {
             <Title order={2} size="h3">
               Change password
             </Title>
-            <PasswordInput label="Current password" autoComplete="current-password" required {...form.getInputProps('currentPassword')} />
-            <PasswordInput label="New password" description={`At least ${MIN} characters; passphrases welcome.`} autoComplete="new-password" required {...form.getInputProps('newPassword')} />
-            <PasswordInput label="Repeat the new password" autoComplete="new-password" required {...form.getInputProps('repeat')} />
+            {/* Mantine marks a PasswordInput's error with data-invalid only: say it to assistive technology too. */}
+            <PasswordInput label="Current password" autoComplete="current-password" required aria-invalid={form.errors.currentPassword ? true : undefined} {...form.getInputProps('currentPassword')} />
+            <PasswordInput label="New password" description={`At least ${MIN} characters; passphrases welcome.`} autoComplete="new-password" required aria-invalid={form.errors.newPassword ? true : undefined} {...form.getInputProps('newPassword')} />
+            <PasswordInput label="Repeat the new password" autoComplete="new-password" required aria-invalid={form.errors.repeat ? true : undefined} {...form.getInputProps('repeat')} />
             <div>
               <Button type="submit" loading={change.isPending}>
                 Change password

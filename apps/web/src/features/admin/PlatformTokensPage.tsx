@@ -7,6 +7,7 @@ import { useState } from 'react';
 import { QueryState } from '../../components/QueryState';
 import { notifyDone, notifyError } from '../../components/notify';
 import { api, call } from '../../lib/api/client';
+import { splitApiError } from '../../lib/api/errors';
 
 export function PlatformTokensPage() {
   const qc = useQueryClient();
@@ -90,7 +91,20 @@ export function PlatformTokensPage() {
             <CopyButton value={secret}>{({ copied, copy }) => <Button onClick={copy}>{copied ? 'Copied' : 'Copy'}</Button>}</CopyButton>
           </Stack>
         ) : (
-          <form noValidate onSubmit={form.onSubmit((v) => create.mutate(v.name.trim(), { onSuccess: (r) => setSecret(r.token), onError: (e) => notifyError(e, 'Creating the token') }))}>
+          <form
+            noValidate
+            onSubmit={form.onSubmit((v) =>
+              create.mutate(v.name.trim(), {
+                onSuccess: (r) => setSecret(r.token),
+                onError: (err) => {
+                  // A refused name (too long, blank) under the field, as in the other forms.
+                  const split = splitApiError(err, (p) => p === 'name');
+                  form.setErrors(split.fields);
+                  if (split.rest.length) notifyError(err, 'Creating the token', split.rest);
+                },
+              }),
+            )}
+          >
             <Stack>
               <TextInput label="Name" placeholder="terraform" required {...form.getInputProps('name')} />
               <Group justify="end">

@@ -90,16 +90,10 @@ export function UsersAdminPage() {
         {resetting && (
           <ResetPassword
             onSubmit={(password) =>
-              patch.mutate(
-                { id: resetting.id, body: { password } },
-                {
-                  onSuccess: () => {
-                    notifyDone(`Password of ${resetting.email} reset; their sessions ended.`);
-                    setResetting(null);
-                  },
-                  onError: (e) => notifyError(e, 'Resetting the password'),
-                },
-              )
+              patch.mutateAsync({ id: resetting.id, body: { password } }).then(() => {
+                notifyDone(`Password of ${resetting.email} reset; their sessions ended.`);
+                setResetting(null);
+              })
             }
             pending={patch.isPending}
           />
@@ -146,7 +140,7 @@ function CreateUser({ onDone }: { onDone: () => void }) {
       <Stack>
         <TextInput label="Email address" type="email" required {...form.getInputProps('email')} />
         <TextInput label="Name" required {...form.getInputProps('name')} />
-        <PasswordInput label="Password" description="Leave empty to generate one" autoComplete="new-password" {...form.getInputProps('password')} />
+        <PasswordInput label="Password" description="Leave empty to generate one" autoComplete="new-password" aria-invalid={form.errors.password ? true : undefined} {...form.getInputProps('password')} />
         <Checkbox label="Platform admin" {...form.getInputProps('isPlatformAdmin', { type: 'checkbox' })} />
         <Group justify="end">
           <Button type="submit" loading={create.isPending}>
@@ -158,12 +152,23 @@ function CreateUser({ onDone }: { onDone: () => void }) {
   );
 }
 
-function ResetPassword({ onSubmit, pending }: { onSubmit: (password: string) => void; pending: boolean }) {
+/** The API's refusal of the password (its `details` name `body.password`) goes under the field; anything else to a toast. */
+function ResetPassword({ onSubmit, pending }: { onSubmit: (password: string) => Promise<unknown>; pending: boolean }) {
   const form = useForm({ initialValues: { password: '' }, validate: { password: (v) => (v.length >= 12 ? null : 'At least 12 characters') } });
+  const submit = form.onSubmit(async (v) => {
+    try {
+      await onSubmit(v.password);
+    } catch (err) {
+      const split = splitApiError(err, (p) => p === 'password');
+      form.setErrors(split.fields);
+      if (split.rest.length) notifyError(err, 'Resetting the password', split.rest);
+    }
+  });
   return (
-    <form noValidate onSubmit={form.onSubmit((v) => onSubmit(v.password))}>
+    <form noValidate onSubmit={submit}>
       <Stack>
-        <PasswordInput label="New password" autoComplete="new-password" required {...form.getInputProps('password')} />
+        {/* Mantine marks a PasswordInput's error with data-invalid only: say it to assistive technology too. */}
+        <PasswordInput label="New password" autoComplete="new-password" required aria-invalid={form.errors.password ? true : undefined} {...form.getInputProps('password')} />
         <Group justify="end">
           <Button type="submit" loading={pending}>
             Reset password

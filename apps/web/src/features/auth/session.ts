@@ -14,7 +14,7 @@ export const meQuery = queryOptions({
   queryFn: async (): Promise<Me | null> => {
     try {
       const me = await call(api.GET('/api/v1/auth/me'));
-      setCsrfToken(me.csrfToken);
+      setCsrfToken(me.csrfToken, me.user?.id ?? null);
       return me;
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
@@ -55,7 +55,7 @@ export function useLogin() {
   return useMutation({
     mutationFn: async (body: { email: string; password: string }) => call(api.POST('/api/v1/auth/login', { body })),
     onSuccess: (me) => {
-      setCsrfToken(me.csrfToken);
+      setCsrfToken(me.csrfToken, me.user?.id ?? null);
       qc.clear();
       qc.setQueryData(sessionKeys.me, me);
     },

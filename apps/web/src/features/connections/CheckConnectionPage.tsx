@@ -4,9 +4,10 @@
  */
 import { Badge, Button, Group, List, Paper, Select, Stack, Table, Text, ThemeIcon, Title } from '@mantine/core';
 import { STATUS } from '../../components/status-colors';
-import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
-import { ErrorState, LoadingState } from '../../components/QueryState';
+import { Link, useNavigate, useParams, useSearch } from '@tanstack/react-router';
+import { EmptyState, ErrorState, LoadingState } from '../../components/QueryState';
 import { notifyError } from '../../components/notify';
+import { canManage, roleIn, useMe } from '../auth/session';
 import { useCheckConnection, useTenantDatabases, type CheckResult } from './queries';
 
 const STEP_LABEL: Record<string, string> = {
@@ -37,6 +38,8 @@ export function CheckConnectionPage() {
           <LoadingState label="Loading databases" />
         ) : dbs.isError ? (
           <ErrorState error={dbs.error} retry={() => void dbs.refetch()} />
+        ) : dbs.data.items.length === 0 ? (
+          <NoDatabases tenant={tenant} />
         ) : (
           <Group align="end">
             <Select
@@ -58,6 +61,24 @@ export function CheckConnectionPage() {
       </Paper>
       {check.data && <CheckResultView r={check.data} />}
     </Stack>
+  );
+}
+
+/** Nothing to check yet: what to do first, and who can do it. */
+function NoDatabases({ tenant }: { tenant: string }) {
+  const manage = canManage(roleIn(useMe(), tenant));
+  return (
+    <EmptyState title="No databases to check yet">
+      <Text size="sm" c="dimmed" ta="center" maw={560}>
+        Check connection tests a database’s route. Register a database, turn on its external access, then come back here to check it.
+        {manage ? '' : ' Your role in this tenant is member: an admin or owner registers databases.'}
+      </Text>
+      {manage && (
+        <Button variant="light" renderRoot={(props) => <Link {...props} to="/t/$tenant/databases" params={{ tenant }} search={{ register: true }} />}>
+          Register a database
+        </Button>
+      )}
+    </EmptyState>
   );
 }
 

@@ -8,6 +8,7 @@ import { DiscoveredPicker } from './DiscoveredPicker';
 import { useForm } from '@mantine/form';
 import { notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
+import { requestLimits } from '../../lib/api/limits';
 import type { CreateDatabase, Database, DiscoveredService } from './api';
 
 export const ENGINES = [
@@ -20,6 +21,20 @@ export const ENGINES = [
 ] as const;
 
 type Engine = CreateDatabase['engine'];
+
+/** The API's rule for a database name (its OpenAPI schema): one DNS label, at most `maxLength`. */
+export const NAME_LIMITS = requestLimits['POST /api/v1/tenants/{tenant}/databases'].name;
+const NAME_PATTERN = new RegExp(NAME_LIMITS.pattern);
+const NAME_RULE = `Lowercase letters, digits and dashes, at most ${NAME_LIMITS.maxLength} characters, starting and ending with a letter or digit (it becomes the first label of the hostname)`;
+
+/** A discovered service's name made a valid database name: lower case, dashes, cut to the limit. */
+export function nameFrom(service: string): string {
+  return service
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, NAME_LIMITS.maxLength)
+    .replace(/^-+|-+$/g, '');
+}
 
 export interface DatabaseFormValues {
   name: string;
@@ -65,7 +80,7 @@ export function DatabaseForm({
       source: '',
     },
     validate: {
-      name: (v) => (initial || /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v) ? null : 'Lowercase letters, digits and dashes (it becomes the first label of the hostname)'),
+      name: (v) => (initial || NAME_PATTERN.test(v) ? null : NAME_RULE),
       endpoints: {
         host: (v) => (v.trim() ? null : 'Enter the host name or address inside the cluster'),
         port: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 65535 ? null : 'A port from 1 to 65535'),
@@ -102,14 +117,14 @@ export function DatabaseForm({
               form.setValues({
                 source: `${s.namespace}/${s.name}`,
                 // A name the user typed stays; otherwise the service's, made a valid label.
-                name: v.name || s.name.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63),
+                name: v.name || nameFrom(s.name),
                 engine: s.engine,
                 endpoints: [{ host: s.upstream.host, port: s.upstream.port }],
               });
             }}
           />
         )}
-        {!initial && <TextInput label="Name" description="Becomes the first label of its hostname, e.g. orders" required data-autofocus {...form.getInputProps('name')} />}
+        {!initial && <TextInput label="Name" description={`Becomes the first label of its hostname, e.g. orders; at most ${NAME_LIMITS.maxLength} characters`} required data-autofocus {...form.getInputProps('name')} />}
         <Select
           label="Engine"
           data={ENGINES.map((e) => ({ value: e.value, label: e.label }))}

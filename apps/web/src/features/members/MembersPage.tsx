@@ -1,16 +1,17 @@
-/** People in the tenant: add by email, change role, remove (admins and owners). */
+/** People in the tenant: add by email, change role, remove (admins and owners); anyone may leave. */
 import { Alert, Badge, Button, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import { membersRoute } from '../../app/router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
-import { api, call } from '../../lib/api/client';
+import { api, ApiError, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
-import { canManage, roleIn, sessionKeys, useMe, type Role } from '../auth/session';
+import { canManage, meQuery, roleIn, sessionKeys, useMe, type Role } from '../auth/session';
 
 const memberKeys = { list: (tenant: string) => ['tenants', tenant, 'members'] as const };
 const membersQuery = (tenant: string) =>
@@ -49,6 +50,66 @@ function useMemberMutations(tenant: string) {
       onSuccess: refresh,
     }),
   };
+}
+
+/**
+ * Leaving: the caller's own membership goes (DELETE …/members/{own id}, which the API allows
+ * every member). Afterwards the session is asked again, so the tenant leaves the switcher, and
+ * the dashboard goes to the caller's first remaining tenant. A tenant's last owner cannot leave
+ * (409 SY_LAST_OWNER): the API's answer is shown, with what to do instead.
+ */
+function useLeave(tenant: string, tenantName: string, userId: string) {
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  return useMutation({
+    mutationFn: () => call(api.DELETE('/api/v1/tenants/{tenant}/members/{userId}', { params: { path: { tenant, userId } } })),
+    // Here, not in mutate()'s options: the page unmounts when the dashboard moves on.
+    onSuccess: async () => {
+      notifyDone(`You left ${tenantName}.`);
+      await qc.fetchQuery({ ...meQuery, staleTime: 0 });
+      await navigate({ to: '/' });
+    },
+  });
+}
+
+function LeaveButton({ tenant, tenantName, userId, onlyOwner, platformAdmin }: { tenant: string; tenantName: string; userId: string; onlyOwner: boolean; platformAdmin: boolean }) {
+  const leave = useLeave(tenant, tenantName, userId);
+  return (
+    <Button
+      size="xs"
+      color="red"
+      variant="light"
+      loading={leave.isPending}
+      onClick={() =>
+        modals.openConfirmModal({
+          title: `Leave ${tenantName}?`,
+          children: (
+            <Stack gap="xs">
+              <Text size="sm">
+                {platformAdmin
+                  ? 'Your membership ends at once; as a platform admin you can still open this tenant.'
+                  : 'You lose access to this tenant at once: its databases, connections and settings. To come back, an owner or admin has to add you again.'}
+              </Text>
+              {onlyOwner && (
+                <Alert color="yellow" p="xs">
+                  You are its only owner, and a tenant keeps at least one: make another member an owner first.
+                </Alert>
+              )}
+            </Stack>
+          ),
+          labels: { confirm: 'Leave tenant', cancel: 'Stay' },
+          confirmProps: { color: 'red' },
+          onConfirm: () =>
+            leave.mutate(undefined, {
+              onError: (e) =>
+                notifyError(e, 'Leaving the tenant', e instanceof ApiError && e.code === 'SY_LAST_OWNER' ? [e.message, 'Make another member an owner first, then leave.'] : undefined),
+            }),
+        })
+      }
+    >
+      Leave
+    </Button>
+  );
 }
 
 function AddMember({ tenant, mine, onDone }: { tenant: string; mine: Role | null; onDone: () => void }) {
@@ -96,6 +157,7 @@ export function MembersPage() {
   const list = useQuery(membersQuery(tenant));
   const { setRole, remove } = useMemberMutations(tenant);
   const [adding, setAdding] = useState(false);
+  const tenantName = me.tenants.find((t) => t.slug === tenant)?.name ?? tenant;
 
   return (
     <Stack>
@@ -149,26 +211,30 @@ export function MembersPage() {
                       </Guarded>
                     </Table.Td>
                     <Table.Td>
-                      <Guarded allowed={mayChange(m)} reason={lockedReason}>
-                        <Button
-                          size="xs"
-                          color="red"
-                          variant="light"
-                          disabled={!mayChange(m)}
-                          aria-label={`Remove ${m.email}`}
-                          onClick={() =>
-                            modals.openConfirmModal({
-                              title: `Remove ${m.email}?`,
-                              children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
-                              labels: { confirm: 'Remove', cancel: 'Keep' },
-                              confirmProps: { color: 'red' },
-                              onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
-                            })
-                          }
-                        >
-                          Remove
-                        </Button>
-                      </Guarded>
+                      {m.userId === me.user?.id ? (
+                        <LeaveButton tenant={tenant} tenantName={tenantName} userId={m.userId} platformAdmin={me.isPlatformAdmin} onlyOwner={m.role === 'owner' && data.items.filter((o) => o.role === 'owner' && !o.disabled).length === 1} />
+                      ) : (
+                        <Guarded allowed={mayChange(m)} reason={lockedReason}>
+                          <Button
+                            size="xs"
+                            color="red"
+                            variant="light"
+                            disabled={!mayChange(m)}
+                            aria-label={`Remove ${m.email}`}
+                            onClick={() =>
+                              modals.openConfirmModal({
+                                title: `Remove ${m.email}?`,
+                                children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
+                                labels: { confirm: 'Remove', cancel: 'Keep' },
+                                confirmProps: { color: 'red' },
+                                onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
+                              })
+                            }
+                          >
+                            Remove
+                          </Button>
+                        </Guarded>
+                      )}
                     </Table.Td>
                   </Table.Tr>
                 ))}

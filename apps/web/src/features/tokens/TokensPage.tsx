@@ -10,7 +10,7 @@ import { notifyDone, notifyError } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { api, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
-import { timeAgo } from '../../lib/format';
+import { dateTime, timeAgo } from '../../lib/format';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
 
 const tokenKeys = { list: (tenant: string) => ['tenants', tenant, 'tokens'] as const };
@@ -141,7 +141,7 @@ export function TokensPage() {
                       </Table.Td>
                       <Table.Td>{t.role}</Table.Td>
                       <Table.Td>{timeAgo(t.lastUsedAt)}</Table.Td>
-                      <Table.Td>{t.expiresAt ? new Date(t.expiresAt).toISOString().slice(0, 10) : 'never'}</Table.Td>
+                      <Table.Td>{t.expiresAt ? dateTime(t.expiresAt) : 'never'}</Table.Td>
                       <Table.Td>
                         {t.revokedAt ? <Badge color="gray">revoked</Badge> : t.expiresAt && new Date(t.expiresAt) < new Date() ? <Badge color="red">expired</Badge> : <Badge color="green">active</Badge>}
                       </Table.Td>
