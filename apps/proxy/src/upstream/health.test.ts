@@ -67,6 +67,29 @@ describe('HealthMonitor', () => {
     expect(monitor.isUp(`127.0.0.1:${port}`)).toBe(true);
   });
 
+  it('counts a name up when any of its addresses answers (connections try them in turn)', async () => {
+    const port = ((await listen()).address() as AddressInfo).port;
+    // The first address answers nothing; the second is the live listener.
+    const named = new UpstreamGuard({
+      allowLoopback: true,
+      denyCidrs: [],
+      dns: { ttlMs: 5000, staleMs: 0, lookup: () => Promise.resolve([{ address: '127.0.0.2', family: 4 as const }, { address: '127.0.0.1', family: 4 as const }]) },
+    });
+    const events = new EventEmitter();
+    const results: boolean[] = [];
+    monitor = new HealthMonitor(named, pino({ level: 'silent' }), {
+      onCheck: (ok) => {
+        results.push(ok);
+        if (results.length === 4) events.emit('checked');
+      },
+    });
+    const done = once(events, 'checked');
+    monitor.setRoute('r', [{ endpoint: { host: 'db.ns.svc.cluster.local', port }, check: { ...check, rise: 1, fall: 1 }, postgres: false, sourceAddress: null }]);
+    await done;
+    expect(results.slice(0, 4)).toEqual([true, true, true, true]);
+    expect(monitor.isUp(`db.ns.svc.cluster.local:${port}`)).toBe(true);
+  });
+
   it('fails checks of names that resolve to forbidden addresses', async () => {
     const strict = new UpstreamGuard({ allowLoopback: false, denyCidrs: [] });
     const events = new EventEmitter();

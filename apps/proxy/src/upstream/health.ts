@@ -156,12 +156,31 @@ export class HealthMonitor {
     this.events.onTransition?.(key, up);
   }
 
-  /** One check: connect (to a guard-approved address) and optionally complete TLS. */
+  /**
+   * One check: the endpoint is up when one of its guard-approved addresses answers — as a
+   * connection tries them in turn (connector.ts) — within the check's timeout in all.
+   */
   private async probe(t: HealthTarget): Promise<void> {
-    const [addr] = await this.guard.resolve(t.endpoint.host);
-    const sock = connect({ host: addr!.address, port: t.endpoint.port, localAddress: t.sourceAddress ?? undefined });
+    const deadline = Date.now() + t.check.timeoutMs;
+    const addrs = await this.guard.resolve(t.endpoint.host);
+    let last: unknown = new Error('no address');
+    for (const a of addrs) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        return await this.probeAddress(t, a.address, left);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  /** Connect to `address` and optionally complete TLS, within `timeoutMs`. */
+  private async probeAddress(t: HealthTarget, address: string, timeoutMs: number): Promise<void> {
+    const sock = connect({ host: address, port: t.endpoint.port, localAddress: t.sourceAddress ?? undefined });
     try {
-      await withTimeout(t.check.timeoutMs, sock, async () => {
+      await withTimeout(timeoutMs, sock, async () => {
         await waitFor(sock, 'connect');
         if (t.check.type !== 'tls') return;
         if (t.postgres) {
