@@ -47,20 +47,6 @@ export interface ConnectionLogOptions {
   flushMs: number;
 }
 
-/** The batch as one array per column (`toColumns`), unnested into rows. Times travel as epoch ms. */
-const INSERT_SQL = `
-  INSERT INTO connection_events (proxy_id, listener, route_id, tenant_id, database_id, client_address,
-    client_port, sni, alpn, tls_version, mode, started_at, ended_at, bytes_in, bytes_out, outcome, reason, upstream,
-    connection_id, ended_by)
-  SELECT $1, listener, route_id, tenant_id, database_id, client_address, client_port, sni, alpn, tls_version, mode,
-    timestamptz 'epoch' + started_ms * interval '1 millisecond', timestamptz 'epoch' + ended_ms * interval '1 millisecond',
-    bytes_in, bytes_out, outcome, reason, upstream, connection_id, ended_by
-  FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::inet[], $7::int[], $8::text[],
-    $9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[], $14::int8[], $15::int8[],
-    $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
-    AS u(listener, route_id, tenant_id, database_id, client_address, client_port, sni, alpn, tls_version, mode,
-      started_ms, ended_ms, bytes_in, bytes_out, outcome, reason, upstream, connection_id, ended_by)`;
-
 /**
  * PostgreSQL text cannot hold U+0000: a client that put one in its ALPN list (bytes it
  * chooses, latin1-decoded) would make the whole batch fail — and, retried, every batch after
@@ -68,6 +54,49 @@ const INSERT_SQL = `
  */
 function clean(s: string | null): string | null {
   return s !== null && s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s;
+}
+
+type Column = { name: string; type: string; select?: string } & (
+  | { text: (e: ConnectionEventInput) => string | null | undefined }
+  | { number: (e: ConnectionEventInput) => number | null | undefined }
+);
+
+/**
+ * The table's columns after `proxy_id`, in one place: the INSERT, the unnest and the values
+ * are all made from this list. Each travels as one array literal (audit/pg-array.ts; built
+ * here rather than by node-postgres, whose serialising was a third of what the proxy
+ * allocated per connection). Times travel as epoch milliseconds.
+ */
+const COLUMNS: readonly Column[] = [
+  { name: 'listener', type: 'text', text: (e) => e.listener },
+  { name: 'route_id', type: 'uuid', text: (e) => e.routeId },
+  { name: 'tenant_id', type: 'uuid', text: (e) => e.tenantId },
+  { name: 'database_id', type: 'uuid', text: (e) => e.databaseId },
+  { name: 'client_address', type: 'inet', text: (e) => e.clientAddress },
+  { name: 'client_port', type: 'int', number: (e) => e.clientPort },
+  { name: 'sni', type: 'text', text: (e) => e.sni },
+  { name: 'alpn', type: 'text', text: (e) => clean(e.alpn) },
+  { name: 'tls_version', type: 'text', text: (e) => e.tlsVersion },
+  { name: 'mode', type: 'text', text: (e) => e.mode },
+  { name: 'started_at', type: 'float8', select: "timestamptz 'epoch' + started_at * interval '1 millisecond'", number: (e) => e.startedAt },
+  { name: 'ended_at', type: 'float8', select: "timestamptz 'epoch' + ended_at * interval '1 millisecond'", number: (e) => e.endedAt },
+  { name: 'bytes_in', type: 'int8', number: (e) => e.bytesIn },
+  { name: 'bytes_out', type: 'int8', number: (e) => e.bytesOut },
+  { name: 'outcome', type: 'text', text: (e) => e.outcome },
+  { name: 'reason', type: 'text', text: (e) => e.reason },
+  { name: 'upstream', type: 'text', text: (e) => e.upstream },
+  { name: 'connection_id', type: 'text', text: (e) => e.connectionId },
+  { name: 'ended_by', type: 'text', text: (e) => e.endedBy },
+];
+
+const names = COLUMNS.map((c) => c.name).join(', ');
+const INSERT_SQL = `INSERT INTO connection_events (proxy_id, ${names})
+  SELECT $1, ${COLUMNS.map((c) => c.select ?? c.name).join(', ')}
+  FROM unnest(${COLUMNS.map((c, i) => `$${i + 2}::${c.type}[]`).join(', ')}) AS u(${names})`;
+
+/** The query's parameters for `batch`: the proxy id, then one array literal per column. */
+function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
+  return [proxyId, ...COLUMNS.map((c) => ('text' in c ? textArray(batch, c.text) : numberArray(batch, c.number)))];
 }
 
 /**
@@ -245,29 +274,3 @@ export class ConnectionLog extends EventEmitter<{ record: [ConnectionEventInput]
   }
 }
 
-function toColumns(proxyId: string, batch: ConnectionEventInput[]): unknown[] {
-  // Array literals built here (audit/pg-array.ts), not by node-postgres: a third of what it
-  // allocated per connection was serialising this batch.
-  return [
-    proxyId,
-    textArray(batch, (e) => e.listener),
-    textArray(batch, (e) => e.routeId),
-    textArray(batch, (e) => e.tenantId),
-    textArray(batch, (e) => e.databaseId),
-    textArray(batch, (e) => e.clientAddress),
-    numberArray(batch, (e) => e.clientPort),
-    textArray(batch, (e) => e.sni),
-    textArray(batch, (e) => clean(e.alpn)),
-    textArray(batch, (e) => e.tlsVersion),
-    textArray(batch, (e) => e.mode),
-    numberArray(batch, (e) => e.startedAt),
-    numberArray(batch, (e) => e.endedAt),
-    numberArray(batch, (e) => e.bytesIn),
-    numberArray(batch, (e) => e.bytesOut),
-    textArray(batch, (e) => e.outcome),
-    textArray(batch, (e) => e.reason),
-    textArray(batch, (e) => e.upstream),
-    textArray(batch, (e) => e.connectionId),
-    textArray(batch, (e) => e.endedBy),
-  ];
-}

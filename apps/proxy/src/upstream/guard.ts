@@ -16,7 +16,7 @@
  */
 import { isIP } from 'node:net';
 import { anyCidrContains, FORBIDDEN_UPSTREAM_CIDRS, parseCidr, parseIp, type Cidr, type IpAddress } from '@switchyard/core';
-import { NameCache, type NameCacheEvents, type Lookup, type ResolvedAddress } from './name-cache.js';
+import { NameCache, type NameCacheOptions, type ResolvedAddress } from './name-cache.js';
 
 export type { ResolvedAddress } from './name-cache.js';
 
@@ -27,7 +27,7 @@ export interface GuardOptions {
   /** Extra ranges no upstream may be reached in. */
   denyCidrs: readonly Cidr[];
   /** How long a name's answer is kept, and used past that while DNS fails (name-cache.ts). */
-  dns?: { ttlMs: number; staleMs: number; lookup?: Lookup; now?: () => number; events?: NameCacheEvents };
+  dns?: Omit<NameCacheOptions<ResolvedAddress[] | GuardRefusal>, 'vet'>;
 }
 
 /** Literal hosts whose verdict is remembered (`literal`); the cache starts over beyond this. */

@@ -66,7 +66,7 @@ interface Entry<T> {
   retryAt: number;
 }
 
-export const systemLookup: Lookup = async (host) => (await dnsLookup(host, { all: true })) as ResolvedAddress[];
+const systemLookup: Lookup = async (host) => (await dnsLookup(host, { all: true })) as ResolvedAddress[];
 
 export class NameCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
@@ -117,11 +117,6 @@ export class NameCache<T> {
       this.insert(host, e);
     }
     return this.start(host, e);
-  }
-
-  /** Forgets every kept answer (tests; a resolver configuration change). */
-  clear(): void {
-    this.entries.clear();
   }
 
   private insert(host: string, e: Entry<T>): void {
