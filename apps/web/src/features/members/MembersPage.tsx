@@ -175,71 +175,73 @@ export function MembersPage() {
           data.items.length === 0 ? (
             <EmptyState title="No members" />
           ) : (
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Email</Table.Th>
-                  <Table.Th>Role</Table.Th>
-                  <Table.Th>
-                    <span style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>Actions</span>
-                  </Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {data.items.map((m) => (
-                  <Table.Tr key={m.userId}>
-                    <Table.Td>
-                      {m.name} {m.userId === me.user?.id && <Badge variant="light">you</Badge>} {m.disabled && <Badge color="gray">disabled</Badge>}
-                    </Table.Td>
-                    <Table.Td>{m.email}</Table.Td>
-                    <Table.Td>
-                      <Guarded allowed={mayChange(m)} reason={lockedReason}>
-                        <Select
-                          aria-label={`Role of ${m.email}`}
-                          data={roleChoices(mine)}
-                          value={m.role}
-                          allowDeselect={false}
-                          disabled={!mayChange(m) || setRole.isPending}
-                          w={300}
-                          onChange={(role) =>
-                            role &&
-                            role !== m.role &&
-                            setRole.mutate({ userId: m.userId, role: role as Role }, { onSuccess: () => notifyDone(`${m.email} is now ${role}`), onError: (e) => notifyError(e, 'Changing the role') })
-                          }
-                        />
-                      </Guarded>
-                    </Table.Td>
-                    <Table.Td>
-                      {m.userId === me.user?.id ? (
-                        <LeaveButton tenant={tenant} tenantName={tenantName} userId={m.userId} platformAdmin={me.isPlatformAdmin} onlyOwner={m.role === 'owner' && data.items.filter((o) => o.role === 'owner' && !o.disabled).length === 1} />
-                      ) : (
-                        <Guarded allowed={mayChange(m)} reason={lockedReason}>
-                          <Button
-                            size="xs"
-                            color="red"
-                            variant="light"
-                            disabled={!mayChange(m)}
-                            aria-label={`Remove ${m.email}`}
-                            onClick={() =>
-                              modals.openConfirmModal({
-                                title: `Remove ${m.email}?`,
-                                children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
-                                labels: { confirm: 'Remove', cancel: 'Keep' },
-                                confirmProps: { color: 'red' },
-                                onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
-                              })
-                            }
-                          >
-                            Remove
-                          </Button>
-                        </Guarded>
-                      )}
-                    </Table.Td>
+            <Table.ScrollContainer minWidth={760}>
+              <Table striped>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Name</Table.Th>
+                    <Table.Th>Email</Table.Th>
+                    <Table.Th>Role</Table.Th>
+                    <Table.Th>
+                      <span style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>Actions</span>
+                    </Table.Th>
                   </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
+                </Table.Thead>
+                <Table.Tbody>
+                  {data.items.map((m) => (
+                    <Table.Tr key={m.userId}>
+                      <Table.Td>
+                        {m.name} {m.userId === me.user?.id && <Badge variant="light">you</Badge>} {m.disabled && <Badge color="gray">disabled</Badge>}
+                      </Table.Td>
+                      <Table.Td>{m.email}</Table.Td>
+                      <Table.Td>
+                        <Guarded allowed={mayChange(m)} reason={lockedReason}>
+                          <Select
+                            aria-label={`Role of ${m.email}`}
+                            data={roleChoices(mine)}
+                            value={m.role}
+                            allowDeselect={false}
+                            disabled={!mayChange(m) || setRole.isPending}
+                            w={300}
+                            onChange={(role) =>
+                              role &&
+                              role !== m.role &&
+                              setRole.mutate({ userId: m.userId, role: role as Role }, { onSuccess: () => notifyDone(`${m.email} is now ${role}`), onError: (e) => notifyError(e, 'Changing the role') })
+                            }
+                          />
+                        </Guarded>
+                      </Table.Td>
+                      <Table.Td>
+                        {m.userId === me.user?.id ? (
+                          <LeaveButton tenant={tenant} tenantName={tenantName} userId={m.userId} platformAdmin={me.isPlatformAdmin} onlyOwner={m.role === 'owner' && data.items.filter((o) => o.role === 'owner' && !o.disabled).length === 1} />
+                        ) : (
+                          <Guarded allowed={mayChange(m)} reason={lockedReason}>
+                            <Button
+                              size="xs"
+                              color="red"
+                              variant="light"
+                              disabled={!mayChange(m)}
+                              aria-label={`Remove ${m.email}`}
+                              onClick={() =>
+                                modals.openConfirmModal({
+                                  title: `Remove ${m.email}?`,
+                                  children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
+                                  labels: { confirm: 'Remove', cancel: 'Keep' },
+                                  confirmProps: { color: 'red' },
+                                  onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
+                                })
+                              }
+                            >
+                              Remove
+                            </Button>
+                          </Guarded>
+                        )}
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
           )
         }
       </QueryState>
