@@ -7,7 +7,7 @@
 import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, fieldError, launchBrowser, newContext, signIn } from './support/browser.js';
+import { axeViolations, fieldError, launchBrowser, newContext, signedIn, signIn } from './support/browser.js';
 import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 let db: TestDatabase;
@@ -76,9 +76,7 @@ describe('sessions across tabs', () => {
 
 describe('administration forms', () => {
   it('a refused password reset and a refused platform-token name are shown on their fields, not in a toast', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, ADMIN);
+    const { ctx, page } = await signedIn(browser, stack.url, ADMIN);
     await page.goto('/admin/users');
     const row = page.getByRole('row').filter({ hasText: USERS.member });
     await row.getByRole('button', { name: 'Reset password' }).click();
@@ -126,9 +124,7 @@ describe('dates', () => {
 
 describe('check connection', () => {
   it('with no databases says what to do, and leads to registering one', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.other);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.other);
     await page.goto('/t/globex/check');
     await page.getByText('No databases to check yet').waitFor();
     await page.getByText(/Register a database, turn on its external access/).waitFor();
@@ -156,9 +152,7 @@ describe('check connection', () => {
 describe('a tenant the user is not in', () => {
   it('asks the API nothing about it before saying “Not found”', async () => {
     expect((await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } })).status).toBe(201);
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.other);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.other);
     await page.waitForURL('**/t/globex/databases');
     const asked = recordApi(page);
     for (const path of ['/t/acme/databases', '/t/acme/databases/orders', '/t/acme/members', '/t/acme/check']) {
@@ -172,9 +166,7 @@ describe('a tenant the user is not in', () => {
 
 describe('leaving a tenant', () => {
   it('a member leaves after confirming, and the tenant is gone from their dashboard', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.member);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.member);
     await page.goto('/t/acme/members');
     const mine = page.getByRole('row').filter({ hasText: USERS.member });
     await mine.getByRole('button', { name: 'Leave' }).click();
@@ -197,9 +189,7 @@ describe('leaving a tenant', () => {
   });
 
   it('the last owner is warned, and the API’s refusal is shown when they try anyway', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.owner);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.owner);
     await page.goto('/t/acme/members');
     await page.getByRole('row').filter({ hasText: USERS.owner }).getByRole('button', { name: 'Leave' }).click();
     const dialog = page.getByRole('dialog', { name: 'Leave Acme Corp?' });

@@ -12,7 +12,7 @@ import { createTestDatabase, testCert, type TestDatabase } from '@switchyard/tes
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../support/tools.js';
-import { axeViolations, fieldError, launchBrowser, newContext, signIn } from './support/browser.js';
+import { axeViolations, fieldError, launchBrowser, newContext, signedIn, signIn } from './support/browser.js';
 import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 let db: TestDatabase;
@@ -193,9 +193,7 @@ describe('a tenant owner', () => {
 
 describe('other people', () => {
   it('a member sees the database read-only and cannot flip the switch', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.member);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.member);
     await page.goto('/t/acme/databases/orders');
     const toggle = page.getByRole('switch', { name: /External access/ });
     await toggle.waitFor();
@@ -263,9 +261,7 @@ describe('other people', () => {
     const email = 'admin@acme.test';
     expect((await stack.api.call('POST', '/api/v1/users', { email, name: 'Acme Admin', password: PASSWORD })).status).toBe(201);
     expect((await stack.api.call('POST', '/api/v1/tenants/acme/members', { email, role: 'admin' })).status).toBe(201);
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, email);
+    const { ctx, page } = await signedIn(browser, stack.url, email);
     await page.goto('/t/acme/members');
     const ownerRole = page.getByRole('combobox', { name: `Role of ${USERS.owner}` });
     await ownerRole.waitFor();
@@ -286,9 +282,7 @@ describe('other people', () => {
   });
 
   it('a user of another tenant cannot open the database’s URL', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.other);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.other);
     await page.waitForURL('**/t/globex/databases');
     await page.goto('/t/acme/databases/orders');
     await page.getByRole('alert').filter({ hasText: 'not a member' }).waitFor();
@@ -301,9 +295,7 @@ describe('other people', () => {
   });
 
   it('a page whose session ended elsewhere goes to the sign-in page, which comes back to it', async () => {
-    const ctx = await newContext(browser, stack.url);
-    const page = await ctx.newPage();
-    await signIn(page, USERS.owner);
+    const { ctx, page } = await signedIn(browser, stack.url, USERS.owner);
     await page.goto('/t/acme/databases');
     await page.getByRole('heading', { name: 'Databases' }).waitFor();
     // Another tab of the same browser signs out: this tab's session is gone.

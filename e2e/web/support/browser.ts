@@ -24,6 +24,14 @@ export async function newContext(browser: Browser, baseURL: string): Promise<Bro
   return ctx;
 }
 
+/** A fresh profile (`newContext`) with one page, signed in as `email`. */
+export async function signedIn(browser: Browser, baseURL: string, email: string): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await newContext(browser, baseURL);
+  const page = await ctx.newPage();
+  await signIn(page, email);
+  return { ctx, page };
+}
+
 export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
   await page.goto('/login');
   await page.getByLabel(/^Email/).fill(email);
