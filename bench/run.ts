@@ -16,6 +16,7 @@
  *   npm run bench -- --baseline /tmp/sy-base --targets switchyard,baseline   # A/B, interleaved
  *     (the baseline runs that checkout's apps/proxy; packages resolve to this one's)
  *   npm run bench -- --baseline . --baseline-env PROXY_CLUSTER_SCHEDULING=none --modes unpinned   # A/B of a setting
+ *   npm run bench -- --baseline . --baseline-node-args=--single-threaded-gc   # A/B of a node flag
  *   npm run bench -- --run tsx    # Switchyard from its sources under tsx (default: the build, as production)
  *   BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- …  # profile the proxy
  *   BENCH_OUTPUT_DIR=/tmp/out BENCH_SWITCHYARD_NODE_ARGS=--trace-gc-nvp npm run bench -- …  # every child's output kept
@@ -65,6 +66,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string' },
     baseline: { type: 'string' },
     'baseline-env': { type: 'string' },
+    'baseline-node-args': { type: 'string' },
     idle: { type: 'string' },
     'warmup-conns': { type: 'string' },
     run: { type: 'string' },
@@ -438,7 +440,7 @@ async function runMode(mode: 'pinned' | 'unpinned'): Promise<ModeResult> {
       if (has('baseline')) {
         const basePort = await getFreePort();
         const base = await startSwitchyard(
-          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: { ...upstreamEnv(), ...baselineEnv() }, dist: P.run === 'dist' },
+          { databaseUrl: db!.url, tlsPort: basePort, adminPort: await getFreePort(), cpus: proxyCpus, workers: parallel, proxyId: `bench-${mode}-baseline`, checkout: opt.baseline, env: { ...upstreamEnv(), ...baselineEnv() }, nodeArgs: (opt['baseline-node-args'] ?? '').split(' ').filter(Boolean), dist: P.run === 'dist' },
           processTree,
         );
         procs.push(base);

@@ -5,7 +5,7 @@
  * configuration generated from the same routes).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
 import { TEST_KEYS } from '@switchyard/testkit';
@@ -23,12 +23,13 @@ export interface Proc {
 
 /**
  * Keeps the last 200 kB of a child's output for error messages. `BENCH_OUTPUT_DIR=<dir>` also
- * writes all of it to `<dir>/<name>-<pid>.log` (e.g. a proxy run with `--trace-gc-nvp`).
+ * writes all of it to `<dir>/<name>-<pid>.log`, the folder made if missing (e.g. a proxy run with `--trace-gc-nvp`).
  */
 function track(name: string, child: ChildProcess): Proc {
   let out = '';
   const dir = process.env.BENCH_OUTPUT_DIR;
   if (dir) {
+    mkdirSync(dir, { recursive: true });
     const file = createWriteStream(join(dir, `${name}-${child.pid}.log`));
     child.stdout?.pipe(file, { end: false });
     child.stderr?.pipe(file, { end: false });
@@ -134,6 +135,8 @@ export interface SwitchyardOptions {
   /** A command the proxy runs under (e.g. valgrind), and a longer start-up allowance. */
   wrap?: readonly string[];
   env?: NodeJS.ProcessEnv;
+  /** Node flags after `BENCH_SWITCHYARD_NODE_ARGS` (`--baseline-node-args`: an A/B of a V8 flag). */
+  nodeArgs?: readonly string[];
   /**
    * Run the checkout's build (`apps/proxy/dist/main.js`, plain node) as production does
    * (Dockerfile, `npm start`) instead of the sources under tsx; `buildProxy` makes it.
@@ -219,7 +222,7 @@ export async function startSwitchyard(o: SwitchyardOptions, processTree: (pid: n
     o.cpus,
     false,
     // Profiling a run: BENCH_SWITCHYARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-    [SETTLE_IMPORT[0], SETTLE_IMPORT[1], ...(process.env.BENCH_SWITCHYARD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    [SETTLE_IMPORT[0], SETTLE_IMPORT[1], ...(process.env.BENCH_SWITCHYARD_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(o.nodeArgs ?? [])],
     o.wrap,
   );
   await waitHttpOk(`http://127.0.0.1:${o.adminPort}/readyz`, p, o.wrap?.length ? 900_000 : 120_000);
