@@ -55,6 +55,34 @@ let lastProblem: CaProblem | null = null;
 let watching = false;
 
 /**
+ * The CA gave no HTTP answer at all (connection refused, name not found, TLS failure,
+ * timeout). The worker records it as `switchyard:caUnreachable` with the cause.
+ */
+export class CaUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`the ACME CA could not be reached (${url}): ${reason}`);
+  }
+}
+
+/**
+ * acme-client's own response interceptor assumes an answer: on a network error it dereferences
+ * the missing response and throws `TypeError: Cannot read properties of undefined (reading
+ * 'config')`, losing the cause (acme-client 5.4.0 `src/axios.js` `validateStatus`). This one
+ * runs before it and turns such an error into a `CaUnreachableError`, which has no `config`,
+ * so acme-client passes it through untouched.
+ */
+function unreachable(err: unknown): never {
+  const e = err as { config?: { url?: string }; response?: unknown; code?: string; message?: string } | null;
+  if (e && typeof e === 'object' && e.config && !e.response) {
+    throw new CaUnreachableError(e.config.url ?? 'unknown URL', [e.code, e.message].filter(Boolean).join(' '));
+  }
+  throw err;
+}
+
+/**
  * Records the Retry-After of the CA's 429 and 503 answers, and the problem document of its
  * last error answer: acme-client turns an error into an Error carrying only `detail`, and the
  * worker records the CA's own `type` (e.g. urn:ietf:params:acme:error:rateLimited) with it.
@@ -63,6 +91,9 @@ let watching = false;
 function watchResponses(): void {
   if (watching) return;
   watching = true;
+  // First in the chain (axios runs response interceptors in order; `use` appends).
+  const chain = (acme.axios.interceptors.response as unknown as { handlers?: unknown[] }).handlers;
+  if (Array.isArray(chain)) chain.unshift({ fulfilled: null, rejected: unreachable, synchronous: false, runWhen: null });
   acme.axios.interceptors.response.use((res) => {
     if (res.status === 429 || res.status === 503) retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
     if (res.status >= 400) lastProblem = problemDocument(res.data, res.status);

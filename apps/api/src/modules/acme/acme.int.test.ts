@@ -81,6 +81,8 @@ describe('ACME certificates API', () => {
     expect(r.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ field: 'body.hostname', limit: 'failed_validations' }] });
     expect(Number(r.headers['retry-after'])).toBeGreaterThan(3000);
     expect(r.json().message).toContain('failed validation 2 times in the last hour (limit 2)');
+    // The dashboard shows the detail beside the host name field: it says when to retry too.
+    expect(r.json().details[0].message).toMatch(/^.*failed validation 2 times in the last hour \(limit 2\); retry after \d{4}-\d\d-\d\dT/);
   });
 
   it('counts new certificates per registered domain and duplicates per name; a renewal is exempt from the domain limit only', async () => {
@@ -109,6 +111,9 @@ describe('ACME certificates API', () => {
     const dup = await h.call('POST', `/api/v1/tenants/acme/acme-certificates/${created.json().id}/renew`, undefined, token);
     expect(dup.statusCode).toBe(429);
     expect(dup.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ limit: 'duplicates' }] });
+    // `renew` has no body: the refusal names no request field (not a `body.hostname` it never had).
+    expect(dup.json().details[0]).not.toHaveProperty('field');
+    expect(Number(dup.headers['retry-after'])).toBeGreaterThan(0);
     await prisma.acmeEvent.deleteMany({ where: { registeredDomain: 'example.com', kind: 'issued' } });
   });
 
@@ -258,6 +263,44 @@ describe('ACME certificates API', () => {
     });
     const ok = await make(['2001:0db8:0:0:0:0:0:7']).request(actor, 'acme', { hostname: HOST });
     expect(ok.state).toBe('pending');
+  });
+});
+
+describe('deleting the certificate an ACME request renews', () => {
+  it('is refused while the request lives (it would be left issued without a certificate), and allowed once it is stopped', async () => {
+    await mkdb('renewed');
+    const on = await access('renewed', { enabled: true, tlsMode: 'terminate', acme: {} });
+    const host = on.hostname as string;
+    // Issued earlier; the route was then given another certificate (here: its platform-CA one).
+    const tenant = await h.app.prisma.tenant.findFirstOrThrow({ where: { slug: 'acme' } });
+    const data = await h.app.services.certificates.mintForRoute(host);
+    const cert = await h.app.prisma.certificate.create({ data: { ...data, tenantId: tenant.id, kind: 'acme', auto: false } });
+    await h.app.prisma.acmeCertificate.update({ where: { id: on.acme.id }, data: { state: 'issued', certificateId: cert.id, renewAt: new Date(Date.now() + 86_400_000) } });
+    const del = await h.call('DELETE', `/api/v1/tenants/acme/certificates/${cert.id}`, undefined, token);
+    expect(del.statusCode).toBe(409);
+    expect(del.json()).toMatchObject({ code: 'SY_CERTIFICATE_IN_USE', details: [{ acmeHostnames: [host] }] });
+    expect(del.json().message).toContain(`renewed by the ACME certificate of ${host}`);
+    expect(await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: on.acme.id } })).toMatchObject({ state: 'issued', certificateId: cert.id });
+    expect((await h.call('DELETE', `/api/v1/tenants/acme/acme-certificates/${on.acme.id}`, undefined, token)).statusCode).toBe(204);
+    expect((await h.call('DELETE', `/api/v1/tenants/acme/certificates/${cert.id}`, undefined, token)).statusCode).toBe(204);
+  });
+});
+
+describe('the CA is down', () => {
+  it('records the order as failed with switchyard:caUnreachable and the cause, not an internal TypeError, and backs off', async () => {
+    // ACME_DIRECTORY_URL is https://127.0.0.1:9/directory: nothing listens there.
+    await mkdb('cadown');
+    const on = await access('cadown', { enabled: true, tlsMode: 'terminate', acme: {} });
+    const row = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: on.acme.id }, include: { certificate: true } });
+    await h.app.services.acme.process(row);
+    const r = (await h.call('GET', `/api/v1/tenants/acme/acme-certificates/${row.id}`, undefined, token)).json();
+    expect(r).toMatchObject({ state: 'failed', attempts: 1, problem: { type: 'switchyard:caUnreachable', renewal: false } });
+    expect(r.problem.detail).toContain('the ACME CA could not be reached (https://127.0.0.1:9/directory)');
+    expect(r.problem.detail).toContain('ECONNREFUSED');
+    expect(r.problem.detail).not.toContain('Cannot read properties');
+    expect(Date.parse(r.nextAttemptAt)).toBeGreaterThan(Date.now());
+    const [fail] = await h.app.prisma.auditEvent.findMany({ where: { action: 'acme.fail', targetId: row.id } });
+    expect(JSON.stringify(fail!.changes)).toContain('switchyard:caUnreachable');
   });
 });
 

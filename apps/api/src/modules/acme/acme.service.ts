@@ -28,7 +28,7 @@ import { recordAudit } from '../audit/audit.service.js';
 import { isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
-import { buildTlsAlpnCertificate, type AcmeCa, type AcmeClient } from './acme.ca.js';
+import { buildTlsAlpnCertificate, CaUnreachableError, type AcmeCa, type AcmeClient } from './acme.ca.js';
 import { ariNextCheck, ariRecheck, backoffMs, checkRateLimits, registeredDomain, renewalTime, WEEK_MS, type RateDecision } from './acme.policy.js';
 import type { AcmeCertificateResponse, AcmeChallengeType, RequestAcmeBody } from './acme.schemas.js';
 
@@ -222,7 +222,7 @@ export class AcmeService {
     void this.cfg; // SY_ACME_UNAVAILABLE before anything else
     const row = await this.find(tenant, id);
     const decision = await this.rateDecision(row.hostname, row.certificateId !== null);
-    if (!decision.ok) throw rateLimited(decision);
+    if (!decision.ok) throw rateLimited(decision, null);
     const updated = await this.deps.prisma.$transaction(async (tx) => {
       const u = await tx.acmeCertificate.update({ where: { id }, data: { nextAttemptAt: new Date(), ...(row.state === 'failed' ? { state: 'pending' } : {}) }, include: { certificate: true } });
       await recordAudit(tx, actor, { tenantId: tenant.id, action: 'acme.renew-requested', targetType: 'acme-certificate', targetId: id, changes: { hostname: { from: row.hostname, to: row.hostname } } });
@@ -619,6 +619,7 @@ export class AcmeService {
 }
 
 function problemOf(err: unknown): AcmeProblem {
+  if (err instanceof CaUnreachableError) return { type: 'switchyard:caUnreachable', detail: err.message };
   const message = err instanceof Error ? err.message : String(err);
   // acme-client turns a problem document into an Error carrying its detail.
   const rate = /rate ?limit/i.test(message);
@@ -649,9 +650,13 @@ function acmeExists(hostname: string, field: string, challenge: string | null): 
   );
 }
 
-function rateLimited(d: Exclude<RateDecision, { ok: true }>, field = 'body.hostname'): AppError {
+/** `field` null: the request has no body (`renew`); the detail then names no field. */
+function rateLimited(d: Exclude<RateDecision, { ok: true }>, field: string | null): AppError {
   const seconds = Math.max(1, Math.ceil((d.retryAt.getTime() - Date.now()) / 1000));
-  return new AppError('SY_ACME_RATE_LIMITED', `${d.message}; retry after ${d.retryAt.toISOString()}`, [{ field, message: d.message, limit: d.limit, retryAt: d.retryAt.toISOString() }], {
+  // The detail says when, too: a form shows it beside the field, without the top-level message.
+  const message = `${d.message}; retry after ${d.retryAt.toISOString()}`;
+  const detail = { ...(field ? { field } : {}), message, limit: d.limit, retryAt: d.retryAt.toISOString() };
+  return new AppError('SY_ACME_RATE_LIMITED', message, [detail], {
     'retry-after': String(seconds),
   });
 }

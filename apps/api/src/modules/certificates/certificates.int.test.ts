@@ -66,6 +66,15 @@ describe('issuing', () => {
     expect(dup.json().code).toBe('SY_CERTIFICATE_EXISTS');
   });
 
+  it('lists each host name once in the certificate, however often (and in whatever case) it was sent', async () => {
+    const r = await h.call('POST', base, { name: 'dup-names', type: 'platform-ca', hostnames: [host, host.toUpperCase(), `${host}.`] }, owner);
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json().hostnames).toEqual([host]);
+    const { X509Certificate } = await import('node:crypto');
+    expect(new X509Certificate(r.json().certificatePem).subjectAltName).toBe(`DNS:${host}`);
+    expect((await h.call('DELETE', `${base}/${r.json().id}`, undefined, owner)).statusCode).toBe(204);
+  });
+
   it('validates bodies: unknown fields, bad types, bad host names', async () => {
     const unknown = await h.call('POST', base, { name: 'x', type: 'self-signed', hostnames: [host], extra: 1 }, owner);
     expect(unknown.statusCode).toBe(400);
@@ -111,6 +120,21 @@ describe('uploading', () => {
       expect(r.json().details[0].field, code).toBe(field);
       expect(r.body).not.toContain(leaf.keyPem.slice(40, 80));
     }
+  });
+});
+
+describe('uploading a chain out of order', () => {
+  it('answers SY_CERTIFICATE_CHAIN_ORDER on the chain, not a key mismatch, when the leaf is not first', async () => {
+    const intermediate = createCertificateAuthority({ commonName: 'Acme Intermediate', issuer: privateCa });
+    const leaf = issueCertificate(intermediate, { hostnames: [host] });
+    const r = await h.call('POST', `${base}/upload`, { name: 'out-of-order', certificatePem: intermediate.certPem + leaf.certPem, privateKeyPem: leaf.keyPem }, owner);
+    expect(r.statusCode).toBe(422);
+    expect(r.json()).toMatchObject({ code: 'SY_CERTIFICATE_CHAIN_ORDER', details: [{ field: 'body.certificatePem', chainIndex: 1 }] });
+    expect(r.json().message).toContain('certificate 2 of the chain');
+    // A key of no certificate in the bundle is still a mismatch, on the key.
+    const stranger = createSelfSigned({ hostnames: ['x.example.com'] });
+    const mismatch = await h.call('POST', `${base}/upload`, { name: 'out-of-order', certificatePem: intermediate.certPem + leaf.certPem, privateKeyPem: stranger.keyPem }, owner);
+    expect(mismatch.json()).toMatchObject({ code: 'SY_CERTIFICATE_KEY_MISMATCH', details: [{ field: 'body.privateKeyPem' }] });
   });
 });
 
@@ -180,6 +204,23 @@ describe('attaching through external access', () => {
     // An uploaded certificate must be replaced by an upload; issued ones by re-issuing.
     const wrong = await h.call('PUT', `${base}/${ca.id}`, { certificatePem: 'x', privateKeyPem: 'y' }, owner);
     expect(wrong.statusCode).toBe(400);
+  });
+
+  it('refuses replacing an uploaded certificate with one that does not cover its routes, on body.certificatePem, and keeps the old one', async () => {
+    const ledger = 'ledger.acme.db.example.com';
+    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'ledger', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, owner)).statusCode).toBe(201);
+    const first = issueCertificate(privateCa, { hostnames: [ledger] });
+    const up = await h.call('POST', `${base}/upload`, { name: 'ledger-up', certificatePem: first.certPem, privateKeyPem: first.keyPem }, owner);
+    expect(up.statusCode, up.body).toBe(201);
+    expect((await access('ledger', { enabled: true, tlsMode: 'terminate', certificateId: up.json().id })).statusCode).toBe(200);
+    const wrong = issueCertificate(privateCa, { hostnames: ['other.acme.db.example.com'] });
+    const r = await h.call('PUT', `${base}/${up.json().id}`, { certificatePem: wrong.certPem, privateKeyPem: wrong.keyPem }, owner);
+    expect(r.statusCode).toBe(422);
+    // The PUT has no `hostnames`: the error names the field that has to change.
+    expect(r.json()).toMatchObject({ code: 'SY_CERTIFICATE_HOSTNAME_MISMATCH', details: [{ field: 'body.certificatePem' }] });
+    expect(r.json().details[0].message).toContain(`do not cover ${ledger}, a host name of a route using this certificate`);
+    const after = (await h.call('GET', `${base}/${up.json().id}`, undefined, owner)).json();
+    expect(after.fingerprint).toBe(up.json().fingerprint);
   });
 
   it('isolates tenants', async () => {

@@ -7,7 +7,7 @@
  * config-version bump per route (`recordRouteChanges`, last statement) in one transaction,
  * so every proxy rebuilds those routes' TLS contexts; open sessions keep theirs.
  */
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { isUnderDomain, isValidHostname, isValidWildcardHostname, normalizeHostname } from '@switchyard/core';
 import { Prisma, recordRouteChanges, type Certificate, type PrismaClient, type Tenant } from '@switchyard/db';
@@ -249,7 +249,7 @@ export class CertificatesService {
           { field: body.certificatePem ? 'body.privateKeyPem' : 'body.certificatePem', message: 'is required to replace an uploaded certificate' },
         ]);
       }
-      const v = validate(body.certificatePem, body.privateKeyPem, routeHosts);
+      const v = validate(body.certificatePem, body.privateKeyPem, routeHosts, 'body.certificatePem');
       data = { hostnames: v.hostnames, certPem: v.chainPem, keyCiphertext: keyring.encrypt(v.keyPem, id), keyType: v.keyType, fingerprint: v.fingerprint, notBefore: v.notBefore, notAfter: v.notAfter };
     } else if (current.kind === 'issued' || current.kind === 'self-signed') {
       if (body.certificatePem || body.privateKeyPem) {
@@ -311,6 +311,18 @@ export class CertificatesService {
         { field: 'certificateId', message: 'is attached to routes', routes: current.routes.map((r) => r.hostname) },
       ]);
     }
+    // An ACME request that renews it would be left `issued` with no certificate (the reference
+    // is set null) and order a first certificate at its renewal time, taking the route back
+    // from whatever the tenant attached meanwhile.
+    const renewedBy = await this.deps.prisma.acmeCertificate.findMany({ where: { certificateId: id }, select: { hostname: true } });
+    if (renewedBy.length > 0) {
+      const names = renewedBy.map((a) => a.hostname);
+      throw new AppError(
+        'SY_CERTIFICATE_IN_USE',
+        `The certificate is renewed by the ACME certificate of ${names.join(', ')}; stop that first (DELETE /api/v1/tenants/${tenant.slug}/acme-certificates/:id), then delete it`,
+        [{ field: 'certificateId', message: 'is renewed by ACME', acmeHostnames: names }],
+      );
+    }
     await this.deps.prisma.$transaction(async (tx) => {
       await tx.certificate.delete({ where: { id } });
       await recordAudit(tx, actor, { tenantId: tenant.id, action: 'certificate.delete', targetType: 'certificate', targetId: id, changes: auditView(current) });
@@ -351,7 +363,7 @@ export class CertificatesService {
    */
   private checkHostnames(tenant: Tenant, names: string[]): string[] {
     const own = `${tenant.slug}.${this.deps.baseDomain}`;
-    return names.map((raw, i) => {
+    const checked = names.map((raw, i) => {
       const h = normalizeHostname(raw);
       const field = `body.hostnames.${i}`;
       if (!h || !(isValidHostname(h) || isValidWildcardHostname(h))) {
@@ -364,6 +376,8 @@ export class CertificatesService {
       }
       return h;
     });
+    // One subjectAltName per name: `["a", "A."]` is one name, listed once.
+    return [...new Set(checked)];
   }
 
   /**
@@ -391,15 +405,39 @@ export class CertificatesService {
   }
 }
 
-function validate(chainPem: string, keyPem: string, hostnames: string[]) {
+/**
+ * `hostnamesField`: where a name the certificate does not cover came from — `body.hostnames`
+ * of an upload, or (replacing) the routes using the certificate, which the request does not
+ * name: then the new `body.certificatePem` is what is wrong.
+ */
+function validate(chainPem: string, keyPem: string, hostnames: string[], hostnamesField: 'body.hostnames' | 'body.certificatePem' = 'body.hostnames') {
   try {
     return validateCertificateChain({ chainPem, keyPem, hostnames });
   } catch (err) {
     if (err instanceof CertificateValidationError) {
-      const field = err.field === 'certificate' ? 'body.certificatePem' : err.field === 'key' ? 'body.privateKeyPem' : 'body.hostnames';
-      throw new AppError(VALIDATION_CODES[err.code], err.message, [{ field, message: err.message, ...(err.index !== undefined ? { chainIndex: err.index } : {}) }]);
+      const misplaced = err.code === 'key_mismatch' ? leafPosition(chainPem, keyPem) : null;
+      if (misplaced !== null) {
+        // The key belongs to a certificate further down the bundle: the chain is out of order,
+        // the key is fine. Say so on the field that needs the change.
+        const message = `the private key belongs to certificate ${misplaced + 1} of the chain, not the first: order the chain leaf first, then each issuer`;
+        throw new AppError('SY_CERTIFICATE_CHAIN_ORDER', message, [{ field: 'body.certificatePem', message, chainIndex: misplaced }]);
+      }
+      const field = err.field === 'certificate' ? 'body.certificatePem' : err.field === 'key' ? 'body.privateKeyPem' : hostnamesField;
+      const message = err.code === 'hostname_not_covered' && hostnamesField === 'body.certificatePem' ? `${err.message}, a host name of a route using this certificate` : err.message;
+      throw new AppError(VALIDATION_CODES[err.code], message, [{ field, message, ...(err.index !== undefined ? { chainIndex: err.index } : {}) }]);
     }
     throw err;
+  }
+}
+
+/** The index (> 0) of the chain certificate the key belongs to, or null (none, or the leaf). */
+function leafPosition(chainPem: string, keyPem: string): number | null {
+  try {
+    const key = createPrivateKey({ key: keyPem, format: 'pem' });
+    const i = splitPemChain(chainPem).findIndex((pem) => new X509Certificate(pem).checkPrivateKey(key));
+    return i > 0 ? i : null;
+  } catch {
+    return null;
   }
 }
 

@@ -48,6 +48,39 @@ function row(hostname: string) {
 }
 
 describe('ACME certificates table', () => {
+  it('marks an ACME certificate whose renewals failed until it expired', () => {
+    const expired = {
+      ...ISSUED,
+      certificate: { ...ISSUED.certificate!, notAfter: '2020-03-01T07:00:00.000Z', expiresInDays: -5 },
+      problem: { type: 'urn:ietf:params:acme:error:connection', detail: 'Connection refused', at: '2020-03-01T06:00:00.000Z', renewal: true },
+    };
+    renderUi(<AcmeTable items={[expired, { ...ISSUED, id: 'y', hostname: 'ok.acme.db.example.com', certificate: { ...ISSUED.certificate!, notAfter: '2999-01-01T00:00:00.000Z' } }]} manage available readOnlyReason="read-only" onRenew={() => {}} onDelete={() => {}} />);
+    expect(within(row('billing.acme.db.example.com')).getByText('expired')).toBeInTheDocument();
+    expect(within(row('ok.acme.db.example.com')).queryByText('expired')).toBeNull();
+  });
+
+  it('says which certificate the route really serves: another one attached after issuance is not “the ACME certificate”, nor a platform-CA one', () => {
+    renderUi(
+      <AcmeTable
+        items={[
+          { ...ISSUED, servedWith: { certificateId: 'u1', kind: 'uploaded' } },
+          { ...ISSUED, id: 'x', hostname: 'ledger.acme.db.example.com', servedWith: { certificateId: 'p1', kind: 'issued' } },
+          acme({ hostname: 'cache.acme.db.example.com', servedWith: { certificateId: 's1', kind: 'self-signed' } }),
+        ]}
+        manage
+        available
+        readOnlyReason="read-only"
+        onRenew={() => {}}
+        onDelete={() => {}}
+      />,
+    );
+    const uploaded = within(row('billing.acme.db.example.com'));
+    expect(uploaded.getByText('an uploaded certificate, not the ACME one (attach it to the route to serve it)')).toBeInTheDocument();
+    expect(uploaded.queryByText('the ACME certificate')).toBeNull();
+    expect(within(row('ledger.acme.db.example.com')).getByText('a platform-CA certificate, not the ACME one (attach it to the route to serve it)')).toBeInTheDocument();
+    expect(within(row('cache.acme.db.example.com')).getByText('a self-signed certificate until the ACME one is issued')).toBeInTheDocument();
+  });
+
   it('shows each state, the CA’s failure reason, renewal date, next attempt and what the route serves meanwhile', () => {
     renderUi(
       <AcmeTable

@@ -10,6 +10,7 @@ import type { ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
+import { expiryState } from '../../lib/format';
 import type { AcmeCertificate, RequestAcme } from './api';
 
 export const ACME_UNAVAILABLE_REASON = 'This platform has no ACME CA configured (ACME_DIRECTORY_URL): ask the platform operator. Issue from the platform CA or upload a certificate instead.';
@@ -51,9 +52,31 @@ export function AcmeProblem({ problem }: { problem: AcmeCertificate['problem'] }
   );
 }
 
+/** What a route's certificate is, by kind (GET …/certificates `kind`). */
+const SERVED_KIND: Record<string, string> = {
+  issued: 'a platform-CA certificate',
+  'self-signed': 'a self-signed certificate',
+  uploaded: 'an uploaded certificate',
+  acme: 'another ACME certificate',
+};
+
+/**
+ * What the route presents right now. Only the ACME certificate itself reads as such: a route
+ * given another certificate (PUT …/external-access with `certificateId`) serves that one,
+ * whatever the ACME state says.
+ */
 function ServedWith({ a }: { a: AcmeCertificate }) {
-  if (a.servedWith?.kind === 'acme') return <Text size="sm">the ACME certificate</Text>;
-  if (a.servedWith) return <Text size="sm">a platform-CA certificate until the ACME one is issued</Text>;
+  const s = a.servedWith;
+  if (s && a.certificate && s.certificateId === a.certificate.id) return <Text size="sm">the ACME certificate</Text>;
+  if (s) {
+    const what = SERVED_KIND[s.kind] ?? `a certificate of kind ${s.kind}`;
+    if (!a.certificate) return <Text size="sm">{what} until the ACME one is issued</Text>;
+    return (
+      <Text size="sm" c="orange.8">
+        {what}, not the ACME one (attach it to the route to serve it)
+      </Text>
+    );
+  }
   return (
     <Text size="sm" c="dimmed">
       no certificate
@@ -114,7 +137,20 @@ export function AcmeTable({ items, manage, available, readOnlyReason, onRenew, o
                   <AcmeProblem problem={a.problem} />
                 </Stack>
               </Table.Td>
-              <Table.Td>{a.certificate ? <Text size="sm">{a.certificate.notAfter.slice(0, 10)}</Text> : <Text size="sm" c="dimmed">not issued yet</Text>}</Table.Td>
+              <Table.Td>
+                {a.certificate ? (
+                  <Group gap={6} wrap="nowrap">
+                    <Text size="sm">{a.certificate.notAfter.slice(0, 10)}</Text>
+                    {/* Renewals failing until the end: clients now refuse it. ("Expiring soon" is
+                        normal here: ACME renews with a third of the lifetime left.) */}
+                    {expiryState(a.certificate.notAfter) === 'expired' && <Badge color="red">expired</Badge>}
+                  </Group>
+                ) : (
+                  <Text size="sm" c="dimmed">
+                    not issued yet
+                  </Text>
+                )}
+              </Table.Td>
               <Table.Td>{a.renewAt ? <Text size="sm">{a.renewAt.slice(0, 10)}</Text> : <Text size="sm" c="dimmed">—</Text>}</Table.Td>
               <Table.Td>
                 {a.nextAttemptAt ? <Text size="sm">{utcMinute(a.nextAttemptAt)}</Text> : <Text size="sm" c="dimmed">none scheduled</Text>}

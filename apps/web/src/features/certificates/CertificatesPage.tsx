@@ -4,7 +4,7 @@
  * validation error beside its field), replace, delete. Below, the ACME certificates: request
  * one for a terminate-mode route, follow its state, renew now, stop renewing.
  */
-import { Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, TagsInput, Text, Textarea, TextInput, Title, Tooltip } from '@mantine/core';
+import { Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, TagsInput, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useQuery } from '@tanstack/react-query';
@@ -19,6 +19,8 @@ import { dateTime, expiryState, localDate, relativeDays } from '../../lib/format
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
 import { databasesQuery, metaQuery } from '../databases/api';
 import { ACME_UNAVAILABLE_REASON, AcmeHeading, AcmeRequestForm, AcmeTable } from './AcmeSection';
+import { ChainAndKeyForm } from './ChainAndKeyForm';
+import { deleteBlockedReason } from './delete-reason';
 import {
   acmeCertificatesQuery,
   certificatesQuery,
@@ -28,12 +30,9 @@ import {
   useRenewAcme,
   useReplaceCertificate,
   useRequestAcme,
-  useUploadCertificate,
   type AcmeCertificate,
   type Certificate,
 } from './api';
-
-const PEM_STYLE = { input: { fontFamily: 'monospace', fontSize: 12 } };
 
 function Expiry({ cert }: { cert: Certificate }) {
   const state = expiryState(cert.notAfter);
@@ -94,67 +93,6 @@ function IssueForm({ tenant, onDone }: { tenant: string; onDone: () => void }) {
         <Group justify="flex-end">
           <Button type="submit" loading={issue.isPending}>
             Issue certificate
-          </Button>
-        </Group>
-      </Stack>
-    </form>
-  );
-}
-
-/** Upload a new certificate, or replace an uploaded one's chain and key. */
-function ChainAndKeyForm({ tenant, replacing, onDone }: { tenant: string; replacing?: Certificate; onDone: () => void }) {
-  const upload = useUploadCertificate(tenant);
-  const replace = useReplaceCertificate(tenant);
-  const form = useForm({
-    initialValues: { name: '', certificatePem: '', privateKeyPem: '' },
-    validate: {
-      name: (v) => (replacing || /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/.test(v) ? null : 'Letters, digits, spaces, dots, dashes and underscores'),
-      certificatePem: (v) => (v.includes('-----BEGIN CERTIFICATE-----') ? null : 'Paste the PEM chain: the leaf first, then each intermediate'),
-      privateKeyPem: (v) => (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? null : 'Paste the PEM private key of the leaf (unencrypted)'),
-    },
-  });
-  const onError = (err: unknown) => {
-    const split = splitApiError(err, (p) => ['name', 'certificatePem', 'privateKeyPem'].includes(p), {
-      SY_CERTIFICATE_EXISTS: 'name',
-      SY_CERTIFICATE_KEY_MISMATCH: 'privateKeyPem',
-      SY_CERTIFICATE_KEY_INVALID: 'privateKeyPem',
-      SY_CERTIFICATE_KEY_UNSUPPORTED: 'privateKeyPem',
-      SY_CERTIFICATE_PEM_INVALID: 'certificatePem',
-      SY_CERTIFICATE_CHAIN_ORDER: 'certificatePem',
-      SY_CERTIFICATE_EXPIRED: 'certificatePem',
-      SY_CERTIFICATE_NOT_YET_VALID: 'certificatePem',
-    });
-    form.setErrors(split.fields);
-    if (split.rest.length) notifyError(err, replacing ? 'Replacing the certificate' : 'Uploading the certificate', split.rest);
-  };
-  const submit = form.onSubmit((v) => {
-    const done = (c: Certificate) => {
-      notifyDone(replacing ? `Replaced ${c.name}` : `Uploaded ${c.name}`);
-      onDone();
-    };
-    if (replacing) replace.mutate({ id: replacing.id, body: { certificatePem: v.certificatePem, privateKeyPem: v.privateKeyPem } }, { onSuccess: (r) => done(r.certificate), onError });
-    else upload.mutate(v, { onSuccess: done, onError });
-  });
-  return (
-    <form onSubmit={submit} noValidate>
-      <Stack>
-        {!replacing && <TextInput label="Name" required data-autofocus {...form.getInputProps('name')} />}
-        <Textarea label="Certificate chain (PEM)" description="The leaf first, then each intermediate" autosize minRows={4} maxRows={10} styles={PEM_STYLE} required {...form.getInputProps('certificatePem')} />
-        <Textarea
-          label="Private key (PEM)"
-          description="Unencrypted; stored encrypted and never shown again"
-          autosize
-          minRows={4}
-          maxRows={10}
-          styles={PEM_STYLE}
-          required
-          autoComplete="off"
-          spellCheck={false}
-          {...form.getInputProps('privateKeyPem')}
-        />
-        <Group justify="flex-end">
-          <Button type="submit" loading={upload.isPending || replace.isPending}>
-            {replacing ? 'Replace' : 'Upload certificate'}
           </Button>
         </Group>
       </Stack>
@@ -295,8 +233,8 @@ export function CertificatesPage() {
                               Replace
                             </Button>
                           </Guarded>
-                          {manage && c.routes.length > 0 ? (
-                            <Tooltip label={`In use by ${c.routes.map((r) => r.hostname).join(', ')}: switch those routes to another certificate first`}>
+                          {manage && deleteBlockedReason(c, acme.data ?? []) ? (
+                            <Tooltip label={deleteBlockedReason(c, acme.data ?? [])}>
                               <span tabIndex={0}>
                                 <Button size="xs" color="red" variant="light" disabled aria-label={`Delete ${c.name}`}>
                                   Delete
