@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { maskUrl, StartError } from './errors.js';
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -14,6 +15,9 @@ const EnvSchema = z.object({
   /** `npm run dev` only: the Vite dev server of the dashboard (hot reload), proxying /api to the API. */
   WEB_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(5173),
   PROXY_ADMIN_PORT: z.coerce.number().int().min(1).max(65535).default(9480),
+  /** The proxy's own drain settings (apps/proxy config.ts), read here to give its stop the time it takes. */
+  PROXY_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+  PROXY_ACCEPT_GRACE_MS: z.coerce.number().int().min(0).default(0),
   SWITCHYARD_LISTENERS: z.string().default('postgres=postgres@0.0.0.0:15432,tls=tls@0.0.0.0:16443'),
   SWITCHYARD_BASE_DOMAIN: z.string().default('db.switchyard.localhost'),
   SWITCHYARD_DEMO: z.enum(['0', '1']).default('1'),
@@ -28,7 +32,13 @@ const EnvSchema = z.object({
 export type DevConfig = ReturnType<typeof loadDevConfig>;
 
 export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env) {
-  const e = EnvSchema.parse(env);
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    // One line per bad variable, as the apps' own config.ts do, not zod's JSON.
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(maskUrl(env[String(i.path[0])] ?? ''))}: ${i.message}`);
+    throw new StartError(`invalid npm start configuration (docs/configuration.md "Local stack"):\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
   return {
     root,
     databaseUrl: e.DATABASE_URL ?? null,
@@ -37,6 +47,11 @@ export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env
     demoPgPort: e.SWITCHYARD_DEMO_PG_PORT,
     apiPort: e.API_PORT,
     proxyAdminPort: e.PROXY_ADMIN_PORT,
+    /**
+     * SIGTERM → SIGKILL for the proxy: its accept grace and drain, plus the time its cluster
+     * primary allows workers to exit (10 s) and its last audit flush (5 s), plus a margin.
+     */
+    proxyStopGraceMs: e.PROXY_ACCEPT_GRACE_MS + e.PROXY_DRAIN_TIMEOUT_MS + 20_000,
     webDevPort: e.WEB_DEV_PORT,
     listeners: e.SWITCHYARD_LISTENERS,
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,

@@ -18,31 +18,37 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseListeners } from '@switchyard/core';
-import { EmbeddedPostgresAccessError, migrate, startEmbeddedPostgres, type RunningPostgres } from '@switchyard/db';
+import { migrate, type RunningPostgres } from '@switchyard/db';
 import pg from 'pg';
-import { loadDevConfig } from './config.js';
+import { loadDevConfig, type DevConfig } from './config.js';
+import { startDevPostgres } from './dev-postgres.js';
+import { describeStartError, maskUrl } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
 import { issueDevCertificate, loadOrCreateDevCa } from './local-pki.js';
+import { acquireStackLock, checkControlDatabase, checkPortsFree, type PortNeed } from './preflight.js';
 import { startProcess, waitForHttp, type ManagedProcess } from './supervisor.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
 const devMode = process.argv.includes('--dev');
-const cfg = loadDevConfig(root);
 const say = (s = '') => process.stdout.write(`${s}\n`);
 
-mkdirSync(cfg.dataDir, { recursive: true, mode: 0o755 });
-mkdirSync(cfg.logDir, { recursive: true });
-const databases: RunningPostgres[] = [];
-const processes: ManagedProcess[] = [];
-let stopping = false;
+let cfg: DevConfig;
+try {
+  cfg = loadDevConfig(root);
+} catch (err) {
+  say(`start failed: ${describeStartError(err)}`);
+  process.exit(1);
+}
 
+const life = new Lifecycle();
+let releaseLock = (): void => {};
+
+/** Stops everything in order, then exits; a call made while stopping waits for that stop. */
 async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('\nstopping Switchyard…');
-    await Promise.all(processes.map((p) => p.stop()));
-    for (const d of databases.reverse()) await d.stop().catch(() => {});
-  }
+  if (!life.stopping && !life.idle) say('\nstopping Switchyard…');
+  await life.stop();
+  releaseLock();
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
@@ -78,10 +84,21 @@ function secrets(): Secrets {
 }
 
 async function controlDatabase(): Promise<string> {
-  if (cfg.databaseUrl) return cfg.databaseUrl;
+  if (cfg.databaseUrl) {
+    await checkControlDatabase(cfg.databaseUrl);
+    return cfg.databaseUrl;
+  }
   say(`starting embedded PostgreSQL for the control database on 127.0.0.1:${cfg.controlPgPort}`);
-  const server = await startEmbeddedPostgres({ dataDir: join(cfg.dataDir, 'control-pg'), port: cfg.controlPgPort, persistent: true, ownSignals: true });
-  databases.push(server);
+  const server = await life.startDatabase(() =>
+    startDevPostgres('the control database', {
+      dataDir: join(cfg.dataDir, 'control-pg'),
+      port: cfg.controlPgPort,
+      persistent: true,
+      ownSignals: true,
+      logFile: join(cfg.logDir, 'control-pg.log'),
+      portVariable: 'SWITCHYARD_CONTROL_PG_PORT',
+    }),
+  );
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'switchyard'");
@@ -94,15 +111,17 @@ async function demoUpstream(hostname: string): Promise<RunningPostgres> {
   const ca = loadOrCreateDevCa(cfg.dataDir);
   say(`starting the demo PostgreSQL (TLS on) on 127.0.0.1:${cfg.demoPgPort}`);
   const leaf = issueDevCertificate(ca, [hostname, 'localhost', '127.0.0.1']);
-  const server = await startEmbeddedPostgres({
-    dataDir: join(cfg.dataDir, 'demo-pg'),
-    port: cfg.demoPgPort,
-    persistent: true,
-    ownSignals: true,
-    tls: { certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem },
-  });
-  databases.push(server);
-  return server;
+  return life.startDatabase(() =>
+    startDevPostgres('the demo database', {
+      dataDir: join(cfg.dataDir, 'demo-pg'),
+      port: cfg.demoPgPort,
+      persistent: true,
+      ownSignals: true,
+      tls: { certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem },
+      logFile: join(cfg.logDir, 'demo-pg.log'),
+      portVariable: 'SWITCHYARD_DEMO_PG_PORT',
+    }),
+  );
 }
 
 async function api<T>(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -174,24 +193,41 @@ function launch(name: keyof typeof ENTRIES, env: NodeJS.ProcessEnv): ManagedProc
     ? ['--conditions=switchyard-source', '--import', 'tsx', join(root, entry.replace('%s', 'src').replace('%s', 'ts'))]
     : [join(root, entry.replace('%s', 'dist').replace('%s', 'js'))];
   const logFile = join(cfg.logDir, `${name}.log`);
-  const p = startProcess(
-    name,
-    args,
-    env,
-    (code) => {
-      if (!stopping) {
-        say(`${name} exited with code ${code}; stopping (its log: ${relative(process.cwd(), logFile)})`);
-        void shutdown(1);
-      }
-    },
-    // The terminal keeps the summary readable: warnings and errors only, unless asked.
-    { logFile, consoleLevel: devMode || cfg.consoleLogs === 'all' ? 0 : 40 },
+  return life.startProcess(() =>
+    startProcess(
+      name,
+      args,
+      env,
+      (code) => {
+        if (!life.stopping) {
+          say(`${name} exited with code ${code}; stopping (its log: ${relative(process.cwd(), logFile)})`);
+          void shutdown(1);
+        }
+      },
+      // The terminal keeps the summary readable: warnings and errors only, unless asked.
+      { logFile, consoleLevel: devMode || cfg.consoleLogs === 'all' ? 0 : 40, stopGraceMs: name === 'proxy' ? cfg.proxyStopGraceMs : undefined },
+    ),
   );
-  processes.push(p);
-  return p;
+}
+
+/** Every port the stack binds, with the variable that moves it (checked before starting). */
+function portsNeeded(): PortNeed[] {
+  const needs: PortNeed[] = [];
+  if (!cfg.databaseUrl) needs.push({ host: '127.0.0.1', port: cfg.controlPgPort, what: 'embedded control database', variable: 'SWITCHYARD_CONTROL_PG_PORT' });
+  if (cfg.demo) needs.push({ host: '127.0.0.1', port: cfg.demoPgPort, what: 'demo database', variable: 'SWITCHYARD_DEMO_PG_PORT' });
+  needs.push({ host: '127.0.0.1', port: cfg.apiPort, what: 'API and dashboard', variable: 'API_PORT' });
+  needs.push({ host: '0.0.0.0', port: cfg.proxyAdminPort, what: 'proxy admin and metrics', variable: 'PROXY_ADMIN_PORT' });
+  for (const l of parseListeners(cfg.listeners)) needs.push({ host: l.host, port: l.port, what: `proxy listener "${l.name}"`, variable: 'SWITCHYARD_LISTENERS' });
+  if (devMode) needs.push({ host: '127.0.0.1', port: cfg.webDevPort, what: 'dashboard dev server', variable: 'WEB_DEV_PORT' });
+  if (cfg.kubeconfig) needs.push({ host: '127.0.0.1', port: cfg.controllerMetricsPort, what: 'controller metrics', variable: 'CONTROLLER_METRICS_PORT' });
+  return needs;
 }
 
 try {
+  mkdirSync(cfg.dataDir, { recursive: true, mode: 0o755 });
+  mkdirSync(cfg.logDir, { recursive: true });
+  releaseLock = acquireStackLock(cfg.dataDir);
+  await checkPortsFree(portsNeeded());
   const { adminToken, adminPassword, demoPassword, keyring } = secrets();
   const databaseUrl = await controlDatabase();
   const m = await migrate(databaseUrl);
@@ -239,19 +275,20 @@ try {
   let webDevUrl: string | null = null;
   if (devMode) {
     const logFile = join(cfg.logDir, 'web.log');
-    const vite = startProcess(
-      'web',
-      [join(root, 'node_modules/vite/bin/vite.js'), join(root, 'apps/web'), '--host', '127.0.0.1', '--port', String(cfg.webDevPort), '--strictPort'],
-      { ...process.env, SWITCHYARD_API_URL: `http://127.0.0.1:${cfg.apiPort}` },
-      (code) => {
-        if (!stopping) {
-          say(`web (vite) exited with code ${code}; stopping (its log: ${relative(process.cwd(), logFile)})`);
-          void shutdown(1);
-        }
-      },
-      { logFile, consoleLevel: 0 },
+    const vite = life.startProcess(() =>
+      startProcess(
+        'web',
+        [join(root, 'node_modules/vite/bin/vite.js'), join(root, 'apps/web'), '--host', '127.0.0.1', '--port', String(cfg.webDevPort), '--strictPort'],
+        { ...process.env, SWITCHYARD_API_URL: `http://127.0.0.1:${cfg.apiPort}` },
+        (code) => {
+          if (!life.stopping) {
+            say(`web (vite) exited with code ${code}; stopping (its log: ${relative(process.cwd(), logFile)})`);
+            void shutdown(1);
+          }
+        },
+        { logFile, consoleLevel: 0 },
+      ),
     );
-    processes.push(vite);
     webDevUrl = `http://127.0.0.1:${cfg.webDevPort}/`;
     await waitForHttp(webDevUrl, 60_000, () => vite.child.exitCode === null);
   }
@@ -288,7 +325,7 @@ try {
       ? `  Kubernetes       controller watching ${cfg.kubeconfig} (metrics http://127.0.0.1:${cfg.controllerMetricsPort}/metrics; docs/kubernetes.md)`
       : '  Kubernetes       controller not started: no KUBECONFIG set (docs/kubernetes.md)',
   );
-  say(`  Control database ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say(`  Control database ${maskUrl(databaseUrl)}`);
   say(`  Logs             ${rel(join(cfg.logDir, 'api.log'))}, ${rel(join(cfg.logDir, 'proxy.log'))}   (warnings and errors also here; SWITCHYARD_CONSOLE_LOGS=all for everything)`);
   if (token) {
     const ca = rel(join(cfg.dataDir, 'pki', 'ca.pem'));
@@ -320,8 +357,8 @@ try {
   say('');
   say('Press Ctrl-C to stop.');
 } catch (err) {
-  // Errors that explain themselves (what is wrong, how to fix it) are printed without a stack.
-  const known = err instanceof EmbeddedPostgresAccessError;
-  say(`start failed: ${err instanceof Error ? (known ? err.message : (err.stack ?? err.message)) : String(err)}`);
+  // Ctrl-C (or a child that exited, which said so) stopped the stack under the start-up code:
+  // what failed after that is the stop itself, not news.
+  if (!life.stopping) say(`start failed: ${describeStartError(err)}`);
   await shutdown(1);
 }

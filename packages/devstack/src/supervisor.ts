@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { StartError } from './errors.js';
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
@@ -39,6 +40,11 @@ export interface OutputOptions {
   logFile?: string;
   /** Lines at this pino level or above reach the terminal (text that is not JSON always does). */
   consoleLevel: number;
+  /**
+   * How long stop() waits after SIGTERM before SIGKILL (default 15 s). The proxy needs its
+   * whole drain: killed earlier, it loses the connection events it had still to write.
+   */
+  stopGraceMs?: number;
 }
 
 export interface ManagedProcess {
@@ -74,7 +80,7 @@ export function startProcess(name: string, args: string[], env: NodeJS.ProcessEn
     stop: async () => {
       if (exited) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), output.stopGraceMs ?? 15_000);
       await exitedPromise;
       clearTimeout(timer);
     },
@@ -86,7 +92,7 @@ export async function waitForHttp(url: string, timeoutMs: number, isAlive: () =>
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (!isAlive()) throw new Error(`process serving ${url} exited`);
+    if (!isAlive()) throw new StartError(`the process serving ${url} exited`);
     try {
       const r = await fetch(url);
       if (r.ok) return;
@@ -96,5 +102,5 @@ export async function waitForHttp(url: string, timeoutMs: number, isAlive: () =>
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`);
+  throw new StartError(`${url} not ready after ${timeoutMs} ms (${last}); the logs under .switchyard/logs/ say why`);
 }
