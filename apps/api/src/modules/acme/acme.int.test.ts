@@ -429,6 +429,31 @@ describe('an ACME certificate follows its route', () => {
     expect(await deleted(a.acme.id)).toMatchObject([{ changes: { hostname: { from: `${db}.acme.db.example.com`, to: null }, reason: { to: reason } } }]);
   });
 
+  it('goes when the tenant gives the route another certificate, and stays when given back the one it issued', async () => {
+    const host = 'chosen.acme.db.example.com';
+    await mkdb('chosen');
+    const a = await access('chosen', { enabled: true, tlsMode: 'terminate', acme: {} });
+    // Issued: the worker leaves a certificate of kind `acme` attached to the route.
+    const tenant = await h.app.prisma.tenant.findFirstOrThrow({ where: { slug: 'acme' } });
+    const issued = await h.app.prisma.certificate.create({ data: { ...(await h.app.services.certificates.mintForRoute(host)), tenantId: tenant.id, kind: 'acme', auto: false } });
+    await h.app.prisma.acmeCertificate.update({ where: { id: a.acme.id }, data: { state: 'issued', certificateId: issued.id } });
+    const other = await h.call('POST', '/api/v1/tenants/acme/certificates', { name: 'chosen', type: 'self-signed', hostnames: [host] }, token);
+    expect(other.statusCode, other.body).toBe(201);
+
+    // The tenant chooses another certificate: the request ends, the issued certificate stays.
+    await access('chosen', { enabled: true, certificateId: other.json().id });
+    expect(await h.app.prisma.acmeCertificate.findUnique({ where: { id: a.acme.id } })).toBeNull();
+    expect(await deleted(a.acme.id)).toMatchObject([{ changes: { reason: { to: 'certificate-replaced' }, keptCertificate: { to: issued.id } } }]);
+    expect(await h.app.prisma.certificate.findUnique({ where: { id: issued.id } })).not.toBeNull();
+
+    // A new request, issued, then its own certificate given back after a detour: kept.
+    const b = await access('chosen', { enabled: true, acme: {} });
+    await h.app.prisma.acmeCertificate.update({ where: { id: b.acme.id }, data: { state: 'issued', certificateId: issued.id } });
+    await h.app.prisma.route.update({ where: { hostname: host }, data: { certificateId: other.json().id } });
+    const back = await access('chosen', { enabled: true, certificateId: issued.id });
+    expect(back).toMatchObject({ certificate: { id: issued.id }, acme: { id: b.acme.id, state: 'issued' } });
+  });
+
   it('goes with its tenant, with an audit event', async () => {
     const { token: doomed } = await seedTenant(h, 'doomed');
     await mkdb('vault', 'doomed', doomed);

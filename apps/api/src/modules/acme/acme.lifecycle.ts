@@ -7,7 +7,10 @@
  *  - the route deleted: `DatabasesService.delete`, `TenantsService.delete` (the Kubernetes
  *    controller deletes through the former);
  *  - the route disabled, renamed or switched to passthrough: `ExternalAccessService.write`
- *    (`put`, `putBatch`, the controller's applies).
+ *    (`put`, `putBatch`, the controller's applies);
+ *  - the route given another certificate (`certificateId` in that PUT): the tenant chose what
+ *    it serves, and the worker would otherwise keep renewing a certificate nobody serves (and
+ *    attach a first one over the choice).
  *
  * Without it the worker kept ordering and renewing for a name nothing routes to (or failed it
  * for good), and the name could not be requested again (`acme_certificates.hostname` is
@@ -23,11 +26,13 @@ import type { Actor } from '../../lib/access.js';
 import { recordAudits, type AuditEntry } from '../audit/audit.service.js';
 
 /** Why the route no longer wants the certificate (the audit event's `reason`). */
-export type AcmeReleaseReason = 'database-deleted' | 'tenant-deleted' | 'route-disabled' | 'hostname-changed' | 'tls-mode-changed';
+export type AcmeReleaseReason = 'database-deleted' | 'tenant-deleted' | 'route-disabled' | 'hostname-changed' | 'tls-mode-changed' | 'certificate-replaced';
 
 export interface ReleasedHostname {
   hostname: string;
   reason: AcmeReleaseReason;
+  /** Kept if this is the certificate it issued (the route was given that one back). */
+  unlessIssued?: string;
 }
 
 /**
@@ -38,7 +43,10 @@ export interface ReleasedHostname {
 export async function releaseAcmeCertificates(tx: TxClient, actor: Actor, gone: readonly ReleasedHostname[], audits?: AuditEntry[]): Promise<number> {
   if (gone.length === 0) return 0;
   const reasons = new Map(gone.map((g) => [g.hostname, g.reason]));
-  const rows = await tx.acmeCertificate.findMany({ where: { hostname: { in: [...reasons.keys()] } }, select: { id: true, tenantId: true, hostname: true, state: true, certificateId: true } });
+  const kept = new Map(gone.map((g) => [g.hostname, g.unlessIssued]));
+  const rows = (await tx.acmeCertificate.findMany({ where: { hostname: { in: [...reasons.keys()] } }, select: { id: true, tenantId: true, hostname: true, state: true, certificateId: true } })).filter(
+    (r) => r.certificateId === null || r.certificateId !== kept.get(r.hostname),
+  );
   if (rows.length === 0) return 0;
   const ids = rows.map((r) => r.id);
   // Challenges would go with the row (ON DELETE CASCADE); deleted first, explicitly, so no

@@ -86,6 +86,8 @@ interface Plan {
   mint: Prisma.CertificateUncheckedCreateInput | null;
   /** An automatic certificate the route stops using (deleted with the change). */
   previousAuto: string | null;
+  /** `certificateId` in the body gave the route another certificate (an ACME one then ends). */
+  certificateChosen: boolean;
   changed: boolean;
   /** An ACME certificate to request in the same transaction (`acme` in the body). */
   acme: AcmeRequestPlan | null;
@@ -364,7 +366,8 @@ export class ExternalAccessService {
     const previousAuto = db.route?.certificate?.auto && db.route.certificate.id !== next.certificateId ? db.route.certificate.id : null;
     const changed = JSON.stringify(next) !== JSON.stringify(current) || !db.route;
     const acme = body.acme ? await this.acmeFor(tenant, db, next, body.acme) : null;
-    return { db, current, next, mint, previousAuto, changed, acme };
+    const certificateChosen = body.certificateId !== undefined && next.certificateId !== current.certificateId;
+    return { db, current, next, mint, previousAuto, certificateChosen, changed, acme };
   }
 
   /**
@@ -384,7 +387,7 @@ export class ExternalAccessService {
    * `audits`, the audit event is collected there (a batch writes them in one statement).
    */
   private async write(tx: Prisma.TransactionClient, actor: Actor, tenant: Tenant, plan: Plan, audits?: AuditEntry[]): Promise<RouteWithCert> {
-    const { db, current, next, mint, previousAuto } = plan;
+    const { db, current, next, mint, previousAuto, certificateChosen } = plan;
     if (mint) await tx.certificate.create({ data: mint });
     const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
     // The route is owned by whoever owns its database.
@@ -404,7 +407,7 @@ export class ExternalAccessService {
     if (audits) audits.push(audit);
     else await recordAudit(tx, actor, audit);
     // The ACME certificate of a host name the route gives up goes with it (acme.lifecycle.ts).
-    const released = db.route ? acmeRelease(current, state) : null;
+    const released = db.route ? acmeRelease(current, state, certificateChosen) : null;
     if (released) await releaseAcmeCertificates(tx, actor, [released], audits);
     return r;
   }
@@ -617,14 +620,17 @@ function isPemCertificates(pem: string): boolean {
 }
 
 /**
- * The host name whose ACME certificate a route change ends, and why; null: none. Only
- * changes away from what an ACME certificate needs (an enabled terminate-mode route under
- * this name): a route that already was disabled or in passthrough has none to end.
+ * The host name whose ACME certificate a route change ends, and why; null: none. Changes away
+ * from what an ACME certificate needs (an enabled terminate-mode route under this name; a
+ * route that already was disabled or in passthrough has none to end), and a certificate the
+ * tenant chose for the route instead.
  */
-function acmeRelease(before: RouteState, after: RouteState): ReleasedHostname | null {
+function acmeRelease(before: RouteState, after: RouteState, certificateChosen: boolean): ReleasedHostname | null {
   if (after.hostname !== before.hostname) return { hostname: before.hostname, reason: 'hostname-changed' };
   if (before.tlsMode === 'terminate' && after.tlsMode !== 'terminate') return { hostname: before.hostname, reason: 'tls-mode-changed' };
   if (before.enabled && !after.enabled) return { hostname: before.hostname, reason: 'route-disabled' };
+  // Given another certificate (or the platform CA's, with null): unless it is the one ACME issued.
+  if (certificateChosen && after.certificateId) return { hostname: before.hostname, reason: 'certificate-replaced', unlessIssued: after.certificateId };
   return null;
 }
 
