@@ -89,6 +89,15 @@ describe('psql through the postgres listener (passthrough)', () => {
     expect((await access('other', { enabled: false })).status).toBe(200);
   });
 
+  // Before any TLS attempt of this address is refused: for 3 seconds after a refusal that was
+  // not retried (sslmode=require), a plaintext client from the same address is told about it.
+  it('tells a client without TLS how to connect', async () => {
+    const out = await psql(libpq(host, proxy.ports.postgres, { sslmode: 'disable' }), 'select 1');
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain('requires TLS with SNI');
+    expect(out.stderr).toContain('HINT:');
+  });
+
   it('refuses a new psql after access is disabled, with a readable message', async () => {
     const r = await access('orders', { enabled: false });
     expect(r.body.propagation.state).toBe('applied');
@@ -100,13 +109,6 @@ describe('psql through the postgres listener (passthrough)', () => {
     expect(prefer.code).not.toBe(0);
     expect(prefer.stderr).toContain('external access to this database is disabled');
     expect(prefer.stderr).toContain(host);
-  });
-
-  it('tells a client without TLS how to connect', async () => {
-    const out = await psql(libpq(host, proxy.ports.postgres, { sslmode: 'disable' }), 'select 1');
-    expect(out.code).not.toBe(0);
-    expect(out.stderr).toContain('requires TLS with SNI');
-    expect(out.stderr).toContain('HINT:');
   });
 
   it('keeps a running pg_sleep session alive through 100 enable/disable cycles of another route', async () => {

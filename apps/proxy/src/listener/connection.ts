@@ -31,7 +31,12 @@ import { httpRefusal } from './http-refusals.js';
 import { createPrelude, createSniffer, findRoute, isRaw, type KindSniffer } from './kinds.js';
 import type { ProxyPrelude } from './proxy-prelude.js';
 
-/** Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer). */
+/**
+ * Refusals worth explaining to a libpq client that retries in plaintext (sslmode=prefer):
+ * every refusal of a hello that named a route, so the retry is not told "TLS with SNI is
+ * required" when it sent both. Upstream failures included: in passthrough the proxy has
+ * already answered 'S' when the dial fails, so the alert is all the TLS attempt can carry.
+ */
 const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'unknown_host',
   'route_disabled',
@@ -42,6 +47,14 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'client_rate_limited',
   'certificate_unavailable',
   'certificate_expired',
+  'not_ready',
+  'upstream_unreachable',
+  'upstream_tls_refused',
+  'upstream_tls_failed',
+  'upstream_certificate_invalid',
+  'upstream_protocol_error',
+  'upstream_forbidden',
+  'egress_source_unavailable',
 ]);
 
 const CANCEL_RESULT: Record<CancelOutcome | 'rate_limited', { outcome: ConnectionOutcome; reason: ConnectionReason }> = {
@@ -463,11 +476,13 @@ class ClientConnection {
       context,
       signal: this.abort ?? CANCELLED,
       onTlsSocket: (tls) => this.adoptTlsSocket(tls),
-      refuse: (code) => this.refuse(code, 'none'),
+      // The upstream is dialled before our TLS socket exists: a failure there reaches the
+      // client, still waiting for a ServerHello, as a TLS alert (refuseInTls once it exists).
+      refuse: (code) => this.refuse(code, 'tls'),
       dial: async (alpn) => {
         const raw = await this.connectUpstream(route, Buffer.alloc(0), true);
         if (!route.upstreamTls) return raw;
-        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn, signal: this.abort ?? CANCELLED });
+        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn, signal: this.abort ?? CANCELLED, timeoutMs: this.ctx.config.connectTimeoutMs });
       },
       established: (client, up, info) => this.established(client, up, info),
     });
@@ -494,7 +509,7 @@ class ClientConnection {
       dial: async (route) => {
         const raw = await this.connectUpstream(route, Buffer.alloc(0), !route.upstreamTls);
         if (!route.upstreamTls) return raw;
-        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: this.abort ?? CANCELLED });
+        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: this.abort ?? CANCELLED, timeoutMs: this.ctx.config.connectTimeoutMs });
       },
       cancel: (processId, secretKey, tls) => this.cancel(processId, secretKey, tls, sniRoute?.id),
       established: (client, up, info) => {
@@ -628,6 +643,9 @@ class ClientConnection {
   /** Called when the route is disabled with `close` or the proxy stops. */
   closeForRoute(): void {
     this.closeReason = 'route_disabled_closed';
+    // Terminate-mode PostgreSQL not yet handed over (the database is being dialled): the
+    // client is inside TLS waiting for authentication and can still read why, as a refusal.
+    if (this.pgInTls && !this.upstream) return this.refuse('route_disabled', 'none');
     this.destroyBoth();
   }
 
@@ -682,7 +700,9 @@ class ClientConnection {
     const s = this.socket;
     s.removeListener('data', onClientData);
     s.removeListener('end', onClientEnd);
-    if (speak === 'tls' && REMEMBERED.has(code)) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
+    // Only a libpq client that spoke SSLRequest retries in plaintext, and only on a
+    // PostgreSQL-style port: a hello refused elsewhere must not explain someone's retry.
+    if (speak === 'tls' && REMEMBERED.has(code) && this.mayRetryInPlaintext()) this.ctx.recentRefusals.remember(this.clientAddress, code, normalizeServerName(this.sni));
     if (!s.destroyed && s.writable) {
       if (speak === 'postgres') {
         s.end(buildErrorResponse(this.explain(code)));
@@ -698,6 +718,12 @@ class ClientConnection {
       s.destroy();
     }
     this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+  }
+
+  /** A libpq client that negotiated TLS with SSLRequest (not direct TLS) on a PostgreSQL-style port. */
+  private mayRetryInPlaintext(): boolean {
+    const p = this.ctx.spec.protocol;
+    return (p === 'postgres' || p === 'egress') && !this.directTls;
   }
 
   /**

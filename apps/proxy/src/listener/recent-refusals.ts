@@ -2,9 +2,12 @@
  * libpq's default sslmode=prefer retries in plaintext after a failed TLS attempt, so a user
  * whose route is disabled would otherwise see our TLS alert followed by "TLS with SNI is
  * required", which blames the wrong thing. We remember, per client address and for a few
- * seconds, why its last TLS attempt was refused, and explain that instead on the plaintext
- * retry. Each memory explains one retry only (libpq retries at once), so a later, genuinely
- * plaintext client is told what it needs to hear. Bounded in size and time; in memory.
+ * seconds, why its TLS attempts were refused, and explain that instead on the plaintext
+ * retries. Each refusal explains one retry only (libpq retries at once), so a later,
+ * genuinely plaintext client is told what it needs to hear. A pool opening many connections
+ * at once from one address gets one explanation per refused attempt (one memory per address
+ * told the first retry why and the others to use TLS with SNI).
+ * Bounded in size and time; in memory.
  */
 import type { RefusalCode } from '../errors.js';
 
@@ -14,8 +17,12 @@ export interface RememberedRefusal {
   at: number;
 }
 
+/** Refusals kept per address: a connection pool opening at once, not an unbounded queue. */
+const PER_ADDRESS = 32;
+
 export class RecentRefusals {
-  private readonly map = new Map<string, RememberedRefusal>();
+  /** Per address, the refusals not yet explained, oldest first. */
+  private readonly map = new Map<string, RememberedRefusal[]>();
 
   constructor(
     private readonly ttlMs = 3_000,
@@ -23,16 +30,32 @@ export class RecentRefusals {
   ) {}
 
   remember(address: string, code: RefusalCode, hostname: string | null, now = Date.now()): void {
-    this.map.delete(address); // re-insert at the end: Map keeps insertion order
-    this.map.set(address, { code, hostname, at: now });
+    let queue = this.map.get(address);
+    if (queue) this.map.delete(address); // re-insert at the end: Map keeps insertion order
+    else queue = [];
+    queue.push({ code, hostname, at: now });
+    if (queue.length > PER_ADDRESS) queue.shift();
+    this.map.set(address, queue);
     if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
   }
 
-  /** Returns and forgets the refusal remembered for `address`, if still fresh. */
+  /**
+   * Returns and forgets the newest refusal remembered for `address`, if still fresh. Newest
+   * first: a retry follows its own refusal at once, so the newest is the likeliest to be its
+   * own, and a refusal nobody retried (sslmode=require) is not handed to the retries of a
+   * burst that came after it: each retry of the burst finds its own refusal or a sibling's
+   * above it.
+   */
   take(address: string, now = Date.now()): RememberedRefusal | null {
-    const r = this.map.get(address);
-    if (!r) return null;
-    this.map.delete(address);
-    return now - r.at > this.ttlMs ? null : r;
+    const queue = this.map.get(address);
+    if (!queue) return null;
+    const r = queue.pop()!;
+    if (queue.length === 0) this.map.delete(address);
+    if (now - r.at > this.ttlMs) {
+      // The newest is stale, so all are.
+      this.map.delete(address);
+      return null;
+    }
+    return r;
   }
 }

@@ -184,6 +184,12 @@ export interface UpstreamTlsOptions {
   ca: string | null;
   alpn: string[] | null;
   signal?: CancelSignal;
+  /**
+   * Deadline of the handshake (PROXY_CONNECT_TIMEOUT_MS). Without it an upstream that
+   * answered 'S' (or accepted TCP) and then stalled was cut only by the client's handshake
+   * deadline, and the client was told its own network was too slow (`handshake_timeout`).
+   */
+  timeoutMs?: number;
 }
 
 /** TLS over an upstream socket already connected (PostgreSQL: after SSLRequest and 'S'). */
@@ -201,12 +207,15 @@ export function upstreamTls(raw: Socket, o: UpstreamTlsOptions): Promise<TLSSock
       minVersion: 'TLSv1.2',
     });
     const onAbort = () => fail(new DialError('upstream_unreachable', 'client went away'));
+    const timer = o.timeoutMs ? setTimeout(() => fail(new DialError('upstream_tls_failed', `TLS handshake not completed within ${o.timeoutMs} ms`)), o.timeoutMs) : null;
     const fail = (err: DialError) => {
+      if (timer) clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       up.destroy();
       reject(err);
     };
     up.once('secureConnect', () => {
+      if (timer) clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       up.removeAllListeners('error');
       up.on('error', () => {});
