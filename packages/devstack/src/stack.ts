@@ -243,7 +243,7 @@ try {
     LOG_LEVEL: cfg.logLevel,
     // Terminate mode needs private keys, kept encrypted at rest with this keyring. A keyring
     // given in the environment wins; otherwise a development one from secrets.json.
-    ...(process.env.SWITCHYARD_KEYS || process.env.SWITCHYARD_KEYS_FILE ? {} : { SWITCHYARD_KEYS: keyring }),
+    ...(cfg.ownKeyring ? {} : { SWITCHYARD_KEYS: keyring }),
   };
   const apiProc = launch('api', {
     ...common,
@@ -265,8 +265,8 @@ try {
     ...common,
     PROXY_ADMIN_PORT: String(cfg.proxyAdminPort),
     PROXY_ID: 'local-proxy',
-    PROXY_DEFAULT_CERT_FILE: process.env.PROXY_DEFAULT_CERT_FILE ?? join(fallbackDir, 'proxy-default.crt'),
-    PROXY_DEFAULT_KEY_FILE: process.env.PROXY_DEFAULT_KEY_FILE ?? join(fallbackDir, 'proxy-default.key'),
+    PROXY_DEFAULT_CERT_FILE: cfg.proxyDefaultCert?.certFile ?? join(fallbackDir, 'proxy-default.crt'),
+    PROXY_DEFAULT_KEY_FILE: cfg.proxyDefaultCert?.keyFile ?? join(fallbackDir, 'proxy-default.key'),
   });
   await waitForHttp(`http://127.0.0.1:${cfg.apiPort}/readyz`, 60_000, () => apiProc.child.exitCode === null);
   await waitForHttp(`http://127.0.0.1:${cfg.proxyAdminPort}/readyz`, 60_000, () => proxyProc.child.exitCode === null);
