@@ -210,6 +210,21 @@ describe('deploy/base', () => {
     }
   });
 
+  it('spreads the replicas of every Deployment with more than one over nodes', () => {
+    for (const d of docs.filter((x) => x.kind === 'Deployment' && x.spec.replicas > 1)) {
+      const pod = d.spec.template.spec;
+      const name = d.spec.selector.matchLabels['app.kubernetes.io/name'];
+      const spread = (pod.topologySpreadConstraints ?? []).some(
+        (c: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }) => c.topologyKey === 'kubernetes.io/hostname' && c.labelSelector.matchLabels['app.kubernetes.io/name'] === name,
+      );
+      const anti = (pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).some(
+        (t: { podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }) =>
+          t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && t.podAffinityTerm.labelSelector.matchLabels['app.kubernetes.io/name'] === name,
+      );
+      expect(spread || anti, d.metadata.name).toBe(true);
+    }
+  });
+
   it('gives a stopping proxy the time its drain takes before SIGKILL', () => {
     const spec = find('Deployment', 'switchyard-proxy')!.spec.template.spec;
     const c = spec.containers[0];
