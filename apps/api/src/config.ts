@@ -110,6 +110,16 @@ const EnvSchema = z.object({
   SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
 });
 
+type Env = z.infer<typeof EnvSchema>;
+
+/** A comma-separated list of IP addresses; each one that is not an address is a problem of `name`. */
+function ipList(name: string, text: string | undefined, problems: string[]): string[] {
+  const list = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((a) => !parseIp(a));
+  if (bad.length > 0) problems.push(`${name}: ${bad.map((a) => `"${a}"`).join(', ')} ${bad.length === 1 ? 'is not an IP address' : 'are not IP addresses'}`);
+  return list;
+}
+
 export interface ApiConfig {
   databaseUrl: string;
   host: string;
@@ -164,49 +174,44 @@ export interface AcmeConfig {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid API configuration:\n${lines.join('\n')}`);
+  // Every bad variable in one message: the schema's problems and the checks below together,
+  // so an operator fixes them in one round instead of one restart per variable.
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // The checks below read variables the schema takes as plain strings (the raw values, when
+  // something else failed the schema, are the same strings).
+  const e = parsed.success ? parsed.data : (env as unknown as Env);
+  const check = <T>(name: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const listeners = check('SWITCHYARD_LISTENERS', () => parseListeners(e.SWITCHYARD_LISTENERS ?? DEFAULT_LISTENERS_TEXT));
+  const dedicatedPorts = check('SWITCHYARD_DEDICATED_PORTS', () => parsePortPool(e.SWITCHYARD_DEDICATED_PORTS ?? ''));
+  const egressSourceAddresses = ipList('SWITCHYARD_EGRESS_SOURCE_ADDRESSES', e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES, problems);
+  const publicAddresses = ipList('ACME_PUBLIC_ADDRESSES', e.ACME_PUBLIC_ADDRESSES, problems);
+  const keysFile = e.SWITCHYARD_KEYS_FILE ? check('SWITCHYARD_KEYS_FILE', () => readFileSync(e.SWITCHYARD_KEYS_FILE!, 'utf8')) : null;
+  const keyring =
+    keysFile === undefined ? undefined : check('SWITCHYARD_KEYS', () => keyringFromConfig({ keys: e.SWITCHYARD_KEYS, fileText: keysFile, activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID }));
+  if (keyring === null && e.NODE_ENV === 'production') {
+    problems.push('SWITCHYARD_KEYS: production needs a keyring to encrypt private keys at rest; set SWITCHYARD_KEYS or SWITCHYARD_KEYS_FILE (id:base64key, openssl rand -base64 32)');
   }
-  const e = parsed.data;
+  if (Boolean(e.ACME_EAB_KID) !== Boolean(e.ACME_EAB_HMAC_KEY)) problems.push('ACME_EAB_KID / ACME_EAB_HMAC_KEY: set both (external account binding) or neither');
+  // Read only when ACME is on (unused otherwise).
+  const caPem = e.ACME_DIRECTORY_URL && e.ACME_CA_FILE ? check('ACME_CA_FILE', () => readFileSync(e.ACME_CA_FILE!, 'utf8')) : null;
+  const rootsPem = e.ACME_DIRECTORY_URL && e.ACME_ROOTS_FILE ? check('ACME_ROOTS_FILE', () => readFileSync(e.ACME_ROOTS_FILE!, 'utf8')) : null;
+  if (!parsed.success || problems.length > 0) throw new Error(`invalid API configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  // Past the throw every check passed: the values are set.
   const db = new URL(e.DATABASE_URL);
-  let dedicatedPorts: number[];
-  try {
-    dedicatedPorts = parsePortPool(e.SWITCHYARD_DEDICATED_PORTS);
-  } catch (err) {
-    throw new Error(`invalid API configuration:\n  SWITCHYARD_DEDICATED_PORTS: ${(err as Error).message}`, { cause: err });
-  }
-  const egressSourceAddresses = e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES.split(',').map((s) => s.trim()).filter(Boolean);
-  const badEgress = egressSourceAddresses.find((a) => !parseIp(a));
-  if (badEgress) throw new Error(`invalid API configuration:\n  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "${badEgress}" is not an IP address`);
-  let keyring: Keyring | null;
-  try {
-    keyring = keyringFromConfig({
-      keys: e.SWITCHYARD_KEYS,
-      fileText: e.SWITCHYARD_KEYS_FILE ? readFileSync(e.SWITCHYARD_KEYS_FILE, 'utf8') : null,
-      activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID,
-    });
-  } catch (err) {
-    throw new Error(`invalid API configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
-  }
-  if (!keyring && e.NODE_ENV === 'production') {
-    throw new Error(
-      'invalid API configuration:\n  SWITCHYARD_KEYS: production needs a keyring to encrypt private keys at rest; set SWITCHYARD_KEYS or SWITCHYARD_KEYS_FILE (id:base64key, openssl rand -base64 32)',
-    );
-  }
-  const publicAddresses = e.ACME_PUBLIC_ADDRESSES.split(',').map((s) => s.trim()).filter(Boolean);
-  const badPublic = publicAddresses.find((a) => !parseIp(a));
-  if (badPublic) throw new Error(`invalid API configuration:\n  ACME_PUBLIC_ADDRESSES: "${badPublic}" is not an IP address`);
-  if (Boolean(e.ACME_EAB_KID) !== Boolean(e.ACME_EAB_HMAC_KEY)) {
-    throw new Error('invalid API configuration:\n  ACME_EAB_KID / ACME_EAB_HMAC_KEY: set both (external account binding) or neither');
-  }
   const acme: AcmeConfig | null = e.ACME_DIRECTORY_URL
     ? {
         directoryUrl: e.ACME_DIRECTORY_URL,
         email: e.ACME_EMAIL ?? null,
         eab: e.ACME_EAB_KID && e.ACME_EAB_HMAC_KEY ? { kid: e.ACME_EAB_KID, hmacKey: e.ACME_EAB_HMAC_KEY } : null,
-        caPem: e.ACME_CA_FILE ? readFileSync(e.ACME_CA_FILE, 'utf8') : null,
-        rootsPem: e.ACME_ROOTS_FILE ? readFileSync(e.ACME_ROOTS_FILE, 'utf8') : null,
+        caPem: caPem ?? null,
+        rootsPem: rootsPem ?? null,
         defaultChallenge: e.ACME_DEFAULT_CHALLENGE,
         publicAddresses,
         limits: { certsPerDomainWeek: e.ACME_LIMIT_CERTS_PER_DOMAIN_WEEK, duplicatesWeek: e.ACME_LIMIT_DUPLICATES_WEEK, failedPerHour: e.ACME_LIMIT_FAILED_PER_HOUR },
@@ -221,7 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     port: e.API_PORT,
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     publicAddress: e.SWITCHYARD_PUBLIC_ADDRESS ?? null,
-    listeners: parseListeners(e.SWITCHYARD_LISTENERS),
+    listeners: listeners!,
     check: { host: e.SWITCHYARD_CHECK_HOST ?? null, timeoutMs: e.CHECK_CONNECTION_TIMEOUT_MS },
     adminToken: e.SWITCHYARD_ADMIN_TOKEN ?? null,
     defaultUpstreamSuffixes: e.SWITCHYARD_DEFAULT_UPSTREAM_SUFFIXES.split(',').map((s) => s.trim()).filter(Boolean),
@@ -240,9 +245,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       maxAttemptsPerAddress: e.LOGIN_MAX_ATTEMPTS_PER_ADDRESS,
       windowMs: e.LOGIN_RATE_WINDOW_SECONDS * 1000,
     },
-    keyring,
+    keyring: keyring ?? null,
     controlDatabase: { host: db.hostname.replace(/^\[|\]$/g, ''), port: Number(db.port || 5432) },
-    dedicatedPorts,
+    dedicatedPorts: dedicatedPorts!,
     egressSourceAddresses,
     allowLoopbackUpstreams: e.SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS === 'true',
   };

@@ -1,13 +1,37 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { createCertificateAuthority, createSelfSigned, issueCertificate } from './certificates.js';
+import { createCertificateAuthority, createSelfSigned, issueCertificate, randomSerialHex, type KeyAndCert } from './certificates.js';
 import { certificateCovers, CertificateValidationError, validateCertificateChain, type CertificateErrorCode } from './validate.js';
 
 const root = createCertificateAuthority({ commonName: 'Root' });
 const intermediate = createCertificateAuthority({ commonName: 'Intermediate', issuer: root });
 const leaf = issueCertificate(intermediate, { hostnames: ['orders.acme.example.com', '*.apps.example.com'] });
 const other = createSelfSigned({ hostnames: ['other.example.com'] });
+
+/**
+ * A certificate signed by `root` with a CN of orders.acme.example.com and only the given
+ * subjectAltNames (the package's minting always adds them), to test what uploads may hold.
+ */
+function mint(opts: { ca: boolean; altNames?: string[]; ips?: string[]; email?: string }): KeyAndCert {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = randomSerialHex();
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
+  cert.setSubject([{ name: 'commonName', value: 'orders.acme.example.com' }]);
+  cert.setIssuer(forge.pki.certificateFromPem(root.certPem).subject.attributes);
+  const altNames = [
+    ...(opts.altNames ?? []).map((value) => ({ type: 2, value })),
+    ...(opts.ips ?? []).map((ip) => ({ type: 7, ip })),
+    ...(opts.email ? [{ type: 1, value: opts.email }] : []),
+  ];
+  cert.setExtensions([{ name: 'basicConstraints', cA: opts.ca, critical: true }, ...(altNames.length > 0 ? [{ name: 'subjectAltName', altNames }] : [])]);
+  cert.sign(forge.pki.privateKeyFromPem(root.keyPem), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
 
 function failure(opts: Parameters<typeof validateCertificateChain>[0]): CertificateValidationError {
   try {
@@ -80,8 +104,39 @@ describe('validateCertificateChain', () => {
     expect(swapped.code).toBe('chain_order');
     expect(swapped.message).toContain('appears elsewhere');
     expect(code({ chainPem: leaf.certPem + other.certPem, keyPem: leaf.keyPem })).toBe('chain_order');
-    // Leaf not first: the key then matches no leading certificate.
-    expect(code({ chainPem: intermediate.certPem + leaf.certPem, keyPem: leaf.keyPem })).toBe('key_mismatch');
+  });
+
+  it('chain_order, not key_mismatch, when the key belongs to a certificate further down the bundle', () => {
+    const misplaced = failure({ chainPem: intermediate.certPem + leaf.certPem, keyPem: leaf.keyPem });
+    expect(misplaced).toMatchObject({ code: 'chain_order', field: 'certificate', index: 1 });
+    expect(misplaced.message).toContain('the private key belongs to certificate 2 of the chain, not the first');
+    // Root first, leaf last.
+    expect(failure({ chainPem: root.certPem + intermediate.certPem + leaf.certPem, keyPem: leaf.keyPem })).toMatchObject({ code: 'chain_order', index: 2 });
+    // A key of no certificate in the bundle is still a mismatch, on the key.
+    expect(failure({ chainPem: intermediate.certPem + leaf.certPem, keyPem: other.keyPem })).toMatchObject({ code: 'key_mismatch', field: 'key' });
+  });
+
+  it('not_a_leaf: a CA certificate (basicConstraints CA:TRUE) with its key', () => {
+    for (const ca of [root, intermediate]) {
+      const err = failure({ chainPem: ca.certPem, keyPem: ca.keyPem });
+      expect(err).toMatchObject({ code: 'not_a_leaf', field: 'certificate', index: 0 });
+      expect(err.message).toContain('CA:TRUE');
+    }
+    // Even with a SAN, as some private CAs mint them.
+    const caWithSan = mint({ ca: true, altNames: ['orders.acme.example.com'] });
+    expect(code({ chainPem: caWithSan.certPem, keyPem: caWithSan.keyPem })).toBe('not_a_leaf');
+  });
+
+  it('no_hostnames: a leaf without a DNS or IP subjectAltName (CN only, or only an email address)', () => {
+    for (const c of [mint({ ca: false }), mint({ ca: false, email: 'ops@example.com' })]) {
+      const err = failure({ chainPem: c.certPem + root.certPem, keyPem: c.keyPem });
+      expect(err).toMatchObject({ code: 'no_hostnames', field: 'certificate', index: 0 });
+      expect(err.message).toContain('no DNS or IP subjectAltName');
+      expect(err.message).toContain('CN=orders.acme.example.com');
+    }
+    // An IP address alone names a host.
+    const ip = mint({ ca: false, ips: ['192.0.2.10'] });
+    expect(validateCertificateChain({ chainPem: ip.certPem + root.certPem, keyPem: ip.keyPem, hostnames: ['192.0.2.10'] }).hostnames).toEqual(['192.0.2.10']);
   });
 
   it('expired and not_yet_valid, for the leaf and the chain', () => {

@@ -13,6 +13,8 @@ export type CertificateErrorCode =
   | 'key_unsupported'
   | 'key_mismatch'
   | 'chain_order'
+  | 'not_a_leaf'
+  | 'no_hostnames'
   | 'expired'
   | 'not_yet_valid'
   | 'hostname_not_covered';
@@ -76,6 +78,17 @@ export function validateCertificateChain(opts: ValidateOptions): ValidatedCertif
   const key = parseKey(opts.keyPem);
   const leaf = chain[0]!;
   if (!leaf.checkPrivateKey(key)) {
+    // A key that belongs to a certificate further down the bundle is fine: the chain is out of
+    // order (commonly the issuer pasted first), and the chain is what has to change.
+    const misplaced = chain.findIndex((c) => c.checkPrivateKey(key));
+    if (misplaced > 0) {
+      throw new CertificateValidationError(
+        'chain_order',
+        `the private key belongs to certificate ${misplaced + 1} of the chain, not the first: order the chain leaf first, then each issuer`,
+        'certificate',
+        misplaced,
+      );
+    }
     throw new CertificateValidationError('key_mismatch', 'the private key does not belong to the first (leaf) certificate', 'key');
   }
   for (let i = 0; i + 1 < chain.length; i++) {
@@ -85,6 +98,25 @@ export function validateCertificateChain(opts: ValidateOptions): ValidatedCertif
       const hint = chain.some((c, j) => j !== i && child.checkIssued(c)) ? ' (its issuer appears elsewhere in the bundle: order it leaf first, then each issuer)' : '';
       throw new CertificateValidationError('chain_order', `certificate ${i + 2} did not issue certificate ${i + 1}${hint}`, 'certificate', i + 1);
     }
+  }
+  // A route serves the leaf to clients that check its names (RFC 6125: subjectAltName only,
+  // the CN is ignored) and expect an end-entity certificate: a CA certificate or one without
+  // DNS/IP names would be stored and fail only when attached, or at every handshake.
+  if (leaf.ca) {
+    throw new CertificateValidationError(
+      'not_a_leaf',
+      'the first certificate is a CA certificate (basicConstraints CA:TRUE), not a server certificate: put the leaf first, or issue one for the host names',
+      'certificate',
+      0,
+    );
+  }
+  if (sanList(leaf).length === 0) {
+    throw new CertificateValidationError(
+      'no_hostnames',
+      `the certificate has no DNS or IP subjectAltName (subject ${leaf.subject.replace(/\n/g, ', ') || 'empty'}); clients ignore the common name, so it covers no host name: issue it with the host names as subjectAltNames`,
+      'certificate',
+      0,
+    );
   }
   chain.forEach((c, i) => {
     const what = i === 0 ? 'the certificate' : `chain certificate ${i + 1}`;
@@ -146,10 +178,11 @@ function describeKey(key: KeyObject): string {
   return key.asymmetricKeyType ?? 'unknown';
 }
 
+/** The DNS and IP subjectAltNames (other kinds, e.g. email or URI, name no host). */
 function sanList(cert: X509Certificate): string[] {
   return (cert.subjectAltName ?? '')
     .split(', ')
-    .filter(Boolean)
+    .filter((s) => s.startsWith('DNS:') || s.startsWith('IP Address:'))
     .map((s) => s.replace(/^DNS:|^IP Address:/, ''));
 }
 

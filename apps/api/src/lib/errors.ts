@@ -47,6 +47,8 @@ export const ERRORS = {
   SY_CERTIFICATE_KEY_UNSUPPORTED: { status: 422, message: 'The private key type or size is not supported' },
   SY_CERTIFICATE_KEY_MISMATCH: { status: 422, message: 'The private key does not belong to the certificate' },
   SY_CERTIFICATE_CHAIN_ORDER: { status: 422, message: 'The chain is not ordered leaf first, then each issuer' },
+  SY_CERTIFICATE_NOT_LEAF: { status: 422, message: 'The first certificate is a CA certificate, not a server certificate' },
+  SY_CERTIFICATE_NO_HOSTNAMES: { status: 422, message: 'The certificate has no DNS or IP subjectAltName' },
   SY_CERTIFICATE_EXPIRED: { status: 422, message: 'The certificate has expired' },
   SY_CERTIFICATE_NOT_YET_VALID: { status: 422, message: 'The certificate is not valid yet' },
   SY_CERTIFICATE_HOSTNAME_MISMATCH: { status: 422, message: 'The certificate does not cover the host name' },

@@ -77,6 +77,24 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'SY_BAD_REQUEST',
 };
 
+/**
+ * First path segments of the dashboard's pages (apps/web/src/app/router.tsx: the children of
+ * its root and `authed` routes; error-handler.int.test.ts fails when they differ).
+ */
+export const DASHBOARD_SECTIONS: readonly string[] = ['login', 'account', 't', 'admin'];
+
+/**
+ * Whether a path not served otherwise is a page of the dashboard, answered with its
+ * index.html. Only its own sections: a scraper's `GET /metrics`, `/healthz/x` or a mistyped
+ * API path must get a 404 it can read, not the dashboard's HTML with 200. Paths with a file
+ * extension (a missing /assets/x.js after a deploy) stay 404 too: serving the page there would
+ * make the browser run HTML as a script.
+ */
+export function isDashboardPath(path: string): boolean {
+  const first = path.split('/')[1] ?? '';
+  return DASHBOARD_SECTIONS.includes(first) && !/\.[A-Za-z0-9]+$/.test(path);
+}
+
 export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: FastifyInstance, opts) => {
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
     const rid = request.id;
@@ -116,10 +134,9 @@ export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: Fastify
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
-    // Deep links into the dashboard (e.g. /tenants/acme) get its index.html.
-    // Paths with a file extension (a missing /assets/x.js after a deploy) stay 404: serving the
-    // page there would make the browser run HTML as a script.
-    if (opts.serveSpa && request.method === 'GET' && !path.startsWith('/api/') && !path.startsWith('/docs') && !/\.[A-Za-z0-9]+$/.test(path)) {
+    // Deep links into the dashboard (e.g. /t/acme/databases) get its index.html; anything else
+    // is the API's 404 (see isDashboardPath).
+    if (opts.serveSpa && request.method === 'GET' && isDashboardPath(path)) {
       return reply.type('text/html').sendFile('index.html');
     }
     reply.status(404).send(errorBody('SY_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`, request.id));

@@ -3,8 +3,9 @@
  * at rest and never returned, attach via external access (auto-issue on terminate), replace
  * (one config version per route, NOTIFY last), delete rules, the CA download, rotation.
  */
-import { randomBytes } from 'node:crypto';
-import { createCertificateAuthority, createSelfSigned, issueCertificate, Keyring } from '@switchyard/pki';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createCertificateAuthority, createSelfSigned, issueCertificate, Keyring, randomSerialHex, type KeyAndCert } from '@switchyard/pki';
+import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
 import { CertificatesService } from './certificates.service.js';
@@ -30,6 +31,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+
+/** A server certificate with a CN but no subjectAltName (the package's minting always adds them). */
+function mintWithoutSan(ca: KeyAndCert): KeyAndCert {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = randomSerialHex();
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
+  cert.setSubject([{ name: 'commonName', value: host }]);
+  cert.setIssuer(forge.pki.certificateFromPem(ca.certPem).subject.attributes);
+  cert.setExtensions([{ name: 'basicConstraints', cA: false, critical: true }]);
+  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
 
 describe('issuing', () => {
   it('issues from the platform CA, never returns or stores the key in clear', async () => {
@@ -120,6 +136,24 @@ describe('uploading', () => {
       expect(r.json().details[0].field, code).toBe(field);
       expect(r.body).not.toContain(leaf.keyPem.slice(40, 80));
     }
+  });
+});
+
+describe('uploading what cannot serve a route', () => {
+  it('refuses a CA certificate and a leaf without DNS or IP subjectAltNames on the chain, and stores neither', async () => {
+    const before = await h.app.prisma.certificate.count();
+    const noSan = mintWithoutSan(privateCa);
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ certificatePem: privateCa.certPem, privateKeyPem: privateCa.keyPem }, 'SY_CERTIFICATE_NOT_LEAF', 'CA:TRUE'],
+      [{ certificatePem: noSan.certPem + privateCa.certPem, privateKeyPem: noSan.keyPem }, 'SY_CERTIFICATE_NO_HOSTNAMES', 'no DNS or IP subjectAltName'],
+    ];
+    for (const [body, code, says] of cases) {
+      const r = await h.call('POST', `${base}/upload`, { name: `leafless-${code}`, ...body }, owner);
+      expect(r.statusCode, code).toBe(422);
+      expect(r.json(), code).toMatchObject({ code, details: [{ field: 'body.certificatePem', chainIndex: 0 }] });
+      expect(r.json().message, code).toContain(says);
+    }
+    expect(await h.app.prisma.certificate.count()).toBe(before);
   });
 });
 
@@ -221,6 +255,25 @@ describe('attaching through external access', () => {
     expect(r.json().details[0].message).toContain(`do not cover ${ledger}, a host name of a route using this certificate`);
     const after = (await h.call('GET', `${base}/${up.json().id}`, undefined, owner)).json();
     expect(after.fingerprint).toBe(up.json().fingerprint);
+  });
+
+  it('refuses validDays when replacing an uploaded certificate, on body.validDays, and keeps the old one', async () => {
+    const first = issueCertificate(privateCa, { hostnames: [host] });
+    const up = await h.call('POST', `${base}/upload`, { name: 'valid-days-up', certificatePem: first.certPem, privateKeyPem: first.keyPem }, owner);
+    expect(up.statusCode, up.body).toBe(201);
+    const next = issueCertificate(privateCa, { hostnames: [host] });
+    const r = await h.call('PUT', `${base}/${up.json().id}`, { certificatePem: next.certPem, privateKeyPem: next.keyPem, validDays: 90 }, owner);
+    expect(r.statusCode, r.body).toBe(400);
+    expect(r.json()).toMatchObject({ code: 'SY_VALIDATION', details: [{ field: 'body.validDays' }] });
+    // validDays alone: both the stray field and the missing chain and key are named.
+    const alone = await h.call('PUT', `${base}/${up.json().id}`, { validDays: 90 }, owner);
+    expect(alone.statusCode).toBe(400);
+    expect(alone.json().details.map((d: { field: string }) => d.field)).toEqual(['body.validDays', 'body.certificatePem', 'body.privateKeyPem']);
+    expect((await h.call('GET', `${base}/${up.json().id}`, undefined, owner)).json().fingerprint).toBe(up.json().fingerprint);
+    // Without it, the same replacement goes through.
+    const ok = await h.call('PUT', `${base}/${up.json().id}`, { certificatePem: next.certPem, privateKeyPem: next.keyPem }, owner);
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().certificate.fingerprint).not.toBe(up.json().fingerprint);
   });
 
   it('isolates tenants', async () => {

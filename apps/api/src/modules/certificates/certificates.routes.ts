@@ -52,7 +52,8 @@ export async function certificatesRoutes(app: App): Promise<void> {
       summary: 'Upload a certificate chain and its private key (tenant admin)',
       description:
         'Validated: parsable PEM, supported key (RSA ≥ 2048, ECDSA P-256/384/521, Ed25519), key matches the leaf, chain ordered leaf first, ' +
-        'currently valid, and covering `hostnames` when given. The key is encrypted at rest and never returned.',
+        'a leaf that is not a CA and has DNS or IP subjectAltNames, currently valid, and covering `hostnames` when given. ' +
+        'The key is encrypted at rest and never returned.',
       params: TenantParams,
       body: UploadCertificateBody,
       response: { 201: CertificateResponse, ...errorResponses(403, 404, 409, 422, 503) },
@@ -93,7 +94,15 @@ export async function certificatesRoutes(app: App): Promise<void> {
   );
 
   app.delete(`${base}/:certificateId`, {
-    schema: { tags, summary: 'Delete a certificate that no route uses (tenant admin)', params: CertificateParams, response: { 204: Type.Null(), ...errorResponses(403, 404, 409) } },
+    schema: {
+      tags,
+      summary: 'Delete a certificate that no route uses and no ACME certificate renews (tenant admin)',
+      description:
+        'Refused with `SY_CERTIFICATE_IN_USE` (409) while routes use it (`details[].routes`: attach another certificate or switch them to passthrough first) ' +
+        'or while an ACME certificate renews it (`details[].acmeHostnames`: delete that ACME certificate first, which keeps this one).',
+      params: CertificateParams,
+      response: { 204: Type.Null(), ...errorResponses(403, 404, 409) },
+    },
   }, async (req, reply) => {
     await svc.remove(actorOf(req), req.params.tenant, req.params.certificateId);
     return reply.status(204).send(null);

@@ -96,7 +96,7 @@ export const ReplaceCertificateBody = Type.Object(
   {
     certificatePem: Type.Optional(Pem('New PEM chain (uploaded certificates)', 65536)),
     privateKeyPem: Type.Optional(Pem('New PEM private key (uploaded certificates)', 16384)),
-    validDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 825, description: 'Re-issue (issued and self-signed certificates) with this validity' })),
+    validDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 825, description: 'Re-issue (issued and self-signed certificates) with this validity; refused for uploaded ones (400 on `body.validDays`)' })),
   },
   {
     additionalProperties: false,

@@ -7,7 +7,7 @@
  * config-version bump per route (`recordRouteChanges`, last statement) in one transaction,
  * so every proxy rebuilds those routes' TLS contexts; open sessions keep theirs.
  */
-import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { isUnderDomain, isValidHostname, isValidWildcardHostname, normalizeHostname } from '@switchyard/core';
 import { Prisma, recordRouteChanges, type Certificate, type PrismaClient, type Tenant } from '@switchyard/db';
@@ -46,6 +46,8 @@ const VALIDATION_CODES: Record<CertificateErrorCode, ErrorCode> = {
   key_unsupported: 'SY_CERTIFICATE_KEY_UNSUPPORTED',
   key_mismatch: 'SY_CERTIFICATE_KEY_MISMATCH',
   chain_order: 'SY_CERTIFICATE_CHAIN_ORDER',
+  not_a_leaf: 'SY_CERTIFICATE_NOT_LEAF',
+  no_hostnames: 'SY_CERTIFICATE_NO_HOSTNAMES',
   expired: 'SY_CERTIFICATE_EXPIRED',
   not_yet_valid: 'SY_CERTIFICATE_NOT_YET_VALID',
   hostname_not_covered: 'SY_CERTIFICATE_HOSTNAME_MISMATCH',
@@ -244,12 +246,16 @@ export class CertificatesService {
     const routeHosts = current.routes.map((r) => r.hostname);
     let data: Prisma.CertificateUncheckedUpdateInput;
     if (current.kind === 'uploaded') {
-      if (!body.certificatePem || !body.privateKeyPem) {
-        throw new AppError('SY_VALIDATION', 'An uploaded certificate is replaced by uploading certificatePem and privateKeyPem', [
-          { field: body.certificatePem ? 'body.privateKeyPem' : 'body.certificatePem', message: 'is required to replace an uploaded certificate' },
-        ]);
+      // validDays re-issues; an uploaded certificate keeps the validity its issuer gave it, so
+      // accepting it would answer 200 for something that was not done.
+      const details = [
+        ...(body.validDays !== undefined ? [{ field: 'body.validDays', message: 'only for issued and self-signed certificates; an uploaded one keeps the validity its issuer gave it' }] : []),
+        ...(['certificatePem', 'privateKeyPem'] as const).filter((f) => !body[f]).map((f) => ({ field: `body.${f}`, message: 'is required to replace an uploaded certificate' })),
+      ];
+      if (details.length > 0) {
+        throw new AppError('SY_VALIDATION', `An uploaded certificate is replaced by uploading certificatePem and privateKeyPem${body.validDays !== undefined ? ' (validDays is for re-issuing issued and self-signed ones)' : ''}`, details);
       }
-      const v = validate(body.certificatePem, body.privateKeyPem, routeHosts, 'body.certificatePem');
+      const v = validate(body.certificatePem!, body.privateKeyPem!, routeHosts, 'body.certificatePem');
       data = { hostnames: v.hostnames, certPem: v.chainPem, keyCiphertext: keyring.encrypt(v.keyPem, id), keyType: v.keyType, fingerprint: v.fingerprint, notBefore: v.notBefore, notAfter: v.notAfter };
     } else if (current.kind === 'issued' || current.kind === 'self-signed') {
       if (body.certificatePem || body.privateKeyPem) {
@@ -415,29 +421,11 @@ function validate(chainPem: string, keyPem: string, hostnames: string[], hostnam
     return validateCertificateChain({ chainPem, keyPem, hostnames });
   } catch (err) {
     if (err instanceof CertificateValidationError) {
-      const misplaced = err.code === 'key_mismatch' ? leafPosition(chainPem, keyPem) : null;
-      if (misplaced !== null) {
-        // The key belongs to a certificate further down the bundle: the chain is out of order,
-        // the key is fine. Say so on the field that needs the change.
-        const message = `the private key belongs to certificate ${misplaced + 1} of the chain, not the first: order the chain leaf first, then each issuer`;
-        throw new AppError('SY_CERTIFICATE_CHAIN_ORDER', message, [{ field: 'body.certificatePem', message, chainIndex: misplaced }]);
-      }
       const field = err.field === 'certificate' ? 'body.certificatePem' : err.field === 'key' ? 'body.privateKeyPem' : hostnamesField;
       const message = err.code === 'hostname_not_covered' && hostnamesField === 'body.certificatePem' ? `${err.message}, a host name of a route using this certificate` : err.message;
       throw new AppError(VALIDATION_CODES[err.code], message, [{ field, message, ...(err.index !== undefined ? { chainIndex: err.index } : {}) }]);
     }
     throw err;
-  }
-}
-
-/** The index (> 0) of the chain certificate the key belongs to, or null (none, or the leaf). */
-function leafPosition(chainPem: string, keyPem: string): number | null {
-  try {
-    const key = createPrivateKey({ key: keyPem, format: 'pem' });
-    const i = splitPemChain(chainPem).findIndex((pem) => new X509Certificate(pem).checkPrivateKey(key));
-    return i > 0 ? i : null;
-  } catch {
-    return null;
   }
 }
 

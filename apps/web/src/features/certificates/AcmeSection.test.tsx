@@ -114,6 +114,27 @@ describe('ACME certificates table', () => {
     expect(failed.getByRole('button', { name: 'Retry now: cache.acme.db.example.com' })).toBeEnabled();
   });
 
+  it('offers “Renew now” for an issued certificate and “Retry now” for a failed order, nothing while an order is pending or validating', () => {
+    const onRenew = vi.fn();
+    renderUi(
+      <AcmeTable
+        items={[acme({}), acme({ hostname: 'reports.acme.db.example.com', state: 'validating' }), ISSUED, FAILED]}
+        manage
+        available
+        readOnlyReason="read-only"
+        onRenew={onRenew}
+        onDelete={() => {}}
+      />,
+    );
+    for (const waiting of ['orders.acme.db.example.com', 'reports.acme.db.example.com']) {
+      expect(within(row(waiting)).queryByRole('button', { name: /^(Renew|Retry) now/ })).toBeNull();
+      // Stopping it is still possible.
+      expect(within(row(waiting)).getByRole('button', { name: `Delete ACME certificate of ${waiting}` })).toBeEnabled();
+    }
+    expect(within(row('billing.acme.db.example.com')).getAllByRole('button', { name: /^(Renew|Retry) now/ }).map((b) => b.textContent)).toEqual(['Renew now']);
+    expect(within(row('cache.acme.db.example.com')).getAllByRole('button', { name: /^(Renew|Retry) now/ }).map((b) => b.textContent)).toEqual(['Retry now']);
+  });
+
   it('a failed renewal says the current certificate is still served', () => {
     renderUi(
       <AcmeTable

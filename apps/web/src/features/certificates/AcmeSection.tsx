@@ -23,6 +23,14 @@ const STATE_HELP = {
   failed: 'the order failed (the reason is shown below); retried at the next attempt',
 } as const;
 
+/**
+ * What `POST …/acme-certificates/:id/renew` does in each state (acme.service.ts `renewNow`: it
+ * makes the row due now). `issued`: renews before `renewAt`; `failed`: retries before the
+ * backoff ends. A `pending` row is already due and a `validating` one is being ordered, so
+ * there is nothing to bring forward: no button.
+ */
+const RENEW_LABEL: Record<AcmeCertificate['state'], string | null> = { pending: null, validating: null, issued: 'Renew now', failed: 'Retry now' };
+
 /** "2027-01-30 08:00 UTC" */
 export function utcMinute(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
@@ -165,11 +173,13 @@ export function AcmeTable({ items, manage, available, readOnlyReason, onRenew, o
               </Table.Td>
               <Table.Td>
                 <Group gap="xs" wrap="nowrap">
-                  <Guarded allowed={manage && available} reason={renewReason}>
-                    <Button size="xs" variant="light" disabled={!manage || !available} onClick={() => onRenew(a)} aria-label={`${a.state === 'failed' ? 'Retry now' : 'Renew now'}: ${a.hostname}`}>
-                      {a.state === 'failed' ? 'Retry now' : 'Renew now'}
-                    </Button>
-                  </Guarded>
+                  {RENEW_LABEL[a.state] && (
+                    <Guarded allowed={manage && available} reason={renewReason}>
+                      <Button size="xs" variant="light" disabled={!manage || !available} onClick={() => onRenew(a)} aria-label={`${RENEW_LABEL[a.state]}: ${a.hostname}`}>
+                        {RENEW_LABEL[a.state]}
+                      </Button>
+                    </Guarded>
+                  )}
                   <Guarded allowed={manage} reason={readOnlyReason}>
                     <Button size="xs" color="red" variant="light" disabled={!manage} onClick={() => onDelete(a)} aria-label={`Delete ACME certificate of ${a.hostname}`}>
                       Delete

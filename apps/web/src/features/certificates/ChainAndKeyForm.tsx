@@ -30,6 +30,8 @@ export function ChainAndKeyForm({ tenant, replacing, onDone }: { tenant: string;
       SY_CERTIFICATE_KEY_UNSUPPORTED: 'privateKeyPem',
       SY_CERTIFICATE_PEM_INVALID: 'certificatePem',
       SY_CERTIFICATE_CHAIN_ORDER: 'certificatePem',
+      SY_CERTIFICATE_NOT_LEAF: 'certificatePem',
+      SY_CERTIFICATE_NO_HOSTNAMES: 'certificatePem',
       SY_CERTIFICATE_EXPIRED: 'certificatePem',
       SY_CERTIFICATE_NOT_YET_VALID: 'certificatePem',
       // Replacing: the new chain does not cover a route using the certificate.

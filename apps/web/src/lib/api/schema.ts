@@ -4636,7 +4636,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a certificate chain and its private key (tenant admin)
-         * @description Validated: parsable PEM, supported key (RSA ≥ 2048, ECDSA P-256/384/521, Ed25519), key matches the leaf, chain ordered leaf first, currently valid, and covering `hostnames` when given. The key is encrypted at rest and never returned.
+         * @description Validated: parsable PEM, supported key (RSA ≥ 2048, ECDSA P-256/384/521, Ed25519), key matches the leaf, chain ordered leaf first, a leaf that is not a CA and has DNS or IP subjectAltNames, currently valid, and covering `hostnames` when given. The key is encrypted at rest and never returned.
          */
         post: {
             parameters: {
@@ -4983,7 +4983,7 @@ export interface paths {
                         certificatePem?: string;
                         /** @description New PEM private key (uploaded certificates) */
                         privateKeyPem?: string;
-                        /** @description Re-issue (issued and self-signed certificates) with this validity */
+                        /** @description Re-issue (issued and self-signed certificates) with this validity; refused for uploaded ones (400 on `body.validDays`) */
                         validDays?: number;
                     };
                 };
@@ -5110,7 +5110,10 @@ export interface paths {
             };
         };
         post?: never;
-        /** Delete a certificate that no route uses (tenant admin) */
+        /**
+         * Delete a certificate that no route uses and no ACME certificate renews (tenant admin)
+         * @description Refused with `SY_CERTIFICATE_IN_USE` (409) while routes use it (`details[].routes`: attach another certificate or switch them to passthrough first) or while an ACME certificate renews it (`details[].acmeHostnames`: delete that ACME certificate first, which keeps this one).
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -7427,7 +7430,7 @@ export interface components {
          */
         ErrorResponse: {
             statusCode: number;
-            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
+            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_NOT_LEAF" | "SY_CERTIFICATE_NO_HOSTNAMES" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
             error: string;
             message: string;
             requestId: string;

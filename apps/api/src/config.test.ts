@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+const BASE = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/switchyard' };
+
+function message(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected loadConfig to refuse the configuration');
+}
+
+/** The variables the message names, one line each. */
+function named(msg: string): string[] {
+  return msg
+    .split('\n')
+    .slice(1)
+    .map((l) => /^ {2}([A-Z0-9_ /]+):/.exec(l)?.[1] ?? `unparsed line: ${l}`);
+}
+
+describe('loadConfig', () => {
+  it('accepts the defaults', () => {
+    const c = loadConfig(BASE);
+    expect(c.listeners.map((l) => l.name)).toEqual(['postgres', 'tls']);
+    expect(c).toMatchObject({ dedicatedPorts: [], egressSourceAddresses: [], keyring: null, acme: null });
+  });
+
+  it('names every bad variable of the checks after the schema in one message, not only the first', () => {
+    const msg = message({
+      ...BASE,
+      NODE_ENV: 'production',
+      SWITCHYARD_LISTENERS: 'postgres=postgres@0.0.0.0:99999',
+      SWITCHYARD_DEDICATED_PORTS: '10-5',
+      SWITCHYARD_EGRESS_SOURCE_ADDRESSES: '10.0.0.1,not-an-ip,also-not',
+      ACME_PUBLIC_ADDRESSES: 'nope',
+      ACME_DIRECTORY_URL: 'https://acme.example.com/directory',
+      ACME_EAB_KID: 'kid',
+      ACME_ROOTS_FILE: '/nonexistent/switchyard-roots.pem',
+    });
+    expect(msg.split('\n')[0]).toBe('invalid API configuration:');
+    expect(named(msg)).toEqual([
+      'SWITCHYARD_LISTENERS',
+      'SWITCHYARD_DEDICATED_PORTS',
+      'SWITCHYARD_EGRESS_SOURCE_ADDRESSES',
+      'ACME_PUBLIC_ADDRESSES',
+      'SWITCHYARD_KEYS',
+      'ACME_EAB_KID / ACME_EAB_HMAC_KEY',
+      'ACME_ROOTS_FILE',
+    ]);
+    expect(msg).toContain('SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "not-an-ip", "also-not" are not IP addresses');
+    expect(msg).toContain('SWITCHYARD_KEYS: production needs a keyring');
+    expect(msg).toContain('ACME_ROOTS_FILE: ENOENT');
+  });
+
+  it('reports schema errors and the other checks together', () => {
+    const msg = message({ ...BASE, API_PORT: 'eighty', SWITCHYARD_KEYS: 'k1:short', SWITCHYARD_EGRESS_SOURCE_ADDRESSES: 'x' });
+    expect(named(msg)).toEqual(['API_PORT', 'SWITCHYARD_EGRESS_SOURCE_ADDRESSES', 'SWITCHYARD_KEYS']);
+  });
+
+  it('a keyring file that cannot be read is named as such', () => {
+    expect(named(message({ ...BASE, SWITCHYARD_KEYS_FILE: '/nonexistent/switchyard-keys' }))).toEqual(['SWITCHYARD_KEYS_FILE']);
+  });
+});
