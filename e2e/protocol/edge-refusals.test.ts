@@ -7,11 +7,19 @@
  * stalls the TLS handshake (the client must be told the database failed, not its own
  * network). Routes are written straight into the control database before the proxy
  * process starts, so its first table has them.
+ *
+ * Also: a database that refuses TLS (the local PostgreSQL, ssl = off) behind a passthrough and
+ * a terminate-mode route — each hint names the fix that applies to its mode; the ALPN a
+ * terminate-mode route with a plaintext upstream selects (http/1.1 for HTTP only, nothing for
+ * Redis); psql pointed at the tls port; and a terminate order reaching a session that is not
+ * handed over yet (the client is told, not just closed).
  */
 import { writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ControlDb, createTestDatabase, TEST_KEYS, testCa, testCert, type TestDatabase } from '@switchyard/testkit';
+import { ControlDb, createTestDatabase, TEST_KEYS, testCa, testCert, until, type TestDatabase } from '@switchyard/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../support/raw.js';
 import { BASE_DOMAIN, startProxyProcess, type ProxyProcess } from '../support/stack.js';
@@ -37,6 +45,15 @@ function armStalled(): void {
 }
 
 const psql = (conn: string) => run('psql', ['-X', '-A', '-t', '-c', 'select 1', conn], { env: { PGPASSWORD: 'postgres' } });
+/** The local PostgreSQL (ssl = off: it answers SSLRequest with N) and Redis (plaintext). */
+const LOCAL_PG = { host: '127.0.0.1', port: 5432 };
+const LOCAL_REDIS = { host: '127.0.0.1', port: 6379 };
+/** A plaintext HTTP/1.1 upstream. */
+let web: HttpServer;
+/** A "database" that accepts TCP and never answers (the dial stays in progress). */
+let silent: Server;
+const silenced: Socket[] = [];
+let onSilenced: () => void = () => {};
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -79,14 +96,52 @@ beforeAll(async () => {
     });
     routeIds[name] = routeId;
   }
-  // The upstream connect deadline (TCP, 'S', and now TLS) well inside the client's handshake deadline.
-  proxy = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS, PROXY_CONNECT_TIMEOUT_MS: '2000', PROXY_HANDSHAKE_TIMEOUT_MS: '6000' });
+  const { routeId: stallTerm } = await control.putRoute({
+    database: 'stallterm',
+    engine: 'postgres',
+    upstream: { host: '127.0.0.1', port: (stall.address() as AddressInfo).port },
+    hostname: host('stallterm'),
+    listener: 'postgres',
+    tlsMode: 'terminate',
+    certificate: testCert([host('stallterm')]),
+    upstreamTls: true,
+  });
+  routeIds.stallterm = stallTerm;
+  silent = createServer((s) => {
+    silenced.push(s);
+    s.on('error', () => {});
+    onSilenced();
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  await control.putRoute({ database: 'silentpass', engine: 'postgres', upstream: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, hostname: host('silentpass'), listener: 'postgres' });
+  // A database without TLS, behind each mode.
+  await control.putRoute({ database: 'notls', engine: 'postgres', upstream: LOCAL_PG, hostname: host('notls'), listener: 'postgres' });
+  await control.putRoute({ database: 'notlsterm', engine: 'postgres', upstream: LOCAL_PG, hostname: host('notlsterm'), listener: 'postgres', tlsMode: 'terminate', certificate: testCert([host('notlsterm')]), upstreamTls: true });
+  // Terminate mode, plaintext upstreams: Redis and HTTP.
+  web = createHttpServer((req, res) => res.end(`hello over http/${req.httpVersion}`));
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  await control.putRoute({ database: 'cachealpn', engine: 'redis', upstream: LOCAL_REDIS, hostname: host('cachealpn'), listener: 'tls', tlsMode: 'terminate', certificate: testCert([host('cachealpn')]), upstreamTls: false });
+  await control.putRoute({
+    database: 'webalpn',
+    engine: 'http',
+    upstream: { host: '127.0.0.1', port: (web.address() as AddressInfo).port },
+    hostname: host('webalpn'),
+    listener: 'tls',
+    tlsMode: 'terminate',
+    certificate: testCert([host('webalpn')]),
+    upstreamTls: false,
+  });
+  // The upstream connect deadline (TCP, 'S', and now TLS) well inside the client's handshake
+  // deadline, and long enough for a terminate order to reach a session still dialling.
+  proxy = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS, PROXY_CONNECT_TIMEOUT_MS: '4000', PROXY_HANDSHAKE_TIMEOUT_MS: '8000' });
 });
 
 afterAll(async () => {
   await proxy?.stop();
-  for (const s of stalled) s.destroy();
+  for (const s of [...stalled, ...silenced]) s.destroy();
   await new Promise<void>((r) => (stall ? stall.close(() => r()) : r()));
+  await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
+  await new Promise<void>((r) => (web ? web.close(() => r()) : r()));
   await control?.close();
   await db?.drop();
 });
@@ -184,5 +239,128 @@ describe('terminate mode: a route disabled (close) while its session is still be
     const after = await Metrics.fetch(proxy.adminPort);
     expect(after.closed('postgres', 'route_disabled') - before.closed('postgres', 'route_disabled')).toBe(1);
     expect(after.closed('postgres', 'upstream_tls_failed') - before.closed('postgres', 'upstream_tls_failed')).toBe(0);
+  });
+});
+
+describe('a database that does not accept TLS (answers SSLRequest with N)', () => {
+  it('passthrough: the sslmode=prefer retry says the server itself must accept TLS, not to set upstreamTls', async () => {
+    const r = await psql(libpq(host('notls'), proxy.ports.postgres));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/alert internal error/);
+    expect(r.stderr).toContain('FATAL:  Switchyard: the database server does not accept TLS');
+    expect(r.stderr).toContain(`DETAIL:  Host name: ${host('notls')}.`);
+    expect(r.stderr).toContain('HINT:  This database is exposed in TLS passthrough mode');
+    expect(r.stderr).toContain('enable TLS on the server (ssl = on)');
+    // upstreamTls is a terminate-mode setting: it cannot help a passthrough route.
+    expect(r.stderr).not.toContain('set upstreamTls to false');
+    const m = await Metrics.fetch(proxy.adminPort);
+    expect(m.closed('postgres', 'upstream_tls_refused_passthrough')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('terminate mode with upstreamTls: psql reads the ErrorResponse inside TLS naming upstreamTls', async () => {
+    const r = await psql(libpq(host('notlsterm'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: caFile }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('FATAL:  Switchyard: the database server does not accept TLS');
+    expect(r.stderr).toContain('set upstreamTls to false');
+    expect(r.stderr).not.toContain('passthrough mode');
+    const m = await Metrics.fetch(proxy.adminPort);
+    expect(m.closed('postgres', 'upstream_tls_refused')).toBe(1);
+  });
+});
+
+describe('terminate mode with a plaintext upstream: the ALPN the client is given', () => {
+  const sClient = (name: string, alpn: string) =>
+    run('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.ports.tls}`, '-servername', host(name), '-CAfile', caFile, '-alpn', alpn]);
+
+  it('openssl s_client offering h2,http/1.1 to Redis is given no ALPN (not http/1.1); redis-cli --tls --sni works', async () => {
+    const r = await sClient('cachealpn', 'h2,http/1.1');
+    expect(r.stdout).toContain('Verify return code: 0 (ok)');
+    expect(r.stdout).toContain('No ALPN negotiated');
+    expect(r.stdout).not.toMatch(/ALPN protocol: /);
+    const ping = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', host('cachealpn'), '--cacert', caFile, 'PING']);
+    expect(ping.stdout.trim()).toBe('PONG');
+  });
+
+  it('an http route still gives http/1.1 (openssl s_client, curl --resolve), never h2', async () => {
+    const r = await sClient('webalpn', 'h2,http/1.1');
+    expect(r.stdout).toContain('ALPN protocol: http/1.1');
+    const curl = await run('curl', ['-sS', '-v', '--http2', '--resolve', `${host('webalpn')}:${proxy.ports.tls}:127.0.0.1`, `https://${host('webalpn')}:${proxy.ports.tls}/`, '--cacert', caFile]);
+    expect(curl.code).toBe(0);
+    expect(curl.stderr).toMatch(/ALPN.*server accepted.*http\/1\.1/);
+    expect(curl.stdout).toBe('hello over http/1.1');
+  });
+});
+
+describe('psql pointed at the tls port', () => {
+  it('sslmode=disable reads an ErrorResponse naming the PostgreSQL port, not "server closed the connection unexpectedly"', async () => {
+    const r = await psql(libpq(host('gone'), proxy.ports.tls, { sslmode: 'disable' }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('FATAL:  Switchyard: this port expects TLS from the first byte');
+    expect(r.stderr).toContain(`DETAIL:  PostgreSQL clients use port ${proxy.ports.postgres} with SSLRequest`);
+    expect(r.stderr).toContain('sslnegotiation=direct');
+    expect(r.stderr).not.toContain('closed the connection unexpectedly');
+  });
+
+  it("sslmode=prefer (libpq's default): the SSLRequest is answered N, the plaintext retry reads the same error", async () => {
+    const r = await psql(libpq(host('gone'), proxy.ports.tls));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('FATAL:  Switchyard: this port expects TLS from the first byte');
+    expect(r.stderr).not.toContain('closed the connection unexpectedly');
+  });
+
+  it('sslmode=require stops at the N: "server does not support SSL"', async () => {
+    const r = await psql(libpq(host('gone'), proxy.ports.tls, { sslmode: 'require' }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('server does not support SSL, but SSL was required');
+    const m = await Metrics.fetch(proxy.adminPort);
+    expect(m.closed('tls', 'postgres_on_tls_port')).toBe(2);
+  });
+});
+
+describe('a terminate order for a session not handed over yet', () => {
+  /** Sends the order as the API does (NOTIFY; the order row is only the catch-up path). */
+  async function terminate(name: string): Promise<void> {
+    const proxyId = `e2e-${proxy.adminPort}`;
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // The heartbeat lists the connection (rewritten within 300 ms of a change).
+      const { rows } = await until(
+        () => client.query<{ id: string }>(`select c->>'id' as id from proxy_instances, jsonb_array_elements(connections) c where proxy_instances.id = $1 and c->>'sni' = $2`, [proxyId, host(name)]),
+        (r) => r.rows.length === 1,
+        `${name} in the heartbeat`,
+        3000,
+      );
+      await client.query('select pg_notify($1, $2)', ['switchyard_control', JSON.stringify({ op: 'terminate', proxyId, connectionId: rows[0]!.id, by: 'user:admin@example.test' })]);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('terminate mode, the database being dialled: psql reads FATAL 57P01 "terminating connection due to administrator command"', async () => {
+    const before = await Metrics.fetch(proxy.adminPort);
+    armStalled();
+    const client = psql(libpq(host('stallterm'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: caFile }));
+    await nextStalled;
+    await terminate('stallterm');
+    const r = await client;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('FATAL:  Switchyard: terminating connection due to administrator command');
+    expect(r.stderr).not.toMatch(/SSL SYSCALL|EOF detected|closed the connection unexpectedly/);
+    const after = await Metrics.fetch(proxy.adminPort);
+    expect(after.closed('postgres', 'terminated') - before.closed('postgres', 'terminated')).toBe(1);
+    expect(after.closed('postgres', 'upstream_tls_failed') - before.closed('postgres', 'upstream_tls_failed')).toBe(0);
+  });
+
+  it('passthrough, the database being dialled: a TLS alert, and the sslmode=prefer retry is told why', async () => {
+    const dialled = new Promise<void>((r) => (onSilenced = r));
+    const client = psql(libpq(host('silentpass'), proxy.ports.postgres));
+    await dialled;
+    await terminate('silentpass');
+    const r = await client;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/alert handshake failure/);
+    expect(r.stderr).toContain('FATAL:  Switchyard: terminating connection due to administrator command');
+    expect(r.stderr).toContain(`DETAIL:  Host name: ${host('silentpass')}.`);
   });
 });

@@ -246,7 +246,10 @@ const cases: Case[] = [
   { name: 'plaintext CancelRequest', listener: 'postgres', talk: sendAll(buildCancelRequest(12345, Buffer.alloc(4, 7)), false), expect: exactly(Buffer.alloc(0)), reason: 'cancel_unknown_key' },
   // tls listener: the client must open with a ClientHello.
   { name: 'HTTP request on the TLS port', listener: 'tls', talk: sendAll(http, false), expect: exactly(Buffer.alloc(0)), reason: 'not_tls' },
-  { name: 'SSLRequest on the TLS port', listener: 'tls', talk: sendAll(buildSslRequest(), false), expect: exactly(Buffer.alloc(0)), reason: 'not_tls' },
+  // libpq on the wrong port: its SSLRequest is answered N (no STARTTLS here) so that its
+  // plaintext StartupMessage (sslmode=prefer) can be told which port to use.
+  { name: 'SSLRequest on the TLS port, then silence', listener: 'tls', talk: sendAll(buildSslRequest(), false), expect: afterPrefix(N, pgError('08P01', /not completed in time/)), reason: 'handshake_timeout' },
+  { name: 'plaintext StartupMessage on the TLS port', listener: 'tls', talk: sendAll(buildStartupMessage({ user: 'u' }), false), expect: pgError('28000', /expects TLS from the first byte/), reason: 'postgres_on_tls_port' },
   { name: 'an alert record instead of a hello', listener: 'tls', talk: sendAll(tlsAlert(TlsAlert.decodeError), false), expect: exactly(Buffer.alloc(0)), reason: 'not_tls' },
   { name: 'a handshake record that is not a ClientHello', listener: 'tls', talk: sendAll(frameRecords(Buffer.from([2, 0, 0, 1, 0])), false), expect: exactly(tlsAlert(TlsAlert.decodeError)), reason: 'hello_invalid' },
   { name: 'record longer than 2^14', listener: 'tls', talk: sendAll(Buffer.from([22, 3, 1, 0x40, 0x01, 1]), false), expect: exactly(tlsAlert(TlsAlert.decodeError)), reason: 'hello_invalid' },

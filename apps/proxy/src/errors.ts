@@ -170,6 +170,15 @@ export const REFUSALS = {
     message: 'Switchyard: the database server does not accept TLS',
     hint: "The route is set to speak TLS to the database (upstreamTls) but the server refused SSLRequest; its owner should enable TLS on the server or set upstreamTls to false.",
   },
+  // Passthrough: the client's TLS runs to the database itself, so upstreamTls plays no part
+  // (it is a terminate-mode setting) and the server must accept TLS.
+  upstream_tls_refused_passthrough: {
+    kind: 'upstream',
+    alert: TlsAlert.internalError,
+    sqlstate: SqlState.unableToConnect,
+    message: 'Switchyard: the database server does not accept TLS',
+    hint: "This database is exposed in TLS passthrough mode: TLS runs from the client to the database server itself, which refused it (SSLRequest answered N). Its owner should enable TLS on the server (ssl = on), or switch the route to terminate mode, where the proxy ends TLS and may reach the server in plaintext (upstreamTls: false).",
+  },
   upstream_protocol_error: {
     kind: 'upstream',
     alert: TlsAlert.internalError,
@@ -287,6 +296,29 @@ export const REFUSALS = {
     sqlstate: SqlState.unableToConnect,
     message: "Switchyard: the database server's certificate failed verification against the route's upstream CA",
     hint: "The route's owner should update upstreamCa, or the server's certificate (its names must include the upstream host).",
+  },
+  // The tls listener's sniffer (sniff/sniffer.ts): libpq spoke PostgreSQL in plaintext (after
+  // the 'N' that answers its SSLRequest, or with sslmode=disable) to a port that expects TLS
+  // from the first byte. Answered with an ErrorResponse, which libpq prints.
+  postgres_on_tls_port: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.invalidAuthorization,
+    message: 'Switchyard: this port expects TLS from the first byte (a TLS ClientHello), not a plaintext PostgreSQL startup',
+    hint: "Connect to the proxy's PostgreSQL port (its postgres listener) with sslmode=require or stricter, or keep this port and start with TLS: sslnegotiation=direct (libpq 17+).",
+  },
+  /**
+   * Ended through the API (DELETE …/connections/{id}) before it was handed over: a
+   * terminate-mode PostgreSQL client reads it inside TLS, others get the alert. Kind
+   * `shutdown`: recorded as `aborted`, as before (an order, not a refusal or a failure). The
+   * reason is the same `terminated` an established session ended by an order records.
+   */
+  terminated: {
+    kind: 'shutdown',
+    alert: TlsAlert.handshakeFailure,
+    sqlstate: SqlState.adminShutdown,
+    message: 'Switchyard: terminating connection due to administrator command',
+    hint: 'The connection was ended through the Switchyard API before it was established; connect again if you still need it.',
   },
   shutting_down: {
     kind: 'shutdown',

@@ -10,7 +10,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { destinationKey, formatIp, parseIp, type Endpoint, type IpAddress } from '@switchyard/core';
 import { BackendKeyRewriter, buildErrorResponse, buildTlsAlert, type BackendKey, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
-import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type RefusalCode } from '../errors.js';
+import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type ErrorKind, type RefusalCode } from '../errors.js';
 import { Cancel, CANCELLED } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
 import { pipeBoth, type PipeEnd } from '../pipe/pipe.js';
@@ -50,11 +50,13 @@ const REMEMBERED: ReadonlySet<RefusalCode> = new Set([
   'not_ready',
   'upstream_unreachable',
   'upstream_tls_refused',
+  'upstream_tls_refused_passthrough',
   'upstream_tls_failed',
   'upstream_certificate_invalid',
   'upstream_protocol_error',
   'upstream_forbidden',
   'egress_source_unavailable',
+  'terminated',
 ]);
 
 const CANCEL_RESULT: Record<CancelOutcome | 'rate_limited', { outcome: ConnectionOutcome; reason: ConnectionReason }> = {
@@ -64,6 +66,16 @@ const CANCEL_RESULT: Record<CancelOutcome | 'rate_limited', { outcome: Connectio
   unknown_key: { outcome: 'rejected', reason: 'cancel_unknown_key' },
   upstream_failed: { outcome: 'error', reason: 'cancel_upstream_failed' },
 };
+
+/**
+ * How a refusal is recorded: the upstream's or the proxy's failure is an `error`; an order
+ * (`terminated`) ended a connection nobody refused (`aborted`, as a client leaving early);
+ * everything else was refused.
+ */
+function outcomeOf(refusal: { kind: ErrorKind }): ConnectionOutcome {
+  if (refusal.kind === 'upstream' || refusal.kind === 'internal') return 'error';
+  return refusal.kind === 'shutdown' ? 'aborted' : 'rejected';
+}
 
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
@@ -407,7 +419,10 @@ class ClientConnection {
     this.connectUpstream(route, helloBytes, isRaw(this.ctx), reads).then(
       (up) => this.pipe(up, this.socket, undefined, reads),
       (err: unknown) => {
-        const code = err instanceof DialError ? err.code : 'upstream_unreachable';
+        let code = err instanceof DialError ? err.code : 'upstream_unreachable';
+        // In passthrough the database itself must accept TLS (the client's TLS goes through);
+        // upstreamTls, which the terminate-mode refusal's hint names, plays no part.
+        if (code === 'upstream_tls_refused' && route.tlsMode === 'passthrough') code = 'upstream_tls_refused_passthrough';
         this.ctx.log.warn({ route: route.hostname, err: (err as Error).message }, 'upstream dial failed');
         this.refuse(code, 'tls');
       },
@@ -473,6 +488,7 @@ class ClientConnection {
       socket: this.socket,
       helloBytes,
       clientAlpn,
+      engine: route.engine,
       context,
       signal: this.abort ?? CANCELLED,
       onTlsSocket: (tls) => this.adoptTlsSocket(tls),
@@ -653,10 +669,11 @@ class ClientConnection {
   terminateOnOrder(by: string): void {
     this.closeReason = 'terminated';
     this.endedBy = by;
-    if (!this.upstream) {
-      // Still dialling or in the TLS handshake: stop that (finish aborts it) and close.
-      this.finish('aborted', 'terminated');
-    }
+    // Not handed over yet (the upstream is being dialled, or our TLS handshake runs): the
+    // client still waits for an answer, so it is told, in its language — an ErrorResponse
+    // 57P01 inside TLS for terminate-mode PostgreSQL past the handshake, else a TLS alert (or
+    // a plain close). `refuse` ends the connection, which aborts the dial.
+    if (!this.upstream) return this.refuse('terminated', this.pgInTls ? 'none' : 'tls');
     this.destroyBoth();
   }
 
@@ -717,7 +734,7 @@ class ClientConnection {
     } else {
       s.destroy();
     }
-    this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+    this.finish(outcomeOf(refusal), code);
   }
 
   /** A libpq client that negotiated TLS with SSLRequest (not direct TLS) on a PostgreSQL-style port. */
@@ -743,7 +760,7 @@ class ClientConnection {
     } else {
       tls.destroy();
     }
-    this.finish(refusal.kind === 'upstream' || refusal.kind === 'internal' ? 'error' : 'rejected', code);
+    this.finish(outcomeOf(refusal), code);
   }
 
   /**
@@ -764,6 +781,11 @@ class ClientConnection {
           hint: 'hint' in r ? r.hint : undefined,
         };
       }
+    }
+    if (code === 'postgres_on_tls_port') {
+      // Name the port to use: the public port of this proxy's PostgreSQL-style listeners.
+      const ports = this.ctx.config.listeners.filter((l) => l.protocol === 'postgres').map((l) => l.publicPort);
+      if (ports.length > 0) return { sqlstate: refusal.sqlstate, message: refusal.message, detail: `PostgreSQL clients use port ${ports.join(' or ')} with SSLRequest (sslmode=require).`, hint };
     }
     return { sqlstate: refusal.sqlstate, message: refusal.message, hint };
   }

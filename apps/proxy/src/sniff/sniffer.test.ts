@@ -40,6 +40,49 @@ describe('TlsSniffer', () => {
     const [r] = run(new TlsSniffer(1024), buildClientHello({ keyShareBytes: 2000 }));
     expect(r).toMatchObject({ type: 'refuse', code: 'hello_invalid', speak: 'tls', detail: 'hello-too-large' });
   });
+
+  describe('libpq pointed at the tls port (first byte 0x00)', () => {
+    const startup = buildStartupMessage({ user: 'u', database: 'd' });
+    const wrongPort = { type: 'refuse', code: 'postgres_on_tls_port', speak: 'postgres', detail: 'postgres-startup' };
+
+    it('answers a plaintext StartupMessage with a PostgreSQL error, at every split offset', () => {
+      for (let cut = 0; cut < startup.length; cut++) {
+        const sniffer = new TlsSniffer(16384);
+        expect(run(sniffer, startup, [cut])).toEqual([wrongPort]);
+      }
+    });
+
+    it('answers an SSLRequest with N (no STARTTLS here), then the StartupMessage with the error, at every split offset', () => {
+      const ssl = buildSslRequest();
+      for (let cut = 0; cut < Math.max(ssl.length, startup.length); cut++) {
+        const sniffer = new TlsSniffer(16384);
+        // The client sends its StartupMessage only once it has read the N.
+        expect(run(sniffer, ssl, [cut])).toEqual([{ type: 'reply', bytes: Buffer.from('N') }]);
+        expect(run(sniffer, startup, [cut])).toEqual([wrongPort]);
+      }
+    });
+
+    it('says nothing to anything else that starts with 0x00: bytes pipelined after the SSLRequest, a second SSLRequest, GSSENC, cancel, garbage', () => {
+      expect(run(new TlsSniffer(16384), Buffer.concat([buildSslRequest(), startup]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
+      const twice = new TlsSniffer(16384);
+      expect(twice.feed(buildSslRequest())).toEqual({ type: 'reply', bytes: Buffer.from('N') });
+      expect(twice.feed(buildSslRequest())).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'postgres-ssl-request' });
+      expect(run(new TlsSniffer(16384), buildGssEncRequest())).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
+      expect(run(new TlsSniffer(16384), buildCancelRequest(1, Buffer.alloc(4)))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
+      expect(run(new TlsSniffer(16384), Buffer.from([0, 0, 0, 3, 1, 2]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
+    });
+
+    it('speaks PostgreSQL at the deadline once it started, and refuses a truncated packet silently', () => {
+      const sniffer = new TlsSniffer(16384);
+      expect(sniffer.speaks()).toBe('tls');
+      expect(sniffer.feed(startup.subarray(0, 5))).toEqual({ type: 'need-more' });
+      expect(sniffer.speaks()).toBe('postgres');
+      expect(sniffer.endOfInput()).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none' });
+      const answered = new TlsSniffer(16384);
+      answered.feed(buildSslRequest());
+      expect(answered.endOfInput()).toBeNull();
+    });
+  });
 });
 
 describe('PostgresSniffer', () => {

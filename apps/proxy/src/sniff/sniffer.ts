@@ -111,20 +111,55 @@ class HelloReader {
   }
 }
 
-/** `tls` listeners: the first bytes must be a ClientHello. */
+/**
+ * `tls` listeners: the first bytes must be a ClientHello.
+ *
+ * One exception, off the hello path (decided by the first byte, 0x00, which no TLS record
+ * starts with): libpq pointed at this port. Closing it silently left psql with "server closed
+ * the connection unexpectedly". A plaintext StartupMessage (sslmode=disable) is answered with
+ * an ErrorResponse naming the port to use (`postgres_on_tls_port`). An SSLRequest is answered
+ * 'N' — this port offers no PostgreSQL STARTTLS — rather than 'E', which libpq (since the
+ * CVE-2024-10977 fix) does not show: sslmode=prefer, libpq's default, then sends its
+ * StartupMessage in plaintext and reads that ErrorResponse; sslmode=require and stricter stop
+ * at "server does not support SSL, but SSL was required", which at least names the step that
+ * failed. Nothing else is answered (GSSENCRequest, CancelRequest, malformed packets, bytes
+ * pipelined after the SSLRequest, a second SSLRequest): those close silently as before.
+ */
 export class TlsSniffer implements Sniffer {
   private readonly reader: HelloReader;
+  /** Plaintext PostgreSQL (first byte 0x00): its startup bytes; null on the hello path. */
+  private pg: ByteAccumulator | null = null;
+  private sslRefused = false;
   constructor(maxHelloBytes: number) {
     this.reader = new HelloReader(maxHelloBytes);
   }
   feed(chunk: Uint8Array): SniffResult {
-    return this.reader.feed(chunk, false);
+    // One byte compare per chunk on the hello path; a hello starts with 0x16.
+    if (this.pg === null && (chunk.length === 0 || chunk[0] !== 0 || !this.reader.isEmpty())) return this.reader.feed(chunk, false);
+    return this.plaintextPostgres(chunk);
   }
-  speaks(): 'tls' {
-    return 'tls';
+  speaks(): 'postgres' | 'tls' {
+    return this.pg === null ? 'tls' : 'postgres';
   }
   endOfInput(): SniffResult | null {
-    return this.reader.truncated(false);
+    if (this.pg === null) return this.reader.truncated(false);
+    return this.pg.length === 0 ? null : { type: 'refuse', code: 'not_tls', speak: 'none', detail: 'truncated' };
+  }
+
+  private plaintextPostgres(chunk: Uint8Array): SniffResult {
+    this.pg ??= new ByteAccumulator(64);
+    this.pg.append(chunk);
+    const view = this.pg.view();
+    const r = parseStartupPacket(view);
+    if (r.status === 'need-more') return NEED_MORE;
+    if (r.status === 'error') return { type: 'refuse', code: 'not_tls', speak: 'none', detail: r.code };
+    if (r.value.kind === 'startup') return { type: 'refuse', code: 'postgres_on_tls_port', speak: 'postgres', detail: 'postgres-startup' };
+    if (r.value.kind === 'ssl-request' && !this.sslRefused && view.length === r.consumed) {
+      this.sslRefused = true;
+      this.pg.reset();
+      return { type: 'reply', bytes: PG_SSL_REFUSE };
+    }
+    return { type: 'refuse', code: 'not_tls', speak: 'none', detail: `postgres-${r.value.kind}` };
   }
 }
 

@@ -467,4 +467,11 @@ describe('terminate mode, TLS listener', () => {
       .then(() => control.prisma.connectionEvent.findMany({ where: { sni: `cache.${D}`, outcome: 'ok' } }));
     expect(rows.every((r) => r.tlsVersion === 'TLSv1.3' && r.mode === 'terminate')).toBe(true);
   });
+
+  it('selects no ALPN for a Redis route with a plaintext upstream, whatever the client offers (http/1.1 is for HTTP routes)', async () => {
+    const tls = await startTls({ port: proxy.ports.tls!, servername: `cache.${D}`, ca: routeCa.certPem, alpn: ['h2', 'http/1.1'] });
+    expect(tls.alpnProtocol).toBe(false);
+    expect(await echo(tls, 'y')).toBe('y');
+    tls.destroy();
+  });
 });

@@ -21,7 +21,7 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
-import type { Endpoint } from '@switchyard/core';
+import type { Endpoint, Engine } from '@switchyard/core';
 import { buildStartupMessage, extractEndpointOption, parseStartupPacket, PG_MAX_STARTUP_PACKET_LENGTH, type StartupPacket } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
 import type { CancelSignal } from '../pipe/cancel.js';
@@ -45,6 +45,8 @@ export interface TerminateHost {
 export interface StreamTerminateHost extends TerminateHost {
   /** ALPN protocols the client offered (from the sniffed hello). */
   clientAlpn: readonly string[];
+  /** The route's engine: what a plaintext upstream speaks (`plaintextUpstreamAlpn`). */
+  engine: Engine;
   /** Opens the upstream (TLS included when the route says so) offering `alpn`. */
   dial(alpn: string[] | null): Promise<Socket>;
   established(client: TLSSocket, upstream: Socket, info: { tlsVersion: string | null; alpn: string | null }): void;
@@ -163,9 +165,9 @@ export async function terminateStream(h: StreamTerminateHost): Promise<void> {
     if (!h.signal.aborted) h.refuse(err instanceof DialError ? err.code : 'upstream_unreachable');
     return;
   }
-  // Offer the client what the upstream chose. A plaintext upstream chose nothing; then HTTP
-  // clients get http/1.1 when they offered it (h2 needs an upstream that agreed to h2).
-  const chosen = up instanceof TLSSocket ? up.alpnProtocol || null : h.clientAlpn.includes('http/1.1') ? 'http/1.1' : null;
+  // Offer the client what the upstream chose. A plaintext upstream chose nothing: then the
+  // engine says what it speaks.
+  const chosen = up instanceof TLSSocket ? up.alpnProtocol || null : plaintextUpstreamAlpn(h.engine, h.clientAlpn);
   const tls = serverTls(h, chosen ? { protocols: [chosen] } : {});
   tls.on('error', () => {});
   try {
@@ -176,6 +178,19 @@ export async function terminateStream(h: StreamTerminateHost): Promise<void> {
     return;
   }
   h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null });
+}
+
+/**
+ * The ALPN protocol the client is given when the upstream leg is plaintext (so no upstream
+ * chose one). Only HTTP engines — `http`, and `kubernetes-api`, an HTTP API — speak a protocol
+ * ALPN names: `http/1.1`, when the client offered it (h2 would need an upstream that agreed to
+ * h2; a plaintext leg carries HTTP/1.1). Redis, MongoDB and generic `tls` routes select none,
+ * as their own servers do: a client offering `h2,http/1.1` to Redis must not be told it is
+ * speaking HTTP/1.1 (it would be a lie an ALPN-checking client acts on).
+ */
+export function plaintextUpstreamAlpn(engine: Engine, clientAlpn: readonly string[]): string | null {
+  if (engine !== 'http' && engine !== 'kubernetes-api') return null;
+  return clientAlpn.includes('http/1.1') ? 'http/1.1' : null;
 }
 
 export interface UpstreamTlsOptions {
