@@ -66,6 +66,13 @@ describe('check connection steps', () => {
     expect(explainProxyReason('something_new', { hostname: host })).toContain('something_new');
   });
 
+  it('tells a passthrough database refusing TLS apart from a terminate-mode one', () => {
+    const up = { hostname: host, upstream: '10.0.0.7:5432' };
+    expect(explainProxyReason('upstream_tls_refused_passthrough', up)).toMatch(/passthrough mode .* database must have SSL on/);
+    expect(explainProxyReason('upstream_tls_refused', up)).toContain('Enable SSL on the database');
+    expect(explainProxyReason('terminated', up)).toContain('terminate order');
+  });
+
   it('reports whether the certificate verifies with the CA the connect panel offers', () => {
     expect(certificateStep(cert, { caSource: 'platform', authorizationError: null, hostnameError: null, now }, 0)).toMatchObject({ ok: true, message: expect.stringContaining('platform CA') });
     expect(certificateStep(cert, { caSource: 'platform', authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', hostnameError: null, now }, 0)).toMatchObject({ ok: false, message: expect.stringContaining('does NOT verify') });
