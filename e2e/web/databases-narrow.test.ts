@@ -116,7 +116,10 @@ describe(`the databases list at ${WIDTH}×${HEIGHT}`, () => {
     const toggle = page.getByRole('switch', { name: /External access/ });
     await expectOnScreen(toggle, 'the access switch');
     expect(await toggle.isChecked()).toBe(false);
-    await toggle.check();
+    // The switch shows what the API stores: it turns on when the PUT has answered, which
+    // Playwright's check() (it reads the state right after its click) does not wait for.
+    await toggle.click();
+    await expect.poll(() => toggle.isChecked(), { timeout: 20_000 }).toBe(true);
     const live = page.locator('[data-testid="propagation"][data-phase="live"]');
     await live.waitFor({ timeout: 20_000 });
     expect(await live.innerText()).toContain('Live on 1 of 1 proxy');
