@@ -2,8 +2,9 @@
  * What real clients read when the proxy refuses them at its edge, for the refusals the other
  * files do not reach: an upstream that is down behind a passthrough PostgreSQL route (psql's
  * sslmode=prefer retry must say so, not "TLS with SNI required"), and behind terminate-mode
- * routes of other engines (redis-cli, openssl s_client and curl must get a TLS alert, not a
- * bare close), and a terminate-mode PostgreSQL route whose server answers 'S' and then
+ * routes of other engines (redis-cli, openssl s_client and curl must read why in their own
+ * protocol inside TLS — a RESP error, an HTTP 502 — not a bare close; tls-engines.test.ts has
+ * the rest), and a terminate-mode PostgreSQL route whose server answers 'S' and then
  * stalls the TLS handshake (the client must be told the database failed, not its own
  * network). Routes are written straight into the control database before the proxy
  * process starts, so its first table has them.
@@ -191,21 +192,26 @@ describe('psql to a passthrough route whose database is down', () => {
 });
 
 describe('terminate-mode routes of other engines whose upstream is down', () => {
-  it('redis-cli --tls --sni gets a TLS internal_error alert, not a bare close', async () => {
+  // First a TLS alert (internal_error) replaced the bare close; now the proxy, which holds the
+  // route's certificate, completes TLS and answers in the client's protocol.
+  it('redis-cli --tls --sni reads an ERR reply naming the reason, not a bare close or an alert', async () => {
     const r = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', host('cachegone'), '--cacert', caFile, 'PING']);
-    expect(r.stdout + r.stderr).toMatch(/alert internal error/);
-    expect(r.stdout + r.stderr).not.toMatch(/unexpected eof/);
+    expect(r.stdout + r.stderr).toContain('ERR Switchyard: the database server is not reachable');
+    expect(r.stdout + r.stderr).not.toMatch(/unexpected eof|alert internal error/);
   });
 
-  it('openssl s_client -servername reads the alert', async () => {
-    const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.ports.tls}`, '-servername', host('cachegone'), '-CAfile', caFile]);
-    expect(r.stdout + r.stderr).toMatch(/alert internal error/);
+  it('openssl s_client -servername completes TLS with the route certificate and reads the RESP error', async () => {
+    const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.ports.tls}`, '-servername', host('cachegone'), '-CAfile', caFile, '-quiet'], { input: 'PING\r\n' });
+    expect(r.stdout).toContain('-ERR Switchyard: the database server is not reachable');
+    expect(r.stdout).not.toContain(String(deadPort));
   });
 
-  it('curl --resolve reads the alert', async () => {
-    const r = await run('curl', ['-sS', '--resolve', `${host('webgone')}:${proxy.ports.tls}:127.0.0.1`, `https://${host('webgone')}:${proxy.ports.tls}/`, '--cacert', caFile]);
-    expect(r.code).toBe(35);
-    expect(r.stderr).toMatch(/alert internal error/);
+  it('curl --resolve reads 502 Bad Gateway with the reason', async () => {
+    const r = await run('curl', ['-sS', '-i', '--resolve', `${host('webgone')}:${proxy.ports.tls}:127.0.0.1`, `https://${host('webgone')}:${proxy.ports.tls}/`, '--cacert', caFile]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(r.stdout).toContain('Switchyard: the database server is not reachable');
+    expect(r.stdout).not.toContain(String(deadPort));
     const m = await Metrics.fetch(proxy.adminPort);
     expect(m.closed('tls', 'upstream_unreachable')).toBeGreaterThanOrEqual(3);
   });

@@ -5,8 +5,8 @@
  * TLS on the postgres port without SSLRequest, SSLRequest twice, GSSENCRequest twice,
  * oversized hellos and startup packets, truncated records (with and without a FIN), silent
  * clients. Each connection must get the answer its client can read (a PostgreSQL
- * ErrorResponse while it speaks PostgreSQL, a TLS alert once it speaks TLS, nothing for
- * bytes that are neither) and be closed by the proxy; the proxy must not crash, and
+ * ErrorResponse while it speaks PostgreSQL, a TLS alert once it speaks TLS, an HTTP 400 for a
+ * plain HTTP request on the TLS port, nothing for other bytes) and be closed by the proxy; the proxy must not crash, and
  * connections already established (node-postgres to PostgreSQL 18, TLS to redis-server)
  * keep working throughout. All hostile connections run at once. On listeners that forward
  * bytes unread (destination) or where the peer is a load balancer (PROXY headers), there is
@@ -245,7 +245,9 @@ const cases: Case[] = [
   { name: 'silent client', listener: 'postgres', talk: async (c) => c.closed, expect: pgError('08P01', /not completed in time/), reason: 'handshake_timeout' },
   { name: 'plaintext CancelRequest', listener: 'postgres', talk: sendAll(buildCancelRequest(12345, Buffer.alloc(4, 7)), false), expect: exactly(Buffer.alloc(0)), reason: 'cancel_unknown_key' },
   // tls listener: the client must open with a ClientHello.
-  { name: 'HTTP request on the TLS port', listener: 'tls', talk: sendAll(http, false), expect: exactly(Buffer.alloc(0)), reason: 'not_tls' },
+  // A plain HTTP request (an http:// URL) reads a 400 naming the fix; other non-TLS bytes nothing.
+  { name: 'HTTP request on the TLS port', listener: 'tls', talk: sendAll(http, false), expect: httpStatus(400), reason: 'http_on_tls_port' },
+  { name: 'SSH banner on the TLS port', listener: 'tls', talk: sendAll('SSH-2.0-OpenSSH_9.2\r\n', false), expect: nothing, reason: 'not_tls' },
   // libpq on the wrong port: its SSLRequest is answered N (no STARTTLS here) so that its
   // plaintext StartupMessage (sslmode=prefer) can be told which port to use.
   { name: 'SSLRequest on the TLS port, then silence', listener: 'tls', talk: sendAll(buildSslRequest(), false), expect: afterPrefix(N, pgError('08P01', /not completed in time/)), reason: 'handshake_timeout' },

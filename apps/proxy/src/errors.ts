@@ -307,6 +307,14 @@ export const REFUSALS = {
     message: 'Switchyard: this port expects TLS from the first byte (a TLS ClientHello), not a plaintext PostgreSQL startup',
     hint: "Connect to the proxy's PostgreSQL port (its postgres listener) with sslmode=require or stricter, or keep this port and start with TLS: sslnegotiation=direct (libpq 17+).",
   },
+  // The tls listener's sniffer: a plain HTTP request (an http:// URL) on a port that expects
+  // TLS from the first byte. Answered 400 with this message (sniff/sniffer.ts).
+  http_on_tls_port: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: a plain HTTP request was sent to a port that expects TLS; use https://',
+  },
   /**
    * Ended through the API (DELETE …/connections/{id}) before it was handed over: a
    * terminate-mode PostgreSQL client reads it inside TLS, others get the alert. Kind

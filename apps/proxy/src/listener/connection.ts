@@ -23,11 +23,12 @@ import { rateKey } from '../policy/rate-limit.js';
 import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import type { AnySniffResult } from '../sniff/http-sniffer.js';
 import { ACME_HTTP_PREFIX, ACME_TLS_ALPN, answerAcmeTlsAlpn } from '../tls/acme.js';
-import { ALPN_POSTGRESQL, terminatePostgres, terminateStream, upstreamTls } from '../tls/terminate.js';
+import { ALPN_POSTGRESQL, answerOverTls, terminatePostgres, terminateStream, upstreamTls } from '../tls/terminate.js';
 import type { Connected } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
 import type { OpenConnectionInfo } from './registry.js';
 import { httpRefusal } from './http-refusals.js';
+import { terminateAnswer } from './terminate-refusals.js';
 import { createPrelude, createSniffer, findRoute, isRaw, type KindSniffer } from './kinds.js';
 import type { ProxyPrelude } from './proxy-prelude.js';
 
@@ -395,15 +396,15 @@ class ClientConnection {
       return this.refuse('alpn_required', 'tls');
     }
     const refusal = admit(route, route.allowedSources.length > 0 ? this.clientIp() : null);
-    if (refusal) return this.refuse(refusal, 'tls');
+    if (refusal) return this.refuseRouted(refusal, route, helloBytes, clientAlpn);
     const key = slotKey(route);
     const capped = this.ctx.limits.acquire(key);
     if (capped === null) return this.admitted(route, key, helloBytes, clientAlpn);
-    if (typeof capped === 'string') return this.refuse(capped, 'tls');
+    if (typeof capped === 'string') return this.refuseRouted(capped, route, helloBytes, clientAlpn);
     // Cluster mode, capped route: the primary holds the counts.
     capped.then(
       (r) => {
-        if (r !== null) return this.refuse(r, 'tls');
+        if (r !== null) return this.refuseRouted(r, route, helloBytes, clientAlpn);
         if (this.finished) return this.ctx.limits.release(key);
         this.admitted(route, key, helloBytes, clientAlpn);
       },
@@ -493,8 +494,10 @@ class ClientConnection {
       signal: this.abort ?? CANCELLED,
       onTlsSocket: (tls) => this.adoptTlsSocket(tls),
       // The upstream is dialled before our TLS socket exists: a failure there reaches the
-      // client, still waiting for a ServerHello, as a TLS alert (refuseInTls once it exists).
-      refuse: (code) => this.refuse(code, 'tls'),
+      // client, still waiting for a ServerHello, as a TLS alert — or, to a client the proxy can
+      // answer in its protocol, as an HTTP 502 or a RESP error inside TLS (refuseRouted;
+      // refuseInTls once our TLS socket exists).
+      refuse: (code) => this.refuseRouted(code, route, helloBytes, clientAlpn),
       dial: async (alpn) => {
         const raw = await this.connectUpstream(route, Buffer.alloc(0), true);
         if (!route.upstreamTls) return raw;
@@ -735,6 +738,35 @@ class ClientConnection {
       s.destroy();
     }
     this.finish(outcomeOf(refusal), code);
+  }
+
+  /**
+   * A refusal of a connection whose route is known, before any TLS socket of ours exists. A
+   * terminate-mode route of an engine whose protocol the proxy can speak an error in (HTTP,
+   * the Kubernetes API, Redis: `terminate-refusals.ts`) holds a usable certificate, so the
+   * client is told in its own protocol: TLS completed with the route's certificate, then an
+   * HTTP error response (403 source policy, 404 disabled, 429 limits, 502 upstream failures)
+   * or a RESP error. Before, each got a TLS alert (curl: "tlsv1 alert internal error",
+   * kubectl: "remote error: tls: internal error", redis-cli: "SSL_connect failed"). Anything
+   * else is `refuse(code, 'tls')`. Refusal paths only: nothing here runs for an admitted
+   * connection.
+   */
+  private refuseRouted(code: RefusalCode, route: RouteEntry, helloBytes: Buffer, clientAlpn: readonly string[]): void {
+    if (this.finished) return;
+    const answer = route.tlsMode === 'terminate' && !this.tls && !isRaw(this.ctx) ? terminateAnswer(code, route.engine, clientAlpn) : null;
+    const context = answer ? this.routeContext(route) : null;
+    if (!answer || context === null || typeof context === 'string') return this.refuse(code, 'tls');
+    this.route = route;
+    answerOverTls({
+      socket: this.socket,
+      helloBytes,
+      context,
+      alpn: answer.alpn,
+      response: answer.response,
+      timeoutMs: this.ctx.config.handshakeTimeoutMs,
+      onTlsSocket: (tls) => this.adoptTlsSocket(tls),
+    });
+    this.finish(outcomeOf(REFUSALS[code]), code);
   }
 
   /** A libpq client that negotiated TLS with SSLRequest (not direct TLS) on a PostgreSQL-style port. */

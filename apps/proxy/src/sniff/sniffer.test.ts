@@ -30,10 +30,17 @@ describe('TlsSniffer', () => {
     }
   });
 
-  it('refuses non-TLS bytes without answering in TLS', () => {
+  it('refuses non-TLS bytes without answering in TLS; a plain HTTP request is answered in HTTP', () => {
     expect(run(new TlsSniffer(16384), Buffer.from('GET / HTTP/1.1\r\n'))).toEqual([
-      { type: 'refuse', code: 'not_tls', speak: 'none', detail: 'not-tls' },
+      { type: 'refuse', code: 'http_on_tls_port', speak: 'http', detail: 'http-request' },
     ]);
+    for (const method of ['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT']) {
+      expect(run(new TlsSniffer(16384), Buffer.from(`${method} /x HTTP/1.1\r\n`))[0]).toMatchObject({ code: 'http_on_tls_port', speak: 'http' });
+    }
+    // Not a request line: closed without an answer. HTTP/2 prior knowledge cannot read HTTP/1.1.
+    for (const bytes of ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'GETX / HTTP/1.1\r\n', 'get / HTTP/1.1\r\n', 'G', 'SSH-2.0-OpenSSH_9.2\r\n']) {
+      expect(run(new TlsSniffer(16384), Buffer.from(bytes)), bytes).toEqual([{ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'not-tls' }]);
+    }
   });
 
   it('refuses oversized hellos with an alert', () => {

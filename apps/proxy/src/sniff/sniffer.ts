@@ -29,7 +29,7 @@ export type SniffResult =
    * Refuse. `speak` says what the client is waiting for: a PostgreSQL ErrorResponse (still in
    * the plaintext startup phase), a TLS alert (it sent a ClientHello), or nothing.
    */
-  | { type: 'refuse'; code: RefusalCode; speak: 'postgres' | 'tls' | 'none'; detail?: string };
+  | { type: 'refuse'; code: RefusalCode; speak: 'postgres' | 'tls' | 'http' | 'none'; detail?: string };
 
 export interface Sniffer {
   feed(chunk: Uint8Array): SniffResult;
@@ -124,6 +124,11 @@ class HelloReader {
  * at "server does not support SSL, but SSL was required", which at least names the step that
  * failed. Nothing else is answered (GSSENCRequest, CancelRequest, malformed packets, bytes
  * pipelined after the SSLRequest, a second SSLRequest): those close silently as before.
+ *
+ * Another, decided only once the hello path has refused the bytes as not TLS: a plain HTTP
+ * request (`curl http://<name>:<tls port>/`, an `http://` URL for an HTTPS app). Closing it
+ * left curl with "Empty reply from server"; it is answered 400 naming the fix
+ * (`http_on_tls_port`), as nginx answers "The plain HTTP request was sent to HTTPS port".
  */
 export class TlsSniffer implements Sniffer {
   private readonly reader: HelloReader;
@@ -135,7 +140,12 @@ export class TlsSniffer implements Sniffer {
   }
   feed(chunk: Uint8Array): SniffResult {
     // One byte compare per chunk on the hello path; a hello starts with 0x16.
-    if (this.pg === null && (chunk.length === 0 || chunk[0] !== 0 || !this.reader.isEmpty())) return this.reader.feed(chunk, false);
+    if (this.pg === null && (chunk.length === 0 || chunk[0] !== 0 || !this.reader.isEmpty())) {
+      const r = this.reader.feed(chunk, false);
+      // Refusal path only: the hello path returns before this compare matters.
+      if (r.type === 'refuse' && r.detail === 'not-tls' && looksLikeHttpRequest(chunk)) return { type: 'refuse', code: 'http_on_tls_port', speak: 'http', detail: 'http-request' };
+      return r;
+    }
     return this.plaintextPostgres(chunk);
   }
   speaks(): 'postgres' | 'tls' {
@@ -161,6 +171,18 @@ export class TlsSniffer implements Sniffer {
     }
     return { type: 'refuse', code: 'not_tls', speak: 'none', detail: `postgres-${r.value.kind}` };
   }
+}
+
+/** HTTP/1.x methods (RFC 9110 §9, plus PATCH): a request line starts with one and a space. */
+const HTTP_METHODS = /^(?:GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT) /;
+
+/**
+ * The first bytes of a plain HTTP/1.x request: a method and a space (the longest, `OPTIONS `
+ * and `CONNECT `, are 8 bytes). HTTP/2 prior knowledge (`PRI * HTTP/2.0`) is not answered: an
+ * HTTP/1.1 response means nothing to an h2c client.
+ */
+function looksLikeHttpRequest(chunk: Uint8Array): boolean {
+  return HTTP_METHODS.test(Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, 8)).toString('latin1'));
 }
 
 /**

@@ -16,7 +16,9 @@
  *   as an ErrorResponse inside TLS.
  * Other engines: the upstream is dialled first offering the client's ALPN list, so the
  *   client is then offered exactly what the upstream selected (h2 stays h2); failures
- *   before the handshake reach the client as a TLS alert.
+ *   before the handshake reach the client as a TLS alert, or — for clients whose protocol
+ *   the proxy can answer in (HTTP/1.1, the Kubernetes API, Redis) — in that protocol after
+ *   a handshake with the route's certificate (`answerOverTls`).
  */
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type SecureContext } from 'node:tls';
@@ -65,7 +67,7 @@ export interface PostgresTerminateHost<R> extends TerminateHost {
   established(client: TLSSocket, upstream: Socket, info: { tlsVersion: string | null; alpn: string | null }): void;
 }
 
-function serverTls(h: TerminateHost, alpn: { callback?: (protocols: string[]) => string | undefined; protocols?: string[] }): TLSSocket {
+function serverTls(h: Pick<TerminateHost, 'socket' | 'helloBytes' | 'context' | 'onTlsSocket'>, alpn: { callback?: (protocols: string[]) => string | undefined; protocols?: string[] }): TLSSocket {
   h.socket.unshift(h.helloBytes);
   const tls = new TLSSocket(h.socket, {
     isServer: true,
@@ -178,6 +180,41 @@ export async function terminateStream(h: StreamTerminateHost): Promise<void> {
     return;
   }
   h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null });
+}
+
+export interface AnswerTerminateHost extends Pick<TerminateHost, 'socket' | 'helloBytes' | 'context' | 'onTlsSocket'> {
+  /** The ALPN protocol to select (`http/1.1`), or null when the client offered none. */
+  alpn: string | null;
+  /** The complete response, written once the client's request begins. */
+  response: Buffer;
+  /** Bound on the whole exchange (handshake, request, response): then the socket is destroyed. */
+  timeoutMs: number;
+}
+
+/**
+ * A refusal answered in the client's own protocol inside TLS (HTTP, Kubernetes and Redis
+ * clients of terminate-mode routes: `listener/connection.ts` `refuseRouted`,
+ * `listener/terminate-refusals.ts`): the handshake is completed with the route's
+ * certificate, and `response` is written once the client's first bytes (its request) are in —
+ * HTTP is client-first, and closing before the request is read would make the kernel answer
+ * it with a reset that can destroy the response in flight. Then close_notify and FIN; the
+ * socket is destroyed when the client closes or at `timeoutMs`. Only refusal paths get here.
+ */
+export function answerOverTls(h: AnswerTerminateHost): void {
+  const tls = serverTls(h, h.alpn ? { protocols: [h.alpn] } : {});
+  tls.on('error', () => {});
+  const timer = setTimeout(() => tls.destroy(), h.timeoutMs);
+  timer.unref();
+  tls.once('close', () => clearTimeout(timer));
+  let answered = false;
+  const answer = () => {
+    if (answered || tls.destroyed) return;
+    answered = true;
+    tls.end(h.response);
+  };
+  // Anything after the first chunk (the rest of a request body) is read and dropped.
+  tls.on('data', answer);
+  tls.once('end', answer);
 }
 
 /**

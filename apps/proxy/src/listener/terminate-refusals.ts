@@ -1,0 +1,74 @@
+/**
+ * Refusals of terminate-mode routes answered in the client's own protocol, inside TLS
+ * completed with the route's certificate, rather than with a TLS alert its client can only
+ * print as "alert internal error" (docs/proxy.md "Refusals inside TLS (terminate mode)"):
+ *
+ * - HTTP clients: the plain-text response of `http` listeners (403, 404, 429, 502, 503). A
+ *   client is known to speak HTTP/1.1 when it offered ALPN `http/1.1` — curl, browsers, Go
+ *   clients do — whatever the engine: HTTPS apps are `tls` routes on this listener (the API
+ *   and the controller never put an `http` route there). An `http` route's client also when
+ *   it offered no ALPN;
+ * - `kubernetes-api`: the same statuses with a `Status` object, as an API server writes one
+ *   (kubectl: `Error from server (ServiceUnavailable): <message>`);
+ * - `redis`: a RESP error, as redis-server itself refuses a client over `maxclients`
+ *   (redis-cli: `ERR Switchyard: too many connections to this database`).
+ *
+ * Anything else keeps the alert: a `tls` or `mongodb` client that did not offer `http/1.1`
+ * (its protocol is unknown), an h2-only HTTP client (HTTP/2 framing is not written here).
+ * Messages come from the catalogue (errors.ts), which never names an address.
+ */
+import type { Engine } from '@switchyard/core';
+import { REFUSALS, type RefusalCode } from '../errors.js';
+import { httpRefusal, httpStatusFor } from './http-refusals.js';
+
+export interface TerminateAnswer {
+  /** ALPN protocol to select, or null (select none). */
+  alpn: string | null;
+  response: Buffer;
+}
+
+/** Kubernetes `StatusReason` of each status a refusal can have (apimachinery meta/v1 types.go). */
+const KUBERNETES: Record<number, [text: string, reason: string]> = {
+  400: ['Bad Request', 'BadRequest'],
+  403: ['Forbidden', 'Forbidden'],
+  404: ['Not Found', 'NotFound'],
+  408: ['Request Timeout', 'Timeout'],
+  429: ['Too Many Requests', 'TooManyRequests'],
+  502: ['Bad Gateway', 'ServiceUnavailable'],
+  503: ['Service Unavailable', 'ServiceUnavailable'],
+};
+
+/** The answer for `code` to a client of a terminate-mode route of `engine`, or null (send the alert). */
+export function terminateAnswer(code: RefusalCode, engine: Engine, clientAlpn: readonly string[]): TerminateAnswer | null {
+  const offersHttp1 = clientAlpn.includes('http/1.1');
+  switch (engine) {
+    case 'http':
+    case 'kubernetes-api': {
+      if (clientAlpn.length > 0 && !offersHttp1) return null;
+      const alpn = offersHttp1 ? 'http/1.1' : null;
+      return { alpn, response: engine === 'http' ? httpRefusal(code) : kubernetesStatus(code) };
+    }
+    case 'tls':
+      return offersHttp1 ? { alpn: 'http/1.1', response: httpRefusal(code) } : null;
+    case 'redis':
+      // RESP simple error (https://redis.io/docs/latest/develop/reference/protocol-spec/#simple-errors):
+      // one line, so the message must hold no CR or LF (the catalogue's never do).
+      return { alpn: null, response: Buffer.from(`-ERR ${REFUSALS[code].message.replace(/[\r\n]+/g, ' ')}\r\n`, 'utf8') };
+    default:
+      return null;
+  }
+}
+
+function kubernetesStatus(code: RefusalCode): Buffer {
+  const status = httpStatusFor(code);
+  const [text, reason] = KUBERNETES[status] ?? ['Error', 'InternalError'];
+  const body = Buffer.from(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: REFUSALS[code].message, reason, code: status }), 'utf8');
+  const head =
+    `HTTP/1.1 ${status} ${text}\r\n` +
+    'Content-Type: application/json\r\n' +
+    `Content-Length: ${body.length}\r\n` +
+    'Connection: close\r\n' +
+    'Cache-Control: no-store\r\n' +
+    'Server: switchyard\r\n\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
