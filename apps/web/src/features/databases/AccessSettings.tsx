@@ -2,10 +2,10 @@
  * Everything about how a database is exposed, saved in one PUT (external access keeps its
  * current on/off state). Each API error lands on the field it names.
  */
-import { Button, Fieldset, Group, NumberInput, Radio, Select, Stack, Switch, Text, Textarea, TextInput } from '@mantine/core';
+import { Alert, Button, Fieldset, Group, NumberInput, Radio, Select, Stack, Switch, Text, Textarea, TextInput } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { notifyDone, notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
 import { certificatesQuery } from '../certificates/api';
@@ -83,6 +83,33 @@ export function changeOf(v: AccessValues, current: ExternalAccess): ExternalAcce
   return body;
 }
 
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The form after the API's state moved from `before` to `next` (the switch above was flipped,
+ * another tab or automation saved): what the user changed stays, every other field follows
+ * the API. Remounting instead lost unsaved edits at every flip of the switch.
+ */
+export function rebase(now: AccessValues, before: AccessValues, next: AccessValues): AccessValues {
+  const out = { ...next };
+  for (const k of Object.keys(next) as Array<keyof AccessValues>) if (!same(now[k], before[k])) (out as Record<string, unknown>)[k] = now[k];
+  return out;
+}
+
+/**
+ * Why saving these values ends the route's ACME request (the API deletes it in the same
+ * transaction, docs/certificates.md: another certificate, a new host name, passthrough), or null.
+ */
+export function acmeEndedBy(v: AccessValues, current: ExternalAccess): string | null {
+  if (!current.acme) return null;
+  if (v.tlsMode === 'passthrough' && current.tlsMode === 'terminate') return 'the route switches to passthrough';
+  if (v.hostname.trim() !== current.hostname) return 'the host name changes';
+  if (v.tlsMode === 'terminate' && v.certificateId !== ACME_CHOICE && v.certificateId !== (current.certificate?.id ?? '')) return 'another certificate is chosen';
+  return null;
+}
+
 const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'acme', 'upstreamTls', 'upstreamCa', 'destination', 'listener']);
 const CODE_FIELDS: Record<string, string> = {
   SY_HOSTNAME_TAKEN: 'hostname',
@@ -117,6 +144,9 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
   const change = useChangeAccess(tenant, database);
   const certs = useQuery({ ...certificatesQuery(tenant), enabled: canManage });
   const [cidrErrors, setCidrErrors] = useState<Record<number, string>>({});
+  // What is typed in the allowlist's "add" field: saving without it would silently drop it.
+  const [cidrDraft, setCidrDraft] = useState('');
+  const [cidrDraftProblem, setCidrDraftProblem] = useState<string | null>(null);
   const form = useForm<AccessValues>({
     initialValues: valuesOf(access),
     validate: {
@@ -125,7 +155,17 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
       sourceCidrs: (v, all) => allowlistProblem(all.allowMode, v),
     },
   });
+  // A new state from the API (a new version): keep the user's edits, follow it elsewhere.
+  useEffect(() => {
+    const next = valuesOf(access);
+    const before = form.getInitialValues();
+    if (same(next, before)) return;
+    form.setValues(rebase(form.getValues(), before, next));
+    form.setInitialValues(next);
+    // One pass per new version of the route (the form itself is stable).
+  }, [access.version]);
   const v = form.getValues();
+  const acmeEnds = canManage ? acmeEndedBy(v, access) : null;
   const routeHost = v.hostname.trim() || access.hostname;
   const choices = certificateChoices(certs.data ?? [], routeHost);
   const chosen = choices.find((c) => c.value === v.certificateId);
@@ -137,6 +177,10 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
 
   const submit = form.onSubmit((values) => {
     setCidrErrors({});
+    if (values.allowMode === 'only' && cidrDraft.trim()) {
+      setCidrDraftProblem(`${cidrDraft.trim()} is typed but not added: add it, or clear the field`);
+      return;
+    }
     // A certificate that cannot serve the host name is refused here, as the API would; an
     // attached one that merely expired does not block saving other settings.
     const changedCert = values.certificateId !== (access.certificate?.id ?? '');
@@ -196,6 +240,11 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
             errors={cidrErrors}
             error={form.errors.sourceCidrs as string | undefined}
             disabled={disabled}
+            onDraftChange={(d) => {
+              setCidrDraft(d);
+              setCidrDraftProblem(null);
+            }}
+            draftProblem={cidrDraftProblem}
             onChange={(mode, entries) => {
               setCidrErrors({});
               form.setFieldValue('allowMode', mode);
@@ -316,6 +365,12 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
               )}
             </Stack>
           </Fieldset>
+        )}
+        {acmeEnds && access.acme && (
+          <Alert color="yellow" title="This ends the ACME certificate request" data-testid="acme-ends">
+            Saving ends the ACME request for {access.hostname} ({access.acme.state}) because {acmeEnds}: it is no longer ordered or renewed
+            {access.certificate?.kind === 'acme' ? '; the issued certificate stays among the tenant’s certificates' : ''}.
+          </Alert>
         )}
         {canManage ? (
           <Group>

@@ -43,8 +43,12 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
           // A long host name wraps on a narrow window instead of widening the page.
           styles={{ labelWrapper: { minWidth: 0 }, description: { overflowWrap: 'anywhere' } }}
           checked={access.enabled}
-          disabled={!canManage || change.isPending}
+          // Not disabled while a change is on its way: disabling the focused switch dropped
+          // keyboard focus to the page. It ignores presses meanwhile instead (aria-busy says so).
+          disabled={!canManage}
+          aria-busy={change.isPending || undefined}
           onChange={(e) => {
+            if (change.isPending) return;
             if (e.currentTarget.checked) send(true);
             else {
               setBehavior(access.disableBehavior);
@@ -56,6 +60,12 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
       <Modal opened={asking} onClose={() => setAsking(false)} title="Disable external access?">
         <Stack>
           <Text size="sm">New connections to {access.hostname} will be refused. What should happen to connections that are open now?</Text>
+          {access.acme && (
+            // The API ends the route's ACME request with it (docs/certificates.md, `route-disabled`).
+            <Text size="sm" data-testid="disable-ends-acme">
+              This also ends the ACME certificate request for {access.hostname} ({access.acme.state}): it is no longer ordered or renewed. Request it again after enabling.
+            </Text>
+          )}
           <Radio.Group value={behavior} onChange={(v) => setBehavior(v)} label="Open connections" name="disable-behavior">
             <Stack gap="xs" mt="xs">
               <Radio value="drain" label="Drain: let them finish on their own" />

@@ -20,6 +20,10 @@ export interface AllowlistEditorProps {
   /** A message about the list as a whole. */
   error?: string | null;
   disabled?: boolean;
+  /** Told what is typed in the "add" field, so a save can refuse to drop it. */
+  onDraftChange?: (draft: string) => void;
+  /** A message for the "add" field from outside (typed but not added when saving). */
+  draftProblem?: string | null;
 }
 
 /** Whether the editor's value can be saved, and why not. */
@@ -32,8 +36,12 @@ export function allowlistProblem(mode: AllowMode, entries: string[]): string | n
   return null;
 }
 
-export function AllowlistEditor({ mode, entries, onChange, clientAddress, errors = {}, error, disabled }: AllowlistEditorProps) {
-  const [draft, setDraft] = useState('');
+export function AllowlistEditor({ mode, entries, onChange, clientAddress, errors = {}, error, disabled, onDraftChange, draftProblem }: AllowlistEditorProps) {
+  const [draft, setDraftState] = useState('');
+  const setDraft = (d: string) => {
+    setDraftState(d);
+    onDraftChange?.(d);
+  };
   const [draftError, setDraftError] = useState<{ message: string; suggestion?: string } | null>(null);
   const checks = checkAllowlist(entries);
   const total = checks.reduce((n, c) => (c.ok && !c.duplicate ? n + c.count : n), 0n);
@@ -115,7 +123,7 @@ export function AllowlistEditor({ mode, entries, onChange, clientAddress, errors
               placeholder="203.0.113.0/24 or 2001:db8::/48"
               value={draft}
               disabled={disabled}
-              error={draftError?.message}
+              error={draftError?.message ?? draftProblem}
               onChange={(e) => {
                 setDraft(e.currentTarget.value);
                 setDraftError(null);

@@ -59,6 +59,9 @@ describe('ConnectPanel', () => {
     expect(screen.getByRole('tab', { name: 'Without SNI (dedicated port)' })).toBeInTheDocument();
     expect(screen.getByText('options=endpoint=orders.acme')).toBeInTheDocument();
     expect(screen.getByText(/sslmode:/)).toBeInTheDocument();
+    // Right under the page's h1 (the database's name): level 2, no level skipped (axe heading-order).
+    expect(screen.getByRole('heading', { name: 'Certificate authority' })).toHaveProperty('tagName', 'H2');
+    expect(screen.getByRole('heading', { name: 'Clients without SNI' })).toHaveProperty('tagName', 'H2');
   });
 
   it('warns that the strings only work once access is on', () => {

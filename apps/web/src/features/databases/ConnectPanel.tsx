@@ -5,7 +5,7 @@
  */
 import { Alert, Anchor, Button, Code, CopyButton, Group, Paper, SimpleGrid, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useState } from 'react';
-import { clientTabs, endpointOption, fillConnection, hasUserAndDatabase } from '../../lib/connect';
+import { clientTabs, endpointOption, fillConnection, hasUserAndDatabase, type Fill } from '../../lib/connect';
 import type { ExternalAccess } from './api';
 
 export interface ConnectPanelProps {
@@ -15,6 +15,12 @@ export interface ConnectPanelProps {
   /** The selected client tab (kept in the URL by the page). */
   client?: string;
   onClientChange?: (client: string) => void;
+  /**
+   * The user and database typed above the strings, when the page keeps them (the panel is
+   * unmounted on another tab: kept here, they were lost on the way back).
+   */
+  fill?: Fill;
+  onFillChange?: (fill: Fill) => void;
 }
 
 function Copyable({ value, label }: { value: string; label: string }) {
@@ -67,9 +73,12 @@ export function AcmeNotice({ access }: { access: Pick<ExternalAccess, 'acme' | '
   );
 }
 
-export function ConnectPanel({ engine, access, baseDomain, client, onClientChange }: ConnectPanelProps) {
-  const [user, setUser] = useState('');
-  const [database, setDatabase] = useState('');
+export function ConnectPanel({ engine, access, baseDomain, client, onClientChange, fill, onFillChange }: ConnectPanelProps) {
+  const [ownFill, setOwnFill] = useState<Fill>({ user: '', database: '' });
+  const { user, database } = fill ?? ownFill;
+  const setFill = (f: Fill) => (onFillChange ? onFillChange(f) : setOwnFill(f));
+  const setUser = (u: string) => setFill({ user: u, database });
+  const setDatabase = (d: string) => setFill({ user, database: d });
   const tabs = clientTabs(access.connection);
   const current = tabs.find((t) => t.key === client)?.key ?? tabs[0]?.key ?? null;
   const endpoint = engine === 'postgres' && access.tlsMode === 'terminate' ? endpointOption(access.hostname, baseDomain) : null;
@@ -128,7 +137,7 @@ export function ConnectPanel({ engine, access, baseDomain, client, onClientChang
       {access.ca ? (
         <Paper withBorder p="sm">
           <Stack gap={4}>
-            <Title order={3} size="h5">
+            <Title order={2} size="h5">
               Certificate authority
             </Title>
             <Text size="sm">
@@ -160,7 +169,7 @@ export function ConnectPanel({ engine, access, baseDomain, client, onClientChang
       )}
       <Paper withBorder p="sm">
         <Stack gap={4}>
-          <Title order={3} size="h5">
+          <Title order={2} size="h5">
             Clients without SNI
           </Title>
           {access.dedicatedPort !== null ? (

@@ -11,6 +11,7 @@ import { notifyDone, notifyError } from '../../components/notify';
 import { ErrorState, LoadingState } from '../../components/QueryState';
 import { databaseRoute, type DatabaseTab } from '../../app/router';
 import { ApiError } from '../../lib/api/client';
+import type { Fill } from '../../lib/connect';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
 import { AccessSettings } from './AccessSettings';
 import { AccessSwitch } from './AccessSwitch';
@@ -93,6 +94,11 @@ export function DatabasePage() {
   const tenantInfo = useQuery(tenantQuery(tenant));
   const update = useUpdateDatabase(tenant, database);
   const [pendingSince, markSent] = usePendingSince(access.data);
+  // The Connect tab's user and database outlive a visit to another tab (per database: the page
+  // stays mounted when the link goes to another one).
+  const [fills, setFills] = useState<Record<string, Fill>>({});
+  const fill = fills[`${tenant}/${database}`] ?? { user: '', database: '' };
+  const setFill = (f: Fill) => setFills((all) => ({ ...all, [`${tenant}/${database}`]: f }));
   const tab: DatabaseTab = search.tab ?? 'connect';
   const setSearch = (s: { tab?: DatabaseTab; client?: string }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
 
@@ -155,7 +161,7 @@ export function DatabasePage() {
         </Tabs.List>
         <Tabs.Panel value="connect" pt="md">
           {access.data && meta.data ? (
-            <ConnectPanel engine={d.engine} access={access.data} baseDomain={meta.data.baseDomain} client={search.client} onClientChange={(client) => setSearch({ client })} />
+            <ConnectPanel engine={d.engine} access={access.data} baseDomain={meta.data.baseDomain} client={search.client} onClientChange={(client) => setSearch({ client })} fill={fill} onFillChange={setFill} />
           ) : meta.isError ? (
             <ErrorState error={meta.error} />
           ) : (
@@ -165,8 +171,7 @@ export function DatabasePage() {
         <Tabs.Panel value="access" pt="md">
           {access.data && meta.data ? (
             <AccessSettings
-              // A new version from elsewhere resets the form to what the API has.
-              key={access.data.version ?? 'none'}
+              // Not keyed by version: a new version (the switch above, another tab) keeps unsaved edits.
               tenant={tenant}
               database={database}
               access={access.data}
