@@ -110,7 +110,9 @@ export function acmeEndedBy(v: AccessValues, current: ExternalAccess): string | 
   return null;
 }
 
-const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'acme', 'upstreamTls', 'upstreamCa', 'destination', 'listener']);
+// Fields this form shows; an error naming another (`destination`, `listener`: never sent from
+// here) goes to the notification instead of a field nobody can see.
+const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'acme', 'upstreamTls', 'upstreamCa']);
 const CODE_FIELDS: Record<string, string> = {
   SY_HOSTNAME_TAKEN: 'hostname',
   SY_HOSTNAME_NOT_ALLOWED: 'hostname',

@@ -5,6 +5,7 @@
 import { queryOptions, useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../../lib/api/client';
 import type { paths } from '../../lib/api/schema';
+import { acmeKeys, certKeys } from '../certificates/api';
 
 type Json<P extends keyof paths, M extends 'get' | 'put' | 'post' | 'patch', S extends number> = paths[P][M] extends {
   responses: { [K in S]: { content: { 'application/json': infer T } } };
@@ -118,7 +119,14 @@ export function useChangeAccess(tenant: string, database: string) {
     },
     onSuccess: (access) => {
       qc.setQueryData(key, access);
-      return Promise.all([qc.invalidateQueries({ queryKey: keys.databases(tenant) }), qc.invalidateQueries({ queryKey: keys.database(tenant, database), exact: true })]);
+      return Promise.all([
+        qc.invalidateQueries({ queryKey: keys.databases(tenant) }),
+        qc.invalidateQueries({ queryKey: keys.database(tenant, database), exact: true }),
+        // The route change may end its ACME request or mint/retire a platform-CA certificate
+        // (docs/certificates.md): the Certificates page must not show the old lists.
+        qc.invalidateQueries({ queryKey: acmeKeys.list(tenant) }),
+        qc.invalidateQueries({ queryKey: certKeys.list(tenant) }),
+      ]);
     },
   });
 }
