@@ -154,11 +154,20 @@ describe('passthrough', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
-  it('closes garbage on the tls listener', async () => {
+  it('closes garbage on the tls listener without an answer', async () => {
+    const s = await rawConnect(proxy.ports.tls!);
+    const done = readUntilClose(s);
+    s.write('SSH-2.0-OpenSSH_9.2\r\n');
+    expect((await done).length).toBe(0);
+  });
+
+  it('answers a plain HTTP request on the tls listener with 400 naming https:// (http_on_tls_port)', async () => {
     const s = await rawConnect(proxy.ports.tls!);
     const done = readUntilClose(s);
     s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect((await done).length).toBe(0);
+    const answer = (await done).toString();
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toContain('use https://');
   });
 });
 
