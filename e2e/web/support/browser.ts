@@ -53,10 +53,25 @@ export async function fieldError(field: Locator): Promise<string> {
 
 /** axe on the page as it is now: serious and critical violations, one line each. */
 export async function axeViolations(page: Page): Promise<string[]> {
-  // A dialog or toast still fading in or out has the contrast of its current opacity: let CSS
-  // transitions (Mantine's Transition) finish first, so axe judges the page as it settles.
-  // (A string: this file is type-checked without the DOM library.)
-  await page.waitForFunction("document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running')", undefined, { timeout: 10_000 });
+  // A dialog, toast or tooltip still fading in or out has the contrast of its current opacity:
+  // let CSS transitions (Mantine's Transition) finish first, so axe judges the page as it
+  // settles. Calm for three animation frames in a row, not one look: a Transition mounts its
+  // element first and starts the fade a frame later (a tooltip opened by the click just before
+  // was judged mid-fade, CI run of d4936e0). (A string: this file is type-checked without the
+  // DOM library.)
+  const settled = await page.evaluate(`new Promise((resolve) => {
+    const start = performance.now();
+    let calm = 0;
+    const tick = () => {
+      const busy = document.getAnimations().some((a) => a instanceof CSSTransition && a.playState === 'running');
+      calm = busy ? 0 : calm + 1;
+      if (calm >= 3) resolve(true);
+      else if (performance.now() - start > 10000) resolve(false);
+      else requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  })`);
+  if (settled !== true) throw new Error('the page kept animating for 10 s; axe would judge it mid-transition');
   const r = await new AxeBuilder({ page }).analyze();
   return r.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
