@@ -144,4 +144,11 @@ describe('ending an ACME request is said before it happens', { timeout: 15_000 }
     const dialog = await screen.findByRole('dialog', { name: 'Disable external access?' });
     expect(dialog).toHaveTextContent(`This also ends the ACME certificate request for ${HOST} (pending)`);
   });
+
+  it('breaks the address under the switch at its dots and before the port, and keeps it exact to copy', () => {
+    ui(<AccessSwitch tenant="acme" database="orders" access={externalAccess({ enabled: true, hostname: HOST, port: 15432 })} canManage />);
+    const line = screen.getByText((_, el) => el?.tagName === 'P' && el.textContent === `Clients reach ${HOST}:15432`);
+    // orders. acme. db. example. com :15432 — five break opportunities, no characters added.
+    expect(line.querySelectorAll('wbr')).toHaveLength(5);
+  });
 });

@@ -3,7 +3,7 @@
  * proxies serve it yet. Turning it off asks what happens to open connections.
  */
 import { Button, Group, Modal, Radio, Stack, Switch, Text } from '@mantine/core';
-import { useState } from 'react';
+import { Fragment, useState, type ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
 import { notifyError } from '../../components/notify';
 import { READ_ONLY_REASON } from '../auth/session';
@@ -39,8 +39,9 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
         <Switch
           size="lg"
           label="External access"
-          description={access.enabled ? `Clients reach ${access.hostname}:${access.port}` : 'No client outside the cluster can connect'}
-          // A long host name wraps on a narrow window instead of widening the page.
+          description={access.enabled ? <>Clients reach {breakable(`${access.hostname}:${access.port}`)}</> : 'No client outside the cluster can connect'}
+          // A long host name wraps on a narrow window instead of widening the page: at its dots
+          // and before the port (breakable), anywhere only if one label is wider than the window.
           styles={{ labelWrapper: { minWidth: 0 }, description: { overflowWrap: 'anywhere' } }}
           checked={access.enabled}
           // Not disabled while a change is on its way: disabling the focused switch dropped
@@ -90,4 +91,19 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
       </Modal>
     </>
   );
+}
+
+/**
+ * `host:port` with line-break opportunities after each dot and before the colon (<wbr>: no
+ * character, so a copied name stays exact), instead of a break in the middle of a label
+ * ("switchyard.loc / alhost:15432" at 390 px).
+ */
+export function breakable(address: string): ReactNode {
+  const parts = address.split(/(?<=\.)|(?=:)/);
+  return parts.map((p, i) => (
+    <Fragment key={i}>
+      {i > 0 && <wbr />}
+      {p}
+    </Fragment>
+  ));
 }
