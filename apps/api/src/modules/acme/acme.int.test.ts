@@ -266,6 +266,27 @@ describe('ACME certificates API', () => {
   });
 });
 
+describe('renew now', () => {
+  it('is refused while an order is pending (already due) or validating (running), with nothing audited; a failed one is retried', async () => {
+    await mkdb('renewnow');
+    const on = await access('renewnow', { enabled: true, tlsMode: 'terminate', acme: {} });
+    const renew = () => h.call('POST', `/api/v1/tenants/acme/acme-certificates/${on.acme.id}/renew`, undefined, token);
+    for (const state of ['pending', 'validating'] as const) {
+      await h.app.prisma.acmeCertificate.update({ where: { id: on.acme.id }, data: { state } });
+      const r = await renew();
+      expect(r.statusCode, r.body).toBe(409);
+      expect(r.json()).toMatchObject({ code: 'SY_CONFLICT', details: [{ state }] });
+      expect(r.json().message).toContain(`is ${state}`);
+    }
+    expect(await h.app.prisma.auditEvent.count({ where: { action: 'acme.renew-requested', targetId: on.acme.id } })).toBe(0);
+    await h.app.prisma.acmeCertificate.update({ where: { id: on.acme.id }, data: { state: 'failed', nextAttemptAt: new Date(Date.now() + 3_600_000) } });
+    const retried = await renew();
+    expect(retried.statusCode, retried.body).toBe(202);
+    expect(retried.json()).toMatchObject({ state: 'pending' });
+    expect(await h.app.prisma.auditEvent.count({ where: { action: 'acme.renew-requested', targetId: on.acme.id } })).toBe(1);
+  });
+});
+
 describe('deleting the certificate an ACME request renews', () => {
   it('is refused while the request lives (it would be left issued without a certificate), and allowed once it is stopped', async () => {
     await mkdb('renewed');

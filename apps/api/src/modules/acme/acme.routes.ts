@@ -38,9 +38,10 @@ export async function acmeRoutes(app: App): Promise<void> {
     schema: {
       tags,
       summary: 'Renew now, or retry a failed order now instead of after its backoff (tenant admin)',
-      description: 'Refused with SY_ACME_RATE_LIMITED (and Retry-After) when the CA’s rate limits would be exceeded.',
+      description:
+        'For an issued certificate (renew early) or a failed order (retry now). Refused with SY_CONFLICT while an order is pending (already due) or validating (running), and with SY_ACME_RATE_LIMITED (and Retry-After) when the CA’s rate limits would be exceeded.',
       params: AcmeParams,
-      response: { 202: AcmeCertificateResponse, ...errorResponses(403, 404, 429, 503) },
+      response: { 202: AcmeCertificateResponse, ...errorResponses(403, 404, 409, 429, 503) },
     },
   }, async (req, reply) => reply.status(202).send(await svc.renewNow(actorOf(req), req.params.tenant, req.params.acmeId)));
 

@@ -221,6 +221,13 @@ export class AcmeService {
     const tenant = await this.deps.tenants.resolve(actor, tenantSlug, 'admin');
     void this.cfg; // SY_ACME_UNAVAILABLE before anything else
     const row = await this.find(tenant, id);
+    // A pending order is already due, and a validating one is running: it sets its own next
+    // attempt when it ends. "Renew now" would change nothing but say it did (and audit it).
+    if (row.state === 'pending' || row.state === 'validating') {
+      throw new AppError('SY_CONFLICT', `The ACME certificate of ${row.hostname} is ${row.state}: its order is ${row.state === 'pending' ? 'already due' : 'running'}; renew an issued certificate, or retry a failed one`, [
+        { message: `is ${row.state}`, state: row.state },
+      ]);
+    }
     const decision = await this.rateDecision(row.hostname, row.certificateId !== null);
     if (!decision.ok) throw rateLimited(decision, null);
     const updated = await this.deps.prisma.$transaction(async (tx) => {

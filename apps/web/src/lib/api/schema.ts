@@ -5722,7 +5722,7 @@ export interface paths {
         put?: never;
         /**
          * Renew now, or retry a failed order now instead of after its backoff (tenant admin)
-         * @description Refused with SY_ACME_RATE_LIMITED (and Retry-After) when the CA’s rate limits would be exceeded.
+         * @description For an issued certificate (renew early) or a failed order (retry now). Refused with SY_CONFLICT while an order is pending (already due) or validating (running), and with SY_ACME_RATE_LIMITED (and Retry-After) when the CA’s rate limits would be exceeded.
          */
         post: {
             parameters: {
@@ -5856,6 +5856,15 @@ export interface paths {
                 };
                 /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
