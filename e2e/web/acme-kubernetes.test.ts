@@ -29,11 +29,6 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 
-async function must(method: string, path: string, body?: unknown) {
-  const r = await stack.api.call(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 beforeAll(async () => {
   browser = await launchBrowser();
@@ -41,8 +36,8 @@ beforeAll(async () => {
   // A directory nobody answers: requests are accepted (pending); the worker is stopped so it never tries.
   stack = await startWebStack(db.url, { ACME_DIRECTORY_URL: 'https://127.0.0.1:9/directory' });
   await stack.api.app.services.acmeWorker?.stop();
-  await must('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
-  await must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate' });
+  await stack.must('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+  await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate' });
   const s = stack.api.app.services;
   await s.databases.create(controller, 'acme', { name: 'acme-prod-ledger', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
   await s.externalAccess.put(controller, 'acme', 'acme-prod-ledger', { enabled: true }, { wait: false });
@@ -73,7 +68,7 @@ describe('ACME in the dashboard', () => {
     expect(await axeViolations(page), 'axe on the certificates page with ACME').toEqual([]);
 
     // The API agrees.
-    const list = (await must('GET', '/api/v1/tenants/acme/acme-certificates')) as { items: Array<{ hostname: string; state: string }> };
+    const list = (await stack.must('GET', '/api/v1/tenants/acme/acme-certificates')) as { items: Array<{ hostname: string; state: string }> };
     expect(list.items).toEqual([expect.objectContaining({ hostname: ORDERS, state: 'pending' })]);
 
     // The database's Connect view says which certificate clients get meanwhile.

@@ -24,11 +24,6 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 
-async function must(method: string, path: string, body?: unknown) {
-  const r = await stack.api.call(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body as Record<string, any>;
-}
 
 beforeAll(async () => {
   browser = await launchBrowser();
@@ -36,7 +31,7 @@ beforeAll(async () => {
   // Nothing listens on port 9: the CA is down. The worker is stopped; the test runs one order.
   stack = await startWebStack(db.url, { ACME_DIRECTORY_URL: 'https://127.0.0.1:9/directory' });
   await stack.api.app.services.acmeWorker?.stop();
-  await must('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+  await stack.must('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
   ctx = await newContext(browser, stack.url);
   page = await ctx.newPage();
   await signIn(page, USERS.owner);
@@ -75,8 +70,8 @@ describe('certificates in the dashboard', () => {
   });
 
   it('replacing it with a chain that does not cover its route says so beside the chain', async () => {
-    const cert = (await must('GET', '/api/v1/tenants/acme/certificates')).items.find((c: { name: string }) => c.name === 'orders-public');
-    await must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate', certificateId: cert.id });
+    const cert = (await stack.must('GET', '/api/v1/tenants/acme/certificates')).items.find((c: { name: string }) => c.name === 'orders-public');
+    await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate', certificateId: cert.id });
     const other = issueCertificate(intermediate, { hostnames: [`billing.acme.${BASE_DOMAIN}`] });
     await page.goto('/t/acme/certificates');
     await page.getByRole('button', { name: 'Replace orders-public' }).click();
@@ -91,7 +86,7 @@ describe('certificates in the dashboard', () => {
   });
 
   it('an ACME order against a CA that does not answer shows failed with the cause', async () => {
-    const requested = await must('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: ORDERS });
+    const requested = await stack.must('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: ORDERS });
     const acme = stack.api.app.services.acme;
     const [row] = (await acme.due(new Date(), 100)).filter((r) => r.id === requested.id);
     await acme.process(row!);

@@ -27,11 +27,6 @@ let db: TestDatabase;
 let stack: WebStack;
 let browser: Browser;
 
-async function must(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await stack.api.call(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 async function signIn(email: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -68,10 +63,10 @@ beforeAll(async () => {
     ['closed', stack.upstream.port, false],
     ['gone', deadPort, true],
   ] as const) {
-    await must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port } });
-    await must('PUT', `/api/v1/tenants/acme/databases/${name}/external-access?wait=true`, { enabled, tlsMode: 'passthrough' });
+    await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port } });
+    await stack.must('PUT', `/api/v1/tenants/acme/databases/${name}/external-access?wait=true`, { enabled, tlsMode: 'passthrough' });
   }
-  await must('POST', '/api/v1/users', { email: ADMIN, name: 'Ops Admin', password: PASSWORD, isPlatformAdmin: true });
+  await stack.must('POST', '/api/v1/users', { email: ADMIN, name: 'Ops Admin', password: PASSWORD, isPlatformAdmin: true });
   browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
 });
 

@@ -18,11 +18,6 @@ let stack: WebStack;
 let browser: Browser;
 let page: Page;
 
-async function must(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await stack.api.call(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 beforeAll(async () => {
   browser = await launchBrowser();
@@ -30,9 +25,9 @@ beforeAll(async () => {
   stack = await startWebStack(db.url, { ACME_DIRECTORY_URL: 'https://127.0.0.1:9/directory' });
   await stack.api.app.services.acmeWorker?.stop();
   for (const name of ['orders', 'billing', 'ledger']) {
-    await must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+    await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
   }
-  await must('PUT', '/api/v1/tenants/acme/databases/billing/external-access?wait=false', { enabled: true, tlsMode: 'terminate', acme: { challenge: 'tls-alpn-01' } });
+  await stack.must('PUT', '/api/v1/tenants/acme/databases/billing/external-access?wait=false', { enabled: true, tlsMode: 'terminate', acme: { challenge: 'tls-alpn-01' } });
   ({ page } = await signedIn(browser, stack.url, USERS.owner));
 });
 
@@ -52,7 +47,7 @@ describe('a database page that moves under the user', () => {
     expect(await limit.inputValue()).toBe('50');
     await page.getByRole('button', { name: 'Save access settings' }).click();
     await page.getByText('Access settings saved').waitFor();
-    expect(await must('GET', '/api/v1/tenants/acme/databases/orders/external-access')).toMatchObject({ enabled: true, maxConnections: 50 });
+    expect(await stack.must('GET', '/api/v1/tenants/acme/databases/orders/external-access')).toMatchObject({ enabled: true, maxConnections: 50 });
     expect(await limit.inputValue()).toBe('50');
   });
 
@@ -95,7 +90,7 @@ describe('a database page that moves under the user', () => {
     expect(await axeViolations(page), 'axe on access settings with the warning').toEqual([]);
     await page.getByRole('button', { name: 'Save access settings' }).click();
     await page.getByText('Access settings saved').waitFor();
-    expect((await must('GET', '/api/v1/tenants/acme/databases/billing/external-access')).acme).toBeNull();
+    expect((await stack.must('GET', '/api/v1/tenants/acme/databases/billing/external-access')).acme).toBeNull();
     await warning.waitFor({ state: 'detached' });
   });
 });

@@ -26,11 +26,6 @@ let ctx: BrowserContext;
 let page: Page;
 let session: PsqlSession | null = null;
 
-async function must(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await stack.api.call(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 /**
  * How wide the page is against the window (wider: a horizontal scrollbar), and the innermost
@@ -69,7 +64,7 @@ async function expectOnScreen(l: Locator, what: string) {
 const card = (name: string) => page.getByRole('list', { name: 'Databases' }).getByRole('listitem').filter({ has: page.getByRole('link', { name, exact: true }) });
 
 async function openConnectionsOf(name: string): Promise<number> {
-  return (await must('GET', `/api/v1/tenants/acme/databases/${name}`)).openConnections;
+  return (await stack.must('GET', `/api/v1/tenants/acme/databases/${name}`)).openConnections;
 }
 
 beforeAll(async () => {
@@ -78,9 +73,9 @@ beforeAll(async () => {
   db = await createTestDatabase();
   stack = await startWebStack(db.url, { PROXY_LIVENESS_MS: '5000' });
   for (const name of ['orders', 'billing']) {
-    await must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+    await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
   }
-  await must('PUT', '/api/v1/tenants/acme/databases/billing/external-access?wait=true', { enabled: false, hostname: LONG_HOST });
+  await stack.must('PUT', '/api/v1/tenants/acme/databases/billing/external-access?wait=true', { enabled: false, hostname: LONG_HOST });
   ctx = await browser.newContext({ baseURL: stack.url, viewport: { width: WIDTH, height: HEIGHT }, hasTouch: true });
   page = await ctx.newPage();
   await signIn(page, USERS.owner);

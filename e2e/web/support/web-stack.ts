@@ -52,6 +52,8 @@ export interface WebStack {
   upstream: TlsPostgres;
   /** The dashboard's address (the API's origin). */
   url: string;
+  /** An API call as the platform admin that must succeed (2xx): its body; otherwise it throws. */
+  must(method: string, path: string, body?: unknown): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startWebStack(databaseUrl: string, env: Record<string, str
     proxy,
     upstream,
     url: api.url,
+    must: (method, path, body) => must(api, method, path, body),
     close: async () => {
       await api.close();
       await proxy.stop();

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { createCertificateAuthority, createSelfSigned, issueCertificate, randomSerialHex, type KeyAndCert } from './certificates.js';
+import { createCertificateAuthority, createSelfSigned, issueCertificate, type KeyAndCert } from './certificates.js';
+import { mintUnchecked } from './testing/index.js';
 import { certificateCovers, CertificateValidationError, validateCertificateChain, type CertificateErrorCode } from './validate.js';
 
 const root = createCertificateAuthority({ commonName: 'Root' });
@@ -10,28 +10,9 @@ const intermediate = createCertificateAuthority({ commonName: 'Intermediate', is
 const leaf = issueCertificate(intermediate, { hostnames: ['orders.acme.example.com', '*.apps.example.com'] });
 const other = createSelfSigned({ hostnames: ['other.example.com'] });
 
-/**
- * A certificate signed by `root` with a CN of orders.acme.example.com and only the given
- * subjectAltNames (the package's minting always adds them), to test what uploads may hold.
- */
-function mint(opts: { ca: boolean; altNames?: string[]; ips?: string[]; email?: string }): KeyAndCert {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  cert.serialNumber = randomSerialHex();
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
-  cert.setSubject([{ name: 'commonName', value: 'orders.acme.example.com' }]);
-  cert.setIssuer(forge.pki.certificateFromPem(root.certPem).subject.attributes);
-  const altNames = [
-    ...(opts.altNames ?? []).map((value) => ({ type: 2, value })),
-    ...(opts.ips ?? []).map((ip) => ({ type: 7, ip })),
-    ...(opts.email ? [{ type: 1, value: opts.email }] : []),
-  ];
-  cert.setExtensions([{ name: 'basicConstraints', cA: opts.ca, critical: true }, ...(altNames.length > 0 ? [{ name: 'subjectAltName', altNames }] : [])]);
-  cert.sign(forge.pki.privateKeyFromPem(root.keyPem), forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
-}
+/** Signed by `root`, CN orders.acme.example.com, with only the given subjectAltNames. */
+const mint = (opts: { ca: boolean; altNames?: string[]; ips?: string[]; email?: string }): KeyAndCert =>
+  mintUnchecked({ issuer: root, commonName: 'orders.acme.example.com', ...opts });
 
 function failure(opts: Parameters<typeof validateCertificateChain>[0]): CertificateValidationError {
   try {

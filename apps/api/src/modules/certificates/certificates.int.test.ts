@@ -3,9 +3,9 @@
  * at rest and never returned, attach via external access (auto-issue on terminate), replace
  * (one config version per route, NOTIFY last), delete rules, the CA download, rotation.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createCertificateAuthority, createSelfSigned, issueCertificate, Keyring, randomSerialHex, type KeyAndCert } from '@switchyard/pki';
-import forge from 'node-forge';
+import { randomBytes } from 'node:crypto';
+import { createCertificateAuthority, createSelfSigned, issueCertificate, Keyring } from '@switchyard/pki';
+import { mintUnchecked } from '@switchyard/pki/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
 import { CertificatesService } from './certificates.service.js';
@@ -31,21 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** A server certificate with a CN but no subjectAltName (the package's minting always adds them). */
-function mintWithoutSan(ca: KeyAndCert): KeyAndCert {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  cert.serialNumber = randomSerialHex();
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
-  cert.setSubject([{ name: 'commonName', value: host }]);
-  cert.setIssuer(forge.pki.certificateFromPem(ca.certPem).subject.attributes);
-  cert.setExtensions([{ name: 'basicConstraints', cA: false, critical: true }]);
-  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
-}
 
 describe('issuing', () => {
   it('issues from the platform CA, never returns or stores the key in clear', async () => {
@@ -142,7 +127,7 @@ describe('uploading', () => {
 describe('uploading what cannot serve a route', () => {
   it('refuses a CA certificate and a leaf without DNS or IP subjectAltNames on the chain, and stores neither', async () => {
     const before = await h.app.prisma.certificate.count();
-    const noSan = mintWithoutSan(privateCa);
+    const noSan = mintUnchecked({ issuer: privateCa, commonName: host });
     const cases: Array<[Record<string, unknown>, string, string]> = [
       [{ certificatePem: privateCa.certPem, privateKeyPem: privateCa.keyPem }, 'SY_CERTIFICATE_NOT_LEAF', 'CA:TRUE'],
       [{ certificatePem: noSan.certPem + privateCa.certPem, privateKeyPem: noSan.keyPem }, 'SY_CERTIFICATE_NO_HOSTNAMES', 'no DNS or IP subjectAltName'],
