@@ -19,6 +19,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   pebble: 'pebble',
   'pebble-challtestsrv': 'pebble',
   kubectl: 'kubernetes-client',
+  promtool: 'prometheus',
 };
 
 /** The program's absolute path, or an error naming the package that provides it. */
