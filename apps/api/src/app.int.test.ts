@@ -193,4 +193,19 @@ describe('api shape', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('SY_BAD_REQUEST');
   });
+
+  it('answers a body that is not JSON with 415, text/plain included', async () => {
+    // text/plain is what a cross-site form or a `fetch` without preflight can send; it used to be
+    // parsed as a string and answered "body must be object", which named no usable fix.
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded']) {
+      const r = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        headers: { 'content-type': type },
+        payload: '{"email":"ada@example.com","password":"correct horse battery staple"}',
+      });
+      expect(r.statusCode, type).toBe(415);
+      expect(r.json(), type).toMatchObject({ code: 'SY_UNSUPPORTED_MEDIA_TYPE', message: `Send JSON with Content-Type: application/json (got ${JSON.stringify(type)})` });
+    }
+  });
 });

@@ -93,11 +93,62 @@ export const LOG_REDACT = [
   '*.keyring',
 ];
 
+/** Query parameters whose values never reach the log: a token or password pasted into a URL. */
+const SECRET_PARAM = /token|secret|passw|key|session|csrf|auth|signature|credential/i;
+/** Our API tokens wherever they appear in a URL (a path segment, an oddly named parameter). */
+const TOKEN_SHAPE = /sy_[a-z0-9]{10}_[A-Za-z0-9_-]{43}/g;
+
+/**
+ * The request URL as it is logged: the API takes no credentials in the URL, but automation
+ * sometimes sends one there anyway (`?token=sy_…`, `?access_token=…`); the request is refused,
+ * and before this its secret stayed in the log line of every request.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = (q < 0 ? url : url.slice(0, q)).replace(TOKEN_SHAPE, '[redacted]');
+  if (q < 0) return path;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair.replace(TOKEN_SHAPE, '[redacted]');
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replaceAll('+', ' '));
+      } catch {
+        // Undecodable: judge the raw name.
+      }
+      return SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=[redacted]` : pair.replace(TOKEN_SHAPE, '[redacted]');
+    })
+    .join('&');
+  return `${path}?${query}`;
+}
+
+/** The API's logger: redacted paths, and requests logged without secrets in their URL. */
+export function loggerOptions(config: Pick<ApiConfig, 'logLevel'>): Record<string, unknown> {
+  return {
+    level: config.logLevel,
+    redact: { paths: LOG_REDACT, censor: '[redacted]' },
+    serializers: {
+      // Fastify's own request serializer, with the URL redacted.
+      req: (req: { method: string; url: string; host?: string; ip?: string; headers?: Record<string, unknown>; socket?: { remotePort?: number } }) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        version: req.headers?.['accept-version'],
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
+  };
+}
+
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export interface BuildOptions {
   config: ApiConfig;
-  /** Fastify logger options; false in tests. */
+  /** Fastify logger options (default: loggerOptions(config)); false in tests. */
   logger?: boolean | Record<string, unknown>;
   prisma?: PrismaClient;
   /** false: no ACME background worker (tests that drive it by hand). */
@@ -182,10 +233,14 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
 export async function buildApp(opts: BuildOptions): Promise<App> {
   const { config } = opts;
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } },
+    logger: opts.logger ?? loggerOptions(config),
     genReqId: requestId,
     bodyLimit: 256 * 1024,
-    trustProxy: false,
+    // Only the configured reverse proxies may name the client (X-Forwarded-For) and the scheme
+    // (X-Forwarded-Proto); the address of anyone else's header is ignored. Without this, behind
+    // a load balancer every client had the balancer's address: one shared login budget
+    // (LOGIN_MAX_ATTEMPTS_PER_ADDRESS) that any stranger could use up for everybody.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     // Bodies must have the declared types: no coercion of "5432" into 5432 and no silently
     // dropped unknown fields. Query strings and params are strings on the wire, so they are
     // coerced. A factory (not setValidatorCompiler) so that this also holds in plugins that
@@ -193,6 +248,10 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     // (Fastify types the factory as returning Ajv's compile; it is called with the route schema.)
     schemaController: { compilersFactory: { buildValidator: createValidatorFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are JSON only (Fastify also parses text/plain by default, into a string that then
+  // failed as "body must be object"): anything else is 415 SY_UNSUPPORTED_MEDIA_TYPE.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -59,6 +59,14 @@ describe('loadConfig', () => {
     expect(named(msg)).toEqual(['API_PORT', 'SWITCHYARD_EGRESS_SOURCE_ADDRESSES', 'SWITCHYARD_KEYS']);
   });
 
+  it('reads API_TRUSTED_PROXIES as canonical CIDRs and names bad entries', () => {
+    expect(loadConfig(BASE).trustedProxies).toEqual([]);
+    expect(loadConfig({ ...BASE, API_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7,fd00::/8' }).trustedProxies).toEqual(['10.0.0.0/8', '192.0.2.7/32', 'fd00::/8']);
+    const msg = message({ ...BASE, API_TRUSTED_PROXIES: '10.0.0.1/8,lb.example.com' });
+    expect(named(msg)).toEqual(['API_TRUSTED_PROXIES']);
+    expect(msg).toContain('"10.0.0.1/8", "lb.example.com" are not an IP address or a CIDR with zero host bits');
+  });
+
   it('a keyring file that cannot be read is named as such', () => {
     expect(named(message({ ...BASE, SWITCHYARD_KEYS_FILE: '/nonexistent/switchyard-keys' }))).toEqual(['SWITCHYARD_KEYS_FILE']);
   });

@@ -2,7 +2,7 @@
  * The API's whole configuration, validated once at boot. Nothing else reads process.env.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseListeners, parseIp, parsePortPool, type ListenerSpec } from '@switchyard/core';
+import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseCidr, parseListeners, parseIp, parsePortPool, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { z } from 'zod';
 
@@ -10,6 +10,13 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8480),
+  /**
+   * Reverse proxies / load balancers in front of the API (comma-separated IPs or CIDRs). From
+   * these peers only, `X-Forwarded-For` gives the client address (login throttling, the audit
+   * trail, `/auth/me`) and `X-Forwarded-Proto` the scheme (Secure cookies with COOKIE_SECURE=auto).
+   * Empty: the headers are ignored and the peer is the client.
+   */
+  API_TRUSTED_PROXIES: z.string().default(''),
   /** Domain under which route hostnames are minted: <database>.<tenant>.<base domain>. */
   SWITCHYARD_BASE_DOMAIN: z
     .string()
@@ -120,10 +127,20 @@ function ipList(name: string, text: string | undefined, problems: string[]): str
   return list;
 }
 
+/** A comma-separated list of IP addresses or CIDRs (zero host bits), canonical; bad entries are problems of `name`. */
+function cidrList(name: string, text: string | undefined, problems: string[]): string[] {
+  const list = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((a) => !parseCidr(a));
+  if (bad.length > 0) problems.push(`${name}: ${bad.map((a) => `"${a}"`).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not an IP address or a CIDR with zero host bits`);
+  return list.map((a) => parseCidr(a)?.text ?? a);
+}
+
 export interface ApiConfig {
   databaseUrl: string;
   host: string;
   port: number;
+  /** Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (CIDRs); empty: none. */
+  trustedProxies: string[];
   baseDomain: string;
   publicAddress: string | null;
   listeners: ListenerSpec[];
@@ -190,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   };
   const listeners = check('SWITCHYARD_LISTENERS', () => parseListeners(e.SWITCHYARD_LISTENERS ?? DEFAULT_LISTENERS_TEXT));
   const dedicatedPorts = check('SWITCHYARD_DEDICATED_PORTS', () => parsePortPool(e.SWITCHYARD_DEDICATED_PORTS ?? ''));
+  const trustedProxies = cidrList('API_TRUSTED_PROXIES', e.API_TRUSTED_PROXIES, problems);
   const egressSourceAddresses = ipList('SWITCHYARD_EGRESS_SOURCE_ADDRESSES', e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES, problems);
   const publicAddresses = ipList('ACME_PUBLIC_ADDRESSES', e.ACME_PUBLIC_ADDRESSES, problems);
   const keysFile = e.SWITCHYARD_KEYS_FILE ? check('SWITCHYARD_KEYS_FILE', () => readFileSync(e.SWITCHYARD_KEYS_FILE!, 'utf8')) : null;
@@ -224,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     databaseUrl: e.DATABASE_URL,
     host: e.API_HOST,
     port: e.API_PORT,
+    trustedProxies,
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     publicAddress: e.SWITCHYARD_PUBLIC_ADDRESS ?? null,
     listeners: listeners!,

@@ -4,6 +4,20 @@
  * expire with their window, and the map is bounded so a flood of distinct keys cannot grow it
  * without limit (the oldest windows are dropped first).
  */
+import { formatIp, parseIp } from '@switchyard/core';
+
+/**
+ * The key a client address is throttled under. IPv6 by its /64: one subscriber or host usually
+ * holds a whole /64 (RFC 6177), so counting single addresses would give one attacker 2^64
+ * budgets. IPv4 (also written IPv4-mapped, `::ffff:10.0.0.1`) by the address.
+ */
+export function addressKey(address: string): string {
+  const ip = parseIp(address);
+  if (!ip) return address;
+  if (ip.family === 4) return formatIp(ip);
+  return `${formatIp({ family: 6, value: ip.value & ~((1n << 64n) - 1n) })}/64`;
+}
+
 export interface RateDecision {
   allowed: boolean;
   /** Seconds until the window ends (for Retry-After). */

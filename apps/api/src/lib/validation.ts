@@ -16,6 +16,7 @@
 import { canonicalDestination, isIpLiteral, isValidHostname, isValidWildcardHostname, normalizeHostname, parseCidr, parseIp } from '@switchyard/core';
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { FastifySchemaCompiler } from 'fastify';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
@@ -64,10 +65,37 @@ export const TEXT_FORMATS: Record<string, { test: (s: string) => boolean; messag
   'display-name': { test: (s) => s.trim() !== '', message: 'must not be blank' },
 };
 
+const rfc3339 = (fullFormats['date-time'] as { validate: (s: string) => boolean }).validate;
+/** The instants every time field may hold: what PostgreSQL and `Date#toISOString` both write as a four-digit year. */
+const MIN_INSTANT = new Date('0001-01-01T00:00:00Z').getTime();
+const MAX_INSTANT = new Date('9999-12-31T23:59:59.999Z').getTime();
+
+/**
+ * Time formats. `date-time` is RFC 3339 (ajv-formats' full check) narrowed to instants the API
+ * can store and print: years 0001–9999 in UTC (after the offset is applied) and no leap second.
+ * Without the narrowing, `0000-01-01T00:00:00Z` or `23:59:60` reached PostgreSQL or
+ * `toISOString()` and came back as 500; a token expiring `9999-12-31T23:59:59-23:59` (year
+ * 10000 in UTC) was stored and then broke every listing of the tenant's tokens.
+ */
+export const TIME_FORMATS: Record<string, { test: (s: string) => boolean; message: string }> = {
+  'date-time': {
+    test: (s) => {
+      if (!rfc3339(s)) return false;
+      const t = Date.parse(s);
+      return Number.isFinite(t) && t >= MIN_INSTANT && t <= MAX_INSTANT;
+    },
+    message: 'must be an RFC 3339 date-time between the years 0001 and 9999 UTC, without a leap second (e.g. 2026-11-22T08:00:00Z)',
+  },
+};
+
+/** Every custom format with the message its validation error carries. */
+export const FORMAT_MESSAGES: Record<string, { test: (s: string) => boolean; message: string }> = { ...NETWORK_FORMATS, ...TEXT_FORMATS, ...TIME_FORMATS };
+
 export function createAjv(coerce: boolean): Ajv {
   const opts: Options = { removeAdditional: false, coerceTypes: coerce ? 'array' : false, allErrors: true, strict: false, useDefaults: true };
   const ajv = addFormats(new Ajv(opts));
-  for (const [name, f] of Object.entries({ ...NETWORK_FORMATS, ...TEXT_FORMATS })) ajv.addFormat(name, { type: 'string', validate: f.test });
+  // (Replaces ajv-formats' own `date-time`.)
+  for (const [name, f] of Object.entries(FORMAT_MESSAGES)) ajv.addFormat(name, { type: 'string', validate: f.test });
   return ajv;
 }
 

@@ -6,8 +6,8 @@
 import { Prisma } from '@switchyard/db';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError, errorBody, type ErrorCode, type ErrorDetail } from '../lib/errors.js';
-import { NETWORK_FORMATS, TEXT_FORMATS } from '../lib/validation.js';
+import { AppError, ERRORS, errorBody, type ErrorCode, type ErrorDetail } from '../lib/errors.js';
+import { FORMAT_MESSAGES } from '../lib/validation.js';
 
 interface AjvError {
   instancePath: string;
@@ -61,7 +61,7 @@ function validationDetails(context: string, errors: AjvError[]): ErrorDetail[] {
     if (e.keyword === 'additionalProperties') message = 'is not a known field';
     if (e.keyword === 'required') message = 'is required';
     if (e.keyword === 'enum') message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    const format = e.keyword === 'format' && typeof e.params.format === 'string' ? (NETWORK_FORMATS[e.params.format] ?? TEXT_FORMATS[e.params.format]) : undefined;
+    const format = e.keyword === 'format' && typeof e.params.format === 'string' ? FORMAT_MESSAGES[e.params.format] : undefined;
     if (format) {
       message = format.message;
     }
@@ -109,7 +109,12 @@ export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: Fastify
     }
     if (err.code && FASTIFY_CODES[err.code]) {
       const code = FASTIFY_CODES[err.code]!;
-      const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.name === 'SyntaxError' ? 'The request body is not valid JSON' : err.message;
+      const message =
+        err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.name === 'SyntaxError'
+          ? 'The request body is not valid JSON'
+          : code === 'SY_UNSUPPORTED_MEDIA_TYPE'
+            ? `${ERRORS.SY_UNSUPPORTED_MEDIA_TYPE.message} (got ${JSON.stringify(request.headers['content-type'] ?? '')})`
+            : err.message;
       return reply.status(err.statusCode ?? 400).send(errorBody(code, message, rid));
     }
     if (err instanceof SyntaxError && err.statusCode === 400) {

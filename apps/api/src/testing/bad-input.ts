@@ -40,7 +40,8 @@ export const BAD_FORMAT_VALUES: Record<string, string[]> = {
   ip: ['10.1.2', '10.1.2.256', 'egress.example.com'],
   email: ['not-an-address', 'ada@'],
   uuid: ['not-a-uuid', '6f1c2d9e-4c1b-4a8e-9a57-2f7b0f1d9c1'],
-  'date-time': ['yesterday', '2026-13-01T00:00:00Z'],
+  // Years 0000 and (after the offset) 10000 and a leap second: RFC 3339, but not storable.
+  'date-time': ['yesterday', '2026-13-01T00:00:00Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59-23:59', '2026-12-31T23:59:60Z'],
 };
 
 /** A valid value per format, for building the parents of a field under test. */

@@ -97,6 +97,54 @@ describe('login', () => {
   });
 });
 
+describe('client addresses', () => {
+  it('throttles IPv6 clients per /64, not per address', async () => {
+    await createUser(h, 'v6@example.com', PW);
+    // Eight attempts (the per-address budget) from eight addresses of one /64.
+    for (let i = 1; i <= 8; i++) expect((await attempt('v6@example.com', PW, `2001:db8:1:2::${i.toString(16)}`)).statusCode).toBe(200);
+    const same = await attempt('v6@example.com', PW, '2001:db8:1:2:ffff:ffff:ffff:ffff');
+    expect(same.statusCode).toBe(429);
+    expect(same.json().code).toBe('SY_RATE_LIMITED');
+    expect((await attempt('v6@example.com', PW, '2001:db8:1:3::1')).statusCode).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For and X-Forwarded-Proto unless API_TRUSTED_PROXIES names the peer', async () => {
+    // Not configured (h): the header is anybody's to write, so it is not believed.
+    const plain = await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'ada@example.com', password: PW }, remoteAddress: '10.7.0.1', headers: { 'x-forwarded-for': '203.0.113.50', 'x-forwarded-proto': 'https' } });
+    expect(plain.statusCode).toBe(200);
+    expect(plain.json().clientAddress).toBe('10.7.0.1');
+    expect(String(plain.headers['set-cookie'])).toMatch(/^sy_session=/);
+
+    const lb = await createHarness({ API_TRUSTED_PROXIES: '10.9.0.0/16', LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '3', LOGIN_RATE_WINDOW_SECONDS: '600' });
+    try {
+      await createUser(lb, 'ada@example.com', PW);
+      const via = (client: string, peer = '10.9.0.2', proto = 'http') =>
+        lb.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'ada@example.com', password: PW }, remoteAddress: peer, headers: { 'x-forwarded-for': client, 'x-forwarded-proto': proto } });
+      // Through the balancer each client has its own budget: one client using up theirs does
+      // not lock out the others (before, all of them shared the balancer's).
+      for (let i = 0; i < 3; i++) expect((await via('203.0.113.1')).statusCode).toBe(200);
+      expect((await via('203.0.113.1')).statusCode).toBe(429);
+      const other = await via('203.0.113.2');
+      expect(other.statusCode).toBe(200);
+      expect(other.json().clientAddress).toBe('203.0.113.2');
+      // The audit trail names the client, not the balancer.
+      const audit = await lb.app.prisma.auditEvent.findFirstOrThrow({ where: { action: 'auth.login' }, orderBy: { id: 'desc' } });
+      expect(audit.clientAddress).toBe('203.0.113.2');
+      // A client cannot prepend addresses to escape its budget: the balancer appends the real one.
+      expect((await via('198.51.100.9, 203.0.113.1')).statusCode).toBe(429);
+      // TLS ended at the balancer: the cookie is Secure with the __Host- name (COOKIE_SECURE=auto).
+      const tls = await via('203.0.113.3', '10.9.0.2', 'https');
+      expect(String(tls.headers['set-cookie'])).toMatch(/^__Host-sy_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+      // A peer outside API_TRUSTED_PROXIES is the client, whatever its headers say.
+      const direct = await via('203.0.113.4', '192.0.2.77', 'https');
+      expect(direct.json().clientAddress).toBe('192.0.2.77');
+      expect(String(direct.headers['set-cookie'])).toMatch(/^sy_session=/);
+    } finally {
+      await lb.close();
+    }
+  });
+});
+
 describe('sessions', () => {
   it('authenticates with the cookie and scopes to the user’s tenants', async () => {
     const ada = await login(h, 'ada@example.com', PW, { 'x-forwarded-for': '1.2.3.4' });

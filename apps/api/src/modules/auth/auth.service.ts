@@ -9,7 +9,7 @@ import type { PrismaClient, User } from '@switchyard/db';
 import { requireUser, type Actor, type TenantRole } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
 import { hashPassword, verifyDummy, verifyPassword } from '../../lib/passwords.js';
-import { WindowCounter } from '../../lib/rate-limit.js';
+import { addressKey, WindowCounter } from '../../lib/rate-limit.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { ChangePasswordBody, LoginBody, MeResponse } from './auth.schemas.js';
 import type { NewSession, SessionStore } from './sessions.js';
@@ -52,7 +52,7 @@ export class AuthService {
   }
 
   private throttle(accountKey: string, address: string): void {
-    for (const d of [this.attemptsByAddress.check(address), this.failuresByAccount.check(accountKey)]) {
+    for (const d of [this.attemptsByAddress.check(addressKey(address)), this.failuresByAccount.check(accountKey)]) {
       if (!d.allowed) {
         throw new AppError('SY_RATE_LIMITED', `Too many sign-in attempts; try again in ${d.retryAfterSeconds} s`, undefined, {
           'retry-after': String(d.retryAfterSeconds),
@@ -64,7 +64,7 @@ export class AuthService {
   async login(body: LoginBody, meta: RequestMeta): Promise<{ session: NewSession; me: MeResponse }> {
     const email = normalizeEmail(body.email);
     this.throttle(`login:${email}`, meta.clientAddress);
-    this.attemptsByAddress.hit(meta.clientAddress);
+    this.attemptsByAddress.hit(addressKey(meta.clientAddress));
     const user = await this.prisma.user.findUnique({ where: { email } });
     const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, body.password) : await verifyDummy(body.password);
     if (!ok || !user || user.disabledAt) {
@@ -130,7 +130,7 @@ export class AuthService {
     const userId = requireUser(actor);
     const key = `password:${userId}`;
     this.throttle(key, actor.clientAddress);
-    this.attemptsByAddress.hit(actor.clientAddress);
+    this.attemptsByAddress.hit(addressKey(actor.clientAddress));
     const user = await this.prisma.user.findUnique({ where: { id: userId } });
     if (!user) throw new AppError('SY_UNAUTHENTICATED');
     const ok = user.passwordHash ? await verifyPassword(user.passwordHash, body.currentPassword) : await verifyDummy(body.currentPassword);

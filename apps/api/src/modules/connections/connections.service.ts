@@ -38,6 +38,32 @@ function reported(v: unknown): ReportedConnection[] {
   );
 }
 
+/**
+ * The event a proxy recorded for a Check connection's own connection: same source port, same
+ * SNI (or none: dedicated ports and clients without SNI), started after the check, and of the
+ * checking tenant or of no tenant (refused before routing). Another tenant's event is never
+ * taken: a stranger's connection without SNI from the same port number (another machine, same
+ * few seconds) used to be, and its reason and `upstream` (that tenant's database host:port)
+ * were shown in this tenant's check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS,
+ * 1 s by default), so this polls for up to `waitMs`.
+ */
+export async function findCheckEvent(
+  prisma: Pick<PrismaClient, '$queryRaw'>,
+  q: { tenantId: string; hostname: string; localPort: number; since: Date; waitMs?: number },
+): Promise<{ reason: string; upstream: string | null } | null> {
+  const deadline = Date.now() + (q.waitMs ?? 3000);
+  for (;;) {
+    const rows = await prisma.$queryRaw<Array<{ reason: string; upstream: string | null }>>`
+      SELECT reason, upstream FROM connection_events
+       WHERE (sni = ${q.hostname} OR sni IS NULL) AND client_port = ${q.localPort} AND started_at >= ${new Date(q.since.getTime() - 1000)}
+         AND (tenant_id = ${q.tenantId}::uuid OR tenant_id IS NULL)
+       ORDER BY started_at DESC, id DESC LIMIT 1`;
+    if (rows[0]) return rows[0];
+    if (Date.now() >= deadline) return null;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
 export class ConnectionsService {
   constructor(
     private readonly prisma: PrismaClient,
@@ -64,6 +90,7 @@ export class ConnectionsService {
    */
   async check(actor: Actor, tenantSlug: string, dbName: string): Promise<CheckResponse> {
     const access = await this.checkDeps.externalAccess.get(actor, tenantSlug, dbName);
+    const tenant = await this.tenants.resolve(actor, tenantSlug, 'member');
     const listener = this.checkDeps.listeners.find((l) => l.name === access.listener);
     if (!listener) throw new AppError('SY_LISTENER_MISMATCH', `The route's listener ${access.listener} is not configured`);
     const { host, port } = this.dialAddress(listener);
@@ -88,7 +115,7 @@ export class ConnectionsService {
         timeoutMs: this.checkDeps.check.timeoutMs,
       },
       async (localPort, since) => {
-        const found = await this.findCheckEvent(access.hostname, localPort, since);
+        const found = await this.findCheckEvent(tenant.id, access.hostname, localPort, since);
         proxyReason = found?.reason ?? null;
         return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
       },
@@ -96,7 +123,7 @@ export class ConnectionsService {
     // The other ways in, each its own step: the dedicated port (same host as the listener, or
     // SWITCHYARD_CHECK_HOST), and for terminate-mode PostgreSQL the endpoint option.
     const lookup = async (localPort: number, since: Date) => {
-      const found = await this.findCheckEvent(access.hostname, localPort, since);
+      const found = await this.findCheckEvent(tenant.id, access.hostname, localPort, since);
       return found ? { reason: found.reason, upstream: found.upstream ?? endpoints } : null;
     };
     const path = { hostname: access.hostname, engine, timeoutMs: this.checkDeps.check.timeoutMs };
@@ -122,22 +149,9 @@ export class ConnectionsService {
     };
   }
 
-  /**
-   * The event a proxy recorded for the check's connection: same source port, same SNI (or none:
-   * dedicated ports and clients without SNI), started after the check. Proxies write events in batches (PROXY_AUDIT_FLUSH_MS, 1 s by default),
-   * so this polls briefly.
-   */
-  private async findCheckEvent(hostname: string, localPort: number, since: Date): Promise<{ reason: string; upstream: string | null } | null> {
-    const deadline = Date.now() + 3000;
-    for (;;) {
-      const rows = await this.prisma.$queryRaw<Array<{ reason: string; upstream: string | null }>>`
-        SELECT reason, upstream FROM connection_events
-         WHERE (sni = ${hostname} OR sni IS NULL) AND client_port = ${localPort} AND started_at >= ${new Date(since.getTime() - 1000)}
-         ORDER BY started_at DESC, id DESC LIMIT 1`;
-      if (rows[0]) return rows[0];
-      if (Date.now() > deadline) return null;
-      await new Promise((r) => setTimeout(r, 150));
-    }
+  /** The event the proxy recorded for the check's own connection (findCheckEvent). */
+  private findCheckEvent(tenantId: string, hostname: string, localPort: number, since: Date): Promise<{ reason: string; upstream: string | null } | null> {
+    return findCheckEvent(this.prisma, { tenantId, hostname, localPort, since });
   }
 
   private liveRows() {

@@ -86,6 +86,9 @@ describe('connection events', () => {
     for (const [qs, field] of [
       ['clientAddress=10.0.0.1/8', 'querystring.clientAddress'],
       ['cursor=not-a-cursor', 'querystring.cursor'],
+      // Shaped like ours but never issued: an id past PostgreSQL's bigint, a time past 9999.
+      [`cursor=${Buffer.from('0:99999999999999999999').toString('base64url')}`, 'querystring.cursor'],
+      [`cursor=${Buffer.from('999999999999999:1').toString('base64url')}`, 'querystring.cursor'],
       ['from=2026-11-22T00:00:00Z&to=2026-11-21T00:00:00Z', 'querystring.from'],
       ['from=2026-01-01T00:00:00Z&to=2026-11-21T00:00:00Z', 'querystring.from'],
       ['outcome=maybe', 'querystring.outcome'],

@@ -59,10 +59,19 @@ export function encodeCursor(at: Date, id: bigint): string {
   return Buffer.from(`${at.getTime()}:${id}`).toString('base64url');
 }
 
+/** Event ids are PostgreSQL bigints. */
+const MAX_EVENT_ID = 2n ** 63n - 1n;
+/** Cursor times are instants PostgreSQL stores (lib/validation.ts, `date-time`). */
+const MAX_CURSOR_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
+
 export function decodeCursor(cursor: string): { at: Date; id: bigint } {
   const m = /^(\d{1,15}):(\d{1,20})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw invalid('querystring.cursor', 'is not a cursor returned by this API');
-  return { at: new Date(Number(m[1])), id: BigInt(m[2]!) };
+  // A cursor we never issued (edited, or from another endpoint) must be a 400, not reach the
+  // database: an id past the bigint range or a time past year 9999 was a 500 there.
+  const at = m ? Number(m[1]) : NaN;
+  const id = m ? BigInt(m[2]!) : -1n;
+  if (!m || at > MAX_CURSOR_MS || id > MAX_EVENT_ID) throw invalid('querystring.cursor', 'is not a cursor returned by this API');
+  return { at: new Date(at), id };
 }
 
 /** Neutralises spreadsheet formulas and quotes per RFC 4180. */
