@@ -29,4 +29,16 @@ describe('metric cells', () => {
     expect(again).toContain('switchyard_proxy_connections_open{listener="tls"} 0');
     expect(again).toContain('switchyard_proxy_connections_total{listener="tls",outcome="ok",reason="client_closed"} 2');
   });
+
+  it('export a listener’s series at 0 before any connection, and after connections that came and went between reads', async () => {
+    const m = createMetrics();
+    const pg = new ListenerCounters(m, 'postgres');
+    const text = await m.registry.metrics();
+    expect(text).toContain('switchyard_proxy_connections_open{listener="postgres"} 0');
+    expect(text).toContain('switchyard_proxy_connections_routed_total{listener="postgres"} 0');
+    expect(text).toContain('switchyard_proxy_bytes_total{listener="postgres",direction="in"} 0');
+    pg.open.n++;
+    pg.open.n--;
+    expect(await m.registry.metrics()).toContain('switchyard_proxy_connections_open{listener="postgres"} 0');
+  });
 });

@@ -47,18 +47,26 @@ export interface Cell {
  * (`collect`: a scrape, or the cluster merge) — the exported values are the same.
  */
 export class Cells<L extends string> {
-  private readonly cells: Array<Cell & { labels: Partial<Record<L, string>> }> = [];
+  private readonly cells: Array<Cell & { labels: Partial<Record<L, string>>; exported: boolean }> = [];
 
   /** A cell for one label set. Resolve it once and keep it: every call adds one. */
   cell(labels: Partial<Record<L, string>>): Cell {
-    const c = { labels, n: 0 };
+    const c = { labels, n: 0, exported: false };
     this.cells.push(c);
     return c;
   }
 
   flushInto(metric: { inc(labels: Partial<Record<L, string>>, value: number): void; dec?(labels: Partial<Record<L, string>>, value: number): void }): void {
     for (const c of this.cells) {
-      if (c.n === 0) continue;
+      if (c.n === 0) {
+        // A series exists from its first read, at 0 (a listener nobody used yet, open
+        // connections that came and went between scrapes): "no data" would hide it from
+        // dashboards and from rates and alerts that compare it.
+        if (!c.exported) metric.inc(c.labels, 0);
+        c.exported = true;
+        continue;
+      }
+      c.exported = true;
       const n = c.n;
       c.n = 0;
       if (n > 0) metric.inc(c.labels, n);

@@ -20,6 +20,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   'pebble-challtestsrv': 'pebble',
   kubectl: 'kubernetes-client',
   promtool: 'prometheus',
+  prometheus: 'prometheus',
 };
 
 /** The program's absolute path, or an error naming the package that provides it. */
