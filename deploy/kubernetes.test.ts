@@ -180,6 +180,12 @@ describe('controller manifests', () => {
     expect(c.envFrom.map((e: { configMapRef?: { name: string } }) => e.configMapRef?.name).filter(Boolean)).toEqual(['switchyard-config']);
   });
 
+  it('is scraped like the proxies: its metrics (watch health, forbidden resources, leadership) are what pages an operator', () => {
+    const t = find('Deployment').spec.template;
+    const port = t.spec.containers[0].ports.find((p: { name: string }) => p.name === 'metrics').containerPort;
+    expect(t.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' });
+  });
+
   it('renders with kubectl kustomize (base and the Gateway API class)', () => {
     const kubectl = requireTool('kubectl');
     const out = spawnSync(kubectl, ['kustomize', base], { encoding: 'utf8' });

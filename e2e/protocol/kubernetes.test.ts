@@ -190,6 +190,49 @@ describe('TLSRoute changes', () => {
   });
 });
 
+describe('TLSRoute backends', () => {
+  it('keeps serving redis-cli when one of two backends’ Service is deleted; ResolvedRefs names the missing backendRef', async () => {
+    const svc = (name: string) => {
+      kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'acme-web', uid: '' }, spec: { ports: [{ name: 'redis', port: 6379, protocol: 'TCP' }] } });
+      kube.apply({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: `${name}-1`, namespace: 'acme-web', uid: '', labels: { 'kubernetes.io/service-name': name } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+        ports: [{ name: 'redis', port: redis.port, protocol: 'TCP' }],
+      } as never);
+    };
+    svc('cache');
+    svc('cache-canary');
+    kube.apply({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'TLSRoute',
+      metadata: { name: 'cache-split', namespace: 'acme-web', uid: '' },
+      spec: { parentRefs: [{ name: 'example-gateway', sectionName: 'tls' }], hostnames: [redisHost], rules: [{ backendRefs: [{ name: 'cache', port: 6379, weight: 90 }, { name: 'cache-canary', port: 6379, weight: 10 }] }] },
+    } as never);
+    type R = KubeObject & { status?: { parents?: { controllerName: string; conditions: (Cond & { message: string })[] }[] } };
+    const refs = (x: R | undefined) => x?.status?.parents?.find((p) => p.controllerName === 'switchyard.io/gateway-controller')?.conditions.find((c) => c.type === 'ResolvedRefs');
+    await kube.waitFor<R>('TLSRoute', 'acme-web', 'cache-split', (x) => refs(x)?.status === 'True');
+    const route = await api.app.prisma.route.findFirstOrThrow({ where: { hostname: redisHost } });
+    expect((await api.app.services.propagation.waitFor(Number(route.version), 10_000)).state).toBe('applied');
+    const ping = () => run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', redisHost, '--cacert', redis.caFile, 'PING'], { timeoutMs: 10_000 });
+    expect((await ping()).stdout.trim()).toBe('PONG');
+
+    // The canary goes: the route stays, to the backend that is left.
+    kube.delete('EndpointSlice', 'acme-web', 'cache-canary-1');
+    kube.delete('Service', 'acme-web', 'cache-canary');
+    const o = await kube.waitFor<R>('TLSRoute', 'acme-web', 'cache-split', (x) => refs(x)?.status === 'False');
+    expect(refs(o)).toMatchObject({ reason: 'BackendNotFound' });
+    expect(refs(o)!.message).toMatch(/^spec\.rules\[0\]\.backendRefs\[1\]: Service acme-web\/cache-canary not found; the other backends are used: 127\.0\.0\.1:\d+$/);
+    expect(await api.app.prisma.route.count({ where: { hostname: redisHost, ownerName: 'cache-split' } })).toBe(1);
+    expect((await ping()).stdout.trim()).toBe('PONG');
+
+    kube.delete('TLSRoute', 'acme-web', 'cache-split');
+    await waitUntil(async () => (await api.app.prisma.route.count({ where: { ownerKind: 'TLSRoute' } })) === 0);
+  });
+});
+
 /** Polls a database condition the controller reaches asynchronously (no event to await in SQL). */
 async function waitUntil(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -87,15 +87,19 @@ export class Applier {
   /**
    * First removes Kubernetes-owned databases nothing wants any more (objects deleted while we
    * were down included: owner bookkeeping, no finalizers), then creates or updates the rest.
-   * Call only with synced caches: `routes` must be the complete wanted set.
+   * Call only with synced caches: `routes` must be the complete wanted set — except for the
+   * `frozen` kinds, whose objects cannot be read (RBAC): their routes are left exactly as they are.
    */
-  async apply(routes: DesiredRoute[], stillWriting: () => boolean): Promise<ApplyReport> {
+  async apply(routes: DesiredRoute[], stillWriting: () => boolean, frozen: ReadonlySet<RouteOwnerRef['kind']> = new Set()): Promise<ApplyReport> {
     const report: ApplyReport = { outcomes: new Map(), deleted: [], failing: [], retryAt: null, failedAttempts: 0 };
+    routes = routes.filter((r) => !frozen.has(r.owner.kind));
     const wanted = new Set(routes.map((r) => `${r.owner.uid}/${r.tenant}/${r.database}`));
     const owned = await this.prisma.database.findMany({ where: { owner: 'kubernetes' }, include: { tenant: true } });
     const seen = new Set<string>();
     for (const db of owned) {
       if (wanted.has(`${db.ownerUid}/${db.tenant.slug}/${db.name}`)) continue;
+      // Not wanted as far as we can tell — but we cannot tell for a kind we may not read.
+      if (frozen.has(db.ownerKind as RouteOwnerRef['kind'])) continue;
       if (!stillWriting()) return report;
       const owner = { kind: db.ownerKind as RouteOwnerRef['kind'], namespace: db.ownerNamespace!, name: db.ownerName!, uid: db.ownerUid! };
       const key = `delete/${db.tenant.slug}/${db.name}`;

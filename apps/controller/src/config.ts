@@ -17,7 +17,10 @@ const EnvSchema = z.object({
   KUBERNETES_SERVICE_HOST: z.string().optional(),
   CONTROLLER_ID: z.string().min(1).optional(),
   CONTROLLER_CLUSTER_DOMAIN: z.string().default('cluster.local'),
-  /** Gateway API version served for TLSRoute/Gateway/GatewayClass (v1: standard channel). */
+  /**
+   * The version TLSRoute is served at: v1 (Gateway API v1.5+, standard channel) or v1alpha2 /
+   * v1alpha3 (experimental channel before v1.5). Gateway and GatewayClass are always read at v1.
+   */
   CONTROLLER_GATEWAY_API_VERSION: z.enum(['v1', 'v1alpha2', 'v1alpha3']).default('v1'),
   /** Reconcile ≈ this long after the last event… */
   CONTROLLER_DEBOUNCE_MS: z.coerce.number().int().min(0).max(10_000).default(100),

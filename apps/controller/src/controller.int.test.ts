@@ -20,7 +20,7 @@ import { CONTROLLER_LOCK_KEY, NotLeaderError } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { startController, type ControllerProcess } from './process.js';
 import { FakeKube, testControllerConfig } from './testing/index.js';
-import type { ExternalAccess, RouteParentStatus, TLSRoute } from './translate/objects.js';
+import type { ExternalAccess, KubeObject, RouteParentStatus, TLSRoute } from './translate/objects.js';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -495,6 +495,115 @@ describe('controller', () => {
       kube.delete('ExternalAccess', 'acme-prod', 'outage');
       await waitUntil(async () => (await routes()).length === 0);
       await stop(c);
+    }
+  });
+
+  it('keeps reconciling what RBAC allows: a forbidden Gateway resource freezes the TLSRoute routes as they are, ExternalAccess goes on, and it says so', async () => {
+    const gatewayApi = () => {
+      kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+      kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+      kube.apply({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'TLSRoute',
+        metadata: { name: 'frozen', namespace: 'acme-prod', uid: '' },
+        spec: { parentRefs: [{ name: 'gw' }], hostnames: ['frozen.acme.example.test'], rules: [{ backendRefs: [{ name: 'pg', port: 5432 }] }] },
+      });
+    };
+    const first = await start();
+    gatewayApi();
+    await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'frozen', (o) => (o?.status?.parents ?? []).some((p) => p.conditions.some((x) => x.type === 'Accepted' && x.status === 'True')));
+    expect(await routes()).toContain('acme-prod/frozen frozen.acme.example.test');
+    await stop(first);
+
+    // A ClusterRole without gateways (an older or hand-trimmed one): 403 on every list and watch.
+    kube.forbidden.set('Gateway', 'list+watch');
+    const c = await start();
+    try {
+      kube.apply(ea('acme-prod', 'rbac-partial', { service: { name: 'pg', port: 5432 } }));
+      // Everything it may read is reconciled…
+      await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'rbac-partial', accepted);
+      // …and what depends on the forbidden resource is left as it is: without the Gateways every
+      // TLSRoute would look detached, and its route would be deleted.
+      expect(await routes()).toEqual(['acme-prod/rbac-partial acme-prod-rbac-partial.acme.db.example.test', 'acme-prod/frozen frozen.acme.example.test']);
+      const ours = kube.get<TLSRoute>('TLSRoute', 'acme-prod', 'frozen')!.status!.parents!.filter((p) => p.controllerName === 'switchyard.io/gateway-controller');
+      expect(ours).toHaveLength(1); // its status entry not removed either
+      // A TLSRoute deleted meanwhile keeps its route until the controller can see Gateways again.
+      kube.delete('TLSRoute', 'acme-prod', 'frozen');
+      c.controller.trigger();
+      await c.controller.idle();
+      expect(await routes()).toContain('acme-prod/frozen frozen.acme.example.test');
+      // What an operator sees: the metric, and a ready pod (it does all it may).
+      const metrics = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/switchyard_controller_watch_forbidden\{resource="gateways"\} 1/);
+      expect(metrics).toMatch(/switchyard_controller_watch_forbidden\{resource="services"\} 0/);
+      expect(metrics).toMatch(/switchyard_controller_watch_restarts_total\{resource="gateways",reason="forbidden"\} [1-9]/);
+      expect(metrics).toMatch(/switchyard_controller_frozen_kinds\{kind="TLSRoute"\} 1/);
+      const ready = await fetch(`http://127.0.0.1:${c.metricsPort}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.text()).toMatch(/gateways: list forbidden by RBAC; TLSRoute routes are kept as they are/);
+
+      // RBAC fixed: the next retry lists Gateways, and the deleted TLSRoute's route goes.
+      kube.forbidden.delete('Gateway');
+      await waitUntil(async () => !(await routes()).includes('acme-prod/frozen frozen.acme.example.test'));
+      expect(c.controller.informers.gateways.forbidden).toBeNull();
+    } finally {
+      kube.forbidden.delete('Gateway');
+      kube.delete('ExternalAccess', 'acme-prod', 'rbac-partial');
+      kube.delete('Gateway', 'acme-prod', 'gw');
+      kube.delete('GatewayClass', undefined, 'switchyard');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
+  it('does nothing at all while a resource every route depends on is forbidden, and says which', async () => {
+    kube.forbidden.set('EndpointSlice', 'list+watch');
+    const c = await start();
+    try {
+      kube.apply(ea('acme-prod', 'rbac-blind', { service: { name: 'pg', port: 5432 } }));
+      await waitUntil(async () => c.leader.isLeader && c.controller.informers.endpointSlices.restarts >= 2 && c.controller.informers.services.synced);
+      await c.controller.idle();
+      expect(c.controller.synced).toBe(false);
+      expect(await routes()).toEqual([]);
+      expect(kube.get<ExternalAccess>('ExternalAccess', 'acme-prod', 'rbac-blind')?.status).toBeUndefined();
+      const ready = await fetch(`http://127.0.0.1:${c.metricsPort}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toMatch(/endpointslices: list forbidden by RBAC/);
+      kube.forbidden.delete('EndpointSlice');
+      await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'rbac-blind', accepted);
+    } finally {
+      kube.forbidden.delete('EndpointSlice');
+      kube.delete('ExternalAccess', 'acme-prod', 'rbac-blind');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
+  it('with CONTROLLER_GATEWAY_API_VERSION=v1alpha2 (TLSRoute of the experimental channel before Gateway API v1.5) still reads Gateways at v1, where they are served', async () => {
+    const v1 = kube.resources.TLSRoute!.path;
+    kube.resources.TLSRoute!.path = '/apis/gateway.networking.k8s.io/v1alpha2/tlsroutes';
+    const c = await start({ gatewayApiVersion: 'v1alpha2' });
+    try {
+      kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+      kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+      kube.apply({
+        apiVersion: 'gateway.networking.k8s.io/v1alpha2',
+        kind: 'TLSRoute',
+        metadata: { name: 'alpha', namespace: 'acme-prod', uid: '' },
+        spec: { parentRefs: [{ name: 'gw' }], hostnames: ['alpha.acme.example.test'], rules: [{ backendRefs: [{ name: 'pg', port: 5432 }] }] },
+      });
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'alpha', (o) => (o?.status?.parents ?? []).some((p) => p.conditions.some((x) => x.type === 'Accepted' && x.status === 'True')));
+      type Class = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+      await kube.waitFor<Class>('GatewayClass', undefined, 'switchyard', (o) => o?.status?.conditions?.[0]?.status === 'True');
+      expect(await routes()).toEqual(['acme-prod/alpha alpha.acme.example.test']);
+      expect(c.controller.informers.gateways.absent).toBe(false);
+    } finally {
+      kube.delete('TLSRoute', 'acme-prod', 'alpha');
+      kube.delete('Gateway', 'acme-prod', 'gw');
+      kube.delete('GatewayClass', undefined, 'switchyard');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+      kube.resources.TLSRoute!.path = v1;
     }
   });
 

@@ -38,6 +38,22 @@ export interface ControllerOptions {
  */
 const STATUS_FENCE_MAX_AGE_MS = 1000;
 
+/** What every route depends on (its namespace's tenant, its Service, its endpoints): without them nothing is reconciled. */
+const REQUIRED: readonly (keyof Informers)[] = ['namespaces', 'services', 'endpointSlices'];
+
+/**
+ * The resources the routes and statuses of each kind are computed from, beyond the required
+ * ones. When RBAC forbids one of them, that kind is frozen: its routes stay exactly as they are
+ * (without the Gateways, say, every TLSRoute would look detached and lose its route) and its
+ * statuses are not written, while every other kind is reconciled as usual.
+ */
+const DEPENDS_ON: Record<FrozenKind, readonly (keyof Informers)[]> = {
+  ExternalAccess: ['externalAccesses'],
+  TLSRoute: ['tlsRoutes', 'gateways', 'gatewayClasses', 'referenceGrants'],
+};
+
+type FrozenKind = 'ExternalAccess' | 'TLSRoute';
+
 type Informers = {
   namespaces: Informer<Namespace>;
   services: Informer<Service>;
@@ -63,6 +79,8 @@ export class Controller {
   private objectRetry: NodeJS.Timeout | null = null;
   /** When the leadership was last confirmed in the database for status writes (0: not in this reconcile). */
   private fencedAt = 0;
+  /** The kinds frozen at the last reconcile (logged when it changes). */
+  private frozenBefore = '';
   /** Completed reconciles that wrote (for tests and metrics). */
   reconciles = 0;
   lastError: string | null = null;
@@ -80,19 +98,22 @@ export class Controller {
       onChange: () => this.trigger(),
       onRestart: (resource: string, reason: string) => metrics.watchRestarts.inc({ resource, reason }),
       onEvent: () => undefined,
-      log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => log[level](fields ?? {}, msg),
+      log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => log[level](fields ?? {}, msg),
     };
     const inf = <T extends KubeObject>(resource: string, path: string, optional = false) => new Informer<T>(api, { ...opts.watch, resource, path, optional }, events);
-    const gw = `/apis/${GATEWAY_GROUP}/${opts.gatewayApiVersion}`;
+    // Gateway and GatewayClass are v1 (GA since Gateway API v1.0, which stopped serving their
+    // v1alpha2); only TLSRoute's version varies: v1 from v1.5, v1alpha2 in the experimental
+    // channel before. Reading Gateways at the TLSRoute's version would find none and route nothing.
+    const gw = `/apis/${GATEWAY_GROUP}/v1`;
     this.informers = {
       namespaces: inf('namespaces', '/api/v1/namespaces'),
       services: inf('services', '/api/v1/services'),
       endpointSlices: inf('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices'),
       externalAccesses: inf('externalaccesses', `/apis/${GROUP}/${VERSION}/externalaccesses`, true),
-      tlsRoutes: inf('tlsroutes', `${gw}/tlsroutes`, true),
+      tlsRoutes: inf('tlsroutes', `/apis/${GATEWAY_GROUP}/${opts.gatewayApiVersion}/tlsroutes`, true),
       gateways: inf('gateways', `${gw}/gateways`, true),
       gatewayClasses: inf('gatewayclasses', `${gw}/gatewayclasses`, true),
-      // ReferenceGrant is v1beta1 in the standard channel whatever the TLSRoute version.
+      // ReferenceGrant is v1beta1 in the standard channel whatever the TLSRoute version (v1.5 adds v1 and still serves v1beta1).
       referenceGrants: inf('referencegrants', `/apis/${GATEWAY_GROUP}/v1beta1/referencegrants`, true),
     };
     this.debouncer = new Debouncer(opts.debounceMs, opts.debounceMaxMs, () => void this.runOnce());
@@ -112,8 +133,13 @@ export class Controller {
       metrics.collectors.push(() => {
         metrics.lastEventAge.set({ resource: i.resource }, i.lastEventAgeMs / 1000);
         metrics.synced.set({ resource: i.resource }, i.synced ? 1 : 0);
+        metrics.forbidden.set({ resource: i.resource }, i.forbidden ? 1 : 0);
       });
     }
+    metrics.collectors.push(() => {
+      const frozen = this.frozenKinds();
+      for (const kind of Object.keys(DEPENDS_ON) as FrozenKind[]) metrics.frozenKinds.set({ kind }, frozen.has(kind) ? 1 : 0);
+    });
   }
 
   start(): void {
@@ -131,9 +157,39 @@ export class Controller {
     await this.running;
   }
 
-  /** Every informer has completed its first list (and the last relist succeeded or is pending). */
+  /**
+   * Whether the controller may act: every required resource is listed and readable, and every
+   * other one completed its first list or is forbidden by RBAC (its kind is then frozen).
+   */
   get synced(): boolean {
-    return Object.values(this.informers).every((i) => i.synced);
+    return (Object.entries(this.informers) as [keyof Informers, Informers[keyof Informers]][]).every(([k, i]) =>
+      REQUIRED.includes(k) ? i.synced && !i.forbidden : i.synced || i.forbidden !== null,
+    );
+  }
+
+  /** The kinds whose routes and statuses are left as they are: a resource they depend on is forbidden. */
+  frozenKinds(): Set<FrozenKind> {
+    const out = new Set<FrozenKind>();
+    for (const [kind, deps] of Object.entries(DEPENDS_ON) as [FrozenKind, readonly (keyof Informers)[]][]) {
+      if (deps.some((d) => this.informers[d].forbidden)) out.add(kind);
+    }
+    return out;
+  }
+
+  /** What keeps the controller from doing all of its work (empty: nothing), for /readyz and logs. */
+  problems(): string[] {
+    const out: string[] = [];
+    const frozen = this.frozenKinds();
+    for (const [k, i] of Object.entries(this.informers) as [keyof Informers, Informers[keyof Informers]][]) {
+      const required = REQUIRED.includes(k);
+      if (i.forbidden) {
+        const verb = i.forbidden.slice(0, i.forbidden.indexOf(':'));
+        const kinds = (Object.keys(DEPENDS_ON) as FrozenKind[]).filter((kind) => DEPENDS_ON[kind].includes(k) && frozen.has(kind));
+        const effect = required ? 'nothing is reconciled' : `${kinds.join(' and ')} routes are kept as they are and their statuses not written`;
+        out.push(`${i.resource}: ${verb} forbidden by RBAC; ${effect}`);
+      } else if (!i.synced) out.push(`${i.resource}: not synced yet`);
+    }
+    return out;
   }
 
   /** A signal, not a delta: reconcile ≈debounceMs after the last one, at most debounceMaxMs after the first (debounce.ts). */
@@ -239,6 +295,13 @@ export class Controller {
       return nothing;
     }
     this.fencedAt = 0;
+    const frozen = this.frozenKinds();
+    const frozenNow = [...frozen].join(',');
+    if (frozenNow !== this.frozenBefore) {
+      if (frozen.size) this.log.warn({ frozen: [...frozen], problems: this.problems() }, 'RBAC forbids resources these kinds depend on: their routes are kept as they are and their statuses not written');
+      else this.log.info('every resource readable again: reconciling every kind');
+      this.frozenBefore = frozenNow;
+    }
     const input = this.snapshot();
     const [tenantRows, owned] = await Promise.all([
       this.prisma.tenant.findMany({ select: { slug: true } }),
@@ -249,7 +312,7 @@ export class Controller {
     const databases = new Map(owned.map((d) => [`${d.tenant.slug}/${d.name}`, d.ownerUid ?? '']));
     const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain, databases });
     const writing = () => this.leader.isLeader && !this.stopped && this.synced;
-    const report = await this.applier.apply(out.routes, writing);
+    const report = await this.applier.apply(out.routes, writing, frozen);
     if (!writing()) return nothing;
     if (report.deleted.length) this.log.info({ deleted: report.deleted }, 'removed routes whose Kubernetes objects are gone');
     if (report.failedAttempts) {
@@ -260,7 +323,8 @@ export class Controller {
     const now = new Date().toISOString();
     let pending = false;
     let failedWrites = 0;
-    for (const s of [...out.statuses, ...this.detachedTlsRoutes(out.statuses)]) {
+    const statuses = [...out.statuses, ...(frozen.has('TLSRoute') ? [] : this.detachedTlsRoutes(out.statuses))].filter((s) => !frozen.has(s.kind === 'ExternalAccess' ? 'ExternalAccess' : 'TLSRoute'));
+    for (const s of statuses) {
       if (!writing()) return nothing;
       try {
         if (s.kind === 'ExternalAccess') pending = (await this.writeExternalAccess(s, report.outcomes, now)) || pending;

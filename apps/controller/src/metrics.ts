@@ -7,7 +7,9 @@ export class ControllerMetrics {
   readonly collectors: (() => void)[] = [];
   readonly lastEventAge = new Gauge({ name: 'switchyard_controller_watch_last_event_age_seconds', help: 'Seconds since the last watch event, bookmark or list, per resource', labelNames: ['resource'], registers: [this.registry] });
   readonly synced = new Gauge({ name: 'switchyard_controller_watch_synced', help: '1 once the resource cache completed its first list', labelNames: ['resource'], registers: [this.registry] });
-  readonly watchRestarts = new Counter({ name: 'switchyard_controller_watch_restarts_total', help: 'Watch restarts by resource and reason (error, gone, watchdog, periodic-relist, error-event)', labelNames: ['resource', 'reason'], registers: [this.registry] });
+  readonly watchRestarts = new Counter({ name: 'switchyard_controller_watch_restarts_total', help: 'Watch restarts by resource and reason (error, gone, forbidden, watchdog, periodic-relist, error-event)', labelNames: ['resource', 'reason'], registers: [this.registry] });
+  readonly forbidden = new Gauge({ name: 'switchyard_controller_watch_forbidden', help: '1 while RBAC refuses to list or watch the resource (403): its cache is not trusted', labelNames: ['resource'], registers: [this.registry] });
+  readonly frozenKinds = new Gauge({ name: 'switchyard_controller_frozen_kinds', help: '1 while the routes and statuses of this kind are left as they are because a resource they depend on is forbidden', labelNames: ['kind'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'switchyard_controller_leader', help: '1 while this replica is the active controller', registers: [this.registry] });
   readonly reconciles = new Counter({ name: 'switchyard_controller_reconciles_total', help: 'Completed reconciles', registers: [this.registry] });
   readonly reconcileErrors = new Counter({ name: 'switchyard_controller_reconcile_errors_total', help: 'Failed reconciles, status writes and attempts to apply one object', registers: [this.registry] });

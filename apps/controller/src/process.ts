@@ -72,9 +72,12 @@ export async function startController(config: ControllerConfig, log: Logger = pi
     } else if (req.url === '/healthz') {
       res.writeHead(200).end('ok\n');
     } else if (req.url === '/readyz') {
-      // Ready once every cache is synced (followers too: they must be able to take over).
+      // Ready once every cache is synced (followers too: they must be able to take over) —
+      // or forbidden by RBAC where the controller can do without it (a frozen kind). The body
+      // says what is missing either way.
       const ok = controller.synced;
-      res.writeHead(ok ? 200 : 503).end(ok ? 'ok\n' : 'caches not synced\n');
+      const problems = controller.problems();
+      res.writeHead(ok ? 200 : 503).end(`${ok ? 'ok' : 'not ready'}${problems.map((p) => `\n${p}`).join('')}\n`);
     } else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(config.metricsPort, config.metricsHost, resolve));

@@ -127,7 +127,19 @@ export class KubeClient implements KubeApi {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => finish(new KubeError(res.statusCode ?? 0, `watch ${path}: ${res.statusCode}`, Buffer.concat(chunks).toString('utf8'))));
+          res.on('end', () => {
+            // The API server's Status object, as for any other request: its message says why
+            // (e.g. RBAC's "… cannot watch resource …").
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // not JSON: keep the text
+            }
+            const message = (body as { message?: string } | null)?.message ?? text.slice(0, 200);
+            finish(new KubeError(res.statusCode ?? 0, `watch ${path}: ${res.statusCode} ${message}`.trim(), body));
+          });
           return;
         }
         let buf = '';

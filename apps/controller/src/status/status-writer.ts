@@ -30,7 +30,8 @@ export class StatusWriter {
 
   constructor(
     private readonly api: KubeApi,
-    private readonly gatewayVersion = 'v1',
+    /** TLSRoute's served version (CONTROLLER_GATEWAY_API_VERSION); Gateway and GatewayClass are v1. */
+    private readonly tlsRouteVersion = 'v1',
     private readonly beforeWrite: () => Promise<void> = async () => undefined,
   ) {}
 
@@ -74,19 +75,19 @@ export class StatusWriter {
       listeners: listeners.map((l) => ({ ...l, conditions: withTransitions(l.conditions, before.listeners?.find((b) => b.name === l.name)?.conditions, now) })),
     };
     if (sameStatus({ conditions: before.conditions, listeners: before.listeners }, next)) return false;
-    return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/namespaces/${gw.metadata.namespace}/gateways/${gw.metadata.name}/status`, gw.metadata.resourceVersion, next);
+    return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/v1/namespaces/${gw.metadata.namespace}/gateways/${gw.metadata.name}/status`, gw.metadata.resourceVersion, next);
   }
 
   /** GatewayClass naming our controller: Accepted. */
   async gatewayClass(gc: GatewayClass, conditions: PlannedCondition[], now: string): Promise<boolean> {
     const next = { conditions: withTransitions(conditions, gc.status?.conditions, now) };
     if (sameStatus({ conditions: gc.status?.conditions }, next)) return false;
-    return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/gatewayclasses/${gc.metadata.name}/status`, gc.metadata.resourceVersion, next);
+    return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/v1/gatewayclasses/${gc.metadata.name}/status`, gc.metadata.resourceVersion, next);
   }
 
   /** TLSRoute: replace only our entries of status.parents. */
   async tlsRoute(route: TLSRoute, planned: PlannedParentStatus[], now: string): Promise<boolean> {
-    const path = `/apis/${GATEWAY_GROUP}/${this.gatewayVersion}/namespaces/${route.metadata.namespace}/tlsroutes/${route.metadata.name}`;
+    const path = `/apis/${GATEWAY_GROUP}/${this.tlsRouteVersion}/namespaces/${route.metadata.namespace}/tlsroutes/${route.metadata.name}`;
     let obj = route;
     for (let attempt = 0; ; attempt++) {
       const existing = obj.status?.parents ?? [];

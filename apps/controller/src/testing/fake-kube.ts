@@ -20,7 +20,7 @@
  *   events (never sent on open streams, while bookmarks move on past them), fail status
  *   patches (500), break list answers halfway (the connection cut mid-body), end new watches
  *   with an ERROR event (a Status object, as the API server sends e.g. 504 "Too large
- *   resource version").
+ *   resource version"), refuse lists and watches with 403 Forbidden (RBAC without the verb).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -92,6 +92,16 @@ export class FakeKube {
   private server!: https.Server;
   /** Kinds the server does not serve (404), e.g. a cluster without the Gateway API CRDs. */
   readonly missing = new Set<string>();
+  /**
+   * Kinds RBAC does not let the client list or watch: 403 with the authorizer's Status, as the
+   * API server answers a ClusterRole without the verb (`watch` alone: lists still work).
+   */
+  readonly forbidden = new Map<string, 'list+watch' | 'watch'>();
+  /**
+   * Where each kind is served (a copy of RESOURCES): a test may serve TLSRoute at v1alpha2, as
+   * the Gateway API's experimental channel before v1.5 does.
+   */
+  readonly resources: Record<string, { path: string; namespaced: boolean }> = structuredClone(RESOURCES);
   readonly requests: RecordedRequest[] = [];
   bookmarkMs = 200;
   /** Largest page a list returns whatever its `limit` (a server may return fewer; tests page small lists). */
@@ -311,7 +321,7 @@ export class FakeKube {
   }
 
   count(method: string, kind: string, watch?: boolean): number {
-    const path = RESOURCES[kind]!.path;
+    const path = this.resources[kind]!.path;
     return this.requests.filter((r) => r.method === method && r.path === path && (watch === undefined || (r.query.watch === 'true') === watch)).length;
   }
 
@@ -340,9 +350,12 @@ export class FakeKube {
   }
 
   private route(method: string, path: string, query: Record<string, string>, body: unknown, req: IncomingMessage, res: ServerResponse): void {
-    for (const [kind, r] of Object.entries(RESOURCES)) {
+    for (const [kind, r] of Object.entries(this.resources)) {
       if (path === r.path && method === 'GET') {
         if (this.missing.has(kind)) return json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        const denied = this.forbidden.get(kind);
+        const verb = query.watch === 'true' ? 'watch' : 'list';
+        if (denied === 'list+watch' || denied === verb) return json(res, 403, forbidden(verb, r.path));
         const left = this.failures.get(kind) ?? 0;
         if (left > 0) {
           this.failures.set(kind, left - 1);
@@ -490,6 +503,15 @@ function json(res: ServerResponse, code: number, body: unknown): void {
 
 function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+/** The authorizer's refusal, word for word as kube-apiserver sends it for a service account. */
+function forbidden(verb: string, path: string) {
+  const plural = path.slice(path.lastIndexOf('/') + 1);
+  const group = path.startsWith('/apis/') ? path.split('/')[2]! : '';
+  const resource = group ? `${plural}.${group}` : plural;
+  const body = status(403, 'Forbidden', `${resource} is forbidden: User "system:serviceaccount:switchyard:switchyard-controller" cannot ${verb} resource "${plural}" in API group "${group}" at the cluster scope`);
+  return { ...body, details: { group, kind: plural } };
 }
 
 function gone() {

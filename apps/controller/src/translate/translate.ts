@@ -37,7 +37,6 @@ import {
   GATEWAY_GROUP,
   TENANT_LABEL,
   keyOf,
-  type BackendRef,
   type Condition,
   type EndpointSlice,
   type ExternalAccess,
@@ -368,10 +367,10 @@ class Translator {
     if (spec.service) {
       const svcNs = spec.service.namespace ?? ns;
       if (svcNs !== ns && this.tenantOfNs.get(svcNs) !== t.tenant) {
-        return refuse('UpstreamNotAllowed', `Service ${svcNs}/${spec.service.name} is not in a namespace of tenant ${t.tenant}`);
+        return refuse('UpstreamNotAllowed', `spec.service.namespace: Service ${svcNs}/${spec.service.name} is not in a namespace of tenant ${t.tenant}`);
       }
       const r = this.resolveService(svcNs, spec.service.name, spec.service.port, spec.upstream ?? 'endpoints');
-      if ('reason' in r) return refuse(r.reason, r.message);
+      if ('reason' in r) return refuse(r.reason, `spec.service.${r.field}: ${r.message}`);
       endpoints = r.endpoints;
       status.readyEndpoints = r.ready;
       guessed = r.engine;
@@ -388,7 +387,7 @@ class Translator {
     let hostname: string | null = null;
     if (spec.hostname) {
       const h = normalizeHostname(spec.hostname);
-      if (!h || !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h))) return refuse('Invalid', `"${spec.hostname}" is not a valid host name`);
+      if (!h || !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h))) return refuse('Invalid', `spec.hostname: "${spec.hostname}" is not a valid host name`);
       hostname = h;
     }
     const route: DesiredRoute = {
@@ -438,12 +437,16 @@ class Translator {
     const status: PlannedTLSRouteStatus = { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid, generation, parents: [], hostnames: [], databases: [] };
     const t = this.tenantOf(ns);
     // Backends: every rule's backendRefs, all Services of this tenant.
-    let resolved: { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string };
+    let resolved: ReturnType<Translator['backends']>;
     if (!('tenant' in t)) resolved = { ok: false, reason: 'RefNotPermitted', message: t.message };
     else resolved = this.backends(tr, ns, t.tenant);
     // A hostname listed twice is one claim (one route), not a conflict with itself.
     const hostnames = [...new Set((tr.spec.hostnames ?? []).map((h) => normalizeHostname(h) ?? h))];
-    const badHost = hostnames.find((h) => !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h)));
+    const badIndex = (tr.spec.hostnames ?? []).findIndex((raw) => {
+      const h = normalizeHostname(raw) ?? raw;
+      return !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h));
+    });
+    const badHost = badIndex >= 0 ? `spec.hostnames[${badIndex}]: "${tr.spec.hostnames![badIndex]}"` : null;
     const accepted: boolean[] = [];
     /** Hostnames some accepted parent's listeners admit (a listener's `hostname` narrows them). */
     const routed = new Set<string>();
@@ -454,17 +457,22 @@ class Translator {
       const matched = hostnames.filter((h) => listenerHosts.some((l) => listenerAdmits(l, h)));
       if (!('tenant' in t)) acc = cond('Accepted', false, t.reason, t.message, generation);
       else if (hostnames.length === 0) acc = cond('Accepted', false, 'UnsupportedValue', 'Switchyard routes by SNI: spec.hostnames must name at least one host', generation);
-      else if (badHost) acc = cond('Accepted', false, 'UnsupportedValue', `"${badHost}" is not a valid host name`, generation);
+      else if (badHost) acc = cond('Accepted', false, 'UnsupportedValue', `${badHost} is not a valid host name`, generation);
       else {
         if (why) acc = cond('Accepted', false, 'NotAllowedByListeners', why, generation);
         else if (matched.length === 0) acc = cond('Accepted', false, 'NoMatchingListenerHostname', `No hostname of the route matches a listener hostname (${listenerHosts.filter(Boolean).join(', ')})`, generation);
+        // Accepted by the Gateway API's rules even with no backend (ResolvedRefs says why), but
+        // then nothing routes: the message must not claim it does.
+        else if (!resolved.ok) acc = cond('Accepted', true, 'Accepted', `Attached for ${matched.join(', ')}, but no backend resolves (ResolvedRefs): connections are refused`, generation);
         else acc = cond('Accepted', true, 'Accepted', `Routes ${matched.join(', ')} (passthrough)`, generation);
       }
       accepted.push(acc.status === 'True');
       if (acc.status === 'True') for (const h of matched) routed.add(h);
-      const refs = resolved.ok
-        ? cond('ResolvedRefs', true, 'ResolvedRefs', `Backends: ${describeEndpoints(resolved.endpoints)}`, generation)
-        : cond('ResolvedRefs', false, resolved.reason, resolved.message, generation);
+      const refs = !resolved.ok
+        ? cond('ResolvedRefs', false, resolved.reason, resolved.message, generation)
+        : resolved.problems.length === 0
+          ? cond('ResolvedRefs', true, 'ResolvedRefs', `Backends: ${describeEndpoints(resolved.endpoints)}`, generation)
+          : cond('ResolvedRefs', false, resolved.problems[0]!.reason, `${resolved.problems.map((x) => x.message).join('; ')}; the other backends are used: ${describeEndpoints(resolved.endpoints)}`, generation);
       const parent = { parentRef: p, conditions: [acc, refs] };
       this.attachments.set(parent, attachTo);
       status.parents.push(parent);
@@ -628,27 +636,56 @@ class Translator {
     return out;
   }
 
-  private backends(tr: TLSRoute, ns: string, tenant: string): { ok: true; endpoints: Endpoint[]; engine: Engine } | { ok: false; reason: string; message: string } {
-    const refs: BackendRef[] = (tr.spec.rules ?? []).flatMap((r) => r.backendRefs ?? []).filter((b) => b.weight !== 0);
-    if (refs.length === 0) return { ok: false, reason: 'BackendNotFound', message: 'No backendRefs' };
+  /**
+   * The endpoints of every backendRef (weight 0 excluded) that resolves. One that does not (its
+   * Service missing or without that port, another tenant's namespace, no ReferenceGrant, not a
+   * Service) is left out and named in `problems` (ResolvedRefs=False): a Service deleted from a
+   * route with several backends must not take the whole route down with it. Only when none
+   * resolves is there no route.
+   */
+  private backends(
+    tr: TLSRoute,
+    ns: string,
+    tenant: string,
+  ): { ok: true; endpoints: Endpoint[]; engine: Engine; problems: { reason: string; message: string }[] } | { ok: false; reason: string; message: string } {
+    const refs = (tr.spec.rules ?? []).flatMap((r, i) => (r.backendRefs ?? []).map((b, j) => ({ b, at: `spec.rules[${i}].backendRefs[${j}]` }))).filter(({ b }) => b.weight !== 0);
+    if (refs.length === 0) return { ok: false, reason: 'BackendNotFound', message: 'spec.rules: no backendRefs (with a weight other than 0)' };
     const endpoints: Endpoint[] = [];
+    const problems: { reason: string; message: string }[] = [];
     let engine: Engine | null = null;
-    for (const b of refs) {
-      if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') return { ok: false, reason: 'InvalidKind', message: `backendRef ${b.name}: only core Services are supported` };
+    let resolved = 0;
+    for (const { b, at } of refs) {
       const bNs = b.namespace ?? ns;
-      if (bNs !== ns && this.tenantOfNs.get(bNs) !== tenant) return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name} is not in a namespace of tenant ${tenant}` };
-      if (bNs !== ns && !this.granted(ns, bNs, b.name)) {
-        return { ok: false, reason: 'RefNotPermitted', message: `Service ${bNs}/${b.name}: no ReferenceGrant in ${bNs} allows TLSRoutes from namespace ${ns}` };
+      const problem = (reason: string, message: string) => void problems.push({ reason, message: `${at}: ${message}` });
+      if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
+        problem('InvalidKind', `${b.kind ?? 'Service'} ${b.name}: only core Services are supported`);
+        continue;
       }
-      if (b.port === undefined) return { ok: false, reason: 'UnsupportedValue', message: `backendRef ${b.name}: port is required` };
+      if (bNs !== ns && this.tenantOfNs.get(bNs) !== tenant) {
+        problem('RefNotPermitted', `Service ${bNs}/${b.name} is not in a namespace of tenant ${tenant}`);
+        continue;
+      }
+      if (bNs !== ns && !this.granted(ns, bNs, b.name)) {
+        problem('RefNotPermitted', `Service ${bNs}/${b.name}: no ReferenceGrant in ${bNs} allows TLSRoutes from namespace ${ns}`);
+        continue;
+      }
+      if (b.port === undefined) {
+        problem('UnsupportedValue', `Service ${bNs}/${b.name}: port is required`);
+        continue;
+      }
       const r = this.resolveService(bNs, b.name, b.port, 'endpoints');
-      if ('reason' in r) return { ok: false, reason: 'BackendNotFound', message: r.message };
+      if ('reason' in r) {
+        problem('BackendNotFound', r.message);
+        continue;
+      }
+      resolved++;
       engine ??= r.engine;
       for (const e of r.endpoints) if (!endpoints.some((x) => x.host === e.host && x.port === e.port)) endpoints.push(e);
     }
+    if (resolved === 0) return { ok: false, reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
     // Postgres needs the postgres listener (STARTTLS); everything else is plain TLS passthrough.
     const e: Engine = engine && listenerProtocolFor(engine) === 'postgres' ? 'postgres' : engine && engine !== 'http' ? engine : 'tls';
-    return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e };
+    return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e, problems };
   }
 
   /** Whether a ReferenceGrant in `toNs` lets TLSRoutes of `fromNs` reference Service `name`. */
@@ -671,11 +708,18 @@ class Translator {
     name: string,
     port: number | string,
     mode: 'endpoints' | 'service',
-  ): { endpoints: Endpoint[]; ready: number; engine: Engine | null } | { reason: string; message: string } {
+  ): { endpoints: Endpoint[]; ready: number; engine: Engine | null } | { reason: string; field: 'name' | 'port'; message: string } {
     const svc = this.services.get(`${ns}/${name}`);
-    if (!svc) return { reason: 'ServiceNotFound', message: `Service ${ns}/${name} not found` };
-    const sp = (svc.spec?.ports ?? []).find((p) => (typeof port === 'number' ? p.port === port : p.name === port));
-    if (!sp) return { reason: 'ServiceNotFound', message: `Service ${ns}/${name} has no port ${port}` };
+    if (!svc) return { reason: 'ServiceNotFound', field: 'name', message: `Service ${ns}/${name} not found` };
+    // Digits in a string ("5432": templating tools quote values) are the port number: a port
+    // name always holds a letter (IANA_SVC_NAME), so nothing else could be meant.
+    const want = typeof port === 'string' && /^[0-9]+$/.test(port) ? Number(port) : port;
+    const ports = svc.spec?.ports ?? [];
+    const sp = ports.find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
+    if (!sp) {
+      const has = ports.map((p) => (p.name ? `${p.name}/${p.port}` : String(p.port))).join(', ') || 'none';
+      return { reason: 'ServiceNotFound', field: 'port', message: `Service ${ns}/${name} has no port ${typeof want === 'number' ? want : `named ${want}`} (its ports: ${has})` };
+    }
     const guess = inferEngine(svc);
     const ready = this.readyEndpoints(ns, name, sp.name ?? '');
     const dns = [{ host: `${name}.${ns}.svc.${this.ctx.clusterDomain}`, port: sp.port }];

@@ -33,11 +33,12 @@ const svc = (name: string, port = 5432): Service => ({ apiVersion: 'v1', kind: '
 function start(over: Partial<InformerOptions> = {}) {
   const waiters = new Set<() => void>();
   const restarts: string[] = [];
+  const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
   const wake = () => waiters.forEach((w) => w());
   const inf = new Informer<Service>(
     client,
     { path: '/api/v1/services', resource: 'services', silenceMs: 600, relistMs: 60_000, watchTimeoutSeconds: 30, backoffMinMs: 20, backoffMaxMs: 100, ...over },
-    { onChange: wake, onEvent: wake, onRestart: (_r, reason) => (restarts.push(reason), wake()), log: () => undefined },
+    { onChange: wake, onEvent: wake, onRestart: (_r, reason) => (restarts.push(reason), wake()), log: (level, msg, fields) => void logs.push({ level, msg, fields }) },
   );
   running.push(inf);
   inf.start();
@@ -54,7 +55,7 @@ function start(over: Partial<InformerOptions> = {}) {
       waiters.add(w);
     });
   const names = () => inf.list().map((s) => `${s.metadata.name}:${s.spec!.ports![0]!.port}`).sort();
-  return { inf, until, names, restarts };
+  return { inf, until, names, restarts, logs };
 }
 
 describe('backoffDelay', () => {
@@ -305,5 +306,47 @@ describe('Informer', () => {
     } finally {
       kube.missing.delete('Service');
     }
+  });
+
+  it('says when RBAC forbids listing it (403): not synced, `forbidden` names the verb, one error log; recovers once allowed', async () => {
+    kube.forbidden.set('Service', 'list+watch');
+    let allowed = false;
+    try {
+      const { inf, until, names, restarts, logs } = start({ optional: true });
+      await until(() => restarts.filter((r) => r === 'forbidden').length >= 3, 'three refused lists');
+      expect(inf.synced).toBe(false); // a 403 is not a 404: nothing may be read as "no objects"
+      expect(inf.absent).toBe(false);
+      expect(inf.forbidden).toMatch(/^list: services is forbidden: User "system:serviceaccount:switchyard:switchyard-controller" cannot list resource "services"/);
+      // Said once, at error level, naming what the ClusterRole lacks; retries are not each an error.
+      const errors = logs.filter((l) => l.level === 'error');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.msg).toMatch(/forbidden by RBAC/);
+      expect(errors[0]!.fields).toMatchObject({ resource: 'services', verb: 'list' });
+      kube.forbidden.delete('Service');
+      allowed = true;
+      kube.apply(svc('after-rbac'));
+      await until(() => inf.synced && names().join() === 'after-rbac:5432' && inf.forbidden === null, 'listed once allowed');
+      expect(logs.filter((l) => l.level === 'info' && /allowed again/.test(l.msg))).toHaveLength(1);
+    } finally {
+      if (!allowed) kube.forbidden.delete('Service');
+    }
+    kube.delete('Service', 'acme', 'after-rbac');
+  });
+
+  it('a ClusterRole with list but not watch: the list fills the cache, `forbidden` says watch until a stream works', async () => {
+    kube.apply(svc('listed'));
+    kube.forbidden.set('Service', 'watch');
+    let allowed = false;
+    try {
+      const { inf, until, names, restarts } = start();
+      await until(() => inf.synced && names().join() === 'listed:5432' && restarts.filter((r) => r === 'forbidden').length >= 2, 'listed, watch refused twice');
+      expect(inf.forbidden).toMatch(/^watch: services is forbidden: .* cannot watch resource "services"/);
+      kube.forbidden.delete('Service');
+      allowed = true;
+      await until(() => inf.forbidden === null && kube.openStreams > 0, 'a working stream');
+    } finally {
+      if (!allowed) kube.forbidden.delete('Service');
+    }
+    kube.delete('Service', 'acme', 'listed');
   });
 });

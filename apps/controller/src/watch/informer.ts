@@ -15,6 +15,9 @@
  * - a full relist every `relistMs` as a safety net;
  * - a resource not served (optional CRD not installed) is looked for again every `backoffMaxMs`,
  *   so installing the CRD later takes effect within that;
+ * - 403 Forbidden (the ClusterRole lacks list or watch): `forbidden` says so (logged once, as an
+ *   error naming the verb), retried with backoff — RBAC may be fixed while we run; never read as
+ *   "no objects" (the controller decides what it can still do without the resource);
  * - `synced` only after the first complete list: nothing may be deleted before.
  *
  * An event only calls `onChange()`; consumers re-read the whole cache (level-triggered).
@@ -43,7 +46,7 @@ export interface InformerEvents {
   onChange(): void;
   onRestart(resource: string, reason: string): void;
   onEvent(resource: string): void;
-  log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
+  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
 interface ListResponse {
@@ -73,6 +76,8 @@ export class Informer<T extends KubeObject> {
   restarts = 0;
   /** The resource does not exist on this server (optional CRDs). */
   absent = false;
+  /** RBAC refuses to list or watch it: `<verb>: <the server's message>`, or null. */
+  private denied: { verb: 'list' | 'watch'; message: string } | null = null;
 
   constructor(
     private readonly api: KubeApi,
@@ -96,6 +101,36 @@ export class Informer<T extends KubeObject> {
 
   list(): T[] {
     return [...this.cache.values()];
+  }
+
+  /**
+   * Why RBAC refuses this resource (`list: …` or `watch: …`, the API server's message), or null.
+   * A cache that cannot be listed is unknown; one that can be listed but not watched goes stale
+   * between relists: either way the controller must not trust it.
+   */
+  get forbidden(): string | null {
+    return this.denied ? `${this.denied.verb}: ${this.denied.message}` : null;
+  }
+
+  private setDenied(verb: 'list' | 'watch', err: KubeError): void {
+    const message = (err.body as { message?: string } | null)?.message ?? err.message;
+    if (!this.denied) {
+      this.events.log('error', `${verb} forbidden by RBAC: the controller's ClusterRole must allow list and watch on ${this.opts.resource}; retrying`, {
+        resource: this.opts.resource,
+        verb,
+        path: this.opts.path,
+        err: message,
+      });
+    }
+    this.denied = { verb, message };
+  }
+
+  private clearDenied(verb: 'list' | 'watch'): void {
+    if (this.denied?.verb !== verb) return;
+    this.denied = null;
+    this.events.log('info', `${verb} allowed again by RBAC`, { resource: this.opts.resource });
+    // Whoever stopped trusting this cache must look again.
+    this.events.onChange();
   }
 
   start(): void {
@@ -150,11 +185,14 @@ export class Informer<T extends KubeObject> {
     let failures = 0;
     while (!this.stopped) {
       let failed: { gone: boolean; message: string } | null = null;
+      let listing = false;
       this.streamHealthy = false;
       try {
         if (this.needRelist || !this.resourceVersion) {
           this.needRelist = false;
+          listing = true;
           await this.relist();
+          listing = false;
           if (this.absent) {
             // No such resource (CRD not installed): look again soon — the CRD may be installed
             // after the controller (the Gateway API's, typically).
@@ -182,8 +220,10 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (this.stopped) break;
         const gone = err instanceof KubeError && err.status === 410;
+        const denied = err instanceof KubeError && err.status === 403;
+        if (denied) this.setDenied(listing ? 'list' : 'watch', err);
         this.restarts++;
-        this.events.onRestart(this.opts.resource, gone ? 'gone' : 'error');
+        this.events.onRestart(this.opts.resource, gone ? 'gone' : denied ? 'forbidden' : 'error');
         failed = { gone, message: (err as Error).message };
       } finally {
         this.abort = null;
@@ -230,6 +270,7 @@ export class Informer<T extends KubeObject> {
     }
     this.absent = false;
     this.replace(items, rv);
+    this.clearDenied('list');
   }
 
   private replace(items: T[], rv: string): void {
@@ -254,6 +295,8 @@ export class Informer<T extends KubeObject> {
       return;
     }
     this.streamHealthy = true;
+    // A stream that delivers: watching is allowed (again).
+    this.clearDenied('watch');
     const o = e.object as unknown as T;
     const rv = o.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
