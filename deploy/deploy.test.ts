@@ -207,6 +207,8 @@ describe('deploy/base', () => {
       expect(pdb, d.metadata.name).toBeDefined();
       // Never a budget that blocks every drain.
       expect(pdb!.spec.maxUnavailable ?? d.spec.replicas - pdb!.spec.minAvailable, d.metadata.name).toBeGreaterThanOrEqual(1);
+      // Nor one that protects pods that are not ready (every replica unready blocked drains).
+      expect(pdb!.spec.unhealthyPodEvictionPolicy, d.metadata.name).toBe('AlwaysAllow');
     }
   });
 
