@@ -12,8 +12,11 @@
  * Also: a database that refuses TLS (the local PostgreSQL, ssl = off) behind a passthrough and
  * a terminate-mode route — each hint names the fix that applies to its mode; the ALPN a
  * terminate-mode route with a plaintext upstream selects (http/1.1 for HTTP only, nothing for
- * Redis); psql pointed at the tls port; and a terminate order reaching a session that is not
- * handed over yet (the client is told, not just closed).
+ * Redis); psql pointed at the tls port; a terminate order, or a route disabled with `close`,
+ * reaching a session that is not handed over yet (the client is told in its protocol — psql,
+ * redis-cli, curl, kubectl — not just closed); one connect deadline for TCP, 'S' and the
+ * upstream TLS handshake together; and texts worded for the client's engine (no "database
+ * server" for redis-cli or curl).
  */
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -24,7 +27,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../support/raw.js';
 import { BASE_DOMAIN, startProxyProcess, type ProxyProcess } from '../support/stack.js';
-import { libpq, run } from '../support/tools.js';
+import { libpq, run, type RunResult } from '../support/tools.js';
 import { tempDir } from '../support/upstreams.js';
 
 const host = (name: string) => `${name}.acme.${BASE_DOMAIN}`;
@@ -51,6 +54,11 @@ const LOCAL_PG = { host: '127.0.0.1', port: 5432 };
 const LOCAL_REDIS = { host: '127.0.0.1', port: 6379 };
 /** A plaintext HTTP/1.1 upstream. */
 let web: HttpServer;
+/**
+ * A "database" that answers SSLRequest with 'S' only after 3 s, then never speaks TLS: the
+ * connect deadline must cover both steps together.
+ */
+let slowStall: Server;
 /** A "database" that accepts TCP and never answers (the dial stays in progress). */
 let silent: Server;
 const silenced: Socket[] = [];
@@ -114,7 +122,41 @@ beforeAll(async () => {
     onSilenced();
   });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentUp = { host: '127.0.0.1', port: (silent.address() as AddressInfo).port };
+  // Terminate-mode routes of other engines whose upstream accepts TCP and never answers TLS:
+  // their dial lasts until the connect deadline, time for an order or a route change to come.
+  for (const [name, engine, disableBehavior] of [
+    ['cacheorder', 'redis', 'drain'],
+    ['weborder', 'tls', 'drain'],
+    ['kubeorder', 'kubernetes-api', 'drain'],
+    ['cacheclose', 'redis', 'close'],
+    ['webclose', 'tls', 'close'],
+  ] as const) {
+    const { routeId } = await control.putRoute({ database: name, engine, upstream: silentUp, hostname: host(name), listener: 'tls', tlsMode: 'terminate', certificate: testCert([host(name)]), upstreamTls: true, disableBehavior });
+    routeIds[name] = routeId;
+  }
+  slowStall = createServer((s) => {
+    stalled.push(s);
+    s.on('error', () => {});
+    s.once('data', () => {
+      const t = setTimeout(() => s.write('S'), 3000);
+      s.once('close', () => clearTimeout(t));
+    });
+  });
+  await new Promise<void>((r) => slowStall.listen(0, '127.0.0.1', r));
+  await control.putRoute({
+    database: 'slowstall',
+    engine: 'postgres',
+    upstream: { host: '127.0.0.1', port: (slowStall.address() as AddressInfo).port },
+    hostname: host('slowstall'),
+    listener: 'postgres',
+    tlsMode: 'terminate',
+    certificate: testCert([host('slowstall')]),
+    upstreamTls: true,
+  });
   await control.putRoute({ database: 'silentpass', engine: 'postgres', upstream: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, hostname: host('silentpass'), listener: 'postgres' });
+  const { routeId: silentClose } = await control.putRoute({ database: 'silentclose', engine: 'postgres', upstream: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, hostname: host('silentclose'), listener: 'postgres', disableBehavior: 'close' });
+  routeIds.silentclose = silentClose;
   // A database without TLS, behind each mode.
   await control.putRoute({ database: 'notls', engine: 'postgres', upstream: LOCAL_PG, hostname: host('notls'), listener: 'postgres' });
   await control.putRoute({ database: 'notlsterm', engine: 'postgres', upstream: LOCAL_PG, hostname: host('notlsterm'), listener: 'postgres', tlsMode: 'terminate', certificate: testCert([host('notlsterm')]), upstreamTls: true });
@@ -132,9 +174,10 @@ beforeAll(async () => {
     certificate: testCert([host('webalpn')]),
     upstreamTls: false,
   });
-  // The upstream connect deadline (TCP, 'S', and now TLS) well inside the client's handshake
-  // deadline, and long enough for a terminate order to reach a session still dialling.
-  proxy = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS, PROXY_CONNECT_TIMEOUT_MS: '4000', PROXY_HANDSHAKE_TIMEOUT_MS: '8000' });
+  // The upstream connect deadline (one for TCP, 'S' and TLS together) inside the client's
+  // handshake deadline, and long enough for a terminate order to reach a session still
+  // dialling; two of them (the old TLS deadline of its own) would not fit.
+  proxy = await startProxyProcess(db.url, { SWITCHYARD_KEYS: TEST_KEYS, PROXY_CONNECT_TIMEOUT_MS: '4000', PROXY_HANDSHAKE_TIMEOUT_MS: '6000' });
 });
 
 afterAll(async () => {
@@ -142,6 +185,7 @@ afterAll(async () => {
   for (const s of [...stalled, ...silenced]) s.destroy();
   await new Promise<void>((r) => (stall ? stall.close(() => r()) : r()));
   await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
+  await new Promise<void>((r) => (slowStall ? slowStall.close(() => r()) : r()));
   await new Promise<void>((r) => (web ? web.close(() => r()) : r()));
   await control?.close();
   await db?.drop();
@@ -196,13 +240,13 @@ describe('terminate-mode routes of other engines whose upstream is down', () => 
   // route's certificate, completes TLS and answers in the client's protocol.
   it('redis-cli --tls --sni reads an ERR reply naming the reason, not a bare close or an alert', async () => {
     const r = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', host('cachegone'), '--cacert', caFile, 'PING']);
-    expect(r.stdout + r.stderr).toContain('ERR Switchyard: the database server is not reachable');
+    expect(r.stdout + r.stderr).toContain('ERR Switchyard: the Redis server is not reachable');
     expect(r.stdout + r.stderr).not.toMatch(/unexpected eof|alert internal error/);
   });
 
   it('openssl s_client -servername completes TLS with the route certificate and reads the RESP error', async () => {
     const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.ports.tls}`, '-servername', host('cachegone'), '-CAfile', caFile, '-quiet'], { input: 'PING\r\n' });
-    expect(r.stdout).toContain('-ERR Switchyard: the database server is not reachable');
+    expect(r.stdout).toContain('-ERR Switchyard: the Redis server is not reachable');
     expect(r.stdout).not.toContain(String(deadPort));
   });
 
@@ -210,7 +254,8 @@ describe('terminate-mode routes of other engines whose upstream is down', () => 
     const r = await run('curl', ['-sS', '-i', '--resolve', `${host('webgone')}:${proxy.ports.tls}:127.0.0.1`, `https://${host('webgone')}:${proxy.ports.tls}/`, '--cacert', caFile]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
-    expect(r.stdout).toContain('Switchyard: the database server is not reachable');
+    expect(r.stdout).toContain('Switchyard: the upstream server is not reachable');
+    expect(r.stdout).not.toMatch(/database/i);
     expect(r.stdout).not.toContain(String(deadPort));
     const m = await Metrics.fetch(proxy.adminPort);
     expect(m.closed('tls', 'upstream_unreachable')).toBeGreaterThanOrEqual(3);
@@ -230,6 +275,22 @@ describe('terminate mode: the database server stalls its TLS handshake', () => {
   });
 });
 
+describe('terminate mode: one connect deadline from the TCP connect to a usable upstream', () => {
+  it("a database answering 'S' late and then stalling TLS fails at the connect deadline, not at the client's handshake deadline", async () => {
+    // 'S' after 3 s, then no TLS. With a second 4 s deadline for the TLS handshake alone the
+    // dial would have lasted 7 s and run into the client's 6 s handshake deadline: psql read
+    // "TLS handshake not completed in time", blamed on its own network.
+    const before = await Metrics.fetch(proxy.adminPort);
+    const r = await psql(libpq(host('slowstall'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: caFile }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('FATAL:  Switchyard: TLS to the database server failed');
+    expect(r.stderr).not.toContain('not completed in time');
+    const after = await Metrics.fetch(proxy.adminPort);
+    expect(after.closed('postgres', 'upstream_tls_failed') - before.closed('postgres', 'upstream_tls_failed')).toBe(1);
+    expect(after.closed('postgres', 'handshake_timeout') - before.closed('postgres', 'handshake_timeout')).toBe(0);
+  });
+});
+
 describe('terminate mode: a route disabled (close) while its session is still being set up', () => {
   it('psql reads "external access to this database is disabled" rather than a lost connection', async () => {
     const before = await Metrics.fetch(proxy.adminPort);
@@ -245,6 +306,25 @@ describe('terminate mode: a route disabled (close) while its session is still be
     const after = await Metrics.fetch(proxy.adminPort);
     expect(after.closed('postgres', 'route_disabled') - before.closed('postgres', 'route_disabled')).toBe(1);
     expect(after.closed('postgres', 'upstream_tls_failed') - before.closed('postgres', 'upstream_tls_failed')).toBe(0);
+  });
+});
+
+describe('passthrough: a route disabled (close) while its database is being dialled', () => {
+  it("psql reads the unrecognized_name alert and its sslmode=prefer retry is told the route is disabled (was a bare close: 'SSL SYSCALL error')", async () => {
+    const before = await Metrics.fetch(proxy.adminPort);
+    const dialled = new Promise<void>((r) => (onSilenced = r));
+    const client = psql(libpq(host('silentclose'), proxy.ports.postgres));
+    await dialled;
+    await control.setEnabled(routeIds.silentclose!, false);
+    const r = await client;
+    onSilenced = () => {};
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('SSL error: tlsv1 unrecognized name');
+    expect(r.stderr).toContain('FATAL:  Switchyard: external access to this database is disabled');
+    expect(r.stderr).not.toMatch(/SSL SYSCALL|EOF detected|requires TLS with SNI/);
+    const after = await Metrics.fetch(proxy.adminPort);
+    expect(after.closed('postgres', 'route_disabled') - before.closed('postgres', 'route_disabled')).toBe(1);
+    expect(after.closed('postgres', 'client_left_during_handshake') - before.closed('postgres', 'client_left_during_handshake')).toBe(0);
   });
 });
 
@@ -325,7 +405,11 @@ describe('psql pointed at the tls port', () => {
 
 describe('a terminate order for a session not handed over yet', () => {
   /** Sends the order as the API does (NOTIFY; the order row is only the catch-up path). */
-  async function terminate(name: string): Promise<void> {
+  /**
+   * `ordered`: end every connection to `name` not in it (and add them), once the heartbeat
+   * lists one; without it, the one connection to `name`.
+   */
+  async function terminate(name: string, ordered?: Set<string>): Promise<void> {
     const proxyId = `e2e-${proxy.adminPort}`;
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
@@ -333,11 +417,15 @@ describe('a terminate order for a session not handed over yet', () => {
       // The heartbeat lists the connection (rewritten within 300 ms of a change).
       const { rows } = await until(
         () => client.query<{ id: string }>(`select c->>'id' as id from proxy_instances, jsonb_array_elements(connections) c where proxy_instances.id = $1 and c->>'sni' = $2`, [proxyId, host(name)]),
-        (r) => r.rows.length === 1,
+        (r) => (ordered ? r.rows.some((row) => !ordered.has(row.id)) : r.rows.length === 1),
         `${name} in the heartbeat`,
         3000,
       );
-      await client.query('select pg_notify($1, $2)', ['switchyard_control', JSON.stringify({ op: 'terminate', proxyId, connectionId: rows[0]!.id, by: 'user:admin@example.test' })]);
+      for (const { id } of rows) {
+        if (ordered?.has(id)) continue;
+        ordered?.add(id);
+        await client.query('select pg_notify($1, $2)', ['switchyard_control', JSON.stringify({ op: 'terminate', proxyId, connectionId: id, by: 'user:admin@example.test' })]);
+      }
     } finally {
       await client.end();
     }
@@ -356,6 +444,75 @@ describe('a terminate order for a session not handed over yet', () => {
     const after = await Metrics.fetch(proxy.adminPort);
     expect(after.closed('postgres', 'terminated') - before.closed('postgres', 'terminated')).toBe(1);
     expect(after.closed('postgres', 'upstream_tls_failed') - before.closed('postgres', 'upstream_tls_failed')).toBe(0);
+  });
+
+  // Before, each of these clients got a bare TLS alert (redis-cli: "SSL_connect failed: tlsv1
+  // alert handshake failure", curl: "(35) … alert handshake failure"), unlike every other
+  // refusal of these routes.
+  it('terminate mode, other engines, the upstream being dialled: redis-cli, curl and kubectl read the order in their protocol', async () => {
+    const before = await Metrics.fetch(proxy.adminPort);
+    const cases: Array<{ name: string; client: () => Promise<RunResult>; check: (r: RunResult) => void }> = [
+      {
+        name: 'cacheorder',
+        client: () => run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', host('cacheorder'), '--cacert', caFile, 'PING']),
+        check: (r) => expect(r.stdout + r.stderr).toContain('ERR Switchyard: terminating connection due to administrator command'),
+      },
+      {
+        name: 'weborder',
+        client: () => run('curl', ['-sS', '-i', '--resolve', `${host('weborder')}:${proxy.ports.tls}:127.0.0.1`, `https://${host('weborder')}:${proxy.ports.tls}/`, '--cacert', caFile]),
+        check: (r) => {
+          expect(r.code).toBe(0);
+          expect(r.stdout).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+          expect(r.stdout).toContain('Switchyard: terminating connection due to administrator command');
+        },
+      },
+      {
+        name: 'kubeorder',
+        client: () =>
+          run('kubectl', ['--server', `https://127.0.0.1:${proxy.ports.tls}`, '--tls-server-name', host('kubeorder'), '--certificate-authority', caFile, '--token', 'e2e', 'get', '--raw', '/api/v1/namespaces/default/pods'], {
+            env: { KUBECONFIG: '/dev/null' },
+          }),
+        check: (r) => expect(r.stderr).toContain('Error from server (ServiceUnavailable): Switchyard: terminating connection due to administrator command'),
+      },
+    ];
+    for (const c of cases) {
+      // Every connection the client opens is ended by an order while its upstream is dialled
+      // (kubectl opens two: its request and a /version probe).
+      const ordered = new Set<string>();
+      let orders = Promise.resolve();
+      onSilenced = () => void (orders = orders.then(() => terminate(c.name, ordered)));
+      const client = c.client();
+      const r = await client;
+      await orders;
+      onSilenced = () => {};
+      expect(ordered.size, c.name).toBeGreaterThanOrEqual(1);
+      expect(r.stdout + r.stderr, c.name).not.toMatch(/alert handshake failure|SSL_connect failed|remote error: tls/);
+      c.check(r);
+    }
+    const after = await Metrics.fetch(proxy.adminPort);
+    expect(after.closed('tls', 'terminated') - before.closed('tls', 'terminated')).toBeGreaterThanOrEqual(3);
+    expect(after.closed('tls', 'upstream_tls_failed') - before.closed('tls', 'upstream_tls_failed')).toBe(0);
+  });
+
+  it('terminate mode, other engines: a route disabled (close) while dialling answers "disabled" in the client protocol', async () => {
+    const before = await Metrics.fetch(proxy.adminPort);
+    let dialled = new Promise<void>((r) => (onSilenced = r));
+    const redis = run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', host('cacheclose'), '--cacert', caFile, 'PING']);
+    await dialled;
+    await control.setEnabled(routeIds.cacheclose!, false);
+    const r = await redis;
+    expect(r.stdout + r.stderr).toContain('ERR Switchyard: external access to this Redis database is disabled');
+    expect(r.stdout + r.stderr).not.toMatch(/SSL_connect failed|unexpected eof/);
+    dialled = new Promise<void>((r) => (onSilenced = r));
+    const curl = run('curl', ['-sS', '-i', '--resolve', `${host('webclose')}:${proxy.ports.tls}:127.0.0.1`, `https://${host('webclose')}:${proxy.ports.tls}/`, '--cacert', caFile]);
+    await dialled;
+    await control.setEnabled(routeIds.webclose!, false);
+    const c = await curl;
+    expect(c.code).toBe(0);
+    expect(c.stdout).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(c.stdout).toContain('Switchyard: external access to this service is disabled');
+    const after = await Metrics.fetch(proxy.adminPort);
+    expect(after.closed('tls', 'route_disabled') - before.closed('tls', 'route_disabled')).toBe(2);
   });
 
   it('passthrough, the database being dialled: a TLS alert, and the sslmode=prefer retry is told why', async () => {

@@ -72,6 +72,10 @@ beforeAll(async () => {
     ['orders', postgres.port, { upstreamTls: false }],
     // TLS leg (SSLRequest, S, TLS verified against the test CA), for sessions and cancels.
     ['ledger', postgres.port, { upstreamTls: true, upstreamCa: testCa().certPem }],
+    // Reached by address, verified by name (pod addresses behind a Service's certificate):
+    // the server's certificate names localhost and 127.0.0.1, not pg-rw.acme.svc.
+    ['named', postgres.port, { upstreamTls: true, upstreamCa: testCa().certPem, upstreamServerName: 'localhost' }],
+    ['misnamed', postgres.port, { upstreamTls: true, upstreamCa: testCa().certPem, upstreamServerName: 'pg-rw.acme.svc' }],
     ['closed', postgres.port, { upstreamTls: false, enabled: false }],
     ['fenced', postgres.port, { upstreamTls: false, sourceCidrs: ['10.0.0.0/8'] }],
     ['gone', deadPort, { upstreamTls: false }],
@@ -362,6 +366,21 @@ describe('refusals before handover reach psql as ErrorResponses inside TLS', () 
       expect(prefer.stderr.split(`Switchyard: ${message}`).length - 1).toBeGreaterThanOrEqual(1);
     });
   }
+});
+
+describe('upstreamServerName: the name the TLS leg to the database sends and verifies', () => {
+  it('an upstream reached by IP address is verified against the name: psql gets its session', async () => {
+    const out = await run('psql', [libpq(host('named'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: platformCaFile, channel_binding: 'disable' }), '-Atc', 'select 1'], { env: { PGPASSWORD: 'postgres' } });
+    expect(out.stdout.trim(), out.stderr).toBe('1');
+  });
+
+  it('a name the database certificate does not carry is refused before the session, as a certificate failure', async () => {
+    const out = await verbose(libpq(host('misnamed'), proxy.ports.postgres, { sslmode: 'verify-full', sslrootcert: platformCaFile }), 'select 1');
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain("certificate failed verification against the route's upstream CA");
+    const err = await connectError({ ssl: { servername: host('misnamed'), ca: platformCa } });
+    expect(err.code).toBe('08001');
+  });
 });
 
 describe('direct TLS (sslnegotiation=direct, ALPN postgresql) in terminate mode', () => {

@@ -9,7 +9,9 @@
  * that protocol inside TLS (docs/proxy.md "Refusals inside TLS"): an HTTP error response for
  * HTTP and Kubernetes clients, a RESP error for Redis. Passthrough routes, unknown names and
  * generic TLS routes keep their TLS alerts (the proxy has no certificate to answer with, or
- * no protocol to answer in). No answer names an upstream address.
+ * no protocol to answer in). No answer names an upstream address, and none speaks of a
+ * database to curl or kubectl. kubectl's discovery (`kubectl get pods` with a cold cache)
+ * prints the reason too.
  *
  * MongoDB is not exercised: no mongod or mongosh is installed here.
  */
@@ -159,10 +161,11 @@ const curl = (name: string, ...args: string[]) =>
   run('curl', ['-sS', '-v', '--resolve', `${host(name)}:${proxy.ports.tls}:127.0.0.1`, '--cacert', caFile, `https://${host(name)}:${proxy.ports.tls}/`, ...args]);
 const redisCli = (name: string, ...args: string[]) =>
   run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), '--tls', '--sni', host(name), '--cacert', caFile, ...args]);
-const kubectl = (name: string, ...args: string[]) =>
-  run('kubectl', ['--server', `https://127.0.0.1:${proxy.ports.tls}`, '--tls-server-name', host(name), '--certificate-authority', caFile, '--token', 'e2e', '--cache-dir', kubeCache, ...args], {
+const kubectlWith = (cache: string, name: string, ...args: string[]) =>
+  run('kubectl', ['--server', `https://127.0.0.1:${proxy.ports.tls}`, '--tls-server-name', host(name), '--certificate-authority', caFile, '--token', 'e2e', '--cache-dir', cache, ...args], {
     env: { KUBECONFIG: '/dev/null' },
   });
+const kubectl = (name: string, ...args: string[]) => kubectlWith(kubeCache, name, ...args);
 const sClient = (name: string, ...args: string[]) => run('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.ports.tls}`, '-servername', host(name), '-CAfile', caFile, ...args]);
 
 /** Nothing a client reads names an upstream: no loopback address, no upstream port. */
@@ -182,7 +185,9 @@ describe('HTTPS apps in terminate mode: a client that offered http/1.1 reads ref
       expect(r.stderr).toMatch(/ALPN: server accepted http\/1\.1/);
       expect(r.stdout).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
       expect(r.stdout).toContain('Connection: close');
-      expect(r.stdout).toContain('Switchyard: the database server is not reachable');
+      // Worded for an HTTPS app, not a database (it said "the database server" to curl).
+      expect(r.stdout).toContain('Switchyard: the upstream server is not reachable');
+      expect(r.stdout).not.toMatch(/database/i);
       expectNoUpstreamAddress(r.stdout);
     });
   }
@@ -200,11 +205,11 @@ describe('HTTPS apps in terminate mode: a client that offered http/1.1 reads ref
     const off = await curl('weboff', '-i');
     expect(off.code).toBe(0);
     expect(off.stdout).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
-    expect(off.stdout).toContain('Switchyard: external access to this database is disabled');
+    expect(off.stdout).toContain('Switchyard: external access to this service is disabled');
     const fenced = await curl('webcidr', '--http2', '-i');
     expect(fenced.code).toBe(0);
     expect(fenced.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
-    expect(fenced.stdout).toContain('Switchyard: your address is not allowed to reach this database');
+    expect(fenced.stdout).toContain('Switchyard: your address is not allowed to reach this service');
     // -f: curl's own exit code for an HTTP error is what scripts check.
     expect((await curl('weboff', '-f')).code).toBe(22);
   });
@@ -215,7 +220,7 @@ describe('HTTPS apps in terminate mode: a client that offered http/1.1 reads ref
       const r = await curl('webcap', '-i');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
-      expect(r.stdout).toContain('Switchyard: too many connections to this database');
+      expect(r.stdout).toContain('Switchyard: too many connections to this service');
     } finally {
       const closed = new Promise((r) => held.once('close', r));
       held.destroy();
@@ -254,30 +259,51 @@ describe('kubectl through the tls listener', () => {
   });
 
   it('terminate mode, API server down: kubectl prints the reason as an API error, not "remote error: tls: internal error"', async () => {
-    const r = await kubectl('kubegone', 'get', '--raw', '/version');
+    const r = await kubectl('kubegone', 'get', '--raw', '/api/v1/namespaces/default/pods');
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('Error from server (ServiceUnavailable): Switchyard: the database server is not reachable');
-    expect(r.stderr).not.toMatch(/tls: internal error/);
+    expect(r.stderr).toContain('Error from server (ServiceUnavailable): Switchyard: the Kubernetes API server is not reachable');
+    expect(r.stderr).not.toMatch(/tls: internal error|database/);
     expectNoUpstreamAddress(r.stderr.replace(`https://127.0.0.1:${proxy.ports.tls}`, ''));
   });
 
-  it('terminate mode, access disabled: kubectl prints NotFound with the reason', async () => {
-    const r = await kubectl('kubeoff', 'get', '--raw', '/version');
+  it('terminate mode, access disabled: kubectl prints Forbidden with the reason', async () => {
+    const r = await kubectl('kubeoff', 'get', '--raw', '/api/v1/namespaces/default/pods');
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('Error from server (NotFound): Switchyard: external access to this database is disabled');
+    expect(r.stderr).toContain('Error from server (Forbidden): Switchyard: external access to this Kubernetes API server is disabled');
+  });
+
+  // client-go's discovery (a cold cache: `kubectl get pods`, `kubectl version`) reads /api,
+  // /apis and /version with Result.Raw(), which never decodes a Status: a JSON body was shown
+  // as "unknown", and a 404 as "the server could not find the requested resource".
+  it('terminate mode, API server down: kubectl get pods with a cold discovery cache prints the reason, not "unknown"', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'sy-e2e-kubectl-cold-'));
+    const r = await kubectlWith(cache, 'kubegone', 'get', 'pods');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Error from server (InternalError): an error on the server ("Switchyard: the Kubernetes API server is not reachable") has prevented the request from succeeding');
+    expect(r.stderr).not.toContain('("unknown")');
+    const version = await kubectlWith(cache, 'kubegone', 'version');
+    expect(version.stderr).toContain('("Switchyard: the Kubernetes API server is not reachable")');
+  });
+
+  it('terminate mode, access disabled: kubectl get pods prints Forbidden with the reason, not "could not find the requested resource"', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'sy-e2e-kubectl-cold-'));
+    const r = await kubectlWith(cache, 'kubeoff', 'get', 'pods');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Error from server (Forbidden): Switchyard: external access to this Kubernetes API server is disabled');
+    expect(r.stderr).not.toContain('could not find the requested resource');
   });
 });
 
 describe('Redis', () => {
   it('terminate mode, upstream down, TLS to it failing, source not allowed: redis-cli prints an ERR reply with the reason', async () => {
     const gone = await redisCli('cachetermgone', 'PING');
-    expect(gone.stdout + gone.stderr).toContain('ERR Switchyard: the database server is not reachable');
+    expect(gone.stdout + gone.stderr).toContain('ERR Switchyard: the Redis server is not reachable');
     expect(gone.stdout + gone.stderr).not.toMatch(/SSL_connect failed/);
     expectNoUpstreamAddress(gone.stdout + gone.stderr.replace(`127.0.0.1:${proxy.ports.tls}`, ''));
     const tlsFailed = await redisCli('cachetermtls', 'PING');
-    expect(tlsFailed.stdout + tlsFailed.stderr).toContain('ERR Switchyard: TLS to the database server failed');
+    expect(tlsFailed.stdout + tlsFailed.stderr).toContain('ERR Switchyard: TLS to the Redis server failed');
     const fenced = await redisCli('cachetermcidr', 'PING');
-    expect(fenced.stdout + fenced.stderr).toContain('ERR Switchyard: your address is not allowed to reach this database');
+    expect(fenced.stdout + fenced.stderr).toContain('ERR Switchyard: your address is not allowed to reach this Redis database');
   });
 
   it('terminate mode, connection limit: the second redis-cli reads "too many connections", as from redis-server over maxclients', async () => {
@@ -285,7 +311,7 @@ describe('Redis', () => {
     try {
       await waitForOutput(sub.child.stdout!, 'sy-e2e-cap');
       const r = await redisCli('cachetermcap', 'PING');
-      expect(r.stdout + r.stderr).toContain('ERR Switchyard: too many connections to this database');
+      expect(r.stdout + r.stderr).toContain('ERR Switchyard: too many connections to this Redis database');
     } finally {
       sub.child.kill('SIGTERM');
       await sub.done;
@@ -314,6 +340,14 @@ describe('Redis', () => {
     expect(r.stdout).toContain('Switchyard: a plain HTTP request was sent to a port that expects TLS; use https://');
     const m = await Metrics.fetch(proxy.adminPort);
     expect(m.closed('tls', 'http_on_tls_port')).toBe(1);
+  });
+
+  it('redis-cli without --tls on the TLS port reads an error naming --tls --sni, not "Server closed the connection"', async () => {
+    const r = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(proxy.ports.tls), 'PING']);
+    expect(r.stdout + r.stderr).not.toMatch(/Server closed the connection|I\/O error/);
+    expect(r.stdout + r.stderr).toContain('ERR Switchyard: this port expects TLS from the first byte; connect with TLS and the host name as SNI (redis-cli --tls --sni <host>)');
+    const m = await Metrics.fetch(proxy.adminPort);
+    expect(m.closed('tls', 'redis_on_tls_port')).toBe(1);
   });
 
   it('an unknown name: every client reads unrecognized_name', async () => {

@@ -3,6 +3,7 @@
  * at fault) and, for refusals, the message a client is shown — safe to show to anyone:
  * it names what to do, never internal addresses or stack traces.
  */
+import type { Engine } from '@switchyard/core';
 import { SqlState, TlsAlert } from '@switchyard/wire';
 
 export type ErrorKind = 'client' | 'upstream' | 'config' | 'policy' | 'ratelimit' | 'internal' | 'shutdown';
@@ -295,7 +296,7 @@ export const REFUSALS = {
     alert: TlsAlert.internalError,
     sqlstate: SqlState.unableToConnect,
     message: "Switchyard: the database server's certificate failed verification against the route's upstream CA",
-    hint: "The route's owner should update upstreamCa, or the server's certificate (its names must include the upstream host).",
+    hint: "The route's owner should update upstreamCa, or the server's certificate: its names must include the upstream host, or the route's upstreamServerName when one is set (an upstream reached by IP address is checked against the address otherwise).",
   },
   // The tls listener's sniffer (sniff/sniffer.ts): libpq spoke PostgreSQL in plaintext (after
   // the 'N' that answers its SSLRequest, or with sslmode=disable) to a port that expects TLS
@@ -314,6 +315,14 @@ export const REFUSALS = {
     alert: TlsAlert.decodeError,
     sqlstate: SqlState.protocolViolation,
     message: 'Switchyard: a plain HTTP request was sent to a port that expects TLS; use https://',
+  },
+  // The tls listener's sniffer: a plaintext Redis command (redis-cli without --tls) on a port
+  // that expects TLS from the first byte. Answered with a RESP error (sniff/sniffer.ts).
+  redis_on_tls_port: {
+    kind: 'client',
+    alert: TlsAlert.decodeError,
+    sqlstate: SqlState.protocolViolation,
+    message: 'Switchyard: this port expects TLS from the first byte; connect with TLS and the host name as SNI (redis-cli --tls --sni <host>)',
   },
   /**
    * Ended through the API (DELETE …/connections/{id}) before it was handed over: a
@@ -337,6 +346,71 @@ export const REFUSALS = {
 } as const satisfies Record<string, Refusal>;
 
 export type RefusalCode = keyof typeof REFUSALS;
+
+/**
+ * Who reads a refusal's text: the engine of the route once the SNI (or Host) matched one;
+ * before a match, what the listener kind expects (`audienceOfListener`). The catalogue's
+ * `message` is the PostgreSQL wording (psql shows it; the hints are PostgreSQL-only too);
+ * the other engines' clients — curl, browsers, kubectl, redis-cli — must not be told about
+ * "the database server" of a web app or an API server.
+ */
+export type Audience = Engine | 'any';
+
+interface Words {
+  /** What the route exposes, after "this" / "no": `database`, `Kubernetes API server`, `service`. */
+  thing: string;
+  /** Its upstream, after "the": `database server`, `Redis server`, `upstream server`. */
+  server: string;
+  /** A tenant's routes, after "this tenant's". */
+  things: string;
+}
+
+const WORDS: Record<Audience, Words> = {
+  postgres: { thing: 'database', server: 'database server', things: 'databases' },
+  redis: { thing: 'Redis database', server: 'Redis server', things: 'databases' },
+  mongodb: { thing: 'MongoDB database', server: 'MongoDB server', things: 'databases' },
+  'kubernetes-api': { thing: 'Kubernetes API server', server: 'Kubernetes API server', things: 'exposed services' },
+  http: { thing: 'service', server: 'upstream server', things: 'exposed services' },
+  tls: { thing: 'service', server: 'upstream server', things: 'exposed services' },
+  any: { thing: 'service', server: 'upstream server', things: 'exposed services' },
+};
+
+/**
+ * The refusals whose text names what was refused. For `postgres` each gives the catalogue's
+ * `message` exactly (errors.test.ts holds every code to it), so PostgreSQL clients read what they
+ * always read. Codes not listed here say nothing engine-specific (or only PostgreSQL clients
+ * ever read them: the endpoint option, SSLRequest, cancel requests).
+ */
+const WORDED: Partial<Record<RefusalCode, (w: Words) => string>> = {
+  unknown_host: (w) => `Switchyard: no ${w.thing} is exposed under this host name`,
+  route_disabled: (w) => `Switchyard: external access to this ${w.thing} is disabled`,
+  source_not_allowed: (w) => `Switchyard: your address is not allowed to reach this ${w.thing}`,
+  route_connection_limit: (w) => `Switchyard: too many connections to this ${w.thing}`,
+  tenant_connection_limit: (w) => `Switchyard: too many connections to this tenant's ${w.things}`,
+  upstream_unreachable: (w) => `Switchyard: the ${w.server} is not reachable`,
+  upstream_tls_refused: (w) => `Switchyard: the ${w.server} does not accept TLS`,
+  upstream_tls_refused_passthrough: (w) => `Switchyard: the ${w.server} does not accept TLS`,
+  upstream_protocol_error: (w) => `Switchyard: the ${w.server} answered unexpectedly`,
+  upstream_forbidden: (w) => `Switchyard: the ${w.server} resolves to an address routes may not reach`,
+  upstream_tls_failed: (w) => `Switchyard: TLS to the ${w.server} failed`,
+  upstream_certificate_invalid: (w) => `Switchyard: the ${w.server}'s certificate failed verification against the route's upstream CA`,
+};
+
+/**
+ * Text of `code` for `audience`. Plain-HTTP listeners (`plainHttp`) have no TLS handshake to
+ * time out: their deadline covers the request head and the upstream dial (408).
+ */
+export function refusalMessage(code: RefusalCode, audience: Audience, plainHttp = false): string {
+  if (plainHttp && code === 'handshake_timeout') return 'Switchyard: the HTTP request was not received and routed in time';
+  const worded = WORDED[code];
+  return worded ? worded(WORDS[audience]) : REFUSALS[code].message;
+}
+
+/** Before a route matched: what the listener kind's clients are (docs/proxy.md "Listeners"). */
+export function audienceOfListener(kind: string): Audience {
+  if (kind === 'postgres' || kind === 'egress') return 'postgres';
+  return kind === 'http' ? 'http' : 'any';
+}
 
 /** Reasons an established (piped) connection ends. */
 export type CloseReason =

@@ -83,6 +83,12 @@ export interface RouteRecord {
   acmeChallenge?: AcmeChallengeRecord | null;
   /** Terminate mode: PEM CA the upstream certificate must chain to; null = not verified. */
   upstreamCa: string | null;
+  /**
+   * Terminate mode with upstream TLS: the name sent as SNI and checked against the upstream's
+   * certificate; absent or null: the endpoint's host name (an IP address: no SNI, checked
+   * against the address).
+   */
+  upstreamServerName?: string | null;
 }
 
 /** What the proxy needs of a route, from `routes r` and its joins (ROUTE_FROM). */
@@ -93,7 +99,7 @@ const ROUTE_COLUMNS = `
          d.id AS database_id, d.name AS database_name, d.engine,
          d.upstream_host, d.upstream_port, d.endpoints, d.balance_policy, d.health_check,
          r.proxy_protocol, r.dedicated_port, r.destination, r.source_address,
-         r.upstream_tls, r.upstream_ca, c.id AS certificate_id, c.cert_pem, c.key_ciphertext,
+         r.upstream_tls, r.upstream_ca, r.upstream_server_name, c.id AS certificate_id, c.cert_pem, c.key_ciphertext,
          c.fingerprint AS certificate_fingerprint, c.not_after AS certificate_not_after,
          ch.id AS acme_id, ch.type AS acme_type, ch.token AS acme_token,
          ch.key_authorization AS acme_key_authorization, ch.cert_pem AS acme_cert_pem,
@@ -175,6 +181,7 @@ export interface RouteSnapshotRow {
   source_address: string | null;
   upstream_tls?: boolean;
   upstream_ca?: string | null;
+  upstream_server_name?: string | null;
   certificate_id?: string | null;
   cert_pem?: string | null;
   key_ciphertext?: string | null;
@@ -225,6 +232,7 @@ export function routeFromRow(row: RouteSnapshotRow): RouteRecord {
         : null,
     upstreamTls: row.upstream_tls ?? true,
     upstreamCa: row.upstream_ca ?? null,
+    upstreamServerName: row.upstream_server_name ?? null,
     acmeChallenge:
       row.acme_id && (row.acme_type === 'tls-alpn-01' || row.acme_type === 'http-01')
         ? {

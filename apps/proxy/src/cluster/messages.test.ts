@@ -102,12 +102,13 @@ describe('route table over IPC', () => {
       certificate: { id: 'c1', certPem: 'PEM', keyCiphertext: 'k', fingerprint: 'fp', notAfter: 1_800_000_000_000 },
       upstreamTls: false,
       upstreamCa: 'CA',
+      upstreamServerName: 'pg.tenant.svc',
       acmeChallenge: { id: 'a1', type: 'tls-alpn-01', token: 'tok', keyAuthorization: 'ka', certPem: 'ACME', keyCiphertext: 'ak' },
     });
     // Decoded straight to table entries: the record plus its compiled source ranges.
     expect(decodeEntries(encodeRecords([full]))).toEqual([compileRoute(full)]);
     // Optional fields a snapshot row gives as null come back absent, which means the same.
-    const nulls = route({ healthCheck: null, proxyProtocol: null, dedicatedPort: null, destination: null, sourceAddress: null, acmeChallenge: null });
+    const nulls = route({ healthCheck: null, proxyProtocol: null, dedicatedPort: null, destination: null, sourceAddress: null, acmeChallenge: null, upstreamServerName: null });
     expect(decodeEntries(encodeRecords([nulls]))).toEqual([compileRoute(route())]);
     expect(decodeEntries('not json')).toBeNull();
     expect(decodeEntries('[[1,2]]')).toBeNull();

@@ -101,13 +101,14 @@ export function encodeRecords(records: Iterable<RouteRecord>): string {
       r.upstreamTls,
       r.acmeChallenge ?? null,
       r.upstreamCa,
+      r.upstreamServerName ?? null,
     ]);
   }
   return JSON.stringify(rows);
 }
 
 /** Values per route tuple. */
-const RECORD_WIDTH = 26;
+const RECORD_WIDTH = 27;
 type Tuple<N extends number, R extends never[] = []> = R['length'] extends N ? R : Tuple<N, [...R, never]>;
 
 /**
@@ -161,6 +162,7 @@ export function decodeEntries(text: string): RouteEntry[] | null {
       upstreamTls: t[23] ?? true,
       acmeChallenge: t[24] ?? undefined,
       upstreamCa: t[25],
+      upstreamServerName: t[26] ?? undefined,
       allowedSources: compileSources(sourceCidrs),
     };
     out[i] = r;

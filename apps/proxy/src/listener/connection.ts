@@ -10,7 +10,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { destinationKey, formatIp, parseIp, type Endpoint, type IpAddress } from '@switchyard/core';
 import { BackendKeyRewriter, buildErrorResponse, buildTlsAlert, type BackendKey, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
-import { REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type ErrorKind, type RefusalCode } from '../errors.js';
+import { audienceOfListener, REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type ErrorKind, type RefusalCode } from '../errors.js';
 import { Cancel, CANCELLED } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
 import { pipeBoth, type PipeEnd } from '../pipe/pipe.js';
@@ -24,7 +24,7 @@ import { normalizeServerName, type RouteEntry } from '../router/route-table.js';
 import type { AnySniffResult } from '../sniff/http-sniffer.js';
 import { ACME_HTTP_PREFIX, ACME_TLS_ALPN, answerAcmeTlsAlpn } from '../tls/acme.js';
 import { ALPN_POSTGRESQL, answerOverTls, terminatePostgres, terminateStream, upstreamTls } from '../tls/terminate.js';
-import type { Connected } from '../upstream/connector.js';
+import type { Connected, ConnectRequest } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
 import type { OpenConnectionInfo } from './registry.js';
 import { httpRefusal } from './http-refusals.js';
@@ -148,6 +148,12 @@ class ClientConnection {
   private cancelling = false;
   /** Terminate-mode PostgreSQL: refusals after the handshake are ErrorResponses inside TLS. */
   private pgInTls = false;
+  /**
+   * Terminate mode, other engines, while the upstream is dialled (before our TLS socket
+   * exists): how to answer in the client's protocol (`refuseRouted` with the hello), for an
+   * order or a route closed meanwhile. Dropped once established.
+   */
+  private refuseDialling: ((code: RefusalCode) => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private finished = false;
   private sni: string | null = null;
@@ -434,7 +440,7 @@ class ClientConnection {
    * Balanced, health-aware dial with fail-over before any client byte is forwarded
    * (upstream/connector.ts). `raw`: no PostgreSQL SSLRequest step.
    */
-  private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean, reads?: UpstreamReads): Promise<Socket> {
+  private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean, reads?: UpstreamReads, secure?: ConnectRequest['secure']): Promise<Socket> {
     return this.ctx.upstreams
       .connect({
         route,
@@ -445,6 +451,7 @@ class ClientConnection {
         timeoutMs: this.ctx.config.connectTimeoutMs,
         signal: this.abort ?? CANCELLED,
         reads,
+        secure,
       })
       .then((c: Connected) => {
         this.upstreamKey = c.key;
@@ -485,6 +492,8 @@ class ClientConnection {
   private terminate(route: RouteEntry, helloBytes: Buffer, clientAlpn: readonly string[]): void {
     const context = this.routeContext(route);
     if (typeof context === 'string') return this.refuse(context, 'tls');
+    const refuse = (code: RefusalCode) => this.refuseRouted(code, route, helloBytes, clientAlpn);
+    this.refuseDialling = refuse;
     void terminateStream({
       socket: this.socket,
       helloBytes,
@@ -496,13 +505,17 @@ class ClientConnection {
       // The upstream is dialled before our TLS socket exists: a failure there reaches the
       // client, still waiting for a ServerHello, as a TLS alert — or, to a client the proxy can
       // answer in its protocol, as an HTTP 502 or a RESP error inside TLS (refuseRouted;
-      // refuseInTls once our TLS socket exists).
-      refuse: (code) => this.refuseRouted(code, route, helloBytes, clientAlpn),
-      dial: async (alpn) => {
-        const raw = await this.connectUpstream(route, Buffer.alloc(0), true);
-        if (!route.upstreamTls) return raw;
-        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn, signal: this.abort ?? CANCELLED, timeoutMs: this.ctx.config.connectTimeoutMs });
-      },
+      // refuseInTls once our TLS socket exists). An order or a route closed meanwhile too.
+      refuse,
+      // TLS to the upstream runs within the same connect deadline as the TCP connect (connector.ts).
+      dial: (alpn) =>
+        this.connectUpstream(
+          route,
+          Buffer.alloc(0),
+          true,
+          undefined,
+          route.upstreamTls ? (raw, endpoint, timeoutMs) => upstreamTls(raw, { endpoint, ca: route.upstreamCa, serverName: route.upstreamServerName, alpn, signal: this.abort ?? CANCELLED, timeoutMs }) : undefined,
+        ),
       established: (client, up, info) => this.established(client, up, info),
     });
   }
@@ -525,11 +538,16 @@ class ClientConnection {
       onTlsSocket: (tls) => this.adoptTlsSocket(tls),
       refuse: (code) => this.refuse(code, 'none'),
       decide: (endpoint) => this.decidePg(sniRoute, sniRefusal, endpoint),
-      dial: async (route) => {
-        const raw = await this.connectUpstream(route, Buffer.alloc(0), !route.upstreamTls);
-        if (!route.upstreamTls) return raw;
-        return upstreamTls(raw, { endpoint: this.upstreamEndpoint ?? route.endpoints[0]!, ca: route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: this.abort ?? CANCELLED, timeoutMs: this.ctx.config.connectTimeoutMs });
-      },
+      // One deadline from the TCP connect through 'S' to the end of TLS (connector.ts): the
+      // TLS handshake used to get a second PROXY_CONNECT_TIMEOUT_MS of its own.
+      dial: (route) =>
+        this.connectUpstream(
+          route,
+          Buffer.alloc(0),
+          !route.upstreamTls,
+          undefined,
+          route.upstreamTls ? (raw, endpoint, timeoutMs) => upstreamTls(raw, { endpoint, ca: route.upstreamCa, serverName: route.upstreamServerName, alpn: [ALPN_POSTGRESQL], signal: this.abort ?? CANCELLED, timeoutMs }) : undefined,
+        ),
       cancel: (processId, secretKey, tls) => this.cancel(processId, secretKey, tls, sniRoute?.id),
       established: (client, up, info) => {
         const cancels = this.ctx.cancels;
@@ -628,6 +646,7 @@ class ClientConnection {
 
   /** `pgClient`: the client speaks plaintext PostgreSQL to us (terminate mode). */
   private established(client: TLSSocket, up: Socket, info: { tlsVersion: string | null; alpn: string | null }, rewriter?: BackendKeyRewriter, pgClient = false): void {
+    this.refuseDialling = null;
     this.tlsVersion = info.tlsVersion;
     this.alpn = info.alpn ?? this.alpn;
     client.removeListener('close', onClientClose);
@@ -665,6 +684,12 @@ class ClientConnection {
     // Terminate-mode PostgreSQL not yet handed over (the database is being dialled): the
     // client is inside TLS waiting for authentication and can still read why, as a refusal.
     if (this.pgInTls && !this.upstream) return this.refuse('route_disabled', 'none');
+    // Other terminate-mode engines still dialling: an HTTP 404, a Kubernetes Status, a RESP error.
+    if (this.refuseDialling && !this.upstream && !this.tls) return this.refuseDialling('route_disabled');
+    // Anything else still dialling (passthrough; `http` listeners) is refused like a disabled
+    // route: a TLS alert (libpq's plaintext retry is told why), a 404 on `http` listeners. It
+    // was closed without a word, and recorded as a client that left.
+    if (!this.upstream) return this.refuse('route_disabled', 'tls');
     this.destroyBoth();
   }
 
@@ -674,10 +699,13 @@ class ClientConnection {
     this.endedBy = by;
     // Not handed over yet (the upstream is being dialled, or our TLS handshake runs): the
     // client still waits for an answer, so it is told, in its language — an ErrorResponse
-    // 57P01 inside TLS for terminate-mode PostgreSQL past the handshake, else a TLS alert (or
-    // a plain close). `refuse` ends the connection, which aborts the dial.
-    if (!this.upstream) return this.refuse('terminated', this.pgInTls ? 'none' : 'tls');
-    this.destroyBoth();
+    // 57P01 inside TLS for terminate-mode PostgreSQL past the handshake; for other
+    // terminate-mode engines still dialling, an HTTP 503, a Kubernetes Status or a RESP error
+    // inside TLS with the route's certificate; else a TLS alert (or a plain close). Refusing
+    // ends the connection, which aborts the dial.
+    if (this.upstream) return this.destroyBoth();
+    if (this.refuseDialling && !this.tls) return this.refuseDialling('terminated');
+    this.refuse('terminated', this.pgInTls ? 'none' : 'tls');
   }
 
   /** The live view of this routed connection (heartbeat). */
@@ -711,7 +739,7 @@ class ClientConnection {
     this.socket.destroy();
   }
 
-  private refuse(code: RefusalCode, requested: 'postgres' | 'tls' | 'none' | 'http'): void {
+  private refuse(code: RefusalCode, requested: 'postgres' | 'tls' | 'none' | 'http' | 'redis'): void {
     if (this.finished) return;
     const refusal = REFUSALS[code];
     if (this.tls) return this.refuseInTls(code);
@@ -728,8 +756,12 @@ class ClientConnection {
         s.end(buildErrorResponse(this.explain(code)));
       } else if (speak === 'tls') {
         s.end(buildTlsAlert(refusal.alert));
+      } else if (speak === 'redis') {
+        // A RESP error (one line; the catalogue's messages hold no CR or LF): redis-cli prints it.
+        s.end(`-ERR ${refusal.message}\r\n`);
       } else if (speak === 'http') {
-        s.end(httpRefusal(code));
+        // Worded for the route's engine once one matched, else for the listener's clients.
+        s.end(httpRefusal(code, this.route?.engine ?? audienceOfListener(this.ctx.spec.protocol), this.ctx.spec.protocol === 'http'));
       } else {
         s.end();
       }

@@ -4,7 +4,7 @@
  * served on another port, 403 policy, 429 limits, 502 upstream, 503 not ready).
  */
 import { buildHttpErrorResponse } from '@switchyard/wire';
-import { REFUSALS, type ErrorKind, type RefusalCode } from '../errors.js';
+import { REFUSALS, refusalMessage, type Audience, type ErrorKind, type RefusalCode } from '../errors.js';
 
 const BY_CODE: Partial<Record<string, number>> = {
   handshake_timeout: 408,
@@ -30,6 +30,10 @@ export function httpStatusFor(code: RefusalCode): number {
   return BY_CODE[code] ?? BY_KIND[REFUSALS[code].kind];
 }
 
-export function httpRefusal(code: RefusalCode): Buffer {
-  return buildHttpErrorResponse(httpStatusFor(code), REFUSALS[code].message);
+/**
+ * `audience`: the route's engine once one matched, else the listener's (errors.ts). On an
+ * `http` listener (`plainHttp`) the handshake deadline is the request head's (408).
+ */
+export function httpRefusal(code: RefusalCode, audience: Audience, plainHttp = false): Buffer {
+  return buildHttpErrorResponse(httpStatusFor(code), refusalMessage(code, audience, plainHttp));
 }

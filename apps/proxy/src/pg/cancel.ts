@@ -150,7 +150,7 @@ export async function deliverCancel(upstreams: Pick<Upstreams, 'connect' | 'rele
     });
     upstreams.release(c.key);
     const socket = target.route.upstreamTls
-      ? await upstreamTls(c.socket, { endpoint: target.endpoint, ca: target.route.upstreamCa, alpn: [ALPN_POSTGRESQL], signal: abort.signal })
+      ? await upstreamTls(c.socket, { endpoint: target.endpoint, ca: target.route.upstreamCa, serverName: target.route.upstreamServerName, alpn: [ALPN_POSTGRESQL], signal: abort.signal })
       : c.socket;
     await sendAndAwaitClose(socket, request, timeoutMs);
   } finally {

@@ -75,6 +75,7 @@ export function compileRoute(r: RouteRecord): RouteEntry {
     upstreamTls: r.upstreamTls,
     acmeChallenge: r.acmeChallenge,
     upstreamCa: r.upstreamCa,
+    upstreamServerName: r.upstreamServerName,
     allowedSources,
   };
   return e;

@@ -37,6 +37,12 @@ describe('TlsSniffer', () => {
     for (const method of ['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT']) {
       expect(run(new TlsSniffer(16384), Buffer.from(`${method} /x HTTP/1.1\r\n`))[0]).toMatchObject({ code: 'http_on_tls_port', speak: 'http' });
     }
+    // A Redis command (a RESP array, as redis-cli without --tls sends it) is answered in RESP.
+    expect(run(new TlsSniffer(16384), Buffer.from('*1\r\n$4\r\nPING\r\n'))).toEqual([{ type: 'refuse', code: 'redis_on_tls_port', speak: 'redis', detail: 'redis-command' }]);
+    expect(run(new TlsSniffer(16384), Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n'))[0]).toMatchObject({ code: 'redis_on_tls_port' });
+    for (const bytes of ['PING\r\n', '*\r\n', '*0\r\n', '*1\r\n+OK\r\n', '*x']) {
+      expect(run(new TlsSniffer(16384), Buffer.from(bytes)), bytes).toEqual([{ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'not-tls' }]);
+    }
     // Not a request line: closed without an answer. HTTP/2 prior knowledge cannot read HTTP/1.1.
     for (const bytes of ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'GETX / HTTP/1.1\r\n', 'get / HTTP/1.1\r\n', 'G', 'SSH-2.0-OpenSSH_9.2\r\n']) {
       expect(run(new TlsSniffer(16384), Buffer.from(bytes)), bytes).toEqual([{ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'not-tls' }]);

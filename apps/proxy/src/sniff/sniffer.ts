@@ -27,9 +27,10 @@ export type SniffResult =
   | { type: 'cancel'; processId: number; secretKey: Buffer }
   /**
    * Refuse. `speak` says what the client is waiting for: a PostgreSQL ErrorResponse (still in
-   * the plaintext startup phase), a TLS alert (it sent a ClientHello), or nothing.
+   * the plaintext startup phase), a TLS alert (it sent a ClientHello), an HTTP response or a
+   * RESP error (a plaintext request or command on a `tls` listener), or nothing.
    */
-  | { type: 'refuse'; code: RefusalCode; speak: 'postgres' | 'tls' | 'http' | 'none'; detail?: string };
+  | { type: 'refuse'; code: RefusalCode; speak: 'postgres' | 'tls' | 'http' | 'redis' | 'none'; detail?: string };
 
 export interface Sniffer {
   feed(chunk: Uint8Array): SniffResult;
@@ -129,6 +130,9 @@ class HelloReader {
  * request (`curl http://<name>:<tls port>/`, an `http://` URL for an HTTPS app). Closing it
  * left curl with "Empty reply from server"; it is answered 400 naming the fix
  * (`http_on_tls_port`), as nginx answers "The plain HTTP request was sent to HTTPS port".
+ * Likewise a plaintext Redis command (`redis-cli -h <proxy> -p <tls port> PING`, without
+ * `--tls`): closing it left redis-cli with "Error: Server closed the connection"; it gets a
+ * RESP error naming `--tls --sni` (`redis_on_tls_port`).
  */
 export class TlsSniffer implements Sniffer {
   private readonly reader: HelloReader;
@@ -142,8 +146,11 @@ export class TlsSniffer implements Sniffer {
     // One byte compare per chunk on the hello path; a hello starts with 0x16.
     if (this.pg === null && (chunk.length === 0 || chunk[0] !== 0 || !this.reader.isEmpty())) {
       const r = this.reader.feed(chunk, false);
-      // Refusal path only: the hello path returns before this compare matters.
-      if (r.type === 'refuse' && r.detail === 'not-tls' && looksLikeHttpRequest(chunk)) return { type: 'refuse', code: 'http_on_tls_port', speak: 'http', detail: 'http-request' };
+      // Refusal path only: the hello path returns before these compares matter.
+      if (r.type === 'refuse' && r.detail === 'not-tls') {
+        if (looksLikeHttpRequest(chunk)) return { type: 'refuse', code: 'http_on_tls_port', speak: 'http', detail: 'http-request' };
+        if (looksLikeRespCommand(chunk)) return { type: 'refuse', code: 'redis_on_tls_port', speak: 'redis', detail: 'redis-command' };
+      }
       return r;
     }
     return this.plaintextPostgres(chunk);
@@ -183,6 +190,18 @@ const HTTP_METHODS = /^(?:GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT) 
  */
 function looksLikeHttpRequest(chunk: Uint8Array): boolean {
   return HTTP_METHODS.test(Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, 8)).toString('latin1'));
+}
+
+/**
+ * The first bytes of a Redis command as every client library and redis-cli send it: a RESP
+ * array of bulk strings, `*<count>\r\n$<length>\r\n…`
+ * (https://redis.io/docs/latest/develop/reference/protocol-spec/#sending-commands-to-a-redis-server).
+ * Inline commands (`PING\r\n` typed into nc) are not answered: plain text could be anything.
+ */
+const RESP_COMMAND = /^\*[1-9][0-9]{0,6}\r\n\$[0-9]/;
+
+function looksLikeRespCommand(chunk: Uint8Array): boolean {
+  return RESP_COMMAND.test(Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, 16)).toString('latin1'));
 }
 
 /**

@@ -185,8 +185,11 @@ export async function terminateStream(h: StreamTerminateHost): Promise<void> {
 export interface AnswerTerminateHost extends Pick<TerminateHost, 'socket' | 'helloBytes' | 'context' | 'onTlsSocket'> {
   /** The ALPN protocol to select (`http/1.1`), or null when the client offered none. */
   alpn: string | null;
-  /** The complete response, written once the client's request begins. */
-  response: Buffer;
+  /**
+   * The complete response, written once the client's request begins; or made from those first
+   * bytes (Kubernetes: discovery requests are answered differently).
+   */
+  response: Buffer | ((request: Buffer) => Buffer);
   /** Bound on the whole exchange (handshake, request, response): then the socket is destroyed. */
   timeoutMs: number;
 }
@@ -207,14 +210,14 @@ export function answerOverTls(h: AnswerTerminateHost): void {
   timer.unref();
   tls.once('close', () => clearTimeout(timer));
   let answered = false;
-  const answer = () => {
+  const answer = (request?: Buffer) => {
     if (answered || tls.destroyed) return;
     answered = true;
-    tls.end(h.response);
+    tls.end(typeof h.response === 'function' ? h.response(request ?? Buffer.alloc(0)) : h.response);
   };
   // Anything after the first chunk (the rest of a request body) is read and dropped.
   tls.on('data', answer);
-  tls.once('end', answer);
+  tls.once('end', () => answer());
 }
 
 /**
@@ -235,6 +238,11 @@ export interface UpstreamTlsOptions {
   /** PEM CA the upstream's certificate must chain to; null = not verified. */
   ca: string | null;
   alpn: string[] | null;
+  /**
+   * The route's `upstreamServerName`: sent as SNI and checked against the certificate instead
+   * of the endpoint's host (an IP address gets no SNI and is checked as an address).
+   */
+  serverName?: string | null;
   signal?: CancelSignal;
   /**
    * Deadline of the handshake (PROXY_CONNECT_TIMEOUT_MS). Without it an upstream that
@@ -250,8 +258,9 @@ export function upstreamTls(raw: Socket, o: UpstreamTlsOptions): Promise<TLSSock
   return new Promise<TLSSocket>((resolve, reject) => {
     const up = tlsConnect({
       socket: raw,
-      // SNI must be a DNS name (RFC 6066 §3); identity checks still use the IP.
-      servername: isIP(host) ? undefined : host,
+      // SNI must be a DNS name (RFC 6066 §3); identity checks still use the IP. Node checks
+      // the certificate against `servername` when it is set, else against `host`.
+      servername: o.serverName || (isIP(host) ? undefined : host),
       host,
       ca: o.ca ?? undefined,
       rejectUnauthorized: o.ca !== null,

@@ -127,3 +127,66 @@ describe('Upstreams.connect with a host name', () => {
     expect((err as DialError).message).toMatch(/ENOTFOUND/);
   });
 });
+
+describe('Upstreams.connect with a TLS step (terminate mode, upstreamTls)', () => {
+  function upstreams() {
+    const guard = new UpstreamGuard({ allowLoopback: true, denyCidrs: [], dns: { ttlMs: 5000, staleMs: 60_000, lookup: () => Promise.reject(new Error('no DNS here')) } });
+    return new Upstreams({ guard, health: new HealthMonitor(guard, pino({ level: 'silent' })), egressSources: new Set() });
+  }
+
+  it("gives the TLS step what is left of the endpoint's connect deadline, not a deadline of its own", async () => {
+    // A PostgreSQL server that takes 400 ms to answer the SSLRequest with 'S'.
+    const server = createServer((s) => {
+      sockets.push(s);
+      s.once('data', () => setTimeout(() => s.write('S'), 400));
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const given: number[] = [];
+    const c = await upstreams().connect({
+      route: compileRoute(route({ engine: 'postgres', endpoints: [{ host: '127.0.0.1', port }] })),
+      client: { address: '127.0.0.1', port: 1 },
+      local: { dialled: () => ({ address: '127.0.0.1', port: 2 }) },
+      replay: Buffer.alloc(0),
+      raw: false,
+      timeoutMs: 2000,
+      signal: new Cancel(),
+      secure: (raw, _endpoint, timeoutMs) => {
+        given.push(timeoutMs);
+        return Promise.resolve(raw);
+      },
+    });
+    sockets.push(c.socket);
+    expect(given).toHaveLength(1);
+    expect(given[0]).toBeLessThanOrEqual(1600);
+    expect(given[0]).toBeGreaterThan(0);
+  });
+
+  it('a TLS step that fails moves on to the next endpoint, like a refused connect', async () => {
+    const a = await listener('127.0.0.1');
+    const b = await listener('127.0.0.1');
+    const tried: number[] = [];
+    const c = await upstreams().connect({
+      route: compileRoute(route({ engine: 'redis', endpoints: [{ host: '127.0.0.1', port: a.port }, { host: '127.0.0.1', port: b.port }] })),
+      client: { address: '127.0.0.1', port: 1 },
+      local: { dialled: () => ({ address: '127.0.0.1', port: 2 }) },
+      replay: Buffer.alloc(0),
+      raw: true,
+      timeoutMs: 2000,
+      signal: new Cancel(),
+      secure: (raw, endpoint) => {
+        tried.push(endpoint.port);
+        if (tried.length === 1) {
+          raw.destroy();
+          return Promise.reject(new DialError('upstream_tls_failed', 'handshake failed'));
+        }
+        return Promise.resolve(raw);
+      },
+    });
+    sockets.push(c.socket);
+    expect(tried).toHaveLength(2);
+    expect(c.endpoint.port).toBe(tried[1]);
+  });
+});

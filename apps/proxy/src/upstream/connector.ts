@@ -39,6 +39,13 @@ export interface ConnectRequest {
    * cancel goes to the server its session reached, whatever DNS says now).
    */
   address?: string;
+  /**
+   * Terminate mode with `upstreamTls`: the TLS handshake over an endpoint's connected socket,
+   * given what is left of that endpoint's `timeoutMs` — one deadline from the TCP connect to a
+   * usable upstream, not one for TCP (+ PostgreSQL's 'S') and another for TLS. A failure
+   * moves on to the next endpoint like a refused connect. Absent in passthrough.
+   */
+  secure?: (raw: Socket, endpoint: Endpoint, timeoutMs: number) => Promise<Socket>;
 }
 
 export interface Connected {
@@ -191,6 +198,15 @@ export class Upstreams {
   }
 
   private dial(endpoint: Endpoint, address: string, req: ConnectRequest, prefix: Buffer | undefined): Promise<Socket> {
+    if (req.secure) {
+      const deadline = Date.now() + req.timeoutMs;
+      const secure = req.secure;
+      return this.dialTcp(endpoint, address, req, prefix).then((raw) => secure(raw, endpoint, Math.max(1, deadline - Date.now())));
+    }
+    return this.dialTcp(endpoint, address, req, prefix);
+  }
+
+  private dialTcp(endpoint: Endpoint, address: string, req: ConnectRequest, prefix: Buffer | undefined): Promise<Socket> {
     return dialUpstream({
       endpoint,
       address,

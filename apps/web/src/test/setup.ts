@@ -1,6 +1,7 @@
 /**
- * jsdom lacks what Mantine measures with (matchMedia, ResizeObserver); the stand-ins below
- * answer "no preference" / "no size". Requests the test did not answer fail loudly: a
+ * jsdom lacks what Mantine measures with (matchMedia, ResizeObserver, document.fonts for an
+ * autosizing Textarea); the stand-ins below answer "no preference" / "no size" / "no fonts
+ * loading". Requests the test did not answer fail loudly: a
  * component test never reaches a network.
  */
 import '@testing-library/jest-dom/vitest';
@@ -28,5 +29,6 @@ class NoResize {
   disconnect() {}
 }
 window.ResizeObserver = window.ResizeObserver ?? NoResize;
+if (!('fonts' in document)) Object.defineProperty(document, 'fonts', { value: new EventTarget() });
 if (!('scrollIntoView' in window.HTMLElement.prototype)) Object.assign(window.HTMLElement.prototype, { scrollIntoView() {} });
 vi.stubGlobal('fetch', (input: RequestInfo | URL) => Promise.reject(new Error(`unexpected request in a component test: ${String(input instanceof Request ? input.url : input)}`)));

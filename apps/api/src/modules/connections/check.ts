@@ -50,6 +50,7 @@ export function explainProxyReason(reason: string, ctx: { hostname: string; upst
     upstream_tls_refused: `The database${up} does not accept TLS (it answered the SSLRequest with N). Enable SSL on the database.`,
     upstream_tls_refused_passthrough: `The database${up} does not accept TLS (it answered the SSLRequest with N). In passthrough mode the client’s TLS goes straight to the database, so the database must have SSL on; or switch the route to terminate mode with upstream TLS off.`,
     postgres_on_tls_port: 'A PostgreSQL client without direct TLS reached the TLS port: use the PostgreSQL port, or sslnegotiation=direct on this one.',
+    redis_on_tls_port: 'A Redis client without TLS reached the TLS port: use redis-cli --tls with the host name as SNI (--sni <host>).',
     http_on_tls_port: 'A plain HTTP request reached the TLS port: use https://.',
     terminated: 'An operator’s terminate order closed the connection before it was established.',
     upstream_tls_failed: `The TLS handshake between the proxy and the database${up} failed.`,

@@ -49,6 +49,7 @@ export const EXTERNAL_ACCESS_EXAMPLE = {
   ca: null,
   upstreamTls: true,
   upstreamCa: null,
+  upstreamServerName: null,
   version: 42,
   owner: { type: 'api' },
   propagation: { version: 42, state: 'applied', proxies: [{ id: 'switchyard-proxy-7d9f-abcde', appliedVersion: 42, applied: true }] },
@@ -116,6 +117,9 @@ export const ExternalAccessResponse = Type.Object(
     ),
     upstreamTls: Type.Boolean({ description: 'Terminate mode: TLS (true) or plaintext to the upstream' }),
     upstreamCa: Type.Union([Type.String(), Type.Null()], { description: 'Terminate mode: PEM CA the upstream certificate must chain to; null = not verified' }),
+    upstreamServerName: Type.Union([Type.String(), Type.Null()], {
+      description: 'Terminate mode with upstream TLS: the name sent as SNI to the upstream and checked against its certificate; null = the upstream host name',
+    }),
     version: Type.Union([Type.Integer(), Type.Null()], { description: 'Config version of the route’s last change' }),
     owner: OwnerSchema,
     propagation: Type.Optional(Propagation),
@@ -170,6 +174,13 @@ export const PutExternalAccessBody = Type.Object(
     upstreamTls: Type.Optional(Type.Boolean({ description: 'Terminate mode: TLS to the upstream (default true); PostgreSQL uses SSLRequest first' })),
     upstreamCa: Type.Optional(
       Type.Union([Type.String({ minLength: 1, maxLength: 65536 }), Type.Null()], { description: 'Terminate mode: PEM CA to verify the upstream certificate (and its host name) with' }),
+    ),
+    upstreamServerName: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 253, examples: ['pg-rw.tenant.svc'] }), Type.Null()], {
+        description:
+          'Terminate mode with upstream TLS: the DNS name sent as SNI to the upstream and checked against its certificate (with upstreamCa), ' +
+          'for upstreams reached by IP address (pod addresses) or through a name their certificate does not carry; null = the upstream host name',
+      }),
     ),
   },
   {

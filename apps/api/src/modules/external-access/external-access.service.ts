@@ -7,6 +7,8 @@ import {
   canonicalDestination,
   connectionStrings,
   defaultRouteHostname,
+  isDnsLabel,
+  isIpLiteral,
   isUnderDomain,
   isValidHostname,
   isValidWildcardHostname,
@@ -65,6 +67,8 @@ type RouteState = {
   certificateId: string | null;
   upstreamTls: boolean;
   upstreamCa: string | null;
+  /** Terminate mode with upstream TLS: SNI and certificate name towards the upstream (null: its host). */
+  upstreamServerName: string | null;
   /** The route's own port for clients without SNI (null: shared ports only). */
   dedicatedPort: number | null;
   proxyProtocol: UpstreamProxyProtocol | null;
@@ -179,6 +183,7 @@ export class ExternalAccessService {
       certificateId: null,
       upstreamTls: true,
       upstreamCa: null,
+      upstreamServerName: null,
       dedicatedPort: null,
       proxyProtocol: null,
       destination: null,
@@ -523,6 +528,15 @@ export class ExternalAccessService {
       }
       upstreamCa = body.upstreamCa;
     }
+    let upstreamServerName = current.upstreamServerName;
+    if (body.upstreamServerName !== undefined) {
+      upstreamServerName = body.upstreamServerName === null ? null : normalizeHostname(body.upstreamServerName.trim());
+      if (upstreamServerName !== null && !isUpstreamServerName(upstreamServerName)) {
+        throw new AppError('SY_VALIDATION', `body.upstreamServerName "${body.upstreamServerName}" is not a DNS name (the name in the upstream's certificate, e.g. pg.tenant.svc)`, [
+          { field: 'body.upstreamServerName', message: 'is not a DNS name (no IP addresses, ports or wildcards)' },
+        ]);
+      }
+    }
     return {
       enabled: body.enabled,
       hostname,
@@ -534,6 +548,7 @@ export class ExternalAccessService {
       certificateId: current.certificateId,
       upstreamTls: body.upstreamTls ?? current.upstreamTls,
       upstreamCa,
+      upstreamServerName,
       dedicatedPort,
       proxyProtocol: body.proxyProtocol === undefined ? current.proxyProtocol : body.proxyProtocol,
       destination,
@@ -608,6 +623,16 @@ function batchError(failures: Array<{ index: number; error: AppError }>): AppErr
   return new AppError(error.code, `Item ${index}: ${error.message}${more}; nothing was changed`, details);
 }
 
+/**
+ * A name the upstream's certificate can carry and SNI can send (RFC 6066 §3: a DNS host name,
+ * not an address): one label or more, so a Service's short name (`pg`) and a cluster name
+ * (`pg.tenant.svc`) both pass.
+ */
+function isUpstreamServerName(name: string): boolean {
+  if (name.length > 253 || isIpLiteral(name)) return false;
+  return name.split('.').every((l) => isDnsLabel(l));
+}
+
 function isPemCertificates(pem: string): boolean {
   const certs = splitPemChain(pem);
   if (certs.length === 0) return false;
@@ -652,6 +677,7 @@ function stateOf(r: Route): RouteState {
     certificateId: r.certificateId,
     upstreamTls: r.upstreamTls,
     upstreamCa: r.upstreamCa,
+    upstreamServerName: r.upstreamServerName,
     dedicatedPort: r.dedicatedPort,
     proxyProtocol: (r.proxyProtocol as UpstreamProxyProtocol | null) ?? null,
     destination: r.destination,

@@ -34,6 +34,7 @@ export interface AccessValues {
   acmeChallenge: 'tls-alpn-01' | 'http-01';
   upstreamTls: boolean;
   upstreamCa: string;
+  upstreamServerName: string;
 }
 
 /** The certificate choice that requests an ACME certificate with the save (`acme` in the PUT). */
@@ -54,6 +55,7 @@ export function valuesOf(a: ExternalAccess): AccessValues {
     acmeChallenge: a.acme?.challenge === 'http-01' ? 'http-01' : 'tls-alpn-01',
     upstreamTls: a.upstreamTls,
     upstreamCa: a.upstreamCa ?? '',
+    upstreamServerName: a.upstreamServerName ?? '',
   };
 }
 
@@ -79,6 +81,7 @@ export function changeOf(v: AccessValues, current: ExternalAccess): ExternalAcce
     else if (v.certificateId !== (current.certificate?.id ?? '')) body.certificateId = v.certificateId || null;
     body.upstreamTls = v.upstreamTls;
     body.upstreamCa = v.upstreamCa.trim() || null;
+    body.upstreamServerName = v.upstreamServerName.trim() || null;
   }
   return body;
 }
@@ -112,7 +115,7 @@ export function acmeEndedBy(v: AccessValues, current: ExternalAccess): string | 
 
 // Fields this form shows; an error naming another (`destination`, `listener`: never sent from
 // here) goes to the notification instead of a field nobody can see.
-const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'acme', 'upstreamTls', 'upstreamCa']);
+const FIELDS = new Set(['tlsMode', 'hostname', 'maxConnections', 'disableBehavior', 'dedicatedPort', 'proxyProtocol', 'sourceAddress', 'certificateId', 'acme', 'upstreamTls', 'upstreamCa', 'upstreamServerName']);
 const CODE_FIELDS: Record<string, string> = {
   SY_HOSTNAME_TAKEN: 'hostname',
   SY_HOSTNAME_NOT_ALLOWED: 'hostname',
@@ -363,6 +366,17 @@ export function AccessSettings({ tenant, database, access, meta, tenantInfo, cli
                   styles={{ input: { fontFamily: 'monospace', fontSize: 12 } }}
                   disabled={disabled}
                   {...form.getInputProps('upstreamCa')}
+                />
+              )}
+              {v.upstreamTls && (
+                <TextInput
+                  label="Upstream server name"
+                  description="The name your database’s certificate carries, sent as SNI and checked with the CA above — needed when the upstream is an IP address (pod addresses); empty: the upstream’s host name"
+                  placeholder="pg-rw.tenant.svc"
+                  disabled={disabled}
+                  spellCheck={false}
+                  autoCapitalize="off"
+                  {...form.getInputProps('upstreamServerName')}
                 />
               )}
             </Stack>

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cssVariablesResolver, theme } from '../../app/theme';
 import { api } from '../../lib/api/client';
 import { certKeys, type Certificate } from '../certificates/api';
-import { AccessSettings } from './AccessSettings';
+import { AccessSettings, changeOf, valuesOf } from './AccessSettings';
 import { AccessSwitch } from './AccessSwitch';
 import type { ExternalAccess, Meta } from './api';
 import { externalAccess } from './fixtures.test-data';
@@ -150,5 +150,41 @@ describe('ending an ACME request is said before it happens', { timeout: 15_000 }
     const line = screen.getByText((_, el) => el?.tagName === 'P' && el.textContent === `Clients reach ${HOST}:15432`);
     // orders. acme. db. example. com :15432 — five break opportunities, no characters added.
     expect(line.querySelectorAll('wbr')).toHaveLength(5);
+  });
+});
+
+describe('the upstream server name', { timeout: 15_000 }, () => {
+  const terminate = externalAccess({ hostname: HOST, tlsMode: 'terminate', certificate: PLATFORM_CERT, upstreamTls: true });
+
+  it('is sent with the save, and the API’s refusal shows on that field', async () => {
+    const sent: unknown[] = [];
+    vi.spyOn(api, 'PUT').mockImplementation((async (_p: string, init: { body: unknown }) => {
+      sent.push(init.body);
+      const error = {
+        statusCode: 400,
+        code: 'SY_VALIDATION' as const,
+        error: 'Bad Request',
+        requestId: 'r1',
+        message: 'body.upstreamServerName "10.0.0.1" is not a DNS name',
+        details: [{ field: 'body.upstreamServerName', message: 'is not a DNS name (no IP addresses, ports or wildcards)' }],
+      };
+      return { error, response: new Response(JSON.stringify(error), { status: 400 }) };
+    }));
+    ui(settings(terminate));
+    const field = screen.getByLabelText('Upstream server name');
+    await userEvent.type(field, '10.0.0.1');
+    await userEvent.click(screen.getByRole('button', { name: 'Save access settings' }));
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0]).toMatchObject({ upstreamTls: true, upstreamServerName: '10.0.0.1' });
+    await vi.waitFor(() => expect(field).toHaveAttribute('aria-invalid', 'true'));
+    expect(screen.getByText('is not a DNS name (no IP addresses, ports or wildcards)')).toBeInTheDocument();
+  });
+
+  it('is not offered without TLS to the upstream, and an empty field sends null', async () => {
+    ui(settings(externalAccess({ hostname: HOST, tlsMode: 'terminate', certificate: PLATFORM_CERT, upstreamTls: false })));
+    expect(screen.queryByLabelText('Upstream server name')).toBeNull();
+    expect(changeOf(valuesOf(terminate), terminate).upstreamServerName).toBeNull();
+    const named = externalAccess({ ...terminate, upstreamServerName: 'pg-rw.acme.svc' });
+    expect(changeOf(valuesOf(named), named).upstreamServerName).toBe('pg-rw.acme.svc');
   });
 });

@@ -21,6 +21,7 @@ export function externalAccess(overrides: Partial<ExternalAccess> = {}): Externa
     ca: null,
     upstreamTls: false,
     upstreamCa: null,
+    upstreamServerName: null,
     version: 3,
     owner: { type: 'api' },
     ...overrides,

@@ -1982,6 +1982,7 @@ export interface paths {
                          *             "ca": null,
                          *             "upstreamTls": true,
                          *             "upstreamCa": null,
+                         *             "upstreamServerName": null,
                          *             "version": 42,
                          *             "owner": {
                          *               "type": "api"
@@ -2179,6 +2180,7 @@ export interface paths {
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
+                         *         "upstreamServerName": null,
                          *         "version": 42,
                          *         "owner": {
                          *           "type": "api"
@@ -2404,6 +2406,7 @@ export interface paths {
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
+                         *         "upstreamServerName": null,
                          *         "version": 42,
                          *         "owner": {
                          *           "type": "api"
@@ -2738,6 +2741,7 @@ export interface paths {
                          *         "ca": null,
                          *         "upstreamTls": true,
                          *         "upstreamCa": null,
+                         *         "upstreamServerName": null,
                          *         "version": 42,
                          *         "owner": {
                          *           "type": "api"
@@ -2933,6 +2937,7 @@ export interface paths {
                          *       "ca": null,
                          *       "upstreamTls": true,
                          *       "upstreamCa": null,
+                         *       "upstreamServerName": null,
                          *       "version": 42,
                          *       "owner": {
                          *         "type": "api"
@@ -3020,6 +3025,8 @@ export interface paths {
                             upstreamTls: boolean;
                             /** @description Terminate mode: PEM CA the upstream certificate must chain to; null = not verified */
                             upstreamCa: string | null;
+                            /** @description Terminate mode with upstream TLS: the name sent as SNI to the upstream and checked against its certificate; null = the upstream host name */
+                            upstreamServerName: string | null;
                             /** @description Config version of the route’s last change */
                             version: number | null;
                             /**
@@ -3145,6 +3152,8 @@ export interface paths {
                         upstreamTls?: boolean;
                         /** @description Terminate mode: PEM CA to verify the upstream certificate (and its host name) with */
                         upstreamCa?: string | null;
+                        /** @description Terminate mode with upstream TLS: the DNS name sent as SNI to the upstream and checked against its certificate (with upstreamCa), for upstreams reached by IP address (pod addresses) or through a name their certificate does not carry; null = the upstream host name */
+                        upstreamServerName?: string | null;
                     };
                 };
             };
@@ -3184,6 +3193,7 @@ export interface paths {
                          *       "ca": null,
                          *       "upstreamTls": true,
                          *       "upstreamCa": null,
+                         *       "upstreamServerName": null,
                          *       "version": 42,
                          *       "owner": {
                          *         "type": "api"
@@ -3271,6 +3281,8 @@ export interface paths {
                             upstreamTls: boolean;
                             /** @description Terminate mode: PEM CA the upstream certificate must chain to; null = not verified */
                             upstreamCa: string | null;
+                            /** @description Terminate mode with upstream TLS: the name sent as SNI to the upstream and checked against its certificate; null = the upstream host name */
+                            upstreamServerName: string | null;
                             /** @description Config version of the route’s last change */
                             version: number | null;
                             /**
@@ -3475,6 +3487,8 @@ export interface paths {
                             upstreamTls?: boolean;
                             /** @description Terminate mode: PEM CA to verify the upstream certificate (and its host name) with */
                             upstreamCa?: string | null;
+                            /** @description Terminate mode with upstream TLS: the DNS name sent as SNI to the upstream and checked against its certificate (with upstreamCa), for upstreams reached by IP address (pod addresses) or through a name their certificate does not carry; null = the upstream host name */
+                            upstreamServerName?: string | null;
                         }[];
                     };
                 };
@@ -3760,7 +3774,14 @@ export interface paths {
                          *           "createdAt": "2026-11-22T08:00:00.000Z",
                          *           "lastUsedAt": "2026-11-23T14:12:09.000Z",
                          *           "expiresAt": "2027-06-30T00:00:00.000Z",
-                         *           "revokedAt": null
+                         *           "revokedAt": null,
+                         *           "createdBy": {
+                         *             "kind": "user",
+                         *             "userId": "1f0c9a7e-2b3d-4c5e-8f6a-7b8c9d0e1f2a",
+                         *             "email": "ada@example.com",
+                         *             "tokenId": null,
+                         *             "tokenName": null
+                         *           }
                          *         }
                          *       ]
                          *     }
@@ -3868,6 +3889,13 @@ export interface paths {
                          *       "lastUsedAt": null,
                          *       "expiresAt": "2027-06-30T00:00:00.000Z",
                          *       "revokedAt": null,
+                         *       "createdBy": {
+                         *         "kind": "user",
+                         *         "userId": "1f0c9a7e-2b3d-4c5e-8f6a-7b8c9d0e1f2a",
+                         *         "email": "ada@example.com",
+                         *         "tokenId": null,
+                         *         "tokenName": null
+                         *       },
                          *       "token": "sy_k3n8q2xw7p_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                          *     }
                          */
@@ -3883,6 +3911,15 @@ export interface paths {
                             lastUsedAt: string | null;
                             expiresAt: string | null;
                             revokedAt: string | null;
+                            /** @description Who created the token. Tokens a user created are revoked when that user’s access ends or shrinks below them (docs/accounts.md). */
+                            createdBy: {
+                                /** @description `user`: a signed-in user (`userId`, `email`; `email` is null once the user is deleted). `platform-token` / `api-token`: another token (`tokenId`, `tokenName`). `bootstrap-token`: SWITCHYARD_ADMIN_TOKEN. `unknown`: no record of the creator. */
+                                kind: "user" | "platform-token" | "api-token" | "bootstrap-token" | "unknown";
+                                userId: string | null;
+                                email: string | null;
+                                tokenId: string | null;
+                                tokenName: string | null;
+                            };
                             /** @description The secret token. Shown once; store it now. */
                             token: string;
                         };
@@ -4044,7 +4081,14 @@ export interface paths {
                          *           "createdAt": "2026-11-22T08:00:00.000Z",
                          *           "lastUsedAt": "2026-11-23T14:12:09.000Z",
                          *           "expiresAt": "2027-06-30T00:00:00.000Z",
-                         *           "revokedAt": null
+                         *           "revokedAt": null,
+                         *           "createdBy": {
+                         *             "kind": "user",
+                         *             "userId": "1f0c9a7e-2b3d-4c5e-8f6a-7b8c9d0e1f2a",
+                         *             "email": "ada@example.com",
+                         *             "tokenId": null,
+                         *             "tokenName": null
+                         *           }
                          *         }
                          *       ]
                          *     }
@@ -4135,6 +4179,13 @@ export interface paths {
                          *       "lastUsedAt": null,
                          *       "expiresAt": "2027-06-30T00:00:00.000Z",
                          *       "revokedAt": null,
+                         *       "createdBy": {
+                         *         "kind": "user",
+                         *         "userId": "1f0c9a7e-2b3d-4c5e-8f6a-7b8c9d0e1f2a",
+                         *         "email": "ada@example.com",
+                         *         "tokenId": null,
+                         *         "tokenName": null
+                         *       },
                          *       "token": "sy_k3n8q2xw7p_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                          *     }
                          */
@@ -4150,6 +4201,15 @@ export interface paths {
                             lastUsedAt: string | null;
                             expiresAt: string | null;
                             revokedAt: string | null;
+                            /** @description Who created the token. Tokens a user created are revoked when that user’s access ends or shrinks below them (docs/accounts.md). */
+                            createdBy: {
+                                /** @description `user`: a signed-in user (`userId`, `email`; `email` is null once the user is deleted). `platform-token` / `api-token`: another token (`tokenId`, `tokenName`). `bootstrap-token`: SWITCHYARD_ADMIN_TOKEN. `unknown`: no record of the creator. */
+                                kind: "user" | "platform-token" | "api-token" | "bootstrap-token" | "unknown";
+                                userId: string | null;
+                                email: string | null;
+                                tokenId: string | null;
+                                tokenName: string | null;
+                            };
                             /** @description The secret token. Shown once; store it now. */
                             token: string;
                         };
@@ -5974,8 +6034,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Proxies, the config version each has applied, and whether they still heartbeat
-         * @description Every proxy that heartbeated within the last day. One whose last heartbeat is older than `livenessMs` is listed with `stale: true` (stopped, crashed or cut off from the control database), never left out. A proxy that stops cleanly removes itself.
+         * Proxies, the config version each has applied, and whether they still heartbeat (platform admin)
+         * @description Every proxy that heartbeated within the last day. One whose last heartbeat is older than `livenessMs` is listed with `stale: true` (stopped, crashed or cut off from the control database), never left out. A proxy that stops cleanly removes itself. Platform admins only (host names, every tenant’s routes and connections); tenants follow their own changes through the `propagation` of each change.
          */
         get: {
             parameters: {
@@ -6059,6 +6119,15 @@ export interface paths {
                 };
                 /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Every error has this shape; `code` is stable (see docs/api-errors.md). */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7439,7 +7508,7 @@ export interface components {
          */
         ErrorResponse: {
             statusCode: number;
-            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_NOT_LEAF" | "SY_CERTIFICATE_NO_HOSTNAMES" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
+            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_LAST_PLATFORM_ADMIN" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_NOT_LEAF" | "SY_CERTIFICATE_NO_HOSTNAMES" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
             error: string;
             message: string;
             requestId: string;
@@ -7516,6 +7585,7 @@ export interface components {
          *       "ca": null,
          *       "upstreamTls": true,
          *       "upstreamCa": null,
+         *       "upstreamServerName": null,
          *       "version": 42,
          *       "owner": {
          *         "type": "api"
@@ -7603,6 +7673,8 @@ export interface components {
             upstreamTls: boolean;
             /** @description Terminate mode: PEM CA the upstream certificate must chain to; null = not verified */
             upstreamCa: string | null;
+            /** @description Terminate mode with upstream TLS: the name sent as SNI to the upstream and checked against its certificate; null = the upstream host name */
+            upstreamServerName: string | null;
             /** @description Config version of the route’s last change */
             version: number | null;
             /**
@@ -7699,6 +7771,7 @@ export interface components {
          *         "ca": null,
          *         "upstreamTls": true,
          *         "upstreamCa": null,
+         *         "upstreamServerName": null,
          *         "version": 42,
          *         "owner": {
          *           "type": "api"
@@ -7846,7 +7919,14 @@ export interface components {
          *       "createdAt": "2026-11-22T08:00:00.000Z",
          *       "lastUsedAt": "2026-11-23T14:12:09.000Z",
          *       "expiresAt": "2027-06-30T00:00:00.000Z",
-         *       "revokedAt": null
+         *       "revokedAt": null,
+         *       "createdBy": {
+         *         "kind": "user",
+         *         "userId": "1f0c9a7e-2b3d-4c5e-8f6a-7b8c9d0e1f2a",
+         *         "email": "ada@example.com",
+         *         "tokenId": null,
+         *         "tokenName": null
+         *       }
          *     }
          */
         ApiToken: {
@@ -7861,6 +7941,15 @@ export interface components {
             lastUsedAt: string | null;
             expiresAt: string | null;
             revokedAt: string | null;
+            /** @description Who created the token. Tokens a user created are revoked when that user’s access ends or shrinks below them (docs/accounts.md). */
+            createdBy: {
+                /** @description `user`: a signed-in user (`userId`, `email`; `email` is null once the user is deleted). `platform-token` / `api-token`: another token (`tokenId`, `tokenName`). `bootstrap-token`: SWITCHYARD_ADMIN_TOKEN. `unknown`: no record of the creator. */
+                kind: "user" | "platform-token" | "api-token" | "bootstrap-token" | "unknown";
+                userId: string | null;
+                email: string | null;
+                tokenId: string | null;
+                tokenName: string | null;
+            };
         };
         /**
          * @example {
