@@ -98,7 +98,7 @@ describe('clients that end normally are recorded with a normal end', () => {
     if (name === 'term') expect(tally(rows)).toEqual({ client_closed: 301 });
   });
 
-  it('psql quitting: client_closed', async () => {
+  it('psql quitting (passthrough): a normal end, whichever FIN came first', async () => {
     const s = psqlSession(libpq(host('psql'), proxy.ports.postgres, { sslmode: 'require' }));
     expect(await s.query('select 41 + 1')).toBe('42');
     expect((await s.quit()).code).toBe(0);
