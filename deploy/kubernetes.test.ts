@@ -145,6 +145,32 @@ describe('ExternalAccess CRD', () => {
     for (const [what, spec] of bad) expect(check({ ...ok, spec }), what).not.toBe('ok');
     expect(check({ ...ok, spec: { service: { name: 'pg', port: 5432 }, tlsMode: 'tls' } })).toContain('/spec/tlsMode');
   });
+
+  it('takes the upstream TLS leg (upstreamCa, upstreamServerName) and refuses a server name that is not a DNS name', () => {
+    const ok = { apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name: 'x' }, spec: { service: { name: 'pg-rw', port: 5432 }, tlsMode: 'terminate' } };
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBoTCCAUegAwIBAgIU\n-----END CERTIFICATE-----\n';
+    const spec = (extra: Record<string, unknown>) => ({ ...ok, spec: { ...ok.spec, ...extra } });
+    for (const name of ['pg-rw', 'pg-rw.acme-prod.svc', 'pg-rw.acme-prod.svc.cluster.local', 'PG-RW.Acme-Prod.svc.cluster.local.', `${'a'.repeat(63)}.svc`]) {
+      expect(check(spec({ upstreamCa: pem, upstreamServerName: name })), name).toBe('ok');
+    }
+    const bad: [string, Record<string, unknown>, string][] = [
+      ['an IP address', { upstreamServerName: '10.244.1.17' }, '/spec/upstreamServerName'],
+      ['an IPv6 address', { upstreamServerName: 'fd00::17' }, '/spec/upstreamServerName'],
+      ['a port', { upstreamServerName: 'pg-rw.acme-prod.svc:5432' }, '/spec/upstreamServerName'],
+      ['a wildcard', { upstreamServerName: '*.acme-prod.svc' }, '/spec/upstreamServerName'],
+      ['a URL', { upstreamServerName: 'https://pg-rw.acme-prod.svc' }, '/spec/upstreamServerName'],
+      ['an empty label', { upstreamServerName: 'pg-rw..svc' }, '/spec/upstreamServerName'],
+      ['a label of 64 characters', { upstreamServerName: `${'a'.repeat(64)}.svc` }, '/spec/upstreamServerName'],
+      ['a leading hyphen', { upstreamServerName: '-pg.svc' }, '/spec/upstreamServerName'],
+      ['254 characters', { upstreamServerName: `${'a.'.repeat(126)}ab` }, '/spec/upstreamServerName'],
+      ['an empty name', { upstreamServerName: '' }, '/spec/upstreamServerName'],
+      ['a name that is not a string', { upstreamServerName: 5432 }, '/spec/upstreamServerName'],
+      ['an empty CA', { upstreamCa: '' }, '/spec/upstreamCa'],
+      ['a CA past 64 KiB', { upstreamCa: pem.repeat(2000) }, '/spec/upstreamCa'],
+      ['a CA that is not a string', { upstreamCa: { 'ca.crt': pem } }, '/spec/upstreamCa'],
+    ];
+    for (const [what, extra, field] of bad) expect(check(spec(extra)), what).toContain(field);
+  });
 });
 
 describe('controller manifests', () => {

@@ -10,7 +10,7 @@ import type { Endpoint } from '@switchyard/core';
 import type { PrismaClient } from '@switchyard/db';
 import { describeError, isControlDatabaseOutage } from './failures.js';
 import { NotLeaderError } from './leader.js';
-import type { DesiredRoute, DiscoveredService, RouteOwnerRef } from './translate/translate.js';
+import { UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type RouteOwnerRef } from './translate/translate.js';
 
 export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string };
 
@@ -70,8 +70,53 @@ const REASONS: Record<string, string> = {
   SY_CERTIFICATE_HOSTNAME_MISMATCH: 'CertificateMismatch',
   SY_CERTIFICATE_REQUIRED: 'CertificateNotFound',
   SY_LISTENER_MISMATCH: 'Invalid',
+  SY_UPSTREAM_CA_INVALID: UPSTREAM_CA_INVALID,
   SY_VALIDATION: 'Invalid',
 };
+
+/** The condition reason of an API refusal (`Invalid` for codes without a reason of their own). */
+export function refusalReason(e: Pick<AppError, 'code'>): string {
+  return REASONS[e.code] ?? 'Invalid';
+}
+
+/**
+ * Fields of the API's PUT body → the ExternalAccess field they come from: a refusal's message
+ * names what the object's author can change (`spec.upstreamCa`), not the API's `body.…`.
+ */
+const SPEC_FIELDS: Record<string, string> = {
+  hostname: 'spec.hostname',
+  sourceCidrs: 'spec.sourceCidrs',
+  maxConnections: 'spec.maxConnections',
+  disableBehavior: 'spec.disableBehavior',
+  tlsMode: 'spec.tlsMode',
+  upstreamTls: 'spec.upstreamTls',
+  upstreamCa: 'spec.upstreamCa',
+  upstreamServerName: 'spec.upstreamServerName',
+  certificateId: 'spec.certificate.name',
+};
+
+/**
+ * The ExternalAccess field an API refusal is about (from its first detail), or null — also for
+ * the hostname when the object names none (the default one is the controller's choice).
+ */
+export function specFieldOf(e: Pick<AppError, 'details'>, r: Pick<DesiredRoute, 'customHostname'>): string | null {
+  const m = /^body\.([A-Za-z]+)(?:\.(\d+))?/.exec(e.details?.[0]?.field ?? '');
+  const field = m ? SPEC_FIELDS[m[1]!] : undefined;
+  if (!field || (field === 'spec.hostname' && !r.customHostname)) return null;
+  return m![2] === undefined ? field : `${field}[${m![2]}]`;
+}
+
+/**
+ * An API refusal as a condition message that starts with the object's field at fault:
+ * `body.upstreamServerName "x" is not a DNS name` → `spec.upstreamServerName: "x" is not a DNS name`.
+ */
+export function refusalMessage(e: Pick<AppError, 'details' | 'message'>, r: Pick<DesiredRoute, 'customHostname'>): string {
+  const field = specFieldOf(e, r);
+  if (!field) return e.message;
+  const name = /^body\.([A-Za-z]+)/.exec(e.details?.[0]?.field ?? '')![1]!;
+  const rest = e.message.replace(new RegExp(`^(?:body\\.)?${name}(?:\\.\\d+)?:?\\s*`), '');
+  return `${field}: ${rest}`;
+}
 
 export class Applier {
   /** Unexpected failures of single objects (and deletions), by route key, with their backoff. */
@@ -174,6 +219,9 @@ export class Applier {
         maxConnections: r.maxConnections,
         disableBehavior: r.disableBehavior,
         upstreamTls: r.upstreamTls,
+        // Always sent: a field removed from the object clears it on the route (null).
+        upstreamCa: r.upstreamCa,
+        upstreamServerName: r.upstreamServerName,
       };
       if (r.certificateName) {
         const cert = await this.prisma.certificate.findFirst({ where: { tenantId: tenant.id, name: r.certificateName } });
@@ -185,7 +233,7 @@ export class Applier {
     } catch (err) {
       const e = err as AppError;
       if (typeof e.code === 'string' && e.code.startsWith('SY_') && e.statusCode < 500) {
-        return { ok: false, reason: REASONS[e.code] ?? 'Invalid', message: e.message };
+        return { ok: false, reason: refusalReason(e), message: refusalMessage(e, r) };
       }
       throw err;
     }

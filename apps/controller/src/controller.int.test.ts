@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createPrisma, type PrismaClient } from '@switchyard/db';
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
+import { createTestDatabase, TEST_KEYS, testCa, type TestDatabase } from '@switchyard/testkit';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -52,7 +52,8 @@ beforeAll(async () => {
   for (const slug of ['acme', 'beta']) {
     await prisma.tenant.create({ data: { slug, name: slug, allowedUpstreamCidrs: ['127.0.0.0/8'], allowedUpstreamSuffixes: [`${slug}.svc.cluster.local`, `${slug}-prod.svc.cluster.local`], allowedCustomDomains: [`${slug}.example.test`] } });
   }
-  apiConfig = loadApiConfig({ DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', LOG_LEVEL: 'silent' });
+  // A keyring: terminate-mode routes get a certificate from the platform CA.
+  apiConfig = loadApiConfig({ DATABASE_URL: db.url, SWITCHYARD_BASE_DOMAIN: 'db.example.test', SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true', SWITCHYARD_KEYS: TEST_KEYS, LOG_LEVEL: 'silent' });
   kube = new FakeKube();
   kube.bookmarkMs = 100;
   await kube.start();
@@ -241,6 +242,72 @@ describe('controller', () => {
     kube.delete('ExternalAccess', 'acme-prod', 'by-name');
     await waitUntil(async () => (await routes()).length === 0);
     await stop(c);
+  });
+
+  it('sets the upstream TLS leg of a terminate-mode route from the object (upstreamCa; the Service’s name for pod addresses), follows changes, refuses bad values naming the field, and rewrites nothing when nothing changed', async () => {
+    const ca = testCa().certPem;
+    const row = async () => prisma.route.findFirst({ where: { ownerName: 'upstream-tls' }, select: { id: true, version: true, tlsMode: true, upstreamTls: true, upstreamCa: true, upstreamServerName: true } });
+    const spec = (extra: Partial<ExternalAccess['spec']>): ExternalAccess['spec'] => ({ service: { name: 'pg', port: 5432 }, tlsMode: 'terminate', ...extra });
+    // The status of the object's current generation: written after that reconcile applied (or
+    // removed) the route, so the row is checked once, not polled.
+    const change = async (s: ExternalAccess['spec']) => {
+      const { generation } = kube.apply(ea('acme-prod', 'upstream-tls', s)).metadata;
+      const o = await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'upstream-tls', (x) => x?.status?.observedGeneration === generation && cond(x, 'Accepted') !== undefined);
+      return cond(o, 'Accepted')!;
+    };
+    let c = await start();
+    try {
+      // The route lists the pod addresses (127.0.0.1 here); the database's certificate names the Service.
+      expect(await change(spec({ upstreamCa: ca }))).toMatchObject({
+        status: 'True',
+        message: "Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5432; the database's certificate is verified for pg.acme-prod.svc.cluster.local",
+      });
+      expect(await row()).toMatchObject({ tlsMode: 'terminate', upstreamTls: true, upstreamCa: ca, upstreamServerName: 'pg.acme-prod.svc.cluster.local' });
+
+      // Nothing changed: a restarted controller writes no route, bumps no version, patches no status.
+      await c.controller.idle();
+      const before = { row: await row(), version: (await prisma.configState.findFirstOrThrow()).version, patches: kube.requests.filter((r) => r.method === 'PATCH').length };
+      await stop(c);
+      c = await start();
+      await waitUntil(async () => c.leader.isLeader && c.controller.reconciles > 0);
+      await c.controller.idle();
+      expect(await row()).toEqual(before.row);
+      expect((await prisma.configState.findFirstOrThrow()).version).toBe(before.version);
+      expect(kube.requests.filter((r) => r.method === 'PATCH').length).toBe(before.patches);
+
+      // An explicit name replaces the default, stored as the API normalises it; the same route is updated.
+      expect((await change(spec({ upstreamCa: ca, upstreamServerName: 'PG-RW.acme-prod.svc.' }))).message).toMatch(/verified for pg-rw\.acme-prod\.svc$/);
+      expect(await row()).toMatchObject({ id: before.row!.id, upstreamCa: ca, upstreamServerName: 'pg-rw.acme-prod.svc' });
+
+      // Bad values are refused naming the field (the fake API server does not apply the CRD's
+      // schema, so the controller's own check answers), and the route goes with the acceptance.
+      expect(await change(spec({ upstreamCa: ca, upstreamServerName: '10.0.0.7' }))).toMatchObject({ status: 'False', reason: 'Invalid', message: expect.stringMatching(/^spec\.upstreamServerName: "10\.0\.0\.7" is not a DNS name/) });
+      expect(await row()).toBeNull();
+      // (The value is never repeated: it could be a key pasted by mistake.)
+      const badCa = await change(spec({ upstreamCa: 'secret-not-a-certificate', upstreamServerName: 'pg-rw.acme-prod.svc' }));
+      expect(badCa).toMatchObject({ status: 'False', reason: 'UpstreamCaInvalid', message: expect.stringMatching(/^spec\.upstreamCa: is not PEM/) });
+      expect(badCa.message).not.toContain('secret-not-a-certificate');
+      expect(await row()).toBeNull();
+      // A refusal of the API itself (the controller does not check CIDRs) names the object's field too, not the API body's.
+      expect(await change(spec({ upstreamCa: ca, sourceCidrs: ['10.0.0.1/8'] }))).toMatchObject({ status: 'False', reason: 'Invalid', message: 'spec.sourceCidrs[0]: "10.0.0.1/8" is not a CIDR with zero host bits' });
+      expect(await row()).toBeNull();
+
+      // Both fields removed: the route has no CA (null) and is checked for the Service's name again.
+      expect((await change(spec({}))).message).toBe('Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5432');
+      expect(await row()).toMatchObject({ upstreamCa: null, upstreamServerName: 'pg.acme-prod.svc.cluster.local' });
+      expect((await change(spec({ upstreamCa: ca }))).status).toBe('True');
+      expect(await row()).toMatchObject({ upstreamCa: ca, upstreamServerName: 'pg.acme-prod.svc.cluster.local' });
+
+      // Plaintext to the database, then passthrough: no upstream TLS leg, both cleared (null).
+      expect((await change(spec({ upstreamTls: false, upstreamCa: ca, upstreamServerName: 'pg-rw.acme-prod.svc' }))).status).toBe('True');
+      expect(await row()).toMatchObject({ tlsMode: 'terminate', upstreamTls: false, upstreamCa: null, upstreamServerName: null });
+      expect((await change(spec({ tlsMode: 'passthrough', upstreamCa: ca, upstreamServerName: 'pg-rw.acme-prod.svc' }))).status).toBe('True');
+      expect(await row()).toMatchObject({ tlsMode: 'passthrough', upstreamCa: null, upstreamServerName: null });
+    } finally {
+      kube.delete('ExternalAccess', 'acme-prod', 'upstream-tls');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
   });
 
   it('refuses another tenant’s namespace and reports hostname conflicts as conditions', async () => {

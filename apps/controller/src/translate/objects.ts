@@ -77,6 +77,13 @@ export interface ExternalAccessSpec {
   upstreamTls?: boolean;
   /** Terminate mode: a certificate of the tenant by name; omitted: one issued by the platform CA. */
   certificate?: { name: string };
+  /** Terminate mode with upstreamTls: PEM CA certificate(s) the database's certificate must chain to; omitted: not verified. */
+  upstreamCa?: string;
+  /**
+   * Terminate mode with upstreamTls: the DNS name sent as SNI and checked against the database's
+   * certificate; omitted: the Service's DNS name with `upstream: endpoints`, else the upstream host.
+   */
+  upstreamServerName?: string;
 }
 
 export interface ExternalAccessStatus {

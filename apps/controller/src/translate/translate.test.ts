@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { emptyInput, loadObjects } from '../testing/load.js';
 import type { ExternalAccess, Namespace } from './objects.js';
-import { databaseName, fallbackDatabaseName, listenerAdmits, translate, type PlannedExternalAccessStatus, type TranslateContext } from './translate.js';
+import { databaseName, fallbackDatabaseName, listenerAdmits, translate, upstreamCaProblem, type PlannedExternalAccessStatus, type TranslateContext } from './translate.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const ctx: TranslateContext = { tenants: new Set(['acme', 'beta']), baseDomain: 'db.example.test', clusterDomain: 'cluster.local' };
@@ -155,5 +155,62 @@ describe('listenerAdmits (a Gateway listener hostname narrows a route’s hostna
     ['a.example.com', '*.example.com', false],
   ])('listener %s, route %s → %s', (listener, route, admitted) => {
     expect(listenerAdmits(listener, route)).toBe(admitted);
+  });
+});
+
+describe('the upstream TLS leg (spec.upstreamCa, spec.upstreamServerName)', () => {
+  const cnpg = () => loadObjects([readFileSync(join(dir, 'cnpg-cluster.yaml'), 'utf8')]);
+  const ca = readFileSync(join(dir, 'cases', 'externalaccess-upstream-name.in.yaml'), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0].replace(/^ +/gm, '');
+  const run = (spec: Partial<ExternalAccess['spec']>, over: Partial<TranslateContext> = {}) => {
+    const input = cnpg();
+    input.externalAccesses = [
+      { kind: 'ExternalAccess', metadata: { name: 'x', namespace: 'acme-prod', uid: 'uid-x', generation: 4 }, spec: { service: { name: 'orders-rw', port: 5432 }, tlsMode: 'terminate', ...spec } },
+    ];
+    const out = translate(input, { ...ctx, ...over });
+    return { route: out.routes[0] ?? null, status: out.statuses.find((s): s is PlannedExternalAccessStatus => s.kind === 'ExternalAccess')! };
+  };
+
+  it.each([
+    ['an IPv4 address', '10.244.1.17'],
+    ['an IPv6 address', 'fd00::17'],
+    ['a port', 'orders-rw.acme-prod.svc:5432'],
+    ['a wildcard', '*.acme-prod.svc'],
+    ['a space', 'orders rw'],
+    ['an empty label', 'orders-rw..svc'],
+    ['a label of 64 characters', `${'a'.repeat(64)}.svc`],
+    ['nothing', ' '],
+  ])('refuses %s as spec.upstreamServerName, naming the field (the API would refuse it too)', (_, name) => {
+    const { route, status } = run({ upstreamServerName: name });
+    expect(route).toBeNull();
+    expect(status.conditions[0]).toMatchObject({ type: 'Accepted', status: 'False', reason: 'Invalid', observedGeneration: 4 });
+    expect(status.conditions[0]!.message).toMatch(/^spec\.upstreamServerName: ".*" is not a DNS name/);
+  });
+
+  it('takes a Service’s short name and a name with a trailing dot, as the API stores them', () => {
+    expect(run({ upstreamServerName: 'Orders-RW', upstreamCa: ca }).route).toMatchObject({ upstreamServerName: 'orders-rw', upstreamCa: ca });
+    expect(run({ upstreamServerName: 'orders-rw.acme-prod.svc.cluster.local.' }).route!.upstreamServerName).toBe('orders-rw.acme-prod.svc.cluster.local');
+  });
+
+  it('names the Service in the cluster domain the controller is configured with, even while no pod is ready', () => {
+    expect(run({}, { clusterDomain: 'k8s.example.internal' }).route!.upstreamServerName).toBe('orders-rw.acme-prod.svc.k8s.example.internal');
+    const input = cnpg();
+    input.endpointSlices = [];
+    input.externalAccesses = [{ kind: 'ExternalAccess', metadata: { name: 'x', namespace: 'acme-prod', uid: 'uid-x' }, spec: { service: { name: 'orders-rw', port: 5432 }, tlsMode: 'terminate' } }];
+    // The route points at the Service itself until a pod is ready: the name does not change with it.
+    expect(translate(input, ctx).routes[0]).toMatchObject({ endpoints: [{ host: 'orders-rw.acme-prod.svc.cluster.local' }], upstreamServerName: 'orders-rw.acme-prod.svc.cluster.local' });
+  });
+
+  it('upstreamCaProblem: PEM certificates pass; anything else says why without quoting the value', () => {
+    expect(upstreamCaProblem(ca)).toBeNull();
+    expect(upstreamCaProblem(`# the cluster's CA\n${ca}\n${ca}`)).toBeNull(); // a bundle, with text between
+    expect(upstreamCaProblem('')).toMatch(/^is not PEM/);
+    expect(upstreamCaProblem(ca.replace('MII', 'XXX'))).toBe('certificate 1 of 1 is not a valid X.509 certificate');
+    expect(upstreamCaProblem(`${ca}\n${ca.replace('MII', 'XXX')}`)).toBe('certificate 2 of 2 is not a valid X.509 certificate');
+    const key = '-----BEGIN EC PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END EC PRIVATE KEY-----\n';
+    expect(upstreamCaProblem(`${ca}\n${key}`)).toMatch(/^holds a private key/);
+    expect(upstreamCaProblem(`${ca}\n${key}`)).not.toContain('c2VjcmV0');
+    expect(upstreamCaProblem(ca + ' '.repeat(65536))).toBe('is longer than 65536 characters');
+    // Checked once per value, then remembered: the same answer every time.
+    expect(upstreamCaProblem(ca.replace('MII', 'XXX'))).toBe(upstreamCaProblem(ca.replace('MII', 'XXX')));
   });
 });

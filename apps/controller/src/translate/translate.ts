@@ -18,10 +18,12 @@
  * - Among Kubernetes objects the oldest claim (creationTimestamp, then uid) on a hostname wins;
  *   the others get Accepted=False reason HostnameConflict.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import {
   defaultRouteHostname,
+  isDnsLabel,
   isEngine,
+  isIpLiteral,
   isValidHostname,
   isValidWildcardHostname,
   listenerProtocolFor,
@@ -101,6 +103,14 @@ export interface DesiredRoute {
   certificateName: string | null;
   /** Terminate mode: TLS to the database (default) or plaintext. */
   upstreamTls: boolean;
+  /** Terminate mode with upstreamTls: PEM CA the database's certificate must chain to; null: not verified (and always null otherwise). */
+  upstreamCa: string | null;
+  /**
+   * Terminate mode with upstreamTls: the name sent as SNI and checked against the database's
+   * certificate (null: the endpoint's host; always null otherwise). Defaults to the Service's
+   * DNS name when the route lists its pod addresses, which no operator's certificate names.
+   */
+  upstreamServerName: string | null;
 }
 
 /** Conditions without lastTransitionTime (the status writer sets it when a status flips). */
@@ -186,6 +196,8 @@ export interface TranslateOutput {
 
 /** At most this many endpoints per route (the API's limit). */
 const MAX_ENDPOINTS = 16;
+/** spec.upstreamCa's longest accepted value (the API's limit on upstreamCa). */
+export const MAX_UPSTREAM_CA = 65536;
 const MAX_DATABASE_NAME = 40;
 
 export function translate(input: TranslateInput, ctx: TranslateContext): TranslateOutput {
@@ -364,6 +376,8 @@ class Translator {
     const spec = ea.spec ?? {};
     let endpoints: Endpoint[];
     let guessed: Engine | null = null;
+    /** The Service's DNS name when the route lists its pod addresses (upstream: endpoints). */
+    let podsOf: string | null = null;
     if (spec.service) {
       const svcNs = spec.service.namespace ?? ns;
       if (svcNs !== ns && this.tenantOfNs.get(svcNs) !== t.tenant) {
@@ -374,6 +388,9 @@ class Translator {
       endpoints = r.endpoints;
       status.readyEndpoints = r.ready;
       guessed = r.engine;
+      // Set even while no pod is ready (the route then names the Service itself): the name must
+      // not come and go with readiness, each change a route write.
+      if ((spec.upstream ?? 'endpoints') === 'endpoints') podsOf = normalizeHostname(`${spec.service.name}.${svcNs}.svc.${this.ctx.clusterDomain}`);
     } else if (spec.endpoints && spec.endpoints.length > 0) {
       // Explicit endpoints: the API checks them against the tenant's upstream policy, which
       // refuses other tenants' namespaces and networks.
@@ -390,6 +407,25 @@ class Translator {
       if (!h || !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h))) return refuse('Invalid', `spec.hostname: "${spec.hostname}" is not a valid host name`);
       hostname = h;
     }
+    if (spec.upstreamCa !== undefined) {
+      const problem = upstreamCaProblem(spec.upstreamCa);
+      if (problem) return refuse(UPSTREAM_CA_INVALID, `spec.upstreamCa: ${problem}`);
+    }
+    let serverName: string | null = null;
+    if (spec.upstreamServerName !== undefined) {
+      serverName = normalizeHostname(String(spec.upstreamServerName).trim());
+      if (!serverName || !isUpstreamServerName(serverName)) {
+        return refuse(
+          'Invalid',
+          `spec.upstreamServerName: "${String(spec.upstreamServerName).slice(0, 253)}" is not a DNS name (the name in the database's certificate, e.g. orders-rw.${ns}.svc; no addresses, ports or wildcards)`,
+        );
+      }
+    }
+    const tlsMode = spec.tlsMode ?? 'passthrough';
+    const upstreamTls = spec.upstreamTls ?? true;
+    // Only a terminating proxy with TLS to the database has a certificate to check: in
+    // passthrough (the client checks it) or with a plaintext upstream both stay null.
+    const upstreamLeg = tlsMode === 'terminate' && upstreamTls;
     const route: DesiredRoute = {
       owner: { kind: 'ExternalAccess', namespace: ns, name: ea.metadata.name, uid: ea.metadata.uid },
       tenant: t.tenant,
@@ -397,15 +433,21 @@ class Translator {
       engine,
       endpoints,
       enabled: spec.enabled ?? true,
-      tlsMode: spec.tlsMode ?? 'passthrough',
+      tlsMode,
       hostname: '',
       customHostname: Boolean(spec.hostname),
       sourceCidrs: spec.sourceCidrs ?? [],
       maxConnections: spec.maxConnections ?? null,
       disableBehavior: spec.disableBehavior ?? 'drain',
       certificateName: spec.certificate?.name ?? null,
-      upstreamTls: spec.upstreamTls ?? true,
+      upstreamTls,
+      upstreamCa: upstreamLeg ? (spec.upstreamCa ?? null) : null,
+      upstreamServerName: upstreamLeg ? (serverName ?? podsOf) : null,
     };
+    // What a verified upstream is checked for, in the Accepted message (only with a CA: without
+    // one nothing is verified, and an object that sets neither keeps the message it had).
+    const checkedFor = route.upstreamServerName ?? (endpoints.length === 1 ? endpoints[0]!.host : "each endpoint's host");
+    const verified = route.upstreamCa === null ? '' : `; the database's certificate is verified for ${checkedFor}`;
     const preferred = databaseName(ns, ea.metadata.name);
     claims.push({
       route,
@@ -419,7 +461,7 @@ class Translator {
       named: (database, host) => {
         status.hostname = host;
         status.database = database;
-        status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${host} to ${describeEndpoints(endpoints)}`, generation)];
+        status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${host} to ${describeEndpoints(endpoints)}${verified}`, generation)];
       },
       lose: (reason, subject, what) => {
         status.conditions = [cond('Accepted', false, reason, `${subject} is ${what} (older claims win)`, generation), cond('Ready', false, reason, `${subject} is ${what}`, generation)];
@@ -502,6 +544,8 @@ class Translator {
           disableBehavior: 'drain',
           certificateName: null,
           upstreamTls: true,
+          upstreamCa: null,
+          upstreamServerName: null,
         },
         preferred,
         fallback: fallbackDatabaseName('TLSRoute', ns, tr.metadata.name, preferred, hostnames.length > 1 ? i + 1 : 0),
@@ -777,6 +821,52 @@ class Translator {
 export function listenerAdmits(listener: string | undefined, route: string): boolean {
   if (!listener || listener === route) return true;
   return listener.startsWith('*.') && route.endsWith(listener.slice(1)) && route.length > listener.length - 1;
+}
+
+/** Condition reason of an ExternalAccess whose spec.upstreamCa is not PEM certificates (the translator's check, or the API's SY_UPSTREAM_CA_INVALID). */
+export const UPSTREAM_CA_INVALID = 'UpstreamCaInvalid';
+
+/** Results of upstreamCaProblem by value: the same CA is checked on every reconcile. */
+const caChecks = new Map<string, string | null>();
+
+/**
+ * Why spec.upstreamCa is not one or more PEM certificates, or null when it is: at least one
+ * `CERTIFICATE` block, each a parsable X.509 certificate, and no private key (a whole Secret
+ * pasted by mistake: the CA is stored on the route and shown to the tenant). The message never
+ * quotes the value. Deterministic, so the translator stays pure.
+ */
+export function upstreamCaProblem(pem: string): string | null {
+  if (typeof pem !== 'string') return 'must be a string of PEM certificates';
+  if (pem.length > MAX_UPSTREAM_CA) return `is longer than ${MAX_UPSTREAM_CA} characters`;
+  const known = caChecks.get(pem);
+  if (known !== undefined) return known;
+  const problem = checkCa(pem);
+  if (caChecks.size >= 256) caChecks.clear();
+  caChecks.set(pem, problem);
+  return problem;
+}
+
+function checkCa(pem: string): string | null {
+  if (/PRIVATE KEY-----/.test(pem)) return 'holds a private key; give only the CA certificate (ca.crt of the CA Secret), never a key';
+  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certs.length === 0) return 'is not PEM: expected one or more "-----BEGIN CERTIFICATE-----" blocks (the ca.crt of the database\'s CA Secret)';
+  for (const [i, c] of certs.entries()) {
+    try {
+      new X509Certificate(c);
+    } catch {
+      return `certificate ${i + 1} of ${certs.length} is not a valid X.509 certificate`;
+    }
+  }
+  return null;
+}
+
+/**
+ * A name a certificate can carry and SNI can send (RFC 6066 §3: a DNS host name, not an
+ * address), already normalised: the API's rule for upstreamServerName.
+ */
+function isUpstreamServerName(name: string): boolean {
+  if (name.length > 253 || isIpLiteral(name)) return false;
+  return name.split('.').every((l) => isDnsLabel(l));
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string, observedGeneration: number): PlannedCondition {

@@ -1,0 +1,41 @@
+/**
+ * How an API refusal reads on the object: its condition reason, and a message that starts with
+ * the ExternalAccess field at fault (`spec.upstreamCa`), not the API body's (`body.upstreamCa`).
+ */
+import { AppError } from '@switchyard/api';
+import { describe, expect, it } from 'vitest';
+import { refusalMessage, refusalReason, specFieldOf } from './apply.js';
+import { UPSTREAM_CA_INVALID } from './translate/translate.js';
+
+const named = { customHostname: true };
+const defaulted = { customHostname: false };
+
+describe('refusalMessage', () => {
+  it('names the spec field of the upstream TLS leg the API refused', () => {
+    const ca = new AppError('SY_UPSTREAM_CA_INVALID', 'upstreamCa must hold one or more PEM certificates', [{ field: 'body.upstreamCa', message: 'is not a PEM certificate' }]);
+    expect(refusalMessage(ca, named)).toBe('spec.upstreamCa: must hold one or more PEM certificates');
+    // The reason the translator gives a CA it refuses itself.
+    expect(refusalReason(ca)).toBe(UPSTREAM_CA_INVALID);
+    expect(UPSTREAM_CA_INVALID).toBe('UpstreamCaInvalid');
+    const name = new AppError('SY_VALIDATION', 'body.upstreamServerName "10.0.0.1" is not a DNS name (the name in the upstream\'s certificate, e.g. pg.tenant.svc)', [
+      { field: 'body.upstreamServerName', message: 'is not a DNS name (no IP addresses, ports or wildcards)' },
+    ]);
+    expect(refusalReason(name)).toBe('Invalid');
+    expect(refusalMessage(name, named)).toBe('spec.upstreamServerName: "10.0.0.1" is not a DNS name (the name in the upstream\'s certificate, e.g. pg.tenant.svc)');
+  });
+
+  it('maps list items and the certificate, and leaves the hostname alone when the object names none', () => {
+    const cidr = new AppError('SY_VALIDATION', 'body.sourceCidrs.2 "10.0.0.1/8" is not a CIDR with zero host bits', [{ field: 'body.sourceCidrs.2', message: 'is not a CIDR' }]);
+    expect(refusalMessage(cidr, named)).toBe('spec.sourceCidrs[2]: "10.0.0.1/8" is not a CIDR with zero host bits');
+    const cert = new AppError('SY_CERTIFICATE_HOSTNAME_MISMATCH', 'Certificate acme-wildcard does not cover x.acme.example.test', [{ field: 'body.certificateId', message: 'is not covered' }]);
+    expect(refusalMessage(cert, named)).toBe('spec.certificate.name: Certificate acme-wildcard does not cover x.acme.example.test');
+    const taken = new AppError('SY_HOSTNAME_TAKEN', undefined, [{ field: 'body.hostname', message: 'is taken' }]);
+    expect(refusalMessage(taken, named)).toBe('spec.hostname: This hostname is already used by another route');
+    // The default hostname is the controller's choice: no field of the object to blame.
+    expect(specFieldOf(taken, defaulted)).toBeNull();
+    expect(refusalMessage(taken, defaulted)).toBe('This hostname is already used by another route');
+    // Fields the object does not set are left as the API said them.
+    expect(refusalMessage(new AppError('SY_UPSTREAM_NOT_ALLOWED', 'refused by policy', [{ field: 'body.endpoints.0.host', message: 'x' }]), named)).toBe('refused by policy');
+    expect(refusalMessage(new AppError('SY_CONFLICT', 'no details'), named)).toBe('no details');
+  });
+});
