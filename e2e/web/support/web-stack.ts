@@ -65,12 +65,13 @@ async function must(api: ApiServer, method: string, path: string, body?: unknown
 
 /**
  * Tenant `acme` (loopback upstreams allowed, custom hostnames under acme.example.test) with an
- * owner and a member; tenant `globex` with its own owner. All passwords are PASSWORD.
+ * owner and a member; tenant `globex` with its own owner. All passwords are PASSWORD. `env`
+ * goes to the API, `proxyEnv` to the proxy process (pools: pools.test.ts).
  */
-export async function startWebStack(databaseUrl: string, env: Record<string, string> = {}): Promise<WebStack> {
+export async function startWebStack(databaseUrl: string, env: Record<string, string> = {}, proxyEnv: Record<string, string> = {}): Promise<WebStack> {
   ensureWebBuild();
   const upstream = await startTlsPostgres([`orders.acme.${BASE_DOMAIN}`, `billing.acme.${BASE_DOMAIN}`, 'localhost']);
-  const proxy = await startProxyProcess(databaseUrl);
+  const proxy = await startProxyProcess(databaseUrl, proxyEnv);
   const api = await startApi(databaseUrl, proxy.ports, { WEB_DIST_DIR: WEB_DIST, SWITCHYARD_KEYS: TEST_KEYS, PROPAGATION_TIMEOUT_MS: '5000', ...env });
   for (const slug of ['acme', 'globex']) {
     await must(api, 'POST', '/api/v1/tenants', {
