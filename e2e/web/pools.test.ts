@@ -69,6 +69,7 @@ describe('dedicated port and egress address from the database page', () => {
     await page.locator('[data-testid="propagation"][data-phase="live"]').waitFor();
     await page.getByText(`Port ${dedicated} is this database’s own (for clients without SNI)`).waitFor();
     expect(await egress.inputValue()).toBe(EGRESS);
+    await page.getByText(`clients without SNI, port ${dedicated}`).waitFor();
     expect(await stack.must('GET', '/api/v1/tenants/acme/databases/orders/external-access')).toMatchObject({ enabled: true, dedicatedPort: dedicated, sourceAddress: EGRESS });
     expect(await axeViolations(page), 'axe on access settings with both pools in use').toEqual([]);
 

@@ -151,6 +151,11 @@ describe('ending an ACME request is said before it happens', { timeout: 15_000 }
     // orders. acme. db. example. com :15432 — five break opportunities, no characters added.
     expect(line.querySelectorAll('wbr')).toHaveLength(5);
   });
+
+  it('names the dedicated port under the switch when the database has one', () => {
+    ui(<AccessSwitch tenant="acme" database="orders" access={externalAccess({ enabled: true, hostname: HOST, port: 15432, dedicatedPort: 20001 })} canManage />);
+    screen.getByText((_, el) => el?.tagName === 'P' && el.textContent === `Clients reach ${HOST}:15432; clients without SNI, port 20001`);
+  });
 });
 
 describe('the upstream server name', { timeout: 15_000 }, () => {

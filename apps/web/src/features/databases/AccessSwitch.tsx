@@ -39,7 +39,16 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
         <Switch
           size="lg"
           label="External access"
-          description={access.enabled ? <>Clients reach {breakable(`${access.hostname}:${access.port}`)}</> : 'No client outside the cluster can connect'}
+          description={
+            access.enabled ? (
+              <>
+                Clients reach {breakable(`${access.hostname}:${access.port}`)}
+                {access.dedicatedPort !== null && <>; clients without SNI, port {access.dedicatedPort}</>}
+              </>
+            ) : (
+              'No client outside the cluster can connect'
+            )
+          }
           // A long host name wraps on a narrow window instead of widening the page: at its dots
           // and before the port (breakable), anywhere only if one label is wider than the window.
           styles={{ labelWrapper: { minWidth: 0 }, description: { overflowWrap: 'anywhere' } }}
