@@ -16,7 +16,15 @@ const EnvSchema = z.object({
   /** Set by Kubernetes in every pod: use the service account. */
   KUBERNETES_SERVICE_HOST: z.string().optional(),
   CONTROLLER_ID: z.string().min(1).optional(),
-  CONTROLLER_CLUSTER_DOMAIN: z.string().default('cluster.local'),
+  /**
+   * The cluster's DNS domain (kubelet --cluster-domain): Service names in routes and the
+   * default upstream server name, <svc>.<ns>.svc.<domain>. A DNS name; a trailing dot is dropped.
+   */
+  CONTROLLER_CLUSTER_DOMAIN: z
+    .string()
+    .transform((v) => v.trim().toLowerCase().replace(/\.$/, ''))
+    .pipe(z.string().regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a DNS name such as cluster.local'))
+    .default('cluster.local'),
   /**
    * The version TLSRoute is served at: v1 (Gateway API v1.5+, standard channel) or v1alpha2 /
    * v1alpha3 (experimental channel before v1.5). Gateway and GatewayClass are always read at v1.
