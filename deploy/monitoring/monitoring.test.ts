@@ -1,8 +1,8 @@
 /**
  * deploy/monitoring: the kustomization renders; the alert rules are valid for Prometheus and
  * behave as their unit tests say (promtool, the real rule engine, on synthetic series); every
- * metric the rules and the dashboard name is one the proxy or the controller really exports
- * (their own registries, rendered), and those metrics pass promtool's lint.
+ * metric the rules and the dashboard name is one the proxy, the controller or the API really
+ * exports (their own registries, rendered), and those metrics pass promtool's lint.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { requireTool } from '@switchyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
+import { ApiMetrics } from '../../apps/api/src/metrics.js';
 import { ControllerMetrics } from '../../apps/controller/src/metrics.js';
 import { createMetrics } from '../../apps/proxy/src/metrics.js';
 
@@ -42,20 +43,26 @@ function metricNames(expr: string): string[] {
   return names.map((n) => n.replace(/_(bucket|sum|count)$/, ''));
 }
 
-/** What the proxy's and the controller's registries export (the processes serve these). */
+/** What the proxy's, the controller's and the API's registries export (the processes serve these). */
 async function exposition(): Promise<string> {
   const proxy = createMetrics();
-  return (await proxy.registry.metrics()) + (await new ControllerMetrics().text());
+  // The API's certificate gauges come from one query of the control database: one row here,
+  // so every gauge has its series.
+  const row = { soonest: new Date(Date.now() + 30 * 86_400_000), expiring: 1, acme: { issued: 2, failed: 1 } };
+  const api = new ApiMetrics({ $queryRaw: (() => Promise.resolve([row])) as never });
+  api.observeRequest('/api/v1/meta', 'GET', 200, 0.002);
+  return (await proxy.registry.metrics()) + (await new ControllerMetrics().text()) + (await api.text());
 }
 
 describe('deploy/monitoring', () => {
-  it('renders with kubectl kustomize: two PodMonitors, the rules and the dashboard ConfigMap for the Grafana sidecar', () => {
+  it('renders with kubectl kustomize: three PodMonitors, the rules and the dashboard ConfigMap for the Grafana sidecar', () => {
     requireTool('kubectl');
     const r = spawnSync('kubectl', ['kustomize', here], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, any>);
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/switchyard-grafana-dashboard',
+      'PodMonitor/switchyard-api',
       'PodMonitor/switchyard-controller',
       'PodMonitor/switchyard-proxy',
       'PrometheusRule/switchyard',
@@ -66,13 +73,16 @@ describe('deploy/monitoring', () => {
     expect(JSON.parse(cm.data['switchyard.json']).uid).toBe('switchyard');
   });
 
-  it('scrapes the ports the base manifests name admin (proxy) and metrics (controller)', () => {
-    const base = readFileSync(join(here, '../base/proxy.yaml'), 'utf8') + readFileSync(join(here, '../base/controller.yaml'), 'utf8');
+  it('scrapes the ports the base manifests name admin (proxy) and metrics (controller, API)', () => {
+    const base = ['proxy.yaml', 'controller.yaml', 'api.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join(here, '../base', f), 'utf8')).map((d) => d.toJS() as Record<string, any>));
     const monitors = parseAllDocuments(readFileSync(join(here, 'pod-monitors.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>);
+    expect(monitors).toHaveLength(3);
     for (const m of monitors) {
       const app = m.spec.selector.matchLabels['app.kubernetes.io/name'];
-      expect(base).toContain(`app.kubernetes.io/name: ${app}`);
-      for (const e of m.spec.podMetricsEndpoints) expect(base).toMatch(new RegExp(`name: ${e.port}, containerPort: \\d+`));
+      const workload = base.find((d) => d.kind === 'Deployment' && d.spec.template.metadata.labels['app.kubernetes.io/name'] === app);
+      expect(workload, app).toBeDefined();
+      const ports = (workload!.spec.template.spec.containers as Array<{ ports: Array<{ name: string }> }>).flatMap((c) => c.ports.map((p) => p.name));
+      for (const e of m.spec.podMetricsEndpoints) expect(ports, app).toContain(e.port);
     }
   });
 
@@ -93,7 +103,7 @@ describe('deploy/monitoring', () => {
     expect(rules.map((r) => r.alert).filter((a) => !fired.has(a))).toEqual([]);
   });
 
-  it('names only metrics the proxy and the controller export, and those pass promtool check metrics', async () => {
+  it('names only metrics the proxy, the controller and the API export, and those pass promtool check metrics', async () => {
     const text = await exposition();
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
     const used = new Set([...rules.map((r) => r.expr), ...dashboardExprs, ...dashboard.templating.list.map((v) => JSON.stringify(v.query ?? ''))].flatMap(metricNames));
@@ -101,7 +111,7 @@ describe('deploy/monitoring', () => {
     expect([...used].filter((n) => !exported.has(n)).sort()).toEqual([]);
     // Lint: only prom-client's own default gauges named *_total are allowed to complain.
     const lint = run(promtool, ['check', 'metrics'], text);
-    const findings = lint.out.split('\n').filter((l) => l.trim() && !/^switchyard_proxy_nodejs_active_(handles|requests|resources)_total non-counter/.test(l));
+    const findings = lint.out.split('\n').filter((l) => l.trim() && !/^switchyard_(proxy|api)_nodejs_active_(handles|requests|resources)_total non-counter/.test(l));
     expect(findings).toEqual([]);
   });
 

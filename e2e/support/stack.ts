@@ -143,6 +143,9 @@ export async function startApiProcess(databaseUrl: string, listenerPorts: { post
       SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
       API_HOST: '127.0.0.1',
       API_PORT: '0',
+      // No metrics listener unless a test asks for one (a free port in `env`): with the
+      // default (9482) a second replica, or a parallel test file's, fails to bind and exits 1.
+      API_METRICS_PORT: '0',
       LOG_LEVEL: 'info',
       ...env,
     },

@@ -140,8 +140,14 @@ describe('proxies', () => {
         { id: 'p-dead', hostname: 'c', pid: 3, version: 't', appliedVersion: 0, startedAt: new Date(0), heartbeatAt: new Date(0) },
       ],
     });
-    const r = await h.call('GET', '/api/v1/proxies', undefined, owner);
+    const r = await h.call('GET', '/api/v1/proxies');
     expect(r.statusCode).toBe(200);
+    // Platform-wide (host names, every tenant's routes and connections): not for tenants,
+    // who see propagation on their own changes instead.
+    const tenantView = await h.call('GET', '/api/v1/proxies', undefined, owner);
+    expect(tenantView.statusCode).toBe(403);
+    expect(tenantView.json().code).toBe('SY_FORBIDDEN');
+    expect(tenantView.body).not.toContain('p-up');
     expect(r.json().items.map((p: { id: string; upToDate: boolean }) => [p.id, p.upToDate])).toEqual([
       ['p-behind', false],
       ['p-up', true],
@@ -206,6 +212,41 @@ describe('api shape', () => {
       });
       expect(r.statusCode, type).toBe(415);
       expect(r.json(), type).toMatchObject({ code: 'SY_UNSUPPORTED_MEDIA_TYPE', message: `Send JSON with Content-Type: application/json (got ${JSON.stringify(type)})` });
+    }
+  });
+
+  it('accepts an empty JSON body where the route takes none, and names the body where it takes one', async () => {
+    // Clients (and fetch wrappers) send Content-Type: application/json on every call; a
+    // DELETE or a body-less POST with it and no body used to get 400 "Body cannot be empty".
+    const json = { authorization: `Bearer ${'test-admin-token-0123456789abcdef0123456789'}`, 'content-type': 'application/json' };
+    const token = (await h.call('POST', '/api/v1/tenants/acme/tokens', { name: 'to revoke', role: 'member' }, owner)).json();
+    const revoke = await h.app.inject({ method: 'DELETE', url: `/api/v1/tenants/acme/tokens/${token.id}`, headers: json, payload: '' });
+    expect(revoke.statusCode, revoke.body).toBe(204);
+    const user = await h.call('POST', '/api/v1/users', { email: 'empty-body@example.com', name: 'Empty', password: 'correct horse battery staple' });
+    const login = await h.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'empty-body@example.com', password: 'correct horse battery staple' } });
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    const logout = await h.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { cookie, 'x-csrf-token': login.json().csrfToken, 'content-type': 'application/json' }, payload: '' });
+    expect(logout.statusCode, logout.body).toBe(204);
+    const del = await h.app.inject({ method: 'DELETE', url: `/api/v1/users/${user.json().id}`, headers: json, payload: '' });
+    expect(del.statusCode, del.body).toBe(204);
+    // A route that takes a body still needs one, and says so about the body.
+    const create = await h.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: json, payload: '' });
+    expect(create.statusCode).toBe(400);
+    expect(create.json()).toMatchObject({ code: 'SY_VALIDATION', details: [{ field: 'body' }] });
+  });
+
+  it('answers JSON in another charset than UTF-8 with 415 naming the charset', async () => {
+    const auth = { authorization: `Bearer ${'test-admin-token-0123456789abcdef0123456789'}` };
+    const body = Buffer.from(JSON.stringify({ slug: 'utf16', name: 'Utf16' }), 'utf16le');
+    for (const charset of ['utf-16', 'UTF-16LE', 'iso-8859-1']) {
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: body });
+      expect(r.statusCode, charset).toBe(415);
+      expect(r.json(), charset).toMatchObject({ code: 'SY_UNSUPPORTED_MEDIA_TYPE' });
+      expect(r.json().message, charset).toContain(`charset=${charset}`);
+    }
+    for (const charset of ['utf-8', 'UTF-8', '"utf-8"']) {
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: { ...auth, 'content-type': `application/json; charset=${charset}` }, payload: { slug: `utf8-${charset.length}${charset[0] === 'U' ? 'u' : 'l'}`, name: 'Utf8' } });
+      expect(r.statusCode, `${charset}: ${r.body}`).toBe(201);
     }
   });
 });

@@ -13,6 +13,8 @@ import { createPrisma, type PrismaClient } from '@switchyard/db';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
+import { ApiMetrics } from './metrics.js';
+import { registerJsonParser } from './lib/json-body.js';
 import { ErrorResponse } from './lib/schemas.js';
 import { createValidatorFactory } from './lib/validation.js';
 import { AcmeCa } from './modules/acme/acme.ca.js';
@@ -73,6 +75,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     prisma: PrismaClient;
     services: Services;
+    /** Prometheus metrics; served by metrics-server.ts on their own port, never by this app. */
+    metrics: ApiMetrics;
   }
 }
 
@@ -171,10 +175,11 @@ export interface DomainServices {
   acme: AcmeService;
 }
 
-/** What the API process adds to the ACME service: the CA and the worker to wake (none in the controller). */
+/** What the API process adds to the ACME service: the CA, the worker to wake and the metrics (none in the controller). */
 export interface AcmeRuntime {
   ca: AcmeCa | null;
   poke: () => void;
+  metrics?: ApiMetrics;
 }
 
 /**
@@ -204,6 +209,7 @@ export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log
     ca: acmeRuntime.ca,
     log: log.child({ component: 'acme' }),
     poke: acmeRuntime.poke,
+    ...(acmeRuntime.metrics ? { metrics: acmeRuntime.metrics } : {}),
   });
   const externalAccess = new ExternalAccessService({
     prisma,
@@ -252,6 +258,8 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   // Bodies are JSON only (Fastify also parses text/plain by default, into a string that then
   // failed as "body must be object"): anything else is 415 SY_UNSUPPORTED_MEDIA_TYPE.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body is no body; only UTF-8 (lib/json-body.ts).
+  registerJsonParser(app);
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -261,10 +269,18 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const ownsPrisma = !opts.prisma;
   app.decorate('prisma', prisma);
 
+  const metrics = new ApiMetrics(prisma, { onError: (err) => app.log.warn({ err: (err as Error).message }, 'metrics: loading the certificate gauges failed') });
+  app.decorate('metrics', metrics);
+  // Every answered request, under its route pattern (never the URL: bounded label values).
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observeRequest(req.routeOptions.url, req.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   // ACME: the worker runs in every replica; the lease lets exactly one of them act.
   const acmeCa = config.acme && config.keyring ? new AcmeCa(config.acme, prisma, config.keyring) : null;
   let acmeWorker: AcmeWorker | null = null;
-  const { propagation, tenants, certificates, externalAccess, databases, acme } = buildDomainServices(config, prisma, app.log, { ca: acmeCa, poke: () => void acmeWorker?.poke() });
+  const { propagation, tenants, certificates, externalAccess, databases, acme } = buildDomainServices(config, prisma, app.log, { ca: acmeCa, poke: () => void acmeWorker?.poke(), metrics });
+  propagation.onWait = (source, result) => metrics.propagationWait(source, result);
   const discoveredServices = new DiscoveredServicesService(prisma, tenants);
   if (acmeCa && config.acme && opts.acmeWorker !== false) acmeWorker = new AcmeWorker(prisma, acme, config.acme.workerIntervalMs, app.log.child({ component: 'acme-worker' }));
   const tokens = new TokensService(prisma, tenants);

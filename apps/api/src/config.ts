@@ -17,6 +17,13 @@ const EnvSchema = z.object({
    * Empty: the headers are ignored and the peer is the client.
    */
   API_TRUSTED_PROXIES: z.string().default(''),
+  /**
+   * Prometheus metrics (`GET /metrics`) on their own listener, never on API_PORT (which faces
+   * users and the ingress). 0.0.0.0 so Prometheus can reach the pod; keep the port closed to
+   * everyone else (NetworkPolicy). Port 0 or empty: no metrics listener.
+   */
+  API_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9482),
   /** Domain under which route hostnames are minted: <database>.<tenant>.<base domain>. */
   SWITCHYARD_BASE_DOMAIN: z
     .string()
@@ -141,6 +148,8 @@ export interface ApiConfig {
   port: number;
   /** Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (CIDRs); empty: none. */
   trustedProxies: string[];
+  /** The metrics listener (metrics-server.ts); port 0: none. */
+  metrics: { host: string; port: number };
   baseDomain: string;
   publicAddress: string | null;
   listeners: ListenerSpec[];
@@ -243,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     host: e.API_HOST,
     port: e.API_PORT,
     trustedProxies,
+    metrics: { host: e.API_METRICS_HOST, port: e.API_METRICS_PORT },
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     publicAddress: e.SWITCHYARD_PUBLIC_ADDRESS ?? null,
     listeners: listeners!,

@@ -75,7 +75,8 @@ const TABLE: Record<string, Entry> = {
   'POST /api/v1/tenants/{tenant}/acme-certificates/{acmeId}/renew': admin,
   'DELETE /api/v1/tenants/{tenant}/acme-certificates/{acmeId}': admin,
   'GET /api/v1/acme/metrics': platform,
-  'GET /api/v1/proxies': { scope: 'self' },
+  // Platform-wide: proxy host names, every tenant's route and connection counts.
+  'GET /api/v1/proxies': platform,
   'GET /api/v1/tenants/{tenant}/connection-events': member,
   'GET /api/v1/tenants/{tenant}/connection-events/stats': member,
   'GET /api/v1/tenants/{tenant}/audit-events': admin,

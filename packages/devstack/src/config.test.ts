@@ -5,9 +5,13 @@ import { StartError } from './errors.js';
 describe('loadDevConfig', () => {
   it('has a default for everything', () => {
     const cfg = loadDevConfig('/repo', {});
-    expect(cfg).toMatchObject({ databaseUrl: null, dataDir: '/repo/.switchyard', apiPort: 8480, proxyAdminPort: 9480, controlPgPort: 54320, demoPgPort: 54321, demo: true });
+    expect(cfg).toMatchObject({ databaseUrl: null, dataDir: '/repo/.switchyard', apiPort: 8480, apiMetricsPort: 9482, proxyAdminPort: 9480, controllerMetricsPort: 9481, controlPgPort: 54320, demoPgPort: 54321, demo: true });
     // The proxy drains up to 30 s by default; the stack must not kill it before.
     expect(cfg.proxyStopGraceMs).toBeGreaterThan(30_000);
+  });
+
+  it('turns the API\'s metrics listener off with API_METRICS_PORT=0', () => {
+    expect(loadDevConfig('/repo', { API_METRICS_PORT: '0' }).apiMetricsPort).toBe(0);
   });
 
   it('gives the proxy its configured accept grace and drain before killing it', () => {

@@ -15,6 +15,8 @@ const EnvSchema = z.object({
   /** `npm run dev` only: the Vite dev server of the dashboard (hot reload), proxying /api to the API. */
   WEB_DEV_PORT: z.coerce.number().int().min(1).max(65535).default(5173),
   PROXY_ADMIN_PORT: z.coerce.number().int().min(1).max(65535).default(9480),
+  /** The API's Prometheus metrics (apps/api config.ts), beside the proxy's 9480 and the controller's 9481; 0: none. */
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9482),
   /** The proxy's own drain settings (apps/proxy config.ts), read here to give its stop the time it takes. */
   PROXY_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
   PROXY_ACCEPT_GRACE_MS: z.coerce.number().int().min(0).default(0),
@@ -53,6 +55,8 @@ export function loadDevConfig(root: string, env: NodeJS.ProcessEnv = process.env
     demoPgPort: e.SWITCHYARD_DEMO_PG_PORT,
     apiPort: e.API_PORT,
     proxyAdminPort: e.PROXY_ADMIN_PORT,
+    /** 0: the API opens no metrics listener. */
+    apiMetricsPort: e.API_METRICS_PORT,
     /**
      * SIGTERM → SIGKILL for the proxy: its accept grace and drain, plus the time its cluster
      * primary allows workers to exit (10 s) and its last audit flush (5 s), plus a margin.

@@ -35,13 +35,14 @@ async function freePort(): Promise<number> {
 async function isolatedEnv(): Promise<NodeJS.ProcessEnv> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sy-stack-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const [control, demo, api, admin, pgl, tls] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [control, demo, api, apiMetrics, admin, pgl, tls] = await Promise.all(Array.from({ length: 7 }, freePort));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SWITCHYARD_DATA_DIR: dataDir,
     SWITCHYARD_CONTROL_PG_PORT: String(control),
     SWITCHYARD_DEMO_PG_PORT: String(demo),
     API_PORT: String(api),
+    API_METRICS_PORT: String(apiMetrics),
     PROXY_ADMIN_PORT: String(admin),
     SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${pgl},tls=tls@127.0.0.1:${tls}`,
   };
@@ -75,6 +76,17 @@ describe('npm start refuses clearly', () => {
     expect(code).toBe(1);
     expect(output).toContain(`start failed: cannot start: a port Switchyard needs is not free.`);
     expect(output).toContain(`127.0.0.1:${port} (API and dashboard) is already in use: free it or set API_PORT`);
+    expect(output).not.toContain('starting embedded PostgreSQL');
+    expectNoStackTrace(output);
+  });
+
+  it('the API\'s metrics port taken: names it and API_METRICS_PORT', async () => {
+    const env = await isolatedEnv();
+    const { port } = await hold();
+    env.API_METRICS_PORT = String(port);
+    const { code, output } = await runStack(env);
+    expect(code).toBe(1);
+    expect(output).toContain(`127.0.0.1:${port} (API metrics) is already in use: free it or set API_METRICS_PORT`);
     expect(output).not.toContain('starting embedded PostgreSQL');
     expectNoStackTrace(output);
   });

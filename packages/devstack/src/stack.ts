@@ -216,6 +216,7 @@ function portsNeeded(): PortNeed[] {
   if (!cfg.databaseUrl) needs.push({ host: '127.0.0.1', port: cfg.controlPgPort, what: 'embedded control database', variable: 'SWITCHYARD_CONTROL_PG_PORT' });
   if (cfg.demo) needs.push({ host: '127.0.0.1', port: cfg.demoPgPort, what: 'demo database', variable: 'SWITCHYARD_DEMO_PG_PORT' });
   needs.push({ host: '127.0.0.1', port: cfg.apiPort, what: 'API and dashboard', variable: 'API_PORT' });
+  if (cfg.apiMetricsPort > 0) needs.push({ host: '127.0.0.1', port: cfg.apiMetricsPort, what: 'API metrics', variable: 'API_METRICS_PORT' });
   needs.push({ host: '0.0.0.0', port: cfg.proxyAdminPort, what: 'proxy admin and metrics', variable: 'PROXY_ADMIN_PORT' });
   for (const l of parseListeners(cfg.listeners)) needs.push({ host: l.host, port: l.port, what: `proxy listener "${l.name}"`, variable: 'SWITCHYARD_LISTENERS' });
   if (devMode) needs.push({ host: '127.0.0.1', port: cfg.webDevPort, what: 'dashboard dev server', variable: 'WEB_DEV_PORT' });
@@ -249,6 +250,9 @@ try {
     ...common,
     API_PORT: String(cfg.apiPort),
     API_HOST: '127.0.0.1',
+    // Prometheus metrics on their own port, like in a cluster, but on this machine only.
+    API_METRICS_HOST: '127.0.0.1',
+    API_METRICS_PORT: String(cfg.apiMetricsPort),
     SWITCHYARD_ADMIN_TOKEN: adminToken,
     // The demo database runs on this machine, so its upstream is a loopback address.
     SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'true',
@@ -318,6 +322,7 @@ try {
   if (cfg.demo) say(`                   ${DEMO_EMAIL} / ${demoPassword}   (owner of tenant "demo")`);
   say('');
   say(`  API              ${base}/api/v1   (OpenAPI: ${base}/docs; admin token in ${rel(join(cfg.dataDir, 'secrets.json'))})`);
+  if (cfg.apiMetricsPort > 0) say(`  API metrics      http://127.0.0.1:${cfg.apiMetricsPort}/metrics`);
   say(`  Proxy listeners  ${listeners.map((l) => `${l.name} :${l.port} (${l.protocol})`).join(', ')}`);
   say(`  Proxy admin      http://127.0.0.1:${cfg.proxyAdminPort}/readyz  /metrics`);
   say(

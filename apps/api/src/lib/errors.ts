@@ -25,6 +25,7 @@ export const ERRORS = {
   SY_USER_EXISTS: { status: 409, message: 'A user with this email address already exists' },
   SY_MEMBER_EXISTS: { status: 409, message: 'The user is already a member of this tenant' },
   SY_LAST_OWNER: { status: 409, message: 'A tenant must keep at least one owner' },
+  SY_LAST_PLATFORM_ADMIN: { status: 409, message: 'The platform must keep at least one enabled platform admin user' },
   SY_HOSTNAME_TAKEN: { status: 409, message: 'This hostname is already used by another route' },
   SY_CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
   SY_DEDICATED_PORTS_EXHAUSTED: { status: 409, message: 'Every dedicated port of the pool is assigned' },

@@ -48,6 +48,10 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
+/** switchyard_api_acme_orders_total of this API (its metrics port serves the same registry). */
+const orders = async (type: string, outcome: string) =>
+  (await h.app.metrics.acmeOrders.get()).values.find((v) => v.labels.type === type && v.labels.outcome === outcome)?.value ?? 0;
+
 describe('ACME certificates API', () => {
   it('/api/v1/meta says ACME can be requested (directory and keyring configured)', async () => {
     const r = await h.call('GET', '/api/v1/meta', undefined, null);
@@ -313,7 +317,9 @@ describe('the CA is down', () => {
     await mkdb('cadown');
     const on = await access('cadown', { enabled: true, tlsMode: 'terminate', acme: {} });
     const row = await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: on.acme.id }, include: { certificate: true } });
+    const failed = await orders('issuance', 'failed');
     await h.app.services.acme.process(row);
+    expect(await orders('issuance', 'failed')).toBe(failed + 1);
     const r = (await h.call('GET', `/api/v1/tenants/acme/acme-certificates/${row.id}`, undefined, token)).json();
     expect(r).toMatchObject({ state: 'failed', attempts: 1, problem: { type: 'switchyard:caUnreachable', renewal: false } });
     expect(r.problem.detail).toContain('the ACME CA could not be reached (https://127.0.0.1:9/directory)');
@@ -407,8 +413,10 @@ describe('an ACME certificate follows its route', () => {
     const errors = vi.spyOn(log, 'error');
     const warnings = vi.spyOn(log, 'warn');
     const infos = vi.spyOn(log, 'info');
+    const [withdrawn, failed] = [await orders('issuance', 'withdrawn'), await orders('issuance', 'failed')];
     try {
       await h.app.services.acme.process(row);
+      expect([await orders('issuance', 'withdrawn'), await orders('issuance', 'failed')]).toEqual([withdrawn + 1, failed]);
       expect(errors).not.toHaveBeenCalled();
       expect(warnings).not.toHaveBeenCalled();
       expect(infos).toHaveBeenCalledWith(expect.objectContaining({ hostname: row.hostname }), 'ACME order dropped: its request was withdrawn while it ran');

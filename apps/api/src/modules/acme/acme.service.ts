@@ -24,6 +24,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
 import type { AcmeConfig } from '../../config.js';
+import type { ApiMetrics } from '../../metrics.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
@@ -76,6 +77,8 @@ export interface AcmeDeps {
   log: FastifyBaseLogger;
   /** Wakes the worker after a request (absent in tests that drive the worker by hand). */
   poke?: () => void;
+  /** Told how each order ended (the API's metrics; absent in the controller and some tests). */
+  metrics?: Pick<ApiMetrics, 'acmeOrder'>;
   /** Name lookup for the DNS check (tests may replace it). */
   resolve?: (hostname: string) => Promise<string[]>;
 }
@@ -469,7 +472,7 @@ export class AcmeService {
       // A live proxy that has not applied the version is not ready: the CA is not asked (a
       // validator reaching it would fail, and failed validations are rate-limited), the
       // authorization is given up and the order retried later.
-      const p = await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
+      const p = await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs, 'acme');
       if (p.state !== 'applied' && p.state !== 'no-proxies') {
         const lagging = p.proxies.filter((x) => !x.applied).map((x) => x.id);
         await client.deactivateAuthorization(authz).catch(() => {});
@@ -541,8 +544,9 @@ export class AcmeService {
     }
     await this.event(row.hostname, 'issued', row.certificate ? 'renewal' : undefined);
     // `issued` once the proxies serve it (or the wait timed out: they converge on their own).
-    if (version !== null) await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs);
+    if (version !== null) await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs, 'acme');
     await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { ...done, certificateId } });
+    this.deps.metrics?.acmeOrder(row.certificate ? 'renewal' : 'issuance', 'issued');
     if (row.certificate) {
       acmeCounters.renewed++;
       await this.audit(actor, row, 'acme.renew', { notAfter: { from: row.certificate.notAfter.toISOString(), to: info.notAfter.toISOString() } });
@@ -559,6 +563,7 @@ export class AcmeService {
     // that reason. Nothing to record, retry or count; not an error.
     const still = await this.deps.prisma.acmeCertificate.findUnique({ where: { id: row.id }, select: { id: true } }).catch(() => row);
     if (still === null) {
+      this.deps.metrics?.acmeOrder(row.certificate ? 'renewal' : 'issuance', 'withdrawn');
       this.deps.ca?.takeProblem();
       this.deps.ca?.takeRetryAfter();
       this.deps.log.info({ hostname: row.hostname, step: (err as Error).message }, 'ACME order dropped: its request was withdrawn while it ran');
@@ -574,6 +579,7 @@ export class AcmeService {
     const renewal = row.certificate !== null;
     const problem = { ...f.problem, at: new Date().toISOString(), renewal };
     acmeCounters.failures.set(f.problem.type, (acmeCounters.failures.get(f.problem.type) ?? 0) + 1);
+    this.deps.metrics?.acmeOrder(renewal ? 'renewal' : 'issuance', 'failed');
     // A failed renewal keeps the certificate in service (state issued, problem shown).
     // If this write fails the row stays due; the worker tries it again in its next pass, not
     // in this one (acme.worker.ts).

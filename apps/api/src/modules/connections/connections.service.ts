@@ -264,9 +264,13 @@ export class ConnectionsService {
     return { proxyId, connectionId, tenant: tenant.slug, endedBy: by, requestedAt: requestedAt.toISOString() };
   }
 
-  /** Every proxy that heartbeated within a day; those past PROXY_LIVENESS_MS are marked stale. */
+  /**
+   * Every proxy that heartbeated within a day; those past PROXY_LIVENESS_MS are marked stale.
+   * Platform admins only: host names and every tenant's route and connection counts. Tenants
+   * see propagation on their own changes (the `propagation` of each route change).
+   */
   async proxies(actor: Actor): Promise<{ currentVersion: number; livenessMs: number; items: ProxyStatus[] }> {
-    void actor;
+    requirePlatformAdmin(actor);
     const now = Date.now();
     const [currentVersion, rows] = await Promise.all([
       currentConfigVersion(this.prisma),

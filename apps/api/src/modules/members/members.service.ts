@@ -2,7 +2,9 @@
  * Tenant members. Platform admins, owners and admins manage them; nobody grants, changes or
  * removes a role above their own (so only owners touch owners); anyone may leave. A tenant
  * that has an owner keeps one: removing or demoting the last enabled owner is SY_LAST_OWNER.
- * Each change locks the tenant row first, so concurrent changes see each other.
+ * Each change locks the tenant row first, so concurrent changes see each other. Removing or
+ * lowering a membership revokes, in the same transaction, the tokens the user created in the
+ * tenant above the access left (tokens/token-revocation.ts).
  */
 import { Prisma, type Membership, type PrismaClient, type Tenant, type TxClient, type User } from '@switchyard/db';
 import { requireTenantRole, roleAtLeast, type Actor, type TenantRole } from '../../lib/access.js';
@@ -10,6 +12,7 @@ import { AppError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { normalizeEmail } from '../auth/auth.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
+import { REVOKE_REASONS, revokeTokensBeyondAccess } from '../tokens/token-revocation.js';
 import type { AddMemberBody, MemberResponse, UpdateMemberBody } from './members.schemas.js';
 
 function view(m: Membership & { user: User }): MemberResponse {
@@ -88,7 +91,15 @@ export class MembersService {
       if (before.role === body.role) return tx.membership.findUniqueOrThrow({ where: { id: before.id }, include: { user: true } });
       if (before.role === 'owner') await this.requireOtherOwner(tx, tenant.id, userId);
       const after = await tx.membership.update({ where: { id: before.id }, data: { role: body.role }, include: { user: true } });
-      await recordAudit(tx, actor, { tenantId: tenant.id, action: 'member.update', targetType: 'user', targetId: userId, changes: { role: { from: before.role, to: body.role } } });
+      const lowered = !roleAtLeast(body.role, before.role as TenantRole);
+      const tokensRevoked = lowered ? await revokeTokensBeyondAccess(tx, actor, userId, REVOKE_REASONS.lowered) : 0;
+      await recordAudit(tx, actor, {
+        tenantId: tenant.id,
+        action: 'member.update',
+        targetType: 'user',
+        targetId: userId,
+        changes: { role: { from: before.role, to: body.role }, ...(tokensRevoked > 0 ? { tokensRevoked } : {}) },
+      });
       return after;
     });
     return view(m);
@@ -104,12 +115,13 @@ export class MembersService {
       if (!leaving) this.requireGrant(actor, tenant, before.role as TenantRole);
       if (before.role === 'owner') await this.requireOtherOwner(tx, tenant.id, userId);
       await tx.membership.delete({ where: { id: before.id } });
+      const tokensRevoked = await revokeTokensBeyondAccess(tx, actor, userId, REVOKE_REASONS.left);
       await recordAudit(tx, actor, {
         tenantId: tenant.id,
         action: 'member.remove',
         targetType: 'user',
         targetId: userId,
-        changes: { email: { from: before.user.email, to: null }, role: { from: before.role, to: null } },
+        changes: { email: { from: before.user.email, to: null }, role: { from: before.role, to: null }, ...(tokensRevoked > 0 ? { tokensRevoked } : {}) },
       });
     });
   }

@@ -25,6 +25,8 @@ export class PropagationTracker {
   private generation = 0;
   private wakers = new Set<() => void>();
   private cached: { generation: number; rows: Promise<ProxyRow[]>; at: number } | null = null;
+  /** Told the result of every wait (the API's metrics; none in the controller). */
+  onWait: ((source: 'request' | 'acme', result: Propagation['state']) => void) | null = null;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -84,8 +86,17 @@ export class PropagationTracker {
     return { version, state, proxies: list };
   }
 
-  /** Waits until every live proxy applied `version`, or `timeoutMs` passed. */
-  async waitFor(version: number, timeoutMs: number): Promise<Propagation> {
+  /**
+   * Waits until every live proxy applied `version`, or `timeoutMs` passed. `source`: who waits
+   * (a `?wait=true` request, or the ACME worker), for the metrics.
+   */
+  async waitFor(version: number, timeoutMs: number, source: 'request' | 'acme' = 'request'): Promise<Propagation> {
+    const result = await this.waitUntil(version, timeoutMs);
+    this.onWait?.(source, result.state);
+    return result;
+  }
+
+  private async waitUntil(version: number, timeoutMs: number): Promise<Propagation> {
     const deadline = Date.now() + timeoutMs;
     for (let round = 0; ; round++) {
       const s = await this.status(version, round > 0);

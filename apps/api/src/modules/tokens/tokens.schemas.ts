@@ -22,6 +22,8 @@ export const CreatePlatformTokenBody = Type.Object(
 );
 export type CreatePlatformTokenBody = Static<typeof CreatePlatformTokenBody>;
 
+const CREATED_BY_EXAMPLE = { kind: 'user', userId: '1f0c9a7e-2b3d-4c5e-8f6a-7b8c9d0e1f2a', email: 'ada@example.com', tokenId: null, tokenName: null };
+
 export const TOKEN_EXAMPLE = {
   id: '9b2f8c1e-3d4a-4e5f-8a6b-7c8d9e0f1a2b',
   name: 'ci-pipeline',
@@ -31,7 +33,24 @@ export const TOKEN_EXAMPLE = {
   lastUsedAt: '2026-11-23T14:12:09.000Z',
   expiresAt: '2027-06-30T00:00:00.000Z',
   revokedAt: null,
+  createdBy: CREATED_BY_EXAMPLE,
 };
+
+export const TokenCreatedBy = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('user'), Type.Literal('platform-token'), Type.Literal('api-token'), Type.Literal('bootstrap-token'), Type.Literal('unknown')], {
+      description:
+        '`user`: a signed-in user (`userId`, `email`; `email` is null once the user is deleted). `platform-token` / `api-token`: another token (`tokenId`, `tokenName`). ' +
+        '`bootstrap-token`: SWITCHYARD_ADMIN_TOKEN. `unknown`: no record of the creator.',
+    }),
+    userId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    email: Type.Union([Type.String(), Type.Null()]),
+    tokenId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    tokenName: Type.Union([Type.String(), Type.Null()]),
+  },
+  { description: 'Who created the token. Tokens a user created are revoked when that user’s access ends or shrinks below them (docs/accounts.md).' },
+);
+export type TokenCreatedBy = Static<typeof TokenCreatedBy>;
 
 export const TokenResponse = Type.Object(
   {
@@ -43,6 +62,7 @@ export const TokenResponse = Type.Object(
     lastUsedAt: Type.Union([Timestamp, Type.Null()]),
     expiresAt: Type.Union([Timestamp, Type.Null()]),
     revokedAt: Type.Union([Timestamp, Type.Null()]),
+    createdBy: TokenCreatedBy,
   },
   { $id: 'ApiToken', examples: [TOKEN_EXAMPLE] },
 );
@@ -63,6 +83,7 @@ export const CreatedTokenResponse = Type.Object({
       lastUsedAt: null,
       expiresAt: '2027-06-30T00:00:00.000Z',
       revokedAt: null,
+      createdBy: CREATED_BY_EXAMPLE,
       token: 'sy_k3n8q2xw7p_' + 'A'.repeat(43),
     },
   ],

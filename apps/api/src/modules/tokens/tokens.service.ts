@@ -2,13 +2,13 @@
  * Tenant API tokens for automation: created with a role no higher than the creator's,
  * shown once, stored hashed, revocable at once.
  */
-import type { ApiToken, PrismaClient } from '@switchyard/db';
+import type { ApiToken, PrismaClient, TxClient } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, roleAtLeast, type Actor, type TenantRole } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
 import { generateToken } from '../../lib/tokens.js';
 import { recordAudit } from '../audit/audit.service.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
-import type { CreatePlatformTokenBody, CreateTokenBody, TokenResponse } from './tokens.schemas.js';
+import type { CreatePlatformTokenBody, CreateTokenBody, TokenCreatedBy, TokenResponse } from './tokens.schemas.js';
 
 function futureExpiry(expiresAt: string | undefined): Date | null {
   const at = expiresAt ? new Date(expiresAt) : null;
@@ -18,7 +18,48 @@ function futureExpiry(expiresAt: string | undefined): Date | null {
   return at;
 }
 
-function view(t: ApiToken): TokenResponse {
+const UNKNOWN_CREATOR: TokenCreatedBy = { kind: 'unknown', userId: null, email: null, tokenId: null, tokenName: null };
+
+/**
+ * Who created each token. A user is on the row (`created_by_id`); a token or the bootstrap
+ * token only in the creation's audit event, written in the same transaction (so at the same
+ * instant: the lookup reads a one-minute window of the `at` index, not the whole trail). A
+ * deleted user is named by the audit event's id, without an email.
+ */
+async function creators(db: Pick<TxClient, 'user' | 'apiToken' | '$queryRaw'>, rows: ApiToken[]): Promise<Map<string, TokenCreatedBy>> {
+  const out = new Map<string, TokenCreatedBy>();
+  const unknown = rows.filter((t) => t.createdById === null).map((t) => t.id);
+  const audited = unknown.length === 0 ? [] : await db.$queryRaw<Array<{ id: string; actorType: string; actorId: string }>>`
+    SELECT t.id::text AS id, a.actor_type AS "actorType", a.actor_id AS "actorId"
+      FROM api_tokens t
+      CROSS JOIN LATERAL (
+        SELECT actor_type, actor_id FROM audit_events a
+         WHERE a.at BETWEEN t.created_at - interval '1 minute' AND t.created_at + interval '1 minute'
+           AND a.target_type = 'api_token' AND a.target_id = t.id::text AND a.action IN ('token.create', 'platform_token.create')
+         LIMIT 1) a
+     WHERE t.id = ANY(${unknown}::uuid[])`;
+  const userIds = new Set([...rows.flatMap((t) => (t.createdById ? [t.createdById] : [])), ...audited.filter((a) => a.actorType === 'user').map((a) => a.actorId)]);
+  const tokenIds = audited.filter((a) => a.actorType === 'token').map((a) => a.actorId);
+  const [users, tokens] = await Promise.all([
+    userIds.size === 0 ? [] : db.user.findMany({ where: { id: { in: [...userIds] } }, select: { id: true, email: true } }),
+    tokenIds.length === 0 ? [] : db.apiToken.findMany({ where: { id: { in: tokenIds } }, select: { id: true, name: true, tenantId: true } }),
+  ]);
+  const emails = new Map(users.map((u) => [u.id, u.email]));
+  const byToken = new Map(tokens.map((t) => [t.id, t]));
+  const byUser = (userId: string): TokenCreatedBy => ({ kind: 'user', userId, email: emails.get(userId) ?? null, tokenId: null, tokenName: null });
+  for (const t of rows) if (t.createdById) out.set(t.id, byUser(t.createdById));
+  for (const a of audited) {
+    if (a.actorType === 'user') out.set(a.id, byUser(a.actorId));
+    else if (a.actorType === 'admin-token') out.set(a.id, { ...UNKNOWN_CREATOR, kind: 'bootstrap-token' });
+    else if (a.actorType === 'token') {
+      const creator = byToken.get(a.actorId);
+      out.set(a.id, { kind: creator && creator.tenantId !== null ? 'api-token' : 'platform-token', userId: null, email: null, tokenId: a.actorId, tokenName: creator?.name ?? null });
+    }
+  }
+  return out;
+}
+
+function view(t: ApiToken, createdBy: TokenCreatedBy): TokenResponse {
   return {
     id: t.id,
     name: t.name,
@@ -28,6 +69,7 @@ function view(t: ApiToken): TokenResponse {
     lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
     expiresAt: t.expiresAt?.toISOString() ?? null,
     revokedAt: t.revokedAt?.toISOString() ?? null,
+    createdBy,
   };
 }
 
@@ -36,6 +78,11 @@ export class TokensService {
     private readonly prisma: PrismaClient,
     private readonly tenants: Pick<TenantsService, 'resolve'>,
   ) {}
+
+  private async views(rows: ApiToken[], db: Pick<TxClient, 'user' | 'apiToken' | '$queryRaw'> = this.prisma): Promise<TokenResponse[]> {
+    const by = await creators(db, rows);
+    return rows.map((t) => view(t, by.get(t.id) ?? UNKNOWN_CREATOR));
+  }
 
   async create(actor: Actor, tenantSlug: string, body: CreateTokenBody): Promise<TokenResponse & { token: string }> {
     const tenant = await this.tenants.resolve(actor, tenantSlug, 'admin');
@@ -64,15 +111,15 @@ export class TokensService {
         targetId: t.id,
         changes: { name: { from: null, to: t.name }, role: { from: null, to: t.role }, prefix: { from: null, to: prefix }, expiresAt: { from: null, to: expiresAt?.toISOString() ?? null } },
       });
-      return t;
+      return (await this.views([t], tx))[0]!;
     });
-    return { ...view(row), token };
+    return { ...row, token };
   }
 
   async list(actor: Actor, tenantSlug: string): Promise<TokenResponse[]> {
     const tenant = await this.tenants.resolve(actor, tenantSlug, 'admin');
     const rows = await this.prisma.apiToken.findMany({ where: { tenantId: tenant.id }, orderBy: { createdAt: 'desc' } });
-    return rows.map(view);
+    return this.views(rows);
   }
 
   async revoke(actor: Actor, tenantSlug: string, tokenId: string): Promise<void> {
@@ -105,15 +152,15 @@ export class TokensService {
         targetId: t.id,
         changes: { name: { from: null, to: t.name }, role: { from: null, to: t.role }, prefix: { from: null, to: prefix }, expiresAt: { from: null, to: expiresAt?.toISOString() ?? null } },
       });
-      return t;
+      return (await this.views([t], tx))[0]!;
     });
-    return { ...view(row), token };
+    return { ...row, token };
   }
 
   async listPlatform(actor: Actor): Promise<TokenResponse[]> {
     requirePlatformAdmin(actor);
     const rows = await this.prisma.apiToken.findMany({ where: { tenantId: null }, orderBy: { createdAt: 'desc' } });
-    return rows.map(view);
+    return this.views(rows);
   }
 
   async revokePlatform(actor: Actor, tokenId: string): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * Users, managed by platform admins: create (with a password or a generated one shown once),
  * rename, change address, grant or drop platform admin, disable, reset the password, delete.
- * Disabling, resetting or deleting ends the user's sessions in the same transaction.
+ * Disabling, resetting or deleting ends the user's sessions in the same transaction; disabling,
+ * deleting or dropping platform admin revokes the tokens the user created beyond the access
+ * left (tokens/token-revocation.ts). The last enabled platform admin stays one.
  * Passwords and hashes never reach the audit trail.
  */
 import { Prisma, type PrismaClient, type TxClient, type User } from '@switchyard/db';
@@ -10,6 +12,7 @@ import { AppError } from '../../lib/errors.js';
 import { generatePassword, hashPassword } from '../../lib/passwords.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import { normalizeEmail } from '../auth/auth.service.js';
+import { REVOKE_REASONS, revokeTokensBeyondAccess } from '../tokens/token-revocation.js';
 import type { CreateUserBody, UpdateUserBody, UserResponse } from './users.schemas.js';
 
 type UserWithMemberships = User & { memberships: Array<{ role: string; tenant: { slug: string } }> };
@@ -56,6 +59,21 @@ export async function assertNotLastOwner(tx: TxClient, userId: string): Promise<
     ORDER BY t.slug`;
   if (rows.length > 0) {
     throw new AppError('SY_LAST_OWNER', `The user is the last owner of ${rows.map((r) => r.slug).join(', ')}; make someone else owner first`);
+  }
+}
+
+/**
+ * Refuses when `user` is the last enabled platform admin user: without one, only the bootstrap
+ * token (if it is configured at all) or platform tokens could administer the platform, and
+ * nobody could sign in to the admin pages. The enabled admins' rows are locked first, so two
+ * concurrent demotions of the last two cannot both see the other one and both succeed (the
+ * second re-reads the first one's committed row and no longer counts it).
+ */
+export async function assertNotLastPlatformAdmin(tx: TxClient, user: Pick<User, 'id' | 'email'>): Promise<void> {
+  const admins = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM users WHERE is_platform_admin AND disabled_at IS NULL ORDER BY id FOR UPDATE`;
+  if (!admins.some((a) => a.id !== user.id)) {
+    throw new AppError('SY_LAST_PLATFORM_ADMIN', `${user.email} is the last enabled platform admin; make another user platform admin first`);
   }
 }
 
@@ -111,6 +129,9 @@ export class UsersService {
       const after = await this.prisma.$transaction(async (tx) => {
         const disabling = body.disabled === true && before.disabledAt === null;
         if (disabling) await assertNotLastOwner(tx, id);
+        // An enabled platform admin stops being one when disabled or demoted.
+        const losesPlatformAdmin = before.isPlatformAdmin && before.disabledAt === null && (disabling || body.isPlatformAdmin === false);
+        if (losesPlatformAdmin) await assertNotLastPlatformAdmin(tx, before);
         const u = await tx.user.update({
           where: { id },
           data: {
@@ -124,9 +145,12 @@ export class UsersService {
         });
         let sessionsRevoked = 0;
         if (disabling || passwordHash) sessionsRevoked = (await tx.session.deleteMany({ where: { userId: id } })).count;
+        const demoted = before.isPlatformAdmin && body.isPlatformAdmin === false;
+        const tokensRevoked = disabling || demoted ? await revokeTokensBeyondAccess(tx, actor, id, disabling ? REVOKE_REASONS.disabled : REVOKE_REASONS.notPlatformAdmin) : 0;
         const changes: Record<string, unknown> = diff(auditView(before), auditView(u));
         if (passwordHash) changes.password = { from: null, to: 'reset' };
         if (sessionsRevoked > 0) changes.sessionsRevoked = sessionsRevoked;
+        if (tokensRevoked > 0) changes.tokensRevoked = tokensRevoked;
         await recordAudit(tx, actor, { action: disabling ? 'user.disable' : 'user.update', targetType: 'user', targetId: id, changes });
         return u;
       });
@@ -145,9 +169,12 @@ export class UsersService {
     const before = await this.find(id);
     await this.prisma.$transaction(async (tx) => {
       await assertNotLastOwner(tx, id);
-      // Sessions and memberships go with the user (ON DELETE CASCADE); tokens it created stay.
+      if (before.isPlatformAdmin && before.disabledAt === null) await assertNotLastPlatformAdmin(tx, before);
+      // Before the delete, which clears api_tokens.created_by_id (ON DELETE SET NULL).
+      const tokensRevoked = await revokeTokensBeyondAccess(tx, actor, id, REVOKE_REASONS.deleted, { deleting: true });
+      // Sessions and memberships go with the user (ON DELETE CASCADE).
       await tx.user.delete({ where: { id } });
-      await recordAudit(tx, actor, { action: 'user.delete', targetType: 'user', targetId: id, changes: { email: { from: before.email, to: null } } });
+      await recordAudit(tx, actor, { action: 'user.delete', targetType: 'user', targetId: id, changes: { email: { from: before.email, to: null }, ...(tokensRevoked > 0 ? { tokensRevoked } : {}) } });
     });
   }
 }
