@@ -165,11 +165,14 @@ describe('a tenant owner', () => {
     await page.getByRole('button', { name: 'Create token' }).first().click();
     await page.getByLabel(/^Name/).fill('ci');
     await page.getByRole('dialog').getByRole('button', { name: 'Create token' }).click();
-    const secret = await page.getByTestId('token-secret').innerText();
+    const secret = await page.getByTestId('secret-once').innerText();
     const me = await fetch(`${stack.url}/api/v1/tenants/acme/databases`, { headers: { authorization: `Bearer ${secret.trim()}` } });
     expect(me.status).toBe(200);
     await page.getByRole('button', { name: 'I have stored it' }).click();
     await page.getByRole('cell', { name: 'ci', exact: true }).waitFor();
+    // Whose token it is (a user's tokens go when their access does).
+    const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'ci', exact: true }) });
+    await row.getByRole('cell', { name: USERS.owner, exact: true }).waitFor();
     await expectAccessible(page, 'the tokens page');
 
     await page.goto('/t/acme/members');

@@ -7,10 +7,11 @@
 import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, signIn } from './support/browser.js';
-import { startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { axeViolations, launchBrowser, signIn } from './support/browser.js';
+import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 const NARROW = { width: 390, height: 844 };
+const ADMIN = 'platform@switchyard.test';
 
 // The callbacks given to page.evaluate run in the browser; the e2e programs have no DOM types.
 declare const document: any;
@@ -32,6 +33,11 @@ beforeAll(async () => {
   expect(member.status).toBe(201);
   const created = await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
   expect(created.status).toBe(201);
+  // A token, so the tokens page has its table (whose visually hidden "Actions" header once
+  // widened the whole page), and a platform admin for the platform's pages.
+  await stack.must('POST', '/api/v1/tenants/acme/tokens', { name: 'ci-pipeline', role: 'member' });
+  await stack.must('POST', '/api/v1/platform/tokens', { name: 'terraform' });
+  await stack.must('POST', '/api/v1/users', { email: ADMIN, name: 'Pat Platform', password: PASSWORD, isPlatformAdmin: true });
   ctx = await browser.newContext({ baseURL: stack.url, viewport: NARROW });
   page = await ctx.newPage();
   await signIn(page, USERS.owner);
@@ -108,6 +114,51 @@ describe('the shell at 390 px', () => {
       await expectShellFits(path, { pageToo });
       await openNavigation();
       await expectShellFits(`${path} with the navigation open`, { pageToo });
+    }
+  });
+
+  it('fits on every platform page, and a table that scrolls sideways can be scrolled from the keyboard', async () => {
+    const ctxAdmin = await browser.newContext({ baseURL: stack.url, viewport: NARROW });
+    const own = page;
+    try {
+      page = await ctxAdmin.newPage();
+      await signIn(page, ADMIN);
+      for (const [path, heading, content] of [
+        ['/admin/connections', 'All connections', { text: 'No connections match these filters' }],
+        ['/admin/proxies', 'Proxies', { table: 'Proxies' }],
+        ['/admin/audit', 'Audit trail (all tenants)', { table: 'Audit events' }],
+        ['/admin/tenants', 'Tenants', { table: 'Tenants' }],
+        ['/admin/users', 'Users', { table: 'Users' }],
+        ['/admin/tokens', 'Platform tokens', { table: 'Platform tokens' }],
+      ] as const) {
+        await page.goto(path);
+        await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+        // The page's content (its table, or the empty state), not just its frame.
+        await ('table' in content ? page.getByRole('table', { name: content.table, exact: true }) : page.getByText(content.text, { exact: true })).waitFor();
+        await expectShellFits(path);
+        // A region wider than the window with nothing in it to tab to (the proxies table) must
+        // take focus itself, or keyboard users cannot scroll it (axe: scrollable-region-focusable).
+        expect(await axeViolations(page), `axe on ${path} at 390 px`).toEqual([]);
+      }
+
+      // The proxies table is wider than the phone: its region takes focus from the keyboard and
+      // the arrow keys scroll it.
+      await page.goto('/admin/proxies');
+      const region = page.getByRole('region', { name: 'Proxies table' });
+      await region.getByRole('table', { name: 'Proxies', exact: true }).waitFor();
+      expect(await region.evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true);
+      await page.getByRole('heading', { level: 1, name: 'Proxies' }).click();
+      await expect
+        .poll(async () => {
+          await page.keyboard.press('Tab');
+          return region.evaluate((e) => e === document.activeElement);
+        }, { timeout: 10_000 })
+        .toBe(true);
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => region.evaluate((e) => e.scrollLeft), { timeout: 5_000 }).toBeGreaterThan(0);
+    } finally {
+      page = own;
+      await ctxAdmin.close();
     }
   });
 

@@ -16,6 +16,7 @@ import { Link, Outlet, useParams, useRouterState } from '@tanstack/react-router'
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { useMe } from '../features/auth/session';
 import { whenIdle } from './idle';
+import { InShell } from './in-shell';
 import { ADMIN_SECTIONS, SECTIONS } from './sections';
 
 const loadMenus = () => import('./HeaderMenus');
@@ -131,9 +132,15 @@ export function AppLayout() {
       </AppShell.Navbar>
       <AppShell.Main>
         {/* A page wider than the window (a wide table, a long unbroken value) scrolls sideways
-            inside this box; the page as a whole, header included, never does. */}
-        <Box style={{ overflowX: 'auto' }}>
-          <Outlet />
+            inside this box; the page as a whole, header included, never does. `position:
+            relative` makes the box the containing block of absolutely positioned descendants
+            too (a table's visually hidden "Actions" header): otherwise they are placed against
+            the page, outside the box's clipping, and widen the whole page (the tokens page at
+            390 px scrolled sideways by 116 px). */}
+        <Box style={{ overflowX: 'auto', position: 'relative' }}>
+          <InShell.Provider value={true}>
+            <Outlet />
+          </InShell.Provider>
         </Box>
       </AppShell.Main>
     </AppShell>

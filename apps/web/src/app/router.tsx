@@ -11,6 +11,7 @@ import { accessQuery, databaseQuery, databasesQuery, metaQuery } from '../featur
 import { parseFilters } from '../features/connections/filters';
 import { AppLayout } from './AppLayout';
 import { NotFoundPage, NoAccessPage } from './NotFound';
+import { RouteError, RoutePending } from './RouteError';
 
 export interface RouterContext {
   queryClient: QueryClient;
@@ -195,6 +196,10 @@ export function createAppRouter(queryClient: QueryClient) {
     defaultPreload: 'intent',
     // Query data is cached by TanStack Query; the router should not cache loaders on top.
     defaultPreloadStaleTime: 0,
+    // The API (or its database) down when a page opens: say so, with the request id and a
+    // retry, instead of the router's bare "Something went wrong!".
+    defaultErrorComponent: RouteError,
+    defaultPendingComponent: RoutePending,
     scrollRestoration: true,
   });
 }

@@ -1,19 +1,37 @@
-/** Platform admin: platform tokens for automation — create (secret shown once), list, revoke. */
-import { Button, CopyButton, Group, Modal, Paper, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+/**
+ * Platform admin: platform tokens for automation — create (secret shown once), list with each
+ * one's prefix, state (the API keeps revoked and expired tokens in the list) and creator, revoke.
+ */
+import { Badge, Button, Code, Group, Modal, Paper, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { QueryState } from '../../components/QueryState';
+import { SecretOnce } from '../../components/SecretOnce';
+import { STATUS } from '../../components/status-colors';
+import { When } from '../../components/When';
 import { notifyDone, notifyError } from '../../components/notify';
 import { api, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
+import type { paths } from '../../lib/api/schema';
+import { createdByLabel } from '../tokens/created-by';
+
+type PlatformToken = paths['/api/v1/platform/tokens']['get']['responses'][200]['content']['application/json']['items'][number];
+
+/** What a token can still do: a revoked or expired one is refused, and cannot be revoked again. */
+export function tokenState(t: Pick<PlatformToken, 'revokedAt' | 'expiresAt'>, now = Date.now()): 'active' | 'revoked' | 'expired' {
+  if (t.revokedAt) return 'revoked';
+  if (t.expiresAt && new Date(t.expiresAt).getTime() <= now) return 'expired';
+  return 'active';
+}
+const STATE_COLOR = { active: STATUS.good, revoked: STATUS.neutral, expired: STATUS.bad } as const;
 
 export function PlatformTokensPage() {
   const qc = useQueryClient();
   const q = useQuery({ queryKey: ['platform-tokens'], queryFn: () => call(api.GET('/api/v1/platform/tokens')) });
   const [creating, setCreating] = useState(false);
-  const [secret, setSecret] = useState<string | null>(null);
+  const [secret, setSecret] = useState<{ token: string; name: string } | null>(null);
   const form = useForm({ initialValues: { name: '' }, validate: { name: (v) => (v.trim() ? null : 'Name the token after what uses it') } });
   const create = useMutation({
     mutationFn: (name: string) => call(api.POST('/api/v1/platform/tokens', { body: { name } })),
@@ -39,37 +57,74 @@ export function PlatformTokensPage() {
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>Name</Table.Th>
+                  <Table.Th>Prefix</Table.Th>
+                  <Table.Th>State</Table.Th>
                   <Table.Th>Created</Table.Th>
                   <Table.Th>Last used</Table.Th>
-                  <Table.Th />
+                  <Table.Th>Created by</Table.Th>
+                  <Table.Th>
+                    <VisuallyHidden>Actions</VisuallyHidden>
+                  </Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {d.items.map((t) => (
-                  <Table.Tr key={t.id}>
-                    <Table.Td>{t.name}</Table.Td>
-                    <Table.Td>{new Date(t.createdAt).toLocaleString()}</Table.Td>
-                    <Table.Td>{t.lastUsedAt ? new Date(t.lastUsedAt).toLocaleString() : 'never'}</Table.Td>
-                    <Table.Td ta="right">
-                      <Button
-                        size="xs"
-                        color="red"
-                        variant="light"
-                        onClick={() =>
-                          modals.openConfirmModal({
-                            title: `Revoke ${t.name}?`,
-                            children: <Text size="sm">It stops working at once.</Text>,
-                            labels: { confirm: 'Revoke', cancel: 'Cancel' },
-                            confirmProps: { color: 'red' },
-                            onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`${t.name} revoked.`), onError: (e) => notifyError(e, 'Revoking the token') }),
-                          })
-                        }
-                      >
-                        Revoke
-                      </Button>
+                {/* Empty, the table keeps its columns and says so in its one row. */}
+                {d.items.length === 0 && (
+                  <Table.Tr>
+                    <Table.Td colSpan={7}>
+                      <Text size="sm" c="dimmed" ta="center" py="md">
+                        No platform tokens yet. Create one for provisioning automation (Terraform, a tenant onboarding script).
+                      </Text>
                     </Table.Td>
                   </Table.Tr>
-                ))}
+                )}
+                {d.items.map((t) => {
+                  const state = tokenState(t);
+                  return (
+                    <Table.Tr key={t.id} data-token={t.prefix}>
+                      <Table.Td>{t.name}</Table.Td>
+                      <Table.Td>
+                        <Code>{t.prefix}…</Code>
+                      </Table.Td>
+                      <Table.Td>
+                        <Badge color={STATE_COLOR[state]}>{state}</Badge>
+                      </Table.Td>
+                      <Table.Td>
+                        <When iso={t.createdAt} />
+                      </Table.Td>
+                      <Table.Td>
+                        <When iso={t.lastUsedAt} />
+                      </Table.Td>
+                      <Table.Td>{createdByLabel(t.createdBy)}</Table.Td>
+                      <Table.Td ta="right">
+                        {state !== 'revoked' && (
+                          <Button
+                            size="xs"
+                            color="red"
+                            variant="light"
+                            aria-label={`Revoke ${t.name} (${t.prefix}…)`}
+                            loading={revoke.isPending && revoke.variables === t.id}
+                            onClick={() =>
+                              modals.openConfirmModal({
+                                title: `Revoke ${t.name}?`,
+                                children: (
+                                  <Text size="sm">
+                                    The token <Code>{t.prefix}…</Code> stops working at once: whatever uses it is refused from its next request. This cannot be undone.
+                                  </Text>
+                                ),
+                                labels: { confirm: 'Revoke', cancel: 'Keep it' },
+                                confirmProps: { color: 'red' },
+                                onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`${t.name} revoked.`), onError: (e) => notifyError(e, 'Revoking the token') }),
+                              })
+                            }
+                          >
+                            Revoke
+                          </Button>
+                        )}
+                      </Table.Td>
+                    </Table.Tr>
+                  );
+                })}
               </Table.Tbody>
             </Table>
           </Paper>
@@ -79,43 +134,40 @@ export function PlatformTokensPage() {
         opened={creating}
         onClose={() => {
           setCreating(false);
-          setSecret(null);
           form.reset();
         }}
         title="Create platform token"
       >
-        {secret ? (
+        <form
+          noValidate
+          onSubmit={form.onSubmit((v) =>
+            create.mutate(v.name.trim(), {
+              onSuccess: (r) => {
+                // The form's dialog closes and the secret's opens: one that only "I have stored it" ends.
+                setCreating(false);
+                form.reset();
+                setSecret({ token: r.token, name: r.name });
+              },
+              onError: (err) => {
+                // A refused name (too long, blank) under the field, as in the other forms.
+                const split = splitApiError(err, (p) => p === 'name');
+                form.setErrors(split.fields);
+                if (split.rest.length) notifyError(err, 'Creating the token', split.rest);
+              },
+            }),
+          )}
+        >
           <Stack>
-            <Text size="sm">Copy the token now: it is shown once.</Text>
-            <TextInput readOnly value={secret} label="Token" />
-            <CopyButton value={secret}>{({ copied, copy }) => <Button onClick={copy}>{copied ? 'Copied' : 'Copy'}</Button>}</CopyButton>
+            <TextInput label="Name" placeholder="terraform" required data-autofocus {...form.getInputProps('name')} />
+            <Group justify="end">
+              <Button type="submit" loading={create.isPending}>
+                Create
+              </Button>
+            </Group>
           </Stack>
-        ) : (
-          <form
-            noValidate
-            onSubmit={form.onSubmit((v) =>
-              create.mutate(v.name.trim(), {
-                onSuccess: (r) => setSecret(r.token),
-                onError: (err) => {
-                  // A refused name (too long, blank) under the field, as in the other forms.
-                  const split = splitApiError(err, (p) => p === 'name');
-                  form.setErrors(split.fields);
-                  if (split.rest.length) notifyError(err, 'Creating the token', split.rest);
-                },
-              }),
-            )}
-          >
-            <Stack>
-              <TextInput label="Name" placeholder="terraform" required {...form.getInputProps('name')} />
-              <Group justify="end">
-                <Button type="submit" loading={create.isPending}>
-                  Create
-                </Button>
-              </Group>
-            </Stack>
-          </form>
-        )}
+        </form>
       </Modal>
+      <SecretOnce title={`Platform token ${secret?.name ?? ''} created`} label="Token" secret={secret?.token ?? null} onDone={() => setSecret(null)} />
     </Stack>
   );
 }

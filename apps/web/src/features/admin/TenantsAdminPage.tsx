@@ -1,5 +1,5 @@
 /** Platform admin: tenants — create, upstream policy, allowed custom domains, connection limit. */
-import { Button, Group, Modal, NumberInput, Paper, Stack, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
+import { Button, Group, Modal, NumberInput, Paper, Stack, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -31,7 +31,9 @@ export function TenantsAdminPage() {
                   <Table.Th>Upstream policy</Table.Th>
                   <Table.Th>Custom domains</Table.Th>
                   <Table.Th ta="right">Connection limit</Table.Th>
-                  <Table.Th />
+                  <Table.Th>
+                    <VisuallyHidden>Actions</VisuallyHidden>
+                  </Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>

@@ -1,11 +1,13 @@
 /** Platform admin: users — create, disable/enable, reset the password. */
-import { Badge, Button, Checkbox, Group, Modal, Paper, PasswordInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Badge, Button, Checkbox, Group, Modal, Paper, PasswordInput, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { STATUS } from '../../components/status-colors';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { QueryState } from '../../components/QueryState';
+import { SecretOnce } from '../../components/SecretOnce';
+import { When } from '../../components/When';
 import { notifyDone, notifyError } from '../../components/notify';
 import { api, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
@@ -19,6 +21,7 @@ export function UsersAdminPage() {
   const q = useQuery({ queryKey: ['users'], queryFn: () => call(api.GET('/api/v1/users')) });
   const [creating, setCreating] = useState(false);
   const [resetting, setResetting] = useState<User | null>(null);
+  const [initial, setInitial] = useState<{ email: string; password: string } | null>(null);
   const patch = useMutation({
     mutationFn: ({ id, body }: { id: string; body: UserPatch }) => call(api.PATCH('/api/v1/users/{userId}', { params: { path: { userId: id } }, body })),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ['users'] }),
@@ -47,7 +50,9 @@ export function UsersAdminPage() {
                   <Table.Th>Tenants</Table.Th>
                   <Table.Th>State</Table.Th>
                   <Table.Th>Last sign-in</Table.Th>
-                  <Table.Th />
+                  <Table.Th>
+                    <VisuallyHidden>Actions</VisuallyHidden>
+                  </Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -65,7 +70,9 @@ export function UsersAdminPage() {
                     <Table.Td>
                       {u.disabled ? <Badge color={STATUS.neutral}>disabled</Badge> : <Badge color={STATUS.good}>active</Badge>} {u.isPlatformAdmin && <Badge color={STATUS.other}>platform admin</Badge>}
                     </Table.Td>
-                    <Table.Td>{u.lastLoginAt ? new Date(u.lastLoginAt).toLocaleString() : 'never'}</Table.Td>
+                    <Table.Td>
+                      <When iso={u.lastLoginAt} />
+                    </Table.Td>
                     <Table.Td ta="right">
                       <Group gap="xs" justify="end">
                         <Button size="xs" variant="light" onClick={() => setResetting(u)}>
@@ -84,8 +91,16 @@ export function UsersAdminPage() {
         )}
       </QueryState>
       <Modal opened={creating} onClose={() => setCreating(false)} title="Create user">
-        {creating && <CreateUser onDone={() => setCreating(false)} />}
+        {creating && (
+          <CreateUser
+            onDone={(created) => {
+              setCreating(false);
+              if (created) setInitial(created);
+            }}
+          />
+        )}
       </Modal>
+      <SecretOnce title={`Initial password of ${initial?.email ?? ''}`} label="Password" secret={initial?.password ?? null} onDone={() => setInitial(null)} />
       <Modal opened={resetting !== null} onClose={() => setResetting(null)} title={`Reset the password of ${resetting?.email ?? ''}`}>
         {resetting && (
           <ResetPassword
@@ -103,22 +118,14 @@ export function UsersAdminPage() {
   );
 }
 
-function CreateUser({ onDone }: { onDone: () => void }) {
+/** `onDone` gets the generated password when the API made one (shown once, by the page). */
+function CreateUser({ onDone }: { onDone: (generated?: { email: string; password: string }) => void }) {
   const qc = useQueryClient();
-  const [initial, setInitial] = useState<string | null>(null);
   const form = useForm({ initialValues: { email: '', name: '', password: '', isPlatformAdmin: false } });
   const create = useMutation({
     mutationFn: (v: typeof form.values) => call(api.POST('/api/v1/users', { body: { email: v.email, name: v.name, isPlatformAdmin: v.isPlatformAdmin, ...(v.password ? { password: v.password } : {}) } })),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ['users'] }),
   });
-  if (initial)
-    return (
-      <Stack>
-        <Text size="sm">The user was created with this password. It is shown once: pass it on safely.</Text>
-        <TextInput readOnly value={initial} label="Initial password" />
-        <Button onClick={onDone}>Done</Button>
-      </Stack>
-    );
   return (
     <form
       noValidate
@@ -126,8 +133,7 @@ function CreateUser({ onDone }: { onDone: () => void }) {
         create.mutate(v, {
           onSuccess: (r) => {
             notifyDone(`User ${r.email} created.`);
-            if ('initialPassword' in r && r.initialPassword) setInitial(String(r.initialPassword));
-            else onDone();
+            onDone('initialPassword' in r && r.initialPassword ? { email: r.email, password: String(r.initialPassword) } : undefined);
           },
           onError: (err) => {
             const split = splitApiError(err, (p) => ['email', 'name', 'password'].includes(p), { SY_USER_EXISTS: 'email' });

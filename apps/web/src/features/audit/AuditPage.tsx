@@ -7,6 +7,8 @@ import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
 import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { EmptyState, ErrorState, LoadingState } from '../../components/QueryState';
+import { When } from '../../components/When';
+import { useSpanClock } from '../connections/span-clock';
 import { api, call } from '../../lib/api/client';
 import { filterFieldErrors } from '../../lib/api/errors';
 import type { paths } from '../../lib/api/schema';
@@ -43,8 +45,11 @@ function AuditPage({ tenant }: { tenant: string | null }) {
   const filters = parseAuditFilters(search);
   const navigate = useNavigate();
   const set = (p: Partial<AuditFilters>) => void navigate({ to: '.', search: (prev: Record<string, unknown>) => Object.fromEntries(Object.entries({ ...parseAuditFilters(prev), ...p }).filter(([, v]) => v)) as never });
-  const [now] = useState(() => Date.now());
-  const q: Record<string, string> = { from: new Date(now - RANGES[filters.range ?? '30d']).toISOString(), to: new Date(now).toISOString() };
+  // The range starts when the filters last changed and ends "now" as the API sees it at each
+  // request (no `to`): a refetch (window focus, Apply) shows what happened since the page
+  // opened — with a fixed end, a change made in another tab never appeared until a reload.
+  const now = useSpanClock(JSON.stringify(filters), null);
+  const q: Record<string, string> = { from: new Date(now - RANGES[filters.range ?? '30d']).toISOString() };
   for (const k of ['action', 'targetType', 'actorId'] as const) if (filters[k]) q[k] = filters[k]!;
   if (!tenant && filters.tenant) q.tenant = filters.tenant;
   const events = useInfiniteQuery({
@@ -59,13 +64,19 @@ function AuditPage({ tenant }: { tenant: string | null }) {
   });
   const [text, setText] = useState({ action: filters.action ?? '', targetType: filters.targetType ?? '', actorId: filters.actorId ?? '', tenant: filters.tenant ?? '' });
   useEffect(() => setText({ action: filters.action ?? '', targetType: filters.targetType ?? '', actorId: filters.actorId ?? '', tenant: filters.tenant ?? '' }), [filters.action, filters.targetType, filters.actorId, filters.tenant]);
-  const apply = () => set({ action: text.action || undefined, targetType: text.targetType || undefined, actorId: text.actorId || undefined, tenant: text.tenant || undefined });
+  /** `refresh`: Apply or Enter with the same filters still asks for what is new (leaving a field does not). */
+  const apply = (refresh: boolean) => {
+    const next = { action: text.action || undefined, targetType: text.targetType || undefined, actorId: text.actorId || undefined, tenant: text.tenant || undefined };
+    if ((['action', 'targetType', 'actorId', 'tenant'] as const).every((k) => next[k] === filters[k])) {
+      if (refresh) void events.refetch();
+    } else set(next);
+  };
   const rows = events.data?.pages.flatMap((p) => p.items) ?? [];
   // A filter the API refuses (an action that is not one, a platform view's unknown tenant) is
   // shown on that filter, not as a trail that could not load.
   const badFilters = filterFieldErrors(events.error, FILTER_OF_PARAM, { SY_TENANT_NOT_FOUND: 'tenant' });
   const field = (k: keyof typeof text, label: string, placeholder: string) => (
-    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={apply} onKeyDown={(e) => e.key === 'Enter' && apply()} w={180} error={badFilters?.[k]} />
+    <TextInput label={label} placeholder={placeholder} value={text[k]} onChange={(e) => setText({ ...text, [k]: e.currentTarget.value })} onBlur={() => apply(false)} onKeyDown={(e) => e.key === 'Enter' && apply(true)} w={180} error={badFilters?.[k]} />
   );
   return (
     <Stack>
@@ -82,7 +93,7 @@ function AuditPage({ tenant }: { tenant: string | null }) {
           {field('action', 'Action', 'route.enable')}
           {field('targetType', 'Target type', 'route')}
           {field('actorId', 'Actor id', 'user or token id')}
-          <Button variant="light" onClick={apply}>
+          <Button variant="light" onClick={() => apply(true)}>
             Apply
           </Button>
         </Group>
@@ -101,7 +112,7 @@ function AuditPage({ tenant }: { tenant: string | null }) {
         ) : rows.length === 0 ? (
           <EmptyState title="No changes match these filters" />
         ) : (
-          <AuditTable rows={rows} platform={!tenant} />
+          <AuditTable rows={rows} platform={!tenant} busy={events.isPlaceholderData} />
         )}
       </Paper>
       {events.hasNextPage && (
@@ -115,9 +126,11 @@ function AuditPage({ tenant }: { tenant: string | null }) {
   );
 }
 
-function AuditTable({ rows, platform }: { rows: AuditEvent[]; platform: boolean }) {
+function AuditTable({ rows, platform, busy }: { rows: AuditEvent[]; platform: boolean; busy: boolean }) {
   return (
-    <Table aria-label="Audit events" verticalSpacing="xs">
+    // The previous filters' rows stay while the new ones load (no jump to a spinner), dimmed and
+    // marked busy so they are not taken for the answer.
+    <Table aria-label="Audit events" verticalSpacing="xs" aria-busy={busy} style={{ opacity: busy ? 0.5 : 1, transition: 'opacity 150ms' }}>
       <Table.Thead>
         <Table.Tr>
           <Table.Th>When</Table.Th>
@@ -131,7 +144,9 @@ function AuditTable({ rows, platform }: { rows: AuditEvent[]; platform: boolean 
       <Table.Tbody>
         {rows.map((a) => (
           <Table.Tr key={a.id} data-audit-action={a.action}>
-            <Table.Td>{new Date(a.at).toLocaleString()}</Table.Td>
+            <Table.Td>
+              <When iso={a.at} />
+            </Table.Td>
             {platform && <Table.Td>{a.tenant ?? '—'}</Table.Td>}
             <Table.Td>
               <Text size="sm">{a.actorType}</Text>

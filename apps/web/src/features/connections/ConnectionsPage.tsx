@@ -9,6 +9,8 @@ import { modals } from '@mantine/modals';
 import { useNavigate, useParams, useSearch } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { ErrorState, EmptyState, LoadingState } from '../../components/QueryState';
+import { When } from '../../components/When';
+import { zoned } from '../../components/moment';
 import { notifyDone, notifyError } from '../../components/notify';
 import { canManage, roleIn, useMe } from '../auth/session';
 import { ConnectionCharts } from './ConnectionCharts';
@@ -155,7 +157,7 @@ export function FilterBar({ filters, platform, onChange, errors = {} }: { filter
         </Group>
         {filters.from && (
           <Text size="xs" c="dimmed" mt="xs">
-            {new Date(filters.from).toLocaleString()} – {new Date(filters.to!).toLocaleString()}
+            {zoned(filters.from)} – {zoned(filters.to!)}
           </Text>
         )}
         {errors.range && (
@@ -197,7 +199,7 @@ export function EventsTable({ rows, platform, onOpen }: { rows: ConnectionEvent[
                   onOpen(e.id);
                 }}
               >
-                {new Date(e.startedAt).toLocaleString()}
+                <When iso={e.startedAt} compact />
               </Anchor>
             </Table.Td>
             {platform && <Table.Td>{e.tenant ?? <Text span c="dimmed" size="sm">unrouted</Text>}</Table.Td>}
@@ -212,9 +214,9 @@ export function EventsTable({ rows, platform, onOpen }: { rows: ConnectionEvent[
                 {e.reason}
               </Text>
             </Table.Td>
-            <Table.Td ta="right">{formatBytes(e.bytesIn)}</Table.Td>
-            <Table.Td ta="right">{formatBytes(e.bytesOut)}</Table.Td>
-            <Table.Td ta="right">{formatDuration(e.durationMs)}</Table.Td>
+            <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{formatBytes(e.bytesIn)}</Table.Td>
+            <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{formatBytes(e.bytesOut)}</Table.Td>
+            <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>{formatDuration(e.durationMs)}</Table.Td>
           </Table.Tr>
         ))}
       </Table.Tbody>
@@ -233,8 +235,8 @@ export function EventDetail({ e }: { e: ConnectionEvent }) {
     ['TLS version (terminate mode)', e.tlsVersion],
     ['Mode', e.mode],
     ['Listener', e.listener],
-    ['Started', new Date(e.startedAt).toLocaleString()],
-    ['Ended', new Date(e.endedAt).toLocaleString()],
+    ['Started', zoned(e.startedAt)],
+    ['Ended', zoned(e.endedAt)],
     ['Duration', formatDuration(e.durationMs)],
     ['Bytes from the client', `${e.bytesIn} (${formatBytes(e.bytesIn)})`],
     ['Bytes to the client', `${e.bytesOut} (${formatBytes(e.bytesOut)})`],

@@ -1,5 +1,5 @@
 /** People in the tenant: add by email, change role, remove (admins and owners); anyone may leave. */
-import { Alert, Badge, Button, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Loader, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -196,16 +196,22 @@ export function MembersPage() {
                       <Table.Td>{m.email}</Table.Td>
                       <Table.Td>
                         <Guarded allowed={mayChange(m)} reason={lockedReason}>
+                          {/* While a change is on its way the select ignores further choices
+                              but stays enabled: disabling it would drop keyboard focus to the
+                              page's start. The row being changed shows the pending state. */}
                           <Select
                             aria-label={`Role of ${m.email}`}
                             data={roleChoices(mine)}
-                            value={m.role}
+                            value={setRole.isPending && setRole.variables.userId === m.userId ? setRole.variables.role : m.role}
                             allowDeselect={false}
-                            disabled={!mayChange(m) || setRole.isPending}
+                            disabled={!mayChange(m)}
+                            aria-busy={setRole.isPending && setRole.variables.userId === m.userId}
+                            rightSection={setRole.isPending && setRole.variables.userId === m.userId ? <Loader size="xs" aria-label="Saving the role" /> : undefined}
                             w={300}
                             onChange={(role) =>
                               role &&
                               role !== m.role &&
+                              !setRole.isPending &&
                               setRole.mutate({ userId: m.userId, role: role as Role }, { onSuccess: () => notifyDone(`${m.email} is now ${role}`), onError: (e) => notifyError(e, 'Changing the role') })
                             }
                           />

@@ -1,5 +1,5 @@
-/** API tokens of the tenant: create (role, expiry; the secret shown once), last use, revoke. */
-import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+/** API tokens of the tenant: create (role, expiry; the secret shown once), last use, who created each, revoke. */
+import { Alert, Badge, Button, Code, Group, Modal, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -8,10 +8,13 @@ import { tokensRoute } from '../../app/router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
+import { SecretOnce } from '../../components/SecretOnce';
+import { When } from '../../components/When';
+import { zoned } from '../../components/moment';
 import { api, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
-import { dateTime, timeAgo } from '../../lib/format';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
+import { createdByLabel } from './created-by';
 
 const tokenKeys = { list: (tenant: string) => ['tenants', tenant, 'tokens'] as const };
 const tokensQuery = (tenant: string) =>
@@ -127,8 +130,9 @@ export function TokensPage() {
                     <Table.Th>Last used</Table.Th>
                     <Table.Th>Expires</Table.Th>
                     <Table.Th>State</Table.Th>
+                    <Table.Th>Created by</Table.Th>
                     <Table.Th>
-                      <span style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>Actions</span>
+                      <VisuallyHidden>Actions</VisuallyHidden>
                     </Table.Th>
                   </Table.Tr>
                 </Table.Thead>
@@ -140,10 +144,19 @@ export function TokensPage() {
                         <Code>{t.prefix}…</Code>
                       </Table.Td>
                       <Table.Td>{t.role}</Table.Td>
-                      <Table.Td>{timeAgo(t.lastUsedAt)}</Table.Td>
-                      <Table.Td>{t.expiresAt ? dateTime(t.expiresAt) : 'never'}</Table.Td>
+                      <Table.Td>
+                        <When iso={t.lastUsedAt} />
+                      </Table.Td>
+                      <Table.Td>
+                        <When iso={t.expiresAt} />
+                      </Table.Td>
                       <Table.Td>
                         {t.revokedAt ? <Badge color="gray">revoked</Badge> : t.expiresAt && new Date(t.expiresAt) < new Date() ? <Badge color="red">expired</Badge> : <Badge color="green">active</Badge>}
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="sm" title={`Created ${zoned(t.createdAt)}`}>
+                          {createdByLabel(t.createdBy)}
+                        </Text>
                       </Table.Td>
                       <Table.Td>
                         {!t.revokedAt && (
@@ -183,28 +196,7 @@ export function TokensPage() {
           }}
         />
       </Modal>
-      <Modal opened={!!secret} onClose={() => setSecret(null)} title={`Token ${secret?.name ?? ''} created`} closeOnClickOutside={false}>
-        {secret && (
-          <Stack>
-            <Alert color="yellow">Copy it now: it is shown only once and cannot be recovered.</Alert>
-            <Code block data-testid="token-secret">
-              {secret.token}
-            </Code>
-            <Group justify="space-between">
-              <CopyButton value={secret.token}>
-                {({ copied, copy }) => (
-                  <Button onClick={copy} color={copied ? 'teal' : undefined}>
-                    {copied ? 'Copied' : 'Copy token'}
-                  </Button>
-                )}
-              </CopyButton>
-              <Button variant="default" onClick={() => setSecret(null)}>
-                I have stored it
-              </Button>
-            </Group>
-          </Stack>
-        )}
-      </Modal>
+      <SecretOnce title={`Token ${secret?.name ?? ''} created`} label="Token" secret={secret?.token ?? null} onDone={() => setSecret(null)} />
     </Stack>
   );
 }
