@@ -19,6 +19,7 @@ const api = runTs('apps/api/src/server.ts', {
   DATABASE_URL: db.url,
   API_HOST: '127.0.0.1',
   API_PORT: String(apiPort),
+  API_METRICS_PORT: '0',
   SWITCHYARD_ADMIN_TOKEN: ADMIN,
   SWITCHYARD_LISTENERS: listeners,
   LOG_LEVEL: 'warn',

@@ -34,6 +34,7 @@ export async function startApi(databaseUrl: string, cpus = '0-1', connections = 
       DATABASE_URL: databaseUrl,
       API_HOST: '127.0.0.1',
       API_PORT: String(port),
+      API_METRICS_PORT: '0',
       SWITCHYARD_ADMIN_TOKEN: ADMIN,
       SWITCHYARD_LISTENERS: `tls=tls@127.0.0.1:${await getFreePort()}`,
       LOG_LEVEL: 'warn',

@@ -50,6 +50,7 @@ export async function propagationBench(o: {
         DATABASE_URL: o.databaseUrl,
         API_HOST: '127.0.0.1',
         API_PORT: String(apiPort),
+        API_METRICS_PORT: '0',
         SWITCHYARD_ADMIN_TOKEN: ADMIN,
         SWITCHYARD_LISTENERS: `postgres=postgres@127.0.0.1:${await getFreePort()},tls=tls@127.0.0.1:${await getFreePort()}`,
         LOG_LEVEL: 'warn',

@@ -1,6 +1,7 @@
 /**
  * deploy/monitoring against the real thing: a real Prometheus scrapes a real proxy (two
- * workers: the primary serves their merged registries) and a real controller, loads the
+ * workers: the primary serves their merged registries), the API's metrics listener and a real
+ * controller, loads the
  * alert rules of deploy/monitoring/prometheus-rules.yaml and evaluates them. Every rule
  * evaluates without error, every dashboard query runs, the series the alerts rely on carry
  * the values the processes report, no alert is pending on a healthy stack, and stopping the
@@ -12,7 +13,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import { loadConfig as loadApiConfig } from '@switchyard/api';
+import { loadConfig as loadApiConfig, startMetricsServer, type MetricsServer } from '@switchyard/api';
 import { startController, type ControllerProcess } from '@switchyard/controller';
 import { FakeKube, testControllerConfig } from '@switchyard/controller/testing';
 import { createTestDatabase, getFreePort, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
@@ -31,6 +32,7 @@ let db: TestDatabase;
 let upstream: TlsPostgres;
 let proxy: ProxyProcess;
 let api: ApiServer;
+let apiMetrics: MetricsServer;
 let kube: FakeKube;
 let controller: ControllerProcess;
 let prometheus: ChildProcess;
@@ -64,6 +66,8 @@ beforeAll(async () => {
   upstream = await startTlsPostgres([host]);
   proxy = await startProxyProcess(db.url, { PROXY_WORKERS: '2', SWITCHYARD_KEYS: TEST_KEYS });
   api = await startApi(db.url, proxy.ports, { SWITCHYARD_KEYS: TEST_KEYS });
+  // The API process's metrics listener (server.ts starts it beside the API port).
+  apiMetrics = (await startMetricsServer(api.app.metrics, { host: '127.0.0.1', port: await getFreePort() }, api.app.log))!;
   const token = await seedTenant(api);
   expect((await api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: upstream.port } }, token)).status).toBe(201);
   expect((await api.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=true', { enabled: true }, token)).status).toBe(200);
@@ -98,7 +102,11 @@ beforeAll(async () => {
     stringify({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: [join(dir, 'rules.yaml')],
-      scrape_configs: [target('switchyard-proxy', proxy.adminPort, 'switchyard-proxy-0'), target('switchyard-controller', controller.metricsPort, 'switchyard-controller-0')],
+      scrape_configs: [
+        target('switchyard-proxy', proxy.adminPort, 'switchyard-proxy-0'),
+        target('switchyard-controller', controller.metricsPort, 'switchyard-controller-0'),
+        target('switchyard-api', apiMetrics.port, 'switchyard-api-0'),
+      ],
     }),
   );
   const port = await getFreePort();
@@ -116,6 +124,7 @@ afterAll(async () => {
   }
   await controller?.stop();
   await kube?.stop();
+  await apiMetrics?.close();
   await api?.close();
   await proxy?.stop();
   await upstream?.cleanup();
@@ -123,8 +132,8 @@ afterAll(async () => {
 });
 
 describe('monitoring with a real Prometheus', () => {
-  it('scrapes the proxy (two workers merged) and the controller with the values they report', async () => {
-    await until('both targets up', async () => ((await value('sum(up{job=~"switchyard-proxy|switchyard-controller"})')) === 2 ? true : null));
+  it('scrapes the proxy (two workers merged), the API and the controller with the values they report', async () => {
+    await until('every target up', async () => ((await value('sum(up{job=~"switchyard-proxy|switchyard-controller|switchyard-api"})')) === 3 ? true : null));
     const version = await proxy.version();
     expect(await until('the proxy config version', () => value('switchyard_proxy_config_version{job="switchyard-proxy"}'))).toBe(version);
     expect(await value('switchyard_proxy_workers{job="switchyard-proxy"}')).toBe(2);
@@ -134,14 +143,16 @@ describe('monitoring with a real Prometheus', () => {
     expect(await value('sum(switchyard_proxy_connections_total{job="switchyard-proxy", reason="unknown_host"})')).toBeGreaterThanOrEqual(1);
     expect(await value('switchyard_proxy_process_max_fds{job="switchyard-proxy"}')).toBeGreaterThan(0);
     expect(await until('the controller leader', () => value('switchyard_controller_leader{job="switchyard-controller"}'))).toBe(1);
+    // The API's requests so far (tenant, database, access change) under their route patterns.
+    expect(await value('sum(switchyard_api_http_requests_total{job="switchyard-api", route="/api/v1/tenants/:tenant/databases/:database/external-access", method="PUT", status="200"})')).toBeGreaterThanOrEqual(1);
   });
 
   it('evaluates every alert rule without error, and none is pending on a healthy stack', async () => {
     type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string; state: string };
-    // Evaluated at least once since both targets were up (an alert evaluated before the first
+    // Evaluated at least once since every target was up (an alert evaluated before the first
     // scrape, such as SwitchyardControllerDown, may be pending until then).
     const since = Date.now();
-    const loaded = await until('every rule evaluated with both targets up', async () => {
+    const loaded = await until('every rule evaluated with every target up', async () => {
       const r = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Rule[] }> } };
       const all = r.data.groups.flatMap((g) => g.rules);
       return all.length && all.every((x) => Date.parse(x.lastEvaluation) > since) ? all : null;

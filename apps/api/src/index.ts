@@ -7,3 +7,4 @@ export type { ExternalAccessResponse, PutExternalAccessBody } from './modules/ex
 export { loadConfig, type ApiConfig } from './config.js';
 export { generateToken, hashToken } from './lib/tokens.js';
 export { buildTlsAlpnCertificate } from './modules/acme/acme.ca.js';
+export { startMetricsServer, type MetricsServer } from './metrics-server.js';
