@@ -188,7 +188,7 @@ export interface AcmeRuntime {
  */
 export function buildDomainServices(config: ApiConfig, prisma: PrismaClient, log: FastifyBaseLogger, acmeRuntime: AcmeRuntime = { ca: null, poke: () => {} }): DomainServices {
   const propagation = new PropagationTracker(prisma, config.databaseUrl, config.proxyLivenessMs, log);
-  const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes });
+  const tenants = new TenantsService(prisma, { upstreamSuffixes: config.defaultUpstreamSuffixes, limits: config.tenantDefaultLimits });
   const certificates = new CertificatesService({
     prisma,
     tenants,

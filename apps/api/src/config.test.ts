@@ -70,4 +70,25 @@ describe('loadConfig', () => {
   it('a keyring file that cannot be read is named as such', () => {
     expect(named(message({ ...BASE, SWITCHYARD_KEYS_FILE: '/nonexistent/switchyard-keys' }))).toEqual(['SWITCHYARD_KEYS_FILE']);
   });
+
+  it('reads SWITCHYARD_TENANT_DEFAULT_LIMITS; omitted limits stay unlimited; a bad one is named with the variable', () => {
+    expect(loadConfig(BASE).tenantDefaultLimits).toEqual({ maxDatabases: null, maxExternalAccess: null, maxDedicatedPorts: null });
+    expect(loadConfig({ ...BASE, SWITCHYARD_TENANT_DEFAULT_LIMITS: 'databases=50, externalAccess=20,dedicatedPorts=0' }).tenantDefaultLimits).toEqual({
+      maxDatabases: 50,
+      maxExternalAccess: 20,
+      maxDedicatedPorts: 0,
+    });
+    expect(loadConfig({ ...BASE, SWITCHYARD_TENANT_DEFAULT_LIMITS: 'dedicatedPorts=2' }).tenantDefaultLimits).toEqual({ maxDatabases: null, maxExternalAccess: null, maxDedicatedPorts: 2 });
+    for (const [value, says] of [
+      ['ports=2', 'unknown limit "ports"; known: databases, externalAccess, dedicatedPorts'],
+      ['databases=-1', 'databases=-1: the limit must be a whole number from 0 to 1000000'],
+      ['databases=1.5', 'the limit must be a whole number'],
+      ['databases', '"databases" is not name=number'],
+      ['databases=1,databases=2', 'databases is given twice'],
+    ]) {
+      const msg = message({ ...BASE, SWITCHYARD_TENANT_DEFAULT_LIMITS: value! });
+      expect(named(msg)).toEqual(['SWITCHYARD_TENANT_DEFAULT_LIMITS']);
+      expect(msg).toContain(says);
+    }
+  });
 });

@@ -51,6 +51,12 @@ const EnvSchema = z.object({
    * replaced by the tenant slug. Comma-separated.
    */
   SWITCHYARD_DEFAULT_UPSTREAM_SUFFIXES: z.string().default('{tenant}.svc.cluster.local'),
+  /**
+   * Limits a new tenant gets unless the platform admin sets them when creating it:
+   * `databases=50,externalAccess=20,dedicatedPorts=2`; an omitted one stays unlimited. Existing
+   * tenants are not changed.
+   */
+  SWITCHYARD_TENANT_DEFAULT_LIMITS: z.string().default(''),
   /** Upper bound for `?wait=true` on route changes. */
   PROPAGATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** A proxy counts as live when its last heartbeat is this recent. */
@@ -156,6 +162,8 @@ export interface ApiConfig {
   check: { host: string | null; timeoutMs: number };
   adminToken: string | null;
   defaultUpstreamSuffixes: string[];
+  /** SWITCHYARD_TENANT_DEFAULT_LIMITS: what a new tenant gets for each limit not in its create body. */
+  tenantDefaultLimits: TenantLimitDefaults;
   propagationTimeoutMs: number;
   proxyLivenessMs: number;
   webDistDir: string | null;
@@ -198,6 +206,31 @@ export interface AcmeConfig {
   workerIntervalMs: number;
 }
 
+export interface TenantLimitDefaults {
+  maxDatabases: number | null;
+  maxExternalAccess: number | null;
+  maxDedicatedPorts: number | null;
+}
+
+const LIMIT_KEYS = { databases: 'maxDatabases', externalAccess: 'maxExternalAccess', dedicatedPorts: 'maxDedicatedPorts' } as const;
+
+/** `databases=50,externalAccess=20,dedicatedPorts=2` → the limits; empty: none. */
+export function parseTenantDefaultLimits(text: string): TenantLimitDefaults {
+  const out: TenantLimitDefaults = { maxDatabases: null, maxExternalAccess: null, maxDedicatedPorts: null };
+  const seen = new Set<string>();
+  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z]+)\s*=\s*(\S+)$/.exec(item);
+    if (!m) throw new Error(`"${item}" is not name=number (e.g. databases=50,externalAccess=20,dedicatedPorts=2)`);
+    const key = Object.hasOwn(LIMIT_KEYS, m[1]!) ? LIMIT_KEYS[m[1] as keyof typeof LIMIT_KEYS] : undefined;
+    if (!key) throw new Error(`unknown limit "${m[1]}"; known: ${Object.keys(LIMIT_KEYS).join(', ')}`);
+    if (seen.has(key)) throw new Error(`${m[1]} is given twice`);
+    seen.add(key);
+    if (!/^\d{1,7}$/.test(m[2]!) || Number(m[2]) > 1_000_000) throw new Error(`${m[1]}=${m[2]}: the limit must be a whole number from 0 to 1000000`);
+    out[key] = Number(m[2]);
+  }
+  return out;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const parsed = EnvSchema.safeParse(env);
   // Every bad variable in one message: the schema's problems and the checks below together,
@@ -216,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   };
   const listeners = check('SWITCHYARD_LISTENERS', () => parseListeners(e.SWITCHYARD_LISTENERS ?? DEFAULT_LISTENERS_TEXT));
   const dedicatedPorts = check('SWITCHYARD_DEDICATED_PORTS', () => parsePortPool(e.SWITCHYARD_DEDICATED_PORTS ?? ''));
+  const tenantDefaultLimits = check('SWITCHYARD_TENANT_DEFAULT_LIMITS', () => parseTenantDefaultLimits(e.SWITCHYARD_TENANT_DEFAULT_LIMITS ?? ''));
   const trustedProxies = cidrList('API_TRUSTED_PROXIES', e.API_TRUSTED_PROXIES, problems);
   const egressSourceAddresses = ipList('SWITCHYARD_EGRESS_SOURCE_ADDRESSES', e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES, problems);
   const publicAddresses = ipList('ACME_PUBLIC_ADDRESSES', e.ACME_PUBLIC_ADDRESSES, problems);
@@ -259,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     check: { host: e.SWITCHYARD_CHECK_HOST ?? null, timeoutMs: e.CHECK_CONNECTION_TIMEOUT_MS },
     adminToken: e.SWITCHYARD_ADMIN_TOKEN ?? null,
     defaultUpstreamSuffixes: e.SWITCHYARD_DEFAULT_UPSTREAM_SUFFIXES.split(',').map((s) => s.trim()).filter(Boolean),
+    tenantDefaultLimits: tenantDefaultLimits!,
     propagationTimeoutMs: e.PROPAGATION_TIMEOUT_MS,
     proxyLivenessMs: e.PROXY_LIVENESS_MS,
     webDistDir: e.WEB_DIST_DIR ?? null,

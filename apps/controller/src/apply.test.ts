@@ -38,4 +38,14 @@ describe('refusalMessage', () => {
     expect(refusalMessage(new AppError('SY_UPSTREAM_NOT_ALLOWED', 'refused by policy', [{ field: 'body.endpoints.0.host', message: 'x' }]), named)).toBe('refused by policy');
     expect(refusalMessage(new AppError('SY_CONFLICT', 'no details'), named)).toBe('no details');
   });
+
+  it('names spec.enabled when the tenant’s external-access limit refuses a route, with the API’s message', () => {
+    const message = 'The tenant may have at most 2 databases with external access (maxExternalAccess) and has 2; disable external access of another, or ask a platform admin to raise the limit';
+    const limit = new AppError('SY_TENANT_LIMIT', message, [{ field: 'body.enabled', message, limit: 'maxExternalAccess', max: 2, usage: 2 }]);
+    expect(refusalReason(limit)).toBe('TenantLimitReached');
+    expect(refusalMessage(limit, defaulted)).toBe(`spec.enabled: ${message}`);
+    // The database count: the object has no name field (the controller names the database), so the API's message stands.
+    const dbs = new AppError('SY_TENANT_LIMIT', 'The tenant may have at most 1 database (maxDatabases) and has 1; delete one, or ask a platform admin to raise the limit', [{ field: 'body.name', message: 'x' }]);
+    expect(refusalMessage(dbs, named)).toBe(dbs.message);
+  });
 });

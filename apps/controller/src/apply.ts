@@ -72,6 +72,7 @@ const REASONS: Record<string, string> = {
   SY_LISTENER_MISMATCH: 'Invalid',
   SY_UPSTREAM_CA_INVALID: UPSTREAM_CA_INVALID,
   SY_VALIDATION: 'Invalid',
+  SY_TENANT_LIMIT: 'TenantLimitReached',
 };
 
 /** The condition reason of an API refusal (`Invalid` for codes without a reason of their own). */
@@ -84,6 +85,7 @@ export function refusalReason(e: Pick<AppError, 'code'>): string {
  * names what the object's author can change (`spec.upstreamCa`), not the API's `body.…`.
  */
 const SPEC_FIELDS: Record<string, string> = {
+  enabled: 'spec.enabled',
   hostname: 'spec.hostname',
   sourceCidrs: 'spec.sourceCidrs',
   maxConnections: 'spec.maxConnections',

@@ -29,6 +29,7 @@ export const ERRORS = {
   SY_HOSTNAME_TAKEN: { status: 409, message: 'This hostname is already used by another route' },
   SY_CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
   SY_DEDICATED_PORTS_EXHAUSTED: { status: 409, message: 'Every dedicated port of the pool is assigned' },
+  SY_TENANT_LIMIT: { status: 409, message: 'The tenant has reached a limit set by the platform admin' },
   SY_DESTINATION_TAKEN: { status: 409, message: 'This destination address is already routed by another route' },
   SY_KUBERNETES_OWNED: { status: 409, message: 'This database and its route are owned by a Kubernetes object; change the object instead' },
   SY_PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large' },

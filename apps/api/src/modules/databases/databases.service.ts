@@ -10,6 +10,7 @@ import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
 import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import type { ExternalAccessService } from '../external-access/external-access.service.js';
+import { requireRoom } from '../tenants/tenant-limits.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import type { CreateDatabaseBody, DatabaseResponse, UpdateDatabaseBody } from './databases.schemas.js';
 import { checkUpstream, type UpstreamPlatform } from './upstream-policy.js';
@@ -147,6 +148,8 @@ export class DatabasesService {
     this.deps.access.defaultListener(body.engine); // fails early if no listener serves the engine
     try {
       const db = await this.deps.prisma.$transaction(async (tx) => {
+        // The tenant's quota, checked with its row locked (docs/accounts.md "Limits").
+        await requireRoom(tx, tenant.id, 'maxDatabases', 'body.name');
         const d = await tx.database.create({
           data: {
             tenantId: tenant.id,

@@ -33,6 +33,7 @@ import { assertMayChange, ownerColumns, ownerOf } from '../../lib/ownership.js';
 import { diff, recordAudit, recordAudits, type AuditEntry } from '../audit/audit.service.js';
 import { CA_FILE_NAME, CA_PEM_PATH, coversHostname, isPubliclyTrusted, type CertificatesService } from '../certificates/certificates.service.js';
 import type { PropagationTracker } from '../proxies/propagation.js';
+import { requireRoom } from '../tenants/tenant-limits.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import type { BatchExternalAccessResponse, BatchItem, ExternalAccessResponse, PutExternalAccessBody } from './external-access.schemas.js';
 
@@ -394,6 +395,9 @@ export class ExternalAccessService {
   private async write(tx: Prisma.TransactionClient, actor: Actor, tenant: Tenant, plan: Plan, audits?: AuditEntry[]): Promise<RouteWithCert> {
     const { db, current, next, mint, previousAuto, certificateChosen } = plan;
     if (mint) await tx.certificate.create({ data: mint });
+    // The tenant's quotas, checked with its row locked: growth only (docs/accounts.md "Limits").
+    if (next.enabled && !current.enabled) await requireRoom(tx, tenant.id, 'maxExternalAccess', 'body.enabled');
+    if (next.dedicatedPort === 'assign') await requireRoom(tx, tenant.id, 'maxDedicatedPorts', 'body.dedicatedPort');
     const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };
     // The route is owned by whoever owns its database.
     const data = { ...state, ...ownerColumns(ownerOf(db).type === 'kubernetes' ? actor.owner : undefined) };

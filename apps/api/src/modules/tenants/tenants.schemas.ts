@@ -26,6 +26,19 @@ export const UpstreamPolicy = Type.Object(
   { additionalProperties: false, description: 'Where this tenant’s databases may point. Anything else is refused.' },
 );
 
+/** A quota: 0 allows none, null no limit. */
+const Limit = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1_000_000 }), Type.Null()], { description }));
+
+/**
+ * Quotas set by the platform admin (null: no limit, the default). Lowering one below the
+ * tenant's usage takes nothing away; it only refuses growth.
+ */
+const Limits = {
+  maxDatabases: Limit('Databases the tenant may register; null: no limit'),
+  maxExternalAccess: Limit('Databases with external access enabled at once; null: no limit'),
+  maxDedicatedPorts: Limit('Dedicated ports the tenant’s routes may hold; null: no limit'),
+};
+
 export const CreateTenantBody = Type.Object(
   {
     slug: Slug('Lower-case DNS label; becomes part of route hostnames'),
@@ -33,8 +46,9 @@ export const CreateTenantBody = Type.Object(
     upstreamPolicy: Type.Optional(UpstreamPolicy),
     allowedCustomDomains: Type.Optional(Type.Array(CustomDomain, { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+    ...Limits,
   },
-  { additionalProperties: false, examples: [{ slug: 'acme', name: 'Acme Corp' }] },
+  { additionalProperties: false, examples: [{ slug: 'acme', name: 'Acme Corp' }, { slug: 'acme', name: 'Acme Corp', maxDatabases: 50, maxExternalAccess: 20, maxDedicatedPorts: 2 }] },
 );
 export type CreateTenantBody = Static<typeof CreateTenantBody>;
 
@@ -44,11 +58,12 @@ export const UpdateTenantBody = Type.Object(
     upstreamPolicy: Type.Optional(UpstreamPolicy),
     allowedCustomDomains: Type.Optional(Type.Array(CustomDomain, { maxItems: 20 })),
     maxConnections: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+    ...Limits,
   },
   {
     additionalProperties: false,
     minProperties: 1,
-    examples: [{ name: 'Acme Corporation', upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['10.42.0.0/16'] }, maxConnections: 500 }],
+    examples: [{ name: 'Acme Corporation', upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['10.42.0.0/16'] }, maxConnections: 500 }, { maxDedicatedPorts: 2 }],
   },
 );
 export type UpdateTenantBody = Static<typeof UpdateTenantBody>;
@@ -60,6 +75,10 @@ export const TENANT_EXAMPLE = {
   upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['10.42.0.0/16'] },
   allowedCustomDomains: ['db.acme.com'],
   maxConnections: 500,
+  maxDatabases: 50,
+  maxExternalAccess: 20,
+  maxDedicatedPorts: 2,
+  usage: { databases: 12, externalAccess: 7, dedicatedPorts: 1 },
   createdAt: '2026-11-22T08:00:00.000Z',
   updatedAt: '2026-11-22T09:30:00.000Z',
 };
@@ -73,6 +92,17 @@ export const TenantResponse = Type.Object(
     upstreamPolicy: Type.Object({ hostSuffixes: Type.Array(Type.String()), cidrs: Type.Array(Type.String()) }),
     allowedCustomDomains: Type.Array(Type.String()),
     maxConnections: Type.Union([Type.Integer(), Type.Null()]),
+    maxDatabases: Type.Union([Type.Integer(), Type.Null()]),
+    maxExternalAccess: Type.Union([Type.Integer(), Type.Null()]),
+    maxDedicatedPorts: Type.Union([Type.Integer(), Type.Null()]),
+    usage: Type.Object(
+      {
+        databases: Type.Integer({ description: 'Databases registered' }),
+        externalAccess: Type.Integer({ description: 'Databases with external access enabled' }),
+        dedicatedPorts: Type.Integer({ description: 'Dedicated ports held by the tenant’s routes' }),
+      },
+      { description: 'What the limits count, now (may exceed a limit lowered below it)' },
+    ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },

@@ -7,9 +7,11 @@ import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } 
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
+import { tenantUsage, type LimitName, type TenantLimits, type TenantUsage } from './tenant-limits.js';
 import type { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
 
-export function toTenantResponse(t: Tenant): TenantResponse {
+/** What the platform admin sets on a tenant (and what its audit events compare). */
+function settingsOf(t: Tenant): Omit<TenantResponse, 'usage'> {
   return {
     id: t.id,
     slug: t.slug,
@@ -17,9 +19,16 @@ export function toTenantResponse(t: Tenant): TenantResponse {
     upstreamPolicy: { hostSuffixes: t.allowedUpstreamSuffixes, cidrs: t.allowedUpstreamCidrs },
     allowedCustomDomains: t.allowedCustomDomains,
     maxConnections: t.maxConnections,
+    maxDatabases: t.maxDatabases,
+    maxExternalAccess: t.maxExternalAccess,
+    maxDedicatedPorts: t.maxDedicatedPorts,
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
   };
+}
+
+export function toTenantResponse(t: Tenant, usage: TenantUsage): TenantResponse {
+  return { ...settingsOf(t), usage };
 }
 
 /** Normalises and validates policy lists; throws SY_VALIDATION naming each bad entry. */
@@ -50,7 +59,7 @@ export function normalizePolicy(input: { hostSuffixes?: string[]; cidrs?: string
 export class TenantsService {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly defaults: { upstreamSuffixes: string[] },
+    private readonly defaults: { upstreamSuffixes: string[]; limits: TenantLimits },
   ) {}
 
   /** Finds a tenant the actor may act on with at least `min`; 404 otherwise. */
@@ -65,6 +74,8 @@ export class TenantsService {
     requirePlatformAdmin(actor);
     const suffixes = body.upstreamPolicy?.hostSuffixes ?? this.defaults.upstreamSuffixes.map((s) => s.replaceAll('{tenant}', body.slug));
     const policy = normalizePolicy({ hostSuffixes: suffixes, cidrs: body.upstreamPolicy?.cidrs ?? [], customDomains: body.allowedCustomDomains ?? [] });
+    // Omitted: the platform's default (SWITCHYARD_TENANT_DEFAULT_LIMITS); null: no limit.
+    const limit = (name: LimitName) => (body[name] === undefined ? this.defaults.limits[name] : body[name]);
     try {
       const tenant = await this.prisma.$transaction(async (tx) => {
         const t = await tx.tenant.create({
@@ -75,12 +86,15 @@ export class TenantsService {
             allowedUpstreamCidrs: policy.cidrs!,
             allowedCustomDomains: policy.customDomains!,
             maxConnections: body.maxConnections ?? null,
+            maxDatabases: limit('maxDatabases'),
+            maxExternalAccess: limit('maxExternalAccess'),
+            maxDedicatedPorts: limit('maxDedicatedPorts'),
           },
         });
-        await recordAudit(tx, actor, { tenantId: t.id, action: 'tenant.create', targetType: 'tenant', targetId: t.id, changes: diff(null, toTenantResponse(t)) });
+        await recordAudit(tx, actor, { tenantId: t.id, action: 'tenant.create', targetType: 'tenant', targetId: t.id, changes: diff(null, settingsOf(t)) });
         return t;
       });
-      return toTenantResponse(tenant);
+      return toTenantResponse(tenant, { databases: 0, externalAccess: 0, dedicatedPorts: 0 });
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AppError('SY_TENANT_EXISTS');
       throw err;
@@ -90,11 +104,17 @@ export class TenantsService {
   async list(actor: Actor): Promise<TenantResponse[]> {
     const where = actor.principal.isPlatformAdmin ? {} : { id: { in: [...actor.principal.tenantRoles.keys()] } };
     const rows = await this.prisma.tenant.findMany({ where, orderBy: { slug: 'asc' } });
-    return rows.map(toTenantResponse);
+    const usage = await tenantUsage(this.prisma, rows.map((t) => t.id));
+    return rows.map((t) => toTenantResponse(t, usage.get(t.id)!));
   }
 
+  /** The tenant with its usage: members see their own limits and how much of them is taken. */
   async get(actor: Actor, slug: string): Promise<TenantResponse> {
-    return toTenantResponse(await this.resolve(actor, slug, 'member'));
+    return this.withUsage(await this.resolve(actor, slug, 'member'));
+  }
+
+  private async withUsage(t: Tenant): Promise<TenantResponse> {
+    return toTenantResponse(t, (await tenantUsage(this.prisma, [t.id])).get(t.id)!);
   }
 
   async update(actor: Actor, slug: string, body: UpdateTenantBody): Promise<TenantResponse> {
@@ -114,6 +134,10 @@ export class TenantsService {
           allowedUpstreamCidrs: policy.cidrs,
           allowedCustomDomains: policy.customDomains,
           maxConnections: body.maxConnections,
+          // A limit below the usage is allowed: nothing is taken away, growth is refused.
+          maxDatabases: body.maxDatabases,
+          maxExternalAccess: body.maxExternalAccess,
+          maxDedicatedPorts: body.maxDedicatedPorts,
         },
       });
       await recordAudit(tx, actor, {
@@ -121,7 +145,7 @@ export class TenantsService {
         action: 'tenant.update',
         targetType: 'tenant',
         targetId: t.id,
-        changes: diff(toTenantResponse(before), toTenantResponse(t)),
+        changes: diff(settingsOf(before), settingsOf(t)),
       });
       // The tenant-wide connection cap travels with each route in the proxies' snapshot, so a
       // change to it is a change of every route of the tenant (same transaction, same NOTIFY).
@@ -132,7 +156,8 @@ export class TenantsService {
       }
       return t;
     });
-    return toTenantResponse(updated);
+    // With the usage, so an admin who lowered a limit below it sees by how much.
+    return this.withUsage(updated);
   }
 
   /** Deletes a tenant; its routes leave every proxy through the change log first. */

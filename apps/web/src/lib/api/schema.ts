@@ -1052,6 +1052,14 @@ export interface paths {
                          *             "db.acme.com"
                          *           ],
                          *           "maxConnections": 500,
+                         *           "maxDatabases": 50,
+                         *           "maxExternalAccess": 20,
+                         *           "maxDedicatedPorts": 2,
+                         *           "usage": {
+                         *             "databases": 12,
+                         *             "externalAccess": 7,
+                         *             "dedicatedPorts": 1
+                         *           },
                          *           "createdAt": "2026-11-22T08:00:00.000Z",
                          *           "updatedAt": "2026-11-22T09:30:00.000Z"
                          *         }
@@ -1094,12 +1102,6 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    /**
-                     * @example {
-                     *       "slug": "acme",
-                     *       "name": "Acme Corp"
-                     *     }
-                     */
                     "application/json": {
                         /**
                          * @description Lower-case DNS label; becomes part of route hostnames
@@ -1118,6 +1120,12 @@ export interface paths {
                         };
                         allowedCustomDomains?: string[];
                         maxConnections?: number | null;
+                        /** @description Databases the tenant may register; null: no limit */
+                        maxDatabases?: number | null;
+                        /** @description Databases with external access enabled at once; null: no limit */
+                        maxExternalAccess?: number | null;
+                        /** @description Dedicated ports the tenant’s routes may hold; null: no limit */
+                        maxDedicatedPorts?: number | null;
                     };
                 };
             };
@@ -1145,6 +1153,14 @@ export interface paths {
                          *         "db.acme.com"
                          *       ],
                          *       "maxConnections": 500,
+                         *       "maxDatabases": 50,
+                         *       "maxExternalAccess": 20,
+                         *       "maxDedicatedPorts": 2,
+                         *       "usage": {
+                         *         "databases": 12,
+                         *         "externalAccess": 7,
+                         *         "dedicatedPorts": 1
+                         *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T09:30:00.000Z"
                          *     }
@@ -1160,6 +1176,18 @@ export interface paths {
                             };
                             allowedCustomDomains: string[];
                             maxConnections: number | null;
+                            maxDatabases: number | null;
+                            maxExternalAccess: number | null;
+                            maxDedicatedPorts: number | null;
+                            /** @description What the limits count, now (may exceed a limit lowered below it) */
+                            usage: {
+                                /** @description Databases registered */
+                                databases: number;
+                                /** @description Databases with external access enabled */
+                                externalAccess: number;
+                                /** @description Dedicated ports held by the tenant’s routes */
+                                dedicatedPorts: number;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -1257,6 +1285,14 @@ export interface paths {
                          *         "db.acme.com"
                          *       ],
                          *       "maxConnections": 500,
+                         *       "maxDatabases": 50,
+                         *       "maxExternalAccess": 20,
+                         *       "maxDedicatedPorts": 2,
+                         *       "usage": {
+                         *         "databases": 12,
+                         *         "externalAccess": 7,
+                         *         "dedicatedPorts": 1
+                         *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T09:30:00.000Z"
                          *     }
@@ -1272,6 +1308,18 @@ export interface paths {
                             };
                             allowedCustomDomains: string[];
                             maxConnections: number | null;
+                            maxDatabases: number | null;
+                            maxExternalAccess: number | null;
+                            maxDedicatedPorts: number | null;
+                            /** @description What the limits count, now (may exceed a limit lowered below it) */
+                            usage: {
+                                /** @description Databases registered */
+                                databases: number;
+                                /** @description Databases with external access enabled */
+                                externalAccess: number;
+                                /** @description Dedicated ports held by the tenant’s routes */
+                                dedicatedPorts: number;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -1389,20 +1437,6 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    /**
-                     * @example {
-                     *       "name": "Acme Corporation",
-                     *       "upstreamPolicy": {
-                     *         "hostSuffixes": [
-                     *           "acme.svc.cluster.local"
-                     *         ],
-                     *         "cidrs": [
-                     *           "10.42.0.0/16"
-                     *         ]
-                     *       },
-                     *       "maxConnections": 500
-                     *     }
-                     */
                     "application/json": {
                         /**
                          * Format: display-name
@@ -1416,6 +1450,12 @@ export interface paths {
                         };
                         allowedCustomDomains?: string[];
                         maxConnections?: number | null;
+                        /** @description Databases the tenant may register; null: no limit */
+                        maxDatabases?: number | null;
+                        /** @description Databases with external access enabled at once; null: no limit */
+                        maxExternalAccess?: number | null;
+                        /** @description Dedicated ports the tenant’s routes may hold; null: no limit */
+                        maxDedicatedPorts?: number | null;
                     };
                 };
             };
@@ -1443,6 +1483,14 @@ export interface paths {
                          *         "db.acme.com"
                          *       ],
                          *       "maxConnections": 500,
+                         *       "maxDatabases": 50,
+                         *       "maxExternalAccess": 20,
+                         *       "maxDedicatedPorts": 2,
+                         *       "usage": {
+                         *         "databases": 12,
+                         *         "externalAccess": 7,
+                         *         "dedicatedPorts": 1
+                         *       },
                          *       "createdAt": "2026-11-22T08:00:00.000Z",
                          *       "updatedAt": "2026-11-22T09:30:00.000Z"
                          *     }
@@ -1458,6 +1506,18 @@ export interface paths {
                             };
                             allowedCustomDomains: string[];
                             maxConnections: number | null;
+                            maxDatabases: number | null;
+                            maxExternalAccess: number | null;
+                            maxDedicatedPorts: number | null;
+                            /** @description What the limits count, now (may exceed a limit lowered below it) */
+                            usage: {
+                                /** @description Databases registered */
+                                databases: number;
+                                /** @description Databases with external access enabled */
+                                externalAccess: number;
+                                /** @description Dedicated ports held by the tenant’s routes */
+                                dedicatedPorts: number;
+                            };
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -7508,7 +7568,7 @@ export interface components {
          */
         ErrorResponse: {
             statusCode: number;
-            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_LAST_PLATFORM_ADMIN" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_NOT_LEAF" | "SY_CERTIFICATE_NO_HOSTNAMES" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
+            code: "SY_VALIDATION" | "SY_BAD_REQUEST" | "SY_UNAUTHENTICATED" | "SY_INVALID_CREDENTIALS" | "SY_FORBIDDEN" | "SY_CSRF_FAILED" | "SY_NOT_FOUND" | "SY_TENANT_NOT_FOUND" | "SY_DATABASE_NOT_FOUND" | "SY_TOKEN_NOT_FOUND" | "SY_USER_NOT_FOUND" | "SY_MEMBER_NOT_FOUND" | "SY_CONNECTION_NOT_FOUND" | "SY_TENANT_EXISTS" | "SY_DATABASE_EXISTS" | "SY_USER_EXISTS" | "SY_MEMBER_EXISTS" | "SY_LAST_OWNER" | "SY_LAST_PLATFORM_ADMIN" | "SY_HOSTNAME_TAKEN" | "SY_CONFLICT" | "SY_DEDICATED_PORTS_EXHAUSTED" | "SY_TENANT_LIMIT" | "SY_DESTINATION_TAKEN" | "SY_KUBERNETES_OWNED" | "SY_PAYLOAD_TOO_LARGE" | "SY_UNSUPPORTED_MEDIA_TYPE" | "SY_UPSTREAM_NOT_ALLOWED" | "SY_HOSTNAME_NOT_ALLOWED" | "SY_LISTENER_MISMATCH" | "SY_DEDICATED_PORTS_UNAVAILABLE" | "SY_EGRESS_SOURCE_NOT_ALLOWED" | "SY_CERTIFICATE_REQUIRED" | "SY_DISCOVERED_SERVICE_NOT_FOUND" | "SY_CERTIFICATE_NOT_FOUND" | "SY_CERTIFICATE_EXISTS" | "SY_CERTIFICATE_IN_USE" | "SY_CERTIFICATE_PEM_INVALID" | "SY_CERTIFICATE_KEY_INVALID" | "SY_CERTIFICATE_KEY_UNSUPPORTED" | "SY_CERTIFICATE_KEY_MISMATCH" | "SY_CERTIFICATE_CHAIN_ORDER" | "SY_CERTIFICATE_NOT_LEAF" | "SY_CERTIFICATE_NO_HOSTNAMES" | "SY_CERTIFICATE_EXPIRED" | "SY_CERTIFICATE_NOT_YET_VALID" | "SY_CERTIFICATE_HOSTNAME_MISMATCH" | "SY_UPSTREAM_CA_INVALID" | "SY_ACME_NOT_FOUND" | "SY_ACME_EXISTS" | "SY_ACME_ROUTE_REQUIRED" | "SY_ACME_WILDCARD_UNSUPPORTED" | "SY_ACME_DNS_MISMATCH" | "SY_ACME_RATE_LIMITED" | "SY_ACME_UNAVAILABLE" | "SY_RATE_LIMITED" | "SY_INTERNAL" | "SY_UNAVAILABLE" | "SY_KEYRING_UNAVAILABLE";
             error: string;
             message: string;
             requestId: string;
@@ -7536,6 +7596,14 @@ export interface components {
          *         "db.acme.com"
          *       ],
          *       "maxConnections": 500,
+         *       "maxDatabases": 50,
+         *       "maxExternalAccess": 20,
+         *       "maxDedicatedPorts": 2,
+         *       "usage": {
+         *         "databases": 12,
+         *         "externalAccess": 7,
+         *         "dedicatedPorts": 1
+         *       },
          *       "createdAt": "2026-11-22T08:00:00.000Z",
          *       "updatedAt": "2026-11-22T09:30:00.000Z"
          *     }
@@ -7551,6 +7619,18 @@ export interface components {
             };
             allowedCustomDomains: string[];
             maxConnections: number | null;
+            maxDatabases: number | null;
+            maxExternalAccess: number | null;
+            maxDedicatedPorts: number | null;
+            /** @description What the limits count, now (may exceed a limit lowered below it) */
+            usage: {
+                /** @description Databases registered */
+                databases: number;
+                /** @description Databases with external access enabled */
+                externalAccess: number;
+                /** @description Dedicated ports held by the tenant’s routes */
+                dedicatedPorts: number;
+            };
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
