@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeViolations, newContext, launchBrowser, signIn } from './support/browser.js';
-import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { addPlatformAdmin, PLATFORM_ADMIN as ADMIN, startWebStack, USERS, type WebStack } from './support/web-stack.js';
 
 // The callbacks given to page.evaluate run in the browser; the e2e programs have no DOM types.
 declare const window: any;
@@ -25,13 +25,12 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 
-const ADMIN = 'platform@switchyard.test';
 
 beforeAll(async () => {
   browser = await launchBrowser();
   db = await createTestDatabase();
   stack = await startWebStack(db.url);
-  await stack.must('POST', '/api/v1/users', { email: ADMIN, name: 'Pat Platform', password: PASSWORD, isPlatformAdmin: true });
+  await addPlatformAdmin(stack);
   ctx = await newContext(browser, stack.url);
   page = await ctx.newPage();
   await signIn(page, ADMIN);

@@ -57,6 +57,14 @@ export interface WebStack {
   close(): Promise<void>;
 }
 
+/** The platform admin user several tests sign in as (not created by startWebStack: addPlatformAdmin). */
+export const PLATFORM_ADMIN = 'platform@switchyard.test';
+
+/** Creates a platform admin user (password PASSWORD) to sign in with. */
+export async function addPlatformAdmin(stack: Pick<WebStack, 'must'>, email = PLATFORM_ADMIN, name = 'Pat Platform'): Promise<void> {
+  await stack.must('POST', '/api/v1/users', { email, name, password: PASSWORD, isPlatformAdmin: true });
+}
+
 async function must(api: ApiServer, method: string, path: string, body?: unknown): Promise<any> {
   const r = await api.call(method, path, body);
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);

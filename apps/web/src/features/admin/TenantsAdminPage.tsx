@@ -1,9 +1,13 @@
-/** Platform admin: tenants — create, upstream policy, allowed custom domains, connection limit. */
-import { Button, Group, Modal, NumberInput, Paper, Stack, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
+/**
+ * Platform admin: tenants — create, upstream policy, allowed custom domains, connection limit,
+ * and the quotas (databases, external access, dedicated ports) with each tenant's usage.
+ */
+import { Button, Fieldset, Group, Modal, NumberInput, Paper, SimpleGrid, Stack, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { QueryState } from '../../components/QueryState';
+import { atLimit, limitLines, usageText } from '../../components/usage';
 import { notifyDone, notifyError } from '../../components/notify';
 import { api, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
@@ -31,6 +35,7 @@ export function TenantsAdminPage() {
                   <Table.Th>Upstream policy</Table.Th>
                   <Table.Th>Custom domains</Table.Th>
                   <Table.Th ta="right">Connection limit</Table.Th>
+                  <Table.Th>Limits</Table.Th>
                   <Table.Th>
                     <VisuallyHidden>Actions</VisuallyHidden>
                   </Table.Th>
@@ -52,6 +57,13 @@ export function TenantsAdminPage() {
                       <Text size="xs">{t.allowedCustomDomains.join(', ') || '—'}</Text>
                     </Table.Td>
                     <Table.Td ta="right">{t.maxConnections ?? 'none'}</Table.Td>
+                    <Table.Td data-testid={`limits-${t.slug}`}>
+                      {limitLines(t).map((l) => (
+                        <Text key={l.what} size="xs" c={atLimit(l) ? 'orange.8' : undefined}>
+                          {usageText(l)}
+                        </Text>
+                      ))}
+                    </Table.Td>
                     <Table.Td ta="right">
                       <Button size="xs" variant="light" onClick={() => setEditing(t)} aria-label={`Edit ${t.slug}`}>
                         Edit
@@ -71,6 +83,12 @@ export function TenantsAdminPage() {
   );
 }
 
+const LIMIT_FIELDS = [
+  { field: 'maxDatabases', label: 'Databases', used: 'databases' },
+  { field: 'maxExternalAccess', label: 'With external access', used: 'externalAccess' },
+  { field: 'maxDedicatedPorts', label: 'Dedicated ports', used: 'dedicatedPorts' },
+] as const;
+
 function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => void }) {
   const qc = useQueryClient();
   const form = useForm({
@@ -81,15 +99,23 @@ function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => v
       cidrs: tenant?.upstreamPolicy.cidrs.join('\n') ?? '',
       allowedCustomDomains: tenant?.allowedCustomDomains.join('\n') ?? '',
       maxConnections: (tenant?.maxConnections ?? '') as number | string,
+      maxDatabases: (tenant?.maxDatabases ?? '') as number | string,
+      maxExternalAccess: (tenant?.maxExternalAccess ?? '') as number | string,
+      maxDedicatedPorts: (tenant?.maxDedicatedPorts ?? '') as number | string,
     },
   });
+  // Empty is no limit (null); 0 allows none.
+  const limit = (v: number | string) => (v === '' ? null : Number(v));
   const save = useMutation({
     mutationFn: (v: typeof form.values) => {
       const body = {
         name: v.name,
         upstreamPolicy: { hostSuffixes: splitLines(v.hostSuffixes), cidrs: splitLines(v.cidrs) },
         allowedCustomDomains: splitLines(v.allowedCustomDomains),
-        maxConnections: v.maxConnections === '' ? null : Number(v.maxConnections),
+        maxConnections: limit(v.maxConnections),
+        maxDatabases: limit(v.maxDatabases),
+        maxExternalAccess: limit(v.maxExternalAccess),
+        maxDedicatedPorts: limit(v.maxDedicatedPorts),
       };
       return tenant
         ? call(api.PATCH('/api/v1/tenants/{tenant}', { params: { path: { tenant: tenant.slug } }, body }))
@@ -97,7 +123,7 @@ function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => v
     },
     onSuccess: () => void qc.invalidateQueries({ queryKey: ['tenants'] }),
   });
-  const fields = ['slug', 'name', 'maxConnections', 'allowedCustomDomains'];
+  const fields = ['slug', 'name', 'maxConnections', 'maxDatabases', 'maxExternalAccess', 'maxDedicatedPorts', 'allowedCustomDomains'];
   const submit = form.onSubmit((v) =>
     save.mutate(v, {
       onSuccess: (t) => {
@@ -122,6 +148,24 @@ function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => v
         <Textarea label="Allowed upstream networks (CIDR)" autosize minRows={2} {...form.getInputProps('cidrs')} />
         <Textarea label="Allowed custom domains" description="Host names tenants may use for their routes, one per line" autosize minRows={2} {...form.getInputProps('allowedCustomDomains')} />
         <NumberInput label="Connection limit" description="Concurrent connections across the tenant; empty for none" min={1} {...form.getInputProps('maxConnections')} />
+        <Fieldset legend="Limits">
+          <Text size="xs" c="dimmed" mb="xs">
+            Empty for no limit. A limit below what the tenant has takes nothing away; it only refuses more.
+          </Text>
+          <SimpleGrid cols={{ base: 1, sm: 3 }}>
+            {LIMIT_FIELDS.map(({ field, label, used }) => (
+              <NumberInput
+                key={field}
+                label={label}
+                description={tenant ? `${tenant.usage[used]} in use` : undefined}
+                min={0}
+                allowDecimal={false}
+                allowNegative={false}
+                {...form.getInputProps(field)}
+              />
+            ))}
+          </SimpleGrid>
+        </Fieldset>
         <Group justify="end">
           <Button type="submit" loading={save.isPending}>
             Save

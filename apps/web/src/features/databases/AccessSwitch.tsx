@@ -6,6 +6,7 @@ import { Button, Group, Modal, Radio, Stack, Switch, Text } from '@mantine/core'
 import { Fragment, useState, type ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
 import { notifyError } from '../../components/notify';
+import { splitApiError } from '../../lib/api/errors';
 import { READ_ONLY_REASON } from '../auth/session';
 import { useChangeAccess, type ExternalAccess } from './api';
 
@@ -24,12 +25,22 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
   const change = useChangeAccess(tenant, database);
   const [asking, setAsking] = useState(false);
   const [behavior, setBehavior] = useState<'drain' | 'close'>(access.disableBehavior);
+  // A refusal that names `enabled` (the tenant's limit, SY_TENANT_LIMIT) stays beside the
+  // switch until the next change; anything else is a notification.
+  const [error, setError] = useState<string | null>(null);
 
   const send = (enabled: boolean, disableBehavior?: 'drain' | 'close') => {
     onChange?.();
+    setError(null);
     change.mutate(
       { enabled, ...(disableBehavior ? { disableBehavior } : {}) },
-      { onError: (err) => notifyError(err, enabled ? 'Enabling external access' : 'Disabling external access') },
+      {
+        onError: (err) => {
+          const split = splitApiError(err, (p) => p === 'enabled');
+          if (split.fields.enabled) setError(split.fields.enabled);
+          if (split.rest.length) notifyError(err, enabled ? 'Enabling external access' : 'Disabling external access', split.rest);
+        },
+      },
     );
   };
 
@@ -52,6 +63,7 @@ export function AccessSwitch({ tenant, database, access, canManage, readOnlyReas
           // A long host name wraps on a narrow window instead of widening the page: at its dots
           // and before the port (breakable), anywhere only if one label is wider than the window.
           styles={{ labelWrapper: { minWidth: 0 }, description: { overflowWrap: 'anywhere' } }}
+          error={error ?? undefined}
           checked={access.enabled}
           // Not disabled while a change is on its way: disabling the focused switch dropped
           // keyboard focus to the page. It ignores presses meanwhile instead (aria-busy says so).

@@ -11,9 +11,10 @@ import { notifyDone } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { databasesRoute } from '../../app/router';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
-import { databasesQuery, discoveredServicesQuery, useCreateDatabase } from './api';
+import { databasesQuery, discoveredServicesQuery, tenantQuery, useCreateDatabase } from './api';
 import { createBody, DatabaseForm } from './DatabaseForm';
 import { DatabasesList, type ListLayout } from './DatabasesList';
+import { LimitsSummary } from './LimitsSummary';
 
 /** The empty state's second way in: an ExternalAccess object, applied with kubectl. */
 export function KubernetesHint({ tenant }: { tenant: string }) {
@@ -43,6 +44,8 @@ export function DatabasesPage() {
   const me = useMe();
   const manage = canManage(roleIn(me, tenant));
   const list = useQuery(databasesQuery(tenant));
+  // Its limits and usage (a member may read them); the summary waits for them silently.
+  const tenantInfo = useQuery(tenantQuery(tenant));
   const create = useCreateDatabase(tenant);
   const discovered = useQuery({ ...discoveredServicesQuery(tenant), enabled: !!search.register && manage });
   const q = (search.q ?? '').toLowerCase();
@@ -60,6 +63,7 @@ export function DatabasesPage() {
           </Button>
         </Guarded>
       </Group>
+      {tenantInfo.data && <LimitsSummary tenant={tenantInfo.data} />}
       <QueryState query={list} label="Loading databases">
         {(data) =>
           data.items.length === 0 ? (

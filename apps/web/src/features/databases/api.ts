@@ -64,7 +64,8 @@ export function useCreateDatabase(tenant: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: CreateDatabase) => call(api.POST('/api/v1/tenants/{tenant}/databases', { params: { path: { tenant } }, body })),
-    onSuccess: () => qc.invalidateQueries({ queryKey: keys.databases(tenant) }),
+    // The tenant's usage (LimitsSummary) counts databases.
+    onSuccess: () => Promise.all([qc.invalidateQueries({ queryKey: keys.databases(tenant) }), qc.invalidateQueries({ queryKey: keys.tenant(tenant), exact: true })]),
   });
 }
 
@@ -85,7 +86,7 @@ export function useDeleteDatabase(tenant: string) {
     mutationFn: (database: string) => call(api.DELETE('/api/v1/tenants/{tenant}/databases/{database}', { params: { path: { tenant, database } } })),
     onSuccess: (_r, database) => {
       qc.removeQueries({ queryKey: keys.database(tenant, database) });
-      return qc.invalidateQueries({ queryKey: keys.databases(tenant) });
+      return Promise.all([qc.invalidateQueries({ queryKey: keys.databases(tenant) }), qc.invalidateQueries({ queryKey: keys.tenant(tenant), exact: true })]);
     },
   });
 }
@@ -122,6 +123,8 @@ export function useChangeAccess(tenant: string, database: string) {
       return Promise.all([
         qc.invalidateQueries({ queryKey: keys.databases(tenant) }),
         qc.invalidateQueries({ queryKey: keys.database(tenant, database), exact: true }),
+        // The tenant's usage counts enabled routes and dedicated ports.
+        qc.invalidateQueries({ queryKey: keys.tenant(tenant), exact: true }),
         // The route change may end its ACME request or mint/retire a platform-CA certificate
         // (docs/certificates.md): the Certificates page must not show the old lists.
         qc.invalidateQueries({ queryKey: acmeKeys.list(tenant) }),
