@@ -10,24 +10,6 @@ export function relativeDays(iso: string, now = Date.now()): string {
   return `${-days} day${days === -1 ? '' : 's'} ago`;
 }
 
-/** "2 minutes ago", "just now", "never". */
-export function timeAgo(iso: string | null | undefined, now = Date.now()): string {
-  if (!iso) return 'never';
-  const s = Math.round((now - new Date(iso).getTime()) / 1000);
-  if (s < 45) return 'just now';
-  const units: Array<[number, string]> = [
-    [60, 'minute'],
-    [3600, 'hour'],
-    [86_400, 'day'],
-  ];
-  let out = '';
-  for (const [secs, name] of units) {
-    const n = Math.round(s / secs);
-    if (n >= 1) out = `${n} ${name}${n === 1 ? '' : 's'} ago`;
-  }
-  return out || 'just now';
-}
-
 export type ExpiryState = 'expired' | 'expiring' | 'valid';
 
 /** Expiring: within `soonDays` (default 30). */
@@ -42,14 +24,10 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 /**
- * A moment as the dashboard shows it everywhere: in the browser's locale and time zone (a token
- * that expires at 20:00 UTC expires on the next day in Auckland; a UTC date would say otherwise).
+ * The local calendar day of a moment, in the browser's locale and time zone (a certificate that
+ * expires at 20:00 UTC expires on the next day in Auckland; a UTC date would say otherwise). The
+ * exact moment with its zone: `zoned` (components/moment.ts).
  */
-export function dateTime(iso: string): string {
-  return new Date(iso).toLocaleString();
-}
-
-/** The local calendar day of a moment (see dateTime). */
 export function localDate(iso: string): string {
   return new Date(iso).toLocaleDateString();
 }

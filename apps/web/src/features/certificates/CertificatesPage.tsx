@@ -15,7 +15,8 @@ import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
 import { EmptyState, LoadingState, QueryState } from '../../components/QueryState';
 import { splitApiError } from '../../lib/api/errors';
-import { dateTime, expiryState, localDate, relativeDays } from '../../lib/format';
+import { zoned } from '../../components/moment';
+import { expiryState, localDate, relativeDays } from '../../lib/format';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
 import { databasesQuery, metaQuery } from '../databases/api';
 import { ACME_UNAVAILABLE_REASON, AcmeHeading, AcmeRequestForm, AcmeTable } from './AcmeSection';
@@ -38,7 +39,7 @@ function Expiry({ cert }: { cert: Certificate }) {
   const state = expiryState(cert.notAfter);
   return (
     <Group gap={6} wrap="nowrap">
-      <Text size="sm" title={dateTime(cert.notAfter)}>
+      <Text size="sm" title={zoned(cert.notAfter)}>
         {localDate(cert.notAfter)}
       </Text>
       <Text size="xs" c="dimmed">
