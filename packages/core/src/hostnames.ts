@@ -34,6 +34,15 @@ export function isIpLiteral(value: string): boolean {
   return isIP(v) !== 0;
 }
 
+/**
+ * A name a certificate can carry and SNI can send (RFC 6066 §3: a DNS host name, not an
+ * address), already normalised: a route's `upstreamServerName`.
+ */
+export function isUpstreamServerName(name: string): boolean {
+  if (name.length > 253 || isIpLiteral(name)) return false;
+  return name.split('.').every((l) => isDnsLabel(l));
+}
+
 /** A fully qualified host name (at least two labels), already normalised. */
 export function isValidHostname(name: string): boolean {
   if (name.length === 0 || name.length > MAX_HOSTNAME_LENGTH) return false;

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { createCertificateAuthority, createSelfSigned, issueCertificate, randomSerialHex, verificationRoot } from './certificates.js';
+import { caBundleProblem, createCertificateAuthority, createSelfSigned, issueCertificate, randomSerialHex, verificationRoot } from './certificates.js';
 
 describe('certificate serial numbers', () => {
   it('are positive, 16 bytes, and never start with a zero byte (minimal DER whatever forge does)', () => {
@@ -62,5 +62,23 @@ describe('verificationRoot: what a client verifies a served chain with', () => {
   it('a name match alone is not enough: a root with the right subject but another key is refused', () => {
     const impostor = createCertificateAuthority({ commonName: 'Root' });
     expect(found(verificationRoot(chain, [impostor.certPem]))).toEqual(as(intermediate.certPem, false));
+  });
+});
+
+describe('caBundleProblem: an upstream CA bundle (API upstreamCa, ExternalAccess spec.upstreamCa)', () => {
+  const ca = createCertificateAuthority({ commonName: 'Upstream CA' });
+
+  it('passes PEM certificates, a bundle with text between them too', () => {
+    expect(caBundleProblem(ca.certPem)).toBeNull();
+    expect(caBundleProblem(`# the cluster's CA\n${ca.certPem}\n${ca.certPem}`)).toBeNull();
+  });
+
+  it('says why anything else is refused, without quoting the value', () => {
+    expect(caBundleProblem('orders-ca')).toMatch(/^is not PEM/);
+    expect(caBundleProblem(`${ca.certPem}${ca.certPem.replace('MII', 'XXX')}`)).toBe('certificate 2 of 2 is not a valid X.509 certificate');
+    // A whole Secret pasted (the CA beside the CA's own key): refused, the key never echoed.
+    const problem = caBundleProblem(`${ca.certPem}${ca.keyPem}`);
+    expect(problem).toMatch(/^holds a private key/);
+    expect(problem).not.toContain(ca.keyPem.split('\n')[1]);
   });
 });

@@ -167,6 +167,27 @@ export function splitPemChain(pem: string): string[] {
 }
 
 /**
+ * Why a CA bundle a route verifies its upstream with (`upstreamCa`: the API's field, the
+ * ExternalAccess `spec.upstreamCa`) is not one or more PEM certificates, or null when it is: at
+ * least one `CERTIFICATE` block, each a parsable X.509 certificate, and no private key (a whole
+ * Secret pasted by mistake: the CA is stored on the route and shown to the tenant). The answer
+ * never quotes the value.
+ */
+export function caBundleProblem(pem: string): string | null {
+  if (/PRIVATE KEY-----/.test(pem)) return 'holds a private key; give only the CA certificate (ca.crt of the CA Secret), never a key';
+  const certs = splitPemChain(pem);
+  if (certs.length === 0) return 'is not PEM: expected one or more "-----BEGIN CERTIFICATE-----" blocks (the ca.crt of the database\'s CA Secret)';
+  for (const [i, c] of certs.entries()) {
+    try {
+      new X509Certificate(c);
+    } catch {
+      return `certificate ${i + 1} of ${certs.length} is not a valid X.509 certificate`;
+    }
+  }
+  return null;
+}
+
+/**
  * The certificate a client should verify `chainPem` with (libpq `sslrootcert`, `--cacert`):
  * the root among `roots` that issued the chain's last certificate, or that last certificate
  * itself when it is self-issued or no given root issued it. A CA that serves chains ending

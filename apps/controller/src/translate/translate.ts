@@ -18,12 +18,11 @@
  * - Among Kubernetes objects the oldest claim (creationTimestamp, then uid) on a hostname wins;
  *   the others get Accepted=False reason HostnameConflict.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   defaultRouteHostname,
-  isDnsLabel,
   isEngine,
-  isIpLiteral,
+  isUpstreamServerName,
   isValidHostname,
   isValidWildcardHostname,
   listenerProtocolFor,
@@ -33,6 +32,7 @@ import {
   type Engine,
   type TlsMode,
 } from '@switchyard/core';
+import { caBundleProblem } from '@switchyard/pki';
 import { inferEngine } from './engine.js';
 import {
   GATEWAY_CONTROLLER_NAME,
@@ -840,33 +840,10 @@ export function upstreamCaProblem(pem: string): string | null {
   if (pem.length > MAX_UPSTREAM_CA) return `is longer than ${MAX_UPSTREAM_CA} characters`;
   const known = caChecks.get(pem);
   if (known !== undefined) return known;
-  const problem = checkCa(pem);
+  const problem = caBundleProblem(pem);
   if (caChecks.size >= 256) caChecks.clear();
   caChecks.set(pem, problem);
   return problem;
-}
-
-function checkCa(pem: string): string | null {
-  if (/PRIVATE KEY-----/.test(pem)) return 'holds a private key; give only the CA certificate (ca.crt of the CA Secret), never a key';
-  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (certs.length === 0) return 'is not PEM: expected one or more "-----BEGIN CERTIFICATE-----" blocks (the ca.crt of the database\'s CA Secret)';
-  for (const [i, c] of certs.entries()) {
-    try {
-      new X509Certificate(c);
-    } catch {
-      return `certificate ${i + 1} of ${certs.length} is not a valid X.509 certificate`;
-    }
-  }
-  return null;
-}
-
-/**
- * A name a certificate can carry and SNI can send (RFC 6066 §3: a DNS host name, not an
- * address), already normalised: the API's rule for upstreamServerName.
- */
-function isUpstreamServerName(name: string): boolean {
-  if (name.length > 253 || isIpLiteral(name)) return false;
-  return name.split('.').every((l) => isDnsLabel(l));
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string, observedGeneration: number): PlannedCondition {

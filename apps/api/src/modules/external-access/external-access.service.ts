@@ -7,8 +7,7 @@ import {
   canonicalDestination,
   connectionStrings,
   defaultRouteHostname,
-  isDnsLabel,
-  isIpLiteral,
+  isUpstreamServerName,
   isUnderDomain,
   isValidHostname,
   isValidWildcardHostname,
@@ -23,8 +22,7 @@ import {
   type UpstreamProxyProtocol,
 } from '@switchyard/core';
 import { Prisma, recordRouteChange, recordRouteChanges, type Certificate, type Database, type PrismaClient, type Route, type Tenant } from '@switchyard/db';
-import { splitPemChain, verificationRoot } from '@switchyard/pki';
-import { X509Certificate } from 'node:crypto';
+import { caBundleProblem, verificationRoot } from '@switchyard/pki';
 import type { Actor } from '../../lib/access.js';
 import { releaseAcmeCertificates, type ReleasedHostname } from '../acme/acme.lifecycle.js';
 import type { AcmeRequestPlan, AcmeService } from '../acme/acme.service.js';
@@ -527,9 +525,8 @@ export class ExternalAccessService {
     const tlsMode = body.tlsMode ?? current.tlsMode;
     let upstreamCa = current.upstreamCa;
     if (body.upstreamCa !== undefined) {
-      if (body.upstreamCa !== null && !isPemCertificates(body.upstreamCa)) {
-        throw new AppError('SY_UPSTREAM_CA_INVALID', 'upstreamCa must hold one or more PEM certificates', [{ field: 'body.upstreamCa', message: 'is not a PEM certificate' }]);
-      }
+      const problem = body.upstreamCa === null ? null : caBundleProblem(body.upstreamCa);
+      if (problem !== null) throw new AppError('SY_UPSTREAM_CA_INVALID', 'upstreamCa must hold one or more PEM certificates', [{ field: 'body.upstreamCa', message: problem }]);
       upstreamCa = body.upstreamCa;
     }
     let upstreamServerName = current.upstreamServerName;
@@ -632,22 +629,6 @@ function batchError(failures: Array<{ index: number; error: AppError }>): AppErr
  * not an address): one label or more, so a Service's short name (`pg`) and a cluster name
  * (`pg.tenant.svc`) both pass.
  */
-function isUpstreamServerName(name: string): boolean {
-  if (name.length > 253 || isIpLiteral(name)) return false;
-  return name.split('.').every((l) => isDnsLabel(l));
-}
-
-function isPemCertificates(pem: string): boolean {
-  const certs = splitPemChain(pem);
-  if (certs.length === 0) return false;
-  try {
-    for (const c of certs) new X509Certificate(c);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The host name whose ACME certificate a route change ends, and why; null: none. Changes away
  * from what an ACME certificate needs (an enabled terminate-mode route under this name; a
