@@ -192,7 +192,12 @@ describe('attaching through external access', () => {
     expect(foreign.json()).toMatchObject({ code: 'SY_CERTIFICATE_NOT_FOUND', details: [{ field: 'body.certificateId' }] });
     const badCa = await access('orders', { enabled: true, upstreamCa: 'not pem' });
     expect(badCa.statusCode).toBe(422);
-    expect(badCa.json().code).toBe('SY_UPSTREAM_CA_INVALID');
+    expect(badCa.json()).toMatchObject({ code: 'SY_UPSTREAM_CA_INVALID', details: [{ field: 'body.upstreamCa', message: expect.stringMatching(/^is not PEM/) }] });
+    // A whole Secret pasted (the CA and its key): refused, the key neither stored nor echoed.
+    const withKey = await access('orders', { enabled: true, upstreamCa: `${privateCa.certPem}${privateCa.keyPem}` });
+    expect(withKey.statusCode).toBe(422);
+    expect(withKey.json()).toMatchObject({ code: 'SY_UPSTREAM_CA_INVALID', details: [{ field: 'body.upstreamCa', message: expect.stringMatching(/^holds a private key/) }] });
+    expect(withKey.body).not.toContain(privateCa.keyPem.split('\n')[1]);
   });
 
   it('lists certificates with expiry and the routes using them; refuses deleting one in use', async () => {
