@@ -4,7 +4,7 @@
  * attempt, and what the route serves meanwhile; request one, renew now, stop renewing.
  * Without ACME on the platform (`meta.acme`), requests are disabled with the reason.
  */
-import { Alert, Badge, Button, Group, Radio, Select, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Radio, Select, Stack, Table, Text, Title, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import type { ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
@@ -124,7 +124,7 @@ export function AcmeTable({ items, manage, available, readOnlyReason, onRenew, o
             <Table.Th>Next attempt</Table.Th>
             <Table.Th>Route serves</Table.Th>
             <Table.Th>
-              <span style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>Actions</span>
+              <VisuallyHidden>Actions</VisuallyHidden>
             </Table.Th>
           </Table.Tr>
         </Table.Thead>

@@ -4,7 +4,7 @@
  * validation error beside its field), replace, delete. Below, the ACME certificates: request
  * one for a terminate-mode route, follow its state, renew now, stop renewing.
  */
-import { Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, TagsInput, Text, TextInput, Title, Tooltip } from '@mantine/core';
+import { Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, TagsInput, Text, TextInput, Title, Tooltip, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useQuery } from '@tanstack/react-query';
@@ -198,9 +198,7 @@ export function CertificatesPage() {
                     <Table.Th>Expires</Table.Th>
                     <Table.Th>Used by</Table.Th>
                     <Table.Th>
-                      <span className="visually-hidden" style={{ position: 'absolute', width: 1, height: 1, overflow: 'hidden', clip: 'rect(0 0 0 0)' }}>
-                        Actions
-                      </span>
+                      <VisuallyHidden>Actions</VisuallyHidden>
                     </Table.Th>
                   </Table.Tr>
                 </Table.Thead>
