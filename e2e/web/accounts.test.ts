@@ -4,21 +4,17 @@
  * their fields, dates in the browser's time zone, Check connection with nothing to check, a
  * tenant the user is not in asking the API nothing, and leaving a tenant.
  */
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, fieldError, launchBrowser, newContext, signedIn, signIn } from './support/browser.js';
-import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { axeViolations, fieldError, signIn } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { PASSWORD, PLATFORM_ADMIN as ADMIN, USERS } from './support/web-stack.js';
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-
-const ADMIN = 'platform@switchyard.test';
+const web = useWebStack({ platformAdmin: true });
 
 async function createUser(email: string, name: string, opts: { tenant?: string; role?: 'owner' | 'admin' | 'member'; isPlatformAdmin?: boolean } = {}) {
-  expect((await stack.api.call('POST', '/api/v1/users', { email, name, password: PASSWORD, isPlatformAdmin: opts.isPlatformAdmin ?? false })).status).toBe(201);
-  if (opts.tenant) expect((await stack.api.call('POST', `/api/v1/tenants/${opts.tenant}/members`, { email, role: opts.role ?? 'member' })).status).toBe(201);
+  expect((await web.stack.api.call('POST', '/api/v1/users', { email, name, password: PASSWORD, isPlatformAdmin: opts.isPlatformAdmin ?? false })).status).toBe(201);
+  if (opts.tenant) expect((await web.stack.api.call('POST', `/api/v1/tenants/${opts.tenant}/members`, { email, role: opts.role ?? 'member' })).status).toBe(201);
 }
 
 /** The API's requests a page makes, by method and path (query left off). */
@@ -31,24 +27,11 @@ function recordApi(page: Page): string[] {
   return seen;
 }
 
-beforeAll(async () => {
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  stack = await startWebStack(db.url);
-  await createUser(ADMIN, 'Pat Platform', { isPlatformAdmin: true });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
-});
-
 describe('sessions across tabs', () => {
   it('a change made after signing in again in another tab goes through: the token is fetched once and the change sent once more', async () => {
     const email = 'tabs@acme.test';
     await createUser(email, 'Tess Tabs', { tenant: 'acme' });
-    const ctx = await newContext(browser, stack.url);
+    const ctx = await web.newContext();
     const first = await ctx.newPage();
     await signIn(first, email);
     await first.goto('/account');
@@ -68,7 +51,7 @@ describe('sessions across tabs', () => {
     expect(await first.getByText('SY_CSRF_FAILED').count()).toBe(0);
     // Refused once with the old token, the current token asked for, the change sent once more.
     expect(asked).toEqual(['POST /api/v1/auth/password', 'GET /api/v1/auth/me', 'POST /api/v1/auth/password']);
-    const login = await fetch(`${stack.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: newPassword }) });
+    const login = await fetch(`${web.stack.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: newPassword }) });
     expect(login.status).toBe(200);
     await ctx.close();
   });
@@ -76,7 +59,7 @@ describe('sessions across tabs', () => {
 
 describe('administration forms', () => {
   it('a refused password reset and a refused platform-token name are shown on their fields, not in a toast', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, ADMIN);
+    const { ctx, page } = await web.signedIn(ADMIN);
     await page.goto('/admin/users');
     const row = page.getByRole('row').filter({ hasText: USERS.member });
     await row.getByRole('button', { name: 'Reset password' }).click();
@@ -98,7 +81,7 @@ describe('administration forms', () => {
     await tokenDialog.getByRole('button', { name: 'Create' }).click();
     expect(await fieldError(name)).toMatch(/100/);
     expect(await page.getByText('Creating the token failed').count()).toBe(0);
-    expect((await stack.api.call('GET', '/api/v1/platform/tokens')).body.items).toEqual([]);
+    expect((await web.stack.api.call('GET', '/api/v1/platform/tokens')).body.items).toEqual([]);
     await ctx.close();
   });
 });
@@ -106,10 +89,10 @@ describe('administration forms', () => {
 describe('dates', () => {
   it('a token’s expiry is shown in the browser’s time zone, like every other date', async () => {
     const expiresAt = '2030-01-01T20:00:00.000Z';
-    expect((await stack.api.call('POST', '/api/v1/tenants/acme/tokens', { name: 'nightly', role: 'member', expiresAt })).status).toBe(201);
+    expect((await web.stack.api.call('POST', '/api/v1/tenants/acme/tokens', { name: 'nightly', role: 'member', expiresAt })).status).toBe(201);
     // UTC+14: 20:00 UTC on 1 January is 10:00 on 2 January there.
     const timezoneId = 'Pacific/Kiritimati';
-    const ctx = await browser.newContext({ baseURL: stack.url, viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId });
+    const ctx = await web.newContext({ locale: 'en-US', timezoneId });
     const page = await ctx.newPage();
     await signIn(page, USERS.owner);
     await page.goto('/t/acme/tokens');
@@ -125,7 +108,7 @@ describe('dates', () => {
 
 describe('check connection', () => {
   it('with no databases says what to do, and leads to registering one', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.other);
+    const { ctx, page } = await web.signedIn(USERS.other);
     await page.goto('/t/globex/check');
     await page.getByText('No databases to check yet').waitFor();
     await page.getByText(/Register a database, turn on its external access/).waitFor();
@@ -138,7 +121,7 @@ describe('check connection', () => {
   });
 
   it('a member is told who can register one', async () => {
-    const ctx = await newContext(browser, stack.url);
+    const ctx = await web.newContext();
     const page = await ctx.newPage();
     await createUser('viewer@globex.test', 'Vic Viewer', { tenant: 'globex', role: 'member' });
     await signIn(page, 'viewer@globex.test');
@@ -152,8 +135,8 @@ describe('check connection', () => {
 
 describe('a tenant the user is not in', () => {
   it('asks the API nothing about it before saying “Not found”', async () => {
-    expect((await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } })).status).toBe(201);
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.other);
+    expect((await web.stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: web.stack.upstream.port } })).status).toBe(201);
+    const { ctx, page } = await web.signedIn(USERS.other);
     await page.waitForURL('**/t/globex/databases');
     const asked = recordApi(page);
     for (const path of ['/t/acme/databases', '/t/acme/databases/orders', '/t/acme/members', '/t/acme/check']) {
@@ -167,7 +150,7 @@ describe('a tenant the user is not in', () => {
 
 describe('leaving a tenant', () => {
   it('a member leaves after confirming, and the tenant is gone from their dashboard', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.member);
+    const { ctx, page } = await web.signedIn(USERS.member);
     await page.goto('/t/acme/members');
     const mine = page.getByRole('row').filter({ hasText: USERS.member });
     await mine.getByRole('button', { name: 'Leave' }).click();
@@ -182,7 +165,7 @@ describe('leaving a tenant', () => {
     await page.getByText('You left Acme Corp.').waitFor();
     // Acme was their only tenant.
     await page.getByRole('heading', { name: 'No tenants yet' }).waitFor();
-    const members = (await stack.api.call('GET', '/api/v1/tenants/acme/members')).body.items as Array<{ email: string }>;
+    const members = (await web.stack.api.call('GET', '/api/v1/tenants/acme/members')).body.items as Array<{ email: string }>;
     expect(members.map((m) => m.email)).not.toContain(USERS.member);
     await page.goto('/t/acme/members');
     await page.getByRole('alert').filter({ hasText: 'not a member' }).waitFor();
@@ -190,7 +173,7 @@ describe('leaving a tenant', () => {
   });
 
   it('the last owner is warned, and the API’s refusal is shown when they try anyway', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.owner);
+    const { ctx, page } = await web.signedIn(USERS.owner);
     await page.goto('/t/acme/members');
     await page.getByRole('row').filter({ hasText: USERS.owner }).getByRole('button', { name: 'Leave' }).click();
     const dialog = page.getByRole('dialog', { name: 'Leave Acme Corp?' });
@@ -200,7 +183,7 @@ describe('leaving a tenant', () => {
     await page.getByText('A tenant must keep at least one owner').waitFor();
     await page.getByText(/SY_LAST_OWNER · request /).waitFor();
     expect(new URL(page.url()).pathname).toBe('/t/acme/members');
-    const members = (await stack.api.call('GET', '/api/v1/tenants/acme/members')).body.items as Array<{ email: string; role: string }>;
+    const members = (await web.stack.api.call('GET', '/api/v1/tenants/acme/members')).body.items as Array<{ email: string; role: string }>;
     expect(members.find((m) => m.email === USERS.owner)?.role).toBe('owner');
     await ctx.close();
   });

@@ -6,11 +6,10 @@
  * Kubernetes object is shown read-only with the object named. The owned database is made
  * through the API's domain services with a controller actor, as the controller does.
  */
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, launchBrowser, newContext, signIn } from './support/browser.js';
-import { BASE_DOMAIN, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { describe, expect, it } from 'vitest';
+import { axeViolations } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { BASE_DOMAIN, USERS, type WebStack } from './support/web-stack.js';
 
 type Actor = Parameters<WebStack['api']['app']['services']['databases']['create']>[0];
 
@@ -23,57 +22,40 @@ const controller: Actor = {
   owner: OBJECT,
 };
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-let ctx: BrowserContext;
-let page: Page;
-
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  // A directory nobody answers: requests are accepted (pending); the worker is stopped so it never tries.
-  stack = await startWebStack(db.url, { ACME_DIRECTORY_URL: 'https://127.0.0.1:9/directory' });
-  await stack.api.app.services.acmeWorker?.stop();
-  await stack.must('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
-  await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate' });
-  const s = stack.api.app.services;
-  await s.databases.create(controller, 'acme', { name: 'acme-prod-ledger', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
-  await s.externalAccess.put(controller, 'acme', 'acme-prod-ledger', { enabled: true }, { wait: false });
-  ctx = await newContext(browser, stack.url);
-  page = await ctx.newPage();
-  await signIn(page, USERS.owner);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
+const web = useWebStack({
+  unansweredAcme: true,
+  databases: ['orders'],
+  seed: async (stack) => {
+    await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate' });
+    const s = stack.api.app.services;
+    await s.databases.create(controller, 'acme', { name: 'acme-prod-ledger', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+    await s.externalAccess.put(controller, 'acme', 'acme-prod-ledger', { enabled: true }, { wait: false });
+  },
+  page: { as: USERS.owner },
 });
 
 describe('ACME in the dashboard', () => {
   it('an owner requests a certificate for a terminate-mode route and sees it pending while the platform CA serves', async () => {
-    await page.goto('/t/acme/certificates');
-    await page.getByRole('heading', { name: 'ACME certificates' }).waitFor();
-    await page.getByRole('button', { name: 'Request ACME certificate' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Request an ACME certificate' });
+    await web.page.goto('/t/acme/certificates');
+    await web.page.getByRole('heading', { name: 'ACME certificates' }).waitFor();
+    await web.page.getByRole('button', { name: 'Request ACME certificate' }).click();
+    const dialog = web.page.getByRole('dialog', { name: 'Request an ACME certificate' });
     expect(await dialog.getByLabel(/^Host name/).inputValue()).toBe(ORDERS);
     await dialog.getByRole('button', { name: 'Request certificate' }).click();
 
-    const row = page.getByTestId(`acme-${ORDERS}`);
+    const row = web.page.getByTestId(`acme-${ORDERS}`);
     await row.waitFor();
     expect(await row.getAttribute('data-state')).toBe('pending');
     await row.getByText('a platform-CA certificate until the ACME one is issued').waitFor();
-    expect(await axeViolations(page), 'axe on the certificates page with ACME').toEqual([]);
+    expect(await axeViolations(web.page), 'axe on the certificates page with ACME').toEqual([]);
 
     // The API agrees.
-    const list = (await stack.must('GET', '/api/v1/tenants/acme/acme-certificates')) as { items: Array<{ hostname: string; state: string }> };
+    const list = (await web.stack.must('GET', '/api/v1/tenants/acme/acme-certificates')) as { items: Array<{ hostname: string; state: string }> };
     expect(list.items).toEqual([expect.objectContaining({ hostname: ORDERS, state: 'pending' })]);
 
     // The database's Connect view says which certificate clients get meanwhile.
-    await page.goto('/t/acme/databases/orders?tab=connect');
-    const notice = page.getByTestId('acme-notice');
+    await web.page.goto('/t/acme/databases/orders?tab=connect');
+    const notice = web.page.getByTestId('acme-notice');
     await notice.waitFor();
     expect(await notice.textContent()).toContain('served with a platform-CA certificate');
   });
@@ -81,24 +63,24 @@ describe('ACME in the dashboard', () => {
 
 describe('Kubernetes in the dashboard', () => {
   it('a database declared by an ExternalAccess is marked and read-only, with kubectl as the way to change it', async () => {
-    await page.goto('/t/acme/databases');
-    const badge = page.getByTestId('kubernetes-owner');
+    await web.page.goto('/t/acme/databases');
+    const badge = web.page.getByTestId('kubernetes-owner');
     await badge.waitFor();
     expect(await badge.textContent()).toBe('Kubernetes: ExternalAccess acme-prod/ledger');
 
-    await page.goto('/t/acme/databases/acme-prod-ledger');
-    const toggle = page.getByRole('switch', { name: /External access/ });
+    await web.page.goto('/t/acme/databases/acme-prod-ledger');
+    const toggle = web.page.getByRole('switch', { name: /External access/ });
     await toggle.waitFor();
     expect(await toggle.isDisabled()).toBe(true);
     expect(await toggle.isChecked()).toBe(true);
-    const reason = await page.locator('[data-disabled-reason]').first().getAttribute('data-disabled-reason');
+    const reason = await web.page.locator('[data-disabled-reason]').first().getAttribute('data-disabled-reason');
     expect(reason).toContain('Managed by Kubernetes object ExternalAccess acme-prod/ledger; change it with kubectl');
     await toggle.click({ force: true });
     expect(await toggle.isChecked()).toBe(true);
 
-    await page.goto('/t/acme/databases/acme-prod-ledger?tab=settings');
-    await page.getByText(/^Managed by Kubernetes object ExternalAccess acme-prod\/ledger/).waitFor();
-    expect(await page.getByRole('button', { name: 'Delete database' }).isDisabled()).toBe(true);
-    expect(await axeViolations(page), 'axe on a Kubernetes-owned database').toEqual([]);
+    await web.page.goto('/t/acme/databases/acme-prod-ledger?tab=settings');
+    await web.page.getByText(/^Managed by Kubernetes object ExternalAccess acme-prod\/ledger/).waitFor();
+    expect(await web.page.getByRole('button', { name: 'Delete database' }).isDisabled()).toBe(true);
+    expect(await axeViolations(web.page), 'axe on a Kubernetes-owned database').toEqual([]);
   });
 });

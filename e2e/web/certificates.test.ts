@@ -7,46 +7,23 @@
  * is never shown back.
  */
 import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, fieldError, launchBrowser, newContext, signIn } from './support/browser.js';
-import { BASE_DOMAIN, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { describe, expect, it } from 'vitest';
+import { axeViolations, fieldError } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { BASE_DOMAIN, USERS } from './support/web-stack.js';
 
 const ORDERS = `orders.acme.${BASE_DOMAIN}`;
 const root = createCertificateAuthority({ commonName: 'E2E Root' });
 const intermediate = createCertificateAuthority({ commonName: 'E2E Intermediate', issuer: root });
 const leaf = issueCertificate(intermediate, { hostnames: [ORDERS] });
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-let ctx: BrowserContext;
-let page: Page;
-
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  // Nothing listens on port 9: the CA is down. The worker is stopped; the test runs one order.
-  stack = await startWebStack(db.url, { ACME_DIRECTORY_URL: 'https://127.0.0.1:9/directory' });
-  await stack.api.app.services.acmeWorker?.stop();
-  await stack.must('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
-  ctx = await newContext(browser, stack.url);
-  page = await ctx.newPage();
-  await signIn(page, USERS.owner);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
-});
+// Nothing listens on port 9: the CA is down. The worker is stopped; the test runs one order.
+const web = useWebStack({ unansweredAcme: true, databases: ['orders'], page: { as: USERS.owner } });
 
 describe('certificates in the dashboard', () => {
   it('an upload whose leaf is not first is refused on the chain field; in order it is listed, its key never shown', async () => {
-    await page.goto('/t/acme/certificates?add=upload');
-    const dialog = page.getByRole('dialog', { name: 'Upload a certificate' });
+    await web.page.goto('/t/acme/certificates?add=upload');
+    const dialog = web.page.getByRole('dialog', { name: 'Upload a certificate' });
     await dialog.getByLabel(/^Name/).fill('orders-public');
     const chain = dialog.getByLabel(/^Certificate chain \(PEM\)/);
     const key = dialog.getByLabel(/^Private key \(PEM\)/);
@@ -58,40 +35,40 @@ describe('certificates in the dashboard', () => {
 
     await chain.fill(leaf.certPem + intermediate.certPem);
     await dialog.getByRole('button', { name: 'Upload certificate' }).click();
-    const row = page.getByTestId('cert-orders-public');
+    const row = web.page.getByTestId('cert-orders-public');
     await row.waitFor();
     expect(await row.textContent()).toContain(ORDERS);
     // Once the dialog has gone, nothing on the page holds the key (the form went with it).
     await dialog.waitFor({ state: 'detached' });
-    expect(await page.content()).not.toContain('PRIVATE KEY');
-    await page.getByRole('button', { name: 'Upload certificate' }).click();
-    expect(await page.getByRole('dialog', { name: 'Upload a certificate' }).getByLabel(/^Private key \(PEM\)/).inputValue()).toBe('');
-    await page.keyboard.press('Escape');
+    expect(await web.page.content()).not.toContain('PRIVATE KEY');
+    await web.page.getByRole('button', { name: 'Upload certificate' }).click();
+    expect(await web.page.getByRole('dialog', { name: 'Upload a certificate' }).getByLabel(/^Private key \(PEM\)/).inputValue()).toBe('');
+    await web.page.keyboard.press('Escape');
   });
 
   it('replacing it with a chain that does not cover its route says so beside the chain', async () => {
-    const cert = (await stack.must('GET', '/api/v1/tenants/acme/certificates')).items.find((c: { name: string }) => c.name === 'orders-public');
-    await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate', certificateId: cert.id });
+    const cert = (await web.stack.must('GET', '/api/v1/tenants/acme/certificates')).items.find((c: { name: string }) => c.name === 'orders-public');
+    await web.stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access?wait=false', { enabled: true, tlsMode: 'terminate', certificateId: cert.id });
     const other = issueCertificate(intermediate, { hostnames: [`billing.acme.${BASE_DOMAIN}`] });
-    await page.goto('/t/acme/certificates');
-    await page.getByRole('button', { name: 'Replace orders-public' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Replace orders-public' });
+    await web.page.goto('/t/acme/certificates');
+    await web.page.getByRole('button', { name: 'Replace orders-public' }).click();
+    const dialog = web.page.getByRole('dialog', { name: 'Replace orders-public' });
     const chain = dialog.getByLabel(/^Certificate chain \(PEM\)/);
     await chain.fill(other.certPem + intermediate.certPem);
     await dialog.getByLabel(/^Private key \(PEM\)/).fill(other.keyPem);
     await dialog.getByRole('button', { name: 'Replace' }).click();
     expect(await fieldError(chain)).toContain(`do not cover ${ORDERS}, a host name of a route using this certificate`);
-    expect(await axeViolations(page), 'axe on the replace dialog with an error').toEqual([]);
-    await page.keyboard.press('Escape');
+    expect(await axeViolations(web.page), 'axe on the replace dialog with an error').toEqual([]);
+    await web.page.keyboard.press('Escape');
   });
 
   it('an ACME order against a CA that does not answer shows failed with the cause', async () => {
-    const requested = await stack.must('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: ORDERS });
-    const acme = stack.api.app.services.acme;
+    const requested = await web.stack.must('POST', '/api/v1/tenants/acme/acme-certificates', { hostname: ORDERS });
+    const acme = web.stack.api.app.services.acme;
     const [row] = (await acme.due(new Date(), 100)).filter((r) => r.id === requested.id);
     await acme.process(row!);
-    await page.goto('/t/acme/certificates');
-    const acmeRow = page.getByTestId(`acme-${ORDERS}`);
+    await web.page.goto('/t/acme/certificates');
+    const acmeRow = web.page.getByTestId(`acme-${ORDERS}`);
     await acmeRow.waitFor();
     expect(await acmeRow.getAttribute('data-state')).toBe('failed');
     const note = await acmeRow.getByRole('note').innerText();

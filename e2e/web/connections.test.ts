@@ -14,31 +14,40 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { createTestDatabase, requireTool, type TestDatabase } from '@switchyard/testkit';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { expectPsqlDisconnected, libpq, psqlSession } from '../support/tools.js';
 import { axeViolations, fieldError } from './support/browser.js';
-import { BASE_DOMAIN, PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { useWebStack } from './support/fixture.js';
+import { BASE_DOMAIN, PLATFORM_ADMIN as ADMIN, USERS } from './support/web-stack.js';
 
-const ADMIN = 'ops@platform.test';
 /** A clean end in passthrough: whichever side's FIN reached the proxy first. */
 const NORMAL_ENDS = ['client_closed', 'upstream_closed'];
 const orders = `orders.acme.${BASE_DOMAIN}`;
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
 
+const web = useWebStack({
+  tools: ['psql'],
+  env: { PROXY_LIVENESS_MS: '5000' },
+  platformAdmin: true,
+  seed: async (stack) => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    for (const [name, port, enabled] of [
+      ['orders', stack.upstream.port, true],
+      ['closed', stack.upstream.port, false],
+      ['gone', deadPort, true],
+    ] as const) {
+      await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port } });
+      await stack.must('PUT', `/api/v1/tenants/acme/databases/${name}/external-access?wait=true`, { enabled, tlsMode: 'passthrough' });
+    }
+  },
+});
 
+/** A page in a fresh profile with a wide window, signed in as `email`. */
 async function signIn(email: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  await page.goto(`${stack.url}/login`);
-  await page.getByLabel('Email').fill(email);
-  await page.locator('input[type=password]').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
-  return page;
+  return (await web.signedIn(email, { viewport: { width: 1400, height: 1000 } })).page;
 }
 
 /** Reloads and counts matching rows once the list has loaded (rows or its empty state). */
@@ -50,38 +59,12 @@ async function reloadAndCount(page: Page, rows: ReturnType<Page['locator']>): Pr
 
 const axe = axeViolations;
 
-const psqlOrders = () => psqlSession(libpq(orders, stack.proxy.ports.postgres, { sslmode: 'require', application_name: 'web-e2e' }));
-
-beforeAll(async () => {
-  const chromiumPath = requireTool('chromium');
-  db = await createTestDatabase();
-  stack = await startWebStack(db.url, { PROXY_LIVENESS_MS: '5000' });
-  const dead = createServer();
-  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-  const deadPort = (dead.address() as AddressInfo).port;
-  await new Promise<void>((r) => dead.close(() => r()));
-  for (const [name, port, enabled] of [
-    ['orders', stack.upstream.port, true],
-    ['closed', stack.upstream.port, false],
-    ['gone', deadPort, true],
-  ] as const) {
-    await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port } });
-    await stack.must('PUT', `/api/v1/tenants/acme/databases/${name}/external-access?wait=true`, { enabled, tlsMode: 'passthrough' });
-  }
-  await stack.must('POST', '/api/v1/users', { email: ADMIN, name: 'Ops Admin', password: PASSWORD, isPlatformAdmin: true });
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
-});
+const psqlOrders = () => psqlSession(libpq(orders, web.stack.proxy.ports.postgres, { sslmode: 'require', application_name: 'web-e2e' }));
 
 describe('connections page', () => {
   it('shows a psql session live, then in the table with its bytes and a normal close, counted by the chart; CSV matches the rows', async () => {
     const page = await signIn(USERS.owner);
-    await page.goto(`${stack.url}/t/acme/connections?live=true&range=1h`);
+    await page.goto('/t/acme/connections?live=true&range=1h');
     const session = psqlOrders();
     expect(await session.query('select 6 * 7')).toBe('42');
     const liveRow = page.getByRole('table', { name: 'Open connections' }).getByRole('row').filter({ hasText: orders });
@@ -96,7 +79,7 @@ describe('connections page', () => {
     // the reason: in passthrough the proxy cannot read psql's Terminate, and on a loaded host
     // the database's FIN can reach it before psql's own — `upstream_closed`, also a normal
     // end (docs/proxy.md "Close reasons").
-    await page.goto(`${stack.url}/t/acme/connections?range=1h&sni=${orders}&outcome=ok`);
+    await page.goto(`/t/acme/connections?range=1h&sni=${orders}&outcome=ok`);
     const rows = page.getByRole('table', { name: 'Connection events' }).locator('[data-event-id]');
     await expect.poll(() => reloadAndCount(page, rows), { timeout: 30_000 }).toBeGreaterThan(0);
     const row = rows.first();
@@ -111,7 +94,7 @@ describe('connections page', () => {
     const reason = await panel.locator('[data-field="Reason"]').textContent();
     expect(NORMAL_ENDS).toContain(reason);
     // The API's record agrees byte for byte.
-    const events = await stack.api.call('GET', `/api/v1/tenants/acme/connection-events?sni=${orders}&outcome=ok`);
+    const events = await web.stack.api.call('GET', `/api/v1/tenants/acme/connection-events?sni=${orders}&outcome=ok`);
     expect(events.body.items.find((e: { connectionId: string }) => e.connectionId === liveId)).toMatchObject({ bytesIn, bytesOut, outcome: 'ok', reason });
     await page.keyboard.press('Escape');
     expect(Number((await page.getByTestId('chart-total').textContent())!.split(' ')[0])).toBeGreaterThanOrEqual(1);
@@ -128,7 +111,7 @@ describe('connections page', () => {
 
   it('keeps filters in the URL across a reload', async () => {
     const page = await signIn(USERS.owner);
-    await page.goto(`${stack.url}/t/acme/connections?range=1h&outcome=rejected&client=10.0.0.0%2F8`);
+    await page.goto('/t/acme/connections?range=1h&outcome=rejected&client=10.0.0.0%2F8');
     await page.reload();
     expect(new URL(page.url()).searchParams.get('outcome')).toBe('rejected');
     await expect.poll(() => page.getByLabel('Client address or CIDR').inputValue()).toBe('10.0.0.0/8');
@@ -138,7 +121,7 @@ describe('connections page', () => {
 
   it('shows a filter the API refuses on that filter, once, and recovers when it is corrected', async () => {
     const page = await signIn(USERS.owner);
-    await page.goto(`${stack.url}/t/acme/connections?range=1h`);
+    await page.goto('/t/acme/connections?range=1h');
     await page.getByRole('table', { name: 'Connection events' }).or(page.getByText('No connections match these filters')).first().waitFor();
     const client = page.getByLabel('Client address or CIDR');
     // Host bits set: the API refuses it (400 SY_VALIDATION on querystring.clientAddress).
@@ -153,7 +136,7 @@ describe('connections page', () => {
     await page.getByText('No connections match these filters').waitFor();
     expect(await client.getAttribute('aria-invalid')).not.toBe('true');
     // A span longer than the API serves (93 days), e.g. from an edited link.
-    await page.goto(`${stack.url}/t/acme/connections?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z`);
+    await page.goto('/t/acme/connections?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z');
     await page.getByRole('alert').filter({ hasText: 'must not exceed 93 days' }).waitFor();
     expect(await page.getByText('Could not load this').count()).toBe(0);
     await page.close();
@@ -164,7 +147,7 @@ describe('check connection page', () => {
   it('reports every step for a working route and names the failing one otherwise', async () => {
     const page = await signIn(USERS.owner);
     const run = async (database: string) => {
-      await page.goto(`${stack.url}/t/acme/check?database=${database}`);
+      await page.goto(`/t/acme/check?database=${database}`);
       await page.getByRole('button', { name: 'Check connection' }).click();
       const result = page.getByTestId('check-result');
       await result.waitFor({ timeout: 20_000 });
@@ -189,19 +172,19 @@ describe('check connection page', () => {
 
 describe('platform admin operations', () => {
   it('finds a connection refused for an unknown host name', async () => {
-    const s = tlsConnect({ host: '127.0.0.1', port: stack.proxy.ports.tls, servername: 'nobody.example.net', rejectUnauthorized: false });
+    const s = tlsConnect({ host: '127.0.0.1', port: web.stack.proxy.ports.tls, servername: 'nobody.example.net', rejectUnauthorized: false });
     await new Promise<void>((resolve) => {
       s.once('error', () => resolve());
       s.once('close', () => resolve());
     });
     const page = await signIn(ADMIN);
-    await page.goto(`${stack.url}/admin/connections?range=1h&reason=unknown_host`);
+    await page.goto('/admin/connections?range=1h&reason=unknown_host');
     const row = page.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'nobody.example.net' });
     await expect.poll(() => reloadAndCount(page, row), { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await row.first().textContent()).toContain('unrouted');
     expect(await axe(page)).toEqual([]);
     for (const path of ['/admin/proxies', '/admin/audit', '/admin/tenants', '/admin/users', '/admin/tokens']) {
-      await page.goto(`${stack.url}${path}`);
+      await page.goto(path);
       await page.getByRole('heading', { level: 1 }).waitFor();
       await page.getByRole('table').first().waitFor();
       expect(await axe(page), path).toEqual([]);
@@ -215,7 +198,7 @@ describe('platform admin operations', () => {
 
     // Another tenant's owner: no access to acme's pages, nothing in its own live list, 404 from the API.
     const other = await signIn(USERS.other);
-    await other.goto(`${stack.url}/t/acme/connections?live=true`);
+    await other.goto('/t/acme/connections?live=true');
     await other.getByText(/no access|not found/i).first().waitFor();
     const seen = await other.evaluate(async () => {
       const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
@@ -227,11 +210,11 @@ describe('platform admin operations', () => {
     expect(seen).toMatchObject({ acme: 404, own: 0, all: 403 });
 
     const admin = await signIn(ADMIN);
-    await admin.goto(`${stack.url}/admin/connections?live=true&range=1h`);
+    await admin.goto('/admin/connections?live=true&range=1h');
     const liveRow = admin.getByRole('table', { name: 'Open connections' }).getByRole('row').filter({ hasText: orders });
     await liveRow.waitFor({ timeout: 15_000 });
     const liveId = (await liveRow.getAttribute('data-live-id'))!;
-    const proxyId = (await stack.api.call('GET', '/api/v1/connections/live')).body.items.find((c: { id: string }) => c.id === liveId).proxyId as string;
+    const proxyId = (await web.stack.api.call('GET', '/api/v1/connections/live')).body.items.find((c: { id: string }) => c.id === liveId).proxyId as string;
     const denied = await other.evaluate(
       async ({ path, csrf }) => (await fetch(path, { method: 'DELETE', headers: { 'x-csrf-token': csrf } })).status,
       { path: `/api/v1/proxies/${encodeURIComponent(proxyId)}/connections/${liveId}`, csrf: seen.csrf },
@@ -249,7 +232,7 @@ describe('platform admin operations', () => {
     await liveRow.waitFor({ state: 'detached', timeout: 30_000 });
     await expectPsqlDisconnected(session, 'select 3');
 
-    await admin.goto(`${stack.url}/admin/connections?range=1h&reason=terminated`);
+    await admin.goto('/admin/connections?range=1h&reason=terminated');
     const row = admin.getByRole('table', { name: 'Connection events' }).getByRole('row').filter({ hasText: 'terminated' });
     await expect.poll(() => reloadAndCount(admin, row), { timeout: 30_000 }).toBeGreaterThan(0);
     await row.first().click();
@@ -258,7 +241,7 @@ describe('platform admin operations', () => {
     expect(await panel.locator('[data-field="Connection id on the proxy"]').textContent()).toBe(liveId);
 
     // The audit trail has it, with before/after.
-    await admin.goto(`${stack.url}/admin/audit?action=connection.terminate`);
+    await admin.goto('/admin/audit?action=connection.terminate');
     const audit = admin.locator('[data-audit-action="connection.terminate"]');
     await audit.first().waitFor();
     expect(await audit.first().textContent()).toMatch(/open.*→.*terminated/);

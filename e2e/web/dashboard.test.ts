@@ -8,17 +8,15 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, testCert, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { testCert } from '@switchyard/testkit';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool } from '../support/tools.js';
-import { axeViolations, fieldError, launchBrowser, newContext, signedIn, signIn } from './support/browser.js';
-import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { axeViolations, fieldError, signIn } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { PASSWORD, USERS } from './support/web-stack.js';
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-let owner: { ctx: BrowserContext; page: Page };
+// The owner's page: signed in by the first test, as part of the journey.
+const web = useWebStack({ tools: ['psql'], page: {} });
 let copiedPsql = '';
 let clientDir: string;
 
@@ -38,28 +36,19 @@ async function expectAccessible(page: Page, what: string) {
   expect(await axeViolations(page), `axe on ${what}`).toEqual([]);
 }
 
-beforeAll(async () => {
-  requireTool('psql');
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  stack = await startWebStack(db.url);
+beforeAll(() => {
   clientDir = mkdtempSync(join(tmpdir(), 'sy-web-client-'));
   // Passthrough: clients verify the database's own certificate, saved as the panel says.
-  copyFileSync(stack.upstream.caFile, join(clientDir, 'DATABASE_CA.pem'));
-  const ctx = await newContext(browser, stack.url);
-  owner = { ctx, page: await ctx.newPage() };
+  copyFileSync(web.stack.upstream.caFile, join(clientDir, 'DATABASE_CA.pem'));
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
+afterAll(() => {
   if (clientDir) rmSync(clientDir, { recursive: true, force: true });
 });
 
 describe('a tenant owner', () => {
   it('signs in, registers a database, flips the switch, sees it live on every proxy, and psql connects with the copied string', async () => {
-    const { page } = owner;
+    const { page } = web;
     await signIn(page, USERS.owner);
     await page.getByRole('heading', { name: 'Databases' }).waitFor();
     await page.getByText('No databases yet').waitFor();
@@ -68,7 +57,7 @@ describe('a tenant owner', () => {
     await page.getByRole('button', { name: 'Register a database' }).click();
     await page.getByLabel(/^Name/).fill('orders');
     await page.getByLabel('Host 1').fill('127.0.0.1');
-    await page.getByLabel('Port 1').fill(String(stack.upstream.port));
+    await page.getByLabel('Port 1').fill(String(web.stack.upstream.port));
     await page.getByRole('button', { name: 'Register', exact: true }).click();
     await page.waitForURL('**/t/acme/databases/orders');
 
@@ -99,7 +88,7 @@ describe('a tenant owner', () => {
   });
 
   it('disables access choosing what happens to open connections; a new psql then fails', async () => {
-    const { page } = owner;
+    const { page } = web;
     // A controlled switch: the click asks first, so the switch itself does not move yet.
     await page.getByRole('switch', { name: /External access/ }).click();
     const dialog = page.getByRole('dialog', { name: 'Disable external access?' });
@@ -116,7 +105,7 @@ describe('a tenant owner', () => {
   });
 
   it('sees a refused upstream explained on the host field', async () => {
-    const { page } = owner;
+    const { page } = web;
     await page.goto('/t/acme/databases?register=true');
     await page.getByLabel(/^Name/).fill('outside');
     await page.getByLabel('Host 1').fill('10.9.9.9');
@@ -124,14 +113,14 @@ describe('a tenant owner', () => {
     const message = await fieldError(page.getByLabel('Host 1'));
     expect(message.length).toBeGreaterThan(5);
     // Nothing was registered.
-    expect((await stack.api.call('GET', '/api/v1/tenants/acme/databases/outside')).status).toBe(404);
+    expect((await web.stack.api.call('GET', '/api/v1/tenants/acme/databases/outside')).status).toBe(404);
   });
 
   it('sees a taken hostname on the hostname field', async () => {
-    const { page } = owner;
+    const { page } = web;
     const taken = 'pg.acme.example.test';
-    expect((await stack.api.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: false, hostname: taken })).status).toBe(200);
-    expect((await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'billing', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } })).status).toBe(201);
+    expect((await web.stack.api.call('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: false, hostname: taken })).status).toBe(200);
+    expect((await web.stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'billing', engine: 'postgres', upstream: { host: '127.0.0.1', port: web.stack.upstream.port } })).status).toBe(201);
     await page.goto('/t/acme/databases/billing?tab=access');
     const hostname = page.getByRole('textbox', { name: /^Hostname/ });
     await hostname.fill(taken);
@@ -141,7 +130,7 @@ describe('a tenant owner', () => {
   });
 
   it('sees a key that does not match the certificate rejected beside the key field', async () => {
-    const { page } = owner;
+    const { page } = web;
     await page.goto('/t/acme/certificates?add=upload');
     const chain = testCert(['www.acme.example.test']);
     const other = testCert(['www.acme.example.test']);
@@ -160,13 +149,13 @@ describe('a tenant owner', () => {
   });
 
   it('creates an API token whose secret is shown once, and passes axe on tokens, members and account', async () => {
-    const { page } = owner;
+    const { page } = web;
     await page.goto('/t/acme/tokens');
     await page.getByRole('button', { name: 'Create token' }).first().click();
     await page.getByLabel(/^Name/).fill('ci');
     await page.getByRole('dialog').getByRole('button', { name: 'Create token' }).click();
     const secret = await page.getByTestId('secret-once').innerText();
-    const me = await fetch(`${stack.url}/api/v1/tenants/acme/databases`, { headers: { authorization: `Bearer ${secret.trim()}` } });
+    const me = await fetch(`${web.stack.url}/api/v1/tenants/acme/databases`, { headers: { authorization: `Bearer ${secret.trim()}` } });
     expect(me.status).toBe(200);
     await page.getByRole('button', { name: 'I have stored it' }).click();
     await page.getByRole('cell', { name: 'ci', exact: true }).waitFor();
@@ -185,7 +174,7 @@ describe('a tenant owner', () => {
   });
 
   it('opening a database that does not exist says so and leads back to the list', async () => {
-    const { page } = owner;
+    const { page } = web;
     await page.goto('/t/acme/databases/no-such-db');
     await page.getByRole('heading', { name: 'Database not found' }).waitFor();
     expect(await page.getByRole('alert').innerText()).toContain('no-such-db');
@@ -199,7 +188,7 @@ describe('a tenant owner', () => {
 
 describe('other people', () => {
   it('a member sees the database read-only and cannot flip the switch', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.member);
+    const { ctx, page } = await web.signedIn(USERS.member);
     await page.goto('/t/acme/databases/orders');
     const toggle = page.getByRole('switch', { name: /External access/ });
     await toggle.waitFor();
@@ -223,7 +212,7 @@ describe('other people', () => {
   });
 
   it('the audit trail shows each action in full to the owner, and tells a member it is for admins', async () => {
-    const { page } = owner;
+    const { page } = web;
     await page.goto('/t/acme/audit');
     const actions = page.getByTestId('audit-action');
     await actions.first().waitFor();
@@ -248,7 +237,7 @@ describe('other people', () => {
     await action.press('Enter');
     await page.locator('[data-audit-action="route.enable"]').first().waitFor();
 
-    const ctx = await newContext(browser, stack.url);
+    const ctx = await web.newContext();
     const member = await ctx.newPage();
     const asked: string[] = [];
     member.on('request', (r) => {
@@ -265,9 +254,9 @@ describe('other people', () => {
 
   it('a tenant admin manages members but not owners, and is told why before the API refuses', async () => {
     const email = 'admin@acme.test';
-    expect((await stack.api.call('POST', '/api/v1/users', { email, name: 'Acme Admin', password: PASSWORD })).status).toBe(201);
-    expect((await stack.api.call('POST', '/api/v1/tenants/acme/members', { email, role: 'admin' })).status).toBe(201);
-    const { ctx, page } = await signedIn(browser, stack.url, email);
+    expect((await web.stack.api.call('POST', '/api/v1/users', { email, name: 'Acme Admin', password: PASSWORD })).status).toBe(201);
+    expect((await web.stack.api.call('POST', '/api/v1/tenants/acme/members', { email, role: 'admin' })).status).toBe(201);
+    const { ctx, page } = await web.signedIn(email);
     await page.goto('/t/acme/members');
     const ownerRole = page.getByRole('combobox', { name: `Role of ${USERS.owner}` });
     await ownerRole.waitFor();
@@ -288,20 +277,20 @@ describe('other people', () => {
   });
 
   it('a user of another tenant cannot open the database’s URL', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.other);
+    const { ctx, page } = await web.signedIn(USERS.other);
     await page.waitForURL('**/t/globex/databases');
     await page.goto('/t/acme/databases/orders');
     await page.getByRole('alert').filter({ hasText: 'not a member' }).waitFor();
     const text = await page.locator('body').innerText();
     expect(text).not.toContain('orders.acme');
-    expect(text).not.toContain(String(stack.upstream.port));
+    expect(text).not.toContain(String(web.stack.upstream.port));
     expect((await page.request.get('/api/v1/tenants/acme/databases/orders')).status()).toBe(404);
     await expectAccessible(page, 'the no-access page');
     await ctx.close();
   });
 
   it('a page whose session ended elsewhere goes to the sign-in page, which comes back to it', async () => {
-    const { ctx, page } = await signedIn(browser, stack.url, USERS.owner);
+    const { ctx, page } = await web.signedIn(USERS.owner);
     await page.goto('/t/acme/databases');
     await page.getByRole('heading', { name: 'Databases' }).waitFor();
     // Another tab of the same browser signs out: this tab's session is gone.
@@ -329,7 +318,7 @@ describe('other people', () => {
   });
 
   it('a signed-out visitor gets the sign-in page, which passes axe', async () => {
-    const ctx = await newContext(browser, stack.url);
+    const ctx = await web.newContext();
     const page = await ctx.newPage();
     await page.goto('/t/acme/databases');
     await page.waitForURL('**/login**');

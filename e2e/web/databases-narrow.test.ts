@@ -6,12 +6,12 @@
  * session as an open connection, its count links to it in the live connections view, and the
  * database page's count falls back to 0 when psql quits, without a reload.
  */
-import { createTestDatabase, requireTool, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
 import { libpq, psqlSession, type PsqlSession } from '../support/tools.js';
-import { axeViolations, launchBrowser, signIn } from './support/browser.js';
-import { BASE_DOMAIN, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import { axeViolations } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { BASE_DOMAIN, USERS } from './support/web-stack.js';
 
 const WIDTH = 390;
 const HEIGHT = 844;
@@ -19,13 +19,20 @@ const orders = `orders.acme.${BASE_DOMAIN}`;
 /** A custom host name longer than the screen is wide in a monospace font. */
 const LONG_HOST = 'a-rather-long-custom-hostname-for-billing.acme.example.test';
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-let ctx: BrowserContext;
-let page: Page;
+const web = useWebStack({
+  tools: ['psql'],
+  env: { PROXY_LIVENESS_MS: '5000' },
+  databases: ['orders', 'billing'],
+  seed: async (stack) => {
+    await stack.must('PUT', '/api/v1/tenants/acme/databases/billing/external-access?wait=true', { enabled: false, hostname: LONG_HOST });
+  },
+  page: { as: USERS.owner, context: { viewport: { width: WIDTH, height: HEIGHT }, hasTouch: true } },
+});
 let session: PsqlSession | null = null;
 
+afterAll(async () => {
+  await session?.quit();
+});
 
 /**
  * How wide the page is against the window (wider: a horizontal scrollbar), and the innermost
@@ -61,92 +68,71 @@ async function expectOnScreen(l: Locator, what: string) {
 }
 
 /** One database's card in the list. */
-const card = (name: string) => page.getByRole('list', { name: 'Databases' }).getByRole('listitem').filter({ has: page.getByRole('link', { name, exact: true }) });
+const card = (name: string) => web.page.getByRole('list', { name: 'Databases' }).getByRole('listitem').filter({ has: web.page.getByRole('link', { name, exact: true }) });
 
 async function openConnectionsOf(name: string): Promise<number> {
-  return (await stack.must('GET', `/api/v1/tenants/acme/databases/${name}`)).openConnections;
+  return (await web.stack.must('GET', `/api/v1/tenants/acme/databases/${name}`)).openConnections;
 }
-
-beforeAll(async () => {
-  requireTool('psql');
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  stack = await startWebStack(db.url, { PROXY_LIVENESS_MS: '5000' });
-  for (const name of ['orders', 'billing']) {
-    await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
-  }
-  await stack.must('PUT', '/api/v1/tenants/acme/databases/billing/external-access?wait=true', { enabled: false, hostname: LONG_HOST });
-  ctx = await browser.newContext({ baseURL: stack.url, viewport: { width: WIDTH, height: HEIGHT }, hasTouch: true });
-  page = await ctx.newPage();
-  await signIn(page, USERS.owner);
-});
-
-afterAll(async () => {
-  await session?.quit();
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
-});
 
 describe(`the databases list at ${WIDTH}×${HEIGHT}`, () => {
   it('fits the window: cards, no sideways scrolling, every count and Connect action on screen; axe passes', async () => {
-    await page.goto('/t/acme/databases');
-    const list = page.getByRole('list', { name: 'Databases' });
+    await web.page.goto('/t/acme/databases');
+    const list = web.page.getByRole('list', { name: 'Databases' });
     await list.waitFor();
     // Cards, not a table cut off at the edge.
-    expect(await page.getByRole('table').count()).toBe(0);
+    expect(await web.page.getByRole('table').count()).toBe(0);
     await expect.poll(() => list.getByRole('listitem').count()).toBe(2);
-    await page.getByText(LONG_HOST, { exact: false }).waitFor();
-    await expectNoSidewaysScroll(page, 'the databases list');
+    await web.page.getByText(LONG_HOST, { exact: false }).waitFor();
+    await expectNoSidewaysScroll(web.page, 'the databases list');
     for (const name of ['orders', 'billing']) {
       await expectOnScreen(card(name).getByRole('link', { name: '0 open connections' }), `the open-connection count of ${name}`);
       await expectOnScreen(card(name).getByRole('link', { name: 'Connect', exact: true }), `Connect for ${name}`);
     }
-    expect(await axeViolations(page)).toEqual([]);
+    expect(await axeViolations(web.page)).toEqual([]);
   });
 
   it('Connect opens the database page, where the switch is on screen and goes live; psql then connects through the proxy', async () => {
     await card('orders').getByRole('link', { name: 'Connect', exact: true }).click();
-    await page.waitForURL('**/t/acme/databases/orders?tab=connect');
-    const toggle = page.getByRole('switch', { name: /External access/ });
+    await web.page.waitForURL('**/t/acme/databases/orders?tab=connect');
+    const toggle = web.page.getByRole('switch', { name: /External access/ });
     await expectOnScreen(toggle, 'the access switch');
     expect(await toggle.isChecked()).toBe(false);
     // The switch shows what the API stores: it turns on when the PUT has answered, which
     // Playwright's check() (it reads the state right after its click) does not wait for.
     await toggle.click();
     await expect.poll(() => toggle.isChecked(), { timeout: 20_000 }).toBe(true);
-    const live = page.locator('[data-testid="propagation"][data-phase="live"]');
+    const live = web.page.locator('[data-testid="propagation"][data-phase="live"]');
     await live.waitFor({ timeout: 20_000 });
     expect(await live.innerText()).toContain('Live on 1 of 1 proxy');
-    await expectOnScreen(page.getByRole('button', { name: 'Copy psql connection string' }), 'the copy button of the psql string');
-    expect(await page.getByTestId('conn-psql connection string').innerText()).toContain(`host=${orders}`);
-    await expectNoSidewaysScroll(page, 'the database page (connect tab)');
+    await expectOnScreen(web.page.getByRole('button', { name: 'Copy psql connection string' }), 'the copy button of the psql string');
+    expect(await web.page.getByTestId('conn-psql connection string').innerText()).toContain(`host=${orders}`);
+    await expectNoSidewaysScroll(web.page, 'the database page (connect tab)');
 
-    session = psqlSession(libpq(orders, stack.proxy.ports.postgres, { sslmode: 'require', application_name: 'narrow-e2e' }));
+    session = psqlSession(libpq(orders, web.stack.proxy.ports.postgres, { sslmode: 'require', application_name: 'narrow-e2e' }));
     expect(await session.query('select 6 * 7')).toBe('42');
   });
 
   it('shows the open session in the list; its count leads to it in the live connections view', async () => {
     // The proxy reports it within about a second; then the list shows what the API says.
     await expect.poll(() => openConnectionsOf('orders'), { timeout: 15_000 }).toBe(1);
-    await page.goto('/t/acme/databases');
+    await web.page.goto('/t/acme/databases');
     const count = card('orders').getByRole('link', { name: '1 open connection' });
     await expectOnScreen(count, 'the open-connection count of orders');
     expect(await count.innerText()).toBe('1 open connection');
-    await expectNoSidewaysScroll(page, 'the databases list with an open connection');
+    await expectNoSidewaysScroll(web.page, 'the databases list with an open connection');
 
     await count.click();
-    await page.waitForURL((u) => u.pathname === '/t/acme/connections' && u.searchParams.get('database') === 'orders' && u.searchParams.get('live') === 'true');
-    const row = page.getByRole('table', { name: 'Open connections' }).getByRole('row').filter({ hasText: orders });
+    await web.page.waitForURL((u) => u.pathname === '/t/acme/connections' && u.searchParams.get('database') === 'orders' && u.searchParams.get('live') === 'true');
+    const row = web.page.getByRole('table', { name: 'Open connections' }).getByRole('row').filter({ hasText: orders });
     await row.waitFor({ timeout: 15_000 });
   });
 
   it('the database page counts it too, and falls to 0 once psql quits, without a reload', async () => {
-    await page.goto('/t/acme/databases/orders');
-    await page.getByRole('link', { name: '1 open connection' }).waitFor();
-    await expectNoSidewaysScroll(page, 'the database page');
+    await web.page.goto('/t/acme/databases/orders');
+    await web.page.getByRole('link', { name: '1 open connection' }).waitFor();
+    await expectNoSidewaysScroll(web.page, 'the database page');
     await session!.quit();
     session = null;
-    await page.getByRole('link', { name: '0 open connections' }).waitFor({ timeout: 20_000 });
+    await web.page.getByRole('link', { name: '0 open connections' }).waitFor({ timeout: 20_000 });
   });
 });

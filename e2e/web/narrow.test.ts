@@ -4,49 +4,38 @@
  * and the tenant switcher and account menu still work. Also checks that on a wide window the
  * switcher stays in the header.
  */
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, launchBrowser, signIn } from './support/browser.js';
-import { PASSWORD, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { axeViolations, signIn } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { PLATFORM_ADMIN as ADMIN, USERS } from './support/web-stack.js';
 
 const NARROW = { width: 390, height: 844 };
-const ADMIN = 'platform@switchyard.test';
 
 // The callbacks given to page.evaluate run in the browser; the e2e programs have no DOM types.
 declare const document: any;
 declare const window: any;
 declare function getComputedStyle(e: any): any;
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-let ctx: BrowserContext;
-let page: Page;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  stack = await startWebStack(db.url);
-  // Two tenants to switch between, and a database to list.
-  const member = await stack.api.call('POST', '/api/v1/tenants/globex/members', { email: USERS.owner, role: 'member' });
-  expect(member.status).toBe(201);
-  const created = await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
-  expect(created.status).toBe(201);
-  // A token, so the tokens page has its table (whose visually hidden "Actions" header once
-  // widened the whole page), and a platform admin for the platform's pages.
-  await stack.must('POST', '/api/v1/tenants/acme/tokens', { name: 'ci-pipeline', role: 'member' });
-  await stack.must('POST', '/api/v1/platform/tokens', { name: 'terraform' });
-  await stack.must('POST', '/api/v1/users', { email: ADMIN, name: 'Pat Platform', password: PASSWORD, isPlatformAdmin: true });
-  ctx = await browser.newContext({ baseURL: stack.url, viewport: NARROW });
-  page = await ctx.newPage();
-  await signIn(page, USERS.owner);
+const web = useWebStack({
+  platformAdmin: true,
+  seed: async (stack) => {
+    // Two tenants to switch between, and a database to list.
+    const member = await stack.api.call('POST', '/api/v1/tenants/globex/members', { email: USERS.owner, role: 'member' });
+    expect(member.status).toBe(201);
+    const created = await stack.api.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: stack.upstream.port } });
+    expect(created.status).toBe(201);
+    // A token, so the tokens page has its table (whose visually hidden "Actions" header once
+    // widened the whole page).
+    await stack.must('POST', '/api/v1/tenants/acme/tokens', { name: 'ci-pipeline', role: 'member' });
+    await stack.must('POST', '/api/v1/platform/tokens', { name: 'terraform' });
+  },
+  page: { as: USERS.owner, context: { viewport: NARROW } },
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
+/** The page the helpers below look at: the owner's, and for one test a platform admin's. */
+let page: Page;
+beforeAll(() => {
+  page = web.page;
 });
 
 /**
@@ -118,7 +107,7 @@ describe('the shell at 390 px', () => {
   });
 
   it('fits on every platform page, and a table that scrolls sideways can be scrolled from the keyboard', async () => {
-    const ctxAdmin = await browser.newContext({ baseURL: stack.url, viewport: NARROW });
+    const ctxAdmin = await web.newContext({ viewport: NARROW });
     const own = page;
     try {
       page = await ctxAdmin.newPage();
@@ -214,7 +203,7 @@ describe('the shell at 390 px', () => {
 
 describe('the shell on a wide window', () => {
   it('keeps the switcher in the header and the navigation open', async () => {
-    const wide = await browser.newContext({ baseURL: stack.url, viewport: { width: 1280, height: 900 } });
+    const wide = await web.newContext({ viewport: { width: 1280, height: 900 } });
     try {
       const p = await wide.newPage();
       await signIn(p, USERS.owner);

@@ -4,39 +4,25 @@
  * an over-limit action beside the control it is about — the External access switch, and the
  * name when registering one database too many — and the usage above the databases list.
  */
-import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fieldError, launchBrowser, signedIn } from './support/browser.js';
-import { addPlatformAdmin, PLATFORM_ADMIN, startWebStack, USERS, type WebStack } from './support/web-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { fieldError } from './support/browser.js';
+import { useWebStack } from './support/fixture.js';
+import { PLATFORM_ADMIN, USERS } from './support/web-stack.js';
 
-let db: TestDatabase;
-let stack: WebStack;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-  db = await createTestDatabase();
-  stack = await startWebStack(db.url);
-  await addPlatformAdmin(stack);
-  for (const name of ['orders', 'billing']) {
-    await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: `${name}.acme.svc.cluster.local`, port: 5432 } });
-  }
-  await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true });
+const web = useWebStack({
+  platformAdmin: true,
+  seed: async (stack) => {
+    for (const name of ['orders', 'billing']) {
+      await stack.must('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: `${name}.acme.svc.cluster.local`, port: 5432 } });
+    }
+    await stack.must('PUT', '/api/v1/tenants/acme/databases/orders/external-access', { enabled: true });
+  },
 });
 
-afterAll(async () => {
-  for (const c of contexts) await c.close();
-  await browser?.close();
-  await stack?.close();
-  await db?.drop();
-});
-
+/** A page signed in as `email` (its profile closes with the browser). */
 async function as(email: string): Promise<Page> {
-  const { ctx, page } = await signedIn(browser, stack.url, email);
-  contexts.push(ctx);
-  return page;
+  return (await web.signedIn(email)).page;
 }
 
 describe('tenant limits', () => {
@@ -53,7 +39,7 @@ describe('tenant limits', () => {
     const limits = admin.getByTestId('limits-acme');
     await limits.getByText('1 of 1 with external access').waitFor();
     await limits.getByText('2 of 2 databases').waitFor();
-    expect(await stack.must('GET', '/api/v1/tenants/acme')).toMatchObject({ maxExternalAccess: 1, maxDatabases: 2, maxDedicatedPorts: null });
+    expect(await web.stack.must('GET', '/api/v1/tenants/acme')).toMatchObject({ maxExternalAccess: 1, maxDatabases: 2, maxDedicatedPorts: null });
 
     const owner = await as(USERS.owner);
     // The databases list says how much of the limits is taken.

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { PASSWORD } from './web-stack.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -17,16 +17,19 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A fresh browser profile (own cookies) that may read what the page copies. */
-export async function newContext(browser: Browser, baseURL: string): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ baseURL, viewport: { width: 1280, height: 900 } });
+/**
+ * A fresh browser profile (own cookies) that may read what the page copies; `options` override
+ * the desktop viewport (a phone's, a time zone…).
+ */
+export async function newContext(browser: Browser, baseURL: string, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ baseURL, viewport: { width: 1280, height: 900 }, ...options });
   await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
   return ctx;
 }
 
 /** A fresh profile (`newContext`) with one page, signed in as `email`. */
-export async function signedIn(browser: Browser, baseURL: string, email: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await newContext(browser, baseURL);
+export async function signedIn(browser: Browser, baseURL: string, email: string, options: BrowserContextOptions = {}): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await newContext(browser, baseURL, options);
   const page = await ctx.newPage();
   await signIn(page, email);
   return { ctx, page };
