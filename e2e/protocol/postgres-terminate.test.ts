@@ -11,7 +11,10 @@
  *    when the option is missing or disagrees with the SNI;
  *  - refusals before handover (disabled, source CIDR, upstream down) as ErrorResponses that
  *    psql prints with their SQLSTATE and hint;
- *  - direct TLS (`sslnegotiation=direct`, ALPN postgresql) with node-postgres and a raw client.
+ *  - direct TLS (`sslnegotiation=direct`, ALPN postgresql) with node-postgres and a raw client;
+ *  - the drain deadline (SIGTERM, one process and two workers): an idle psql, a psql in the
+ *    middle of a COPY and node-postgres in the middle of a result set read FATAL 57P01 from the
+ *    proxy instead of a lost connection.
  */
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgStartup, PgError, type PgSession } from '../support/pg-frontend.js';
 import { Metrics, RawClient } from '../support/raw.js';
 import { BASE_DOMAIN, seedTenant, startApi, startProxyProcess, type ApiServer, type ProxyProcess } from '../support/stack.js';
-import { libpq, run, start } from '../support/tools.js';
+import { libpq, psqlSession, run, start } from '../support/tools.js';
 import { startTlsPostgres, tempDir, type TlsPostgres } from '../support/upstreams.js';
 
 const KEYS = `e2e:${randomBytes(32).toString('base64')}`;
@@ -400,6 +403,57 @@ describe('direct TLS (sslnegotiation=direct, ALPN postgresql) in terminate mode'
       expect(s.key.secretKey).toHaveLength(32);
       expect(await s.query('select 18')).toEqual([['18']]);
       s.close();
+    }
+  });
+});
+
+// The proxy stops (SIGTERM) with sessions open past its drain deadline: each is told why at a
+// message boundary of the server's stream (docs/proxy.md "Shutdown").
+describe.each(['1', '2'])('the drain deadline in terminate mode (PROXY_WORKERS=%s)', (workers) => {
+  it('an idle psql, a psql in the middle of a COPY and node-postgres in the middle of a result set read FATAL 57P01', async () => {
+    const p = await startProxyProcess(db.url, { SWITCHYARD_KEYS: KEYS, PROXY_DRAIN_TIMEOUT_MS: '1000', PROXY_AUDIT_FLUSH_MS: '60000', PROXY_WORKERS: workers });
+    const conn = (route: string, extra: Record<string, string> = {}) => libpq(host(route), p.ports.postgres, { sslmode: 'verify-full', sslrootcert: platformCaFile, ...extra });
+    const idle = psqlSession(conn('orders'));
+    expect(await idle.query('select 1')).toBe('1');
+    // ~5 GB through COPY TO STDOUT (TLS to the database on this route): still streaming at the deadline.
+    const copy = start('psql', ['-X', '-c', "\\copy (select repeat('x', 1000) from generate_series(1, 5000000)) to '/dev/null'", conn('ledger', { channel_binding: 'disable' })], { PGPASSWORD: 'postgres' });
+    const client = new pg.Client({ host: '127.0.0.1', port: p.ports.postgres, ...login, ssl: { servername: host('orders'), ca: platformCa } });
+    client.on('error', () => {}); // the lost connection after the ErrorResponse
+    await client.connect();
+    const q = client.query(new pg.Query("select repeat('y', 1000) from generate_series(1, 5000000)"));
+    q.on('row', () => {}); // rows counted by nobody, kept by nobody
+    const queryError = new Promise<{ code?: string; message: string }>((resolve) => q.once('error', resolve));
+    await new Promise((resolve) => q.once('row', resolve));
+    const w = await watcher();
+    try {
+      while ((await w.query("select 1 from pg_stat_activity where query like 'COPY %generate_series%' and state = 'active'")).rowCount === 0);
+    } finally {
+      await w.end();
+    }
+
+    const exit = once(p.child, 'exit') as Promise<[number | null, string | null]>;
+    p.child.kill('SIGTERM');
+    const [code] = await exit;
+    expect(code, p.output()).toBe(0);
+    expect(p.output()).toContain('drain deadline reached');
+
+    const message = 'Switchyard: the proxy is shutting down; reconnect';
+    expect(await queryError).toMatchObject({ code: '57P01', message });
+    const copied = await copy.done;
+    expect(copied.code).not.toBe(0);
+    expect(copied.stderr).toContain(`FATAL:  ${message}`);
+    // psql at its prompt finds the message when it next uses the connection.
+    await expect(idle.query('select 2')).rejects.toThrow(/psql exited/);
+    const idleExit = await idle.exited;
+    expect(idleExit.stderr).toContain(`FATAL:  ${message}`);
+    expect(idleExit.stderr).toContain('HINT:  The proxy that carried this session is stopping');
+    const events = new pg.Client({ connectionString: db.url });
+    await events.connect();
+    try {
+      const r = await events.query<{ outcome: string; reason: string }>('select outcome, reason from connection_events where proxy_id = $1', [`e2e-${p.adminPort}`]);
+      expect(r.rows).toEqual(Array.from({ length: 3 }, () => ({ outcome: 'ok', reason: 'proxy_shutdown' })));
+    } finally {
+      await events.end();
     }
   });
 });

@@ -337,11 +337,17 @@ export const REFUSALS = {
     message: 'Switchyard: terminating connection due to administrator command',
     hint: 'The connection was ended through the Switchyard API before it was established; connect again if you still need it.',
   },
+  /**
+   * Also what a terminate-mode PostgreSQL session still open at the drain deadline reads
+   * (connection.ts `closeForShutdown`), as PostgreSQL's own shutdown sends 57P01; its
+   * connection event keeps the close reason `proxy_shutdown`.
+   */
   shutting_down: {
     kind: 'shutdown',
     alert: TlsAlert.internalError,
     sqlstate: SqlState.adminShutdown,
-    message: 'Switchyard: the proxy is shutting down; retry',
+    message: 'Switchyard: the proxy is shutting down; reconnect',
+    hint: 'The proxy that carried this session is stopping (a restart or a deployment). A new connection reaches a proxy that is running.',
   },
 } as const satisfies Record<string, Refusal>;
 

@@ -5,3 +5,4 @@ export * from './postgres.js';
 export * from './proxy-protocol.js';
 export * from './http.js';
 export * from './postgres-session.js';
+export * from './postgres-boundaries.js';

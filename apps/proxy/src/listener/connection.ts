@@ -13,7 +13,7 @@ import type { ConnectionEventInput } from '../audit/connection-log.js';
 import { audienceOfListener, REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type ErrorKind, type RefusalCode } from '../errors.js';
 import { Cancel, CANCELLED } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
-import { pipeBoth, type PipeEnd } from '../pipe/pipe.js';
+import { endPostgresSession, pipeBoth, type PgEnd, type PipeEnd, type PipeOptions } from '../pipe/pipe.js';
 import { UpstreamReads } from '../pipe/upstream-reads.js';
 import type { CancelOutcome } from '../pg/cancel.js';
 import { routeForEndpoint } from '../pg/endpoint.js';
@@ -80,6 +80,23 @@ function outcomeOf(refusal: { kind: ErrorKind }): ConnectionOutcome {
 
 /** Grace period for a refused client to read our error before we drop the socket. */
 const REFUSAL_LINGER_MS = 1000;
+
+/**
+ * Terminate-mode PostgreSQL sessions still open at the drain deadline read this (57P01
+ * admin_shutdown, what PostgreSQL's own shutdown sends), at a boundary of the server's stream.
+ */
+const SHUTDOWN_GOODBYE = buildErrorResponse({
+  sqlstate: REFUSALS.shutting_down.sqlstate,
+  message: REFUSALS.shutting_down.message,
+  hint: REFUSALS.shutting_down.hint,
+});
+/**
+ * How long the server's current message may take to end once the drain deadline passed (a
+ * large DataRow mid-flight, a client too slow to take it). With the linger that follows it
+ * stays within the 2 s the drain gives closing connections to record their events
+ * (dataplane.ts `drain`).
+ */
+const SHUTDOWN_BOUNDARY_WAIT_MS = 500;
 
 
 /**
@@ -424,7 +441,7 @@ class ClientConnection {
     if (route.tlsMode === 'terminate' && !isRaw(this.ctx)) return this.terminate(route, helloBytes, clientAlpn);
     const reads = new UpstreamReads();
     this.connectUpstream(route, helloBytes, isRaw(this.ctx), reads).then(
-      (up) => this.pipe(up, this.socket, undefined, reads),
+      (up) => this.pipe(up, this.socket, reads),
       (err: unknown) => {
         let code = err instanceof DialError ? err.code : 'upstream_unreachable';
         // In passthrough the database itself must accept TLS (the client's TLS goes through);
@@ -552,7 +569,7 @@ class ClientConnection {
       established: (client, up, info) => {
         const cancels = this.ctx.cancels;
         const rewriter = cancels ? new BackendKeyRewriter((backend) => this.mintCancelKey(backend)) : undefined;
-        this.established(client, up, info, rewriter, true);
+        this.established(client, up, info, { rewriter, clientForwarded: info.pipelined });
       },
     });
   }
@@ -644,16 +661,16 @@ class ClientConnection {
     });
   }
 
-  /** `pgClient`: the client speaks plaintext PostgreSQL to us (terminate mode). */
-  private established(client: TLSSocket, up: Socket, info: { tlsVersion: string | null; alpn: string | null }, rewriter?: BackendKeyRewriter, pgClient = false): void {
+  /** `postgres`: both sides speak plaintext PostgreSQL through us (terminate mode). */
+  private established(client: TLSSocket, up: Socket, info: { tlsVersion: string | null; alpn: string | null }, postgres?: PipeOptions['postgres']): void {
     this.refuseDialling = null;
     this.tlsVersion = info.tlsVersion;
     this.alpn = info.alpn ?? this.alpn;
     client.removeListener('close', onClientClose);
-    this.pipe(up, client, rewriter, undefined, pgClient);
+    this.pipe(up, client, undefined, postgres);
   }
 
-  private pipe(up: Socket, client: Socket = this.socket, rewriter?: BackendKeyRewriter, reads?: UpstreamReads, pgClient = false): void {
+  private pipe(up: Socket, client: Socket = this.socket, reads?: UpstreamReads, postgres?: PipeOptions['postgres']): void {
     if (this.finished || client.destroyed) {
       up.destroy();
       return;
@@ -661,7 +678,7 @@ class ClientConnection {
     this.clearDeadline();
     this.upstream = up;
     this.abort = null;
-    pipeBoth(client, up, this, { rewriter, reads, clientTerminate: pgClient, clientKeepAlive: this.ctx.socketOptionsInherited === true });
+    pipeBoth(client, up, this, { reads, postgres, clientKeepAlive: this.ctx.socketOptionsInherited === true });
     // After the pipe's own listeners are on: an event type never loses its last listener, so
     // the socket's listener table is not rebuilt (V8 dictionary mode) for every connection.
     this.socket.removeListener('error', onClientError);
@@ -728,9 +745,27 @@ class ClientConnection {
     };
   }
 
+  /**
+   * The drain deadline passed (dataplane.ts `drain`). A terminate-mode PostgreSQL session is
+   * told why — an ErrorResponse 57P01 at the server's next message boundary, then its TLS is
+   * closed and the database sent a Terminate (pipe.ts `endPostgresSession`) — unless no
+   * boundary comes within SHUTDOWN_BOUNDARY_WAIT_MS. Everything else (passthrough: the proxy
+   * cannot write into its TLS; other engines; connections not handed over yet) is closed at once.
+   */
   closeForShutdown(): void {
     this.closeReason ??= 'proxy_shutdown';
+    if (this.pgInTls && this.upstream && this.tls && endPostgresSession(this.tls, this.shutdownEnd())) return;
     this.destroyBoth();
+  }
+
+  /** Built only at the drain deadline: an idle session holds no closure for it. */
+  private shutdownEnd(): PgEnd {
+    return {
+      goodbye: SHUTDOWN_GOODBYE,
+      boundaryWaitMs: SHUTDOWN_BOUNDARY_WAIT_MS,
+      lingerMs: REFUSAL_LINGER_MS,
+      giveUp: () => this.destroyBoth(),
+    };
   }
 
   private destroyBoth(): void {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pipeBoth, type PipeEnd } from './pipe.js';
+import { buildBackendMessage, buildErrorResponse, buildReadyForQuery } from '@switchyard/wire';
+import { endPostgresSession, pipeBoth, type PipeEnd } from './pipe.js';
 import { BIG_READ, freeBigBuffers, SMALL_READ, sweepIdleReads, UPSTREAM_ONREAD, UpstreamReads } from './upstream-reads.js';
 
 const servers: Server[] = [];
@@ -173,10 +174,10 @@ describe.each([
   });
 });
 
-describe('pipeBoth with clientTerminate (terminate-mode PostgreSQL)', () => {
+describe('pipeBoth with postgres (terminate-mode PostgreSQL): the client\'s Terminate', () => {
   const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
-  async function session(clientTerminate: boolean) {
+  async function session(postgres: boolean) {
     const upPort = await listen((s) => s.once('data', (d: Buffer) => (d.subarray(-5).equals(TERMINATE) ? s.end() : s.resume())));
     let done!: (e: PipeEnd) => void;
     const ended = new Promise<PipeEnd>((r) => (done = r));
@@ -184,13 +185,13 @@ describe('pipeBoth with clientTerminate (terminate-mode PostgreSQL)', () => {
       c.pause();
       const up = dial(upPort, null);
       // The database's FIN is forwarded before the client's own arrives (what the TLS layer does).
-      up.once('connect', () => pipeBoth(c, up, done, { clientTerminate }));
+      up.once('connect', () => pipeBoth(c, up, done, postgres ? { postgres: {} } : {}));
     });
     const client = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
     sockets.push(client);
     client.on('end', () => client.end());
     client.resume();
-    client.write(Buffer.concat([Buffer.from('Q\0\0\0\x0cselect 1\0'), TERMINATE]));
+    client.write(Buffer.concat([Buffer.from('Q\0\0\0\x0dselect 1\0'), TERMINATE]));
     return ended;
   }
 
@@ -200,6 +201,143 @@ describe('pipeBoth with clientTerminate (terminate-mode PostgreSQL)', () => {
 
   it('without it, the database closing first is recorded as such', async () => {
     expect(await session(false)).toBe('upstream_closed');
+  });
+});
+
+/** Everything a socket receives, and a wait for the first `n` bytes of it. */
+function collect(s: Socket) {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let waiters: Array<{ n: number; resolve: () => void }> = [];
+  s.on('error', () => {});
+  s.on('data', (d: Buffer) => {
+    chunks.push(d);
+    total += d.length;
+    waiters = waiters.filter((w) => (total >= w.n ? (w.resolve(), false) : true));
+  });
+  return {
+    atLeast: (n: number) => (total >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
+    /** All bytes, once the socket closed. */
+    closed: new Promise<Buffer>((resolve) => s.once('close', () => resolve(Buffer.concat(chunks)))),
+  };
+}
+
+describe('endPostgresSession (the drain deadline in terminate-mode PostgreSQL)', () => {
+  const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+  const GOODBYE = buildErrorResponse({ sqlstate: '57P01', message: 'Switchyard: the proxy is shutting down; reconnect' });
+  const query = buildBackendMessage('Q', Buffer.from('select 1\0'));
+  const row = (text: string) => buildBackendMessage('D', Buffer.concat([Buffer.from([0, 1, 0, 0, 0, text.length]), Buffer.from(text)]));
+  const done = Buffer.concat([buildBackendMessage('C', Buffer.from('SELECT 1\0')), buildReadyForQuery()]);
+
+  /**
+   * client → pipeBoth (postgres) → database, all plain sockets. The test plays both peers;
+   * the database closes when the proxy does (as PostgreSQL does after Terminate), the client
+   * too unless `clientStays` (psql at its prompt reads nothing).
+   */
+  async function pgSession(opts: { postgres?: boolean; clientStays?: boolean } = {}) {
+    let gotServer!: (s: Socket) => void;
+    const server = new Promise<Socket>((r) => (gotServer = r));
+    const upPort = await listen((s) => {
+      s.on('end', () => s.end());
+      gotServer(s);
+    });
+    let ended!: (e: PipeEnd) => void;
+    const pipeEnded = new Promise<PipeEnd>((r) => (ended = r));
+    let gotPiped!: (s: Socket) => void;
+    const proxyClient = new Promise<Socket>((r) => (gotPiped = r));
+    const proxyPort = await listen((c) => {
+      c.pause();
+      const up = dial(upPort, null);
+      up.once('connect', () => {
+        pipeBoth(c, up, ended, opts.postgres === false ? {} : { postgres: {} });
+        gotPiped(c);
+      });
+    });
+    const client = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
+    sockets.push(client);
+    if (!opts.clientStays) client.on('end', () => client.end());
+    const toClient = collect(client);
+    const db = await server;
+    const toServer = collect(db);
+    const proxySide = await proxyClient;
+    let gaveUp!: () => void;
+    const givenUp = new Promise<void>((r) => (gaveUp = r));
+    const end = (boundaryWaitMs = 10_000, lingerMs = 10_000) =>
+      endPostgresSession(proxySide, {
+        goodbye: GOODBYE,
+        boundaryWaitMs,
+        lingerMs,
+        // What the connection does: both sides closed bare.
+        giveUp: () => {
+          gaveUp();
+          proxySide.destroy();
+          for (const s of sockets) if (s.remotePort === upPort) s.destroy();
+        },
+      });
+    return { client, db, toClient, toServer, end, givenUp, pipeEnded };
+  }
+
+  it('idle session: the client reads the goodbye and is closed; the database gets a Terminate', async () => {
+    const s = await pgSession();
+    s.client.write(query);
+    await s.toServer.atLeast(query.length);
+    s.db.write(done);
+    await s.toClient.atLeast(done.length);
+    expect(s.end()).toBe(true);
+    expect(s.end()).toBe(false); // once
+    expect((await s.toClient.closed).equals(Buffer.concat([done, GOODBYE]))).toBe(true);
+    expect((await s.toServer.closed).equals(Buffer.concat([query, TERMINATE]))).toBe(true);
+    await s.pipeEnded;
+  });
+
+  // Cut inside the next message's header (2), right after it (5) and in its body (7).
+  for (const split of [2, 5, 7]) {
+    it(`mid-message (cut at byte ${split} of it): the server's bytes up to that message's end, then the goodbye; the rest is dropped`, async () => {
+      const s = await pgSession();
+      s.client.write(query);
+      await s.toServer.atLeast(query.length);
+      const [first, second, third] = [row('one'), row('two'), row('three')];
+      s.db.write(Buffer.concat([first, second.subarray(0, split)]));
+      await s.toClient.atLeast(first.length + split);
+      expect(s.end()).toBe(true);
+      s.db.write(Buffer.concat([second.subarray(split), third, done]));
+      expect((await s.toClient.closed).equals(Buffer.concat([first, second, GOODBYE]))).toBe(true);
+      expect((await s.toServer.closed).equals(Buffer.concat([query, TERMINATE]))).toBe(true);
+    });
+  }
+
+  it('the client in the middle of a message: the database is closed without a Terminate', async () => {
+    const s = await pgSession();
+    const partial = query.subarray(0, 8);
+    s.client.write(partial);
+    await s.toServer.atLeast(partial.length);
+    expect(s.end()).toBe(true);
+    expect((await s.toClient.closed).equals(GOODBYE)).toBe(true);
+    expect((await s.toServer.closed).equals(partial)).toBe(true);
+  });
+
+  it('no boundary within the bound (a huge DataRow in flight): closed bare, as before', async () => {
+    const s = await pgSession();
+    const head = Buffer.from([0x44, 0x10, 0, 0, 0, 0, 1]); // 'D' announcing 256 MiB
+    s.db.write(head);
+    await s.toClient.atLeast(head.length);
+    expect(s.end(50)).toBe(true);
+    await s.givenUp;
+    expect((await s.toClient.closed).equals(head)).toBe(true);
+  });
+
+  it('a client that does not close is cut after the linger', async () => {
+    const s = await pgSession({ clientStays: true });
+    expect(s.end(10_000, 50)).toBe(true);
+    await s.givenUp;
+    s.client.end();
+    expect((await s.toClient.closed).equals(GOODBYE)).toBe(true);
+  });
+
+  it('other pipes (passthrough, other engines) are not PostgreSQL sessions: left to the caller', async () => {
+    const s = await pgSession({ postgres: false });
+    expect(s.end()).toBe(false);
+    s.client.destroy();
   });
 });
 

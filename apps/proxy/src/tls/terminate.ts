@@ -64,7 +64,8 @@ export interface PostgresTerminateHost<R> extends TerminateHost {
   dial(route: R): Promise<Socket>;
   /** A CancelRequest arrived inside TLS: the connection delivers it and closes `tls`. */
   cancel(processId: number, secretKey: Buffer, tls: TLSSocket): void;
-  established(client: TLSSocket, upstream: Socket, info: { tlsVersion: string | null; alpn: string | null }): void;
+  /** `pipelined`: what the client sent after its StartupMessage, already forwarded with it. */
+  established(client: TLSSocket, upstream: Socket, info: { tlsVersion: string | null; alpn: string | null; pipelined: Buffer }): void;
 }
 
 function serverTls(h: Pick<TerminateHost, 'socket' | 'helloBytes' | 'context' | 'onTlsSocket'>, alpn: { callback?: (protocols: string[]) => string | undefined; protocols?: string[] }): TLSSocket {
@@ -156,7 +157,7 @@ export async function terminatePostgres<R>(h: PostgresTerminateHost<R>): Promise
     startup = Buffer.concat([buildStartupMessage(parameters, packet.protocolVersion), first.bytes.subarray(first.consumed)]);
   }
   up.write(startup);
-  h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null });
+  h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null, pipelined: first.bytes.subarray(first.consumed) });
 }
 
 export async function terminateStream(h: StreamTerminateHost): Promise<void> {

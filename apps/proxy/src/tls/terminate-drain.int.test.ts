@@ -1,0 +1,172 @@
+/**
+ * The drain deadline with sessions still open, through the real proxy (in-process) and a real
+ * PostgreSQL (the tests' own server: DATABASE_URL or the embedded one):
+ *  - terminate-mode PostgreSQL sessions — idle, and in the middle of a long result set — read
+ *    an ErrorResponse FATAL 57P01 at a message boundary (node-postgres reports code 57P01, not
+ *    a lost connection or a protocol error), and their database backends end;
+ *  - passthrough sessions (the proxy cannot write into their TLS) and terminate-mode sessions
+ *    of other engines are closed bare, as before;
+ *  - every one is recorded as `proxy_shutdown`.
+ * e2e/protocol/postgres-terminate.test.ts repeats the PostgreSQL cases with psql on a proxy process.
+ */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
+import { ControlDb, createTestDatabase, readUntilClose, startFakeUpstream, startTls, TEST_KEYS, testCert, type FakeUpstream, type TestDatabase } from '@switchyard/testkit';
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.js';
+import { startProxy } from '../proxy.js';
+
+const D = 'acme.db.example.com';
+const routeCa = createCertificateAuthority({ commonName: 'Drain Route CA' });
+let db: TestDatabase;
+let control: ControlDb;
+/** Straight to the database server, to watch its backends. */
+let direct: pg.Client;
+/** The route to PostgreSQL's own server and its login. */
+let server: { host: string; port: number; user: string; password: string; database: string };
+let version = 0;
+/** A TLS upstream that echoes (passthrough) and a plaintext one that echoes (a Redis-style route). */
+let passUpstream: FakeUpstream;
+let echoServer: Server;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  control = new ControlDb(db.url);
+  const u = new URL(db.url);
+  // A literal address: the dial-time guard lets loopback literals through (vetted by the API).
+  const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
+  server = { host, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) };
+  direct = new pg.Client({ connectionString: db.url });
+  await direct.connect();
+  passUpstream = await startFakeUpstream({ ...testCert(['127.0.0.1']), postgres: true });
+  echoServer = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => echoServer.listen(0, '127.0.0.1', r));
+  const terminate = (name: string) => ({ hostname: `${name}.${D}`, tlsMode: 'terminate' as const, certificate: issueCertificate(routeCa, { hostnames: [`${name}.${D}`] }) });
+  await control.putRoute({ database: 'pg', engine: 'postgres', upstream: { host, port: server.port }, listener: 'postgres', upstreamTls: false, ...terminate('pg') });
+  await control.putRoute({ database: 'pass', engine: 'postgres', upstream: { host: '127.0.0.1', port: passUpstream.port }, hostname: `pass.${D}`, listener: 'postgres' });
+  ({ version } = await control.putRoute({
+    database: 'cache',
+    engine: 'redis',
+    upstream: { host: '127.0.0.1', port: (echoServer.address() as AddressInfo).port },
+    listener: 'tls',
+    upstreamTls: false,
+    ...terminate('cache'),
+  }));
+});
+
+afterAll(async () => {
+  await direct?.end();
+  await passUpstream?.close();
+  await new Promise<void>((r) => (echoServer ? echoServer.close(() => r()) : r()));
+  await control?.close();
+  await db?.drop();
+});
+
+/** A proxy whose drain deadline is short: whatever is open when it stops is still open then. */
+async function drainingProxy(id: string) {
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    SWITCHYARD_LISTENERS: 'postgres=postgres@127.0.0.1:0,tls=tls@127.0.0.1:0',
+    PROXY_ADMIN_PORT: '0',
+    PROXY_ADMIN_HOST: '127.0.0.1',
+    PROXY_AUDIT_FLUSH_MS: '60000',
+    PROXY_DRAIN_TIMEOUT_MS: '300',
+    PROXY_ID: id,
+    SWITCHYARD_KEYS: TEST_KEYS,
+  });
+  const proxy = await startProxy(config, pino({ level: 'silent' }));
+  await proxy.waitForVersion(version);
+  return proxy;
+}
+
+/** node-postgres through the proxy's terminate-mode route. */
+async function pgClient(port: number, applicationName: string): Promise<{ client: pg.Client; errors: Error[] }> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: server.user,
+    password: server.password,
+    database: server.database,
+    application_name: applicationName,
+    ssl: { ca: routeCa.certPem, servername: `pg.${D}` },
+  });
+  const errors: Error[] = [];
+  client.on('error', (err) => errors.push(err));
+  await client.connect();
+  return { client, errors };
+}
+
+/** The database's backends of this application name (through the proxy or not). */
+async function backends(applicationName: string): Promise<number> {
+  const r = await direct.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where application_name = $1', [applicationName]);
+  return r.rows[0]!.n;
+}
+
+async function events(proxyId: string): Promise<Array<{ sni: string | null; outcome: string; reason: string }>> {
+  const rows = await control.prisma.connectionEvent.findMany({ where: { proxyId }, orderBy: { sni: 'asc' } });
+  return rows.map((r) => ({ sni: r.sni, outcome: r.outcome, reason: r.reason }));
+}
+
+describe('drain deadline: terminate-mode PostgreSQL sessions are told why', () => {
+  it('an idle node-postgres session and one in the middle of a long result set both get FATAL 57P01; their backends end', async () => {
+    const proxy = await drainingProxy('drain-pg');
+    const idle = await pgClient(proxy.ports.postgres!, 'drain-idle');
+    expect((await idle.client.query<{ one: number }>('select 1 as one')).rows[0]!.one).toBe(1);
+    const busy = await pgClient(proxy.ports.postgres!, 'drain-busy');
+    // ~5 GB of 1,000-byte rows: still streaming at the deadline, whatever the machine. Rows are
+    // counted, not kept.
+    const q = busy.client.query(new pg.Query("select repeat('x', 1000) as r from generate_series(1, 5000000)"));
+    let rows = 0;
+    q.on('row', () => rows++);
+    const queryFailed = once(q, 'error') as Promise<[Error & { code?: string; severity?: string }]>;
+    await once(q, 'row');
+    // Not events.once: it would reject on the 'error' event this test waits for.
+    const idleEnded = new Promise((resolve) => idle.client.once('end', resolve));
+
+    await proxy.stop();
+
+    const [err] = await queryFailed;
+    expect([err.code, err.severity, err.message]).toEqual(['57P01', 'FATAL', 'Switchyard: the proxy is shutting down; reconnect']);
+    expect((err as { hint?: string }).hint).toMatch(/A new connection reaches a proxy that is running/);
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(5_000_000);
+    await idleEnded;
+    // The server's message, not a lost connection: that comes after it, when the socket closes.
+    expect(idle.errors[0]).toMatchObject({ code: '57P01', severity: 'FATAL', message: 'Switchyard: the proxy is shutting down; reconnect' });
+    // The idle backend got a Terminate, the busy one a closed socket at its next write.
+    await expect.poll(() => backends('drain-idle'), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => backends('drain-busy'), { timeout: 10_000 }).toBe(0);
+    expect(await events('drain-pg')).toEqual([
+      { sni: `pg.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
+      { sni: `pg.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
+    ]);
+  });
+});
+
+describe('drain deadline: sessions the proxy cannot speak in are closed bare, as before', () => {
+  it('passthrough PostgreSQL and a terminate-mode Redis session get no bytes, just the close', async () => {
+    const proxy = await drainingProxy('drain-others');
+    const pass = await startTls({ port: proxy.ports.postgres!, servername: `pass.${D}`, postgres: true });
+    const redis = await startTls({ port: proxy.ports.tls!, servername: `cache.${D}`, ca: routeCa.certPem });
+    for (const s of [pass, redis]) {
+      s.write('ping');
+      const [echoed] = (await once(s, 'data')) as [Buffer];
+      expect(echoed.toString()).toBe('ping');
+    }
+    const received = Promise.all([readUntilClose(pass), readUntilClose(redis)]);
+    await proxy.stop();
+    const [passBytes, redisBytes] = await received;
+    expect(passBytes.length).toBe(0);
+    expect(redisBytes.length).toBe(0);
+    expect(await events('drain-others')).toEqual([
+      { sni: `cache.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
+      { sni: `pass.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
+    ]);
+  });
+});
