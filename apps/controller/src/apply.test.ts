@@ -5,7 +5,7 @@
 import { AppError } from '@switchyard/api';
 import { describe, expect, it } from 'vitest';
 import { refusalMessage, refusalReason, specFieldOf } from './apply.js';
-import { UPSTREAM_CA_INVALID } from './translate/translate.js';
+import { keepsRoute, NEVER_KEPT, UPSTREAM_CA_INVALID } from './translate/translate.js';
 
 const named = { customHostname: true };
 const defaulted = { customHostname: false };
@@ -47,5 +47,31 @@ describe('refusalMessage', () => {
     // The database count: the object has no name field (the controller names the database), so the API's message stands.
     const dbs = new AppError('SY_TENANT_LIMIT', 'The tenant may have at most 1 database (maxDatabases) and has 1; delete one, or ask a platform admin to raise the limit', [{ field: 'body.name', message: 'x' }]);
     expect(refusalMessage(dbs, named)).toBe(dbs.message);
+  });
+});
+
+describe('which refusals keep the route an object already has (bad input loses nothing)', () => {
+  it.each([
+    // The object's own spec: the route of its last accepted generation keeps serving.
+    ['SY_HOSTNAME_NOT_ALLOWED', 'HostnameNotAllowed', true],
+    ['SY_HOSTNAME_TAKEN', 'HostnameConflict', true], // the new name is taken; the route keeps its own
+    ['SY_CERTIFICATE_NOT_FOUND', 'CertificateNotFound', true],
+    ['SY_CERTIFICATE_HOSTNAME_MISMATCH', 'CertificateMismatch', true],
+    ['SY_UPSTREAM_CA_INVALID', 'UpstreamCaInvalid', true],
+    ['SY_VALIDATION', 'Invalid', true],
+    ['SY_LISTENER_MISMATCH', 'Invalid', true],
+    ['SY_EGRESS_SOURCE_NOT_ALLOWED', 'Invalid', true], // any other content refusal
+    ['SY_TENANT_LIMIT', 'TenantLimitReached', true], // only enabling it again can meet a limit: it stays as it is
+    // The world: the tenant's boundary wins, the route goes.
+    ['SY_UPSTREAM_NOT_ALLOWED', 'UpstreamNotAllowed', false],
+  ])('%s → %s, kept: %s', (code, reason, kept) => {
+    const e = new AppError(code as never, 'x');
+    expect(refusalReason(e)).toBe(reason);
+    expect(keepsRoute(refusalReason(e))).toBe(kept);
+  });
+
+  it('never keeps a route for the refusals the world causes', () => {
+    expect([...NEVER_KEPT].sort()).toEqual(['NamespaceNotMapped', 'ServiceNotFound', 'TenantNotFound', 'UpstreamNotAllowed']);
+    for (const reason of ['Invalid', 'EngineUnknown', 'UpstreamCaInvalid', 'HostnameConflict', 'DatabaseNameConflict']) expect(keepsRoute(reason)).toBe(true);
   });
 });

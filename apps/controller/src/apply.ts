@@ -4,15 +4,26 @@
  * transaction with the version bump, audit event and NOTIFY as an API call. The controller
  * acts as a platform actor *for one object at a time* (`actor.owner`), so what it creates is
  * owned by that object and it can change nothing owned by anyone else.
+ *
+ * Bad input loses nothing: when the API refuses a change to a route the object already has
+ * (its content: a hostname outside the tenant's domains, an unknown certificate…), that route
+ * stays exactly as it is — the change is written in an order where a refusal writes nothing —
+ * and so do the routes the translator keeps for objects refused for their own spec. Refusals
+ * the world causes (keepsRoute) remove the route instead.
  */
 import type { Actor, AppError, DomainServices, ExternalAccessResponse, PutExternalAccessBody } from '@switchyard/api';
-import type { Endpoint } from '@switchyard/core';
+import { listenerServes, type Endpoint } from '@switchyard/core';
 import type { PrismaClient } from '@switchyard/db';
 import { describeError, isControlDatabaseOutage } from './failures.js';
 import { NotLeaderError } from './leader.js';
-import { UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type RouteOwnerRef } from './translate/translate.js';
+import { keepsRoute, routeRemoved, UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type KeptRoute, type RouteOwnerRef } from './translate/translate.js';
 
-export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string };
+/**
+ * What applying one object's route came to. A refusal carries `kept`: the route the object
+ * has from an earlier, accepted generation, which keeps serving as it is (null: it has none,
+ * or it was removed).
+ */
+export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string; kept: ExternalAccessResponse | null };
 
 export interface ApplyReport {
   /** <owner uid>/<database> → outcome. */
@@ -44,6 +55,16 @@ interface Failure {
   fingerprint: string;
   outcome: Extract<ApplyOutcome, { ok: false }>;
   what: string;
+}
+
+/** A refusal of the change inside one(): the route the object has is then kept or removed (refused()). */
+class Refusal extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export type Fence = NonNullable<Actor['fence']>;
@@ -137,10 +158,12 @@ export class Applier {
    * Call only with synced caches: `routes` must be the complete wanted set — except for the
    * `frozen` kinds, whose objects cannot be read (RBAC): their routes are left exactly as they are.
    */
-  async apply(routes: DesiredRoute[], stillWriting: () => boolean, frozen: ReadonlySet<RouteOwnerRef['kind']> = new Set()): Promise<ApplyReport> {
+  async apply(routes: DesiredRoute[], kept: KeptRoute[], stillWriting: () => boolean, frozen: ReadonlySet<RouteOwnerRef['kind']> = new Set()): Promise<ApplyReport> {
     const report: ApplyReport = { outcomes: new Map(), deleted: [], failing: [], retryAt: null, failedAttempts: 0 };
     routes = routes.filter((r) => !frozen.has(r.owner.kind));
-    const wanted = new Set(routes.map((r) => `${r.owner.uid}/${r.tenant}/${r.database}`));
+    kept = kept.filter((k) => !frozen.has(k.owner.kind));
+    // A kept route is wanted as it is: the sweep below must not take it for an orphan.
+    const wanted = new Set([...routes, ...kept].map((r) => `${r.owner.uid}/${r.tenant}/${r.database}`));
     const owned = await this.prisma.database.findMany({ where: { owner: 'kubernetes' }, include: { tenant: true } });
     const seen = new Set<string>();
     for (const db of owned) {
@@ -161,6 +184,13 @@ export class Applier {
       const key = `${r.owner.uid}/${r.database}`;
       seen.add(key);
       const done = await this.attempt(report, key, JSON.stringify(r), `${r.owner.kind} ${r.owner.namespace}/${r.owner.name} (database ${r.tenant}/${r.database})`, () => this.one(r));
+      report.outcomes.set(key, done.ok ? done.value : done.outcome);
+    }
+    for (const k of kept) {
+      if (!stillWriting()) return report;
+      const key = `${k.owner.uid}/${k.database}`;
+      seen.add(key);
+      const done = await this.attempt(report, key, JSON.stringify(k), `${k.owner.kind} ${k.owner.namespace}/${k.owner.name} (kept route ${k.tenant}/${k.database})`, () => this.keep(k));
       report.outcomes.set(key, done.ok ? done.value : done.outcome);
     }
     // A full pass: forget failures of what is no longer wanted (deleted objects, renamed routes).
@@ -194,25 +224,33 @@ export class Applier {
       report.failedAttempts++;
       const attempts = (prev && same ? prev.attempts : 0) + 1;
       const delay = objectRetryDelay(attempts);
-      const outcome = { ok: false as const, reason: APPLY_FAILED, message: `Applying the route failed: ${describeError(err)} (attempt ${attempts}; retried in ${formatDelay(delay)})` };
+      const outcome = { ok: false as const, reason: APPLY_FAILED, message: `Applying the route failed: ${describeError(err)} (attempt ${attempts}; retried in ${formatDelay(delay)})`, kept: null };
       this.failing.set(key, { attempts, retryAt: Date.now() + delay, fingerprint, outcome, what });
       return { ok: false, outcome };
     }
   }
 
+  /**
+   * Writes one object's route. With a route the object already has, the external access comes
+   * first (the API checks everything before its one transaction): a refused change has then
+   * written nothing, and the route is kept exactly as it was, or removed when the refusal is
+   * the world's (refused()). Only then the upstream (engine, endpoints), whose refusals are the
+   * tenant's upstream policy — a removal anyway — or checked here before anything is written
+   * (an engine the route's listener cannot serve). A new route gets its upstream first, so it
+   * appears with the right one.
+   */
   private async one(r: DesiredRoute): Promise<ApplyOutcome> {
     const actor = controllerActor(r.owner, this.actorId, this.fence);
+    const tenant = await this.prisma.tenant.findUnique({ where: { slug: r.tenant } });
+    if (!tenant) return { ok: false, reason: 'TenantNotFound', message: `Tenant ${r.tenant} does not exist`, kept: null };
+    const db = await this.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name: r.database } }, include: { route: true } });
+    if (db && (db.owner !== 'kubernetes' || db.ownerUid !== r.owner.uid)) {
+      return { ok: false, reason: 'DatabaseNameConflict', message: `Tenant ${r.tenant} already has a database ${r.database} not owned by this object`, kept: null };
+    }
+    /** The route this object has now, from an earlier accepted generation. */
+    const existing = db?.route ? { ...db.route, engine: db.engine } : null;
+    const upstreamChanged = db !== null && (db.engine !== r.engine || !sameEndpoints(db.endpoints as unknown as Endpoint[], r.endpoints));
     try {
-      const tenant = await this.prisma.tenant.findUnique({ where: { slug: r.tenant } });
-      if (!tenant) return { ok: false, reason: 'TenantNotFound', message: `Tenant ${r.tenant} does not exist` };
-      const db = await this.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name: r.database } } });
-      if (!db) {
-        await this.services.databases.create(actor, r.tenant, { name: r.database, engine: r.engine, endpoints: r.endpoints });
-      } else if (db.owner !== 'kubernetes' || db.ownerUid !== r.owner.uid) {
-        return { ok: false, reason: 'DatabaseNameConflict', message: `Tenant ${r.tenant} already has a database ${r.database} not owned by this object` };
-      } else if (db.engine !== r.engine || !sameEndpoints(db.endpoints as unknown as Endpoint[], r.endpoints)) {
-        await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine, endpoints: r.endpoints });
-      }
       const body: PutExternalAccessBody = {
         enabled: r.enabled,
         tlsMode: r.tlsMode,
@@ -227,18 +265,69 @@ export class Applier {
       };
       if (r.certificateName) {
         const cert = await this.prisma.certificate.findFirst({ where: { tenantId: tenant.id, name: r.certificateName } });
-        if (!cert) return { ok: false, reason: 'CertificateNotFound', message: `Tenant ${r.tenant} has no certificate named ${r.certificateName}` };
+        if (!cert) throw new Refusal('CertificateNotFound', `spec.certificate.name: Tenant ${r.tenant} has no certificate named ${r.certificateName}`);
         body.certificateId = cert.id;
       }
-      const access = await this.services.externalAccess.put(actor, r.tenant, r.database, body, { wait: false });
+      if (!db) {
+        await this.services.databases.create(actor, r.tenant, { name: r.database, engine: r.engine, endpoints: r.endpoints });
+      } else if (upstreamChanged && !existing) {
+        await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine, endpoints: r.endpoints });
+      }
+      if (existing && existing.engine !== r.engine) {
+        // The API refuses this only in the second step (databases.update): check it first.
+        const kind = this.services.externalAccess.listenerKind(existing.listener);
+        if (!kind || !listenerServes(kind, r.engine)) {
+          throw new Refusal('Invalid', `spec.engine: the route's listener ${existing.listener} cannot serve ${r.engine} databases; delete the object and create it again to move it`);
+        }
+      }
+      let access = await this.services.externalAccess.put(actor, r.tenant, r.database, body, { wait: false });
+      if (existing && upstreamChanged) {
+        await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine, endpoints: r.endpoints });
+        access = await this.services.externalAccess.get(actor, r.tenant, r.database);
+      }
       return { ok: true, access };
     } catch (err) {
       const e = err as AppError;
-      if (typeof e.code === 'string' && e.code.startsWith('SY_') && e.statusCode < 500) {
-        return { ok: false, reason: refusalReason(e), message: refusalMessage(e, r) };
-      }
+      if (err instanceof Refusal) return this.refused(r, actor, existing, err.reason, err.message);
+      if (typeof e.code === 'string' && e.code.startsWith('SY_') && e.statusCode < 500) return this.refused(r, actor, existing, refusalReason(e), refusalMessage(e, r));
       throw err;
     }
+  }
+
+  /**
+   * A refused change. Without a route: just the refusal. With one: kept as it is when the
+   * refusal is about the change itself (keepsRoute) and its upstream is still its tenant's;
+   * otherwise removed now, as the translator would have had the world refused it first. A
+   * kept route is disabled when the refused change sets enabled false (that still acts).
+   */
+  private async refused(r: DesiredRoute, actor: Actor, existing: { enabled: boolean } | null, reason: string, message: string): Promise<ApplyOutcome> {
+    if (!existing) return { ok: false, reason, message, kept: null };
+    if (!keepsRoute(reason) || r.notKeptBecause) {
+      await this.services.databases.delete(actor, r.tenant, r.database);
+      return { ok: false, reason, message: r.notKeptBecause ? `${message}; ${routeRemoved(r.notKeptBecause)}` : message, kept: null };
+    }
+    return { ok: false, reason, message, kept: await this.disableIfAsked(actor, r.tenant, r.database, existing.enabled, r.enabled, r.disableBehavior) };
+  }
+
+  /**
+   * A route kept for an object refused for its own spec (translate.ts): nothing is written —
+   * except that spec.enabled false disables it. Its external access, as the status shows it.
+   */
+  private async keep(k: KeptRoute): Promise<ApplyOutcome> {
+    const refusal = { ok: false as const, reason: k.reason, message: k.message };
+    const tenant = await this.prisma.tenant.findUnique({ where: { slug: k.tenant } });
+    const db = tenant && (await this.prisma.database.findUnique({ where: { tenantId_name: { tenantId: tenant.id, name: k.database } }, include: { route: true } }));
+    // Gone meanwhile (or never this object's): nothing to keep, and nothing to create.
+    if (!db?.route || db.owner !== 'kubernetes' || db.ownerUid !== k.owner.uid) return { ...refusal, kept: null };
+    const actor = controllerActor(k.owner, this.actorId, this.fence);
+    return { ...refusal, kept: await this.disableIfAsked(actor, k.tenant, k.database, db.route.enabled, k.enabled, k.disableBehavior) };
+  }
+
+  /** The kept route's external access, after disabling it when the refused spec says enabled: false (never re-enabled). */
+  private async disableIfAsked(actor: Actor, tenant: string, database: string, enabledNow: boolean, enabled: boolean, disableBehavior: DesiredRoute['disableBehavior']): Promise<ExternalAccessResponse> {
+    // Only these two fields: the API keeps every other one as the route has it.
+    if (enabledNow && !enabled) return this.services.externalAccess.put(actor, tenant, database, { enabled: false, disableBehavior }, { wait: false });
+    return this.services.externalAccess.get(actor, tenant, database);
   }
 
   /**

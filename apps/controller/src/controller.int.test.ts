@@ -277,20 +277,26 @@ describe('controller', () => {
 
       // An explicit name replaces the default, stored as the API normalises it; the same route is updated.
       expect((await change(spec({ upstreamCa: ca, upstreamServerName: 'PG-RW.acme-prod.svc.' }))).message).toMatch(/verified for pg-rw\.acme-prod\.svc$/);
-      expect(await row()).toMatchObject({ id: before.row!.id, upstreamCa: ca, upstreamServerName: 'pg-rw.acme-prod.svc' });
+      const lastGood = await row();
+      expect(lastGood).toMatchObject({ id: before.row!.id, upstreamCa: ca, upstreamServerName: 'pg-rw.acme-prod.svc' });
 
       // Bad values are refused naming the field (the fake API server does not apply the CRD's
-      // schema, so the controller's own check answers), and the route goes with the acceptance.
+      // schema, so the controller's own check answers), and the route of the last accepted
+      // generation stays exactly as it was (same row, same version: nothing written).
+      const kept = / the route of generation \d+ \(the last accepted\) keeps serving acme-prod-upstream-tls\.acme\.db\.example\.test:\d+ unchanged$/;
       expect(await change(spec({ upstreamCa: ca, upstreamServerName: '10.0.0.7' }))).toMatchObject({ status: 'False', reason: 'Invalid', message: expect.stringMatching(/^spec\.upstreamServerName: "10\.0\.0\.7" is not a DNS name/) });
-      expect(await row()).toBeNull();
+      expect(await row()).toEqual(lastGood);
       // (The value is never repeated: it could be a key pasted by mistake.)
       const badCa = await change(spec({ upstreamCa: 'secret-not-a-certificate', upstreamServerName: 'pg-rw.acme-prod.svc' }));
       expect(badCa).toMatchObject({ status: 'False', reason: 'UpstreamCaInvalid', message: expect.stringMatching(/^spec\.upstreamCa: is not PEM/) });
+      expect(badCa.message).toMatch(kept);
       expect(badCa.message).not.toContain('secret-not-a-certificate');
-      expect(await row()).toBeNull();
+      expect(await row()).toEqual(lastGood);
       // A refusal of the API itself (the controller does not check CIDRs) names the object's field too, not the API body's.
-      expect(await change(spec({ upstreamCa: ca, sourceCidrs: ['10.0.0.1/8'] }))).toMatchObject({ status: 'False', reason: 'Invalid', message: 'spec.sourceCidrs[0]: "10.0.0.1/8" is not a CIDR with zero host bits' });
-      expect(await row()).toBeNull();
+      const cidr = await change(spec({ upstreamCa: ca, sourceCidrs: ['10.0.0.1/8'] }));
+      expect(cidr).toMatchObject({ status: 'False', reason: 'Invalid', message: expect.stringMatching(/^spec\.sourceCidrs\[0\]: "10\.0\.0\.1\/8" is not a CIDR with zero host bits; /) });
+      expect(cidr.message).toMatch(kept);
+      expect(await row()).toEqual(lastGood);
 
       // Both fields removed: the route has no CA (null) and is checked for the Service's name again.
       expect((await change(spec({}))).message).toBe('Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5432');
@@ -305,6 +311,107 @@ describe('controller', () => {
       expect(await row()).toMatchObject({ tlsMode: 'passthrough', upstreamCa: null, upstreamServerName: null });
     } finally {
       kube.delete('ExternalAccess', 'acme-prod', 'upstream-tls');
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
+  it('keeps the last accepted route when an edit is refused for its own spec — across a restart, disabled at once by spec.enabled false — updates it once fixed, and removes it when the Service goes', async () => {
+    // A Service of its own, so that deleting it touches no other test's routes.
+    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'lg', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+    kube.apply({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'lg-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'lg' } },
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+      ports: [{ name: 'postgres', port: 5432 }],
+    } as never);
+    const service = { name: 'lg', port: 5432 };
+    const row = async () =>
+      prisma.route.findFirst({
+        where: { ownerName: 'last-good' },
+        select: { id: true, hostname: true, enabled: true, version: true, tlsMode: true, database: { select: { name: true, engine: true, endpoints: true } } },
+      });
+    const version = async () => (await prisma.configState.findFirstOrThrow()).version;
+    const patches = () => kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/externalaccesses/last-good/status')).length;
+    // The status of the object's new generation: written after that reconcile applied, kept or
+    // removed the route, so the route is checked once, not polled.
+    const edit = async (spec: ExternalAccess['spec']) => {
+      const { generation } = kube.apply(ea('acme-prod', 'last-good', spec)).metadata;
+      return (await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'last-good', (x) => x?.status?.observedGeneration === generation && cond(x, 'Accepted') !== undefined))!;
+    };
+    let c = await start();
+    try {
+      const g1 = await edit({ service, hostname: 'orders.acme.example.test' });
+      expect(cond(g1, 'Accepted')?.status).toBe('True');
+      expect(g1.status).toMatchObject({ lastAcceptedGeneration: g1.metadata.generation, hostname: 'orders.acme.example.test', database: 'acme-prod-last-good' });
+      await c.controller.idle();
+      const lastGood = await row();
+      expect(lastGood).toMatchObject({ hostname: 'orders.acme.example.test', enabled: true, database: { engine: 'postgres', endpoints: [{ host: '127.0.0.1', port: 5432 }] } });
+      const v1 = await version();
+
+      // A hostname outside the tenant's domains (the API refuses it): the route stays as it was.
+      const g2 = await edit({ service, hostname: 'orders.evil.example.net' });
+      const gen1 = g1.metadata.generation!;
+      expect(cond(g2, 'Accepted')).toMatchObject({
+        status: 'False',
+        reason: 'HostnameNotAllowed',
+        observedGeneration: g2.metadata.generation,
+        message: expect.stringMatching(
+          new RegExp(`^spec\\.hostname: orders\\.evil\\.example\\.net is not under the tenant’s allowed domains \\(acme\\.example\\.test\\); the route of generation ${gen1} \\(the last accepted\\) keeps serving orders\\.acme\\.example\\.test:\\d+ unchanged$`),
+        ),
+      });
+      // Programmed and Ready describe what serves: the route of generation 1 (no proxy runs here).
+      for (const type of ['Programmed', 'Ready']) {
+        expect(g2.status!.conditions!.find((x) => x.type === type)).toMatchObject({ observedGeneration: gen1, reason: 'NoProxies', message: `generation ${gen1} (the last accepted): No live proxy` });
+      }
+      expect(g2.status).toMatchObject({ observedGeneration: g2.metadata.generation, lastAcceptedGeneration: gen1, hostname: 'orders.acme.example.test', database: 'acme-prod-last-good' });
+      expect(await row()).toEqual(lastGood);
+      expect(await version()).toBe(v1); // nothing reached the proxies
+
+      // A restarted controller knows nothing but the control database and the objects: still kept,
+      // and nothing is written (no route change, no status patch).
+      await c.controller.idle();
+      const before = patches();
+      await stop(c);
+      c = await start();
+      await waitUntil(async () => c.leader.isLeader && c.controller.reconciles > 0);
+      await c.controller.idle();
+      expect(await row()).toEqual(lastGood);
+      expect(await version()).toBe(v1);
+      expect(patches()).toBe(before);
+
+      // Refused by the controller itself this time (an unknown engine; the fake API server does not
+      // apply the CRD's enum — a Service whose engine cannot be inferred is refused the same way):
+      // kept, naming the same generation.
+      const g3 = await edit({ service, hostname: 'orders.acme.example.test', engine: 'postgress' });
+      expect(cond(g3, 'Accepted')).toMatchObject({ status: 'False', reason: 'EngineUnknown', message: expect.stringMatching(new RegExp(`^Unknown engine postgress; the route of generation ${gen1} \\(the last accepted\\) keeps serving`)) });
+      expect(g3.status!.lastAcceptedGeneration).toBe(gen1);
+      expect(await row()).toEqual(lastGood);
+
+      // spec.enabled false still acts at once, refused spec or not: the kept route is disabled, nothing else changes.
+      const g4 = await edit({ service, hostname: 'orders.evil.example.net', enabled: false });
+      expect(cond(g4, 'Accepted')).toMatchObject({ reason: 'HostnameNotAllowed', message: expect.stringMatching(/is kept unchanged but disabled \(spec\.enabled is false\)/) });
+      expect(cond(g4, 'Ready')).toMatchObject({ status: 'False', reason: 'Disabled' });
+      const disabled = await row();
+      expect(disabled).toEqual({ ...lastGood, enabled: false, version: disabled!.version });
+      expect(disabled!.version).toBeGreaterThan(lastGood!.version);
+
+      // Fixed: the route is updated as usual (the same row), and Accepted.
+      const g5 = await edit({ service, hostname: 'orders2.acme.example.test' });
+      expect(cond(g5, 'Accepted')).toMatchObject({ status: 'True', observedGeneration: g5.metadata.generation });
+      expect(g5.status).toMatchObject({ lastAcceptedGeneration: g5.metadata.generation, hostname: 'orders2.acme.example.test' });
+      expect(await row()).toMatchObject({ id: lastGood!.id, hostname: 'orders2.acme.example.test', enabled: true });
+
+      // The world refuses it (its Service deleted): no route is kept pointing at a deleted Service's addresses.
+      kube.delete('EndpointSlice', 'acme-prod', 'lg-1');
+      kube.delete('Service', 'acme-prod', 'lg');
+      const gone = await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'last-good', (x) => cond(x, 'Accepted')?.reason === 'ServiceNotFound');
+      expect(cond(gone, 'Accepted')?.message).toBe('spec.service.name: Service acme-prod/lg not found');
+      expect(gone!.status!.lastAcceptedGeneration).toBeUndefined();
+      expect(await row()).toBeNull();
+    } finally {
+      for (const [kind, name] of [['ExternalAccess', 'last-good'], ['EndpointSlice', 'lg-1'], ['Service', 'lg']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
       await waitUntil(async () => (await routes()).length === 0);
       await stop(c);
     }

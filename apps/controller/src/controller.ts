@@ -8,14 +8,14 @@ import { PROXY_APPLIED_CHANNEL } from '@switchyard/core';
 import type { DomainServices, ExternalAccessResponse } from '@switchyard/api';
 import { NotificationListener, type PrismaClient } from '@switchyard/db';
 import type { Logger } from 'pino';
-import { Applier, type ApplyOutcome } from './apply.js';
+import { APPLY_FAILED, Applier, type ApplyOutcome } from './apply.js';
 import { Debouncer } from './debounce.js';
 import { KubeError, type KubeApi } from './kube/client.js';
 import { NotLeaderError, type AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
-import { withTransitions } from './status/conditions.js';
+import { generationName, keptMessage, lastAcceptedGeneration, withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
-import { translate, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
+import { translate, type ExistingRoute, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
 import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
@@ -305,14 +305,25 @@ export class Controller {
     const input = this.snapshot();
     const [tenantRows, owned] = await Promise.all([
       this.prisma.tenant.findMany({ select: { slug: true } }),
-      this.prisma.database.findMany({ where: { owner: 'kubernetes' }, select: { name: true, ownerUid: true, tenant: { select: { slug: true } } } }),
+      this.prisma.database.findMany({
+        where: { owner: 'kubernetes' },
+        select: { name: true, ownerUid: true, endpoints: true, upstreamHost: true, upstreamPort: true, tenant: { select: { slug: true } }, route: { select: { hostname: true } } },
+      }),
     ]);
     const tenants = new Set(tenantRows.map((t) => t.slug));
-    // Which object has which database name already: it keeps it (translate.ts, nameDatabases).
+    // Which object has which database name already: it keeps it (translate.ts, resolve).
     const databases = new Map(owned.map((d) => [`${d.tenant.slug}/${d.name}`, d.ownerUid ?? '']));
-    const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain, databases });
+    // Which object has a route now: refused for its own spec, it keeps it (translate.ts,
+    // keepsRoute). Read from the control database on every reconcile — no memory of earlier
+    // generations is needed, so a restarted controller decides the same.
+    const routes: ExistingRoute[] = owned.flatMap((d) =>
+      d.route && d.ownerUid
+        ? [{ ownerUid: d.ownerUid, tenant: d.tenant.slug, database: d.name, hostname: d.route.hostname, endpoints: endpointsOf(d) }]
+        : [],
+    );
+    const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain, databases, routes });
     const writing = () => this.leader.isLeader && !this.stopped && this.synced;
-    const report = await this.applier.apply(out.routes, writing, frozen);
+    const report = await this.applier.apply(out.routes, out.kept, writing, frozen);
     if (!writing()) return nothing;
     if (report.deleted.length) this.log.info({ deleted: report.deleted }, 'removed routes whose Kubernetes objects are gone');
     if (report.failedAttempts) {
@@ -371,7 +382,15 @@ export class Controller {
       .map((r) => ({ kind: 'TLSRoute', namespace: r.metadata.namespace!, name: r.metadata.name, uid: r.metadata.uid, generation: r.metadata.generation ?? 0, parents: [], hostnames: [], databases: [] }));
   }
 
-  /** Returns true while the route waits for proxies (Programmed=False, Pending). */
+  /**
+   * Returns true while the route waits for proxies (Programmed=False, Pending).
+   *
+   * Accepted is about the object's current generation. Programmed and Ready describe the route
+   * that actually serves: while a refused generation's object keeps the route of its last
+   * accepted one, they describe that route, with that generation as their observedGeneration
+   * (the Gateway API's "fall back to the last known good state" convention) — so they stay
+   * honest (clients do connect) and no wait for the current generation is fooled.
+   */
   private async writeExternalAccess(s: PlannedExternalAccessStatus, outcomes: Map<string, ApplyOutcome>, now: string): Promise<boolean> {
     const obj = this.informers.externalAccesses.list().find((o) => o.metadata.uid === s.uid);
     if (!obj) return false;
@@ -379,34 +398,40 @@ export class Controller {
     let accepted = s.conditions.find((c) => c.type === 'Accepted')!;
     let programmed: PlannedCondition;
     let ready: PlannedCondition;
-    let access: ExternalAccessResponse | null = null;
     let pending = false;
     const result = s.database ? outcomes.get(`${s.uid}/${s.database}`) : undefined;
     if (accepted.status === 'True' && result && !result.ok) {
       accepted = { type: 'Accepted', status: 'False', reason: result.reason, message: result.message, observedGeneration: g };
     }
-    if (accepted.status !== 'True' || !result?.ok) {
+    // Refused, with the route of an earlier accepted generation kept as it is.
+    const kept = result && !result.ok ? result.kept : null;
+    const servingGeneration = kept ? lastAcceptedGeneration(obj) : g;
+    if (kept) accepted = { ...accepted, message: keptMessage(accepted.message, servingGeneration, kept) };
+    const access: ExternalAccessResponse | null = kept ?? (accepted.status === 'True' && result?.ok ? result.access : null);
+    if (!access) {
       const why = accepted.status !== 'True' ? accepted : { reason: 'Pending', message: 'Not applied yet' };
       programmed = { type: 'Programmed', status: 'False', reason: why.reason, message: why.message, observedGeneration: g };
       ready = { type: 'Ready', status: 'False', reason: why.reason, message: why.message, observedGeneration: g };
     } else {
-      access = result.access;
+      const sg = servingGeneration ?? g;
+      const of = kept ? `${generationName(servingGeneration)}: ` : '';
       const prop = await this.services.propagation.status(access.version ?? 0);
       const applied = prop.state === 'applied';
       pending = prop.state === 'pending';
       programmed = applied
-        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `Config version ${prop.version} applied by ${prop.proxies.length} prox${prop.proxies.length === 1 ? 'y' : 'ies'}`, observedGeneration: g }
+        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `${of}Config version ${prop.version} applied by ${prop.proxies.length} prox${prop.proxies.length === 1 ? 'y' : 'ies'}`, observedGeneration: sg }
         : {
             type: 'Programmed',
             status: 'False',
             reason: prop.state === 'no-proxies' ? 'NoProxies' : 'Pending',
-            message: prop.state === 'no-proxies' ? 'No live proxy' : `Waiting for ${prop.proxies.filter((p) => !p.applied).map((p) => p.id).join(', ')} to apply config version ${prop.version}`,
-            observedGeneration: g,
+            message: `${of}${prop.state === 'no-proxies' ? 'No live proxy' : `Waiting for ${prop.proxies.filter((p) => !p.applied).map((p) => p.id).join(', ')} to apply config version ${prop.version}`}`,
+            observedGeneration: sg,
           };
-      if (!access.enabled) ready = { type: 'Ready', status: 'False', reason: 'Disabled', message: 'spec.enabled is false: connections are refused', observedGeneration: g };
-      else if (!applied) ready = { type: 'Ready', status: 'False', reason: programmed.reason, message: programmed.message, observedGeneration: g };
-      else if (s.readyEndpoints === 0) ready = { type: 'Ready', status: 'False', reason: 'NoReadyEndpoints', message: 'The Service has no ready endpoints', observedGeneration: g };
-      else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `Clients connect to ${access.hostname}:${access.port}`, observedGeneration: g };
+      if (!access.enabled) ready = { type: 'Ready', status: 'False', reason: 'Disabled', message: `${of}spec.enabled is false: connections are refused`, observedGeneration: sg };
+      else if (!applied) ready = { type: 'Ready', status: 'False', reason: programmed.reason, message: programmed.message, observedGeneration: sg };
+      // (A kept route's endpoints are its own, not the current spec's Service's: not counted.)
+      else if (!kept && s.readyEndpoints === 0) ready = { type: 'Ready', status: 'False', reason: 'NoReadyEndpoints', message: 'The Service has no ready endpoints', observedGeneration: g };
+      else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `${of}Clients connect to ${access.hostname}:${access.port}`, observedGeneration: sg };
     }
     const next: Record<string, unknown> = {
       observedGeneration: g,
@@ -422,6 +447,11 @@ export class Controller {
     } else if (s.hostname && accepted.status === 'True') {
       next.hostname = s.hostname;
     }
+    // Which generation the route serves: this one once written; the kept one's while refused;
+    // unknown for now (carried) while an unexpected failure or a pending write says nothing.
+    const carried = s.database !== null && (!result || (!result.ok && result.reason === APPLY_FAILED)) ? (obj.status?.lastAcceptedGeneration ?? null) : null;
+    const lastAccepted = result?.ok && accepted.status === 'True' ? g : kept ? servingGeneration : carried;
+    if (lastAccepted !== null) next.lastAcceptedGeneration = lastAccepted;
     if (!this.leader.isLeader) return pending;
     if (await this.status.externalAccess(obj, next)) this.metrics.statusWrites.inc({ kind: 'ExternalAccess' });
     return pending;
@@ -435,7 +465,8 @@ export class Controller {
       const acc = p.conditions[0]!;
       if (acc.status !== 'True' || failed.length === 0) return p;
       const all = failed.length === s.databases.length;
-      const message = failed.map((f) => f.message).join('; ');
+      // A route the API refused to change keeps serving as it was (apply.ts): say so.
+      const message = failed.map((f) => (f.kept ? `${f.message}; its last accepted route keeps serving ${f.kept.hostname} unchanged` : f.message)).join('; ');
       return {
         ...p,
         conditions: [all ? { ...acc, status: 'False' as const, reason: failed[0]!.reason, message } : { ...acc, message: `${acc.message}; ${message}` }, ...p.conditions.slice(1)],
@@ -444,4 +475,10 @@ export class Controller {
     if (!this.leader.isLeader) return;
     if (await this.status.tlsRoute(obj, parents, now)) this.metrics.statusWrites.inc({ kind: 'TLSRoute' });
   }
+}
+
+/** A database's endpoints as the API stores them (the primary upstream alone in rows from before the list). */
+function endpointsOf(d: { endpoints: unknown; upstreamHost: string; upstreamPort: number }): ExistingRoute['endpoints'] {
+  const list = Array.isArray(d.endpoints) ? (d.endpoints as ExistingRoute['endpoints']) : [];
+  return list.length > 0 ? list.map((e) => ({ host: e.host, port: e.port })) : [{ host: d.upstreamHost, port: d.upstreamPort }];
 }

@@ -95,6 +95,8 @@ export interface ExternalAccessStatus {
   certificateExpiry?: string;
   database?: string;
   configVersion?: number;
+  /** The generation whose spec the route serves: the last accepted one (kept while later ones are refused for their own spec). */
+  lastAcceptedGeneration?: number;
 }
 
 export interface ExternalAccess extends KubeObject {

@@ -10,26 +10,38 @@ import { join } from 'node:path';
 import { isSlug } from '@switchyard/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { emptyInput, loadObjects } from '../testing/load.js';
 import type { ExternalAccess, Namespace } from './objects.js';
-import { databaseName, fallbackDatabaseName, listenerAdmits, translate, upstreamCaProblem, type PlannedExternalAccessStatus, type TranslateContext } from './translate.js';
+import { databaseName, fallbackDatabaseName, listenerAdmits, translate, upstreamCaProblem, type ExistingRoute, type PlannedExternalAccessStatus, type TranslateContext, type TranslateInput } from './translate.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const ctx: TranslateContext = { tenants: new Set(['acme', 'beta']), baseDomain: 'db.example.test', clusterDomain: 'cluster.local' };
 
-function input(file: string) {
+/**
+ * A case's objects and context. Documents of kind ControlDatabaseRoute are not Kubernetes
+ * objects: they are what the control database holds (Kubernetes-owned routes), and become
+ * the context's `routes` and `databases`.
+ */
+function load(file: string): { input: TranslateInput; ctx: TranslateContext } {
   const text = readFileSync(join(dir, 'cases', file), 'utf8');
   const fixtures = /^# fixtures: (.+)$/m.exec(text)?.[1]?.split(',').map((f) => f.trim()) ?? [];
-  return loadObjects([...fixtures.map((f) => readFileSync(join(dir, f), 'utf8')), text]);
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind?: string } | null).filter((d) => d !== null);
+  const routes = docs.filter((d) => d.kind === 'ControlDatabaseRoute').map(({ kind: _, ...r }) => r as ExistingRoute);
+  const objects = docs.filter((d) => d.kind !== 'ControlDatabaseRoute').map((d) => stringify(d)).join('---\n');
+  const input = loadObjects([...fixtures.map((f) => readFileSync(join(dir, f), 'utf8')), objects]);
+  if (routes.length === 0) return { input, ctx };
+  return { input, ctx: { ...ctx, routes, databases: new Map(routes.map((r) => [`${r.tenant}/${r.database}`, r.ownerUid])) } };
 }
+const input = (file: string) => load(file).input;
 
 describe('translate (golden files)', () => {
   const cases = readdirSync(join(dir, 'cases')).filter((f) => f.endsWith('.in.yaml'));
   it('has cases', () => expect(cases.length).toBeGreaterThanOrEqual(6));
   for (const file of cases) {
     it(file.replace('.in.yaml', ''), () => {
-      const out = translate(input(file), ctx);
+      const c = load(file);
+      const out = translate(c.input, c.ctx);
       const golden = join(dir, 'cases', file.replace('.in.yaml', '.out.yaml'));
       const text = stringify(out, { lineWidth: 0 });
       if (process.env.UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, text);

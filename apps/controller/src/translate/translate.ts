@@ -17,8 +17,15 @@
  *   fallbackDatabaseName, so every object gets a database (and a default hostname) of its own.
  * - Among Kubernetes objects the oldest claim (creationTimestamp, then uid) on a hostname wins;
  *   the others get Accepted=False reason HostnameConflict.
+ * - Bad input loses nothing: an ExternalAccess that has a route (ctx.routes, read from the
+ *   control database, so the decision survives restarts) and whose current generation is
+ *   refused for its own spec keeps that route exactly as it is (TranslateOutput.kept) —
+ *   unless the refusal is the world's (keepsRoute), or the route's upstream is no longer its
+ *   tenant's (upstreamProblem). A kept route still holds its database name and hostname like
+ *   any claim of its object's age.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import {
   defaultRouteHostname,
   isEngine,
@@ -75,6 +82,21 @@ export interface TranslateContext {
    * never renamed because another object appeared).
    */
   databases?: ReadonlyMap<string, string>;
+  /**
+   * Kubernetes-owned routes that exist in the control database (what serves now, whatever the
+   * objects say): an object refused for its own spec keeps its route (TranslateOutput.kept).
+   */
+  routes?: readonly ExistingRoute[];
+}
+
+/** A Kubernetes-owned route as the control database has it. */
+export interface ExistingRoute {
+  ownerUid: string;
+  tenant: string;
+  database: string;
+  hostname: string;
+  /** The database's endpoints (what the route sends connections to). */
+  endpoints: Endpoint[];
 }
 
 export interface RouteOwnerRef {
@@ -111,6 +133,30 @@ export interface DesiredRoute {
    * DNS name when the route lists its pod addresses, which no operator's certificate names.
    */
   upstreamServerName: string | null;
+  /**
+   * Set when the object has a route now (an earlier generation's) that must not be kept should
+   * the API refuse this change: why (its upstream is no longer its tenant's, upstreamProblem).
+   */
+  notKeptBecause?: string;
+}
+
+/**
+ * A route kept exactly as it is: its object has it from an earlier, accepted generation, and
+ * the current generation is refused for its own spec (a field the user got wrong). Nothing of
+ * it is written — except that spec.enabled false still acts at once: the route is disabled.
+ */
+export interface KeptRoute {
+  owner: RouteOwnerRef;
+  tenant: string;
+  database: string;
+  hostname: string;
+  /** The refused generation's spec.enabled: false disables the kept route (true never re-enables it). */
+  enabled: boolean;
+  /** How that disabling treats open connections (the refused generation's spec.disableBehavior). */
+  disableBehavior: DisableBehavior;
+  /** Why the current generation is refused (its Accepted condition). */
+  reason: string;
+  message: string;
 }
 
 /** Conditions without lastTransitionTime (the status writer sets it when a status flips). */
@@ -126,6 +172,8 @@ export interface PlannedExternalAccessStatus {
   hostname: string | null;
   database: string | null;
   readyEndpoints: number;
+  /** true: this generation is refused for its own spec and the route of the last accepted one keeps serving (TranslateOutput.kept). */
+  kept?: boolean;
 }
 
 export interface PlannedParentStatus {
@@ -190,6 +238,8 @@ export interface DiscoveredService {
 
 export interface TranslateOutput {
   routes: DesiredRoute[];
+  /** Routes kept as they are for objects refused for their own spec (never swept, never updated). */
+  kept: KeptRoute[];
   statuses: PlannedStatus[];
   discovered: DiscoveredService[];
 }
@@ -200,17 +250,46 @@ const MAX_ENDPOINTS = 16;
 export const MAX_UPSTREAM_CA = 65536;
 const MAX_DATABASE_NAME = 40;
 
+/**
+ * Refusals the world causes rather than the object's own spec: a route is never kept for them.
+ * - NamespaceNotMapped, TenantNotFound: the namespace left its tenant (maybe for another one),
+ *   or the tenant is gone — a route kept under the old tenant would serve a namespace that is
+ *   no longer its own.
+ * - ServiceNotFound: the Service is gone or lost the port. A typo in spec.service looks the same,
+ *   but a route to a deleted Service's pod addresses sends clients to whatever gets them next.
+ * - UpstreamNotAllowed: another tenant's namespace, or outside the tenant's upstream policy (the
+ *   policy may have changed): the tenant's boundary wins over availability.
+ * Every other refusal (Invalid, EngineUnknown, HostnameNotAllowed, UpstreamCaInvalid,
+ * CertificateNotFound, CertificateMismatch, HostnameConflict over a name the route does not
+ * have, TenantLimitReached when enabling it again, any other API 4xx) keeps the route.
+ */
+export const NEVER_KEPT: ReadonlySet<string> = new Set(['NamespaceNotMapped', 'TenantNotFound', 'ServiceNotFound', 'UpstreamNotAllowed']);
+
+/** Whether a refusal for this reason keeps the route an object already has (see NEVER_KEPT). */
+export function keepsRoute(reason: string): boolean {
+  return !NEVER_KEPT.has(reason);
+}
+
+/** What a refusal's message says when the object's route could not be kept. */
+export function routeRemoved(why: string): string {
+  return `its last accepted route was removed: ${why}`;
+}
+
 export function translate(input: TranslateInput, ctx: TranslateContext): TranslateOutput {
   const t = new Translator(input, ctx);
   return t.run();
 }
 
 /**
- * An accepted object's claim on a database name and a hostname (one per TLSRoute hostname).
- * `route.database` and `route.hostname` are filled in once names are resolved (run()).
+ * An object's claim on a database name and a hostname: an accepted object's (one per TLSRoute
+ * hostname; `route.database` and `route.hostname` are filled in once names are resolved, run()),
+ * or a kept route's (`kept`: its object is refused, the route stays with the names it has).
  */
 type Claim = {
-  route: DesiredRoute;
+  tenant: string;
+  /** The route to write; null for a kept route (nothing is written). */
+  route: DesiredRoute | null;
+  kept: KeptRoute | null;
   /** databaseName(): what every object that does not collide keeps. */
   preferred: string;
   /** fallbackDatabaseName(): the object's own name when another one has `preferred`. */
@@ -225,8 +304,17 @@ type Claim = {
   who: string;
   named: (database: string, hostname: string) => void;
   /** Loses the claim: `what` says to what, e.g. "already claimed by ExternalAccess acme/x". */
-  lose: (reason: 'HostnameConflict' | 'DatabaseNameConflict', subject: string, what: string) => void;
+  lose: (reason: Loss['reason'], subject: string, what: string) => void;
+  /**
+   * An ExternalAccess that has a route under another hostname: the kept claim that replaces
+   * this one when it loses (its new hostname is taken), or null: the loss stands.
+   */
+  fallBack?: (loss: Loss) => Claim | null;
 };
+
+type Loss = { reason: 'HostnameConflict' | 'DatabaseNameConflict'; subject: string; what: string; hostname: string | null };
+/** Every claim's outcome, in the order the losses and names were decided. */
+type Resolution = Map<Claim, { database: string; hostname: string } | Loss>;
 
 /** Oldest first: creationTimestamp, then uid (unique, so the order is total), then hostname index. */
 function byAge(a: Claim, b: Claim): number {
@@ -240,6 +328,8 @@ class Translator {
   private readonly nsLabels = new Map<string, Record<string, string>>();
   private readonly services = new Map<string, Service>();
   private readonly slicesBySvc = new Map<string, EndpointSlice[]>();
+  /** Every address of an EndpointSlice (ready or not) → the namespaces listing it. */
+  private readonly addressNamespaces = new Map<string, Set<string>>();
   /** Run once every claim is resolved: TLSRoute statuses list the hostnames that were routed. */
   private readonly settlers: (() => void)[] = [];
   /** Which Gateway listeners (`<ns>/<gateway>/<listener>`) each planned parent status attaches to. */
@@ -260,6 +350,9 @@ class Translator {
       if (!svc) continue;
       const k = `${sl.metadata.namespace}/${svc}`;
       this.slicesBySvc.set(k, [...(this.slicesBySvc.get(k) ?? []), sl]);
+      for (const e of sl.endpoints ?? []) {
+        for (const a of e.addresses) this.addressNamespaces.set(a, (this.addressNamespaces.get(a) ?? new Set()).add(sl.metadata.namespace!));
+      }
     }
   }
 
@@ -275,75 +368,189 @@ class Translator {
       const s = this.tlsRoute(tr, claims);
       if (s) statuses.push(s);
     }
-    claims.sort(byAge);
-    const winners = new Map<string, Claim>();
     const routes: DesiredRoute[] = [];
-    for (const c of this.nameDatabases(claims)) {
-      const w = winners.get(c.route.hostname);
-      // Oldest claim on a hostname wins; the rest lose with a condition, not a fight.
-      if (w) {
-        c.lose('HostnameConflict', `Hostname ${c.route.hostname}`, `already claimed by ${w.who}`);
+    const kept: KeptRoute[] = [];
+    for (const [c, o] of this.settle(claims)) {
+      if ('reason' in o) {
+        c.lose(o.reason, o.subject, o.what);
         continue;
       }
-      winners.set(c.route.hostname, c);
-      routes.push(c.route);
+      c.named(o.database, o.hostname);
+      if (c.route) {
+        c.route.database = o.database;
+        c.route.hostname = o.hostname;
+        const e = this.existingRoute(c.route.owner.uid, c.route.tenant, o.database);
+        const problem = e && this.upstreamProblem(e.endpoints, c.route.tenant);
+        if (problem) c.route.notKeptBecause = problem;
+        routes.push(c.route);
+      } else kept.push(c.kept!);
     }
     for (const settle of this.settlers) settle();
-    routes.sort((a, b) => (a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : a.tenant + '/' + a.database > b.tenant + '/' + b.database ? 1 : 0));
+    const order = (a: { tenant: string; database: string }, b: { tenant: string; database: string }) =>
+      a.tenant + '/' + a.database < b.tenant + '/' + b.database ? -1 : a.tenant + '/' + a.database > b.tenant + '/' + b.database ? 1 : 0;
+    routes.sort(order);
+    kept.sort(order);
     statuses.push(...this.gatewayStatuses(statuses));
-    return { routes, statuses, discovered: this.discover() };
+    return { routes, kept, statuses, discovered: this.discover() };
   }
 
   /**
-   * Gives every claim (sorted oldest first) its database name and, unless the object names
-   * one, its default hostname. A name an object already has in the control database stays
-   * its own (preferred or fallback). Otherwise the preferred name goes to the oldest of the
-   * claims that want it and is not held by one of them; the others take their fallback
+   * Resolves the claims; an ExternalAccess whose new hostname is taken but that has a route
+   * under another one falls back to keeping that route (Claim.fallBack), and the claims are
+   * resolved again with it — its kept hostname may now win against a younger claim, or lose to
+   * an older one. Each object falls back at most once, so this ends.
+   */
+  private settle(claims: Claim[]): Resolution {
+    let active = claims;
+    for (;;) {
+      const outcome = this.resolve(active);
+      let swapped = false;
+      active = active.map((c) => {
+        const o = outcome.get(c)!;
+        const alt = 'reason' in o && c.fallBack ? c.fallBack(o) : null;
+        if (alt) swapped = true;
+        return alt ?? c;
+      });
+      if (!swapped) return outcome;
+    }
+  }
+
+  /**
+   * Gives every claim its database name and, unless the object names one, its default
+   * hostname, then settles hostnames. A name an object already has in the control database
+   * stays its own (preferred or fallback). Otherwise the preferred name goes to the oldest of
+   * the claims that want it and is not held by one of them; the others take their fallback
    * (unique by construction). If two claims still end with one name (a hash collision, or a
    * fallback equal to another object's preferred name), the holder or the oldest keeps it and
-   * the others lose with DatabaseNameConflict. Returns the claims that got a name, in order.
+   * the others lose with DatabaseNameConflict. Among the named, the oldest claim on a hostname
+   * wins it; the others lose with HostnameConflict. Pure: nothing is told to the claims.
    */
-  private nameDatabases(claims: Claim[]): Claim[] {
+  private resolve(claims: Claim[]): Resolution {
+    const sorted = [...claims].sort(byAge);
     const held = this.ctx.databases ?? new Map<string, string>();
-    const holds = (c: Claim, name: string) => held.get(`${c.route.tenant}/${name}`) === c.uid;
+    const holds = (c: Claim, name: string) => held.get(`${c.tenant}/${name}`) === c.uid;
     const chosen = new Map<Claim, string>();
     const byPreferred = new Map<string, Claim[]>();
-    for (const c of claims) {
+    for (const c of sorted) {
       if (holds(c, c.preferred)) chosen.set(c, c.preferred);
       else if (holds(c, c.fallback)) chosen.set(c, c.fallback);
-      const k = `${c.route.tenant}/${c.preferred}`;
+      const k = `${c.tenant}/${c.preferred}`;
       byPreferred.set(k, [...(byPreferred.get(k) ?? []), c]);
     }
-    const kept = new Set([...chosen].map(([c, name]) => `${c.route.tenant}/${name}`));
+    const kept = new Set([...chosen].map(([c, name]) => `${c.tenant}/${name}`));
     for (const [k, group] of byPreferred) {
       const open = group.filter((c) => !chosen.has(c));
       open.forEach((c, i) => chosen.set(c, !kept.has(k) && i === 0 ? c.preferred : c.fallback));
     }
+    const out: Resolution = new Map();
     const owner = new Map<string, Claim>();
-    const named: Claim[] = [];
     // Holders first, then by age: whoever has the name keeps it.
-    const order = [...claims].sort((a, b) => Number(holds(b, chosen.get(b)!)) - Number(holds(a, chosen.get(a)!)) || byAge(a, b));
-    const lost = new Set<Claim>();
+    const order = [...sorted].sort((a, b) => Number(holds(b, chosen.get(b)!)) - Number(holds(a, chosen.get(a)!)) || byAge(a, b));
     for (const c of order) {
       const database = chosen.get(c)!;
-      const k = `${c.route.tenant}/${database}`;
+      const k = `${c.tenant}/${database}`;
       const w = owner.get(k);
       if (w) {
-        lost.add(c);
-        c.lose('DatabaseNameConflict', `Database name ${database}`, `already used by ${w.who}`);
+        out.set(c, { reason: 'DatabaseNameConflict', subject: `Database name ${database}`, what: `already used by ${w.who}`, hostname: null });
         continue;
       }
       owner.set(k, c);
     }
-    for (const c of claims) {
-      if (lost.has(c)) continue;
+    // Oldest claim on a hostname wins; the rest lose with a condition, not a fight.
+    const winners = new Map<string, Claim>();
+    for (const c of sorted) {
+      if (out.has(c)) continue;
       const database = chosen.get(c)!;
-      c.route.database = database;
-      c.route.hostname = c.hostname ?? defaultRouteHostname(database, c.route.tenant, this.ctx.baseDomain);
-      c.named(database, c.route.hostname);
-      named.push(c);
+      const hostname = c.hostname ?? defaultRouteHostname(database, c.tenant, this.ctx.baseDomain);
+      const w = winners.get(hostname);
+      if (w) {
+        out.set(c, { reason: 'HostnameConflict', subject: `Hostname ${hostname}`, what: `already claimed by ${w.who}`, hostname });
+        continue;
+      }
+      winners.set(hostname, c);
+      out.set(c, { database, hostname });
     }
-    return named;
+    return out;
+  }
+
+  /** The route an object has now in the control database (in this tenant, and database if given). */
+  private existingRoute(uid: string, tenant: string, database?: string): ExistingRoute | null {
+    return (this.ctx.routes ?? []).find((r) => r.ownerUid === uid && r.tenant === tenant && (database === undefined || r.database === database)) ?? null;
+  }
+
+  /**
+   * Why a route's upstream is no longer safe to keep serving for `tenant` (null: it is). A
+   * kept route does not follow its Service: it keeps the addresses it had, so it must stop
+   * being kept once one of them is another tenant's — a pod address now listed only by
+   * EndpointSlices of namespaces outside the tenant, or a Service name whose Service is gone or
+   * whose namespace left the tenant. (An address no EndpointSlice lists is a pod that is gone:
+   * the proxies' health checks skip it.) Other hosts (explicit endpoints) went through the
+   * tenant's upstream policy and are not the cluster's to judge.
+   */
+  private upstreamProblem(endpoints: Endpoint[], tenant: string): string | null {
+    const suffix = `.svc.${this.ctx.clusterDomain}`;
+    for (const e of endpoints) {
+      const host = e.host.toLowerCase().replace(/\.$/, '');
+      if (isIP(host)) {
+        const namespaces = [...(this.addressNamespaces.get(host) ?? [])].sort();
+        if (namespaces.length > 0 && !namespaces.some((ns) => this.tenantOfNs.get(ns) === tenant)) {
+          return `its upstream ${e.host}:${e.port} is now an address of namespace ${namespaces[0]}, not of tenant ${tenant}`;
+        }
+        continue;
+      }
+      if (!host.endsWith(suffix)) continue;
+      const parts = host.slice(0, -suffix.length).split('.');
+      if (parts.length !== 2) continue;
+      const [svc, ns] = parts as [string, string];
+      if (this.tenantOfNs.get(ns) !== tenant) return `its upstream ${e.host} is in namespace ${ns}, not of tenant ${tenant}`;
+      if (!this.services.has(`${ns}/${svc}`)) return `its upstream Service ${ns}/${svc} no longer exists`;
+    }
+    return null;
+  }
+
+  /**
+   * The claim of a route kept for a refused ExternalAccess: the database name and hostname it
+   * has, at its object's age. Named, the object's status says it is refused and kept; lost (an
+   * older object claims its hostname), it is refused and the route goes.
+   */
+  private keptClaim(ea: ExternalAccess, e: ExistingRoute, status: PlannedExternalAccessStatus, reason: string, message: string, spec: ExternalAccess['spec']): Claim {
+    const ns = ea.metadata.namespace!;
+    const g = status.generation;
+    const refused = (m: string) => [cond('Accepted', false, reason, m, g), cond('Ready', false, reason, m, g)];
+    const owner: RouteOwnerRef = { kind: 'ExternalAccess', namespace: ns, name: ea.metadata.name, uid: ea.metadata.uid };
+    return {
+      tenant: e.tenant,
+      route: null,
+      kept: {
+        owner,
+        tenant: e.tenant,
+        database: e.database,
+        hostname: e.hostname,
+        enabled: spec.enabled ?? true,
+        disableBehavior: spec.disableBehavior === 'close' ? 'close' : 'drain',
+        reason,
+        message,
+      },
+      preferred: e.database,
+      fallback: e.database,
+      hostname: e.hostname,
+      created: ea.metadata.creationTimestamp ?? '',
+      uid: ea.metadata.uid,
+      index: 0,
+      who: `ExternalAccess ${ns}/${ea.metadata.name} (its last accepted route, kept while its spec is refused)`,
+      named: (database, host) => {
+        status.database = database;
+        status.hostname = host;
+        status.kept = true;
+        status.conditions = refused(message);
+      },
+      lose: (_reason, subject, what) => {
+        status.database = null;
+        status.hostname = null;
+        delete status.kept;
+        status.conditions = refused(`${message}; ${routeRemoved(`${subject} is ${what} (older claims win)`)}`);
+      },
+    };
   }
 
   private tenantOf(ns: string): { tenant: string } | { reason: string; message: string } {
@@ -367,13 +574,27 @@ class Translator {
       database: null,
       readyEndpoints: 0,
     };
+    const spec = ea.spec ?? {};
+    let tenant: string | null = null;
+    // Refused for its own spec with a route of an earlier generation: the route stays as it is
+    // (a kept claim), unless the refusal is the world's or the route's upstream is no longer
+    // the tenant's. Every world-caused refusal is checked before the spec's own fields.
     const refuse = (reason: string, message: string) => {
+      const e = tenant !== null && keepsRoute(reason) ? this.existingRoute(ea.metadata.uid, tenant) : null;
+      if (e) {
+        const problem = this.upstreamProblem(e.endpoints, e.tenant);
+        if (!problem) {
+          claims.push(this.keptClaim(ea, e, status, reason, message, spec));
+          return status;
+        }
+        message = `${message}; ${routeRemoved(problem)}`;
+      }
       status.conditions = [cond('Accepted', false, reason, message, generation), cond('Ready', false, reason, message, generation)];
       return status;
     };
     const t = this.tenantOf(ns);
     if (!('tenant' in t)) return refuse(t.reason, t.message);
-    const spec = ea.spec ?? {};
+    tenant = t.tenant;
     let endpoints: Endpoint[];
     let guessed: Engine | null = null;
     /** The Service's DNS name when the route lists its pod addresses (upstream: endpoints). */
@@ -395,6 +616,14 @@ class Translator {
       // Explicit endpoints: the API checks them against the tenant's upstream policy, which
       // refuses other tenants' namespaces and networks.
       endpoints = spec.endpoints.slice(0, MAX_ENDPOINTS).map((e) => ({ host: e.host, port: e.port }));
+      // Refused here rather than by the API: a route the object already has is then kept
+      // untouched (the API would refuse it only after the route's other settings were written).
+      const seen = new Set<string>();
+      for (const [i, e] of endpoints.entries()) {
+        const k = `${String(e.host).toLowerCase().replace(/\.$/, '')}:${e.port}`;
+        if (seen.has(k)) return refuse('Invalid', `spec.endpoints[${i}]: repeats ${e.host}:${e.port}`);
+        seen.add(k);
+      }
       status.readyEndpoints = endpoints.length;
     } else {
       return refuse('Invalid', 'spec.service or spec.endpoints is required');
@@ -429,7 +658,7 @@ class Translator {
     const route: DesiredRoute = {
       owner: { kind: 'ExternalAccess', namespace: ns, name: ea.metadata.name, uid: ea.metadata.uid },
       tenant: t.tenant,
-      database: '', // resolved with every other claim (nameDatabases)
+      database: '', // resolved with every other claim (resolve)
       engine,
       endpoints,
       enabled: spec.enabled ?? true,
@@ -450,7 +679,9 @@ class Translator {
     const verified = route.upstreamCa === null ? '' : `; the database's certificate is verified for ${checkedFor}`;
     const preferred = databaseName(ns, ea.metadata.name);
     claims.push({
+      tenant: t.tenant,
       route,
+      kept: null,
       preferred,
       fallback: fallbackDatabaseName('ExternalAccess', ns, ea.metadata.name, preferred),
       hostname,
@@ -466,6 +697,13 @@ class Translator {
       lose: (reason, subject, what) => {
         status.conditions = [cond('Accepted', false, reason, `${subject} is ${what} (older claims win)`, generation), cond('Ready', false, reason, `${subject} is ${what}`, generation)];
         status.database = null;
+      },
+      // Its new hostname taken by an older claim, while its route has another one: keep that route.
+      fallBack: (loss) => {
+        if (loss.reason !== 'HostnameConflict') return null;
+        const e = this.existingRoute(ea.metadata.uid, t.tenant);
+        if (!e || e.hostname === loss.hostname || this.upstreamProblem(e.endpoints, e.tenant)) return null;
+        return this.keptClaim(ea, e, status, loss.reason, `${loss.subject} is ${loss.what} (older claims win)`, spec);
       },
     });
     return status;
@@ -529,10 +767,12 @@ class Translator {
       if (!routed.has(hostname)) return;
       const preferred = hostnames.length > 1 ? `${base}-${i + 1}` : base;
       claims.push({
+        tenant: t.tenant,
+        kept: null,
         route: {
           owner: { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid },
           tenant: t.tenant,
-          database: '', // resolved with every other claim (nameDatabases)
+          database: '', // resolved with every other claim (resolve)
           engine: resolved.engine,
           endpoints: resolved.endpoints,
           enabled: true,
