@@ -354,6 +354,27 @@ export const REFUSALS = {
 export type RefusalCode = keyof typeof REFUSALS;
 
 /**
+ * What an established terminate-mode PostgreSQL session reads when the proxy ends it
+ * (pipe.ts `endPostgresSession`, at a boundary of the server's stream): FATAL 57P01
+ * admin_shutdown, as PostgreSQL's own `pg_terminate_backend` and shutdown send, worded for
+ * who ended it. Keyed by the session's close reason. Passthrough sessions are closed bare
+ * (the proxy cannot write into their TLS).
+ */
+export const SESSION_ENDINGS = {
+  proxy_shutdown: { sqlstate: SqlState.adminShutdown, message: REFUSALS.shutting_down.message, hint: REFUSALS.shutting_down.hint },
+  route_disabled_closed: {
+    sqlstate: SqlState.adminShutdown,
+    message: 'Switchyard: external access to this database was disabled; the session was closed',
+    hint: REFUSALS.route_disabled.hint,
+  },
+  terminated: {
+    sqlstate: SqlState.adminShutdown,
+    message: REFUSALS.terminated.message,
+    hint: 'The session was ended through the Switchyard API (DELETE …/connections/{id}); connect again if you still need it.',
+  },
+} as const satisfies Record<string, { sqlstate: string; message: string; hint: string }>;
+
+/**
  * Who reads a refusal's text: the engine of the route once the SNI (or Host) matched one;
  * before a match, what the listener kind expects (`audienceOfListener`). The catalogue's
  * `message` is the PostgreSQL wording (psql shows it; the hints are PostgreSQL-only too);

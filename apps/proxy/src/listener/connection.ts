@@ -10,7 +10,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { destinationKey, formatIp, parseIp, type Endpoint, type IpAddress } from '@switchyard/core';
 import { BackendKeyRewriter, buildErrorResponse, buildTlsAlert, type BackendKey, type PgError } from '@switchyard/wire';
 import type { ConnectionEventInput } from '../audit/connection-log.js';
-import { audienceOfListener, REFUSALS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type ErrorKind, type RefusalCode } from '../errors.js';
+import { audienceOfListener, REFUSALS, SESSION_ENDINGS, type CloseReason, type ConnectionOutcome, type ConnectionReason, type ErrorKind, type RefusalCode } from '../errors.js';
 import { Cancel, CANCELLED } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
 import { endPostgresSession, pipeBoth, type PgEnd, type PipeEnd, type PipeOptions } from '../pipe/pipe.js';
@@ -82,21 +82,22 @@ function outcomeOf(refusal: { kind: ErrorKind }): ConnectionOutcome {
 const REFUSAL_LINGER_MS = 1000;
 
 /**
- * Terminate-mode PostgreSQL sessions still open at the drain deadline read this (57P01
- * admin_shutdown, what PostgreSQL's own shutdown sends), at a boundary of the server's stream.
+ * What an established terminate-mode PostgreSQL session reads when the proxy ends it — at the
+ * drain deadline, on a route disabled with `close`, on an order through the API — at a
+ * boundary of the server's stream (errors.ts SESSION_ENDINGS: 57P01, worded for the cause).
  */
-const SHUTDOWN_GOODBYE = buildErrorResponse({
-  sqlstate: REFUSALS.shutting_down.sqlstate,
-  message: REFUSALS.shutting_down.message,
-  hint: REFUSALS.shutting_down.hint,
-});
+const GOODBYES: Record<keyof typeof SESSION_ENDINGS, Buffer> = {
+  proxy_shutdown: buildErrorResponse(SESSION_ENDINGS.proxy_shutdown),
+  route_disabled_closed: buildErrorResponse(SESSION_ENDINGS.route_disabled_closed),
+  terminated: buildErrorResponse(SESSION_ENDINGS.terminated),
+};
 /**
- * How long the server's current message may take to end once the drain deadline passed (a
- * large DataRow mid-flight, a client too slow to take it). With the linger that follows it
- * stays within the 2 s the drain gives closing connections to record their events
+ * How long the server's current message may take to end once the proxy decided to end the
+ * session (a large DataRow mid-flight, a client too slow to take it). With the linger that
+ * follows it stays within the 2 s the drain gives closing connections to record their events
  * (dataplane.ts `drain`).
  */
-const SHUTDOWN_BOUNDARY_WAIT_MS = 500;
+const SESSION_END_BOUNDARY_WAIT_MS = 500;
 
 
 /**
@@ -707,10 +708,15 @@ class ClientConnection {
     // route: a TLS alert (libpq's plaintext retry is told why), a 404 on `http` listeners. It
     // was closed without a word, and recorded as a client that left.
     if (!this.upstream) return this.refuse('route_disabled', 'tls');
-    this.destroyBoth();
+    // An established terminate-mode PostgreSQL session is told too (see `closeForShutdown`).
+    this.endSession('route_disabled_closed');
   }
 
-  /** Ended through the API (registry.terminate): both sides are closed at once. */
+  /**
+   * Ended through the API (registry.terminate): both sides are closed at once, but for an
+   * established terminate-mode PostgreSQL session, which reads FATAL 57P01 "terminating
+   * connection due to administrator command" first (`endSession`), as from `pg_terminate_backend`.
+   */
   terminateOnOrder(by: string): void {
     this.closeReason = 'terminated';
     this.endedBy = by;
@@ -720,7 +726,7 @@ class ClientConnection {
     // terminate-mode engines still dialling, an HTTP 503, a Kubernetes Status or a RESP error
     // inside TLS with the route's certificate; else a TLS alert (or a plain close). Refusing
     // ends the connection, which aborts the dial.
-    if (this.upstream) return this.destroyBoth();
+    if (this.upstream) return this.endSession('terminated');
     if (this.refuseDialling && !this.tls) return this.refuseDialling('terminated');
     this.refuse('terminated', this.pgInTls ? 'none' : 'tls');
   }
@@ -749,20 +755,30 @@ class ClientConnection {
    * The drain deadline passed (dataplane.ts `drain`). A terminate-mode PostgreSQL session is
    * told why — an ErrorResponse 57P01 at the server's next message boundary, then its TLS is
    * closed and the database sent a Terminate (pipe.ts `endPostgresSession`) — unless no
-   * boundary comes within SHUTDOWN_BOUNDARY_WAIT_MS. Everything else (passthrough: the proxy
+   * boundary comes within SESSION_END_BOUNDARY_WAIT_MS. Everything else (passthrough: the proxy
    * cannot write into its TLS; other engines; connections not handed over yet) is closed at once.
    */
   closeForShutdown(): void {
     this.closeReason ??= 'proxy_shutdown';
-    if (this.pgInTls && this.upstream && this.tls && endPostgresSession(this.tls, this.shutdownEnd())) return;
+    this.endSession('proxy_shutdown');
+  }
+
+  /**
+   * Ends an established session for `why`: a terminate-mode PostgreSQL one with an
+   * ErrorResponse at the server's next message boundary (`endPostgresSession`; false when it
+   * cannot be written: not such a session, already ending, or a stream that is not
+   * PostgreSQL), everything else at once.
+   */
+  private endSession(why: keyof typeof SESSION_ENDINGS): void {
+    if (this.pgInTls && this.upstream && this.tls && endPostgresSession(this.tls, this.sessionEnd(why))) return;
     this.destroyBoth();
   }
 
-  /** Built only at the drain deadline: an idle session holds no closure for it. */
-  private shutdownEnd(): PgEnd {
+  /** Built only when the session is ended: an idle session holds no closure for it. */
+  private sessionEnd(why: keyof typeof SESSION_ENDINGS): PgEnd {
     return {
-      goodbye: SHUTDOWN_GOODBYE,
-      boundaryWaitMs: SHUTDOWN_BOUNDARY_WAIT_MS,
+      goodbye: GOODBYES[why],
+      boundaryWaitMs: SESSION_END_BOUNDARY_WAIT_MS,
       lingerMs: REFUSAL_LINGER_MS,
       giveUp: () => this.destroyBoth(),
     };

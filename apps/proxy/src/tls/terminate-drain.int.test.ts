@@ -6,7 +6,9 @@
  *    a lost connection or a protocol error), and their database backends end;
  *  - passthrough sessions (the proxy cannot write into their TLS) and terminate-mode sessions
  *    of other engines are closed bare, as before;
- *  - every one is recorded as `proxy_shutdown`.
+ *  - every one is recorded as `proxy_shutdown`;
+ *  - the same words for a route disabled with `close` and for an order through the API
+ *    (`route_disabled_closed`, `terminated`), each naming its cause.
  * e2e/protocol/postgres-terminate.test.ts repeats the PostgreSQL cases with psql on a proxy process.
  */
 import { once } from 'node:events';
@@ -28,6 +30,8 @@ let direct: pg.Client;
 /** The route to PostgreSQL's own server and its login. */
 let server: { host: string; port: number; user: string; password: string; database: string };
 let version = 0;
+/** A terminate-mode route to the same server whose disabling closes its sessions. */
+let closingRoute = '';
 /** A TLS upstream that echoes (passthrough) and a plaintext one that echoes (a Redis-style route). */
 let passUpstream: FakeUpstream;
 let echoServer: Server;
@@ -49,6 +53,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => echoServer.listen(0, '127.0.0.1', r));
   const terminate = (name: string) => ({ hostname: `${name}.${D}`, tlsMode: 'terminate' as const, certificate: issueCertificate(routeCa, { hostnames: [`${name}.${D}`] }) });
   await control.putRoute({ database: 'pg', engine: 'postgres', upstream: { host, port: server.port }, listener: 'postgres', upstreamTls: false, ...terminate('pg') });
+  ({ routeId: closingRoute } = await control.putRoute({ database: 'pgclose', engine: 'postgres', upstream: { host, port: server.port }, listener: 'postgres', upstreamTls: false, disableBehavior: 'close', ...terminate('pgclose') }));
   await control.putRoute({ database: 'pass', engine: 'postgres', upstream: { host: '127.0.0.1', port: passUpstream.port }, hostname: `pass.${D}`, listener: 'postgres' });
   ({ version } = await control.putRoute({
     database: 'cache',
@@ -86,7 +91,7 @@ async function drainingProxy(id: string) {
 }
 
 /** node-postgres through the proxy's terminate-mode route. */
-async function pgClient(port: number, applicationName: string): Promise<{ client: pg.Client; errors: Error[] }> {
+async function pgClient(port: number, applicationName: string, name = 'pg'): Promise<{ client: pg.Client; errors: Error[] }> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
@@ -94,7 +99,7 @@ async function pgClient(port: number, applicationName: string): Promise<{ client
     password: server.password,
     database: server.database,
     application_name: applicationName,
-    ssl: { ca: routeCa.certPem, servername: `pg.${D}` },
+    ssl: { ca: routeCa.certPem, servername: `${name}.${D}` },
   });
   const errors: Error[] = [];
   client.on('error', (err) => errors.push(err));
@@ -145,6 +150,45 @@ describe('drain deadline: terminate-mode PostgreSQL sessions are told why', () =
     expect(await events('drain-pg')).toEqual([
       { sni: `pg.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
       { sni: `pg.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
+    ]);
+  });
+});
+
+describe('a route disabled with close, and an order through the API: terminate-mode PostgreSQL sessions are told why', () => {
+  it('the session of a route disabled with close reads FATAL 57P01 naming the disabled access; one ended by an order reads "terminating connection due to administrator command"', async () => {
+    const proxy = await drainingProxy('ended-pg');
+    const onRoute = await pgClient(proxy.ports.postgres!, 'ended-by-route', 'pgclose');
+    const onOrder = await pgClient(proxy.ports.postgres!, 'ended-by-order');
+    for (const c of [onRoute, onOrder]) expect((await c.client.query<{ one: number }>('select 1 as one')).rows[0]!.one).toBe(1);
+    const ends = [onRoute, onOrder].map((c) => new Promise((resolve) => c.client.once('end', resolve)));
+
+    await proxy.waitForVersion(await control.setEnabled(closingRoute, false));
+    await ends[0];
+    expect(onRoute.errors[0]).toMatchObject({
+      code: '57P01',
+      severity: 'FATAL',
+      message: 'Switchyard: external access to this database was disabled; the session was closed',
+      hint: expect.stringMatching(/enable it again/),
+    });
+
+    const live = proxy.registry.snapshot(10).find((c) => c.sni === `pg.${D}`);
+    expect(live).toBeDefined();
+    expect(proxy.registry.terminate(live!.id, 'user:ops@example.com')).toBe(true);
+    await ends[1];
+    expect(onOrder.errors[0]).toMatchObject({
+      code: '57P01',
+      severity: 'FATAL',
+      message: 'Switchyard: terminating connection due to administrator command',
+      hint: expect.stringMatching(/ended through the Switchyard API/),
+    });
+    // Both backends got a Terminate: the sessions were between two messages on both sides.
+    await expect.poll(() => backends('ended-by-route'), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => backends('ended-by-order'), { timeout: 10_000 }).toBe(0);
+    await proxy.stop();
+    await control.setEnabled(closingRoute, true);
+    expect(await events('ended-pg')).toEqual([
+      { sni: `pg.${D}`, outcome: 'ok', reason: 'terminated' },
+      { sni: `pgclose.${D}`, outcome: 'ok', reason: 'route_disabled_closed' },
     ]);
   });
 });
