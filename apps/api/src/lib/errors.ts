@@ -31,6 +31,7 @@ export const ERRORS = {
   SY_DEDICATED_PORTS_EXHAUSTED: { status: 409, message: 'Every dedicated port of the pool is assigned' },
   SY_TENANT_LIMIT: { status: 409, message: 'The tenant has reached a limit set by the platform admin' },
   SY_DESTINATION_TAKEN: { status: 409, message: 'This destination address is already routed by another route' },
+  SY_UPSTREAM_POLICY_CONFLICT: { status: 409, message: 'Databases of the tenant point at upstreams the new policy does not allow; move or delete them first' },
   SY_KUBERNETES_OWNED: { status: 409, message: 'This database and its route are owned by a Kubernetes object; change the object instead' },
   SY_PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large' },
   SY_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send JSON with Content-Type: application/json' },

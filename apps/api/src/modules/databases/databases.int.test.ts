@@ -135,7 +135,9 @@ describe('no open proxy', () => {
     await refused({ host: '10.9.1.1', port: 5432 }, /belongs to another tenant \(beta\)/);
     const ok = await h.call('POST', base, { name: 'broad', engine: 'postgres', upstream: { host: 'pg.shared.svc.cluster.local', port: 5432 } }, owner);
     expect(ok.statusCode).toBe(201);
-    await h.call('PATCH', '/api/v1/tenants/acme', { upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['127.0.0.0/8'] } });
+    // The narrower policy would strand it (SY_UPSTREAM_POLICY_CONFLICT): delete it first.
+    expect((await h.call('DELETE', `${base}/broad`, undefined, owner)).statusCode).toBe(204);
+    expect((await h.call('PATCH', '/api/v1/tenants/acme', { upstreamPolicy: { hostSuffixes: ['acme.svc.cluster.local'], cidrs: ['127.0.0.0/8'] } })).statusCode).toBe(200);
   });
 
   it('refuses loopback unless the platform allows it', async () => {

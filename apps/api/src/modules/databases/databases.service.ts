@@ -14,6 +14,7 @@ import { requireRoom } from '../tenants/tenant-limits.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import type { CreateDatabaseBody, DatabaseResponse, UpdateDatabaseBody } from './databases.schemas.js';
 import { checkUpstream, type UpstreamPlatform } from './upstream-policy.js';
+import { requireUpstreamPolicyUnchanged } from './upstream-policy-holds.js';
 
 export interface DatabasesDeps {
   prisma: PrismaClient;
@@ -150,6 +151,7 @@ export class DatabasesService {
       const db = await this.deps.prisma.$transaction(async (tx) => {
         // The tenant's quota, checked with its row locked (docs/accounts.md "Limits").
         await requireRoom(tx, tenant.id, 'maxDatabases', 'body.name');
+        await requireUpstreamPolicyUnchanged(tx, tenant); // the policy the upstreams were checked against
         const d = await tx.database.create({
           data: {
             tenantId: tenant.id,
@@ -223,6 +225,7 @@ export class DatabasesService {
       if (!before.route) this.deps.access.defaultListener(engine);
     }
     const updated = await this.deps.prisma.$transaction(async (tx) => {
+      if (req) await requireUpstreamPolicyUnchanged(tx, tenant); // the policy the upstreams were checked against
       const d = await tx.database.update({
         where: { id: before.id },
         data: { engine, ...this.upstreamData(next) },

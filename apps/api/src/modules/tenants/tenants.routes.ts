@@ -31,7 +31,7 @@ export async function tenantsRoutes(app: App): Promise<void> {
       summary: 'Update a tenant’s name, upstream policy or limits (platform admin)',
       params: TenantParams,
       body: UpdateTenantBody,
-      response: { 200: TenantResponse, ...errorResponses(403, 404) },
+      response: { 200: TenantResponse, ...errorResponses(403, 404, 409) },
     },
   }, async (req) => svc.update(actorOf(req), req.params.tenant, req.body));
 

@@ -7,6 +7,7 @@ import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } 
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
+import { requirePolicyHoldsForDatabases } from '../databases/upstream-policy-holds.js';
 import { tenantUsage, type LimitName, type TenantLimits, type TenantUsage } from './tenant-limits.js';
 import type { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
 
@@ -126,6 +127,8 @@ export class TenantsService {
       customDomains: body.allowedCustomDomains,
     });
     const updated = await this.prisma.$transaction(async (tx) => {
+      // A narrower upstream policy must not strand existing databases outside it (locks the row).
+      await requirePolicyHoldsForDatabases(tx, before.id, policy);
       const t = await tx.tenant.update({
         where: { id: before.id },
         data: {
