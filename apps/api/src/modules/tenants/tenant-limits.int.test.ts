@@ -2,7 +2,8 @@
  * Per-tenant quotas (maxDatabases, maxExternalAccess, maxDedicatedPorts): refused at the
  * boundary with SY_TENANT_LIMIT naming the request field, allowed below it, null unlimited,
  * a limit lowered below the usage keeps what exists, two requests racing for the last unit
- * leave exactly one winner, and only platform admins set them.
+ * leave exactly one winner, the list counts usage as GET does, and only platform admins set
+ * them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
@@ -161,6 +162,19 @@ describe('tenant limits', () => {
     expect(ports).toEqual({ codes: [200, 409], refusals: ['SY_TENANT_LIMIT'] });
     const t = (await h.call('GET', '/api/v1/tenants/race')).json();
     expect(t.usage).toEqual({ databases: 5, externalAccess: 1, dedicatedPorts: 1 });
+  });
+});
+
+describe('the tenant list', () => {
+  it('shows every tenant as GET shows it, in slug order, to a platform admin; a member sees its own only', async () => {
+    const list = (await h.call('GET', '/api/v1/tenants')).json().items as Array<{ slug: string; usage: object }>;
+    expect(list.length).toBeGreaterThan(5); // the tenants of the tests above: with and without databases, routes, ports
+    expect(list.map((t) => t.slug)).toEqual(list.map((t) => t.slug).sort());
+    for (const t of list) expect(t).toEqual((await h.call('GET', `/api/v1/tenants/${t.slug}`)).json());
+    expect(list.some((t) => JSON.stringify(t.usage) === JSON.stringify({ databases: 0, externalAccess: 0, dedicatedPorts: 0 }))).toBe(true);
+    const member = (await h.call('POST', '/api/v1/tenants/ports/tokens', { name: 'viewer', role: 'member' })).json().token;
+    const own = (await h.call('GET', '/api/v1/tenants', undefined, member)).json().items;
+    expect(own).toEqual([list.find((t) => t.slug === 'ports')]);
   });
 });
 

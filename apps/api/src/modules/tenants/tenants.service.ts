@@ -8,7 +8,7 @@ import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import { requirePolicyHoldsForDatabases } from '../databases/upstream-policy-holds.js';
-import { tenantUsage, type LimitName, type TenantLimits, type TenantUsage } from './tenant-limits.js';
+import { tenantUsage, ZERO_USAGE, type LimitName, type TenantLimits, type TenantUsage } from './tenant-limits.js';
 import type { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
 
 /** What the platform admin sets on a tenant (and what its audit events compare). */
@@ -95,7 +95,7 @@ export class TenantsService {
         await recordAudit(tx, actor, { tenantId: t.id, action: 'tenant.create', targetType: 'tenant', targetId: t.id, changes: diff(null, settingsOf(t)) });
         return t;
       });
-      return toTenantResponse(tenant, { databases: 0, externalAccess: 0, dedicatedPorts: 0 });
+      return toTenantResponse(tenant, { ...ZERO_USAGE });
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AppError('SY_TENANT_EXISTS');
       throw err;
@@ -103,10 +103,15 @@ export class TenantsService {
   }
 
   async list(actor: Actor): Promise<TenantResponse[]> {
-    const where = actor.principal.isPlatformAdmin ? {} : { id: { in: [...actor.principal.tenantRoles.keys()] } };
-    const rows = await this.prisma.tenant.findMany({ where, orderBy: { slug: 'asc' } });
-    const usage = await tenantUsage(this.prisma, rows.map((t) => t.id));
-    return rows.map((t) => toTenantResponse(t, usage.get(t.id)!));
+    // The two reads run side by side: a platform admin's usage is counted for every tenant
+    // (no id list), a member's for the tenants of its roles. A tenant created between them
+    // has no row in the usage yet, and nothing to count.
+    const ids = actor.principal.isPlatformAdmin ? 'all' : [...actor.principal.tenantRoles.keys()];
+    const [rows, usage] = await Promise.all([
+      this.prisma.tenant.findMany({ where: ids === 'all' ? {} : { id: { in: ids } }, orderBy: { slug: 'asc' } }),
+      tenantUsage(this.prisma, ids),
+    ]);
+    return rows.map((t) => toTenantResponse(t, usage.get(t.id) ?? { ...ZERO_USAGE }));
   }
 
   /** The tenant with its usage: members see their own limits and how much of them is taken. */

@@ -1,0 +1,358 @@
+/**
+ * `npm run bench:tenants`: tenants at scale (docs/performance.md "Tenants at scale").
+ *
+ * 1. The tenant list. TENANT_STEPS tenants (default 1,000, 2,500 and 5,000), each with DBS
+ *    databases of which ROUTES have a route (the first enabled; every 10th tenant's first
+ *    route holds a dedicated port), bulk-inserted. GET /api/v1/tenants as a platform admin —
+ *    the dashboard's Tenants page and tenant menu load it whole (it has no pagination) —
+ *    REPS times after a warm-up, GET /api/v1/tenants/:slug, and the usage statement on its
+ *    own: timed over pg (median of 5) and EXPLAIN (ANALYZE, BUFFERS), next to the statement
+ *    it replaced (three correlated subqueries per tenant over an id array; kept below). Also
+ *    the time to create one database, whose upstream check reads every other tenant's policy.
+ * 2. Growth within one tenant through the API. CLIENTS concurrent clients make CHANGES
+ *    changes for a fresh tenant: create its databases, then enable external access on each;
+ *    once with no limits and once with limits set far above the usage (so every change takes
+ *    the checking path), GROWTH_REPS times after a warm-up, alternating which goes first.
+ *    Changes/s, latency, how many of the API's sessions were waiting for a lock
+ *    (pg_stat_activity sampled), and the latency of another tenant's reads meanwhile.
+ *
+ * Runs 2 first, on a control database of a few tenants (at 5,000 tenants the create figures
+ * would measure the upstream check, not the locking), then deletes them and runs 1.
+ *
+ * BASELINE=<checkout> runs both suites against that checkout's API as well, interleaved
+ * (one API process each, same database; its apps/api is run, packages resolve through its
+ * node_modules — a symlink to this checkout's is fine when only apps/api differs):
+ *
+ *   mkdir /tmp/base && git archive <commit> apps/api tsconfig.base.json package.json | tar -x -C /tmp/base
+ *   ln -s "$PWD/node_modules" /tmp/base/node_modules && ln -s "$PWD/apps/api/node_modules" /tmp/base/apps/api/node_modules
+ *   BASELINE=/tmp/base npm run bench:tenants
+ *
+ *   TENANT_STEPS=5000 REPS=20 CLIENTS=16 CHANGES=500 GROWTH_REPS=3 npm run bench:tenants
+ *   SKIP=growth npm run bench:tenants            # the list only (SKIP takes list, growth)
+ *
+ * Runs its own embedded PostgreSQL unless DATABASE_URL names a server (a scratch database
+ * is created there). Each API runs as its own process; everything shares the machine's cores,
+ * and the load average is printed beside the figures.
+ */
+import { join } from 'node:path';
+import { getFreePort } from '@switchyard/db/testing';
+import pg from 'pg';
+import { Agent } from 'undici';
+import { usageQuery } from '../apps/api/src/modules/tenants/tenant-limits.js';
+import { ms, root, scratchDatabase, summary } from './lib.js';
+import { ADMIN, load } from './proxy/fleet-lib.js';
+import { spawnTs, waitHttpOk, type Proc } from './proxy/processes.js';
+
+const TENANT_STEPS = (process.env.TENANT_STEPS ?? '1000,2500,5000').split(',').map(Number);
+const DBS = Number(process.env.DBS ?? 3);
+const ROUTES = Number(process.env.ROUTES ?? 2);
+const REPS = Number(process.env.REPS ?? 20);
+const CLIENTS = Number(process.env.CLIENTS ?? 16);
+const CHANGES = Number(process.env.CHANGES ?? 500);
+const GROWTH_REPS = Number(process.env.GROWTH_REPS ?? 3);
+const SKIP = new Set((process.env.SKIP ?? '').split(',').filter(Boolean));
+const BASELINE = process.env.BASELINE;
+
+/** The usage statement before "Tenants at scale": three correlated subqueries per tenant. */
+const PREVIOUS_USAGE_SQL = `
+    SELECT t.id::text AS tenant_id,
+           (SELECT count(*) FROM databases d WHERE d.tenant_id = t.id)::int AS databases,
+           (SELECT count(*) FROM routes r WHERE r.tenant_id = t.id AND r.enabled)::int AS external_access,
+           (SELECT count(*) FROM routes r WHERE r.tenant_id = t.id AND r.dedicated_port IS NOT NULL)::int AS dedicated_ports
+      FROM tenants t
+     WHERE t.id = ANY($1::uuid[])`;
+
+const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+const fmt = (s: ReturnType<typeof summary>) => `p50 ${ms(s.p50).padStart(9)}  p90 ${ms(s.p90).padStart(9)}  max ${ms(s.max).padStart(9)}`;
+const slugOf = (n: number) => `t${String(n).padStart(5, '0')}`;
+const median = (xs: number[]) => summary(xs).p50;
+
+interface Api {
+  label: string;
+  proc: Proc;
+  call<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** One API process (this checkout's, or `checkout`'s), as a platform admin client. */
+async function startApi(label: string, databaseUrl: string, checkout = root): Promise<Api> {
+  const port = await getFreePort();
+  const proc = spawnTs(`api-${label}`, join(checkout, 'apps/api/src/server.ts'), {
+    DATABASE_URL: databaseUrl,
+    API_HOST: '127.0.0.1',
+    API_PORT: String(port),
+    API_METRICS_PORT: '0',
+    SWITCHYARD_ADMIN_TOKEN: ADMIN,
+    SWITCHYARD_LISTENERS: `tls=tls@127.0.0.1:${await getFreePort()}`,
+    LOG_LEVEL: 'warn',
+  }, '0-1');
+  await waitHttpOk(`http://127.0.0.1:${port}/readyz`, proc);
+  const dispatcher = new Agent({ connections: 64, pipelining: 1 });
+  return {
+    label,
+    proc,
+    call: async (method, path, body) => {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        dispatcher,
+      });
+      const json = (await r.json()) as any;
+      if (r.status >= 300) throw new Error(`${label}: ${method} ${path}: ${r.status} ${JSON.stringify(json).slice(0, 500)}`);
+      return json;
+    },
+    stop: async () => {
+      await dispatcher.close();
+      await proc.stop();
+    },
+  };
+}
+
+/** Runs `fn(0…n-1)` with `clients` in flight; changes per second and each call's latency. */
+async function drive(n: number, clients: number, fn: (i: number) => Promise<unknown>): Promise<{ perSecond: number; latency: ReturnType<typeof summary> }> {
+  let next = 0;
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const t = performance.now();
+        await fn(i);
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  return { perSecond: n / ((performance.now() - t0) / 1000), latency: summary(lat) };
+}
+
+/** Samples how many sessions of the bench database wait for a heavyweight lock (tuple, transaction id, advisory). */
+function lockWaiters(url: string): { stop(): Promise<{ mean: number; max: number }> } {
+  const c = new pg.Client({ connectionString: url });
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    await c.connect();
+    while (running) {
+      const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      samples.push(r.rows[0]!.n);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    await c.end();
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { mean: samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length), max: Math.max(0, ...samples) };
+    },
+  };
+}
+
+/** Tenants `from…to-1` (slugs t00000…) with their databases and routes, straight into the tables. */
+async function seedTenants(c: pg.Client, from: number, to: number): Promise<void> {
+  await c.query('BEGIN');
+  await c.query(
+    `INSERT INTO tenants (id, slug, name, allowed_upstream_suffixes, updated_at)
+     SELECT gen_random_uuid(), 't' || lpad(g::text, 5, '0'), 'Tenant ' || g, ARRAY['t' || lpad(g::text, 5, '0') || '.svc.cluster.local'], now()
+       FROM generate_series($1::int, $2::int - 1) g`,
+    [from, to],
+  );
+  const range = `t.slug >= '${slugOf(from)}' AND t.slug < '${slugOf(to)}' AND t.slug ~ '^t[0-9]{5}$'`;
+  await c.query(
+    `INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, endpoints, updated_at)
+     SELECT gen_random_uuid(), t.id, 'db' || k, 'tls', 'db' || k || '.' || t.slug || '.svc.cluster.local', 5432, '[]', now()
+       FROM tenants t CROSS JOIN generate_series(0, $1::int - 1) k WHERE ${range}`,
+    [DBS],
+  );
+  await c.query(
+    `INSERT INTO routes (id, database_id, tenant_id, hostname, listener, tls_mode, enabled, dedicated_port, updated_at)
+     SELECT gen_random_uuid(), d.id, d.tenant_id, d.name || '.' || t.slug || '.db.example.com', 'tls', 'passthrough', d.name = 'db0',
+            CASE WHEN d.name = 'db0' AND substr(t.slug, 2)::int % 10 = 0 THEN 30000 + substr(t.slug, 2)::int / 10 END, now()
+       FROM databases d JOIN tenants t ON t.id = d.tenant_id
+      WHERE ${range} AND substr(d.name, 3)::int < $1::int`,
+    [ROUTES],
+  );
+  await c.query('COMMIT');
+  await c.query('ANALYZE tenants, databases, routes');
+}
+
+async function listSuite(apis: Api[], url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    let have = 0;
+    console.log(`\n== GET /api/v1/tenants (platform admin, whole list), ${DBS} databases and ${ROUTES} routes per tenant, ${REPS} calls after 3 warm-up ==`);
+    for (const n of TENANT_STEPS) {
+      log(`seeding tenants ${have}…${n - 1}`);
+      await seedTenants(c, have, n);
+      have = n;
+      const total = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants')).rows[0]!.n;
+      // Interleaved: each API answers one call in turn, so a noisy neighbour hurts all alike.
+      const list = new Map<Api, number[]>(apis.map((a) => [a, []]));
+      const one = new Map<Api, number[]>(apis.map((a) => [a, []]));
+      const create = new Map<Api, number[]>(apis.map((a) => [a, []]));
+      const bytes = new Map<Api, number>();
+      for (let i = -3; i < REPS; i++) {
+        for (const api of apis) {
+          let t = performance.now();
+          const r = await api.call<{ items: unknown[] }>('GET', '/api/v1/tenants');
+          const dt = performance.now() - t;
+          if (r.items.length !== total) throw new Error(`${api.label}: the list has ${r.items.length} tenants, the table ${total}`);
+          bytes.set(api, JSON.stringify(r).length);
+          t = performance.now();
+          await api.call('GET', `/api/v1/tenants/${slugOf(Math.abs(i) % n)}`);
+          const dtOne = performance.now() - t;
+          // One database created (by one client): its upstream check reads the other tenants.
+          t = performance.now();
+          await api.call('POST', `/api/v1/tenants/${slugOf(0)}/databases`, { name: `x${n}${api.label.slice(0, 1)}${i + 3}`, engine: 'tls', upstream: { host: `x.${slugOf(0)}.svc.cluster.local`, port: 443 + i + 3 } });
+          if (i >= 0) {
+            list.get(api)!.push(dt);
+            one.get(api)!.push(dtOne);
+            create.get(api)!.push(performance.now() - t);
+          }
+        }
+      }
+      for (const api of apis) {
+        const s = summary(list.get(api)!);
+        console.log(
+          `${String(total).padStart(6)} tenants  ${api.label.padEnd(9)} list ${fmt(s)}  (${((s.p50 / total) * 1000).toFixed(1)} µs/tenant, ${(bytes.get(api)! / 1e6).toFixed(2)} MB)` +
+            `  GET one p50 ${ms(summary(one.get(api)!).p50)}  create a database p50 ${ms(summary(create.get(api)!).p50)}`,
+        );
+      }
+      // The usage statement alone, over pg: before (an id array, three subqueries per tenant) and now ('all').
+      const ids = (await c.query<{ id: string }>('SELECT id::text AS id FROM tenants ORDER BY slug')).rows.map((r) => r.id);
+      const now = usageQuery('all');
+      const statements = [
+        { label: 'before', text: PREVIOUS_USAGE_SQL, values: [ids] as unknown[] },
+        { label: 'now', text: now.text, values: now.values },
+      ];
+      const timed = new Map<string, number[]>(statements.map((s) => [s.label, []]));
+      for (let i = 0; i < 6; i++) {
+        for (const s of statements) {
+          const t = performance.now();
+          await c.query(s.text, s.values);
+          if (i > 0) timed.get(s.label)!.push(performance.now() - t);
+        }
+      }
+      const plans = new Map<string, string[]>();
+      for (const s of statements) plans.set(s.label, (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${s.text}`, s.values)).rows.map((r) => r['QUERY PLAN']));
+      const planMs = (label: string, what: 'Planning' | 'Execution') => Number(new RegExp(`${what} Time: ([\\d.]+)`).exec(plans.get(label)!.join('\n'))?.[1]).toFixed(1);
+      console.log(
+        `${String(total).padStart(6)} tenants  usage statement over pg, median of 5: ` +
+          statements.map((s) => `${s.label} ${ms(median(timed.get(s.label)!))} (EXPLAIN: planning ${planMs(s.label, 'Planning')} ms, execution ${planMs(s.label, 'Execution')} ms)`).join(', ') +
+          `  load ${load()}`,
+      );
+      if (n === TENANT_STEPS[TENANT_STEPS.length - 1]) {
+        for (const s of statements) {
+          // The id array is 5,000 literals long; the plan's shape is what matters.
+          const plan = plans.get(s.label)!.map((l) => l.replace(/'\{[0-9a-f,-]{200,}\}'/g, "'{…ids…}'"));
+          console.log(`\nEXPLAIN (ANALYZE, BUFFERS), usage statement ${s.label}, ${total} tenants:\n${plan.join('\n')}`);
+        }
+      }
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function growthSuite(apis: Api[], url: string): Promise<void> {
+  console.log(`\n== Growth within one tenant through the API: ${CLIENTS} clients, ${CHANGES} changes per run ==`);
+  type Row = { api: string; what: string; limits: string; perSecond: number; latency: ReturnType<typeof summary>; waiting: { mean: number; max: number }; other: ReturnType<typeof summary> };
+  const rows: Row[] = [];
+  const LIMITS = ['no limits', 'limits set'];
+  // Another tenant's reader during each run: what a burst of one tenant costs everyone else
+  // on the same API (its pool has 10 connections; a transaction waiting for a lock holds one).
+  await apis[0]!.call('POST', '/api/v1/tenants', { slug: 'bystander', name: 'Bystander', upstreamPolicy: { hostSuffixes: ['bystander.svc.cluster.local'], cidrs: [] } });
+  for (let i = 0; i < 3; i++) await apis[0]!.call('POST', '/api/v1/tenants/bystander/databases', { name: `db${i}`, engine: 'tls', upstream: { host: `db${i}.bystander.svc.cluster.local`, port: 443 } });
+  const bystander = (api: Api) => {
+    const lat: number[] = [];
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        const t = performance.now();
+        await api.call('GET', '/api/v1/tenants/bystander/databases');
+        lat.push(performance.now() - t);
+      }
+    })();
+    return async () => {
+      running = false;
+      await loop;
+      return summary(lat);
+    };
+  };
+  // Warm-up: each API creates and exposes a few databases first (JIT, pools, caches).
+  for (const api of apis) {
+    const slug = `warm${api.label.slice(0, 1)}`;
+    await api.call('POST', '/api/v1/tenants', { slug, name: slug, upstreamPolicy: { hostSuffixes: [`${slug}.svc.cluster.local`], cidrs: [] } });
+    await drive(100, CLIENTS, (i) => api.call('POST', `/api/v1/tenants/${slug}/databases`, { name: `db${i}`, engine: 'tls', upstream: { host: `db${i}.${slug}.svc.cluster.local`, port: 443 } }));
+    await drive(100, CLIENTS, (i) => api.call('PUT', `/api/v1/tenants/${slug}/databases/db${i}/external-access`, { enabled: true }));
+  }
+  for (let rep = 0; rep < GROWTH_REPS; rep++) {
+    const order = rep % 2 === 0 ? apis : [...apis].reverse();
+    for (const api of order) {
+      for (const limited of rep % 2 === 0 ? [false, true] : [true, false]) {
+        const slug = `grow${rep}${api.label.slice(0, 1)}${limited ? 'l' : 'u'}`;
+        const max = limited ? 1_000_000 : null;
+        await api.call('POST', '/api/v1/tenants', {
+          slug,
+          name: slug,
+          upstreamPolicy: { hostSuffixes: [`${slug}.svc.cluster.local`], cidrs: [] },
+          maxDatabases: max,
+          maxExternalAccess: max,
+          maxDedicatedPorts: max,
+        });
+        const limits = LIMITS[limited ? 1 : 0]!;
+        let w = lockWaiters(url);
+        let b = bystander(api);
+        const created = await drive(CHANGES, CLIENTS, (i) =>
+          api.call('POST', `/api/v1/tenants/${slug}/databases`, { name: `db${i}`, engine: 'tls', upstream: { host: `db${i}.${slug}.svc.cluster.local`, port: 443 } }),
+        );
+        rows.push({ api: api.label, what: 'create database', limits, ...created, waiting: await w.stop(), other: await b() });
+        w = lockWaiters(url);
+        b = bystander(api);
+        const enabled = await drive(CHANGES, CLIENTS, (i) => api.call('PUT', `/api/v1/tenants/${slug}/databases/db${i}/external-access`, { enabled: true }));
+        rows.push({ api: api.label, what: 'enable external access', limits, ...enabled, waiting: await w.stop(), other: await b() });
+        log(`rep ${rep + 1}/${GROWTH_REPS} ${api.label} ${limits}: create ${created.perSecond.toFixed(0)}/s, enable ${enabled.perSecond.toFixed(0)}/s (load ${load()})`);
+      }
+    }
+  }
+  console.log(
+    `\n${'change'.padEnd(24)}${'api'.padEnd(10)}${'limits'.padEnd(12)}${'changes/s med (range)'.padEnd(22)}${'latency p50 (median run)'.padEnd(26)}${'p90 (worst run)'.padEnd(17)}${'lock waiters mean/max'.padEnd(23)}other tenant's read p50 (median run)`,
+  );
+  for (const what of ['create database', 'enable external access']) {
+    for (const limits of LIMITS) {
+      for (const api of apis) {
+        const mine = rows.filter((r) => r.what === what && r.limits === limits && r.api === api.label);
+        const rates = mine.map((r) => r.perSecond);
+        console.log(
+          `${what.padEnd(24)}${api.label.padEnd(10)}${limits.padEnd(12)}${`${median(rates).toFixed(0)} (${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)})`.padEnd(22)}` +
+            `${ms(median(mine.map((r) => r.latency.p50))).padEnd(26)}${ms(Math.max(...mine.map((r) => r.latency.p90))).padEnd(17)}` +
+            `${`${(mine.reduce((a, r) => a + r.waiting.mean, 0) / mine.length).toFixed(1)} / ${Math.max(...mine.map((r) => r.waiting.max))}`.padEnd(23)}${ms(median(mine.map((r) => r.other.p50)))}`,
+        );
+      }
+    }
+  }
+}
+
+const db = await scratchDatabase('switchyard_bench_tenants');
+const apis: Api[] = [];
+try {
+  apis.push(await startApi('now', db.url));
+  if (BASELINE) apis.push(await startApi('baseline', db.url, BASELINE));
+  log(`API${apis.length > 1 ? 's' : ''} up; load ${load()}`);
+  // Growth first, on a control database of a few tenants: creating a database reads every
+  // other tenant's upstream policy (databases.service.ts allowedEndpoints), which at 5,000
+  // tenants would be the figure instead of the locking. The list then starts from no tenants.
+  if (!SKIP.has('growth')) await growthSuite(apis, db.url);
+  if (!SKIP.has('list')) {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('DELETE FROM tenants');
+    await c.end();
+    await listSuite(apis, db.url);
+  }
+} finally {
+  for (const a of apis) await a.stop();
+  await db.close();
+}
