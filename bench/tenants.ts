@@ -15,11 +15,15 @@
  *    the checking path), GROWTH_REPS times after a warm-up, alternating which goes first.
  *    Changes/s, latency, how many of the API's sessions were waiting for a lock
  *    (pg_stat_activity sampled), and the latency of another tenant's reads meanwhile.
+ * 3. The create-database transaction straight over pg, CLIENTS sessions, no API in the way:
+ *    the check as it was (FOR NO KEY UPDATE, then the usage statement) vs as it is (the API's
+ *    own holdLimitsStatement, then one count), with and without a limit, and with no lock at
+ *    all (unsafe, the floor): what the locking alone costs the database.
  *
- * Runs 2 first, on a control database of a few tenants (at 5,000 tenants the create figures
- * would measure the upstream check, not the locking), then deletes them and runs 1.
+ * Runs 2 and 3 first, on a control database of a few tenants (at 5,000 tenants the create
+ * figures would measure the upstream check, not the locking), then deletes them and runs 1.
  *
- * BASELINE=<checkout> runs both suites against that checkout's API as well, interleaved
+ * BASELINE=<checkout> runs suites 1 and 2 against that checkout's API as well, interleaved
  * (one API process each, same database; its apps/api is run, packages resolve through its
  * node_modules — a symlink to this checkout's is fine when only apps/api differs):
  *
@@ -27,18 +31,19 @@
  *   ln -s "$PWD/node_modules" /tmp/base/node_modules && ln -s "$PWD/apps/api/node_modules" /tmp/base/apps/api/node_modules
  *   BASELINE=/tmp/base npm run bench:tenants
  *
- *   TENANT_STEPS=5000 REPS=20 CLIENTS=16 CHANGES=500 GROWTH_REPS=3 npm run bench:tenants
- *   SKIP=growth npm run bench:tenants            # the list only (SKIP takes list, growth)
+ *   TENANT_STEPS=5000 REPS=20 CLIENTS=16 CHANGES=500 GROWTH_REPS=3 SQL_CHANGES=2000 npm run bench:tenants
+ *   SKIP=growth,sql npm run bench:tenants        # the list only (SKIP takes list, growth, sql)
  *
  * Runs its own embedded PostgreSQL unless DATABASE_URL names a server (a scratch database
  * is created there). Each API runs as its own process; everything shares the machine's cores,
  * and the load average is printed beside the figures.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { getFreePort } from '@switchyard/db/testing';
 import pg from 'pg';
 import { Agent } from 'undici';
-import { usageQuery } from '../apps/api/src/modules/tenants/tenant-limits.js';
+import { holdLimitsStatement, usageQuery } from '../apps/api/src/modules/tenants/tenant-limits.js';
 import { ms, root, scratchDatabase, summary } from './lib.js';
 import { ADMIN, load } from './proxy/fleet-lib.js';
 import { spawnTs, waitHttpOk, type Proc } from './proxy/processes.js';
@@ -50,6 +55,7 @@ const REPS = Number(process.env.REPS ?? 20);
 const CLIENTS = Number(process.env.CLIENTS ?? 16);
 const CHANGES = Number(process.env.CHANGES ?? 500);
 const GROWTH_REPS = Number(process.env.GROWTH_REPS ?? 3);
+const SQL_CHANGES = Number(process.env.SQL_CHANGES ?? 2000);
 const SKIP = new Set((process.env.SKIP ?? '').split(',').filter(Boolean));
 const BASELINE = process.env.BASELINE;
 
@@ -335,6 +341,87 @@ async function growthSuite(apis: Api[], url: string): Promise<void> {
   }
 }
 
+/**
+ * What the API's create-database transaction sends, over pg with no API: lock (or read) the
+ * tenant's limits, check when a limit is set, insert the database and its audit event, commit.
+ */
+async function sqlSuite(url: string): Promise<void> {
+  console.log(`\n== The create-database transaction over pg, ${CLIENTS} sessions, ${SQL_CHANGES} per run, no API ==`);
+  const setup = new pg.Client({ connectionString: url });
+  await setup.connect();
+  const clients = await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
+  // Before, the check counted with the whole usage statement; now with one count.
+  const countBefore = (c: pg.Client, tenantId: string) => c.query(PREVIOUS_USAGE_SQL, [[tenantId]]);
+  const count = (c: pg.Client, tenantId: string) => c.query('SELECT count(*)::int AS n FROM databases WHERE tenant_id = $1', [tenantId]);
+  // Now: the API's own first statement (share lock, then the advisory lock when the limit is set).
+  const hold = (c: pg.Client, tenantId: string) => {
+    const q = holdLimitsStatement(tenantId, 'maxDatabases');
+    return c.query(q.text, q.values);
+  };
+  const variants: Array<{ name: string; limited: boolean; check(c: pg.Client, tenantId: string): Promise<unknown> }> = [
+    { name: 'before: FOR NO KEY UPDATE, no limit', limited: false, check: (c, id) => c.query('SELECT max_databases FROM tenants WHERE id = $1 FOR NO KEY UPDATE', [id]) },
+    { name: 'now: FOR SHARE, no limit', limited: false, check: hold },
+    {
+      name: 'before: FOR NO KEY UPDATE + usage, limit',
+      limited: true,
+      check: async (c, id) => {
+        await c.query('SELECT max_databases FROM tenants WHERE id = $1 FOR NO KEY UPDATE', [id]);
+        await countBefore(c, id);
+      },
+    },
+    {
+      name: 'now: FOR SHARE + advisory, count, limit',
+      limited: true,
+      check: async (c, id) => {
+        await hold(c, id);
+        await count(c, id);
+      },
+    },
+    { name: 'no lock at all (unsafe floor)', limited: false, check: (c, id) => c.query('SELECT max_databases FROM tenants WHERE id = $1', [id]) },
+  ];
+  const results = new Map<string, number[]>();
+  try {
+    for (let rep = 0; rep < GROWTH_REPS; rep++) {
+      for (const v of rep % 2 === 0 ? variants : [...variants].reverse()) {
+        const tenantId = randomUUID();
+        await setup.query(`INSERT INTO tenants (id, slug, name, max_databases, updated_at) VALUES ($1, $2, $2, $3, now())`, [tenantId, `sql${rep}-${variants.indexOf(v)}`, v.limited ? 1_000_000 : null]);
+        let next = 0;
+        const t0 = performance.now();
+        await Promise.all(
+          clients.map(async (c) => {
+            for (let i = next++; i < SQL_CHANGES; i = next++) {
+              await c.query('BEGIN');
+              await v.check(c, tenantId);
+              const id = randomUUID();
+              await c.query(
+                `INSERT INTO databases (id, tenant_id, name, engine, upstream_host, upstream_port, endpoints, updated_at) VALUES ($1, $2, $3, 'tls', 'h.svc.cluster.local', 443, '[]', now())`,
+                [id, tenantId, `db${i}`],
+              );
+              await c.query(`INSERT INTO audit_events (actor_type, tenant_id, action, target_type, target_id, changes) VALUES ('admin-token', $1, 'database.create', 'database', $2, '{}')`, [tenantId, id]);
+              await c.query('COMMIT');
+            }
+          }),
+        );
+        results.set(v.name, [...(results.get(v.name) ?? []), SQL_CHANGES / ((performance.now() - t0) / 1000)]);
+      }
+    }
+    for (const v of variants) {
+      const r = results.get(v.name)!;
+      console.log(`${v.name.padEnd(44)} median ${median(r).toFixed(0).padStart(5)} changes/s  (runs ${r.map((x) => x.toFixed(0)).join(' / ')})`);
+    }
+    console.log(`load ${load()}`);
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+    await setup.end();
+  }
+}
+
 const db = await scratchDatabase('switchyard_bench_tenants');
 const apis: Api[] = [];
 try {
@@ -345,6 +432,7 @@ try {
   // other tenant's upstream policy (databases.service.ts allowedEndpoints), which at 5,000
   // tenants would be the figure instead of the locking. The list then starts from no tenants.
   if (!SKIP.has('growth')) await growthSuite(apis, db.url);
+  if (!SKIP.has('sql')) await sqlSuite(db.url);
   if (!SKIP.has('list')) {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();

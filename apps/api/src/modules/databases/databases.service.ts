@@ -149,7 +149,7 @@ export class DatabasesService {
     this.deps.access.defaultListener(body.engine); // fails early if no listener serves the engine
     try {
       const db = await this.deps.prisma.$transaction(async (tx) => {
-        // The tenant's quota, checked with its row locked (docs/accounts.md "Limits").
+        // The tenant's quota, checked in this transaction (docs/accounts.md "Limits").
         await requireRoom(tx, tenant.id, 'maxDatabases', 'body.name');
         await requireUpstreamPolicyUnchanged(tx, tenant); // the policy the upstreams were checked against
         const d = await tx.database.create({

@@ -393,7 +393,7 @@ export class ExternalAccessService {
   private async write(tx: Prisma.TransactionClient, actor: Actor, tenant: Tenant, plan: Plan, audits?: AuditEntry[]): Promise<RouteWithCert> {
     const { db, current, next, mint, previousAuto, certificateChosen } = plan;
     if (mint) await tx.certificate.create({ data: mint });
-    // The tenant's quotas, checked with its row locked: growth only (docs/accounts.md "Limits").
+    // The tenant's quotas, checked in this transaction: growth only (docs/accounts.md "Limits").
     if (next.enabled && !current.enabled) await requireRoom(tx, tenant.id, 'maxExternalAccess', 'body.enabled');
     if (next.dedicatedPort === 'assign') await requireRoom(tx, tenant.id, 'maxDedicatedPorts', 'body.dedicatedPort');
     const state: RouteState = { ...next, dedicatedPort: next.dedicatedPort === 'assign' ? await this.assignPort(tx) : next.dedicatedPort };

@@ -2,11 +2,14 @@
  * Per-tenant quotas (maxDatabases, maxExternalAccess, maxDedicatedPorts): refused at the
  * boundary with SY_TENANT_LIMIT naming the request field, allowed below it, null unlimited,
  * a limit lowered below the usage keeps what exists, two requests racing for the last unit
- * leave exactly one winner, the list counts usage as GET does, and only platform admins set
- * them.
+ * leave exactly one winner, a limit set during growth binds it exactly, growth without a
+ * limit does not queue behind other growth, the list counts usage as GET does, and only
+ * platform admins set them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
+import { Prisma } from '@switchyard/db';
+import { holdLimitsStatement, requireRoom } from './tenant-limits.js';
 
 let h: Harness;
 const tokens = new Map<string, string>();
@@ -162,6 +165,114 @@ describe('tenant limits', () => {
     expect(ports).toEqual({ codes: [200, 409], refusals: ['SY_TENANT_LIMIT'] });
     const t = (await h.call('GET', '/api/v1/tenants/race')).json();
     expect(t.usage).toEqual({ databases: 5, externalAccess: 1, dedicatedPorts: 1 });
+  });
+});
+
+/** A growth transaction of `slug` held open after its limit check (and its insert), until released. */
+async function growthInFlight(slug: string, name: string): Promise<{ release(): void; done: Promise<void> }> {
+  const tenant = await h.app.prisma.tenant.findUniqueOrThrow({ where: { slug } });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let checked!: () => void;
+  const ready = new Promise<void>((r) => (checked = r));
+  const done = h.app.prisma.$transaction(async (tx) => {
+    await requireRoom(tx, tenant.id, 'maxDatabases', 'body.name');
+    await tx.database.create({ data: { tenantId: tenant.id, name, engine: 'postgres', upstreamHost: `${name}.${slug}.svc.cluster.local`, upstreamPort: 5432 } });
+    checked();
+    await gate;
+  });
+  await Promise.race([ready, done]);
+  return { release, done };
+}
+
+/** Resolves once a session of this database waits for a lock while running a statement LIKE `pattern`. */
+async function waitingOnLock(pattern: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const rows = await h.app.prisma.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ${pattern}`;
+    if (rows[0]!.n > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`nothing waited for a lock in a statement like ${pattern}`);
+}
+
+const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'still waiting'>((r) => setTimeout(() => r('still waiting'), ms))]);
+
+describe('tenant limits and concurrent growth', () => {
+  it('growth without a limit does not wait for other growth of the tenant', async () => {
+    await tenantWith('free', 0);
+    const first = await growthInFlight('free', 'held');
+    try {
+      const second = await within(createDb('free', 'db0', 201), 10_000);
+      expect(second).not.toBe('still waiting');
+    } finally {
+      first.release();
+      await first.done;
+    }
+    expect((await h.call('GET', '/api/v1/tenants/free')).json().usage.databases).toBe(2);
+  });
+
+  it('a limit set while growth is in flight waits for it, and then binds what follows', async () => {
+    await tenantWith('setdur', 2);
+    const growth = await growthInFlight('setdur', 'inflight');
+    const patch = setLimits('setdur', { maxDatabases: 3 });
+    let patched: Awaited<typeof patch> | 'still waiting';
+    try {
+      // The PATCH's UPDATE waits for the growth's share lock; it must not commit first.
+      await waitingOnLock('UPDATE "public"."tenants"%');
+      patched = await within(patch, 200);
+      expect(patched).toBe('still waiting');
+    } finally {
+      growth.release();
+      await growth.done;
+    }
+    patched = await patch;
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json()).toMatchObject({ maxDatabases: 3, usage: { databases: 3 } });
+    expect((await createDb('setdur', 'db3', 409)).json().details[0]).toMatchObject({ max: 3, usage: 3 });
+  });
+
+  it('growth that starts while a limit is being set waits for it and is checked against it', async () => {
+    await tenantWith('growdur', 2);
+    const tenant = await h.app.prisma.tenant.findUniqueOrThrow({ where: { slug: 'growdur' } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let updated!: () => void;
+    const ready = new Promise<void>((r) => (updated = r));
+    // What a platform admin's PATCH does, held open before its commit.
+    const setting = h.app.prisma.$transaction(async (tx) => {
+      await tx.tenant.update({ where: { id: tenant.id }, data: { maxDatabases: 2 } });
+      updated();
+      await gate;
+    });
+    await Promise.race([ready, setting]);
+    const create = createDb('growdur', 'db2', 409);
+    try {
+      await waitingOnLock('%FROM tenants WHERE id = $%::uuid FOR SHARE%');
+    } finally {
+      release();
+      await setting;
+    }
+    expect((await create).json()).toMatchObject({ code: 'SY_TENANT_LIMIT', details: [{ max: 2, usage: 2 }] });
+    expect((await h.call('GET', '/api/v1/tenants/growdur')).json().usage.databases).toBe(2);
+  });
+
+  it('a check locks the tenant row before it takes the advisory lock (the order that cannot deadlock)', async () => {
+    const tenant = await h.app.prisma.tenant.findFirstOrThrow();
+    const plan = (await h.app.prisma.$queryRaw<Array<{ 'QUERY PLAN': string }>>(Prisma.sql`EXPLAIN (VERBOSE, COSTS OFF) ${holdLimitsStatement(tenant.id, 'maxDatabases')}`)).map((r) => r['QUERY PLAN']);
+    const lockRows = plan.findIndex((l) => l.includes('LockRows'));
+    expect(lockRows, plan.join('\n')).toBeGreaterThan(0);
+    // The advisory lock is evaluated only by a node above LockRows, never below it.
+    expect(plan.slice(lockRows).some((l) => l.includes('pg_advisory_xact_lock')), plan.join('\n')).toBe(false);
+    expect(plan.slice(0, lockRows).some((l) => l.includes('pg_advisory_xact_lock')), plan.join('\n')).toBe(true);
+  });
+
+  it('dedicated ports without a limit: one tenant’s concurrent requests each get their own port', async () => {
+    await tenantWith('portsfree', 3);
+    const out = await Promise.all(['db0', 'db1', 'db2'].map((db) => access('portsfree', db, { enabled: true, dedicatedPort: true })));
+    expect(out.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    expect(new Set(out.map((r) => r.json().dedicatedPort)).size).toBe(3);
   });
 });
 

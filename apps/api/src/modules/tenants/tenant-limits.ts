@@ -1,8 +1,9 @@
 /**
  * Per-tenant quotas set by the platform admin (docs/accounts.md "Limits"): databases, enabled
  * external access and dedicated ports. Each change that grows a count checks it inside its own
- * transaction with the tenant row locked, so two concurrent requests at the boundary cannot
- * both pass. Lowering a limit below the usage takes nothing away; it only refuses growth.
+ * transaction (requireRoom), so two concurrent requests at the boundary cannot both pass and a
+ * limit set during a growth cannot be overrun by it. Lowering a limit below the usage takes
+ * nothing away; it only refuses growth.
  */
 import { Prisma, type PrismaClient } from '@switchyard/db';
 import { AppError } from '../../lib/errors.js';
@@ -49,6 +50,13 @@ export function usageQuery(tenantIds: string[] | 'all'): Prisma.Sql {
      ${only('t.id')}`;
 }
 
+/** Each usage of one tenant on its own (the groups of usageQuery count the same rows). */
+const COUNT_ONE: Record<keyof TenantUsage, (tenantId: string) => Prisma.Sql> = {
+  databases: (id) => Prisma.sql`SELECT count(*)::int AS n FROM databases WHERE tenant_id = ${id}::uuid`,
+  externalAccess: (id) => Prisma.sql`SELECT count(*)::int AS n FROM routes WHERE tenant_id = ${id}::uuid AND enabled`,
+  dedicatedPorts: (id) => Prisma.sql`SELECT count(*)::int AS n FROM routes WHERE tenant_id = ${id}::uuid AND dedicated_port IS NOT NULL`,
+};
+
 /**
  * Current usage of the given tenants, or of every tenant (one query; a tenant without any
  * row counts zero, and so does one created after the statement began: callers default to ZERO).
@@ -62,30 +70,63 @@ export async function tenantUsage(db: Reader, tenantIds: string[] | 'all'): Prom
 }
 
 /**
- * Locks the tenant row for the rest of the transaction and returns its limits as committed.
- * FOR NO KEY UPDATE: it serialises the limit checks of one tenant (and the platform admin's
- * PATCH) without blocking the foreign-key locks (FOR KEY SHARE) that inserting a database or
- * route takes, so a transaction that inserted a row before checking cannot deadlock with another.
+ * Namespace of the per-tenant advisory lock that serialises limit checks (the two-int form:
+ * pg_locks objsubid 2, so it cannot meet the single-bigint keys of leader.ts and the sweeps).
  */
-export async function lockTenantLimits(tx: Prisma.TransactionClient, tenantId: string): Promise<TenantLimits> {
-  const rows = await tx.$queryRaw<Array<{ max_databases: number | null; max_external_access: number | null; max_dedicated_ports: number | null }>>`
-    SELECT max_databases, max_external_access, max_dedicated_ports FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
-  const r = rows[0];
-  if (!r) throw new AppError('SY_TENANT_NOT_FOUND');
-  return { maxDatabases: r.max_databases, maxExternalAccess: r.max_external_access, maxDedicatedPorts: r.max_dedicated_ports };
+const LIMIT_CHECK_LOCK_SPACE = 0x73796c74; // "sylt"
+
+const LIMIT_COLUMN: Record<LimitName, string> = { maxDatabases: 'max_databases', maxExternalAccess: 'max_external_access', maxDedicatedPorts: 'max_dedicated_ports' };
+
+/**
+ * The first statement of a check (exported for its test). It share-locks the tenant row until
+ * commit and returns the limits, and — only when `limit` is set, or for dedicated ports always
+ * — then takes the tenant's advisory lock: the outer SELECT evaluates the CASE on the row the
+ * inner one has locked (a subquery with FOR SHARE is never flattened; EXPLAIN shows the call
+ * above LockRows). Always row lock first, then advisory lock, in every transaction: a growth
+ * holding the advisory lock never waits for the row while another holds the row and waits for
+ * the advisory lock.
+ *
+ * FOR SHARE, not FOR NO KEY UPDATE: growth of one tenant does not wait for other growth (nor
+ * for the FOR KEY SHARE locks that inserting a database or route takes), but every change to
+ * the tenant row — a platform admin's PATCH of a limit, or an UPDATE by hand — needs FOR NO
+ * KEY UPDATE, so it waits until every growth holding the share lock has committed, and growth
+ * that asks after it waits for its commit and then reads the new row (READ COMMITTED locking
+ * reads return the latest version). So no limit changes between this read and the commit.
+ */
+export function holdLimitsStatement(tenantId: string, limit: LimitName): Prisma.Sql {
+  return Prisma.sql`
+    SELECT s.max_databases, s.max_external_access, s.max_dedicated_ports,
+           CASE WHEN ${limit === 'maxDedicatedPorts'}::boolean OR s.${Prisma.raw(LIMIT_COLUMN[limit])} IS NOT NULL
+                THEN pg_advisory_xact_lock(${LIMIT_CHECK_LOCK_SPACE}::int, hashtext(s.id::text))::text END AS serialised
+      FROM (SELECT id, max_databases, max_external_access, max_dedicated_ports FROM tenants WHERE id = ${tenantId}::uuid FOR SHARE) s`;
 }
 
 /**
  * Throws SY_TENANT_LIMIT unless the tenant may take one more of what `limit` counts. Call
  * inside the change's transaction, before its write; `field` is the request field the caller
  * would change (`body.name`, `body.enabled`, `body.dedicatedPort`).
+ *
+ * Why this is exact (docs/accounts.md "Limits"): the limits read here are the ones in force at
+ * this transaction's commit (holdLimitsStatement). Without a limit on what grows there is
+ * nothing to check, and nothing to wait for. With one, the check holds the tenant's advisory
+ * lock before it counts, and counts in a statement of its own, whose snapshot is taken after
+ * the lock: every check that passed earlier has committed and is counted. Growth that skipped
+ * the check read no limit while holding its share lock, so the PATCH that set this limit
+ * waited for it to commit, before this transaction read the limit: it is counted too.
  */
 export async function requireRoom(tx: Prisma.TransactionClient, tenantId: string, limit: LimitName, field: string): Promise<void> {
-  const limits = await lockTenantLimits(tx, tenantId);
+  const rows = await tx.$queryRaw<Array<{ max_databases: number | null; max_external_access: number | null; max_dedicated_ports: number | null }>>(holdLimitsStatement(tenantId, limit));
+  const r = rows[0];
+  if (!r) throw new AppError('SY_TENANT_NOT_FOUND');
+  const limits: TenantLimits = { maxDatabases: r.max_databases, maxExternalAccess: r.max_external_access, maxDedicatedPorts: r.max_dedicated_ports };
   const max = limits[limit];
+  // No limit: nothing to count. (Dedicated ports took the advisory lock anyway, as the row
+  // lock did before: assignPort takes the lowest free port of the shared pool, and one
+  // tenant's concurrent requests would otherwise collide on it, SY_CONFLICT.)
   if (max === null) return;
   const c = COUNTED[limit];
-  const usage = (await tenantUsage(tx, [tenantId])).get(tenantId)![c.usage];
+  // Only what this limit counts, in a statement of its own: its snapshot is taken after the locks.
+  const usage = (await tx.$queryRaw<Array<{ n: number }>>(COUNT_ONE[c.usage](tenantId)))[0]!.n;
   if (usage < max) return;
   const noun = (n: number) => (n === 1 ? c.what[0] : c.what[1]);
   // The detail says it all too: the dashboard shows it beside the field, without the message.

@@ -134,6 +134,9 @@ export class TenantsService {
     const updated = await this.prisma.$transaction(async (tx) => {
       // A narrower upstream policy must not strand existing databases outside it (locks the row).
       await requirePolicyHoldsForDatabases(tx, before.id, policy);
+      // The row lock (taken here, or above for a policy change) waits for every growth in
+      // flight (they share-lock the row, tenant-limits.ts) and holds back new ones until this
+      // commits: a new limit binds all growth after it.
       const t = await tx.tenant.update({
         where: { id: before.id },
         data: {
