@@ -39,14 +39,10 @@
  * and the load average is printed beside the figures.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { getFreePort } from '@switchyard/db/testing';
 import pg from 'pg';
-import { Agent } from 'undici';
 import { holdLimitsStatement, usageQuery } from '../apps/api/src/modules/tenants/tenant-limits.js';
-import { ms, root, scratchDatabase, summary } from './lib.js';
-import { ADMIN, load } from './proxy/fleet-lib.js';
-import { spawnTs, waitHttpOk, type Proc } from './proxy/processes.js';
+import { ms, scratchDatabase, summary } from './lib.js';
+import { load, startApi as startFleetApi, type Api as FleetApi } from './proxy/fleet-lib.js';
 
 const TENANT_STEPS = (process.env.TENANT_STEPS ?? '1000,2500,5000').split(',').map(Number);
 const DBS = Number(process.env.DBS ?? 3);
@@ -73,46 +69,13 @@ const fmt = (s: ReturnType<typeof summary>) => `p50 ${ms(s.p50).padStart(9)}  p9
 const slugOf = (n: number) => `t${String(n).padStart(5, '0')}`;
 const median = (xs: number[]) => summary(xs).p50;
 
-interface Api {
+interface Api extends FleetApi {
   label: string;
-  proc: Proc;
-  call<T = any>(method: string, path: string, body?: unknown): Promise<T>;
-  stop(): Promise<void>;
 }
 
 /** One API process (this checkout's, or `checkout`'s), as a platform admin client. */
-async function startApi(label: string, databaseUrl: string, checkout = root): Promise<Api> {
-  const port = await getFreePort();
-  const proc = spawnTs(`api-${label}`, join(checkout, 'apps/api/src/server.ts'), {
-    DATABASE_URL: databaseUrl,
-    API_HOST: '127.0.0.1',
-    API_PORT: String(port),
-    API_METRICS_PORT: '0',
-    SWITCHYARD_ADMIN_TOKEN: ADMIN,
-    SWITCHYARD_LISTENERS: `tls=tls@127.0.0.1:${await getFreePort()}`,
-    LOG_LEVEL: 'warn',
-  }, '0-1');
-  await waitHttpOk(`http://127.0.0.1:${port}/readyz`, proc);
-  const dispatcher = new Agent({ connections: 64, pipelining: 1 });
-  return {
-    label,
-    proc,
-    call: async (method, path, body) => {
-      const r = await fetch(`http://127.0.0.1:${port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher,
-      });
-      const json = (await r.json()) as any;
-      if (r.status >= 300) throw new Error(`${label}: ${method} ${path}: ${r.status} ${JSON.stringify(json).slice(0, 500)}`);
-      return json;
-    },
-    stop: async () => {
-      await dispatcher.close();
-      await proc.stop();
-    },
-  };
+async function startApi(label: string, databaseUrl: string, checkout?: string): Promise<Api> {
+  return { label, ...(await startFleetApi(databaseUrl, { connections: 64, checkout, name: `api-${label}` })) };
 }
 
 /** Runs `fn(0…n-1)` with `clients` in flight; changes per second and each call's latency. */

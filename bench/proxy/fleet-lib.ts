@@ -7,6 +7,7 @@
 import { CONFIG_CHANNEL, PROXY_APPLIED_CHANNEL } from '@switchyard/core';
 import { getFreePort } from '@switchyard/db/testing';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { Agent } from 'undici';
 import { spawnTs, startSwitchyard, waitHttpOk, type Proc, type StartedSwitchyard } from './processes.js';
@@ -25,11 +26,16 @@ export interface Api {
   stop(): Promise<void>;
 }
 
-export async function startApi(databaseUrl: string, cpus = '0-1', connections = 256): Promise<Api> {
+/**
+ * The API as its own process, with a platform admin client. `checkout`: another checkout's
+ * API (an A/B in one run, bench/tenants.ts); `name` names its process in the logs.
+ */
+export async function startApi(databaseUrl: string, o: { cpus?: string; connections?: number; checkout?: string; name?: string } = {}): Promise<Api> {
+  const { cpus = '0-1', connections = 256, name = 'api' } = o;
   const port = await getFreePort();
   const proc = spawnTs(
-    'api',
-    'apps/api/src/server.ts',
+    name,
+    o.checkout ? join(o.checkout, 'apps/api/src/server.ts') : 'apps/api/src/server.ts',
     {
       DATABASE_URL: databaseUrl,
       API_HOST: '127.0.0.1',
