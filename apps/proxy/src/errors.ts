@@ -338,9 +338,11 @@ export const REFUSALS = {
     hint: 'The connection was ended through the Switchyard API before it was established; connect again if you still need it.',
   },
   /**
-   * Also what a terminate-mode PostgreSQL session still open at the drain deadline reads
-   * (connection.ts `closeForShutdown`), as PostgreSQL's own shutdown sends 57P01; its
-   * connection event keeps the close reason `proxy_shutdown`.
+   * The drain deadline reached a connection not established yet (connection.ts
+   * `closeForShutdown`: its hello still coming, its upstream still dialled): refused in its
+   * protocol, recorded `aborted`. Its words are also what a terminate-mode PostgreSQL session
+   * still open at the deadline reads (SESSION_ENDINGS), as PostgreSQL's own shutdown sends
+   * 57P01; that session's event keeps the close reason `proxy_shutdown`.
    */
   shutting_down: {
     kind: 'shutdown',

@@ -755,12 +755,25 @@ class ClientConnection {
    * The drain deadline passed (dataplane.ts `drain`). A terminate-mode PostgreSQL session is
    * told why — an ErrorResponse 57P01 at the server's next message boundary, then its TLS is
    * closed and the database sent a Terminate (pipe.ts `endPostgresSession`) — unless no
-   * boundary comes within SESSION_END_BOUNDARY_WAIT_MS. Everything else (passthrough: the proxy
-   * cannot write into its TLS; other engines; connections not handed over yet) is closed at once.
+   * boundary comes within SESSION_END_BOUNDARY_WAIT_MS. Other established sessions
+   * (passthrough: the proxy cannot write into its TLS; other engines) are closed at once.
+   * A connection not handed over yet (its hello still coming, its upstream still dialled, our
+   * TLS handshake under way) still waits for an answer, so it is refused in the language it
+   * speaks at that moment, as `closeForRoute` does (`shutting_down`): an ErrorResponse 57P01
+   * inside TLS for terminate-mode PostgreSQL, an HTTP 503, a Kubernetes Status or a RESP error
+   * for other terminate-mode engines, a TLS alert after a hello, a plaintext ErrorResponse to
+   * a PostgreSQL client that has not asked for TLS.
    */
   closeForShutdown(): void {
-    this.closeReason ??= 'proxy_shutdown';
-    this.endSession('proxy_shutdown');
+    if (this.finished) return;
+    // A CancelRequest being delivered is answered by the close alone (PostgreSQL's way).
+    if (this.upstream || this.cancelling) {
+      this.closeReason ??= 'proxy_shutdown';
+      return this.endSession('proxy_shutdown');
+    }
+    if (this.pgInTls) return this.refuse('shutting_down', 'none');
+    if (this.refuseDialling && !this.tls) return this.refuseDialling('shutting_down');
+    this.refuse('shutting_down', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
   }
 
   /**

@@ -8,13 +8,17 @@
  *    of other engines are closed bare, as before;
  *  - every one is recorded as `proxy_shutdown`;
  *  - the same words for a route disabled with `close` and for an order through the API
- *    (`route_disabled_closed`, `terminated`), each naming its cause.
+ *    (`route_disabled_closed`, `terminated`), each naming its cause;
+ *  - connections not handed over yet (a database still being dialled, a hello still to come)
+ *    are refused in the language they speak at that moment (`shutting_down`).
  * e2e/protocol/postgres-terminate.test.ts repeats the PostgreSQL cases with psql on a proxy process.
  */
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
 import { ControlDb, createTestDatabase, readUntilClose, startFakeUpstream, startTls, TEST_KEYS, testCert, type FakeUpstream, type TestDatabase } from '@switchyard/testkit';
+import { buildSslRequest } from '@switchyard/wire';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +39,9 @@ let closingRoute = '';
 /** A TLS upstream that echoes (passthrough) and a plaintext one that echoes (a Redis-style route). */
 let passUpstream: FakeUpstream;
 let echoServer: Server;
+/** An upstream that accepts and never answers (the proxy's TLS to it waits): dials still under way. */
+let stallServer: Server;
+const stalled: Socket[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -51,10 +58,18 @@ beforeAll(async () => {
     s.pipe(s);
   });
   await new Promise<void>((r) => echoServer.listen(0, '127.0.0.1', r));
+  stallServer = createServer((s) => {
+    s.on('error', () => {});
+    stalled.push(s);
+  });
+  await new Promise<void>((r) => stallServer.listen(0, '127.0.0.1', r));
+  const stallPort = (stallServer.address() as AddressInfo).port;
   const terminate = (name: string) => ({ hostname: `${name}.${D}`, tlsMode: 'terminate' as const, certificate: issueCertificate(routeCa, { hostnames: [`${name}.${D}`] }) });
   await control.putRoute({ database: 'pg', engine: 'postgres', upstream: { host, port: server.port }, listener: 'postgres', upstreamTls: false, ...terminate('pg') });
   ({ routeId: closingRoute } = await control.putRoute({ database: 'pgclose', engine: 'postgres', upstream: { host, port: server.port }, listener: 'postgres', upstreamTls: false, disableBehavior: 'close', ...terminate('pgclose') }));
   await control.putRoute({ database: 'pass', engine: 'postgres', upstream: { host: '127.0.0.1', port: passUpstream.port }, hostname: `pass.${D}`, listener: 'postgres' });
+  await control.putRoute({ database: 'stallpg', engine: 'postgres', upstream: { host: '127.0.0.1', port: stallPort }, listener: 'postgres', upstreamTls: true, ...terminate('stallpg') });
+  await control.putRoute({ database: 'stallcache', engine: 'redis', upstream: { host: '127.0.0.1', port: stallPort }, listener: 'tls', upstreamTls: true, ...terminate('stallcache') });
   ({ version } = await control.putRoute({
     database: 'cache',
     engine: 'redis',
@@ -69,6 +84,8 @@ afterAll(async () => {
   await direct?.end();
   await passUpstream?.close();
   await new Promise<void>((r) => (echoServer ? echoServer.close(() => r()) : r()));
+  for (const s of stalled) s.destroy();
+  await new Promise<void>((r) => (stallServer ? stallServer.close(() => r()) : r()));
   await control?.close();
   await db?.drop();
 });
@@ -211,6 +228,44 @@ describe('drain deadline: sessions the proxy cannot speak in are closed bare, as
     expect(await events('drain-others')).toEqual([
       { sni: `cache.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
       { sni: `pass.${D}`, outcome: 'ok', reason: 'proxy_shutdown' },
+    ]);
+  });
+});
+
+describe('drain deadline: connections not handed over yet are refused in their language', () => {
+  it('a terminate-mode PostgreSQL login whose database is still being dialled reads FATAL 57P01, a Redis client waiting for its ServerHello a RESP error, a libpq client before its hello a TLS alert', async () => {
+    const proxy = await drainingProxy('drain-dialling');
+    const dialled = stalled.length;
+    const pgc = new pg.Client({ host: '127.0.0.1', port: proxy.ports.postgres!, user: 'u', database: 'd', ssl: { ca: routeCa.certPem, servername: `stallpg.${D}` } });
+    pgc.on('error', () => {});
+    const pgFailed = pgc.connect().then(
+      () => null,
+      (err: Error & { code?: string }) => err,
+    );
+    const redis = tlsConnect({ host: '127.0.0.1', port: proxy.ports.tls!, servername: `stallcache.${D}`, ca: routeCa.certPem });
+    // The answer comes after the client's first command, as a Redis server's would.
+    redis.once('secureConnect', () => redis.write('*1\r\n$4\r\nPING\r\n'));
+    const redisBytes = readUntilClose(redis);
+    // A libpq client that asked for TLS and was answered 'S', its ClientHello not sent yet.
+    const early = tcpConnect({ host: '127.0.0.1', port: proxy.ports.postgres! });
+    early.write(buildSslRequest());
+    const [answer] = (await once(early, 'data')) as [Buffer];
+    expect(answer.toString()).toBe('S');
+    const earlyBytes = readUntilClose(early);
+    // Both upstreams are being dialled: the stalling server holds their TCP connections.
+    await expect.poll(() => stalled.length - dialled, { timeout: 10_000 }).toBe(2);
+
+    await proxy.stop();
+
+    expect(await pgFailed).toMatchObject({ code: '57P01', severity: 'FATAL', message: 'Switchyard: the proxy is shutting down; reconnect' });
+    expect((await redisBytes).toString()).toBe('-ERR Switchyard: the proxy is shutting down; reconnect\r\n');
+    // A TLS alert record: content type 21, fatal (2), internal_error (80).
+    const alert = await earlyBytes;
+    expect([alert[0], alert[5], alert[6]]).toEqual([21, 2, 80]);
+    expect(await events('drain-dialling')).toEqual([
+      { sni: `stallcache.${D}`, outcome: 'aborted', reason: 'shutting_down' },
+      { sni: `stallpg.${D}`, outcome: 'aborted', reason: 'shutting_down' },
+      { sni: null, outcome: 'aborted', reason: 'shutting_down' },
     ]);
   });
 });
