@@ -9,6 +9,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ConnectionEventInput } from './audit/connection-log.js';
 import type { ProxyConfig } from './config.js';
+import { SHUTDOWN_CLOSE_MAX_MS } from './listener/connection.js';
 import type { ListenerContext } from './listener/context.js';
 import { DedicatedPorts } from './listener/dedicated-ports.js';
 import { ProxyListener } from './listener/listener.js';
@@ -45,6 +46,12 @@ export interface DataPlaneDeps {
 }
 
 type Live = { closeForShutdown(): void; closeForRoute(): void };
+
+/**
+ * After the drain deadline, beyond the longest a connection takes to close then
+ * (SHUTDOWN_CLOSE_MAX_MS): time for the close handlers to record their events.
+ */
+const DRAIN_RECORD_MARGIN_MS = 500;
 
 export class DataPlane {
   readonly registry: ConnectionRegistry;
@@ -178,7 +185,7 @@ export class DataPlane {
     if (this.open.size > 0) {
       log.warn({ open: this.open.size }, 'drain deadline reached; closing remaining connections');
       for (const c of [...this.open]) c.closeForShutdown();
-      await this.idle(2000);
+      await this.idle(SHUTDOWN_CLOSE_MAX_MS + DRAIN_RECORD_MARGIN_MS);
     }
   }
 

@@ -93,11 +93,15 @@ const GOODBYES: Record<keyof typeof SESSION_ENDINGS, Buffer> = {
 };
 /**
  * How long the server's current message may take to end once the proxy decided to end the
- * session (a large DataRow mid-flight, a client too slow to take it). With the linger that
- * follows it stays within the 2 s the drain gives closing connections to record their events
- * (dataplane.ts `drain`).
+ * session (a large DataRow mid-flight, a client too slow to take it); the linger follows.
  */
 const SESSION_END_BOUNDARY_WAIT_MS = 500;
+/**
+ * The longest a connection ended at the drain deadline takes to close: the boundary wait, then
+ * the linger (refusals linger as long). The drain waits this, and a little more for the close
+ * handlers to record their events (dataplane.ts `drain`).
+ */
+export const SHUTDOWN_CLOSE_MAX_MS = SESSION_END_BOUNDARY_WAIT_MS + REFUSAL_LINGER_MS;
 
 
 /**
