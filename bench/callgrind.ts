@@ -5,7 +5,7 @@
  * load (a separate, normal process: this one) warms it up, then for each phase the counters
  * are zeroed (`callgrind_control -z`), the phase runs, and they are dumped (`-d`):
  *
- *   conns   N new TLS connections (full handshake, 32-byte echo, close), concurrency 4,
+ *   conns   N new TLS connections (full handshake, 32-byte echo, close), concurrency 4 (`--concurrency`),
  *           `--passes` times (mean and spread reported)
  *   up      M MiB of plain bytes after a ClientHello, client → upstream, 4 streams, until
  *           the upstream's FIN comes back through the proxy
@@ -44,6 +44,7 @@
  *   npm run bench:instructions -- --targets switchyard,node --mib 0 --conns 500 --passes 5
  *   npm run bench:instructions -- --baseline /tmp/sy-base --targets switchyard,baseline
  *   npm run bench:instructions -- --syscalls --targets switchyard,node   # system calls instead
+ *   npm run bench:instructions -- --syscalls --mib 0 --concurrency 1   # one connection at a time (default 4)
  *
  * `--mib 0` skips the bulk phases; `--keep-timers` runs Switchyard with its default timers. `--syscalls`: the targets run without valgrind, and
  * `strace -f -c` is attached (`-p`) for the measured connections only (after the warm-up):
@@ -78,6 +79,7 @@ const { values: opt } = parseArgs({
     syscalls: { type: 'boolean', default: false },
     'keep-timers': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    concurrency: { type: 'string' },
   },
 });
 const SYSCALLS = opt.syscalls;
@@ -90,6 +92,8 @@ const ROUTES = Number(opt.routes ?? 1000);
 const CONNS = Number(opt.conns ?? 1000);
 const MIB = Number(opt.mib ?? 64);
 const PASSES = Math.max(1, Number(opt.passes ?? 3));
+/** Connections in flight at once (`--concurrency`; 1 shows what each connection's own wake-ups cost). */
+const CONCURRENCY = Math.max(1, Number(opt.concurrency ?? 4));
 /** Most warm-up connections (chunks of CONNS until one spends < SETTLED in TurboFan). */
 const WARMUP = Number(opt.warmup ?? CONNS * 12);
 const SETTLED = 0.05;
@@ -142,7 +146,7 @@ let refused = 0;
 async function conns(port: number, n: number): Promise<void> {
   let next = 0;
   await Promise.all(
-    Array.from({ length: 4 }, async () => {
+    Array.from({ length: CONCURRENCY }, async () => {
       while (next++ < n) {
         for (let tries = 1; ; tries++) {
           try {

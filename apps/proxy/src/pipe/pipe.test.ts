@@ -135,6 +135,20 @@ describe.each([
     expect(await ended).toBe('client_closed');
   });
 
+  it('after the client\'s FIN, a large response and the upstream\'s FIN at once: every byte arrives, then the end', async () => {
+    // The client's side ends only once everything queued for it is written: the response
+    // still in flight must arrive before the FIN, never cut or reset.
+    const down = mixedParts(3 * 1024 * 1024);
+    const { client, ended } = await throughProxy((s) => {
+      s.once('end', () => writeAll(s, down));
+      s.resume();
+    }, withReads);
+    const got = readSlowly(client);
+    client.end('request');
+    expect(sha(await got)).toBe(sha(Buffer.concat(down)));
+    expect(await ended).toBe('client_closed');
+  });
+
   it('records an upstream that resets the connection as the upstream closing, and ends the client', async () => {
     // A reset is how a server that exits with unread bytes (the client's close_notify) closes.
     const { client, ended } = await throughProxy((s) => s.once('data', () => s.resetAndDestroy()), withReads);
