@@ -3,12 +3,15 @@
  *
  * 1. The tenant list. TENANT_STEPS tenants (default 1,000, 2,500 and 5,000), each with DBS
  *    databases of which ROUTES have a route (the first enabled; every 10th tenant's first
- *    route holds a dedicated port), bulk-inserted. GET /api/v1/tenants as a platform admin —
- *    the dashboard's Tenants page and tenant menu load it whole (it has no pagination) —
- *    REPS times after a warm-up, GET /api/v1/tenants/:slug, and the usage statement on its
- *    own: timed over pg (median of 5) and EXPLAIN (ANALYZE, BUFFERS), next to the statement
- *    it replaced (three correlated subqueries per tenant over an id array; kept below). Also
- *    the time to create one database, whose upstream check reads every other tenant's policy.
+ *    route holds a dedicated port), bulk-inserted. As a platform admin, REPS times after a
+ *    warm-up: GET /api/v1/tenants with no parameters — the first page (100 tenants; what the
+ *    dashboard's Tenants page and tenant menu load; an API from before the list was paginated
+ *    answers every tenant) — a page near the end (`cursor`), a search (`q`), every page at
+ *    limit=1000 one after the other, GET /api/v1/tenants/:slug, and the usage statement on its
+ *    own: timed over pg (median of 5) and EXPLAIN (ANALYZE, BUFFERS), for every tenant next to
+ *    the statement it replaced (three correlated subqueries per tenant over an id array; kept
+ *    below) and for one page's 100 ids. Also the time to create one database, whose upstream
+ *    check reads every other tenant's policy.
  * 2. Growth within one tenant through the API. CLIENTS concurrent clients make CHANGES
  *    changes for a fresh tenant: create its databases, then enable external access on each;
  *    once with no limits and once with limits set far above the usage (so every change takes
@@ -146,55 +149,86 @@ async function seedTenants(c: pg.Client, from: number, to: number): Promise<void
   await c.query('ANALYZE tenants, databases, routes');
 }
 
+type ListPage = { items: Array<{ slug: string }>; nextCursor?: string | null };
+
+/** An API from before the list was paginated answers every tenant, without `nextCursor`. */
+const paginated = (r: ListPage) => 'nextCursor' in r;
+
 async function listSuite(apis: Api[], url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     let have = 0;
-    console.log(`\n== GET /api/v1/tenants (platform admin, whole list), ${DBS} databases and ${ROUTES} routes per tenant, ${REPS} calls after 3 warm-up ==`);
+    console.log(`\n== GET /api/v1/tenants (platform admin), ${DBS} databases and ${ROUTES} routes per tenant, ${REPS} calls after 3 warm-up ==`);
     for (const n of TENANT_STEPS) {
       log(`seeding tenants ${have}…${n - 1}`);
       await seedTenants(c, have, n);
       have = n;
       const total = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants')).rows[0]!.n;
-      // Interleaved: each API answers one call in turn, so a noisy neighbour hurts all alike.
-      const list = new Map<Api, number[]>(apis.map((a) => [a, []]));
-      const one = new Map<Api, number[]>(apis.map((a) => [a, []]));
-      const create = new Map<Api, number[]>(apis.map((a) => [a, []]));
+      // A page near the end starts after this slug; the search matches 10 tenants by slug (t00490…t00499 at 5,000).
+      const deep = Buffer.from(slugOf(n - 150)).toString('base64url');
+      const search = slugOf(Math.floor(n / 100) * 10 - 10).slice(0, 5);
+      const timings = ['list', 'deep page', 'search', 'every page', 'one', 'create'] as const;
+      const times = new Map<Api, Record<(typeof timings)[number], number[]>>(apis.map((a) => [a, Object.fromEntries(timings.map((k) => [k, []])) as never]));
       const bytes = new Map<Api, number>();
+      const firstPage = new Map<Api, number>();
+      // Interleaved: each API answers one call in turn, so a noisy neighbour hurts all alike.
       for (let i = -3; i < REPS; i++) {
         for (const api of apis) {
-          let t = performance.now();
-          const r = await api.call<{ items: unknown[] }>('GET', '/api/v1/tenants');
-          const dt = performance.now() - t;
-          if (r.items.length !== total) throw new Error(`${api.label}: the list has ${r.items.length} tenants, the table ${total}`);
+          const took = async <T>(what: (typeof timings)[number], fn: () => Promise<T>): Promise<T> => {
+            const t = performance.now();
+            const out = await fn();
+            if (i >= 0) times.get(api)![what].push(performance.now() - t);
+            return out;
+          };
+          const r = await took('list', () => api.call<ListPage>('GET', '/api/v1/tenants'));
+          const expected = paginated(r) ? Math.min(100, total) : total;
+          if (r.items.length !== expected) throw new Error(`${api.label}: the first page has ${r.items.length} tenants, expected ${expected} of ${total}`);
           bytes.set(api, JSON.stringify(r).length);
-          t = performance.now();
-          await api.call('GET', `/api/v1/tenants/${slugOf(Math.abs(i) % n)}`);
-          const dtOne = performance.now() - t;
-          // One database created (by one client): its upstream check reads the other tenants.
-          t = performance.now();
-          await api.call('POST', `/api/v1/tenants/${slugOf(0)}/databases`, { name: `x${n}${api.label.slice(0, 1)}${i + 3}`, engine: 'tls', upstream: { host: `x.${slugOf(0)}.svc.cluster.local`, port: 443 + i + 3 } });
-          if (i >= 0) {
-            list.get(api)!.push(dt);
-            one.get(api)!.push(dtOne);
-            create.get(api)!.push(performance.now() - t);
+          firstPage.set(api, r.items.length);
+          if (paginated(r)) {
+            await took('deep page', () => api.call<ListPage>('GET', `/api/v1/tenants?cursor=${deep}`));
+            await took('search', () => api.call<ListPage>('GET', `/api/v1/tenants?q=${search}`));
+            const seen = await took('every page', async () => {
+              let count = 0;
+              let cursor: string | null | undefined = null;
+              do {
+                const p: ListPage = await api.call<ListPage>('GET', `/api/v1/tenants?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+                count += p.items.length;
+                cursor = p.nextCursor;
+              } while (cursor);
+              return count;
+            });
+            if (seen !== total) throw new Error(`${api.label}: paging found ${seen} tenants, the table has ${total}`);
           }
+          await took('one', () => api.call('GET', `/api/v1/tenants/${slugOf(Math.abs(i) % n)}`));
+          // One database created (by one client): its upstream check reads the other tenants.
+          await took('create', () =>
+            api.call('POST', `/api/v1/tenants/${slugOf(0)}/databases`, { name: `x${n}${api.label.slice(0, 1)}${i + 3}`, engine: 'tls', upstream: { host: `x.${slugOf(0)}.svc.cluster.local`, port: 443 + i + 3 } }),
+          );
         }
       }
       for (const api of apis) {
-        const s = summary(list.get(api)!);
+        const t = times.get(api)!;
+        const s = summary(t.list);
+        const paged = t['deep page'].length > 0;
         console.log(
-          `${String(total).padStart(6)} tenants  ${api.label.padEnd(9)} list ${fmt(s)}  (${((s.p50 / total) * 1000).toFixed(1)} µs/tenant, ${(bytes.get(api)! / 1e6).toFixed(2)} MB)` +
-            `  GET one p50 ${ms(summary(one.get(api)!).p50)}  create a database p50 ${ms(summary(create.get(api)!).p50)}`,
+          `${String(total).padStart(6)} tenants  ${api.label.padEnd(9)} list (no parameters: ${firstPage.get(api)} tenants, ${(bytes.get(api)! / 1e6).toFixed(2)} MB) ${fmt(s)}` +
+            (paged
+              ? `\n${' '.repeat(24)}page near the end p50 ${ms(summary(t['deep page']).p50)}  q=${search} p50 ${ms(summary(t.search).p50)}  every page at limit=1000 p50 ${ms(summary(t['every page']).p50)}`
+              : '') +
+            `\n${' '.repeat(24)}GET one p50 ${ms(summary(t.one).p50)}  create a database p50 ${ms(summary(t.create).p50)}`,
         );
       }
-      // The usage statement alone, over pg: before (an id array, three subqueries per tenant) and now ('all').
+      // The usage statement alone, over pg: before (an id array, three subqueries per tenant),
+      // every tenant ('all', the whole list before pagination) and one page's ids (the list now).
       const ids = (await c.query<{ id: string }>('SELECT id::text AS id FROM tenants ORDER BY slug')).rows.map((r) => r.id);
-      const now = usageQuery('all');
+      const all = usageQuery('all');
+      const page = usageQuery(ids.slice(0, 100));
       const statements = [
         { label: 'before', text: PREVIOUS_USAGE_SQL, values: [ids] as unknown[] },
-        { label: 'now', text: now.text, values: now.values },
+        { label: 'all', text: all.text, values: all.values },
+        { label: 'page', text: page.text, values: page.values },
       ];
       const timed = new Map<string, number[]>(statements.map((s) => [s.label, []]));
       for (let i = 0; i < 6; i++) {

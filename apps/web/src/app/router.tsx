@@ -174,7 +174,13 @@ const adminPages = [
   createRoute({ getParentRoute: () => adminRoute, path: '/connections', validateSearch: connectionsSearch, component: lazyRouteComponent(() => import('../features/connections/ConnectionsPage'), 'PlatformConnectionsPage') }),
   createRoute({ getParentRoute: () => adminRoute, path: '/audit', validateSearch: (s: Record<string, unknown>) => parseAuditFilters(s) as Record<string, unknown>, component: lazyRouteComponent(() => import('../features/audit/AuditPage'), 'PlatformAuditPage') }),
   createRoute({ getParentRoute: () => adminRoute, path: '/proxies', component: lazyRouteComponent(() => import('../features/proxies/ProxiesPage'), 'ProxiesPage') }),
-  createRoute({ getParentRoute: () => adminRoute, path: '/tenants', component: lazyRouteComponent(() => import('../features/admin/TenantsAdminPage'), 'TenantsAdminPage') }),
+  createRoute({
+    getParentRoute: () => adminRoute,
+    path: '/tenants',
+    // The server-side search (`?q=acme`); a number typed into the URL is text too.
+    validateSearch: (s: Record<string, unknown>): { q?: string } => (typeof s.q === 'string' || typeof s.q === 'number') && String(s.q).trim() ? { q: String(s.q) } : {},
+    component: lazyRouteComponent(() => import('../features/admin/TenantsAdminPage'), 'TenantsAdminPage'),
+  }),
   createRoute({ getParentRoute: () => adminRoute, path: '/users', component: lazyRouteComponent(() => import('../features/admin/UsersAdminPage'), 'UsersAdminPage') }),
   createRoute({ getParentRoute: () => adminRoute, path: '/tokens', component: lazyRouteComponent(() => import('../features/admin/PlatformTokensPage'), 'PlatformTokensPage') }),
 ];

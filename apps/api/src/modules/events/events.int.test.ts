@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
-import { csvField, decodeCursor, encodeCursor, EventsService } from './events.service.js';
+import { csvField, decodeEventCursor, encodeEventCursor, EventsService } from './events.service.js';
 
 let h: Harness;
 let acme: string;
@@ -205,7 +205,7 @@ describe('audit events', () => {
 
 describe('helpers', () => {
   it('round-trips cursors and neutralises CSV formulas', () => {
-    const c = decodeCursor(encodeCursor(new Date(base), 12345678901234n));
+    const c = decodeEventCursor(encodeEventCursor(new Date(base), 12345678901234n));
     expect(c).toEqual({ at: new Date(base), id: 12345678901234n });
     expect(csvField('=cmd()')).toBe("'=cmd()");
     expect(csvField('a,"b"')).toBe('"a,""b"""');

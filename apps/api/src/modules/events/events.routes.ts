@@ -13,7 +13,8 @@ import {
   StatsQuery,
   StatsResponse,
 } from './events.schemas.js';
-import type { CsvExport, Page } from './events.service.js';
+import type { Page } from '../../lib/pagination.js';
+import type { CsvExport } from './events.service.js';
 
 function send<T>(reply: FastifyReply, result: Page<T> | CsvExport) {
   if ('csv' in result) {

@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
+import { CursorParam, LimitParam, NextCursor } from '../../lib/pagination.js';
 import { Slug, Timestamp, TimestampInput } from '../../lib/schemas.js';
 
-const Cursor = Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from a previous page (`nextCursor`)' });
-const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+const Limit = LimitParam({ default: 100, maximum: 1000 });
 const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv streams every matching row as text/csv' }));
 const TimeRange = {
   from: Type.Optional(TimestampInput('Inclusive start; default: 24 h before `to`')),
@@ -20,7 +20,7 @@ export const ConnectionEventsQuery = Type.Object(
     reason: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', maxLength: 64, description: 'Close/refusal reason code (docs/proxy.md)' })),
     sni: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
     limit: Type.Optional(Limit),
-    cursor: Type.Optional(Cursor),
+    cursor: Type.Optional(CursorParam),
     format: Format,
   },
   { additionalProperties: false },
@@ -92,7 +92,7 @@ export const ConnectionEvent = Type.Object(
 export const ConnectionEventsPage = Type.Object(
   {
     items: Type.Array(ConnectionEvent),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+    nextCursor: NextCursor,
   },
   { examples: [{ items: (ConnectionEvent as { examples?: unknown[] }).examples, nextCursor: 'MTc2Mzc5NTYwMDAwMDoxMDQy' }] },
 );
@@ -166,7 +166,7 @@ export const AuditEventsQuery = Type.Object(
     targetType: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$', maxLength: 64, examples: ['route'] })),
     actorId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     limit: Type.Optional(Limit),
-    cursor: Type.Optional(Cursor),
+    cursor: Type.Optional(CursorParam),
     format: Format,
   },
   { additionalProperties: false },
@@ -216,7 +216,7 @@ export const AuditEvent = Type.Object(
 export const AuditEventsPage = Type.Object(
   {
     items: Type.Array(AuditEvent),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+    nextCursor: NextCursor,
   },
   { examples: [{ items: (AuditEvent as { examples?: unknown[] }).examples, nextCursor: null }] },
 );

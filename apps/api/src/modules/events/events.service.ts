@@ -9,6 +9,7 @@ import { parseCidr } from '@switchyard/core';
 import { Prisma, type PrismaClient, type Tenant } from '@switchyard/db';
 import { requirePlatformAdmin, type Actor } from '../../lib/access.js';
 import { AppError } from '../../lib/errors.js';
+import { decodeCursor, encodeCursor, invalidQuery, pageOf, type Page } from '../../lib/pagination.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import {
   INTERVALS,
@@ -42,21 +43,21 @@ interface Range {
   to: Date;
 }
 
-function invalid(field: string, message: string): AppError {
-  return new AppError('SY_VALIDATION', `${field} ${message}`, [{ field, message }]);
-}
-
 export function parseRange(q: { from?: string; to?: string }, defaultSpanMs = DAY_MS): Range {
   const to = q.to ? new Date(q.to) : new Date();
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - defaultSpanMs);
-  if (from.getTime() >= to.getTime()) throw invalid('querystring.from', 'must be before `to`');
-  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) throw invalid('querystring.from', `range must not exceed ${MAX_RANGE_DAYS} days`);
+  if (from.getTime() >= to.getTime()) throw invalidQuery('querystring.from', 'must be before `to`');
+  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) throw invalidQuery('querystring.from', `range must not exceed ${MAX_RANGE_DAYS} days`);
   return { from, to };
 }
 
-/** Opaque keyset cursor: the sort key of the last row returned. */
-export function encodeCursor(at: Date, id: bigint): string {
-  return Buffer.from(`${at.getTime()}:${id}`).toString('base64url');
+/** The sort key of an event as a cursor (lib/pagination.ts): its time and id. */
+function eventKey(at: Date, id: bigint): string {
+  return `${at.getTime()}:${id}`;
+}
+
+export function encodeEventCursor(at: Date, id: bigint): string {
+  return encodeCursor(eventKey(at, id));
 }
 
 /** Event ids are PostgreSQL bigints. */
@@ -64,14 +65,14 @@ const MAX_EVENT_ID = 2n ** 63n - 1n;
 /** Cursor times are instants PostgreSQL stores (lib/validation.ts, `date-time`). */
 const MAX_CURSOR_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
 
-export function decodeCursor(cursor: string): { at: Date; id: bigint } {
-  const m = /^(\d{1,15}):(\d{1,20})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  // A cursor we never issued (edited, or from another endpoint) must be a 400, not reach the
-  // database: an id past the bigint range or a time past year 9999 was a 500 there.
-  const at = m ? Number(m[1]) : NaN;
-  const id = m ? BigInt(m[2]!) : -1n;
-  if (!m || at > MAX_CURSOR_MS || id > MAX_EVENT_ID) throw invalid('querystring.cursor', 'is not a cursor returned by this API');
-  return { at: new Date(at), id };
+export function decodeEventCursor(cursor: string): { at: Date; id: bigint } {
+  return decodeCursor(cursor, (key) => {
+    const m = /^(\d{1,15}):(\d{1,20})$/.exec(key);
+    // A cursor we never issued (edited, or from another endpoint) must be a 400, not reach the
+    // database: an id past the bigint range or a time past year 9999 was a 500 there.
+    if (!m || Number(m[1]) > MAX_CURSOR_MS || BigInt(m[2]!) > MAX_EVENT_ID) return undefined;
+    return { at: new Date(Number(m[1])), id: BigInt(m[2]!) };
+  });
 }
 
 /** Neutralises spreadsheet formulas and quotes per RFC 4180. */
@@ -175,7 +176,6 @@ function auditView(r: AuditRow) {
 
 const AUDIT_COLUMNS = ['id', 'at', 'actorType', 'actorId', 'tenant', 'action', 'targetType', 'targetId', 'changes', 'clientAddress', 'requestId'] as const;
 
-export type Page<T> = { items: T[]; nextCursor: string | null };
 export type CsvExport = { csv: Readable; filename: string };
 
 export class EventsService {
@@ -205,7 +205,7 @@ export class EventsService {
     if (q.sni) where.push(Prisma.sql`e.sni = ${q.sni.toLowerCase()}`);
     if (q.clientAddress) {
       const cidr = parseCidr(q.clientAddress);
-      if (!cidr) throw invalid('querystring.clientAddress', 'is not an IP address or a CIDR with zero host bits');
+      if (!cidr) throw invalidQuery('querystring.clientAddress', 'is not an IP address or a CIDR with zero host bits');
       where.push(Prisma.sql`e.client_address <<= ${cidr.text}::inet`);
     }
     return where;
@@ -214,7 +214,7 @@ export class EventsService {
   private async connectionPage(where: Prisma.Sql[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof connView>>> {
     const conds = [...where];
     if (cursor) {
-      const c = decodeCursor(cursor);
+      const c = decodeEventCursor(cursor);
       conds.push(Prisma.sql`(e.started_at, e.id) < (${c.at}, ${c.id})`);
     }
     const rows = await this.prisma.$queryRaw<ConnRow[]>`
@@ -228,10 +228,8 @@ export class EventsService {
        WHERE ${Prisma.join(conds, ' AND ')}
        ORDER BY e.started_at DESC, e.id DESC
        LIMIT ${limit + 1}`;
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
-    return { items: page.map(connView), nextCursor: more && last ? encodeCursor(last.started_at, last.id) : null };
+    const page = pageOf(rows, limit, (last) => eventKey(last.started_at, last.id));
+    return { items: page.items.map(connView), nextCursor: page.nextCursor };
   }
 
   private csv<T extends Record<string, unknown>>(columns: readonly string[], fetch: (cursor?: string) => Promise<Page<T>>, filename: string): CsvExport {
@@ -286,7 +284,7 @@ export class EventsService {
     const step = seconds * 1000;
     const from = new Date(Math.floor(range.from.getTime() / step) * step);
     const buckets = Math.ceil((range.to.getTime() - from.getTime()) / step);
-    if (buckets > MAX_BUCKETS) throw invalid('querystring.interval', `gives ${buckets} buckets for this range; at most ${MAX_BUCKETS}`);
+    if (buckets > MAX_BUCKETS) throw invalidQuery('querystring.interval', `gives ${buckets} buckets for this range; at most ${MAX_BUCKETS}`);
     type BucketRow = { bucket: Date; reason: string | null; n: bigint; ok: bigint; bytes_in: bigint; bytes_out: bigint };
     const bin = (col: Prisma.Sql) => Prisma.sql`date_bin(make_interval(secs => ${seconds}), ${col}, TIMESTAMPTZ '1970-01-01')`;
     const rawBuckets = (span: Range) => {
@@ -452,7 +450,7 @@ export class EventsService {
   private async auditPage(where: Prisma.Sql[], limit: number, cursor?: string): Promise<Page<ReturnType<typeof auditView>>> {
     const conds = [...where];
     if (cursor) {
-      const c = decodeCursor(cursor);
+      const c = decodeEventCursor(cursor);
       conds.push(Prisma.sql`(a.at, a.id) < (${c.at}, ${c.id})`);
     }
     const rows = await this.prisma.$queryRaw<AuditRow[]>`
@@ -463,10 +461,8 @@ export class EventsService {
        WHERE ${Prisma.join(conds, ' AND ')}
        ORDER BY a.at DESC, a.id DESC
        LIMIT ${limit + 1}`;
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
-    return { items: page.map(auditView), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+    const page = pageOf(rows, limit, (last) => eventKey(last.at, last.id));
+    return { items: page.items.map(auditView), nextCursor: page.nextCursor };
   }
 
   private auditFilters(tenantId: string | null, q: AuditEventsQuery, range: Range): Prisma.Sql[] {

@@ -30,9 +30,10 @@ type Reader = Pick<PrismaClient, '$queryRaw'> | Prisma.TransactionClient;
 /**
  * The statement behind `tenantUsage`: one grouped count per table, joined to the tenants,
  * instead of three correlated subqueries per tenant (bench/tenants.ts, docs/performance.md
- * "Tenants at scale"). With ids, each count reads only their rows (index scans for a few
- * tenants); `'all'` (the platform admin's whole list) passes no id array at all (planning this
- * statement with a 5,000-id array took 45–60 ms).
+ * "Tenants at scale"). With ids, each count reads only their rows (index scans): the tenant
+ * list passes the ids of one page (at most 1,000; 100 by default). `'all'` passes no id array
+ * at all (the whole list did before it was paginated: planning this statement with a 5,000-id
+ * array took 45–60 ms); bench/tenants.ts still measures it.
  */
 export function usageQuery(tenantIds: string[] | 'all'): Prisma.Sql {
   const only = (column: string) => (tenantIds === 'all' ? Prisma.empty : Prisma.sql`WHERE ${Prisma.raw(column)} = ANY(${tenantIds}::uuid[])`);

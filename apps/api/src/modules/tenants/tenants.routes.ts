@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { App } from '../../app.js';
 import { actorOf } from '../../plugins/auth.js';
 import { errorResponses, TenantParams } from '../../lib/schemas.js';
-import { CreateTenantBody, TenantList, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
+import { CreateTenantBody, TENANT_PAGE, TenantResponse, TenantsPage, TenantsQuery, UpdateTenantBody } from './tenants.schemas.js';
 
 export async function tenantsRoutes(app: App): Promise<void> {
   const svc = app.services.tenants;
@@ -18,8 +18,17 @@ export async function tenantsRoutes(app: App): Promise<void> {
   }, async (req, reply) => reply.status(201).send(await svc.create(actorOf(req), req.body)));
 
   app.get('/api/v1/tenants', {
-    schema: { tags, summary: 'List tenants visible to the caller', response: { 200: TenantList, ...errorResponses() } },
-  }, async (req) => ({ items: await svc.list(actorOf(req)) }));
+    schema: {
+      tags,
+      summary: 'List tenants visible to the caller',
+      description:
+        'Platform admins see every tenant, others the tenants they belong to, each with its usage. Ordered by slug, keyset-paginated: ' +
+        `${TENANT_PAGE.default} per page unless \`limit\` says otherwise (at most ${TENANT_PAGE.maximum}); pass \`nextCursor\` as \`cursor\` for the next page (null: the last). ` +
+        '`q` filters by slug or name (a substring, ignoring case).',
+      querystring: TenantsQuery,
+      response: { 200: TenantsPage, ...errorResponses() },
+    },
+  }, async (req) => svc.list(actorOf(req), req.query));
 
   app.get('/api/v1/tenants/:tenant', {
     schema: { tags, summary: 'Get a tenant', params: TenantParams, response: { 200: TenantResponse, ...errorResponses(404) } },

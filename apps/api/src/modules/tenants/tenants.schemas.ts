@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { DisplayName, ListOf, Slug, Timestamp } from '../../lib/schemas.js';
+import { CursorParam, LimitParam, NextCursor } from '../../lib/pagination.js';
+import { DisplayName, Slug, Timestamp } from '../../lib/schemas.js';
 
 const HostSuffix = Type.String({
   format: 'dns-suffix',
@@ -110,4 +111,28 @@ export const TenantResponse = Type.Object(
 );
 export type TenantResponse = Static<typeof TenantResponse>;
 
-export const TenantList = ListOf(TenantResponse, TENANT_EXAMPLE);
+/** Tenants per page of the list: without `limit`, and at most (docs/accounts.md "Listing tenants"). */
+export const TENANT_PAGE = { default: 100, maximum: 1000 } as const;
+/** Longest `q` of the tenant list (a slug is at most 40 characters, a name 200). */
+export const MAX_TENANT_SEARCH = 200;
+
+export const TenantsQuery = Type.Object(
+  {
+    q: Type.Optional(
+      Type.String({
+        maxLength: MAX_TENANT_SEARCH,
+        description: 'Only tenants whose slug or name contains this text, ignoring case (`%` and `_` match themselves); blank: all',
+        examples: ['acme'],
+      }),
+    ),
+    limit: Type.Optional(LimitParam({ ...TENANT_PAGE, description: `Tenants per page (default ${TENANT_PAGE.default}, at most ${TENANT_PAGE.maximum})` })),
+    cursor: Type.Optional(CursorParam),
+  },
+  { additionalProperties: false },
+);
+export type TenantsQuery = Static<typeof TenantsQuery>;
+
+export const TenantsPage = Type.Object(
+  { items: Type.Array(TenantResponse), nextCursor: NextCursor },
+  { examples: [{ items: [TENANT_EXAMPLE], nextCursor: 'YWNtZQ' }] },
+);

@@ -1,15 +1,21 @@
 /**
  * Tenants: created and governed by platform admins; readable by their members.
  */
-import { isValidHostname, normalizeHostname, parseCidr } from '@switchyard/core';
+import { isSlug, isValidHostname, normalizeHostname, parseCidr } from '@switchyard/core';
 import { Prisma, recordRouteChanges, type PrismaClient, type Tenant } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } from '../../lib/access.js';
 import { AppError, type ErrorDetail } from '../../lib/errors.js';
+import { decodeCursor, pageOf, type Page } from '../../lib/pagination.js';
 import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
 import { requirePolicyHoldsForDatabases } from '../databases/upstream-policy-holds.js';
 import { tenantUsage, ZERO_USAGE, type LimitName, type TenantLimits, type TenantUsage } from './tenant-limits.js';
-import type { CreateTenantBody, TenantResponse, UpdateTenantBody } from './tenants.schemas.js';
+import { TENANT_PAGE, type CreateTenantBody, type TenantResponse, type TenantsQuery, type UpdateTenantBody } from './tenants.schemas.js';
+
+/** `text` for LIKE/ILIKE with `\\` as the escape: matches itself, wildcards and all. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
 
 /** What the platform admin sets on a tenant (and what its audit events compare). */
 function settingsOf(t: Tenant): Omit<TenantResponse, 'usage'> {
@@ -102,16 +108,32 @@ export class TenantsService {
     }
   }
 
-  async list(actor: Actor): Promise<TenantResponse[]> {
-    // The two reads run side by side: a platform admin's usage is counted for every tenant
-    // (no id list), a member's for the tenants of its roles. A tenant created between them
-    // has no row in the usage yet, and nothing to count.
-    const ids = actor.principal.isPlatformAdmin ? 'all' : [...actor.principal.tenantRoles.keys()];
-    const [rows, usage] = await Promise.all([
-      this.prisma.tenant.findMany({ where: ids === 'all' ? {} : { id: { in: ids } }, orderBy: { slug: 'asc' } }),
-      tenantUsage(this.prisma, ids),
-    ]);
-    return rows.map((t) => toTenantResponse(t, usage.get(t.id) ?? { ...ZERO_USAGE }));
+  /**
+   * One page of the tenants the actor may see, in slug order (keyset on the unique slug,
+   * lib/pagination.ts), with the usage of the page's tenants only: one grouped count over
+   * their ids (tenant-limits.ts), so a page costs the same at 50 tenants or 5,000
+   * (docs/performance.md "Tenants at scale").
+   */
+  async list(actor: Actor, query: TenantsQuery = {}): Promise<Page<TenantResponse>> {
+    const limit = query.limit ?? TENANT_PAGE.default;
+    // The cursor's key is the slug of the previous page's last tenant.
+    const after = query.cursor ? decodeCursor(query.cursor, (key) => (isSlug(key) ? key : undefined)) : undefined;
+    const search = query.q?.trim();
+    // Prisma's `contains` is LIKE: `%` and `_` would match anything (prisma/orm#19506), so
+    // they are escaped (backslash is PostgreSQL's default LIKE escape).
+    const pattern = search ? escapeLike(search) : undefined;
+    const where: Prisma.TenantWhereInput = {
+      AND: [
+        actor.principal.isPlatformAdmin ? {} : { id: { in: [...actor.principal.tenantRoles.keys()] } },
+        after === undefined ? {} : { slug: { gt: after } },
+        pattern === undefined ? {} : { OR: [{ slug: { contains: pattern, mode: 'insensitive' } }, { name: { contains: pattern, mode: 'insensitive' } }] },
+      ],
+    };
+    const rows = await this.prisma.tenant.findMany({ where, orderBy: { slug: 'asc' }, take: limit + 1 });
+    const page = pageOf(rows, limit, (last) => last.slug);
+    // A tenant deleted between the two reads counts zero; it is gone from the next page anyway.
+    const usage = await tenantUsage(this.prisma, page.items.map((t) => t.id));
+    return { items: page.items.map((t) => toTenantResponse(t, usage.get(t.id) ?? { ...ZERO_USAGE })), nextCursor: page.nextCursor };
   }
 
   /** The tenant with its usage: members see their own limits and how much of them is taken. */

@@ -1,13 +1,16 @@
 /**
  * The platform admin's Tenants page: each tenant's usage against its limits ("3 of 5
- * databases"), and the limits edited in the tenant's form (empty: no limit; 0 allows none).
+ * databases"), and the limits edited in the tenant's form (empty: no limit; 0 allows none);
+ * the list a page at a time (*Load more tenants*), searched on the server once typing pauses,
+ * with its own empty state and the API's refusal of a search under the search field.
  */
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api } from '../../lib/api/client';
 import { renderUi } from '../../test/render';
-import { TenantsAdminPage } from './TenantsAdminPage';
+import { TenantsAdmin } from './TenantsAdminPage';
 
 const ACME = {
   id: '0b8e4d1a-7a53-4a2e-9a57-2f7b0f1d9c11',
@@ -26,12 +29,43 @@ const ACME = {
 
 const json = (data: unknown, status = 200) => new Response(JSON.stringify(data), { status });
 
+/** The page with its search in local state (the URL's, in the app). */
+function Page({ initial = '' }: { initial?: string }) {
+  const [q, setQ] = useState(initial);
+  return <TenantsAdmin q={q} onSearch={setQ} />;
+}
+
 function withTenants() {
-  vi.spyOn(api, 'GET').mockImplementation((async () => ({ data: { items: [ACME] }, response: json({ items: [ACME] }) })) as never);
+  vi.spyOn(api, 'GET').mockImplementation((async () => ({ data: { items: [ACME], nextCursor: null }, response: json({ items: [ACME], nextCursor: null }) })) as never);
   const sent: unknown[] = [];
   const patch = vi.spyOn(api, 'PATCH');
-  renderUi(<TenantsAdminPage />);
+  renderUi(<Page />);
   return { sent, patch };
+}
+
+const tenant = (i: number) => ({ ...ACME, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, slug: `t${String(i).padStart(3, '0')}`, name: `Tenant ${i}` });
+
+/**
+ * The list API over `count` tenants t000…, `size` per page, searched by slug or name: as the
+ * API answers (cursor: the last slug). Records each query it was asked.
+ */
+function listApi(count: number, size: number) {
+  const all = Array.from({ length: count }, (_, i) => tenant(i));
+  const asked: Array<{ q?: string; cursor?: string; limit?: number }> = [];
+  vi.spyOn(api, 'GET').mockImplementation((async (_path: string, init: { params: { query: { q?: string; cursor?: string; limit?: number } } }) => {
+    const query = init.params.query;
+    asked.push(query);
+    if (query.q && query.q.length > 20) {
+      const error = { statusCode: 400, code: 'SY_VALIDATION', error: 'Bad Request', requestId: 'r2', message: 'querystring.q must NOT have more than 20 characters', details: [{ field: 'querystring.q', message: 'must NOT have more than 20 characters' }] };
+      return { error, response: json(error, 400) };
+    }
+    const match = all.filter((t) => !query.q || t.slug.includes(query.q.toLowerCase()) || t.name.toLowerCase().includes(query.q.toLowerCase()));
+    const from = query.cursor ? match.findIndex((t) => t.slug > query.cursor!) : 0;
+    const items = from < 0 ? [] : match.slice(from, from + size);
+    const data = { items, nextCursor: from >= 0 && from + size < match.length ? items.at(-1)!.slug : null };
+    return { data, response: json(data) };
+  }) as never);
+  return asked;
 }
 
 afterEach(() => vi.restoreAllMocks());
@@ -76,5 +110,57 @@ describe('tenant limits on the Tenants page', { timeout: 15_000 }, () => {
     const field = screen.getByLabelText('With external access');
     await vi.waitFor(() => expect(field).toHaveAttribute('aria-invalid', 'true'));
     expect(screen.getByText('must be integer or null')).toBeInTheDocument();
+  });
+});
+
+describe('paging and search', { timeout: 15_000 }, () => {
+  it('shows the first page and loads the next one after it on "Load more tenants"', async () => {
+    const asked = listApi(5, 2);
+    renderUi(<Page />);
+    const table = await screen.findByRole('table', { name: 'Tenants' });
+    expect(within(table).getAllByRole('button', { name: /^Edit / }).map((b) => b.getAttribute('aria-label'))).toEqual(['Edit t000', 'Edit t001']);
+    expect(screen.getByRole('status')).toHaveTextContent('2 tenants, more to load');
+    await userEvent.click(screen.getByRole('button', { name: 'Load more tenants' }));
+    await screen.findByRole('button', { name: 'Edit t003' });
+    expect(asked.at(-1)).toMatchObject({ cursor: 't001' });
+    await userEvent.click(screen.getByRole('button', { name: 'Load more tenants' }));
+    await screen.findByRole('button', { name: 'Edit t004' });
+    // The last page: every tenant once, in order, and nothing more to load.
+    expect(within(table).getAllByRole('button', { name: /^Edit / })).toHaveLength(5);
+    expect(screen.queryByRole('button', { name: 'Load more tenants' })).toBeNull();
+    expect(screen.getByRole('status')).toHaveTextContent(/^5 tenants$/);
+  });
+
+  it('searches on the server once typing pauses, not on every key', async () => {
+    const asked = listApi(30, 10);
+    renderUi(<Page />);
+    await screen.findByRole('button', { name: 'Edit t009' });
+    await userEvent.type(screen.getByLabelText('Search tenants'), 'tenant 2');
+    await screen.findByRole('button', { name: 'Edit t020' });
+    expect(screen.queryByRole('button', { name: 'Edit t000' })).toBeNull();
+    // One request for the search, with the whole text; none for "t", "te"…
+    expect(asked.filter((a) => a.q)).toEqual([{ q: 'tenant 2', limit: 100 }]);
+    expect(screen.getByRole('status')).toHaveTextContent('10 tenants matching “tenant 2”');
+  });
+
+  it('says when nothing matches, and clearing the search shows every tenant again', async () => {
+    listApi(3, 10);
+    renderUi(<Page initial="nobody" />);
+    await screen.findByText('No tenants match “nobody”');
+    expect(screen.queryByRole('table', { name: 'Tenants' })).toBeNull();
+    await userEvent.click(screen.getByRole('button', { name: 'Clear the search' }));
+    await screen.findByRole('button', { name: 'Edit t002' });
+    expect(screen.getByLabelText('Search tenants')).toHaveValue('');
+  });
+
+  it('shows the API’s refusal of the search under the search field', async () => {
+    listApi(3, 10);
+    renderUi(<Page />);
+    await screen.findByRole('button', { name: 'Edit t002' });
+    const field = screen.getByLabelText('Search tenants');
+    await userEvent.type(field, 'a search longer than the API takes');
+    await vi.waitFor(() => expect(field).toHaveAttribute('aria-invalid', 'true'));
+    expect(screen.getByText('must NOT have more than 20 characters')).toBeInTheDocument();
+    expect(screen.getByText('Correct the search marked above.')).toBeInTheDocument();
   });
 });

@@ -1017,10 +1017,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List tenants visible to the caller */
+        /**
+         * List tenants visible to the caller
+         * @description Platform admins see every tenant, others the tenants they belong to, each with its usage. Ordered by slug, keyset-paginated: 100 per page unless `limit` says otherwise (at most 1000); pass `nextCursor` as `cursor` for the next page (null: the last). `q` filters by slug or name (a substring, ignoring case).
+         */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /**
+                     * @description Only tenants whose slug or name contains this text, ignoring case (`%` and `_` match themselves); blank: all
+                     * @example acme
+                     */
+                    q?: string;
+                    /** @description Tenants per page (default 100, at most 1000) */
+                    limit?: number;
+                    /** @description Opaque cursor from a previous page (`nextCursor`) */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1063,11 +1076,14 @@ export interface paths {
                          *           "createdAt": "2026-11-22T08:00:00.000Z",
                          *           "updatedAt": "2026-11-22T09:30:00.000Z"
                          *         }
-                         *       ]
+                         *       ],
+                         *       "nextCursor": "YWNtZQ"
                          *     }
                          */
                         "application/json": {
                             items: components["schemas"]["Tenant"][];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
                         };
                     };
                 };
