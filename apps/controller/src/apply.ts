@@ -8,22 +8,25 @@
  * Bad input loses nothing: when the API refuses a change to a route the object already has
  * (its content: a hostname outside the tenant's domains, an unknown certificate…), that route
  * stays exactly as it is — the change is written in an order where a refusal writes nothing —
- * and so do the routes the translator keeps for objects refused for their own spec. Refusals
- * the world causes (keepsRoute) remove the route instead.
+ * and so do the routes the translator keeps for objects refused for their own spec — except
+ * their endpoints, which follow the Service of the last accepted spec where there is one
+ * (KeptFollow), checked by the API like any upstream change. Refusals the world causes
+ * (keepsRoute) remove the route instead.
  */
 import type { Actor, AppError, DomainServices, ExternalAccessResponse, PutExternalAccessBody } from '@switchyard/api';
 import { listenerServes, type Endpoint } from '@switchyard/core';
 import type { PrismaClient } from '@switchyard/db';
 import { describeError, isControlDatabaseOutage } from './failures.js';
 import { NotLeaderError } from './leader.js';
-import { keepsRoute, routeRemoved, UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type KeptRoute, type RouteOwnerRef } from './translate/translate.js';
+import { keepsRoute, routeRemoved, UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type KeptFollow, type KeptRoute, type RouteOwnerRef } from './translate/translate.js';
 
 /**
  * What applying one object's route came to. A refusal carries `kept`: the route the object
  * has from an earlier, accepted generation, which keeps serving as it is (null: it has none,
- * or it was removed).
+ * or it was removed), and `follows`: the Service whose ready pods its endpoints are (null or
+ * absent: they are as they were).
  */
-export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string; kept: ExternalAccessResponse | null };
+export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string; kept: ExternalAccessResponse | null; follows?: KeptFollow | null };
 
 export interface ApplyReport {
   /** <owner uid>/<database> → outcome. */
@@ -248,7 +251,7 @@ export class Applier {
       return { ok: false, reason: 'DatabaseNameConflict', message: `Tenant ${r.tenant} already has a database ${r.database} not owned by this object`, kept: null };
     }
     /** The route this object has now, from an earlier accepted generation. */
-    const existing = db?.route ? { ...db.route, engine: db.engine } : null;
+    const existing = db?.route ? { ...db.route, engine: db.engine, endpoints: db.endpoints } : null;
     const upstreamChanged = db !== null && (db.engine !== r.engine || !sameEndpoints(db.endpoints as unknown as Endpoint[], r.endpoints));
     try {
       const body: PutExternalAccessBody = {
@@ -298,20 +301,25 @@ export class Applier {
    * A refused change. Without a route: just the refusal. With one: kept as it is when the
    * refusal is about the change itself (keepsRoute) and its upstream is still its tenant's;
    * otherwise removed now, as the translator would have had the world refused it first. A
-   * kept route is disabled when the refused change sets enabled false (that still acts).
+   * kept route's endpoints follow its last accepted Service (r.keptFollows), and it is
+   * disabled when the refused change sets enabled false (that still acts).
    */
-  private async refused(r: DesiredRoute, actor: Actor, existing: { enabled: boolean } | null, reason: string, message: string): Promise<ApplyOutcome> {
+  private async refused(r: DesiredRoute, actor: Actor, existing: { enabled: boolean; endpoints: unknown } | null, reason: string, message: string): Promise<ApplyOutcome> {
     if (!existing) return { ok: false, reason, message, kept: null };
     if (!keepsRoute(reason) || r.notKeptBecause) {
       await this.services.databases.delete(actor, r.tenant, r.database);
       return { ok: false, reason, message: r.notKeptBecause ? `${message}; ${routeRemoved(r.notKeptBecause)}` : message, kept: null };
     }
-    return { ok: false, reason, message, kept: await this.disableIfAsked(actor, r.tenant, r.database, existing.enabled, r.enabled, r.disableBehavior) };
+    const f = await this.follow(actor, r.tenant, r.database, existing.endpoints, r.keptFollows ?? null);
+    if (f.removed) return { ok: false, reason, message: `${message}; ${routeRemoved(f.removed)}`, kept: null };
+    const kept = await this.disableIfAsked(actor, r.tenant, r.database, existing.enabled, r.enabled, r.disableBehavior);
+    return { ok: false, reason, message: f.note ? `${message}; ${f.note}` : message, kept, follows: f.follows };
   }
 
   /**
-   * A route kept for an object refused for its own spec (translate.ts): nothing is written —
-   * except that spec.enabled false disables it. Its external access, as the status shows it.
+   * A route kept for an object refused for its own spec (translate.ts): nothing of the refused
+   * spec is written — except that spec.enabled false disables it — and its endpoints follow its
+   * last accepted Service (k.follow). Its external access, as the status shows it.
    */
   private async keep(k: KeptRoute): Promise<ApplyOutcome> {
     const refusal = { ok: false as const, reason: k.reason, message: k.message };
@@ -320,7 +328,34 @@ export class Applier {
     // Gone meanwhile (or never this object's): nothing to keep, and nothing to create.
     if (!db?.route || db.owner !== 'kubernetes' || db.ownerUid !== k.owner.uid) return { ...refusal, kept: null };
     const actor = controllerActor(k.owner, this.actorId, this.fence);
-    return { ...refusal, kept: await this.disableIfAsked(actor, k.tenant, k.database, db.route.enabled, k.enabled, k.disableBehavior) };
+    const f = await this.follow(actor, k.tenant, k.database, db.endpoints, k.follow);
+    if (f.removed) return { ...refusal, message: `${k.message}; ${routeRemoved(f.removed)}`, kept: null };
+    const kept = await this.disableIfAsked(actor, k.tenant, k.database, db.route.enabled, k.enabled, k.disableBehavior);
+    return { ...refusal, message: f.note ? `${k.message}; ${f.note}` : k.message, kept, follows: f.follows };
+  }
+
+  /**
+   * Makes a kept route's endpoints those of the Service it follows as it is now (`want`; null:
+   * it follows none, they stay), through the API like any upstream change — the tenant's
+   * upstream policy included — and only when they differ (an unchanged route is not rewritten).
+   * A refusal the world causes (keepsRoute: the upstream policy) removes the route, as it would
+   * an accepted object's; any other leaves it as it was and says why (`note`).
+   */
+  private async follow(actor: Actor, tenant: string, database: string, now: unknown, want: KeptFollow | null): Promise<{ follows: KeptFollow | null; removed?: string; note?: string }> {
+    if (!want) return { follows: null };
+    if (sameEndpoints(now as Endpoint[], want.endpoints)) return { follows: want };
+    try {
+      await this.services.databases.update(actor, tenant, database, { endpoints: want.endpoints });
+      return { follows: want };
+    } catch (err) {
+      const e = err as AppError;
+      if (!(typeof e.code === 'string' && e.code.startsWith('SY_') && e.statusCode < 500)) throw err;
+      if (!keepsRoute(refusalReason(e))) {
+        await this.services.databases.delete(actor, tenant, database);
+        return { follows: null, removed: `the endpoints of Service ${want.service}, which it follows, are refused: ${e.message}` };
+      }
+      return { follows: null, note: `its endpoints could not follow Service ${want.service}: ${e.message}` };
+    }
   }
 
   /** The kept route's external access, after disabling it when the refused spec says enabled: false (never re-enabled). */
@@ -376,5 +411,5 @@ function formatDelay(ms: number): string {
 
 function sameEndpoints(a: Endpoint[], b: Endpoint[]): boolean {
   const k = (l: Endpoint[]) => JSON.stringify(l.map((e) => [e.host, e.port]));
-  return k(a ?? []) === k(b);
+  return k(Array.isArray(a) ? a : []) === k(b);
 }

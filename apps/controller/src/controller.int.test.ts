@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ROUTE_SNAPSHOT_SQL, routeFromRow, type RouteSnapshotRow } from '@switchyard/core';
 import { createPrisma, type PrismaClient } from '@switchyard/db';
 import { createTestDatabase, TEST_KEYS, testCa, type TestDatabase } from '@switchyard/testkit';
 import pino from 'pino';
@@ -283,7 +284,7 @@ describe('controller', () => {
       // Bad values are refused naming the field (the fake API server does not apply the CRD's
       // schema, so the controller's own check answers), and the route of the last accepted
       // generation stays exactly as it was (same row, same version: nothing written).
-      const kept = / the route of generation \d+ \(the last accepted\) keeps serving acme-prod-upstream-tls\.acme\.db\.example\.test:\d+ unchanged$/;
+      const kept = / the route of generation \d+ \(the last accepted\) keeps serving acme-prod-upstream-tls\.acme\.db\.example\.test:\d+ unchanged but for its endpoints, which follow Service acme-prod\/pg$/;
       expect(await change(spec({ upstreamCa: ca, upstreamServerName: '10.0.0.7' }))).toMatchObject({ status: 'False', reason: 'Invalid', message: expect.stringMatching(/^spec\.upstreamServerName: "10\.0\.0\.7" is not a DNS name/) });
       expect(await row()).toEqual(lastGood);
       // (The value is never repeated: it could be a key pasted by mistake.)
@@ -358,7 +359,7 @@ describe('controller', () => {
         reason: 'HostnameNotAllowed',
         observedGeneration: g2.metadata.generation,
         message: expect.stringMatching(
-          new RegExp(`^spec\\.hostname: orders\\.evil\\.example\\.net is not under the tenant’s allowed domains \\(acme\\.example\\.test\\); the route of generation ${gen1} \\(the last accepted\\) keeps serving orders\\.acme\\.example\\.test:\\d+ unchanged$`),
+          new RegExp(`^spec\\.hostname: orders\\.evil\\.example\\.net is not under the tenant’s allowed domains \\(acme\\.example\\.test\\); the route of generation ${gen1} \\(the last accepted\\) keeps serving orders\\.acme\\.example\\.test:\\d+ unchanged but for its endpoints, which follow Service acme-prod/lg$`),
         ),
       });
       // Programmed and Ready describe what serves: the route of generation 1 (no proxy runs here).
@@ -412,6 +413,196 @@ describe('controller', () => {
       expect(await row()).toBeNull();
     } finally {
       for (const [kind, name] of [['ExternalAccess', 'last-good'], ['EndpointSlice', 'lg-1'], ['Service', 'lg']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
+  it('a kept route’s endpoints follow the pods of its last accepted Service — refused by the API or by the controller, across a restart — and it goes with that Service', async () => {
+    // A Service of its own, whose pods get rescheduled (new addresses) while the object's latest spec is refused.
+    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fw', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+    const pods = (addresses: string[], ready = true) =>
+      kube.apply({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'fw-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'fw' } },
+        addressType: 'IPv4',
+        endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready } })),
+        ports: [{ name: 'postgres', port: 5432 }],
+      } as never);
+    pods(['127.0.0.1']);
+    const service = { name: 'fw', port: 5432 };
+    const row = async () => prisma.route.findFirst({ where: { ownerName: 'follow' }, select: { id: true, hostname: true, enabled: true, version: true, database: { select: { endpoints: true } } } });
+    const version = async () => (await prisma.configState.findFirstOrThrow()).version;
+    const patches = () => kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/externalaccesses/follow/status')).length;
+    // What the proxies load (their snapshot query) and which changes their deltas carry.
+    const served = async () => {
+      const rows = await prisma.$queryRawUnsafe<RouteSnapshotRow[]>(ROUTE_SNAPSHOT_SQL, null);
+      return rows.map(routeFromRow).find((r) => r.hostname === 'follow.acme.example.test')?.endpoints ?? null;
+    };
+    const changedSince = async (v: bigint | number, routeId: string) => (await prisma.configChange.findMany({ where: { version: { gt: BigInt(v) }, routeId } })).length;
+    const edit = async (spec: ExternalAccess['spec']) => {
+      const { generation } = kube.apply(ea('acme-prod', 'follow', spec)).metadata;
+      return (await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'follow', (x) => x?.status?.observedGeneration === generation && cond(x, 'Accepted') !== undefined))!;
+    };
+    // A kept route's endpoints written: its status names the route's new config version.
+    const followed = (configVersion: number | undefined) => kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'follow', (x) => x?.status?.configVersion !== undefined && x.status.configVersion !== configVersion);
+    let c = await start();
+    try {
+      const g1 = await edit({ service, hostname: 'follow.acme.example.test' });
+      expect(cond(g1, 'Accepted')?.status).toBe('True');
+      expect(g1.status!.lastAcceptedService).toEqual({ namespace: 'acme-prod', name: 'fw', port: 5432, upstream: 'endpoints' });
+      const gen1 = g1.metadata.generation!;
+      await c.controller.idle();
+      const first = (await row())!;
+      expect(first.database.endpoints).toEqual([{ host: '127.0.0.1', port: 5432 }]);
+
+      // Refused by the API (a hostname outside the tenant's domains), and moved to another Service
+      // in the same edit: kept, following fw (the last accepted spec's), not pg (the refused one's).
+      const g2 = await edit({ service: { name: 'pg', port: 5432 }, hostname: 'follow.evil.example.net' });
+      expect(cond(g2, 'Accepted')).toMatchObject({
+        status: 'False',
+        reason: 'HostnameNotAllowed',
+        message: expect.stringMatching(new RegExp(`; the route of generation ${gen1} \\(the last accepted\\) keeps serving follow\\.acme\\.example\\.test:\\d+ unchanged but for its endpoints, which follow Service acme-prod/fw$`)),
+      });
+      expect(g2.status).toMatchObject({ lastAcceptedGeneration: gen1, lastAcceptedService: { name: 'fw' } });
+      expect(await row()).toEqual(first); // nothing written: the pods did not move
+      const v1 = await version();
+
+      // The pod is rescheduled: the kept route follows it, and the proxies get the change.
+      pods(['127.0.0.2']);
+      const moved = await followed(g2.status!.configVersion);
+      const second = (await row())!;
+      expect(second).toMatchObject({ id: first.id, hostname: 'follow.acme.example.test', enabled: true, database: { endpoints: [{ host: '127.0.0.2', port: 5432 }] } });
+      expect(second.version).toBeGreaterThan(first.version);
+      expect(await served()).toEqual([{ host: '127.0.0.2', port: 5432 }]);
+      expect(await changedSince(v1, first.id)).toBe(1);
+      expect(moved!.status).toMatchObject({ observedGeneration: g2.metadata.generation, lastAcceptedGeneration: gen1, hostname: 'follow.acme.example.test' });
+      expect(cond(moved, 'Accepted')).toMatchObject({ reason: 'HostnameNotAllowed' });
+      expect(cond(moved, 'Ready')).toMatchObject({ observedGeneration: gen1 }); // what serves: generation 1's route
+
+      // Refused by the controller itself (an unknown engine; pg again in the same edit): kept, and it follows fw too.
+      const g3 = await edit({ service: { name: 'pg', port: 5432 }, hostname: 'follow.acme.example.test', engine: 'postgress' });
+      expect(cond(g3, 'Accepted')).toMatchObject({ reason: 'EngineUnknown', message: expect.stringMatching(/which follow Service acme-prod\/fw$/) });
+      pods(['127.0.0.3', '127.0.0.4']);
+      await followed(g3.status!.configVersion);
+      expect((await row())!.database.endpoints).toEqual([{ host: '127.0.0.3', port: 5432 }, { host: '127.0.0.4', port: 5432 }]);
+      expect(await served()).toEqual([{ host: '127.0.0.3', port: 5432 }, { host: '127.0.0.4', port: 5432 }]);
+
+      // A restarted controller decides the same from the object, the cluster and the control
+      // database: with nothing changed it writes nothing…
+      await c.controller.idle();
+      const settled = { row: await row(), version: await version(), patches: patches() };
+      await stop(c);
+      c = await start();
+      await waitUntil(async () => c.leader.isLeader && c.controller.reconciles > 0);
+      await c.controller.idle();
+      expect(await row()).toEqual(settled.row);
+      expect(await version()).toBe(settled.version);
+      expect(patches()).toBe(settled.patches);
+      // …and pods moved while no controller ran are followed once one does.
+      await stop(c);
+      pods(['127.0.0.5']);
+      const before = kube.get<ExternalAccess>('ExternalAccess', 'acme-prod', 'follow')!.status!.configVersion;
+      c = await start();
+      await followed(before);
+      expect((await row())!.database.endpoints).toEqual([{ host: '127.0.0.5', port: 5432 }]);
+      expect(await served()).toEqual([{ host: '127.0.0.5', port: 5432 }]);
+
+      // No pod ready: the route names the Service itself, as an accepted route would (no proxy runs
+      // here, so Ready says NoProxies before it could say NoReadyEndpoints).
+      pods(['127.0.0.5'], false);
+      const idle = await followed(kube.get<ExternalAccess>('ExternalAccess', 'acme-prod', 'follow')!.status!.configVersion);
+      expect((await row())!.database.endpoints).toEqual([{ host: 'fw.acme-prod.svc.cluster.local', port: 5432 }]);
+      expect(cond(idle, 'Ready')).toMatchObject({ status: 'False', reason: 'NoProxies', observedGeneration: gen1 });
+
+      // The Service it follows is deleted (the world's refusal): the kept route goes, and the status says why.
+      kube.delete('EndpointSlice', 'acme-prod', 'fw-1');
+      kube.delete('Service', 'acme-prod', 'fw');
+      const gone = await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'follow', (x) => x?.status?.lastAcceptedGeneration === undefined);
+      expect(cond(gone, 'Accepted')).toMatchObject({ reason: 'EngineUnknown', message: 'Unknown engine postgress; its last accepted route was removed: the Service it follows: Service acme-prod/fw not found' });
+      expect(gone!.status!.lastAcceptedService).toBeUndefined();
+      expect(await row()).toBeNull();
+      expect(await served()).toBeNull();
+    } finally {
+      for (const [kind, name] of [['ExternalAccess', 'follow'], ['EndpointSlice', 'fw-1'], ['Service', 'fw']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
+      await waitUntil(async () => (await routes()).length === 0);
+      await stop(c);
+    }
+  });
+
+  it('keeps a TLSRoute’s route while it is refused for its own spec (Accepted=False saying what keeps serving) — across a restart — replaces it once fixed, and removes it when its backend Service goes', async () => {
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'trk', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+    kube.apply({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'trk-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'trk' } },
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+      ports: [{ name: 'postgres', port: 5432 }],
+    } as never);
+    const ours = (o?: TLSRoute) => (o?.status?.parents ?? []).find((p) => p.controllerName === 'switchyard.io/gateway-controller');
+    const acc = (o?: TLSRoute) => ours(o)?.conditions.find((x) => x.type === 'Accepted');
+    const edit = async (hostnames: string[]) => {
+      const { generation } = kube.apply<TLSRoute>({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'TLSRoute',
+        metadata: { name: 'kept-tls', namespace: 'acme-prod', uid: '' },
+        spec: { parentRefs: [{ name: 'gw' }], hostnames, rules: [{ backendRefs: [{ name: 'trk', port: 5432 }] }] },
+      }).metadata;
+      return (await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'kept-tls', (o) => acc(o)?.observedGeneration === generation))!;
+    };
+    const row = async () => prisma.route.findFirst({ where: { ownerName: 'kept-tls' }, select: { id: true, hostname: true, version: true, database: { select: { name: true, endpoints: true } } } });
+    const version = async () => (await prisma.configState.findFirstOrThrow()).version;
+    const patches = () => kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/tlsroutes/kept-tls/status')).length;
+    let c = await start();
+    try {
+      expect(acc(await edit(['kept-tls.acme.example.test']))).toMatchObject({ status: 'True', reason: 'Accepted' });
+      await c.controller.idle();
+      const lastGood = (await row())!;
+      expect(lastGood).toMatchObject({ hostname: 'kept-tls.acme.example.test', database: { name: 'acme-prod-kept-tls', endpoints: [{ host: '127.0.0.1', port: 5432 }] } });
+      const v1 = await version();
+
+      // A hostname that is not one (the fake API server does not apply the CRD's pattern): refused
+      // for its own spec, and the route it has keeps serving exactly as it was.
+      const refused = await edit(['kept tls.acme.example.test']);
+      expect(acc(refused)).toMatchObject({
+        status: 'False',
+        reason: 'UnsupportedValue',
+        observedGeneration: refused.metadata.generation,
+        message: 'spec.hostnames[0]: "kept tls.acme.example.test" is not a valid host name; its last accepted route keeps serving kept-tls.acme.example.test unchanged',
+      });
+      await c.controller.idle();
+      expect(await row()).toEqual(lastGood);
+      expect(await version()).toBe(v1);
+
+      // A restarted controller keeps it too, and writes nothing.
+      const before = patches();
+      await stop(c);
+      c = await start();
+      await waitUntil(async () => c.leader.isLeader && c.controller.reconciles > 0);
+      await c.controller.idle();
+      expect(await row()).toEqual(lastGood);
+      expect(await version()).toBe(v1);
+      expect(patches()).toBe(before);
+
+      // Fixed: the route of the new generation replaces it.
+      expect(acc(await edit(['kept-tls2.acme.example.test']))).toMatchObject({ status: 'True', message: 'Routes kept-tls2.acme.example.test (passthrough)' });
+      await c.controller.idle();
+      expect(await routes()).toEqual(['acme-prod/kept-tls kept-tls2.acme.example.test']);
+      expect(await version()).toBeGreaterThan(v1);
+
+      // Its backend Service deleted: no backend resolves, no route (nothing is kept for the world's changes).
+      kube.delete('EndpointSlice', 'acme-prod', 'trk-1');
+      kube.delete('Service', 'acme-prod', 'trk');
+      const orphan = await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'kept-tls', (o) => ours(o)?.conditions.find((x) => x.type === 'ResolvedRefs')?.reason === 'BackendNotFound');
+      expect(acc(orphan)?.message).toMatch(/no backend resolves \(ResolvedRefs\): connections are refused$/);
+      await c.controller.idle();
+      expect(await row()).toBeNull();
+    } finally {
+      for (const [kind, name] of [['TLSRoute', 'kept-tls'], ['EndpointSlice', 'trk-1'], ['Service', 'trk'], ['Gateway', 'gw']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
+      if (kube.get('GatewayClass', undefined, 'switchyard')) kube.delete('GatewayClass', undefined, 'switchyard');
       await waitUntil(async () => (await routes()).length === 0);
       await stop(c);
     }

@@ -15,7 +15,7 @@ import { NotLeaderError, type AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
 import { generationName, keptMessage, lastAcceptedGeneration, withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
-import { translate, type ExistingRoute, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
+import { followedService, translate, type ExistingRoute, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
 import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
@@ -403,10 +403,12 @@ export class Controller {
     if (accepted.status === 'True' && result && !result.ok) {
       accepted = { type: 'Accepted', status: 'False', reason: result.reason, message: result.message, observedGeneration: g };
     }
-    // Refused, with the route of an earlier accepted generation kept as it is.
+    // Refused, with the route of an earlier accepted generation kept as it is (its endpoints
+    // following the Service of that generation, when it named one).
     const kept = result && !result.ok ? result.kept : null;
+    const follows = kept && result && !result.ok ? (result.follows ?? null) : null;
     const servingGeneration = kept ? lastAcceptedGeneration(obj) : g;
-    if (kept) accepted = { ...accepted, message: keptMessage(accepted.message, servingGeneration, kept) };
+    if (kept) accepted = { ...accepted, message: keptMessage(accepted.message, servingGeneration, kept, follows?.service ?? null) };
     const access: ExternalAccessResponse | null = kept ?? (accepted.status === 'True' && result?.ok ? result.access : null);
     if (!access) {
       const why = accepted.status !== 'True' ? accepted : { reason: 'Pending', message: 'Not applied yet' };
@@ -429,8 +431,9 @@ export class Controller {
           };
       if (!access.enabled) ready = { type: 'Ready', status: 'False', reason: 'Disabled', message: `${of}spec.enabled is false: connections are refused`, observedGeneration: sg };
       else if (!applied) ready = { type: 'Ready', status: 'False', reason: programmed.reason, message: programmed.message, observedGeneration: sg };
-      // (A kept route's endpoints are its own, not the current spec's Service's: not counted.)
       else if (!kept && s.readyEndpoints === 0) ready = { type: 'Ready', status: 'False', reason: 'NoReadyEndpoints', message: 'The Service has no ready endpoints', observedGeneration: g };
+      // A kept route counts the ready pods of the Service it follows (none followed: its endpoints are its own, not counted).
+      else if (follows && follows.ready === 0) ready = { type: 'Ready', status: 'False', reason: 'NoReadyEndpoints', message: `${of}Service ${follows.service} has no ready endpoints`, observedGeneration: sg };
       else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `${of}Clients connect to ${access.hostname}:${access.port}`, observedGeneration: sg };
     }
     const next: Record<string, unknown> = {
@@ -450,8 +453,15 @@ export class Controller {
     // Which generation the route serves: this one once written; the kept one's while refused;
     // unknown for now (carried) while an unexpected failure or a pending write says nothing.
     const carried = s.database !== null && (!result || (!result.ok && result.reason === APPLY_FAILED)) ? (obj.status?.lastAcceptedGeneration ?? null) : null;
-    const lastAccepted = result?.ok && accepted.status === 'True' ? g : kept ? servingGeneration : carried;
-    if (lastAccepted !== null) next.lastAcceptedGeneration = lastAccepted;
+    const acceptedNow = Boolean(result?.ok && accepted.status === 'True');
+    const lastAccepted = acceptedNow ? g : kept ? servingGeneration : carried;
+    if (lastAccepted !== null) {
+      next.lastAcceptedGeneration = lastAccepted;
+      // The Service of that generation's spec, which a kept route's endpoints follow: this
+      // generation's once its route is written, else carried as the object has it.
+      const service = acceptedNow ? (s.service ?? null) : followedService(obj.status?.lastAcceptedService);
+      if (service) next.lastAcceptedService = service;
+    }
     if (!this.leader.isLeader) return pending;
     if (await this.status.externalAccess(obj, next)) this.metrics.statusWrites.inc({ kind: 'ExternalAccess' });
     return pending;
@@ -461,8 +471,11 @@ export class Controller {
     const obj = this.informers.tlsRoutes.list().find((o) => o.metadata.uid === s.uid);
     if (!obj) return;
     const failed = s.databases.map((d) => outcomes.get(`${s.uid}/${d}`)).filter((o): o is Extract<ApplyOutcome, { ok: false }> => Boolean(o && !o.ok));
+    // Routes kept while the route is refused for its own spec: an unexpected failure keeping one is said too.
+    const keptFailed = (s.kept ?? []).map((d) => outcomes.get(`${s.uid}/${d}`)).filter((o): o is Extract<ApplyOutcome, { ok: false }> => Boolean(o && !o.ok && o.reason === APPLY_FAILED));
     const parents = s.parents.map((p) => {
       const acc = p.conditions[0]!;
+      if (acc.status !== 'True' && keptFailed.length > 0) return { ...p, conditions: [{ ...acc, message: `${acc.message}; ${keptFailed.map((f) => f.message).join('; ')}` }, ...p.conditions.slice(1)] };
       if (acc.status !== 'True' || failed.length === 0) return p;
       const all = failed.length === s.databases.length;
       // A route the API refused to change keeps serving as it was (apply.ts): say so.

@@ -26,4 +26,13 @@ describe('keptMessage', () => {
       'Unknown engine postgress; the route of the last accepted generation is kept unchanged but disabled (spec.enabled is false): o.acme.example.test:5432 refuses new connections',
     );
   });
+
+  it('says that the kept route’s endpoints follow its last accepted Service, enabled or not', () => {
+    expect(keptMessage('Unknown engine postgress', 3, { hostname: 'o.acme.example.test', port: 5432, enabled: true }, 'acme-prod/orders-rw')).toBe(
+      'Unknown engine postgress; the route of generation 3 (the last accepted) keeps serving o.acme.example.test:5432 unchanged but for its endpoints, which follow Service acme-prod/orders-rw',
+    );
+    expect(keptMessage('Unknown engine postgress', 3, { hostname: 'o.acme.example.test', port: 5432, enabled: false }, 'acme-prod/orders-rw')).toBe(
+      'Unknown engine postgress; the route of generation 3 (the last accepted) is kept unchanged but disabled (spec.enabled is false): o.acme.example.test:5432 refuses new connections; its endpoints follow Service acme-prod/orders-rw',
+    );
+  });
 });

@@ -55,9 +55,13 @@ export function generationName(generation: number | null): string {
 
 /**
  * Accepted's message for a refused generation whose route is kept: the refusal (field first),
- * then what keeps serving — so `kubectl describe` says both what is wrong and that nothing was lost.
+ * then what keeps serving — so `kubectl describe` says both what is wrong and that nothing was
+ * lost. `follows`: the Service (`<namespace>/<name>`) whose ready pods the kept route's endpoints
+ * follow, the one thing of it that changes.
  */
-export function keptMessage(refusal: string, generation: number | null, route: { hostname: string; port: number; enabled: boolean }): string {
-  const state = route.enabled ? `keeps serving ${route.hostname}:${route.port} unchanged` : `is kept unchanged but disabled (spec.enabled is false): ${route.hostname}:${route.port} refuses new connections`;
+export function keptMessage(refusal: string, generation: number | null, route: { hostname: string; port: number; enabled: boolean }, follows: string | null = null): string {
+  const state = route.enabled
+    ? `keeps serving ${route.hostname}:${route.port} ${follows ? `unchanged but for its endpoints, which follow Service ${follows}` : 'unchanged'}`
+    : `is kept unchanged but disabled (spec.enabled is false): ${route.hostname}:${route.port} refuses new connections${follows ? `; its endpoints follow Service ${follows}` : ''}`;
   return `${refusal}; the route of ${generationName(generation)} ${state}`;
 }

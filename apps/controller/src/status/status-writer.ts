@@ -60,7 +60,7 @@ export class StatusWriter {
   async externalAccess(ea: ExternalAccess, next: Record<string, unknown>): Promise<boolean> {
     if (sameStatus(ea.status ?? {}, next)) return false;
     // Explicit nulls delete fields that no longer apply (merge-patch semantics).
-    const status = { hostname: null, port: null, connectionStrings: null, certificateExpiry: null, database: null, configVersion: null, lastAcceptedGeneration: null, ...next };
+    const status = { hostname: null, port: null, connectionStrings: null, certificateExpiry: null, database: null, configVersion: null, lastAcceptedGeneration: null, lastAcceptedService: null, ...next };
     return this.patchIfUnchanged(`/apis/${GROUP}/${VERSION}/namespaces/${ea.metadata.namespace}/externalaccesses/${ea.metadata.name}/status`, ea.metadata.resourceVersion, status);
   }
 

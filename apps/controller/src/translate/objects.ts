@@ -86,6 +86,19 @@ export interface ExternalAccessSpec {
   upstreamServerName?: string;
 }
 
+/**
+ * The Service an ExternalAccess's last accepted spec named (spec.service, its namespace filled
+ * in, and spec.upstream): status.lastAcceptedService, written with every accepted route and
+ * kept while later generations are refused, so a kept route's endpoints follow its pods.
+ */
+export interface AcceptedService {
+  namespace: string;
+  name: string;
+  /** As spec.service.port has it: a number, or a port name. */
+  port: number | string;
+  upstream: 'endpoints' | 'service';
+}
+
 export interface ExternalAccessStatus {
   conditions?: Condition[];
   hostname?: string;
@@ -97,6 +110,8 @@ export interface ExternalAccessStatus {
   configVersion?: number;
   /** The generation whose spec the route serves: the last accepted one (kept while later ones are refused for their own spec). */
   lastAcceptedGeneration?: number;
+  /** The Service of that generation's spec (absent: it named explicit endpoints, or a controller without the field wrote it). */
+  lastAcceptedService?: AcceptedService;
 }
 
 export interface ExternalAccess extends KubeObject {

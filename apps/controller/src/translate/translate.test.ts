@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { emptyInput, loadObjects } from '../testing/load.js';
 import type { ExternalAccess, Namespace } from './objects.js';
-import { databaseName, fallbackDatabaseName, listenerAdmits, translate, upstreamCaProblem, type ExistingRoute, type PlannedExternalAccessStatus, type TranslateContext, type TranslateInput } from './translate.js';
+import { databaseName, fallbackDatabaseName, followedService, listenerAdmits, translate, upstreamCaProblem, type ExistingRoute, type PlannedExternalAccessStatus, type TranslateContext, type TranslateInput } from './translate.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const ctx: TranslateContext = { tenants: new Set(['acme', 'beta']), baseDomain: 'db.example.test', clusterDomain: 'cluster.local' };
@@ -224,5 +224,47 @@ describe('the upstream TLS leg (spec.upstreamCa, spec.upstreamServerName)', () =
     expect(upstreamCaProblem(ca + ' '.repeat(65536))).toBe('is longer than 65536 characters');
     // Checked once per value, then remembered: the same answer every time.
     expect(upstreamCaProblem(ca.replace('MII', 'XXX'))).toBe(upstreamCaProblem(ca.replace('MII', 'XXX')));
+  });
+});
+
+describe('a kept route follows the pods of its last accepted Service (status.lastAcceptedService)', () => {
+  const uid = 'uid-kept';
+  const existing: ExistingRoute = { ownerUid: uid, tenant: 'acme', database: 'acme-prod-kept', hostname: 'kept.acme.example.test', endpoints: [{ host: '10.244.1.99', port: 5432 }] };
+  const run = (status: ExternalAccess['status'], podIps: string[]) => {
+    const input = loadObjects([readFileSync(join(dir, 'cnpg-cluster.yaml'), 'utf8')]);
+    // orders-rw's pod rescheduled: its EndpointSlice lists the new addresses.
+    const slice = input.endpointSlices.find((s) => s.metadata.name === 'orders-rw-7xk2p')!;
+    input.endpointSlices = [...input.endpointSlices.filter((s) => s !== slice), { ...slice, endpoints: podIps.map((a) => ({ addresses: [a], conditions: { ready: true } })) }];
+    // Refused for its own spec (an unknown engine), and pointed at orders-ro in the same edit.
+    input.externalAccesses = [{ kind: 'ExternalAccess', metadata: { name: 'kept', namespace: 'acme-prod', uid, generation: 5 }, spec: { service: { name: 'orders-ro', port: 5432 }, engine: 'postgress' }, status }];
+    const out = translate(input, { ...ctx, routes: [existing], databases: new Map([['acme/acme-prod-kept', uid]]) });
+    return { out, status: out.statuses.find((s): s is PlannedExternalAccessStatus => s.kind === 'ExternalAccess')! };
+  };
+  const service = { namespace: 'acme-prod', name: 'orders-rw', port: 5432, upstream: 'endpoints' as const };
+
+  it('resolves that Service as it is now — never the refused spec’s — and changes nothing else', () => {
+    const { out, status } = run({ lastAcceptedGeneration: 4, lastAcceptedService: service }, ['10.244.1.30', '10.244.1.31']);
+    expect(out.routes).toEqual([]);
+    expect(out.kept).toEqual([
+      expect.objectContaining({ database: 'acme-prod-kept', hostname: 'kept.acme.example.test', follow: { service: 'acme-prod/orders-rw', endpoints: [{ host: '10.244.1.30', port: 5432 }, { host: '10.244.1.31', port: 5432 }], ready: 2 } }),
+    ]);
+    expect(status).toMatchObject({ kept: true, readyEndpoints: 2, conditions: [{ reason: 'EngineUnknown' }, { reason: 'EngineUnknown' }] });
+    // The same object, the same world, the same control database: the same decision (a restarted controller's).
+    expect(run({ lastAcceptedGeneration: 4, lastAcceptedService: service }, ['10.244.1.30', '10.244.1.31']).out).toEqual(out);
+  });
+
+  it('follows nothing without it (the route stays as it is), and removes the route once that Service is gone', () => {
+    expect(run({ lastAcceptedGeneration: 4 }, ['10.244.1.30']).out.kept).toEqual([expect.objectContaining({ follow: null })]);
+    const gone = run({ lastAcceptedGeneration: 4, lastAcceptedService: { ...service, name: 'orders-old' } }, ['10.244.1.30']);
+    expect(gone.out.kept).toEqual([]);
+    expect(gone.status.conditions[0]!.message).toBe('Unknown engine postgress; its last accepted route was removed: the Service it follows: Service acme-prod/orders-old not found');
+  });
+
+  it('reads status.lastAcceptedService only in its own shape', () => {
+    expect(followedService(service)).toEqual(service);
+    expect(followedService({ ...service, port: 'postgres', upstream: 'service' })).toEqual({ ...service, port: 'postgres', upstream: 'service' });
+    for (const bad of [undefined, null, 'orders-rw', { ...service, name: 'Orders_RW' }, { ...service, port: 0 }, { ...service, port: '' }, { ...service, upstream: 'pods' }, { ...service, namespace: undefined }]) {
+      expect(followedService(bad), JSON.stringify(bad)).toBeNull();
+    }
   });
 });

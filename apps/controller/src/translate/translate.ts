@@ -22,7 +22,12 @@
  *   refused for its own spec keeps that route exactly as it is (TranslateOutput.kept) —
  *   unless the refusal is the world's (keepsRoute), or the route's upstream is no longer its
  *   tenant's (upstreamProblem). A kept route still holds its database name and hostname like
- *   any claim of its object's age.
+ *   any claim of its object's age. Its endpoints follow the Service its last accepted spec
+ *   named (status.lastAcceptedService, read from the object: KeptFollow), so rescheduled pods do
+ *   not break it; a route without one (explicit endpoints, a TLSRoute) keeps its endpoints.
+ * - The same for a TLSRoute refused for its own spec (its hostnames: TLSROUTE_OWN_REFUSALS, or
+ *   every hostname lost to older claims) while the world still admits the route it has (an
+ *   allowed listener admits its hostname): its routes are kept as they are (tlsRouteKept).
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -46,6 +51,7 @@ import {
   GATEWAY_GROUP,
   TENANT_LABEL,
   keyOf,
+  type AcceptedService,
   type Condition,
   type EndpointSlice,
   type ExternalAccess,
@@ -99,6 +105,21 @@ export interface ExistingRoute {
   endpoints: Endpoint[];
 }
 
+export type { AcceptedService };
+
+/**
+ * What a kept route's endpoints are now: its last accepted Service resolved against the live
+ * Service and EndpointSlices (`service` is `<namespace>/<name>`; `ready`: its ready endpoints).
+ */
+export interface KeptFollow {
+  service: string;
+  endpoints: Endpoint[];
+  ready: number;
+}
+
+/** Whether and how an object's existing route could be kept: why not, or what its endpoints follow (null: nothing, they stay). */
+type KeptUpstream = { problem: string } | { follow: KeptFollow | null };
+
 export interface RouteOwnerRef {
   kind: 'ExternalAccess' | 'TLSRoute';
   namespace: string;
@@ -138,6 +159,11 @@ export interface DesiredRoute {
    * the API refuse this change: why (its upstream is no longer its tenant's, upstreamProblem).
    */
   notKeptBecause?: string;
+  /**
+   * Set when the object has a route now whose last accepted spec named a Service: should the API
+   * refuse this change, the route is kept with these endpoints (its Service's, as they are now).
+   */
+  keptFollows?: KeptFollow;
 }
 
 /**
@@ -154,6 +180,8 @@ export interface KeptRoute {
   enabled: boolean;
   /** How that disabling treats open connections (the refused generation's spec.disableBehavior). */
   disableBehavior: DisableBehavior;
+  /** Its endpoints as they must be now (its last accepted Service's), or null: they stay as they are. */
+  follow: KeptFollow | null;
   /** Why the current generation is refused (its Accepted condition). */
   reason: string;
   message: string;
@@ -174,6 +202,8 @@ export interface PlannedExternalAccessStatus {
   readyEndpoints: number;
   /** true: this generation is refused for its own spec and the route of the last accepted one keeps serving (TranslateOutput.kept). */
   kept?: boolean;
+  /** The Service this generation names (spec.service), for status.lastAcceptedService once its route is written. */
+  service?: AcceptedService;
 }
 
 export interface PlannedParentStatus {
@@ -191,6 +221,8 @@ export interface PlannedTLSRouteStatus {
   parents: PlannedParentStatus[];
   hostnames: string[];
   databases: string[];
+  /** Databases of the routes kept for this object while it is refused for its own spec (TranslateOutput.kept). */
+  kept?: string[];
 }
 
 export interface PlannedListenerStatus {
@@ -270,6 +302,34 @@ export function keepsRoute(reason: string): boolean {
   return !NEVER_KEPT.has(reason);
 }
 
+/**
+ * The refusals of a TLSRoute caused by its own spec, which keep the routes it has (Accepted
+ * reasons of the Gateway API): UnsupportedValue (spec.hostnames empty, or a name that is not a
+ * host name) and NoMatchingListenerHostname (its hostnames edited out of what the listeners
+ * admit; a route is kept only while a listener still admits the hostname it has, so a listener
+ * narrowed by the Gateway's owner still removes it). HostnameConflict over new names (every
+ * hostname already claimed by older objects) keeps them too (settle). The others are the
+ * world's: NotAllowedByListeners (the Gateway's allowedRoutes, or a listener that no longer
+ * exists — a sectionName typo looks the same), NamespaceNotMapped, TenantNotFound. Backends
+ * that do not resolve are not a refusal (Accepted stays True): the Gateway API has such a route
+ * refuse connections, so nothing is kept for them.
+ */
+export const TLSROUTE_OWN_REFUSALS: ReadonlySet<string> = new Set(['UnsupportedValue', 'NoMatchingListenerHostname']);
+
+/**
+ * status.lastAcceptedService as the object has it, or null when absent or not of that shape
+ * (the status is read back from the API server, and an older controller never wrote it).
+ */
+export function followedService(v: unknown): AcceptedService | null {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  const label = (x: unknown): x is string => typeof x === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(x) && x.length <= 63;
+  const port = o.port;
+  const portOk = (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) || (typeof port === 'string' && port.length >= 1 && port.length <= 15);
+  if (!label(o.namespace) || !label(o.name) || !portOk || (o.upstream !== 'endpoints' && o.upstream !== 'service')) return null;
+  return { namespace: o.namespace, name: o.name, port, upstream: o.upstream };
+}
+
 /** What a refusal's message says when the object's route could not be kept. */
 export function routeRemoved(why: string): string {
   return `its last accepted route was removed: ${why}`;
@@ -306,10 +366,15 @@ type Claim = {
   /** Loses the claim: `what` says to what, e.g. "already claimed by ExternalAccess acme/x". */
   lose: (reason: Loss['reason'], subject: string, what: string) => void;
   /**
-   * An ExternalAccess that has a route under another hostname: the kept claim that replaces
-   * this one when it loses (its new hostname is taken), or null: the loss stands.
+   * Should the object's existing route `e` be kept if this change is refused (by the API): why
+   * not, or what its endpoints follow (DesiredRoute.notKeptBecause, keptFollows).
    */
-  fallBack?: (loss: Loss) => Claim | null;
+  ifRefused: (e: ExistingRoute) => KeptUpstream;
+  /**
+   * An object that has routes under other hostnames: the kept claims that replace this one when
+   * it loses (its new hostname is taken; `outcome`: every claim's), or null: the loss stands.
+   */
+  fallBack?: (loss: Loss, outcome: Resolution) => Claim[] | null;
 };
 
 type Loss = { reason: 'HostnameConflict' | 'DatabaseNameConflict'; subject: string; what: string; hostname: string | null };
@@ -380,8 +445,9 @@ class Translator {
         c.route.database = o.database;
         c.route.hostname = o.hostname;
         const e = this.existingRoute(c.route.owner.uid, c.route.tenant, o.database);
-        const problem = e && this.upstreamProblem(e.endpoints, c.route.tenant);
-        if (problem) c.route.notKeptBecause = problem;
+        const up = e ? c.ifRefused(e) : null;
+        if (up && 'problem' in up) c.route.notKeptBecause = up.problem;
+        else if (up?.follow) c.route.keptFollows = up.follow;
         routes.push(c.route);
       } else kept.push(c.kept!);
     }
@@ -395,21 +461,21 @@ class Translator {
   }
 
   /**
-   * Resolves the claims; an ExternalAccess whose new hostname is taken but that has a route
-   * under another one falls back to keeping that route (Claim.fallBack), and the claims are
-   * resolved again with it — its kept hostname may now win against a younger claim, or lose to
-   * an older one. Each object falls back at most once, so this ends.
+   * Resolves the claims; an object whose new hostnames are taken but that has routes under
+   * others falls back to keeping those routes (Claim.fallBack), and the claims are resolved
+   * again with them — a kept hostname may now win against a younger claim, or lose to an older
+   * one. Kept claims never fall back, so each object falls back at most once, and this ends.
    */
   private settle(claims: Claim[]): Resolution {
     let active = claims;
     for (;;) {
       const outcome = this.resolve(active);
       let swapped = false;
-      active = active.map((c) => {
+      active = active.flatMap((c) => {
         const o = outcome.get(c)!;
-        const alt = 'reason' in o && c.fallBack ? c.fallBack(o) : null;
+        const alt = 'reason' in o && c.fallBack ? c.fallBack(o, outcome) : null;
         if (alt) swapped = true;
-        return alt ?? c;
+        return alt ?? [c];
       });
       if (!swapped) return outcome;
     }
@@ -479,8 +545,31 @@ class Translator {
   }
 
   /**
+   * Whether an ExternalAccess's existing route may be kept, and with which endpoints. With
+   * status.lastAcceptedService (its last accepted spec named a Service), the route follows that
+   * Service as it is now — its ready pods, resolved as an accepted route's are: the Service must
+   * still be in a namespace of the route's tenant and still have the port, or the route goes
+   * (a deleted Service is the world's refusal, ServiceNotFound). The API's upstream policy
+   * checks the new endpoints when they are written (apply.ts). Without it (explicit endpoints,
+   * or a status written before the field), the route keeps its endpoints while they are still
+   * its tenant's (upstreamProblem).
+   */
+  private keptUpstream(ea: ExternalAccess, e: ExistingRoute): KeptUpstream {
+    const svc = followedService(ea.status?.lastAcceptedService);
+    if (!svc) {
+      const problem = this.upstreamProblem(e.endpoints, e.tenant);
+      return problem ? { problem } : { follow: null };
+    }
+    const key = `${svc.namespace}/${svc.name}`;
+    if (this.tenantOfNs.get(svc.namespace) !== e.tenant) return { problem: `the Service it follows, ${key}, is not in a namespace of tenant ${e.tenant}` };
+    const r = this.resolveService(svc.namespace, svc.name, svc.port, svc.upstream);
+    if ('reason' in r) return { problem: `the Service it follows: ${r.message}` };
+    return { follow: { service: key, endpoints: r.endpoints, ready: r.ready } };
+  }
+
+  /**
    * Why a route's upstream is no longer safe to keep serving for `tenant` (null: it is). A
-   * kept route does not follow its Service: it keeps the addresses it had, so it must stop
+   * kept route that follows no Service (keptUpstream) keeps the addresses it had, so it must stop
    * being kept once one of them is another tenant's — a pod address now listed only by
    * EndpointSlices of namespaces outside the tenant, or a Service name whose Service is gone or
    * whose namespace left the tenant. (An address no EndpointSlice lists is a pod that is gone:
@@ -513,7 +602,7 @@ class Translator {
    * has, at its object's age. Named, the object's status says it is refused and kept; lost (an
    * older object claims its hostname), it is refused and the route goes.
    */
-  private keptClaim(ea: ExternalAccess, e: ExistingRoute, status: PlannedExternalAccessStatus, reason: string, message: string, spec: ExternalAccess['spec']): Claim {
+  private keptClaim(ea: ExternalAccess, e: ExistingRoute, status: PlannedExternalAccessStatus, reason: string, message: string, spec: ExternalAccess['spec'], follow: KeptFollow | null): Claim {
     const ns = ea.metadata.namespace!;
     const g = status.generation;
     const refused = (m: string) => [cond('Accepted', false, reason, m, g), cond('Ready', false, reason, m, g)];
@@ -528,6 +617,7 @@ class Translator {
         hostname: e.hostname,
         enabled: spec.enabled ?? true,
         disableBehavior: spec.disableBehavior === 'close' ? 'close' : 'drain',
+        follow,
         reason,
         message,
       },
@@ -538,10 +628,13 @@ class Translator {
       uid: ea.metadata.uid,
       index: 0,
       who: `ExternalAccess ${ns}/${ea.metadata.name} (its last accepted route, kept while its spec is refused)`,
+      ifRefused: () => ({ follow: follow }),
       named: (database, host) => {
         status.database = database;
         status.hostname = host;
         status.kept = true;
+        // What Ready counts: the ready pods of the Service the kept route follows (none followed: not counted).
+        if (follow) status.readyEndpoints = follow.ready;
         status.conditions = refused(message);
       },
       lose: (_reason, subject, what) => {
@@ -582,12 +675,12 @@ class Translator {
     const refuse = (reason: string, message: string) => {
       const e = tenant !== null && keepsRoute(reason) ? this.existingRoute(ea.metadata.uid, tenant) : null;
       if (e) {
-        const problem = this.upstreamProblem(e.endpoints, e.tenant);
-        if (!problem) {
-          claims.push(this.keptClaim(ea, e, status, reason, message, spec));
+        const up = this.keptUpstream(ea, e);
+        if (!('problem' in up)) {
+          claims.push(this.keptClaim(ea, e, status, reason, message, spec, up.follow));
           return status;
         }
-        message = `${message}; ${routeRemoved(problem)}`;
+        message = `${message}; ${routeRemoved(up.problem)}`;
       }
       status.conditions = [cond('Accepted', false, reason, message, generation), cond('Ready', false, reason, message, generation)];
       return status;
@@ -689,10 +782,12 @@ class Translator {
       uid: ea.metadata.uid,
       index: 0,
       who: `ExternalAccess ${ns}/${ea.metadata.name}`,
+      ifRefused: (e) => this.keptUpstream(ea, e),
       named: (database, host) => {
         status.hostname = host;
         status.database = database;
         status.conditions = [cond('Accepted', true, 'Accepted', `Routes ${host} to ${describeEndpoints(endpoints)}${verified}`, generation)];
+        if (spec.service) status.service = { namespace: spec.service.namespace ?? ns, name: spec.service.name, port: spec.service.port, upstream: spec.upstream ?? 'endpoints' };
       },
       lose: (reason, subject, what) => {
         status.conditions = [cond('Accepted', false, reason, `${subject} is ${what} (older claims win)`, generation), cond('Ready', false, reason, `${subject} is ${what}`, generation)];
@@ -702,8 +797,10 @@ class Translator {
       fallBack: (loss) => {
         if (loss.reason !== 'HostnameConflict') return null;
         const e = this.existingRoute(ea.metadata.uid, t.tenant);
-        if (!e || e.hostname === loss.hostname || this.upstreamProblem(e.endpoints, e.tenant)) return null;
-        return this.keptClaim(ea, e, status, loss.reason, `${loss.subject} is ${loss.what} (older claims win)`, spec);
+        if (!e || e.hostname === loss.hostname) return null;
+        const up = this.keptUpstream(ea, e);
+        if ('problem' in up) return null;
+        return [this.keptClaim(ea, e, status, loss.reason, `${loss.subject} is ${loss.what} (older claims win)`, spec, up.follow)];
       },
     });
     return status;
@@ -730,6 +827,8 @@ class Translator {
     const accepted: boolean[] = [];
     /** Hostnames some accepted parent's listeners admit (a listener's `hostname` narrows them). */
     const routed = new Set<string>();
+    /** Per parent: whether its listeners allow the route at all, and their hostnames (what the world admits). */
+    const allowedHosts: (string | undefined)[][] = [];
     for (const p of ours) {
       let acc: PlannedCondition;
       // Attachment (Gateway listeners' attachedRoutes) depends only on parentRefs and allowedRoutes.
@@ -747,6 +846,7 @@ class Translator {
         else acc = cond('Accepted', true, 'Accepted', `Routes ${matched.join(', ')} (passthrough)`, generation);
       }
       accepted.push(acc.status === 'True');
+      if (!why) allowedHosts.push(listenerHosts);
       if (acc.status === 'True') for (const h of matched) routed.add(h);
       const refs = !resolved.ok
         ? cond('ResolvedRefs', false, resolved.reason, resolved.message, generation)
@@ -757,16 +857,28 @@ class Translator {
       this.attachments.set(parent, attachTo);
       status.parents.push(parent);
     }
-    if (!accepted.some(Boolean) || !resolved.ok || !('tenant' in t)) return status;
+    if (!('tenant' in t)) return status;
+    const keeping = this.tlsRouteKept(tr, t.tenant, status, allowedHosts);
+    // Refused for its own spec by every parent: the routes it has stay (the world permitting).
+    if (!accepted.some(Boolean)) {
+      const own = status.parents.filter((p) => TLSROUTE_OWN_REFUSALS.has(p.conditions[0]!.reason));
+      if (own.length > 0) keeping.keep(claims, own[0]!.conditions[0]!.reason, own[0]!.conditions[0]!.message, own);
+      return status;
+    }
+    if (!resolved.ok) return status;
     const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
     // Which hostnames end up routed (and to which database) and which lost a claim, settled
     // once every claim is resolved (run()).
     const routedHere = new Map<string, string>();
     const lostHere: { hostname: string; reason: string; subject: string; what: string }[] = [];
+    /** This object's hostname claims; when every one is lost to older claims, the routes it has are kept (fallBack). */
+    const mine: Claim[] = [];
+    /** Those losses, when they made it fall back to its routes (the parents' Accepted says both). */
+    let fellBack: Loss[] | null = null;
     hostnames.forEach((hostname, i) => {
       if (!routed.has(hostname)) return;
       const preferred = hostnames.length > 1 ? `${base}-${i + 1}` : base;
-      claims.push({
+      const claim: Claim = {
         tenant: t.tenant,
         kept: null,
         route: {
@@ -794,12 +906,30 @@ class Translator {
         uid: tr.metadata.uid,
         index: i,
         who: `TLSRoute ${ns}/${tr.metadata.name}`,
+        // Its endpoints are kept as they are: the backendRefs of its last accepted generation are
+        // recorded nowhere (TLSRoute's status is the Gateway API's).
+        ifRefused: (e) => {
+          const problem = this.upstreamProblem(e.endpoints, e.tenant);
+          return problem ? { problem } : { follow: null };
+        },
         named: (database) => void routedHere.set(hostname, database),
         lose: (reason, subject, what) => {
           routedHere.delete(hostname);
           lostHere.push({ hostname, reason, subject, what });
         },
-      });
+        // Every hostname lost to an older claim (HostnameConflict over names it does not have):
+        // its own spec's refusal, so the routes it has stay — the first claim brings them, the
+        // others simply go. Any other outcome (one hostname routed, another reason) stands.
+        fallBack: (_loss, outcome) => {
+          const losses = mine.map((c) => outcome.get(c)!);
+          if (losses.some((o) => !('reason' in o) || o.reason !== 'HostnameConflict') || !keeping.any()) return null;
+          if (claim !== mine[0]) return [];
+          fellBack = losses as Loss[];
+          return keeping.claims('HostnameConflict', `${fellBack.map((l) => `${l.subject} ${l.what}`).join('; ')} (older claims win)`);
+        },
+      };
+      mine.push(claim);
+      claims.push(claim);
     });
     this.settlers.push(() => {
       for (const h of hostnames) {
@@ -807,6 +937,13 @@ class Translator {
         if (database === undefined) continue;
         status.hostnames.push(h);
         status.databases.push(database);
+      }
+      if (fellBack) {
+        const why = `${fellBack.map((l) => `${l.subject} ${l.what}`).join('; ')} (older claims win)`;
+        for (const p of status.parents) {
+          if (p.conditions[0]!.status === 'True') p.conditions[0] = cond('Accepted', false, 'HostnameConflict', `${why}${keeping.note()}`, generation);
+        }
+        return;
       }
       if (lostHere.length === 0) return;
       const lost = lostHere.map((l) => `${l.subject} ${l.what}`).join('; ');
@@ -819,6 +956,71 @@ class Translator {
       }
     });
     return status;
+  }
+
+  /**
+   * The routes a TLSRoute has now (ctx.routes), to keep while it is refused for its own spec
+   * (TLSROUTE_OWN_REFUSALS, or every hostname lost to older claims). Each is kept only while the
+   * world still admits it — a listener that allows the route (`allowedHosts`: the hostnames of
+   * each such parent's listeners) admits its hostname, and its upstream is still its tenant's
+   * (upstreamProblem) — and exactly as it is: its endpoints too, as the backendRefs of its last
+   * accepted generation are recorded nowhere the controller could read them back. `note()` is
+   * what the parents' Accepted adds: what keeps serving, and what was removed and why.
+   */
+  private tlsRouteKept(tr: TLSRoute, tenant: string, status: PlannedTLSRouteStatus, allowedHosts: (string | undefined)[][]) {
+    const ns = tr.metadata.namespace!;
+    const existing = (this.ctx.routes ?? []).filter((r) => r.ownerUid === tr.metadata.uid && r.tenant === tenant).sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+    const removed: { hostname: string; why: string }[] = [];
+    const keepable: ExistingRoute[] = [];
+    for (const e of existing) {
+      if (!allowedHosts.some((hosts) => hosts.some((l) => listenerAdmits(l, e.hostname)))) {
+        removed.push({ hostname: e.hostname, why: 'no listener that allows the route admits that hostname' });
+        continue;
+      }
+      const problem = this.upstreamProblem(e.endpoints, tenant);
+      if (problem) removed.push({ hostname: e.hostname, why: problem });
+      else keepable.push(e);
+    }
+    const keptHere: string[] = [];
+    const owner: RouteOwnerRef = { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid };
+    const claims = (reason: string, message: string): Claim[] =>
+      keepable.map((e, i) => ({
+        tenant,
+        route: null,
+        kept: { owner, tenant, database: e.database, hostname: e.hostname, enabled: true, disableBehavior: 'drain', follow: null, reason, message },
+        preferred: e.database,
+        fallback: e.database,
+        hostname: e.hostname,
+        created: tr.metadata.creationTimestamp ?? '',
+        uid: tr.metadata.uid,
+        index: i,
+        who: `TLSRoute ${ns}/${tr.metadata.name} (its last accepted route, kept while its spec is refused)`,
+        ifRefused: () => ({ follow: null }),
+        named: (database) => {
+          keptHere.push(e.hostname);
+          status.kept = [...(status.kept ?? []), database].sort();
+        },
+        lose: (_reason, subject, what) => void removed.push({ hostname: e.hostname, why: `${subject} is ${what} (older claims win)` }),
+      }));
+    const note = (): string => {
+      const kept = [...keptHere].sort();
+      const parts = kept.length === 0 ? [] : [kept.length === 1 ? `its last accepted route keeps serving ${kept[0]} unchanged` : `its last accepted routes keep serving ${kept.join(', ')} unchanged`];
+      for (const r of removed) parts.push(`its last accepted route for ${r.hostname} was removed: ${r.why}`);
+      return parts.map((x) => `; ${x}`).join('');
+    };
+    return {
+      any: () => keepable.length > 0,
+      claims,
+      note,
+      /** Keeps the routes for a refusal the parents' Accepted (`parents`) states; their messages then say what keeps serving. */
+      keep: (all: Claim[], reason: string, message: string, parents: PlannedParentStatus[]) => {
+        all.push(...claims(reason, message));
+        this.settlers.push(() => {
+          const n = note();
+          if (n) for (const p of parents) p.conditions[0] = { ...p.conditions[0]!, message: `${p.conditions[0]!.message}${n}` };
+        });
+      },
+    };
   }
 
   /** Whether a parentRef names a Gateway whose class is Switchyard's. */
