@@ -88,7 +88,7 @@ describe('databases', () => {
 
 describe('external access', () => {
   it('enables a route, bumps the version and notifies only on commit', async () => {
-    await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, owner);
+    await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5499 } }, owner);
     const listener = new pg.Client({ connectionString: h.db.url });
     await listener.connect();
     await listener.query(`LISTEN ${CONFIG_CHANNEL}`);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   ({ token: owner } = await seedTenant(h, 'acme'));
   ({ token: otherOwner } = await seedTenant(h, 'globex'));
   for (const name of ['orders', 'billing']) {
-    const r = await h.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, owner);
+    const r = await h.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: '127.0.0.1', port: 5499 } }, owner);
     expect(r.statusCode).toBe(201);
   }
 });
@@ -232,7 +232,7 @@ describe('attaching through external access', () => {
 
   it('refuses replacing an uploaded certificate with one that does not cover its routes, on body.certificatePem, and keeps the old one', async () => {
     const ledger = 'ledger.acme.db.example.com';
-    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'ledger', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, owner)).statusCode).toBe(201);
+    expect((await h.call('POST', '/api/v1/tenants/acme/databases', { name: 'ledger', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5499 } }, owner)).statusCode).toBe(201);
     const first = issueCertificate(privateCa, { hostnames: [ledger] });
     const up = await h.call('POST', `${base}/upload`, { name: 'ledger-up', certificatePem: first.certPem, privateKeyPem: first.keyPem }, owner);
     expect(up.statusCode, up.body).toBe(201);
