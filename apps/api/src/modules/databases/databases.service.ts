@@ -13,7 +13,8 @@ import type { ExternalAccessService } from '../external-access/external-access.s
 import { requireRoom } from '../tenants/tenant-limits.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
 import type { CreateDatabaseBody, DatabaseResponse, UpdateDatabaseBody } from './databases.schemas.js';
-import { checkUpstream, type UpstreamPlatform } from './upstream-policy.js';
+import { mergeKeys, tenantsHolding } from './upstream-namespaces.js';
+import { checkUpstream, namespaceKeys, type UpstreamPlatform } from './upstream-policy.js';
 import { requireUpstreamPolicyUnchanged } from './upstream-policy-holds.js';
 
 export interface DatabasesDeps {
@@ -74,18 +75,20 @@ export class DatabasesService {
 
   /**
    * Every endpoint checked against the tenant's policy and the platform's rules (no open
-   * proxy); returns them normalised. `field` names the body field in errors.
+   * proxy); returns them normalised. `field` names the body field in errors. Of the other
+   * tenants, only those whose namespace could take one of these hosts are read (an index
+   * lookup, none at all for a host directly under the tenant's own most specific grant;
+   * upstream-namespaces.ts). `db`: the transaction when re-checked inside one.
    */
-  private async allowedEndpoints(tenant: Tenant, endpoints: Endpoint[], field: 'body.upstream' | 'body.endpoints'): Promise<Endpoint[]> {
-    const others = await this.deps.prisma.tenant.findMany({
-      where: { id: { not: tenant.id } },
-      select: { slug: true, allowedUpstreamSuffixes: true, allowedUpstreamCidrs: true },
-    });
-    const platform: UpstreamPlatform = {
-      allowLoopback: this.deps.allowLoopbackUpstreams ?? false,
-      otherTenants: others.map((o) => ({ slug: o.slug, hostSuffixes: o.allowedUpstreamSuffixes, cidrs: o.allowedUpstreamCidrs })),
-    };
+  private async allowedEndpoints(
+    tenant: Tenant,
+    endpoints: Endpoint[],
+    field: 'body.upstream' | 'body.endpoints',
+    db: Pick<Prisma.TransactionClient, '$queryRaw'> = this.deps.prisma,
+  ): Promise<Endpoint[]> {
     const policy = { hostSuffixes: tenant.allowedUpstreamSuffixes, cidrs: tenant.allowedUpstreamCidrs };
+    const others = await tenantsHolding(db, tenant.id, mergeKeys(endpoints.map((e) => namespaceKeys(e.host, policy))));
+    const platform: UpstreamPlatform = { allowLoopback: this.deps.allowLoopbackUpstreams ?? false, otherTenants: others };
     const out: Endpoint[] = [];
     for (const [i, e] of endpoints.entries()) {
       const v = checkUpstream(e.host, e.port, policy, this.deps.controlDatabase, platform);
@@ -152,6 +155,10 @@ export class DatabasesService {
         // The tenant's quota, checked in this transaction (docs/accounts.md "Limits").
         await requireRoom(tx, tenant.id, 'maxDatabases', 'body.name');
         await requireUpstreamPolicyUnchanged(tx, tenant); // the policy the upstreams were checked against
+        // Other tenants' namespaces again, now that the tenant row is share-locked: a policy
+        // change giving another tenant a slice of this tenant's namespace locks this row
+        // first (upstream-policy-holds.ts), so either it sees this database or this sees it.
+        await this.allowedEndpoints(tenant, endpoints, req.field, tx);
         const d = await tx.database.create({
           data: {
             tenantId: tenant.id,
@@ -225,7 +232,10 @@ export class DatabasesService {
       if (!before.route) this.deps.access.defaultListener(engine);
     }
     const updated = await this.deps.prisma.$transaction(async (tx) => {
-      if (req) await requireUpstreamPolicyUnchanged(tx, tenant); // the policy the upstreams were checked against
+      if (req) {
+        await requireUpstreamPolicyUnchanged(tx, tenant); // the policy the upstreams were checked against
+        await this.allowedEndpoints(tenant, next.endpoints, req.field, tx); // other tenants' namespaces again, row share-locked (as in create)
+      }
       const d = await tx.database.update({
         where: { id: before.id },
         data: { engine, ...this.upstreamData(next) },

@@ -13,12 +13,14 @@ import {
   anyCidrContains,
   cidrContains,
   FORBIDDEN_UPSTREAM_CIDRS,
+  formatIp,
   isIpLiteral,
   isValidHostname,
   normalizeHostname,
   parseCidr,
   parseIp,
   type Cidr,
+  type IpAddress,
 } from '@switchyard/core';
 
 export interface UpstreamPolicyInput {
@@ -104,4 +106,67 @@ export function checkUpstream(
     }
   }
   return { ok: true, host };
+}
+
+/** Entries of other tenants' policies, as stored: host suffixes and CIDRs. */
+export interface NamespaceKeys {
+  hostSuffixes: string[];
+  cidrs: string[];
+}
+
+/**
+ * The entries of another tenant's policy that could make checkUpstream refuse `rawHost` for a
+ * tenant with `policy`: those more specific than the tenant's own most specific grant that
+ * covers the host. A host suffix `s` refuses `host` when `host` ends in `.s` and `s` is longer
+ * than that grant, so `s` is one of the host's proper label suffixes (`pg.beta.svc.local` →
+ * `beta.svc.local`, `svc.local`, `local`) longer than it; a CIDR refuses an address when it
+ * contains it with a longer prefix, so it is the address's network at one of the longer
+ * prefixes (`10.9.0.4` under an own `/8` → `10.0.0.0/9` … `10.9.0.4/32`). Both as stored:
+ * policies are normalised on write (tenants.service.ts normalizePolicy: lower case, no
+ * leading `*.`, canonical CIDR text), so equality on these strings is the containment test,
+ * and PostgreSQL answers "which tenants hold one of them" from a GIN index on each list
+ * (array overlap, `&&`) without reading the others.
+ *
+ * Empty when the tenant's own policy does not cover the host (checkUpstream refuses it before
+ * looking at other tenants), or when nothing more specific exists (the common case: a host
+ * directly under the tenant's own suffix). Platform rules are not looked at: they never
+ * depend on other tenants.
+ */
+export function namespaceKeys(rawHost: string, policy: UpstreamPolicyInput): NamespaceKeys {
+  const none: NamespaceKeys = { hostSuffixes: [], cidrs: [] };
+  const host = normalizeHostname(rawHost.replace(/^\[|\]$/g, ''));
+  if (!host) return none;
+  if (isIpLiteral(host)) {
+    const ip = parseIp(host)!;
+    const own = policy.cidrs
+      .map((c) => parseCidr(c))
+      .filter((c): c is Cidr => c !== null && cidrContains(c, ip))
+      .map((c) => c.prefix);
+    if (own.length === 0) return none;
+    return { hostSuffixes: [], cidrs: networksOf(ip, Math.max(...own) + 1, ip.family === 4 ? 32 : 128) };
+  }
+  if (!isValidHostname(host)) return none;
+  const own = policy.hostSuffixes.map(suffixOf).filter((s): s is string => s !== null && under(host, s));
+  if (own.length === 0) return none;
+  const longest = Math.max(...own.map((s) => s.length));
+  return { hostSuffixes: labelSuffixes(host).filter((s) => s.length > longest), cidrs: [] };
+}
+
+/** `a.b.c` → `b.c`, `c`: the names `a.b.c` is under. */
+export function labelSuffixes(name: string): string[] {
+  const out: string[] = [];
+  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) out.push(name.slice(i + 1));
+  return out;
+}
+
+/** The canonical text (as parseCidr writes it) of `ip`'s network at each prefix `from…to`. */
+export function networksOf(ip: IpAddress, from: number, to: number): string[] {
+  const bits = ip.family === 4 ? 32 : 128;
+  const all = (1n << BigInt(bits)) - 1n;
+  const out: string[] = [];
+  for (let p = Math.max(0, from); p <= Math.min(bits, to); p++) {
+    const mask = all ^ ((1n << BigInt(bits - p)) - 1n);
+    out.push(`${formatIp({ family: ip.family, value: ip.value & mask })}/${p}`);
+  }
+  return out;
 }
