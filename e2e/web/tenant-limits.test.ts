@@ -5,7 +5,8 @@
  * name when registering one database too many — and the usage above the databases list.
  * With more tenants than a page holds, the Tenants page pages through them (*Load more
  * tenants*, each once, in slug order) and searches them on the server, the search in the URL;
- * a search with no match says so, one the API refuses shows its message under the field.
+ * a search with no match says so, one the API refuses shows its message under the field; the
+ * header's tenant menu finds a tenant beyond its first page by the API's search.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -112,5 +113,16 @@ describe('the Tenants page at more than a page of tenants', () => {
     await search.fill('x'.repeat(201));
     expect(await fieldError(search)).toBe('must NOT have more than 200 characters');
     expect(await axeViolations(admin)).toEqual([]);
+
+    // The header's tenant menu offers a platform admin the first 50 other tenants and searches
+    // the rest on the server: bulk119 is not among the first, by slug or by name.
+    await admin.goto('/t/acme/databases');
+    const switcher = admin.getByRole('banner').getByRole('combobox', { name: 'Tenant', exact: true });
+    await switcher.click();
+    expect(await admin.getByRole('option', { name: 'Bulk tenant 119 (platform admin)' }).count()).toBe(0);
+    await switcher.fill('bulk119');
+    await admin.getByRole('option', { name: 'Bulk tenant 119 (platform admin)' }).click();
+    await admin.waitForURL('**/t/bulk119/databases');
+    expect(await switcher.inputValue()).toBe('Bulk tenant 119 (platform admin)');
   });
 });
