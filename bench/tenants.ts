@@ -4,9 +4,9 @@
  * 1. The tenant list. TENANT_STEPS tenants (default 1,000, 2,500 and 5,000), each with DBS
  *    databases of which ROUTES have a route (the first enabled; every 10th tenant's first
  *    route holds a dedicated port), bulk-inserted. As a platform admin, REPS times after a
- *    warm-up: GET /api/v1/tenants with no parameters — the first page (100 tenants; what the
- *    dashboard's Tenants page and tenant menu load; an API from before the list was paginated
- *    answers every tenant) — a page near the end (`cursor`), a search (`q`), every page at
+ *    warm-up: GET /api/v1/tenants with no parameters — the first page (100 tenants, as the
+ *    dashboard's Tenants page loads it; an API from before the list was paginated answers
+ *    every tenant) — a page near the end (`cursor`), a search (`q`), every page at
  *    limit=1000 one after the other, GET /api/v1/tenants/:slug, and the usage statement on its
  *    own: timed over pg (median of 5) and EXPLAIN (ANALYZE, BUFFERS), for every tenant next to
  *    the statement it replaced (three correlated subqueries per tenant over an id array; kept
