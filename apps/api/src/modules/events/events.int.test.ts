@@ -13,8 +13,8 @@ beforeAll(async () => {
   ({ token: beta } = await seedTenant(h, 'beta'));
   for (const slug of ['acme', 'beta']) {
     const tok = slug === 'acme' ? acme : beta;
-    const r = await h.call('POST', `/api/v1/tenants/${slug}/databases`, { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, tok);
-    expect(r.statusCode).toBe(201);
+    const r = await h.call('POST', `/api/v1/tenants/${slug}/databases`, { name: 'orders', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5499 } }, tok);
+    expect(r.statusCode, r.body).toBe(201);
   }
   const tenants = await h.app.prisma.tenant.findMany({ include: { databases: true } });
   const acmeT = tenants.find((t) => t.slug === 'acme')!;
