@@ -1,5 +1,6 @@
+import { checkConfigDoc } from '@switchyard/testkit/config-docs';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { EnvSchema, loadConfig } from './config.js';
 
 const BASE = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/switchyard' };
 
@@ -90,5 +91,11 @@ describe('loadConfig', () => {
       expect(named(msg)).toEqual(['SWITCHYARD_TENANT_DEFAULT_LIMITS']);
       expect(msg).toContain(says);
     }
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('names every variable the API reads, describes only variables it reads, with its defaults', () => {
+    expect(checkConfigDoc(EnvSchema, ['Shared', 'API'])).toEqual({ undocumented: [], unknown: [], wrongDefaults: [] });
   });
 });

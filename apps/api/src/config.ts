@@ -6,7 +6,8 @@ import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseCidr, parseListeners, par
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { z } from 'zod';
 
-const EnvSchema = z.object({
+/** Every variable this process reads; config.test.ts holds docs/configuration.md to it. */
+export const EnvSchema = z.object({
   DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8480),

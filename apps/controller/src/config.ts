@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { loadConfig as loadApiConfig, type ApiConfig } from '@switchyard/api';
 import { z } from 'zod';
 
-const EnvSchema = z.object({
+/** Every variable this process reads; config.test.ts holds docs/configuration.md to it. */
+export const EnvSchema = z.object({
   /** kubeconfig file (outside a cluster). Default ~/.kube/config when it exists. */
   KUBECONFIG: z.string().optional(),
   /** Set by Kubernetes in every pod: use the service account. */
@@ -68,15 +69,25 @@ export interface ControllerConfig {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`invalid controller configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  // Every bad variable in one message: the controller's own and the API's it also reads.
+  let api: ApiConfig | null = null;
+  let apiProblems: string[] = [];
+  try {
+    api = loadApiConfig(env);
+  } catch (err) {
+    // "invalid API configuration:\n  NAME: problem\n…": keep the lines naming variables.
+    apiProblems = (err as Error).message.split('\n').slice(1);
+  }
+  if (!parsed.success || !api) {
+    const own = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid controller configuration:\n${[...own, ...apiProblems].join('\n')}`);
   }
   const e = parsed.data;
   const inCluster = Boolean(e.KUBERNETES_SERVICE_HOST) && !e.KUBECONFIG;
   const fallback = join(homedir(), '.kube', 'config');
   const kubeconfig = inCluster ? null : (e.KUBECONFIG ?? (existsSync(fallback) ? fallback : null));
   return {
-    api: loadApiConfig(env),
+    api,
     kubeconfig,
     inCluster,
     id: e.CONTROLLER_ID ?? `${hostname()}-${process.pid}`,

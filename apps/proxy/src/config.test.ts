@@ -1,6 +1,7 @@
+import { checkConfigDoc } from '@switchyard/testkit/config-docs';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { loadConfig } from './config.js';
+import { EnvSchema, loadConfig } from './config.js';
 
 const base = { DATABASE_URL: 'postgres://u@127.0.0.1:1/db' };
 
@@ -52,5 +53,33 @@ describe('loadConfig: PostgreSQL clients without SNI', () => {
     expect(loadConfig({ ...base, SWITCHYARD_BASE_DOMAIN: 'DB.Example.com' }).baseDomain).toBe('db.example.com');
     expect(() => loadConfig({ ...base, PROXY_DEFAULT_CERT_FILE: '/nonexistent.crt' })).toThrow(/go together/);
     expect(() => loadConfig({ ...base, PROXY_DEFAULT_CERT_FILE: '/nonexistent.crt', PROXY_DEFAULT_KEY_FILE: '/nonexistent.key' })).toThrow(/PROXY_DEFAULT_CERT_FILE.*ENOENT/);
+  });
+});
+
+describe('loadConfig: refusals', () => {
+  it('names every bad variable in one message, SWITCHYARD_LISTENERS included', () => {
+    let message = '';
+    try {
+      loadConfig({ ...base, PROXY_WORKERS: '0', SWITCHYARD_LISTENERS: 'bogus', PROXY_CLIENT_RATE: 'fast', PROXY_IDLE_TIMEOUTS: 'tls', SWITCHYARD_DEDICATED_PORTS: 'x', PROXY_UPSTREAM_DENY_CIDRS: 'nope', SWITCHYARD_KEYS: 'bad' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    const lines = message.split('\n');
+    expect(lines[0]).toBe('invalid proxy configuration:');
+    expect(lines.slice(1).map((l) => /^ {2}([A-Z_]+):/.exec(l)?.[1])).toEqual([
+      'PROXY_WORKERS',
+      'SWITCHYARD_LISTENERS',
+      'SWITCHYARD_DEDICATED_PORTS',
+      'PROXY_UPSTREAM_DENY_CIDRS',
+      'PROXY_CLIENT_RATE',
+      'PROXY_IDLE_TIMEOUTS',
+      'SWITCHYARD_KEYS',
+    ]);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('names every variable the proxy reads, describes only variables it reads, with its defaults', () => {
+    expect(checkConfigDoc(EnvSchema, ['Shared', 'Proxy'])).toEqual({ undocumented: [], unknown: [], wrongDefaults: [] });
   });
 });

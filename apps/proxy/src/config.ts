@@ -17,7 +17,7 @@ const RATE = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|second|m|min|minute))?\s*$/i;
 function parseRate(text: string): number | null {
   if (/^\s*(off|0)?\s*$/i.test(text)) return null;
   const m = RATE.exec(text);
-  if (!m) throw new Error(`PROXY_CLIENT_RATE: expected e.g. 20/s or 600/m, got "${text}"`);
+  if (!m) throw new Error(`expected e.g. 20/s or 600/m, got "${text}"`);
   const n = Number(m[1]);
   const perSec = m[2] && m[2].toLowerCase().startsWith('m') ? n / 60 : n;
   return perSec > 0 ? perSec : null;
@@ -28,13 +28,14 @@ function parseIdleOverrides(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^([a-z0-9_-]+)\s*=\s*(\d+)$/i.exec(part);
-    if (!m) throw new Error(`PROXY_IDLE_TIMEOUTS: expected listener=milliseconds, got "${part}"`);
+    if (!m) throw new Error(`expected listener=milliseconds, got "${part}"`);
     out[m[1]!] = Number(m[2]);
   }
   return out;
 }
 
-const EnvSchema = z.object({
+/** Every variable this process reads; config.test.ts holds docs/configuration.md to it. */
+export const EnvSchema = z.object({
   DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
   SWITCHYARD_LISTENERS: z.string().default(DEFAULT_LISTENERS_TEXT),
   PROXY_ID: z.string().min(1).max(200).optional(),
@@ -112,6 +113,8 @@ const EnvSchema = z.object({
   PROXY_DEFAULT_KEY_FILE: z.string().optional(),
 });
 
+type Env = z.infer<typeof EnvSchema>;
+
 export interface ProxyConfig {
   databaseUrl: string;
   listeners: ListenerSpec[];
@@ -158,60 +161,49 @@ function list(text: string): string[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid proxy configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
-  const problems: string[] = [];
-  let dedicated: number[] = [];
-  try {
-    dedicated = parsePortPool(e.SWITCHYARD_DEDICATED_PORTS);
-  } catch (err) {
-    problems.push(`  SWITCHYARD_DEDICATED_PORTS: ${(err as Error).message}`);
-  }
-  const egress = list(e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES);
-  for (const a of egress) if (!parseIp(a)) problems.push(`  SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "${a}" is not an IP address`);
-  const deny = list(e.PROXY_UPSTREAM_DENY_CIDRS).map((c) => {
+  // Every bad variable in one message, as the API's config does: the schema's problems and the
+  // checks below together, so an operator fixes them in one round instead of one restart each.
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // The checks below read variables the schema takes as plain strings (the raw values, when
+  // something else failed the schema, are the same strings; their defaults are repeated).
+  const e = parsed.success ? parsed.data : (env as unknown as Env);
+  const check = <T>(name: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const listeners = check('SWITCHYARD_LISTENERS', () => parseListeners(e.SWITCHYARD_LISTENERS ?? DEFAULT_LISTENERS_TEXT));
+  const dedicated = check('SWITCHYARD_DEDICATED_PORTS', () => parsePortPool(e.SWITCHYARD_DEDICATED_PORTS ?? ''));
+  const egress = list(e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES ?? '');
+  for (const a of egress) if (!parseIp(a)) problems.push(`SWITCHYARD_EGRESS_SOURCE_ADDRESSES: "${a}" is not an IP address`);
+  const deny = list(e.PROXY_UPSTREAM_DENY_CIDRS ?? '').map((c) => {
     const cidr = parseCidr(c);
-    if (!cidr) problems.push(`  PROXY_UPSTREAM_DENY_CIDRS: "${c}" is not a CIDR`);
+    if (!cidr) problems.push(`PROXY_UPSTREAM_DENY_CIDRS: "${c}" is not a CIDR`);
     return cidr;
   });
-  if (problems.length) throw new Error(`invalid proxy configuration:\n${problems.join('\n')}`);
-  let ratePerSec: number | null;
-  let idleOverrides: Record<string, number>;
-  try {
-    ratePerSec = parseRate(e.PROXY_CLIENT_RATE);
-    idleOverrides = parseIdleOverrides(e.PROXY_IDLE_TIMEOUTS);
-  } catch (err) {
-    throw new Error(`invalid proxy configuration:\n  ${(err as Error).message}`, { cause: err });
-  }
-  let keyring: Keyring | null;
-  try {
-    keyring = keyringFromConfig({
-      keys: e.SWITCHYARD_KEYS,
-      fileText: e.SWITCHYARD_KEYS_FILE ? readFileSync(e.SWITCHYARD_KEYS_FILE, 'utf8') : null,
-      activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID,
-    });
-  } catch (err) {
-    throw new Error(`invalid proxy configuration:\n  SWITCHYARD_KEYS: ${(err as Error).message}`, { cause: err });
-  }
-  if (Boolean(e.PROXY_DEFAULT_CERT_FILE) !== Boolean(e.PROXY_DEFAULT_KEY_FILE)) {
-    throw new Error('invalid proxy configuration:\n  PROXY_DEFAULT_CERT_FILE and PROXY_DEFAULT_KEY_FILE go together');
-  }
+  const ratePerSec = check('PROXY_CLIENT_RATE', () => parseRate(e.PROXY_CLIENT_RATE ?? 'off'));
+  const idleOverrides = check('PROXY_IDLE_TIMEOUTS', () => parseIdleOverrides(e.PROXY_IDLE_TIMEOUTS ?? ''));
+  const keysFile = e.SWITCHYARD_KEYS_FILE ? check('SWITCHYARD_KEYS_FILE', () => readFileSync(e.SWITCHYARD_KEYS_FILE!, 'utf8')) : null;
+  const keyring =
+    keysFile === undefined ? undefined : check('SWITCHYARD_KEYS', () => keyringFromConfig({ keys: e.SWITCHYARD_KEYS, fileText: keysFile, activeKeyId: e.SWITCHYARD_ACTIVE_KEY_ID }));
   let defaultCertificate: ProxyConfig['defaultCertificate'] = null;
-  if (e.PROXY_DEFAULT_CERT_FILE && e.PROXY_DEFAULT_KEY_FILE) {
-    try {
-      defaultCertificate = { certPem: readFileSync(e.PROXY_DEFAULT_CERT_FILE, 'utf8'), keyPem: readFileSync(e.PROXY_DEFAULT_KEY_FILE, 'utf8') };
-    } catch (err) {
-      throw new Error(`invalid proxy configuration:\n  PROXY_DEFAULT_CERT_FILE/PROXY_DEFAULT_KEY_FILE: ${(err as Error).message}`, { cause: err });
-    }
+  if (Boolean(e.PROXY_DEFAULT_CERT_FILE) !== Boolean(e.PROXY_DEFAULT_KEY_FILE)) {
+    problems.push('PROXY_DEFAULT_CERT_FILE and PROXY_DEFAULT_KEY_FILE go together');
+  } else if (e.PROXY_DEFAULT_CERT_FILE && e.PROXY_DEFAULT_KEY_FILE) {
+    defaultCertificate =
+      check('PROXY_DEFAULT_CERT_FILE/PROXY_DEFAULT_KEY_FILE', () => ({ certPem: readFileSync(e.PROXY_DEFAULT_CERT_FILE!, 'utf8'), keyPem: readFileSync(e.PROXY_DEFAULT_KEY_FILE!, 'utf8') })) ??
+      null;
   }
+  if (!parsed.success || problems.length > 0) throw new Error(`invalid proxy configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  // Past the throw every check passed: the values are set.
   return {
     databaseUrl: e.DATABASE_URL,
     baseDomain: e.SWITCHYARD_BASE_DOMAIN,
     defaultCertificate,
-    listeners: parseListeners(e.SWITCHYARD_LISTENERS),
+    listeners: listeners!,
     proxyId: e.PROXY_ID ?? `${hostname()}-${process.pid}`,
     admin: { host: e.PROXY_ADMIN_HOST, port: e.PROXY_ADMIN_PORT },
     handshakeTimeoutMs: e.PROXY_HANDSHAKE_TIMEOUT_MS,
@@ -222,9 +214,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     resyncIntervalMs: e.PROXY_RESYNC_INTERVAL_MS,
     drainTimeoutMs: e.PROXY_DRAIN_TIMEOUT_MS,
     acceptGraceMs: e.PROXY_ACCEPT_GRACE_MS,
-    idleTimeoutMs: { default: e.PROXY_IDLE_TIMEOUT_MS, byListener: idleOverrides },
+    idleTimeoutMs: { default: e.PROXY_IDLE_TIMEOUT_MS, byListener: idleOverrides! },
     clientRate:
-      ratePerSec === null
+      ratePerSec == null
         ? null
         : { ratePerSec, burst: e.PROXY_CLIENT_BURST ?? Math.max(10, Math.ceil(ratePerSec)), maxTracked: e.PROXY_CLIENT_RATE_TRACKED },
     metrics: { routeLabel: e.PROXY_METRICS_ROUTE_LABEL, routeLabelMax: e.PROXY_METRICS_ROUTE_MAX },
@@ -236,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     allowLoopbackUpstreams: e.PROXY_ALLOW_LOOPBACK_UPSTREAMS === 'true',
     upstreamDenyCidrs: deny.filter((c): c is Cidr => c !== null),
     dns: { ttlMs: e.PROXY_DNS_TTL_MS, staleMs: e.PROXY_DNS_STALE_MS },
-    keyring,
+    keyring: keyring ?? null,
     workers: e.PROXY_WORKERS ?? Math.min(127, Math.max(1, availableParallelism())),
     workerId: e.SWITCHYARD_WORKER_ID ?? 0,
     clusterScheduling: e.PROXY_CLUSTER_SCHEDULING,

@@ -1,5 +1,6 @@
+import { checkConfigDoc } from '@switchyard/testkit/config-docs';
 import { describe, expect, it } from 'vitest';
-import { loadDevConfig } from './config.js';
+import { EnvSchema, loadDevConfig } from './config.js';
 import { StartError } from './errors.js';
 
 describe('loadDevConfig', () => {
@@ -33,5 +34,11 @@ describe('loadDevConfig', () => {
     expect(lines.filter((l) => l.startsWith('  SWITCHYARD_DEMO="yes": '))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith('  DATABASE_URL='))).toHaveLength(1);
     expect((err as Error).message).not.toContain('secret');
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('names every variable npm start reads, describes only variables it reads, with its defaults', () => {
+    expect(checkConfigDoc(EnvSchema, ['Local stack'])).toEqual({ undocumented: [], unknown: [], wrongDefaults: [] });
   });
 });

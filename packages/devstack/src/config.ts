@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { maskUrl, StartError } from './errors.js';
 
-const EnvSchema = z.object({
+/** Every variable this process reads; config.test.ts holds docs/configuration.md to it. */
+export const EnvSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   SWITCHYARD_DATA_DIR: z.string().default('.switchyard'),
   SWITCHYARD_CONTROL_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54320),
