@@ -115,6 +115,20 @@ describe('deploy/monitoring', () => {
     expect(findings).toEqual([]);
   });
 
+  it('lists every metric of the proxy and the API in docs/monitoring.md, and names only exported ones', async () => {
+    const text = await exposition();
+    const exported = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
+    // `switchyard_api_process_*` in the page stands for a family; a bare prefix (`switchyard_api_`) for none.
+    const named = [...docs.matchAll(/\b(switchyard_[a-z0-9_]+)(\*)?/g)]
+      .filter((m) => m[2] === '*' || !m[1]!.endsWith('_'))
+      .map((m) => ({ name: m[1]!, family: m[2] === '*' }));
+    const covers = (n: { name: string; family: boolean }, metric: string) => (n.family ? metric.startsWith(n.name) : metric === n.name);
+    expect(exported.filter((m) => /^switchyard_(proxy|api)_/.test(m) && !named.some((n) => covers(n, m)))).toEqual([]);
+    // switchyard_acme_* is the API's GET /api/v1/acme/metrics, not its metrics port.
+    const unknown = named.filter((n) => !n.name.startsWith('switchyard_acme_') && !exported.some((m) => covers(n, m)));
+    expect(unknown.map((n) => n.name)).toEqual([]);
+  });
+
   it('links every alert to its runbook in docs/monitoring.md, with a severity Alertmanager can route on', () => {
     for (const r of rules) {
       expect(['critical', 'warning', 'info'], r.alert).toContain(r.labels.severity);
