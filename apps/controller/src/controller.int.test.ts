@@ -58,6 +58,9 @@ beforeAll(async () => {
   kube = new FakeKube();
   kube.bookmarkMs = 100;
   await kube.start();
+  // The pods listen on 5499 behind Service port 5432 (which names the engine): a pod address
+  // 127.0.0.1:5432 would be the control database itself when the tests run against the
+  // machine's PostgreSQL (DATABASE_URL=…127.0.0.1:5432), and the API refuses that upstream.
   for (const [ns, tenant] of [['acme-prod', 'acme'], ['beta-prod', 'beta']] as const) {
     kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, uid: '', labels: { 'switchyard.io/tenant': tenant } } });
     kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pg', namespace: ns, uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
@@ -66,7 +69,7 @@ beforeAll(async () => {
       kind: 'EndpointSlice',
       metadata: { name: 'pg-1', namespace: ns, uid: '', labels: { 'kubernetes.io/service-name': 'pg' } },
       endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-      ports: [{ name: 'postgres', port: 5432 }],
+      ports: [{ name: 'postgres', port: 5499 }],
     } as never);
   }
 });
@@ -225,7 +228,7 @@ describe('controller', () => {
           { addresses: ['127.0.0.2'], conditions: { ready: true } },
           { addresses: ['127.0.0.3'], conditions: { ready: ready2 } },
         ],
-        ports: [{ name: 'postgres', port: 5432 }],
+        ports: [{ name: 'postgres', port: 5499 }],
       } as never);
     kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'pods', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
     slice(false);
@@ -233,10 +236,10 @@ describe('controller', () => {
     kube.apply(ea('acme-prod', 'by-name', { service: { name: 'pods', port: 5432 }, upstream: 'service' }));
     const endpoints = async (name: string) => ((await prisma.database.findFirst({ where: { ownerName: name } }))?.endpoints ?? null) as { host: string; port: number }[] | null;
     await waitUntil(async () => (await endpoints('per-pod'))?.length === 1);
-    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5432 }]);
+    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5499 }]);
     slice(true); // the second pod turns ready
     await waitUntil(async () => (await endpoints('per-pod'))?.length === 2);
-    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5432 }, { host: '127.0.0.3', port: 5432 }]);
+    expect(await endpoints('per-pod')).toEqual([{ host: '127.0.0.2', port: 5499 }, { host: '127.0.0.3', port: 5499 }]);
     await waitUntil(async () => (await endpoints('by-name')) !== null);
     expect(await endpoints('by-name')).toEqual([{ host: 'pods.acme-prod.svc.cluster.local', port: 5432 }]);
     kube.delete('ExternalAccess', 'acme-prod', 'per-pod');
@@ -261,7 +264,7 @@ describe('controller', () => {
       // The route lists the pod addresses (127.0.0.1 here); the database's certificate names the Service.
       expect(await change(spec({ upstreamCa: ca }))).toMatchObject({
         status: 'True',
-        message: "Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5432; the database's certificate is verified for pg.acme-prod.svc.cluster.local",
+        message: "Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5499; the database's certificate is verified for pg.acme-prod.svc.cluster.local",
       });
       expect(await row()).toMatchObject({ tlsMode: 'terminate', upstreamTls: true, upstreamCa: ca, upstreamServerName: 'pg.acme-prod.svc.cluster.local' });
 
@@ -300,7 +303,7 @@ describe('controller', () => {
       expect(await row()).toEqual(lastGood);
 
       // Both fields removed: the route has no CA (null) and is checked for the Service's name again.
-      expect((await change(spec({}))).message).toBe('Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5432');
+      expect((await change(spec({}))).message).toBe('Routes acme-prod-upstream-tls.acme.db.example.test to 127.0.0.1:5499');
       expect(await row()).toMatchObject({ upstreamCa: null, upstreamServerName: 'pg.acme-prod.svc.cluster.local' });
       expect((await change(spec({ upstreamCa: ca }))).status).toBe('True');
       expect(await row()).toMatchObject({ upstreamCa: ca, upstreamServerName: 'pg.acme-prod.svc.cluster.local' });
@@ -325,7 +328,7 @@ describe('controller', () => {
       kind: 'EndpointSlice',
       metadata: { name: 'lg-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'lg' } },
       endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-      ports: [{ name: 'postgres', port: 5432 }],
+      ports: [{ name: 'postgres', port: 5499 }],
     } as never);
     const service = { name: 'lg', port: 5432 };
     const row = async () =>
@@ -348,7 +351,7 @@ describe('controller', () => {
       expect(g1.status).toMatchObject({ lastAcceptedGeneration: g1.metadata.generation, hostname: 'orders.acme.example.test', database: 'acme-prod-last-good' });
       await c.controller.idle();
       const lastGood = await row();
-      expect(lastGood).toMatchObject({ hostname: 'orders.acme.example.test', enabled: true, database: { engine: 'postgres', endpoints: [{ host: '127.0.0.1', port: 5432 }] } });
+      expect(lastGood).toMatchObject({ hostname: 'orders.acme.example.test', enabled: true, database: { engine: 'postgres', endpoints: [{ host: '127.0.0.1', port: 5499 }] } });
       const v1 = await version();
 
       // A hostname outside the tenant's domains (the API refuses it): the route stays as it was.
@@ -428,7 +431,7 @@ describe('controller', () => {
         metadata: { name: 'fw-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'fw' } },
         addressType: 'IPv4',
         endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready } })),
-        ports: [{ name: 'postgres', port: 5432 }],
+        ports: [{ name: 'postgres', port: 5499 }],
       } as never);
     pods(['127.0.0.1']);
     const service = { name: 'fw', port: 5432 };
@@ -455,7 +458,7 @@ describe('controller', () => {
       const gen1 = g1.metadata.generation!;
       await c.controller.idle();
       const first = (await row())!;
-      expect(first.database.endpoints).toEqual([{ host: '127.0.0.1', port: 5432 }]);
+      expect(first.database.endpoints).toEqual([{ host: '127.0.0.1', port: 5499 }]);
 
       // Refused by the API (a hostname outside the tenant's domains), and moved to another Service
       // in the same edit: kept, following fw (the last accepted spec's), not pg (the refused one's).
@@ -473,9 +476,9 @@ describe('controller', () => {
       pods(['127.0.0.2']);
       const moved = await followed(g2.status!.configVersion);
       const second = (await row())!;
-      expect(second).toMatchObject({ id: first.id, hostname: 'follow.acme.example.test', enabled: true, database: { endpoints: [{ host: '127.0.0.2', port: 5432 }] } });
+      expect(second).toMatchObject({ id: first.id, hostname: 'follow.acme.example.test', enabled: true, database: { endpoints: [{ host: '127.0.0.2', port: 5499 }] } });
       expect(second.version).toBeGreaterThan(first.version);
-      expect(await served()).toEqual([{ host: '127.0.0.2', port: 5432 }]);
+      expect(await served()).toEqual([{ host: '127.0.0.2', port: 5499 }]);
       expect(await changedSince(v1, first.id)).toBe(1);
       expect(moved!.status).toMatchObject({ observedGeneration: g2.metadata.generation, lastAcceptedGeneration: gen1, hostname: 'follow.acme.example.test' });
       expect(cond(moved, 'Accepted')).toMatchObject({ reason: 'HostnameNotAllowed' });
@@ -486,8 +489,8 @@ describe('controller', () => {
       expect(cond(g3, 'Accepted')).toMatchObject({ reason: 'EngineUnknown', message: expect.stringMatching(/which follow Service acme-prod\/fw$/) });
       pods(['127.0.0.3', '127.0.0.4']);
       await followed(g3.status!.configVersion);
-      expect((await row())!.database.endpoints).toEqual([{ host: '127.0.0.3', port: 5432 }, { host: '127.0.0.4', port: 5432 }]);
-      expect(await served()).toEqual([{ host: '127.0.0.3', port: 5432 }, { host: '127.0.0.4', port: 5432 }]);
+      expect((await row())!.database.endpoints).toEqual([{ host: '127.0.0.3', port: 5499 }, { host: '127.0.0.4', port: 5499 }]);
+      expect(await served()).toEqual([{ host: '127.0.0.3', port: 5499 }, { host: '127.0.0.4', port: 5499 }]);
 
       // A restarted controller decides the same from the object, the cluster and the control
       // database: with nothing changed it writes nothing…
@@ -506,8 +509,8 @@ describe('controller', () => {
       const before = kube.get<ExternalAccess>('ExternalAccess', 'acme-prod', 'follow')!.status!.configVersion;
       c = await start();
       await followed(before);
-      expect((await row())!.database.endpoints).toEqual([{ host: '127.0.0.5', port: 5432 }]);
-      expect(await served()).toEqual([{ host: '127.0.0.5', port: 5432 }]);
+      expect((await row())!.database.endpoints).toEqual([{ host: '127.0.0.5', port: 5499 }]);
+      expect(await served()).toEqual([{ host: '127.0.0.5', port: 5499 }]);
 
       // No pod ready: the route names the Service itself, as an accepted route would (no proxy runs
       // here, so Ready says NoProxies before it could say NoReadyEndpoints).
@@ -540,7 +543,7 @@ describe('controller', () => {
       kind: 'EndpointSlice',
       metadata: { name: 'trk-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'trk' } },
       endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-      ports: [{ name: 'postgres', port: 5432 }],
+      ports: [{ name: 'postgres', port: 5499 }],
     } as never);
     const ours = (o?: TLSRoute) => (o?.status?.parents ?? []).find((p) => p.controllerName === 'switchyard.io/gateway-controller');
     const acc = (o?: TLSRoute) => ours(o)?.conditions.find((x) => x.type === 'Accepted');
@@ -561,7 +564,7 @@ describe('controller', () => {
       expect(acc(await edit(['kept-tls.acme.example.test']))).toMatchObject({ status: 'True', reason: 'Accepted' });
       await c.controller.idle();
       const lastGood = (await row())!;
-      expect(lastGood).toMatchObject({ hostname: 'kept-tls.acme.example.test', database: { name: 'acme-prod-kept-tls', endpoints: [{ host: '127.0.0.1', port: 5432 }] } });
+      expect(lastGood).toMatchObject({ hostname: 'kept-tls.acme.example.test', database: { name: 'acme-prod-kept-tls', endpoints: [{ host: '127.0.0.1', port: 5499 }] } });
       const v1 = await version();
 
       // A hostname that is not one (the fake API server does not apply the CRD's pattern): refused
@@ -627,7 +630,7 @@ describe('controller', () => {
 
   it('gives objects whose <namespace>-<name> collide a database and hostname each, and never renames a route it already made', async () => {
     for (const ns of ['a-b', 'a']) kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, uid: '', labels: { 'switchyard.io/tenant': 'acme' } } });
-    const spec = { endpoints: [{ host: '127.0.0.1', port: 5432 }], engine: 'postgres' };
+    const spec = { endpoints: [{ host: '127.0.0.1', port: 5499 }], engine: 'postgres' };
     const c = await start();
     try {
       // a/b-c comes first and gets a-b-c (as it would have from an earlier controller version).
