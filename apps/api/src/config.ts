@@ -2,7 +2,7 @@
  * The API's whole configuration, validated once at boot. Nothing else reads process.env.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LISTENERS_TEXT, isValidHostname, parseCidr, parseListeners, parseIp, parsePortPool, type ListenerSpec } from '@switchyard/core';
+import { configProblems, DEFAULT_LISTENERS_TEXT, isValidHostname, parseCidr, parseListeners, parseIp, parsePortPool, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { z } from 'zod';
 
@@ -131,8 +131,6 @@ export const EnvSchema = z.object({
   SWITCHYARD_ACTIVE_KEY_ID: z.string().optional(),
 });
 
-type Env = z.infer<typeof EnvSchema>;
-
 /** A comma-separated list of IP addresses; each one that is not an address is a problem of `name`. */
 function ipList(name: string, text: string | undefined, problems: string[]): string[] {
   const list = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -233,21 +231,8 @@ export function parseTenantDefaultLimits(text: string): TenantLimitDefaults {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const parsed = EnvSchema.safeParse(env);
-  // Every bad variable in one message: the schema's problems and the checks below together,
-  // so an operator fixes them in one round instead of one restart per variable.
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  // The checks below read variables the schema takes as plain strings (the raw values, when
-  // something else failed the schema, are the same strings).
-  const e = parsed.success ? parsed.data : (env as unknown as Env);
-  const check = <T>(name: string, fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      problems.push(`${name}: ${(err as Error).message}`);
-      return undefined;
-    }
-  };
+  // Every bad variable in one message (the schema's problems and the checks below together).
+  const { problems, env: e, check } = configProblems(EnvSchema.safeParse(env), env);
   const listeners = check('SWITCHYARD_LISTENERS', () => parseListeners(e.SWITCHYARD_LISTENERS ?? DEFAULT_LISTENERS_TEXT));
   const dedicatedPorts = check('SWITCHYARD_DEDICATED_PORTS', () => parsePortPool(e.SWITCHYARD_DEDICATED_PORTS ?? ''));
   const tenantDefaultLimits = check('SWITCHYARD_TENANT_DEFAULT_LIMITS', () => parseTenantDefaultLimits(e.SWITCHYARD_TENANT_DEFAULT_LIMITS ?? ''));
@@ -264,7 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   // Read only when ACME is on (unused otherwise).
   const caPem = e.ACME_DIRECTORY_URL && e.ACME_CA_FILE ? check('ACME_CA_FILE', () => readFileSync(e.ACME_CA_FILE!, 'utf8')) : null;
   const rootsPem = e.ACME_DIRECTORY_URL && e.ACME_ROOTS_FILE ? check('ACME_ROOTS_FILE', () => readFileSync(e.ACME_ROOTS_FILE!, 'utf8')) : null;
-  if (!parsed.success || problems.length > 0) throw new Error(`invalid API configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (problems.length > 0) throw new Error(`invalid API configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   // Past the throw every check passed: the values are set.
   const db = new URL(e.DATABASE_URL);
   const acme: AcmeConfig | null = e.ACME_DIRECTORY_URL

@@ -3,7 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
-import { DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
+import { configProblems, DEFAULT_LISTENERS_TEXT, parseCidr, parseIp, parseListeners, parsePortPool, type Cidr, type ListenerSpec } from '@switchyard/core';
 import { keyringFromConfig, type Keyring } from '@switchyard/pki';
 import { DEFAULT_MAX_CLIENT_HELLO_BYTES } from '@switchyard/wire';
 import { z } from 'zod';
@@ -113,8 +113,6 @@ export const EnvSchema = z.object({
   PROXY_DEFAULT_KEY_FILE: z.string().optional(),
 });
 
-type Env = z.infer<typeof EnvSchema>;
-
 export interface ProxyConfig {
   databaseUrl: string;
   listeners: ListenerSpec[];
@@ -160,21 +158,8 @@ function list(text: string): string[] {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
-  const parsed = EnvSchema.safeParse(env);
-  // Every bad variable in one message, as the API's config does: the schema's problems and the
-  // checks below together, so an operator fixes them in one round instead of one restart each.
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  // The checks below read variables the schema takes as plain strings (the raw values, when
-  // something else failed the schema, are the same strings; their defaults are repeated).
-  const e = parsed.success ? parsed.data : (env as unknown as Env);
-  const check = <T>(name: string, fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      problems.push(`${name}: ${(err as Error).message}`);
-      return undefined;
-    }
-  };
+  // Every bad variable in one message (the schema's problems and the checks below together).
+  const { problems, env: e, check } = configProblems(EnvSchema.safeParse(env), env);
   const listeners = check('SWITCHYARD_LISTENERS', () => parseListeners(e.SWITCHYARD_LISTENERS ?? DEFAULT_LISTENERS_TEXT));
   const dedicated = check('SWITCHYARD_DEDICATED_PORTS', () => parsePortPool(e.SWITCHYARD_DEDICATED_PORTS ?? ''));
   const egress = list(e.SWITCHYARD_EGRESS_SOURCE_ADDRESSES ?? '');
@@ -197,7 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
       check('PROXY_DEFAULT_CERT_FILE/PROXY_DEFAULT_KEY_FILE', () => ({ certPem: readFileSync(e.PROXY_DEFAULT_CERT_FILE!, 'utf8'), keyPem: readFileSync(e.PROXY_DEFAULT_KEY_FILE!, 'utf8') })) ??
       null;
   }
-  if (!parsed.success || problems.length > 0) throw new Error(`invalid proxy configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (problems.length > 0) throw new Error(`invalid proxy configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   // Past the throw every check passed: the values are set.
   return {
     databaseUrl: e.DATABASE_URL,

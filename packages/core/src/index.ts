@@ -5,3 +5,4 @@ export * from './listeners.js';
 export * from './routes.js';
 export * from './connection-strings.js';
 export * from './control.js';
+export * from './config-problems.js';
