@@ -8,6 +8,7 @@ import { Alert, Badge, Button, Group, Radio, Select, Stack, Table, Text, Title, 
 import { useForm } from '@mantine/form';
 import type { ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
+import { STATUS } from '../../components/status-colors';
 import { notifyDone, notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
 import { expiryState } from '../../lib/format';
@@ -80,7 +81,7 @@ function ServedWith({ a }: { a: AcmeCertificate }) {
     const what = SERVED_KIND[s.kind] ?? `a certificate of kind ${s.kind}`;
     if (!a.certificate) return <Text size="sm">{what} until the ACME one is issued</Text>;
     return (
-      <Text size="sm" c="orange.8">
+      <Text size="sm" c={STATUS.warn}>
         {what}, not the ACME one (attach it to the route to serve it)
       </Text>
     );

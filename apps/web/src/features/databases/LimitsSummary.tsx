@@ -4,6 +4,7 @@
  * count at its limit is marked: the next one is refused (SY_TENANT_LIMIT).
  */
 import { Group, Text } from '@mantine/core';
+import { STATUS } from '../../components/status-colors';
 import { atLimit, limitLines, usageText } from '../../components/usage';
 import type { Tenant } from './api';
 
@@ -13,7 +14,7 @@ export function LimitsSummary({ tenant }: { tenant: Tenant }) {
   return (
     <Group gap="md" aria-label="Tenant limits" role="group">
       {lines.map((l) => (
-        <Text key={l.what} size="sm" c={atLimit(l) ? 'orange.8' : 'dimmed'} fw={atLimit(l) ? 500 : undefined} title={atLimit(l) ? 'At the limit set by the platform admin: ask them to raise it' : undefined}>
+        <Text key={l.what} size="sm" c={atLimit(l) ? STATUS.warn : 'dimmed'} fw={atLimit(l) ? 500 : undefined} title={atLimit(l) ? 'At the limit set by the platform admin: ask them to raise it' : undefined}>
           {usageText(l)}
         </Text>
       ))}
