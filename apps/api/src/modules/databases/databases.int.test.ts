@@ -144,7 +144,8 @@ describe('no open proxy', () => {
     const strict = await createHarness({ SWITCHYARD_ALLOW_LOOPBACK_UPSTREAMS: 'false' });
     try {
       const { token } = await seedTenant(strict);
-      const r = await strict.call('POST', base, { name: 'lo', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5432 } }, token);
+      // Not :5432: against the machine's server that is the control database, refused before loopback.
+      const r = await strict.call('POST', base, { name: 'lo', engine: 'postgres', upstream: { host: '127.0.0.1', port: 5499 } }, token);
       expect(r.statusCode).toBe(422);
       expect(r.json().message).toContain('loopback');
     } finally {
