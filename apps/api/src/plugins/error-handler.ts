@@ -95,6 +95,18 @@ export function isDashboardPath(path: string): boolean {
   return DASHBOARD_SECTIONS.includes(first) && !/\.[A-Za-z0-9]+$/.test(path);
 }
 
+/**
+ * PostgreSQL aborted the transaction for a concurrent one — a deadlock (40P01) or a
+ * serialization failure (40001): nothing was written, and the same request may simply be
+ * retried. Prisma reports it as P2034, or, from a raw query, as P2010 naming the driver's code.
+ */
+export function isWriteConflict(err: Prisma.PrismaClientKnownRequestError): boolean {
+  if (err.code === 'P2034') return true;
+  if (err.code !== 'P2010') return false;
+  const cause = (err.meta as { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } } | undefined)?.driverAdapterError?.cause;
+  return cause?.kind === 'TransactionWriteConflict' || cause?.originalCode === '40P01' || cause?.originalCode === '40001';
+}
+
 export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: FastifyInstance, opts) => {
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
     const rid = request.id;
@@ -123,6 +135,10 @@ export const errorHandlerPlugin = fp<{ serveSpa?: boolean }>(async (app: Fastify
     if (err instanceof Prisma.PrismaClientKnownRequestError) {
       if (err.code === 'P2002') return reply.status(409).send(errorBody('SY_CONFLICT', 'A resource with these unique fields already exists', rid));
       if (err.code === 'P2025') return reply.status(404).send(errorBody('SY_NOT_FOUND', 'Not found', rid));
+      if (isWriteConflict(err)) {
+        request.log.info({ code: err.code }, 'write conflict with a concurrent transaction');
+        return reply.status(409).send(errorBody('SY_CONFLICT', 'A concurrent change conflicted with this one and it was rolled back; retry it', rid));
+      }
       // P2028: a transaction could not start in time (pool exhausted under load).
       if (err.code === 'P2028' || err.code === 'P2024') {
         request.log.warn({ err }, 'database busy');
