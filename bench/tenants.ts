@@ -11,7 +11,8 @@
  *    own: timed over pg (median of 5) and EXPLAIN (ANALYZE, BUFFERS), for every tenant next to
  *    the statement it replaced (three correlated subqueries per tenant over an id array; kept
  *    below) and for one page's 100 ids. Also the time to create one database, whose upstream
- *    check reads every other tenant's policy.
+ *    check looks up the other tenants whose namespace could take it (by key; before 616b585
+ *    it read every other tenant's policy).
  * 2. Growth within one tenant through the API. CLIENTS concurrent clients make CHANGES
  *    changes for a fresh tenant: create its databases, then enable external access on each;
  *    once with no limits and once with limits set far above the usage (so every change takes

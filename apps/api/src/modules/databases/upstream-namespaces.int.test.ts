@@ -105,6 +105,47 @@ describe('a database upstream inside another tenant’s namespace', () => {
   });
 });
 
+describe('creating a tenant whose namespace takes a slice of another tenant’s', () => {
+  beforeAll(async () => {
+    for (const [name, upstream] of [
+      ['new-by-name', { host: 'pg.zeta.svc.cluster.local', port: 5432 }],
+      ['new-by-ip', { host: '10.30.1.1', port: 5432 }],
+    ] as const) {
+      expect((await create('broad', name, { upstream })).statusCode).toBe(201);
+    }
+  });
+
+  it('is refused while that tenant has databases there, naming them, and creates nothing', async () => {
+    const audited = await h.app.prisma.auditEvent.count({ where: { action: 'tenant.create' } });
+    const r = await h.call('POST', '/api/v1/tenants', { slug: 'zeta', name: 'Zeta', upstreamPolicy: { hostSuffixes: ['zeta.svc.cluster.local'], cidrs: ['10.30.0.0/16'] } });
+    expect(r.statusCode, r.body).toBe(409);
+    const body = r.json();
+    expect(body).toMatchObject({ code: 'SY_UPSTREAM_POLICY_CONFLICT' });
+    expect(body.message).toMatch(/^The new upstream policy would take 2 databases of other tenants into this tenant’s namespace/);
+    expect(body.details).toEqual([
+      expect.objectContaining({ field: 'body.upstreamPolicy.hostSuffixes', count: 1, databases: [expect.objectContaining({ tenant: 'broad', name: 'new-by-name' })] }),
+      expect.objectContaining({ field: 'body.upstreamPolicy.cidrs', count: 1, databases: [expect.objectContaining({ tenant: 'broad', name: 'new-by-ip' })] }),
+    ]);
+    expect((await h.call('GET', '/api/v1/tenants/zeta')).statusCode).toBe(404);
+    expect(await h.app.prisma.auditEvent.count({ where: { action: 'tenant.create' } })).toBe(audited);
+    // The platform's default policy ({tenant}.svc.cluster.local) counts the same.
+    const byDefault = await h.call('POST', '/api/v1/tenants', { slug: 'zeta', name: 'Zeta' });
+    expect(byDefault.statusCode, byDefault.body).toBe(409);
+    expect(byDefault.json().details).toEqual([expect.objectContaining({ field: 'body.upstreamPolicy.hostSuffixes', databases: [expect.objectContaining({ name: 'new-by-name' })] })]);
+  });
+
+  it('passes beside them, and once they moved; a taken slug is still SY_TENANT_EXISTS', async () => {
+    expect((await h.call('POST', '/api/v1/tenants', { slug: 'eta', name: 'Eta', upstreamPolicy: { hostSuffixes: ['eta.svc.cluster.local'], cidrs: ['10.31.0.0/16'] } })).statusCode).toBe(201);
+    for (const name of ['new-by-name', 'new-by-ip']) expect((await h.call('DELETE', `/api/v1/tenants/broad/databases/${name}`)).statusCode).toBe(204);
+    const r = await h.call('POST', '/api/v1/tenants', { slug: 'zeta', name: 'Zeta', upstreamPolicy: { hostSuffixes: ['zeta.svc.cluster.local'], cidrs: ['10.30.0.0/16'] } });
+    expect(r.statusCode, r.body).toBe(201);
+    // Now it binds broad: the same upstream is refused as inside zeta's namespace.
+    await expectUpstream('broad', 'pg.zeta.svc.cluster.local', { refusedBy: ['zeta'] });
+    const again = await h.call('POST', '/api/v1/tenants', { slug: 'zeta', name: 'Zeta', upstreamPolicy: { hostSuffixes: ['svc.cluster.local'], cidrs: [] } });
+    expect(again.json()).toMatchObject({ code: 'SY_TENANT_EXISTS' });
+  });
+});
+
 describe('a policy change that takes a slice of another tenant’s namespace', () => {
   beforeAll(async () => {
     await tenant('delta', { hostSuffixes: ['delta-old.example.net'], cidrs: [] });

@@ -8,7 +8,8 @@
  * The same holds across tenants: a policy that gives this tenant a more specific namespace
  * inside another tenant's grant (`beta.svc.cluster.local` inside `svc.cluster.local`,
  * `10.9.0.0/16` inside `10.0.0.0/8`) is refused while that tenant has databases there, named
- * with their tenant (policy edits are for platform admins only).
+ * with their tenant (policy edits are for platform admins only) — and so is creating a tenant
+ * with such a policy (`requireNewTenantTakesNoDatabases`).
  *
  * Locking, so neither side can slip past the other: the policy change holds the tenant's row
  * `FOR NO KEY UPDATE` from before it reads the databases until it commits, and so the rows of
@@ -187,6 +188,12 @@ export async function requirePolicyHoldsForDatabases(
   outside.push(...(await strandedElsewhere(tx, { id: tenantId, slug: row.slug }, before, after)));
   if (outside.length === 0) return;
 
+  throw policyConflict(outside, own);
+}
+
+
+/** The refusal: the first `own` of `outside` are the tenant's own databases, the rest other tenants'. */
+function policyConflict(outside: Outside[], own: number): AppError {
   const n = (k: number) => `${k} database${k === 1 ? '' : 's'}`;
   const elsewhere = outside.length - own;
   const takes = (k: number) => `would take ${n(k)} of other tenants into this tenant’s namespace, out of their own policy’s reach`;
@@ -211,7 +218,23 @@ export async function requirePolicyHoldsForDatabases(
     ...(own > 0 ? [`would leave ${n(own)} of the tenant pointing outside it: ${named(outside.slice(0, own))}`] : []),
     ...(elsewhere > 0 ? [`${takes(elsewhere)}: ${named(outside.slice(own))}`] : []),
   ];
-  throw new AppError('SY_UPSTREAM_POLICY_CONFLICT', `The new upstream policy ${sentences.join('; it ')}. Move or delete them first; nothing was changed`, details);
+  return new AppError('SY_UPSTREAM_POLICY_CONFLICT', `The new upstream policy ${sentences.join('; it ')}. Move or delete them first; nothing was changed`, details);
+}
+
+/**
+ * Call first in the transaction of a tenant creation, before the tenant is inserted, with the
+ * id it will be inserted with and its normalised policy: the same cross-tenant rule as a
+ * policy change (`requirePolicyHoldsForDatabases`), for a tenant whose policy was empty
+ * before. Throws SY_UPSTREAM_POLICY_CONFLICT naming the other tenants' databases the new
+ * tenant's namespace would take; locks those tenants' rows until commit.
+ */
+export async function requireNewTenantTakesNoDatabases(
+  tx: Prisma.TransactionClient,
+  self: { id: string; slug: string },
+  policy: UpstreamPolicyInput,
+): Promise<void> {
+  const outside = await strandedElsewhere(tx, self, { hostSuffixes: [], cidrs: [] }, policy);
+  if (outside.length > 0) throw policyConflict(outside, 0);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Tenants: created and governed by platform admins; readable by their members.
  */
+import { randomUUID } from 'node:crypto';
 import { isSlug, isValidHostname, normalizeHostname, parseCidr } from '@switchyard/core';
 import { Prisma, recordRouteChanges, type PrismaClient, type Tenant } from '@switchyard/db';
 import { requirePlatformAdmin, requireTenantRole, type Actor, type TenantRole } from '../../lib/access.js';
@@ -8,7 +9,7 @@ import { AppError, type ErrorDetail } from '../../lib/errors.js';
 import { decodeCursor, pageOf, type Page } from '../../lib/pagination.js';
 import { releaseAcmeCertificates } from '../acme/acme.lifecycle.js';
 import { diff, recordAudit } from '../audit/audit.service.js';
-import { requirePolicyHoldsForDatabases } from '../databases/upstream-policy-holds.js';
+import { requireNewTenantTakesNoDatabases, requirePolicyHoldsForDatabases } from '../databases/upstream-policy-holds.js';
 import { tenantUsage, ZERO_USAGE, type LimitName, type TenantLimits, type TenantUsage } from './tenant-limits.js';
 import { TENANT_PAGE, type CreateTenantBody, type TenantResponse, type TenantsQuery, type UpdateTenantBody } from './tenants.schemas.js';
 
@@ -83,10 +84,19 @@ export class TenantsService {
     const policy = normalizePolicy({ hostSuffixes: suffixes, cidrs: body.upstreamPolicy?.cidrs ?? [], customDomains: body.allowedCustomDomains ?? [] });
     // Omitted: the platform's default (SWITCHYARD_TENANT_DEFAULT_LIMITS); null: no limit.
     const limit = (name: LimitName) => (body[name] === undefined ? this.defaults.limits[name] : body[name]);
+    // Chosen here so that the check below, which runs before the row exists, knows the new
+    // tenant apart from the others.
+    const id = randomUUID();
     try {
       const tenant = await this.prisma.$transaction(async (tx) => {
+        // A taken slug is that, whatever else the body holds.
+        if (await tx.tenant.findUnique({ where: { slug: body.slug }, select: { id: true } })) throw new AppError('SY_TENANT_EXISTS');
+        // A namespace more specific than another tenant's grant takes that tenant's databases
+        // in it: refused, as a policy change would be (upstream-policy-holds.ts).
+        await requireNewTenantTakesNoDatabases(tx, { id, slug: body.slug }, { hostSuffixes: policy.hostSuffixes!, cidrs: policy.cidrs! });
         const t = await tx.tenant.create({
           data: {
+            id,
             slug: body.slug,
             name: body.name,
             allowedUpstreamSuffixes: policy.hostSuffixes!,
