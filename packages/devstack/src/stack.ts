@@ -46,9 +46,12 @@ let releaseLock = (): void => {};
 
 /** Stops everything in order, then exits; a call made while stopping waits for that stop. */
 async function shutdown(code: number): Promise<never> {
-  if (!life.stopping && !life.idle) say('\nstopping Switchyard…');
+  const announce = !life.stopping && !life.idle;
+  if (announce) say('\nstopping Switchyard…');
   await life.stop();
   releaseLock();
+  // The terminal's last line says it is over (data and logs stay in .switchyard/).
+  if (announce && code === 0) say('Switchyard stopped.');
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
