@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StartError } from './errors.js';
-import { acquireStackLock, checkControlDatabase, checkPortsFree, processStart } from './preflight.js';
+import { acquireStackLock, checkControlDatabase, checkPortsFree, processStart, runningStack } from './preflight.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -94,6 +94,22 @@ describe('acquireStackLock', () => {
     writeFileSync(join(dir, 'stack.pid'), '4242\n');
     release();
     expect(readFileSync(join(dir, 'stack.pid'), 'utf8').trim()).toBe('4242');
+  });
+});
+
+describe('runningStack (what npm start checks before its build)', () => {
+  it('names a live stack, and nothing for no file, a dead pid, a reused pid or itself', async () => {
+    const dir = tempDir();
+    expect(runningStack(dir)).toBeNull();
+    writeFileSync(join(dir, 'stack.pid'), `${process.pid}\n${processStart(process.pid)}\n`);
+    expect(runningStack(dir, process.pid + 1)).toBe(process.pid);
+    expect(runningStack(dir, process.pid)).toBeNull();
+    writeFileSync(join(dir, 'stack.pid'), `${process.pid}\n${Number(processStart(process.pid)) + 1}\n`);
+    expect(runningStack(dir, process.pid + 1)).toBeNull();
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.once('exit', r));
+    writeFileSync(join(dir, 'stack.pid'), `${dead.pid}\n`);
+    expect(runningStack(dir)).toBeNull();
   });
 });
 

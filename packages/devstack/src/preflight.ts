@@ -44,6 +44,36 @@ export function processStart(pid: number): string | null {
 }
 
 /**
+ * The pid of a live stack that holds `<dataDir>/stack.pid`, or null: no file, or one left by a
+ * stack that died (or whose pid now belongs to another process). `self` never counts.
+ */
+export function runningStack(dataDir: string, self = process.pid): number | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'stack.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const [otherPid, otherStart] = text.split('\n');
+  const other = Number.parseInt(otherPid ?? '', 10);
+  // Alive, and (where both are known) the same process that wrote the file, not a reused pid.
+  const same = !otherStart || processStart(other) === null || processStart(other) === otherStart;
+  return Number.isInteger(other) && other > 0 && other !== self && isAlive(other) && same ? other : null;
+}
+
+/** What a second `npm start` on the same folder is told (before its build, and at the lock). */
+export function alreadyRunning(dataDir: string, pid: number): StartError {
+  return new StartError(
+    [
+      `Switchyard is already running from ${dataDir} (process ${pid}).`,
+      'Use that one (its terminal printed the dashboard address), or stop it first: Ctrl-C in its',
+      `terminal, or kill -INT ${pid}. To run a second stack beside it, give it its own`,
+      'SWITCHYARD_DATA_DIR and ports (docs/configuration.md "Local stack").',
+    ].join('\n'),
+  );
+}
+
+/**
  * Takes `<dataDir>/stack.pid` for this process (its pid, then its start time). Another live stack on the same folder
  * (whose embedded databases and ports this one would collide with) is refused by name; a
  * file left by a stack that died is taken over. Returns the release function.
@@ -65,20 +95,8 @@ export function acquireStackLock(dataDir: string, pid = process.pid): () => void
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const [otherPid, otherStart] = readFileSync(path, 'utf8').split('\n');
-    const other = Number.parseInt(otherPid ?? '', 10);
-    // Alive, and (where both are known) the same process that wrote the file, not a reused pid.
-    const same = !otherStart || processStart(other) === null || processStart(other) === otherStart;
-    if (Number.isInteger(other) && other > 0 && other !== pid && isAlive(other) && same) {
-      throw new StartError(
-        [
-          `Switchyard is already running from ${dataDir} (process ${other}).`,
-          'Use that one (its terminal printed the dashboard address), or stop it first: Ctrl-C in its',
-          `terminal, or kill -INT ${other}. To run a second stack beside it, give it its own`,
-          'SWITCHYARD_DATA_DIR and ports (docs/configuration.md "Local stack").',
-        ].join('\n'),
-      );
-    }
+    const other = runningStack(dataDir, pid);
+    if (other !== null) throw alreadyRunning(dataDir, other);
     rmSync(path, { force: true }); // left by a stack that did not stop cleanly (or its pid reused)
   }
   throw new StartError(`could not take ${path}: another npm start is starting at the same moment`);
