@@ -47,6 +47,13 @@ const ea = (ns: string, name: string, spec: ExternalAccess['spec'], created?: st
   ({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name, namespace: ns, uid: '', creationTimestamp: created }, spec });
 const routes = async () => (await prisma.route.findMany({ where: { owner: 'kubernetes' }, orderBy: { hostname: 'asc' } })).map((r) => `${r.ownerNamespace}/${r.ownerName} ${r.hostname}`);
 
+/** A test's own objects in acme-prod deleted (those still there), its routes gone, its controller stopped. */
+async function cleanUp(c: ControllerProcess, objects: ReadonlyArray<readonly [kind: string, name: string]>): Promise<void> {
+  for (const [kind, name] of objects) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
+  await waitUntil(async () => (await routes()).length === 0);
+  await stop(c);
+}
+
 beforeAll(async () => {
   db = await createTestDatabase();
   prisma = createPrisma(db.url, { max: 2 });
@@ -415,9 +422,7 @@ describe('controller', () => {
       expect(gone!.status!.lastAcceptedGeneration).toBeUndefined();
       expect(await row()).toBeNull();
     } finally {
-      for (const [kind, name] of [['ExternalAccess', 'last-good'], ['EndpointSlice', 'lg-1'], ['Service', 'lg']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
-      await waitUntil(async () => (await routes()).length === 0);
-      await stop(c);
+      await cleanUp(c, [['ExternalAccess', 'last-good'], ['EndpointSlice', 'lg-1'], ['Service', 'lg']]);
     }
   });
 
@@ -528,9 +533,7 @@ describe('controller', () => {
       expect(await row()).toBeNull();
       expect(await served()).toBeNull();
     } finally {
-      for (const [kind, name] of [['ExternalAccess', 'follow'], ['EndpointSlice', 'fw-1'], ['Service', 'fw']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
-      await waitUntil(async () => (await routes()).length === 0);
-      await stop(c);
+      await cleanUp(c, [['ExternalAccess', 'follow'], ['EndpointSlice', 'fw-1'], ['Service', 'fw']]);
     }
   });
 
@@ -604,10 +607,8 @@ describe('controller', () => {
       await c.controller.idle();
       expect(await row()).toBeNull();
     } finally {
-      for (const [kind, name] of [['TLSRoute', 'kept-tls'], ['EndpointSlice', 'trk-1'], ['Service', 'trk'], ['Gateway', 'gw']] as const) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
       if (kube.get('GatewayClass', undefined, 'switchyard')) kube.delete('GatewayClass', undefined, 'switchyard');
-      await waitUntil(async () => (await routes()).length === 0);
-      await stop(c);
+      await cleanUp(c, [['TLSRoute', 'kept-tls'], ['EndpointSlice', 'trk-1'], ['Service', 'trk'], ['Gateway', 'gw']]);
     }
   });
 
