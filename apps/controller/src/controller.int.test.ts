@@ -47,6 +47,22 @@ const ea = (ns: string, name: string, spec: ExternalAccess['spec'], created?: st
   ({ apiVersion: 'switchyard.io/v1alpha1', kind: 'ExternalAccess', metadata: { name, namespace: ns, uid: '', creationTimestamp: created }, spec });
 const routes = async () => (await prisma.route.findMany({ where: { owner: 'kubernetes' }, orderBy: { hostname: 'asc' } })).map((r) => `${r.ownerNamespace}/${r.ownerName} ${r.hostname}`);
 
+/**
+ * A Service `name` in acme-prod (port 5432, which names the engine) and its EndpointSlice
+ * `<name>-1`: pods at `addresses` on 5499, all `ready` or not. Applied again, it moves the pods.
+ */
+function serviceWithPods(name: string, addresses: string[], ready = true): void {
+  if (!kube.get('Service', 'acme-prod', name)) kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
+  kube.apply({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-1`, namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready } })),
+    ports: [{ name: 'postgres', port: 5499 }],
+  } as never);
+}
+
 /** A test's own objects in acme-prod deleted (those still there), its routes gone, its controller stopped. */
 async function cleanUp(c: ControllerProcess, objects: ReadonlyArray<readonly [kind: string, name: string]>): Promise<void> {
   for (const [kind, name] of objects) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
@@ -329,14 +345,7 @@ describe('controller', () => {
 
   it('keeps the last accepted route when an edit is refused for its own spec — across a restart, disabled at once by spec.enabled false — updates it once fixed, and removes it when the Service goes', async () => {
     // A Service of its own, so that deleting it touches no other test's routes.
-    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'lg', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
-    kube.apply({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: 'lg-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'lg' } },
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-      ports: [{ name: 'postgres', port: 5499 }],
-    } as never);
+    serviceWithPods('lg', ['127.0.0.1']);
     const service = { name: 'lg', port: 5432 };
     const row = async () =>
       prisma.route.findFirst({
@@ -428,16 +437,7 @@ describe('controller', () => {
 
   it('a kept route’s endpoints follow the pods of its last accepted Service — refused by the API or by the controller, across a restart — and it goes with that Service', async () => {
     // A Service of its own, whose pods get rescheduled (new addresses) while the object's latest spec is refused.
-    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fw', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
-    const pods = (addresses: string[], ready = true) =>
-      kube.apply({
-        apiVersion: 'discovery.k8s.io/v1',
-        kind: 'EndpointSlice',
-        metadata: { name: 'fw-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'fw' } },
-        addressType: 'IPv4',
-        endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready } })),
-        ports: [{ name: 'postgres', port: 5499 }],
-      } as never);
+    const pods = (addresses: string[], ready = true) => serviceWithPods('fw', addresses, ready);
     pods(['127.0.0.1']);
     const service = { name: 'fw', port: 5432 };
     const row = async () => prisma.route.findFirst({ where: { ownerName: 'follow' }, select: { id: true, hostname: true, enabled: true, version: true, database: { select: { endpoints: true } } } });
@@ -540,14 +540,7 @@ describe('controller', () => {
   it('keeps a TLSRoute’s route while it is refused for its own spec (Accepted=False saying what keeps serving) — across a restart — replaces it once fixed, and removes it when its backend Service goes', async () => {
     kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
     kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
-    kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'trk', namespace: 'acme-prod', uid: '' }, spec: { ports: [{ name: 'postgres', port: 5432 }] } });
-    kube.apply({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: 'trk-1', namespace: 'acme-prod', uid: '', labels: { 'kubernetes.io/service-name': 'trk' } },
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-      ports: [{ name: 'postgres', port: 5499 }],
-    } as never);
+    serviceWithPods('trk', ['127.0.0.1']);
     const ours = (o?: TLSRoute) => (o?.status?.parents ?? []).find((p) => p.controllerName === 'switchyard.io/gateway-controller');
     const acc = (o?: TLSRoute) => ours(o)?.conditions.find((x) => x.type === 'Accepted');
     const edit = async (hostnames: string[]) => {
