@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../../testing/harness.js';
+import { waitingOnLock } from '../../testing/locks.js';
 import { requirePolicyHoldsForDatabases } from './upstream-policy-holds.js';
 
 let h: Harness;
@@ -263,7 +264,7 @@ describe('a policy change that takes a slice of another tenant’s namespace', (
     // Checked against delta's policy as committed (without theta), then waits for broad's row.
     const write = create('broad', 'racing', { upstream: { host: 'pg.theta.svc.cluster.local', port: 5432 } });
     try {
-      await waitingOnLock('%FOR SHARE%');
+      await waitingOnLock(h.app.prisma, '%FOR SHARE%');
     } finally {
       release();
       await change;
@@ -281,15 +282,3 @@ describe('a policy change that takes a slice of another tenant’s namespace', (
     expect(r.body).not.toContain('broad');
   });
 });
-
-/** Resolves once a session of this database waits for a lock while running a statement LIKE `pattern`. */
-async function waitingOnLock(pattern: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const rows = await h.app.prisma.$queryRaw<Array<{ n: number }>>`
-      SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ${pattern}`;
-    if (rows[0]!.n > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing waited for a lock in a statement like ${pattern}`);
-}

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
+import { waitingOnLock } from '../../testing/locks.js';
 import { Prisma } from '@switchyard/db';
 import { holdLimitsStatement, requireRoom } from './tenant-limits.js';
 
@@ -185,18 +186,6 @@ async function growthInFlight(slug: string, name: string): Promise<{ release(): 
   return { release, done };
 }
 
-/** Resolves once a session of this database waits for a lock while running a statement LIKE `pattern`. */
-async function waitingOnLock(pattern: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const rows = await h.app.prisma.$queryRaw<Array<{ n: number }>>`
-      SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ${pattern}`;
-    if (rows[0]!.n > 0) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing waited for a lock in a statement like ${pattern}`);
-}
-
 const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'still waiting'>((r) => setTimeout(() => r('still waiting'), ms))]);
 
 describe('tenant limits and concurrent growth', () => {
@@ -220,7 +209,7 @@ describe('tenant limits and concurrent growth', () => {
     let patched: Awaited<typeof patch> | 'still waiting';
     try {
       // The PATCH's UPDATE waits for the growth's share lock; it must not commit first.
-      await waitingOnLock('UPDATE "public"."tenants"%');
+      await waitingOnLock(h.app.prisma, 'UPDATE "public"."tenants"%');
       patched = await within(patch, 200);
       expect(patched).toBe('still waiting');
     } finally {
@@ -249,7 +238,7 @@ describe('tenant limits and concurrent growth', () => {
     await Promise.race([ready, setting]);
     const create = createDb('growdur', 'db2', 409);
     try {
-      await waitingOnLock('%FROM tenants WHERE id = $%::uuid FOR SHARE%');
+      await waitingOnLock(h.app.prisma, '%FROM tenants WHERE id = $%::uuid FOR SHARE%');
     } finally {
       release();
       await setting;
