@@ -45,6 +45,7 @@
  *   npm run bench:instructions -- --baseline /tmp/sy-base --targets switchyard,baseline
  *   npm run bench:instructions -- --syscalls --targets switchyard,node   # system calls instead
  *   npm run bench:instructions -- --syscalls --mib 0 --concurrency 1   # one connection at a time (default 4)
+ *   npm run bench:instructions -- --syscalls --mib 0 --workers 2 --targets switchyard,node   # cluster mode, every process
  *
  * `--mib 0` skips the bulk phases; `--keep-timers` runs Switchyard with its default timers. `--syscalls`: the targets run without valgrind, and
  * `strace -f -c` is attached (`-p`) for the measured connections only (after the warm-up):
@@ -80,6 +81,7 @@ const { values: opt } = parseArgs({
     'keep-timers': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     concurrency: { type: 'string' },
+    workers: { type: 'string' },
   },
 });
 const SYSCALLS = opt.syscalls;
@@ -94,6 +96,12 @@ const MIB = Number(opt.mib ?? 64);
 const PASSES = Math.max(1, Number(opt.passes ?? 3));
 /** Connections in flight at once (`--concurrency`; 1 shows what each connection's own wake-ups cost). */
 const CONCURRENCY = Math.max(1, Number(opt.concurrency ?? 4));
+/**
+ * `--workers N` (with `--syscalls` or `--cpu-prof`): Switchyard and the Node reference in
+ * cluster mode, N workers; the system calls of every process of the tree are counted, and the
+ * calls that failed (an `accept4` another worker won: EAGAIN) are shown beside them.
+ */
+const WORKERS = Math.max(1, Number(opt.workers ?? 1));
 /** Most warm-up connections (chunks of CONNS until one spends < SETTLED in TurboFan). */
 const WARMUP = Number(opt.warmup ?? CONNS * 12);
 const SETTLED = 0.05;
@@ -243,9 +251,9 @@ function valgrindPid(root: number, dir: string): number {
  * System calls of `pid` (all its threads; nginx: its newest worker) while `what` runs:
  * `strace -f -c -p`, stopped with SIGINT, its summary parsed. Total and the top calls.
  */
-async function straceCounts(pid: number, what: () => Promise<void>): Promise<{ total: number; byName: Record<string, number> }> {
-  const out = join(scratch, `strace-${pid}-${Date.now()}.txt`);
-  const st = spawn('strace', ['-f', '-c', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+async function straceCounts(pids: readonly number[], what: () => Promise<void>): Promise<{ total: number; byName: Record<string, number>; failed: Record<string, number> }> {
+  const out = join(scratch, `strace-${pids[0]}-${Date.now()}.txt`);
+  const st = spawn('strace', ['-f', '-c', '-o', out, ...pids.flatMap((pid) => ['-p', String(pid)])], { stdio: 'ignore' });
   // strace attaches before it prints anything; give it a moment (no event to await).
   await new Promise((r) => setTimeout(r, 1000));
   await what();
@@ -254,15 +262,19 @@ async function straceCounts(pid: number, what: () => Promise<void>): Promise<{ t
     st.kill('SIGINT');
   });
   const byName: Record<string, number> = {};
+  const failed: Record<string, number> = {};
   let total = 0;
   for (const line of readFileSync(out, 'utf8').split('\n')) {
     // % time  seconds  usecs/call  calls  [errors]  syscall
-    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$/.exec(line);
     if (!m) continue;
-    if (m[2] === 'total') total = Number(m[1]);
-    else byName[m[2]!] = Number(m[1]);
+    if (m[3] === 'total') total = Number(m[1]);
+    else {
+      byName[m[3]!] = Number(m[1]);
+      if (m[2] !== undefined) failed[m[3]!] = Number(m[2]);
+    }
   }
-  return { total, byName };
+  return { total, byName, failed };
 }
 
 /** Passes are of equal size, so the mean is all measured instructions over all measured connections. */
@@ -317,7 +329,7 @@ function lastDump(dir: string, pid: number): string {
     .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
   return join(dir, files[files.length - 1]!);
 }
-const syscallResults: Record<string, { perConn: number; byName: Record<string, number> }> = {};
+const syscallResults: Record<string, { perConn: number; byName: Record<string, number>; failed: Record<string, number> }> = {};
 const db = await scratchDatabase('switchyard_bench_instructions');
 const scratch = mkdtempSync(join(tmpdir(), 'sy-bench-cg-'));
 const ports: BenchPorts = { echo: await getFreePort(), bulkTls: await getFreePort(), bulkPlain: await getFreePort(), upTls: await getFreePort(), upPlain: await getFreePort() };
@@ -337,11 +349,11 @@ try {
     let p: Proc;
     if (t === 'switchyard' || t === 'baseline') {
       p = await startSwitchyard(
-        { databaseUrl: db.url, tlsPort: port, adminPort: await getFreePort(), cpus: ALL_CPUS, workers: 1, proxyId: `cg-${t}`, checkout: t === 'baseline' ? opt.baseline : undefined, wrap, env: { LOG_LEVEL: 'warn', PROXY_HANDSHAKE_TIMEOUT_MS: '120000', PROXY_CONNECT_TIMEOUT_MS: '60000', ...(opt['keep-timers'] ? {} : STRETCHED_TIMERS) } },
+        { databaseUrl: db.url, tlsPort: port, adminPort: await getFreePort(), cpus: ALL_CPUS, workers: PLAIN ? WORKERS : 1, proxyId: `cg-${t}`, checkout: t === 'baseline' ? opt.baseline : undefined, wrap, env: { LOG_LEVEL: 'warn', PROXY_HANDSHAKE_TIMEOUT_MS: '120000', PROXY_CONNECT_TIMEOUT_MS: '60000', ...(opt['keep-timers'] ? {} : STRETCHED_TIMERS) } },
         processTree,
       );
     } else if (t === 'node') {
-      p = await startNodeReference({ databaseUrl: db.url, port, cpus: ALL_CPUS, workers: 1, wrap, nodeArgs: profArgs });
+      p = await startNodeReference({ databaseUrl: db.url, port, cpus: ALL_CPUS, workers: PLAIN ? WORKERS : 1, wrap, nodeArgs: profArgs });
     } else if (t === 'haproxy') {
       p = await startHaproxy({ databaseUrl: db.url, dir, port, cpus: ALL_CPUS, threads: 1, maxconn: 2000, wrap });
     } else {
@@ -361,11 +373,11 @@ try {
     if (SYSCALLS) {
       log(`${t}: warming up`);
       await conns(port, CONNS);
-      // nginx: the worker (the newest process of the tree) does the proxying.
-      const pid = t === 'nginx' ? Math.max(...processTree(p.pid)) : p.pid;
-      const r = await straceCounts(pid, () => conns(port, CONNS));
-      const byName = Object.fromEntries(Object.entries(r.byName).map(([k, v]) => [k, v / CONNS]));
-      syscallResults[t] = { perConn: r.total / CONNS, byName };
+      // nginx: the worker (the newest process of the tree) does the proxying; a cluster: all of them.
+      const pids = t === 'nginx' ? [Math.max(...processTree(p.pid))] : processTree(p.pid);
+      const r = await straceCounts(pids, () => conns(port, CONNS));
+      const perConn = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v / CONNS]));
+      syscallResults[t] = { perConn: r.total / CONNS, byName: perConn(r.byName), failed: perConn(r.failed) };
       log(`${t}: ${(r.total / CONNS).toFixed(1)} system calls per connection`);
       await p.stop();
       procs.pop();
@@ -439,7 +451,8 @@ if (SYSCALLS) {
   console.log(`\nSystem calls per new TLS connection (strace -f -c, ${CONNS} connections after a warm-up)${refused ? ` (${refused} refused connections retried)` : ''}`);
   const names = [...new Set(Object.values(syscallResults).flatMap((r) => Object.keys(r.byName)))].sort();
   console.log(['syscall', ...Object.keys(syscallResults)].join(' | '));
-  for (const n of names) console.log([n, ...Object.values(syscallResults).map((r) => (r.byName[n] ?? 0).toFixed(2))].join(' | '));
+  const cell = (r: (typeof syscallResults)[string], n: string) => `${(r.byName[n] ?? 0).toFixed(2)}${r.failed[n] ? ` (${r.failed[n].toFixed(2)} failed)` : ''}`;
+  for (const n of names) console.log([n, ...Object.values(syscallResults).map((r) => cell(r, n))].join(' | '));
   console.log(['total', ...Object.values(syscallResults).map((r) => r.perConn.toFixed(1))].join(' | '));
   process.exit(0);
 }
