@@ -19,6 +19,7 @@ import { atLimit, limitLines, usageText } from '../../components/usage';
 import { notifyDone, notifyError } from '../../components/notify';
 import { api, call } from '../../lib/api/client';
 import { filterFieldErrors, splitApiError } from '../../lib/api/errors';
+import { requestLimits } from '../../lib/api/limits';
 import { splitLines } from './lines';
 import { searchTerm, tenantKeys, useTenantPages, type Tenant } from './tenants-queries';
 
@@ -200,6 +201,11 @@ const LIMIT_FIELDS = [
   { field: 'maxDedicatedPorts', label: 'Dedicated ports', used: 'dedicatedPorts' },
 ] as const;
 
+/** The API's rule for a slug (its OpenAPI schema), said in words instead of its pattern. */
+const SLUG_LIMITS = requestLimits['POST /api/v1/tenants'].slug;
+const SLUG_PATTERN = new RegExp(SLUG_LIMITS.pattern);
+const SLUG_RULE = `Lowercase letters, digits and dashes, at most ${SLUG_LIMITS.maxLength} characters, starting and ending with a letter or digit (it becomes a label of route host names)`;
+
 function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => void }) {
   const qc = useQueryClient();
   const form = useForm({
@@ -214,6 +220,8 @@ function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => v
       maxExternalAccess: (tenant?.maxExternalAccess ?? '') as number | string,
       maxDedicatedPorts: (tenant?.maxDedicatedPorts ?? '') as number | string,
     },
+    // Checked here as the API checks it, so a typo is named in words, not as the API's regex.
+    validate: { slug: (v) => (tenant || SLUG_PATTERN.test(v) ? null : SLUG_RULE) },
   });
   // Empty is no limit (null); 0 allows none.
   const limit = (v: number | string) => (v === '' ? null : Number(v));
@@ -235,6 +243,12 @@ function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => v
     onSuccess: () => void qc.invalidateQueries({ queryKey: tenantKeys.all }),
   });
   const fields = ['slug', 'name', 'maxConnections', 'maxDatabases', 'maxExternalAccess', 'maxDedicatedPorts', 'allowedCustomDomains'];
+  // The form is taller than the dialog, which is scrolled to Save: the first field in error
+  // (top to bottom) gets focus, which brings it and its message into view.
+  const showFirst = (errors: Record<string, unknown>) => {
+    const first = ['slug', 'name', 'hostSuffixes', 'cidrs', 'allowedCustomDomains', 'maxConnections', ...LIMIT_FIELDS.map((l) => l.field)].find((f) => errors[f]);
+    if (first) form.getInputNode(first)?.focus();
+  };
   const submit = form.onSubmit((v) =>
     save.mutate(v, {
       onSuccess: (t) => {
@@ -242,18 +256,20 @@ function TenantForm({ tenant, onDone }: { tenant: Tenant | null; onDone: () => v
         onDone();
       },
       onError: (err) => {
-        const split = splitApiError(err, (p) => fields.includes(p.split('.')[0]!) || p.startsWith('upstreamPolicy'));
+        // A taken slug has no details: its code names the field.
+        const split = splitApiError(err, (p) => fields.includes(p.split('.')[0]!) || p.startsWith('upstreamPolicy'), { SY_TENANT_EXISTS: 'slug' });
         const mapped: Record<string, string> = {};
         for (const [k, m] of Object.entries(split.fields)) mapped[k.startsWith('upstreamPolicy.hostSuffixes') ? 'hostSuffixes' : k.startsWith('upstreamPolicy.cidrs') ? 'cidrs' : k.split('.')[0]!] = m;
         form.setErrors(mapped);
+        showFirst(mapped);
         if (split.rest.length) notifyError(err, 'Saving the tenant', split.rest);
       },
     }),
-  );
+  showFirst);
   return (
     <form onSubmit={submit} noValidate>
       <Stack>
-        {!tenant && <TextInput label="Slug" description="Lower-case; part of route host names" required {...form.getInputProps('slug')} />}
+        {!tenant && <TextInput label="Slug" description={`Lower-case; part of route host names; at most ${SLUG_LIMITS.maxLength} characters`} required data-autofocus {...form.getInputProps('slug')} />}
         <TextInput label="Name" required {...form.getInputProps('name')} />
         <Textarea label="Allowed upstream host suffixes" description="One per line; databases may only point under these" autosize minRows={2} {...form.getInputProps('hostSuffixes')} />
         <Textarea label="Allowed upstream networks (CIDR)" autosize minRows={2} {...form.getInputProps('cidrs')} />
