@@ -5,7 +5,8 @@
  * user and database survive a visit to another tab, and a change that ends the route's ACME
  * request says so before saving (the API ends it: docs/certificates.md). ACME as in
  * acme-kubernetes.test.ts: a directory nobody answers, the worker stopped, so a request
- * stays `pending`.
+ * stays `pending`. When `/api/v1/meta` answers 500, the tabs that need it show the error and
+ * a retry instead of a spinner that never ends.
  */
 import { describe, expect, it } from 'vitest';
 import { axeViolations } from './support/browser.js';
@@ -76,5 +77,31 @@ describe('a database page that moves under the user', () => {
     await web.page.getByText('Access settings saved').waitFor();
     expect((await web.stack.must('GET', '/api/v1/tenants/acme/databases/billing/external-access')).acme).toBeNull();
     await warning.waitFor({ state: 'detached' });
+  });
+
+  it('a tab whose /meta fails shows the error with its request id and Try again, not a spinner forever', async () => {
+    const { ctx, page } = await web.signedIn(USERS.owner);
+    try {
+      let failing = true;
+      await page.route('**/api/v1/meta', (route) =>
+        failing
+          ? route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ statusCode: 500, code: 'SY_INTERNAL', error: 'Internal Server Error', message: 'Internal server error', requestId: 'req-meta-1' }) })
+          : route.continue(),
+      );
+      await page.goto('/t/acme/databases/orders?tab=access');
+      const panel = page.getByRole('tabpanel', { name: 'Access settings' });
+      // The query's own retries (two, a second or two apart) come first.
+      const alert = panel.getByRole('alert');
+      await alert.waitFor({ timeout: 15_000 });
+      expect(await alert.innerText()).toContain('SY_INTERNAL · request req-meta-1');
+      failing = false;
+      await alert.getByRole('button', { name: 'Try again' }).click();
+      await page.getByRole('form', { name: 'Access settings' }).waitFor();
+      // The Connect tab, which needs the same answer, has it now too.
+      await page.getByRole('tab', { name: 'Connect' }).click();
+      await page.getByTestId('conn-psql connection string').waitFor();
+    } finally {
+      await ctx.close();
+    }
   });
 });

@@ -3,9 +3,9 @@
  * access settings and the database's own settings.
  */
 import { Anchor, Badge, Button, Group, List, Modal, Paper, Stack, Tabs, Text, Title } from '@mantine/core';
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, type UseQueryResult } from '@tanstack/react-query';
 import { Link, useNavigate } from '@tanstack/react-router';
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
 import { ErrorState, LoadingState } from '../../components/QueryState';
@@ -15,12 +15,24 @@ import type { Fill } from '../../lib/connect';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
 import { AccessSettings } from './AccessSettings';
 import { AccessSwitch } from './AccessSwitch';
-import { accessQuery, databaseQuery, metaQuery, tenantQuery, useDeleteDatabase, useUpdateDatabase, type Database, type ExternalAccess } from './api';
+import { accessQuery, databaseQuery, metaQuery, tenantQuery, useDeleteDatabase, useUpdateDatabase, type Database, type ExternalAccess, type Meta } from './api';
 import { ConnectPanel } from './ConnectPanel';
 import { DatabaseForm, ENGINES, upstreamBody } from './DatabaseForm';
 import { OpenConnectionsLink } from './DatabasesList';
 import { changeLock, KubernetesBadge } from './KubernetesOwner';
 import { PropagationIndicator } from './PropagationIndicator';
+
+/**
+ * A tab that needs the route's state and the platform's (`/meta`): its content once both are
+ * here; if either fails, its error with a retry — a spinner would turn forever (the failed
+ * query is not asked again by itself).
+ */
+function WithAccessAndMeta({ access, meta, children }: { access: UseQueryResult<ExternalAccess>; meta: UseQueryResult<Meta>; children: (access: ExternalAccess, meta: Meta) => ReactNode }) {
+  if (access.data && meta.data) return <>{children(access.data, meta.data)}</>;
+  const failed = [access, meta].find((q) => q.isError);
+  if (failed) return <ErrorState error={failed.error} retry={() => void failed.refetch()} />;
+  return <LoadingState />;
+}
 
 /** When the current change started waiting for the proxies: set on send, or when first seen pending. */
 function usePendingSince(access: ExternalAccess | undefined): [number | null, () => void] {
@@ -160,30 +172,26 @@ export function DatabasePage() {
           <Tabs.Tab value="settings">Settings</Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="connect" pt="md">
-          {access.data && meta.data ? (
-            <ConnectPanel engine={d.engine} access={access.data} baseDomain={meta.data.baseDomain} client={search.client} onClientChange={(client) => setSearch({ client })} fill={fill} onFillChange={setFill} />
-          ) : meta.isError ? (
-            <ErrorState error={meta.error} />
-          ) : (
-            <LoadingState />
-          )}
+          <WithAccessAndMeta access={access} meta={meta}>
+            {(a, m) => <ConnectPanel engine={d.engine} access={a} baseDomain={m.baseDomain} client={search.client} onClientChange={(client) => setSearch({ client })} fill={fill} onFillChange={setFill} />}
+          </WithAccessAndMeta>
         </Tabs.Panel>
         <Tabs.Panel value="access" pt="md">
-          {access.data && meta.data ? (
-            <AccessSettings
-              // Not keyed by version: a new version (the switch above, another tab) keeps unsaved edits.
-              tenant={tenant}
-              database={database}
-              access={access.data}
-              meta={meta.data}
-              tenantInfo={tenantInfo.data}
-              clientAddress={me.clientAddress}
-              canManage={lock.allowed}
-              readOnlyReason={lock.reason}
-            />
-          ) : (
-            <LoadingState />
-          )}
+          <WithAccessAndMeta access={access} meta={meta}>
+            {(a, m) => (
+              <AccessSettings
+                // Not keyed by version: a new version (the switch above, another tab) keeps unsaved edits.
+                tenant={tenant}
+                database={database}
+                access={a}
+                meta={m}
+                tenantInfo={tenantInfo.data}
+                clientAddress={me.clientAddress}
+                canManage={lock.allowed}
+                readOnlyReason={lock.reason}
+              />
+            )}
+          </WithAccessAndMeta>
         </Tabs.Panel>
         <Tabs.Panel value="settings" pt="md">
           <Stack maw={640}>
