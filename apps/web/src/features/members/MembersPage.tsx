@@ -11,25 +11,16 @@ import { notifyDone, notifyError } from '../../components/notify';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { api, ApiError, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
+import { roleChoices } from '../auth/roles';
 import { canManage, meQuery, roleIn, sessionKeys, useMe, type Role } from '../auth/session';
 
 const memberKeys = { list: (tenant: string) => ['tenants', tenant, 'members'] as const };
 const membersQuery = (tenant: string) =>
   queryOptions({ queryKey: memberKeys.list(tenant), queryFn: () => call(api.GET('/api/v1/tenants/{tenant}/members', { params: { path: { tenant } } })) });
 
-const ROLES = [
-  { value: 'member', label: 'member — read only' },
-  { value: 'admin', label: 'admin — manage databases and access' },
-  { value: 'owner', label: 'owner — everything, including members' },
-];
 const OWNERS_ONLY = 'Your role in this tenant is member: read-only. Admins and owners manage members.';
 /** The API's rule: nobody grants, changes or removes a role above their own. */
 const OWNER_ROLE_REASON = 'Only an owner of this tenant (or a platform admin) can grant, change or remove the owner role.';
-
-/** The roles someone with `mine` may grant: owners (and platform admins) all, admins up to admin. */
-function roleChoices(mine: Role | null) {
-  return ROLES.map((r) => (r.value === 'owner' && mine !== 'owner' ? { ...r, disabled: true } : r));
-}
 
 function useMemberMutations(tenant: string) {
   const qc = useQueryClient();

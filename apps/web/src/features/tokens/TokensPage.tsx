@@ -1,4 +1,8 @@
-/** API tokens of the tenant: create (role, expiry; the secret shown once), last use, who created each, revoke. */
+/**
+ * API tokens of the tenant: create (role, expiry; the secret shown once), last use, who created
+ * each, revoke. Nobody creates or revokes a token above their own role (the API's rule): an
+ * admin sees the owner role and owner tokens' Revoke disabled, with the reason.
+ */
 import { Alert, Badge, Button, Code, Group, Modal, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
@@ -13,12 +17,15 @@ import { When } from '../../components/When';
 import { zoned } from '../../components/moment';
 import { api, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
-import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
+import { roleChoices } from '../auth/roles';
+import { canManage, READ_ONLY_REASON, roleIn, useMe, type Role } from '../auth/session';
 import { createdByLabel } from './created-by';
 
 const tokenKeys = { list: (tenant: string) => ['tenants', tenant, 'tokens'] as const };
 const tokensQuery = (tenant: string) =>
   queryOptions({ queryKey: tokenKeys.list(tenant), queryFn: () => call(api.GET('/api/v1/tenants/{tenant}/tokens', { params: { path: { tenant } } })) });
+
+const OWNER_TOKEN_REASON = 'Only an owner of this tenant (or a platform admin) can create or revoke an owner token.';
 
 const EXPIRY = [
   { value: 'never', label: 'Never' },
@@ -28,7 +35,7 @@ const EXPIRY = [
   { value: '365', label: 'In a year' },
 ];
 
-function CreateToken({ tenant, onCreated }: { tenant: string; onCreated: (secret: string, name: string) => void }) {
+function CreateToken({ tenant, mine, onCreated }: { tenant: string; mine: Role | null; onCreated: (secret: string, name: string) => void }) {
   const qc = useQueryClient();
   const create = useMutation({
     mutationFn: (body: { name: string; role: 'owner' | 'admin' | 'member'; expiresAt?: string }) =>
@@ -61,12 +68,8 @@ function CreateToken({ tenant, onCreated }: { tenant: string; onCreated: (secret
         <TextInput label="Name" required data-autofocus {...form.getInputProps('name')} />
         <Select
           label="Role"
-          description="What the token may do in this tenant"
-          data={[
-            { value: 'member', label: 'member — read only' },
-            { value: 'admin', label: 'admin — manage databases and access' },
-            { value: 'owner', label: 'owner — everything, including members' },
-          ]}
+          description={mine === 'owner' ? 'What the token may do in this tenant' : `What the token may do in this tenant. ${OWNER_TOKEN_REASON}`}
+          data={roleChoices(mine)}
           allowDeselect={false}
           {...form.getInputProps('role')}
         />
@@ -83,8 +86,14 @@ function CreateToken({ tenant, onCreated }: { tenant: string; onCreated: (secret
 
 export function TokensPage() {
   const { tenant } = tokensRoute.useParams();
-  const me = useMe();
-  const manage = canManage(roleIn(me, tenant));
+  return <Tokens tenant={tenant} mine={roleIn(useMe(), tenant)} />;
+}
+
+/** The page without the router: `mine` is the caller's role in the tenant. */
+export function Tokens({ tenant, mine }: { tenant: string; mine: Role | null }) {
+  const manage = canManage(mine);
+  // The API's rule: nobody creates or revokes a token above their own role.
+  const mayRevoke = (role: string) => role !== 'owner' || mine === 'owner';
   const list = useQuery({ ...tokensQuery(tenant), enabled: manage });
   const qc = useQueryClient();
   const revoke = useMutation({
@@ -160,23 +169,26 @@ export function TokensPage() {
                       </Table.Td>
                       <Table.Td>
                         {!t.revokedAt && (
-                          <Button
-                            size="xs"
-                            color="red"
-                            variant="light"
-                            aria-label={`Revoke ${t.name}`}
-                            onClick={() =>
-                              modals.openConfirmModal({
-                                title: `Revoke ${t.name}?`,
-                                children: <Text size="sm">Whatever uses this token is refused from its next request.</Text>,
-                                labels: { confirm: 'Revoke', cancel: 'Keep it' },
-                                confirmProps: { color: 'red' },
-                                onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`Revoked ${t.name}`), onError: (e) => notifyError(e, 'Revoking the token') }),
-                              })
-                            }
-                          >
-                            Revoke
-                          </Button>
+                          <Guarded allowed={mayRevoke(t.role)} reason={OWNER_TOKEN_REASON}>
+                            <Button
+                              size="xs"
+                              color="red"
+                              variant="light"
+                              disabled={!mayRevoke(t.role)}
+                              aria-label={`Revoke ${t.name}`}
+                              onClick={() =>
+                                modals.openConfirmModal({
+                                  title: `Revoke ${t.name}?`,
+                                  children: <Text size="sm">Whatever uses this token is refused from its next request.</Text>,
+                                  labels: { confirm: 'Revoke', cancel: 'Keep it' },
+                                  confirmProps: { color: 'red' },
+                                  onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`Revoked ${t.name}`), onError: (e) => notifyError(e, 'Revoking the token') }),
+                                })
+                              }
+                            >
+                              Revoke
+                            </Button>
+                          </Guarded>
                         )}
                       </Table.Td>
                     </Table.Tr>
@@ -190,6 +202,7 @@ export function TokensPage() {
       <Modal opened={creating} onClose={() => setCreating(false)} title="Create an API token">
         <CreateToken
           tenant={tenant}
+          mine={mine}
           onCreated={(token, name) => {
             setCreating(false);
             setSecret({ token, name });
