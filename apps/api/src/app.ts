@@ -14,7 +14,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDef
 import { Type } from 'typebox';
 import type { ApiConfig } from './config.js';
 import { ApiMetrics } from './metrics.js';
-import { registerJsonParser } from './lib/json-body.js';
+import { refuseUnexpectedBodies, registerJsonParser } from './lib/json-body.js';
 import { ErrorResponse } from './lib/schemas.js';
 import { createValidatorFactory } from './lib/validation.js';
 import { AcmeCa } from './modules/acme/acme.ca.js';
@@ -258,8 +258,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   // Bodies are JSON only (Fastify also parses text/plain by default, into a string that then
   // failed as "body must be object"): anything else is 415 SY_UNSUPPORTED_MEDIA_TYPE.
   app.removeContentTypeParser('text/plain');
-  // An empty JSON body is no body; only UTF-8 (lib/json-body.ts).
+  // An empty JSON body is no body; only UTF-8; no body where none is taken (lib/json-body.ts).
   registerJsonParser(app);
+  refuseUnexpectedBodies(app);
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

@@ -3,10 +3,12 @@
  * cases generated from its body, query and path schemas (testing/bad-input.ts) — wrong types
  * (including strings a coercing validator would accept for numbers and booleans), strings and
  * lists one over their limit, patterns, malformed host names, CIDRs, addresses, e-mail
- * addresses, ids and times, strings holding U+0000 (NUL), and unknown fields in every object
- * and query string — must each
- * answer 400 SY_VALIDATION in the one error shape, naming the offending field in `details`
- * and nothing outside it (so the rest of the generated request was valid).
+ * addresses, ids and times, strings holding U+0000 (NUL) or a lone UTF-16 surrogate, and
+ * unknown fields in every object and query string — must each answer 400 SY_VALIDATION in the
+ * one error shape, naming the offending field in `details` and nothing outside it (so the rest
+ * of the generated request was valid). Requests wrong as a whole (not JSON, not an object,
+ * nested deeper than any schema, too large, a body where none is taken) must each answer the
+ * 4xx of their code in the catalogue. None of them may change a row of the database.
  *
  * Calls are made as a platform admin so authorization never masks validation. The schemas
  * themselves are checked too: every input string has a length limit, every input object
@@ -14,7 +16,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { badCases, openObjects, resolverFor, stringFields, unboundedStrings, type BadCase, type Resolve } from './testing/bad-input.js';
+import { ERRORS } from './lib/errors.js';
+import { badCases, hostileRequests, openObjects, resolverFor, stringFields, unboundedStrings, type BadCase, type Resolve } from './testing/bad-input.js';
+import { snapshotDatabase } from './testing/db-snapshot.js';
 import { ADMIN_TOKEN, createHarness, createUser, login, seedTenant, type Harness } from './testing/harness.js';
 import { fillPath, operations, type Operation } from './testing/openapi.js';
 
@@ -39,11 +43,14 @@ let h: Harness;
 let ops: Operation[];
 let resolve: Resolve;
 
+let before: Record<string, string>;
+
 beforeAll(async () => {
   h = await createHarness();
   await seedTenant(h, 'acme');
   ops = operations(h.app);
   resolve = resolverFor(h.app.swagger() as never);
+  before = await snapshotDatabase(h.app.prisma);
 });
 afterAll(async () => h.close());
 
@@ -60,6 +67,15 @@ async function send(op: Operation, c: BadCase) {
 }
 
 const ERROR_KEYS = ['statusCode', 'code', 'error', 'message', 'requestId', 'details'];
+
+/** What is wrong with an error answer: not the one shape, or not the request id of its header. */
+function shapeProblems(res: { body: string; headers: Record<string, unknown> }, body: Record<string, unknown>): string[] {
+  return [
+    Object.keys(body).every((k) => ERROR_KEYS.includes(k)) ? null : `unexpected keys ${Object.keys(body).join(',')}`,
+    typeof body.message === 'string' && body.message.length > 0 ? null : 'no message',
+    body.requestId && body.requestId === res.headers['x-request-id'] ? null : 'requestId does not match X-Request-Id',
+  ].filter((p): p is string => p !== null);
+}
 
 describe('bad input answers 400 naming the field', () => {
   it('for every generated case of every documented operation', async () => {
@@ -79,10 +95,8 @@ describe('bad input answers 400 naming the field', () => {
         const body = res.json();
         const fields: string[] = (body.details ?? []).map((d: { field?: string }) => d.field ?? '');
         const problems = [
-          Object.keys(body).every((k) => ERROR_KEYS.includes(k)) ? null : `unexpected keys ${Object.keys(body).join(',')}`,
+          ...shapeProblems(res, body),
           body.statusCode === 400 && body.code === 'SY_VALIDATION' && body.error === 'Bad Request' ? null : `code ${body.code}`,
-          typeof body.message === 'string' && body.message.length > 0 ? null : 'no message',
-          body.requestId && body.requestId === res.headers['x-request-id'] ? null : 'requestId does not match X-Request-Id',
           fields.includes(c.field) ? null : `details do not name ${c.field}`,
           fields.every((f) => f === c.within || f.startsWith(`${c.within}.`)) ? null : `details name fields outside ${c.within}: ${fields.join(', ')}`,
         ].filter(Boolean);
@@ -94,6 +108,32 @@ describe('bad input answers 400 naming the field', () => {
     const withInput = ops.filter((o) => o.body || o.parameters.length > 0).map((o) => o.key);
     expect(withInput.filter((k) => !covered.has(k))).toEqual([]);
     expect(count).toBeGreaterThan(300);
+  });
+
+  it('for every request wrong as a whole, to every documented operation', async () => {
+    const failures: string[] = [];
+    let count = 0;
+    for (const op of ops) {
+      for (const c of hostileRequests(op, resolve)) {
+        count += 1;
+        const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, ...c.headers };
+        const res = await h.app.inject({ method: op.method as never, url: fillPath(op.path, PARAMS), payload: c.payload, headers });
+        const where = `${op.key}: ${c.what}`;
+        const body = res.headers['content-type']?.toString().startsWith('application/json') ? res.json() : {};
+        const code = c.codes.find((k) => k === body.code);
+        const problems = [
+          code && res.statusCode === ERRORS[code].status && body.statusCode === res.statusCode ? null : `expected ${c.codes.join(' or ')}`,
+          ...shapeProblems(res, body),
+          code !== 'SY_VALIDATION' || !c.field || (body.details ?? []).some((d: { field?: string }) => d.field === c.field) ? null : `details do not name ${c.field}`,
+        ].filter(Boolean);
+        if (problems.length) failures.push(`${where} → ${res.statusCode} ${problems.join('; ')} (${res.body.slice(0, 200)})`);
+      }
+    }
+    expect(failures, `${failures.length} of ${count} hostile requests were not refused properly`).toEqual([]);
+  });
+
+  it('refused requests wrote nothing', async () => {
+    expect(await snapshotDatabase(h.app.prisma)).toEqual(before);
   });
 
   it('every input string has a length limit, and every input object refuses unknown fields', () => {

@@ -8,8 +8,9 @@
  *   - Only UTF-8 (RFC 8259 §8.1: JSON exchanged between systems is UTF-8). Another declared
  *     charset was decoded as UTF-8 anyway and failed as invalid JSON, or worse, parsed into
  *     different text; now it is 415 naming the charset.
+ * And an operation that takes no body refuses one (`refuseUnexpectedBodies`).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from './errors.js';
 
 /** The `charset` parameter of a Content-Type header (unquoted, as sent), or null. */
@@ -38,5 +39,34 @@ export function registerJsonParser(app: FastifyInstance): void {
     }
     // Fastify's parser answers through `done` (it returns nothing).
     void parse(req, body as string, done);
+  });
+}
+
+const NO_BODY = 'must be absent: this operation takes no request body';
+
+/** Whether a request to an operation without a body schema carries one anyway. */
+function hasUnexpectedBody(req: FastifyRequest): boolean {
+  // Fastify does not read the body of a GET or HEAD: its presence is in the headers.
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const length = req.headers['content-length'];
+    return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  }
+  const body: unknown = req.body;
+  if (body === undefined) return false;
+  // `{}` says nothing: some clients send it with every DELETE.
+  return body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length > 0;
+}
+
+/**
+ * An operation whose schema declares no body refuses one (400 SY_VALIDATION on `body`), as a
+ * body with an unknown field is refused: `DELETE …/tenants/acme` with `{"dryRun": true}`, or
+ * filters sent in the body of a GET, were silently ignored and the request acted as if they
+ * had not been sent. No body, an empty one and `{}` are fine.
+ */
+export function refuseUnexpectedBodies(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    // Unknown routes answer 404 whatever they carry.
+    if (!req.routeOptions.url || req.routeOptions.schema?.body) return;
+    if (hasUnexpectedBody(req)) throw new AppError('SY_VALIDATION', `body ${NO_BODY}`, [{ field: 'body', message: NO_BODY }]);
   });
 }

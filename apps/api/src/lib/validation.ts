@@ -117,45 +117,81 @@ export function createValidatorFactory(): (externalSchemas?: Record<string, unkn
         strict.addSchema(schema as object);
         coercing.addSchema(schema as object);
       }
-      compiler = ({ schema, httpPart }) => refusingNul((httpPart === 'body' ? strict : coercing).compile(schema as object));
+      compiler = ({ schema, httpPart }) => refusingUnstorable((httpPart === 'body' ? strict : coercing).compile(schema as object));
       pool.set(key, compiler);
     }
     return compiler;
   };
 }
 
+/** U+0000 (NUL): PostgreSQL text cannot store it. */
+const NUL = '\0';
+/** An unpaired UTF-16 surrogate (a pair is one code point in a `u` regex, so only lone ones match). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** What makes a string unstorable, or null. */
+function unstorable(s: string): string | null {
+  if (s.includes(NUL)) return 'must not contain the NUL character (U+0000)';
+  if (LONE_SURROGATE.test(s)) return 'must not contain a lone UTF-16 surrogate (U+D800–U+DFFF without its pair)';
+  return null;
+}
+
+/** A key as it may appear in an error's field name (the unstorable characters replaced). */
+const printable = (k: string) => k.replaceAll(NUL, '\uFFFD').replace(new RegExp(LONE_SURROGATE.source, 'gu'), '\uFFFD');
+
 /**
- * The path (`/a/0/b`, Ajv's `instancePath`) of the first string in `data` that holds U+0000,
- * or null. PostgreSQL text cannot store it: without this check such a value passed every
- * schema and failed at the database as a 500.
+ * The first string (value or key) in `data` that PostgreSQL text cannot hold, with its path
+ * (`/a/0/b`, Ajv's `instancePath`), or null:
+ *   - U+0000 (NUL): without this check such a value passed every schema and failed at the
+ *     database as a 500;
+ *   - a lone UTF-16 surrogate (JSON `"\ud800"`): not text, so UTF-8 cannot carry it, and it
+ *     was stored as U+FFFD — a name other than the one sent, answered with 201.
+ * The walk is iterative, with the path built only for the string found: a body nested tens of
+ * thousands of levels deep (a few bytes per level) overflowed the stack of a recursive walk,
+ * a 500 on every route that takes a body.
  */
-export function nulPath(data: unknown, path = ''): string | null {
-  if (typeof data === 'string') return data.includes('\0') ? path : null;
-  if (Array.isArray(data)) {
-    for (let i = 0; i < data.length; i++) {
-      const p = nulPath(data[i], `${path}/${i}`);
-      if (p !== null) return p;
-    }
-    return null;
+export function unstorableText(data: unknown): { path: string; message: string } | null {
+  interface Frame {
+    value: unknown;
+    parent: Frame | null;
+    key: string;
   }
-  if (data !== null && typeof data === 'object') {
-    for (const [k, v] of Object.entries(data)) {
-      const p = k.includes('\0') ? `${path}/${k.replaceAll('\0', '\uFFFD')}` : nulPath(v, `${path}/${k}`);
-      if (p !== null) return p;
+  const pathOf = (f: Frame): string => {
+    const keys: string[] = [];
+    for (let at: Frame | null = f; at?.parent; at = at.parent) keys.push(at.key);
+    return keys.reverse().map((k) => `/${k}`).join('');
+  };
+  const stack: Frame[] = [{ value: data, parent: null, key: '' }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    const { value } = frame;
+    if (typeof value === 'string') {
+      const message = unstorable(value);
+      if (message !== null) return { path: pathOf(frame), message };
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+      // Pushed last to first: the first offending string in document order is the one reported.
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i]!;
+        const message = unstorable(k);
+        if (message !== null) return { path: pathOf({ value: v, parent: frame, key: printable(k) }), message };
+        stack.push({ value: v, parent: frame, key: k });
+      }
     }
   }
   return null;
 }
 
 /**
- * A schema's validator that first refuses any string holding U+0000 (NUL), anywhere in the
- * request part, as a validation error on that field (400 SY_VALIDATION, the field named).
+ * A schema's validator that first refuses any string PostgreSQL text cannot hold (U+0000, a
+ * lone surrogate), anywhere in the request part, as a validation error on that field (400
+ * SY_VALIDATION, the field named).
  */
-function refusingNul(validate: ValidateFunction): ValidateFunction {
+function refusingUnstorable(validate: ValidateFunction): ValidateFunction {
   const wrapped = ((data: unknown) => {
-    const at = nulPath(data);
-    if (at !== null) {
-      const error: ErrorObject = { keyword: 'nul', instancePath: at, schemaPath: '#', params: {}, message: 'must not contain the NUL character (U+0000)' };
+    const found = unstorableText(data);
+    if (found !== null) {
+      const error: ErrorObject = { keyword: 'unstorable', instancePath: found.path, schemaPath: '#', params: {}, message: found.message };
       wrapped.errors = [error];
       return false;
     }

@@ -3,13 +3,16 @@
  * table-driven contract test: for every field a value of the wrong type, a string (or list)
  * one over its limit, a number just out of range, a value off its pattern, a malformed value
  * for formatted fields (host names, CIDRs, addresses, e-mail, ids, times), a string holding
- * U+0000, and an unknown field in every object. Each case says which field the 400 must name.
+ * U+0000 or a lone UTF-16 surrogate, and an unknown field in every object. Each case says which
+ * field the 400 must name. `hostileRequests` adds what is wrong with a request as a whole
+ * (not JSON, not an object, nested past any schema, a body where none is taken).
  *
  * Schemas come from the served OpenAPI document, where one schema object may be shared by
  * several places (and `$ref`s point into components): nothing here mutates a schema or an
  * example; values are built fresh or cloned before they are changed.
  */
 import { randomUUID } from 'node:crypto';
+import type { ErrorCode } from '../lib/errors.js';
 import type { JsonSchema, Operation } from './openapi.js';
 
 export interface BadCase {
@@ -222,6 +225,14 @@ function stringBranch(s: JsonSchema, resolve: Resolve): JsonSchema | undefined {
  * validation error (lib/validation.ts) instead of failing at the database as a 500.
  */
 const NUL_VALUE = 'a\u0000b';
+/**
+ * Unpaired UTF-16 surrogates (JSON `"\ud800"` parses into one): not text, so UTF-8 cannot carry
+ * them and they used to be stored as U+FFFD, a different name than the one sent.
+ */
+const LONE_SURROGATES: Array<[string, string]> = [
+  ['a lone high surrogate', 'a\ud800b'],
+  ['a lone low surrogate', '\udc00'],
+];
 
 /** Every bad-input case for one operation. `params` holds valid path parameter values. */
 export function badCases(op: Operation, params: Record<string, string>, resolve: Resolve): BadCase[] {
@@ -281,6 +292,7 @@ export function badCases(op: Operation, params: Record<string, string>, resolve:
       if (s?.pattern) at(`${field} not matching its pattern`, 'Not_A_Slug!');
       for (const v of BAD_FORMAT_VALUES[s?.format ?? ''] ?? []) at(`${field} malformed ${s!.format}: "${v}"`, v);
       if (s) at(`${field} holding a NUL character`, NUL_VALUE);
+      for (const [what, v] of s ? LONE_SURROGATES : []) at(`${field} holding ${what}`, v);
       const arr = branches(node.schema, resolve).find((b) => typeOf(b) === 'array');
       if (arr?.maxItems !== undefined) {
         at(`${field} with more than ${arr.maxItems} items`, Array.from({ length: arr.maxItems + 1 }, () => sample(arr.items!, resolve)));
@@ -323,4 +335,62 @@ export function stringFields(part: string, schema: JsonSchema, resolve: Resolve)
     const named = [...n.path].reverse().find((k) => typeof k === 'string') ?? part;
     return [{ field: fieldOf(part, n.path), name: String(named), format: s.format }];
   });
+}
+
+/** A request that is wrong as a whole, and the codes (each with its catalogue status) it may get. */
+export interface HostileRequest {
+  what: string;
+  headers: Record<string, string>;
+  /** The raw body. */
+  payload: string;
+  codes: ErrorCode[];
+  /** The field `details` must name, when the answer is SY_VALIDATION. */
+  field?: string;
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+/** Deeper than any schema (and than a recursive walk survives); the bodies stay under 256 KiB. */
+const DEEP = 40_000;
+const deepArrays = (n: number) => '['.repeat(n) + ']'.repeat(n);
+const deepObjects = (n: number) => '{"a":'.repeat(n / 2) + '1' + '}'.repeat(n / 2);
+
+/**
+ * Requests that are wrong as a whole, for every operation: bodies that are not JSON, not UTF-8
+ * or not declared as JSON, JSON that is not an object, nesting deeper than any schema (as the
+ * body and inside an unknown field), a body over the 256 KiB limit, and a body sent to an
+ * operation that takes none (GET included).
+ */
+export function hostileRequests(op: Operation, resolve: Resolve): HostileRequest[] {
+  const example = op.body ? JSON.stringify(op.bodyExample ?? sample(op.body, resolve)) : '{"force":true}';
+  const withField = (raw: string) => example.replace(/^\{/, `{"${UNKNOWN_FIELD}":${raw}${example === '{}' ? '' : ','}`);
+  const notJson: HostileRequest[] = [
+    { what: 'invalid JSON', headers: JSON_TYPE, payload: example.slice(0, -1), codes: ['SY_BAD_REQUEST'] },
+    { what: 'JSON with a trailing comma', headers: JSON_TYPE, payload: `${example.slice(0, -1)},}`, codes: ['SY_BAD_REQUEST'] },
+    { what: 'a text/plain body', headers: { 'content-type': 'text/plain' }, payload: example, codes: ['SY_UNSUPPORTED_MEDIA_TYPE'] },
+    { what: 'a form body', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=x', codes: ['SY_UNSUPPORTED_MEDIA_TYPE'] },
+    { what: 'JSON declared as UTF-16', headers: { 'content-type': 'application/json; charset=utf-16' }, payload: example, codes: ['SY_UNSUPPORTED_MEDIA_TYPE'] },
+    { what: 'a body without Content-Type', headers: {}, payload: example, codes: ['SY_UNSUPPORTED_MEDIA_TYPE'] },
+    { what: 'a body over 256 KiB', headers: JSON_TYPE, payload: withField(JSON.stringify('a'.repeat(256 * 1024))), codes: ['SY_PAYLOAD_TOO_LARGE'] },
+  ];
+  // Without a body schema, any of these is "a body where none is taken" once it parses.
+  const noBody = (c: HostileRequest): HostileRequest => ({ ...c, codes: [...new Set<ErrorCode>([...c.codes, 'SY_VALIDATION'])], field: 'body' });
+  if (!op.body) {
+    return [
+      { what: 'a JSON body to an operation that takes none', headers: JSON_TYPE, payload: example, codes: ['SY_VALIDATION'], field: 'body' },
+      { what: 'a JSON list to an operation that takes none', headers: JSON_TYPE, payload: '[]', codes: ['SY_VALIDATION'], field: 'body' },
+      ...notJson.map(noBody),
+    ];
+  }
+  const field = `body.${UNKNOWN_FIELD}`;
+  return [
+    ...notJson,
+    { what: 'a list where the body object belongs', headers: JSON_TYPE, payload: `[${example}]`, codes: ['SY_VALIDATION'], field: 'body' },
+    { what: 'a string as the body', headers: JSON_TYPE, payload: '"x"', codes: ['SY_VALIDATION'], field: 'body' },
+    { what: 'a number as the body', headers: JSON_TYPE, payload: '12', codes: ['SY_VALIDATION'], field: 'body' },
+    { what: 'null as the body', headers: JSON_TYPE, payload: 'null', codes: ['SY_VALIDATION'], field: 'body' },
+    { what: `lists nested ${DEEP} deep as the body`, headers: JSON_TYPE, payload: deepArrays(DEEP), codes: ['SY_VALIDATION'], field: 'body' },
+    { what: `lists nested ${DEEP} deep in a field`, headers: JSON_TYPE, payload: withField(deepArrays(DEEP)), codes: ['SY_VALIDATION'], field },
+    { what: `objects nested ${DEEP / 2} deep in a field`, headers: JSON_TYPE, payload: withField(deepObjects(DEEP)), codes: ['SY_VALIDATION'], field },
+    { what: 'a key holding a lone surrogate', headers: JSON_TYPE, payload: withField('1').replace(UNKNOWN_FIELD, '\\ud800'), codes: ['SY_VALIDATION'] },
+  ];
 }
