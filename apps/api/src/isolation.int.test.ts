@@ -3,6 +3,9 @@
  * called
  *   - without credentials (401, unless public),
  *   - as the owner of ANOTHER tenant, by token and by session cookie (404/403, never data),
+ *   - as that owner under their OWN tenant's path with the other tenant's object ids (a token,
+ *     certificate, ACME order or member of the victim): 404 in the error shape, and the
+ *     victim's objects unchanged afterwards,
  *   - as a read-only member of the tenant (403 for writes and admin reads; 2xx for reads,
  *     which also proves the path parameters point at real resources).
  * A new endpoint without an entry in TABLE fails this test: add one (and say which role it
@@ -10,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERRORS, type ErrorCode } from './lib/errors.js';
 import { createHarness, createUser, login, seedTenant, type Harness, type Reply, type SessionClient } from './testing/harness.js';
 import { fillPath, operations, type Operation } from './testing/openapi.js';
 
@@ -136,6 +140,23 @@ function expectNoVictimData(res: Reply, who: string): void {
   for (const m of markers) expect(res.body, `${who} saw victim data (${m})`).not.toContain(m);
 }
 
+/** A refusal in the one error shape: a catalogue code with its status, the request's id. */
+function expectRefusal(res: Reply, who: string, statuses: number[]): void {
+  expect(statuses, `${who}: ${res.statusCode} ${res.body}`).toContain(res.statusCode);
+  const body = res.json();
+  const code = body.code as ErrorCode;
+  expect(ERRORS[code]?.status, `${who}: code ${code}`).toBe(res.statusCode);
+  expect(body).toMatchObject({ statusCode: res.statusCode, requestId: res.headers['x-request-id'] });
+  expect(typeof body.message, who).toBe('string');
+  expectNoVictimData(res, who);
+}
+
+/** What the victim has, as a platform admin reads it: must not change when an outsider calls. */
+async function victimState(): Promise<unknown> {
+  const read = async (path: string) => (await h.call('GET', `/api/v1/tenants/victim${path}`)).json();
+  return Promise.all(['', '/databases', '/databases/orders/external-access', '/tokens', '/members', '/certificates', '/acme-certificates'].map(read));
+}
+
 describe('tenant isolation', () => {
   it('every documented endpoint has an entry in TABLE, and every entry an endpoint', () => {
     const keys = ops.map((o) => o.key);
@@ -174,11 +195,34 @@ describe('tenant isolation', () => {
       for (const [how, r] of answers) {
         const who = `${op.key} as another tenant's owner (${how})`;
         if (entry.scope === 'self') expect(r.statusCode, `${who}: ${r.body}`).toBeLessThan(500);
-        else if (entry.scope === 'platform') expect(r.statusCode, `${who}: ${r.body}`).toBe(403);
-        else expect([403, 404], `${who}: ${r.statusCode} ${r.body}`).toContain(r.statusCode);
+        else if (entry.scope === 'platform') expectRefusal(r, who, [403]);
+        else expectRefusal(r, who, [403, 404]);
         expectNoVictimData(r, who);
       }
     }
+  });
+
+  it("gives another tenant's owner 404 for the victim's objects addressed under their own tenant, and changes nothing", async () => {
+    const before = await victimState();
+    let checked = 0;
+    for (const op of ops) {
+      const entry = TABLE[op.key]!;
+      // Only object ids make sense under another tenant's path (names are per tenant anyway).
+      const ids = (op.path.match(/\{(\w+)\}/g) ?? []).map((p) => p.slice(1, -1)).filter((p) => p !== 'tenant');
+      if (entry.scope !== 'tenant' || !ids.some((p) => ['tokenId', 'certificateId', 'acmeId', 'userId'].includes(p))) continue;
+      const { body } = request(op, entry);
+      const url = fillPath(op.path, { ...PARAMS, tenant: 'intruder' });
+      for (const [how, r] of [
+        ['token', await h.call(op.method, url, body, intruderToken)],
+        ['session', await intruder.call(op.method, url, body)],
+      ] as Array<[string, Reply]>) {
+        // Without a CA configured here, ACME changes stop at SY_ACME_UNAVAILABLE before any lookup.
+        expectRefusal(r, `${op.key} under the intruder's tenant with the victim's ids (${how})`, op.path.includes('/acme-certificates/') && op.method !== 'GET' ? [404, 503] : [404]);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(2 * 9);
+    expect(await victimState()).toEqual(before);
   });
 
   it('lets a read-only member read the tenant but change nothing', async () => {
