@@ -2,7 +2,7 @@
  * The dashboard's shell on a phone-sized window (390×844) in a real browser: the header and the
  * navigation fit (no sideways scrolling), the navigation opens and closes behind the burger,
  * and the tenant switcher and account menu still work. Also checks that on a wide window the
- * switcher stays in the header.
+ * switcher stays in the header. No badge (a state) is cut to an ellipsis by a tight table.
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,17 @@ async function expectShellFits(what: string, { pageToo = true } = {}) {
   if (pageToo) expect(r.scrollWidth, `page wider than the window on ${what}: ${r.wide.join(', ')}`).toBeLessThanOrEqual(r.innerWidth);
 }
 
+/**
+ * The badges (a user's, token's or proxy's state) cut short on `what`: a tight table once
+ * squeezed "active" to "a…" and "up to date" to "up t…".
+ */
+async function expectBadgesWhole(what: string) {
+  const cut = await page.evaluate(() =>
+    [...document.querySelectorAll('.mantine-Badge-root, .mantine-Badge-label')].filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => `"${e.textContent}" ${e.clientWidth}/${e.scrollWidth} px`),
+  );
+  expect(cut, `badges cut to an ellipsis on ${what}`).toEqual([]);
+}
+
 /** Collapsed, the navigation is slid out of the window to the left. */
 async function navigationOpen(): Promise<boolean> {
   const box = await page.getByRole('navigation', { name: 'Sections' }).boundingBox();
@@ -101,6 +112,7 @@ describe('the shell at 390 px', () => {
       // The navigation is collapsed (slid out to the left): the page has the whole width.
       expect(await navigationOpen(), `navigation collapsed on ${path}`).toBe(false);
       await expectShellFits(path, { pageToo });
+      await expectBadgesWhole(path);
       await openNavigation();
       await expectShellFits(`${path} with the navigation open`, { pageToo });
     }
@@ -125,6 +137,7 @@ describe('the shell at 390 px', () => {
         // The page's content (its table, or the empty state), not just its frame.
         await ('table' in content ? page.getByRole('table', { name: content.table, exact: true }) : page.getByText(content.text, { exact: true })).waitFor();
         await expectShellFits(path);
+        await expectBadgesWhole(path);
         // A region wider than the window with nothing in it to tab to (the proxies table) must
         // take focus itself, or keyboard users cannot scroll it (axe: scrollable-region-focusable).
         expect(await axeViolations(page), `axe on ${path} at 390 px`).toEqual([]);

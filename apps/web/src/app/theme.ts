@@ -3,7 +3,7 @@ import { Alert, Anchor, Badge, createTheme, darken, Drawer, Modal, type CSSVaria
 /**
  * Mantine's defaults, adjusted where axe measured contrast below WCAG AA (4.5:1): primary
  * shade 8, darker dimmed text, black text on tinted badges and alert titles, and links
- * underlined inside text.
+ * underlined inside text. Badges are never cut to an ellipsis.
  */
 export const theme = createTheme({
   primaryColor: 'indigo',
@@ -12,7 +12,9 @@ export const theme = createTheme({
   focusRing: 'auto',
   defaultRadius: 'sm',
   components: {
-    Badge: Badge.extend({ defaultProps: { variant: 'light' }, styles: { label: { color: 'var(--mantine-color-black)' } } }),
+    // A badge is a state ("active", "up to date"): never cut to "a…" when a table is tight on a
+    // phone — its label keeps its width (overflow visible: the column cannot shrink below it).
+    Badge: Badge.extend({ defaultProps: { variant: 'light' }, styles: { label: { color: 'var(--mantine-color-black)', overflow: 'visible' } } }),
     Alert: Alert.extend({ styles: { title: { color: 'var(--mantine-color-black)' } } }),
     Anchor: Anchor.extend({ defaultProps: { underline: 'always' } }),
     // The × of every dialog has a name screen readers can say (Mantine's has none).

@@ -21,14 +21,11 @@ const WRAP = { overflowWrap: 'anywhere' } as const;
  */
 const CELL_WRAP = { overflowWrap: 'break-word' } as const;
 
-/** Never cut to an ellipsis when the table is tight: the state is the point. */
-const WHOLE_BADGE = { label: { overflow: 'visible' } } as const;
-
 export function AccessBadge({ db }: { db: Database }) {
   const a = db.externalAccess;
-  if (!a.enabled) return <Badge color="gray" variant="light" styles={WHOLE_BADGE}>off</Badge>;
+  if (!a.enabled) return <Badge color="gray" variant="light">off</Badge>;
   return (
-    <Badge color="green" variant="light" styles={WHOLE_BADGE}>
+    <Badge color="green" variant="light">
       on · {a.tlsMode}
     </Badge>
   );
