@@ -13,14 +13,16 @@
  * - a resourceVersion older than the compaction floor: an ERROR event with a 410 Status;
  * - DELETE of an object with finalizers only sets its deletionTimestamp (MODIFIED); it goes
  *   (DELETED) once an update leaves no finalizer;
- * - GET of one object, PATCH of `/status` (merge patch only; a resourceVersion in the patch
- *   that is not the current one is refused with 409 Conflict, as optimistic concurrency; a
- *   patch that changes nothing changes no resourceVersion and sends no event);
+ * - GET of one object, PATCH of `/status` and of the object itself (its metadata and spec; the
+ *   status is the subresource's) — merge patch only; a resourceVersion in the patch that is not
+ *   the current one is refused with 409 Conflict, as optimistic concurrency; a patch that
+ *   changes nothing changes no resourceVersion and sends no event;
  * - fault injection: stall streams (silent, open), drop them, answer 500s, expire (410), lose
  *   events (never sent on open streams, while bookmarks move on past them), fail status
  *   patches (500), break list answers halfway (the connection cut mid-body), end new watches
  *   with an ERROR event (a Status object, as the API server sends e.g. 504 "Too large
- *   resource version"), refuse lists and watches with 403 Forbidden (RBAC without the verb).
+ *   resource version"), refuse lists and watches with 403 Forbidden (RBAC without the verb), and
+ *   patches of the objects of a kind (`unpatchable`).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -97,6 +99,8 @@ export class FakeKube {
    * API server answers a ClusterRole without the verb (`watch` alone: lists still work).
    */
   readonly forbidden = new Map<string, 'list+watch' | 'watch'>();
+  /** Kinds RBAC does not let the client patch (the objects themselves; `/status` is another resource): 403. */
+  readonly unpatchable = new Set<string>();
   /**
    * Where each kind is served (a copy of RESOURCES): a test may serve TLSRoute at v1alpha2, as
    * the Gateway API's experimental channel before v1.5 does.
@@ -380,11 +384,13 @@ export class FakeKube {
       const s = this.store.get(this.key(kind, m[1] || undefined, m[2]!));
       if (!s) return json(res, 404, status(404, 'NotFound', `${plural} "${m[2]}" not found`));
       if (method === 'GET') return json(res, 200, s.obj);
-      if (method === 'PATCH' && m[3]) {
+      if (method === 'PATCH') {
+        // The authorizer first: `patch` on the resource does not grant its /status, nor the reverse.
+        if (!m[3] && this.unpatchable.has(kind)) return json(res, 403, forbidden('patch', r.path));
         if (req.headers['content-type'] !== 'application/merge-patch+json') {
           return json(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got ${req.headers['content-type']})`));
         }
-        const failing = this.patchFailures.get(kind) ?? 0;
+        const failing = m[3] ? (this.patchFailures.get(kind) ?? 0) : 0;
         if (failing > 0) {
           this.patchFailures.set(kind, failing - 1);
           return json(res, 500, status(500, 'InternalError', 'injected failure'));
@@ -394,6 +400,7 @@ export class FakeKube {
         if (want && want !== s.obj.metadata.resourceVersion) {
           return json(res, 409, status(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${m[2]}": the object has been modified; please apply your changes to the latest version and try again`));
         }
+        if (!m[3]) return this.patchObject(s, patch, res);
         const next = mergePatch(s.obj.status ?? {}, patch.status ?? {});
         // A patch that changes nothing is a no-op: same resourceVersion, no watch event.
         if (JSON.stringify(next) === JSON.stringify(s.obj.status ?? {})) return json(res, 200, s.obj);
@@ -405,6 +412,23 @@ export class FakeKube {
       return json(res, 405, status(405, 'MethodNotAllowed', method));
     }
     json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+  }
+
+  /**
+   * A merge patch of the object itself (metadata, spec): its status belongs to the /status
+   * subresource and is left as it is, as are the fields the server owns (uid, resourceVersion,
+   * generation, creationTimestamp, deletionTimestamp); generation moves only when spec changes.
+   * A map left empty (the last annotation removed) is omitted, as the API server serializes
+   * it; a patch that changes nothing is a no-op, as for /status.
+   */
+  private patchObject(s: Stored, patch: { metadata?: unknown }, res: ServerResponse): void {
+    const { status: _ignored, ...rest } = patch as Record<string, unknown>;
+    const next = mergePatch(s.obj, rest) as Stored['obj'];
+    const { name, namespace, uid, resourceVersion, generation, creationTimestamp, deletionTimestamp } = s.obj.metadata;
+    next.metadata = { ...next.metadata, name, namespace, uid, resourceVersion, generation, creationTimestamp, deletionTimestamp };
+    for (const k of ['annotations', 'labels'] as const) if (next.metadata[k] && Object.keys(next.metadata[k]).length === 0) delete next.metadata[k];
+    if (JSON.stringify(next) === JSON.stringify(s.obj)) return json(res, 200, s.obj);
+    json(res, 200, this.apply(next));
   }
 
   private list(kind: string, query: Record<string, string>, res: ServerResponse): void {
