@@ -12,6 +12,13 @@ export const GATEWAY_CONTROLLER_NAME = 'switchyard.io/gateway-controller';
 export const TENANT_LABEL = 'switchyard.io/tenant';
 /** Field manager for status writes (server-side field ownership). */
 export const FIELD_MANAGER = 'switchyard-controller';
+/**
+ * Annotation of a TLSRoute, written by the controller only: per hostname it routes, the Services
+ * its last accepted generation resolved to (JSON, AcceptedBackends). TLSRoute's status is the
+ * Gateway API's (a schema with no place for them: unknown fields are pruned), and a route kept
+ * while a later generation is refused for its own spec follows their pods.
+ */
+export const LAST_ACCEPTED_BACKENDS = 'switchyard.io/last-accepted-backends';
 
 export interface ObjectMeta {
   name: string;
@@ -142,6 +149,16 @@ export interface RouteParentStatus {
   controllerName: string;
   conditions: Condition[];
 }
+
+/** A backendRef of a TLSRoute's accepted generation that resolved: the Service and its port. */
+export interface AcceptedBackend {
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+/** The LAST_ACCEPTED_BACKENDS annotation: hostname of a route → the backends it was written with. */
+export type AcceptedBackends = Record<string, AcceptedBackend[]>;
 
 export interface TLSRoute extends KubeObject {
   spec: { parentRefs?: ParentRef[]; hostnames?: string[]; rules?: { name?: string; backendRefs?: BackendRef[] }[] };

@@ -13,7 +13,21 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { emptyInput, loadObjects } from '../testing/load.js';
 import type { ExternalAccess, Namespace } from './objects.js';
-import { databaseName, fallbackDatabaseName, followedService, listenerAdmits, translate, upstreamCaProblem, type ExistingRoute, type PlannedExternalAccessStatus, type TranslateContext, type TranslateInput } from './translate.js';
+import {
+  acceptedBackends,
+  databaseName,
+  fallbackDatabaseName,
+  followedService,
+  formatAcceptedBackends,
+  keptRoutesNote,
+  listenerAdmits,
+  translate,
+  upstreamCaProblem,
+  type ExistingRoute,
+  type PlannedExternalAccessStatus,
+  type TranslateContext,
+  type TranslateInput,
+} from './translate.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const ctx: TranslateContext = { tenants: new Set(['acme', 'beta']), baseDomain: 'db.example.test', clusterDomain: 'cluster.local' };
@@ -266,5 +280,61 @@ describe('a kept route follows the pods of its last accepted Service (status.las
     for (const bad of [undefined, null, 'orders-rw', { ...service, name: 'Orders_RW' }, { ...service, port: 0 }, { ...service, port: '' }, { ...service, upstream: 'pods' }, { ...service, namespace: undefined }]) {
       expect(followedService(bad), JSON.stringify(bad)).toBeNull();
     }
+  });
+});
+
+describe('the switchyard.io/last-accepted-backends annotation (what a kept TLSRoute route follows)', () => {
+  const foo = { namespace: 'acme-web', name: 'foo-svc', port: 443 };
+  const bar = { namespace: 'acme-db', name: 'bar', port: 6379 };
+
+  it('reads back what the controller writes, one text per content', () => {
+    const text = formatAcceptedBackends({ 'b.example.com': [foo, bar], 'a.example.com': [foo] })!;
+    expect(text).toBe(formatAcceptedBackends({ 'a.example.com': [foo], 'b.example.com': [foo, bar] }));
+    expect(Object.keys(JSON.parse(text) as object)).toEqual(['a.example.com', 'b.example.com']);
+    expect(acceptedBackends(text)).toEqual(new Map([['a.example.com', [foo]], ['b.example.com', [foo, bar]]]));
+    expect(formatAcceptedBackends({})).toBeNull(); // no route: no annotation
+  });
+
+  it('ignores what is not of its shape — the whole annotation, or the one entry — and never throws', () => {
+    for (const bad of [undefined, null, 42, '', 'foo-svc:443', '[]', 'null', '"x"', '{"a.example.com":', JSON.stringify([{ 'a.example.com': [foo] }])]) {
+      expect(acceptedBackends(bad), String(bad)).toEqual(new Map());
+    }
+    const entries = {
+      'ok.example.com': [foo],
+      'empty.example.com': [],
+      'string.example.com': 'acme-web/foo-svc',
+      'port-string.example.com': [{ ...foo, port: '443' }],
+      'port-zero.example.com': [{ ...foo, port: 0 }],
+      'port-big.example.com': [{ ...foo, port: 70000 }],
+      'name.example.com': [{ ...foo, name: 'Foo_Svc' }],
+      'no-namespace.example.com': [{ name: 'foo-svc', port: 443 }],
+      'one-bad.example.com': [foo, { ...bar, port: 1.5 }],
+      'not a host': [foo],
+    };
+    expect(acceptedBackends(JSON.stringify(entries))).toEqual(new Map([['ok.example.com', [foo]]]));
+    // A hostname as the user may have typed it is the route's (lower case, no trailing dot).
+    expect(acceptedBackends(JSON.stringify({ 'OK.Example.com.': [foo] }))).toEqual(new Map([['ok.example.com', [foo]]]));
+    // Extra fields are dropped, not carried into what the controller writes back.
+    expect(acceptedBackends(JSON.stringify({ 'ok.example.com': [{ ...foo, weight: 5 }] }))).toEqual(new Map([['ok.example.com', [foo]]]));
+  });
+
+  it('keptRoutesNote says per group of kept routes what their endpoints follow, then what was removed', () => {
+    expect(
+      keptRoutesNote({
+        kept: [
+          { database: 'd2', hostname: 'b.example.com', follows: 'acme-web/foo-svc' },
+          { database: 'd1', hostname: 'a.example.com', follows: 'acme-web/foo-svc' },
+          { database: 'd3', hostname: 'c.example.com', follows: null },
+          { database: 'd4', hostname: 'd.example.com', follows: null, note: 'its endpoints could not follow Service acme-web/x: refused' },
+        ],
+        removed: [{ hostname: 'e.example.com', why: 'the Service it follows: Service acme-web/gone not found' }],
+      }),
+    ).toBe(
+      '; its last accepted routes keep serving a.example.com, b.example.com unchanged but for their endpoints, which follow Service acme-web/foo-svc' +
+        '; its last accepted route keeps serving c.example.com unchanged' +
+        '; its last accepted route keeps serving d.example.com unchanged (its endpoints could not follow Service acme-web/x: refused)' +
+        '; its last accepted route for e.example.com was removed: the Service it follows: Service acme-web/gone not found',
+    );
+    expect(keptRoutesNote({ kept: [], removed: [] })).toBe('');
   });
 });

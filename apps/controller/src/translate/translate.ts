@@ -24,10 +24,12 @@
  *   tenant's (upstreamProblem). A kept route still holds its database name and hostname like
  *   any claim of its object's age. Its endpoints follow the Service its last accepted spec
  *   named (status.lastAcceptedService, read from the object: KeptFollow), so rescheduled pods do
- *   not break it; a route without one (explicit endpoints, a TLSRoute) keeps its endpoints.
+ *   not break it; a route without one (explicit endpoints) keeps its endpoints.
  * - The same for a TLSRoute refused for its own spec (its hostnames: TLSROUTE_OWN_REFUSALS, or
  *   every hostname lost to older claims) while the world still admits the route it has (an
- *   allowed listener admits its hostname): its routes are kept as they are (tlsRouteKept).
+ *   allowed listener admits its hostname): its routes are kept as they are (tlsRouteKept), their
+ *   endpoints following the Services their last accepted generation resolved to (recorded per
+ *   hostname in the TLSRoute's LAST_ACCEPTED_BACKENDS annotation: acceptedBackends).
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -49,9 +51,13 @@ import { inferEngine } from './engine.js';
 import {
   GATEWAY_CONTROLLER_NAME,
   GATEWAY_GROUP,
+  LAST_ACCEPTED_BACKENDS,
   TENANT_LABEL,
   keyOf,
+  type AcceptedBackend,
+  type AcceptedBackends,
   type AcceptedService,
+  type BackendRef,
   type Condition,
   type EndpointSlice,
   type ExternalAccess,
@@ -109,7 +115,8 @@ export type { AcceptedService };
 
 /**
  * What a kept route's endpoints are now: its last accepted Service resolved against the live
- * Service and EndpointSlices (`service` is `<namespace>/<name>`; `ready`: its ready endpoints).
+ * Service and EndpointSlices (`service` is `<namespace>/<name>`, or for a TLSRoute's several
+ * backends each one's, joined by `, `: servicesNamed; `ready`: their ready endpoints).
  */
 export interface KeptFollow {
   service: string;
@@ -223,6 +230,20 @@ export interface PlannedTLSRouteStatus {
   databases: string[];
   /** Databases of the routes kept for this object while it is refused for its own spec (TranslateOutput.kept). */
   kept?: string[];
+  /** What its parents' Accepted messages end with (keptRoutesNote): the routes kept, and those removed and why. */
+  keptNote?: KeptRoutesNote;
+  /** The backendRefs of this generation that resolved, for the LAST_ACCEPTED_BACKENDS annotation once its routes are written. */
+  backends?: AcceptedBackend[];
+}
+
+/**
+ * What a TLSRoute refused for its own spec says of the routes it had: those kept (`follows`: the
+ * Services their endpoints follow, KeptFollow.service; `note`: why they did not), and those
+ * removed and why.
+ */
+export interface KeptRoutesNote {
+  kept: { database: string; hostname: string; follows: string | null; note?: string }[];
+  removed: { hostname: string; why: string }[];
 }
 
 export interface PlannedListenerStatus {
@@ -323,11 +344,79 @@ export const TLSROUTE_OWN_REFUSALS: ReadonlySet<string> = new Set(['UnsupportedV
 export function followedService(v: unknown): AcceptedService | null {
   if (!v || typeof v !== 'object') return null;
   const o = v as Record<string, unknown>;
-  const label = (x: unknown): x is string => typeof x === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(x) && x.length <= 63;
   const port = o.port;
   const portOk = (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) || (typeof port === 'string' && port.length >= 1 && port.length <= 15);
   if (!label(o.namespace) || !label(o.name) || !portOk || (o.upstream !== 'endpoints' && o.upstream !== 'service')) return null;
   return { namespace: o.namespace, name: o.name, port, upstream: o.upstream };
+}
+
+/** A namespace or Service name as the controller writes them (a DNS label). */
+function label(x: unknown): x is string {
+  return typeof x === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(x) && x.length <= 63;
+}
+
+/**
+ * A TLSRoute's LAST_ACCEPTED_BACKENDS annotation as the controller wrote it: hostname → the
+ * Services (namespace, name, port) its route was last written with. Read back from the object,
+ * where anyone may edit it: what is not JSON of that shape is ignored — the whole annotation,
+ * or the one hostname whose entry is not — and a route without an entry follows nothing
+ * (its endpoints stay as they are, as before the annotation existed).
+ */
+export function acceptedBackends(raw: unknown): Map<string, AcceptedBackend[]> {
+  const out = new Map<string, AcceptedBackend[]>();
+  if (typeof raw !== 'string') return out;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return out;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return out;
+  const backend = (b: unknown): AcceptedBackend | null => {
+    if (!b || typeof b !== 'object') return null;
+    const o = b as Record<string, unknown>;
+    const ok = label(o.namespace) && label(o.name) && typeof o.port === 'number' && Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535;
+    return ok ? { namespace: o.namespace as string, name: o.name as string, port: o.port as number } : null;
+  };
+  for (const [host, list] of Object.entries(v)) {
+    const h = normalizeHostname(host);
+    if (!h || !(h.startsWith('*.') ? isValidWildcardHostname(h) : isValidHostname(h)) || !Array.isArray(list) || list.length === 0) continue;
+    const backends = list.map(backend);
+    if (backends.every((b) => b !== null)) out.set(h, backends);
+  }
+  return out;
+}
+
+/** The LAST_ACCEPTED_BACKENDS annotation's value for these entries (hostnames sorted: one text per content), or null for none (the annotation removed). */
+export function formatAcceptedBackends(entries: AcceptedBackends): string | null {
+  const hosts = Object.keys(entries).sort();
+  return hosts.length === 0 ? null : JSON.stringify(Object.fromEntries(hosts.map((h) => [h, entries[h]!.map((b) => ({ namespace: b.namespace, name: b.name, port: b.port }))])));
+}
+
+/** KeptFollow.service as messages name it: `Service acme-web/db`, or `Services acme-web/a, acme-web/b` (a TLSRoute's several backends). */
+export function servicesNamed(service: string): string {
+  return `${service.includes(', ') ? 'Services' : 'Service'} ${service}`;
+}
+
+/** `its last accepted route keeps serving db.example.com unchanged` (but for its endpoints, when they follow Services). */
+export function keptRoutesText(hostnames: string[], follows: string | null): string {
+  const one = hostnames.length === 1;
+  const head = one ? `its last accepted route keeps serving ${hostnames[0]} unchanged` : `its last accepted routes keep serving ${hostnames.join(', ')} unchanged`;
+  return follows ? `${head} but for ${one ? 'its' : 'their'} endpoints, which follow ${servicesNamed(follows)}` : head;
+}
+
+/** What a TLSRoute's parents' Accepted message ends with while it is refused for its own spec: `; <what keeps serving>; <what was removed and why>`. */
+export function keptRoutesNote(n: KeptRoutesNote): string {
+  const groups = new Map<string, { hostnames: string[]; follows: string | null; note?: string }>();
+  for (const k of [...n.kept].sort(byHostname)) {
+    const key = JSON.stringify([k.follows, k.note ?? null]);
+    const g = groups.get(key) ?? { hostnames: [], follows: k.follows, note: k.note };
+    g.hostnames.push(k.hostname);
+    groups.set(key, g);
+  }
+  const parts = [...groups.values()].map((g) => `${keptRoutesText(g.hostnames, g.follows)}${g.note ? ` (${g.note})` : ''}`);
+  for (const r of n.removed) parts.push(`its last accepted route for ${r.hostname} was removed: ${r.why}`);
+  return parts.map((x) => `; ${x}`).join('');
 }
 
 /** What a refusal's message says when the object's route could not be kept. */
@@ -380,6 +469,15 @@ type Claim = {
 type Loss = { reason: 'HostnameConflict' | 'DatabaseNameConflict'; subject: string; what: string; hostname: string | null };
 /** Every claim's outcome, in the order the losses and names were decided. */
 type Resolution = Map<Claim, { database: string; hostname: string } | Loss>;
+
+/** A TLSRoute's backendRefs resolved (resolveRefs): their endpoints, or why none resolves. */
+type Resolved =
+  | { ok: true; endpoints: Endpoint[]; engine: Engine; problems: { reason: string; message: string }[]; used: AcceptedBackend[]; ready: number }
+  | { ok: false; reason: string; message: string };
+
+function byHostname(a: { hostname: string }, b: { hostname: string }): number {
+  return a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0;
+}
 
 /** Oldest first: creationTimestamp, then uid (unique, so the order is total), then hostname index. */
 function byAge(a: Claim, b: Claim): number {
@@ -814,7 +912,7 @@ class Translator {
     const status: PlannedTLSRouteStatus = { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid, generation, parents: [], hostnames: [], databases: [] };
     const t = this.tenantOf(ns);
     // Backends: every rule's backendRefs, all Services of this tenant.
-    let resolved: ReturnType<Translator['backends']>;
+    let resolved: Resolved;
     if (!('tenant' in t)) resolved = { ok: false, reason: 'RefNotPermitted', message: t.message };
     else resolved = this.backends(tr, ns, t.tenant);
     // A hostname listed twice is one claim (one route), not a conflict with itself.
@@ -858,7 +956,9 @@ class Translator {
       status.parents.push(parent);
     }
     if (!('tenant' in t)) return status;
-    const keeping = this.tlsRouteKept(tr, t.tenant, status, allowedHosts);
+    // The Services each route it has was last written with (what a kept route's endpoints follow).
+    const recorded = acceptedBackends(tr.metadata.annotations?.[LAST_ACCEPTED_BACKENDS]);
+    const keeping = this.tlsRouteKept(tr, t.tenant, status, allowedHosts, recorded);
     // Refused for its own spec by every parent: the routes it has stay (the world permitting).
     if (!accepted.some(Boolean)) {
       const own = status.parents.filter((p) => TLSROUTE_OWN_REFUSALS.has(p.conditions[0]!.reason));
@@ -866,6 +966,7 @@ class Translator {
       return status;
     }
     if (!resolved.ok) return status;
+    status.backends = resolved.used;
     const base = databaseName(ns, tr.metadata.name, hostnames.length > 1 ? 3 : 0);
     // Which hostnames end up routed (and to which database) and which lost a claim, settled
     // once every claim is resolved (run()).
@@ -906,12 +1007,7 @@ class Translator {
         uid: tr.metadata.uid,
         index: i,
         who: `TLSRoute ${ns}/${tr.metadata.name}`,
-        // Its endpoints are kept as they are: the backendRefs of its last accepted generation are
-        // recorded nowhere (TLSRoute's status is the Gateway API's).
-        ifRefused: (e) => {
-          const problem = this.upstreamProblem(e.endpoints, e.tenant);
-          return problem ? { problem } : { follow: null };
-        },
+        ifRefused: (e) => this.tlsKeptUpstream(tr, e, recorded),
         named: (database) => void routedHere.set(hostname, database),
         lose: (reason, subject, what) => {
           routedHere.delete(hostname);
@@ -959,35 +1055,56 @@ class Translator {
   }
 
   /**
+   * Whether a TLSRoute's existing route may be kept, and with which endpoints. With an entry for
+   * its hostname in the LAST_ACCEPTED_BACKENDS annotation (`recorded`), the route follows those
+   * Services as they are now, resolved as an accepted generation's backendRefs are (resolveRefs:
+   * still the tenant's, a ReferenceGrant for another namespace, the port still there): a backend
+   * that no longer resolves is left out, and when none does the route goes (a deleted Service is
+   * the world's refusal). The API's upstream policy checks the new endpoints when they are
+   * written (apply.ts). Without one (a route written before the annotation, or an entry edited
+   * into something else), it keeps its endpoints while they are still its tenant's.
+   */
+  private tlsKeptUpstream(tr: TLSRoute, e: ExistingRoute, recorded: ReadonlyMap<string, AcceptedBackend[]>): KeptUpstream {
+    const backends = recorded.get(e.hostname);
+    if (!backends) {
+      const problem = this.upstreamProblem(e.endpoints, e.tenant);
+      return problem ? { problem } : { follow: null };
+    }
+    const r = this.resolveRefs(backends.map((b) => ({ b })), tr.metadata.namespace!, e.tenant);
+    if (!r.ok) return { problem: `the ${backends.length === 1 ? 'Service' : 'Services'} it follows: ${r.message}` };
+    return { follow: { service: r.used.map((b) => `${b.namespace}/${b.name}`).join(', '), endpoints: r.endpoints, ready: r.ready } };
+  }
+
+  /**
    * The routes a TLSRoute has now (ctx.routes), to keep while it is refused for its own spec
    * (TLSROUTE_OWN_REFUSALS, or every hostname lost to older claims). Each is kept only while the
    * world still admits it — a listener that allows the route (`allowedHosts`: the hostnames of
    * each such parent's listeners) admits its hostname, and its upstream is still its tenant's
-   * (upstreamProblem) — and exactly as it is: its endpoints too, as the backendRefs of its last
-   * accepted generation are recorded nowhere the controller could read them back. `note()` is
-   * what the parents' Accepted adds: what keeps serving, and what was removed and why.
+   * (tlsKeptUpstream) — and as it is but for its endpoints, which follow the Services its last
+   * accepted generation resolved to (`recorded`). `note()` is what the parents' Accepted adds:
+   * what keeps serving, and what was removed and why (status.keptNote).
    */
-  private tlsRouteKept(tr: TLSRoute, tenant: string, status: PlannedTLSRouteStatus, allowedHosts: (string | undefined)[][]) {
+  private tlsRouteKept(tr: TLSRoute, tenant: string, status: PlannedTLSRouteStatus, allowedHosts: (string | undefined)[][], recorded: ReadonlyMap<string, AcceptedBackend[]>) {
     const ns = tr.metadata.namespace!;
-    const existing = (this.ctx.routes ?? []).filter((r) => r.ownerUid === tr.metadata.uid && r.tenant === tenant).sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+    const existing = (this.ctx.routes ?? []).filter((r) => r.ownerUid === tr.metadata.uid && r.tenant === tenant).sort(byHostname);
     const removed: { hostname: string; why: string }[] = [];
-    const keepable: ExistingRoute[] = [];
+    const keepable: { e: ExistingRoute; follow: KeptFollow | null }[] = [];
     for (const e of existing) {
       if (!allowedHosts.some((hosts) => hosts.some((l) => listenerAdmits(l, e.hostname)))) {
         removed.push({ hostname: e.hostname, why: 'no listener that allows the route admits that hostname' });
         continue;
       }
-      const problem = this.upstreamProblem(e.endpoints, tenant);
-      if (problem) removed.push({ hostname: e.hostname, why: problem });
-      else keepable.push(e);
+      const up = this.tlsKeptUpstream(tr, e, recorded);
+      if ('problem' in up) removed.push({ hostname: e.hostname, why: up.problem });
+      else keepable.push({ e, follow: up.follow });
     }
-    const keptHere: string[] = [];
+    const keptHere: KeptRoutesNote['kept'] = [];
     const owner: RouteOwnerRef = { kind: 'TLSRoute', namespace: ns, name: tr.metadata.name, uid: tr.metadata.uid };
     const claims = (reason: string, message: string): Claim[] =>
-      keepable.map((e, i) => ({
+      keepable.map(({ e, follow }, i) => ({
         tenant,
         route: null,
-        kept: { owner, tenant, database: e.database, hostname: e.hostname, enabled: true, disableBehavior: 'drain', follow: null, reason, message },
+        kept: { owner, tenant, database: e.database, hostname: e.hostname, enabled: true, disableBehavior: 'drain', follow, reason, message },
         preferred: e.database,
         fallback: e.database,
         hostname: e.hostname,
@@ -995,18 +1112,17 @@ class Translator {
         uid: tr.metadata.uid,
         index: i,
         who: `TLSRoute ${ns}/${tr.metadata.name} (its last accepted route, kept while its spec is refused)`,
-        ifRefused: () => ({ follow: null }),
+        ifRefused: () => ({ follow }),
         named: (database) => {
-          keptHere.push(e.hostname);
+          keptHere.push({ database, hostname: e.hostname, follows: follow?.service ?? null });
           status.kept = [...(status.kept ?? []), database].sort();
         },
         lose: (_reason, subject, what) => void removed.push({ hostname: e.hostname, why: `${subject} is ${what} (older claims win)` }),
       }));
     const note = (): string => {
-      const kept = [...keptHere].sort();
-      const parts = kept.length === 0 ? [] : [kept.length === 1 ? `its last accepted route keeps serving ${kept[0]} unchanged` : `its last accepted routes keep serving ${kept.join(', ')} unchanged`];
-      for (const r of removed) parts.push(`its last accepted route for ${r.hostname} was removed: ${r.why}`);
-      return parts.map((x) => `; ${x}`).join('');
+      const n: KeptRoutesNote = { kept: [...keptHere].sort(byHostname), removed: [...removed] };
+      if (n.kept.length + n.removed.length > 0) status.keptNote = n;
+      return keptRoutesNote(n);
     };
     return {
       any: () => keepable.length > 0,
@@ -1129,20 +1245,25 @@ class Translator {
    * route with several backends must not take the whole route down with it. Only when none
    * resolves is there no route.
    */
-  private backends(
-    tr: TLSRoute,
-    ns: string,
-    tenant: string,
-  ): { ok: true; endpoints: Endpoint[]; engine: Engine; problems: { reason: string; message: string }[] } | { ok: false; reason: string; message: string } {
+  private backends(tr: TLSRoute, ns: string, tenant: string): Resolved {
     const refs = (tr.spec.rules ?? []).flatMap((r, i) => (r.backendRefs ?? []).map((b, j) => ({ b, at: `spec.rules[${i}].backendRefs[${j}]` }))).filter(({ b }) => b.weight !== 0);
     if (refs.length === 0) return { ok: false, reason: 'BackendNotFound', message: 'spec.rules: no backendRefs (with a weight other than 0)' };
+    return this.resolveRefs(refs, ns, tenant);
+  }
+
+  /**
+   * backendRefs of a TLSRoute in namespace `ns` → the endpoints of those that resolve, which
+   * ones they are (`used`) and their ready endpoints; `at` names each in problem messages.
+   */
+  private resolveRefs(refs: { b: BackendRef; at?: string }[], ns: string, tenant: string): Resolved {
     const endpoints: Endpoint[] = [];
     const problems: { reason: string; message: string }[] = [];
+    const used: AcceptedBackend[] = [];
     let engine: Engine | null = null;
-    let resolved = 0;
+    let ready = 0;
     for (const { b, at } of refs) {
       const bNs = b.namespace ?? ns;
-      const problem = (reason: string, message: string) => void problems.push({ reason, message: `${at}: ${message}` });
+      const problem = (reason: string, message: string) => void problems.push({ reason, message: at ? `${at}: ${message}` : message });
       if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
         problem('InvalidKind', `${b.kind ?? 'Service'} ${b.name}: only core Services are supported`);
         continue;
@@ -1164,14 +1285,17 @@ class Translator {
         problem('BackendNotFound', r.message);
         continue;
       }
-      resolved++;
       engine ??= r.engine;
+      if (!used.some((u) => u.namespace === bNs && u.name === b.name && u.port === b.port)) {
+        used.push({ namespace: bNs, name: b.name, port: b.port });
+        ready += r.ready;
+      }
       for (const e of r.endpoints) if (!endpoints.some((x) => x.host === e.host && x.port === e.port)) endpoints.push(e);
     }
-    if (resolved === 0) return { ok: false, reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
+    if (used.length === 0) return { ok: false, reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
     // Postgres needs the postgres listener (STARTTLS); everything else is plain TLS passthrough.
     const e: Engine = engine && listenerProtocolFor(engine) === 'postgres' ? 'postgres' : engine && engine !== 'http' ? engine : 'tls';
-    return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e, problems };
+    return { ok: true, endpoints: endpoints.slice(0, MAX_ENDPOINTS), engine: e, problems, used, ready };
   }
 
   /** Whether a ReferenceGrant in `toNs` lets TLSRoutes of `fromNs` reference Service `name`. */
