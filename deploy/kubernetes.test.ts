@@ -179,12 +179,14 @@ describe('controller manifests', () => {
   it('grants exactly what the controller reads and writes, nothing more (least privilege)', () => {
     const rules = find('ClusterRole').rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     const granted = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`)))).sort();
-    // The informers list and watch; the status writer patches /status and re-reads a TLSRoute
-    // after a 409 (controller.int.test.ts checks every request it made against this role).
+    // The informers list and watch; the status writer patches /status, re-reads a TLSRoute
+    // after a 409 and patches a TLSRoute's switchyard.io/last-accepted-backends annotation
+    // (controller.int.test.ts checks every request it made against this role).
     const read = [['', 'namespaces'], ['', 'services'], ['discovery.k8s.io', 'endpointslices'], ['switchyard.io', 'externalaccesses'], ['gateway.networking.k8s.io', 'tlsroutes'], ['gateway.networking.k8s.io', 'gateways'], ['gateway.networking.k8s.io', 'gatewayclasses'], ['gateway.networking.k8s.io', 'referencegrants']];
     const used = [
       ...read.flatMap(([g, r]) => [`list ${g}/${r}`, `watch ${g}/${r}`]),
       'get gateway.networking.k8s.io/tlsroutes',
+      'patch gateway.networking.k8s.io/tlsroutes',
       ...['switchyard.io/externalaccesses', 'gateway.networking.k8s.io/tlsroutes', 'gateway.networking.k8s.io/gateways', 'gateway.networking.k8s.io/gatewayclasses'].map((r) => `patch ${r}/status`),
     ].sort();
     expect(granted).toEqual(used);

@@ -9,8 +9,8 @@
  * (its content: a hostname outside the tenant's domains, an unknown certificate…), that route
  * stays exactly as it is — the change is written in an order where a refusal writes nothing —
  * and so do the routes the translator keeps for objects refused for their own spec — except
- * their endpoints, which follow the Service of the last accepted spec where there is one
- * (KeptFollow), checked by the API like any upstream change. Refusals the world causes
+ * their endpoints, which follow the Service(s) of the last accepted generation where it is
+ * known (KeptFollow), checked by the API like any upstream change. Refusals the world causes
  * (keepsRoute) remove the route instead.
  */
 import type { Actor, AppError, DomainServices, ExternalAccessResponse, PutExternalAccessBody } from '@switchyard/api';
@@ -18,15 +18,19 @@ import { listenerServes, type Endpoint } from '@switchyard/core';
 import type { PrismaClient } from '@switchyard/db';
 import { describeError, isControlDatabaseOutage } from './failures.js';
 import { NotLeaderError } from './leader.js';
-import { keepsRoute, routeRemoved, UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type KeptFollow, type KeptRoute, type RouteOwnerRef } from './translate/translate.js';
+import { keepsRoute, routeRemoved, servicesNamed, UPSTREAM_CA_INVALID, type DesiredRoute, type DiscoveredService, type KeptFollow, type KeptRoute, type RouteOwnerRef } from './translate/translate.js';
 
 /**
  * What applying one object's route came to. A refusal carries `kept`: the route the object
  * has from an earlier, accepted generation, which keeps serving as it is (null: it has none,
  * or it was removed), and `follows`: the Service whose ready pods its endpoints are (null or
- * absent: they are as they were).
+ * absent: they are as they were). What following did beyond the refusal is in `message`, and
+ * apart for a TLSRoute's kept routes (their parents' message says it per hostname):
+ * `removed`, why the kept route was removed, or `note`, why its endpoints did not follow.
  */
-export type ApplyOutcome = { ok: true; access: ExternalAccessResponse } | { ok: false; reason: string; message: string; kept: ExternalAccessResponse | null; follows?: KeptFollow | null };
+export type ApplyOutcome =
+  | { ok: true; access: ExternalAccessResponse }
+  | { ok: false; reason: string; message: string; kept: ExternalAccessResponse | null; follows?: KeptFollow | null; removed?: string; note?: string };
 
 export interface ApplyReport {
   /** <owner uid>/<database> → outcome. */
@@ -311,9 +315,9 @@ export class Applier {
       return { ok: false, reason, message: r.notKeptBecause ? `${message}; ${routeRemoved(r.notKeptBecause)}` : message, kept: null };
     }
     const f = await this.follow(actor, r.tenant, r.database, existing.endpoints, r.keptFollows ?? null);
-    if (f.removed) return { ok: false, reason, message: `${message}; ${routeRemoved(f.removed)}`, kept: null };
+    if (f.removed) return { ok: false, reason, message: `${message}; ${routeRemoved(f.removed)}`, kept: null, removed: f.removed };
     const kept = await this.disableIfAsked(actor, r.tenant, r.database, existing.enabled, r.enabled, r.disableBehavior);
-    return { ok: false, reason, message: f.note ? `${message}; ${f.note}` : message, kept, follows: f.follows };
+    return { ok: false, reason, message: f.note ? `${message}; ${f.note}` : message, kept, follows: f.follows, note: f.note };
   }
 
   /**
@@ -329,9 +333,9 @@ export class Applier {
     if (!db?.route || db.owner !== 'kubernetes' || db.ownerUid !== k.owner.uid) return { ...refusal, kept: null };
     const actor = controllerActor(k.owner, this.actorId, this.fence);
     const f = await this.follow(actor, k.tenant, k.database, db.endpoints, k.follow);
-    if (f.removed) return { ...refusal, message: `${k.message}; ${routeRemoved(f.removed)}`, kept: null };
+    if (f.removed) return { ...refusal, message: `${k.message}; ${routeRemoved(f.removed)}`, kept: null, removed: f.removed };
     const kept = await this.disableIfAsked(actor, k.tenant, k.database, db.route.enabled, k.enabled, k.disableBehavior);
-    return { ...refusal, message: f.note ? `${k.message}; ${f.note}` : k.message, kept, follows: f.follows };
+    return { ...refusal, message: f.note ? `${k.message}; ${f.note}` : k.message, kept, follows: f.follows, note: f.note };
   }
 
   /**
@@ -352,9 +356,9 @@ export class Applier {
       if (!(typeof e.code === 'string' && e.code.startsWith('SY_') && e.statusCode < 500)) throw err;
       if (!keepsRoute(refusalReason(e))) {
         await this.services.databases.delete(actor, tenant, database);
-        return { follows: null, removed: `the endpoints of Service ${want.service}, which it follows, are refused: ${e.message}` };
+        return { follows: null, removed: `the endpoints of ${servicesNamed(want.service)}, which it follows, are refused: ${e.message}` };
       }
-      return { follows: null, note: `its endpoints could not follow Service ${want.service}: ${e.message}` };
+      return { follows: null, note: `its endpoints could not follow ${servicesNamed(want.service)}: ${e.message}` };
     }
   }
 

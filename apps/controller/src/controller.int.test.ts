@@ -63,6 +63,22 @@ function serviceWithPods(name: string, addresses: string[], ready = true): void 
   } as never);
 }
 
+/**
+ * Stops the test's controller and starts another, which decides the same from the objects, the
+ * cluster and the control database: after its first reconcile `state()` (the route row, the
+ * config version, the patches sent…) is what it was. Returns the new controller.
+ */
+async function restartWritesNothing(c: ControllerProcess, state: () => Promise<unknown>): Promise<ControllerProcess> {
+  await c.controller.idle();
+  const before = await state();
+  await stop(c);
+  const next = await start();
+  await waitUntil(async () => next.leader.isLeader && next.controller.reconciles > 0);
+  await next.controller.idle();
+  expect(await state()).toEqual(before);
+  return next;
+}
+
 /** A test's own objects in acme-prod deleted (those still there), its routes gone, its controller stopped. */
 async function cleanUp(c: ControllerProcess, objects: ReadonlyArray<readonly [kind: string, name: string]>): Promise<void> {
   for (const [kind, name] of objects) if (kube.get(kind, 'acme-prod', name)) kube.delete(kind, 'acme-prod', name);
@@ -499,15 +515,7 @@ describe('controller', () => {
 
       // A restarted controller decides the same from the object, the cluster and the control
       // database: with nothing changed it writes nothing…
-      await c.controller.idle();
-      const settled = { row: await row(), version: await version(), patches: patches() };
-      await stop(c);
-      c = await start();
-      await waitUntil(async () => c.leader.isLeader && c.controller.reconciles > 0);
-      await c.controller.idle();
-      expect(await row()).toEqual(settled.row);
-      expect(await version()).toBe(settled.version);
-      expect(patches()).toBe(settled.patches);
+      c = await restartWritesNothing(c, async () => ({ row: await row(), version: await version(), patches: patches() }));
       // …and pods moved while no controller ran are followed once one does.
       await stop(c);
       pods(['127.0.0.5']);
@@ -577,14 +585,9 @@ describe('controller', () => {
       expect(await version()).toBe(v1);
 
       // A restarted controller keeps it too, and writes nothing.
-      const before = patches();
-      await stop(c);
-      c = await start();
-      await waitUntil(async () => c.leader.isLeader && c.controller.reconciles > 0);
-      await c.controller.idle();
+      c = await restartWritesNothing(c, async () => ({ row: await row(), version: await version(), patches: patches() }));
       expect(await row()).toEqual(lastGood);
       expect(await version()).toBe(v1);
-      expect(patches()).toBe(before);
 
       // Fixed: the route of the new generation replaces it.
       expect(acc(await edit(['kept-tls2.acme.example.test']))).toMatchObject({ status: 'True', message: 'Routes kept-tls2.acme.example.test (passthrough)' });
@@ -602,6 +605,134 @@ describe('controller', () => {
     } finally {
       if (kube.get('GatewayClass', undefined, 'switchyard')) kube.delete('GatewayClass', undefined, 'switchyard');
       await cleanUp(c, [['TLSRoute', 'kept-tls'], ['EndpointSlice', 'trk-1'], ['Service', 'trk'], ['Gateway', 'gw']]);
+    }
+  });
+
+  it('a kept TLSRoute route’s endpoints follow the pods of its last accepted backends (the switchyard.io/last-accepted-backends annotation) — across a restart — follow nothing without it, and go when the upstream policy refuses them', async () => {
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+    const pods = (addresses: string[]) => serviceWithPods('tf', addresses);
+    pods(['127.0.0.1']);
+    const key = 'switchyard.io/last-accepted-backends';
+    const host = 'follow-tls.acme.example.test';
+    const get = () => kube.get<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls')!;
+    const acc = (o?: TLSRoute) => (o?.status?.parents ?? []).find((p) => p.controllerName === 'switchyard.io/gateway-controller')?.conditions.find((x) => x.type === 'Accepted');
+    // Edited as `kubectl apply` does: the annotations it did not set (the controller's) stay.
+    const edit = async (hostnames: string[], backend: string) => {
+      const { generation } = kube.apply<TLSRoute>({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'TLSRoute',
+        metadata: { name: 'follow-tls', namespace: 'acme-prod', uid: '', annotations: kube.get<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls')?.metadata.annotations },
+        spec: { parentRefs: [{ name: 'gw' }], hostnames, rules: [{ backendRefs: [{ name: backend, port: 5432 }] }] },
+      }).metadata;
+      return (await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls', (o) => acc(o)?.observedGeneration === generation))!;
+    };
+    const row = async () => prisma.route.findFirst({ where: { ownerName: 'follow-tls' }, select: { id: true, hostname: true, version: true, database: { select: { endpoints: true } } } });
+    const endpoints = async () => ((await row())?.database.endpoints ?? null) as { host: string; port: number }[] | null;
+    const version = async () => (await prisma.configState.findFirstOrThrow()).version;
+    const served = async () => {
+      const rows = await prisma.$queryRawUnsafe<RouteSnapshotRow[]>(ROUTE_SNAPSHOT_SQL, null);
+      return rows.map(routeFromRow).find((r) => r.hostname === host)?.endpoints ?? null;
+    };
+    const writes = () => kube.requests.filter((r) => r.method === 'PATCH' && /\/tlsroutes\/follow-tls(\/status)?$/.test(r.path)).length;
+    const followsTo = (addresses: string[]) => waitUntil(async () => JSON.stringify(await endpoints()) === JSON.stringify(addresses.map((a) => ({ host: a, port: 5499 }))));
+    const recorded = JSON.stringify({ [host]: [{ namespace: 'acme-prod', name: 'tf', port: 5432 }] });
+    let c = await start();
+    try {
+      // Accepted: the route, and the backends it was written with recorded on the object.
+      expect(acc(await edit([host], 'tf'))).toMatchObject({ status: 'True' });
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls', (o) => o?.metadata.annotations?.[key] === recorded);
+      await c.controller.idle();
+      const first = (await row())!;
+      expect(first.database.endpoints).toEqual([{ host: '127.0.0.1', port: 5499 }]);
+
+      // Refused for its own spec (a hostname that is not one), and moved to pg in the same edit:
+      // kept, following tf (the last accepted generation's backend), not pg.
+      const refused = await edit(['follow tls.acme.example.test'], 'pg');
+      expect(acc(refused)).toMatchObject({
+        status: 'False',
+        reason: 'UnsupportedValue',
+        message: `spec.hostnames[0]: "follow tls.acme.example.test" is not a valid host name; its last accepted route keeps serving ${host} unchanged but for its endpoints, which follow Service acme-prod/tf`,
+      });
+      await c.controller.idle();
+      expect(await row()).toEqual(first); // the pods did not move: nothing written
+      expect(get().metadata.annotations?.[key]).toBe(recorded); // kept as it was
+      const v1 = await version();
+
+      // The pod is rescheduled: the kept route follows it, and the proxies get it as one change.
+      pods(['127.0.0.2']);
+      await followsTo(['127.0.0.2']);
+      expect(await served()).toEqual([{ host: '127.0.0.2', port: 5499 }]);
+      expect(await prisma.configChange.count({ where: { version: { gt: BigInt(v1) }, routeId: first.id } })).toBe(1);
+      expect((await row())!).toMatchObject({ id: first.id, hostname: host });
+
+      // A restarted controller reads the annotation back: with nothing changed it writes
+      // nothing, and pods moved while none ran are followed once one does.
+      c = await restartWritesNothing(c, async () => ({ row: await row(), version: await version(), writes: writes() }));
+      await stop(c);
+      pods(['127.0.0.3', '127.0.0.4']);
+      c = await start();
+      await followsTo(['127.0.0.3', '127.0.0.4']);
+      expect(await served()).toEqual([{ host: '127.0.0.3', port: 5499 }, { host: '127.0.0.4', port: 5499 }]);
+
+      // An annotation edited into something else is not the controller's: ignored (nothing to
+      // follow: the route stays as it is, as before the annotation existed) and removed.
+      kube.apply<TLSRoute>({ ...get(), metadata: { ...get().metadata, annotations: { [key]: 'tf:5432' } } });
+      // (The annotation goes first, then the status says the route follows nothing.)
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls', (o) => o?.metadata.annotations?.[key] === undefined && (acc(o)?.message ?? '').endsWith(`keeps serving ${host} unchanged`));
+      const reconciled = c.controller.reconciles;
+      pods(['127.0.0.5']);
+      await waitUntil(async () => c.controller.reconciles > reconciled);
+      await c.controller.idle();
+      expect(await endpoints()).toEqual([{ host: '127.0.0.3', port: 5499 }, { host: '127.0.0.4', port: 5499 }]);
+
+      // Accepted again (recorded again), refused again, and its pods moved out of the tenant's
+      // upstream policy (127.0.0.0/8): the API refuses the endpoints, and the kept route goes.
+      expect(acc(await edit([host], 'tf'))).toMatchObject({ status: 'True' });
+      await followsTo(['127.0.0.5']);
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls', (o) => o?.metadata.annotations?.[key] === recorded);
+      await edit(['follow tls.acme.example.test'], 'tf');
+      pods(['10.1.2.3']);
+      const removed = await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls', (o) => /was removed/.test(acc(o)?.message ?? ''));
+      expect(acc(removed)?.message).toMatch(
+        new RegExp(`is not a valid host name; its last accepted route for ${host.replace(/\./g, '\\.')} was removed: the endpoints of Service acme-prod/tf, which it follows, are refused: `),
+      );
+      expect(acc(removed)?.message).not.toMatch(/keeps serving/);
+      expect(await row()).toBeNull();
+      expect(await served()).toBeNull();
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'follow-tls', (o) => o?.metadata.annotations?.[key] === undefined);
+    } finally {
+      if (kube.get('GatewayClass', undefined, 'switchyard')) kube.delete('GatewayClass', undefined, 'switchyard');
+      await cleanUp(c, [['TLSRoute', 'follow-tls'], ['EndpointSlice', 'tf-1'], ['Service', 'tf'], ['Gateway', 'gw']]);
+    }
+  });
+
+  it('with a ClusterRole from before the annotation (no patch on tlsroutes) still routes TLSRoutes and writes their status; a kept route then follows nothing', async () => {
+    kube.unpatchable.add('TLSRoute');
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+    const acc = (o?: TLSRoute) => (o?.status?.parents ?? []).find((p) => p.controllerName === 'switchyard.io/gateway-controller')?.conditions.find((x) => x.type === 'Accepted');
+    const edit = async (hostname: string) => {
+      const { generation } = kube.apply<TLSRoute>({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'TLSRoute',
+        metadata: { name: 'old-role', namespace: 'acme-prod', uid: '' },
+        spec: { parentRefs: [{ name: 'gw' }], hostnames: [hostname], rules: [{ backendRefs: [{ name: 'pg', port: 5432 }] }] },
+      }).metadata;
+      return (await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'old-role', (o) => acc(o)?.observedGeneration === generation))!;
+    };
+    const c = await start();
+    try {
+      const ok = await edit('old-role.acme.example.test');
+      expect(acc(ok)).toMatchObject({ status: 'True' });
+      expect(ok.metadata.annotations).toBeUndefined();
+      expect(kube.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/tlsroutes/old-role'))).toBe(true); // tried, refused
+      await waitUntil(async () => (await routes()).includes('acme-prod/old-role old-role.acme.example.test'));
+      expect(acc(await edit('old role.acme.example.test'))?.message).toMatch(/; its last accepted route keeps serving old-role\.acme\.example\.test unchanged$/);
+    } finally {
+      kube.unpatchable.delete('TLSRoute');
+      kube.delete('GatewayClass', undefined, 'switchyard');
+      await cleanUp(c, [['TLSRoute', 'old-role'], ['Gateway', 'gw']]);
     }
   });
 
@@ -772,6 +903,7 @@ describe('controller', () => {
     const ours = (o?: TLSRoute) => (o?.status?.parents ?? []).filter((p) => p.controllerName === 'switchyard.io/gateway-controller');
     const attached = await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'detached', (o) => ours(o)[0]?.conditions.find((x) => x.type === 'Accepted')?.status === 'True');
     await waitUntil(async () => (await routes()).includes('acme-prod/detached detached.acme.example.test'));
+    expect(attached!.metadata.annotations?.['switchyard.io/last-accepted-backends']).toBe('{"detached.acme.example.test":[{"namespace":"acme-prod","name":"pg","port":5432}]}');
     // Another Gateway controller's entry for its own parent.
     const foreign: RouteParentStatus = { parentRef: { name: 'theirs' }, controllerName: 'example.net/gateway', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'theirs', lastTransitionTime: '2026-12-01T00:00:00Z' }] };
     kube.setStatus('TLSRoute', 'acme-prod', 'detached', { parents: [...attached!.status!.parents!, foreign] });
@@ -779,6 +911,7 @@ describe('controller', () => {
     kube.delete('Gateway', 'acme-prod', 'gw');
     const detached = await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'detached', (o) => ours(o).length === 0, 5000);
     expect(detached!.status!.parents).toEqual([foreign]);
+    expect(detached!.metadata.annotations).toBeUndefined(); // no route left: nothing recorded
     await waitUntil(async () => (await routes()).length === 0);
     kube.delete('TLSRoute', 'acme-prod', 'detached');
     kube.delete('GatewayClass', undefined, 'switchyard');

@@ -15,8 +15,22 @@ import { NotLeaderError, type AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
 import { generationName, keptMessage, lastAcceptedGeneration, withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
-import { followedService, translate, type ExistingRoute, type PlannedCondition, type PlannedExternalAccessStatus, type PlannedStatus, type PlannedTLSRouteStatus, type TranslateInput } from './translate/translate.js';
-import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, VERSION, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
+import {
+  acceptedBackends,
+  followedService,
+  formatAcceptedBackends,
+  keptRoutesNote,
+  keptRoutesText,
+  translate,
+  type ExistingRoute,
+  type KeptRoutesNote,
+  type PlannedCondition,
+  type PlannedExternalAccessStatus,
+  type PlannedStatus,
+  type PlannedTLSRouteStatus,
+  type TranslateInput,
+} from './translate/translate.js';
+import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, LAST_ACCEPTED_BACKENDS, VERSION, type AcceptedBackends, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
 export interface ControllerOptions {
@@ -81,6 +95,8 @@ export class Controller {
   private fencedAt = 0;
   /** The kinds frozen at the last reconcile (logged when it changes). */
   private frozenBefore = '';
+  /** RBAC refused a TLSRoute annotation patch (logged once). */
+  private annotationForbidden = false;
   /** Completed reconciles that wrote (for tests and metrics). */
   reconciles = 0;
   lastError: string | null = null;
@@ -473,21 +489,80 @@ export class Controller {
     const failed = s.databases.map((d) => outcomes.get(`${s.uid}/${d}`)).filter((o): o is Extract<ApplyOutcome, { ok: false }> => Boolean(o && !o.ok));
     // Routes kept while the route is refused for its own spec: an unexpected failure keeping one is said too.
     const keptFailed = (s.kept ?? []).map((d) => outcomes.get(`${s.uid}/${d}`)).filter((o): o is Extract<ApplyOutcome, { ok: false }> => Boolean(o && !o.ok && o.reason === APPLY_FAILED));
+    // What keeps serving as it turned out: following its Services may have removed a kept route.
+    const planned = s.keptNote ? keptRoutesNote(s.keptNote) : '';
+    const applied = s.keptNote ? keptRoutesNote(keptNoteAsApplied(s, s.keptNote, outcomes)) : '';
     const parents = s.parents.map((p) => {
-      const acc = p.conditions[0]!;
-      if (acc.status !== 'True' && keptFailed.length > 0) return { ...p, conditions: [{ ...acc, message: `${acc.message}; ${keptFailed.map((f) => f.message).join('; ')}` }, ...p.conditions.slice(1)] };
-      if (acc.status !== 'True' || failed.length === 0) return p;
+      let acc = p.conditions[0]!;
+      if (acc.status !== 'True' && applied !== planned && acc.message.endsWith(planned)) acc = { ...acc, message: `${acc.message.slice(0, acc.message.length - planned.length)}${applied}` };
+      if (acc.status !== 'True' && keptFailed.length > 0) acc = { ...acc, message: `${acc.message}; ${keptFailed.map((f) => f.message).join('; ')}` };
+      if (acc.status !== 'True' || failed.length === 0) return acc === p.conditions[0] ? p : { ...p, conditions: [acc, ...p.conditions.slice(1)] };
       const all = failed.length === s.databases.length;
-      // A route the API refused to change keeps serving as it was (apply.ts): say so.
-      const message = failed.map((f) => (f.kept ? `${f.message}; its last accepted route keeps serving ${f.kept.hostname} unchanged` : f.message)).join('; ');
+      // A route the API refused to change keeps serving as it was (apply.ts), its endpoints following its last accepted backends: say so.
+      const message = failed.map((f) => (f.kept ? `${f.message}; ${keptRoutesText([f.kept.hostname], f.follows?.service ?? null)}` : f.message)).join('; ');
       return {
         ...p,
         conditions: [all ? { ...acc, status: 'False' as const, reason: failed[0]!.reason, message } : { ...acc, message: `${acc.message}; ${message}` }, ...p.conditions.slice(1)],
       };
     });
     if (!this.leader.isLeader) return;
-    if (await this.status.tlsRoute(obj, parents, now)) this.metrics.statusWrites.inc({ kind: 'TLSRoute' });
+    // The backends each route was written with, for the next time the route is kept; first, so
+    // the status patch carries the resourceVersion it leaves.
+    let written: TLSRoute | null = null;
+    try {
+      written = await this.status.tlsRouteAnnotation(obj, LAST_ACCEPTED_BACKENDS, formatAcceptedBackends(backendsAfter(s, obj, outcomes)));
+    } catch (err) {
+      // A ClusterRole from before the annotation (no `patch` on tlsroutes): the status is written
+      // all the same, and kept routes follow nothing, as they did then.
+      if (!(err instanceof KubeError && err.status === 403)) throw err;
+      if (!this.annotationForbidden) this.log.warn({ err: err.message }, `RBAC forbids patching tlsroutes: no ${LAST_ACCEPTED_BACKENDS} annotation is written, so kept TLSRoute routes follow nothing`);
+      this.annotationForbidden = true;
+    }
+    if (await this.status.tlsRoute(written ?? obj, parents, now)) this.metrics.statusWrites.inc({ kind: 'TLSRoute' });
   }
+}
+
+/**
+ * What a TLSRoute's LAST_ACCEPTED_BACKENDS annotation must say after this reconcile, per route it
+ * has: this generation's backends for the routes just written; the entry it has for the routes
+ * kept (refused for its own spec, or a change the API refused), which still follow them; nothing
+ * for the routes it no longer has. An unexpected failure (or no outcome) says nothing of what
+ * the control database holds now: every entry it has is carried.
+ */
+function backendsAfter(s: PlannedTLSRouteStatus, obj: TLSRoute, outcomes: Map<string, ApplyOutcome>): AcceptedBackends {
+  const had = acceptedBackends(obj.metadata.annotations?.[LAST_ACCEPTED_BACKENDS]);
+  const out: AcceptedBackends = {};
+  let unsure = false;
+  const carry = (hostname: string) => {
+    const b = had.get(hostname);
+    if (b) out[hostname] = b;
+  };
+  const routes = [...s.databases.map((d, i) => ({ d, hostname: s.hostnames[i]! })), ...(s.kept ?? []).map((d) => ({ d, hostname: null }))];
+  for (const { d, hostname } of routes) {
+    const o = outcomes.get(`${s.uid}/${d}`);
+    if (!o || (!o.ok && o.reason === APPLY_FAILED)) unsure = true;
+    else if (o.ok && hostname !== null && s.backends) out[hostname] = s.backends;
+    else if (!o.ok && o.kept) carry(o.kept.hostname);
+  }
+  if (unsure) for (const [hostname, b] of had) out[hostname] ??= b;
+  return out;
+}
+
+/**
+ * The kept routes of a TLSRoute refused for its own spec as applying them turned out: removed
+ * when the endpoints they follow were refused (the tenant's upstream policy) or the route went
+ * meanwhile, or kept without following when the API refused the endpoints for another reason.
+ */
+function keptNoteAsApplied(s: PlannedTLSRouteStatus, n: KeptRoutesNote, outcomes: Map<string, ApplyOutcome>): KeptRoutesNote {
+  const out: KeptRoutesNote = { kept: [], removed: [...n.removed] };
+  for (const k of n.kept) {
+    const o = outcomes.get(`${s.uid}/${k.database}`);
+    if (!o || o.ok || o.reason === APPLY_FAILED) out.kept.push(k);
+    else if (!o.kept) out.removed.push({ hostname: k.hostname, why: o.removed ?? 'it no longer exists' });
+    else if (k.follows && !o.follows) out.kept.push({ ...k, follows: null, ...(o.note ? { note: o.note } : {}) });
+    else out.kept.push(k);
+  }
+  return out;
 }
 
 /** A database's endpoints as the API stores them (the primary upstream alone in rows from before the list). */

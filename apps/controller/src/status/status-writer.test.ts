@@ -87,3 +87,40 @@ it('writes Gateway and GatewayClass status (conditions and listeners) once, keep
   expect(paths).toContain('/apis/gateway.networking.k8s.io/v1/namespaces/ns/gateways/gw/status');
   expect(paths).toContain('/apis/gateway.networking.k8s.io/v1/gatewayclasses/switchyard/status');
 });
+
+it('sets, keeps and removes the controller’s own TLSRoute annotation: one merge patch of that key, only when it changed, never touching spec, status or the others', async () => {
+  const key = 'switchyard.io/last-accepted-backends';
+  const route = kube.apply<TLSRoute>({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'TLSRoute',
+    metadata: { name: 'annotated', namespace: 'ns', uid: '', annotations: { 'example.net/owner': 'team-a' } },
+    spec: { hostnames: ['a.example.test'] },
+  });
+  kube.setStatus('TLSRoute', 'ns', 'annotated', { parents: [] });
+  const read = () => kube.get<TLSRoute>('TLSRoute', 'ns', 'annotated')!;
+  const before = read();
+  const patches = () => kube.requests.filter((r) => r.method === 'PATCH' && r.path === '/apis/gateway.networking.k8s.io/v1/namespaces/ns/tlsroutes/annotated');
+  const value = '{"a.example.test":[{"namespace":"ns","name":"s","port":443}]}';
+
+  const written = await writer.tlsRouteAnnotation(before, key, value);
+  expect(written!.metadata.annotations).toEqual({ 'example.net/owner': 'team-a', [key]: value });
+  expect(written!.metadata.resourceVersion).not.toBe(before.metadata.resourceVersion); // the status patch that follows carries it
+  expect(read()).toMatchObject({ metadata: { generation: route.metadata.generation }, spec: before.spec, status: before.status });
+  expect(patches()).toHaveLength(1);
+  expect(patches()[0]).toMatchObject({ contentType: 'application/merge-patch+json', query: { fieldManager: 'switchyard-controller' }, body: { metadata: { resourceVersion: before.metadata.resourceVersion, annotations: { [key]: value } } } });
+
+  // Unchanged: nothing sent. Computed from a stale read: refused (409), not retried.
+  expect(await writer.tlsRouteAnnotation(read(), key, value)).toBeNull();
+  expect(patches()).toHaveLength(1);
+  const conflicts = writer.conflicts;
+  expect(await writer.tlsRouteAnnotation(before, key, '{}')).toBeNull();
+  expect(writer.conflicts - conflicts).toBe(1);
+  expect(read().metadata.annotations![key]).toBe(value);
+
+  // null removes the key alone; with the last annotation gone the map goes too, as the API server serializes it.
+  await writer.tlsRouteAnnotation(read(), key, null);
+  expect(read().metadata.annotations).toEqual({ 'example.net/owner': 'team-a' });
+  kube.apply<TLSRoute>({ ...read(), metadata: { ...read().metadata, annotations: { [key]: value } } });
+  await writer.tlsRouteAnnotation(read(), key, null);
+  expect(read().metadata).not.toHaveProperty('annotations');
+});

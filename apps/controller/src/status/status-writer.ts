@@ -12,6 +12,10 @@
  * (level-triggered). TLSRoute `status.parents` is an atomic list shared with other
  * controllers: re-read, merged again and retried on 409.
  *
+ * One more write, not a status: the controller's own annotation of a TLSRoute
+ * (LAST_ACCEPTED_BACKENDS, tlsRouteAnnotation), a merge patch of that one key of the object, as
+ * conditional and as fenced as the statuses.
+ *
  * `beforeWrite` runs before each patch: the controller confirms there, in the database, that it
  * still leads (leader.ts fence), since a Kubernetes write cannot join a database transaction.
  */
@@ -23,7 +27,7 @@ import { sameStatus, withTransitions } from './conditions.js';
 const MERGE_PATCH = 'application/merge-patch+json';
 
 export class StatusWriter {
-  /** Status writes sent (for metrics and tests). */
+  /** Writes sent, statuses and annotations (for metrics and tests). */
   writes = 0;
   /** Writes refused with 409 because the object changed since it was read (not retried). */
   conflicts = 0;
@@ -43,13 +47,17 @@ export class StatusWriter {
 
   /** A patch conditional on `resourceVersion`: false when refused because the object changed since. */
   private async patchIfUnchanged(path: string, resourceVersion: string | undefined, status: unknown): Promise<boolean> {
+    return (await this.conditionalPatch(path, { metadata: { resourceVersion }, status })) !== null;
+  }
+
+  /** A patch whose body carries `metadata.resourceVersion`: the object as written, or null when refused because it changed since. */
+  private async conditionalPatch<T>(path: string, body: Record<string, unknown>): Promise<T | null> {
     try {
-      await this.patch(path, { metadata: { resourceVersion }, status });
-      return true;
+      return (await this.patch(path, body)) as T;
     } catch (err) {
       if (!(err instanceof KubeError && err.status === 409)) throw err;
       this.conflicts++;
-      return false;
+      return null;
     }
   }
 
@@ -85,9 +93,25 @@ export class StatusWriter {
     return this.patchIfUnchanged(`/apis/${GATEWAY_GROUP}/v1/gatewayclasses/${gc.metadata.name}/status`, gc.metadata.resourceVersion, next);
   }
 
+  /**
+   * A TLSRoute's annotation `key`, which only the controller writes, set to `value` (null: removed)
+   * when it differs — a merge patch of that key alone, conditional on the object's
+   * `resourceVersion`. Returns the object as written (its new resourceVersion, for the status
+   * patch that follows), or null when nothing was written: unchanged, or the object changed
+   * since it was read (not retried: its watch event brings a new reconcile, which writes it then).
+   */
+  async tlsRouteAnnotation(route: TLSRoute, key: string, value: string | null): Promise<TLSRoute | null> {
+    if ((route.metadata.annotations?.[key] ?? null) === value) return null;
+    return this.conditionalPatch<TLSRoute>(this.tlsRoutePath(route), { metadata: { resourceVersion: route.metadata.resourceVersion, annotations: { [key]: value } } });
+  }
+
+  private tlsRoutePath(route: TLSRoute): string {
+    return `/apis/${GATEWAY_GROUP}/${this.tlsRouteVersion}/namespaces/${route.metadata.namespace}/tlsroutes/${route.metadata.name}`;
+  }
+
   /** TLSRoute: replace only our entries of status.parents. */
   async tlsRoute(route: TLSRoute, planned: PlannedParentStatus[], now: string): Promise<boolean> {
-    const path = `/apis/${GATEWAY_GROUP}/${this.tlsRouteVersion}/namespaces/${route.metadata.namespace}/tlsroutes/${route.metadata.name}`;
+    const path = this.tlsRoutePath(route);
     let obj = route;
     for (let attempt = 0; ; attempt++) {
       const existing = obj.status?.parents ?? [];
