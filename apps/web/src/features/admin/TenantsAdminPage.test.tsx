@@ -114,6 +114,17 @@ describe('tenant limits on the Tenants page', { timeout: 15_000 }, () => {
 });
 
 describe('creating a tenant', { timeout: 15_000 }, () => {
+  /** Create tenant with this slug and name, saved: the slug field once it is marked invalid. */
+  async function createWithSlug(slugText: string, name: string) {
+    await userEvent.click(await screen.findByRole('button', { name: 'Create tenant' }));
+    const slug = await screen.findByLabelText(/^Slug/);
+    await userEvent.type(slug, slugText);
+    await userEvent.type(screen.getByLabelText(/^Name/), name);
+    await userEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await vi.waitFor(() => expect(slug).toHaveAttribute('aria-invalid', 'true'));
+    return slug;
+  }
+
   it('a taken slug is shown on the slug field, which gets focus (the dialog is scrolled to Save), not in a toast', async () => {
     const { sent } = withTenants();
     vi.spyOn(api, 'POST').mockImplementation((async (_p: string, init: { body: unknown }) => {
@@ -121,12 +132,7 @@ describe('creating a tenant', { timeout: 15_000 }, () => {
       const error = { statusCode: 409, code: 'SY_TENANT_EXISTS', error: 'Conflict', requestId: 'r3', message: 'A tenant with this slug already exists' };
       return { error, response: json(error, 409) };
     }) as never);
-    await userEvent.click(await screen.findByRole('button', { name: 'Create tenant' }));
-    const slug = await screen.findByLabelText(/^Slug/);
-    await userEvent.type(slug, 'acme');
-    await userEvent.type(screen.getByLabelText(/^Name/), 'Acme again');
-    await userEvent.click(screen.getByRole('button', { name: 'Save' }));
-    await vi.waitFor(() => expect(slug).toHaveAttribute('aria-invalid', 'true'));
+    const slug = await createWithSlug('acme', 'Acme again');
     expect(slug).toHaveAccessibleDescription(expect.stringContaining('A tenant with this slug already exists'));
     expect(slug).toHaveFocus();
     expect(slug).toHaveValue('acme');
@@ -136,12 +142,7 @@ describe('creating a tenant', { timeout: 15_000 }, () => {
   it('a slug the API would refuse is named in words before anything is sent', async () => {
     withTenants();
     const post = vi.spyOn(api, 'POST');
-    await userEvent.click(await screen.findByRole('button', { name: 'Create tenant' }));
-    const slug = await screen.findByLabelText(/^Slug/);
-    await userEvent.type(slug, 'Acme Corp');
-    await userEvent.type(screen.getByLabelText(/^Name/), 'Acme Corp');
-    await userEvent.click(screen.getByRole('button', { name: 'Save' }));
-    await vi.waitFor(() => expect(slug).toHaveAttribute('aria-invalid', 'true'));
+    const slug = await createWithSlug('Acme Corp', 'Acme Corp');
     expect(slug).toHaveAccessibleDescription(expect.stringContaining('Lowercase letters, digits and dashes, at most 40 characters'));
     expect(slug).toHaveFocus();
     expect(post).not.toHaveBeenCalled();
