@@ -14,6 +14,11 @@ const BY_CODE: Partial<Record<string, number>> = {
   route_disabled: 404,
   not_ready: 503,
   shutting_down: 503,
+  // Refused at dial time (every endpoint resolves to a forbidden address; the route's egress
+  // source is not on this proxy): the host exists, its upstream cannot be reached — a gateway
+  // failure like `upstream_unreachable`, not a 404 (the kind, `config`, says whose to fix).
+  upstream_forbidden: 502,
+  egress_source_unavailable: 502,
 };
 
 const BY_KIND: Record<ErrorKind, number> = {
