@@ -28,7 +28,7 @@ import type { Connected, ConnectRequest } from '../upstream/connector.js';
 import type { ListenerContext } from './context.js';
 import type { OpenConnectionInfo } from './registry.js';
 import { httpRefusal } from './http-refusals.js';
-import { terminateAnswer } from './terminate-refusals.js';
+import { redisRefusal, terminateAnswer } from './terminate-refusals.js';
 import { createPrelude, createSniffer, findRoute, isRaw, type KindSniffer } from './kinds.js';
 import type { ProxyPrelude } from './proxy-prelude.js';
 
@@ -825,8 +825,7 @@ class ClientConnection {
       } else if (speak === 'tls') {
         s.end(buildTlsAlert(refusal.alert));
       } else if (speak === 'redis') {
-        // A RESP error (one line; the catalogue's messages hold no CR or LF): redis-cli prints it.
-        s.end(`-ERR ${refusal.message}\r\n`);
+        s.end(redisRefusal(code));
       } else if (speak === 'http') {
         // Worded for the route's engine once one matched, else for the listener's clients.
         s.end(httpRefusal(code, this.route?.engine ?? audienceOfListener(this.ctx.spec.protocol), this.ctx.spec.protocol === 'http'));

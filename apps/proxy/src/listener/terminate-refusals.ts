@@ -59,12 +59,20 @@ export function terminateAnswer(code: RefusalCode, engine: Engine, clientAlpn: r
     case 'tls':
       return offersHttp1 ? { alpn: 'http/1.1', response: httpRefusal(code, 'tls') } : null;
     case 'redis':
-      // RESP simple error (https://redis.io/docs/latest/develop/reference/protocol-spec/#simple-errors):
-      // one line, so the message must hold no CR or LF (the catalogue's never do).
-      return { alpn: null, response: Buffer.from(`-ERR ${refusalMessage(code, 'redis').replace(/[\r\n]+/g, ' ')}\r\n`, 'utf8') };
+      return { alpn: null, response: redisRefusal(code) };
     default:
       return null;
   }
+}
+
+/**
+ * A RESP simple error (https://redis.io/docs/latest/develop/reference/protocol-spec/#simple-errors),
+ * as redis-server refuses a client over `maxclients`; redis-cli prints `(error) ERR <message>`.
+ * One line, so the message must hold no CR or LF (the catalogue's never do). Also what a
+ * plaintext Redis command on a `tls` listener reads (`redis_on_tls_port`, connection.ts).
+ */
+export function redisRefusal(code: RefusalCode): Buffer {
+  return Buffer.from(`-ERR ${refusalMessage(code, 'redis').replace(/[\r\n]+/g, ' ')}\r\n`, 'utf8');
 }
 
 /**
