@@ -254,10 +254,12 @@ export const REFUSALS = {
     message: 'Switchyard: the route’s egress source address is not available on this proxy',
   },
   // TLS termination (apps/proxy/src/tls/). A certificate problem refuses only its own host name.
+  // libpq's plaintext retry reads 08004, as for a disabled route: only the owner can fix it, and
+  // 57P03 (cannot_connect_now, "starting up") would keep a client's retry loop spinning.
   certificate_unavailable: {
     kind: 'config',
     alert: TlsAlert.internalError,
-    sqlstate: SqlState.cannotConnectNow,
+    sqlstate: SqlState.rejectedConnection,
     message: 'Switchyard: the TLS certificate of this host name cannot be used; its owner must replace it',
   },
   alpn_required: {
@@ -275,7 +277,7 @@ export const REFUSALS = {
   certificate_expired: {
     kind: 'config',
     alert: TlsAlert.certificateExpired,
-    sqlstate: SqlState.cannotConnectNow,
+    sqlstate: SqlState.rejectedConnection,
     message: 'Switchyard: the TLS certificate of this host name has expired; its owner must replace it',
   },
   tls_handshake_failed: {
@@ -441,26 +443,29 @@ export function audienceOfListener(kind: string): Audience {
   return kind === 'http' ? 'http' : 'any';
 }
 
-/** Reasons an established (piped) connection ends. */
-export type CloseReason =
-  | 'client_closed'
-  | 'upstream_closed'
-  | 'client_error'
-  | 'upstream_error'
-  | 'route_disabled_closed'
-  | 'proxy_shutdown'
+/** Reasons an established (piped) connection ends (docs/proxy.md "Close reasons"). */
+export const CLOSE_REASONS = [
+  'client_closed',
+  'upstream_closed',
+  'client_error',
+  'upstream_error',
+  'route_disabled_closed',
+  'proxy_shutdown',
   /** Someone ended it through the API (the event's `endedBy` names them). */
-  | 'terminated'
+  'terminated',
   /** Neither side sent a byte for the listener's idle timeout (off unless configured). */
-  | 'idle_timeout'
+  'idle_timeout',
   /** The client disconnected before it was routed (port scanners, LB TCP health checks). */
-  | 'client_left_during_handshake'
+  'client_left_during_handshake',
   /** A CancelRequest delivered to the backend that owns the key (terminate-mode sessions). */
-  | 'cancel_forwarded'
+  'cancel_forwarded',
   /** A CancelRequest handed to the worker that minted its key (cluster mode). */
-  | 'cancel_forwarded_to_worker'
+  'cancel_forwarded_to_worker',
   /** An ACME validation (TLS-ALPN-01 or HTTP-01) answered by the proxy itself. */
-  | 'acme_challenge_answered';
+  'acme_challenge_answered',
+] as const;
+
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** ok: proxied; rejected: refused (client, policy, config); error: upstream or internal failure; aborted: client left early. */
 export type ConnectionOutcome = 'ok' | 'rejected' | 'error' | 'aborted';
