@@ -157,6 +157,13 @@ export class Applier {
     private readonly services: Pick<DomainServices, 'databases' | 'externalAccess'>,
     private readonly actorId: string,
     private readonly fence?: Fence,
+    /**
+     * Runs before an object's existing route is rewritten for an accepted generation (the first
+     * write of one()): the controller removes there what the object records its kept route would
+     * follow when this write makes that record wrong (controller.ts, forgetFollowedFirst). An
+     * error fails this object's attempt, before anything is written.
+     */
+    private readonly beforeRewrite?: (r: DesiredRoute) => Promise<void>,
   ) {}
 
   /**
@@ -287,6 +294,7 @@ export class Applier {
           throw new Refusal('Invalid', `spec.engine: the route's listener ${existing.listener} cannot serve ${r.engine} databases; delete the object and create it again to move it`);
         }
       }
+      if (existing) await this.beforeRewrite?.(r);
       let access = await this.services.externalAccess.put(actor, r.tenant, r.database, body, { wait: false });
       if (existing && upstreamChanged) {
         await this.services.databases.update(actor, r.tenant, r.database, { engine: r.engine, endpoints: r.endpoints });

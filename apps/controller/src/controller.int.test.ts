@@ -707,6 +707,149 @@ describe('controller', () => {
     }
   });
 
+  it('the crash window: a route rewritten for another Service whose status never records it (the controller stops, or the object changes, between the two writes) is kept following nothing — never the Service before — until accepted again', async () => {
+    serviceWithPods('cw-a', ['127.0.0.1']);
+    serviceWithPods('cw-b', ['127.0.0.2']);
+    const host = 'cw.acme.example.test';
+    const get = () => kube.get<ExternalAccess>('ExternalAccess', 'acme-prod', 'cw')!;
+    const endpoints = async () => (await prisma.database.findFirst({ where: { ownerName: 'cw' }, select: { endpoints: true } }))?.endpoints;
+    const at = (address: string) => [{ host: address, port: 5499 }];
+    const apply = (service: string, hostname = host) => kube.apply(ea('acme-prod', 'cw', { service: { name: service, port: 5432 }, hostname })).metadata.generation!;
+    const observed = async (generation: number) => (await kube.waitFor<ExternalAccess>('ExternalAccess', 'acme-prod', 'cw', (x) => x?.status?.observedGeneration === generation && cond(x, 'Accepted') !== undefined))!;
+    // `then` runs as the status patch recording `generation`'s route arrives (the route is
+    // written by then), before the fake API server answers it.
+    const onRecord = (generation: number, then: () => void) =>
+      new Promise<void>((resolve) => {
+        kube.onRequest = (r) => {
+          if (r.method !== 'PATCH' || !r.path.endsWith('/externalaccesses/cw/status') || (r.body as { status?: { lastAcceptedGeneration?: number } }).status?.lastAcceptedGeneration !== generation) return;
+          kube.onRequest = null;
+          then();
+          resolve();
+        };
+      });
+    const keptUnchanged = new RegExp(`^spec\\.hostname: .*; the route of generation \\d+ \\(the last accepted\\) keeps serving ${host.replace(/\./g, '\\.')}:\\d+ unchanged$`);
+    // Refused and kept following nothing: its endpoints stay at `address` when the pods of `other`, the Service before, move.
+    const keptFollowingNothing = async (o: ExternalAccess, address: string, other: string, moved: string) => {
+      expect(cond(o, 'Accepted')).toMatchObject({ status: 'False', reason: 'HostnameNotAllowed', message: expect.stringMatching(keptUnchanged) });
+      expect(o.status!.lastAcceptedService).toBeUndefined();
+      expect(await endpoints()).toEqual(at(address));
+      const reconciled = c.controller.reconciles;
+      serviceWithPods(other, [moved]);
+      await waitUntil(async () => c.controller.reconciles > reconciled);
+      await c.controller.idle();
+      expect(await endpoints()).toEqual(at(address));
+    };
+    let c = await start();
+    try {
+      const g1 = apply('cw-a');
+      expect((await observed(g1)).status).toMatchObject({ lastAcceptedGeneration: g1, lastAcceptedService: { name: 'cw-a' } });
+      expect(await endpoints()).toEqual(at('127.0.0.1'));
+
+      // The controller stops between the two writes: generation 2 (Service cw-b) is routed, and
+      // no status patch lands after that (every one fails until the controller is stopped).
+      const crashed = onRecord(g1 + 1, () => kube.failNextStatusPatches('ExternalAccess', 1_000_000));
+      expect(apply('cw-b')).toBe(g1 + 1);
+      await crashed;
+      await stop(c);
+      kube.failNextStatusPatches('ExternalAccess', 0);
+      expect(await endpoints()).toEqual(at('127.0.0.2'));
+      // What the route follows was forgotten before the route was written; the rest still says generation 1.
+      expect(get().status).toMatchObject({ observedGeneration: g1, lastAcceptedGeneration: g1 });
+      expect(get().status!.lastAcceptedService).toBeUndefined();
+
+      // While no controller runs, an edit refused for its own spec. The restarted controller
+      // keeps the route as generation 2 wrote it, following nothing: not cw-a, whose pods it no
+      // longer serves.
+      const g3 = apply('cw-b', 'cw.evil.example.net');
+      c = await start();
+      await keptFollowingNothing(await observed(g3), '127.0.0.2', 'cw-a', '127.0.0.3');
+
+      // Accepted once more: recorded again.
+      const g4 = apply('cw-b');
+      expect((await observed(g4)).status).toMatchObject({ lastAcceptedGeneration: g4, lastAcceptedService: { name: 'cw-b' } });
+
+      // The object changes between the two writes: generation 5 (back to cw-a) is routed, and
+      // generation 6, refused, lands before its status is patched, which the API server then
+      // refuses (409). The kept route follows nothing: not cw-b.
+      const raced = onRecord(g4 + 1, () => apply('cw-a', 'cw.evil.example.net'));
+      apply('cw-a');
+      await raced;
+      await keptFollowingNothing(await observed(g4 + 2), '127.0.0.3', 'cw-b', '127.0.0.4');
+
+      // Accepted again, then refused: the kept route follows cw-a's pods again.
+      const g7 = apply('cw-a');
+      expect((await observed(g7)).status).toMatchObject({ lastAcceptedGeneration: g7, lastAcceptedService: { name: 'cw-a' } });
+      const g8 = apply('cw-a', 'cw.evil.example.net');
+      expect(cond(await observed(g8), 'Accepted')?.message).toMatch(/which follow Service acme-prod\/cw-a$/);
+      serviceWithPods('cw-a', ['127.0.0.5']);
+      await waitUntil(async () => JSON.stringify(await endpoints()) === JSON.stringify(at('127.0.0.5')));
+    } finally {
+      kube.onRequest = null;
+      kube.failNextStatusPatches('ExternalAccess', 0);
+      await cleanUp(c, [['ExternalAccess', 'cw'], ['EndpointSlice', 'cw-a-1'], ['Service', 'cw-a'], ['EndpointSlice', 'cw-b-1'], ['Service', 'cw-b']]);
+    }
+  });
+
+  it('the crash window for a TLSRoute: a route rewritten for other backends whose annotation never records them is kept following nothing — never the backends before — until accepted again', async () => {
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
+    kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'acme-prod', uid: '' }, spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] } });
+    serviceWithPods('tw-a', ['127.0.0.1']);
+    serviceWithPods('tw-b', ['127.0.0.2']);
+    const key = 'switchyard.io/last-accepted-backends';
+    const host = 'cw-tls.acme.example.test';
+    const acc = (o?: TLSRoute) => (o?.status?.parents ?? []).find((p) => p.controllerName === 'switchyard.io/gateway-controller')?.conditions.find((x) => x.type === 'Accepted');
+    const recorded = (backend: string) => JSON.stringify({ [host]: [{ namespace: 'acme-prod', name: backend, port: 5432 }] });
+    const apply = (hostname: string, backend: string) =>
+      kube.apply<TLSRoute>({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'TLSRoute',
+        metadata: { name: 'cw-tls', namespace: 'acme-prod', uid: '', annotations: kube.get<TLSRoute>('TLSRoute', 'acme-prod', 'cw-tls')?.metadata.annotations },
+        spec: { parentRefs: [{ name: 'gw' }], hostnames: [hostname], rules: [{ backendRefs: [{ name: backend, port: 5432 }] }] },
+      }).metadata.generation!;
+    const observed = async (generation: number) => (await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'cw-tls', (o) => acc(o)?.observedGeneration === generation))!;
+    const endpoints = async () => (await prisma.database.findFirst({ where: { ownerName: 'cw-tls' }, select: { endpoints: true } }))?.endpoints;
+    const c = await start();
+    try {
+      await observed(apply(host, 'tw-a'));
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'cw-tls', (o) => o?.metadata.annotations?.[key] === recorded('tw-a'));
+      // Every write to the API server is counted: the annotation's under target="annotation".
+      const metrics = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/switchyard_controller_status_writes_total\{kind="TLSRoute",target="annotation"\} 1\n/);
+      expect(metrics).toMatch(/switchyard_controller_status_writes_total\{kind="TLSRoute",target="status"\} [1-9]/);
+
+      // The object changes between the two writes: generation 2 (backend tw-b) is routed, and
+      // generation 3, refused for its own spec, lands before the annotation recording tw-b is
+      // patched, which the API server then refuses (409). The kept route follows nothing: not tw-a.
+      const raced = new Promise<void>((resolve) => {
+        kube.onRequest = (r) => {
+          if (r.method !== 'PATCH' || !r.path.endsWith('/tlsroutes/cw-tls') || !JSON.stringify(r.body).includes('tw-b')) return;
+          kube.onRequest = null;
+          apply('cw tls.acme.example.test', 'tw-b');
+          resolve();
+        };
+      });
+      const g2 = apply(host, 'tw-b');
+      await raced;
+      const g3 = await observed(g2 + 1);
+      expect(acc(g3)).toMatchObject({ status: 'False', reason: 'UnsupportedValue', message: expect.stringMatching(new RegExp(`its last accepted route keeps serving ${host.replace(/\./g, '\\.')} unchanged$`)) });
+      expect(g3.metadata.annotations?.[key]).toBeUndefined();
+      expect(await endpoints()).toEqual([{ host: '127.0.0.2', port: 5499 }]);
+      const reconciled = c.controller.reconciles;
+      serviceWithPods('tw-a', ['127.0.0.3']);
+      await waitUntil(async () => c.controller.reconciles > reconciled);
+      await c.controller.idle();
+      expect(await endpoints()).toEqual([{ host: '127.0.0.2', port: 5499 }]);
+
+      // Accepted once more: recorded again.
+      await observed(apply(host, 'tw-b'));
+      await kube.waitFor<TLSRoute>('TLSRoute', 'acme-prod', 'cw-tls', (o) => o?.metadata.annotations?.[key] === recorded('tw-b'));
+    } finally {
+      kube.onRequest = null;
+      if (kube.get('GatewayClass', undefined, 'switchyard')) kube.delete('GatewayClass', undefined, 'switchyard');
+      await cleanUp(c, [['TLSRoute', 'cw-tls'], ['EndpointSlice', 'tw-a-1'], ['Service', 'tw-a'], ['EndpointSlice', 'tw-b-1'], ['Service', 'tw-b'], ['Gateway', 'gw']]);
+    }
+  });
+
   it('with a ClusterRole from before the annotation (no patch on tlsroutes) still routes TLSRoutes and writes their status; a kept route then follows nothing', async () => {
     kube.unpatchable.add('TLSRoute');
     kube.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'switchyard', uid: '' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });

@@ -13,7 +13,7 @@ import { Debouncer } from './debounce.js';
 import { KubeError, type KubeApi } from './kube/client.js';
 import { NotLeaderError, type AdvisoryLeader } from './leader.js';
 import type { ControllerMetrics } from './metrics.js';
-import { generationName, keptMessage, lastAcceptedGeneration, withTransitions } from './status/conditions.js';
+import { generationName, keptMessage, lastAcceptedGeneration, sameStatus, withTransitions } from './status/conditions.js';
 import { StatusWriter } from './status/status-writer.js';
 import {
   acceptedBackends,
@@ -22,6 +22,7 @@ import {
   keptRoutesNote,
   keptRoutesText,
   translate,
+  type DesiredRoute,
   type ExistingRoute,
   type KeptRoutesNote,
   type PlannedCondition,
@@ -30,7 +31,7 @@ import {
   type PlannedTLSRouteStatus,
   type TranslateInput,
 } from './translate/translate.js';
-import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, LAST_ACCEPTED_BACKENDS, VERSION, type AcceptedBackends, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
+import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, GROUP, LAST_ACCEPTED_BACKENDS, VERSION, type AcceptedBackend, type AcceptedBackends, type AcceptedService, type EndpointSlice, type ExternalAccess, type Gateway, type GatewayClass, type KubeObject, type Namespace, type ReferenceGrant, type Service, type TLSRoute } from './translate/objects.js';
 import { Informer, type InformerOptions } from './watch/informer.js';
 
 export interface ControllerOptions {
@@ -97,6 +98,14 @@ export class Controller {
   private frozenBefore = '';
   /** RBAC refused a TLSRoute annotation patch (logged once). */
   private annotationForbidden = false;
+  /** This reconcile's objects, by `<uid>/<database>`: what each route follows once written (forgetFollowedFirst). */
+  private follows = new Map<string, PlannedFollow>();
+  /**
+   * This reconcile's objects whose record of what their route follows was removed before the
+   * route was rewritten (forgetFollowedFirst), by uid: as read (what they record, for the routes
+   * kept or not written after all) and as the API server returned them (what to patch next).
+   */
+  private readonly forgotten = new Map<string, { read: KubeObject; written: KubeObject }>();
   /** Completed reconciles that wrote (for tests and metrics). */
   reconciles = 0;
   lastError: string | null = null;
@@ -134,7 +143,7 @@ export class Controller {
     };
     this.debouncer = new Debouncer(opts.debounceMs, opts.debounceMaxMs, () => void this.runOnce());
     this.status = new StatusWriter(api, opts.gatewayApiVersion, () => this.confirmLeadership());
-    this.applier = new Applier(prisma, services, opts.id, leader.fence);
+    this.applier = new Applier(prisma, services, opts.id, leader.fence, (r) => this.forgetFollowedFirst(r));
     // Programmed waits for the proxies: their reports wake a reconcile while one is pending.
     this.appliedListener = new NotificationListener({
       connectionString: opts.databaseUrl,
@@ -277,6 +286,58 @@ export class Controller {
    * session ended, a partition) must not keep writing statuses until its next leader check.
    * Throws NotLeaderError (and the leader steps down) when the database says it no longer leads.
    */
+  private wrote(kind: string, target: 'status' | 'annotation' = 'status'): void {
+    this.metrics.statusWrites.inc({ kind, target });
+  }
+
+  /**
+   * The crash window. What a kept route follows is recorded on its object — an ExternalAccess's
+   * `status.lastAcceptedService`, a TLSRoute's LAST_ACCEPTED_BACKENDS entry for the hostname —
+   * in the patch after its route is written through the API. Should that patch never land (the
+   * controller stops in between, or the object changes and the conditional patch is refused),
+   * the object would still name the Service(s) of the generation before, and a later generation
+   * refused for its own spec would have the kept route follow them: pods of a Service the route
+   * no longer serves. So before rewriting a route to follow other Services than recorded, the
+   * record goes first: in that window a kept route follows nothing (its endpoints stay as the
+   * write left them) until its object is accepted once more — never the wrong Service. Throws
+   * (this object's attempt fails and is retried, nothing written) when the object changed since
+   * it was read.
+   */
+  private async forgetFollowedFirst(r: DesiredRoute): Promise<void> {
+    const want = this.follows.get(`${r.owner.uid}/${r.database}`);
+    const seen = this.forgotten.get(r.owner.uid);
+    const read = seen?.read ?? this.objectOf(r.owner);
+    const obj = seen?.written ?? read;
+    if (!want || !read || !obj || !this.leader.isLeader) return;
+    let written: KubeObject | null;
+    if (want.kind === 'ExternalAccess') {
+      const recorded = followedService((obj as ExternalAccess).status?.lastAcceptedService);
+      if (!recorded || sameStatus(recorded, want.service)) return;
+      written = await this.status.forgetLastAcceptedService(obj as ExternalAccess);
+    } else {
+      const had = acceptedBackends(obj.metadata.annotations?.[LAST_ACCEPTED_BACKENDS]);
+      const recorded = had.get(want.hostname);
+      const entry = (b: AcceptedBackend[] | null) => (b ? formatAcceptedBackends({ [want.hostname]: b }) : null);
+      if (!recorded || entry(recorded) === entry(want.backends)) return;
+      had.delete(want.hostname);
+      try {
+        written = await this.status.tlsRouteAnnotation(obj as TLSRoute, LAST_ACCEPTED_BACKENDS, formatAcceptedBackends(Object.fromEntries(had)));
+      } catch (err) {
+        // An older ClusterRole (no patch on tlsroutes): nothing can be recorded, writeTlsRoute says so.
+        if (err instanceof KubeError && err.status === 403) return;
+        throw err;
+      }
+    }
+    if (!written) throw new Error(`${r.owner.kind} ${r.owner.namespace}/${r.owner.name} changed while what its route follows was being updated: tried again`);
+    this.wrote(r.owner.kind, want.kind === 'ExternalAccess' ? 'status' : 'annotation');
+    this.forgotten.set(r.owner.uid, { read, written });
+  }
+
+  private objectOf(owner: DesiredRoute['owner']): KubeObject | undefined {
+    const list: KubeObject[] = owner.kind === 'ExternalAccess' ? this.informers.externalAccesses.list() : this.informers.tlsRoutes.list();
+    return list.find((o) => o.metadata.uid === owner.uid);
+  }
+
   private async confirmLeadership(): Promise<void> {
     if (this.fencedAt && Date.now() - this.fencedAt < STATUS_FENCE_MAX_AGE_MS) return;
     await this.prisma.$transaction((tx) => this.leader.fence(tx));
@@ -339,6 +400,8 @@ export class Controller {
     );
     const out = translate(input, { tenants, baseDomain: this.opts.baseDomain, clusterDomain: this.opts.clusterDomain, databases, routes });
     const writing = () => this.leader.isLeader && !this.stopped && this.synced;
+    this.follows = plannedFollows(out.statuses);
+    this.forgotten.clear();
     const report = await this.applier.apply(out.routes, out.kept, writing, frozen);
     if (!writing()) return nothing;
     if (report.deleted.length) this.log.info({ deleted: report.deleted }, 'removed routes whose Kubernetes objects are gone');
@@ -358,10 +421,10 @@ export class Controller {
         else if (s.kind === 'TLSRoute') await this.writeTlsRoute(s, report.outcomes, now);
         else if (s.kind === 'Gateway') {
           const gw = this.informers.gateways.list().find((o) => o.metadata.uid === s.uid);
-          if (gw && (await this.status.gateway(gw, s.conditions, s.listeners, now))) this.metrics.statusWrites.inc({ kind: 'Gateway' });
+          if (gw && (await this.status.gateway(gw, s.conditions, s.listeners, now))) this.wrote('Gateway');
         } else {
           const gc = this.informers.gatewayClasses.list().find((o) => o.metadata.uid === s.uid);
-          if (gc && (await this.status.gatewayClass(gc, s.conditions, now))) this.metrics.statusWrites.inc({ kind: 'GatewayClass' });
+          if (gc && (await this.status.gatewayClass(gc, s.conditions, now))) this.wrote('GatewayClass');
         }
       } catch (err) {
         if (err instanceof NotLeaderError) {
@@ -408,7 +471,10 @@ export class Controller {
    * honest (clients do connect) and no wait for the current generation is fooled.
    */
   private async writeExternalAccess(s: PlannedExternalAccessStatus, outcomes: Map<string, ApplyOutcome>, now: string): Promise<boolean> {
-    const obj = this.informers.externalAccesses.list().find((o) => o.metadata.uid === s.uid);
+    // As read: a record removed before its route was written (forgetFollowedFirst) still counts
+    // for a route kept or not written after all.
+    const forgotten = this.forgotten.get(s.uid);
+    const obj = (forgotten?.read ?? this.informers.externalAccesses.list().find((o) => o.metadata.uid === s.uid)) as ExternalAccess | undefined;
     if (!obj) return false;
     const g = s.generation;
     let accepted = s.conditions.find((c) => c.type === 'Accepted')!;
@@ -479,12 +545,13 @@ export class Controller {
       if (service) next.lastAcceptedService = service;
     }
     if (!this.leader.isLeader) return pending;
-    if (await this.status.externalAccess(obj, next)) this.metrics.statusWrites.inc({ kind: 'ExternalAccess' });
+    if (await this.status.externalAccess((forgotten?.written as ExternalAccess | undefined) ?? obj, next)) this.wrote('ExternalAccess');
     return pending;
   }
 
   private async writeTlsRoute(s: PlannedTLSRouteStatus, outcomes: Map<string, ApplyOutcome>, now: string): Promise<void> {
-    const obj = this.informers.tlsRoutes.list().find((o) => o.metadata.uid === s.uid);
+    const forgotten = this.forgotten.get(s.uid);
+    const obj = (forgotten?.read ?? this.informers.tlsRoutes.list().find((o) => o.metadata.uid === s.uid)) as TLSRoute | undefined;
     if (!obj) return;
     const failed = s.databases.map((d) => outcomes.get(`${s.uid}/${d}`)).filter((o): o is Extract<ApplyOutcome, { ok: false }> => Boolean(o && !o.ok));
     // Routes kept while the route is refused for its own spec: an unexpected failure keeping one is said too.
@@ -510,7 +577,8 @@ export class Controller {
     // the status patch carries the resourceVersion it leaves.
     let written: TLSRoute | null = null;
     try {
-      written = await this.status.tlsRouteAnnotation(obj, LAST_ACCEPTED_BACKENDS, formatAcceptedBackends(backendsAfter(s, obj, outcomes)));
+      written = await this.status.tlsRouteAnnotation((forgotten?.written as TLSRoute | undefined) ?? obj, LAST_ACCEPTED_BACKENDS, formatAcceptedBackends(backendsAfter(s, obj, outcomes)));
+      if (written) this.wrote('TLSRoute', 'annotation');
     } catch (err) {
       // A ClusterRole from before the annotation (no `patch` on tlsroutes): the status is written
       // all the same, and kept routes follow nothing, as they did then.
@@ -518,7 +586,7 @@ export class Controller {
       if (!this.annotationForbidden) this.log.warn({ err: err.message }, `RBAC forbids patching tlsroutes: no ${LAST_ACCEPTED_BACKENDS} annotation is written, so kept TLSRoute routes follow nothing`);
       this.annotationForbidden = true;
     }
-    if (await this.status.tlsRoute(written ?? obj, parents, now)) this.metrics.statusWrites.inc({ kind: 'TLSRoute' });
+    if (await this.status.tlsRoute(written ?? (forgotten?.written as TLSRoute | undefined) ?? obj, parents, now)) this.wrote('TLSRoute');
   }
 }
 
@@ -569,4 +637,16 @@ function keptNoteAsApplied(s: PlannedTLSRouteStatus, n: KeptRoutesNote, outcomes
 function endpointsOf(d: { endpoints: unknown; upstreamHost: string; upstreamPort: number }): ExistingRoute['endpoints'] {
   const list = Array.isArray(d.endpoints) ? (d.endpoints as ExistingRoute['endpoints']) : [];
   return list.length > 0 ? list.map((e) => ({ host: e.host, port: e.port })) : [{ host: d.upstreamHost, port: d.upstreamPort }];
+}
+
+/** What each object's route follows once written, by `<uid>/<database>` (Controller.forgetFollowedFirst). */
+type PlannedFollow = { kind: 'ExternalAccess'; service: AcceptedService | null } | { kind: 'TLSRoute'; hostname: string; backends: AcceptedBackend[] | null };
+
+function plannedFollows(statuses: PlannedStatus[]): Map<string, PlannedFollow> {
+  const out = new Map<string, PlannedFollow>();
+  for (const s of statuses) {
+    if (s.kind === 'ExternalAccess' && s.database) out.set(`${s.uid}/${s.database}`, { kind: 'ExternalAccess', service: s.service ?? null });
+    if (s.kind === 'TLSRoute') s.databases.forEach((d, i) => out.set(`${s.uid}/${d}`, { kind: 'TLSRoute', hostname: s.hostnames[i]!, backends: s.backends ?? null }));
+  }
+  return out;
 }

@@ -13,7 +13,18 @@ export class ControllerMetrics {
   readonly leader = new Gauge({ name: 'switchyard_controller_leader', help: '1 while this replica is the active controller', registers: [this.registry] });
   readonly reconciles = new Counter({ name: 'switchyard_controller_reconciles_total', help: 'Completed reconciles', registers: [this.registry] });
   readonly reconcileErrors = new Counter({ name: 'switchyard_controller_reconcile_errors_total', help: 'Failed reconciles, status writes and attempts to apply one object', registers: [this.registry] });
-  readonly statusWrites = new Counter({ name: 'switchyard_controller_status_writes_total', help: 'Status patches sent', labelNames: ['kind'], registers: [this.registry] });
+  /**
+   * Every write the controller makes to the API server, which are patches of its objects'
+   * status (target="status") and of its own TLSRoute annotation switchyard.io/last-accepted-backends
+   * (kind="TLSRoute", target="annotation"): one counter, so `sum` is the write load the controller
+   * puts on the API server; `target` tells them apart (two values, bounded cardinality).
+   */
+  readonly statusWrites = new Counter({
+    name: 'switchyard_controller_status_writes_total',
+    help: 'Patches the API server accepted, by kind and target: status (the /status subresource) or annotation (the TLSRoute annotation switchyard.io/last-accepted-backends)',
+    labelNames: ['kind', 'target'],
+    registers: [this.registry],
+  });
 
   async text(): Promise<string> {
     for (const c of this.collectors) c();

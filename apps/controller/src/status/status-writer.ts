@@ -69,7 +69,20 @@ export class StatusWriter {
     if (sameStatus(ea.status ?? {}, next)) return false;
     // Explicit nulls delete fields that no longer apply (merge-patch semantics).
     const status = { hostname: null, port: null, connectionStrings: null, certificateExpiry: null, database: null, configVersion: null, lastAcceptedGeneration: null, lastAcceptedService: null, ...next };
-    return this.patchIfUnchanged(`/apis/${GROUP}/${VERSION}/namespaces/${ea.metadata.namespace}/externalaccesses/${ea.metadata.name}/status`, ea.metadata.resourceVersion, status);
+    return this.patchIfUnchanged(this.externalAccessStatusPath(ea), ea.metadata.resourceVersion, status);
+  }
+
+  /**
+   * Removes an ExternalAccess's `status.lastAcceptedService` alone, before its route is rewritten
+   * to follow another Service (controller.ts, forgetFollowedFirst). Returns the object as
+   * written, or null when refused because it changed since it was read.
+   */
+  async forgetLastAcceptedService(ea: ExternalAccess): Promise<ExternalAccess | null> {
+    return this.conditionalPatch<ExternalAccess>(this.externalAccessStatusPath(ea), { metadata: { resourceVersion: ea.metadata.resourceVersion }, status: { lastAcceptedService: null } });
+  }
+
+  private externalAccessStatusPath(ea: ExternalAccess): string {
+    return `/apis/${GROUP}/${VERSION}/namespaces/${ea.metadata.namespace}/externalaccesses/${ea.metadata.name}/status`;
   }
 
   /**
