@@ -177,6 +177,11 @@ class ClientConnection {
    */
   private refuseDialling: ((code: RefusalCode) => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
+  /**
+   * The upstream is being dialled: the client's part of the handshake is done, so the deadline
+   * (re-armed when the dial starts) is the upstream's, refused as `upstream_unreachable`.
+   */
+  private dialling = false;
   private finished = false;
   private sni: string | null = null;
   private alpn: string | null = null;
@@ -232,10 +237,21 @@ class ClientConnection {
     s.on('data', onClientData);
   }
 
-  /** The handshake deadline struck (`start`). */
+  /**
+   * The handshake deadline struck (`start`), or, while the upstream is dialled, the same
+   * length again from the dial's start (`connectUpstream`): a client whose hello came in time
+   * is not blamed (`handshake_timeout`, 408 on `http` listeners) for endpoints that do not
+   * answer — it is refused as for an unreachable upstream, in the language it speaks then.
+   */
   onDeadline(): void {
-    this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
-    this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
+    if (!this.dialling) {
+      this.ctx.metrics.handshakeErrors.inc({ listener: this.ctx.spec.name, kind: 'timeout' });
+      return this.refuse('handshake_timeout', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
+    }
+    this.ctx.log.warn({ route: this.route?.hostname, timeoutMs: this.ctx.config.handshakeTimeoutMs }, 'upstream dial timed out');
+    if (this.pgInTls) return this.refuse('upstream_unreachable', 'none');
+    if (this.refuseDialling && !this.tls) return this.refuseDialling('upstream_unreachable');
+    this.refuse('upstream_unreachable', this.sniffer?.speaks() ?? (isRaw(this.ctx) ? 'none' : this.speaksAfterHello));
   }
 
   /** The hello is in: stop reading until the upstream is ready, and drop the parser. */
@@ -463,6 +479,10 @@ class ClientConnection {
    * (upstream/connector.ts). `raw`: no PostgreSQL SSLRequest step.
    */
   private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean, reads?: UpstreamReads, secure?: ConnectRequest['secure']): Promise<Socket> {
+    // The client's part is done: the deadline restarts for the dial with every fail-over
+    // (each attempt also bounded by PROXY_CONNECT_TIMEOUT_MS), and is the upstream's (`onDeadline`).
+    this.dialling = true;
+    this.deadline?.refresh();
     return this.ctx.upstreams
       .connect({
         route,
@@ -476,11 +496,15 @@ class ClientConnection {
         secure,
       })
       .then((c: Connected) => {
+        this.dialling = false;
         this.upstreamKey = c.key;
         this.upstreamEndpoint = c.endpoint;
         this.upstreamAddress = c.address;
         if (this.finished) this.ctx.upstreams.release(c.key);
         return c.socket;
+      }, (err: unknown) => {
+        this.dialling = false;
+        throw err;
       });
   }
 
