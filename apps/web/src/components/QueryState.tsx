@@ -37,9 +37,15 @@ export function LoadingState({ label = 'Loading' }: { label?: string }) {
   );
 }
 
+/**
+ * What a list or page shows when it has nothing: the one empty state of the dashboard, used
+ * instead of the (empty) table, never inside it — a table wider than a phone would carry the
+ * sentence past the window's edge (scrolled sideways to read). Centred, and its text wraps
+ * anywhere, so a long unbroken word (a search for a 150-character name) wraps too.
+ */
 export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
   return (
-    <Stack align="center" py="xl" gap="xs">
+    <Stack align="center" py="xl" px="sm" gap="xs" data-empty-state style={{ overflowWrap: 'anywhere' }}>
       <Text fw={600}>{title}</Text>
       {children}
     </Stack>

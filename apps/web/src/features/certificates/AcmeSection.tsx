@@ -8,6 +8,7 @@ import { Alert, Badge, Button, Group, Radio, Select, Stack, Table, Text, Title, 
 import { useForm } from '@mantine/form';
 import type { ReactNode } from 'react';
 import { Guarded } from '../../components/Guarded';
+import { EmptyState } from '../../components/QueryState';
 import { STATUS } from '../../components/status-colors';
 import { notifyDone, notifyError } from '../../components/notify';
 import { splitApiError } from '../../lib/api/errors';
@@ -107,9 +108,11 @@ export interface AcmeTableProps {
 export function AcmeTable({ items, manage, available, readOnlyReason, onRenew, onDelete }: AcmeTableProps) {
   if (items.length === 0) {
     return (
-      <Text size="sm" c="dimmed">
-        No ACME certificates. Request one for a terminate-mode route to give clients a publicly trusted certificate (<code>sslrootcert=system</code>), no CA file needed.
-      </Text>
+      <EmptyState title="No ACME certificates">
+        <Text size="sm" c="dimmed">
+          Request one for a terminate-mode route to give clients a publicly trusted certificate (<code>sslrootcert=system</code>), no CA file needed.
+        </Text>
+      </EmptyState>
     );
   }
   const renewReason = manage ? ACME_UNAVAILABLE_REASON : readOnlyReason;
