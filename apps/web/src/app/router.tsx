@@ -84,11 +84,14 @@ const tenantIndexRoute = createRoute({
   },
 });
 
+/** A list's filter in the URL (`?q=`, components/LongList.tsx). */
+const filterSearch = (s: Record<string, unknown>): { q?: string } => (typeof s.q === 'string' && s.q ? { q: s.q } : {});
+
 export const databasesRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/databases',
   validateSearch: (s: Record<string, unknown>): { q?: string; register?: boolean } => ({
-    ...(typeof s.q === 'string' && s.q ? { q: s.q } : {}),
+    ...filterSearch(s),
     ...(s.register === true || s.register === 'true' ? { register: true } : {}),
   }),
   // Fetch the list while the page's chunk loads (no waterfall); the page shows loading/error itself.
@@ -120,19 +123,21 @@ export const databaseRoute = createRoute({
 export const certificatesRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/certificates',
-  validateSearch: (s: Record<string, unknown>): { add?: 'issue' | 'upload' | 'acme' } => (s.add === 'issue' || s.add === 'upload' || s.add === 'acme' ? { add: s.add } : {}),
+  validateSearch: (s: Record<string, unknown>): { q?: string; add?: 'issue' | 'upload' | 'acme' } => ({ ...filterSearch(s), ...(s.add === 'issue' || s.add === 'upload' || s.add === 'acme' ? { add: s.add } : {}) }),
   component: lazyRouteComponent(() => import('../features/certificates/CertificatesPage'), 'CertificatesPage'),
 });
 
 export const tokensRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/tokens',
+  validateSearch: filterSearch,
   component: lazyRouteComponent(() => import('../features/tokens/TokensPage'), 'TokensPage'),
 });
 
 export const membersRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/members',
+  validateSearch: filterSearch,
   component: lazyRouteComponent(() => import('../features/members/MembersPage'), 'MembersPage'),
 });
 
@@ -181,8 +186,8 @@ const adminPages = [
     validateSearch: (s: Record<string, unknown>): { q?: string } => (typeof s.q === 'string' || typeof s.q === 'number') && String(s.q).trim() ? { q: String(s.q) } : {},
     component: lazyRouteComponent(() => import('../features/admin/TenantsAdminPage'), 'TenantsAdminPage'),
   }),
-  createRoute({ getParentRoute: () => adminRoute, path: '/users', component: lazyRouteComponent(() => import('../features/admin/UsersAdminPage'), 'UsersAdminPage') }),
-  createRoute({ getParentRoute: () => adminRoute, path: '/tokens', component: lazyRouteComponent(() => import('../features/admin/PlatformTokensPage'), 'PlatformTokensPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/users', validateSearch: filterSearch, component: lazyRouteComponent(() => import('../features/admin/UsersAdminPage'), 'UsersAdminPage') }),
+  createRoute({ getParentRoute: () => adminRoute, path: '/tokens', validateSearch: filterSearch, component: lazyRouteComponent(() => import('../features/admin/PlatformTokensPage'), 'PlatformTokensPage') }),
 ];
 
 const routeTree = rootRoute.addChildren([

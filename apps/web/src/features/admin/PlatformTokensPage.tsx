@@ -7,7 +7,8 @@ import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { QueryState } from '../../components/QueryState';
+import { FilteredList, useFilterParam } from '../../components/LongList';
+import { EmptyState, QueryState } from '../../components/QueryState';
 import { SecretOnce } from '../../components/SecretOnce';
 import { STATUS } from '../../components/status-colors';
 import { When } from '../../components/When';
@@ -30,6 +31,7 @@ const STATE_COLOR = { active: STATUS.good, revoked: STATUS.neutral, expired: STA
 export function PlatformTokensPage() {
   const qc = useQueryClient();
   const q = useQuery({ queryKey: ['platform-tokens'], queryFn: () => call(api.GET('/api/v1/platform/tokens')) });
+  const filter = useFilterParam();
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<{ token: string; name: string } | null>(null);
   const form = useForm({ initialValues: { name: '' }, validate: { name: (v) => (v.trim() ? null : 'Name the token after what uses it') } });
@@ -51,84 +53,88 @@ export function PlatformTokensPage() {
         A platform token acts as a platform admin: give it to provisioning automation, never to tenants.
       </Text>
       <QueryState query={q} label="Loading tokens">
-        {(d) => (
-          <Paper withBorder>
-            <Table aria-label="Platform tokens">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Prefix</Table.Th>
-                  <Table.Th>State</Table.Th>
-                  <Table.Th>Created</Table.Th>
-                  <Table.Th>Last used</Table.Th>
-                  <Table.Th>Created by</Table.Th>
-                  <Table.Th>
-                    <VisuallyHidden>Actions</VisuallyHidden>
-                  </Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {/* Empty, the table keeps its columns and says so in its one row. */}
-                {d.items.length === 0 && (
-                  <Table.Tr>
-                    <Table.Td colSpan={7}>
-                      <Text size="sm" c="dimmed" ta="center" py="md">
-                        No platform tokens yet. Create one for provisioning automation (Terraform, a tenant onboarding script).
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
-                )}
-                {d.items.map((t) => {
-                  const state = tokenState(t);
-                  return (
-                    <Table.Tr key={t.id} data-token={t.prefix}>
-                      <Table.Td>{t.name}</Table.Td>
-                      <Table.Td>
-                        <Code>{t.prefix}…</Code>
-                      </Table.Td>
-                      <Table.Td>
-                        <Badge color={STATE_COLOR[state]}>{state}</Badge>
-                      </Table.Td>
-                      <Table.Td>
-                        <When iso={t.createdAt} />
-                      </Table.Td>
-                      <Table.Td>
-                        <When iso={t.lastUsedAt} />
-                      </Table.Td>
-                      <Table.Td>{createdByLabel(t.createdBy)}</Table.Td>
-                      <Table.Td ta="right">
-                        {state !== 'revoked' && (
-                          <Button
-                            size="xs"
-                            color="red"
-                            variant="light"
-                            aria-label={`Revoke ${t.name} (${t.prefix}…)`}
-                            loading={revoke.isPending && revoke.variables === t.id}
-                            onClick={() =>
-                              modals.openConfirmModal({
-                                title: `Revoke ${t.name}?`,
-                                children: (
-                                  <Text size="sm">
-                                    The token <Code>{t.prefix}…</Code> stops working at once: whatever uses it is refused from its next request. This cannot be undone.
-                                  </Text>
-                                ),
-                                labels: { confirm: 'Revoke', cancel: 'Keep it' },
-                                confirmProps: { color: 'red' },
-                                onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`${t.name} revoked.`), onError: (e) => notifyError(e, 'Revoking the token') }),
-                              })
-                            }
-                          >
-                            Revoke
-                          </Button>
-                        )}
-                      </Table.Td>
-                    </Table.Tr>
-                  );
-                })}
-              </Table.Tbody>
-            </Table>
-          </Paper>
-        )}
+        {(d) =>
+          d.items.length === 0 ? (
+            <Paper withBorder>
+              <EmptyState title="No platform tokens yet">
+                <Text size="sm" c="dimmed">
+                  Create one for provisioning automation (Terraform, a tenant onboarding script).
+                </Text>
+              </EmptyState>
+            </Paper>
+          ) : (
+            <FilteredList items={d.items} texts={(t) => [t.name, t.prefix, tokenState(t), createdByLabel(t.createdBy)]} noun={['token', 'tokens']} label="Filter tokens" placeholder="Filter by name, prefix, state or creator" filter={filter}>
+              {(rows) => (
+                <Paper withBorder>
+                  <Table aria-label="Platform tokens">
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>Name</Table.Th>
+                        <Table.Th>Prefix</Table.Th>
+                        <Table.Th>State</Table.Th>
+                        <Table.Th>Created</Table.Th>
+                        <Table.Th>Last used</Table.Th>
+                        <Table.Th>Created by</Table.Th>
+                        <Table.Th>
+                          <VisuallyHidden>Actions</VisuallyHidden>
+                        </Table.Th>
+                      </Table.Tr>
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {rows.map((t) => {
+                        const state = tokenState(t);
+                        return (
+                          <Table.Tr key={t.id} data-token={t.prefix}>
+                            <Table.Td>{t.name}</Table.Td>
+                            <Table.Td>
+                              <Code>{t.prefix}…</Code>
+                            </Table.Td>
+                            <Table.Td>
+                              <Badge color={STATE_COLOR[state]}>{state}</Badge>
+                            </Table.Td>
+                            <Table.Td>
+                              <When iso={t.createdAt} />
+                            </Table.Td>
+                            <Table.Td>
+                              <When iso={t.lastUsedAt} />
+                            </Table.Td>
+                            <Table.Td>{createdByLabel(t.createdBy)}</Table.Td>
+                            <Table.Td ta="right">
+                              {state !== 'revoked' && (
+                                <Button
+                                  size="xs"
+                                  color="red"
+                                  variant="light"
+                                  aria-label={`Revoke ${t.name} (${t.prefix}…)`}
+                                  loading={revoke.isPending && revoke.variables === t.id}
+                                  onClick={() =>
+                                    modals.openConfirmModal({
+                                      title: `Revoke ${t.name}?`,
+                                      children: (
+                                        <Text size="sm">
+                                          The token <Code>{t.prefix}…</Code> stops working at once: whatever uses it is refused from its next request. This cannot be undone.
+                                        </Text>
+                                      ),
+                                      labels: { confirm: 'Revoke', cancel: 'Keep it' },
+                                      confirmProps: { color: 'red' },
+                                      onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`${t.name} revoked.`), onError: (e) => notifyError(e, 'Revoking the token') }),
+                                    })
+                                  }
+                                >
+                                  Revoke
+                                </Button>
+                              )}
+                            </Table.Td>
+                          </Table.Tr>
+                        );
+                      })}
+                    </Table.Tbody>
+                  </Table>
+                </Paper>
+              )}
+            </FilteredList>
+          )
+        }
       </QueryState>
       <Modal
         opened={creating}

@@ -5,6 +5,7 @@ import { useForm } from '@mantine/form';
 import { modals } from '@mantine/modals';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { FilteredList, useFilterParam } from '../../components/LongList';
 import { QueryState } from '../../components/QueryState';
 import { SecretOnce } from '../../components/SecretOnce';
 import { When } from '../../components/When';
@@ -19,6 +20,7 @@ type UserPatch = NonNullable<paths['/api/v1/users/{userId}']['patch']['requestBo
 export function UsersAdminPage() {
   const qc = useQueryClient();
   const q = useQuery({ queryKey: ['users'], queryFn: () => call(api.GET('/api/v1/users')) });
+  const filter = useFilterParam();
   const [creating, setCreating] = useState(false);
   const [resetting, setResetting] = useState<User | null>(null);
   const [initial, setInitial] = useState<{ email: string; password: string } | null>(null);
@@ -42,52 +44,63 @@ export function UsersAdminPage() {
       </Group>
       <QueryState query={q} label="Loading users">
         {(d) => (
-          <Paper withBorder>
-            <Table aria-label="Users">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>User</Table.Th>
-                  <Table.Th>Tenants</Table.Th>
-                  <Table.Th>State</Table.Th>
-                  <Table.Th>Last sign-in</Table.Th>
-                  <Table.Th>
-                    <VisuallyHidden>Actions</VisuallyHidden>
-                  </Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {d.items.map((u) => (
-                  <Table.Tr key={u.id}>
-                    <Table.Td>
-                      <Text fw={500}>{u.name}</Text>
-                      <Text size="xs" c="dimmed">
-                        {u.email}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="xs">{u.memberships.map((m) => `${m.tenant} (${m.role})`).join(', ') || '—'}</Text>
-                    </Table.Td>
-                    <Table.Td>
-                      {u.disabled ? <Badge color={STATUS.neutral}>disabled</Badge> : <Badge color={STATUS.good}>active</Badge>} {u.isPlatformAdmin && <Badge color={STATUS.other}>platform admin</Badge>}
-                    </Table.Td>
-                    <Table.Td>
-                      <When iso={u.lastLoginAt} />
-                    </Table.Td>
-                    <Table.Td ta="right">
-                      <Group gap="xs" justify="end">
-                        <Button size="xs" variant="light" onClick={() => setResetting(u)}>
-                          Reset password
-                        </Button>
-                        <Button size="xs" variant="light" color={u.disabled ? 'blue' : 'red'} onClick={() => toggle(u)}>
-                          {u.disabled ? 'Enable' : 'Disable'}
-                        </Button>
-                      </Group>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Paper>
+          <FilteredList
+            items={d.items}
+            texts={(u) => [u.name, u.email, ...u.memberships.map((m) => m.tenant)]}
+            noun={['user', 'users']}
+            label="Filter users"
+            placeholder="Filter by name, email or tenant"
+            filter={filter}
+          >
+            {(rows) => (
+              <Paper withBorder>
+                <Table aria-label="Users">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>User</Table.Th>
+                      <Table.Th>Tenants</Table.Th>
+                      <Table.Th>State</Table.Th>
+                      <Table.Th>Last sign-in</Table.Th>
+                      <Table.Th>
+                        <VisuallyHidden>Actions</VisuallyHidden>
+                      </Table.Th>
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {rows.map((u) => (
+                      <Table.Tr key={u.id}>
+                        <Table.Td>
+                          <Text fw={500}>{u.name}</Text>
+                          <Text size="xs" c="dimmed">
+                            {u.email}
+                          </Text>
+                        </Table.Td>
+                        <Table.Td>
+                          <Text size="xs">{u.memberships.map((m) => `${m.tenant} (${m.role})`).join(', ') || '—'}</Text>
+                        </Table.Td>
+                        <Table.Td>
+                          {u.disabled ? <Badge color={STATUS.neutral}>disabled</Badge> : <Badge color={STATUS.good}>active</Badge>} {u.isPlatformAdmin && <Badge color={STATUS.other}>platform admin</Badge>}
+                        </Table.Td>
+                        <Table.Td>
+                          <When iso={u.lastLoginAt} />
+                        </Table.Td>
+                        <Table.Td ta="right">
+                          <Group gap="xs" justify="end">
+                            <Button size="xs" variant="light" onClick={() => setResetting(u)}>
+                              Reset password
+                            </Button>
+                            <Button size="xs" variant="light" color={u.disabled ? 'blue' : 'red'} onClick={() => toggle(u)}>
+                              {u.disabled ? 'Enable' : 'Disable'}
+                            </Button>
+                          </Group>
+                        </Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </Paper>
+            )}
+          </FilteredList>
         )}
       </QueryState>
       <Modal opened={creating} onClose={() => setCreating(false)} title="Create user">

@@ -13,6 +13,7 @@ import { useState } from 'react';
 import { certificatesRoute } from '../../app/router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
+import { FilteredList, useFilterParam } from '../../components/LongList';
 import { EmptyState, LoadingState, QueryState } from '../../components/QueryState';
 import { splitApiError } from '../../lib/api/errors';
 import { zoned } from '../../components/moment';
@@ -108,6 +109,7 @@ export function CertificatesPage() {
   const me = useMe();
   const manage = canManage(roleIn(me, tenant));
   const list = useQuery(certificatesQuery(tenant));
+  const filter = useFilterParam();
   const del = useDeleteCertificate(tenant);
   const reissue = useReplaceCertificate(tenant);
   const [replacing, setReplacing] = useState<Certificate | null>(null);
@@ -124,7 +126,7 @@ export function CertificatesPage() {
     .filter((d) => d.externalAccess.enabled && d.externalAccess.tlsMode === 'terminate' && !ordered.has(d.externalAccess.hostname))
     .map((d) => d.externalAccess.hostname)
     .sort();
-  const setAdd = (add?: 'issue' | 'upload' | 'acme') => void navigate({ search: add ? { add } : {}, replace: true });
+  const setAdd = (add?: 'issue' | 'upload' | 'acme') => void navigate({ search: (prev) => ({ ...prev, add }), replace: true });
 
   const confirmDelete = (c: Certificate) =>
     modals.openConfirmModal({
@@ -188,72 +190,83 @@ export function CertificatesPage() {
               </Text>
             </EmptyState>
           ) : (
-            <Table.ScrollContainer minWidth={800}>
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Kind</Table.Th>
-                    <Table.Th>Host names</Table.Th>
-                    <Table.Th>Expires</Table.Th>
-                    <Table.Th>Used by</Table.Th>
-                    <Table.Th>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {certs.map((c) => (
-                    <Table.Tr key={c.id} data-testid={`cert-${c.name}`}>
-                      <Table.Td fw={600}>{c.name}</Table.Td>
-                      <Table.Td>
-                        {c.kind}
-                        {c.auto ? ' (auto)' : ''}
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm" ff="monospace">
-                          {c.hostnames.join(', ')}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>
-                        <Expiry cert={c} />
-                      </Table.Td>
-                      <Table.Td>{c.routes.length ? c.routes.map((r) => r.hostname).join(', ') : <Text size="sm" c="dimmed">no route</Text>}</Table.Td>
-                      <Table.Td>
-                        <Group gap="xs" wrap="nowrap">
-                          <Guarded allowed={manage && c.kind !== 'acme'} reason={manage ? 'Renewed by ACME: use “Renew now” under ACME certificates' : READ_ONLY_REASON}>
-                            <Button
-                              size="xs"
-                              variant="light"
-                              disabled={!manage || c.kind === 'acme'}
-                              onClick={() => (c.kind === 'uploaded' ? setReplacing(c) : confirmReissue(c))}
-                              aria-label={`Replace ${c.name}`}
-                            >
-                              Replace
-                            </Button>
-                          </Guarded>
-                          {manage && deleteBlockedReason(c, acme.data ?? []) ? (
-                            <Tooltip label={deleteBlockedReason(c, acme.data ?? [])}>
-                              <span tabIndex={0}>
-                                <Button size="xs" color="red" variant="light" disabled aria-label={`Delete ${c.name}`}>
-                                  Delete
+            <FilteredList
+              items={certs}
+              texts={(c) => [c.name, c.kind, ...c.hostnames, ...c.routes.map((r) => r.hostname)]}
+              noun={['certificate', 'certificates']}
+              label="Filter certificates"
+              placeholder="Filter by name, kind or host name"
+              filter={filter}
+            >
+              {(rows) => (
+                <Table.ScrollContainer minWidth={800}>
+                  <Table striped>
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>Name</Table.Th>
+                        <Table.Th>Kind</Table.Th>
+                        <Table.Th>Host names</Table.Th>
+                        <Table.Th>Expires</Table.Th>
+                        <Table.Th>Used by</Table.Th>
+                        <Table.Th>
+                          <VisuallyHidden>Actions</VisuallyHidden>
+                        </Table.Th>
+                      </Table.Tr>
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {rows.map((c) => (
+                        <Table.Tr key={c.id} data-testid={`cert-${c.name}`}>
+                          <Table.Td fw={600}>{c.name}</Table.Td>
+                          <Table.Td>
+                            {c.kind}
+                            {c.auto ? ' (auto)' : ''}
+                          </Table.Td>
+                          <Table.Td>
+                            <Text size="sm" ff="monospace">
+                              {c.hostnames.join(', ')}
+                            </Text>
+                          </Table.Td>
+                          <Table.Td>
+                            <Expiry cert={c} />
+                          </Table.Td>
+                          <Table.Td>{c.routes.length ? c.routes.map((r) => r.hostname).join(', ') : <Text size="sm" c="dimmed">no route</Text>}</Table.Td>
+                          <Table.Td>
+                            <Group gap="xs" wrap="nowrap">
+                              <Guarded allowed={manage && c.kind !== 'acme'} reason={manage ? 'Renewed by ACME: use “Renew now” under ACME certificates' : READ_ONLY_REASON}>
+                                <Button
+                                  size="xs"
+                                  variant="light"
+                                  disabled={!manage || c.kind === 'acme'}
+                                  onClick={() => (c.kind === 'uploaded' ? setReplacing(c) : confirmReissue(c))}
+                                  aria-label={`Replace ${c.name}`}
+                                >
+                                  Replace
                                 </Button>
-                              </span>
-                            </Tooltip>
-                          ) : (
-                            <Guarded allowed={manage} reason={READ_ONLY_REASON}>
-                              <Button size="xs" color="red" variant="light" disabled={!manage} onClick={() => confirmDelete(c)} aria-label={`Delete ${c.name}`}>
-                                Delete
-                              </Button>
-                            </Guarded>
-                          )}
-                        </Group>
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
+                              </Guarded>
+                              {manage && deleteBlockedReason(c, acme.data ?? []) ? (
+                                <Tooltip label={deleteBlockedReason(c, acme.data ?? [])}>
+                                  <span tabIndex={0}>
+                                    <Button size="xs" color="red" variant="light" disabled aria-label={`Delete ${c.name}`}>
+                                      Delete
+                                    </Button>
+                                  </span>
+                                </Tooltip>
+                              ) : (
+                                <Guarded allowed={manage} reason={READ_ONLY_REASON}>
+                                  <Button size="xs" color="red" variant="light" disabled={!manage} onClick={() => confirmDelete(c)} aria-label={`Delete ${c.name}`}>
+                                    Delete
+                                  </Button>
+                                </Guarded>
+                              )}
+                            </Group>
+                          </Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                </Table.ScrollContainer>
+              )}
+            </FilteredList>
           )
         }
       </QueryState>

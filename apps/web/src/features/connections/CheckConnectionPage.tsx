@@ -5,6 +5,7 @@
 import { Badge, Button, Group, List, Paper, Select, Stack, Table, Text, ThemeIcon, Title } from '@mantine/core';
 import { STATUS } from '../../components/status-colors';
 import { Link, useNavigate, useParams, useSearch } from '@tanstack/react-router';
+import { ROWS_STEP } from '../../components/LongList';
 import { EmptyState, ErrorState, LoadingState } from '../../components/QueryState';
 import { notifyError } from '../../components/notify';
 import { canManage, roleIn, useMe } from '../auth/session';
@@ -46,6 +47,11 @@ export function CheckConnectionPage() {
               label="Database"
               placeholder="Choose a database"
               data={dbs.data.items.map((d) => d.name)}
+              // A tenant may have thousands: type to find one; the list shows the first matches
+              // (all of them would be thousands of options rendered each time it opens).
+              searchable
+              limit={ROWS_STEP}
+              nothingFoundMessage="No database matches"
               value={database}
               onChange={(v) => {
                 check.reset();

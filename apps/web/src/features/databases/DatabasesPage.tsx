@@ -3,11 +3,12 @@
  * Kubernetes-owned ones marked; register one (by hand or from a discovered service). A table
  * from the md breakpoint up, stacked cards below it (a phone: no sideways scrolling).
  */
-import { Button, Code, Group, Modal, Stack, Text, TextInput, Title, useMatches } from '@mantine/core';
+import { Button, Code, Group, Modal, Stack, Text, Title, useMatches } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone } from '../../components/notify';
+import { FilteredList, useFilterParam } from '../../components/LongList';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { databasesRoute } from '../../app/router';
 import { canManage, READ_ONLY_REASON, roleIn, useMe } from '../auth/session';
@@ -44,14 +45,14 @@ export function DatabasesPage() {
   const me = useMe();
   const manage = canManage(roleIn(me, tenant));
   const list = useQuery(databasesQuery(tenant));
+  const filter = useFilterParam();
   // Its limits and usage (a member may read them); the summary waits for them silently.
   const tenantInfo = useQuery(tenantQuery(tenant));
   const create = useCreateDatabase(tenant);
   const discovered = useQuery({ ...discoveredServicesQuery(tenant), enabled: !!search.register && manage });
-  const q = (search.q ?? '').toLowerCase();
   // Read at first render (no server rendering here), so a desktop never flashes the cards.
   const layout = useMatches<ListLayout>({ base: 'cards', md: 'table' }, { getInitialValueInEffect: false });
-  const setSearch = (s: { q?: string; register?: boolean }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
+  const setSearch = (s: { register?: boolean }) => void navigate({ search: (prev) => ({ ...prev, ...s }), replace: true });
 
   return (
     <Stack>
@@ -74,16 +75,16 @@ export function DatabasesPage() {
               <KubernetesHint tenant={tenant} />
             </EmptyState>
           ) : (
-            <>
-              <TextInput
-                aria-label="Filter databases"
-                placeholder="Filter by name, engine or host"
-                value={search.q ?? ''}
-                onChange={(e) => setSearch({ q: e.currentTarget.value || undefined })}
-                maw={360}
-              />
-              <DatabasesList tenant={tenant} layout={layout} items={data.items.filter((d) => !q || [d.name, d.engine, d.externalAccess.hostname, ...d.endpoints.map((e) => e.host)].some((s) => s.toLowerCase().includes(q)))} />
-            </>
+            <FilteredList
+              items={data.items}
+              texts={(d) => [d.name, d.engine, d.externalAccess.hostname, ...d.endpoints.map((e) => e.host)]}
+              noun={['database', 'databases']}
+              label="Filter databases"
+              placeholder="Filter by name, engine or host"
+              filter={filter}
+            >
+              {(rows) => <DatabasesList tenant={tenant} layout={layout} items={rows} />}
+            </FilteredList>
           )
         }
       </QueryState>

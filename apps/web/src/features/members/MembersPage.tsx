@@ -8,6 +8,7 @@ import { useState } from 'react';
 import { membersRoute } from '../../app/router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
+import { FilteredList, useFilterParam } from '../../components/LongList';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { api, ApiError, call } from '../../lib/api/client';
 import { splitApiError } from '../../lib/api/errors';
@@ -146,6 +147,7 @@ export function MembersPage() {
   const mayChange = (m: { role: string }) => isOwner && (mine === 'owner' || m.role !== 'owner');
   const lockedReason = isOwner ? OWNER_ROLE_REASON : OWNERS_ONLY;
   const list = useQuery(membersQuery(tenant));
+  const filter = useFilterParam();
   const { setRole, remove } = useMemberMutations(tenant);
   const [adding, setAdding] = useState(false);
   const tenantName = me.tenants.find((t) => t.slug === tenant)?.name ?? tenant;
@@ -166,79 +168,83 @@ export function MembersPage() {
           data.items.length === 0 ? (
             <EmptyState title="No members" />
           ) : (
-            <Table.ScrollContainer minWidth={760}>
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Email</Table.Th>
-                    <Table.Th>Role</Table.Th>
-                    <Table.Th>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.items.map((m) => (
-                    <Table.Tr key={m.userId}>
-                      <Table.Td>
-                        {m.name} {m.userId === me.user?.id && <Badge variant="light">you</Badge>} {m.disabled && <Badge color="gray">disabled</Badge>}
-                      </Table.Td>
-                      <Table.Td>{m.email}</Table.Td>
-                      <Table.Td>
-                        <Guarded allowed={mayChange(m)} reason={lockedReason}>
-                          {/* While a change is on its way the select ignores further choices
-                              but stays enabled: disabling it would drop keyboard focus to the
-                              page's start. The row being changed shows the pending state. */}
-                          <Select
-                            aria-label={`Role of ${m.email}`}
-                            data={roleChoices(mine)}
-                            value={setRole.isPending && setRole.variables.userId === m.userId ? setRole.variables.role : m.role}
-                            allowDeselect={false}
-                            disabled={!mayChange(m)}
-                            aria-busy={setRole.isPending && setRole.variables.userId === m.userId}
-                            rightSection={setRole.isPending && setRole.variables.userId === m.userId ? <Loader size="xs" aria-label="Saving the role" /> : undefined}
-                            w={300}
-                            onChange={(role) =>
-                              role &&
-                              role !== m.role &&
-                              !setRole.isPending &&
-                              setRole.mutate({ userId: m.userId, role: role as Role }, { onSuccess: () => notifyDone(`${m.email} is now ${role}`), onError: (e) => notifyError(e, 'Changing the role') })
-                            }
-                          />
-                        </Guarded>
-                      </Table.Td>
-                      <Table.Td>
-                        {m.userId === me.user?.id ? (
-                          <LeaveButton tenant={tenant} tenantName={tenantName} userId={m.userId} platformAdmin={me.isPlatformAdmin} onlyOwner={m.role === 'owner' && data.items.filter((o) => o.role === 'owner' && !o.disabled).length === 1} />
-                        ) : (
-                          <Guarded allowed={mayChange(m)} reason={lockedReason}>
-                            <Button
-                              size="xs"
-                              color="red"
-                              variant="light"
-                              disabled={!mayChange(m)}
-                              aria-label={`Remove ${m.email}`}
-                              onClick={() =>
-                                modals.openConfirmModal({
-                                  title: `Remove ${m.email}?`,
-                                  children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
-                                  labels: { confirm: 'Remove', cancel: 'Keep' },
-                                  confirmProps: { color: 'red' },
-                                  onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
-                                })
-                              }
-                            >
-                              Remove
-                            </Button>
-                          </Guarded>
-                        )}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
+            <FilteredList items={data.items} texts={(m) => [m.name, m.email, m.role]} noun={['member', 'members']} label="Filter members" placeholder="Filter by name, email or role" filter={filter}>
+              {(rows) => (
+                <Table.ScrollContainer minWidth={760}>
+                  <Table striped>
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>Name</Table.Th>
+                        <Table.Th>Email</Table.Th>
+                        <Table.Th>Role</Table.Th>
+                        <Table.Th>
+                          <VisuallyHidden>Actions</VisuallyHidden>
+                        </Table.Th>
+                      </Table.Tr>
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {rows.map((m) => (
+                        <Table.Tr key={m.userId}>
+                          <Table.Td>
+                            {m.name} {m.userId === me.user?.id && <Badge variant="light">you</Badge>} {m.disabled && <Badge color="gray">disabled</Badge>}
+                          </Table.Td>
+                          <Table.Td>{m.email}</Table.Td>
+                          <Table.Td>
+                            <Guarded allowed={mayChange(m)} reason={lockedReason}>
+                              {/* While a change is on its way the select ignores further choices
+                                  but stays enabled: disabling it would drop keyboard focus to the
+                                  page's start. The row being changed shows the pending state. */}
+                              <Select
+                                aria-label={`Role of ${m.email}`}
+                                data={roleChoices(mine)}
+                                value={setRole.isPending && setRole.variables.userId === m.userId ? setRole.variables.role : m.role}
+                                allowDeselect={false}
+                                disabled={!mayChange(m)}
+                                aria-busy={setRole.isPending && setRole.variables.userId === m.userId}
+                                rightSection={setRole.isPending && setRole.variables.userId === m.userId ? <Loader size="xs" aria-label="Saving the role" /> : undefined}
+                                w={300}
+                                onChange={(role) =>
+                                  role &&
+                                  role !== m.role &&
+                                  !setRole.isPending &&
+                                  setRole.mutate({ userId: m.userId, role: role as Role }, { onSuccess: () => notifyDone(`${m.email} is now ${role}`), onError: (e) => notifyError(e, 'Changing the role') })
+                                }
+                              />
+                            </Guarded>
+                          </Table.Td>
+                          <Table.Td>
+                            {m.userId === me.user?.id ? (
+                              <LeaveButton tenant={tenant} tenantName={tenantName} userId={m.userId} platformAdmin={me.isPlatformAdmin} onlyOwner={m.role === 'owner' && data.items.filter((o) => o.role === 'owner' && !o.disabled).length === 1} />
+                            ) : (
+                              <Guarded allowed={mayChange(m)} reason={lockedReason}>
+                                <Button
+                                  size="xs"
+                                  color="red"
+                                  variant="light"
+                                  disabled={!mayChange(m)}
+                                  aria-label={`Remove ${m.email}`}
+                                  onClick={() =>
+                                    modals.openConfirmModal({
+                                      title: `Remove ${m.email}?`,
+                                      children: <Text size="sm">They lose access to this tenant at once; their account stays.</Text>,
+                                      labels: { confirm: 'Remove', cancel: 'Keep' },
+                                      confirmProps: { color: 'red' },
+                                      onConfirm: () => remove.mutate(m.userId, { onSuccess: () => notifyDone(`Removed ${m.email}`), onError: (e) => notifyError(e, 'Removing the member') }),
+                                    })
+                                  }
+                                >
+                                  Remove
+                                </Button>
+                              </Guarded>
+                            )}
+                          </Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                </Table.ScrollContainer>
+              )}
+            </FilteredList>
           )
         }
       </QueryState>

@@ -11,6 +11,7 @@ import { useState } from 'react';
 import { tokensRoute } from '../../app/router';
 import { Guarded } from '../../components/Guarded';
 import { notifyDone, notifyError } from '../../components/notify';
+import { FilteredList, useFilterParam } from '../../components/LongList';
 import { EmptyState, QueryState } from '../../components/QueryState';
 import { SecretOnce } from '../../components/SecretOnce';
 import { When } from '../../components/When';
@@ -86,11 +87,12 @@ function CreateToken({ tenant, mine, onCreated }: { tenant: string; mine: Role |
 
 export function TokensPage() {
   const { tenant } = tokensRoute.useParams();
-  return <Tokens tenant={tenant} mine={roleIn(useMe(), tenant)} />;
+  return <Tokens tenant={tenant} mine={roleIn(useMe(), tenant)} filter={useFilterParam()} />;
 }
 
-/** The page without the router: `mine` is the caller's role in the tenant. */
-export function Tokens({ tenant, mine }: { tenant: string; mine: Role | null }) {
+/** The page without the router: `mine` is the caller's role in the tenant; `filter` the list's (in the URL on the page). */
+export function Tokens({ tenant, mine, filter }: { tenant: string; mine: Role | null; filter?: readonly [string, (q: string) => void] }) {
+  const ownFilter = useState('');
   const manage = canManage(mine);
   // The API's rule: nobody creates or revokes a token above their own role.
   const mayRevoke = (role: string) => role !== 'owner' || mine === 'owner';
@@ -130,71 +132,75 @@ export function Tokens({ tenant, mine }: { tenant: string; mine: Role | null }) 
                 </Text>
               </EmptyState>
             ) : (
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Prefix</Table.Th>
-                    <Table.Th>Role</Table.Th>
-                    <Table.Th>Last used</Table.Th>
-                    <Table.Th>Expires</Table.Th>
-                    <Table.Th>State</Table.Th>
-                    <Table.Th>Created by</Table.Th>
-                    <Table.Th>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.items.map((t) => (
-                    <Table.Tr key={t.id}>
-                      <Table.Td fw={600}>{t.name}</Table.Td>
-                      <Table.Td>
-                        <Code>{t.prefix}…</Code>
-                      </Table.Td>
-                      <Table.Td>{t.role}</Table.Td>
-                      <Table.Td>
-                        <When iso={t.lastUsedAt} />
-                      </Table.Td>
-                      <Table.Td>
-                        <When iso={t.expiresAt} />
-                      </Table.Td>
-                      <Table.Td>
-                        {t.revokedAt ? <Badge color="gray">revoked</Badge> : t.expiresAt && new Date(t.expiresAt) < new Date() ? <Badge color="red">expired</Badge> : <Badge color="green">active</Badge>}
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm" title={`Created ${zoned(t.createdAt)}`}>
-                          {createdByLabel(t.createdBy)}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>
-                        {!t.revokedAt && (
-                          <Guarded allowed={mayRevoke(t.role)} reason={OWNER_TOKEN_REASON}>
-                            <Button
-                              size="xs"
-                              color="red"
-                              variant="light"
-                              disabled={!mayRevoke(t.role)}
-                              aria-label={`Revoke ${t.name}`}
-                              onClick={() =>
-                                modals.openConfirmModal({
-                                  title: `Revoke ${t.name}?`,
-                                  children: <Text size="sm">Whatever uses this token is refused from its next request.</Text>,
-                                  labels: { confirm: 'Revoke', cancel: 'Keep it' },
-                                  confirmProps: { color: 'red' },
-                                  onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`Revoked ${t.name}`), onError: (e) => notifyError(e, 'Revoking the token') }),
-                                })
-                              }
-                            >
-                              Revoke
-                            </Button>
-                          </Guarded>
-                        )}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+              <FilteredList items={data.items} texts={(t) => [t.name, t.prefix, t.role]} noun={['token', 'tokens']} label="Filter tokens" placeholder="Filter by name, prefix or role" filter={filter ?? ownFilter}>
+                {(rows) => (
+                  <Table striped>
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>Name</Table.Th>
+                        <Table.Th>Prefix</Table.Th>
+                        <Table.Th>Role</Table.Th>
+                        <Table.Th>Last used</Table.Th>
+                        <Table.Th>Expires</Table.Th>
+                        <Table.Th>State</Table.Th>
+                        <Table.Th>Created by</Table.Th>
+                        <Table.Th>
+                          <VisuallyHidden>Actions</VisuallyHidden>
+                        </Table.Th>
+                      </Table.Tr>
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {rows.map((t) => (
+                        <Table.Tr key={t.id}>
+                          <Table.Td fw={600}>{t.name}</Table.Td>
+                          <Table.Td>
+                            <Code>{t.prefix}…</Code>
+                          </Table.Td>
+                          <Table.Td>{t.role}</Table.Td>
+                          <Table.Td>
+                            <When iso={t.lastUsedAt} />
+                          </Table.Td>
+                          <Table.Td>
+                            <When iso={t.expiresAt} />
+                          </Table.Td>
+                          <Table.Td>
+                            {t.revokedAt ? <Badge color="gray">revoked</Badge> : t.expiresAt && new Date(t.expiresAt) < new Date() ? <Badge color="red">expired</Badge> : <Badge color="green">active</Badge>}
+                          </Table.Td>
+                          <Table.Td>
+                            <Text size="sm" title={`Created ${zoned(t.createdAt)}`}>
+                              {createdByLabel(t.createdBy)}
+                            </Text>
+                          </Table.Td>
+                          <Table.Td>
+                            {!t.revokedAt && (
+                              <Guarded allowed={mayRevoke(t.role)} reason={OWNER_TOKEN_REASON}>
+                                <Button
+                                  size="xs"
+                                  color="red"
+                                  variant="light"
+                                  disabled={!mayRevoke(t.role)}
+                                  aria-label={`Revoke ${t.name}`}
+                                  onClick={() =>
+                                    modals.openConfirmModal({
+                                      title: `Revoke ${t.name}?`,
+                                      children: <Text size="sm">Whatever uses this token is refused from its next request.</Text>,
+                                      labels: { confirm: 'Revoke', cancel: 'Keep it' },
+                                      confirmProps: { color: 'red' },
+                                      onConfirm: () => revoke.mutate(t.id, { onSuccess: () => notifyDone(`Revoked ${t.name}`), onError: (e) => notifyError(e, 'Revoking the token') }),
+                                    })
+                                  }
+                                >
+                                  Revoke
+                                </Button>
+                              </Guarded>
+                            )}
+                          </Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                )}
+              </FilteredList>
             )
           }
         </QueryState>
