@@ -2,7 +2,9 @@
  * The dashboard's shell on a phone-sized window (390×844) in a real browser: the header and the
  * navigation fit (no sideways scrolling), the navigation opens and closes behind the burger,
  * and the tenant switcher and account menu still work. Also checks that on a wide window the
- * switcher stays in the header. No badge (a state) is cut to an ellipsis by a tight table.
+ * switcher stays in the header. No badge (a state) is cut to an ellipsis by a tight table, and
+ * every list's empty state (nothing yet, or nothing matching a filter) is read without scrolling
+ * sideways: an empty table once carried its sentence past the window's right edge.
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +31,9 @@ const web = useWebStack({
     // widened the whole page).
     await stack.must('POST', '/api/v1/tenants/acme/tokens', { name: 'ci-pipeline', role: 'member' });
     await stack.must('POST', '/api/v1/platform/tokens', { name: 'terraform' });
+    // A tenant with nothing in it, for the empty states.
+    await stack.must('POST', '/api/v1/tenants', { slug: 'initech', name: 'Initech' });
+    await stack.must('POST', '/api/v1/tenants/initech/members', { email: USERS.owner, role: 'owner' });
   },
   page: { as: USERS.owner, context: { viewport: NARROW } },
 });
@@ -80,6 +85,58 @@ async function expectBadgesWhole(what: string) {
   expect(cut, `badges cut to an ellipsis on ${what}`).toEqual([]);
 }
 
+/** A filter no name matches, one long word (a pasted id): it must wrap, not widen the page. */
+const NO_MATCH = `no-such-${'x'.repeat(110)}`;
+
+/**
+ * The empty state that says `title` (the text, or part of it) on `what`: every line of it, the
+ * title and what follows, inside the window and inside every box that clips it (a table
+ * scrolled sideways inside its region would hide the end of the sentence).
+ */
+async function expectEmptyStateReadable(what: string, title: string) {
+  const message = page.getByText(title).first();
+  await message.waitFor();
+  const clipped = await message.evaluate((el) => {
+    const root = el.closest('[data-empty-state]') ?? el;
+    const out: string[] = [];
+    const walker = document.createTreeWalker(root, 4 /* NodeFilter.SHOW_TEXT */);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.textContent.trim()) continue;
+      // The part of the window this text can be seen in: the window, narrowed by each ancestor
+      // that clips or scrolls its overflow.
+      let left = 0;
+      let right = window.innerWidth;
+      for (let a = n.parentElement; a; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX === 'visible') continue;
+        const b = a.getBoundingClientRect();
+        left = Math.max(left, b.left);
+        right = Math.min(right, b.right);
+      }
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      for (const r of range.getClientRects()) {
+        if (r.width > 0 && (r.left < left - 0.5 || r.right > right + 0.5)) out.push(`"${n.textContent.trim().slice(0, 50)}" at ${Math.round(r.left)}..${Math.round(r.right)}, visible ${Math.round(left)}..${Math.round(right)}`);
+      }
+    }
+    return out;
+  });
+  expect(clipped, `empty state "${title}" cut off on ${what}`).toEqual([]);
+}
+
+/** Runs `steps` with `page` a platform admin's, in a profile of its own at 390 px. */
+async function asPlatformAdmin(steps: () => Promise<void>) {
+  const ctxAdmin = await web.newContext({ viewport: NARROW });
+  const own = page;
+  try {
+    page = await ctxAdmin.newPage();
+    await signIn(page, ADMIN);
+    await steps();
+  } finally {
+    page = own;
+    await ctxAdmin.close();
+  }
+}
+
 /** Collapsed, the navigation is slid out of the window to the left. */
 async function navigationOpen(): Promise<boolean> {
   const box = await page.getByRole('navigation', { name: 'Sections' }).boundingBox();
@@ -119,11 +176,7 @@ describe('the shell at 390 px', () => {
   });
 
   it('fits on every platform page, and a table that scrolls sideways can be scrolled from the keyboard', async () => {
-    const ctxAdmin = await web.newContext({ viewport: NARROW });
-    const own = page;
-    try {
-      page = await ctxAdmin.newPage();
-      await signIn(page, ADMIN);
+    await asPlatformAdmin(async () => {
       for (const [path, heading, content] of [
         ['/admin/connections', 'All connections', { text: 'No connections match these filters' }],
         ['/admin/proxies', 'Proxies', { table: 'Proxies' }],
@@ -158,9 +211,50 @@ describe('the shell at 390 px', () => {
         .toBe(true);
       await page.keyboard.press('ArrowRight');
       await expect.poll(() => region.evaluate((e) => e.scrollLeft), { timeout: 5_000 }).toBeGreaterThan(0);
-    } finally {
-      page = own;
-      await ctxAdmin.close();
+    });
+  });
+
+  it('says every empty list inside the window, on tenant and platform pages', async () => {
+    await asPlatformAdmin(async () => {
+      // The stack always has a proxy and this file's platform token: the API answers those two
+      // lists empty here, as it does on a new platform.
+      await page.route('**/api/v1/proxies', (r) => r.fulfill({ json: { currentVersion: 1, livenessMs: 5000, items: [] } }));
+      await page.route('**/api/v1/platform/tokens', (r) => (r.request().method() === 'GET' ? r.fulfill({ json: { items: [] } }) : r.continue()));
+      for (const [path, heading, title] of [
+        ['/admin/tokens', 'Platform tokens', 'No platform tokens yet'],
+        ['/admin/proxies', 'Proxies', 'No proxy has reported in the last day'],
+        ['/admin/connections', 'All connections', 'No connections match these filters'],
+        ['/admin/audit?targetType=nothing', 'Audit trail (all tenants)', 'No changes match these filters'],
+        [`/admin/tenants?q=${NO_MATCH}`, 'Tenants', 'No tenants match'],
+        [`/admin/users?q=${NO_MATCH}`, 'Users', 'No users match'],
+      ] as const) {
+        await page.goto(path);
+        await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+        await expectEmptyStateReadable(path, title);
+        await expectShellFits(path);
+      }
+      await page.unrouteAll();
+      // With its real token the platform tokens page filters it, and says when nothing matches.
+      await page.goto(`/admin/tokens?q=${NO_MATCH}`);
+      await expectEmptyStateReadable(`/admin/tokens?q=${NO_MATCH}`, 'No tokens match');
+    });
+
+    // A tenant with nothing yet, and filters nothing matches.
+    for (const [path, heading, titles] of [
+      ['/t/initech/databases', 'Databases', ['No databases yet']],
+      [`/t/acme/databases?q=${NO_MATCH}`, 'Databases', ['No databases match']],
+      ['/t/initech/certificates', 'Certificates', ['No certificates yet', 'No ACME certificates']],
+      ['/t/initech/tokens', 'API tokens', ['No tokens yet']],
+      [`/t/acme/tokens?q=${NO_MATCH}`, 'API tokens', ['No tokens match']],
+      [`/t/acme/members?q=${NO_MATCH}`, 'Members', ['No members match']],
+      ['/t/initech/connections', 'Connections', ['No connections match these filters']],
+      ['/t/initech/check', 'Check connection', ['No databases to check yet']],
+      ['/t/initech/audit?targetType=certificate', 'Audit trail', ['No changes match these filters']],
+    ] as const) {
+      await page.goto(path);
+      await page.getByRole('heading', { level: 1, name: heading }).first().waitFor();
+      for (const title of titles) await expectEmptyStateReadable(path, title);
+      await expectShellFits(path);
     }
   });
 
