@@ -178,8 +178,8 @@ class ClientConnection {
   private refuseDialling: ((code: RefusalCode) => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
   /**
-   * The upstream is being dialled: the client's part of the handshake is done, so the deadline
-   * (re-armed when the dial starts) is the upstream's, refused as `upstream_unreachable`.
+   * The upstream is being dialled: the client's part of the handshake is done, so a deadline
+   * that strikes now is the upstream's, refused as `upstream_unreachable`.
    */
   private dialling = false;
   private finished = false;
@@ -238,10 +238,10 @@ class ClientConnection {
   }
 
   /**
-   * The handshake deadline struck (`start`), or, while the upstream is dialled, the same
-   * length again from the dial's start (`connectUpstream`): a client whose hello came in time
-   * is not blamed (`handshake_timeout`, 408 on `http` listeners) for endpoints that do not
-   * answer — it is refused as for an unreachable upstream, in the language it speaks then.
+   * The handshake deadline struck (`start`: accept → upstream connected). While the upstream
+   * is dialled (`connectUpstream`) the client's part is done, so it is not blamed
+   * (`handshake_timeout`, 408 on `http` listeners) for endpoints that do not answer: it is
+   * refused as for an unreachable upstream, in the language it speaks then.
    */
   onDeadline(): void {
     if (!this.dialling) {
@@ -479,10 +479,8 @@ class ClientConnection {
    * (upstream/connector.ts). `raw`: no PostgreSQL SSLRequest step.
    */
   private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean, reads?: UpstreamReads, secure?: ConnectRequest['secure']): Promise<Socket> {
-    // The client's part is done: the deadline restarts for the dial with every fail-over
-    // (each attempt also bounded by PROXY_CONNECT_TIMEOUT_MS), and is the upstream's (`onDeadline`).
+    // The client's part is done: from here the handshake deadline is the upstream's (`onDeadline`).
     this.dialling = true;
-    this.deadline?.refresh();
     return this.ctx.upstreams
       .connect({
         route,

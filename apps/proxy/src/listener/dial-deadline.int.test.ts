@@ -2,8 +2,9 @@
  * The handshake deadline and a slow upstream, through the real proxy (in-process): a client
  * whose hello came in time and whose upstream does not answer is refused as for an unreachable
  * upstream (`upstream_unreachable`: a TLS alert, a RESP error inside TLS), in its own language,
- * and recorded so — not blamed as `handshake_timeout` (before, the one deadline from accept
- * covered the dial too, and a stalled dial ran into it). A client that sends nothing still is.
+ * and recorded so — not blamed as `handshake_timeout` (the one deadline, accept → upstream
+ * connected, covers the dial too; a stalled dial that ran into it was recorded as the client's
+ * fault, a 408 on `http` listeners). A client that sends nothing still is.
  */
 import { once } from 'node:events';
 import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
