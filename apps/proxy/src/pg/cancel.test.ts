@@ -83,4 +83,13 @@ describe('CancelRouter', () => {
     expect(await r.handleCancel(31337, Buffer.alloc(4))).toBe('unknown_key');
     expect(forward).not.toHaveBeenCalled();
   });
+
+  it('cluster workers (ids from 1) do not relay a passthrough session’s key to a worker 0 that does not exist', async () => {
+    // psql's Ctrl-C on a passthrough session: a plaintext cancel with PostgreSQL's own pid.
+    // It used to go to the primary for "worker 0" and be counted as cancel_forwarded_to_worker.
+    const forward = vi.fn();
+    const { r } = router(1, forward);
+    expect(await r.handleCancel(31337, Buffer.alloc(4))).toBe('unknown_key');
+    expect(forward).not.toHaveBeenCalled();
+  });
 });

@@ -73,7 +73,9 @@ export class CancelRouter {
   async handleCancel(processId: number, secretKey: Buffer, opts: { routeId?: string } = {}): Promise<CancelOutcome> {
     const owner = CancelKeyStore.workerOf(processId);
     if (owner !== this.opts.store.workerId) {
-      if (!this.opts.forwardCancelToWorker) return 'unknown_key';
+      // Top byte 0 is no cluster worker (their ids start at 1): a PostgreSQL pid, i.e. a
+      // passthrough session's key, or a guess. Nobody holds it; do not relay it.
+      if (!this.opts.forwardCancelToWorker || owner === 0) return 'unknown_key';
       this.opts.forwardCancelToWorker(owner, buildCancelRequest(processId, secretKey));
       return 'forwarded_to_worker';
     }
