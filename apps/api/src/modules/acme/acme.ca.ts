@@ -50,6 +50,9 @@ export interface CaProblem {
   status?: number;
 }
 
+/** How long one request to the CA may stay silent (connect, TLS, answer) before it fails. */
+export const CA_REQUEST_TIMEOUT_MS = 30_000;
+
 let retryAfterMs: number | null = null;
 let lastProblem: CaProblem | null = null;
 let watching = false;
@@ -132,6 +135,25 @@ export class AcmeCa {
     return v;
   }
 
+  /**
+   * Whether the CA's last error answer said it does not know the account (RFC 8555 §6.7
+   * `accountDoesNotExist`: the account was deleted, or the CA lost its state). Not consumed.
+   */
+  accountGone(): boolean {
+    return lastProblem?.type === 'urn:ietf:params:acme:error:accountDoesNotExist';
+  }
+
+  /**
+   * Drops the account URL the CA no longer knows, so the next `client()` registers the same
+   * sealed key again (a CA that still knows the key answers with its account). Without this
+   * the cached client kept signing with the dead URL and every order failed until a restart.
+   */
+  async forgetAccount(accountUrl: string): Promise<void> {
+    lastProblem = null;
+    this.cached = null;
+    await this.prisma.acmeAccount.updateMany({ where: { directoryUrl: this.cfg.directoryUrl, accountUrl }, data: { accountUrl: null } });
+  }
+
   private cached: Promise<acme.Client> | null = null;
   private directory: Promise<Record<string, unknown>> | null = null;
 
@@ -139,10 +161,16 @@ export class AcmeCa {
     private readonly cfg: AcmeConfig,
     private readonly prisma: PrismaClient,
     private readonly keyring: Keyring,
+    opts: { requestTimeoutMs?: number } = {},
   ) {
     // The directory's own HTTPS: the system roots plus a private CA when configured (pebble,
     // step-ca). acme-client talks through its one axios instance.
     if (cfg.caPem) acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, cfg.caPem], keepAlive: true });
+    // axios waits forever by default: a CA that accepts the connection and never answers held
+    // the worker in one request for good — and its lease with it (renewed while it works), so
+    // no replica renewed anything. Each request now gives up after this much silence
+    // (`switchyard:caUnreachable`, retried with backoff).
+    acme.axios.defaults.timeout = opts.requestTimeoutMs ?? CA_REQUEST_TIMEOUT_MS;
     // acme-client would sleep through a CA's Retry-After itself (an hour would block the
     // worker): no in-process retries; the Retry-After of a 429/503 is kept and the worker
     // schedules the next attempt no earlier (acme.service.ts `fail`).

@@ -428,8 +428,7 @@ export class AcmeService {
       await this.event(row.hostname, 'order');
       acmeCounters.orders[renewal ? 1 : 0]++;
       await this.audit(actor, row, 'acme.order', { renewal: { from: null, to: renewal } });
-      const client = await this.deps.ca!.client();
-      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: row.hostname }] });
+      const { client, order } = await this.createOrder(row.hostname);
       await this.deps.prisma.acmeCertificate.update({ where: { id: row.id }, data: { orderUrl: order.url } });
       for (const authz of await client.getAuthorizations(order)) {
         if (authz.status === 'valid') continue;
@@ -443,6 +442,26 @@ export class AcmeService {
       await this.store(actor, row, chainPem, key);
     } catch (err) {
       await this.fail(actor, row, err, cfg);
+    }
+  }
+
+  /**
+   * A new order with the platform account. A CA that no longer knows the account (deleted, or
+   * a CA that lost its state) answers `accountDoesNotExist`: the same key is registered again
+   * and the order placed once more, rather than failing every order until someone intervenes.
+   */
+  private async createOrder(hostname: string): Promise<{ client: acme.Client; order: acme.Order }> {
+    const ca = this.deps.ca!;
+    const identifiers = [{ type: 'dns', value: hostname }];
+    const client = await ca.client();
+    try {
+      return { client, order: await client.createOrder({ identifiers }) };
+    } catch (err) {
+      if (!ca.accountGone()) throw err;
+      this.deps.log.warn({ accountUrl: client.getAccountUrl() }, 'ACME account unknown to the CA; registering the account key again');
+      await ca.forgetAccount(client.getAccountUrl());
+      const fresh = await ca.client();
+      return { client: fresh, order: await fresh.createOrder({ identifiers }) };
     }
   }
 

@@ -1,0 +1,168 @@
+/**
+ * The worker's failure modes against Debian's real `pebble`, driven step by step (the worker
+ * is stopped; each test calls `process` on the due row): what happens when the CA forgets the
+ * platform account, and when it accepts connections but never answers. Pebble validates
+ * nothing here (`PEBBLE_VA_ALWAYS_VALID`): the challenge path through the proxies is proven in
+ * e2e/protocol/acme.test.ts; these tests are about the conversation with the CA.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getFreePort, requireTool, testCa, testCert, TEST_KEYS } from '@switchyard/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDomainServices } from '../../app.js';
+import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
+import { AcmeCa } from './acme.ca.js';
+
+let h: Harness;
+let token: string;
+let pebble: ChildProcess | null = null;
+let dir: string;
+let acmePort: number;
+
+/** Starts pebble on the same ports each time (a restart is a CA that lost its state). */
+function startPebble(): Promise<ChildProcess> {
+  const child = spawn(requireTool('pebble'), ['-config', join(dir, 'pebble.json')], {
+    // Every validation succeeds at once; every nonce is accepted.
+    env: { ...process.env, PEBBLE_VA_ALWAYS_VALID: '1', PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ACME directory available at')) resolve(child);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`pebble exited (${code}):\n${out}`)));
+  });
+}
+
+async function stopPebble(): Promise<void> {
+  if (pebble && pebble.exitCode === null && pebble.signalCode === null) {
+    pebble.kill('SIGTERM');
+    await once(pebble, 'exit');
+  }
+  pebble = null;
+}
+
+beforeAll(async () => {
+  requireTool('pebble');
+  dir = mkdtempSync(join(tmpdir(), 'sy-acme-pebble-'));
+  const leaf = testCert(['127.0.0.1']);
+  writeFileSync(join(dir, 'pebble.crt'), leaf.certPem);
+  writeFileSync(join(dir, 'pebble.key'), leaf.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'test-ca.pem'), testCa().certPem);
+  acmePort = await getFreePort();
+  writeFileSync(
+    join(dir, 'pebble.json'),
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${acmePort}`,
+        managementListenAddress: `127.0.0.1:${await getFreePort()}`,
+        certificate: join(dir, 'pebble.crt'),
+        privateKey: join(dir, 'pebble.key'),
+        httpPort: 80,
+        tlsPort: 443,
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+  pebble = await startPebble();
+  h = await createHarness(
+    {
+      SWITCHYARD_KEYS: TEST_KEYS,
+      ACME_DIRECTORY_URL: `https://127.0.0.1:${acmePort}/dir`,
+      ACME_CA_FILE: join(dir, 'test-ca.pem'),
+      ACME_LIMIT_DUPLICATES_WEEK: '1000',
+      ACME_LIMIT_FAILED_PER_HOUR: '1000',
+    },
+    // Driven by hand: each test processes the row it is about.
+    async (app) => app.services.acmeWorker?.stop(),
+  );
+  ({ token } = await seedTenant(h));
+});
+
+afterAll(async () => {
+  await stopPebble();
+  await h?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** An enabled terminate-mode route with a pending ACME request; its row as the worker reads it. */
+async function pendingRow(name: string) {
+  const r = await h.call('POST', '/api/v1/tenants/acme/databases', { name, engine: 'postgres', upstream: { host: `pg.acme.svc.cluster.local`, port: 5432 } }, token);
+  expect(r.statusCode, r.body).toBe(201);
+  const a = await h.call('PUT', `/api/v1/tenants/acme/databases/${name}/external-access`, { enabled: true, tlsMode: 'terminate', acme: {} }, token);
+  expect(a.statusCode, a.body).toBe(200);
+  return h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: a.json().acme.id }, include: { certificate: true } });
+}
+
+const view = async (id: string) => (await h.call('GET', `/api/v1/tenants/acme/acme-certificates/${id}`, undefined, token)).json();
+
+describe('a CA that forgot the platform account', () => {
+  it('registers the stored key again and issues, instead of failing every order with accountDoesNotExist', async () => {
+    const first = await pendingRow('before');
+    await h.app.services.acme.process(first);
+    expect(await view(first.id)).toMatchObject({ state: 'issued', problem: null });
+    const { accountUrl: before } = await h.app.prisma.acmeAccount.findFirstOrThrow();
+    expect(before).toBeTruthy();
+
+    // Pebble keeps accounts in memory: restarted, it knows none of them (as a CA whose
+    // account was deleted or a staging reset).
+    await stopPebble();
+    pebble = await startPebble();
+
+    const second = await pendingRow('after');
+    await h.app.services.acme.process(second);
+    const v = await view(second.id);
+    expect(v, JSON.stringify(v.problem)).toMatchObject({ state: 'issued', problem: null, attempts: 0 });
+    const account = await h.app.prisma.acmeAccount.findFirstOrThrow();
+    // The same sealed key, registered anew: a new account URL is stored.
+    expect(account.accountUrl).toBeTruthy();
+    expect(account.accountUrl).not.toBe(before);
+    // A renewal of the first certificate goes through the new account too.
+    await h.app.services.acme.process(await h.app.prisma.acmeCertificate.findUniqueOrThrow({ where: { id: first.id }, include: { certificate: true } }));
+    const renewed = await view(first.id);
+    expect(renewed).toMatchObject({ state: 'issued', problem: null });
+    expect(Date.parse(renewed.lastIssuedAt)).toBeGreaterThan(Date.parse((await view(second.id)).lastIssuedAt) - 1);
+  });
+});
+
+describe('a CA that accepts connections and never answers', () => {
+  let blackhole: Server;
+  const held: Socket[] = [];
+  afterAll(async () => {
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => (blackhole ? blackhole.close(() => r()) : r()));
+  });
+
+  it('gives up on the request at the deadline and records switchyard:caUnreachable, instead of holding the worker (and its lease) forever', async () => {
+    // Accepts, reads, never writes a byte: not even the TLS handshake completes.
+    blackhole = createServer((s) => void held.push(s));
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(blackhole.address() as AddressInfo).port}/dir`;
+    const config = { ...h.config, acme: { ...h.config.acme!, directoryUrl: url } };
+    const ca = new AcmeCa(config.acme, h.app.prisma, config.keyring!, { requestTimeoutMs: 1_000 });
+    const { acme } = buildDomainServices(config, h.app.prisma, h.app.log, { ca, poke: () => {} });
+    const row = await pendingRow('hung');
+    const started = Date.now();
+    const outcome = await Promise.race([
+      acme.process(row).then(() => 'returned'),
+      new Promise<string>((r) => setTimeout(() => r('still waiting on the CA after 15 s'), 15_000).unref()),
+    ]);
+    expect(outcome).toBe('returned');
+    expect(held.length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const v = await view(row.id);
+    expect(v).toMatchObject({ state: 'failed', attempts: 1, problem: { type: 'switchyard:caUnreachable' } });
+    expect(v.problem.detail).toContain(url);
+    expect(v.problem.detail).toMatch(/timeout|1000 ms/i);
+    expect(Date.parse(v.nextAttemptAt)).toBeGreaterThan(Date.now());
+  });
+});
