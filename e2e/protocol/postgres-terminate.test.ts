@@ -394,6 +394,14 @@ describe('direct TLS (sslnegotiation=direct, ALPN postgresql) in terminate mode'
     await client.end();
   });
 
+  it('the longest StartupMessage PostgreSQL accepts (10,004 bytes: 10,000 after the length word) reaches a session', async () => {
+    // 50 bytes of header, user, database and the options name around the value.
+    const options = `-c search_path=${'x'.repeat(10004 - 50 - 15)}`;
+    const s = await pgStartup(await starttls(host('orders')), { ...login, protocolVersion: PG_PROTOCOL_3_0, extra: { options } });
+    expect(await s.query("select length(current_setting('search_path'))")).toEqual([[String(options.length - 15)]]);
+    s.close();
+  });
+
   it('a raw client with ALPN postgresql, and one offering no ALPN, run protocol 3.2 sessions', async () => {
     for (const alpn of [['postgresql'], undefined]) {
       const t = tlsConnect({ socket: await tcp(proxy.ports.postgres), servername: host('orders'), ca: platformCa, ALPNProtocols: alpn });

@@ -9,6 +9,7 @@ import {
   parseBackendMessage,
   parseErrorFields,
   parseStartupPacket,
+  PG_MAX_STARTUP_PACKET_LENGTH,
   PG_PROTOCOL_3_2,
   SqlState,
 } from './postgres.js';
@@ -51,6 +52,18 @@ describe('parseStartupPacket', () => {
     expect(parseStartupPacket(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toMatchObject({ code: 'bad-length' });
     const longSsl = Buffer.from([0, 0, 0, 12, 0x04, 0xd2, 0x16, 0x2f]);
     expect(parseStartupPacket(longSsl)).toMatchObject({ code: 'bad-length' });
+  });
+
+  it('accepts what PostgreSQL accepts: 10,000 bytes after the length word (10,004 in all), every split offset needing more', () => {
+    // backend_startup.c ProcessStartupPacket subtracts the length word before comparing with
+    // MAX_STARTUP_PACKET_LENGTH: a 10,004-byte StartupMessage (long `options`) reaches a session.
+    const sized = (total: number) => buildStartupMessage({ user: 'u', options: 'x'.repeat(total - 8 - 'user\0u\0options\0'.length - 2) });
+    const longest = sized(10004);
+    expect(longest).toHaveLength(10004);
+    expect(parseStartupPacket(longest)).toMatchObject({ status: 'ok', consumed: 10004 });
+    expect(PG_MAX_STARTUP_PACKET_LENGTH).toBe(10004);
+    for (let cut = 0; cut < longest.length; cut++) expect(parseStartupPacket(longest.subarray(0, cut)).status).toBe('need-more');
+    expect(parseStartupPacket(sized(10005).subarray(0, 4))).toMatchObject({ status: 'error', code: 'too-long' });
   });
 
   it('refuses protocol 2 and unknown codes', () => {

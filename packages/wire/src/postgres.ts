@@ -6,7 +6,7 @@
  * References (PostgreSQL source, REL_18):
  *  - src/include/libpq/pqcomm.h: NEGOTIATE_SSL_CODE (1234,5679), NEGOTIATE_GSS_CODE
  *    (1234,5680), CANCEL_REQUEST_CODE (1234,5678), PG_PROTOCOL(3,0) = 196608,
- *    MAX_STARTUP_PACKET_LENGTH = 10000.
+ *    MAX_STARTUP_PACKET_LENGTH = 10000 (bytes after the length word).
  *  - src/backend/tcop/backend_startup.c ProcessStartupPacket(): length checks, "received
  *    unencrypted data after SSL request" (CVE-2021-23222: bytes that arrive together with
  *    the SSLRequest must not be trusted).
@@ -21,8 +21,12 @@ export const PG_GSSENC_REQUEST_CODE = code(1234, 5680); // 80877104
 export const PG_CANCEL_REQUEST_CODE = code(1234, 5678); // 80877102
 export const PG_PROTOCOL_3_0 = code(3, 0); // 196608
 export const PG_PROTOCOL_3_2 = code(3, 2); // 196610 (PostgreSQL 18)
-/** pqcomm.h MAX_STARTUP_PACKET_LENGTH. */
-export const PG_MAX_STARTUP_PACKET_LENGTH = 10000;
+/**
+ * The longest startup packet, length word included: pqcomm.h MAX_STARTUP_PACKET_LENGTH
+ * (10000) bounds what follows the length word (ProcessStartupPacket does `len -= 4` before
+ * comparing), so PostgreSQL accepts 10004 bytes in all.
+ */
+export const PG_MAX_STARTUP_PACKET_LENGTH = 10000 + 4;
 /** Protocol 3.2 allows cancel keys of up to 256 bytes (PostgreSQL 18). */
 export const PG_MAX_CANCEL_KEY_LENGTH = 256;
 

@@ -243,7 +243,7 @@ export class PostgresSniffer implements Sniffer {
     if (this.state === 'renegotiation') return this.renegotiation(chunk);
     this.startup.append(chunk);
     const view = this.startup.view();
-    // A startup packet's length word starts with 0x00 (lengths are ≤ 10000), so 0x16 can
+    // A startup packet's length word starts with 0x00 (lengths are ≤ 10004), so 0x16 can
     // only be a TLS handshake record: direct TLS.
     if (view[0] === TLS_CONTENT_TYPE_HANDSHAKE) {
       this.state = 'hello';
