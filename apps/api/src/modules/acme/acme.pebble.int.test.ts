@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,13 @@ async function pendingRow(name: string) {
 
 const view = async (id: string) => (await h.call('GET', `/api/v1/tenants/acme/acme-certificates/${id}`, undefined, token)).json();
 
+/** The worker's service talking to another directory URL (same database and tenant). */
+function serviceFor(directoryUrl: string, opts?: ConstructorParameters<typeof AcmeCa>[3]) {
+  const config = { ...h.config, acme: { ...h.config.acme!, directoryUrl } };
+  const ca = new AcmeCa(config.acme, h.app.prisma, config.keyring!, opts);
+  return buildDomainServices(config, h.app.prisma, h.app.log, { ca, poke: () => {} }).acme;
+}
+
 describe('a CA that forgot the platform account', () => {
   it('registers the stored key again and issues, instead of failing every order with accountDoesNotExist', async () => {
     const first = await pendingRow('before');
@@ -134,6 +142,48 @@ describe('a CA that forgot the platform account', () => {
   });
 });
 
+describe('a CA that answers 429 with Retry-After', () => {
+  let front: HttpsServer;
+  afterAll(() => new Promise<void>((r) => (front ? front.close(() => r()) : r())));
+
+  it('keeps "renew now" from asking the CA again before its Retry-After', async () => {
+    // An HTTPS front to pebble that refuses new orders as Let's Encrypt does under its
+    // per-account limit; everything else is forwarded (pebble builds its URLs from Host).
+    const leaf = testCert(['127.0.0.1']);
+    let refused = 0;
+    front = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+      if (req.method === 'POST' && req.url === '/order-plz') {
+        refused++;
+        req.resume();
+        res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '3600', 'replay-nonce': 'x' });
+        res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently', status: 429 }));
+        return;
+      }
+      const up = httpsRequest({ host: '127.0.0.1', port: acmePort, method: req.method, path: req.url, headers: req.headers, ca: testCa().certPem }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const acme = serviceFor(`https://127.0.0.1:${(front.address() as AddressInfo).port}/dir`);
+    const row = await pendingRow('limited');
+    await acme.process(row);
+    expect(refused).toBe(1);
+    const v = await view(row.id);
+    expect(v).toMatchObject({ state: 'failed', problem: { type: 'urn:ietf:params:acme:error:rateLimited', status: 429 } });
+    expect(Date.parse(v.nextAttemptAt)).toBeGreaterThanOrEqual(Date.now() + 3_500_000);
+
+    const r = await h.call('POST', `/api/v1/tenants/acme/acme-certificates/${row.id}/renew`, undefined, token);
+    expect(r.statusCode, r.body).toBe(429);
+    expect(r.json()).toMatchObject({ code: 'SY_ACME_RATE_LIMITED', details: [{ limit: 'ca_retry_after' }] });
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(3_500);
+    // Nothing moved: the worker still waits for the CA's time.
+    expect((await view(row.id)).nextAttemptAt).toBe(v.nextAttemptAt);
+  });
+});
+
 describe('a CA that accepts connections and never answers', () => {
   let blackhole: Server;
   const held: Socket[] = [];
@@ -147,9 +197,7 @@ describe('a CA that accepts connections and never answers', () => {
     blackhole = createServer((s) => void held.push(s));
     await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
     const url = `https://127.0.0.1:${(blackhole.address() as AddressInfo).port}/dir`;
-    const config = { ...h.config, acme: { ...h.config.acme!, directoryUrl: url } };
-    const ca = new AcmeCa(config.acme, h.app.prisma, config.keyring!, { requestTimeoutMs: 1_000 });
-    const { acme } = buildDomainServices(config, h.app.prisma, h.app.log, { ca, poke: () => {} });
+    const acme = serviceFor(url, { requestTimeoutMs: 1_000 });
     const row = await pendingRow('hung');
     const started = Date.now();
     const outcome = await Promise.race([

@@ -71,7 +71,7 @@ export interface RateCounts {
 
 export type RateDecision =
   | { ok: true }
-  | { ok: false; limit: 'certs_per_domain' | 'duplicates' | 'failed_validations'; message: string; retryAt: Date };
+  | { ok: false; limit: 'certs_per_domain' | 'duplicates' | 'failed_validations' | 'ca_retry_after'; message: string; retryAt: Date };
 
 /**
  * Whether one more order may be placed now. Refuses before the CA would: the CA's refusal

@@ -231,6 +231,13 @@ export class AcmeService {
         { message: `is ${row.state}`, state: row.state },
       ]);
     }
+    // The CA answered 429/503 with Retry-After: asking again sooner is what its limits punish
+    // (Let's Encrypt extends the block). The worker waits for it; so does "renew now".
+    const caRetryAt = (row.problem as { caRetryAt?: string } | null)?.caRetryAt;
+    if (caRetryAt && Date.parse(caRetryAt) > Date.now()) {
+      const retryAt = new Date(caRetryAt);
+      throw rateLimited({ ok: false, limit: 'ca_retry_after', message: `the CA asked not to be asked again for ${row.hostname} before ${retryAt.toISOString()} (Retry-After)`, retryAt }, null);
+    }
     const decision = await this.rateDecision(row.hostname, row.certificateId !== null);
     if (!decision.ok) throw rateLimited(decision, null);
     const updated = await this.deps.prisma.$transaction(async (tx) => {
@@ -596,7 +603,9 @@ export class AcmeService {
     const retryAfter = this.deps.ca?.takeRetryAfter() ?? null;
     const nextAttemptAt = f.retry === 'never' ? null : f.retry instanceof Date ? f.retry : new Date(Date.now() + backoffMs(attempts, cfg.retryBaseMs, retryAfter));
     const renewal = row.certificate !== null;
-    const problem = { ...f.problem, at: new Date().toISOString(), renewal };
+    // The CA's own "not before" is kept with the problem: `renew` must not ask sooner either.
+    const caRetryAt = retryAfter !== null ? { caRetryAt: new Date(Date.now() + retryAfter).toISOString() } : {};
+    const problem = { ...f.problem, at: new Date().toISOString(), renewal, ...caRetryAt };
     acmeCounters.failures.set(f.problem.type, (acmeCounters.failures.get(f.problem.type) ?? 0) + 1);
     this.deps.metrics?.acmeOrder(renewal ? 'renewal' : 'issuance', 'failed');
     // A failed renewal keeps the certificate in service (state issued, problem shown).
