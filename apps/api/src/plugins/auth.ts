@@ -42,6 +42,8 @@ export interface AuthOptions {
 
 /** Refresh last_used_at at most this often per token, to keep reads cheap. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** Tokens whose last write this process remembers; past it the memory starts over (one extra write each). */
+const LAST_USED_MEMORY = 10_000;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -57,6 +59,25 @@ export function sessionCookieName(secure: boolean): string {
 
 export const authPlugin = fp<AuthOptions>(async (app: FastifyInstance, opts) => {
   const adminHash = opts.adminToken ? Buffer.from(hashToken(opts.adminToken), 'hex') : null;
+  /**
+   * When this process last wrote each token's last_used_at. A burst of requests all read the
+   * same stale row before the first write lands, and each of them wrote (20 requests, 20
+   * writes); the memory is set before the write goes out, so one request writes. The write's
+   * own condition does the same across API replicas: a row written in the last minute is
+   * left alone.
+   */
+  const lastUsedWrites = new Map<string, number>();
+
+  function touchLastUsed(id: string, lastUsedAt: Date | null, now: number): void {
+    const written = Math.max(lastUsedAt?.getTime() ?? 0, lastUsedWrites.get(id) ?? 0);
+    if (now - written <= LAST_USED_RESOLUTION_MS) return;
+    if (lastUsedWrites.size >= LAST_USED_MEMORY) lastUsedWrites.clear();
+    lastUsedWrites.set(id, now);
+    const stale = new Date(now - LAST_USED_RESOLUTION_MS);
+    opts.prisma.apiToken
+      .updateMany({ where: { id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: stale } }] }, data: { lastUsedAt: new Date(now) } })
+      .catch(() => {});
+  }
 
   async function principalFor(token: string): Promise<Principal | null> {
     if (adminHash && timingSafeEqual(Buffer.from(hashToken(token), 'hex'), adminHash)) {
@@ -68,9 +89,7 @@ export const authPlugin = fp<AuthOptions>(async (app: FastifyInstance, opts) => 
     if (!row || !safeEqualHex(row.hash, hashToken(token))) return null;
     const now = Date.now();
     if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now)) return null;
-    if (!row.lastUsedAt || now - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      opts.prisma.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
-    }
+    touchLastUsed(row.id, row.lastUsedAt, now);
     if (row.role === 'platform-admin') {
       return { actorType: 'token', actorId: row.id, isPlatformAdmin: true, tenantRoles: new Map() };
     }

@@ -130,10 +130,20 @@ export class TokensService {
     if (mine !== 'platform-admin' && !roleAtLeast(mine, t.role as TenantRole)) {
       throw new AppError('SY_FORBIDDEN', `You cannot revoke a token with a role above your own (${mine})`);
     }
+    await this.revokeOnce(actor, t, tenant.id, 'token.revoke');
+  }
+
+  /**
+   * Revokes a token that is not revoked yet, with its audit event. Two concurrent revocations
+   * both read the row unrevoked: the write's own condition lets only the first one through,
+   * so the token keeps its first `revokedAt` and the trail records one revocation, not two.
+   */
+  private async revokeOnce(actor: Actor, t: ApiToken, tenantId: string | null, action: 'token.revoke' | 'platform_token.revoke'): Promise<void> {
     if (t.revokedAt) return;
     await this.prisma.$transaction(async (tx) => {
-      await tx.apiToken.update({ where: { id: t.id }, data: { revokedAt: new Date() } });
-      await recordAudit(tx, actor, { tenantId: tenant.id, action: 'token.revoke', targetType: 'api_token', targetId: t.id, changes: { prefix: { from: t.prefix, to: null } } });
+      const { count } = await tx.apiToken.updateMany({ where: { id: t.id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (count === 0) return;
+      await recordAudit(tx, actor, { tenantId, action, targetType: 'api_token', targetId: t.id, changes: { prefix: { from: t.prefix, to: null } } });
     });
   }
 
@@ -167,10 +177,6 @@ export class TokensService {
     requirePlatformAdmin(actor);
     const t = await this.prisma.apiToken.findFirst({ where: { id: tokenId, tenantId: null } });
     if (!t) throw new AppError('SY_TOKEN_NOT_FOUND');
-    if (t.revokedAt) return;
-    await this.prisma.$transaction(async (tx) => {
-      await tx.apiToken.update({ where: { id: t.id }, data: { revokedAt: new Date() } });
-      await recordAudit(tx, actor, { action: 'platform_token.revoke', targetType: 'api_token', targetId: t.id, changes: { prefix: { from: t.prefix, to: null } } });
-    });
+    await this.revokeOnce(actor, t, null, 'platform_token.revoke');
   }
 }
