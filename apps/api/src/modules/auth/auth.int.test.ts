@@ -54,6 +54,8 @@ describe('login', () => {
       const { requestId: _, ...rest } = r.json();
       expect(rest).toEqual({ statusCode: 401, code: 'SY_INVALID_CREDENTIALS', error: 'Unauthorized', message: 'The email address or password is wrong' });
     }
+    // Written after the answer (so its cost does not tell real accounts apart): wait for it.
+    await expect.poll(() => h.app.prisma.auditEvent.count({ where: { action: 'auth.login_failed' } })).toBe(2);
     const failed = await h.app.prisma.auditEvent.findMany({ where: { action: 'auth.login_failed' } });
     expect(failed.length).toBe(2); // the two real accounts; nothing is recorded for unknown addresses
     expect(JSON.stringify(failed.map((f) => f.changes))).not.toContain('wrong password');

@@ -1,10 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../../app.js';
-import { serializeCookie } from '../../lib/cookies.js';
+import { readCookie, serializeCookie } from '../../lib/cookies.js';
 import { errorResponses } from '../../lib/schemas.js';
 import { actorOf, sessionCookieName } from '../../plugins/auth.js';
 import { ChangePasswordBody, LoginBody, MeResponse } from './auth.schemas.js';
+import { sessionIdOf } from './sessions.js';
 
 export interface AuthRouteOptions {
   secureCookies: (request: FastifyRequest) => boolean;
@@ -34,7 +35,9 @@ export async function authRoutes(app: App, opts: AuthRouteOptions): Promise<void
     },
   }, async (req, reply) => {
     const ua = req.headers['user-agent'];
-    const { session, me } = await svc.login(req.body, { requestId: req.id, clientAddress: req.ip, userAgent: typeof ua === 'string' ? ua : null });
+    const presented = readCookie(req.headers.cookie, sessionCookieName(opts.secureCookies(req)));
+    const meta = { requestId: req.id, clientAddress: req.ip, userAgent: typeof ua === 'string' ? ua : null };
+    const { session, me } = await svc.login(req.body, meta, presented ? sessionIdOf(presented) : null);
     setSessionCookie(req, reply, session.cookie, app.services.sessions.maxAgeSeconds);
     reply.header('cache-control', 'no-store');
     return me;

@@ -51,6 +51,12 @@ export class AuthService {
     this.attemptsByAddress = new WindowCounter(limits.maxAttemptsPerAddress, limits.windowMs);
   }
 
+  /**
+   * Refuses an attempt over either budget, else counts it against both. The account's count
+   * is taken before the password is verified and given back only by a success (`reset`): a
+   * failure counted after the verification let any number of concurrent guesses pass the
+   * check while the first ones were still being verified.
+   */
   private throttle(accountKey: string, address: string): void {
     for (const d of [this.attemptsByAddress.check(addressKey(address)), this.failuresByAccount.check(accountKey)]) {
       if (!d.allowed) {
@@ -59,21 +65,30 @@ export class AuthService {
         });
       }
     }
+    this.attemptsByAddress.hit(addressKey(address));
+    this.failuresByAccount.hit(accountKey);
   }
 
-  async login(body: LoginBody, meta: RequestMeta): Promise<{ session: NewSession; me: MeResponse }> {
+  /**
+   * `presentedSessionId`: the session whose cookie the browser sent along, if any. It ends
+   * here — the new cookie replaces it in the browser, and a copy of the old one (taken on a
+   * shared computer, or planted) must not stay valid until it idles out.
+   */
+  async login(body: LoginBody, meta: RequestMeta, presentedSessionId: string | null = null): Promise<{ session: NewSession; me: MeResponse }> {
     const email = normalizeEmail(body.email);
     this.throttle(`login:${email}`, meta.clientAddress);
-    this.attemptsByAddress.hit(addressKey(meta.clientAddress));
     const user = await this.prisma.user.findUnique({ where: { email } });
     const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, body.password) : await verifyDummy(body.password);
     if (!ok || !user || user.disabledAt) {
-      this.failuresByAccount.hit(`login:${email}`);
       if (user) {
-        // Only for real accounts: a mistyped address field often holds a password.
-        await this.prisma.$transaction((tx) =>
-          recordAudit(tx, userActor(user, meta), { action: 'auth.login_failed', targetType: 'user', targetId: user.id, changes: { reason: user.disabledAt ? 'disabled' : 'password' } }),
-        );
+        // Only for real accounts: a mistyped address field often holds a password. Not awaited:
+        // an unknown address has no such write, so waiting for it would tell the two apart by
+        // the time of the answer (a failed login changes nothing that the event must commit with).
+        this.prisma
+          .$transaction((tx) =>
+            recordAudit(tx, userActor(user, meta), { action: 'auth.login_failed', targetType: 'user', targetId: user.id, changes: { reason: user.disabledAt ? 'disabled' : 'password' } }),
+          )
+          .catch(() => {});
       }
       throw new AppError('SY_INVALID_CREDENTIALS');
     }
@@ -81,6 +96,7 @@ export class AuthService {
     const actor = userActor(user, meta);
     const session = await this.prisma.$transaction(async (tx) => {
       const now = new Date();
+      if (presentedSessionId) await tx.session.deleteMany({ where: { id: presentedSessionId } });
       // Housekeeping: the user's own ended sessions go when they sign in again.
       await this.sessions.pruneUser(tx, user.id);
       await tx.user.update({ where: { id: user.id }, data: { lastLoginAt: now } });
@@ -130,12 +146,10 @@ export class AuthService {
     const userId = requireUser(actor);
     const key = `password:${userId}`;
     this.throttle(key, actor.clientAddress);
-    this.attemptsByAddress.hit(addressKey(actor.clientAddress));
     const user = await this.prisma.user.findUnique({ where: { id: userId } });
     if (!user) throw new AppError('SY_UNAUTHENTICATED');
     const ok = user.passwordHash ? await verifyPassword(user.passwordHash, body.currentPassword) : await verifyDummy(body.currentPassword);
     if (!ok) {
-      this.failuresByAccount.hit(key);
       throw new AppError('SY_VALIDATION', 'body.currentPassword is not your current password', [
         { field: 'body.currentPassword', message: 'is not your current password' },
       ]);
