@@ -394,6 +394,32 @@ describe('direct TLS (sslnegotiation=direct, ALPN postgresql) in terminate mode'
     await client.end();
   });
 
+  it('on the tls listener, node-postgres (direct TLS) cancels in plaintext to the same port', async () => {
+    // A client given the tls listener's connection string (sslnegotiation=direct) sends its
+    // cancel there too, in plaintext — node-postgres, and libpq's PQcancel (psql's Ctrl-C).
+    // The tls listener used to close it unread, so the query ran on.
+    const created = await api.call('POST', '/api/v1/tenants/acme/databases', { name: 'direct', engine: 'postgres', upstream: { host: '127.0.0.1', port: postgres.port } }, token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const a = await access('direct', { enabled: true, tlsMode: 'terminate', upstreamTls: false, listener: 'tls' });
+    expect(a.body.port).toBe(proxy.ports.tls);
+    const client = new pg.Client({ host: '127.0.0.1', port: proxy.ports.tls, ...login, ssl: { servername: host('direct'), ca: platformCa }, sslnegotiation: 'direct' });
+    await client.connect();
+    const query = new pg.Query('select pg_sleep(30) /* tls listener */');
+    const result = new Promise<(Error & { code?: string }) | null>((resolve) => {
+      query.on('error', resolve);
+      query.on('end', () => resolve(null));
+    });
+    client.query(query);
+    await sleeping('select pg_sleep(30) /* tls listener */%');
+    const canceller = new pg.Client({ host: '127.0.0.1', port: proxy.ports.tls }) as unknown as { cancel(c: pg.Client, q: pg.Query): void };
+    canceller.cancel(client, query);
+    const err = await Promise.race([result, new Promise<'not cancelled'>((r) => setTimeout(() => r('not cancelled'), 10_000))]);
+    expect(err).not.toBe('not cancelled');
+    expect((err as { code?: string } | null)?.code).toBe('57014');
+    await client.end();
+    expect((await access('direct', { enabled: false })).status).toBe(200);
+  });
+
   it('the longest StartupMessage PostgreSQL accepts (10,004 bytes: 10,000 after the length word) reaches a session', async () => {
     // 50 bytes of header, user, database and the options name around the value.
     const options = `-c search_path=${'x'.repeat(10004 - 50 - 15)}`;

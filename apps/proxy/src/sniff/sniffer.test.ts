@@ -75,13 +75,22 @@ describe('TlsSniffer', () => {
       }
     });
 
-    it('says nothing to anything else that starts with 0x00: bytes pipelined after the SSLRequest, a second SSLRequest, GSSENC, cancel, garbage', () => {
+    it('hands a plaintext CancelRequest over with its key, at every split offset (a direct-TLS client cancels on the port it used)', () => {
+      for (const n of [4, 32, 256]) {
+        const key = Buffer.alloc(n, n);
+        const cancel = buildCancelRequest(0x01234567, key);
+        for (let cut = 0; cut < cancel.length; cut++) {
+          expect(run(new TlsSniffer(16384), cancel, [cut])).toEqual([{ type: 'cancel', processId: 0x01234567, secretKey: key }]);
+        }
+      }
+    });
+
+    it('says nothing to anything else that starts with 0x00: bytes pipelined after the SSLRequest, a second SSLRequest, GSSENC, garbage', () => {
       expect(run(new TlsSniffer(16384), Buffer.concat([buildSslRequest(), startup]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
       const twice = new TlsSniffer(16384);
       expect(twice.feed(buildSslRequest())).toEqual({ type: 'reply', bytes: Buffer.from('N') });
       expect(twice.feed(buildSslRequest())).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'postgres-ssl-request' });
       expect(run(new TlsSniffer(16384), buildGssEncRequest())).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
-      expect(run(new TlsSniffer(16384), buildCancelRequest(1, Buffer.alloc(4)))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
       expect(run(new TlsSniffer(16384), Buffer.from([0, 0, 0, 3, 1, 2]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
     });
 

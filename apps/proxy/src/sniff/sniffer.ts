@@ -123,7 +123,10 @@ class HelloReader {
  * CVE-2024-10977 fix) does not show: sslmode=prefer, libpq's default, then sends its
  * StartupMessage in plaintext and reads that ErrorResponse; sslmode=require and stricter stop
  * at "server does not support SSL, but SSL was required", which at least names the step that
- * failed. Nothing else is answered (GSSENCRequest, CancelRequest, malformed packets, bytes
+ * failed. A plaintext CancelRequest is handed over like on `postgres` listeners: a client
+ * given this port's connection string (direct TLS) sends its cancel here, in plaintext
+ * (node-postgres; libpq's PQcancel, i.e. psql's Ctrl-C), and a terminate-mode session's key is
+ * routable (pg/cancel.ts). Nothing else is answered (GSSENCRequest, malformed packets, bytes
  * pipelined after the SSLRequest, a second SSLRequest): those close silently as before.
  *
  * Another, decided only once the hello path has refused the bytes as not TLS: a plain HTTP
@@ -171,6 +174,7 @@ export class TlsSniffer implements Sniffer {
     if (r.status === 'need-more') return NEED_MORE;
     if (r.status === 'error') return { type: 'refuse', code: 'not_tls', speak: 'none', detail: r.code };
     if (r.value.kind === 'startup') return { type: 'refuse', code: 'postgres_on_tls_port', speak: 'postgres', detail: 'postgres-startup' };
+    if (r.value.kind === 'cancel-request') return { type: 'cancel', processId: r.value.processId, secretKey: r.value.secretKey };
     if (r.value.kind === 'ssl-request' && !this.sslRefused && view.length === r.consumed) {
       this.sslRefused = true;
       this.pg.reset();
