@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDomainServices } from '../../app.js';
 import { createHarness, seedTenant, type Harness } from '../../testing/harness.js';
 import { AcmeCa } from './acme.ca.js';
+import { AcmeWorker } from './acme.worker.js';
 
 let h: Harness;
 let token: string;
@@ -187,16 +188,19 @@ describe('a CA that answers 429 with Retry-After', () => {
 describe('a CA that accepts connections and never answers', () => {
   let blackhole: Server;
   const held: Socket[] = [];
+  const blackholeUrl = () => `https://127.0.0.1:${(blackhole.address() as AddressInfo).port}/dir`;
+  beforeAll(async () => {
+    // Accepts, reads, never writes a byte: not even the TLS handshake completes.
+    blackhole = createServer((s) => void held.push(s));
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+  });
   afterAll(async () => {
     for (const s of held) s.destroy();
     await new Promise<void>((r) => (blackhole ? blackhole.close(() => r()) : r()));
   });
 
   it('gives up on the request at the deadline and records switchyard:caUnreachable, instead of holding the worker (and its lease) forever', async () => {
-    // Accepts, reads, never writes a byte: not even the TLS handshake completes.
-    blackhole = createServer((s) => void held.push(s));
-    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
-    const url = `https://127.0.0.1:${(blackhole.address() as AddressInfo).port}/dir`;
+    const url = blackholeUrl();
     const acme = serviceFor(url, { requestTimeoutMs: 1_000 });
     const row = await pendingRow('hung');
     const started = Date.now();
@@ -212,5 +216,22 @@ describe('a CA that accepts connections and never answers', () => {
     expect(v.problem.detail).toContain(url);
     expect(v.problem.detail).toMatch(/timeout|1000 ms/i);
     expect(Date.parse(v.nextAttemptAt)).toBeGreaterThan(Date.now());
+  });
+
+  it('ends the worker pass at the first unreachable CA: the other due rows wait, untouched, for the next pass', async () => {
+    const acme = serviceFor(blackholeUrl(), { requestTimeoutMs: 300 });
+    const rows = [await pendingRow('down1'), await pendingRow('down2'), await pendingRow('down3')];
+    const worker = new AcmeWorker(h.app.prisma, acme, 3_600_000, h.app.log);
+    await worker.poke();
+    await worker.stop();
+    const views = await Promise.all(rows.map((r) => view(r.id)));
+    // One attempt says the CA is unreachable; asking it for each of hundreds of due names
+    // would only pile up failures, audit events and timeouts while new requests wait.
+    expect(views.map((v) => [v.state, v.attempts, v.problem?.type ?? null])).toEqual([
+      ['failed', 1, 'switchyard:caUnreachable'],
+      ['pending', 0, null],
+      ['pending', 0, null],
+    ]);
+    expect(Date.parse(views[1].nextAttemptAt)).toBeLessThanOrEqual(Date.now());
   });
 });

@@ -409,8 +409,11 @@ export class AcmeService {
     return moved;
   }
 
-  /** One order (first issuance or renewal) for one host name, start to finish. */
-  async process(row: Row, isLeader: () => boolean = () => true): Promise<void> {
+  /**
+   * One order (first issuance or renewal) for one host name, start to finish. `ca-unreachable`:
+   * it failed because the CA gave no answer, which the next due row would meet too.
+   */
+  async process(row: Row, isLeader: () => boolean = () => true): Promise<'done' | 'ca-unreachable'> {
     const cfg = this.cfg;
     const renewal = row.certificate !== null;
     const actor = systemActor(`acme-${row.id}`);
@@ -449,7 +452,9 @@ export class AcmeService {
       await this.store(actor, row, chainPem, key);
     } catch (err) {
       await this.fail(actor, row, err, cfg);
+      if (err instanceof CaUnreachableError) return 'ca-unreachable';
     }
+    return 'done';
   }
 
   /**

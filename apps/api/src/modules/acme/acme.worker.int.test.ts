@@ -27,7 +27,7 @@ afterAll(async () => {
 
 function recorder() {
   const passes: number[] = [];
-  return { passes, service: { due: async () => (passes.push(Date.now()), []), process: async () => {}, pruneEvents: async () => {}, recheckRenewalInfo: async () => 0 } };
+  return { passes, service: { due: async () => (passes.push(Date.now()), []), process: async () => 'done' as const, pruneEvents: async () => {}, recheckRenewalInfo: async () => 0 } };
 }
 
 describe('AcmeWorker lease', () => {
