@@ -143,21 +143,23 @@ describe('a CA that forgot the platform account', () => {
   });
 });
 
-describe('a CA that answers 429 with Retry-After', () => {
+describe('a CA that answers 429 or 503 with Retry-After', () => {
   let front: HttpsServer;
-  afterAll(() => new Promise<void>((r) => (front ? front.close(() => r()) : r())));
-
-  it('keeps "renew now" from asking the CA again before its Retry-After', async () => {
+  /** What the front answers to new orders (null: pebble's own answer). */
+  let newOrder: { status: number; type: string; detail: string } | null = null;
+  let refused = 0;
+  const frontUrl = () => `https://127.0.0.1:${(front.address() as AddressInfo).port}/dir`;
+  beforeAll(async () => {
     // An HTTPS front to pebble that refuses new orders as Let's Encrypt does under its
-    // per-account limit; everything else is forwarded (pebble builds its URLs from Host).
+    // per-account limit (429) or in maintenance (503); everything else is forwarded (pebble
+    // builds its URLs from Host).
     const leaf = testCert(['127.0.0.1']);
-    let refused = 0;
     front = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
-      if (req.method === 'POST' && req.url === '/order-plz') {
+      if (newOrder && req.method === 'POST' && req.url === '/order-plz') {
         refused++;
         req.resume();
-        res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '3600', 'replay-nonce': 'x' });
-        res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently', status: 429 }));
+        res.writeHead(newOrder.status, { 'content-type': 'application/problem+json', 'retry-after': '3600', 'replay-nonce': 'x' });
+        res.end(JSON.stringify(newOrder));
         return;
       }
       const up = httpsRequest({ host: '127.0.0.1', port: acmePort, method: req.method, path: req.url, headers: req.headers, ca: testCa().certPem }, (ur) => {
@@ -168,7 +170,13 @@ describe('a CA that answers 429 with Retry-After', () => {
       req.pipe(up);
     });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-    const acme = serviceFor(`https://127.0.0.1:${(front.address() as AddressInfo).port}/dir`);
+  });
+  afterAll(() => new Promise<void>((r) => (front ? front.close(() => r()) : r())));
+
+  it('keeps "renew now" from asking the CA again before its Retry-After', async () => {
+    newOrder = { status: 429, type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently' };
+    refused = 0;
+    const acme = serviceFor(frontUrl());
     const row = await pendingRow('limited');
     await acme.process(row);
     expect(refused).toBe(1);
@@ -182,6 +190,25 @@ describe('a CA that answers 429 with Retry-After', () => {
     expect(Number(r.headers['retry-after'])).toBeGreaterThan(3_500);
     // Nothing moved: the worker still waits for the CA's time.
     expect((await view(row.id)).nextAttemptAt).toBe(v.nextAttemptAt);
+  });
+
+  it('a CA in maintenance (503) ends the worker pass: the other due rows are not sent to it', async () => {
+    newOrder = { status: 503, type: 'urn:ietf:params:acme:error:serverInternal', detail: 'the service is down for maintenance' };
+    refused = 0;
+    const rows = [await pendingRow('maint1'), await pendingRow('maint2'), await pendingRow('maint3')];
+    const worker = new AcmeWorker(h.app.prisma, serviceFor(frontUrl()), 3_600_000, h.app.log);
+    await worker.poke();
+    await worker.stop();
+    expect(refused).toBe(1);
+    const views = await Promise.all(rows.map((r) => view(r.id)));
+    expect(views.map((v) => [v.state, v.attempts, v.problem?.type ?? null])).toEqual([
+      ['failed', 1, 'urn:ietf:params:acme:error:serverInternal'],
+      ['pending', 0, null],
+      ['pending', 0, null],
+    ]);
+    newOrder = null;
+    // Withdrawn, so the next tests' passes start with their own rows.
+    for (const r of rows) expect((await h.call('DELETE', `/api/v1/tenants/acme/acme-certificates/${r.id}`, undefined, token)).statusCode).toBe(204);
   });
 });
 

@@ -411,7 +411,8 @@ export class AcmeService {
 
   /**
    * One order (first issuance or renewal) for one host name, start to finish. `ca-unreachable`:
-   * it failed because the CA gave no answer, which the next due row would meet too.
+   * it failed because the CA gave no answer or said it is unavailable (503), which the next
+   * due row would meet too.
    */
   async process(row: Row, isLeader: () => boolean = () => true): Promise<'done' | 'ca-unreachable'> {
     const cfg = this.cfg;
@@ -451,8 +452,9 @@ export class AcmeService {
       const chainPem = await client.getCertificate(finalized);
       await this.store(actor, row, chainPem, key);
     } catch (err) {
-      await this.fail(actor, row, err, cfg);
-      if (err instanceof CaUnreachableError) return 'ca-unreachable';
+      const problem = await this.fail(actor, row, err, cfg);
+      // No answer, or 503 (RFC 8555 §6.6: the server is unavailable; Let's Encrypt in maintenance).
+      if (err instanceof CaUnreachableError || problem?.status === 503) return 'ca-unreachable';
     }
     return 'done';
   }
@@ -588,7 +590,8 @@ export class AcmeService {
     this.deps.log.info({ hostname: row.hostname, notAfter: info.notAfter, renewAt, ari: ari !== null }, row.certificate ? 'ACME certificate renewed' : 'ACME certificate issued');
   }
 
-  private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<void> {
+  /** Records the failure; returns the problem recorded (null: the request was withdrawn). */
+  private async fail(actor: Actor, row: Row, err: unknown, cfg: AcmeConfig): Promise<AcmeProblem | null> {
     // The request was withdrawn while the order ran (its route disabled, renamed, switched to
     // passthrough or deleted: acme.lifecycle.ts deletes the row): whatever failed failed for
     // that reason. Nothing to record, retry or count; not an error.
@@ -598,7 +601,7 @@ export class AcmeService {
       this.deps.ca?.takeProblem();
       this.deps.ca?.takeRetryAfter();
       this.deps.log.info({ hostname: row.hostname, step: (err as Error).message }, 'ACME order dropped: its request was withdrawn while it ran');
-      return;
+      return null;
     }
     // The CA's own problem document when its answer failed the call, else what the error says.
     const caProblem = this.deps.ca?.takeProblem() ?? null;
@@ -622,6 +625,7 @@ export class AcmeService {
     if (f.validation) await this.event(row.hostname, 'failed_validation', f.problem.type);
     await this.audit(actor, row, 'acme.fail', { problem: { from: null, to: problem }, nextAttemptAt: { from: null, to: nextAttemptAt?.toISOString() ?? null } }).catch(() => {});
     this.deps.log.warn({ hostname: row.hostname, problem: f.problem, nextAttemptAt }, renewal ? 'ACME renewal failed; the current certificate stays in service' : 'ACME order failed');
+    return f.problem;
   }
 
   private async event(hostname: string, kind: 'order' | 'issued' | 'failed_validation', reason?: string): Promise<void> {
