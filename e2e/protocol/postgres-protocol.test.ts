@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createTestDatabase, type TestDatabase } from '@switchyard/testkit';
-import { buildCancelRequest, buildGssEncRequest, buildSslRequest, PG_PROTOCOL_3_0, PG_PROTOCOL_3_2 } from '@switchyard/wire';
+import { buildCancelRequest, buildGssEncRequest, buildSslRequest, buildStartupMessage, parseBackendMessage, parseErrorFields, PG_PROTOCOL_3_0, PG_PROTOCOL_3_2 } from '@switchyard/wire';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgStartup, PgError, type PgSession } from '../support/pg-frontend.js';
@@ -87,6 +87,24 @@ describe('negotiation', () => {
     const session = await pgStartup(await tls(s), { ...login, protocolVersion: PG_PROTOCOL_3_0 });
     expect(await session.query('select 1')).toEqual([['1']]);
     session.close();
+  });
+
+  it('on the tls port, libpq’s GSSENCRequest (gssencmode=prefer with a Kerberos ticket) gets N, then SSLRequest N, then its StartupMessage the error naming the postgres port', async () => {
+    // The tls port used to close the connection on a GSSENCRequest, and libpq gave up with
+    // "server closed the connection unexpectedly" before reaching the readable error.
+    const s = await tcp(proxy.ports.tls);
+    s.write(buildGssEncRequest());
+    expect(await readByte(s)).toBe('N');
+    s.write(buildSslRequest());
+    expect(await readByte(s)).toBe('N');
+    s.end(buildStartupMessage(login));
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    const r = parseBackendMessage(Buffer.concat(chunks));
+    expect(r.status).toBe('ok');
+    if (r.status !== 'ok') return;
+    expect(r.value.type).toBe('E');
+    expect(parseErrorFields(r.value.body)).toMatchObject({ C: '28000', M: expect.stringContaining('expects TLS from the first byte') });
   });
 
   it('direct TLS with ALPN postgresql reaches PostgreSQL 18, which negotiates ALPN itself (node-postgres sslnegotiation=direct)', async () => {

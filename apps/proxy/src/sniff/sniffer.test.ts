@@ -75,6 +75,25 @@ describe('TlsSniffer', () => {
       }
     });
 
+    it('answers a GSSENCRequest with N once, then the SSLRequest with N and the StartupMessage with the error, at every split offset', () => {
+      const gss = buildGssEncRequest();
+      const ssl = buildSslRequest();
+      for (let cut = 0; cut < startup.length; cut++) {
+        const sniffer = new TlsSniffer(16384);
+        expect(run(sniffer, gss, [cut])).toEqual([{ type: 'reply', bytes: Buffer.from('N') }]);
+        expect(run(sniffer, ssl, [cut])).toEqual([{ type: 'reply', bytes: Buffer.from('N') }]);
+        expect(run(sniffer, startup, [cut])).toEqual([wrongPort]);
+      }
+      // Each negotiation once, GSSAPI first, nothing pipelined.
+      const twice = new TlsSniffer(16384);
+      twice.feed(gss);
+      expect(twice.feed(gss)).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'postgres-gssenc-request' });
+      const late = new TlsSniffer(16384);
+      late.feed(ssl);
+      expect(late.feed(gss)).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'postgres-gssenc-request' });
+      expect(run(new TlsSniffer(16384), Buffer.concat([gss, ssl]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
+    });
+
     it('hands a plaintext CancelRequest over with its key, at every split offset (a direct-TLS client cancels on the port it used)', () => {
       for (const n of [4, 32, 256]) {
         const key = Buffer.alloc(n, n);
@@ -85,12 +104,11 @@ describe('TlsSniffer', () => {
       }
     });
 
-    it('says nothing to anything else that starts with 0x00: bytes pipelined after the SSLRequest, a second SSLRequest, GSSENC, garbage', () => {
+    it('says nothing to anything else that starts with 0x00: bytes pipelined after the SSLRequest, a second SSLRequest, garbage', () => {
       expect(run(new TlsSniffer(16384), Buffer.concat([buildSslRequest(), startup]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
       const twice = new TlsSniffer(16384);
       expect(twice.feed(buildSslRequest())).toEqual({ type: 'reply', bytes: Buffer.from('N') });
       expect(twice.feed(buildSslRequest())).toMatchObject({ type: 'refuse', code: 'not_tls', speak: 'none', detail: 'postgres-ssl-request' });
-      expect(run(new TlsSniffer(16384), buildGssEncRequest())).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
       expect(run(new TlsSniffer(16384), Buffer.from([0, 0, 0, 3, 1, 2]))).toMatchObject([{ type: 'refuse', code: 'not_tls', speak: 'none' }]);
     });
 

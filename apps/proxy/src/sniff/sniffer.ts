@@ -123,11 +123,13 @@ class HelloReader {
  * CVE-2024-10977 fix) does not show: sslmode=prefer, libpq's default, then sends its
  * StartupMessage in plaintext and reads that ErrorResponse; sslmode=require and stricter stop
  * at "server does not support SSL, but SSL was required", which at least names the step that
- * failed. A plaintext CancelRequest is handed over like on `postgres` listeners: a client
+ * failed. A GSSENCRequest before it (libpq with a Kerberos ticket) gets 'N' too, once, as a
+ * PostgreSQL server without GSSAPI answers it. A plaintext CancelRequest is handed over like on `postgres` listeners: a client
  * given this port's connection string (direct TLS) sends its cancel here, in plaintext
  * (node-postgres; libpq's PQcancel, i.e. psql's Ctrl-C), and a terminate-mode session's key is
- * routable (pg/cancel.ts). Nothing else is answered (GSSENCRequest, malformed packets, bytes
- * pipelined after the SSLRequest, a second SSLRequest): those close silently as before.
+ * routable (pg/cancel.ts). Nothing else is answered (a second GSSENCRequest or SSLRequest,
+ * a GSSENCRequest after the SSLRequest, malformed packets, bytes pipelined after either):
+ * those close silently as before.
  *
  * Another, decided only once the hello path has refused the bytes as not TLS: a plain HTTP
  * request (`curl http://<name>:<tls port>/`, an `http://` URL for an HTTPS app). Closing it
@@ -142,6 +144,7 @@ export class TlsSniffer implements Sniffer {
   /** Plaintext PostgreSQL (first byte 0x00): its startup bytes; null on the hello path. */
   private pg: ByteAccumulator | null = null;
   private sslRefused = false;
+  private gssRefused = false;
   constructor(maxHelloBytes: number) {
     this.reader = new HelloReader(maxHelloBytes);
   }
@@ -177,6 +180,13 @@ export class TlsSniffer implements Sniffer {
     if (r.value.kind === 'cancel-request') return { type: 'cancel', processId: r.value.processId, secretKey: r.value.secretKey };
     if (r.value.kind === 'ssl-request' && !this.sslRefused && view.length === r.consumed) {
       this.sslRefused = true;
+      this.pg.reset();
+      return { type: 'reply', bytes: PG_SSL_REFUSE };
+    }
+    // libpq negotiates GSSAPI encryption before TLS (gssencmode=prefer, its default, once it
+    // holds a Kerberos ticket) and gives up if the connection closes instead of answering.
+    if (r.value.kind === 'gssenc-request' && !this.gssRefused && !this.sslRefused && view.length === r.consumed) {
+      this.gssRefused = true;
       this.pg.reset();
       return { type: 'reply', bytes: PG_SSL_REFUSE };
     }
