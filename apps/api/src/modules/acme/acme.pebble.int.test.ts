@@ -88,7 +88,23 @@ beforeAll(async () => {
     async (app) => app.services.acmeWorker?.stop(),
   );
   ({ token } = await seedTenant(h));
+  await standInProxy(true);
 });
+
+/**
+ * A proxy row that says it is live and has applied every config version: pebble validates
+ * nothing here, so no real proxy has to answer. The test about "no live proxy" removes it.
+ */
+async function standInProxy(live: boolean): Promise<void> {
+  if (!live) {
+    await h.app.prisma.proxyInstance.deleteMany({ where: { id: 'stand-in' } });
+    return;
+  }
+  const now = new Date();
+  await h.app.prisma.proxyInstance.create({
+    data: { id: 'stand-in', hostname: 'stand-in', pid: 1, version: 'test', appliedVersion: BigInt(Number.MAX_SAFE_INTEGER), startedAt: now, heartbeatAt: new Date(now.getTime() + 86_400_000) },
+  });
+}
 
 afterAll(async () => {
   await stopPebble();
@@ -113,6 +129,24 @@ function serviceFor(directoryUrl: string, opts?: ConstructorParameters<typeof Ac
   const ca = new AcmeCa(config.acme, h.app.prisma, config.keyring!, opts);
   return buildDomainServices(config, h.app.prisma, h.app.log, { ca, poke: () => {} }).acme;
 }
+
+describe('no live proxy', () => {
+  it('does not ask the CA to validate a challenge nothing would answer (a failed validation it would count)', async () => {
+    const row = await pendingRow('noproxy');
+    await standInProxy(false);
+    try {
+      await h.app.services.acme.process(row);
+    } finally {
+      await standInProxy(true);
+    }
+    const v = await view(row.id);
+    // Pebble validates everything here: had it been asked, the order would have been issued.
+    expect(v).toMatchObject({ state: 'failed', certificate: null, problem: { type: 'switchyard:notPropagated' } });
+    expect(v.problem.detail).toContain('no live proxy');
+    expect(await h.app.prisma.acmeChallenge.count({ where: { hostname: row.hostname } })).toBe(0);
+    expect(await h.app.prisma.acmeEvent.count({ where: { hostname: row.hostname, kind: 'failed_validation' } })).toBe(0);
+  });
+});
 
 describe('a CA that forgot the platform account', () => {
   it('registers the stored key again and issues, instead of failing every order with accountDoesNotExist', async () => {

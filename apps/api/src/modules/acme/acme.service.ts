@@ -505,13 +505,18 @@ export class AcmeService {
       // A live proxy that has not applied the version is not ready: the CA is not asked (a
       // validator reaching it would fail, and failed validations are rate-limited), the
       // authorization is given up and the order retried later.
+      // No live proxy at all (every proxy down or restarting, heartbeats stale) is no better:
+      // nothing would answer, and the CA used to be asked anyway.
       const p = await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs, 'acme');
-      if (p.state !== 'applied' && p.state !== 'no-proxies') {
+      if (p.state !== 'applied') {
         const lagging = p.proxies.filter((x) => !x.applied).map((x) => x.id);
         await client.deactivateAuthorization(authz).catch(() => {});
         throw new AcmeFailure({
           type: 'switchyard:notPropagated',
-          detail: `proxies ${lagging.join(', ')} had not applied the challenge (config version ${version}) after ${this.deps.propagationTimeoutMs} ms; the CA was not asked to validate`,
+          detail:
+            p.state === 'no-proxies'
+              ? `no live proxy (heartbeat within PROXY_LIVENESS_MS) would answer the challenge; the CA was not asked to validate`
+              : `proxies ${lagging.join(', ')} had not applied the challenge (config version ${version}) after ${this.deps.propagationTimeoutMs} ms; the CA was not asked to validate`,
         });
       }
       await client.completeChallenge(challenge);
