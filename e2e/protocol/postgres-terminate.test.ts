@@ -155,6 +155,25 @@ async function connectError(config: pg.ClientConfig): Promise<{ code?: string; m
   throw new Error('expected the connection to be refused');
 }
 
+/**
+ * Runs `select pg_sleep(30)` on `client` and, once it sleeps, cancels it the way node-postgres
+ * does: a plaintext CancelRequest on a new connection to `port`, like libpq's PQcancel
+ * (pg.Client#cancel is public in node-postgres 8 but missing from @types/pg). Resolves with
+ * the query's SQLSTATE, null if it ended normally, or 'not cancelled' after 10 s.
+ */
+async function sleepAndCancel(client: pg.Client, port: number, tag: string): Promise<string | null | undefined> {
+  const query = new pg.Query(`select pg_sleep(30) /* ${tag} */`);
+  const result = new Promise<string | null | undefined>((resolve) => {
+    query.on('error', (err: Error & { code?: string }) => resolve(err.code));
+    query.on('end', () => resolve(null));
+  });
+  client.query(query);
+  await sleeping(`select pg_sleep(30) /* ${tag} */%`);
+  const canceller = new pg.Client({ host: '127.0.0.1', port }) as unknown as { cancel(c: pg.Client, q: pg.Query): void };
+  canceller.cancel(client, query);
+  return Promise.race([result, new Promise<string>((r) => setTimeout(() => r('not cancelled'), 10_000))]);
+}
+
 const verbose = (conn: string, sql: string) => run('psql', ['-X', '-A', '-t', '-v', 'VERBOSITY=verbose', '-c', sql, conn], { env: { PGPASSWORD: 'postgres' } });
 
 describe('cancel in terminate mode', () => {
@@ -189,19 +208,7 @@ describe('cancel in terminate mode', () => {
     const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     // The key the client holds is not the backend's.
     expect((client as unknown as { processID: number }).processID).not.toBe(pid);
-    const query = new pg.Query('select pg_sleep(30) /* node */');
-    const result = new Promise<(Error & { code?: string }) | null>((resolve) => {
-      query.on('error', resolve);
-      query.on('end', () => resolve(null));
-    });
-    client.query(query);
-    await sleeping('select pg_sleep(30) /* node */%');
-    // pg's cancel opens a plaintext connection and sends a CancelRequest, like libpq's PQcancel.
-    // (pg.Client#cancel is public in node-postgres 8 but missing from @types/pg.)
-    const canceller = new pg.Client({ host: '127.0.0.1', port: proxy.ports.postgres }) as unknown as { cancel(c: pg.Client, q: pg.Query): void };
-    canceller.cancel(client, query);
-    const err = await result;
-    expect(err?.code).toBe('57014');
+    expect(await sleepAndCancel(client, proxy.ports.postgres, 'node')).toBe('57014');
     expect((await client.query<{ v: number }>('select 1 as v')).rows[0]!.v).toBe(1);
     await client.end();
   });
@@ -404,18 +411,7 @@ describe('direct TLS (sslnegotiation=direct, ALPN postgresql) in terminate mode'
     expect(a.body.port).toBe(proxy.ports.tls);
     const client = new pg.Client({ host: '127.0.0.1', port: proxy.ports.tls, ...login, ssl: { servername: host('direct'), ca: platformCa }, sslnegotiation: 'direct' });
     await client.connect();
-    const query = new pg.Query('select pg_sleep(30) /* tls listener */');
-    const result = new Promise<(Error & { code?: string }) | null>((resolve) => {
-      query.on('error', resolve);
-      query.on('end', () => resolve(null));
-    });
-    client.query(query);
-    await sleeping('select pg_sleep(30) /* tls listener */%');
-    const canceller = new pg.Client({ host: '127.0.0.1', port: proxy.ports.tls }) as unknown as { cancel(c: pg.Client, q: pg.Query): void };
-    canceller.cancel(client, query);
-    const err = await Promise.race([result, new Promise<'not cancelled'>((r) => setTimeout(() => r('not cancelled'), 10_000))]);
-    expect(err).not.toBe('not cancelled');
-    expect((err as { code?: string } | null)?.code).toBe('57014');
+    expect(await sleepAndCancel(client, proxy.ports.tls, 'tls listener')).toBe('57014');
     await client.end();
     expect((await access('direct', { enabled: false })).status).toBe(200);
   });
