@@ -504,9 +504,8 @@ export class AcmeService {
       // several vantage points, any of which may reach any proxy).
       // A live proxy that has not applied the version is not ready: the CA is not asked (a
       // validator reaching it would fail, and failed validations are rate-limited), the
-      // authorization is given up and the order retried later.
-      // No live proxy at all (every proxy down or restarting, heartbeats stale) is no better:
-      // nothing would answer, and the CA used to be asked anyway.
+      // authorization is given up and the order retried later. No live proxy at all (the
+      // fleet down or restarting, heartbeats stale) is no better: nothing would answer.
       const p = await this.deps.propagation.waitFor(version, this.deps.propagationTimeoutMs, 'acme');
       if (p.state !== 'applied') {
         const lagging = p.proxies.filter((x) => !x.applied).map((x) => x.id);

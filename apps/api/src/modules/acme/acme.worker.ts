@@ -103,10 +103,9 @@ export class AcmeWorker {
           if (this.stopped || !this.isLeader()) return;
           tried.add(row.id);
           // The CA gave no answer (down, or silent until the request deadline) or said it is
-          // unavailable (503): every other
-          // due row would meet the same, each recording a failure and costing a timeout while
-          // new requests wait. They stay due, untouched, for the next pass (one row per pass
-          // while the CA is away; the failed one backs off).
+          // unavailable (503): every other due row would meet the same, each recording a
+          // failure and costing a timeout while new requests wait. They stay due, untouched,
+          // for the next pass (one row per pass while the CA is away; the failed one backs off).
           if ((await this.service.process(row, this.isLeader)) === 'ca-unreachable') {
             this.log.warn({ hostname: row.hostname, due: due.length }, 'ACME CA unreachable or unavailable; the other due rows wait for the next pass');
             return;
