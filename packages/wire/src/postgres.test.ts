@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fuzz } from '@switchyard/testkit/fuzz';
 import { describe, expect, it } from 'vitest';
 import {
   buildCancelRequest,
@@ -12,6 +13,7 @@ import {
   PG_MAX_STARTUP_PACKET_LENGTH,
   PG_PROTOCOL_3_2,
   SqlState,
+  withStartupParameter,
 } from './postgres.js';
 
 describe('parseStartupPacket', () => {
@@ -98,5 +100,45 @@ describe('buildErrorResponse', () => {
     if (r.status !== 'ok') return;
     expect(r.value.type).toBe('E');
     expect(parseErrorFields(r.value.body)).toEqual({ S: 'FATAL', V: 'FATAL', C: '08004', M: 'nope', D: 'd', H: 'h' });
+  });
+});
+
+describe('withStartupParameter', () => {
+  /** A StartupMessage from raw key/value bytes (values need not be UTF-8). */
+  const raw = (pairs: Array<[string, Buffer]>, version = 196608): Buffer => {
+    const body = Buffer.concat([...pairs.flatMap(([k, v]) => [Buffer.from(`${k}\0`), v, Buffer.from([0])]), Buffer.from([0])]);
+    const head = Buffer.alloc(8);
+    head.writeInt32BE(8 + body.length, 0);
+    head.writeInt32BE(version, 4);
+    return Buffer.concat([head, body]);
+  };
+  const latin1User = Buffer.from([0x6a, 0x6f, 0x73, 0xe9]); // "josé" in Latin-1: not UTF-8
+
+  it('replaces or drops one parameter and copies every other byte for byte (a Latin-1 user stays Latin-1)', () => {
+    const packet = raw([['user', latin1User], ['options', Buffer.from('endpoint=orders.acme -c x=1')], ['database', Buffer.from('app')]], PG_PROTOCOL_3_2);
+    expect(withStartupParameter(packet, 'options', '-c x=1')).toEqual(raw([['user', latin1User], ['options', Buffer.from('-c x=1')], ['database', Buffer.from('app')]], PG_PROTOCOL_3_2));
+    expect(withStartupParameter(packet, 'options', null)).toEqual(raw([['user', latin1User], ['database', Buffer.from('app')]], PG_PROTOCOL_3_2));
+    // Rebuilt from decoded strings, the user would have arrived as "jos\uFFFD".
+    const parsed = parseStartupPacket(withStartupParameter(packet, 'options', null));
+    expect(parsed.status).toBe('ok');
+  });
+
+  it('adds the parameter when absent, and leaves a message without it unchanged when dropping', () => {
+    const packet = raw([['user', Buffer.from('alice')]]);
+    expect(withStartupParameter(packet, 'options', null)).toEqual(packet);
+    expect(withStartupParameter(packet, 'options', '-c a=b')).toEqual(raw([['user', Buffer.from('alice')], ['options', Buffer.from('-c a=b')]]));
+  });
+
+  it('agrees with parsing for any parameters (property)', () => {
+    const name = fc.stringMatching(/^[a-z_]{1,12}$/);
+    const value = fc.uint8Array({ minLength: 0, maxLength: 40 }).map((a) => Buffer.from(a.map((b) => (b === 0 ? 1 : b))));
+    fuzz(
+      fc.property(fc.uniqueArray(fc.tuple(name, value), { selector: ([k]) => k, maxLength: 6 }), fc.option(fc.string({ maxLength: 20 }).filter((v) => !v.includes('\0'))), (pairs, replacement) => {
+        const others = pairs.filter(([k]) => k !== 'options');
+        const out = withStartupParameter(raw([...others, ['options', Buffer.from('endpoint=x')]]), 'options', replacement);
+        expect(out).toEqual(raw(replacement === null ? others : [...others, ['options', Buffer.from(replacement)]]));
+      }),
+      300,
+    );
   });
 });

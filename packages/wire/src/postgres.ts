@@ -130,6 +130,37 @@ export function buildStartupMessage(parameters: Record<string, string>, protocol
   return Buffer.concat([head, body]);
 }
 
+/**
+ * A StartupMessage (`packet`: one whole, well-formed message, as parsed) with parameter `name`
+ * set to `value`, or left out when `value` is null; every other pair is copied byte for byte.
+ * Rebuilding the message from decoded strings would turn bytes that are not UTF-8 (a Latin-1
+ * user or database name of a LATIN1 server) into U+FFFD; this keeps them.
+ */
+export function withStartupParameter(packet: Buffer, name: string, value: string | null): Buffer {
+  const key = Buffer.from(name, 'utf8');
+  const parts: Buffer[] = [packet.subarray(0, 8)];
+  let at = 8;
+  let found = false;
+  // Pairs of NUL-terminated strings until the terminating NUL (the last byte).
+  while (at < packet.length - 1 && packet[at] !== 0) {
+    const keyEnd = packet.indexOf(0, at);
+    const valueEnd = packet.indexOf(0, keyEnd + 1);
+    if (keyEnd < 0 || valueEnd < 0) throw new RangeError('not a well-formed StartupMessage');
+    if (packet.subarray(at, keyEnd).equals(key)) {
+      found = true;
+      if (value !== null) parts.push(packet.subarray(at, keyEnd + 1), Buffer.from(`${value}\0`, 'utf8'));
+    } else {
+      parts.push(packet.subarray(at, valueEnd + 1));
+    }
+    at = valueEnd + 1;
+  }
+  if (!found && value !== null) parts.push(Buffer.from(`${name}\0${value}\0`, 'utf8'));
+  parts.push(Buffer.from([0]));
+  const out = Buffer.concat(parts);
+  out.writeInt32BE(out.length, 0);
+  return out;
+}
+
 export interface PgError {
   /** FATAL for refused connections. */
   severity?: 'ERROR' | 'FATAL';

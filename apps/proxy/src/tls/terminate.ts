@@ -24,7 +24,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket, type SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Endpoint, Engine } from '@switchyard/core';
-import { buildStartupMessage, extractEndpointOption, parseStartupPacket, PG_MAX_STARTUP_PACKET_LENGTH, type StartupPacket } from '@switchyard/wire';
+import { extractEndpointOption, parseStartupPacket, PG_MAX_STARTUP_PACKET_LENGTH, withStartupParameter, type StartupPacket } from '@switchyard/wire';
 import type { RefusalCode } from '../errors.js';
 import type { CancelSignal } from '../pipe/cancel.js';
 import { DialError } from '../pipe/dial.js';
@@ -148,13 +148,10 @@ export async function terminatePostgres<R>(h: PostgresTerminateHost<R>): Promise
   }
   // PostgreSQL rejects an unknown command-line switch: the endpoint option never reaches it.
   let startup = first.bytes;
+  // Only the options pair changes: the others go byte for byte (a LATIN1 server's user name
+  // is not UTF-8; decoded and encoded again it would arrive as U+FFFD).
   if (endpoint !== null) {
-    const parameters: Record<string, string> = {};
-    for (const [k, v] of Object.entries(packet.parameters)) {
-      if (k !== 'options') parameters[k] = v;
-      else if (rest !== null) parameters[k] = rest;
-    }
-    startup = Buffer.concat([buildStartupMessage(parameters, packet.protocolVersion), first.bytes.subarray(first.consumed)]);
+    startup = Buffer.concat([withStartupParameter(first.bytes.subarray(0, first.consumed), 'options', rest), first.bytes.subarray(first.consumed)]);
   }
   up.write(startup);
   h.established(tls, up, { tlsVersion: tls.getProtocol() || null, alpn: tls.alpnProtocol || null, pipelined: first.bytes.subarray(first.consumed) });
