@@ -10,12 +10,10 @@ import { once } from 'node:events';
 import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
-import { ControlDb, createTestDatabase, readUntilClose, TEST_KEYS, type TestDatabase } from '@switchyard/testkit';
+import { ControlDb, createTestDatabase, readUntilClose, type TestDatabase } from '@switchyard/testkit';
 import { buildSslRequest } from '@switchyard/wire';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { startProxy } from '../proxy.js';
+import { connectionEventsOf, startInProcessProxy } from '../testing/in-process.js';
 
 const D = 'dial.db.example.com';
 const routeCa = createCertificateAuthority({ commonName: 'Dial Deadline CA' });
@@ -56,27 +54,7 @@ afterAll(async () => {
 });
 
 /** A short handshake deadline and an endpoint attempt that never ends first: only the deadline can stop the dial. */
-async function proxyWithShortDeadline(id: string) {
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    SWITCHYARD_LISTENERS: 'postgres=postgres@127.0.0.1:0,tls=tls@127.0.0.1:0',
-    PROXY_ADMIN_PORT: '0',
-    PROXY_ADMIN_HOST: '127.0.0.1',
-    PROXY_AUDIT_FLUSH_MS: '60000',
-    PROXY_HANDSHAKE_TIMEOUT_MS: '400',
-    PROXY_CONNECT_TIMEOUT_MS: '60000',
-    PROXY_ID: id,
-    SWITCHYARD_KEYS: TEST_KEYS,
-  });
-  const proxy = await startProxy(config, pino({ level: 'silent' }));
-  await proxy.waitForVersion(version);
-  return proxy;
-}
-
-async function events(proxyId: string): Promise<Array<{ sni: string | null; outcome: string; reason: string }>> {
-  const rows = await control.prisma.connectionEvent.findMany({ where: { proxyId }, orderBy: { sni: 'asc' } });
-  return rows.map((r) => ({ sni: r.sni, outcome: r.outcome, reason: r.reason }));
-}
+const proxyWithShortDeadline = (id: string) => startInProcessProxy(db.url, id, version, { PROXY_HANDSHAKE_TIMEOUT_MS: '400', PROXY_CONNECT_TIMEOUT_MS: '60000' });
 
 describe('handshake deadline while the upstream is dialled', () => {
   it('refuses a client whose hello came in time as upstream_unreachable, in its language; a silent client is still handshake_timeout', async () => {
@@ -113,7 +91,7 @@ describe('handshake deadline while the upstream is dialled', () => {
     expect(silentAnswer.toString('latin1')).toContain('C08P01');
 
     await proxy.stop();
-    expect(await events('dial-deadline')).toEqual([
+    expect(await connectionEventsOf(control, 'dial-deadline')).toEqual([
       { sni: `slowcache.${D}`, outcome: 'error', reason: 'upstream_unreachable' },
       { sni: `slowpg.${D}`, outcome: 'error', reason: 'upstream_unreachable' },
       { sni: null, outcome: 'rejected', reason: 'handshake_timeout' },

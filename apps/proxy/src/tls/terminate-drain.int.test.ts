@@ -17,13 +17,11 @@ import { once } from 'node:events';
 import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createCertificateAuthority, issueCertificate } from '@switchyard/pki';
-import { ControlDb, createTestDatabase, readUntilClose, startFakeUpstream, startTls, TEST_KEYS, testCert, type FakeUpstream, type TestDatabase } from '@switchyard/testkit';
+import { ControlDb, createTestDatabase, readUntilClose, startFakeUpstream, startTls, testCert, type FakeUpstream, type TestDatabase } from '@switchyard/testkit';
 import { buildSslRequest } from '@switchyard/wire';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { startProxy } from '../proxy.js';
+import { connectionEventsOf, startInProcessProxy } from '../testing/in-process.js';
 
 const D = 'acme.db.example.com';
 const routeCa = createCertificateAuthority({ commonName: 'Drain Route CA' });
@@ -91,21 +89,7 @@ afterAll(async () => {
 });
 
 /** A proxy whose drain deadline is short: whatever is open when it stops is still open then. */
-async function drainingProxy(id: string) {
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    SWITCHYARD_LISTENERS: 'postgres=postgres@127.0.0.1:0,tls=tls@127.0.0.1:0',
-    PROXY_ADMIN_PORT: '0',
-    PROXY_ADMIN_HOST: '127.0.0.1',
-    PROXY_AUDIT_FLUSH_MS: '60000',
-    PROXY_DRAIN_TIMEOUT_MS: '300',
-    PROXY_ID: id,
-    SWITCHYARD_KEYS: TEST_KEYS,
-  });
-  const proxy = await startProxy(config, pino({ level: 'silent' }));
-  await proxy.waitForVersion(version);
-  return proxy;
-}
+const drainingProxy = (id: string) => startInProcessProxy(db.url, id, version, { PROXY_DRAIN_TIMEOUT_MS: '300' });
 
 /** node-postgres through the proxy's terminate-mode route. */
 async function pgClient(port: number, applicationName: string, name = 'pg'): Promise<{ client: pg.Client; errors: Error[] }> {
@@ -130,10 +114,7 @@ async function backends(applicationName: string): Promise<number> {
   return r.rows[0]!.n;
 }
 
-async function events(proxyId: string): Promise<Array<{ sni: string | null; outcome: string; reason: string }>> {
-  const rows = await control.prisma.connectionEvent.findMany({ where: { proxyId }, orderBy: { sni: 'asc' } });
-  return rows.map((r) => ({ sni: r.sni, outcome: r.outcome, reason: r.reason }));
-}
+const events = (proxyId: string) => connectionEventsOf(control, proxyId);
 
 describe('drain deadline: terminate-mode PostgreSQL sessions are told why', () => {
   it('an idle node-postgres session and one in the middle of a long result set both get FATAL 57P01; their backends end', async () => {
