@@ -480,6 +480,7 @@ class ClientConnection {
    */
   private connectUpstream(route: RouteEntry, replay: Buffer, raw: boolean, reads?: UpstreamReads, secure?: ConnectRequest['secure']): Promise<Socket> {
     // The client's part is done: from here the handshake deadline is the upstream's (`onDeadline`).
+    // A failed dial ends the connection (every caller refuses), so only success clears it.
     this.dialling = true;
     return this.ctx.upstreams
       .connect({
@@ -500,9 +501,6 @@ class ClientConnection {
         this.upstreamAddress = c.address;
         if (this.finished) this.ctx.upstreams.release(c.key);
         return c.socket;
-      }, (err: unknown) => {
-        this.dialling = false;
-        throw err;
       });
   }
 
